@@ -1,0 +1,3 @@
+from gitops_ingress.cli import main
+
+raise SystemExit(main())

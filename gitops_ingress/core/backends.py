@@ -1,0 +1,85 @@
+"""The backend map: where each Service lives when there is no cluster to ask.
+
+``--backend [NS/]SERVICE:PORT=URL`` (repeatable; also the ``backends`` setting) says that requests
+for a Service port go to URL. A key without a namespace serves that Service in every namespace; a
+key with one wins over it. Several URLs for one key are several endpoints, spread round-robin by
+the proxy. PORT is written as in the Ingress: a number or a port name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from gitops_ingress.core.errors import ConfigError
+from gitops_ingress.core.routing.model import ServiceRef
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One address that serves a Service port."""
+
+    host: str
+    port: int
+    scheme: str = "http"
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+def parse_endpoint(url: str) -> Endpoint:
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"backend URL {url!r}: expected http://HOST:PORT")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise ConfigError(f"backend URL {url!r}: {exc}") from exc
+    return Endpoint(parts.hostname, port, parts.scheme)
+
+
+def parse_backend_option(text: str) -> tuple[str, str]:
+    """``[NS/]SERVICE:PORT=URL`` -> (key, url)."""
+    key, sep, url = text.partition("=")
+    key = key.strip()
+    if not sep or not url.strip() or ":" not in key:
+        raise ConfigError(f"--backend {text!r}: expected [NAMESPACE/]SERVICE:PORT=URL")
+    service, _, port = key.rpartition(":")
+    if not service or not port or service.endswith("/") or service.count("/") > 1:
+        raise ConfigError(f"--backend {text!r}: expected [NAMESPACE/]SERVICE:PORT=URL")
+    return key, url.strip()
+
+
+class BackendMap:
+    """Service port -> endpoints, built once from the option strings or the setting."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: Mapping[str, Iterable[str]] | None = None) -> None:
+        self._entries: dict[str, tuple[Endpoint, ...]] = {
+            key: tuple(parse_endpoint(url) for url in urls) for key, urls in (entries or {}).items()
+        }
+
+    @classmethod
+    def from_options(cls, options: Iterable[str], setting: Mapping[str, str] | None = None) -> BackendMap:
+        merged: dict[str, list[str]] = {key: [url] for key, url in (setting or {}).items()}
+        for option in options:
+            key, url = parse_backend_option(option)
+            merged.setdefault(key, [])
+            if url not in merged[key]:
+                merged[key].append(url)
+        return cls(merged)
+
+    def endpoints(self, ref: ServiceRef) -> tuple[Endpoint, ...]:
+        found = self._entries.get(f"{ref.namespace}/{ref.name}:{ref.port}")
+        if found is None:
+            found = self._entries.get(f"{ref.name}:{ref.port}", ())
+        return found
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {key: [str(e) for e in endpoints] for key, endpoints in self._entries.items()}
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)

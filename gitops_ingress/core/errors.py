@@ -1,0 +1,24 @@
+"""The package's own exception hierarchy.
+
+Adapters map their backend's errors onto these at the boundary (``raise ... from exc``) so that the
+CLI and the web layer deal with one family of exceptions and turn them into exit code 2 or a clear
+HTTP answer, never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class GitopsIngressError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class UsageError(GitopsIngressError):
+    """The caller asked for something malformed (bad option value, unknown format)."""
+
+
+class ConfigError(GitopsIngressError):
+    """Settings or a backend map that cannot be used."""
+
+
+class SourceError(GitopsIngressError):
+    """A configuration source (folder, git ref) could not be read."""

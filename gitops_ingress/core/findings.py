@@ -1,0 +1,63 @@
+"""Findings: what validation says about the input, each tied to a file, a line and a rule.
+
+A finding is the unit every report format, the dashboard and the sync history share. Rule ids are
+stable strings grouped by origin (``yaml/``, ``schema/``, ``api/``, ``cross/``, ``policy/``) so
+users can grep for them and CI annotations can be titled with them.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTICE = "notice"
+
+
+class Position(BaseModel):
+    """A place in a file; ``line`` and ``column`` count from 1 (0 means unknown)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.column or 1}"
+        return self.file
+
+
+class Finding(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rule: str
+    severity: Severity
+    message: str
+    file: str
+    line: int = 0
+    column: int = 0
+    hint: str = ""
+    object: str = ""  # "namespace/name" of the Ingress concerned, when there is one
+    field: str = ""  # dotted field path, e.g. "spec.rules[0].host"
+
+    @property
+    def position(self) -> Position:
+        return Position(file=self.file, line=self.line, column=self.column)
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.file, self.line, self.column, self.rule)
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    return any(f.severity is Severity.ERROR for f in findings)
+
+
+def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=Finding.sort_key)

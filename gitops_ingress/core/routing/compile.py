@@ -1,0 +1,116 @@
+"""Compile Ingress objects into a RouteTable (DESIGN section 5).
+
+Only Ingresses of our class are compiled (R1). Every path of every rule becomes a Route that keeps
+the file and line it came from, so the dashboard, the diff and the CLI can point at the YAML. Paths
+that the API server would reject (no backend, unknown pathType) are left out rather than guessed
+at: a branch with such paths fails validation and is never applied, but ``routes`` on a bad folder
+still shows what is usable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from gitops_ingress.core.models import IngressBackend, LocatedIngress
+from gitops_ingress.core.routing.model import PATH_TYPES, Backend, ResourceRef, Route, ServiceRef, TLSEntry
+from gitops_ingress.core.routing.table import RouteTable
+from gitops_ingress.core.settings import Settings
+
+
+def is_ours(item: LocatedIngress, ingress_class: str, serve_without_class: bool) -> bool:
+    """R1: ``spec.ingressClassName``, else the deprecated annotation, else the setting."""
+    name = item.ingress.class_name
+    if name is None:
+        return serve_without_class
+    return name == ingress_class
+
+
+def select_ours(items: Iterable[LocatedIngress], settings: Settings) -> list[LocatedIngress]:
+    return [
+        item
+        for item in items
+        if is_ours(item, settings.ingress_class, settings.serve_ingresses_without_class)
+    ]
+
+
+def backend_of(item: LocatedIngress, backend: IngressBackend | None) -> Backend | None:
+    if backend is None:
+        return None
+    service = backend.service
+    if service is not None and backend.resource is None:
+        if not service.name or service.port is None:
+            return None
+        port = service.port.name if service.port.name else service.port.number
+        if not port:
+            return None
+        return ServiceRef(item.namespace, service.name, str(port))
+    resource = backend.resource
+    if resource is not None and service is None and resource.kind and resource.name:
+        return ResourceRef(item.namespace, resource.api_group or "", resource.kind, resource.name)
+    return None
+
+
+def routes_of(item: LocatedIngress) -> list[Route]:
+    spec = item.ingress.spec
+    if spec is None:
+        return []
+    routes: list[Route] = []
+    for rule_index, rule in enumerate(spec.rules):
+        if rule.http is None or not rule.http.paths:
+            continue
+        host = rule.host or ""
+        for path_index, http_path in enumerate(rule.http.paths):
+            if http_path.path_type not in PATH_TYPES:
+                continue
+            backend = backend_of(item, http_path.backend)
+            if backend is None:
+                continue
+            position = item.position("spec", "rules", rule_index, "http", "paths", path_index)
+            routes.append(
+                Route(
+                    host=host,
+                    path=http_path.path or "",
+                    path_type=http_path.path_type,
+                    backend=backend,
+                    ingress=item.key,
+                    file=position.file,
+                    line=position.line,
+                    environment=item.environment,
+                )
+            )
+    return routes
+
+
+def _default_route(item: LocatedIngress) -> Route | None:
+    spec = item.ingress.spec
+    backend = backend_of(item, spec.default_backend) if spec is not None else None
+    if backend is None:
+        return None
+    position = item.position("spec", "defaultBackend")
+    return Route("", "", "Default", backend, item.key, position.file, position.line, item.environment)
+
+
+def compile_routes(items: Sequence[LocatedIngress], settings: Settings) -> RouteTable:
+    """The route table of a routing set: every Ingress of ours, merged."""
+    ours = select_ours(items, settings)
+    routes: list[Route] = []
+    defaults: list[Route] = []
+    tls: list[TLSEntry] = []
+    catch_alls: list[tuple[str, Backend | None]] = []
+    for item in sorted(ours, key=lambda i: (i.key, i.environment)):
+        routes.extend(routes_of(item))
+        default = _default_route(item)
+        spec = item.ingress.spec
+        if spec is None:
+            continue
+        # KEP: an Ingress with rules but no defaultBackend leaves unmatched requests to the
+        # controller; with rules *and* a defaultBackend, that backend is the routing set's default.
+        if default is not None:
+            defaults.append(default)
+        for rule in spec.rules:
+            if rule.host and (rule.http is None or not rule.http.paths):
+                catch_alls.append((rule.host, default.backend if default else None))
+        for entry in spec.tls:
+            tls.append(TLSEntry(tuple(entry.hosts), entry.secret_name or "", item.namespace, item.key))
+    default_backend = defaults[0] if defaults else None
+    return RouteTable(routes, default_backend, tls, catch_alls)

@@ -1,0 +1,247 @@
+"""The compiled route table and request matching (DESIGN section 5, INGRESS-SEMANTICS R2-R7).
+
+Matching is on every proxied request, so the table is shaped at build time for the lookup:
+
+* hosts: one dict for exact hosts and one for wildcards keyed by the parent domain
+  (``*.foo.com`` is stored under ``foo.com``), so choosing a host group is one or two dict
+  lookups whatever the number of hosts;
+* paths, per host group: a dict of Exact paths and a dict of Prefix paths keyed by their compared
+  form (no trailing ``/``). A request walks its own path from the longest prefix to the root, one
+  dict lookup per path element, so the first hit is the longest match. Exact is tried before the
+  Prefix walk because an Exact hit can never be shorter than a Prefix hit on the same request,
+  and on equal length Exact wins (R5).
+
+Ties between identical rules (validation rejects them, but a table may still be built from them)
+are broken when the table is built: a Prefix written with a trailing ``/`` beats the same Prefix
+without it (types.go), then ``namespace/name`` ascending (R7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from gitops_ingress.core.routing.model import (
+    NO_MATCH,
+    Backend,
+    Route,
+    RouteMatch,
+    TLSEntry,
+    backend_from_dict,
+)
+
+
+def normalize_host(raw: str) -> str:
+    """Host header to the name matched against rules: port dropped, lowercase, one trailing
+    dot dropped. IPv6 literals keep their brackets so they never equal a rule host."""
+    host = raw.strip()
+    if host.startswith("["):
+        end = host.find("]")
+        return host[: end + 1].lower() if end > 0 else host.lower()
+    colon = host.rfind(":")
+    if colon >= 0:
+        host = host[:colon]
+    if host.endswith("."):
+        host = host[:-1]
+    return host.lower()
+
+
+def is_ip_literal(host: str) -> bool:
+    if not host:
+        return False
+    if host[0] == "[":
+        return True
+    if not host[-1].isdigit():
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _preferred(a: Route, b: Route) -> Route:
+    """Of two routes with the same key, the one that wins the tie."""
+    a_slash, b_slash = a.path.endswith("/"), b.path.endswith("/")
+    if a_slash != b_slash and a.kind == "Prefix":
+        return a if a_slash else b
+    return a if (a.ingress, a.environment) <= (b.ingress, b.environment) else b
+
+
+@dataclass(slots=True)
+class PathTable:
+    """The paths of one host group, merged over every Ingress that names the host."""
+
+    exact: dict[str, Route] = field(default_factory=dict)
+    prefix: dict[str, Route] = field(default_factory=dict)
+    # Rules with this host and no ``http`` block: the host's catch-all (its Ingress's
+    # defaultBackend), consulted after every path.
+    catch_all: Backend | None = None
+
+    def add(self, route: Route) -> None:
+        bucket = self.exact if route.kind == "Exact" else self.prefix
+        key = route.match_path
+        current = bucket.get(key)
+        bucket[key] = route if current is None else _preferred(current, route)
+
+    def match(self, path: str) -> Route | None:
+        route = self.exact.get(path)
+        if route is not None:
+            return route
+        prefix = self.prefix
+        if not prefix:
+            return None
+        candidate = path.rstrip("/")
+        while True:
+            route = prefix.get(candidate)
+            if route is not None:
+                return route
+            if not candidate:
+                return None
+            candidate = candidate[: candidate.rfind("/")].rstrip("/")
+
+
+class RouteTable:
+    """A compiled, immutable route table for one routing set (a branch's environment or more)."""
+
+    __slots__ = ("routes", "default_backend", "tls", "version", "_exact", "_wildcard", "_hostless")
+
+    def __init__(
+        self,
+        routes: Iterable[Route] = (),
+        default_backend: Route | None = None,
+        tls: Iterable[TLSEntry] = (),
+        catch_alls: Iterable[tuple[str, Backend | None]] = (),
+    ) -> None:
+        self.routes: tuple[Route, ...] = tuple(
+            sorted(routes, key=lambda r: (r.host, r.match_path, r.kind, r.ingress))
+        )
+        self.default_backend = default_backend
+        self.tls: tuple[TLSEntry, ...] = tuple(tls)
+        self._exact: dict[str, PathTable] = {}
+        self._wildcard: dict[str, PathTable] = {}
+        self._hostless: PathTable | None = None
+        for route in self.routes:
+            self._group(route.host).add(route)
+        for host, backend in catch_alls:
+            group = self._group(host)
+            if backend is not None and group.catch_all is None:
+                group.catch_all = backend
+        self.version = self._fingerprint()
+
+    def _group(self, host: str) -> PathTable:
+        if not host:
+            if self._hostless is None:
+                self._hostless = PathTable()
+            return self._hostless
+        if host.startswith("*."):
+            return self._wildcard.setdefault(host[2:], PathTable())
+        return self._exact.setdefault(host, PathTable())
+
+    def _fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        for route in self.routes:
+            digest.update(f"{route.key}{route.backend}{route.ingress}\n".encode())
+        if self.default_backend is not None:
+            digest.update(f"default {self.default_backend.backend}".encode())
+        for entry in self.tls:
+            digest.update(f"tls {entry.hosts} {entry.secret_name}".encode())
+        return digest.hexdigest()[:16]
+
+    @property
+    def hosts(self) -> list[str]:
+        """Every rule host, wildcards as ``*.foo.com``; the host-less group as ``""``."""
+        names = sorted(self._exact) + sorted(f"*.{parent}" for parent in self._wildcard)
+        return names + ([""] if self._hostless is not None else [])
+
+    def effective_routes(self) -> dict[tuple[str, str, str], Route]:
+        """Every route that can be matched, by key; a route that lost a tie is not here."""
+        winners: dict[tuple[str, str, str], Route] = {}
+        for _, group in self._all_groups():
+            for route in group.exact.values():
+                winners[route.key] = route
+            for route in group.prefix.values():
+                winners[route.key] = route
+        return winners
+
+    def host_group(self, host: str) -> tuple[str | None, PathTable | None]:
+        """The group that a normalised request host selects (R3): exact, wildcard, host-less."""
+        group = self._exact.get(host)
+        if group is not None:
+            return host, group
+        dot = host.find(".")
+        if dot > 0:
+            group = self._wildcard.get(host[dot + 1 :])
+            if group is not None and not is_ip_literal(host):
+                return "*." + host[dot + 1 :], group
+        if self._hostless is not None:
+            return "", self._hostless
+        return None, None
+
+    def match(self, host: str, path: str) -> RouteMatch:
+        """Match a normalised host and a request path (the query, if any, is ignored)."""
+        cut = path.find("?")
+        if cut >= 0:
+            path = path[:cut]
+        name, group = self.host_group(host)
+        if group is not None:
+            route = group.match(path or "/")
+            if route is not None:
+                return RouteMatch(route.backend, route, name)
+            if group.catch_all is not None:
+                return RouteMatch(group.catch_all, None, name, via_default=True)
+        if self.default_backend is not None:
+            return RouteMatch(self.default_backend.backend, None, name, via_default=True)
+        return RouteMatch(None, None, name) if name is not None else NO_MATCH
+
+    def tls_hosts(self) -> dict[str, TLSEntry]:
+        hosts: dict[str, TLSEntry] = {}
+        for entry in sorted(self.tls, key=lambda e: e.ingress):
+            for host in entry.hosts:
+                hosts.setdefault(host, entry)
+        return hosts
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "version": self.version,
+            "routes": [route.to_dict() for route in self.routes],
+            "defaultBackend": None if self.default_backend is None else self.default_backend.to_dict(),
+            "tls": [entry.to_dict() for entry in self.tls],
+            "catchAlls": [
+                {"host": host, "backend": group.catch_all.to_dict()}
+                for host, group in self._all_groups()
+                if group.catch_all is not None
+            ],
+        }
+
+    def _all_groups(self) -> Iterable[tuple[str, PathTable]]:
+        yield from self._exact.items()
+        yield from ((f"*.{parent}", group) for parent, group in self._wildcard.items())
+        if self._hostless is not None:
+            yield "", self._hostless
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> RouteTable:
+        routes = [Route.from_dict(item) for item in data.get("routes") or []]  # type: ignore[union-attr]
+        default = data.get("defaultBackend")
+        tls = [TLSEntry.from_dict(item) for item in data.get("tls") or []]  # type: ignore[union-attr]
+        catch_alls = [
+            (str(item["host"]), backend_from_dict(item["backend"]))
+            for item in data.get("catchAlls") or []  # type: ignore[union-attr]
+        ]
+        return cls(routes, Route.from_dict(default) if default else None, tls, catch_alls)  # type: ignore[arg-type]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+
+    def __len__(self) -> int:
+        return len(self.routes)
+
+    def __repr__(self) -> str:
+        return f"RouteTable(routes={len(self.routes)}, version={self.version!r})"
+
+
+EMPTY_TABLE = RouteTable()

@@ -1,0 +1,149 @@
+"""Settings: one frozen, nested pydantic model, built once and passed in; never read from globals.
+
+Sources, lowest to highest precedence: the defaults below, ``gitops-ingress.yaml`` in the config
+repository (already parsed into a mapping by the caller), ``GITOPS_INGRESS_*`` environment
+variables (``__`` separates nesting levels, values are parsed as JSON when they look like it), and
+command-line options (a mapping of the same shape). ``Settings.build`` merges them; nothing changes
+a Settings object after construction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gitops_ingress.core.errors import ConfigError
+
+ENV_PREFIX = "GITOPS_INGRESS_"
+SETTINGS_FILE = "gitops-ingress.yaml"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BranchSettings(_Frozen):
+    stable: str = "main"
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = ()
+
+
+class NamespaceSettings(_Frozen):
+    stable_template: str = "{namespace}"
+    preview_template: str = "{namespace}-{branch}"
+    # environment name -> namespace for Ingresses without metadata.namespace
+    defaults: dict[str, str] = Field(default_factory=dict)
+    fallback: str = "default"
+
+    def default_for(self, environment: str) -> str:
+        return self.defaults.get(environment, self.fallback)
+
+
+class LimitSettings(_Frozen):
+    max_file_bytes: int = 1024 * 1024
+    max_files: int = 10_000
+    max_documents_per_file: int = 500
+    max_objects: int = 50_000
+    max_paths_per_host: int = 500
+    max_yaml_aliases: int = 100
+    max_yaml_depth: int = 64
+    max_yaml_nodes: int = 200_000
+
+
+class PolicySettings(_Frozen):
+    # environment name -> host suffixes its Ingresses may claim ("" or missing: any host)
+    allowed_host_suffixes: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # glob patterns over annotation keys; every *-snippet key by default (CVE-2021-25742)
+    denied_annotations: tuple[str, ...] = ("*-snippet",)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+
+
+class ValidationSettings(_Frozen):
+    # Clusters before Kubernetes v1.36 require Service names to be DNS-1035 labels.
+    strict_service_names: bool = False
+    # ingress-nginx's strict-validate-path-type charset for Exact/Prefix paths, as a warning.
+    strict_path_charset: bool = True
+    other_kinds: str = "warning"  # "warning" | "error" | "ignore"
+    unknown_fields: str = "warning"  # "warning" | "error" | "ignore"
+
+
+class Settings(_Frozen):
+    branches: BranchSettings = Field(default_factory=BranchSettings)
+    environments_dir: str = "environments"
+    preview_domain: str = "preview.localhost"
+    namespaces: NamespaceSettings = Field(default_factory=NamespaceSettings)
+    ingress_class: str = "gitops-ingress"
+    serve_ingresses_without_class: bool = True
+    poll_interval: float = 60.0
+    preview_ttl: float = 0.0
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    # "[NS/]SERVICE:PORT" -> URL, where each Service lives for the local target
+    backends: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def stable_branch(self) -> str:
+        return self.branches.stable
+
+    @classmethod
+    def build(
+        cls,
+        file_data: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+    ) -> Settings:
+        merged: dict[str, Any] = {}
+        for layer in (file_data or {}, env_layer(environ or {}), overrides or {}):
+            merged = deep_merge(merged, layer)
+        try:
+            return cls.model_validate(merged)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+            )
+            raise ConfigError(f"invalid settings: {problems}") from exc
+
+
+def env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``GITOPS_INGRESS_POLICY__LIMITS__MAX_FILES=10`` -> ``{"policy": {"limits": {...: 10}}}``."""
+    layer: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        parts = key[len(ENV_PREFIX) :].lower().split("__")
+        node = layer
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = _parse_env_value(raw)
+    return layer
+
+
+def _parse_env_value(raw: str) -> Any:
+    text = raw.strip()
+    if text[:1] in "[{" or text in ("true", "false", "null") or _looks_numeric(text):
+        try:
+            return json.loads(text)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def deep_merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,126 @@
+"""The control plane's state as the web layer sees it: the contract between ``sync`` and ``web``.
+
+``sync`` implements ``ControlPlaneView``; ``web`` (API, dashboard, webhooks) depends only on this
+module, and ``cli`` wires the two. Status objects are frozen pydantic models so they serialise
+straight into the JSON API and its OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gitops_ingress.core.diff import RouteDiff
+from gitops_ingress.core.findings import Finding
+from gitops_ingress.core.routing import RouteTable, RoutingState
+from gitops_ingress.core.settings import Settings
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class SyncState(str, enum.Enum):
+    PENDING = "pending"  # seen, not reconciled yet
+    APPLIED = "applied"  # the head commit is live
+    REFUSED = "refused"  # the head commit failed validation; the last good state keeps serving
+    ERROR = "error"  # the target or the repository failed; retrying with back-off
+    DELETED = "deleted"  # the branch is gone; its previews are removed (after the TTL)
+
+
+class CommitInfo(_Frozen):
+    sha: str
+    author: str = ""
+    email: str = ""
+    message: str = ""
+    time: str = ""  # ISO 8601
+
+
+class PreviewURL(_Frozen):
+    environment: str
+    host: str  # the preview host
+    url: str
+    stable_host: str  # the rule host it previews ("" for host-less rules)
+
+
+class EnvironmentStatus(_Frozen):
+    environment: str
+    state: SyncState
+    applied_commit: str | None = None
+    route_count: int = 0
+    findings: tuple[Finding, ...] = ()
+
+
+class BranchStatus(_Frozen):
+    name: str
+    slug: str
+    stable: bool = False
+    state: SyncState = SyncState.PENDING
+    head: CommitInfo | None = None
+    applied_commit: str | None = None
+    message: str = ""  # why the head was refused, or what failed
+    environments: tuple[EnvironmentStatus, ...] = ()
+    preview_urls: tuple[PreviewURL, ...] = ()
+    updated_at: str = ""
+    deleted_at: str | None = None
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [finding for env in self.environments for finding in env.findings]
+
+
+class SyncRecord(_Frozen):
+    id: int
+    branch: str
+    commit: str
+    environment: str = ""
+    started_at: str
+    duration_ms: float
+    result: str  # "applied" | "unchanged" | "refused" | "error" | "removed"
+    message: str = ""
+    findings: tuple[Finding, ...] = ()
+    files_parsed: int = 0
+
+
+class ControlPlaneEvent(_Frozen):
+    sequence: int
+    type: str  # "branch" (status changed), "sync" (a sync finished), "deleted"
+    branch: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ControlPlaneView(Protocol):
+    """What the web layer reads. Implemented by ``sync``; every method is cheap (no git I/O)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def branches(self) -> Sequence[BranchStatus]: ...
+
+    def branch(self, name: str) -> BranchStatus | None: ...
+
+    def routes(self, branch: str) -> Mapping[str, RouteTable] | None:
+        """The applied route tables of a branch, by environment."""
+
+    def diff(self, branch: str) -> RouteDiff | None:
+        """The branch's applied routes against the stable branch's."""
+
+    def history(self, branch: str | None = None, limit: int = 50) -> Sequence[SyncRecord]: ...
+
+    def routing_state(self) -> RoutingState: ...
+
+    def subscribe(self) -> AsyncIterator[ControlPlaneEvent]:
+        """Live events from now on, for Server-Sent Events."""
+
+
+class WebhookReceiver(Protocol):
+    """What the webhook endpoints call once a delivery is authenticated and parsed."""
+
+    def seen_delivery(self, delivery_id: str) -> bool:
+        """Record a delivery id; True when it was seen before (a replay)."""
+
+    async def push(self, branch: str | None, deleted: bool) -> None:
+        """Fetch ``branch`` (None: every branch) from the configured remote, debounced."""
