@@ -1,6 +1,13 @@
 """Routing: one implementation of Ingress matching, used by validation, diff, proxy and dashboard."""
 
-from gitops_ingress.core.routing.compile import compile_routes, is_ours, routes_of, select_ours
+from gitops_ingress.core.routing.compile import (
+    compile_environments,
+    compile_merged,
+    compile_routes,
+    is_ours,
+    routes_of,
+    select_ours,
+)
 from gitops_ingress.core.routing.model import (
     NO_MATCH,
     Backend,
@@ -27,6 +34,8 @@ __all__ = [
     "RoutingState",
     "ServiceRef",
     "TLSEntry",
+    "compile_environments",
+    "compile_merged",
     "compile_routes",
     "is_ours",
     "normalize_host",

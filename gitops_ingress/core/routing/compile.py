@@ -9,7 +9,7 @@ still shows what is usable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from gitops_ingress.core.models import IngressBackend, LocatedIngress
 from gitops_ingress.core.routing.model import PATH_TYPES, Backend, ResourceRef, Route, ServiceRef, TLSEntry
@@ -114,3 +114,15 @@ def compile_routes(items: Sequence[LocatedIngress], settings: Settings) -> Route
             tls.append(TLSEntry(tuple(entry.hosts), entry.secret_name or "", item.namespace, item.key))
     default_backend = defaults[0] if defaults else None
     return RouteTable(routes, default_backend, tls, catch_alls)
+
+
+def compile_environments(
+    environments: Mapping[str, Sequence[LocatedIngress]], settings: Settings
+) -> dict[str, RouteTable]:
+    """One route table per environment (what the diff compares)."""
+    return {name: compile_routes(items, settings) for name, items in sorted(environments.items())}
+
+
+def compile_merged(environments: Mapping[str, Sequence[LocatedIngress]], settings: Settings) -> RouteTable:
+    """All environments as one routing set: what a single local proxy serves for a branch."""
+    return compile_routes([item for _, items in sorted(environments.items()) for item in items], settings)

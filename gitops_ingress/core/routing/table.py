@@ -22,7 +22,6 @@ import hashlib
 import ipaddress
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from gitops_ingress.core.routing.model import (
     NO_MATCH,
@@ -71,43 +70,67 @@ def _preferred(a: Route, b: Route) -> Route:
     return a if (a.ingress, a.environment) <= (b.ingress, b.environment) else b
 
 
-@dataclass(slots=True)
 class PathTable:
-    """The paths of one host group, merged over every Ingress that names the host."""
+    """The paths of one host group, merged over every Ingress that names the host.
 
-    exact: dict[str, Route] = field(default_factory=dict)
-    prefix: dict[str, Route] = field(default_factory=dict)
-    # Rules with this host and no ``http`` block: the host's catch-all (its Ingress's
-    # defaultBackend), consulted after every path.
-    catch_all: Backend | None = None
+    Each entry holds its ready-made RouteMatch, so a hit allocates nothing on the request path.
+    """
+
+    __slots__ = ("name", "exact", "prefix", "catch_all", "fallback")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.exact: dict[str, RouteMatch] = {}
+        self.prefix: dict[str, RouteMatch] = {}
+        # Rules with this host and no ``http`` block: the host's catch-all (its Ingress's
+        # defaultBackend), consulted after every path.
+        self.catch_all: Backend | None = None
+        # What an unmatched path of this group gets: the catch-all, the default backend, or 404.
+        self.fallback: RouteMatch = RouteMatch(None, None, name)
 
     def add(self, route: Route) -> None:
         bucket = self.exact if route.kind == "Exact" else self.prefix
         key = route.match_path
         current = bucket.get(key)
-        bucket[key] = route if current is None else _preferred(current, route)
+        winner = route if current is None else _preferred(current.route, route)  # type: ignore[arg-type]
+        if current is None or winner is not current.route:
+            bucket[key] = RouteMatch(route.backend, route, self.name)
 
-    def match(self, path: str) -> Route | None:
-        route = self.exact.get(path)
-        if route is not None:
-            return route
+    def routes(self) -> list[Route]:
+        return [m.route for m in (*self.exact.values(), *self.prefix.values())]  # type: ignore[misc]
+
+    def match(self, path: str) -> RouteMatch | None:
+        found = self.exact.get(path)
+        if found is not None:
+            return found
         prefix = self.prefix
         if not prefix:
             return None
-        candidate = path.rstrip("/")
+        candidate = path.rstrip("/") if path.endswith("/") else path
         while True:
-            route = prefix.get(candidate)
-            if route is not None:
-                return route
+            found = prefix.get(candidate)
+            if found is not None:
+                return found
             if not candidate:
                 return None
-            candidate = candidate[: candidate.rfind("/")].rstrip("/")
+            candidate = candidate[: candidate.rfind("/")]
+            if candidate.endswith("/"):
+                candidate = candidate.rstrip("/")
 
 
 class RouteTable:
     """A compiled, immutable route table for one routing set (a branch's environment or more)."""
 
-    __slots__ = ("routes", "default_backend", "tls", "version", "_exact", "_wildcard", "_hostless")
+    __slots__ = (
+        "routes",
+        "default_backend",
+        "tls",
+        "version",
+        "_exact",
+        "_wildcard",
+        "_hostless",
+        "_no_group",
+    )
 
     def __init__(
         self,
@@ -130,16 +153,28 @@ class RouteTable:
             group = self._group(host)
             if backend is not None and group.catch_all is None:
                 group.catch_all = backend
+        for _, group in self._all_groups():
+            if group.catch_all is not None:
+                group.fallback = RouteMatch(group.catch_all, None, group.name, via_default=True)
+            elif default_backend is not None:
+                group.fallback = RouteMatch(default_backend.backend, None, group.name, via_default=True)
+        self._no_group = (
+            RouteMatch(default_backend.backend, None, None, via_default=True)
+            if default_backend is not None
+            else NO_MATCH
+        )
         self.version = self._fingerprint()
 
     def _group(self, host: str) -> PathTable:
         if not host:
             if self._hostless is None:
-                self._hostless = PathTable()
+                self._hostless = PathTable("")
             return self._hostless
-        if host.startswith("*."):
-            return self._wildcard.setdefault(host[2:], PathTable())
-        return self._exact.setdefault(host, PathTable())
+        groups, key = (self._wildcard, host[2:]) if host.startswith("*.") else (self._exact, host)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = PathTable(host)
+        return group
 
     def _fingerprint(self) -> str:
         digest = hashlib.sha256()
@@ -161,41 +196,34 @@ class RouteTable:
         """Every route that can be matched, by key; a route that lost a tie is not here."""
         winners: dict[tuple[str, str, str], Route] = {}
         for _, group in self._all_groups():
-            for route in group.exact.values():
-                winners[route.key] = route
-            for route in group.prefix.values():
+            for route in group.routes():
                 winners[route.key] = route
         return winners
 
     def host_group(self, host: str) -> tuple[str | None, PathTable | None]:
         """The group that a normalised request host selects (R3): exact, wildcard, host-less."""
-        group = self._exact.get(host)
-        if group is not None:
-            return host, group
-        dot = host.find(".")
-        if dot > 0:
-            group = self._wildcard.get(host[dot + 1 :])
-            if group is not None and not is_ip_literal(host):
-                return "*." + host[dot + 1 :], group
-        if self._hostless is not None:
-            return "", self._hostless
-        return None, None
+        group = self._exact.get(host) or self._wildcard_or_hostless(host)
+        return (group.name, group) if group is not None else (None, None)
 
     def match(self, host: str, path: str) -> RouteMatch:
         """Match a normalised host and a request path (the query, if any, is ignored)."""
         cut = path.find("?")
         if cut >= 0:
             path = path[:cut]
-        name, group = self.host_group(host)
-        if group is not None:
-            route = group.match(path or "/")
-            if route is not None:
-                return RouteMatch(route.backend, route, name)
-            if group.catch_all is not None:
-                return RouteMatch(group.catch_all, None, name, via_default=True)
-        if self.default_backend is not None:
-            return RouteMatch(self.default_backend.backend, None, name, via_default=True)
-        return RouteMatch(None, None, name) if name is not None else NO_MATCH
+        group = self._exact.get(host)
+        if group is None:
+            group = self._wildcard_or_hostless(host)
+            if group is None:
+                return self._no_group
+        return group.match(path or "/") or group.fallback
+
+    def _wildcard_or_hostless(self, host: str) -> PathTable | None:
+        dot = host.find(".")
+        if dot > 0 and self._wildcard:
+            group = self._wildcard.get(host[dot + 1 :])
+            if group is not None and not is_ip_literal(host):
+                return group
+        return self._hostless
 
     def tls_hosts(self) -> dict[str, TLSEntry]:
         hosts: dict[str, TLSEntry] = {}
