@@ -1,0 +1,24 @@
+"""JSON for machines: stable keys, every field of every finding or change."""
+
+from __future__ import annotations
+
+import json
+
+from gitops_ingress.core.diff import RouteDiff
+from gitops_ingress.core.reports.summary import ValidationReport
+
+
+def render_findings(report: ValidationReport) -> str:
+    document = {
+        "ok": report.ok,
+        "counts": report.counts,
+        "files": list(report.files),
+        "objects": report.objects,
+        "environments": list(report.environments),
+        "findings": [finding.model_dump(mode="json") for finding in report.findings],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def render_diff(diff: RouteDiff) -> str:
+    return json.dumps(diff.to_dict(), indent=2) + "\n"
