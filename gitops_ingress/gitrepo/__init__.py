@@ -1,0 +1,36 @@
+"""The git adapter: the only user of GitPython (DESIGN section 7).
+
+``Mirror`` keeps a bare copy of the config repository in the state folder and reads commits, trees
+and blobs from it without a work tree; ``GitReader`` reads any existing local repository the same
+way. Errors are ``gitops_ingress.core.errors.SourceError`` subclasses from ``errors``.
+"""
+
+from gitops_ingress.gitrepo.errors import (
+    AuthenticationFailed,
+    BlobTooLarge,
+    FetchError,
+    FetchTimeout,
+    InvalidBranchName,
+    RemoteUnreachable,
+    RepositoryError,
+    RevisionNotFound,
+)
+from gitops_ingress.gitrepo.mirror import FetchResult, Mirror
+from gitops_ingress.gitrepo.reader import GitReader
+from gitops_ingress.gitrepo.tree import BlobEntry, TreeListing
+
+__all__ = [
+    "AuthenticationFailed",
+    "BlobEntry",
+    "BlobTooLarge",
+    "FetchError",
+    "FetchResult",
+    "FetchTimeout",
+    "GitReader",
+    "InvalidBranchName",
+    "Mirror",
+    "RemoteUnreachable",
+    "RepositoryError",
+    "RevisionNotFound",
+    "TreeListing",
+]

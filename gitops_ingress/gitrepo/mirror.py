@@ -1,0 +1,159 @@
+"""A bare mirror of the config repository in the state folder, kept current by ``git fetch``.
+
+Branches are fetched straight into ``refs/heads/*`` of a bare repository with a forced refspec, so
+force pushes simply move the ref and ``--prune`` drops deleted branches; nothing is ever checked
+out. ``fetch(branch)`` fetches one ``refs/heads/<name>`` for a webhook (the name checked by
+``git check-ref-format`` first, see refs.py); a branch the remote no longer has is deleted locally.
+The remote is always the configured one, never a URL from a payload.
+
+Fetches run with no way to ask for credentials (``GIT_TERMINAL_PROMPT=0``, an empty askpass, ssh
+in batch mode, a new session without a terminal) and are killed with their children at the
+timeout; failures become ``RemoteUnreachable``/``AuthenticationFailed``/``FetchTimeout``. Fetches
+are serialised by a lock; reads go on meanwhile (git updates refs atomically).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from git import Repo
+from git.exc import GitCommandError
+
+from gitops_ingress.gitrepo.errors import (
+    FetchTimeout,
+    RepositoryError,
+    classify_fetch_failure,
+    last_line,
+    redact,
+)
+from gitops_ingress.gitrepo.reader import GitReader
+from gitops_ingress.gitrepo.refs import HEADS, branch_ref, normalize_remote
+
+REMOTE = "origin"
+ALL_BRANCHES = f"+{HEADS}*:{HEADS}*"
+_MISSING_REF = "couldn't find remote ref"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What a fetch changed: branch -> (old head or None when new, new head); deleted branches."""
+
+    updated: Mapping[str, tuple[str | None, str]] = field(default_factory=dict)
+    deleted: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.updated or self.deleted)
+
+    @classmethod
+    def between(cls, before: Mapping[str, str], after: Mapping[str, str]) -> FetchResult:
+        updated = {name: (before.get(name), sha) for name, sha in after.items() if before.get(name) != sha}
+        deleted = tuple(sorted(name for name in before if name not in after))
+        return cls(updated=dict(sorted(updated.items())), deleted=deleted)
+
+
+class Mirror(GitReader):
+    def __init__(self, remote: str, path: Path, *, fetch_timeout: float = 60.0) -> None:
+        super().__init__(path)
+        self._remote = normalize_remote(remote)
+        self._fetch_timeout = fetch_timeout
+        self._fetch_lock = threading.Lock()
+        self._ensured = False
+
+    @property
+    def remote(self) -> str:
+        """The remote as configured, with any password in it blanked (safe to show)."""
+        return redact(self._remote)
+
+    def ensure(self) -> None:
+        """Create the bare mirror if missing and point its ``origin`` at the configured remote."""
+        if self._ensured:
+            return
+        path = self.path
+        if not (path / "HEAD").is_file():
+            if path.exists() and any(path.iterdir()):
+                raise RepositoryError(f"{path} exists, is not empty and is not a git repository")
+            try:
+                Repo.init(path, bare=True, mkdir=True)
+            except (OSError, GitCommandError) as exc:
+                raise RepositoryError(f"cannot create the mirror in {path}: {exc}") from exc
+        repo = self._open()
+        # GitPython writes the config file itself: the URL is never a command-line argument.
+        with repo.config_writer() as config:
+            section = f'remote "{REMOTE}"'
+            config.set_value(section, "url", self._remote)
+            config.set_value(section, "fetch", ALL_BRANCHES)
+            config.set_value("core", "logAllRefUpdates", "false")
+        self._ensured = True
+
+    def fetch(self, branch: str | None = None) -> FetchResult:
+        """Fetch every branch (pruning deleted ones), or just ``branch``; report what moved."""
+        with self._fetch_lock:
+            self.ensure()
+            if branch is None:
+                before = self.branches()
+                self._fetch(ALL_BRANCHES, prune=True)
+                return FetchResult.between(before, self.branches())
+            ref = branch_ref(branch, self._ref_format_ok)
+            old = self._head_of(ref)
+            if self._fetch(f"+{ref}:{ref}", prune=False):
+                new = self._head_of(ref)
+            else:
+                new = None
+                if old is not None:
+                    self._run("update-ref", "-d", ref, old)
+            before = {branch: old} if old else {}
+            return FetchResult.between(before, {branch: new} if new else {})
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _fetch(self, refspec: str, *, prune: bool) -> bool:
+        """Run one fetch; False when the remote has no such ref (a single deleted branch)."""
+        git = self._open().git
+        command = [git.GIT_PYTHON_GIT_EXECUTABLE, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head"]
+        command += ["--prune"] if prune else []
+        command += [REMOTE, refspec]
+        handle = git.execute(command, env=self._fetch_env(), as_process=True, start_new_session=True)
+        process = handle.proc
+        if process is None:
+            raise RepositoryError(f"git fetch could not be started in {self.path}")
+        try:
+            _, stderr = process.communicate(timeout=self._fetch_timeout)
+        except subprocess.TimeoutExpired as exc:
+            # git runs its transport (git-remote-http, ssh) as children: kill the whole session
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise FetchTimeout(
+                f"fetching {self.remote} did not finish within {self._fetch_timeout:g} s and was stopped"
+            ) from exc
+        if process.returncode == 0:
+            return True
+        text = stderr.decode("utf-8", errors="replace")
+        if _MISSING_REF in text.lower():
+            return False
+        raise classify_fetch_failure(text)(f"fetching {self.remote} failed: {last_line(text)}")
+
+    def _fetch_env(self) -> dict[str, str]:
+        env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": "", "GCM_INTERACTIVE": "never"}
+        if "GIT_SSH_COMMAND" not in os.environ and "GIT_SSH" not in os.environ:
+            env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
+        return env
+
+    def _ref_format_ok(self, ref: str) -> bool:
+        try:
+            self._run("check-ref-format", ref)
+        except GitCommandError:
+            return False
+        return True
+
+    def _head_of(self, ref: str) -> str | None:
+        try:
+            return self._run("rev-parse", "--verify", "--quiet", "--end-of-options", ref)
+        except GitCommandError:
+            return None
