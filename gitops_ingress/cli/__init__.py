@@ -1,7 +1,9 @@
 """The command line (DESIGN section 6): the only place where adapters are wired together.
 
 One module per command, in the manner of pre-commit: each defines ``add_parser(subparsers)``, which
-registers its options and sets ``run``, a function from the parsed options to an exit code.
+registers its options and sets ``run``, a function from the parsed options to an exit code. Only
+the module of the command being run is imported: ``validate`` in a CI job must not pay for
+loading uvicorn and the Kubernetes clients that ``serve`` and ``proxy`` need.
 Exit codes everywhere: 0 success, 1 the input has findings, 2 usage, I/O or internal failure.
 Errors of our own hierarchy are printed as one line; anything else is an internal failure and is
 reported without a traceback unless ``GITOPS_INGRESS_DEBUG`` is set.
@@ -10,6 +12,7 @@ reported without a traceback unless ``GITOPS_INGRESS_DEBUG`` is set.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -22,14 +25,14 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_FAILURE = 2
 
-# command name -> module under gitops_ingress.cli
+# command name -> one-line help; each lives in the module gitops_ingress.cli.<name>
 COMMANDS = {
-    "validate": "validate",
-    "diff": "diff",
-    "routes": "routes",
-    "proxy": "proxy",
-    "serve": "serve",
-    "demo": "demo",
+    "validate": "validate Ingress files as the API server and an admission webhook would",
+    "diff": "diff two branches or folders as routes and requests",
+    "routes": "show the compiled route table, or where one request goes",
+    "proxy": "run the L7 proxy (the data plane)",
+    "serve": "run the control plane: watch a repository, apply branches, serve previews",
+    "demo": "start a self-contained demo with a sample repository, backends, control plane and proxy",
 }
 
 
@@ -39,7 +42,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_FAILURE, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; with ``argv`` given, only the chosen command's module is imported."""
+    chosen = _chosen_command(argv)
     parser = _Parser(
         prog="gitops-ingress",
         description="Git branches of Kubernetes Ingress files as validated, diffed, live and previewable routing.",
@@ -47,19 +59,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gitops-ingress {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     subparsers.required = True
-    for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(f"gitops_ingress.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"gitops_ingress.cli.{module_name}":
-                raise
-            continue  # a command still being built
-        module.add_parser(subparsers)
+    for name, help_text in COMMANDS.items():
+        if chosen is None or name == chosen:
+            importlib.import_module(f"gitops_ingress.cli.{name}").add_parser(subparsers)
+        else:
+            subparsers.add_parser(name, help=help_text)
     return parser
 
 
+# Commands that load a configuration once and exit. Loading allocates about a million small
+# objects that all stay alive, and the cyclic collector would rescan that growing heap again and
+# again (it doubled the time of validating 10,000 Ingresses); nothing built forms cycles, and the
+# process ends right after. Long-running commands keep the collector.
+ONE_SHOT = frozenset({"validate", "diff", "routes"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    whole_process = argv is None  # the console script, not a caller inside a longer-lived process
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if whole_process and _chosen_command(argv) in ONE_SHOT:
+        gc.disable()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))

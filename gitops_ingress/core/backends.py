@@ -47,7 +47,8 @@ def parse_backend_option(text: str) -> tuple[str, str]:
     if not sep or not url.strip() or ":" not in key:
         raise ConfigError(f"--backend {text!r}: expected [NAMESPACE/]SERVICE:PORT=URL")
     service, _, port = key.rpartition(":")
-    if not service or not port or service.endswith("/") or service.count("/") > 1:
+    namespace, slash, name = service.rpartition("/")
+    if not name or not port or (slash and not namespace) or "/" in namespace:
         raise ConfigError(f"--backend {text!r}: expected [NAMESPACE/]SERVICE:PORT=URL")
     return key, url.strip()
 
@@ -55,12 +56,22 @@ def parse_backend_option(text: str) -> tuple[str, str]:
 class BackendMap:
     """Service port -> endpoints, built once from the option strings or the setting."""
 
-    __slots__ = ("_entries",)
+    __slots__ = ("_entries", "_by_ref", "_by_name")
 
     def __init__(self, entries: Mapping[str, Iterable[str]] | None = None) -> None:
         self._entries: dict[str, tuple[Endpoint, ...]] = {
             key: tuple(parse_endpoint(url) for url in urls) for key, urls in (entries or {}).items()
         }
+        # Indexed for the request path: no key string is built per lookup.
+        self._by_ref: dict[ServiceRef, tuple[Endpoint, ...]] = {}
+        self._by_name: dict[tuple[str, str], tuple[Endpoint, ...]] = {}
+        for key, endpoints in self._entries.items():
+            service, _, port = key.rpartition(":")
+            namespace, slash, name = service.rpartition("/")
+            if slash:
+                self._by_ref[ServiceRef(namespace, name, port)] = endpoints
+            else:
+                self._by_name[(name, port)] = endpoints
 
     @classmethod
     def from_options(cls, options: Iterable[str], setting: Mapping[str, str] | None = None) -> BackendMap:
@@ -73,9 +84,9 @@ class BackendMap:
         return cls(merged)
 
     def endpoints(self, ref: ServiceRef) -> tuple[Endpoint, ...]:
-        found = self._entries.get(f"{ref.namespace}/{ref.name}:{ref.port}")
+        found = self._by_ref.get(ref)
         if found is None:
-            found = self._entries.get(f"{ref.name}:{ref.port}", ())
+            found = self._by_name.get((ref.name, ref.port), ())
         return found
 
     def to_dict(self) -> dict[str, list[str]]:

@@ -56,6 +56,9 @@ class LimitSettings(_Frozen):
 class PolicySettings(_Frozen):
     # environment name -> host suffixes its Ingresses may claim ("" or missing: any host)
     allowed_host_suffixes: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # environments where host-less rules (which match every host) are intended, so the
+    # allowed-host-suffix policy does not warn about them
+    allow_hostless_rules: tuple[str, ...] = ()
     # glob patterns over annotation keys; every *-snippet key by default (CVE-2021-25742)
     denied_annotations: tuple[str, ...] = ("*-snippet",)
     limits: LimitSettings = Field(default_factory=LimitSettings)

@@ -1,0 +1,50 @@
+"""``gitops-ingress validate``: the CI step. Exit 0 clean, 1 findings of error severity, 2 failure."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gitops_ingress import __version__
+from gitops_ingress.cli.gitsource import snapshot_from_ref
+from gitops_ingress.cli.output import emit, wants_color
+from gitops_ingress.cli.sources import checked_files, object_count, settings_from_folder, snapshot_from_paths
+from gitops_ingress.core.errors import UsageError
+from gitops_ingress.core.findings import has_errors
+from gitops_ingress.core.reports import FINDING_FORMATS, ValidationReport, render_findings
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "validate",
+        help="validate Ingress files as the API server and an admission webhook would",
+        description="Validate Ingress files: API server rules, cross-file conflicts and policy.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="file or folder (default: environments/)")
+    parser.add_argument("--repo", metavar="DIR", help="a git repository to read --ref from")
+    parser.add_argument("--ref", metavar="REF", help="validate this commit, branch or tag straight from git")
+    parser.add_argument("--env", metavar="NAME", help="only this environment")
+    parser.add_argument("--format", choices=sorted(FINDING_FORMATS), default="text")
+    parser.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.ref:
+        snapshot, read_findings = snapshot_from_ref(args.repo or ".", args.ref, args.env, args.paths)
+    else:
+        if args.repo:
+            raise UsageError("--repo goes with --ref")
+        settings, settings_findings = settings_from_folder(Path("."))
+        snapshot, read_findings = snapshot_from_paths(args.paths, settings, args.env)
+        read_findings = settings_findings + read_findings
+    findings = read_findings + snapshot.all_findings()
+    report = ValidationReport(
+        findings=tuple(findings),
+        files=checked_files(snapshot),
+        objects=object_count(snapshot),
+        environments=tuple(snapshot.environments),
+        tool_version=__version__,
+    )
+    emit(render_findings(args.format, report, color=wants_color(args.output)), args.output)
+    return 1 if has_errors(findings) else 0

@@ -1,0 +1,148 @@
+"""One file's bytes -> Ingress and IngressClass objects with positions and per-object findings.
+
+``parse_file`` is a pure function of (path, data, environment, settings): the sync engine caches
+its result by git blob SHA, so a push re-parses only the files it changed. That is why the
+per-object API-server validation happens here too, and why cross-file checks do not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from gitops_ingress.core.findings import Finding, Severity
+from gitops_ingress.core.loading import Document, load_yaml_file
+from gitops_ingress.core.models import (
+    INGRESS_API_VERSION,
+    Ingress,
+    IngressClass,
+    LocatedIngress,
+)
+from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.validation import validate_ingress, validate_ingress_class
+from gitops_ingress.core.validation.reporter import Reporter
+from gitops_ingress.core.validation.schema import (
+    INGRESS_CLASS_SPEC,
+    INGRESS_SPEC,
+    Spec,
+    check_document,
+    model_errors,
+)
+
+_SEVERITIES = {"warning": Severity.WARNING, "error": Severity.ERROR, "notice": Severity.NOTICE}
+_KINDS: dict[str, tuple[type[Ingress] | type[IngressClass], Spec]] = {
+    "Ingress": (Ingress, INGRESS_SPEC),
+    "IngressClass": (IngressClass, INGRESS_CLASS_SPEC),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    path: str
+    ingresses: tuple[LocatedIngress, ...]
+    classes: tuple[IngressClass, ...]
+    findings: tuple[Finding, ...]  # loading + per-object (schema + API server) findings
+
+
+def setting_severity(value: str) -> Severity | None:
+    """``"warning" | "error" | "notice"`` -> Severity; ``"ignore"`` (or anything else) -> None."""
+    return _SEVERITIES.get(value)
+
+
+def parse_file(path: str, data: bytes, environment: str, settings: Settings) -> ParsedFile:
+    loaded = load_yaml_file(path, data, settings.policy.limits)
+    findings = list(loaded.findings)
+    ingresses: list[LocatedIngress] = []
+    classes: list[IngressClass] = []
+    for document in loaded.documents:
+        if not isinstance(document.data, dict):
+            continue  # empty documents are fine; other shapes were reported by the loader
+        parsed = _parse_object(document, environment, settings, findings)
+        if isinstance(parsed, LocatedIngress):
+            ingresses.append(parsed)
+        elif isinstance(parsed, IngressClass):
+            classes.append(parsed)
+    return ParsedFile(path, tuple(ingresses), tuple(classes), tuple(findings))
+
+
+def _parse_object(
+    document: Document, environment: str, settings: Settings, findings: list[Finding]
+) -> LocatedIngress | IngressClass | None:
+    data: dict[str, Any] = document.data
+    source = document.source
+    kind, api_version = data.get("kind"), data.get("apiVersion")
+    report = Reporter(source, _object_key(data, settings, environment))
+    if not _kind_ok(report, kind, api_version, settings):
+        findings.extend(report.findings)
+        return None
+    model, spec = _KINDS[str(kind)]
+    ok, type_findings = check_document(
+        data, spec, source, report.obj, setting_severity(settings.validation.unknown_fields)
+    )
+    findings.extend(report.findings)
+    findings.extend(type_findings)
+    if not ok:
+        return None
+    try:
+        obj = model.model_validate(data)
+    except ValidationError as exc:
+        model_errors(exc, report)
+        findings.extend(report.findings)
+        return None
+    if isinstance(obj, IngressClass):
+        findings.extend(validate_ingress_class(obj, source))
+        return obj
+    namespace = obj.metadata.namespace or settings.namespaces.default_for(environment)
+    item = LocatedIngress(ingress=obj, namespace=namespace, source=source, environment=environment)
+    findings.extend(validate_ingress(item, settings))
+    return item
+
+
+def _object_key(data: dict[str, Any], settings: Settings, environment: str) -> str:
+    meta = data.get("metadata")
+    name = namespace = ""
+    if isinstance(meta, dict):
+        name = str(meta.get("name") or "")
+        namespace = str(meta.get("namespace") or "")
+    if data.get("kind") == "IngressClass":
+        return name
+    return f"{namespace or settings.namespaces.default_for(environment)}/{name}"
+
+
+def _kind_ok(report: Reporter, kind: Any, api_version: Any, settings: Settings) -> bool:
+    """Only networking.k8s.io/v1 Ingress and IngressClass go on; everything else is reported."""
+    if kind is None or api_version is None:
+        missing = [name for name, value in (("apiVersion", api_version), ("kind", kind)) if value is None]
+        report.add(
+            "schema/kind",
+            (),
+            f"{' and '.join(missing)} not set: this is not a Kubernetes object",
+            "start the document with apiVersion: networking.k8s.io/v1 and kind: Ingress",
+        )
+        return False
+    if not isinstance(kind, str) or not isinstance(api_version, str):
+        report.add("schema/type", ("kind",), "kind and apiVersion must be strings", "quote them")
+        return False
+    if kind in _KINDS:
+        if api_version == INGRESS_API_VERSION:
+            return True
+        report.add(
+            "schema/api-version",
+            ("apiVersion",),
+            f'{kind} apiVersion "{api_version}" is not served (removed in Kubernetes 1.22); '
+            f"use {INGRESS_API_VERSION}",
+            f"set apiVersion: {INGRESS_API_VERSION} (v1 needs pathType and service.port.number/name)",
+        )
+        return False
+    severity = setting_severity(settings.validation.other_kinds)
+    if severity is not None:
+        report.add(
+            "schema/other-kind",
+            ("kind",),
+            f"{api_version} {kind} is not an Ingress: it is not validated and never applied",
+            "keep only Ingress objects under the environments folder",
+            severity=severity,
+        )
+    return False

@@ -1,0 +1,103 @@
+"""Validation entry points: per object (API server + ingress-nginx webhook) and per environment.
+
+``validate_ingress`` runs on one parsed object and depends only on the object and settings, so its
+result can be cached with the parse of the file. ``validate_environment`` needs every object of an
+environment at once (conflicts, duplicates, limits) and is cheap enough to rerun on every commit.
+``validate_manifest`` is the API server's answer for a raw request body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from gitops_ingress.core.findings import Finding, Severity
+from gitops_ingress.core.models import Ingress, IngressClass, LocatedIngress, SourceMap
+from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.validation import cross, policy
+from gitops_ingress.core.validation.api import check_ingress, check_ingress_class
+from gitops_ingress.core.validation.nginx import inspect_ingress
+from gitops_ingress.core.validation.reporter import Reporter
+from gitops_ingress.core.validation.schema import (
+    INGRESS_SPEC,
+    check_document,
+    model_errors,
+)
+
+REQUEST_FILE = "<request>"
+
+__all__ = [
+    "REQUEST_FILE",
+    "is_ours",
+    "validate_environment",
+    "validate_ingress",
+    "validate_ingress_class",
+    "validate_manifest",
+]
+
+is_ours = cross.is_ours
+
+
+def validate_ingress(item: LocatedIngress, settings: Settings) -> list[Finding]:
+    """The API server's checks plus ingress-nginx's per-object admission checks."""
+    validation = settings.validation
+    findings = check_ingress(item.ingress, item.source, item.key, validation.strict_service_names)
+    findings.extend(inspect_ingress(item.ingress, item.source, item.key, validation.strict_path_charset))
+    return findings
+
+
+def validate_ingress_class(item: IngressClass, source: SourceMap) -> list[Finding]:
+    return check_ingress_class(item, source)
+
+
+def validate_manifest(manifest: Mapping[str, Any], strict_service_names: bool = False) -> list[Finding]:
+    """API-server rules on a raw Ingress body; findings carry no positions (file ``<request>``)."""
+    try:
+        data = json.loads(json.dumps(manifest))  # the type walk drops nulls; never touch the caller's dict
+    except (TypeError, ValueError) as exc:
+        return [_request_error(f"the body is not a JSON object: {exc}")]
+    if not isinstance(data, dict):
+        return [_request_error("the body is not a JSON object")]
+    source = SourceMap(REQUEST_FILE)
+    meta = data.get("metadata")
+    key = ""
+    if isinstance(meta, dict):
+        key = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
+    ok, findings = check_document(data, INGRESS_SPEC, source, key, None)
+    if not ok:
+        return findings
+    try:
+        ingress = Ingress.model_validate(data)
+    except ValidationError as exc:
+        report = Reporter(source, key)
+        model_errors(exc, report)
+        return report.findings
+    return check_ingress(ingress, source, key, strict_service_names)
+
+
+def _request_error(message: str) -> Finding:
+    return Finding(rule="schema/type", severity=Severity.ERROR, message=message, file=REQUEST_FILE)
+
+
+def validate_environment(
+    ingresses: Sequence[LocatedIngress], environment: str, settings: Settings, file_count: int
+) -> list[Finding]:
+    """Cross-object and policy checks over every Ingress of one environment."""
+    ordered = cross.in_order(ingresses)
+    findings = cross.duplicate_names(ordered)
+    ours: list[LocatedIngress] = []
+    for item in ordered:
+        if cross.is_ours(item, settings):
+            ours.append(item)
+        else:
+            findings.extend(cross.not_ours(item, settings))
+    findings.extend(cross.path_conflicts(ours))
+    findings.extend(cross.default_backends(ours, environment))
+    findings.extend(cross.unused_tls_hosts(ours))
+    findings.extend(policy.host_suffixes(ours, environment, settings))
+    findings.extend(policy.denied_annotations(ours, settings))
+    findings.extend(policy.limits(ours, environment, settings, file_count))
+    return findings

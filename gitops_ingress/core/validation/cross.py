@@ -1,0 +1,177 @@
+"""Checks across the Ingress objects of one environment: what no single object can tell.
+
+Objects are visited in (file, line) order so that "the later one" is well defined without
+creation timestamps: git has none, and the result must not depend on the order files were read.
+Conflicts compare host, path *and* pathType (ingress-nginx compares only the path string), so
+Exact and Prefix on the same path may coexist as the Ingress spec intends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from gitops_ingress.core.findings import Finding, Severity
+from gitops_ingress.core.models import FieldPath, HTTPIngressPath, LocatedIngress
+from gitops_ingress.core.routing.compile import is_ours as class_is_ours
+from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.validation.reporter import Reporter
+
+CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
+
+
+def is_ours(item: LocatedIngress, settings: Settings) -> bool:
+    """The router's rule (R1), so validation and routing never disagree on what counts."""
+    return class_is_ours(item, settings.ingress_class, settings.serve_ingresses_without_class)
+
+
+def where(item: LocatedIngress, *path: str | int) -> str:
+    return str(item.position(*path))
+
+
+def in_order(items: Sequence[LocatedIngress]) -> list[LocatedIngress]:
+    return sorted(items, key=_order_key)
+
+
+def _order_key(item: LocatedIngress) -> tuple[str, int, str]:
+    return (item.source.file, item.source.marks.get((), (0, 0))[0], item.namespace)
+
+
+def not_ours(item: LocatedIngress, settings: Settings) -> list[Finding]:
+    findings: list[Finding] = []
+    Reporter.on(item, findings).add(
+        "cross/not-ours",
+        ("spec", "ingressClassName"),
+        f'ingress {item.key} has class "{item.ingress.class_name}", not "{settings.ingress_class}": '
+        "not ours, ignored",
+        "set spec.ingressClassName to the class this controller serves",
+        severity=Severity.NOTICE,
+    )
+    return findings
+
+
+def duplicate_names(ordered: Sequence[LocatedIngress]) -> list[Finding]:
+    seen: dict[str, LocatedIngress] = {}
+    findings: list[Finding] = []
+    for item in ordered:
+        first = seen.setdefault(item.key, item)
+        if first is item:
+            continue
+        Reporter.on(item, findings).add(
+            "cross/duplicate-name",
+            ("metadata", "name"),
+            f"ingress {item.key} is already defined in {where(first)}",
+            "rename one of them; the second would overwrite the first",
+        )
+    return findings
+
+
+def _match_kind(path_type: str | None) -> str | None:
+    if path_type == "Exact":
+        return "Exact"
+    if path_type in ("Prefix", "ImplementationSpecific"):
+        return "Prefix"
+    return None  # already an API error
+
+
+def _is_canary(item: LocatedIngress) -> bool:
+    return item.ingress.metadata.annotations.get(CANARY_ANNOTATION) == "true"
+
+
+def http_paths(
+    ordered: Sequence[LocatedIngress],
+) -> Iterator[tuple[LocatedIngress, str, FieldPath, HTTPIngressPath]]:
+    """Every (object, host or "", field path of the entry, entry) of the objects' rules."""
+    for item in ordered:
+        spec = item.ingress.spec
+        if spec is None:
+            continue
+        for rule_index, rule in enumerate(spec.rules):
+            if rule.http is None:
+                continue
+            host = rule.host or ""
+            for path_index, entry in enumerate(rule.http.paths or ()):
+                yield item, host, ("spec", "rules", rule_index, "http", "paths", path_index), entry
+
+
+def path_conflicts(ordered: Sequence[LocatedIngress]) -> list[Finding]:
+    seen: dict[tuple[str, str, str], tuple[LocatedIngress, FieldPath]] = {}
+    findings: list[Finding] = []
+    for item, host, entry_path, entry in http_paths(ordered):
+        kind = _match_kind(entry.path_type)
+        if kind is None:
+            continue
+        value = entry.path or ""
+        key = (host, value.rstrip("/") if kind == "Prefix" else value, kind)
+        field = entry_path + ("path",)
+        first = seen.setdefault(key, (item, field))
+        if first[0] is item:
+            continue
+        other, other_field = first
+        text = (
+            f'host "{host or "_"}" and path "{value}" ({kind}) is already defined in ingress '
+            f"{other.key} ({where(other, *other_field)})"
+        )
+        if _is_canary(item) != _is_canary(other):
+            Reporter.on(item, findings).add(
+                "cross/canary-overlap",
+                field,
+                text + "; allowed because one of them is a canary",
+                severity=Severity.NOTICE,
+            )
+        else:
+            Reporter.on(item, findings).add(
+                "cross/path-conflict",
+                field,
+                text,
+                "remove one of them, change the path, or mark one as a canary",
+            )
+    return findings
+
+
+def default_backends(ordered: Sequence[LocatedIngress], environment: str) -> list[Finding]:
+    owners = [item for item in ordered if item.ingress.spec is not None and item.ingress.spec.default_backend]
+    if len(owners) < 2:
+        return []
+    listing = ", ".join(f"{item.key} ({where(item, 'spec', 'defaultBackend')})" for item in owners)
+    findings: list[Finding] = []
+    for item in owners[1:]:
+        Reporter.on(item, findings).add(
+            "cross/default-backend",
+            ("spec", "defaultBackend"),
+            f"more than one spec.defaultBackend in environment {environment}: {listing}",
+            "keep a single defaultBackend per environment",
+        )
+    return findings
+
+
+def _parent_wildcard(host: str) -> str:
+    _, dot, parent = host.partition(".")
+    return "*." + parent if dot else ""
+
+
+def unused_tls_hosts(ordered: Sequence[LocatedIngress]) -> list[Finding]:
+    rule_hosts = {
+        rule.host
+        for item in ordered
+        if item.ingress.spec is not None
+        for rule in item.ingress.spec.rules
+        if rule.host
+    }
+    covered_wildcards = {_parent_wildcard(host) for host in rule_hosts}
+    findings: list[Finding] = []
+    for item in ordered:
+        spec = item.ingress.spec
+        if spec is None:
+            continue
+        for tls_index, tls in enumerate(spec.tls):
+            for host_index, host in enumerate(tls.hosts):
+                if host in rule_hosts or _parent_wildcard(host) in rule_hosts or host in covered_wildcards:
+                    continue
+                Reporter.on(item, findings).add(
+                    "cross/tls-host-unused",
+                    ("spec", "tls", tls_index, "hosts", host_index),
+                    f'TLS host "{host}" is not served by any rule in this environment',
+                    "add a rule for the host or remove it from spec.tls",
+                    severity=Severity.WARNING,
+                )
+    return findings

@@ -1,0 +1,75 @@
+"""What ingress-nginx's admission webhook adds on one object (INGRESS-SEMANTICS.md section 4).
+
+Deep inspection rejects nginx-directive and file-path patterns in hosts, paths and secret names
+(they were the way into CVE-2021-25742-style config injection); the patterns are the controller's
+own. The strict path charset (``strict-validate-path-type``) is a warning here, not an error: the
+API server accepts such paths and only ingress-nginx refuses them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from gitops_ingress.core.findings import Finding, Severity
+from gitops_ingress.core.models import FieldPath, Ingress, SourceMap
+from gitops_ingress.core.validation.reporter import Reporter
+
+_FORBIDDEN = (
+    re.compile(r"(?s)\s*alias\s*.*;"),
+    re.compile(r"(?s)\s*root\s*.*;"),
+    re.compile(r"/etc/(passwd|shadow|group|nginx|ingress-controller)"),
+    re.compile(r"/var/run/secrets"),
+    re.compile(r".*_by_lua.*"),
+)
+_STRICT_PATH = re.compile(r"/[A-Za-z0-9._/-]*\Z")
+
+
+def inspect_ingress(
+    ingress: Ingress, source: SourceMap, key: str, strict_path_charset: bool
+) -> list[Finding]:
+    spec = ingress.spec
+    if spec is None:
+        return []
+    report = Reporter(source, key)
+    for index, rule in enumerate(spec.rules):
+        rule_path: FieldPath = ("spec", "rules", index)
+        _deep(report, rule.host, rule_path + ("host",))
+        if rule.http is None:
+            continue
+        for path_index, item in enumerate(rule.http.paths or ()):
+            item_path = rule_path + ("http", "paths", path_index, "path")
+            _deep(report, item.path, item_path)
+            if (
+                strict_path_charset
+                and item.path
+                and item.path_type in ("Exact", "Prefix")
+                and not _STRICT_PATH.match(item.path)
+            ):
+                report.add(
+                    "nginx/path-charset",
+                    item_path,
+                    f"ingress contains invalid paths: path {item.path} cannot be used with pathType "
+                    f"{item.path_type}",
+                    "ingress-nginx only allows letters, digits and . _ / - in Exact and Prefix paths; "
+                    "use ImplementationSpecific for anything else",
+                    severity=Severity.WARNING,
+                )
+    for index, tls in enumerate(spec.tls):
+        for host_index, host in enumerate(tls.hosts):
+            _deep(report, host, ("spec", "tls", index, "hosts", host_index))
+        _deep(report, tls.secret_name, ("spec", "tls", index, "secretName"))
+    return report.findings
+
+
+def _deep(report: Reporter, value: str | None, path: FieldPath) -> None:
+    if not value:
+        return
+    for pattern in _FORBIDDEN:
+        if pattern.search(value):  # Go's MatchString is unanchored
+            report.add(
+                "nginx/deep-inspection",
+                path,
+                f"invalid value found: {value}",
+                f"ingress-nginx rejects values matching {pattern.pattern!r} (nginx config injection)",
+            )
+            return

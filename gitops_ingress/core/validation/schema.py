@@ -1,0 +1,214 @@
+"""Field types and known keys of Ingress and IngressClass, derived from the pydantic models.
+
+Pydantic alone is the wrong tool for two jobs here: its lax mode turns ``number: "80"`` into 80
+where the API server answers 400, and ``extra="ignore"`` drops unknown keys without a word. So one
+walk over the plain document checks JSON types as the API server's decoder does and reports unknown
+keys with their line, before pydantic builds the model from data that is known to fit. The schema
+is computed from the models (plus the ObjectMeta and status fields the models do not keep), so the
+two never disagree. A ``null`` value means "unset" to the API server; the walk drops such keys so
+pydantic sees the same thing.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from pydantic import BaseModel, ValidationError
+
+from gitops_ingress.core.findings import Finding, Severity
+from gitops_ingress.core.models import FieldPath, Ingress, IngressClass, SourceMap
+from gitops_ingress.core.validation.reporter import Reporter, field_path
+
+# ObjectMeta fields that the API server knows but our model does not keep.
+_OBJECT_META_EXTRA = (
+    "generateName",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+)
+_TOP_LEVEL_EXTRA = ("status",)
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """Expected JSON shape: kind is "str", "int", "any", "object", "list" or "map"."""
+
+    kind: str
+    fields: dict[str, Spec] = field(default_factory=dict)  # for "object"
+    item: Spec | None = None  # for "list" and "map" (the value type)
+
+
+ANY = Spec("any")
+_SCALARS = {str: Spec("str"), int: Spec("int")}
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def spec_for(model: type[BaseModel]) -> Spec:
+    fields: dict[str, Spec] = {}
+    for name, info in model.model_fields.items():
+        fields[info.alias or name] = _spec_of(info.annotation)
+    if model.__name__ == "ObjectMeta":
+        fields.update({key: ANY for key in _OBJECT_META_EXTRA})
+    elif "metadata" in fields:
+        fields.update({key: ANY for key in _TOP_LEVEL_EXTRA})
+    return Spec("object", fields)
+
+
+def _spec_of(annotation: Any) -> Spec:
+    annotation = _unwrap_optional(annotation)
+    if annotation in _SCALARS:
+        return _SCALARS[annotation]
+    origin = typing.get_origin(annotation)
+    if origin in (tuple, list):
+        return Spec("list", item=_spec_of(typing.get_args(annotation)[0]))
+    if origin is dict:
+        return Spec("map", item=_spec_of(typing.get_args(annotation)[1]))
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return spec_for(annotation)
+    return ANY
+
+
+_JSON_NAMES = {
+    str: "string",
+    int: "integer",
+    float: "number",
+    bool: "boolean",
+    dict: "object",
+    list: "array",
+    type(None): "null",
+}
+
+
+def json_type(value: Any) -> str:
+    return _JSON_NAMES.get(type(value), type(value).__name__)
+
+
+# Called as report(path, message) for a type error and unknown(path) for an unknown key.
+TypeReport = Callable[[FieldPath, str], None]
+UnknownReport = Callable[[FieldPath], None]
+
+
+def check(
+    value: Any, spec: Spec, path: FieldPath, bad_type: TypeReport, unknown: UnknownReport | None
+) -> bool:
+    """Check ``value`` against ``spec``; drop null-valued keys; return False on a type error."""
+    kind = spec.kind
+    if kind == "str":
+        if type(value) is str:
+            return True
+    elif kind == "int":
+        if type(value) is int:
+            return True
+    elif kind == "object":
+        if type(value) is dict:
+            return _check_object(value, spec, path, bad_type, unknown)
+    elif kind == "list":
+        if type(value) is list:
+            ok = True
+            item = spec.item or ANY
+            for index, element in enumerate(value):
+                if element is None:
+                    continue
+                ok = check(element, item, path + (index,), bad_type, unknown) and ok
+            return ok
+    elif kind == "map":
+        if type(value) is dict:
+            ok = True
+            item = spec.item or ANY
+            for key, element in value.items():
+                ok = check(element, item, path + (key,), bad_type, unknown) and ok
+            return ok
+    else:
+        return True
+    bad_type(path, f"expected {_EXPECTED[kind]}, got {json_type(value)}")
+    return False
+
+
+_EXPECTED = {"str": "string", "int": "integer", "object": "object", "list": "array", "map": "object"}
+
+
+def _check_object(
+    value: dict[str, Any], spec: Spec, path: FieldPath, bad_type: TypeReport, unknown: UnknownReport | None
+) -> bool:
+    ok = True
+    nulls = None
+    fields = spec.fields
+    for key, element in value.items():
+        sub = fields.get(key)
+        if sub is None:
+            if unknown is not None:
+                unknown(path + (key,))
+            continue
+        if element is None:
+            nulls = [key] if nulls is None else nulls + [key]
+            continue
+        if sub.kind == "str" and type(element) is str:
+            continue
+        ok = check(element, sub, path + (key,), bad_type, unknown) and ok
+    if nulls:
+        for key in nulls:
+            del value[key]
+    return ok
+
+
+INGRESS_SPEC = spec_for(Ingress)
+INGRESS_CLASS_SPEC = spec_for(IngressClass)
+
+
+class _TypeCollector:
+    """Receives the walk's reports and turns them into findings of one object."""
+
+    __slots__ = ("report", "unknown_severity")
+
+    def __init__(self, report: Reporter, unknown_severity: Severity | None) -> None:
+        self.report = report
+        self.unknown_severity = unknown_severity
+
+    def bad_type(self, path: FieldPath, message: str) -> None:
+        label = field_path(path)
+        self.report.add("schema/type", path, f"{label}: Invalid type: {message}", "fix the value's type")
+
+    def unknown(self, path: FieldPath) -> None:
+        label = field_path(path)
+        self.report.add(
+            "schema/unknown-field",
+            path,
+            f'{label}: unknown field "{path[-1]}"',
+            "check the spelling and indentation; the API server drops unknown fields",
+            severity=self.unknown_severity or Severity.WARNING,
+        )
+
+
+def check_document(
+    data: dict[str, Any], spec: Spec, source: SourceMap, key: str, unknown_severity: Severity | None
+) -> tuple[bool, list[Finding]]:
+    """Type-check one object (dropping null fields); unknown fields are reported unless severity is None."""
+    collector = _TypeCollector(Reporter(source, key), unknown_severity)
+    unknown = collector.unknown if unknown_severity is not None else None
+    ok = check(data, spec, (), collector.bad_type, unknown)
+    return ok, collector.report.findings
+
+
+def model_errors(exc: ValidationError, report: Reporter) -> None:
+    """Pydantic's own errors (a case the walk did not foresee), placed at their field."""
+    for error in exc.errors():
+        path = tuple(part for part in error["loc"] if isinstance(part, (str, int)))
+        report.add("schema/type", path, f"{field_path(path)}: {error['msg']}", "fix the value's type")

@@ -1,0 +1,39 @@
+"""The backend map: ``[NS/]SERVICE:PORT=URL`` options and the lookup the proxy makes per request."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitops_ingress.core.backends import BackendMap, Endpoint, parse_backend_option, parse_endpoint
+from gitops_ingress.core.errors import ConfigError
+from gitops_ingress.core.routing import ServiceRef
+
+
+def test_namespaced_key_wins_over_the_bare_one_and_urls_accumulate() -> None:
+    backends = BackendMap.from_options(
+        ["web:80=http://127.0.0.1:9000", "shop/web:80=127.0.0.1:9001", "shop/web:80=http://127.0.0.1:9002"],
+        {"api:http": "http://[::1]:9100"},
+    )
+    assert backends.endpoints(ServiceRef("shop", "web", "80")) == (
+        Endpoint("127.0.0.1", 9001), Endpoint("127.0.0.1", 9002))
+    assert backends.endpoints(ServiceRef("other", "web", "80")) == (Endpoint("127.0.0.1", 9000),)
+    assert backends.endpoints(ServiceRef("any", "api", "http")) == (Endpoint("::1", 9100),)
+    assert backends.endpoints(ServiceRef("shop", "web", "8080")) == ()
+    assert str(Endpoint("::1", 9100)) == "http://[::1]:9100"
+    assert backends.to_dict()["shop/web:80"] == ["http://127.0.0.1:9001", "http://127.0.0.1:9002"]
+
+
+@pytest.mark.parametrize("bad", ["web=http://x", "web:80", "web:80=", "/web:80=http://x", "a/b/c:80=http://x", ":80=http://x"])
+def test_malformed_options_are_config_errors(bad: str) -> None:
+    with pytest.raises(ConfigError, match="expected"):
+        parse_backend_option(bad)
+
+
+@pytest.mark.parametrize("bad", ["ftp://127.0.0.1:21", "http://", "http://127.0.0.1:notaport"])
+def test_malformed_urls_are_config_errors(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_endpoint(bad)
+
+
+def test_https_default_port() -> None:
+    assert parse_endpoint("https://127.0.0.1") == Endpoint("127.0.0.1", 443, "https")

@@ -1,0 +1,147 @@
+"""Cross-object and policy checks over a whole environment (files parsed for real)."""
+
+from __future__ import annotations
+
+from gitops_ingress.core.config import build_environment
+from gitops_ingress.core.findings import Severity
+from gitops_ingress.core.settings import Settings
+from tests.core.ingress_yaml import documents, ingress
+
+SETTINGS = Settings()
+A, B = "environments/prod/a.yaml", "environments/prod/b.yaml"
+
+
+def env(files: dict[str, str | bytes], settings: Settings = SETTINGS):
+    data = {path: text.encode() if isinstance(text, str) else text for path, text in files.items()}
+    return build_environment("prod", data, settings)
+
+
+def by_rule(environment, rule):
+    return [f for f in environment.findings if f.rule == rule]
+
+
+def test_same_host_path_and_type_in_two_files_is_an_error_on_the_later():
+    result = env({B: ingress("web-b"), A: ingress("web-a")})
+    (finding,) = by_rule(result, "cross/path-conflict")
+    assert (finding.file, finding.line, finding.severity) == (B, 11, Severity.ERROR)
+    assert finding.message == (
+        f'host "shop.example.com" and path "/" (Prefix) is already defined in ingress shop/web-a ({A}:11:9)'
+    )
+    assert not result.ok
+
+
+def test_prefix_trailing_slash_and_implementation_specific_count_as_prefix():
+    result = env(
+        {A: ingress("a", path="/api"), B: ingress("b", path="/api/", path_type="ImplementationSpecific")}
+    )
+    assert len(by_rule(result, "cross/path-conflict")) == 1
+
+
+def test_exact_and_prefix_on_the_same_path_coexist():
+    result = env({A: ingress("a", path="/api", path_type="Exact"), B: ingress("b", path="/api")})
+    assert result.findings == ()
+    assert result.ok and len(result.ingresses) == 2
+
+
+def test_different_hosts_or_host_less_do_not_clash():
+    result = env({A: ingress("a"), B: ingress("b", host=None)})
+    assert by_rule(result, "cross/path-conflict") == []
+    clash = env({A: ingress("a", host=None), B: ingress("b", host=None)})
+    assert 'host "_"' in by_rule(clash, "cross/path-conflict")[0].message
+
+
+def test_canary_overlap_is_a_notice():
+    canary = ingress("web-canary", annotations={"nginx.ingress.kubernetes.io/canary": "true"})
+    result = env({A: ingress("web"), B: canary})
+    (finding,) = by_rule(result, "cross/canary-overlap")
+    assert finding.severity is Severity.NOTICE and finding.file == B
+    assert result.ok
+    both = env({A: canary.replace("web-canary", "c1"), B: canary.replace("web-canary", "c2")})
+    assert len(by_rule(both, "cross/path-conflict")) == 1
+
+
+def test_two_default_backends():
+    backend = "  defaultBackend:\n    service:\n      name: fallback\n      port:\n        number: 80\n"
+    result = env(
+        {A: ingress("a", extra_spec=backend), B: ingress("b", host="other.example.com", extra_spec=backend)}
+    )
+    (finding,) = by_rule(result, "cross/default-backend")
+    assert finding.file == B and finding.line == 7
+    assert "shop/a" in finding.message and "shop/b" in finding.message and A in finding.message
+
+
+def test_duplicate_namespace_and_name():
+    result = env({A: ingress("web", host="a.example.com"), B: ingress("web", host="b.example.com")})
+    (finding,) = by_rule(result, "cross/duplicate-name")
+    assert finding.file == B and finding.line == 4 and A in finding.message
+
+
+def test_tls_host_without_rule_is_a_warning():
+    tls = '  tls:\n  - hosts: ["shop.example.com", "x.wild.example.com", "lost.example.com"]\n'
+    wildcard = ingress("w", host="*.wild.example.com")
+    result = env({A: ingress("a", extra_spec=tls), B: wildcard})
+    (finding,) = by_rule(result, "cross/tls-host-unused")
+    assert finding.severity is Severity.WARNING and '"lost.example.com"' in finding.message
+    assert finding.line == 8
+
+
+def test_not_our_class_is_ignored_with_a_notice():
+    other = ingress("other", class_name="nginx")
+    result = env({A: ingress("a"), B: other})
+    (finding,) = by_rule(result, "cross/not-ours")
+    assert finding.severity is Severity.NOTICE and "not ours, ignored" in finding.message
+    annotated = ingress("b", annotations={"kubernetes.io/ingress.class": "nginx"})
+    assert by_rule(env({A: ingress("a"), B: annotated}), "cross/path-conflict") == []
+    no_class = Settings.build({"serve_ingresses_without_class": False})
+    assert len(by_rule(env({A: ingress("a")}, no_class), "cross/not-ours")) == 1
+    ours = ingress("c", class_name="gitops-ingress")
+    assert by_rule(env({A: ours}, no_class), "cross/not-ours") == []
+
+
+def test_denied_snippet_annotation():
+    text = ingress(annotations={"nginx.ingress.kubernetes.io/configuration-snippet": "more_set_headers x"})
+    (finding,) = by_rule(env({A: text}), "policy/denied-annotation")
+    assert (finding.line, finding.severity) == (7, Severity.ERROR)
+    assert "*-snippet" in finding.message
+
+
+def test_host_outside_allowed_suffixes():
+    settings = Settings.build({"policy": {"allowed_host_suffixes": {"prod": ["example.com"]}}})
+    files = {
+        A: documents(ingress("a"), ingress("b", host="*.example.com"), ingress("c", host="example.com")),
+        B: ingress("d", host="badexample.com"),
+    }
+    result = env(files, settings)
+    (finding,) = by_rule(result, "policy/host-not-allowed")
+    assert (finding.file, finding.line, finding.severity) == (B, 8, Severity.ERROR)
+    assert by_rule(env(files), "policy/host-not-allowed") == []  # no list for the environment: any host
+
+
+def test_limits():
+    settings = Settings.build(
+        {"policy": {"limits": {"max_files": 1, "max_objects": 1, "max_paths_per_host": 1}}}
+    )
+    result = env({A: ingress("a", path="/a"), B: ingress("b", path="/b")}, settings)
+    rules = {f.rule for f in result.findings}
+    assert {"policy/too-many-files", "policy/too-many-objects", "policy/too-many-paths"} <= rules
+    (paths,) = by_rule(result, "policy/too-many-paths")
+    assert paths.file == B and paths.line == 11
+
+
+def test_hostless_rule_warns_unless_the_environment_allows_it() -> None:
+    from gitops_ingress.core.config import build_environment
+    from gitops_ingress.core.settings import Settings
+
+    manifest = (
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: health\nspec:\n"
+        "  rules:\n    - http:\n        paths:\n          - path: /healthz\n            pathType: Exact\n"
+        "            backend:\n              service:\n                name: health\n                port:\n"
+        "                  number: 80\n"
+    ).encode()
+    strict = Settings.build({"policy": {"allowed_host_suffixes": {"production": ["example.com"]}}})
+    relaxed = Settings.build(
+        {"policy": {"allowed_host_suffixes": {"production": ["example.com"]}, "allow_hostless_rules": ["production"]}}
+    )
+    warned = build_environment("production", {"h.yaml": manifest}, strict).findings
+    assert [(f.rule, f.line) for f in warned if f.rule == "policy/host-not-allowed"] == [("policy/host-not-allowed", 7)]
+    assert not [f for f in build_environment("production", {"h.yaml": manifest}, relaxed).findings if f.rule.startswith("policy/")]
