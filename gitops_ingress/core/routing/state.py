@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from gitops_ingress.core.naming import preview_host, wildcard_preview_upstream_host
 from gitops_ingress.core.routing.model import NO_MATCH, RouteMatch
@@ -34,9 +34,11 @@ class PreviewTarget:
     upstream_host: str | None  # None: keep the preview host (host-less rules)
 
 
-@dataclass(frozen=True, slots=True)
-class Resolution:
-    """Where one request goes and under which names."""
+class Resolution(NamedTuple):
+    """Where one request goes and under which names.
+
+    A NamedTuple rather than a frozen dataclass: one is built per proxied request, and a frozen
+    dataclass's ``__init__`` (``object.__setattr__`` per field) cost 0.94 us against 0.33 us."""
 
     match: RouteMatch
     host: str  # the normalised request host
@@ -50,7 +52,7 @@ class Resolution:
 
 
 class RoutingState:
-    __slots__ = ("stable", "previews", "preview_domain", "version", "_index", "_suffix")
+    __slots__ = ("stable", "previews", "preview_domain", "version", "_index", "_suffix", "_shared")
 
     def __init__(
         self,
@@ -64,6 +66,7 @@ class RoutingState:
         self.preview_domain = preview_domain.lower().strip(".")
         self.version = version
         self._suffix = "." + self.preview_domain
+        self._shared = False  # some preview name is claimed by more than one branch
         self._index = self._build_index()
 
     def _build_index(self) -> dict[str, PreviewTarget]:
@@ -72,6 +75,7 @@ class RoutingState:
             for host in self.previews[branch].hosts:
                 name = preview_host(branch, host or None, self.preview_domain)
                 upstream = wildcard_preview_upstream_host(host) if host else None
+                self._shared = self._shared or name in index
                 index.setdefault(name, PreviewTarget(branch, upstream))
         return index
 
@@ -114,13 +118,40 @@ class RoutingState:
         )
 
     def with_branch(self, branch: str, table: RouteTable | None, stable_branch: str) -> RoutingState:
-        """A new state with one branch's table replaced (None removes the branch)."""
+        """A new state with one branch's table replaced (None removes the branch).
+
+        The preview index is updated for that branch only: a control plane with a thousand
+        branches changes one at a time, and rebuilding every branch's preview names per change
+        made its cold start quadratic. Only when two branches claim one preview name (where the
+        full build's rule "first branch by name wins" applies) is the index rebuilt."""
         previews = dict(self.previews)
-        stable = self.stable
         if branch == stable_branch:
-            stable = table if table is not None else EMPTY_TABLE
-        elif table is None:
-            previews.pop(branch, None)
-        else:
+            return self._derived(table if table is not None else EMPTY_TABLE, previews, self._index, self._shared)
+        old = previews.pop(branch, None)
+        if table is not None:
             previews[branch] = table
-        return RoutingState(stable, previews, self.preview_domain, self.version + 1)
+        if self._shared:
+            return RoutingState(self.stable, previews, self.preview_domain, self.version + 1)
+        index = dict(self._index)
+        if old is not None:
+            for host in old.hosts:
+                index.pop(preview_host(branch, host or None, self.preview_domain), None)
+        for host in table.hosts if table is not None else ():
+            name = preview_host(branch, host or None, self.preview_domain)
+            if name in index:
+                return RoutingState(self.stable, previews, self.preview_domain, self.version + 1)
+            index[name] = PreviewTarget(branch, wildcard_preview_upstream_host(host) if host else None)
+        return self._derived(self.stable, previews, index, False)
+
+    def _derived(
+        self, stable: RouteTable, previews: dict[str, RouteTable], index: dict[str, PreviewTarget], shared: bool
+    ) -> RoutingState:
+        state = RoutingState.__new__(RoutingState)
+        state.stable = stable
+        state.previews = previews
+        state.preview_domain = self.preview_domain
+        state.version = self.version + 1
+        state._suffix = self._suffix
+        state._shared = shared
+        state._index = index
+        return state

@@ -253,14 +253,16 @@ class RouteTable:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> RouteTable:
-        routes = [Route.from_dict(item) for item in data.get("routes") or []]  # type: ignore[union-attr]
+        """The wire form back; routes may already be Route objects (a JSON ``object_hook`` that
+        builds them while decoding keeps a proxy's peak memory near the table's own size)."""
+        routes = [_route(item) for item in data.get("routes") or []]  # type: ignore[union-attr]
         default = data.get("defaultBackend")
         tls = [TLSEntry.from_dict(item) for item in data.get("tls") or []]  # type: ignore[union-attr]
         catch_alls = [
             (str(item["host"]), backend_from_dict(item["backend"]))
             for item in data.get("catchAlls") or []  # type: ignore[union-attr]
         ]
-        return cls(routes, Route.from_dict(default) if default else None, tls, catch_alls)  # type: ignore[arg-type]
+        return cls(routes, _route(default) if default else None, tls, catch_alls)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
@@ -273,3 +275,7 @@ class RouteTable:
 
 
 EMPTY_TABLE = RouteTable()
+
+
+def _route(item: object) -> Route:
+    return item if isinstance(item, Route) else Route.from_dict(item)  # type: ignore[arg-type]

@@ -1,0 +1,379 @@
+"""The reconcile engine: remote heads -> per-branch work slots -> build -> plan -> target -> store.
+
+Why it is shaped this way:
+
+* One worker task per branch, each with a single "latest wanted" slot rather than a queue. The
+  watcher only writes slots (never waits on a sync), so a slow target or a huge branch cannot stall
+  fetching; a newer commit overwrites an older one still waiting, so a burst of pushes costs at most
+  one extra sync; and one branch's work never waits behind another's.
+* The blocking part (git object reads, parsing, validation) runs in a small thread pool bounded by
+  a semaphore; git reads are serialised by one lock because a mirror's object database is one
+  ``cat-file`` process. Fetches run on a thread of their own so a hanging fetch never blocks reads.
+* A sync's outcome is written to the store in one transaction *after* the target accepted it, so a
+  kill mid-sync loses nothing: the next start sees the remote head ahead of the stored one and
+  syncs again. At start, what the store says is applied is handed back to the target (``adopt``),
+  so a restart re-applies nothing that is current.
+* Failures (target or repository) put the branch in ERROR and retry it with exponential back-off;
+  the target keeps its last good state throughout.
+
+The engine is also the web layer's ``ControlPlaneView`` and ``WebhookReceiver`` (view.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from gitops_ingress.core.errors import GitopsIngressError
+from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.status import SyncState
+from gitops_ingress.sync.build import build_commit
+from gitops_ingress.sync.events import EventBus
+from gitops_ingress.sync.local import RouteBook
+from gitops_ingress.sync.metrics import SyncMetrics
+from gitops_ingress.sync.parsecache import ParseCache
+from gitops_ingress.sync.plan import plan_commit
+from gitops_ingress.sync.protocols import DesiredEnvironment, RepoSource, Target
+from gitops_ingress.sync.records import BranchRecord, http_url_for
+from gitops_ingress.sync.store import Store, SyncEntry
+from gitops_ingress.sync.view import ViewMixin
+from gitops_ingress.sync.watcher import Watcher
+
+log = logging.getLogger("gitops_ingress.sync")
+T = TypeVar("T")
+
+
+class _Marker(str):
+    """Slot values that are not commits (a str subclass so the slot keeps one type)."""
+
+
+DELETE = _Marker("<deleted on the remote>")
+REMOVE = _Marker("<remove previews>")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    poll_interval: float | None = None  # None: settings.poll_interval
+    poll_jitter: float = 0.1
+    debounce: float = 0.05
+    build_workers: int = 4
+    retry_initial: float = 1.0
+    retry_max: float = 60.0
+    preview_port: int | None = None  # the proxy's port, for preview URLs
+
+
+class Engine(ViewMixin):
+    def __init__(
+        self,
+        repo: RepoSource,
+        target: Target,
+        settings: Settings,
+        store: Store,
+        *,
+        options: EngineOptions | None = None,
+        metrics: SyncMetrics | None = None,
+        bus: EventBus | None = None,
+        cache: ParseCache | None = None,
+    ) -> None:
+        self._repo = repo
+        self._target = target
+        self._settings = settings
+        self._store = store
+        self.options = options or EngineOptions()
+        self.metrics = metrics or SyncMetrics()
+        self.bus = bus or EventBus()
+        self.cache = cache or ParseCache()
+        self._book = RouteBook(settings.stable_branch, settings.preview_domain)
+        self._url_for = http_url_for(self.options.preview_port)
+        self._records: dict[str, BranchRecord] = {}
+        self._wanted: dict[str, str] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._retries: dict[str, int] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._repo_lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(self.options.build_workers, thread_name_prefix="sync-build")
+        self._fetch_executor = ThreadPoolExecutor(1, thread_name_prefix="sync-fetch")
+        self._build_slots = asyncio.Semaphore(self.options.build_workers)
+        self._fetch_lock = asyncio.Lock()
+        self._tick = asyncio.Event()
+        self.remote_error: str | None = None
+        interval = self.options.poll_interval or settings.poll_interval
+        self._watcher = Watcher(
+            self.refresh,
+            interval=interval,
+            jitter=self.options.poll_jitter,
+            debounce=self.options.debounce,
+            retry_initial=self.options.retry_initial,
+            retry_max=self.options.retry_max,
+            on_change=self._notify,
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take back the stored state, fetch once, schedule what is behind, start watching."""
+        for name, row in self._store.load_branches().items():
+            record = BranchRecord.from_row(row, name == self._settings.stable_branch)
+            self._records[name] = record
+            tables = record.applied_tables
+            if tables:
+                desired = {
+                    env: DesiredEnvironment(env, record.environments[env].applied_commit or "", table, keep=True)
+                    for env, table in tables.items()
+                }
+                await self._target.adopt(name, record.stable, desired)
+                self._book.set(name, tables)
+            if record.deleted_at:
+                self._schedule_removal(name, record.deleted_at)
+        await self._in_thread(self._fetch_executor, self._repo.ensure)
+        try:
+            await self.refresh(None)
+        except GitopsIngressError as exc:
+            log.warning("first fetch failed; serving the stored state and retrying: %s", exc)
+            self._watcher.failures = 1
+        self._watcher.start()
+
+    async def stop(self) -> None:
+        await self._watcher.stop()
+        for timer in self._timers.values():
+            timer.cancel()
+        workers = list(self._workers.values())
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._fetch_executor.shutdown(wait=False, cancel_futures=True)
+        self.bus.close()
+
+    def idle(self) -> bool:
+        return not self._wanted and not self._workers and not self._watcher.busy
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Wait until nothing is fetching, waiting or syncing (TimeoutError after ``timeout``)."""
+        async with asyncio.timeout(timeout):
+            while not self.idle():
+                await self._tick.wait()
+
+    def _notify(self) -> None:
+        self._tick.set()
+        self._tick = asyncio.Event()
+        self.metrics.queue_depth.set(len(self._wanted))
+
+    # -- fetching and scheduling ----------------------------------------------------------
+
+    async def refresh(self, branch: str | None) -> None:
+        """Fetch ``branch`` (None: all) from the configured remote and schedule what changed."""
+        try:
+            async with self._fetch_lock:
+                await self._in_thread(self._fetch_executor, self._repo.fetch, branch)
+                heads = await self._in_thread(self._executor, self._locked(self._repo.branches))
+        except GitopsIngressError as exc:
+            if branch is not None:
+                # a single-ref fetch can fail on the ref itself (a hostile name): a full fetch
+                # does not depend on it
+                return await self.refresh(None)
+            self.metrics.fetch_failures.inc()
+            self._set_remote_error(str(exc))
+            raise
+        self._set_remote_error(None)
+        self._schedule(heads, branch)
+
+    def _set_remote_error(self, message: str | None) -> None:
+        if message != self.remote_error:
+            self.remote_error = message
+            self.bus.publish("remote", "", {"error": message})
+
+    def tracked(self, name: str) -> bool:
+        if name == self._settings.stable_branch:
+            return True
+        patterns = self._settings.branches
+        return any(fnmatch.fnmatchcase(name, p) for p in patterns.include) and not any(
+            fnmatch.fnmatchcase(name, p) for p in patterns.exclude
+        )
+
+    def _schedule(self, heads: dict[str, str], only: str | None) -> None:
+        names = [only] if only is not None else sorted(heads.keys() | self._records.keys())
+        for name in names:
+            head = heads.get(name)
+            record = self._records.get(name)
+            if head is None or not self.tracked(name):
+                if record is not None and not record.deleted_at and self._wanted.get(name) is not DELETE:
+                    self._want(name, DELETE)
+                continue
+            timer = self._timers.pop(name, None)
+            if timer is not None:
+                timer.cancel()  # the branch came back before its previews were removed
+            if record is None:
+                record = self._records[name] = BranchRecord(name, name == self._settings.stable_branch)
+                self.bus.publish("branch", name, {"state": record.state.value})
+            record.head = head
+            if name in self._wanted or not record.is_current(head):
+                self._want(name, head)
+
+    def _want(self, name: str, what: str) -> None:
+        self._wanted[name] = what
+        task = self._workers.get(name)
+        if task is None:
+            self._workers[name] = asyncio.create_task(self._work(name), name=f"sync {name!r}")
+        self._notify()
+
+    async def _work(self, name: str) -> None:
+        try:
+            while (what := self._wanted.pop(name, None)) is not None:
+                self._notify()
+                try:
+                    if what is DELETE:
+                        await self._deleted(name)
+                    elif what is REMOVE:
+                        await self._remove(name)
+                    else:
+                        await self._sync(name, what)
+                    self._retries.pop(name, None)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one branch's failure must not end its worker
+                    self._failed(name, what, exc)
+        finally:
+            self._workers.pop(name, None)
+            self._notify()
+
+    # -- one sync -------------------------------------------------------------------------
+
+    async def _sync(self, name: str, commit: str) -> None:
+        record = self._records.get(name)
+        if record is None or record.is_current(commit):
+            return
+        started, started_at = time.perf_counter(), now_iso()
+        async with self._build_slots:
+            build = await self._in_thread(
+                self._executor, build_commit, self._repo, commit, self._settings, self.cache, self._repo_lock
+            )
+        if name in self._wanted:
+            return  # superseded by newer work while building
+        plan = plan_commit(build, record.environments)
+        await self._target.apply(name, record.stable, plan.desired)
+        duration_ms = (time.perf_counter() - started) * 1000
+        findings = {row.environment: row.findings for row in plan.rows}
+        message = {"refused": plan.message}
+        history = [
+            SyncEntry(commit, env, started_at, duration_ms, result, message.get(result, ""),
+                      findings.get(env, build.findings), build.files_parsed)
+            for env, result in plan.results.items()
+        ]
+        updated_at = now_iso()
+        self._store.save_branch(
+            name, head=commit, head_info=build.info, state=plan.state, message=plan.message,
+            updated_at=updated_at, deleted_at=None, environments=plan.rows, history=history,
+        )
+        record.synced, record.head_info, record.state = commit, build.info, plan.state
+        record.message, record.updated_at, record.deleted_at = plan.message, updated_at, None
+        record.environments = {row.environment: row for row in plan.rows}
+        routes_changed = self._book.set(name, record.applied_tables)
+        result = "refused" if plan.state is SyncState.REFUSED else "applied"
+        self.metrics.sync_duration.labels(result).observe(duration_ms / 1000)
+        self.metrics.files_parsed.inc(build.files_parsed)
+        self.metrics.last_success.labels(name).set(time.time())
+        data: dict[str, Any] = {"commit": commit, "result": result, "duration_ms": round(duration_ms, 3),
+                                "files_parsed": build.files_parsed, "files": build.files_total,
+                                "environments": plan.results}
+        self.bus.publish("sync", name, data)
+        self.bus.publish("branch", name, {"state": plan.state.value, "commit": commit})
+        if routes_changed:
+            self.bus.publish("routes", name, {"version": self._book.state.version})
+
+    def _failed(self, name: str, what: str, exc: Exception) -> None:
+        attempt = self._retries[name] = self._retries.get(name, 0) + 1
+        delay = min(self.options.retry_max, self.options.retry_initial * 2 ** (attempt - 1))
+        message = str(exc) if isinstance(exc, GitopsIngressError) else f"{type(exc).__name__}: {exc}"
+        log.warning("branch %r: %s (retry %d in %.1fs)", name, message, attempt, delay)
+        record = self._records.get(name)
+        if record is not None:
+            record.state = SyncState.ERROR
+            record.message = f"{message}; retrying in {delay:.0f}s, last good routes keep serving"
+            record.updated_at = now_iso()
+            self._store.save_branch(
+                name, head=record.synced, head_info=record.head_info, state=record.state,
+                message=record.message, updated_at=record.updated_at, deleted_at=record.deleted_at,
+                history=[SyncEntry(record.synced or "" if isinstance(what, _Marker) else what, "",
+                                   record.updated_at, 0.0, "error", message)],
+            )
+            self.bus.publish("branch", name, {"state": record.state.value, "error": message})
+        previous = self._timers.pop(name, None)
+        if previous is not None:
+            previous.cancel()
+        self._timers[name] = asyncio.get_running_loop().call_later(delay, self._retry, name, what)
+
+    def _retry(self, name: str, what: str) -> None:
+        self._timers.pop(name, None)
+        if name not in self._wanted and name in self._records:
+            self._want(name, what)
+
+    # -- deletion -------------------------------------------------------------------------
+
+    async def _deleted(self, name: str) -> None:
+        record = self._records.get(name)
+        if record is None:
+            return
+        if record.stable:
+            record.state = SyncState.ERROR
+            record.message = "the stable branch is gone from the remote; its last routes keep serving"
+            self.bus.publish("branch", name, {"state": record.state.value})
+            return
+        record.deleted_at = record.deleted_at or now_iso()
+        if self._settings.preview_ttl <= 0:
+            await self._remove(name)
+            return
+        record.state = SyncState.DELETED
+        record.message = f"deleted; previews removed after {self._settings.preview_ttl:g}s"
+        self._store.save_branch(
+            name, head=record.synced, head_info=record.head_info, state=record.state,
+            message=record.message, updated_at=now_iso(), deleted_at=record.deleted_at,
+        )
+        self._schedule_removal(name, record.deleted_at)
+        self.bus.publish("branch", name, {"state": record.state.value})
+
+    def _schedule_removal(self, name: str, deleted_at: str) -> None:
+        elapsed = (datetime.now(UTC) - datetime.fromisoformat(deleted_at)).total_seconds()
+        delay = max(0.0, self._settings.preview_ttl - elapsed)
+        previous = self._timers.pop(name, None)
+        if previous is not None:
+            previous.cancel()
+        self._timers[name] = asyncio.get_running_loop().call_later(delay, self._retry, name, REMOVE)
+
+    async def _remove(self, name: str) -> None:
+        record = self._records.get(name)
+        if record is None:
+            return
+        await self._target.remove(name, record.stable)
+        entry = SyncEntry(record.synced or "", "", now_iso(), 0.0, "removed", "branch deleted; previews removed")
+        self._store.delete_branch(name, history=[entry])
+        del self._records[name]
+        self.metrics.forget_branch(name)
+        self.bus.publish("deleted", name, {"commit": record.synced})
+        if self._book.set(name, {}):
+            self.bus.publish("routes", name, {"version": self._book.state.version})
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _locked(self, call: Callable[[], T]) -> Callable[[], T]:
+        def run() -> T:
+            with self._repo_lock:
+                return call()
+
+        return run
+
+    @staticmethod
+    async def _in_thread(executor: ThreadPoolExecutor, call: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(executor, call, *args)

@@ -1,0 +1,86 @@
+"""Deciding what a built commit means for a branch: per environment, apply, keep or remove.
+
+Pure and synchronous, so the rules that matter most are in one small place and tested directly:
+
+* an environment whose files are valid is applied at the new commit;
+* an environment with an error keeps serving its last good table (if it ever had one) and shows
+  the new commit's findings -- a bad commit never takes routes down;
+* an environment that the new commit no longer has is removed;
+* a commit that is unusable as a whole (repository-level errors) is refused everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gitops_ingress.core.findings import Finding, Severity
+from gitops_ingress.core.status import SyncState
+from gitops_ingress.sync.build import CommitBuild
+from gitops_ingress.sync.protocols import DesiredEnvironment
+from gitops_ingress.sync.store import EnvironmentRow
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    desired: dict[str, DesiredEnvironment]
+    rows: list[EnvironmentRow]
+    results: dict[str, str]  # environment -> applied | unchanged | refused | removed
+    state: SyncState
+    message: str
+
+
+def _keep(
+    name: str, old: EnvironmentRow | None, findings: tuple[Finding, ...]
+) -> tuple[EnvironmentRow, DesiredEnvironment | None]:
+    table = old.table if old is not None else None
+    commit = old.applied_commit if old is not None else None
+    row = EnvironmentRow(name, SyncState.REFUSED, commit, table, findings)
+    desired = DesiredEnvironment(name, commit, table, keep=True) if table is not None and commit else None
+    return row, desired
+
+
+def plan_commit(build: CommitBuild, current: Mapping[str, EnvironmentRow]) -> Plan:
+    desired: dict[str, DesiredEnvironment] = {}
+    rows: list[EnvironmentRow] = []
+    results: dict[str, str] = {}
+    refused: list[tuple[str, tuple[Finding, ...]]] = []
+    for name in sorted(build.environments.keys() | current.keys()):
+        old = current.get(name)
+        env = build.environments.get(name)
+        if not build.ok:
+            row, keep = _keep(name, old, build.findings)
+        elif env is None:
+            results[name] = "removed"
+            continue
+        elif env.ok:
+            unchanged = old is not None and old.table is not None and old.table.version == env.table.version
+            results[name] = "unchanged" if unchanged else "applied"
+            rows.append(EnvironmentRow(name, SyncState.APPLIED, build.commit, env.table, env.findings))
+            desired[name] = DesiredEnvironment(name, build.commit, env.table, env.ingresses)
+            continue
+        else:
+            row, keep = _keep(name, old, env.findings)
+        results[name] = "refused"
+        refused.append((name, row.findings))
+        rows.append(row)
+        if keep is not None:
+            desired[name] = keep
+    if not build.ok and not refused:
+        refused.append(("", build.findings))
+        results[""] = "refused"
+    state = SyncState.REFUSED if refused else SyncState.APPLIED
+    return Plan(desired, rows, results, state, refusal_message(refused))
+
+
+def refusal_message(refused: list[tuple[str, tuple[Finding, ...]]]) -> str:
+    """One line for the status: where the first error is and how many there are."""
+    errors = [(env, f) for env, found in refused for f in found if f.severity is Severity.ERROR]
+    if not errors:
+        return ""
+    env, first = errors[0]
+    where = f"{first.file}:{first.line}" if first.line else first.file
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    scope = f"{env}: " if env else ""
+    return f"refused, last good routes keep serving: {scope}{where} {first.rule}: {first.message}{more}"
+

@@ -1,0 +1,89 @@
+"""What the engine needs from the outside world, as structural Protocols.
+
+The engine never imports an adapter: ``gitrepo.Mirror`` satisfies ``RepoSource`` and a target
+(local proxy tables, Kubernetes) satisfies ``Target`` by shape alone, so ``sync`` can be tested
+against real repositories and either target without knowing where they come from. The Protocols
+name only the attributes the engine reads, which keeps them small and the adapters free to grow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gitops_ingress.core.findings import Finding
+from gitops_ingress.core.models import LocatedIngress
+from gitops_ingress.core.routing import RouteTable
+from gitops_ingress.core.status import CommitInfo
+
+
+class BlobRef(Protocol):
+    @property
+    def sha(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+
+class TreeListingLike(Protocol):
+    @property
+    def entries(self) -> Mapping[str, BlobRef]: ...
+
+    @property
+    def findings(self) -> Sequence[Finding]: ...
+
+
+class FetchOutcome(Protocol):
+    @property
+    def updated(self) -> Mapping[str, tuple[str | None, str]]: ...
+
+    @property
+    def deleted(self) -> Sequence[str]: ...
+
+
+class RepoSource(Protocol):
+    """A mirror of the config repository. Blocking; the engine calls it from worker threads."""
+
+    def ensure(self) -> None: ...
+
+    def fetch(self, branch: str | None = None) -> FetchOutcome: ...
+
+    def branches(self) -> dict[str, str]: ...
+
+    def commit_info(self, sha: str) -> CommitInfo: ...
+
+    def list_tree(self, sha: str, root: str, *, max_file_bytes: int, max_files: int) -> TreeListingLike: ...
+
+    def read_blob(self, sha: str) -> bytes: ...
+
+    def read_file(self, sha: str, path: str) -> bytes | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredEnvironment:
+    """One environment of a branch as it should be live: its commit, routes and objects.
+    ``keep``: the newest commit was refused, so the target keeps what it applied before
+    (``ingresses`` is then empty; ``table`` is the last good one)."""
+
+    name: str
+    commit: str
+    table: RouteTable
+    ingresses: tuple[LocatedIngress, ...] = field(default=(), compare=False)
+    keep: bool = False
+
+
+class Target(Protocol):
+    """Where applied branches go. ``apply`` receives a branch's whole desired set, so a target
+    can prune what the branch no longer holds; both calls must be idempotent because a sync that
+    was interrupted is repeated after a restart."""
+
+    name: str
+
+    async def apply(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None: ...
+
+    async def remove(self, branch: str, stable: bool) -> None: ...
+
+    async def adopt(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
+        """State recorded as applied before a restart. A target that keeps its own state (a
+        cluster) does nothing; an in-memory one takes it back without a new sync."""

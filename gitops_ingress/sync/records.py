@@ -1,0 +1,120 @@
+"""A branch as the engine tracks it in memory, and its public ``BranchStatus``.
+
+The record mirrors the store's rows (it is rebuilt from them at start) plus what only lives while
+the process runs: the newest head seen on the remote, which may be ahead of the last synced commit.
+``to_status`` is the one place that turns a record into the API's frozen model, so the dashboard,
+the JSON API and the events all describe a branch the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from gitops_ingress.core.naming import branch_slug, preview_host
+from gitops_ingress.core.routing import RouteTable
+from gitops_ingress.core.status import (
+    BranchStatus,
+    CommitInfo,
+    EnvironmentStatus,
+    PreviewURL,
+    SyncState,
+)
+from gitops_ingress.sync.store import BranchRow, EnvironmentRow
+
+UrlFor = Callable[[str], str]
+
+
+def http_url_for(port: int | None) -> UrlFor:
+    """Preview host -> URL through the proxy listening on ``port`` (80 or None: no port)."""
+    suffix = "" if port in (None, 80) else f":{port}"
+    return lambda host: f"http://{host}{suffix}/"
+
+
+@dataclass
+class BranchRecord:
+    name: str
+    stable: bool
+    head: str | None = None  # newest head seen on the remote
+    synced: str | None = None  # last commit reconciled (applied or refused)
+    head_info: CommitInfo | None = None  # of ``synced``
+    state: SyncState = SyncState.PENDING
+    message: str = ""
+    updated_at: str = ""
+    deleted_at: str | None = None
+    environments: dict[str, EnvironmentRow] = field(default_factory=dict)
+
+    @classmethod
+    def from_row(cls, row: BranchRow, stable: bool) -> BranchRecord:
+        return cls(
+            row.name,
+            stable,
+            row.head,
+            row.head,
+            row.head_info,
+            row.state,
+            row.message,
+            row.updated_at,
+            row.deleted_at,
+            dict(row.environments),
+        )
+
+    @property
+    def applied_tables(self) -> dict[str, RouteTable]:
+        tables: dict[str, RouteTable] = {}
+        for name, env in self.environments.items():
+            if env.table is not None:
+                tables[name] = env.table
+        return tables
+
+    @property
+    def applied_commit(self) -> str | None:
+        commits = [env.applied_commit for env in self.environments.values() if env.applied_commit]
+        if self.synced in commits:
+            return self.synced
+        return max(commits, default=None)
+
+    def is_current(self, head: str) -> bool:
+        """Nothing to do for ``head``: it was reconciled and the branch is not in error."""
+        return self.synced == head and self.state in (SyncState.APPLIED, SyncState.REFUSED) and not self.deleted_at
+
+
+def to_status(record: BranchRecord, preview_domain: str, url_for: UrlFor) -> BranchStatus:
+    environments = tuple(
+        EnvironmentStatus(
+            environment=env.environment,
+            state=env.state,
+            applied_commit=env.applied_commit,
+            route_count=len(env.table) if env.table is not None else 0,
+            findings=env.findings,
+        )
+        for env in sorted(record.environments.values(), key=lambda e: e.environment)
+    )
+    previews: list[PreviewURL] = []
+    if not record.stable:
+        seen: set[str] = set()
+        for env in environments:
+            table = record.environments[env.environment].table
+            for host in table.hosts if table is not None else ():
+                name = preview_host(record.name, host or None, preview_domain)
+                if name not in seen:
+                    seen.add(name)
+                    previews.append(
+                        PreviewURL(environment=env.environment, host=name, url=url_for(name), stable_host=host)
+                    )
+    head = record.head_info
+    if record.head is not None and (head is None or head.sha != record.head):
+        head = CommitInfo(sha=record.head)
+    return BranchStatus(
+        name=record.name,
+        slug=branch_slug(record.name),
+        stable=record.stable,
+        state=record.state,
+        head=head,
+        applied_commit=record.applied_commit,
+        message=record.message,
+        environments=environments,
+        preview_urls=tuple(previews),
+        updated_at=record.updated_at,
+        deleted_at=record.deleted_at,
+    )

@@ -1,0 +1,294 @@
+"""The engine's memory on disk: one SQLite file in the state folder (stdlib sqlite3, WAL mode).
+
+Why SQLite and these tables: the engine must survive a restart without re-applying what is live
+and survive a kill in the middle of a sync without losing what was done. So the applied state of a
+branch (its commit, route table and findings per environment) and the sync history row that
+explains it are written in ONE transaction, after the target accepted the change: either both are
+on disk or neither is, and a sync that was cut short is simply done again on the next start
+(targets apply idempotently). WAL lets the dashboard read while the engine writes; ``synchronous =
+NORMAL`` is durable across a process kill (only a power loss can drop the last commits, which a
+re-sync repairs).
+
+The store is used from the event loop's thread only; each write is a handful of rows, so it does
+not need a thread of its own. Findings and tables are stored as JSON in the core wire formats.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gitops_ingress.core.errors import SourceError
+from gitops_ingress.core.findings import Finding
+from gitops_ingress.core.routing import RouteTable
+from gitops_ingress.core.status import CommitInfo, SyncRecord, SyncState
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS branches (
+    name TEXT PRIMARY KEY,
+    head TEXT,
+    head_info TEXT,
+    state TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE TABLE IF NOT EXISTS environments (
+    branch TEXT NOT NULL,
+    environment TEXT NOT NULL,
+    state TEXT NOT NULL,
+    applied_commit TEXT,
+    route_table TEXT,
+    findings TEXT NOT NULL DEFAULT '[]',
+    PRIMARY KEY (branch, environment)
+);
+CREATE TABLE IF NOT EXISTS syncs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    branch TEXT NOT NULL,
+    commit_sha TEXT NOT NULL,
+    environment TEXT NOT NULL DEFAULT '',
+    started_at TEXT NOT NULL,
+    duration_ms REAL NOT NULL,
+    result TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    findings TEXT NOT NULL DEFAULT '[]',
+    files_parsed INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS syncs_by_branch ON syncs (branch, id);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    forge TEXT NOT NULL DEFAULT '',
+    received_at TEXT NOT NULL,
+    result TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentRow:
+    environment: str
+    state: SyncState
+    applied_commit: str | None
+    table: RouteTable | None
+    findings: tuple[Finding, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BranchRow:
+    name: str
+    head: str | None
+    head_info: CommitInfo | None
+    state: SyncState
+    message: str
+    updated_at: str
+    deleted_at: str | None
+    environments: dict[str, EnvironmentRow]
+
+
+@dataclass(frozen=True, slots=True)
+class SyncEntry:
+    """One history row to write; ``id`` and the branch come from the store."""
+
+    commit: str
+    environment: str
+    started_at: str
+    duration_ms: float
+    result: str
+    message: str = ""
+    findings: tuple[Finding, ...] = ()
+    files_parsed: int = 0
+
+
+def _findings_json(findings: Iterable[Finding]) -> str:
+    return json.dumps([f.model_dump(mode="json") for f in findings], separators=(",", ":"))
+
+
+def _findings(text: str | None) -> tuple[Finding, ...]:
+    return tuple(Finding.model_validate(item) for item in json.loads(text or "[]"))
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise SourceError(f"{path}: cannot open the state database: {exc}") from exc
+        self.path = path
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- branches -------------------------------------------------------------------------
+
+    def load_branches(self) -> dict[str, BranchRow]:
+        envs: dict[str, dict[str, EnvironmentRow]] = {}
+        for branch, env, state, commit, table, findings in self._db.execute(
+            "SELECT branch, environment, state, applied_commit, route_table, findings FROM environments"
+        ):
+            envs.setdefault(branch, {})[env] = EnvironmentRow(
+                env,
+                SyncState(state),
+                commit,
+                RouteTable.from_dict(json.loads(table)) if table else None,
+                _findings(findings),
+            )
+        rows: dict[str, BranchRow] = {}
+        for name, head, info, state, message, updated, deleted in self._db.execute(
+            "SELECT name, head, head_info, state, message, updated_at, deleted_at FROM branches"
+        ):
+            rows[name] = BranchRow(
+                name,
+                head,
+                CommitInfo.model_validate_json(info) if info else None,
+                SyncState(state),
+                message,
+                updated,
+                deleted,
+                envs.get(name, {}),
+            )
+        return rows
+
+    def save_branch(
+        self,
+        name: str,
+        *,
+        head: str | None,
+        head_info: CommitInfo | None,
+        state: SyncState,
+        message: str,
+        updated_at: str,
+        deleted_at: str | None = None,
+        environments: Sequence[EnvironmentRow] | None = None,
+        history: Sequence[SyncEntry] = (),
+    ) -> None:
+        """Write a branch's status, and when given its environments and history, atomically.
+        ``environments`` replaces every environment row of the branch."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO branches (name, head, head_info, state, message, updated_at, deleted_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET head=excluded.head,"
+                " head_info=excluded.head_info, state=excluded.state, message=excluded.message,"
+                " updated_at=excluded.updated_at, deleted_at=excluded.deleted_at",
+                (
+                    name,
+                    head,
+                    head_info.model_dump_json() if head_info else None,
+                    state.value,
+                    message,
+                    updated_at,
+                    deleted_at,
+                ),
+            )
+            if environments is not None:
+                db.execute("DELETE FROM environments WHERE branch = ?", (name,))
+                db.executemany(
+                    "INSERT INTO environments (branch, environment, state, applied_commit, route_table,"
+                    " findings) VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            name,
+                            row.environment,
+                            row.state.value,
+                            row.applied_commit,
+                            row.table.to_json() if row.table is not None else None,
+                            _findings_json(row.findings),
+                        )
+                        for row in environments
+                    ],
+                )
+            self._insert_history(db, name, history)
+
+    def delete_branch(self, name: str, history: Sequence[SyncEntry] = ()) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM environments WHERE branch = ?", (name,))
+            db.execute("DELETE FROM branches WHERE name = ?", (name,))
+            self._insert_history(db, name, history)
+
+    @staticmethod
+    def _insert_history(db: sqlite3.Connection, branch: str, history: Sequence[SyncEntry]) -> None:
+        db.executemany(
+            "INSERT INTO syncs (branch, commit_sha, environment, started_at, duration_ms, result,"
+            " message, findings, files_parsed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    branch,
+                    e.commit,
+                    e.environment,
+                    e.started_at,
+                    e.duration_ms,
+                    e.result,
+                    e.message,
+                    _findings_json(e.findings),
+                    e.files_parsed,
+                )
+                for e in history
+            ],
+        )
+
+    # -- history --------------------------------------------------------------------------
+
+    def history(self, branch: str | None = None, limit: int = 50) -> list[SyncRecord]:
+        query = (
+            "SELECT id, branch, commit_sha, environment, started_at, duration_ms, result, message,"
+            " findings, files_parsed FROM syncs"
+        )
+        params: tuple[Any, ...] = ()
+        if branch is not None:
+            query += " WHERE branch = ?"
+            params = (branch,)
+        query += " ORDER BY id DESC LIMIT ?"
+        rows = self._db.execute(query, (*params, max(0, limit))).fetchall()
+        return [
+            SyncRecord(
+                id=row[0],
+                branch=row[1],
+                commit=row[2],
+                environment=row[3],
+                started_at=row[4],
+                duration_ms=row[5],
+                result=row[6],
+                message=row[7],
+                findings=_findings(row[8]),
+                files_parsed=row[9],
+            )
+            for row in rows
+        ]
+
+    # -- webhook deliveries ---------------------------------------------------------------
+
+    def record_delivery(self, delivery_id: str, forge: str, received_at: str) -> bool:
+        """True when the id is new; a replayed id changes nothing."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO deliveries (id, forge, received_at) VALUES (?, ?, ?)",
+            (delivery_id, forge, received_at),
+        )
+        return cursor.rowcount == 1
+
+    def delivery_result(self, delivery_id: str, result: str) -> None:
+        self._db.execute("UPDATE deliveries SET result = ? WHERE id = ?", (result, delivery_id))
+
+    def deliveries(self, limit: int = 50) -> list[tuple[str, str, str, str]]:
+        return self._db.execute(
+            "SELECT id, forge, received_at, result FROM deliveries ORDER BY received_at DESC LIMIT ?",
+            (limit,),
+        ).fetchall()

@@ -1,0 +1,111 @@
+"""When to fetch: webhooks first, polling as the fallback, back-off while the remote fails.
+
+One task owns the timing so that fetches never overlap and a burst of webhooks becomes one fetch:
+a webhook adds its branch to a pending set and wakes the task, which waits a short debounce (so a
+push of several refs, or a forge that retries, costs one round) and then fetches just those refs.
+With nothing pending the task polls every ``interval`` seconds, spread by a random jitter so that
+many instances do not hit one forge in step. After a failure it retries with exponential back-off
+instead; a webhook still wakes it at once, since a delivery suggests the remote is back.
+
+The fetching itself (``refresh``) belongs to the engine; the watcher only decides when.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+
+from gitops_ingress.core.errors import GitopsIngressError
+
+log = logging.getLogger("gitops_ingress.sync")
+
+
+class Watcher:
+    def __init__(
+        self,
+        refresh: Callable[[str | None], Awaitable[None]],
+        *,
+        interval: float,
+        jitter: float = 0.1,
+        debounce: float = 0.05,
+        retry_initial: float = 1.0,
+        retry_max: float = 60.0,
+        on_change: Callable[[], None] = lambda: None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._refresh = refresh
+        self._interval = interval
+        self._jitter = jitter
+        self._debounce = debounce
+        self._retry_initial = retry_initial
+        self._retry_max = retry_max
+        self._on_change = on_change
+        self._rng = rng or random.Random()
+        self._pending: set[str | None] = set()
+        self._wake = asyncio.Event()
+        self._fetching = False
+        self._task: asyncio.Task[None] | None = None
+        self.failures = 0
+
+    @property
+    def busy(self) -> bool:
+        return self._fetching or bool(self._pending)
+
+    def request(self, branch: str | None) -> None:
+        """Fetch ``branch`` (None: every branch) soon."""
+        self._pending.add(branch)
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="gitops-ingress watcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    def next_delay(self) -> float:
+        if self.failures:
+            base = min(self._retry_max, self._retry_initial * 2 ** (self.failures - 1))
+        else:
+            base = self._interval
+        return base * (1 + self._rng.uniform(-self._jitter, self._jitter))
+
+    async def _run(self) -> None:
+        while True:
+            if not self._pending:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.next_delay())
+                except TimeoutError:
+                    self._pending.add(None)
+                else:
+                    await asyncio.sleep(self._debounce)  # coalesce a burst of deliveries
+            self._wake.clear()
+            batch, self._pending = self._pending, set()
+            self._fetching = True
+            try:
+                await self._fetch(batch)
+            finally:
+                self._fetching = False
+                self._on_change()
+
+    async def _fetch(self, batch: set[str | None]) -> None:
+        targets: Sequence[str | None] = [None] if None in batch else sorted(b for b in batch if b is not None)
+        try:
+            for target in targets:
+                await self._refresh(target)
+        except GitopsIngressError as exc:
+            self.failures += 1
+            log.warning("fetch failed (attempt %d, next in about %.0fs): %s", self.failures, self.next_delay(), exc)
+        except Exception:
+            self.failures += 1
+            log.exception("fetch failed unexpectedly")
+        else:
+            self.failures = 0

@@ -1,0 +1,1 @@
+"""The web adapter: FastAPI app factory, JSON API, webhooks, control-plane stream, dashboard."""

@@ -1,0 +1,66 @@
+"""The web application factory.
+
+``create_app`` only assembles: it includes one router per concept (webhooks, the proxies' control
+plane stream, the branch API) and the two operational endpoints. Everything it serves comes from
+the objects passed in -- the ``ControlPlaneView`` and ``WebhookReceiver`` Protocols of
+``core.status``, the backend map and a Prometheus registry -- so the web layer imports nothing but
+``core`` and the same factory serves the real engine and a test double alike. New pages and API
+routes are added as routers here, not as code in this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import Depends, FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from gitops_ingress import __version__
+from gitops_ingress.core.backends import BackendMap
+from gitops_ingress.core.status import BranchStatus, ControlPlaneView, WebhookReceiver
+from gitops_ingress.web.auth import Access
+from gitops_ingress.web.dashboard import install_dashboard
+from gitops_ingress.web.options import WebOptions
+from gitops_ingress.web.stream import DEFAULT_PING_INTERVAL, stream_router
+from gitops_ingress.web.webhooks import MAX_WEBHOOK_BODY, webhook_router
+
+
+def create_app(
+    view: ControlPlaneView,
+    receiver: WebhookReceiver,
+    *,
+    webhook_secrets: Mapping[str, str] | None = None,
+    backends: BackendMap | None = None,
+    metrics: CollectorRegistry | None = None,
+    ping_interval: float = DEFAULT_PING_INTERVAL,
+    max_webhook_body: int = MAX_WEBHOOK_BODY,
+    web_options: WebOptions | None = None,
+) -> FastAPI:
+    """``webhook_secrets``: endpoint name (github, gitlab, gitea, generic) -> secret or token; an
+    endpoint without one refuses every delivery."""
+    app = FastAPI(title="gitops-ingress", version=__version__)
+    app.state.view = view
+    app.state.receiver = receiver
+    app.include_router(webhook_router(receiver, webhook_secrets or {}, max_body=max_webhook_body))
+    access = Access(web_options or WebOptions())
+    app.include_router(
+        stream_router(view, backends or BackendMap(), ping_interval=ping_interval),
+        dependencies=[Depends(access.read)],
+    )
+
+    @app.get("/api/branches", response_model=list[BranchStatus], dependencies=[Depends(access.read)])
+    async def list_branches() -> list[BranchStatus]:
+        return list(view.branches())
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    registry = metrics if metrics is not None else CollectorRegistry()
+
+    @app.get("/metrics")
+    def metrics_endpoint() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    install_dashboard(app, view, web_options)
+    return app

@@ -1,0 +1,134 @@
+"""PR preview URLs: the URLs of a branch, a markdown summary to post on its pull request, and
+(optionally) posting it as a comment plus a commit status through the forge.
+
+The summary is the one thing a reviewer reads on the pull request, so it leads with what to click
+(the preview URLs), then what changes for requests (the route diff, from ``core.reports.markdown``
+so the CLI's ``diff --format markdown`` and the comment agree), then why a refused commit was
+refused. Everything interpolated from the branch is escaped for markdown tables and HTML, since
+branch names, hosts and paths are chosen by whoever pushes.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.responses import PlainTextResponse
+from pydantic import BaseModel, Field
+
+from gitops_ingress.core.diff import RouteDiff
+from gitops_ingress.core.reports.markdown import cell, render_diff, render_findings
+from gitops_ingress.core.reports.summary import ValidationReport
+from gitops_ingress.core.status import (
+    BranchStatus,
+    ControlPlaneView,
+    PreviewURL,
+    SyncState,
+)
+from gitops_ingress.web.api import PREFIX, BranchParam, branch_or_404, branch_path
+from gitops_ingress.web.auth import Access
+from gitops_ingress.web.forge import ForgeError, GitHubClient
+from gitops_ingress.web.options import WebOptions
+
+_STATUS_OF = {
+    SyncState.APPLIED: ("success", "routes applied; previews are live"),
+    SyncState.PENDING: ("pending", "waiting to be reconciled"),
+    SyncState.REFUSED: ("failure", "refused: validation found errors"),
+    SyncState.ERROR: ("error", "the control plane could not apply it"),
+    SyncState.DELETED: ("error", "the branch was deleted"),
+}
+
+
+class PreviewsOut(BaseModel):
+    branch: str
+    slug: str
+    state: SyncState
+    previewUrls: list[PreviewURL]
+    dashboardUrl: str
+    markdown: str
+
+
+class PublishIn(BaseModel):
+    branch: str = Field(min_length=1, max_length=1024)
+    pullRequest: int = Field(ge=1, le=10**9)
+
+
+class PublishOut(BaseModel):
+    commentUrl: str
+    commit: str
+    status: str
+
+
+def dashboard_url(public_url: str, branch: str) -> str:
+    return public_url.rstrip("/") + branch_path(branch) if public_url else branch_path(branch)
+
+
+def summary_markdown(status: BranchStatus, diff: RouteDiff | None, stable_branch: str, public_url: str = "") -> str:
+    """The pull-request comment for a branch."""
+    state_line = f"**{cell(status.state.value)}**"
+    if status.head is not None:
+        state_line += f" at `{cell(status.head.sha[:12])}`"
+    if status.message:
+        state_line += f": {cell(status.message)}"
+    lines = [
+        f"## gitops-ingress preview of `{cell(status.name)}`",
+        "",
+        f"Status: {state_line}. [Dashboard]({dashboard_url(public_url, status.name)})",
+        "",
+    ]
+    if status.preview_urls:
+        lines += ["| Environment | Stable host | Preview URL |", "| --- | --- | --- |"]
+        for url in status.preview_urls:
+            lines.append(f"| {cell(url.environment)} | {cell(url.stable_host or '(any host)')} | {cell(url.url)} |")
+    else:
+        lines.append("No preview URLs (yet)." if not status.stable else "The stable branch has no previews.")
+    lines.append("")
+    if not status.stable and diff is None:
+        lines += [f"No route diff against `{cell(stable_branch)}` yet.", ""]
+    elif not status.stable and diff is not None:
+        title = f"### Route changes against `{cell(stable_branch)}`"
+        lines.append(render_diff(diff).replace("### gitops-ingress route diff", title, 1))
+    findings = status.findings
+    if findings:
+        # the CLI's report without its title and file/object counts, which a status cannot know
+        table = render_findings(ValidationReport(tuple(findings))).split("\n", 4)[4]
+        lines += [f"### {len(findings)} validation findings", "", table]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def previews_router(view: ControlPlaneView, access: Access, options: WebOptions, forge: GitHubClient | None) -> APIRouter:
+    router = APIRouter(prefix=PREFIX + "/previews", tags=["previews"])
+
+    def summary(status: BranchStatus) -> str:
+        return summary_markdown(status, view.diff(status.name), view.settings.stable_branch, options.public_url)
+
+    @router.get("", response_model=PreviewsOut, dependencies=[Depends(access.read)],
+                responses={404: {"description": "unknown branch"}})
+    async def get_previews(branch: BranchParam) -> PreviewsOut:
+        status = branch_or_404(view, branch)
+        return PreviewsOut(branch=status.name, slug=status.slug, state=status.state,
+                           previewUrls=list(status.preview_urls),
+                           dashboardUrl=dashboard_url(options.public_url, status.name), markdown=summary(status))
+
+    @router.get("/summary.md", response_class=PlainTextResponse, dependencies=[Depends(access.read)],
+                responses={200: {"content": {"text/markdown": {}}}, 404: {"description": "unknown branch"}})
+    async def get_summary(branch: BranchParam) -> PlainTextResponse:
+        status = branch_or_404(view, branch)
+        return PlainTextResponse(summary(status), media_type="text/markdown; charset=utf-8")
+
+    @router.post("/publish", response_model=PublishOut, dependencies=[Depends(access.write)],
+                 responses={404: {"description": "unknown branch"}, 409: {"description": "no head commit or no forge"},
+                            502: {"description": "the forge failed"}})
+    async def publish(request: PublishIn) -> PublishOut:
+        status = branch_or_404(view, request.branch)
+        if forge is None:
+            raise HTTPException(409, "publishing is not configured (forge repository and token)")
+        if status.head is None:
+            raise HTTPException(409, f"branch {status.name!r} has no head commit yet")
+        state, description = _STATUS_OF[status.state]
+        try:
+            comment = await forge.upsert_comment(request.pullRequest, summary(status))
+            await forge.set_status(status.head.sha, state, description, dashboard_url(options.public_url, status.name))
+        except ForgeError as exc:
+            raise HTTPException(502, str(exc)) from exc
+        return PublishOut(commentUrl=comment, commit=status.head.sha, status=state)
+
+    return router

@@ -1,0 +1,107 @@
+"""``GET /api/v1/proxy/stream``: the control-plane stream that proxies route from.
+
+The wire format is what the proxy's controller client reads: newline-delimited JSON, one object
+per line -- ``{"type": "state", "state": RoutingState.to_dict(), "backends": {...}}`` when the
+routing state changes (and once at connect), ``{"type": "ping"}`` when nothing happened for a
+ping interval so that proxies and load balancers can tell a quiet stream from a dead one.
+
+Each line carries the whole state, not a delta: a proxy that reconnects, or misses a line, is
+correct again after the next line. Change detection is by ``RoutingState.version``; events from
+the view only wake the stream up, so a burst of events costs one line. A thousand previewed
+branches make a line of megabytes that takes most of a second to encode, so the line of the
+latest state is encoded once, in a worker thread (the loop keeps serving), and shared by every
+connected proxy. The view's subscription is drained by a helper task into an
+``asyncio.Event`` because cancelling a wait on an arbitrary async iterator could end it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from gitops_ingress.core.backends import BackendMap
+from gitops_ingress.core.routing import RoutingState
+from gitops_ingress.core.status import ControlPlaneEvent, ControlPlaneView
+
+DEFAULT_PING_INTERVAL = 15.0
+STREAM_PATH = "/api/v1/proxy/stream"
+MEDIA_TYPE = "application/x-ndjson"
+
+
+def state_line(state: RoutingState, backends: dict[str, list[str]]) -> bytes:
+    message = {"type": "state", "state": state.to_dict(), "backends": backends}
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+
+
+PING_LINE = b'{"type":"ping"}\n'
+
+
+class SharedLine:
+    """The encoded line of the latest state, shared by every stream of one app."""
+
+    def __init__(self, backends: BackendMap) -> None:
+        self._backends = backends.to_dict()
+        self._state: RoutingState | None = None
+        self._line = b""
+        self._lock = asyncio.Lock()
+
+    async def line_for(self, state: RoutingState) -> bytes:
+        async with self._lock:
+            if state is not self._state:
+                self._line = await asyncio.to_thread(state_line, state, self._backends)
+                self._state = state
+            return self._line
+
+
+async def _wake_on_events(events: AsyncIterator[ControlPlaneEvent], changed: asyncio.Event) -> None:
+    # aclosing: an abandoned subscription must be unregistered, not left to fill its queue
+    async with contextlib.aclosing(events) as running:  # type: ignore[type-var]
+        async for _event in running:
+            changed.set()
+
+
+async def stream_lines(view: ControlPlaneView, lines: SharedLine, ping_interval: float) -> AsyncIterator[bytes]:
+    changed = asyncio.Event()
+    # subscribe before reading the state, so no change can fall between the two
+    pump = asyncio.create_task(_wake_on_events(view.subscribe(), changed))
+    try:
+        state = view.routing_state()
+        sent_version = state.version
+        yield await lines.line_for(state)
+        while not pump.done():
+            try:
+                await asyncio.wait_for(changed.wait(), timeout=ping_interval)
+            except TimeoutError:
+                yield PING_LINE
+                continue
+            changed.clear()
+            state = view.routing_state()
+            if state.version != sent_version:
+                sent_version = state.version
+                yield await lines.line_for(state)
+    finally:
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
+
+
+def stream_router(
+    view: ControlPlaneView, backends: BackendMap, *, ping_interval: float = DEFAULT_PING_INTERVAL
+) -> APIRouter:
+    router = APIRouter()
+    lines = SharedLine(backends)
+
+    @router.get(STREAM_PATH)
+    async def proxy_stream() -> StreamingResponse:
+        return StreamingResponse(
+            stream_lines(view, lines, ping_interval),
+            media_type=MEDIA_TYPE,
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    return router

@@ -1,0 +1,161 @@
+"""Fixtures for the engine: real bare remotes, a real Mirror, the real store and local target.
+
+``Harness`` starts an Engine against a remote and offers the waits the tests need, all on the
+event bus or on ``Engine.settle`` with a deadline, never on sleeps. Targets that misbehave on
+purpose (slow, failing) wrap the real LocalTarget, so what they finally apply is still real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.status import ControlPlaneEvent
+from gitops_ingress.gitrepo import Mirror
+from gitops_ingress.sync import (
+    DesiredEnvironment,
+    Engine,
+    EngineOptions,
+    LocalTarget,
+    Store,
+)
+from tests.support.gitrepos import Remote, WorkTree, make_remote
+from tests.sync.builders import ingress
+
+WAIT = 20.0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+BAD_HOST = ingress("broken", "Not_A_Host.example.com", "web")
+
+
+def seed(tmp_path: Path, files: Mapping[str, str] | None = None, *, branch: str | None = None) -> tuple[Remote, WorkTree]:
+    """A remote whose ``main`` has a shop and an api Ingress in production and one in staging;
+    with ``branch``, also that branch at the same commit (the work tree is left on it)."""
+    remote = make_remote(tmp_path)
+    work = remote.clone()
+    work.write(
+        files
+        or {
+            "environments/production/shop.yaml": ingress("shop", "shop.example.com", "web"),
+            "environments/production/api.yaml": ingress("api", "api.example.com", "api", path="/v1"),
+            "environments/staging/shop.yaml": ingress("shop", "shop.staging.example.com", "web"),
+        }
+    )
+    work.commit("seed")
+    work.push("main")
+    if branch is not None:
+        work.branch(branch)
+        work.push(branch)
+    return remote, work
+
+
+class CountingTarget(LocalTarget):
+    """The local target, counting calls; ``gate`` (when set) holds ``apply`` for one branch."""
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings.stable_branch, settings.preview_domain)
+        self.applied: list[tuple[str, dict[str, str]]] = []
+        self.adopted: list[str] = []
+        self.removed: list[str] = []
+        self.gates: dict[str, asyncio.Event] = {}
+        self.entered: dict[str, asyncio.Event] = {}
+        self.fail: Callable[[str], Exception | None] = lambda branch: None
+
+    async def apply(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
+        self.entered.setdefault(branch, asyncio.Event()).set()
+        gate = self.gates.get(branch)
+        if gate is not None:
+            await gate.wait()
+        error = self.fail(branch)
+        if error is not None:
+            raise error
+        self.applied.append((branch, {name: env.commit for name, env in environments.items()}))
+        await super().apply(branch, stable, environments)
+
+    async def adopt(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
+        self.adopted.append(branch)
+        await super().adopt(branch, stable, environments)
+
+    async def remove(self, branch: str, stable: bool) -> None:
+        self.removed.append(branch)
+        await super().remove(branch, stable)
+
+
+class Harness:
+    def __init__(self, engine: Engine, target: CountingTarget, remote: Remote) -> None:
+        self.engine = engine
+        self.target = target
+        self.remote = remote
+
+    async def refresh(self, branch: str | None = None) -> None:
+        await self.engine.refresh(branch)
+        await self.engine.settle(WAIT)
+
+    async def wait_event(self, predicate: Callable[[ControlPlaneEvent], bool], action: Callable[[], object] | None = None) -> ControlPlaneEvent:
+        """Subscribe, run ``action``, return the first event matching ``predicate``."""
+        async with self.engine.subscribe() as events:
+            if action is not None:
+                result = action()
+                if asyncio.iscoroutine(result):
+                    await result
+            async with asyncio.timeout(WAIT):
+                async for event in events:
+                    if predicate(event):
+                        return event
+        raise AssertionError("the event stream ended")
+
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Until ``condition()`` holds, re-checked on every event (subscribed before the first
+        check, so a change cannot slip between the check and the wait)."""
+        async with self.engine.subscribe() as events:
+            if condition():
+                return
+            async with asyncio.timeout(WAIT):
+                async for _event in events:
+                    if condition():
+                        return
+        raise AssertionError("the event stream ended")
+
+    def resolve(self, host: str, path: str = "/") -> str | None:
+        backend = self.engine.routing_state().resolve(host, path).match.backend
+        return str(backend) if backend is not None else None
+
+
+@asynccontextmanager
+async def running(
+    tmp_path: Path,
+    remote: Remote,
+    settings: Settings | None = None,
+    *,
+    state: str = "state",
+    options: EngineOptions | None = None,
+    target: CountingTarget | None = None,
+    url: str | None = None,
+    fetch_timeout: float = 20.0,
+) -> AsyncIterator[Harness]:
+    settings = settings or Settings()
+    target = target or CountingTarget(settings)
+    mirror = Mirror(url or remote.url, tmp_path / state / "mirror.git", fetch_timeout=fetch_timeout)
+    store = Store(tmp_path / state / "state.db")
+    engine = Engine(
+        mirror, target, settings, store,
+        options=options or EngineOptions(poll_interval=3600, debounce=0.01, retry_initial=0.05, retry_max=0.2),
+    )
+    try:
+        await engine.start()
+        await engine.settle(WAIT)
+        yield Harness(engine, target, remote)
+    finally:
+        await engine.stop()
+        store.close()
+        mirror.close()

@@ -1,0 +1,245 @@
+"""Fast tests of the engine's parts on their own: store, event bus, planning, watcher timing,
+parse cache, route book."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gitops_ingress.core.findings import Finding, Severity
+from gitops_ingress.core.objects import ParsedFile
+from gitops_ingress.core.routing import Route, RouteTable, ServiceRef
+from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.status import CommitInfo, SyncState
+from gitops_ingress.sync.build import CommitBuild, EnvironmentBuild
+from gitops_ingress.sync.events import EventBus
+from gitops_ingress.sync.local import LocalTarget, merge_tables
+from gitops_ingress.sync.parsecache import ParseCache
+from gitops_ingress.sync.plan import plan_commit
+from gitops_ingress.sync.store import EnvironmentRow, Store, SyncEntry
+from gitops_ingress.sync.watcher import Watcher
+
+pytestmark = pytest.mark.anyio
+
+
+def table(host: str, service: str, env: str = "production") -> RouteTable:
+    return RouteTable([Route(host, "/", "Prefix", ServiceRef("shop", service, "80"), "shop/x", "f.yaml", 1, env)])
+
+
+def error(file: str = "environments/production/a.yaml") -> Finding:
+    return Finding(rule="api/host-invalid", severity=Severity.ERROR, message="bad host", file=file, line=7)
+
+
+# -- store ------------------------------------------------------------------------------------
+
+
+def test_store_round_trip_in_wal_mode(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    row = EnvironmentRow("production", SyncState.APPLIED, "c1", table("a.example.com", "web"), (error(),))
+    store.save_branch(
+        "feature/x", head="c1", head_info=CommitInfo(sha="c1", author="A"), state=SyncState.APPLIED,
+        message="", updated_at="t", environments=[row],
+        history=[SyncEntry("c1", "production", "t", 12.5, "applied", findings=(error(),), files_parsed=3)],
+    )
+    store.close()
+    store = Store(tmp_path / "s.db")
+    loaded = store.load_branches()["feature/x"]
+    env = loaded.environments["production"]
+    assert loaded.head_info == CommitInfo(sha="c1", author="A")
+    assert env.table is not None and env.table.version == row.table.version  # type: ignore[union-attr]
+    assert env.findings == (error(),)
+    (record,) = store.history("feature/x")
+    assert (record.result, record.duration_ms, record.files_parsed, record.findings) == ("applied", 12.5, 3, (error(),))
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_store_write_is_all_or_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store._db.execute("CREATE TRIGGER no_syncs BEFORE INSERT ON syncs BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    with pytest.raises(sqlite3.DatabaseError):
+        store.save_branch(
+            "main", head="c1", head_info=None, state=SyncState.APPLIED, message="", updated_at="t",
+            environments=[EnvironmentRow("production", SyncState.APPLIED, "c1", None, ())],
+            history=[SyncEntry("c1", "production", "t", 1.0, "applied")],
+        )
+    assert store.load_branches() == {}
+
+
+def test_store_deduplicates_deliveries(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    assert store.record_delivery("abc", "github", "t1") is True
+    assert store.record_delivery("abc", "github", "t2") is False
+    store.delivery_result("abc", "accepted")
+    assert store.deliveries() == [("abc", "github", "t1", "accepted")]
+
+
+def test_store_reports_an_unusable_path(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    from gitops_ingress.core.errors import SourceError
+
+    with pytest.raises(SourceError, match="state database"):
+        Store(tmp_path / "file" / "s.db")
+
+
+# -- events -----------------------------------------------------------------------------------
+
+
+async def test_bus_delivers_in_order_and_drops_oldest_for_slow_readers() -> None:
+    bus = EventBus(queue_size=3)
+    subscription = bus.subscribe()
+    for n in range(5):
+        bus.publish("sync", f"b{n}")
+    first = await subscription.__anext__()
+    assert (first.branch, first.data["dropped"]) == ("b2", 2)
+    assert [(await subscription.__anext__()).branch for _ in range(2)] == ["b3", "b4"]
+    assert first.sequence == 3
+    await subscription.aclose()
+    assert bus.subscriber_count == 0
+
+
+async def test_bus_close_ends_subscriptions() -> None:
+    bus = EventBus()
+    subscription = bus.subscribe()
+    bus.close()
+    assert [event async for event in subscription] == []
+
+
+# -- planning ---------------------------------------------------------------------------------
+
+
+def _build(commit: str, envs: dict[str, tuple[RouteTable, tuple[Finding, ...]]], findings: tuple[Finding, ...] = ()) -> CommitBuild:
+    return CommitBuild(
+        commit, CommitInfo(sha=commit),
+        {name: EnvironmentBuild(name, t, (), f) for name, (t, f) in envs.items()},
+        findings, 0, 0,
+    )
+
+
+def test_plan_applies_valid_keeps_refused_and_removes_missing() -> None:
+    old_prod = EnvironmentRow("production", SyncState.APPLIED, "c1", table("a.example.com", "web"), ())
+    old_gone = EnvironmentRow("qa", SyncState.APPLIED, "c1", table("qa.example.com", "web"), ())
+    build = _build("c2", {"production": (table("a.example.com", "web-2"), (error(),)), "staging": (table("s.example.com", "web"), ())})
+    plan = plan_commit(build, {"production": old_prod, "qa": old_gone})
+    assert plan.results == {"production": "refused", "qa": "removed", "staging": "applied"}
+    assert plan.state is SyncState.REFUSED and "environments/production/a.yaml:7 api/host-invalid" in plan.message
+    assert plan.desired["production"].keep and plan.desired["production"].commit == "c1"
+    assert plan.desired["production"].table is old_prod.table
+    assert plan.desired["staging"].commit == "c2" and "qa" not in plan.desired
+
+
+def test_plan_refuses_a_broken_commit_everywhere_and_never_serves_a_new_refused_env() -> None:
+    old = EnvironmentRow("production", SyncState.APPLIED, "c1", table("a.example.com", "web"), ())
+    repo_error = Finding(rule="config/no-yaml", severity=Severity.ERROR, message="none", file="environments")
+    plan = plan_commit(_build("c2", {}, (repo_error,)), {"production": old})
+    assert plan.results == {"production": "refused"} and plan.desired["production"].commit == "c1"
+    fresh = plan_commit(_build("c3", {"production": (table("a.example.com", "web"), (error(),))}), {})
+    assert fresh.desired == {} and fresh.rows[0].table is None
+
+
+def test_plan_marks_identical_tables_unchanged() -> None:
+    old = EnvironmentRow("production", SyncState.APPLIED, "c1", table("a.example.com", "web"), ())
+    plan = plan_commit(_build("c2", {"production": (table("a.example.com", "web"), ())}), {"production": old})
+    assert plan.results == {"production": "unchanged"} and plan.state is SyncState.APPLIED
+
+
+# -- watcher ----------------------------------------------------------------------------------
+
+
+async def test_watcher_coalesces_a_burst_of_requests_into_one_fetch_per_ref() -> None:
+    calls: list[str | None] = []
+    done = asyncio.Event()
+
+    async def refresh(branch: str | None) -> None:
+        calls.append(branch)
+        done.set()
+
+    finished = asyncio.Event()
+    watcher = Watcher(refresh, interval=3600, debounce=0.05, on_change=finished.set)
+    watcher.start()
+    try:
+        for _ in range(10):
+            watcher.request("feature/a")
+        watcher.request("feature/b")
+        await asyncio.wait_for(finished.wait(), 5)
+        assert done.is_set() and not watcher.busy
+        assert sorted(calls) == ["feature/a", "feature/b"]
+    finally:
+        await watcher.stop()
+
+
+def test_watcher_backs_off_exponentially_with_jitter_and_a_ceiling() -> None:
+    async def refresh(branch: str | None) -> None:
+        return None
+
+    watcher = Watcher(refresh, interval=60, jitter=0.1, retry_initial=1, retry_max=8, rng=random.Random(7))
+    assert 54 <= watcher.next_delay() <= 66
+    delays = []
+    for failures in range(1, 7):
+        watcher.failures = failures
+        delays.append(watcher.next_delay())
+    bases = [1, 2, 4, 8, 8, 8]
+    assert all(0.9 * b <= d <= 1.1 * b for d, b in zip(delays, bases, strict=True))
+
+
+# -- parse cache and route book ---------------------------------------------------------------
+
+
+def test_parse_cache_parses_each_blob_once_and_evicts_least_recent() -> None:
+    parsed: list[str] = []
+
+    def parse(path: str, data: bytes, environment: str, settings: Settings) -> ParsedFile:
+        parsed.append(path)
+        return ParsedFile(path, (), (), ())
+
+    cache = ParseCache(capacity=2, parse=parse)
+    session = cache.session({"a.yaml": "1", "b.yaml": "2"})
+    assert sorted(session.misses()) == ["a.yaml", "b.yaml"]
+    session("a.yaml", b"", "production", Settings())
+    session("b.yaml", b"", "production", Settings())
+    again = cache.session({"a.yaml": "1", "b.yaml": "2", "c.yaml": "3"})
+    assert again.misses() == ["c.yaml"] and again.parsed == 0
+    again("c.yaml", b"", "production", Settings())
+    assert len(cache) == 2 and ("1", "a.yaml") not in cache
+    assert parsed == ["a.yaml", "b.yaml", "c.yaml"]
+
+
+async def test_local_target_publishes_only_real_changes() -> None:
+    target = LocalTarget("main", "preview.localhost")
+    states = []
+    target.subscribe(states.append)
+    from gitops_ingress.sync.protocols import DesiredEnvironment
+
+    desired = {"production": DesiredEnvironment("production", "c1", table("a.example.com", "web"))}
+    await target.apply("main", True, desired)
+    await target.apply("main", True, desired)
+    await target.apply("feature/x", False, desired)
+    await target.remove("feature/x", False)
+    await target.remove("feature/x", False)
+    assert [s.version for s in states] == [1, 2, 3]
+    assert states[-1].previews == {}
+
+
+def test_merge_tables_keeps_every_environment() -> None:
+    merged = merge_tables({"staging": table("s.example.com", "web", "staging"), "production": table("a.example.com", "api")})
+    assert merged.hosts == ["a.example.com", "s.example.com"]
+    assert str(merged.match("s.example.com", "/").backend) == "shop/web:80"
+
+
+def test_incremental_routing_state_equals_a_full_rebuild() -> None:
+    from gitops_ingress.core.routing import RoutingState
+
+    rng = random.Random(11)
+    hosts = ["a.example.com", "*.apps.example.com", "", "b.example.com"]
+    names = ["feature/x", "feature-x", "main", "f" * 70, "fix/ü", "release/1"]
+    state = RoutingState()
+    for _ in range(300):
+        branch = rng.choice(names)
+        chosen = rng.sample(hosts, rng.randint(0, 3))
+        new = RouteTable([Route(h, "/", "Prefix", ServiceRef("shop", "web", "80"), "shop/x", "f.yaml", 1, "p") for h in chosen])
+        state = state.with_branch(branch, new if chosen and rng.random() > 0.2 else None, "main")
+        fresh = RoutingState(state.stable, state.previews, state.preview_domain, state.version)
+        assert state._index == fresh._index
