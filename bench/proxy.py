@@ -1,0 +1,271 @@
+"""Benchmark: our proxy beside nginx, in front of the same upstream (issue 3, "Speed").
+
+Set-up, all on 127.0.0.1: an upstream nginx answering ``return 200 "ok"``; a front nginx (1 worker,
+``upstream { keepalive 64; }``, ``proxy_http_version 1.1``, ``proxy_set_header Connection ""``);
+our proxy (1 worker, access log off, metrics on) fed by a small stand-in control plane so that
+route tables can be pushed while it runs. ``wrk -t1 -c50 -d10s --latency`` against each,
+alternating, 3 rounds, medians. Then, with the same process:
+
+* a route table of 10,000 hosts (alternating with the 1-host table each round),
+* failed requests while a 10,000-host table is swapped in every 100 ms under that load,
+* resident memory with 100,000 routes (10,000 hosts x 10 paths).
+
+Needs Debian's nginx and wrk (``apt-get install -y nginx-light wrk``).
+
+    python bench/proxy.py [--duration 10] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
+
+LOOPBACK = "127.0.0.1"
+HOST = "bench.example.com"
+SERVICE = ServiceRef("bench", "upstream", "80")
+WAIT = 60.0
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+master_process on;
+pid {folder}/{name}.pid;
+error_log {folder}/{name}.error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {folder}/{name}-body;
+  proxy_temp_path {folder}/{name}-proxy;
+  fastcgi_temp_path {folder}/{name}-fcgi;
+  uwsgi_temp_path {folder}/{name}-uwsgi;
+  scgi_temp_path {folder}/{name}-scgi;
+  {body}
+}}
+"""
+UPSTREAM_BODY = """server {{ listen {LOOPBACK}:{port} reuseport; keepalive_requests 100000;
+  location / {{ return 200 "ok"; }} }}"""
+FRONT_BODY = """upstream app {{ server {LOOPBACK}:{upstream}; keepalive 64; }}
+server {{ listen {LOOPBACK}:{port}; keepalive_requests 100000;
+  location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def table(hosts: int, paths: int = 1) -> RouteTable:
+    routes = [Route(HOST, "/", "Prefix", SERVICE, "bench/main")]
+    for index in range(hosts):
+        for path in range(paths):
+            routes.append(Route(f"h{index}.example.com", f"/p{path}" if paths > 1 else "/", "Prefix", SERVICE, f"bench/h{index}"))
+    return RouteTable(routes)
+
+
+class ControlPlane:
+    """Serves the NDJSON route stream on a loop in a thread; ``push`` sends a state to every proxy."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.port = free_port()
+        self.writers: list[asyncio.StreamWriter] = []
+        self.connected = threading.Event()
+        self.last: bytes | None = None
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        asyncio.run_coroutine_threadsafe(asyncio.start_server(self._handle, LOOPBACK, self.port), self.loop).result(WAIT)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n\r\n")
+        if self.last is not None:
+            writer.write(self.last)
+        self.writers.append(writer)
+        self.connected.set()
+
+    @staticmethod
+    def message(state: RoutingState, upstream: str) -> bytes:
+        body = {"type": "state", "state": state.to_dict(), "backends": {str(SERVICE): [upstream]}}
+        return json.dumps(body, separators=(",", ":")).encode() + b"\n"
+
+    def push(self, line: bytes) -> None:
+        def send() -> None:
+            self.last = line
+            for writer in self.writers:
+                writer.write(line)
+
+        self.loop.call_soon_threadsafe(send)
+
+
+def wait_version(admin: str, version: int) -> None:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        try:
+            text = httpx.get(admin + "/readyz", timeout=WAIT).text
+        except httpx.ConnectError:  # still starting
+            text = ""
+        if f"version {version} " in text:
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"proxy did not load route table version {version}")
+
+
+WRK_LINE = re.compile(r"Requests/sec:\s+([\d.]+)")
+LATENCY = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(port: int, duration: int, host: str = HOST) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", "-c50", f"-d{duration}s", "--latency", "-H", f"Host: {host}", f"http://{LOOPBACK}:{port}/"],
+        capture_output=True, text=True, timeout=duration + 60, check=True,
+    ).stdout
+    result = {"rps": float(WRK_LINE.search(out).group(1))}  # type: ignore[union-attr]
+    for pct, value, unit in LATENCY.findall(out):
+        result[f"p{pct}"] = float(value) * UNITS[unit]
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    result["failed"] = float((sum(int(x) for x in errors.groups()) if errors else 0) + (int(non2xx.group(1)) if non2xx else 0))
+    return result
+
+
+def start_ours(port: int, plane_port: int, admin_port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gitops_ingress", "proxy", "--listen", f"{LOOPBACK}:{port}",
+         "--controller", f"http://{LOOPBACK}:{plane_port}", "--admin-listen", f"{LOOPBACK}:{admin_port}",
+         "--no-access-log"],
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+
+
+def median(runs: list[dict[str, float]], key: str) -> float:
+    return statistics.median(run[key] for run in runs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    opts = parser.parse_args()
+    for tool in ("nginx", "wrk"):
+        if shutil.which(tool) is None:
+            print(f"bench/proxy.py: {tool} not found: apt-get install -y nginx-light wrk", file=sys.stderr)
+            return 2
+    folder = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        upstream_port, front_port, ours_port, admin_port = (free_port() for _ in range(4))
+        for name, body in (
+            ("upstream", UPSTREAM_BODY.format(LOOPBACK=LOOPBACK, port=upstream_port)),
+            ("front", FRONT_BODY.format(LOOPBACK=LOOPBACK, upstream=upstream_port, port=front_port)),
+        ):
+            conf = folder / f"{name}.conf"
+            conf.write_text(NGINX_CONF.format(folder=folder, name=name, body=body))
+            children.append(subprocess.Popen(["nginx", "-c", str(conf), "-p", str(folder)]))
+        plane = ControlPlane()
+        upstream = f"http://{LOOPBACK}:{upstream_port}"
+        small = ControlPlane.message(RoutingState(table(0), version=1), upstream)
+        plane.push(small)
+        ours = start_ours(ours_port, plane.port, admin_port)
+        children.append(ours)
+        admin = f"http://{LOOPBACK}:{admin_port}"
+        wait_version(admin, 1)
+        for port in (front_port, ours_port):
+            wrk(port, 2)  # warm-up: connections, pools, caches
+        big_table = table(10_000)
+        other = RouteTable([*big_table.routes, Route("extra.example.com", "/", "Prefix", SERVICE, "bench/extra")])
+        big = [ControlPlane.message(RoutingState(t, version=v), upstream) for t, v in ((big_table, 2), (other, 3))]
+        nginx_runs, ours_runs, ours_big_runs = [], [], []
+        for round_no in range(opts.rounds):
+            nginx_runs.append(wrk(front_port, opts.duration))
+            plane.push(small.replace(b'"version":1', b'"version":%d' % (10 + round_no)))
+            wait_version(admin, 10 + round_no)
+            ours_runs.append(wrk(ours_port, opts.duration))
+            plane.push(big[0].replace(b'"version":2', b'"version":%d' % (20 + round_no)))
+            wait_version(admin, 20 + round_no)
+            ours_big_runs.append(wrk(ours_port, opts.duration))
+            print(f"round {round_no + 1}: nginx {nginx_runs[-1]['rps']:.0f} req/s, ours {ours_runs[-1]['rps']:.0f}, "
+                  f"ours 10k hosts {ours_big_runs[-1]['rps']:.0f}", file=sys.stderr)
+
+        # swaps every 100 ms under load
+        stop = threading.Event()
+        swaps = 0
+
+        def swapper() -> None:
+            nonlocal swaps
+            while not stop.wait(0.1):
+                swaps += 1
+                plane.push(big[swaps % 2].replace(b'"version":%d' % (2 + swaps % 2), b'"version":%d' % (100 + swaps)))
+
+        thread = threading.Thread(target=swapper, daemon=True)
+        thread.start()
+        swapping = wrk(ours_port, opts.duration)
+        stop.set()
+        thread.join(WAIT)
+
+        metrics = httpx.get(admin + "/metrics", timeout=WAIT).text
+        reloads = re.search(r"route_table_reloads_total ([\d.e+]+)", metrics)
+        ours.send_signal(signal.SIGTERM)
+        ours.wait(WAIT)
+
+        # memory with 100,000 routes, in a fresh process so earlier tables leave nothing behind
+        plane.writers.clear()
+        plane.push(ControlPlane.message(RoutingState(table(10_000, 10), version=999_999), upstream))
+        fresh = start_ours(ours_port, plane.port, admin_port)
+        children.append(fresh)
+        wait_version(admin, 999_999)
+        rss, peak = rss_mb(fresh.pid)
+        check = httpx.get(f"http://{LOOPBACK}:{ours_port}/p3/x", headers={"Host": "h9999.example.com"}, timeout=WAIT)
+
+        n_rps, o_rps, b_rps = (median(r, "rps") for r in (nginx_runs, ours_runs, ours_big_runs))
+        n_p50, o_p50, b_p50 = (median(r, "p50") for r in (nginx_runs, ours_runs, ours_big_runs))
+        n_p99, o_p99, b_p99 = (median(r, "p99") for r in (nginx_runs, ours_runs, ours_big_runs))
+        print(f"\nwrk -t1 -c50 -d{opts.duration}s --latency, {opts.rounds} rounds, medians (127.0.0.1, {os.cpu_count()} cores)")
+        print(f"{'':28} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
+        print(f"{'nginx (1 worker)':28} {n_rps:>10.0f} {n_p50:>8.2f} {n_p99:>8.2f}")
+        print(f"{'ours (1 worker, 1 host)':28} {o_rps:>10.0f} {o_p50:>8.2f} {o_p99:>8.2f}")
+        print(f"{'ours (10,000 hosts)':28} {b_rps:>10.0f} {b_p50:>8.2f} {b_p99:>8.2f}")
+        print(f"\nthroughput ours/nginx: {o_rps / n_rps:.2f} (target >= 0.85)")
+        print(f"p99 ours/nginx: {o_p99 / n_p99:.2f} (target <= 1.3)")
+        print(f"10,000 hosts vs 1 host: {100 * (1 - b_rps / o_rps):+.1f} % slower (target <= 5 %)")
+        print(f"swaps every 100 ms under load: {swaps} swaps, {swapping['rps']:.0f} req/s, "
+              f"{swapping['failed']:.0f} failed requests (target 0)")
+        print(f"memory with 100,000 routes: {rss:.0f} MB resident, {peak:.0f} MB peak (target < 200 MB); "
+              f"route check {check.status_code}; reloads counted {reloads.group(1) if reloads else '?'}")
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM if child.args[0] != "nginx" else signal.SIGQUIT)
+        for child in children:
+            try:
+                child.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,239 @@
+"""One proxy worker, wired: route source -> snapshot holder -> ProxyServer, plus TLS and admin.
+
+``ProxyOptions`` is everything the command line decided, as one frozen, picklable object, so that
+``workers.py`` can hand the same value to every worker process. ``serve`` runs one worker on the
+running event loop until ``stop`` is set, then drains. Nothing here parses options or handles
+signals (the CLI and ``workers.py`` do); nothing here touches requests (``server.py`` does).
+
+Start-up order matters for the promises the proxy makes: a file source is loaded *before* the
+listeners open, so a proxy with broken files fails at once with the findings instead of serving
+404s, and a proxy that is listening from files is already ready. The control-plane source starts
+after the listeners; ``/readyz`` says 503 until its first state arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from gitops_ingress.core.backends import BackendMap
+from gitops_ingress.core.errors import ConfigError, GitopsIngressError, SourceError
+from gitops_ingress.core.settings import Settings
+from gitops_ingress.proxy.accesslog import AccessLog
+from gitops_ingress.proxy.admin import AdminServer
+from gitops_ingress.proxy.config import ProxySettings
+from gitops_ingress.proxy.metrics import ProxyMetrics
+from gitops_ingress.proxy.server import ProxyServer
+from gitops_ingress.proxy.snapshot import SnapshotHolder
+from gitops_ingress.proxy.sources import RouteSource
+from gitops_ingress.proxy.sources.controller import ControllerSource
+from gitops_ingress.proxy.sources.files import FileSource
+from gitops_ingress.proxy.sources.kubernetes import KubernetesSource
+from gitops_ingress.proxy.tls import CertificateStore
+
+log = logging.getLogger("gitops_ingress.proxy")
+
+Address = tuple[str, int]
+DEFAULT_TLS_PORT = 8443
+
+
+@dataclass(frozen=True)
+class ProxyOptions:
+    listen: Address
+    proxy: ProxySettings = field(default_factory=ProxySettings)
+    settings: Settings = field(default_factory=Settings)
+    ingress_dirs: tuple[str, ...] = ()
+    backends: tuple[str, ...] = ()
+    controller: str | None = None
+    kubernetes: bool = False  # watch the cluster (proxy/sources/kubernetes.py)
+    publish_address: str = ""  # --kubernetes: the address written to each Ingress's status
+    publish_service: str = ""  # --kubernetes: NS/NAME of the LoadBalancer Service whose address to publish
+    tls_dir: str | None = None
+    tls_listen: Address | None = None
+    https_redirect: bool = False
+    admin_listen: Address | None = None
+    reuse_port: bool = False  # set by workers.py when several processes share the ports
+    reload_interval: float = 1.0  # seconds between file and certificate scans
+
+    @property
+    def tls_address(self) -> Address | None:
+        """Where HTTPS is served: ``tls_listen``, else port 8443 on the ``listen`` host."""
+        if self.tls_dir is None:
+            return None
+        return self.tls_listen or (self.listen[0], DEFAULT_TLS_PORT)
+
+
+def parse_address(text: str, option: str) -> Address:
+    """``HOST:PORT`` or ``[V6]:PORT`` -> (host, port); ConfigError names the option."""
+    host, sep, port = text.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"{option} {text!r}: expected HOST:PORT")
+    return host, int(port)
+
+
+def listen_socket(address: Address, reuse_port: bool, option: str = "--listen") -> socket.socket:
+    """A bound, listening, non-blocking TCP socket; SO_REUSEPORT so workers share the port."""
+    host, port = address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(f"{option} {host}:{port}: cannot listen: {exc.strerror or exc}") from exc
+    return sock
+
+
+def make_source(options: ProxyOptions) -> FileSource | ControllerSource | KubernetesSource:
+    if options.kubernetes:
+        if options.ingress_dirs:
+            raise ConfigError("--kubernetes and --ingress-dir are alternatives: give one")
+        return KubernetesSource(options.settings, tls_dir=options.tls_dir, status_address=options.publish_address,
+                                publish_service=options.publish_service)
+    if options.controller and options.ingress_dirs:
+        raise ConfigError("--controller and --ingress-dir are alternatives: give one")
+    if options.controller:
+        return ControllerSource(options.controller)
+    if not options.ingress_dirs:
+        raise ConfigError("give --ingress-dir DIR (with --backend) or --controller URL")
+    backends = BackendMap.from_options(options.backends, options.settings.backends)
+    return FileSource(
+        [Path(d) for d in options.ingress_dirs], backends, options.settings, interval=options.reload_interval
+    )
+
+
+def say(text: str) -> None:
+    """One status line on stderr, in one write: worker processes share the pipe, and ``print``
+    writes the text and its newline separately, so two workers' lines could interleave."""
+    sys.stderr.write(f"gitops-ingress proxy: {text}\n")
+    sys.stderr.flush()
+
+
+def _url(scheme: str, address: Address) -> str:
+    host = f"[{address[0]}]" if ":" in address[0] else address[0]
+    return f"{scheme}://{host}:{address[1]}"
+
+
+class Worker:
+    """The parts of one running worker; ``serve`` builds one, tests may drive it directly."""
+
+    def __init__(self, options: ProxyOptions, access_stream: IO[str] | None = None) -> None:
+        self.options = options
+        self.holder = SnapshotHolder()
+        self.metrics = ProxyMetrics()
+        self.metrics.follow(self.holder)
+        self.holder.subscribe(_freeze_heap)
+        self.source: RouteSource = make_source(options)
+        self.tls = CertificateStore(options.tls_dir) if options.tls_dir else None
+        stream = access_stream if access_stream is not None else sys.stdout
+        self.access_log = AccessLog(stream) if options.proxy.access_log else None
+        self.server = ProxyServer(options.proxy, self.holder, self.metrics, self.access_log)
+        self.admin = AdminServer(self.holder, self.metrics, lambda: self.server.state.shutting_down)
+        self.urls: list[str] = []
+        self.failure: BaseException | None = None  # a background task that died (source, TLS watch)
+        self.failed = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        options = self.options
+        if isinstance(self.source, FileSource):
+            self.holder.swap(await asyncio.to_thread(self.source.load))
+        redirect = self.tls.has_tls if (self.tls is not None and options.https_redirect) else None
+        plain = listen_socket(options.listen, options.reuse_port)
+        await self.server.start([plain], tls_redirect_hosts=redirect)
+        self.urls.append(_url("http", plain.getsockname()[:2]))
+        if self.tls is not None and options.tls_address is not None:
+            secure = listen_socket(options.tls_address, options.reuse_port, "--tls-listen")
+            await self.server.start([secure], self.tls.server_context)
+            self.urls.append(_url("https", secure.getsockname()[:2]))
+            self._spawn(self.tls.watch(options.reload_interval))
+        if options.admin_listen is not None:
+            admin = listen_socket(options.admin_listen, options.reuse_port, "--admin-listen")
+            await self.admin.start(admin)
+            self.urls.append(_url("http", admin.getsockname()[:2]) + " (admin)")
+        self._spawn(self.source.run(self.holder.swap))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        task.add_done_callback(self._on_task_done)
+        self._tasks.append(task)
+
+    def _on_task_done(self, task: asyncio.Task[None]) -> None:
+        """A route source or watcher that dies is fatal: serving on without it would mean stale
+        routes forever with nothing but a log line to show for it."""
+        if task.cancelled() or task.exception() is None or self.failure is not None:
+            return
+        self.failure = task.exception()
+        log.error("proxy: background task failed: %r", self.failure)
+        self.failed.set()
+
+    async def stop(self, on_draining: Callable[[], None] | None = None) -> None:
+        """Stop accepting, drain in-flight requests up to the drain timeout, release the rest.
+        ``on_draining`` is called once the listeners are closed and the drain has begun."""
+        shutdown = asyncio.create_task(self.server.shutdown(self.options.proxy.drain_timeout))
+        # One turn of the loop: shutdown closes the listeners before its first await.
+        await asyncio.sleep(0)
+        if on_draining is not None:
+            on_draining()
+        await shutdown
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([task])  # its failure, if any, is in self.failure
+        await self.admin.close()
+        if self.access_log is not None:
+            self.access_log.flush()
+
+
+def _freeze_heap(_snapshot: object) -> None:
+    """Move everything alive now, the new route table included, out of the cyclic collector's
+    reach. A table of 10,000 hosts is some 100,000 long-lived objects; left in the collected
+    generations, every full collection walks them and costs the request path a quarter of its
+    throughput (measured: bench/proxy.py). Replaced tables are still freed by reference counting;
+    they hold no reference cycles."""
+    gc.collect()
+    gc.freeze()
+
+
+async def serve(
+    options: ProxyOptions,
+    stop: asyncio.Event,
+    on_ready: Callable[[Worker], None] | None = None,
+    access_stream: IO[str] | None = None,
+) -> None:
+    """Run one worker until ``stop`` is set, then drain and return. A background task that died
+    also stops the worker, after the drain, with its error (SourceError unless it is ours)."""
+    worker = Worker(options, access_stream)
+    try:
+        await worker.start()
+        if on_ready is not None:
+            on_ready(worker)
+        else:
+            urls = ", ".join(worker.urls)
+            say(f"worker {os.getpid()} serving {urls}")
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(worker.failed.wait())]
+        _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
+    finally:
+        await worker.stop(lambda: say(f"worker {os.getpid()} draining"))
+    if isinstance(worker.failure, GitopsIngressError):
+        raise worker.failure
+    if worker.failure is not None:
+        raise SourceError(f"route source failed: {type(worker.failure).__name__}: {worker.failure}") from worker.failure

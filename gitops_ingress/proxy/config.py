@@ -1,0 +1,67 @@
+"""ProxySettings: every knob of the request path in one frozen object, passed in, never global.
+
+A plain frozen dataclass with slots rather than a pydantic model: the request path reads these
+fields on every request, and attribute access on a slotted dataclass is as cheap as it gets. The
+command line (and the settings file) build one once; tests build their own with short timeouts.
+``validated()`` turns nonsense (negative timeouts, a body limit of zero) into our ConfigError
+instead of surprising behaviour at request time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from gitops_ingress.core.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class ProxySettings:
+    # --- timeouts, seconds ---
+    connect_timeout: float = 5.0  # upstream TCP connect
+    read_timeout: float = 60.0  # upstream silence while a response is awaited or streamed
+    header_timeout: float = 10.0  # a client must send a whole request head within this (slowloris)
+    body_timeout: float = 60.0  # client silence while it uploads a body
+    idle_timeout: float = 75.0  # a client keep-alive connection with no request
+    write_timeout: float = 60.0  # a client that stops reading while we have bytes for it
+    upstream_idle_timeout: float = 50.0  # pooled idle upstream connections are closed after this
+    # --- limits ---
+    max_request_line: int = 8 * 1024  # bytes of the request target (414 above)
+    max_header_bytes: int = 32 * 1024  # bytes of all header lines together (431 above)
+    max_headers: int = 100  # header lines (431 above)
+    max_body: int | None = None  # bytes of a request body (413 above); None: no limit
+    max_connections: int = 10_000  # open client connections; more get 503 and are closed
+    max_pipelined: int = 16  # requests parsed ahead of the one being answered
+    pool_max_idle: int = 64  # idle keep-alive connections kept per upstream endpoint
+    retries: int = 1  # extra attempts on another endpoint (idempotent requests, nothing sent yet)
+    # --- flow control: transport buffer marks, bytes ---
+    high_water: int = 256 * 1024
+    low_water: int = 64 * 1024
+    # --- behaviour ---
+    access_log: bool = False
+    preview_domain: str = "preview.localhost"
+    workers: int = 1
+    drain_timeout: float = 30.0  # SIGTERM: how long in-flight requests may take to finish
+    server_name: str = "gitops-ingress"  # Server header of the proxy's own pages
+
+    def validated(self) -> ProxySettings:
+        """Self, or a ConfigError naming the first field that cannot work."""
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if value < 0 or (value == 0 and item.name not in ("retries",)):
+                raise ConfigError(f"proxy setting {item.name}={value!r}: must be positive")
+        if self.max_body is not None and self.max_body <= 0:
+            raise ConfigError(f"proxy setting max_body={self.max_body!r}: must be positive or unset")
+        if self.low_water > self.high_water:
+            raise ConfigError("proxy settings: low_water must not exceed high_water")
+        return self
+
+    def with_changes(self, **changes: Any) -> ProxySettings:
+        """A copy with some fields changed (unknown names are a ConfigError, not a TypeError)."""
+        known = {item.name for item in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ConfigError(f"unknown proxy setting(s): {', '.join(unknown)}")
+        return replace(self, **changes).validated()

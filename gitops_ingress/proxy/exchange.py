@@ -1,0 +1,361 @@
+"""One request/response exchange: route it, carry it to an upstream, carry the answer back.
+
+An Exchange is created when a request head is complete and lives until its response has been
+written (or until the tunnel it became is closed). It is driven entirely by callbacks: the client
+connection hands it body pieces, the upstream connection hands it response pieces
+(``ResponseSink``), the pool hands it a new connection. No task is created per request; a task
+exists only while a new upstream connection is being opened.
+
+Where a request goes is decided in proxy/decide.py (the proxy's own answers never touch an
+upstream). Decisions made here: a request is retried on another endpoint only when it is idempotent, has no body and nothing has been sent to
+the client; a response that broke half-way aborts the client connection (the only honest signal
+left), and its upstream connection is closed, never pooled.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from gitops_ingress.core.backends import Endpoint
+from gitops_ingress.core.routing import ServiceRef
+from gitops_ingress.proxy import pages
+from gitops_ingress.proxy.decide import decide
+from gitops_ingress.proxy.errors import UpstreamError, UpstreamTimeout
+from gitops_ingress.proxy.flow import PEER_FULL
+from gitops_ingress.proxy.forwarding import RequestHead, ResponseHead, upstream_request
+from gitops_ingress.proxy.upstream import UpstreamConnection
+
+if TYPE_CHECKING:
+    from gitops_ingress.proxy.protocol import ClientConnection
+
+log = logging.getLogger("gitops_ingress.proxy")
+
+_NONE, _LENGTH, _CHUNKED, _RAW = range(4)  # how the response body is written to the client
+_LAST_CHUNK = b"0\r\n\r\n"
+
+
+class Exchange:
+    __slots__ = (
+        "body_done",
+        "branch",
+        "close_after",
+        "conn",
+        "connecting",
+        "endpoints",
+        "finished",
+        "forwarded_host",
+        "head",
+        "host_group",
+        "key",
+        "kind",
+        "local",
+        "mode",
+        "out",
+        "pending",
+        "request_id",
+        "response_started",
+        "sent",
+        "started",
+        "started_at",
+        "status",
+        "tried",
+        "tunnel",
+        "tunnel_buf",
+        "upstream",
+        "upstream_host",
+    )  # fmt: skip
+
+    def __init__(
+        self, conn: ClientConnection, head: RequestHead, now: float, local: bytes | None = None
+    ) -> None:
+        self.conn = conn
+        self.head = head
+        self.started_at = now
+        self.started = False
+        self.finished = False
+        self.local = local  # a response decided while parsing (an error page)
+        self.close_after = local is not None
+        self.body_done = not head.has_body
+        self.pending: list[bytes] = []  # body bytes (already framed for upstream) awaiting a connection
+        self.upstream: UpstreamConnection | None = None
+        self.connecting = False
+        self.key: ServiceRef | None = None
+        self.endpoints: tuple[Endpoint, ...] = ()
+        self.tried: tuple[Endpoint, ...] = ()
+        self.response_started = False
+        self.mode = _NONE
+        self.status = 0
+        self.kind = "stable"
+        self.branch = ""
+        self.host_group = ""
+        self.request_id = b""
+        self.tunnel_buf: list[bytes] = []
+        self.tunnel = False
+        self.upstream_host = b""
+        self.forwarded_host = b""
+        self.sent = False
+        self.out: list[bytes] = []  # response bytes gathered during one upstream read
+
+    # --- start: decide where the request goes ---
+    def start(self) -> None:
+        self.started = True
+        conn = self.conn
+        state = conn.ctx.state
+        state.in_flight += 1
+        state.total_requests += 1
+        if self.local is not None:
+            self._respond(self.local, close=True)
+            return
+        local = decide(self)
+        if local is not None:
+            page, close = local
+            self._respond(page, close=close)
+            return
+        self._dispatch()
+
+    def reusable(self) -> bool:
+        """Whether the client connection can stay open after a response sent now."""
+        return self.body_done and self.head.keep_alive and not self.conn.ctx.state.shutting_down
+
+    def _dispatch(self) -> None:
+        conn = self.conn
+        pool = conn.ctx.pool
+        endpoint = pool.pick(self.key, self.endpoints, self.tried)
+        self.tried += (endpoint,)
+        upstream = pool.acquire(endpoint)
+        if upstream is not None:
+            self._attach(upstream)
+        else:
+            self.connecting = True
+            pool.connect(endpoint, self._connected)
+
+    def _connected(self, upstream: UpstreamConnection | None, error: UpstreamError | None) -> None:
+        self.connecting = False
+        if self.finished:  # the client left meanwhile: keep the fresh connection for others
+            if upstream is not None:
+                self.conn.ctx.pool.release(upstream)
+            return
+        if upstream is None:
+            self.upstream_failed(error or UpstreamError("connect failed"), False)
+        else:
+            self._attach(upstream)
+
+    def _attach(self, upstream: UpstreamConnection) -> None:
+        conn = self.conn
+        ctx = conn.ctx
+        self.upstream = upstream
+        self.sent = True
+        head = self.head
+        data = upstream_request(
+            head,
+            upstream_host=self.upstream_host,
+            forwarded_host=self.forwarded_host,
+            client_ip=conn.client_ip,
+            scheme=ctx.scheme,
+            port=ctx.port,
+            request_id=self.request_id,
+        )
+        if self.pending:
+            data += b"".join(self.pending)
+            self.pending.clear()
+            conn.gate_resume(PEER_FULL)
+        upstream.send(self, data, head_only=head.method == b"HEAD")
+        if head.expect_continue and not self.body_done and head.http11:
+            conn.write(pages.CONTINUE)
+
+    # --- the request body, from the client ---
+    def client_body(self, data: bytes) -> None:
+        if self.finished:
+            return
+        if self.head.chunked:
+            data = b"%x\r\n%b\r\n" % (len(data), data)
+        if self.upstream is not None:
+            self.upstream.write(data)
+        else:
+            self.pending.append(data)
+            if sum(map(len, self.pending)) > self.conn.settings.high_water:
+                self.conn.gate_pause(PEER_FULL)
+
+    def client_body_done(self) -> None:
+        self.body_done = True
+        if self.finished or not self.head.chunked:
+            return
+        if self.upstream is not None:
+            self.upstream.write(_LAST_CHUNK)
+        else:
+            self.pending.append(_LAST_CHUNK)
+
+    def client_gone(self) -> None:
+        """The client connection closed: nothing more can be sent; free the upstream."""
+        if self.upstream is not None:
+            self.upstream.detach()
+            self.upstream = None
+        if self.started and not self.finished:
+            self.conn.ctx.state.in_flight -= 1
+            self.status = self.status or 499  # nginx's "client closed request"
+            self._record()
+        self.finished = True
+
+    def refuse(self, page: bytes) -> None:
+        """The client broke the rules while sending this request's body: answer ``page``, close."""
+        if self.finished:
+            self.conn.close()
+            return
+        if self.upstream is not None:
+            self.upstream.detach()
+            self.upstream = None
+        self.pending.clear()
+        self.body_done = True
+        if self.response_started:
+            self.conn.abort()
+            return
+        self._respond(page, close=True)
+
+    # --- the response, from the upstream (ResponseSink) ---
+    def upstream_head(self, status: int, reason: bytes, head: ResponseHead, body_allowed: bool) -> None:
+        conn = self.conn
+        self.status = status
+        self.response_started = True
+        if status == 101:
+            if self.head.upgrade is None:
+                conn.abort()
+                return
+            conn.write(
+                head.client_head(101, reason, length=None, chunked=False, close=False, keep_alive_10=False)
+            )
+            self.tunnel = True  # recorded when the tunnel closes (client_gone)
+            conn.start_tunnel(self)
+            if self.tunnel_buf and self.upstream is not None:
+                self.upstream.write(b"".join(self.tunnel_buf))
+                self.tunnel_buf.clear()
+            return
+        close = (
+            not (self.head.keep_alive and not conn.ctx.state.shutting_down) or self.head.upgrade is not None
+        )
+        length: bytes | None = None
+        chunked = False
+        if not body_allowed:
+            self.mode = _NONE
+            length = head.content_length
+        elif head.content_length is not None and not head.chunked:
+            self.mode = _LENGTH
+            length = head.content_length
+        elif self.head.http11:
+            self.mode = _CHUNKED
+            chunked = True
+        else:
+            self.mode = _RAW
+            close = True
+        self.close_after = close
+        http10_keep_alive = not self.head.http11 and not close
+        self.out.append(
+            head.client_head(
+                status, reason, length=length, chunked=chunked, close=close, keep_alive_10=http10_keep_alive
+            )
+        )
+
+    def upstream_body(self, data: bytes) -> None:
+        if self.mode == _CHUNKED:
+            self.out += (b"%x\r\n" % len(data), data, b"\r\n")
+        elif self.mode != _NONE:
+            self.out.append(data)
+
+    def flush(self) -> None:
+        if self.out:
+            self.conn.write_many(self.out)
+            self.out = []
+
+    def upstream_done(self, reusable: bool) -> None:
+        upstream, self.upstream = self.upstream, None
+        if self.mode == _CHUNKED:
+            self.out.append(_LAST_CHUNK)
+        self.flush()
+        if upstream is not None:
+            if reusable and self.body_done:
+                self.conn.ctx.pool.release(upstream)
+            else:
+                upstream.close()
+        self._finish(self.close_after or not self.body_done)
+
+    def upstream_failed(self, error: UpstreamError, response_started: bool) -> None:
+        self.upstream = None
+        ctx = self.conn.ctx
+        ctx.observer.upstream_error(error.reason)
+        if self.finished:
+            return
+        if self.response_started:
+            # half a response: pass on what came, then close, the only way left to say it broke
+            self.flush()
+            self.conn.close()
+            return
+        if self._may_retry(error, response_started):
+            self._dispatch()
+            return
+        log.warning("upstream error for %s: %s", self.key, error)  # failures only, never the hot path
+        close = not self.reusable()
+        self._respond(pages.error(error.status, f"{error.public} (service {self.key})", close), close=close)
+
+    def _may_retry(self, error: UpstreamError, response_started: bool) -> bool:
+        head = self.head
+        if response_started or head.has_body or head.upgrade is not None or not head.idempotent:
+            return False
+        if len(self.tried) > self.conn.settings.retries:
+            return False
+        # a read timeout means the upstream may still be working on it: do not double the load
+        return not (isinstance(error, UpstreamTimeout) and self.sent)
+
+    def tunnel_data(self, data: bytes) -> None:
+        self.conn.write(data)
+
+    def tunnel_closed(self) -> None:
+        self.upstream = None
+        self.conn.close()
+
+    def tunnel_from_client(self, data: bytes) -> None:
+        if self.tunnel and self.upstream is not None:
+            self.upstream.write(data)
+        else:
+            self.tunnel_buf.append(data)
+
+    def upstream_writable(self, writable: bool) -> None:
+        if writable:
+            self.conn.gate_resume(PEER_FULL)
+        else:
+            self.conn.gate_pause(PEER_FULL)
+
+    # --- the end ---
+    def _respond(self, data: bytes, *, close: bool) -> None:
+        self.response_started = True
+        self.status = int(data[9:12])
+        self.conn.write(data)
+        self._finish(close)
+
+    def _finish(self, close: bool) -> None:
+        if self.finished:
+            return
+        self._record()
+        self.finished = True
+        self.conn.exchange_done(self, close)
+
+    def _record(self) -> None:
+        ctx = self.conn.ctx
+        seconds = self.conn.loop.time() - self.started_at
+        ctx.observer.request_finished(self.kind, self.branch, self.host_group, self.status, seconds)
+        if ctx.on_access is not None:
+            head = self.head
+            ctx.on_access(
+                {
+                    "client": self.conn.client_ip.decode(),
+                    "method": head.method.decode("latin-1"),
+                    "target": head.target.decode("latin-1"),
+                    "host": (head.host or b"").decode("latin-1"),
+                    "status": self.status,
+                    "seconds": round(seconds, 6),
+                    "kind": self.kind,
+                    "branch": self.branch,
+                    "host_group": self.host_group,
+                    "upstream": str(self.tried[-1]) if self.tried else "",
+                    "request_id": self.request_id.decode(),
+                }
+            )

@@ -1,0 +1,92 @@
+"""The proxy's own answers: the built-in default backend (404), error pages and redirects.
+
+They are whole responses as bytes, written with one ``transport.write``. Error pages are plain
+text and small (a client of a proxy is as often curl as a browser, and an error page must not be
+worth attacking); only the 404 of the default backend has an HTML form, because a person who
+opens a preview URL that does not exist should read why. Every value put into a page is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+
+REASONS: dict[int, bytes] = {
+    308: b"Permanent Redirect",
+    400: b"Bad Request",
+    404: b"Not Found",
+    405: b"Method Not Allowed",
+    408: b"Request Timeout",
+    413: b"Content Too Large",
+    414: b"URI Too Long",
+    417: b"Expectation Failed",
+    431: b"Request Header Fields Too Large",
+    500: b"Internal Server Error",
+    502: b"Bad Gateway",
+    503: b"Service Unavailable",
+    504: b"Gateway Timeout",
+}
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+_HTML_404 = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>404 Not Found</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;color:#222}}
+code{{background:#f3f3f3;padding:.1em .3em}}</style></head>
+<body><h1>404 Not Found</h1><p>{message}</p><hr><p><small>{server}</small></p></body></html>
+"""
+
+
+def response(
+    status: int,
+    body: bytes,
+    *,
+    content_type: bytes = b"text/plain; charset=utf-8",
+    close: bool = False,
+    server: bytes = b"gitops-ingress",
+    extra: bytes = b"",
+) -> bytes:
+    """A whole HTTP/1.1 response; ``extra`` is preformatted header lines (each ending CRLF)."""
+    reason = REASONS.get(status, b"Error")
+    connection = b"Connection: close\r\n" if close else b""
+    return b"".join(
+        (
+            b"HTTP/1.1 %d %s\r\n" % (status, reason),
+            b"Server: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n" % (server, content_type, len(body)),
+            connection,
+            extra,
+            b"\r\n",
+            body,
+        )
+    )
+
+
+@lru_cache(maxsize=64)
+def error(status: int, message: str, close: bool = True) -> bytes:
+    """A plain-text error page; the few distinct ones are built once."""
+    text = f"{status} {REASONS.get(status, b'Error').decode()}: {message}\n"
+    return response(status, text.encode(), close=close)
+
+
+def not_found(
+    host: str, *, unknown_preview: bool, preview_domain: str, want_html: bool, close: bool
+) -> bytes:
+    """The built-in default backend: no rule matched, or no such preview exists."""
+    shown = host or "(no host)"
+    if unknown_preview:
+        text = (
+            f"No preview exists for {shown}: no branch under {preview_domain} has a rule for this "
+            "name (the branch may be unknown, deleted, or not yet deployed)."
+        )
+    else:
+        text = f"No Ingress rule matched host {shown} and this path, and there is no default backend."
+    if not want_html:
+        return response(404, f"404 Not Found: {text}\n".encode(), close=close)
+    page = _HTML_404.format(message=html.escape(text), server="gitops-ingress")
+    return response(404, page.encode(), content_type=b"text/html; charset=utf-8", close=close)
+
+
+def redirect(location: bytes, *, close: bool) -> bytes:
+    """308 keeps the method and body, unlike 301 (plain HTTP to HTTPS for TLS hosts)."""
+    body = b"Redirecting to " + location + b"\n"
+    return response(308, body, close=close, extra=b"Location: " + location + b"\r\n")

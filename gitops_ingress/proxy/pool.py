@@ -1,0 +1,128 @@
+"""Keep-alive connection pools per upstream endpoint, and round-robin over a Service's endpoints.
+
+Idle connections are a LIFO stack per endpoint: the most recently used one is the most likely to
+still be open at the other end, and the ones at the bottom age out through their idle timer. A
+pooled connection is taken synchronously, so a warm request costs no task and no await; only a
+new connection needs a task (``loop.create_connection`` is a coroutine), and the caller gets a
+callback with the connection or with our own error, mapped here from OSError and timeouts.
+A connection goes back to the pool only when its response ended cleanly and the request was
+sent whole; everything else is closed (see proxy/exchange.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable, Hashable
+
+from gitops_ingress.core.backends import Endpoint
+from gitops_ingress.proxy.config import ProxySettings
+from gitops_ingress.proxy.errors import UpstreamConnectError, UpstreamError, UpstreamTimeout
+from gitops_ingress.proxy.observe import ProxyObserver
+from gitops_ingress.proxy.upstream import UpstreamConnection
+
+ConnectCallback = Callable[[UpstreamConnection | None, UpstreamError | None], None]
+
+
+class UpstreamPool:
+    def __init__(self, settings: ProxySettings, observer: ProxyObserver) -> None:
+        self.settings = settings
+        self.observer = observer
+        self._idle: dict[Endpoint, list[UpstreamConnection]] = {}
+        self._turn: dict[Hashable, int] = {}
+        self._closed = False
+        self._tls: ssl.SSLContext | None = None  # for https:// endpoints, made on first use
+
+    def pick(
+        self, key: Hashable, endpoints: tuple[Endpoint, ...], avoid: tuple[Endpoint, ...] = ()
+    ) -> Endpoint:
+        """Round-robin over ``endpoints``; skips the ones in ``avoid`` while others remain."""
+        count = len(endpoints)
+        if count == 1:
+            return endpoints[0]
+        turn = self._turn.get(key, 0)
+        for step in range(count):
+            endpoint = endpoints[(turn + step) % count]
+            if endpoint not in avoid:
+                self._turn[key] = turn + step + 1
+                return endpoint
+        self._turn[key] = turn + 1
+        return endpoints[turn % count]
+
+    def acquire(self, endpoint: Endpoint) -> UpstreamConnection | None:
+        stack = self._idle.get(endpoint)
+        while stack:
+            conn = stack.pop()
+            if not conn.closed:
+                return conn
+        return None
+
+    def release(self, conn: UpstreamConnection) -> None:
+        stack = self._idle.setdefault(conn.endpoint, [])
+        if self._closed or conn.closed or len(stack) >= self.settings.pool_max_idle:
+            conn.close()
+            return
+        conn.parked()
+        stack.append(conn)
+
+    def forget(self, conn: UpstreamConnection) -> None:
+        """A connection closed: drop it if it was idle here."""
+        stack = self._idle.get(conn.endpoint)
+        if stack and conn in stack:
+            stack.remove(conn)
+
+    def connect(self, endpoint: Endpoint, done: ConnectCallback) -> asyncio.Task[UpstreamConnection]:
+        task = asyncio.get_running_loop().create_task(self._open(endpoint))
+
+        def finished(task: asyncio.Task[UpstreamConnection]) -> None:
+            if task.cancelled():
+                return
+            error = task.exception()
+            if error is None:
+                done(task.result(), None)
+            elif isinstance(error, UpstreamError):
+                done(None, error)
+            else:  # a bug, not a network condition: still answer the client
+                done(None, UpstreamConnectError(f"connect to {endpoint}: {error!r}"))
+
+        task.add_done_callback(finished)
+        return task
+
+    async def _open(self, endpoint: Endpoint) -> UpstreamConnection:
+        loop = asyncio.get_running_loop()
+        tls = self._client_tls() if endpoint.scheme == "https" else None
+        try:
+            _, conn = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: UpstreamConnection(self, endpoint),
+                    endpoint.host,
+                    endpoint.port,
+                    ssl=tls,
+                    server_hostname=endpoint.host if tls else None,
+                ),
+                self.settings.connect_timeout,
+            )
+        except TimeoutError as exc:
+            raise UpstreamTimeout(
+                f"connect to {endpoint} timed out after {self.settings.connect_timeout:g}s"
+            ) from exc
+        except (OSError, ssl.SSLError) as exc:
+            raise UpstreamConnectError(f"connect to {endpoint}: {exc.strerror or exc}") from exc
+        return conn
+
+    def _client_tls(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl.create_default_context()
+        return self._tls
+
+    def idle_count(self, endpoint: Endpoint | None = None) -> int:
+        if endpoint is not None:
+            return len(self._idle.get(endpoint, ()))
+        return sum(len(stack) for stack in self._idle.values())
+
+    def close(self) -> None:
+        self._closed = True
+        for stack in self._idle.values():
+            for conn in stack:
+                conn.close()
+            stack.clear()

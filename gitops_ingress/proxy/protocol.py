@@ -1,0 +1,370 @@
+"""The client side: one asyncio.Protocol per connection over httptools' HttpRequestParser.
+
+Per-connection state lives here (parser, timers, flow control, the queue of pipelined
+exchanges); per-request state lives in proxy/exchange.py. The parser reports a request in pieces;
+when a head is complete an Exchange is queued, and exchanges are answered strictly in order, so
+pipelined requests get their responses in the order they were sent.
+
+An exchange is started only after ``feed_data`` returns: a packet that carries a head and then a
+malformed chunk, a second Content-Length or any other refusal is rejected before a single byte
+of it reaches an upstream. Refusals raised inside parser callbacks (ClientRequestError) come back
+as httptools' HttpParserCallbackError with our exception as its context; they become an error
+exchange queued behind the requests already accepted, and the connection stops reading.
+
+Timeouts share one timer per connection that is re-armed lazily: the hot path records times, and
+when the timer fires it checks which limit applies now (header, body, idle, write stall) and
+re-arms for the next deadline. Entering a state with an earlier deadline (a new request head)
+pulls the timer forward; nothing else touches it per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import TYPE_CHECKING, cast
+
+from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpRequestParser
+
+from gitops_ingress.proxy import pages
+from gitops_ingress.proxy.errors import ClientRequestError
+from gitops_ingress.proxy.exchange import Exchange
+from gitops_ingress.proxy.flow import BACKLOG, TUNNEL_WAIT, ReadGate, set_limits
+from gitops_ingress.proxy.forwarding import RequestHead
+from gitops_ingress.proxy.timers import LazyTimer
+
+if TYPE_CHECKING:
+    from gitops_ingress.proxy.server import ConnectionContext
+
+log = logging.getLogger("gitops_ingress.proxy")
+
+
+class ClientConnection(asyncio.Protocol):
+    __slots__ = (
+        "body_target",
+        "client_ip",
+        "closed",
+        "counted",
+        "ctx",
+        "dead",
+        "fresh",
+        "gate",
+        "head_bytes",
+        "head_started",
+        "idle_since",
+        "last_read",
+        "loop",
+        "parser",
+        "parsing",
+        "queue",
+        "received",
+        "settings",
+        "timer",
+        "transport",
+        "tunnel",
+        "upgrading",
+        "write_paused_since",
+    )  # fmt: skip
+
+    def __init__(self, ctx: ConnectionContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.gate: ReadGate | None = None
+        self.parser = HttpRequestParser(self)
+        self.client_ip = b""
+        self.parsing: RequestHead | None = None  # the head being parsed
+        self.body_target: Exchange | None = None  # the exchange whose body is being parsed
+        self.queue: deque[Exchange] = deque()  # queue[0] is being answered
+        self.head_started = 0.0
+        self.head_bytes = 0
+        self.received = 0  # body bytes of body_target so far (for max_body)
+        self.last_read = 0.0
+        self.idle_since = 0.0
+        self.write_paused_since = 0.0
+        self.timer = LazyTimer(self.loop, self._on_timer)
+        self.dead = False  # refused: read nothing more, close after the queued answers
+        self.closed = False
+        self.fresh = True  # no request yet on this connection
+        self.tunnel: Exchange | None = None
+        self.upgrading: Exchange | None = None
+        self.counted = False
+
+    # --- asyncio.Protocol ---
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        ctx = self.ctx
+        state = ctx.state
+        if state.shutting_down or len(state.connections) >= self.settings.max_connections:
+            self.closed = True
+            self.transport.write(pages.error(503, "too many connections"))
+            self.transport.close()
+            return
+        self.counted = True
+        state.opened(self)
+        ctx.observer.connection_opened()
+        peer = transport.get_extra_info("peername")
+        self.client_ip = str(peer[0]).encode() if isinstance(peer, tuple) else b""  # AF_UNIX has none
+        self.gate = ReadGate(self.transport)
+        set_limits(transport, self.settings.high_water, self.settings.low_water)
+        now = self.loop.time()
+        self.idle_since = self.last_read = now
+        self.timer.arm(now + self.settings.header_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        self.last_read = self.loop.time()
+        if self.tunnel is not None:
+            self.tunnel.tunnel_from_client(data)
+            return
+        if self.upgrading is not None:
+            self.upgrading.tunnel_from_client(data)
+            return
+        if self.dead:
+            return
+        try:
+            self.parser.feed_data(data)
+        except HttpParserUpgrade as exc:
+            self._upgrade_requested(data[exc.args[0] :] if exc.args else b"")
+        except HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, ClientRequestError):
+                self._refuse(cause.status, str(cause))
+            else:  # a bug of ours, not the client's fault: say so, and log it
+                log.error("error while parsing a request", exc_info=cause)
+                self._refuse(500, "internal error")
+        except HttpParserError as exc:
+            self._refuse(400, f"malformed request: {exc}")
+        else:
+            if self.parsing is not None:
+                self.head_bytes += len(data)
+                if self.head_bytes > 2 * (self.settings.max_header_bytes + self.settings.max_request_line):
+                    self._refuse(431, "request head too large")
+        if self.queue and not self.queue[0].started:
+            self._start(self.queue[0])
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.timer.cancel()
+        for exchange in self.queue:
+            exchange.client_gone()
+        if self.tunnel is not None:
+            self.tunnel.client_gone()
+        self.queue.clear()
+        if self.counted:
+            self.counted = False
+            self.ctx.state.closed(self)
+            self.ctx.observer.connection_closed()
+
+    def pause_writing(self) -> None:
+        now = self.loop.time()
+        self.write_paused_since = now
+        self.timer.arm(now + self.settings.write_timeout)
+        active = self.tunnel or (self.queue[0] if self.queue else None)
+        if active is not None and active.upstream is not None:
+            active.upstream.pause_reading(True)
+
+    def resume_writing(self) -> None:
+        self.write_paused_since = 0.0
+        active = self.tunnel or (self.queue[0] if self.queue else None)
+        if active is not None and active.upstream is not None:
+            active.upstream.pause_reading(False)
+
+    # --- httptools callbacks ---
+    def on_message_begin(self) -> None:
+        self.parsing = RequestHead()
+        self.head_bytes = 0
+        now = self.last_read
+        self.head_started = now
+        self.fresh = False
+        self.timer.arm(now + self.settings.header_timeout)
+
+    def on_url(self, url: bytes) -> None:
+        head = self.parsing
+        if head is not None:
+            head.target += url
+            if len(head.target) > self.settings.max_request_line:
+                raise ClientRequestError(
+                    414, f"request target longer than {self.settings.max_request_line} bytes"
+                )
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        head = self.parsing
+        if head is None:
+            return  # trailers of a chunked body: dropped, as the Trailer header is
+        head.header_bytes += len(name) + len(value) + 4
+        if head.header_bytes > self.settings.max_header_bytes:
+            raise ClientRequestError(
+                431, f"request headers larger than {self.settings.max_header_bytes} bytes"
+            )
+        if len(head.headers) >= self.settings.max_headers:
+            raise ClientRequestError(431, f"more than {self.settings.max_headers} request headers")
+        head.add(name, value)
+
+    def on_headers_complete(self) -> None:
+        head = self.parsing
+        if head is None:
+            return
+        self.parsing = None
+        parser = self.parser
+        head.method = parser.get_method()
+        head.http11 = parser.get_http_version() == "1.1"
+        head.keep_alive = parser.should_keep_alive()
+        head.finish()
+        limit = self.settings.max_body
+        if limit is not None and head.content_length is not None and head.content_length > limit:
+            raise ClientRequestError(413, f"request body larger than {limit} bytes")
+        exchange = Exchange(self, head, self.last_read)
+        self.received = 0
+        self.body_target = exchange if head.has_body else None
+        self.queue.append(exchange)
+        if len(self.queue) > self.settings.max_pipelined:
+            self.gate_pause(BACKLOG)
+
+    def on_body(self, body: bytes) -> None:
+        exchange = self.body_target
+        if exchange is None:
+            return
+        self.received += len(body)
+        limit = self.settings.max_body
+        if limit is not None and self.received > limit:
+            raise ClientRequestError(413, f"request body larger than {limit} bytes")
+        exchange.client_body(body)
+
+    def on_message_complete(self) -> None:
+        exchange, self.body_target = self.body_target, None
+        if exchange is not None:
+            exchange.client_body_done()
+
+    # --- used by exchanges ---
+    def write(self, data: bytes) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.write(data)
+
+    def write_many(self, data: list[bytes]) -> None:
+        if self.transport is not None and not self.closed:
+            if len(data) == 1:
+                self.transport.write(data[0])
+            else:
+                self.transport.writelines(data)
+
+    def gate_pause(self, reason: int) -> None:
+        if self.gate is not None:
+            self.gate.pause(reason)
+
+    def gate_resume(self, reason: int) -> None:
+        if self.gate is not None:
+            self.gate.resume(reason)
+
+    def exchange_done(self, exchange: Exchange, close: bool) -> None:
+        self.ctx.state.in_flight -= 1
+        if self.queue and self.queue[0] is exchange:
+            self.queue.popleft()
+        if close or self.ctx.state.shutting_down:
+            self.close()
+            return
+        gate = self.gate
+        if gate is not None and gate.reasons & BACKLOG and len(self.queue) <= self.settings.max_pipelined:
+            gate.resume(BACKLOG)
+        if self.queue:
+            self._start(self.queue[0])
+        else:
+            self.idle_since = self.loop.time()
+            # the header timeout is the shortest a next request can need: arming for it here
+            # means a new request head never has to pull the timer forward
+            self.timer.arm(self.idle_since + min(self.settings.idle_timeout, self.settings.header_timeout))
+
+    def start_tunnel(self, exchange: Exchange) -> None:
+        """The upstream agreed to upgrade: from now on bytes flow both ways untouched."""
+        self.tunnel = exchange
+        self.upgrading = None
+        if self.queue and self.queue[0] is exchange:
+            self.queue.popleft()
+        self.timer.cancel()
+        self.gate_resume(TUNNEL_WAIT)
+
+    def shutdown(self) -> None:
+        """Server shutdown: idle connections close now, busy ones after their current answer."""
+        if not self.queue and self.tunnel is None and self.parsing is None:
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.closed = True
+            self.transport.abort()
+
+    # --- internals ---
+    def _start(self, exchange: Exchange) -> None:
+        try:
+            exchange.start()
+        except Exception:  # a bug of ours: the client gets a 500, the log gets the traceback
+            log.exception("error while starting a request")
+            if exchange.response_started:
+                self.abort()
+            else:
+                self.write(pages.error(500, "internal error"))
+                self.close()
+
+    def _upgrade_requested(self, rest: bytes) -> None:
+        exchange = self.queue[-1] if self.queue else None
+        if exchange is None or exchange.head.upgrade is None:
+            self._refuse(400, "unexpected protocol upgrade")
+            return
+        self.upgrading = exchange
+        self.gate_pause(TUNNEL_WAIT)
+        if rest:
+            exchange.tunnel_from_client(rest)
+
+    def _refuse(self, status: int, message: str) -> None:
+        """Answer ``status`` after the exchanges already queued, then close; read nothing more."""
+        self.dead = True
+        self.gate_pause(BACKLOG)
+        target = self.body_target
+        page = pages.error(status, message)
+        self.body_target = None
+        self.parsing = None
+        if target is not None and target.started:
+            target.refuse(page)
+            return
+        if target is not None:
+            self.queue.remove(target)
+        self.queue.append(Exchange(self, RequestHead(), self.loop.time(), local=page))
+
+    def _on_timer(self) -> None:
+        if self.closed or self.tunnel is not None and not self.write_paused_since:
+            return
+        settings = self.settings
+        now = self.loop.time()
+        if self.write_paused_since:
+            if now - self.write_paused_since >= settings.write_timeout:
+                self.abort()  # the client stopped reading: give up on it
+                return
+            next_at = self.write_paused_since + settings.write_timeout
+        elif self.queue and self.queue[0].started and self.body_target is None:
+            next_at = now + settings.idle_timeout  # waiting for an upstream: its own timer rules
+        elif self.body_target is not None:
+            if now - self.last_read >= settings.body_timeout:
+                self._refuse(408, f"no request body data for {settings.body_timeout:g}s")
+                return
+            next_at = self.last_read + settings.body_timeout
+        elif self.parsing is not None:
+            if now - self.head_started >= settings.header_timeout:
+                self._refuse(408, f"request head not received within {settings.header_timeout:g}s")
+                if self.queue and not self.queue[0].started:
+                    self._start(self.queue[0])
+                return
+            next_at = self.head_started + settings.header_timeout
+        elif not self.queue:
+            limit = settings.header_timeout if self.fresh else settings.idle_timeout
+            if now - self.idle_since >= limit:
+                self.close()  # nothing was asked: nothing to answer
+                return
+            next_at = self.idle_since + limit
+        else:
+            next_at = now + settings.idle_timeout
+        self.timer.arm(next_at)

@@ -1,0 +1,152 @@
+"""ProxyServer: listening sockets in, client connections out, and a graceful drain on shutdown.
+
+Modelled on uvicorn's Server/ServerState split: ``ServerState`` is the one mutable object every
+connection shares (open connections, requests in flight, the running total), so that shutdown can
+stop the listeners, close idle keep-alive connections at once, let busy ones finish their current
+response and then close, and wait on an event (set when the last connection goes) rather than
+polling. Everything a connection needs is gathered once in a ``ConnectionContext`` per listener,
+so the per-connection constructor copies a handful of references and nothing more.
+
+Signals and worker processes are not handled here (proxy/workers.py owns them); ``shutdown`` is
+the one call they make.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from gitops_ingress.proxy.config import ProxySettings
+from gitops_ingress.proxy.forwarding import RequestIds
+from gitops_ingress.proxy.observe import ProxyObserver
+from gitops_ingress.proxy.pool import UpstreamPool
+from gitops_ingress.proxy.snapshot import SnapshotHolder
+
+if TYPE_CHECKING:
+    from gitops_ingress.proxy.protocol import ClientConnection
+
+AccessHook = Callable[[dict[str, object]], None]
+
+
+@dataclass(slots=True)
+class ServerState:
+    """Shared by every connection of one ProxyServer (one event loop, so no locks)."""
+
+    connections: set[ClientConnection] = field(default_factory=set)
+    in_flight: int = 0  # requests whose response has not been fully written
+    total_requests: int = 0
+    shutting_down: bool = False
+    # set whenever no connection is open; shutdown waits on it
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+    request_ids: RequestIds = field(default_factory=RequestIds)
+
+    def opened(self, conn: ClientConnection) -> None:
+        self.connections.add(conn)
+        self.idle.clear()
+
+    def closed(self, conn: ClientConnection) -> None:
+        self.connections.discard(conn)
+        if not self.connections:
+            self.idle.set()
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionContext:
+    """What one listener's connections share: built once per listener, read on every request."""
+
+    settings: ProxySettings
+    holder: SnapshotHolder
+    observer: ProxyObserver
+    state: ServerState
+    pool: UpstreamPool
+    on_access: AccessHook | None
+    scheme: bytes  # b"http" or b"https": X-Forwarded-Proto
+    port: bytes  # the listening port: X-Forwarded-Port
+    tls_redirect_hosts: Callable[[str], bool] | None  # plain listeners only
+
+
+class ProxyServer:
+    """Serves the current snapshot of ``holder`` on the sockets given to ``start``.
+
+    ``start`` may be called more than once (a plain and a TLS listener, say); ``shutdown`` stops
+    all of them.
+    """
+
+    def __init__(
+        self,
+        settings: ProxySettings,
+        holder: SnapshotHolder,
+        observer: ProxyObserver,
+        on_access: AccessHook | None = None,
+    ) -> None:
+        self.settings = settings.validated()
+        self.holder = holder
+        self.observer = observer
+        self.on_access = on_access if settings.access_log else None
+        self.state = ServerState()
+        self.state.idle.set()
+        self.pool = UpstreamPool(self.settings, observer)
+        self._servers: list[asyncio.Server] = []
+
+    async def start(
+        self,
+        sockets: list[socket.socket],
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        tls_redirect_hosts: Callable[[str], bool] | None = None,
+    ) -> None:
+        from gitops_ingress.proxy.protocol import ClientConnection
+
+        loop = asyncio.get_running_loop()
+        for sock in sockets:
+            context = ConnectionContext(
+                settings=self.settings,
+                holder=self.holder,
+                observer=self.observer,
+                state=self.state,
+                pool=self.pool,
+                on_access=self.on_access,
+                scheme=b"https" if ssl_context is not None else b"http",
+                port=b"%d" % sock.getsockname()[1],
+                tls_redirect_hosts=None if ssl_context is not None else tls_redirect_hosts,
+            )
+            server = await loop.create_server(
+                lambda ctx=context: ClientConnection(ctx),  # type: ignore[misc]
+                sock=sock,
+                ssl=ssl_context,
+                backlog=2048,
+                ssl_handshake_timeout=self.settings.header_timeout if ssl_context else None,
+            )
+            self._servers.append(server)
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """Where the listeners are bound (host, port), for tests and logs."""
+        found: list[tuple[str, int]] = []
+        for server in self._servers:
+            for sock in server.sockets:
+                name = sock.getsockname()
+                found.append((name[0], name[1]))
+        return found
+
+    async def shutdown(self, timeout: float) -> None:
+        """Stop accepting, let in-flight requests finish for up to ``timeout`` seconds, then close
+        every connection that is left and the upstream pool."""
+        self.state.shutting_down = True
+        for server in self._servers:
+            server.close()
+        for conn in list(self.state.connections):
+            conn.shutdown()  # idle ones close now, busy ones after their current response
+        try:
+            await asyncio.wait_for(self.state.idle.wait(), timeout)
+        except TimeoutError:
+            for conn in list(self.state.connections):
+                conn.abort()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+        self.pool.close()

@@ -1,0 +1,247 @@
+"""TLS termination: certificates from a folder, picked by SNI, reloaded when the files change.
+
+Layout. The folder holds PEM pairs the way Kubernetes mounts ``kubernetes.io/tls`` Secrets: any
+folder below it that has both ``tls.crt`` and ``tls.key`` is one certificate, named after its path
+(``DIR/shop-example-com-tls/`` or ``DIR/shop/shop-example-com-tls/``, so one mount per Secret or
+one per namespace both work). Flat pairs ``DIR/<name>.crt`` + ``DIR/<name>.key`` are accepted too,
+because that is what ``openssl``/``mkcert`` write and what a person has on a laptop. Folders whose
+name starts with ``..`` are skipped: they are the kubelet's atomic-swap internals (``..data``).
+
+Selection (R8: SNI picks the certificate, Host picks the route): exact SAN name, then a wildcard
+SAN ``*.parent`` for a name with exactly one more label, then the default certificate (the pair
+named ``default``, else the first pair by name). Names come from the certificate's DNS SANs (the
+subject CN only when there are none), not from the folder name, so nothing has to be kept in step.
+
+Why one SSLContext per certificate: Python's SNI hook can only switch ``sslobj.context``; a context
+holds one chain per key type. All of them are built off the event loop, indexed in an immutable
+``_Index``, and swapped in by one attribute assignment, so a handshake in progress never sees a
+half-built index and a reload never needs a restart. A pair that fails to load is reported and
+left out; on reload the rest of the new set is still used, and a reload that finds no usable pair
+keeps the previous index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitops_ingress.core.errors import ConfigError
+
+log = logging.getLogger("gitops_ingress.proxy.tls")
+
+DEFAULT_NAME = "default"
+MAX_FILES = 10_000  # bound on the folder walk
+ALPN = ["http/1.1"]
+
+Fingerprint = tuple[tuple[str, int, int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CertificatePair:
+    name: str  # folder or file stem relative to the TLS folder
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedCertificate:
+    pair: CertificatePair
+    names: tuple[str, ...]  # DNS names it serves, lowercase, wildcards as "*.parent"
+    context: ssl.SSLContext
+
+
+def find_pairs(root: Path) -> list[CertificatePair]:
+    """Every PEM pair under ``root`` in either layout, sorted by name."""
+    pairs: dict[str, CertificatePair] = {}
+    seen = 0
+    for folder, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".."))
+        seen += len(filenames)
+        if seen > MAX_FILES:
+            raise ConfigError(f"{root}: more than {MAX_FILES} files; is this the TLS folder?")
+        here = Path(folder)
+        names = set(filenames)
+        if "tls.crt" in names and "tls.key" in names:
+            rel = here.relative_to(root).as_posix()
+            name = DEFAULT_NAME if rel == "." else rel
+            pairs[name] = CertificatePair(name, here / "tls.crt", here / "tls.key")
+        for filename in names:
+            stem, ext = os.path.splitext(filename)
+            if ext == ".crt" and stem != "tls" and f"{stem}.key" in names:
+                rel = (here / stem).relative_to(root).as_posix()
+                pairs.setdefault(rel, CertificatePair(rel, here / filename, here / f"{stem}.key"))
+    return [pairs[name] for name in sorted(pairs)]
+
+
+def fingerprint(pairs: list[CertificatePair]) -> Fingerprint:
+    """What a reload compares: path, inode, size and mtime of every file (inode catches the
+    kubelet's symlink swap, which can keep size and mtime)."""
+    marks: list[tuple[str, int, int, int]] = []
+    for pair in pairs:
+        for path in (pair.cert, pair.key):
+            try:
+                st = path.stat()
+            except OSError:
+                marks.append((str(path), -1, -1, -1))
+                continue
+            marks.append((str(path), st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(marks)
+
+
+def certificate_names(pem: bytes) -> tuple[str, ...]:
+    """The DNS names a PEM certificate serves. ``cryptography`` is imported here, not at the top:
+    only ``--tls-dir`` needs it, and every other command imports this package."""
+    try:
+        from cryptography import x509
+        from cryptography.x509.oid import NameOID
+    except ImportError as exc:
+        raise ConfigError("--tls-dir needs the 'cryptography' package (pip install cryptography)") from exc
+    cert = x509.load_pem_x509_certificate(pem)
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+    except x509.ExtensionNotFound:
+        names = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    return tuple(sorted({n.lower().rstrip(".") for n in names if n}))
+
+
+def new_server_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_alpn_protocols(ALPN)
+    return context
+
+
+def load_pair(pair: CertificatePair) -> LoadedCertificate:
+    """One pair as a ready SSLContext; ConfigError names the file and what is wrong."""
+    try:
+        names = certificate_names(pair.cert.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{pair.cert}: not a PEM certificate: {exc}") from exc
+    context = new_server_context()
+    try:
+        context.load_cert_chain(pair.cert, pair.key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"{pair.key}: key does not load or does not match {pair.cert.name}: {exc}") from exc
+    return LoadedCertificate(pair, names, context)
+
+
+class _Index:
+    """An immutable name -> context lookup, built once per (re)load."""
+
+    __slots__ = ("_exact", "_wildcard", "certificates", "default")
+
+    def __init__(self, certificates: list[LoadedCertificate]) -> None:
+        self.certificates = tuple(certificates)
+        self._exact: dict[str, LoadedCertificate] = {}
+        self._wildcard: dict[str, LoadedCertificate] = {}
+        for loaded in self.certificates:
+            for name in loaded.names:
+                if name.startswith("*."):
+                    self._wildcard.setdefault(name[2:], loaded)
+                else:
+                    self._exact.setdefault(name, loaded)
+        by_name = {c.pair.name: c for c in self.certificates}
+        self.default = by_name.get(DEFAULT_NAME, self.certificates[0])
+
+    def covering(self, host: str) -> LoadedCertificate | None:
+        """The certificate whose names cover ``host``, without the default fallback."""
+        found = self._exact.get(host)
+        if found is not None:
+            return found
+        dot = host.find(".")
+        return self._wildcard.get(host[dot + 1 :]) if dot > 0 else None
+
+
+class CertificateStore:
+    """The certificates of one TLS folder and the SSLContext a listener is given."""
+
+    def __init__(self, directory: Path | str) -> None:
+        self.directory = Path(directory)
+        self.reloads = 0
+        self._listeners: list[Callable[[int], None]] = []
+        self.errors: tuple[str, ...] = ()
+        if not self.directory.is_dir():
+            raise ConfigError(f"--tls-dir {self.directory}: not a folder")
+        pairs = find_pairs(self.directory)
+        self._fingerprint = fingerprint(pairs)
+        index = self._build(pairs)
+        if index is None:
+            detail = "; ".join(self.errors) or "no tls.crt/tls.key or NAME.crt/NAME.key pair found"
+            raise ConfigError(f"--tls-dir {self.directory}: no usable certificate ({detail})")
+        self._index = index
+        self._context = new_server_context()
+        # The front context must hold a chain for clients that send no SNI at all.
+        self._context.load_cert_chain(index.default.pair.cert, index.default.pair.key)
+        self._context.sni_callback = self._on_sni
+
+    def _build(self, pairs: list[CertificatePair]) -> _Index | None:
+        loaded: list[LoadedCertificate] = []
+        errors: list[str] = []
+        for pair in pairs:
+            try:
+                loaded.append(load_pair(pair))
+            except ConfigError as exc:
+                errors.append(str(exc))
+                log.warning("tls: %s", exc)
+        self.errors = tuple(errors)
+        return _Index(loaded) if loaded else None
+
+    @property
+    def server_context(self) -> ssl.SSLContext:
+        return self._context
+
+    @property
+    def certificates(self) -> tuple[LoadedCertificate, ...]:
+        return self._index.certificates
+
+    def _on_sni(self, sslobj: ssl.SSLObject, server_name: str | None, _ctx: ssl.SSLContext) -> None:
+        index = self._index  # read once: a reload may swap it during the handshake
+        chosen = index.covering(server_name.lower().rstrip(".")) if server_name else None
+        sslobj.context = (chosen or index.default).context
+
+    def pick(self, server_name: str) -> LoadedCertificate:
+        """The certificate a handshake for ``server_name`` gets (exact, wildcard, default)."""
+        index = self._index
+        return index.covering(server_name.lower().rstrip(".")) or index.default
+
+    def has_tls(self, host: str) -> bool:
+        """Whether a certificate other than the default fallback covers ``host`` (normalised)."""
+        return self._index.covering(host) is not None
+
+    def reload_if_changed(self) -> bool:
+        """Rebuild the index when a file was added, removed or changed; True when swapped. Blocking
+        (file reads, key parsing): call it off the event loop."""
+        pairs = find_pairs(self.directory)
+        mark = fingerprint(pairs)
+        if mark == self._fingerprint:
+            return False
+        index = self._build(pairs)
+        self._fingerprint = mark
+        if index is None:
+            log.warning("tls: %s has no usable certificate now; keeping the previous ones", self.directory)
+            return False
+        self._index = index
+        self.reloads += 1
+        log.info("tls: reloaded %d certificate(s) from %s", len(index.certificates), self.directory)
+        for listener in list(self._listeners):
+            listener(self.reloads)
+        return True
+
+    def subscribe(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(reload_count)`` after every swap (from the reloading thread)."""
+        self._listeners.append(listener)
+
+    async def watch(self, interval: float = 1.0) -> None:
+        """Poll the folder every ``interval`` seconds until cancelled, off the event loop."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.reload_if_changed)
+            except (OSError, ConfigError) as exc:
+                log.warning("tls: cannot scan %s: %s", self.directory, exc)

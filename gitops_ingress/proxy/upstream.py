@@ -1,0 +1,274 @@
+"""One keep-alive connection to an upstream endpoint: an asyncio.Protocol over HttpResponseParser.
+
+The connection does not know about clients. While it serves a request it reports to a
+``ResponseSink`` (the exchange of proxy/exchange.py): the response head, body pieces as they
+arrive, the end (and whether the connection may be reused), or a failure mapped to our own
+UpstreamError. Between requests it sits in the pool (proxy/pool.py), where bytes arriving or the
+peer closing simply retire it.
+
+Two parser details shape the code. httptools cannot be told that a response answers a HEAD
+request, so for HEAD the head callback raises ``_HeadDone`` to stop the parser, and a fresh
+parser takes over. And it has no end-of-input call, so a response delimited by the connection
+closing is completed in ``connection_lost``.
+
+Timeouts use one lazily re-armed timer per connection: the hot path only records the time of the
+last read; when the timer fires it decides whether the upstream was really silent for too long
+(not merely paused by us because the client reads slowly), and re-arms otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Protocol, cast
+
+from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpResponseParser
+
+from gitops_ingress.core.backends import Endpoint
+from gitops_ingress.proxy.errors import UpstreamError, UpstreamProtocolError, UpstreamReset, UpstreamTimeout
+from gitops_ingress.proxy.flow import PEER_FULL, ReadGate, set_limits
+from gitops_ingress.proxy.forwarding import ResponseHead
+from gitops_ingress.proxy.timers import LazyTimer
+
+if TYPE_CHECKING:
+    from gitops_ingress.proxy.pool import UpstreamPool
+
+
+class ResponseSink(Protocol):
+    def upstream_head(self, status: int, reason: bytes, head: ResponseHead, body_allowed: bool) -> None: ...
+    def upstream_body(self, data: bytes) -> None: ...
+    def upstream_done(self, reusable: bool) -> None: ...
+    def upstream_failed(self, error: UpstreamError, response_started: bool) -> None: ...
+    def tunnel_data(self, data: bytes) -> None: ...
+    def tunnel_closed(self) -> None: ...
+    def upstream_writable(self, writable: bool) -> None: ...
+    def flush(self) -> None: ...
+
+
+class _HeadDone(Exception):
+    """Raised from the parser callback to end a response to HEAD after its head."""
+
+
+class UpstreamConnection(asyncio.Protocol):
+    __slots__ = (
+        "body_allowed",
+        "closed",
+        "endpoint",
+        "gate",
+        "head",
+        "head_only",
+        "head_seen",
+        "idle_since",
+        "last_read",
+        "loop",
+        "parser",
+        "pool",
+        "reason",
+        "sink",
+        "status",
+        "timer",
+        "transport",
+        "tunnel",
+    )  # fmt: skip
+
+    def __init__(self, pool: UpstreamPool, endpoint: Endpoint) -> None:
+        self.pool = pool
+        self.endpoint = endpoint
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.gate: ReadGate | None = None
+        self.parser = HttpResponseParser(self)
+        self.sink: ResponseSink | None = None
+        self.head = ResponseHead()
+        self.reason = b""
+        self.status = 0
+        self.head_only = False
+        self.head_seen = False
+        self.body_allowed = True
+        self.tunnel = False
+        self.closed = False
+        self.last_read = 0.0
+        self.idle_since = 0.0
+        self.timer = LazyTimer(self.loop, self._on_timer)
+
+    # --- asyncio.Protocol ---
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.gate = ReadGate(self.transport)
+        settings = self.pool.settings
+        set_limits(self.transport, settings.high_water, settings.low_water)
+
+    def data_received(self, data: bytes) -> None:
+        sink = self.sink
+        if self.tunnel and sink is not None:
+            sink.tunnel_data(data)
+            return
+        if sink is None:  # an idle pooled connection has nothing to say: retire it
+            self.close()
+            return
+        self.last_read = self.loop.time()
+        try:
+            self.parser.feed_data(data)
+            sink.flush()  # one write to the client per read from the upstream
+        except HttpParserUpgrade as exc:
+            self._upgraded(data[exc.args[0] :] if exc.args else b"")
+        except HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, _HeadDone):
+                reusable = self._head_reusable()
+                self.parser = HttpResponseParser(self)
+                self._finish(reusable)
+            else:
+                self._fail(UpstreamProtocolError(f"upstream {self.endpoint}: {exc}"))
+        except HttpParserError as exc:
+            self._fail(UpstreamProtocolError(f"upstream {self.endpoint} sent an invalid response: {exc}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.timer.cancel()
+        self.pool.forget(self)
+        sink, self.sink = self.sink, None
+        if sink is None:
+            return
+        if self.tunnel:
+            sink.tunnel_closed()
+        elif (
+            exc is None  # a clean close, not a reset
+            and self.head_seen
+            and self.body_allowed
+            and self.head.content_length is None
+            and not self.head.chunked
+        ):
+            sink.upstream_done(reusable=False)  # a body delimited by the close is complete now
+        else:
+            sink.upstream_failed(
+                UpstreamReset(f"upstream {self.endpoint} closed the connection"), self.head_seen
+            )
+
+    def pause_writing(self) -> None:
+        if self.sink is not None:
+            self.sink.upstream_writable(False)
+
+    def resume_writing(self) -> None:
+        if self.sink is not None:
+            self.sink.upstream_writable(True)
+
+    # --- httptools callbacks ---
+    def on_message_begin(self) -> None:
+        self.head = ResponseHead()
+        self.reason = b""
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.head.add(name, value)
+
+    def on_headers_complete(self) -> None:
+        status = self.parser.get_status_code()
+        self.status = status
+        if status < 200 and status != 101:
+            return  # 100 Continue and other interim answers are not passed on
+        self.head_seen = True
+        self.body_allowed = not (self.head_only or status in (204, 304) or status == 101)
+        if self.sink is not None:
+            self.sink.upstream_head(status, self.reason, self.head, self.body_allowed)
+        if self.head_only and status not in (204, 304, 101):
+            raise _HeadDone
+
+    def on_body(self, body: bytes) -> None:
+        if self.sink is not None:
+            self.sink.upstream_body(body)
+
+    def on_message_complete(self) -> None:
+        if self.status < 200 or self.status == 101:
+            return
+        self._finish(reusable=self.parser.should_keep_alive())
+
+    # --- used by the exchange and the pool ---
+    def send(self, sink: ResponseSink, data: bytes, *, head_only: bool) -> None:
+        """Start a request: ``data`` is its head (and any body bytes already at hand)."""
+        self.sink = sink
+        self.head_only = head_only
+        self.head_seen = False
+        self.tunnel = False
+        self.status = 0
+        now = self.loop.time()
+        self.last_read = now
+        self.timer.arm(now + self.pool.settings.read_timeout)
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def write(self, data: bytes) -> None:
+        if self.transport is not None:
+            self.transport.write(data)
+
+    def pause_reading(self, paused: bool) -> None:
+        """The client cannot take more: stop reading the response (and stop blaming the upstream)."""
+        if self.gate is None:
+            return
+        if paused:
+            self.gate.pause(PEER_FULL)
+        else:
+            self.last_read = self.loop.time()
+            self.gate.resume(PEER_FULL)
+
+    def detach(self) -> None:
+        """The client side gave up on this request: the connection is not reusable."""
+        self.sink = None
+        self.close()
+
+    def parked(self) -> None:
+        """Now idle in the pool."""
+        self.sink = None
+        self.idle_since = self.loop.time()
+        self.timer.arm(self.idle_since + self.pool.settings.upstream_idle_timeout)
+
+    def close(self) -> None:
+        self.closed = True
+        self.timer.cancel()
+        if self.transport is not None:
+            self.transport.close()
+
+    # --- internals ---
+    def _head_reusable(self) -> bool:
+        return b"close" not in self.head.connection_tokens and self.parser.get_http_version() == "1.1"
+
+    def _finish(self, reusable: bool) -> None:
+        sink, self.sink = self.sink, None
+        if sink is not None:
+            sink.upstream_done(reusable)
+
+    def _fail(self, error: UpstreamError) -> None:
+        sink, self.sink = self.sink, None
+        self.close()
+        if sink is not None:
+            sink.upstream_failed(error, self.head_seen)
+
+    def _upgraded(self, rest: bytes) -> None:
+        if self.status != 101 or self.sink is None:
+            self._fail(UpstreamProtocolError(f"upstream {self.endpoint} upgraded unasked"))
+            return
+        self.tunnel = True
+        self.timer.cancel()  # a tunnel may be quiet for as long as its ends like
+        if rest:
+            self.sink.tunnel_data(rest)
+
+    def _on_timer(self) -> None:
+        if self.closed or self.tunnel:
+            return
+        settings = self.pool.settings
+        now = self.loop.time()
+        if self.sink is None:
+            if now - self.idle_since >= settings.upstream_idle_timeout:
+                self.close()
+            else:  # timers may fire a hair early
+                self.timer.arm(self.idle_since + settings.upstream_idle_timeout)
+            return
+        if self.gate is not None and self.gate.paused:
+            self.timer.arm(now + settings.read_timeout)  # we paused it: the client is slow, not the upstream
+            return
+        if now - self.last_read >= settings.read_timeout:
+            self._fail(
+                UpstreamTimeout(f"upstream {self.endpoint} sent nothing for {settings.read_timeout:g}s")
+            )
+            return
+        self.timer.arm(self.last_read + settings.read_timeout)

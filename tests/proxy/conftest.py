@@ -1,0 +1,137 @@
+"""Shared fixtures for the proxy tests: an event loop in a thread running real upstream servers
+and an in-process ProxyServer on 127.0.0.1, driven by blocking sockets and httpx from the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from gitops_ingress.core.backends import BackendMap
+from gitops_ingress.core.routing import ResourceRef, Route, RouteTable, RoutingState, ServiceRef
+from gitops_ingress.proxy.config import ProxySettings
+from gitops_ingress.proxy.observe import NullObserver
+from gitops_ingress.proxy.server import ProxyServer
+from gitops_ingress.proxy.snapshot import Snapshot, SnapshotHolder
+from tests.support.upstreams import LOOPBACK, LoopThread, TestUpstream
+
+NS = "shop"
+
+
+def route(host: str, path: str, service: str, path_type: str = "Prefix") -> Route:
+    backend: Any = ServiceRef(NS, service, "80")
+    if service.startswith("resource:"):
+        backend = ResourceRef(NS, "example.com", "Bucket", service.split(":", 1)[1])
+    return Route(host, path, path_type, backend, f"{NS}/ing-{service}")
+
+
+def make_state(
+    routes: list[Route], previews: dict[str, list[Route]] | None = None, version: int = 1
+) -> RoutingState:
+    return RoutingState(
+        RouteTable(routes),
+        {branch: RouteTable(items) for branch, items in (previews or {}).items()},
+        "preview.localhost",
+        version,
+    )
+
+
+def backends(mapping: dict[str, list[str]]) -> BackendMap:
+    return BackendMap({f"{NS}/{service}:80": urls for service, urls in mapping.items()})
+
+
+class RecordingObserver(NullObserver):
+    def __init__(self) -> None:
+        self.finished: list[tuple[str, str, str, int]] = []
+        self.errors: list[str] = []
+
+    def request_finished(self, kind: str, branch: str, host: str, status: int, seconds: float) -> None:
+        self.finished.append((kind, branch, host, status))
+
+    def upstream_error(self, reason: str) -> None:
+        self.errors.append(reason)
+
+
+@dataclass
+class ProxyHarness:
+    loop: LoopThread
+    server: ProxyServer
+    holder: SnapshotHolder
+    observer: RecordingObserver
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def swap(self, state: RoutingState, backend_map: BackendMap) -> None:
+        self.loop.call(self.holder.swap, Snapshot.from_backend_map(state, backend_map, "test"))
+
+    def stat(self, name: str) -> Any:
+        return self.loop.call(getattr, self.server.state, name)
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[LoopThread]:
+    thread = LoopThread()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def start_upstream(loop_thread: LoopThread) -> Iterator[Callable[[str], TestUpstream]]:
+    started: list[TestUpstream] = []
+
+    def start(behavior: str = "echo") -> TestUpstream:
+        upstream = loop_thread.run(TestUpstream(behavior).start())
+        started.append(upstream)
+        return upstream
+
+    yield start
+    for upstream in started:
+        loop_thread.run(upstream.stop())
+
+
+@pytest.fixture
+def make_proxy(loop_thread: LoopThread) -> Iterator[Callable[..., ProxyHarness]]:
+    servers: list[ProxyServer] = []
+
+    def make(
+        state: RoutingState,
+        backend_map: BackendMap,
+        settings: ProxySettings | None = None,
+        on_access: Callable[[dict[str, object]], None] | None = None,
+        **start_options: Any,
+    ) -> ProxyHarness:
+        holder = SnapshotHolder(Snapshot.from_backend_map(state, backend_map, "test"))
+        observer = RecordingObserver()
+        server = ProxyServer(settings or ProxySettings(), holder, observer, on_access)
+        sock = socket.socket()
+        sock.bind((LOOPBACK, 0))
+        sock.listen(512)
+        sock.setblocking(False)
+        loop_thread.run(server.start([sock], **start_options))
+        servers.append(server)
+        return ProxyHarness(loop_thread, server, holder, observer, sock.getsockname()[1])
+
+    yield make
+    for server in servers:
+        # every test closes its sockets: the proxy must notice, and count every request down
+        loop_thread.run(asyncio.wait_for(server.state.idle.wait(), 5))
+        assert loop_thread.call(lambda s=server: s.state.in_flight) == 0
+        loop_thread.run(server.shutdown(1.0))
+
+
+@pytest.fixture
+def echo_proxy(
+    make_proxy: Callable[..., ProxyHarness], start_upstream: Callable[[str], TestUpstream]
+) -> tuple[ProxyHarness, TestUpstream]:
+    """A proxy routing ``shop.example.com`` (and everything else host-less) to one echo upstream."""
+    upstream = start_upstream("echo")
+    state = make_state([route("shop.example.com", "/", "web"), route("", "/", "web")])
+    return make_proxy(state, backends({"web": [upstream.url]})), upstream

@@ -1,0 +1,170 @@
+"""``GET /api/v1/proxy/stream`` over real HTTP, read by hand and by the proxy's own client.
+
+The server runs on the test's event loop (uvicorn on a loopback socket), so the test can change
+the routing state with the real LocalTarget and EventBus and watch the lines arrive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+import uvicorn
+from starlette.types import ASGIApp
+
+from gitops_ingress.core.backends import BackendMap
+from gitops_ingress.core.naming import preview_host
+from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
+from gitops_ingress.core.settings import Settings
+from gitops_ingress.proxy.snapshot import Snapshot
+from gitops_ingress.proxy.sources.controller import ControllerSource
+from gitops_ingress.sync.events import EventBus, Subscription
+from gitops_ingress.sync.local import LocalTarget
+from gitops_ingress.sync.protocols import DesiredEnvironment
+from gitops_ingress.web.app import create_app
+from gitops_ingress.web.stream import STREAM_PATH
+
+pytestmark = pytest.mark.anyio
+WAIT = 10.0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class TrackingBus(EventBus):
+    def __init__(self) -> None:
+        super().__init__()
+        self.unsubscribed = asyncio.Event()
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        super().unsubscribe(subscription)
+        self.unsubscribed.set()
+
+
+class BookView:
+    """The view's streaming half, from the real local target and bus."""
+
+    settings = Settings()
+
+    def __init__(self) -> None:
+        self.target = LocalTarget("main", "preview.localhost")
+        self.bus = TrackingBus()
+        self.target.subscribe(lambda state: self.bus.publish("routes", "", {"version": state.version}))
+
+    def branches(self) -> list[object]:
+        return []
+
+    def routing_state(self) -> RoutingState:
+        return self.target.state
+
+    def subscribe(self) -> Subscription:
+        return self.bus.subscribe()
+
+    async def apply(self, branch: str, service: str) -> None:
+        table = RouteTable([Route("shop.example.com", "/", "Prefix", ServiceRef("shop", service, "80"), "shop/web", "a.yaml", 1, "production")])
+        await self.target.apply(branch, branch == "main", {"production": DesiredEnvironment("production", "c", table)})
+
+
+class NoReceiver:
+    def seen_delivery(self, delivery_id: str) -> bool:
+        return False
+
+    def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
+        return None
+
+    async def push(self, branch: str | None, deleted: bool) -> None:
+        return None
+
+
+@asynccontextmanager
+async def served(view: BookView, ping_interval: float = 15.0) -> AsyncIterator[str]:
+    backends = BackendMap.from_options(["web:80=http://127.0.0.1:9001", "shop/web-2:80=http://127.0.0.1:9002"])
+    app = create_app(view, NoReceiver(), backends=backends, ping_interval=ping_interval)  # type: ignore[arg-type]
+    async with serving(app) as url:
+        yield url
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    """uvicorn on a loopback port, on the running loop (so the test shares it with the app)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign] # the test loop keeps its signals
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        server.force_exit = True
+        await asyncio.wait_for(task, WAIT)
+        sock.close()
+
+
+async def test_stream_sends_the_state_then_each_change() -> None:
+    view = BookView()
+    await view.apply("main", "web")
+    async with (
+        served(view) as url,
+        httpx.AsyncClient(timeout=WAIT) as client,
+        client.stream("GET", url + STREAM_PATH) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/x-ndjson")
+        lines = response.aiter_lines()
+        first = json.loads(await asyncio.wait_for(anext(lines), WAIT))
+        assert first["type"] == "state" and first["state"]["version"] == 1
+        assert first["backends"] == {"web:80": ["http://127.0.0.1:9001"], "shop/web-2:80": ["http://127.0.0.1:9002"]}
+        state = RoutingState.from_dict(first["state"])
+        assert str(state.resolve("shop.example.com", "/").match.backend) == "shop/web:80"
+        await view.apply("feature/x", "web-2")
+        second = json.loads(await asyncio.wait_for(anext(lines), WAIT))
+        assert second["state"]["version"] == 2 and list(second["state"]["previews"]) == ["feature/x"]
+
+
+async def test_quiet_stream_pings_and_a_gone_client_unsubscribes() -> None:
+    view = BookView()
+    async with served(view, ping_interval=0.2) as url, httpx.AsyncClient(timeout=WAIT) as client:
+        async with client.stream("GET", url + STREAM_PATH) as response:
+            lines = response.aiter_lines()
+            assert json.loads(await asyncio.wait_for(anext(lines), WAIT))["type"] == "state"
+            assert json.loads(await asyncio.wait_for(anext(lines), WAIT)) == {"type": "ping"}
+            assert view.bus.subscriber_count == 1
+        await asyncio.wait_for(view.bus.unsubscribed.wait(), WAIT)
+        assert view.bus.subscriber_count == 0
+
+
+async def test_the_proxy_controller_client_follows_the_stream() -> None:
+    view = BookView()
+    await view.apply("main", "web")
+    snapshots: list[Snapshot] = []
+    arrived = asyncio.Event()
+
+    def publish(snapshot: Snapshot) -> None:
+        snapshots.append(snapshot)
+        arrived.set()
+
+    async with served(view) as url:
+        follower = asyncio.create_task(ControllerSource(url, backoff_min=0.05).run(publish))
+        try:
+            await asyncio.wait_for(arrived.wait(), WAIT)
+            arrived.clear()
+            await view.apply("feature/x", "web-2")
+            await asyncio.wait_for(arrived.wait(), WAIT)
+        finally:
+            follower.cancel()
+            await asyncio.gather(follower, return_exceptions=True)
+    latest = snapshots[-1]
+    resolution = latest.state.resolve(preview_host("feature/x", "shop.example.com", "preview.localhost"), "/")
+    ref = resolution.match.backend
+    assert isinstance(ref, ServiceRef) and ref.name == "web-2"
+    assert [str(e) for e in latest.endpoints(ref)] == ["http://127.0.0.1:9002"]
