@@ -1,0 +1,207 @@
+"""The ``kubernetes`` target: each branch server-side applied into its own namespaces.
+
+One reconcile of a branch, in a worker thread (the official client blocks):
+
+1. Build every manifest the branch wants (``manifests.desired_branch``).
+2. Read what we manage for the branch, by label, in one list per kind; read the namespaces we do
+   not know yet one by one, because a namespace of that name may exist and belong to someone else.
+3. Write only what differs (digest and field comparison), so a reconcile with nothing to change
+   makes no write at all; prune our objects that git no longer holds.
+4. Refusals (a foreign namespace, a foreign Ingress of that name, a field-manager conflict, two
+   environments claiming one object) do not stop the rest of the branch: they are collected and
+   raised at the end as one ``KubeError`` naming each object, so the engine reports the branch and
+   retries with back-off while everything else of the branch is live.
+
+High availability: with a leader gate, a follower remembers the desired state of every branch and
+writes nothing; each write checks the gate, so a replica that lost its lease mid-apply stops
+(``NotLeader``) and the new leader, which remembered the same state, completes it on ``resync``.
+Both paths converge because every step is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import kubernetes
+
+from gitops_ingress.core.settings import Settings
+from gitops_ingress.kube import manifests as m
+from gitops_ingress.kube.client import KubeOptions
+from gitops_ingress.kube.cluster import Cluster, Obj
+from gitops_ingress.kube.errors import ForeignObject, KubeConflict, KubeError, NotLeader
+
+log = logging.getLogger("gitops_ingress.kube.target")
+
+
+class KubernetesTarget:
+    """Satisfies ``sync.Target`` by shape."""
+
+    name = "kubernetes"
+
+    def __init__(self, api: kubernetes.client.ApiClient, settings: Settings, options: KubeOptions | None = None,
+                 *, is_leader: Callable[[], bool] | None = None) -> None:
+        self.options = options or KubeOptions()
+        self.settings = settings
+        self.cluster = Cluster(api, self.options)
+        self._is_leader = is_leader
+        self._desired: dict[str, tuple[bool, dict[str, m.EnvironmentLike]]] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    # -- the Target protocol --------------------------------------------------------------
+
+    async def apply(self, branch: str, stable: bool, environments: Mapping[str, m.EnvironmentLike]) -> None:
+        previous = self._desired.get(branch, (stable, {}))[1]
+        merged = {name: (previous.get(name, env) if env.keep else env) for name, env in environments.items()}
+        self._desired[branch] = (stable, merged)
+        if not self.leading():
+            return  # the leader applies the same commit; we keep it for when we take over
+        async with self._lock(branch):
+            await asyncio.to_thread(self.reconcile, branch, stable, merged)
+
+    async def remove(self, branch: str, stable: bool) -> None:
+        self._desired.pop(branch, None)
+        if not self.leading():
+            return
+        async with self._lock(branch):
+            await asyncio.to_thread(self.delete_branch, branch, stable)
+
+    async def adopt(self, branch: str, stable: bool, environments: Mapping[str, m.EnvironmentLike]) -> None:
+        """The cluster keeps its own state; remember the branch so a new leader knows it."""
+        self._desired.setdefault(branch, (stable, dict(environments)))
+
+    async def resync(self) -> None:
+        """Reconcile every remembered branch (called when this replica becomes the leader)."""
+        for branch, (stable, environments) in list(self._desired.items()):
+            try:
+                async with self._lock(branch):
+                    await asyncio.to_thread(self.reconcile, branch, stable, environments)
+            except KubeError as exc:
+                log.warning("resync of branch %r: %s", branch, exc)
+
+    def leading(self) -> bool:
+        return self._is_leader is None or self._is_leader()
+
+    def _lock(self, branch: str) -> asyncio.Lock:
+        return self._locks.setdefault(branch, asyncio.Lock())
+
+    # -- one reconcile (blocking) -----------------------------------------------------------
+
+    def _write(self, resource: str, manifest: Obj) -> None:
+        if not self.leading():
+            raise NotLeader("this replica lost the leader lease during an apply; the new leader completes it")
+        self.cluster.apply(resource, manifest, self.options.force_conflicts)
+
+    def _delete(self, resource: str, namespace: str, name: str) -> None:
+        if not self.leading():
+            raise NotLeader("this replica lost the leader lease during a prune; the new leader completes it")
+        self.cluster.delete(resource, namespace, name)
+
+    def reconcile(self, branch: str, stable: bool, environments: Mapping[str, m.EnvironmentLike]) -> None:
+        want = m.desired_branch(branch, stable, environments, self.settings, self.options.preview_tls_secret)
+        role = m.STABLE if stable else m.PREVIEW
+        problems = list(want.problems)
+        live_ns = {name: obj for (_, name), obj in self.cluster.list("namespaces", selector=m.selector(branch)).items()}
+        live_ing = self.cluster.list("ingresses", selector=m.selector(branch))
+        blocked, foreign_names = self._namespaces(branch, role, want, live_ns, problems)
+        for key, manifest in sorted(want.ingresses.items()):
+            if key[0] in blocked:
+                continue
+            live = live_ing.get(key)
+            if live is None and key in foreign_names:
+                problems.append(f"Ingress {key[0]}/{key[1]} exists and is not managed by gitops-ingress for branch "
+                                f"{branch!r}: not adopted; rename ours or remove it")
+                continue
+            if m.unchanged(live, manifest):
+                continue
+            try:
+                self._write("ingresses", manifest)
+            except KubeConflict as exc:
+                problems.append(f"{exc} (set force_conflicts to take the fields over)")
+        self._prune(branch, want, live_ns, live_ing)
+        if not stable:
+            for namespace in sorted(set(want.backends) - blocked):
+                self._external_names(branch, namespace, want, namespace in live_ns, problems)
+        if problems:
+            raise ForeignObject(f"branch {branch!r}: " + "; ".join(problems))
+
+    def _namespaces(self, branch: str, role: str, want: m.DesiredBranch, live_ns: dict[str, Obj],
+                    problems: list[str]) -> tuple[set[str], set[tuple[str, str]]]:
+        """Create or update our namespaces. Returns the namespaces we must not write into and the
+        Ingress names that exist, unmanaged, in the foreign stable namespaces we write into."""
+        blocked: set[str] = set()
+        foreign_names: set[tuple[str, str]] = set()
+        for name, manifest in sorted(want.namespaces.items()):
+            live = live_ns.get(name)
+            if live is not None and m.is_ours(live, branch, role):
+                if (live.get("status") or {}).get("phase") == "Terminating":
+                    problems.append(f"namespace {name} is still terminating; retrying")
+                    blocked.add(name)
+                elif not m.unchanged(live, manifest):
+                    self._write("namespaces", manifest)
+                continue
+            existing = live or self.cluster.get_namespace(name)
+            if existing is None:
+                self._write("namespaces", manifest)
+            elif role == m.STABLE and not m.is_ours(existing, branch, role):
+                # a team's own namespace: our Ingresses go beside its Services, the namespace stays theirs
+                foreign_names.update(k for k, obj in self.cluster.list("ingresses", name).items()
+                                     if not m.is_ours(obj, branch, role))
+            else:
+                owner = ((existing.get("metadata") or {}).get("annotations") or {}).get(m.BRANCH)
+                whose = f"branch {owner!r}'s" if owner else "not managed by gitops-ingress"
+                problems.append(f"namespace {name} exists and is {whose}: not adopted, nothing applied into it "
+                                f"(rename the branch or the namespace template)")
+                blocked.add(name)
+        return blocked, foreign_names
+
+    def _prune(self, branch: str, want: m.DesiredBranch, live_ns: dict[str, Obj],
+               live_ing: dict[tuple[str, str], Obj]) -> None:
+        kept = {m.label_value(env) for env in want.kept}
+        for key, obj in sorted(live_ing.items()):
+            env = ((obj.get("metadata") or {}).get("labels") or {}).get(m.ENVIRONMENT, "")
+            if key not in want.ingresses and env not in kept:
+                self._delete("ingresses", *key)
+        if want.kept:
+            return  # an environment we were told to keep may still use any of the namespaces
+        for name, obj in sorted(live_ns.items()):
+            if name not in want.namespaces and m.is_ours(obj, branch, m.PREVIEW):
+                self._delete("namespaces", "", name)
+
+    def _external_names(self, branch: str, namespace: str, want: m.DesiredBranch, existed: bool,
+                        problems: list[str]) -> None:
+        live = {name: obj for (_, name), obj in self.cluster.list("services", namespace).items()} if existed else {}
+        needed = want.backends.get(namespace, set())
+        stable_ns = want.stable_of[namespace]
+        for service in sorted(needed):
+            current = live.get(service)
+            if current is not None and not _our_external_name(current, branch):
+                continue  # the branch deploys its own Service: it routes there, we stay out
+            manifest = m.external_name_manifest(service, namespace, stable_ns, branch)
+            if not m.unchanged(current, manifest):
+                try:
+                    self._write("services", manifest)
+                except KubeConflict as exc:
+                    problems.append(str(exc))
+        for service, obj in sorted(live.items()):
+            if service not in needed and _our_external_name(obj, branch):
+                self._delete("services", namespace, service)
+
+    def delete_branch(self, branch: str, stable: bool) -> None:
+        """A deleted branch: its preview namespaces (only ours) go, with everything in them, and
+        its Ingresses anywhere else."""
+        namespaces: set[str] = set()
+        if not stable:
+            found = self.cluster.list("namespaces", selector=m.selector(branch, m.PREVIEW))
+            namespaces = {name for (_, name), obj in found.items() if m.is_ours(obj, branch, m.PREVIEW)}
+        for (namespace, name), _obj in sorted(self.cluster.list("ingresses", selector=m.selector(branch)).items()):
+            if namespace not in namespaces:
+                self._delete("ingresses", namespace, name)
+        for name in sorted(namespaces):
+            self._delete("namespaces", "", name)
+
+
+def _our_external_name(obj: Any, branch: str) -> bool:
+    return m.is_ours(obj, branch, m.EXTERNAL_NAME) and (obj.get("spec") or {}).get("type") == "ExternalName"

@@ -1,0 +1,56 @@
+"""The kubernetes target under the real reconcile engine: a real bare repository, the real
+Mirror and Store, the stand-in API server. API faults put the branch in ERROR with a message that
+says what failed while the cluster keeps the last applied state; the engine's back-off then
+completes the sync; a deleted branch's namespace goes away after the preview time-to-live."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.status import SyncState
+from tests.kube.target_kit import Reader, ingress_yaml, make_target
+from tests.support.gitrepos import make_remote
+from tests.support.kubeapi import StandIn
+from tests.sync.conftest import running
+
+
+def test_faults_back_off_keep_the_last_state_and_say_so(stand_in: StandIn, tmp_path: Path) -> None:
+    settings = Settings.build(None, {}, {"preview_ttl": 0.2})
+    remote = make_remote(tmp_path)
+    work = remote.clone()
+    work.write({"environments/production/shop.yaml": ingress_yaml("shop", "shop.example.com", "web")})
+    work.commit("stable")
+    work.push("main")
+    work.branch("feature")
+    work.push("feature")
+    read = Reader(stand_in)
+
+    def backend() -> str:
+        return str(read.ingresses()["shop/shop"].spec.rules[0].http.paths[0].backend.service.name)
+
+    async def scenario() -> None:
+        target = make_target(stand_in, settings)
+        async with running(tmp_path, remote, settings, target=target) as harness:  # type: ignore[arg-type]
+            engine, until = harness.engine, harness.wait_until
+            assert backend() == "web" and "shop-feature" in read.namespaces()
+            stand_in.faults(fail_next=1000, status=500, verb="apply")
+            work.write({"environments/production/shop.yaml": ingress_yaml("shop", "shop.example.com", "web-v2")})
+            work.commit("v2")
+            work.push("main")
+            await engine.refresh("main")
+            await until(lambda: engine.branch("main").state is SyncState.ERROR)  # type: ignore[union-attr]
+            status = engine.branch("main")
+            assert status is not None and "answered 500 on patch" in status.message
+            assert "last good routes keep serving" in status.message
+            assert backend() == "web"
+            stand_in.faults(reset=True)
+            await until(lambda: engine.branch("main").state is SyncState.APPLIED)  # type: ignore[union-attr]
+            assert backend() == "web-v2"
+            work.delete_remote_branch("feature")
+            await engine.refresh(None)
+            await until(lambda: engine.branch("feature") is None)
+            assert "shop-feature" not in read.namespaces()
+
+    asyncio.run(scenario())
