@@ -27,7 +27,7 @@ import pytest
 
 from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.routing import RoutingState
-from tests.support.gitrepos import Remote, WorkTree, make_remote
+from tests.support.gitrepos import Remote, WorkTree, make_branching_remote
 from tests.support.upstreams import LoopThread, TestUpstream
 from tests.sync.builders import ingress
 
@@ -134,16 +134,12 @@ def served_by(upstream: TestUpstream, response: httpx.Response, before: int) -> 
 
 
 def repository(tmp_path: Path) -> tuple[Remote, WorkTree]:
-    remote = make_remote(tmp_path)
-    work = remote.clone()
-    work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web")})
-    work.commit("stable")
-    work.push("main")
-    work.branch("feature/new-shop")
-    work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-v2")})
-    work.commit("new shop")
-    work.push("feature/new-shop")
-    return remote, work
+    return make_branching_remote(
+        tmp_path,
+        {"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web")},
+        "feature/new-shop",
+        {"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-v2")},
+    )
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ from gitops_ingress.core.naming import preview_host
 from tests.kube.source_kit import Cluster
 from tests.kube.target_kit import environment, envs, ingress_yaml, make_target, run
 from tests.proxy.fixtures_ops import CertificateAuthority, peer_serial
-from tests.support.gitrepos import make_remote
+from tests.support.gitrepos import make_branching_remote
 from tests.support.kubeapi import StandIn, run_stand_in
 from tests.support.upstreams import LoopThread, TestUpstream
 
@@ -111,15 +111,12 @@ def test_serve_and_proxy_on_kubernetes(stand_in: StandIn, tmp_path: Path) -> Non
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    remote = make_remote(tmp_path)
-    work = remote.clone()
-    work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web")})
-    work.commit("stable")
-    work.push("main")
-    work.branch("feature/login")
-    work.write({"environments/production/login.yaml": ingress("login", "login.example.com", "web")})
-    work.commit("login")
-    work.push("feature/login")
+    remote, work = make_branching_remote(
+        tmp_path,
+        {"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web")},
+        "feature/login",
+        {"environments/production/login.yaml": ingress("login", "login.example.com", "web")},
+    )
 
     loop = LoopThread()
     web = loop.run(TestUpstream().start())

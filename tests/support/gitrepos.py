@@ -220,6 +220,26 @@ def make_sample_remote(tmp_path: Path, branch: str = "main") -> tuple[Remote, Wo
     return remote, work
 
 
+def make_branching_remote(
+    tmp_path: Path,
+    stable: Mapping[str, str | bytes],
+    branch: str,
+    changes: Mapping[str, str | bytes],
+) -> tuple[Remote, WorkTree]:
+    """A remote whose ``main`` holds ``stable`` and whose ``branch`` adds ``changes`` on top of it,
+    both pushed; the work tree is left on ``branch``."""
+    remote = make_remote(tmp_path)
+    work = remote.clone()
+    work.write(stable)
+    work.commit("stable")
+    work.push("main")
+    work.branch(branch)
+    work.write(changes)
+    work.commit(f"change on {branch}")
+    work.push(branch)
+    return remote, work
+
+
 def _free_name(parent: Path, stem: str) -> Path:
     for index in range(1000):
         candidate = parent / (stem if index == 0 else f"{stem}-{index}")
