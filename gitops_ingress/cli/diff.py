@@ -11,7 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from gitops_ingress.cli.gitsource import snapshot_from_ref
 from gitops_ingress.cli.output import emit, wants_color
 from gitops_ingress.cli.sources import settings_from_folder, snapshot_from_paths
 from gitops_ingress.core.config import ConfigSnapshot
@@ -54,6 +53,9 @@ def _sides(args: argparse.Namespace) -> tuple[ConfigSnapshot, ConfigSnapshot, li
         return base, head, findings + head_read
     if not (args.base and args.head):
         raise UsageError("give either two folders (DIR_A DIR_B) or --base REF --head REF")
+    # Imported here: GitPython costs a tenth of a second that a folder diff does not need.
+    from gitops_ingress.cli.gitsource import snapshot_from_ref
+
     base, _ = snapshot_from_ref(args.repo, args.base, args.env)
     head, head_read = snapshot_from_ref(args.repo, args.head, args.env)
     return base, head, head_read
