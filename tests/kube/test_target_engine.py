@@ -10,25 +10,16 @@ from pathlib import Path
 
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
-from tests.kube.target_kit import Reader, ingress_yaml, make_target
-from tests.support.gitrepos import make_remote
+from tests.kube.target_kit import Reader, ingress_yaml, make_target, shop_remote
 from tests.support.kubeapi import StandIn
 from tests.sync.conftest import running
 
 
 def test_faults_back_off_keep_the_last_state_and_say_so(stand_in: StandIn, tmp_path: Path) -> None:
     settings = Settings.build(None, {}, {"preview_ttl": 0.2})
-    remote = make_remote(tmp_path)
-    work = remote.clone()
-    work.write({"environments/production/shop.yaml": ingress_yaml("shop", "shop.example.com", "web")})
-    work.commit("stable")
-    work.push("main")
-    work.branch("feature")
-    work.push("feature")
+    remote, work = shop_remote(tmp_path, "feature")
     read = Reader(stand_in)
-
-    def backend() -> str:
-        return str(read.ingresses()["shop/shop"].spec.rules[0].http.paths[0].backend.service.name)
+    backend = read.backend
 
     async def scenario() -> None:
         target = make_target(stand_in, settings)

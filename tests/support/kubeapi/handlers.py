@@ -79,6 +79,9 @@ class Handler(BaseHTTPRequestHandler):
             user = self.server.controls.authenticate(self.headers.get("Authorization", ""))
             if self.server.controls.delay_seconds:
                 self.server.stopping.wait(self.server.controls.delay_seconds)
+            if self.server.stopping.is_set():
+                self.close_connection = True  # went down meanwhile: no answer, as a crash gives
+                return
             target = routing.parse(url.path)
             if target is None:
                 self._discovery(url.path)
@@ -171,7 +174,10 @@ class Handler(BaseHTTPRequestHandler):
         elif verb == "watch":
             self._watch(target, query)
         elif verb == "delete":
-            self._send(200, registry.delete(w, target.name, self._json_body(raw)))
+            options = self._json_body(raw)
+            if "orphanDependents" in query:
+                options["orphanDependents"] = query["orphanDependents"] in ("true", "1")
+            self._send(*registry.delete(w, target.name, options))
         elif verb == "deletecollection":
             items = self._matching(target, query)
             registry.delete_collection(w, [o["metadata"]["name"] for o in items])

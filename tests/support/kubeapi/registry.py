@@ -129,7 +129,13 @@ class Registry:
             raise status.apply_conflict(w.rt, name, conflicts, w.rt.api_version)
         return self._commit(w, old, result, own), old is None
 
-    def delete(self, w: Write, name: str, options: Obj) -> Obj:
+    def delete(self, w: Write, name: str, options: Obj) -> tuple[int, Obj]:
+        """The HTTP code and body of a DELETE, as the generic registry and the delete handler
+        answer: an object with finalizers only gets its deletionTimestamp and comes back (it goes
+        once an update removes the last finalizer); a deleted one comes back as itself for the
+        kinds that return deleted objects (Service, ServiceAccount), else as a Success Status; a
+        namespace comes back Terminating. 202 replaces 200 only when the deletion is pending and
+        the client set the deprecated ``orphanDependents: false``."""
         with self.store.transaction():
             obj = self.get(w.rt, w.namespace, name)
             pre = options.get("preconditions") or {}
@@ -138,12 +144,21 @@ class Registry:
                     pre.get("resourceVersion") and pre["resourceVersion"] != meta.get(
                         "resourceVersion")):
                 raise status.stale(w.rt, name)
-            if w.dry_run:
-                return obj
+            pending = 202 if options.get("orphanDependents") is False else 200
             if w.rt is resources.NAMESPACES:
-                return self._delete_namespace(obj)
-            self.store.remove(w.rt, w.namespace, name)
-            return status.success_status(w.rt, name, meta.get("uid", ""))
+                if w.dry_run:
+                    return pending, obj
+                return pending, self._delete_namespace(obj)
+            if meta.get("finalizers"):
+                if w.dry_run or meta.get("deletionTimestamp"):
+                    return pending, obj  # already terminating: no write, no event
+                meta["deletionTimestamp"] = now()
+                return pending, self.store.put(w.rt, obj)
+            if not w.dry_run:
+                self.store.remove(w.rt, w.namespace, name)
+            if w.rt.returns_deleted:
+                return 200, obj  # as etcd hands it back: the last stored state
+            return 200, status.success_status(w.rt, name, meta.get("uid", ""))
 
     def delete_collection(self, w: Write, names: list[str]) -> None:
         with self.store.transaction():
@@ -249,6 +264,9 @@ class Registry:
             return old
         if w.dry_run:
             return new
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and w.rt is not \
+                resources.NAMESPACES:
+            return self.store.remove(w.rt, w.namespace, meta["name"]) or new  # last finalizer gone
         return self.store.put(w.rt, new)
 
     def _default(self, rt: ResourceType, obj: Obj) -> None:

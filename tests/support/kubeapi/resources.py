@@ -24,6 +24,9 @@ class ResourceType:
     # Whether metadata.generation is kept (the API server does so for kinds with a spec).
     generation: bool = False
     categories: tuple[str, ...] = ()
+    # DELETE answers with the deleted object, not a Status (the registry's ReturnDeletedObject:
+    # true for Services and ServiceAccounts among the kinds served here; see Registry.delete).
+    returns_deleted: bool = False
 
     @property
     def api_version(self) -> str:
@@ -51,7 +54,7 @@ class ResourceType:
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Namespace", "namespaces", False, ("ns",), status_subresource=True),
     ResourceType("", "v1", "Service", "services", True, ("svc",), status_subresource=True,
-                 categories=("all",)),
+                 categories=("all",), returns_deleted=True),
     ResourceType("", "v1", "Secret", "secrets", True),
     ResourceType("", "v1", "ConfigMap", "configmaps", True, ("cm",)),
     ResourceType("", "v1", "Event", "events", True, ("ev",)),
@@ -63,7 +66,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True),
     ResourceType("events.k8s.io", "v1", "Event", "events", True, ("ev",)),
     # what deploy/ holds, so that ``kubectl apply -k deploy/`` can be tested against the stand-in
-    ResourceType("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",)),
+    ResourceType("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",), returns_deleted=True),
     ResourceType("apps", "v1", "Deployment", "deployments", True, ("deploy",), status_subresource=True,
                  generation=True, categories=("all",)),
     ResourceType("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",),

@@ -4,6 +4,13 @@ Tests use the context manager: it binds 127.0.0.1 on a free port (port 0), serve
 thread, writes a kubeconfig into a temporary folder and, on exit, ends open watches, closes every
 accepted connection (idle keep-alive connections would otherwise hold their threads) and removes
 the folder. The methods on :class:`StandIn` are the Python face of the ``/_stand_in/`` control API.
+
+An API server restart is ``halt()`` then ``resume()`` (or ``restart()``): the HTTP server goes away
+as a crashed kube-apiserver does -- listening socket closed (connections are refused), every open
+connection and watch cut -- while the store, like etcd, keeps every object, the resourceVersion
+counter and the watch history; ``resume`` listens again on the same address over the same state.
+``restart(compact=True)`` also forgets the history, as a restart whose watch cache starts after
+the clients' last resourceVersion does: their watches then get 410 Expired and must relist.
 """
 
 from __future__ import annotations
@@ -30,12 +37,12 @@ class StandInHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], bookmark_interval: float,
-                 verbose: bool) -> None:
+    def __init__(self, address: tuple[str, int], bookmark_interval: float, verbose: bool,
+                 registry: Registry, controls: Controls) -> None:
         super().__init__(address, Handler)
-        self.store = Store()
-        self.registry = Registry(self.store)
-        self.controls = Controls()
+        self.store = registry.store
+        self.registry = registry
+        self.controls = controls
         self.stopping = threading.Event()
         self.bookmark_interval = bookmark_interval
         self.verbose = verbose
@@ -70,20 +77,27 @@ class StandIn:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, bookmark_interval: float = 5.0,
                  namespaces: tuple[str, ...] = DEFAULT_NAMESPACES, token: str | None = None,
                  verbose: bool = False) -> None:
-        self.httpd = StandInHTTPServer((host, port), bookmark_interval, verbose)
+        self._options = (bookmark_interval, verbose)
+        self.registry = Registry(Store())
+        self.controls = Controls()
+        self.httpd = StandInHTTPServer((host, port), bookmark_interval, verbose, self.registry,
+                                       self.controls)
+        bound = self.httpd.socket.getsockname()
+        self.address: tuple[str, int] = (bound[0], bound[1])  # the port chosen, kept across restarts
         self.url = f"http://{self.httpd.address}"
         self.token = token
         if token:
-            self.httpd.controls.configure_auth({"tokens": {token: "system:admin"}})
+            self.controls.configure_auth({"tokens": {token: "system:admin"}})
         for name in namespaces:
-            self.httpd.registry.create(Write(NAMESPACES, "", "stand-in"),
-                                       {"metadata": {"name": name}})
+            self.registry.create(Write(NAMESPACES, "", "stand-in"), {"metadata": {"name": name}})
         self._tmp = tempfile.TemporaryDirectory(prefix="kube-stand-in-")
         self.kubeconfig_path = pathlib.Path(self._tmp.name) / "kubeconfig"
         self.kubeconfig_path.write_text(self.kubeconfig())
-        self._thread = threading.Thread(target=self.httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
-                                        name=f"kube-stand-in {self.url}", daemon=True)
+        self._thread = self._serving_thread()
+
+    def _serving_thread(self) -> threading.Thread:
+        return threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                name=f"kube-stand-in {self.url}", daemon=True)
 
     def kubeconfig(self, user_token: str | None = None) -> str:
         token = user_token or self.token
@@ -100,14 +114,40 @@ class StandIn:
         return self
 
     def stop(self) -> None:
-        self.httpd.stopping.set()
-        self.httpd.store.close()
-        if self._thread.is_alive():
-            self.httpd.shutdown()
-        self.httpd.close_connections()
-        self.httpd.server_close()
-        self._thread.join(timeout=5)
+        self.registry.store.close()
+        self.halt()
         self._tmp.cleanup()
+
+    @property
+    def serving(self) -> bool:
+        return self._thread.is_alive()
+
+    def halt(self) -> None:
+        """Go down as a crashed API server does; the state stays for :meth:`resume`."""
+        httpd = self.httpd
+        httpd.stopping.set()
+        if self._thread.is_alive():
+            httpd.shutdown()  # no accept after this returns
+        httpd.server_close()  # from here on, connecting is refused
+        httpd.close_connections()
+        self.registry.store.drop_watches()  # watch threads blocked on the store end now
+        self._thread.join(timeout=5)
+
+    def resume(self) -> None:
+        """Listen again on the same address, over the same objects and resourceVersions."""
+        if self.serving:
+            raise RuntimeError(f"the stand-in at {self.url} is serving; halt() it first")
+        self.httpd = StandInHTTPServer(self.address, *self._options, self.registry, self.controls)
+        self._thread = self._serving_thread()
+        self._thread.start()
+
+    def restart(self, compact: bool = False) -> None:
+        """``halt()``, optionally forget the watch history (old resourceVersions answer 410),
+        ``resume()``."""
+        self.halt()
+        if compact:
+            self.compact()
+        self.resume()
 
     # -- the Python face of /_stand_in/ --------------------------------------------------------
 
@@ -119,19 +159,19 @@ class StandIn:
             spec.update(fail_next=fail_next, status=status, verb=verb, resource=resource)
         if delay_seconds is not None:
             spec["delay_seconds"] = delay_seconds
-        self.httpd.controls.configure_faults(spec)
+        self.controls.configure_faults(spec)
         if drop_watches:
-            self.httpd.store.drop_watches()
+            self.registry.store.drop_watches()
 
     def compact(self) -> int:
         """Forget the watch history; returns the resourceVersion older ones now expire below."""
-        return self.httpd.store.compact()
+        return self.registry.store.compact()
 
     def request_counts(self) -> dict[str, Any]:
-        return self.httpd.controls.request_counts()
+        return self.controls.request_counts()
 
     def reset_counts(self) -> None:
-        self.httpd.controls.reset_counts()
+        self.controls.reset_counts()
 
     def auth(self, tokens: dict[str, str] | None = None,
              deny: list[dict[str, str]] | None = None) -> None:
@@ -140,11 +180,11 @@ class StandIn:
             spec["tokens"] = tokens
         if deny is not None:
             spec["deny"] = deny
-        self.httpd.controls.configure_auth(spec)
+        self.controls.configure_auth(spec)
 
     @property
     def resource_version(self) -> int:
-        return self.httpd.store.resource_version
+        return self.registry.store.resource_version
 
 
 @contextmanager

@@ -35,10 +35,12 @@ class ApiError(Exception):
 
 
 def success_status(rt: ResourceType, name: str, uid: str) -> dict[str, Any]:
-    return {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-        "details": {"name": name, "group": rt.group, "kind": rt.plural, "uid": uid},
-    }
+    """What a DELETE answers for most kinds; ``kind`` holds the resource (plural), as the
+    registry's finalizeDelete sets it, and ``group`` is left out for the core group."""
+    details = _details(rt, name)
+    details["uid"] = uid
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            "details": details}
 
 
 def _details(rt: ResourceType, name: str) -> dict[str, Any]:
