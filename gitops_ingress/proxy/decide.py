@@ -6,12 +6,22 @@ reads the current snapshot once (so a reload never changes a request half-way), 
 needs no upstream into a finished page: 405 for CONNECT, 400 for a bad absolute-form target,
 308 to https for TLS hosts reached over plain HTTP, 404 of the built-in default backend (and for
 ``resource`` backends, which an L7 proxy cannot serve), 503 when a Service has no endpoint.
+
+What a (Host, path) pair resolves to is remembered in a ``RouteCache`` per server, keyed by the
+raw Host bytes and the target without its query (matching ignores the query), and valid for one
+snapshot object only: the first request after a swap finds a different snapshot and starts an
+empty cache. Resolving (decoding, ``normalize_host``, two table lookups, a Resolution, the
+endpoint lookup with its dataclass hashes) was about a fifth of the proxy's own time per request;
+a hit is one tuple and one dict lookup, whatever the size of the route table. Snapshots are
+immutable (proxy/snapshot.py), so nothing else can make an entry stale. The cache is bounded
+and simply emptied when full, so a flood of distinct hosts or paths costs a miss each, nothing
+more. The TLS redirect is decided before it (certificates change apart from snapshots).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from httptools import HttpParserInvalidURLError, parse_url
 
@@ -20,11 +30,65 @@ from gitops_ingress.proxy import pages
 from gitops_ingress.proxy.forwarding import valid_host
 
 if TYPE_CHECKING:
+    from gitops_ingress.core.backends import Endpoint
+    from gitops_ingress.core.routing import Resolution
     from gitops_ingress.proxy.exchange import Exchange
+    from gitops_ingress.proxy.snapshot import Snapshot
 
 log = logging.getLogger("gitops_ingress.proxy")
 
 LocalAnswer = tuple[bytes, bool]  # (whole response, close the connection after it)
+# kind, branch, host group, Service (None: no Service to proxy to), its endpoints, upstream Host
+# bytes, and the Resolution itself (for the 404 page)
+Routed = tuple[str, str, str, "ServiceRef | None", "tuple[Endpoint, ...]", bytes, "Resolution"]
+DEFAULT_CACHE_ENTRIES = 4096
+
+
+class RouteCache:
+    """(raw Host, target path) -> ``Routed``, for one snapshot object at a time."""
+
+    __slots__ = ("_entries", "_snapshot", "max_entries")
+
+    def __init__(self, max_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[tuple[bytes, bytes], Routed] = {}
+        self._snapshot: Snapshot | None = None
+
+    def route(self, snapshot: Snapshot, raw_host: bytes, target: bytes) -> Routed:
+        if snapshot is not self._snapshot:  # a swap: nothing cached so far holds any more
+            self._entries = {}
+            self._snapshot = snapshot
+        cut = target.find(b"?")
+        key = (raw_host, target if cut < 0 else target[:cut])
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = _resolve(snapshot, raw_host, key[1])
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = entry
+        return entry
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes) -> Routed:
+    host_text = raw_host.decode("ascii")  # valid_host admitted ASCII only
+    resolution = snapshot.state.resolve(host_text, path.decode("utf-8", "surrogateescape"))
+    match = resolution.match
+    backend: Any = match.backend
+    preview = resolution.branch is not None
+    service = backend if isinstance(backend, ServiceRef) else None
+    return (
+        "preview" if preview else "stable",
+        resolution.branch or "",
+        match.host_group or "",
+        service,
+        snapshot.endpoints(service) if service is not None else (),
+        resolution.upstream_host.encode() if preview else raw_host,
+        resolution,
+    )
+
 
 
 def decide(ex: Exchange) -> LocalAnswer | None:
@@ -45,22 +109,23 @@ def decide(ex: Exchange) -> LocalAnswer | None:
                 return pages.error(400, "invalid host in request target"), True
         target = (url.path or b"/") + (b"?" + url.query if url.query else b"")
         head.target = target
-    host_text = raw_host.decode("ascii")  # valid_host admitted ASCII only
     ctx = ex.conn.ctx
-    if ctx.tls_redirect_hosts is not None and ctx.tls_redirect_hosts(normalize_host(host_text)):
-        location = b"https://" + normalize_host(host_text).encode() + target
-        close = not ex.reusable()
-        return pages.redirect(location, close=close), close
+    if ctx.tls_redirect_hosts is not None:
+        host = normalize_host(raw_host.decode("ascii"))
+        if ctx.tls_redirect_hosts(host):
+            close = not ex.reusable()
+            return pages.redirect(b"https://" + host.encode() + target, close=close), close
     snapshot = ctx.holder.current
-    resolution = snapshot.state.resolve(host_text, target.decode("utf-8", "surrogateescape"))
-    match = resolution.match
-    if resolution.branch is not None:
-        ex.kind, ex.branch = "preview", resolution.branch
-    ex.host_group = match.host_group or ""
-    backend = match.backend
-    if not isinstance(backend, ServiceRef):
+    kind, branch, host_group, service, endpoints, upstream_host, resolution = ctx.state.routes.route(
+        snapshot, raw_host, target
+    )
+    ex.kind = kind
+    ex.branch = branch
+    ex.host_group = host_group
+    if service is None:
+        backend = resolution.match.backend
         if backend is not None:
-            log.warning("resource backend %s cannot be proxied; answering 404 for %s", backend, host_text)
+            log.warning("resource backend %s cannot be proxied; answering 404 for %s", backend, raw_host.decode())
         close = not ex.reusable()
         page = pages.not_found(
             resolution.host,
@@ -70,13 +135,13 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             close=close,
         )
         return page, close
-    ex.endpoints = snapshot.endpoints(backend)
-    if not ex.endpoints:
+    if not endpoints:
         ctx.observer.upstream_error("no-endpoint")
         close = not ex.reusable()
-        return pages.error(503, f"no ready endpoint for service {backend}", close), close
-    ex.key = backend
+        return pages.error(503, f"no ready endpoint for service {service}", close), close
+    ex.endpoints = endpoints
+    ex.key = service
     ex.forwarded_host = raw_host
-    ex.upstream_host = resolution.upstream_host.encode() if resolution.branch is not None else raw_host
+    ex.upstream_host = upstream_host
     ex.request_id = head.request_id or ctx.state.request_ids.next()
     return None

@@ -121,7 +121,8 @@ class Exchange:
     def _dispatch(self) -> None:
         conn = self.conn
         pool = conn.ctx.pool
-        endpoint = pool.pick(self.key, self.endpoints, self.tried)
+        endpoints = self.endpoints
+        endpoint = endpoints[0] if len(endpoints) == 1 else pool.pick(self.key, endpoints, self.tried)
         self.tried += (endpoint,)
         upstream = pool.acquire(endpoint)
         if upstream is not None:
@@ -213,7 +214,7 @@ class Exchange:
         self._respond(page, close=True)
 
     # --- the response, from the upstream (ResponseSink) ---
-    def upstream_head(self, status: int, reason: bytes, head: ResponseHead, body_allowed: bool) -> None:
+    def upstream_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None:
         conn = self.conn
         self.status = status
         self.response_started = True
@@ -222,7 +223,7 @@ class Exchange:
                 conn.abort()
                 return
             conn.write(
-                head.client_head(101, reason, length=None, chunked=False, close=False, keep_alive_10=False)
+                head.client_head(101, length=None, chunked=False, close=False, keep_alive_10=False)
             )
             self.tunnel = True  # recorded when the tunnel closes (client_gone)
             conn.start_tunnel(self)
@@ -251,7 +252,7 @@ class Exchange:
         http10_keep_alive = not self.head.http11 and not close
         self.out.append(
             head.client_head(
-                status, reason, length=length, chunked=chunked, close=close, keep_alive_10=http10_keep_alive
+                status, length=length, chunked=chunked, close=close, keep_alive_10=http10_keep_alive
             )
         )
 
@@ -270,7 +271,9 @@ class Exchange:
         upstream, self.upstream = self.upstream, None
         if self.mode == _CHUNKED:
             self.out.append(_LAST_CHUNK)
-        self.flush()
+        if self.out:  # flush(), inlined: this is every response's last step
+            self.conn.write_many(self.out)
+            self.out = []
         if upstream is not None:
             if reusable and self.body_done:
                 self.conn.ctx.pool.release(upstream)

@@ -7,6 +7,12 @@ new connection needs a task (``loop.create_connection`` is a coroutine), and the
 callback with the connection or with our own error, mapped here from OSError and timeouts.
 A connection goes back to the pool only when its response ended cleanly and the request was
 sent whole; everything else is closed (see proxy/exchange.py).
+
+Endpoints are frozen dataclasses whose hash is a Python-level function over three fields; on
+the request path the stack of an endpoint is found by the identity of the Endpoint object the
+snapshot handed out (kept alive by the entry, so an id cannot be reused while it is there), and
+each connection carries its own stack for ``release``. The stacks themselves stay keyed by
+equality, so a new snapshot with equal endpoints still finds the warm connections.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.errors import UpstreamConnectError, UpstreamError, UpstreamTimeout
 from gitops_ingress.proxy.observe import ProxyObserver
+from gitops_ingress.proxy.repeats import ResponseHeads
 from gitops_ingress.proxy.upstream import UpstreamConnection
 
 ConnectCallback = Callable[[UpstreamConnection | None, UpstreamError | None], None]
+IDENTITY_ENTRIES = 4096  # Endpoint objects remembered by identity (emptied when full)
 
 
 class UpstreamPool:
@@ -29,9 +37,11 @@ class UpstreamPool:
         self.settings = settings
         self.observer = observer
         self._idle: dict[Endpoint, list[UpstreamConnection]] = {}
+        self._by_identity: dict[int, tuple[Endpoint, list[UpstreamConnection]]] = {}
         self._turn: dict[Hashable, int] = {}
         self._closed = False
         self._tls: ssl.SSLContext | None = None  # for https:// endpoints, made on first use
+        self.heads = ResponseHeads()  # parsed response heads, shared by every upstream connection
 
     def pick(
         self, key: Hashable, endpoints: tuple[Endpoint, ...], avoid: tuple[Endpoint, ...] = ()
@@ -49,8 +59,20 @@ class UpstreamPool:
         self._turn[key] = turn + 1
         return endpoints[turn % count]
 
+    def stack(self, endpoint: Endpoint) -> list[UpstreamConnection]:
+        """The idle stack of ``endpoint`` (made on first use; the same list for equal endpoints)."""
+        known = self._by_identity.get(id(endpoint))
+        if known is not None and known[0] is endpoint:
+            return known[1]
+        stack = self._idle.setdefault(endpoint, [])
+        if len(self._by_identity) >= IDENTITY_ENTRIES:
+            self._by_identity.clear()
+        self._by_identity[id(endpoint)] = (endpoint, stack)
+        return stack
+
     def acquire(self, endpoint: Endpoint) -> UpstreamConnection | None:
-        stack = self._idle.get(endpoint)
+        known = self._by_identity.get(id(endpoint))
+        stack = known[1] if known is not None and known[0] is endpoint else self.stack(endpoint)
         while stack:
             conn = stack.pop()
             if not conn.closed:
@@ -58,7 +80,7 @@ class UpstreamPool:
         return None
 
     def release(self, conn: UpstreamConnection) -> None:
-        stack = self._idle.setdefault(conn.endpoint, [])
+        stack = conn.stack
         if self._closed or conn.closed or len(stack) >= self.settings.pool_max_idle:
             conn.close()
             return
@@ -67,7 +89,7 @@ class UpstreamPool:
 
     def forget(self, conn: UpstreamConnection) -> None:
         """A connection closed: drop it if it was idle here."""
-        stack = self._idle.get(conn.endpoint)
+        stack = conn.stack
         if stack and conn in stack:
             stack.remove(conn)
 

@@ -11,6 +11,11 @@ of it reaches an upstream. Refusals raised inside parser callbacks (ClientReques
 as httptools' HttpParserCallbackError with our exception as its context; they become an error
 exchange queued behind the requests already accepted, and the connection stops reading.
 
+A read that is exactly one whole request head, arriving between messages, is first looked up
+among the heads this server has parsed before (proxy/repeats.py says why that is safe): a hit
+queues an exchange for the stored head without feeding the parser; a miss is parsed, and the
+head remembered when it qualifies.
+
 Timeouts share one timer per connection that is re-armed lazily: the hot path records times, and
 when the timer fires it checks which limit applies now (header, body, idle, write stall) and
 re-arms for the next deadline. Entering a state with an earlier deadline (a new request head)
@@ -52,6 +57,7 @@ class ClientConnection(asyncio.Protocol):
         "head_bytes",
         "head_started",
         "idle_since",
+        "last_keep_alive",
         "last_read",
         "loop",
         "parser",
@@ -90,6 +96,7 @@ class ClientConnection(asyncio.Protocol):
         self.tunnel: Exchange | None = None
         self.upgrading: Exchange | None = None
         self.counted = False
+        self.last_keep_alive = True  # the last request parsed let the connection live on
 
     # --- asyncio.Protocol ---
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -122,6 +129,22 @@ class ClientConnection(asyncio.Protocol):
             return
         if self.dead:
             return
+        # one whole head, between messages: the parser would start and end exactly with it
+        whole = (
+            self.parsing is None
+            and self.body_target is None
+            and self.last_keep_alive
+            and data.find(b"\r\n\r\n") == len(data) - 4
+        )
+        if whole:
+            known = self.ctx.state.request_heads.known(data)
+            if known is not None:
+                self._queue(Exchange(self, known, self.last_read))
+                self.fresh = False
+                if not self.queue[0].started:
+                    self._start(self.queue[0])
+                return
+        queued = len(self.queue)
         try:
             self.parser.feed_data(data)
         except HttpParserUpgrade as exc:
@@ -140,6 +163,8 @@ class ClientConnection(asyncio.Protocol):
                 self.head_bytes += len(data)
                 if self.head_bytes > 2 * (self.settings.max_header_bytes + self.settings.max_request_line):
                     self._refuse(431, "request head too large")
+            elif whole and len(self.queue) == queued + 1:
+                self.ctx.state.request_heads.remember(data, self.queue[-1].head)
         if self.queue and not self.queue[0].started:
             self._start(self.queue[0])
 
@@ -214,12 +239,11 @@ class ClientConnection(asyncio.Protocol):
         limit = self.settings.max_body
         if limit is not None and head.content_length is not None and head.content_length > limit:
             raise ClientRequestError(413, f"request body larger than {limit} bytes")
+        self.last_keep_alive = head.keep_alive
         exchange = Exchange(self, head, self.last_read)
         self.received = 0
         self.body_target = exchange if head.has_body else None
-        self.queue.append(exchange)
-        if len(self.queue) > self.settings.max_pipelined:
-            self.gate_pause(BACKLOG)
+        self._queue(exchange)
 
     def on_body(self, body: bytes) -> None:
         exchange = self.body_target
@@ -272,7 +296,7 @@ class ClientConnection(asyncio.Protocol):
             self.idle_since = self.loop.time()
             # the header timeout is the shortest a next request can need: arming for it here
             # means a new request head never has to pull the timer forward
-            self.timer.arm(self.idle_since + min(self.settings.idle_timeout, self.settings.header_timeout))
+            self.timer.arm(self.idle_since + self.ctx.next_request_wait)
 
     def start_tunnel(self, exchange: Exchange) -> None:
         """The upstream agreed to upgrade: from now on bytes flow both ways untouched."""
@@ -299,6 +323,11 @@ class ClientConnection(asyncio.Protocol):
             self.transport.abort()
 
     # --- internals ---
+    def _queue(self, exchange: Exchange) -> None:
+        self.queue.append(exchange)
+        if len(self.queue) > self.settings.max_pipelined:
+            self.gate_pause(BACKLOG)
+
     def _start(self, exchange: Exchange) -> None:
         try:
             exchange.start()

@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from gitops_ingress.proxy.config import ProxySettings
+from gitops_ingress.proxy.decide import RouteCache
 from gitops_ingress.proxy.forwarding import RequestIds
 from gitops_ingress.proxy.observe import ProxyObserver
 from gitops_ingress.proxy.pool import UpstreamPool
+from gitops_ingress.proxy.repeats import RequestHeads
 from gitops_ingress.proxy.snapshot import SnapshotHolder
 
 if TYPE_CHECKING:
@@ -43,6 +45,8 @@ class ServerState:
     # set whenever no connection is open; shutdown waits on it
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     request_ids: RequestIds = field(default_factory=RequestIds)
+    routes: RouteCache = field(default_factory=RouteCache)  # per snapshot; see proxy/decide.py
+    request_heads: RequestHeads = field(default_factory=RequestHeads)  # see proxy/repeats.py
 
     def opened(self, conn: ClientConnection) -> None:
         self.connections.add(conn)
@@ -67,6 +71,7 @@ class ConnectionContext:
     scheme: bytes  # b"http" or b"https": X-Forwarded-Proto
     port: bytes  # the listening port: X-Forwarded-Port
     tls_redirect_hosts: Callable[[str], bool] | None  # plain listeners only
+    next_request_wait: float  # min(idle, header timeout): armed after each response
 
 
 class ProxyServer:
@@ -113,6 +118,7 @@ class ProxyServer:
                 scheme=b"https" if ssl_context is not None else b"http",
                 port=b"%d" % sock.getsockname()[1],
                 tls_redirect_hosts=None if ssl_context is not None else tls_redirect_hosts,
+                next_request_wait=min(self.settings.idle_timeout, self.settings.header_timeout),
             )
             server = await loop.create_server(
                 lambda ctx=context: ClientConnection(ctx),  # type: ignore[misc]

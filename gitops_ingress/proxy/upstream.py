@@ -6,10 +6,22 @@ arrive, the end (and whether the connection may be reused), or a failure mapped 
 UpstreamError. Between requests it sits in the pool (proxy/pool.py), where bytes arriving or the
 peer closing simply retire it.
 
-Two parser details shape the code. httptools cannot be told that a response answers a HEAD
+Three parser details shape the code. httptools cannot be told that a response answers a HEAD
 request, so for HEAD the head callback raises ``_HeadDone`` to stop the parser, and a fresh
-parser takes over. And it has no end-of-input call, so a response delimited by the connection
-closing is completed in ``connection_lost``.
+parser takes over. It has no end-of-input call, so a response delimited by the connection
+closing is completed in ``connection_lost``. And it reports headers one callback per header,
+which was the largest single cost of a small response; so this protocol has no ``on_header``
+(httptools then skips that callback) and keeps the bytes received since the request was sent
+until the head is complete: the head is then cut out of them whole (the first empty line after
+the status line; llhttp is strict about CRLF, so that is unambiguous) and forwarded as one block
+by ``ResponseHead``. httptools still validates and frames everything.
+
+One shortcut skips the parser: a read that holds exactly one whole response, whose head is
+byte for byte one that httptools already accepted (``ResponseHeads.known``) and is framed by a
+plain Content-Length (``ResponseHead.fixed_length``), is passed on as it is. Nothing in it can
+be read differently: the head was validated, and the body is exactly the announced length. The
+parser is then untouched and still at a message boundary, which holds because a message that
+begins while no request is outstanding (bytes after a response) retires the connection.
 
 Timeouts use one lazily re-armed timer per connection: the hot path only records the time of the
 last read; when the timer fires it decides whether the upstream was really silent for too long
@@ -19,6 +31,7 @@ last read; when the timer fires it decides whether the upstream was really silen
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import TYPE_CHECKING, Protocol, cast
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpResponseParser
@@ -34,7 +47,7 @@ if TYPE_CHECKING:
 
 
 class ResponseSink(Protocol):
-    def upstream_head(self, status: int, reason: bytes, head: ResponseHead, body_allowed: bool) -> None: ...
+    def upstream_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None: ...
     def upstream_body(self, data: bytes) -> None: ...
     def upstream_done(self, reusable: bool) -> None: ...
     def upstream_failed(self, error: UpstreamError, response_started: bool) -> None: ...
@@ -42,6 +55,9 @@ class ResponseSink(Protocol):
     def tunnel_closed(self) -> None: ...
     def upstream_writable(self, writable: bool) -> None: ...
     def flush(self) -> None: ...
+
+
+_EMPTY_LINES = re.compile(rb"[\r\n]*")  # what llhttp skips before a status line (any protocol name)
 
 
 class _HeadDone(Exception):
@@ -55,15 +71,17 @@ class UpstreamConnection(asyncio.Protocol):
         "endpoint",
         "gate",
         "head",
+        "head_from",
         "head_only",
+        "head_parts",
         "head_seen",
         "idle_since",
         "last_read",
         "loop",
         "parser",
         "pool",
-        "reason",
         "sink",
+        "stack",
         "status",
         "timer",
         "transport",
@@ -73,13 +91,15 @@ class UpstreamConnection(asyncio.Protocol):
     def __init__(self, pool: UpstreamPool, endpoint: Endpoint) -> None:
         self.pool = pool
         self.endpoint = endpoint
+        self.stack = pool.stack(endpoint)  # where this connection idles in the pool
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.gate: ReadGate | None = None
         self.parser = HttpResponseParser(self)
         self.sink: ResponseSink | None = None
         self.head = ResponseHead()
-        self.reason = b""
+        self.head_parts: list[bytes] | None = None  # bytes received while a head is awaited
+        self.head_from = 0  # where in them the awaited head starts (after 1xx interim heads)
         self.status = 0
         self.head_only = False
         self.head_seen = False
@@ -106,9 +126,15 @@ class UpstreamConnection(asyncio.Protocol):
             self.close()
             return
         self.last_read = self.loop.time()
+        parts = self.head_parts
+        if parts is not None:
+            if not parts and not self.head_only and self._whole_response(sink, data):
+                return
+            parts.append(data)
         try:
             self.parser.feed_data(data)
-            sink.flush()  # one write to the client per read from the upstream
+            if self.sink is sink:  # otherwise the response ended and was flushed then
+                sink.flush()  # one write to the client per read from the upstream
         except HttpParserUpgrade as exc:
             self._upgraded(data[exc.args[0] :] if exc.args else b"")
         except HttpParserCallbackError as exc:
@@ -153,24 +179,29 @@ class UpstreamConnection(asyncio.Protocol):
 
     # --- httptools callbacks ---
     def on_message_begin(self) -> None:
-        self.head = ResponseHead()
-        self.reason = b""
-
-    def on_status(self, reason: bytes) -> None:
-        self.reason += reason
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.head.add(name, value)
+        if self.sink is None:  # bytes after the response, unasked: this connection is not reusable
+            self.close()
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
         self.status = status
+        parts = self.head_parts
+        if parts is None:  # an unasked message (see on_message_begin): nobody to give it to
+            return
+        received = parts[0] if len(parts) == 1 else b"".join(parts)
+        skipped = _EMPTY_LINES.match(received, self.head_from)  # llhttp skips them before a head
+        start = skipped.end() if skipped is not None else self.head_from  # (the pattern always matches)
+        end = received.find(b"\r\n\r\n", start) + 2
         if status < 200 and status != 101:
-            return  # 100 Continue and other interim answers are not passed on
+            # 100 Continue and other interim answers are not passed on; the real head follows
+            self.head_parts, self.head_from = [received], end + 2
+            return
+        self.head_parts = None
+        self.head = self.pool.heads.parse(received[start:end])
         self.head_seen = True
         self.body_allowed = not (self.head_only or status in (204, 304) or status == 101)
         if self.sink is not None:
-            self.sink.upstream_head(status, self.reason, self.head, self.body_allowed)
+            self.sink.upstream_head(status, self.head, self.body_allowed)
         if self.head_only and status not in (204, 304, 101):
             raise _HeadDone
 
@@ -189,6 +220,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.sink = sink
         self.head_only = head_only
         self.head_seen = False
+        self.head_parts = []
+        self.head_from = 0
         self.tunnel = False
         self.status = 0
         now = self.loop.time()
@@ -229,6 +262,26 @@ class UpstreamConnection(asyncio.Protocol):
             self.transport.close()
 
     # --- internals ---
+    def _whole_response(self, sink: ResponseSink, data: bytes) -> bool:
+        """The shortcut of the module docstring; False (nothing done) when it does not apply."""
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        head = self.pool.heads.known(data[: end + 2])
+        if head is None or head.fixed_length != len(data) - end - 4:
+            return False
+        self.head_parts = None
+        self.head = head
+        self.status = head.status
+        self.head_seen = True
+        self.body_allowed = True
+        sink.upstream_head(head.status, head, True)
+        if head.fixed_length:
+            sink.upstream_body(data[end + 4 :])
+        self.sink = None
+        sink.upstream_done(head.keep_alive)
+        return True
+
     def _head_reusable(self) -> bool:
         return b"close" not in self.head.connection_tokens and self.parser.get_http_version() == "1.1"
 

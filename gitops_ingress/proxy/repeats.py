@@ -1,0 +1,95 @@
+"""Heads seen before: the request path's two shortcuts past the parser, and why they are safe.
+
+Clients and upstreams repeat themselves byte for byte: a keep-alive client polling one URL, a
+health check, an upstream whose response heads differ only in the Date (once a second). For a
+small request the parser callbacks and the per-header Python around them were about a third of
+the proxy's own time, so a head whose exact bytes were parsed before is looked up instead:
+
+* ``ResponseHeads``: response head block -> ``ResponseHead`` (forwarding.py). Every head goes
+  through it (a hit saves the regex split); proxy/upstream.py also uses ``known`` to pass on a
+  read that holds exactly one whole response with a known, length-framed head without feeding
+  the parser at all.
+* ``RequestHeads``: whole request head bytes -> the finished ``RequestHead`` that httptools and
+  ``RequestHead.add``/``finish`` produced for them. proxy/protocol.py uses it only for a read that
+  is exactly one complete head, arriving while its parser is between messages.
+
+Why a hit may skip the parser: the bytes are identical to ones httptools accepted at a message
+boundary, and the checks our code ran on them (smuggling rules, header limits) depend on nothing
+but those bytes and the server's fixed settings. Only heads that leave the parser back between
+messages are kept: no body, no Upgrade, no ``Expect``, HTTP/1.1 keep-alive (requests), or a plain
+Content-Length framing (responses, see ``ResponseHead.fixed_length``). Everything else always
+takes the parser. Stored heads are shared and must never be changed; nothing on the request path
+writes to a head except decide.py's absolute-form rewrite, and absolute-form targets are not kept.
+
+Both caches belong to one server (settings differ between servers), are bounded in entries and
+block size, and are emptied when full: a stream of distinct heads costs one dict insert each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from gitops_ingress.proxy.forwarding import RequestHead, ResponseHead
+
+T = TypeVar("T")
+
+
+class _Repeats(Generic[T]):
+    __slots__ = ("_known", "known", "max_block", "max_entries")
+
+    def __init__(self, max_entries: int, max_block: int) -> None:
+        self.max_entries = max_entries
+        self.max_block = max_block
+        self._known: dict[bytes, T] = {}  # emptied in place, never replaced: ``known`` is bound to it
+        # known(block): what ``block`` gave before (so httptools accepted exactly these bytes), or
+        # None; the dict's own ``get``, saving a Python call on every request
+        self.known: Callable[[bytes], T | None] = self._known.get
+
+    def _keep(self, block: bytes, value: T) -> None:
+        if len(block) <= self.max_block:
+            if len(self._known) >= self.max_entries:
+                self._known.clear()
+            self._known[block] = value
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+
+class ResponseHeads(_Repeats[ResponseHead]):
+    """Response head block (status line and header lines, without the empty line) -> its head."""
+
+    __slots__ = ()
+
+    def __init__(self, max_entries: int = 256, max_block: int = 1024) -> None:
+        super().__init__(max_entries, max_block)
+
+    def parse(self, block: bytes) -> ResponseHead:
+        """Only for blocks httptools has accepted: ``known`` vouches for them later."""
+        head = self._known.get(block)
+        if head is None:
+            head = ResponseHead(block)
+            self._keep(block, head)
+        return head
+
+
+class RequestHeads(_Repeats[RequestHead]):
+    """A whole request head (up to and with its empty line) -> the RequestHead it gave."""
+
+    __slots__ = ()
+
+    def __init__(self, max_entries: int = 1024, max_block: int = 4096) -> None:
+        super().__init__(max_entries, max_block)
+
+    def remember(self, block: bytes, head: RequestHead) -> None:
+        """Keep ``head`` for ``block`` if it leaves the parser between messages (see above)."""
+        if (
+            not head.has_body
+            and head.upgrade is None
+            and not head.expect_continue
+            and head.keep_alive
+            and head.http11
+            and head.target[:1] == b"/"
+            and head.method != b"CONNECT"
+        ):
+            self._keep(block, head)

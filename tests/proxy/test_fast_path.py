@@ -1,0 +1,314 @@
+"""The request path's shortcuts keep their promises: the per-snapshot route cache, response heads
+forwarded as raw blocks (and cached), endpoints found by identity in the pool.
+
+Response heads are checked twice: through a real proxy and a raw-socket upstream that answers
+exact bytes, and by feeding an UpstreamConnection byte pieces directly, which is the only way to
+be sure a head arrives split across reads (TCP may merge what a server writes separately).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from gitops_ingress.core.backends import Endpoint
+from gitops_ingress.core.routing import ServiceRef
+from gitops_ingress.proxy.config import ProxySettings
+from gitops_ingress.proxy.decide import RouteCache
+from gitops_ingress.proxy.errors import UpstreamError
+from gitops_ingress.proxy.forwarding import ResponseHead
+from gitops_ingress.proxy.observe import NullObserver
+from gitops_ingress.proxy.pool import UpstreamPool
+from gitops_ingress.proxy.repeats import ResponseHeads
+from gitops_ingress.proxy.snapshot import Snapshot
+from gitops_ingress.proxy.upstream import UpstreamConnection
+from tests.proxy.conftest import NS, backends, make_state, route
+from tests.proxy.rawclient import connect, exchange, read_responses
+from tests.support.upstreams import LOOPBACK, LoopThread
+
+H = b"Host: shop.example.com\r\n"
+
+
+# --- the route cache ---------------------------------------------------------------------------
+
+
+def snapshot_to(service: str, hosts: tuple[str, ...] = ("shop.example.com",)) -> Snapshot:
+    state = make_state([route(host, "/", service) for host in hosts])
+    return Snapshot.from_backend_map(state, backends({service: ["http://127.0.0.1:9"]}))
+
+
+def test_route_cache_answers_from_memory_for_the_same_snapshot() -> None:
+    cache, snapshot = RouteCache(), snapshot_to("web")
+    first = cache.route(snapshot, b"shop.example.com", b"/a?x=1")
+    assert first[3] == ServiceRef(NS, "web", "80")
+    assert cache.route(snapshot, b"shop.example.com", b"/a?y=2") is first  # the query plays no part
+    assert len(cache) == 1
+    assert cache.route(snapshot, b"SHOP.example.com:80", b"/a") is not first  # other raw bytes: own entry
+
+
+def test_route_cache_is_invalidated_by_a_snapshot_swap() -> None:
+    cache = RouteCache()
+    assert cache.route(snapshot_to("web"), b"shop.example.com", b"/")[3] == ServiceRef(NS, "web", "80")
+    # an equal-looking but new snapshot object routes the same host elsewhere: nothing old may leak
+    assert cache.route(snapshot_to("web-v2"), b"shop.example.com", b"/")[3] == ServiceRef(NS, "web-v2", "80")
+    assert len(cache) == 1
+
+
+def test_route_cache_stays_bounded() -> None:
+    cache = RouteCache(max_entries=8)
+    snapshot = snapshot_to("web")
+    for index in range(100):
+        cache.route(snapshot, b"h%d.example.com" % index, b"/")
+        assert len(cache) <= 8
+
+
+def test_swap_reroutes_a_host_whose_route_is_cached(make_proxy, start_upstream) -> None:
+    old, new = start_upstream("echo"), start_upstream("echo")
+    proxy = make_proxy(make_state([route("shop.example.com", "/", "web")]), backends({"web": [old.url]}))
+    request = b"GET /p HTTP/1.1\r\n" + H + b"\r\n"
+    for _ in range(3):  # warm the cache
+        assert exchange(proxy.port, request)[0].status == 200
+    proxy.swap(make_state([route("shop.example.com", "/", "web-v2")], version=2), backends({"web-v2": [new.url]}))
+    exchange(proxy.port, request)
+    assert len(old.stats.requests) == 3
+    assert len(new.stats.requests) == 1
+
+
+# --- response heads as blocks ------------------------------------------------------------------
+
+
+def test_response_head_drops_hop_by_hop_and_framing_lines() -> None:
+    head = ResponseHead(
+        b"HTTP/1.1 200  Fine  \r\nServer: t\r\nCONNECTION: keep-alive, X-Secret\r\nContent-Length:  12 \r\n"
+        b"Keep-Alive: timeout=5\r\nx-secret: 1\r\nTE-Extra: kept\r\nConnection-Id: kept\r\nTrailer: x\r\n"
+        b"Proxy-Authenticate: Basic\r\nProxy-Other: kept\r\nUpgrade: h2c\r\nSet-Cookie: a=b\r\n"
+    )
+    assert head.reason == b" Fine  "
+    assert (head.content_length, head.chunked, head.upgrade) == (b"12", False, b"h2c")
+    assert head.connection_tokens == {b"keep-alive", b"x-secret"}
+    out = head.client_head(200, length=b"12", chunked=False, close=False, keep_alive_10=False)
+    assert out == (
+        b"HTTP/1.1 200  Fine  \r\nServer: t\r\nTE-Extra: kept\r\nConnection-Id: kept\r\nProxy-Other: kept\r\n"
+        b"Set-Cookie: a=b\r\nContent-Length: 12\r\n\r\n"
+    )
+
+
+def test_response_head_without_headers_or_reason() -> None:
+    head = ResponseHead(b"HTTP/1.1 204\r\n")
+    assert head.reason == b""
+    assert head.client_head(204, length=None, chunked=False, close=True, keep_alive_10=False) == (
+        b"HTTP/1.1 204 \r\nConnection: close\r\n\r\n"
+    )
+    chunked = ResponseHead(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: Chunked\r\n")
+    assert chunked.chunked and chunked.content_length is None
+
+
+def test_response_heads_are_shared_by_bytes_and_bounded() -> None:
+    heads = ResponseHeads(max_entries=4)
+    block = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+    assert heads.parse(block) is heads.parse(bytes(bytearray(block)))
+    big = b"HTTP/1.1 200 OK\r\nX: " + b"y" * heads.max_block + b"\r\n"
+    assert heads.parse(big) is not heads.parse(big)  # too long to keep
+    for index in range(20):
+        heads.parse(b"HTTP/1.1 200 OK\r\nX: %d\r\n" % index)
+        assert len(heads) <= 4
+
+
+async def _answering(pieces: list[bytes]) -> tuple[asyncio.Server, int]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"".join(pieces))
+        await writer.drain()
+        await reader.read()  # until the proxy closes
+        writer.close()
+
+    server = await asyncio.start_server(handle, LOOPBACK, 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+@pytest.fixture
+def raw_upstream(loop_thread: LoopThread) -> Iterator[Callable[[list[bytes]], str]]:
+    servers: list[asyncio.Server] = []
+
+    def start(pieces: list[bytes]) -> str:
+        server, port = loop_thread.run(_answering(pieces))
+        servers.append(server)
+        return f"http://{LOOPBACK}:{port}"
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok",
+        b"\r\nHTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok",
+        b"\n\r\nHTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok",
+        b"RTSP/1.0 200 OK\r\nX-A: 1\r\nContent-Length: 2\r\n\r\nok",  # llhttp takes other protocol names
+    ],
+    ids=["continue", "early-hints", "leading-empty-line", "bare-line-feeds", "other-protocol"],
+)
+def test_final_head_is_found_after_interim_heads(make_proxy, raw_upstream, answer: bytes) -> None:
+    url = raw_upstream([answer])
+    proxy = make_proxy(make_state([route("shop.example.com", "/", "web")]), backends({"web": [url]}))
+    (response,) = exchange(proxy.port, b"GET / HTTP/1.1\r\n" + H + b"\r\n")
+    assert (response.status, response.body, response.header("X-A"), response.header("Link")) == (200, b"ok", "1", None)
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.heads: list[tuple[int, bytes]] = []
+        self.body = b""
+        self.done: list[bool] = []
+
+    def upstream_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None:
+        out = head.client_head(status, length=head.content_length, chunked=False, close=False, keep_alive_10=False)
+        self.heads.append((status, out))
+
+    def upstream_body(self, data: bytes) -> None:
+        self.body += data
+
+    def upstream_done(self, reusable: bool) -> None:
+        self.done.append(reusable)
+
+    def upstream_failed(self, error: UpstreamError, response_started: bool) -> None:
+        raise AssertionError(error)
+
+    def flush(self) -> None:
+        pass
+
+
+class _Transport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 40])
+def test_head_split_across_reads_is_whole(loop_thread: LoopThread, size: int) -> None:
+    answer = (
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Made\r\nX-A: 1\r\nConnection: keep-alive\r\n"
+        b"Content-Length: 5\r\n\r\nhello"
+    )
+
+    async def run() -> tuple[list[tuple[int, bytes]], bytes, list[bool]]:
+        pool = UpstreamPool(ProxySettings(), NullObserver())
+        conn = UpstreamConnection(pool, Endpoint("127.0.0.1", 9))
+        conn.connection_made(_Transport())
+        results = []
+        for _ in range(2):  # twice on one connection: the second head comes from the cache
+            sink = _Sink()
+            conn.send(sink, b"GET / HTTP/1.1\r\n\r\n", head_only=False)
+            for start in range(0, len(answer), size):
+                conn.data_received(answer[start : start + size])
+            results.append((sink.heads, sink.body, sink.done))
+        conn.close()
+        assert results[0] == results[1]
+        return results[0]
+
+    heads, body, done = loop_thread.run(run())
+    assert heads == [(201, b"HTTP/1.1 201 Made\r\nX-A: 1\r\nContent-Length: 5\r\n\r\n")]
+    assert (body, done) == (b"hello", [True])
+
+
+def test_pool_finds_equal_endpoints_of_a_new_snapshot(loop_thread: LoopThread) -> None:
+    async def run() -> None:
+        pool = UpstreamPool(ProxySettings(), NullObserver())
+        conn = UpstreamConnection(pool, Endpoint("127.0.0.1", 9))
+        conn.connection_made(_Transport())
+        pool.release(conn)
+        assert pool.acquire(Endpoint("127.0.0.1", 9)) is conn  # another, equal object
+        assert pool.acquire(Endpoint("127.0.0.1", 9)) is None
+        conn.close()
+
+    loop_thread.run(run())
+
+
+# --- request heads seen before -------------------------------------------------------------------
+
+
+def test_repeated_request_heads_are_answered_from_the_stored_head(echo_proxy) -> None:
+    proxy, upstream = echo_proxy
+    request = b"GET /again?q=1 HTTP/1.1\r\n" + H + b"X-Request-Id: abc\r\nX-Kept: yes\r\n\r\n"
+    with connect(proxy.port) as sock:
+        for _ in range(3):  # one head per read: the proxy answers before the next is sent
+            sock.sendall(request)
+            (response,) = read_responses(sock)
+            assert response.status == 200
+    assert proxy.loop.call(len, proxy.server.state.request_heads) == 1
+    first, *rest = [(r["method"], r["path"], r["headers"]) for r in upstream.stats.requests]
+    assert rest == [first, first]
+    assert ("X-Kept", "yes") in first[2] and ("X-Request-Id", "abc") in first[2]
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 2\r\n\r\nok",
+        b"GET / HTTP/1.0\r\n" + H + b"\r\n",
+        b"GET / HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n",
+        b"GET http://shop.example.com/ HTTP/1.1\r\n" + H + b"\r\n",
+    ],
+    ids=["body", "http10", "close", "absolute-form"],
+)
+def test_heads_that_need_the_parser_are_not_stored(echo_proxy, request_bytes: bytes) -> None:
+    proxy, _ = echo_proxy
+    assert exchange(proxy.port, request_bytes)[0].status == 200
+    assert proxy.loop.call(len, proxy.server.state.request_heads) == 0
+
+
+def test_a_body_equal_to_a_known_head_stays_a_body(echo_proxy) -> None:
+    """Bytes read while a body is expected are body bytes, whatever heads they look like."""
+    proxy, upstream = echo_proxy
+    known = b"GET /smuggled HTTP/1.1\r\n" + H + b"\r\n"
+    exchange(proxy.port, known)
+    assert proxy.loop.call(len, proxy.server.state.request_heads) == 1
+    with connect(proxy.port) as sock:
+        sock.sendall(b"POST /upload HTTP/1.1\r\n" + H + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(known))
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")  # the head was parsed: next read is body
+        sock.sendall(known)
+        (response,) = read_responses(sock)
+    assert response.status == 200
+    assert [(r["method"], r["path"], r["body_len"]) for r in upstream.stats.requests[1:]] == [
+        ("POST", "/upload", len(known))
+    ]
+
+
+def wait_until_parsing(proxy, timeout: float = 10.0) -> None:
+    """Until the proxy has read part of a head (each check is a round trip to its loop)."""
+    deadline = time.monotonic() + timeout
+    def busy() -> bool:
+        return any(conn.parsing is not None for conn in proxy.server.state.connections)
+
+    while not proxy.loop.call(busy):
+        assert time.monotonic() < deadline, "the proxy never read the partial head"
+
+
+def test_a_head_completing_a_partial_read_is_parsed(echo_proxy) -> None:
+    """A read equal to a known head is still parsed when it continues a head begun before."""
+    proxy, upstream = echo_proxy
+    known = b"GET /split HTTP/1.1\r\n" + H + b"\r\n"
+    exchange(proxy.port, known)
+    with connect(proxy.port) as sock:
+        sock.sendall(b"GET /other HTTP/1.1\r\nX-A: ")
+        wait_until_parsing(proxy)  # so the next bytes come in a read of their own
+        sock.sendall(known)  # the rest of the /other head, though equal to a known head
+        (response,) = read_responses(sock)
+    assert response.status == 200
+    last = upstream.stats.requests[-1]
+    assert (last["path"], dict(last["headers"]).get("X-A")) == ("/other", "GET /split HTTP/1.1")
