@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,11 @@ from pathlib import Path
 
 import httpx
 
-from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the benches share the tests' helpers, as bench/sync.py does
+
+from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef  # noqa: E402
+from tests.support.upstreams import refused_port as free_port  # noqa: E402
 
 LOOPBACK = "127.0.0.1"
 HOST = "bench.example.com"
@@ -64,12 +67,6 @@ UPSTREAM_BODY = """server {{ listen {LOOPBACK}:{port} reuseport; keepalive_reque
 FRONT_BODY = """upstream app {{ server {LOOPBACK}:{upstream}; keepalive 64; }}
 server {{ listen {LOOPBACK}:{port}; keepalive_requests 100000;
   location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 def table(hosts: int, paths: int = 1) -> RouteTable:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -34,6 +35,18 @@ COMMANDS = {
     "serve": "run the control plane: watch a repository, apply branches, serve previews",
     "demo": "start a self-contained demo with a sample repository, backends, control plane and proxy",
 }
+
+
+def add_routing_options(parser: argparse.ArgumentParser) -> None:
+    """``--backend`` and ``--preview-domain``, the same for ``proxy`` and ``serve``."""
+    parser.add_argument("--backend", action="append", default=[], metavar="[NS/]SERVICE:PORT=URL",
+                        help="where a Service port lives (repeatable; several URLs are several endpoints)")
+    parser.add_argument("--preview-domain", metavar="DOMAIN", help="domain of the preview hosts")
+
+
+def log_to_stderr() -> None:
+    """Logging of the long-running commands (``proxy``, ``serve``): INFO and up, on stderr."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 class _Parser(argparse.ArgumentParser):

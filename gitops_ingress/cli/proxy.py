@@ -18,13 +18,12 @@ options are usage errors (exit 2).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitops_ingress.cli import EXIT_FINDINGS
+from gitops_ingress.cli import EXIT_FINDINGS, add_routing_options, log_to_stderr
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.config import read_settings
 from gitops_ingress.core.errors import ConfigError, UsageError
@@ -50,8 +49,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--listen", required=True, metavar="HOST:PORT", help="plain HTTP listener")
     parser.add_argument("--ingress-dir", action="append", default=[], metavar="DIR",
                         help="an environment folder of Ingress YAML (repeatable); reloaded when files change")
-    parser.add_argument("--backend", action="append", default=[], metavar="[NS/]SERVICE:PORT=URL",
-                        help="where a Service port lives (repeatable; several URLs are several endpoints)")
+    add_routing_options(parser)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--controller", metavar="URL", help="follow the control plane's route stream")
     source.add_argument("--kubernetes", action="store_true", help="watch Ingresses in the cluster")
@@ -63,7 +61,6 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--tls-listen", metavar="HOST:PORT", help="HTTPS listener (default: the --listen host, port 8443)")
     parser.add_argument("--https-redirect", action="store_true", help="redirect plain HTTP to HTTPS for hosts with a certificate")
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (SO_REUSEPORT)")
-    parser.add_argument("--preview-domain", metavar="DOMAIN", help="domain of the preview hosts")
     parser.add_argument("--admin-listen", metavar="HOST:PORT", help="/metrics, /healthz and /readyz")
     parser.add_argument("--settings", metavar="FILE", help=f"the {SETTINGS_FILE} to use")
     parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
@@ -76,7 +73,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_to_stderr()
     try:
         options = build_options(args)
         if args.workers > 1 and options.ingress_dirs:

@@ -27,12 +27,12 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
+from gitops_ingress.cli import add_routing_options, log_to_stderr
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.config import read_settings
 from gitops_ingress.core.errors import ConfigError, SourceError, UsageError
@@ -44,6 +44,7 @@ from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.metrics import ProxyMetrics
 from gitops_ingress.proxy.server import ProxyServer
 from gitops_ingress.proxy.snapshot import Snapshot, SnapshotHolder
+from gitops_ingress.proxy.workers import new_event_loop
 from gitops_ingress.sync import Engine, EngineOptions, LocalTarget, Store
 from gitops_ingress.web.app import create_app
 from gitops_ingress.web.options import WebOptions
@@ -68,37 +69,23 @@ def add_parser(subparsers: Any) -> None:
                         help="the proxy, local target only (default 127.0.0.1:8080)")
     parser.add_argument("--state-dir", default=".gitops-ingress", metavar="DIR",
                         help="mirror and state database (default ./.gitops-ingress)")
-    parser.add_argument("--backend", action="append", default=[], metavar="[NS/]SERVICE:PORT=URL",
-                        help="where a Service port lives (repeatable)")
     parser.add_argument("--poll-interval", type=float, metavar="SECONDS", help="polling fallback (default 60)")
     parser.add_argument("--webhook-secret-file", metavar="FILE",
                         help="secret (GitHub/Gitea HMAC key, GitLab and generic token) for every webhook endpoint")
-    parser.add_argument("--preview-domain", metavar="DOMAIN", help="domain of the preview hosts")
+    add_routing_options(parser)
     add_kubernetes_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_to_stderr()
     if args.poll_interval is not None and args.poll_interval <= 0:
         raise UsageError(f"--poll-interval {args.poll_interval:g}: must be positive")
     secret = read_secret(args.webhook_secret_file)
     listen = parse_address(args.listen, "--listen")
     proxy_listen = parse_address(args.proxy_listen, "--proxy-listen")
-    with _runner() as runner:
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
         return runner.run(serve(args, secret, listen, proxy_listen))
-
-
-@contextlib.contextmanager
-def _runner() -> Iterator[asyncio.Runner]:
-    try:
-        import uvloop
-    except ImportError:
-        factory = None
-    else:
-        factory = uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
-        yield runner
 
 
 def read_secret(path: str | None) -> str:

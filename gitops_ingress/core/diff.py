@@ -119,9 +119,8 @@ def _target(match: RouteMatch) -> tuple[str | None, str]:
 
 def _change(kind: ChangeKind, env: str, route: Route, base: RouteTable, head: RouteTable, detail: str = "") -> RouteChange:
     request = example_request(route)
-    host = example_host(route.host)
-    before, before_source = _target(base.match(host, request.path))
-    after, after_source = _target(head.match(host, request.path))
+    before, before_source = _target(base.match(request.host, request.path))
+    after, after_source = _target(head.match(request.host, request.path))
     return RouteChange(kind, env, route.host, route.path, route.path_type, request, before, after,
                        before_source, after_source, detail)
 
@@ -137,15 +136,20 @@ def diff_tables(base: RouteTable, head: RouteTable, environment: str = "") -> li
     for key in sorted(old.keys() & new.keys()):
         if old[key].backend != new[key].backend:
             changes.append(_change(ChangeKind.RETARGETED, environment, new[key], base, head))
-    changes.extend(_shadowed(base, head, environment, new))
+    changes.extend(_shadowed(base, head, environment, old, new))
     changes.extend(_default_change(base, head, environment))
     changes.extend(_tls_changes(base, head, environment))
     return changes
 
 
-def _shadowed(base: RouteTable, head: RouteTable, env: str, winners: Mapping[tuple[str, str, str], Route]) -> list[RouteChange]:
+def _shadowed(
+    base: RouteTable,
+    head: RouteTable,
+    env: str,
+    base_winners: Mapping[tuple[str, str, str], Route],
+    winners: Mapping[tuple[str, str, str], Route],
+) -> list[RouteChange]:
     """Routes of the head that can never be reached because an identical rule wins the tie."""
-    base_winners = base.effective_routes()
     old_losers = {(r.key, r.ingress) for r in base.routes if base_winners.get(r.key) is not r}
     found = []
     for route in head.routes:

@@ -73,15 +73,13 @@ def _parse_object(
     data: dict[str, Any] = document.data
     source = document.source
     kind, api_version = data.get("kind"), data.get("apiVersion")
-    report = Reporter(source, _object_key(data, settings, environment))
+    report = Reporter(source, _object_key(data, settings, environment), findings)
     if not _kind_ok(report, kind, api_version, settings):
-        findings.extend(report.findings)
         return None
     model, spec = _KINDS[str(kind)]
     ok, type_findings = check_document(
         data, spec, source, report.obj, setting_severity(settings.validation.unknown_fields)
     )
-    findings.extend(report.findings)
     findings.extend(type_findings)
     if not ok:
         return None
@@ -89,7 +87,6 @@ def _parse_object(
         obj = model.model_validate(data)
     except ValidationError as exc:
         model_errors(exc, report)
-        findings.extend(report.findings)
         return None
     if isinstance(obj, IngressClass):
         findings.extend(validate_ingress_class(obj, source))

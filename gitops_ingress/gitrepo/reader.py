@@ -27,7 +27,11 @@ from git.objects.fun import tree_entries_from_data
 from gitdb.exc import BadObject
 
 from gitops_ingress.core.status import CommitInfo
-from gitops_ingress.gitrepo.errors import BlobTooLarge, RepositoryError, RevisionNotFound
+from gitops_ingress.gitrepo.errors import (
+    BlobTooLarge,
+    RepositoryError,
+    RevisionNotFound,
+)
 from gitops_ingress.gitrepo.refs import HEADS
 from gitops_ingress.gitrepo.tree import (
     MODE_FILE,

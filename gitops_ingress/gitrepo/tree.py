@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from gitops_ingress.core.config import YAML_SUFFIXES
 from gitops_ingress.core.findings import Finding, Severity
 
 MODE_TREE = 0o040000
@@ -25,7 +26,6 @@ MODE_SYMLINK = 0o120000
 MODE_GITLINK = 0o160000
 MODE_FILE = 0o100000
 MODE_KIND = 0o170000  # the bits of a mode that say what kind of entry it is
-YAML_SUFFIXES = (".yaml", ".yml")
 
 # (binary object id, mode, name) as git stores a tree entry
 RawEntry = tuple[bytes, int, str]

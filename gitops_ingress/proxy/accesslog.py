@@ -1,7 +1,7 @@
 """The JSON access log: one object per line, or nothing at all.
 
-When the log is off, the proxy is given no callback (``make_access_log`` returns None), so the
-request path does not even build the record. When it is on, lines go into the stream's own buffer
+When the log is off, the proxy is given no callback (``Worker`` passes None), so the request path
+does not even build the record. When it is on, lines go into the stream's own buffer
 and are flushed on a short timer rather than per request: a write system call per request would
 cost more than the rest of the logging, while a fixed delay of a fraction of a second keeps
 ``kubectl logs -f`` and tests that read the log timely.
@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Callable
 from typing import IO, Any
 
 FLUSH_DELAY = 0.2  # seconds between the first unflushed line and the flush
@@ -50,6 +49,3 @@ class AccessLog:
         except (OSError, ValueError):  # a closed pipe must not take the proxy down
             pass
 
-
-def make_access_log(enabled: bool, stream: IO[str]) -> Callable[[dict[str, Any]], None] | None:
-    return AccessLog(stream) if enabled else None

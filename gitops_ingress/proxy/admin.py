@@ -30,7 +30,7 @@ class AdminServer:
     def __init__(
         self,
         holder: SnapshotHolder,
-        metrics: ProxyMetrics | None,
+        metrics: ProxyMetrics,
         draining: Callable[[], bool] = lambda: False,
     ) -> None:
         self._holder = holder
@@ -68,7 +68,7 @@ class AdminServer:
             snapshot = self._holder.current
             text = f"ready: route table version {snapshot.state.version} from {snapshot.source or 'unknown'}\n"
             return 200, "text/plain", text.encode()
-        if path == "/metrics" and self._metrics is not None:
+        if path == "/metrics":
             return 200, CONTENT_TYPE_LATEST, self._metrics.render()
         return 404, "text/plain", b"not found: try /metrics, /healthz or /readyz\n"
 

@@ -42,7 +42,6 @@ class ProxySettings:
     preview_domain: str = "preview.localhost"
     workers: int = 1
     drain_timeout: float = 30.0  # SIGTERM: how long in-flight requests may take to finish
-    server_name: str = "gitops-ingress"  # Server header of the proxy's own pages
 
     def validated(self) -> ProxySettings:
         """Self, or a ConfigError naming the first field that cannot work."""

@@ -144,18 +144,11 @@ class Exchange:
 
     def _attach(self, upstream: UpstreamConnection) -> None:
         conn = self.conn
-        ctx = conn.ctx
         self.upstream = upstream
         self.sent = True
         head = self.head
         data = upstream_request(
-            head,
-            upstream_host=self.upstream_host,
-            forwarded_host=self.forwarded_host,
-            client_ip=conn.client_ip,
-            scheme=ctx.scheme,
-            port=ctx.port,
-            request_id=self.request_id,
+            head, self.upstream_host, self.forwarded_host, conn.client_ip, conn.ctx.listener, self.request_id
         )
         if self.pending:
             data += b"".join(self.pending)
@@ -234,6 +227,11 @@ class Exchange:
         close = (
             not (self.head.keep_alive and not conn.ctx.state.shutting_down) or self.head.upgrade is not None
         )
+        if head.length_head and body_allowed and not close and self.head.http11:
+            self.mode = _LENGTH  # the usual case, its client head built once (ResponseHead)
+            self.close_after = False
+            self.out.append(head.length_head)
+            return
         length: bytes | None = None
         chunked = False
         if not body_allowed:

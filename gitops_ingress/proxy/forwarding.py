@@ -187,24 +187,27 @@ class RequestIds:
         return b"%s%016x" % (self._prefix, next(self._counter))
 
 
+def listener_lines(scheme: bytes, port: bytes) -> bytes:
+    """The X-Forwarded-Proto and -Port lines, the same for every request of one listener: built
+    once per listener (proxy/server.py), passed to ``upstream_request`` as they are."""
+    return b"\r\nX-Forwarded-Proto: %b\r\nX-Forwarded-Port: %b" % (scheme, port)
+
+
 def upstream_request(
     head: RequestHead,
-    *,
     upstream_host: bytes,
     forwarded_host: bytes,
     client_ip: bytes,
-    scheme: bytes,
-    port: bytes,
+    listener: bytes,
     request_id: bytes,
 ) -> bytes:
-    """The request head sent upstream (always HTTP/1.1, keep-alive unless upgrading)."""
+    """The request head sent upstream (always HTTP/1.1, keep-alive unless upgrading);
+    ``listener`` is ``listener_lines`` of the listener the request came in on."""
     forwarded_for = head.forwarded_for + b", " + client_ip if head.forwarded_for else client_ip
     parts = [
         head.method, b" ", head.target, b" HTTP/1.1\r\nHost: ", upstream_host,
-        b"\r\nX-Forwarded-For: ", forwarded_for,
-        b"\r\nX-Forwarded-Proto: ", scheme,
+        b"\r\nX-Forwarded-For: ", forwarded_for, listener,
         b"\r\nX-Forwarded-Host: ", forwarded_host,
-        b"\r\nX-Forwarded-Port: ", port,
         b"\r\nX-Request-Id: ", request_id, b"\r\n",
     ]  # fmt: skip
     parts += head.headers
@@ -250,7 +253,7 @@ class ResponseHead:
         "connection_tokens",
         "content_length",
         "fixed_length",
-        "keep_alive",
+        "length_head",
         "lines",
         "reason",
         "status",
@@ -269,7 +272,7 @@ class ResponseHead:
         self.connection_tokens: frozenset[bytes] = frozenset()
         self.upgrade: bytes | None = None
         self.fixed_length = -1
-        self.keep_alive = False
+        self.length_head = b""  # set with fixed_length: see there
         pieces = _RESPONSE_SPECIAL_LINE.split(block)
         if len(pieces) == 1:  # nothing to drop or re-frame
             self.lines = block[eol:]  # "\r\n" then the header lines, each ending in "\r\n"
@@ -302,11 +305,14 @@ class ResponseHead:
             # a plain HTTP/1.1 response framed by its length alone, kept alive (upstream.py's
             # shortcut); anything else goes through the parser every time
             self.fixed_length = int(length)
-            self.keep_alive = True
         named = self.connection_tokens - _ORDINARY_CONNECTION_TOKENS
         if named:  # Connection names extra hop-by-hop headers: drop those too (rare)
-            self.lines = b"\r\n".join(
-                line for line in self.lines.split(b"\r\n") if line.split(b":", 1)[0].lower() not in named
+            self.lines = b"\r\n".join(_without(self.lines.split(b"\r\n"), named))
+        if self.fixed_length >= 0:
+            # what an HTTP/1.1 keep-alive client gets for it, the usual case (exchange.py): built
+            # once per head here, not once per response
+            self.length_head = self.client_head(
+                self.status, length=length, chunked=False, close=False, keep_alive_10=False
             )
 
     def client_head(self, status: int, *, length: bytes | None, chunked: bool,

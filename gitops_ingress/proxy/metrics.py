@@ -43,11 +43,10 @@ RequestKey = tuple[str, str, str, int]  # kind, branch, host, status // 100
 
 
 class _Latency:
-    __slots__ = ("buckets", "count", "sum")
+    __slots__ = ("buckets", "sum")
 
     def __init__(self) -> None:
         self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
-        self.count = 0
         self.sum = 0.0
 
 
@@ -82,7 +81,6 @@ class ProxyMetrics:
         if latency is None:
             latency = self._latency[kind] = _Latency()
         latency.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        latency.count += 1
         latency.sum += seconds
 
     def upstream_error(self, reason: str) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.decide import RouteCache
-from gitops_ingress.proxy.forwarding import RequestIds
+from gitops_ingress.proxy.forwarding import RequestIds, listener_lines
 from gitops_ingress.proxy.observe import ProxyObserver
 from gitops_ingress.proxy.pool import UpstreamPool
 from gitops_ingress.proxy.repeats import RequestHeads
@@ -68,8 +68,7 @@ class ConnectionContext:
     state: ServerState
     pool: UpstreamPool
     on_access: AccessHook | None
-    scheme: bytes  # b"http" or b"https": X-Forwarded-Proto
-    port: bytes  # the listening port: X-Forwarded-Port
+    listener: bytes  # X-Forwarded-Proto and -Port lines (forwarding.listener_lines)
     tls_redirect_hosts: Callable[[str], bool] | None  # plain listeners only
     next_request_wait: float  # min(idle, header timeout): armed after each response
 
@@ -115,8 +114,9 @@ class ProxyServer:
                 state=self.state,
                 pool=self.pool,
                 on_access=self.on_access,
-                scheme=b"https" if ssl_context is not None else b"http",
-                port=b"%d" % sock.getsockname()[1],
+                listener=listener_lines(
+                    b"https" if ssl_context is not None else b"http", b"%d" % sock.getsockname()[1]
+                ),
                 tls_redirect_hosts=None if ssl_context is not None else tls_redirect_hosts,
                 next_request_wait=min(self.settings.idle_timeout, self.settings.header_timeout),
             )

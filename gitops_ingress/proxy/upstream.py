@@ -279,7 +279,7 @@ class UpstreamConnection(asyncio.Protocol):
         if head.fixed_length:
             sink.upstream_body(data[end + 4 :])
         self.sink = None
-        sink.upstream_done(head.keep_alive)
+        sink.upstream_done(True)  # fixed_length: kept alive, see ResponseHead
         return True
 
     def _head_reusable(self) -> bool:

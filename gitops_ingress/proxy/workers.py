@@ -38,7 +38,8 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 SWITCH_INTERVAL = 0.0005  # seconds; see run_worker
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop when installed (``proxy`` and ``serve`` run on it), else asyncio's."""
     try:
         import uvloop
     except ImportError:  # optional off Linux: the standard loop works, only slower
@@ -63,7 +64,7 @@ def run_worker(options: ProxyOptions, early_signals: list[int] | None = None) ->
     # build makes the event loop wait up to 5 ms for the GIL after every system call (the convoy
     # effect), a tenfold loss of throughput during a reload. 0.5 ms bounds that wait.
     sys.setswitchinterval(SWITCH_INTERVAL)
-    with asyncio.Runner(loop_factory=_new_loop) as runner:
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(main())
     return EXIT_OK
 

@@ -212,9 +212,7 @@ class Engine(ViewMixin):
                 if record is not None and not record.deleted_at and self._wanted.get(name) is not DELETE:
                     self._want(name, DELETE)
                 continue
-            timer = self._timers.pop(name, None)
-            if timer is not None:
-                timer.cancel()  # the branch came back before its previews were removed
+            self._cancel_timer(name)  # the branch came back before its previews were removed
             if record is None:
                 record = self._records[name] = BranchRecord(name, name == self._settings.stable_branch)
                 self.bus.publish("branch", name, {"state": record.state.value})
@@ -310,10 +308,17 @@ class Engine(ViewMixin):
                                    record.updated_at, 0.0, "error", message)],
             )
             self.bus.publish("branch", name, {"state": record.state.value, "error": message})
-        previous = self._timers.pop(name, None)
-        if previous is not None:
-            previous.cancel()
+        self._later(delay, name, what)
+
+    def _later(self, delay: float, name: str, what: str) -> None:
+        """Want ``what`` for ``name`` in ``delay`` seconds (replacing the branch's pending timer)."""
+        self._cancel_timer(name)
         self._timers[name] = asyncio.get_running_loop().call_later(delay, self._retry, name, what)
+
+    def _cancel_timer(self, name: str) -> None:
+        timer = self._timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
 
     def _retry(self, name: str, what: str) -> None:
         self._timers.pop(name, None)
@@ -346,11 +351,7 @@ class Engine(ViewMixin):
 
     def _schedule_removal(self, name: str, deleted_at: str) -> None:
         elapsed = (datetime.now(UTC) - datetime.fromisoformat(deleted_at)).total_seconds()
-        delay = max(0.0, self._settings.preview_ttl - elapsed)
-        previous = self._timers.pop(name, None)
-        if previous is not None:
-            previous.cancel()
-        self._timers[name] = asyncio.get_running_loop().call_later(delay, self._retry, name, REMOVE)
+        self._later(max(0.0, self._settings.preview_ttl - elapsed), name, REMOVE)
 
     async def _remove(self, name: str) -> None:
         record = self._records.get(name)

@@ -16,28 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from gitops_ingress.core.routing import EMPTY_TABLE, Backend, RouteTable, RoutingState
+from gitops_ingress.core.routing import EMPTY_TABLE, RouteTable, RoutingState
 from gitops_ingress.sync.protocols import DesiredEnvironment
 
 StateListener = Callable[[RoutingState], None]
-
-
-def merge_tables(tables: Mapping[str, RouteTable]) -> RouteTable:
-    """Environments -> one table; the first environment (by name) with a default backend wins."""
-    if len(tables) == 1:
-        return next(iter(tables.values()))
-    ordered = [tables[name] for name in sorted(tables)]
-    routes = [route for table in ordered for route in table.routes]
-    default = next((t.default_backend for t in ordered if t.default_backend is not None), None)
-    tls = [entry for table in ordered for entry in table.tls]
-    catch_alls: list[tuple[str, Backend | None]] = []
-    for table in ordered:
-        for host in table.hosts:
-            if host:
-                _name, group = table.host_group(host)
-                if group is not None and group.catch_all is not None:
-                    catch_alls.append((host, group.catch_all))
-    return RouteTable(routes, default, tls, catch_alls)
 
 
 class RouteBook:
@@ -68,7 +50,7 @@ class RouteBook:
             merged: RouteTable | None = None
         else:
             self._tables[branch] = dict(tables)
-            merged = merge_tables(tables)
+            merged = RouteTable.merge(tables)
         if branch == self._stable_branch:
             current: RouteTable | None = self._state.stable
         else:
@@ -94,8 +76,7 @@ class LocalTarget(RouteBook):
     async def apply(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
         self.set(branch, {name: env.table for name, env in environments.items()})
 
-    async def adopt(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
-        self.set(branch, {name: env.table for name, env in environments.items()})
+    adopt = apply  # in memory, taking stored state back after a restart is applying it
 
     async def remove(self, branch: str, stable: bool) -> None:
         self.set(branch, {})

@@ -34,20 +34,13 @@ class TreeListingLike(Protocol):
     def findings(self) -> Sequence[Finding]: ...
 
 
-class FetchOutcome(Protocol):
-    @property
-    def updated(self) -> Mapping[str, tuple[str | None, str]]: ...
-
-    @property
-    def deleted(self) -> Sequence[str]: ...
-
-
 class RepoSource(Protocol):
     """A mirror of the config repository. Blocking; the engine calls it from worker threads."""
 
     def ensure(self) -> None: ...
 
-    def fetch(self, branch: str | None = None) -> FetchOutcome: ...
+    def fetch(self, branch: str | None = None) -> object:
+        """Bring ``branch`` (None: every branch) up to date; the engine then reads ``branches()``."""
 
     def branches(self) -> dict[str, str]: ...
 
@@ -56,8 +49,6 @@ class RepoSource(Protocol):
     def list_tree(self, sha: str, root: str, *, max_file_bytes: int, max_files: int) -> TreeListingLike: ...
 
     def read_blob(self, sha: str) -> bytes: ...
-
-    def read_file(self, sha: str, path: str) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)

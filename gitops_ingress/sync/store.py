@@ -284,8 +284,12 @@ class Store:
         )
         return cursor.rowcount == 1
 
-    def delivery_result(self, delivery_id: str, result: str) -> None:
-        self._db.execute("UPDATE deliveries SET result = ? WHERE id = ?", (result, delivery_id))
+    def delivery_result(self, delivery_id: str, result: str, forge: str | None = None) -> None:
+        """Set a delivery's outcome (and its forge, which is known only once it was parsed)."""
+        self._db.execute(
+            "UPDATE deliveries SET result = ?, forge = COALESCE(?, forge) WHERE id = ?",
+            (result, forge, delivery_id),
+        )
 
     def deliveries(self, limit: int = 50) -> list[tuple[str, str, str, str]]:
         return self._db.execute(

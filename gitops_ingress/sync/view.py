@@ -84,7 +84,7 @@ class ViewMixin:
         """Count a delivery by outcome (accepted, ignored, replayed, unauthorized, ...)."""
         self.metrics.webhook_deliveries.labels(forge, result).inc()
         if delivery_id:
-            self._store.delivery_result(delivery_id, result)
+            self._store.delivery_result(delivery_id, result, forge)
 
     async def push(self, branch: str | None, deleted: bool) -> None:
         # deleted or not, the fetch decides: the remote is the truth, never the payload

@@ -149,13 +149,14 @@ def branch_or_404(view: ControlPlaneView, name: str) -> BranchStatus:
 
 
 def page_of(
-    view: ControlPlaneView, page: int, per_page: int, query: str = "", state: str = "", environment: str = ""
+    branches: Sequence[BranchStatus], page: int, per_page: int, query: str = "", state: str = "",
+    environment: str = "",
 ) -> Page:
     """Stable branch first, then by name; filtered by a substring, a state and an environment."""
     needle = query.lower()
     chosen = [
         b
-        for b in view.branches()
+        for b in branches
         if (not needle or needle in b.name.lower())
         and (not state or b.state.value == state)
         and (not environment or any(e.environment == environment for e in b.environments))
@@ -222,7 +223,7 @@ def api_router(view: ControlPlaneView, access: Access, page_size: int = 50) -> A
         state: Annotated[SyncState | None, Query()] = None,
         environment: Annotated[str, Query(max_length=MAX_NAME)] = "",
     ) -> BranchPage:
-        found = page_of(view, page, per_page, q, state.value if state else "", environment)
+        found = page_of(view.branches(), page, per_page, q, state.value if state else "", environment)
         return BranchPage(total=found.total, page=page, perPage=per_page, pages=found.pages, items=list(found.items))
 
     @router.get("/branch", response_model=BranchStatus, responses={404: {"description": "unknown branch"}})

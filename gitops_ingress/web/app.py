@@ -39,8 +39,6 @@ def create_app(
     """``webhook_secrets``: endpoint name (github, gitlab, gitea, generic) -> secret or token; an
     endpoint without one refuses every delivery."""
     app = FastAPI(title="gitops-ingress", version=__version__)
-    app.state.view = view
-    app.state.receiver = receiver
     app.include_router(webhook_router(receiver, webhook_secrets or {}, max_body=max_webhook_body))
     access = Access(web_options or WebOptions())
     app.include_router(

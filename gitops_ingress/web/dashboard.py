@@ -12,6 +12,7 @@ decoded form, and a name is only ever a key into the view, never a file path.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -26,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gitops_ingress.core.findings import sorted_findings
-from gitops_ingress.core.status import ControlPlaneView, SyncState
+from gitops_ingress.core.status import BranchStatus, ControlPlaneView, SyncState
 from gitops_ingress.web.api import (
     MAX_HOST,
     MAX_NAME,
@@ -99,8 +100,8 @@ def templates_for(options: WebOptions) -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
-def _environments(view: ControlPlaneView) -> list[str]:
-    return sorted({env.environment for branch in view.branches() for env in branch.environments})
+def _environments(branches: Sequence[BranchStatus]) -> list[str]:
+    return sorted({env.environment for branch in branches for env in branch.environments})
 
 
 def dashboard_router(view: ControlPlaneView, access: Access, options: WebOptions, templates: Jinja2Templates) -> APIRouter:
@@ -118,14 +119,15 @@ def dashboard_router(view: ControlPlaneView, access: Access, options: WebOptions
         state: Annotated[SyncState | None, Query()] = None,
         environment: Annotated[str, Query(max_length=MAX_NAME)] = "",
     ) -> HTMLResponse:
-        found = page_of(view, page, options.page_size, q, state.value if state else "", environment)
+        branches = view.branches()  # built once per page: the filter and the environment list share it
+        found = page_of(branches, page, options.page_size, q, state.value if state else "", environment)
         filters = {k: v for k, v in (("q", q), ("state", state.value if state else ""), ("environment", environment)) if v}
 
         def page_url(number: int) -> str:
             return "/?" + urlencode({**filters, "page": number})
 
         return render(request, "overview.html", page=found, q=q, state=state.value if state else "",
-                      environment=environment, environments=_environments(view), page_url=page_url)
+                      environment=environment, environments=_environments(branches), page_url=page_url)
 
     @router.get("/routes", response_class=HTMLResponse)
     async def stable_routes(request: Request) -> HTMLResponse:
@@ -141,7 +143,7 @@ def dashboard_router(view: ControlPlaneView, access: Access, options: WebOptions
     ) -> HTMLResponse:
         known = view.branch(branch) is not None if branch else True
         result = resolve_request(view, host, path, branch) if host and known else None
-        names = [b.name for b in page_of(view, 1, 1000).items]
+        names = [b.name for b in page_of(view.branches(), 1, 1000).items]
         return render(request, "search.html", status_code=200 if known else 404, host=host, path=path,
                       branch=branch, known=known, result=result, branch_names=names)
 

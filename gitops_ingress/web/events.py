@@ -37,10 +37,12 @@ def sse_message(event: ControlPlaneEvent) -> bytes:
 
 
 async def _drain(view: ControlPlaneView, queue: asyncio.Queue[ControlPlaneEvent]) -> None:
-    async for event in view.subscribe():
-        if queue.full():
-            queue.get_nowait()
-        queue.put_nowait(event)
+    # aclosing: a closed tab must unregister its subscription, not leave it filling with events
+    async with contextlib.aclosing(view.subscribe()) as events:  # type: ignore[type-var]
+        async for event in events:
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(event)
 
 
 async def event_stream(view: ControlPlaneView, keepalive: float) -> AsyncIterator[bytes]:

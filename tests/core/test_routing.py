@@ -230,3 +230,17 @@ def reference_match(routes: list[Route], host: str, path: str) -> str | None:
 def test_table_agrees_with_the_reference_matcher(routes: list[Route], host: str, path: str) -> None:
     table = RouteTable(routes)
     assert backend_of(table, host, path) == reference_match(routes, host, path)
+
+
+def test_merge_takes_every_route_and_the_first_environments_default() -> None:
+    staging_default = Route("", "", "Default", svc("staging-fallback"), "zz/default")
+    production_default = Route("", "", "Default", svc("production-fallback"), "aa/default")
+    staging = RouteTable([route("s.example.com", "/", "Prefix", "s")], staging_default, (), [("old.s.com", svc("legacy"))])
+    production = RouteTable([route("p.example.com", "/", "Prefix", "p")], production_default)
+    merged = RouteTable.merge({"staging": staging, "production": production})
+    assert backend_of(merged, "s.example.com", "/x") == "s"
+    assert backend_of(merged, "p.example.com", "/x") == "p"
+    assert backend_of(merged, "old.s.com", "/any") == "legacy"
+    # "production" sorts first, whatever the Ingress names: one rule for every caller
+    assert backend_of(merged, "unknown.com", "/") == "production-fallback"
+    assert RouteTable.merge({"only": staging}) is staging

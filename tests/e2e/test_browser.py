@@ -8,7 +8,6 @@ are kept under ``test-artifacts/screenshots/`` (git-ignored) for people to look 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from gitops_ingress.cli.demo import FEATURE_FILE, FEATURE_YAML
 from tests.support.gitrepos import WorkTree, make_sample_remote
+from tests.support.upstreams import refused_port as free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -55,12 +55,6 @@ spec:
 SERVICES = ("shop/storefront:http", "shop/catalog-api:8080", "shop/catalog-api-v2:8080")
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def named_backend(name: str) -> ThreadingHTTPServer:

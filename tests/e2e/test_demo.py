@@ -9,7 +9,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,15 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.upstreams import refused_port as free_port
+
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
 MAX_LINES = 200
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _pump(stream: object, lines: queue.Queue[str | None]) -> None:

@@ -10,12 +10,6 @@ follow the control-plane stream (every routing change is a line), or poll the AP
 from __future__ import annotations
 
 import json
-import queue
-import re
-import signal
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,46 +22,32 @@ import pytest
 from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.routing import RoutingState
 from tests.support.gitrepos import Remote, WorkTree, make_branching_remote
+from tests.support.processes import Child, poll
 from tests.support.upstreams import LoopThread, TestUpstream
 from tests.sync.builders import ingress
 
 WAIT = 20.0
 SECRET = "e2e-secret"
-_READY = re.compile(r"gitops-ingress serve: api (\S+) proxy (\S+)")
+_READY = r"gitops-ingress serve: api (\S+) proxy (\S+)"
 
 
-class ServeProcess:
-    """One ``gitops-ingress serve`` child; stderr is drained by a thread into ``lines``."""
+class ServeProcess(Child):
+    """One ``gitops-ingress serve`` child, with an HTTP client for its API and its proxy."""
 
     def __init__(self, tmp_path: Path, repo: str, backends: dict[str, str], *extra: str) -> None:
         secret_file = tmp_path / "webhook-secret"
         secret_file.write_text(SECRET + "\n")
-        self.command = [
-            sys.executable, "-m", "gitops_ingress", "serve", "--repo", repo,
+        args = [
+            "serve", "--repo", repo,
             "--listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0",
             "--state-dir", str(tmp_path / "state"), "--webhook-secret-file", str(secret_file),
             "--poll-interval", "3600", *extra,
         ]
         for key, url in backends.items():
-            self.command += ["--backend", f"{key}={url}"]
-        self.lines: list[str] = []
-        self._ready: queue.Queue[tuple[str, str]] = queue.Queue()
-        self.proc = subprocess.Popen(self.command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        threading.Thread(target=self._drain, daemon=True).start()
-        try:
-            self.api, self.proxy = self._ready.get(timeout=WAIT)
-        except queue.Empty:
-            self.proc.kill()
-            raise AssertionError("serve did not start:\n" + "".join(self.lines)) from None
+            args += ["--backend", f"{key}={url}"]
+        super().__init__(args, _READY, wait=WAIT)
+        self.api, self.proxy = self.groups
         self.http = httpx.Client(timeout=WAIT)
-
-    def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            found = _READY.search(line)
-            if found:
-                self._ready.put((found.group(1), found.group(2)))
 
     def webhook(self, branch: str) -> httpx.Response:
         return self.http.post(
@@ -103,22 +83,11 @@ class ServeProcess:
 
     def poll(self, condition: Callable[[], bool], what: str) -> None:
         """Poll the API until ``condition`` (for states the route stream does not show)."""
-        pause = threading.Event()
-        deadline = time.monotonic() + WAIT
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}")
-            pause.wait(0.05)
+        poll(condition, what, WAIT)
 
     def stop(self) -> int:
         self.http.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
+        return super().stop()
 
 
 @pytest.fixture

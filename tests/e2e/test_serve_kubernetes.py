@@ -10,13 +10,7 @@ status. Waits poll kubectl or HTTP with a deadline, never sleep.
 from __future__ import annotations
 
 import os
-import queue
-import re
-import signal
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -29,6 +23,8 @@ from tests.kube.target_kit import environment, envs, ingress_yaml, make_target, 
 from tests.proxy.fixtures_ops import CertificateAuthority, peer_serial
 from tests.support.gitrepos import make_branching_remote
 from tests.support.kubeapi import StandIn, run_stand_in
+from tests.support.processes import Child
+from tests.support.processes import poll as wait_for
 from tests.support.upstreams import LoopThread, TestUpstream
 
 WAIT = 30.0
@@ -37,61 +33,11 @@ KUBECTL = "/usr/bin/kubectl"
 
 
 def ingress(name: str, host: str, service: str) -> str:
-    return f"""apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {{name: {name}, namespace: shop}}
-spec:
-  ingressClassName: gitops-ingress
-  rules:
-    - host: {host}
-      http:
-        paths:
-          - {{path: /, pathType: Prefix, backend: {{service: {{name: {service}, port: {{name: http}}}}}}}}
-"""
-
-
-class Child:
-    """A gitops-ingress process; stderr drained by a thread, the first line matching ``ready``
-    gives its address."""
-
-    def __init__(self, args: list[str], ready: str, env: dict[str, str]) -> None:
-        self.lines: list[str] = []
-        self._ready: queue.Queue[str] = queue.Queue()
-        self._pattern = re.compile(ready)
-        self.proc = subprocess.Popen([sys.executable, "-m", "gitops_ingress", *args], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True, env=env)
-        threading.Thread(target=self._drain, daemon=True).start()
-        try:
-            self.address = self._ready.get(timeout=WAIT)
-        except queue.Empty:
-            self.proc.kill()
-            raise AssertionError("did not start:\n" + "".join(self.lines)) from None
-
-    def _drain(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            found = self._pattern.search(line)
-            if found:
-                self._ready.put(found.group(1))
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(WAIT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
+    return ingress_yaml(name, host, service, port="http")
 
 
 def poll(condition: Callable[[], bool], what: str, logs: Callable[[], str] = lambda: "") -> None:
-    pause = threading.Event()
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}\n{logs()}")
-        pause.wait(0.1)
+    wait_for(condition, what, WAIT, every=0.1, logs=logs)
 
 
 @pytest.fixture
@@ -127,9 +73,9 @@ def test_serve_and_proxy_on_kubernetes(stand_in: StandIn, tmp_path: Path) -> Non
 
     serve = Child(["serve", "--repo", str(remote.path), "--target", "kubernetes", "--listen", "127.0.0.1:0",
                    "--state-dir", str(tmp_path / "state"), "--poll-interval", "0.5",
-                   "--preview-domain", DOMAIN], r"api (http://\S+) target kubernetes", env)
+                   "--preview-domain", DOMAIN], r"api (http://\S+) target kubernetes", wait=WAIT, env=env)
     proxy = Child(["proxy", "--kubernetes", "--listen", "127.0.0.1:0", "--publish-address", "127.0.0.1",
-                   "--preview-domain", DOMAIN, "--no-access-log"], r"serving (http://\S+)", env)
+                   "--preview-domain", DOMAIN, "--no-access-log"], r"serving (http://\S+)", wait=WAIT, env=env)
     logs = lambda: "".join(serve.lines[-30:] + proxy.lines[-30:])
     try:
         table = lambda: kubectl("get", "ingress", "-A", "--no-headers")
@@ -189,7 +135,7 @@ def test_proxy_serves_the_tls_secrets_its_ingresses_name(stand_in: StandIn, tmp_
         "production", "c1", ingress_yaml("shop", "shop.example.com", "web", tls_secret="shop-tls")))))
     proxy = Child(["proxy", "--kubernetes", "--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0",
                    "--tls-dir", str(tls_dir), "--no-access-log"],
-                  r"serving http://\S+, (https://\S+)", env)
+                  r"serving http://\S+, (https://\S+)", wait=WAIT, env=env)
     try:
         port = int(proxy.address.rsplit(":", 1)[1])
         assert peer_serial(port, "other.example.com", ca.path) == default_serial

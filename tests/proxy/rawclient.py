@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import httptools
 
-LOOPBACK = "127.0.0.1"
+from tests.support.upstreams import LOOPBACK
 
 
 @dataclass
@@ -55,7 +55,7 @@ def connect(port: int, timeout: float = 10.0) -> socket.socket:
     return sock
 
 
-def read_responses(sock: socket.socket, count: int = 1, head_only: bool = False) -> list[RawResponse]:
+def read_responses(sock: socket.socket, count: int = 1) -> list[RawResponse]:
     """Read ``count`` responses (fewer if the connection closes first)."""
     collector = _Collector()
     for _ in range(100_000):

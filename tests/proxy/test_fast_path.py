@@ -106,6 +106,16 @@ def test_response_head_without_headers_or_reason() -> None:
     assert chunked.chunked and chunked.content_length is None
 
 
+def test_length_head_is_the_keep_alive_client_head_built_once() -> None:
+    head = ResponseHead(b"HTTP/1.1 200 OK\r\nConnection: x-secret\r\nX-Secret: 1\r\nContent-Length: 2\r\n")
+    assert head.length_head == head.client_head(
+        200, length=b"2", chunked=False, close=False, keep_alive_10=False
+    )
+    assert head.length_head == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+    assert ResponseHead(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n").length_head == b""
+    assert ResponseHead(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n").length_head == b""
+
+
 def test_response_heads_are_shared_by_bytes_and_bounded() -> None:
     heads = ResponseHeads(max_entries=4)
     block = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"

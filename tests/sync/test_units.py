@@ -17,7 +17,7 @@ from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import CommitInfo, SyncState
 from gitops_ingress.sync.build import CommitBuild, EnvironmentBuild
 from gitops_ingress.sync.events import EventBus
-from gitops_ingress.sync.local import LocalTarget, merge_tables
+from gitops_ingress.sync.local import LocalTarget
 from gitops_ingress.sync.parsecache import ParseCache
 from gitops_ingress.sync.plan import plan_commit
 from gitops_ingress.sync.store import EnvironmentRow, Store, SyncEntry
@@ -224,7 +224,7 @@ async def test_local_target_publishes_only_real_changes() -> None:
 
 
 def test_merge_tables_keeps_every_environment() -> None:
-    merged = merge_tables({"staging": table("s.example.com", "web", "staging"), "production": table("a.example.com", "api")})
+    merged = RouteTable.merge({"staging": table("s.example.com", "web", "staging"), "production": table("a.example.com", "api")})
     assert merged.hosts == ["a.example.com", "s.example.com"]
     assert str(merged.match("s.example.com", "/").backend) == "shop/web:80"
 

@@ -30,20 +30,20 @@ DIFF_FORMATS: dict[str, Callable[..., str]] = {
 }
 
 
-def render_findings(fmt: str, report: ValidationReport, *, color: bool = False) -> str:
+def _render(formats: dict[str, Callable[..., str]], fmt: str, subject: object, color: bool) -> str:
     try:
-        renderer = FINDING_FORMATS[fmt]
+        renderer = formats[fmt]
     except KeyError as exc:
-        raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FINDING_FORMATS)}") from exc
-    return renderer(report, color=color) if fmt == "text" else renderer(report)
+        raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(formats)}") from exc
+    return renderer(subject, color=color) if fmt == "text" else renderer(subject)
+
+
+def render_findings(fmt: str, report: ValidationReport, *, color: bool = False) -> str:
+    return _render(FINDING_FORMATS, fmt, report, color)
 
 
 def render_diff(fmt: str, diff: RouteDiff, *, color: bool = False) -> str:
-    try:
-        renderer = DIFF_FORMATS[fmt]
-    except KeyError as exc:
-        raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(DIFF_FORMATS)}") from exc
-    return renderer(diff, color=color) if fmt == "text" else renderer(diff)
+    return _render(DIFF_FORMATS, fmt, diff, color)
 
 
 __all__ = ["DIFF_FORMATS", "FINDING_FORMATS", "ValidationReport", "render_diff", "render_findings"]

@@ -125,4 +125,4 @@ def compile_environments(
 
 def compile_merged(environments: Mapping[str, Sequence[LocatedIngress]], settings: Settings) -> RouteTable:
     """All environments as one routing set: what a single local proxy serves for a branch."""
-    return compile_routes([item for _, items in sorted(environments.items()) for item in items], settings)
+    return RouteTable.merge(compile_environments(environments, settings))

@@ -19,7 +19,7 @@ and says so. States are immutable; a proxy swaps a whole new state in atomically
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -51,6 +51,25 @@ class Resolution(NamedTuple):
         return self.branch is not None
 
 
+def _preview_entries(branch: str, table: RouteTable, domain: str) -> Iterator[tuple[str, PreviewTarget]]:
+    """(preview host, target) for every rule host of one branch's table."""
+    for host in table.hosts:
+        upstream = wildcard_preview_upstream_host(host) if host else None
+        yield preview_host(branch, host or None, domain), PreviewTarget(branch, upstream)
+
+
+def _build_index(previews: Mapping[str, RouteTable], domain: str) -> tuple[dict[str, PreviewTarget], bool]:
+    """The preview index, and whether some preview name is claimed by more than one branch (the
+    first branch by name wins it)."""
+    index: dict[str, PreviewTarget] = {}
+    shared = False
+    for branch in sorted(previews):
+        for name, target in _preview_entries(branch, previews[branch], domain):
+            shared = shared or name in index
+            index.setdefault(name, target)
+    return index, shared
+
+
 class RoutingState:
     __slots__ = ("stable", "previews", "preview_domain", "version", "_index", "_suffix", "_shared")
 
@@ -60,24 +79,17 @@ class RoutingState:
         previews: Mapping[str, RouteTable] | None = None,
         preview_domain: str = "preview.localhost",
         version: int = 0,
+        *,
+        index: tuple[dict[str, PreviewTarget], bool] | None = None,
     ) -> None:
+        """``index``: what ``_build_index`` returns for exactly these previews, when the caller
+        already has it (``with_branch``); None builds it."""
         self.stable = stable
         self.previews: dict[str, RouteTable] = dict(previews or {})
         self.preview_domain = preview_domain.lower().strip(".")
         self.version = version
         self._suffix = "." + self.preview_domain
-        self._shared = False  # some preview name is claimed by more than one branch
-        self._index = self._build_index()
-
-    def _build_index(self) -> dict[str, PreviewTarget]:
-        index: dict[str, PreviewTarget] = {}
-        for branch in sorted(self.previews):
-            for host in self.previews[branch].hosts:
-                name = preview_host(branch, host or None, self.preview_domain)
-                upstream = wildcard_preview_upstream_host(host) if host else None
-                self._shared = self._shared or name in index
-                index.setdefault(name, PreviewTarget(branch, upstream))
-        return index
+        self._index, self._shared = index or _build_index(self.previews, self.preview_domain)
 
     def preview_hosts(self, branch: str) -> dict[str, str]:
         """Preview host -> rule host ("" for host-less) for one branch."""
@@ -124,34 +136,32 @@ class RoutingState:
         branches changes one at a time, and rebuilding every branch's preview names per change
         made its cold start quadratic. Only when two branches claim one preview name (where the
         full build's rule "first branch by name wins" applies) is the index rebuilt."""
-        previews = dict(self.previews)
+        version = self.version + 1
         if branch == stable_branch:
-            return self._derived(table if table is not None else EMPTY_TABLE, previews, self._index, self._shared)
+            stable = table if table is not None else EMPTY_TABLE
+            index = (self._index, self._shared)
+            return RoutingState(stable, self.previews, self.preview_domain, version, index=index)
+        previews = dict(self.previews)
         old = previews.pop(branch, None)
         if table is not None:
             previews[branch] = table
+        return RoutingState(
+            self.stable, previews, self.preview_domain, version, index=self._index_with(branch, old, table)
+        )
+
+    def _index_with(
+        self, branch: str, old: RouteTable | None, new: RouteTable | None
+    ) -> tuple[dict[str, PreviewTarget], bool] | None:
+        """This index with one branch's names swapped; None when a full rebuild is needed."""
         if self._shared:
-            return RoutingState(self.stable, previews, self.preview_domain, self.version + 1)
+            return None
         index = dict(self._index)
         if old is not None:
-            for host in old.hosts:
-                index.pop(preview_host(branch, host or None, self.preview_domain), None)
-        for host in table.hosts if table is not None else ():
-            name = preview_host(branch, host or None, self.preview_domain)
-            if name in index:
-                return RoutingState(self.stable, previews, self.preview_domain, self.version + 1)
-            index[name] = PreviewTarget(branch, wildcard_preview_upstream_host(host) if host else None)
-        return self._derived(self.stable, previews, index, False)
-
-    def _derived(
-        self, stable: RouteTable, previews: dict[str, RouteTable], index: dict[str, PreviewTarget], shared: bool
-    ) -> RoutingState:
-        state = RoutingState.__new__(RoutingState)
-        state.stable = stable
-        state.previews = previews
-        state.preview_domain = self.preview_domain
-        state.version = self.version + 1
-        state._suffix = self._suffix
-        state._shared = shared
-        state._index = index
-        return state
+            for name, _ in _preview_entries(branch, old, self.preview_domain):
+                index.pop(name, None)
+        if new is not None:
+            for name, target in _preview_entries(branch, new, self.preview_domain):
+                if name in index:
+                    return None
+                index[name] = target
+        return index, False

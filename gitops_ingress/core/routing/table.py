@@ -21,7 +21,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from gitops_ingress.core.routing.model import (
     NO_MATCH,
@@ -238,12 +239,27 @@ class RouteTable:
             "routes": [route.to_dict() for route in self.routes],
             "defaultBackend": None if self.default_backend is None else self.default_backend.to_dict(),
             "tls": [entry.to_dict() for entry in self.tls],
-            "catchAlls": [
-                {"host": host, "backend": group.catch_all.to_dict()}
-                for host, group in self._all_groups()
-                if group.catch_all is not None
-            ],
+            "catchAlls": [{"host": host, "backend": backend.to_dict()} for host, backend in self.catch_alls()],
         }
+
+    @classmethod
+    def merge(cls, tables: Mapping[str, RouteTable]) -> RouteTable:
+        """Environments' tables as one routing set (what one local proxy serves): every route,
+        TLS entry and catch-all; the default backend of the first environment, by name, that has
+        one. The one rule for merging environments, used by the local target and ``routes``."""
+        if len(tables) == 1:
+            return next(iter(tables.values()))
+        ordered = [tables[name] for name in sorted(tables)]
+        return cls(
+            [route for table in ordered for route in table.routes],
+            next((t.default_backend for t in ordered if t.default_backend is not None), None),
+            [entry for table in ordered for entry in table.tls],
+            [pair for table in ordered for pair in table.catch_alls()],
+        )
+
+    def catch_alls(self) -> list[tuple[str, Backend]]:
+        """(rule host, backend) of every host group with a catch-all, as the constructor takes them."""
+        return [(host, group.catch_all) for host, group in self._all_groups() if group.catch_all is not None]
 
     def _all_groups(self) -> Iterable[tuple[str, PathTable]]:
         yield from self._exact.items()
@@ -252,15 +268,15 @@ class RouteTable:
             yield "", self._hostless
 
     @classmethod
-    def from_dict(cls, data: dict[str, object]) -> RouteTable:
+    def from_dict(cls, data: dict[str, Any]) -> RouteTable:
         """The wire form back; routes may already be Route objects (a JSON ``object_hook`` that
         builds them while decoding keeps a proxy's peak memory near the table's own size)."""
-        routes = [_route(item) for item in data.get("routes") or []]  # type: ignore[union-attr]
+        routes = [_route(item) for item in data.get("routes") or []]
         default = data.get("defaultBackend")
-        tls = [TLSEntry.from_dict(item) for item in data.get("tls") or []]  # type: ignore[union-attr]
+        tls = [TLSEntry.from_dict(item) for item in data.get("tls") or []]
         catch_alls = [
             (str(item["host"]), backend_from_dict(item["backend"]))
-            for item in data.get("catchAlls") or []  # type: ignore[union-attr]
+            for item in data.get("catchAlls") or []
         ]
         return cls(routes, _route(default) if default else None, tls, catch_alls)
 

@@ -123,7 +123,6 @@ class ControllerSource:
         self._backoff = (backoff_min, backoff_max)
         self._max_line = max_line
         self.connected = False
-        self.states_received = 0
         self.last_error = ""
         self._reset_backoff = False
 
@@ -186,7 +185,6 @@ class ControllerSource:
                 continue
             if snapshot is not None:
                 publish(snapshot)
-                self.states_received += 1
                 self._reset_backoff = True
                 log.info("controller %s: route table version %d loaded", self.url, snapshot.state.version)
 
