@@ -1,12 +1,13 @@
 # syntax=docker/dockerfile:1
 # gitops-ingress: one image for the control plane (serve) and the proxy (proxy --kubernetes).
-# Build stage: wheels are built here, with the compilers some dependencies may need.
+# Build stage: wheels are built here, with the C compiler that setup.py uses to compile the
+# proxy's request path (mypyc) and that some dependencies may need.
 FROM python:3.11-slim-bookworm AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY gitops_ingress ./gitops_ingress
 RUN python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --upgrade pip \

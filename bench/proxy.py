@@ -244,6 +244,7 @@ def main() -> int:
 
         metrics = httpx.get(admin + "/metrics", timeout=WAIT).text
         reloads = re.search(r"route_table_reloads_total ([\d.e+]+)", metrics)
+        build = re.search(r'build_info\{build="(\w+)"\}', metrics)
         ours.send_signal(signal.SIGTERM)
         ours.wait(WAIT)
 
@@ -260,6 +261,7 @@ def main() -> int:
         n_p50, o_p50, b_p50 = (median(r, "p50") for r in (nginx_runs, ours_runs, ours_big_runs))
         n_p99, o_p99, b_p99 = (median(r, "p99") for r in (nginx_runs, ours_runs, ours_big_runs))
         print(f"\nwrk -t1 -c50 -d{opts.duration}s --latency, {opts.rounds} rounds, medians (127.0.0.1, {os.cpu_count()} cores)")
+        print(f"request path of ours: {build.group(1) if build else '?'} (proxy/build.py; 'source' is the uncompiled fallback)")
         print(f"{'':28} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
         print(f"{'nginx (1 worker)':28} {n_rps:>10.0f} {n_p50:>8.2f} {n_p99:>8.2f}")
         print(f"{'ours (1 worker, 1 host)':28} {o_rps:>10.0f} {o_p50:>8.2f} {o_p99:>8.2f}")

@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gitops_ingress.core.errors import ConfigError
 
 ENV_PREFIX = "GITOPS_INGRESS_"
+# Variables with the prefix that choose how the package is built or loaded (setup.py,
+# proxy/build.py), not settings: they never reach the settings model, whose unknown keys are errors.
+BUILD_VARIABLES = frozenset({"GITOPS_INGRESS_NO_COMPILE", "GITOPS_INGRESS_PURE_PYTHON"})
 SETTINGS_FILE = "gitops-ingress.yaml"
 
 
@@ -114,7 +117,7 @@ def env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     """``GITOPS_INGRESS_POLICY__LIMITS__MAX_FILES=10`` -> ``{"policy": {"limits": {...: 10}}}``."""
     layer: dict[str, Any] = {}
     for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX):
+        if not key.startswith(ENV_PREFIX) or key in BUILD_VARIABLES:
             continue
         parts = key[len(ENV_PREFIX) :].lower().split("__")
         node = layer

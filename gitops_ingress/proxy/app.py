@@ -31,6 +31,7 @@ from gitops_ingress.core.settings import Settings
 from gitops_ingress.proxy.accesslog import AccessLog
 from gitops_ingress.proxy.admin import AdminServer
 from gitops_ingress.proxy.config import ProxySettings
+from gitops_ingress.proxy import BUILD
 from gitops_ingress.proxy.metrics import ProxyMetrics
 from gitops_ingress.proxy.server import ProxyServer
 from gitops_ingress.proxy.snapshot import SnapshotHolder
@@ -135,7 +136,7 @@ class Worker:
     def __init__(self, options: ProxyOptions, access_stream: IO[str] | None = None) -> None:
         self.options = options
         self.holder = SnapshotHolder()
-        self.metrics = ProxyMetrics()
+        self.metrics = ProxyMetrics(build=BUILD.kind)
         self.metrics.follow(self.holder)
         self.holder.subscribe(_freeze_heap)
         self.source: RouteSource = make_source(options)
@@ -226,6 +227,7 @@ async def serve(
             on_ready(worker)
         else:
             urls = ", ".join(worker.urls)
+            say(f"worker {os.getpid()} request path: {BUILD.kind} ({BUILD.reason})")
             say(f"worker {os.getpid()} serving {urls}")
         waits = [asyncio.create_task(stop.wait()), asyncio.create_task(worker.failed.wait())]
         _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)

@@ -100,7 +100,9 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     target = head.target
     if target[:1] != b"/" and target != b"*":  # absolute-form: its authority replaces Host
         try:
-            url = parse_url(target)
+            # Any: httptools' stub says port is an int, but it is None when the target has none,
+            # and compiled code (setup.py) would enforce the stub's type
+            url: Any = parse_url(target)
         except HttpParserInvalidURLError:
             return pages.error(400, "invalid request target"), True
         if url.host:

@@ -53,8 +53,9 @@ class _Latency:
 class ProxyMetrics:
     """The proxy's metrics; ``render()`` gives the text exposition for ``/metrics``."""
 
-    def __init__(self, max_series: int = 10_000) -> None:
+    def __init__(self, max_series: int = 10_000, build: str = "source") -> None:
         self._max_series = max_series
+        self._build = build  # proxy/build.py: "compiled" or "source"
         self._requests: dict[RequestKey, int] = {}
         self._latency: dict[str, _Latency] = {}
         self._errors: dict[str, int] = {}
@@ -153,3 +154,9 @@ class ProxyMetrics:
         yield CounterMetricFamily(
             PREFIX + "route_table_reloads", "Route tables swapped in since start.", value=self._reloads
         )
+        info = GaugeMetricFamily(
+            PREFIX + "build_info", "Which build of the request path runs (compiled by mypyc or source).",
+            labels=("build",),
+        )
+        info.add_metric((self._build,), 1)
+        yield info

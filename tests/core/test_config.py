@@ -122,3 +122,10 @@ def test_base_settings_are_the_lowest_layer():
 def test_bad_environment_variables_raise():
     with pytest.raises(ConfigError):
         read_settings({}, environ={"GITOPS_INGRESS_POLL_INTERVAL": "soon"})
+
+
+def test_build_variables_are_not_settings_but_other_unknown_variables_are_errors():
+    build_only = {"GITOPS_INGRESS_PURE_PYTHON": "1", "GITOPS_INGRESS_NO_COMPILE": "1"}
+    assert Settings.build(None, build_only) == Settings.build(None, {})
+    with pytest.raises(ConfigError, match="pure_pyton"):
+        Settings.build(None, {"GITOPS_INGRESS_PURE_PYTON": "1"})  # a typo is still caught

@@ -102,3 +102,7 @@ def test_dockerfile_is_multi_stage_slim_non_root_with_a_healthcheck() -> None:
     assert all(any(a.startswith("--from=") for a in c) for c in copies), "the final stage only copies built artefacts"
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".git" in ignored and "tests" in ignored
+    # the build stage compiles the proxy's request path (setup.py): it needs setup.py and a compiler
+    build = instructions[: max(i for i, (op, _) in enumerate(instructions) if op == "FROM")]
+    assert any(op == "COPY" and "setup.py" in shlex.split(args) for op, args in build)
+    assert re.search(r"build-essential|gcc", " ".join(args for op, args in build if op == "RUN"))

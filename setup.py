@@ -1,0 +1,51 @@
+"""Build hook: the proxy's request path compiled to C with mypyc; everything else stays Python.
+
+All metadata lives in pyproject.toml. This file only adds the extension modules. Why: the request
+path is a chain of small methods on objects with fixed attributes, which is where CPython spends
+most of its time per request (attribute lookups, calls, boxing); mypyc turns the same annotated
+source into C that does those natively, and the proxy reaches nginx's throughput with it
+(bench/proxy.py). The source stays the one implementation: tests run against the compiled build,
+and once more against the source (``GITOPS_INGRESS_PURE_PYTHON=1``, see proxy/build.py).
+
+Compiling is best effort: without a C compiler (or with ``GITOPS_INGRESS_NO_COMPILE=1``) the
+extensions are skipped and the package runs as plain Python, only slower.
+"""
+
+from __future__ import annotations
+
+import os
+
+from setuptools import Extension, setup
+
+# The modules every request passes through. Only these: compiled modules bind to each other's
+# classes directly, so the group is loaded whole or not at all (proxy/build.py).
+REQUEST_PATH = (
+    "decide",
+    "exchange",
+    "flow",
+    "forwarding",
+    "metrics",
+    "pool",
+    "protocol",
+    "repeats",
+    "timers",
+    "upstream",
+)
+
+
+def compiled_extensions() -> list[Extension]:
+    if os.environ.get("GITOPS_INGRESS_NO_COMPILE") == "1":
+        return []
+    try:
+        from mypyc.build import mypycify
+    except ImportError:  # built without the build requirements (no isolation, no mypy)
+        return []
+    paths = [f"gitops_ingress/proxy/{name}.py" for name in REQUEST_PATH]
+    # third-party packages are not installed in an isolated build: their types are Any there
+    extensions = mypycify(["--ignore-missing-imports", *paths], opt_level="3")
+    for extension in extensions:
+        extension.optional = True  # a failed compile leaves the Python source in charge
+    return extensions
+
+
+setup(ext_modules=compiled_extensions())
