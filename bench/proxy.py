@@ -218,10 +218,12 @@ def main() -> int:
             nginx_varied.append(wrk(front_port, opts.duration, varied=True))
             plane.push(small.replace(b'"version":1', b'"version":%d' % (10 + round_no)))
             wait_version(admin, 10 + round_no)
+            wrk(ours_port, 1)  # settle: a swap ends with a full GC pass and a heap freeze (proxy/app.py)
             ours_runs.append(wrk(ours_port, opts.duration))
             ours_varied.append(wrk(ours_port, opts.duration, varied=True))
             plane.push(big[0].replace(b'"version":2', b'"version":%d' % (20 + round_no)))
             wait_version(admin, 20 + round_no)
+            wrk(ours_port, 1)
             ours_big_runs.append(wrk(ours_port, opts.duration))
             print(f"round {round_no + 1}: nginx {nginx_runs[-1]['rps']:.0f} req/s, ours {ours_runs[-1]['rps']:.0f}, "
                   f"ours 10k hosts {ours_big_runs[-1]['rps']:.0f}", file=sys.stderr)

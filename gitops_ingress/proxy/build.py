@@ -55,7 +55,7 @@ def choose(folder: Path, environ: Mapping[str, str]) -> Build:
         return Build("source", "not compiled")
     if environ.get(PURE_PYTHON_ENV) == "1":
         return Build("source", f"{PURE_PYTHON_ENV}=1", group)
-    if (folder.parent.parent / "pyproject.toml").exists():  # a source checkout, not an installed wheel
+    if _in_source_checkout(folder):
         stale = sorted(
             name
             for name, path in compiled.items()
@@ -64,6 +64,14 @@ def choose(folder: Path, environ: Mapping[str, str]) -> Build:
         if stale:
             return Build("source", f"compiled modules older than their source: {', '.join(stale)}", group)
     return Build("compiled", "mypyc", group)
+
+
+def _in_source_checkout(folder: Path) -> bool:
+    """The package folder of a checkout (an editable install), not of an installed wheel: in a
+    wheel's install the file times only tell the order the installer wrote the files in. Both
+    tests matter: some packages install a stray pyproject.toml into site-packages."""
+    installed = {"site-packages", "dist-packages"} & set(folder.parts)
+    return not installed and (folder.parent.parent / "pyproject.toml").exists()
 
 
 class _SourceFirst:

@@ -70,6 +70,10 @@ def test_an_installed_package_trusts_its_compiled_modules(tmp_path: Path) -> Non
     # installers write files in any order: file times say nothing about staleness there
     build = choose(package(tmp_path, checkout=False, compiled=True, source_newer=("exchange",)), {})
     assert build.kind == "compiled"
+    # ... even where another package left a pyproject.toml in site-packages (some do)
+    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
+    build = choose(package(site, checkout=True, compiled=True, source_newer=("exchange",)), {})
+    assert build.kind == "compiled"
 
 
 def test_this_test_run_uses_the_build_it_asked_for() -> None:
