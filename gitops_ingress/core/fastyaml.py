@@ -3,27 +3,47 @@
 PyYAML spends about a microsecond per node on Python node and mark objects before we even build
 values; for 10,000 Ingresses that alone is most of the time budget. Manifests written by people and
 tools use a small part of YAML: block mappings and sequences, plain or simply quoted scalars, a
-few one-line flow lists, comments. This reader handles exactly that part, one regular expression
-per line, and gives up (returns None) at the first thing outside it: tabs, anchors, tags, block
-scalars, multi-line scalars, escapes, duplicate keys, odd indentation, anything it is not sure of.
-The caller then uses the full PyYAML path, which also produces every finding. So this reader never
-reports and never guesses; a differential test checks that whenever it answers, it gives the same
-values and positions as the full path.
+few one-line flow lists, comments. This reader handles exactly that part and gives up (returns
+None) at the first thing outside it: tabs, anchors, tags, block scalars, multi-line scalars,
+escapes, duplicate keys, odd indentation, anything it is not sure of. The caller then uses the
+full PyYAML path, which also produces every finding. So this reader never reports and never
+guesses; a differential test checks that whenever it answers, it gives the same values and
+positions as the full path.
+
+Why it is built this way: everything about one line that does not depend on the lines around it
+(indent, dash, key, the resolved scalar value, flow list items, or "give up") is its *shape*,
+computed with one regular expression and memoised by the line's text. Manifests repeat most of
+their lines (``pathType: Prefix``, ``kind: Ingress``, ``- path: /``), so most lines cost one dict
+lookup; the loop over a file's lines then only does the structural part (indentation stack, field
+paths, positions). Containers are built fresh per line, so nothing mutable is ever shared. The
+positions go into ``positions.CompactMarks`` (field paths shared between documents, a flat array of
+numbers per document), which keeps a large repository's memory, and so its time, down.
 """
 
 from __future__ import annotations
 
 import re
+from array import array
+from collections.abc import Mapping
 from typing import Any
 
 from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode
 
 from gitops_ingress.core.models import FieldPath
+from gitops_ingress.core.positions import CompactMarks, PathNode, child_node, root_node
 from gitops_ingress.core.settings import LimitSettings
-from gitops_ingress.core.yamltree import BOOL, FLOAT, IMPLICIT, INT, NULL, STR, plain_tag
+from gitops_ingress.core.yamltree import (
+    BOOL,
+    FLOAT,
+    IMPLICIT,
+    INT,
+    NULL,
+    STR,
+    plain_tag,
+)
 
-Parsed = list[tuple[Any, dict[FieldPath, tuple[int, int]], int]]
+Parsed = list[tuple[Any, Mapping[FieldPath, tuple[int, int]], int]]
 
 # indent, optional "- " (or a bare "-"), optional simple key and ":", then the rest of the line.
 _LINE = re.compile(
@@ -40,6 +60,18 @@ _IMPLICIT_STARTS = frozenset(IMPLICIT)
 # Anything but newline and printable characters: tabs, CR, BOM, NEL and the Unicode line breaks
 # (YAML 1.1 line ends), control characters (PyYAML rejects them). The full path handles or reports.
 _UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+
+# What follows ``key:`` or ``- `` on a line: nothing (a block or null follows), a scalar, ``{}``,
+# or a flow list of scalars (stored as ((value, column offset), ...)).
+_NOTHING, _SCALAR, _EMPTY_MAP, _FLOW = 0, 1, 2, 3
+# Shapes of lines without content: blank or comment lines, and document markers.
+_SKIP, _MARKER = "skip", "marker"
+# Line text -> shape, or None for "give up". A shape is a pure function of the text and holds
+# only immutable values (str, int, float, bool, None, tuples), so sharing it between files and
+# documents cannot leak state; cleared when full so memory stays bounded on any input.
+_SHAPES: dict[str, Any] = {}
+_SHAPES_MAX = 8192
+_NEVER = 1 << 30
 
 
 class _GiveUp(Exception):
@@ -68,187 +100,117 @@ def _scalar(text: str) -> Any:
     raise _GiveUp  # timestamps and the like: let the full path decide
 
 
-def _value(
-    text: str, line: int, column: int, path: FieldPath, marks: dict[FieldPath, tuple[int, int]]
-) -> Any:
-    """The value after ``key: `` or ``- `` on one line (comments stripped); never a block."""
+def _value(text: str) -> tuple[int, Any]:
+    """(kind, payload) of the text after ``key: `` or ``- `` (comments stripped); never a block."""
     first = text[:1]
     if first == '"':
         match = _DOUBLE.fullmatch(text)
         if match is None:
             raise _GiveUp
-        return match.group(1)
+        return _SCALAR, match.group(1)
     if first == "'":
         match = _SINGLE.fullmatch(text)
         if match is None:
             raise _GiveUp
-        return match.group(1).replace("''", "'")
+        return _SCALAR, match.group(1).replace("''", "'")
     if first == "[":
-        return _flow_list(text, line, column, path, marks)
+        return _FLOW, _flow_list(text)
     if first == "{":
         if text.rstrip() != "{}" and not text.startswith("{} #"):
             raise _GiveUp
-        return {}
+        return _EMPTY_MAP, None
     hash_at = text.find(" #")
     if hash_at >= 0:
         text = text[:hash_at]
-    return _scalar(text.rstrip())
+    return _SCALAR, _scalar(text.rstrip())
 
 
-def _flow_list(
-    text: str, line: int, column: int, path: FieldPath, marks: dict[FieldPath, tuple[int, int]]
-) -> list[Any]:
+def _flow_list(text: str) -> tuple[tuple[Any, int], ...]:
+    """``[a, 'b', "c"]`` -> ((value, offset of the item in text), ...)."""
     body = text.rstrip()
     if body == "[]":
-        return []
-    items: list[Any] = []
+        return ()
+    items: list[tuple[Any, int]] = []
     position = 1
     while position < len(body):
         match = _FLOW_ITEM.match(body, position)
         if match is None:
             raise _GiveUp
         double, single, plain = match.group(1, 2, 3)
-        start = (
-            match.start(1) if double is not None else match.start(2) if single is not None else match.start(3)
-        )
-        if double is not None or single is not None:
-            start -= 1  # the quote
-        marks[path + (len(items),)] = (line, column + start)
         if double is not None:
-            items.append(double)
+            items.append((double, match.start(1) - 1))  # the item starts at its quote
         elif single is not None:
-            items.append(single.replace("''", "'"))
+            items.append((single.replace("''", "'"), match.start(2) - 1))
         else:
-            items.append(_scalar(plain))
+            items.append((_scalar(plain), match.start(3)))
         position = match.end()
         if match.group(4) == "]":
             if position != len(body):
                 raise _GiveUp
-            return items
+            return tuple(items)
     raise _GiveUp
 
 
-class _Frame:
-    """An open block collection: its column, the container, its field path."""
+def _shape(raw: str) -> Any:
+    """What one line says on its own; None when it is outside what this reader handles.
 
-    __slots__ = ("indent", "container", "path", "is_list")
-
-    def __init__(self, indent: int, container: Any, path: FieldPath) -> None:
-        self.indent = indent
-        self.container = container
-        self.path = path
-        self.is_list = type(container) is list
-
-
-def _document(
-    lines: list[str], first_line: int, limits: LimitSettings
-) -> tuple[Any, dict[FieldPath, tuple[int, int]], int]:
-    """One document's lines (no markers) -> (value, marks, start line); raises _GiveUp."""
-    marks: dict[FieldPath, tuple[int, int]] = {}
-    stack: list[_Frame] = []
-    pending: tuple[Any, Any, FieldPath, int] | None = None  # (container, key/index, path, indent)
-    root: dict[str, Any] | None = None
-    start_line = 0
-    # Column that owns the last one-line scalar: a deeper next line would continue it.
-    scalar_owner = 1 << 30
-    line_match = _LINE.match
-    max_depth = limits.max_yaml_depth
-    for offset, raw in enumerate(lines):
-        match = line_match(raw)
-        indent, dash, key, rest = match.groups()  # type: ignore[union-attr]
-        if not dash and key is None and (not rest or rest[0] == "#"):
-            continue
-        number = first_line + offset
-        column = len(indent)
-        if column > scalar_owner:
-            raise _GiveUp
-        if pending is not None:
-            owner, slot, pending_path, pending_indent = pending
-            pending = None
-            if column > pending_indent or (dash and column == pending_indent and type(owner) is dict):
-                container: Any = [] if dash else {}
-                owner[slot] = container
-                stack.append(_Frame(column, container, pending_path))
-                if len(stack) > max_depth:
-                    raise _GiveUp
-                if type(owner) is list:
-                    marks[pending_path] = (number, column + 1)  # "-" then the item on the next line
-            elif type(owner) is list:
-                raise _GiveUp  # a bare "-" item: PyYAML decides where its null sits
-        elif root is None:
-            if dash:
-                raise _GiveUp  # a list document: the full path reports it
-            root = {}
-            stack.append(_Frame(column, root, ()))
-            start_line = number
-            marks[()] = (number, column + 1)
-        # Deeper frames end here; so does a same-column list ("key:\n- a\nnext: b") at a key line.
-        while stack and (
-            stack[-1].indent > column or (stack[-1].indent == column and stack[-1].is_list and not dash)
-        ):
-            stack.pop()
-        if not stack or stack[-1].indent != column:
-            raise _GiveUp
-        frame = stack[-1]
-        scalar_owner = 1 << 30
-        if dash:
-            if not frame.is_list:
-                raise _GiveUp
-            items = frame.container
-            item_path = frame.path + (len(items),)
-            item_column = match.start(3 if key is not None else 4)  # type: ignore[union-attr]
-            marks[item_path] = (number, item_column + 1)
-            if key is None:
-                if not rest or rest[0] == "#":
-                    items.append(None)
-                    pending = (items, len(items) - 1, item_path, column)
-                    continue
-                items.append(_value(rest, number, item_column + 1, item_path, marks))
-                scalar_owner = column
-                continue
-            mapping: dict[str, Any] = {}
-            items.append(mapping)
-            frame = _Frame(item_column, mapping, item_path)
-            stack.append(frame)
-            if len(stack) > max_depth:
-                raise _GiveUp
-            column = item_column
-        elif key is None or frame.is_list:
-            raise _GiveUp
-        if key[0] in "\"'":
-            key = key[1:-1]
-            if "''" in key:
-                raise _GiveUp
-        elif key[0] in _IMPLICIT_STARTS and plain_tag(key) is not STR:
-            raise _GiveUp
-        mapping = frame.container
-        if key in mapping:
-            raise _GiveUp  # the full path reports duplicates with both lines
-        key_path = frame.path + (key,)
-        marks[key_path] = (number, column + 1)
-        if not rest or rest[0] == "#":
-            mapping[key] = None
-            pending = (mapping, key, key_path, column)
-            continue
-        first = rest[0]
-        if (
+    A content line gives (column, dash, item column, key, value kind, value, value column), where
+    the item column is where a ``- `` item's content starts and the value column (1-based) is
+    where the value after the key or dash starts.
+    """
+    if raw.startswith("---") and (len(raw) == 3 or raw[3] == " "):
+        after = raw[3:].strip()
+        return None if after and not after.startswith("#") else _MARKER
+    match = _LINE.match(raw)
+    indent, dash, key, rest = match.groups()  # type: ignore[union-attr]
+    if not dash and key is None and (not rest or rest[0] == "#"):
+        return _SKIP
+    try:
+        if key is not None:
+            if key[0] in "\"'":
+                key = key[1:-1]
+                if "''" in key:
+                    return None
+            elif key[0] in _IMPLICIT_STARTS and plain_tag(key) is not STR:
+                return None
+        item_column = match.start(3 if key is not None else 4) if dash else 0  # type: ignore[union-attr]
+        first = rest[:1]
+        if not first or first == "#":
+            kind, value = _NOTHING, None
+        elif (
             first not in _PLAIN_BAD_START
             and first not in _IMPLICIT_STARTS
             and " #" not in rest
             and ": " not in rest
             and rest[-1] not in ": "
         ):
-            mapping[key] = rest  # the common case: a plain string with nothing to resolve
+            kind, value = _SCALAR, rest  # the common case: a plain string with nothing to resolve
         else:
-            mapping[key] = _value(rest, number, len(raw) - len(rest) + 1, key_path, marks)
-        scalar_owner = column
-    if root is None:
-        raise _GiveUp  # an explicit empty document: PyYAML decides its position
-    if pending is not None and type(pending[0]) is list:
-        raise _GiveUp  # a bare "-" item at the end
-    if len(marks) > limits.max_yaml_nodes:
-        raise _GiveUp  # one mark per key and item: the full path reports the limit
-    return root, marks, start_line
+            kind, value = _value(rest)
+    except _GiveUp:
+        return None
+    return (len(indent), bool(dash), item_column, key, kind, value, len(raw) - len(rest) + 1)
+
+
+def _made(
+    kind: int,
+    value: Any,
+    line: int,
+    column: int,
+    node: PathNode,
+    nodes: list[PathNode],
+    positions: list[int],
+) -> Any:
+    """A fresh value of a non-scalar kind (``{}`` or a flow list, whose items get positions)."""
+    if kind == _EMPTY_MAP:
+        return {}
+    items: list[Any] = []
+    for item, offset in value:
+        nodes.append(child_node(node, len(items)))
+        positions.append(line)
+        positions.append(column + offset)
+        items.append(item)
+    return items
 
 
 def read_simple(text: str, limits: LimitSettings) -> Parsed | None:
@@ -256,24 +218,130 @@ def read_simple(text: str, limits: LimitSettings) -> Parsed | None:
     if _UNUSUAL.search(text) or ("..." in text and "\n..." in "\n" + text):
         return None
     lines = text.split("\n")
+    lines.append("---")  # a sentinel marker ends the last document
     documents: Parsed = []
-    start = 0
     explicit = False  # the current document began with a "---" line
-    try:
-        for index, raw in enumerate([*lines, "---"]):  # a sentinel marker ends the last document
-            if not raw.startswith("---") or (len(raw) > 3 and raw[3] != " "):
-                continue
-            after = raw[3:].strip()
-            if after and not after.startswith("#"):
-                return None  # content on the marker line
-            body = lines[start:index]
-            if any(line.strip() and not line.lstrip().startswith("#") for line in body):
-                documents.append(_document(body, start + 1, limits))
+    max_depth = limits.max_yaml_depth
+    shapes = _SHAPES
+    # The marks of the current document: nodes[i] (its field path) is at positions[2i], [2i+1].
+    nodes: list[PathNode] = []
+    positions: list[int] = []
+    # Open block collections as (column, container, path node, is a list).
+    stack: list[tuple[int, Any, PathNode, bool]] = []
+    # A key or item with nothing after it: (container, key/index, its node, its column, its slot).
+    pending: tuple[Any, Any, PathNode, int, int] | None = None
+    root: dict[str, Any] | None = None
+    start_line = 0
+    # Column that owns the last one-line scalar: a deeper next line would continue it.
+    scalar_owner = _NEVER
+    for number, raw in enumerate(lines, 1):
+        shape = shapes.get(raw)
+        if shape is None:
+            shape = _shape(raw)
+            if shape is None:
+                return None
+            if len(shapes) >= _SHAPES_MAX:
+                shapes.clear()
+            shapes[raw] = shape
+        if shape is _SKIP:
+            continue
+        if shape is _MARKER:
+            if root is not None:
+                if pending is not None and type(pending[0]) is list:
+                    return None  # a bare "-" item at the end
+                if len(nodes) > limits.max_yaml_nodes:
+                    return None  # one mark per key and item: the full path reports the limit
+                documents.append((root, CompactMarks(nodes, array("q", positions)), start_line))
+                if len(documents) > limits.max_documents_per_file:
+                    return None
             elif explicit:
                 return None  # an explicit empty document: PyYAML decides its position
-            start, explicit = index + 1, True
-            if len(documents) > limits.max_documents_per_file:
+            explicit = True
+            nodes, positions, stack, pending, root, scalar_owner = [], [], [], None, None, _NEVER
+            continue
+        column, dash, item_column, key, kind, value, value_column = shape
+        if column > scalar_owner:
+            return None
+        if pending is not None:
+            owner, slot, pending_node, pending_indent, pending_mark = pending
+            pending = None
+            if column > pending_indent or (dash and column == pending_indent and type(owner) is dict):
+                container: Any = [] if dash else {}
+                owner[slot] = container
+                stack.append((column, container, pending_node, dash))
+                if len(stack) > max_depth:
+                    return None
+                if type(owner) is list:  # "-" then the item on the next line: the item is there
+                    positions[2 * pending_mark] = number
+                    positions[2 * pending_mark + 1] = column + 1
+            elif type(owner) is list:
+                return None  # a bare "-" item: PyYAML decides where its null sits
+        elif root is None:
+            if dash:
+                return None  # a list document: the full path reports it
+            root = {}
+            node = root_node()
+            stack.append((column, root, node, False))
+            start_line = number
+            nodes.append(node)
+            positions.append(number)
+            positions.append(column + 1)
+        frame = stack[-1]
+        if frame[0] != column or (frame[3] and not dash):
+            # Deeper frames end here; so does a same-column list ("key:\n- a\nnext: b") at a key line.
+            while stack:
+                frame = stack[-1]
+                if frame[0] > column or (frame[0] == column and frame[3] and not dash):
+                    stack.pop()
+                else:
+                    break
+            else:
                 return None
-    except _GiveUp:
-        return None
+            if frame[0] != column:
+                return None
+        _, container, node, is_list = frame
+        scalar_owner = _NEVER
+        if dash:
+            if not is_list:
+                return None
+            index = len(container)
+            node = node.children.get(index) or child_node(node, index)
+            nodes.append(node)
+            positions.append(number)
+            positions.append(item_column + 1)
+            if key is None:
+                if kind == _NOTHING:
+                    container.append(None)
+                    pending = (container, index, node, column, len(nodes) - 1)
+                    continue
+                if kind == _SCALAR:
+                    container.append(value)
+                else:
+                    container.append(_made(kind, value, number, value_column, node, nodes, positions))
+                scalar_owner = column
+                continue
+            mapping: dict[str, Any] = {}
+            container.append(mapping)
+            stack.append((item_column, mapping, node, False))
+            if len(stack) > max_depth:
+                return None
+            container = mapping
+            column = item_column
+        elif key is None or is_list:
+            return None
+        if key in container:
+            return None  # the full path reports duplicates with both lines
+        node = node.children.get(key) or child_node(node, key)
+        nodes.append(node)
+        positions.append(number)
+        positions.append(column + 1)
+        if kind == _NOTHING:
+            container[key] = None
+            pending = (container, key, node, column, len(nodes) - 1)
+            continue
+        if kind == _SCALAR:
+            container[key] = value
+        else:
+            container[key] = _made(kind, value, number, value_column, node, nodes, positions)
+        scalar_owner = column
     return documents

@@ -44,8 +44,9 @@ is_ours = cross.is_ours
 def validate_ingress(item: LocatedIngress, settings: Settings) -> list[Finding]:
     """The API server's checks plus ingress-nginx's per-object admission checks."""
     validation = settings.validation
-    findings = check_ingress(item.ingress, item.source, item.key, validation.strict_service_names)
-    findings.extend(inspect_ingress(item.ingress, item.source, item.key, validation.strict_path_charset))
+    key = item.key
+    findings = check_ingress(item.ingress, item.source, key, validation.strict_service_names)
+    findings.extend(inspect_ingress(item.ingress, item.source, key, validation.strict_path_charset))
     return findings
 
 

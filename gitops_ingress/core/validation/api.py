@@ -8,6 +8,8 @@ INGRESS-SEMANTICS.md section 3). It works on the pydantic models so the same cod
 
 from __future__ import annotations
 
+import re
+
 from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.models import (
     INGRESS_CLASS_ANNOTATION,
@@ -26,11 +28,18 @@ from gitops_ingress.core.validation.reporter import GoValue, Reporter
 PATH_TYPES = ("Exact", "ImplementationSpecific", "Prefix")
 _INVALID_PATH_SEQUENCES = ("//", "/./", "/../", "%2f", "%2F")
 _INVALID_PATH_SUFFIXES = ("/..", "/.")
+# Matches every value that contains one of the sequences or ends with one of the suffixes above, so
+# an absolute path it does not match passes every check of ``_absolute_path`` (a test holds it).
+_ODD_PATH = re.compile(r"//|/\.\.?/|%2[fF]|/\.\.?\Z")
 _CONTROLLER_MAX = 250
 _SCOPES = ("Cluster", "Namespace")
 
 HINT_SUBDOMAIN = "use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 HINT_LABEL = "use lowercase letters, digits and '-', at most 63 characters"
+_HINT_SERVICE = {
+    False: "use lowercase letters, digits and '-'",
+    True: "use lowercase letters, digits and '-', starting with a letter",
+}
 
 
 def check_ingress(ingress: Ingress, source: SourceMap, key: str, strict_service_names: bool) -> list[Finding]:
@@ -199,6 +208,8 @@ def _http(report: Reporter, paths: tuple, base: FieldPath, strict_service_names:
 
 
 def _absolute_path(report: Reporter, value: str, path: FieldPath) -> None:
+    if value.startswith("/") and _ODD_PATH.search(value) is None:
+        return  # the usual clean path
     if not value.startswith("/"):
         report.invalid("api/path-invalid", path, value, "must be an absolute path", "start the path with '/'")
     if not value:
@@ -242,21 +253,20 @@ def _backend(report: Reporter, backend: IngressBackend, path: FieldPath, strict_
             "api/backend-required", path, "", "resource or service backend is required", "add backend.service"
         )
         return
-    service_path = path + ("service",)
     if not service.name:
-        report.required("api/service-name-required", service_path + ("name",), "", "name the Service")
+        report.required("api/service-name-required", path + ("service", "name"), "", "name the Service")
     else:
         check = names.is_dns1035_label if strict_service_names else names.is_dns1123_label
-        hint = "use lowercase letters, digits and '-'" + (
-            ", starting with a letter" if strict_service_names else ""
-        )
         report.invalid_each(
-            "api/service-name-invalid", service_path + ("name",), service.name, check(service.name), hint
+            "api/service-name-invalid",
+            path + ("service", "name"),
+            service.name,
+            check(service.name),
+            _HINT_SERVICE[strict_service_names],
         )
     port = service.port
     port_name = port.name if port is not None else None
     port_number = port.number if port is not None else None
-    port_path = service_path + ("port",)
     if port_name and port_number:
         report.invalid(
             "api/port-both",
@@ -268,7 +278,7 @@ def _backend(report: Reporter, backend: IngressBackend, path: FieldPath, strict_
     elif port_name:
         report.invalid_each(
             "api/port-name-invalid",
-            port_path + ("name",),
+            path + ("service", "port", "name"),
             port_name,
             names.is_valid_port_name(port_name),
             "a port name has at most 15 characters: lowercase letters, digits and single '-'",
@@ -276,7 +286,7 @@ def _backend(report: Reporter, backend: IngressBackend, path: FieldPath, strict_
     elif port_number:
         report.invalid_each(
             "api/port-number-invalid",
-            port_path + ("number",),
+            path + ("service", "port", "number"),
             port_number,
             names.is_valid_port_num(port_number),
             "use a port between 1 and 65535",

@@ -65,12 +65,8 @@ def duplicate_names(ordered: Sequence[LocatedIngress]) -> list[Finding]:
     return findings
 
 
-def _match_kind(path_type: str | None) -> str | None:
-    if path_type == "Exact":
-        return "Exact"
-    if path_type in ("Prefix", "ImplementationSpecific"):
-        return "Prefix"
-    return None  # already an API error
+# pathType -> how it matches; any other value is already an API error and is skipped here.
+_MATCH_KINDS = {"Exact": "Exact", "Prefix": "Prefix", "ImplementationSpecific": "Prefix"}
 
 
 def _is_canary(item: LocatedIngress) -> bool:
@@ -79,8 +75,12 @@ def _is_canary(item: LocatedIngress) -> bool:
 
 def http_paths(
     ordered: Sequence[LocatedIngress],
-) -> Iterator[tuple[LocatedIngress, str, FieldPath, HTTPIngressPath]]:
-    """Every (object, host or "", field path of the entry, entry) of the objects' rules."""
+) -> Iterator[tuple[LocatedIngress, str, int, int, HTTPIngressPath]]:
+    """Every (object, host or "", rule index, path index, entry) of the objects' rules.
+
+    Indices rather than field paths: only the rare entry that gets a finding needs its field path
+    (``entry_path``), and every environment check walks every entry.
+    """
     for item in ordered:
         spec = item.ingress.spec
         if spec is None:
@@ -90,23 +90,32 @@ def http_paths(
                 continue
             host = rule.host or ""
             for path_index, entry in enumerate(rule.http.paths or ()):
-                yield item, host, ("spec", "rules", rule_index, "http", "paths", path_index), entry
+                yield item, host, rule_index, path_index, entry
+
+
+def entry_path(rule_index: int, path_index: int) -> FieldPath:
+    """The field path of ``spec.rules[rule_index].http.paths[path_index]``."""
+    return ("spec", "rules", rule_index, "http", "paths", path_index)
 
 
 def path_conflicts(ordered: Sequence[LocatedIngress]) -> list[Finding]:
-    seen: dict[tuple[str, str, str], tuple[LocatedIngress, FieldPath]] = {}
+    seen: dict[tuple[str, str, str], tuple[LocatedIngress, int, int]] = {}
     findings: list[Finding] = []
-    for item, host, entry_path, entry in http_paths(ordered):
-        kind = _match_kind(entry.path_type)
+    for item, host, rule_index, path_index, entry in http_paths(ordered):
+        kind = _MATCH_KINDS.get(entry.path_type)  # type: ignore[arg-type]
         if kind is None:
             continue
         value = entry.path or ""
         key = (host, value.rstrip("/") if kind == "Prefix" else value, kind)
-        field = entry_path + ("path",)
-        first = seen.setdefault(key, (item, field))
+        first = seen.get(key)
+        if first is None:
+            seen[key] = (item, rule_index, path_index)
+            continue
         if first[0] is item:
             continue
-        other, other_field = first
+        other = first[0]
+        other_field = entry_path(first[1], first[2]) + ("path",)
+        field = entry_path(rule_index, path_index) + ("path",)
         text = (
             f'host "{host or "_"}" and path "{value}" ({kind}) is already defined in ingress '
             f"{other.key} ({where(other, *other_field)})"
@@ -157,7 +166,7 @@ def unused_tls_hosts(ordered: Sequence[LocatedIngress]) -> list[Finding]:
         for rule in item.ingress.spec.rules
         if rule.host
     }
-    covered_wildcards = {_parent_wildcard(host) for host in rule_hosts}
+    covered_wildcards: set[str] | None = None  # built only if some TLS host needs it
     findings: list[Finding] = []
     for item in ordered:
         spec = item.ingress.spec
@@ -165,7 +174,11 @@ def unused_tls_hosts(ordered: Sequence[LocatedIngress]) -> list[Finding]:
             continue
         for tls_index, tls in enumerate(spec.tls):
             for host_index, host in enumerate(tls.hosts):
-                if host in rule_hosts or _parent_wildcard(host) in rule_hosts or host in covered_wildcards:
+                if host in rule_hosts or _parent_wildcard(host) in rule_hosts:
+                    continue
+                if covered_wildcards is None:
+                    covered_wildcards = {_parent_wildcard(rule_host) for rule_host in rule_hosts}
+                if host in covered_wildcards:
                     continue
                 Reporter.on(item, findings).add(
                     "cross/tls-host-unused",

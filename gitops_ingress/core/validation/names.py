@@ -4,12 +4,19 @@ Each ``is_*`` function returns the list of messages the API server would produce
 (empty when it is valid), so callers can emit one finding per message exactly as ``kubectl`` shows
 them. The wording, including its odd double space in ``(e.g. 'my-name',  or ...``, is kept because
 users search for these messages; the regular expressions are the published ones.
+
+The checks of keys and port names remember their answers by value (``_memoised``): a repository
+repeats the same label keys, annotation keys and port names thousands of times, and each check is
+a pure function of its argument, so a remembered answer is the answer. Checks of names and hosts
+do not: those values are mostly distinct, and remembering costs more than the regex it saves.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+from collections.abc import Callable
 
 DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS1123_SUBDOMAIN_FMT = DNS1123_LABEL_FMT + "(\\." + DNS1123_LABEL_FMT + ")*"
@@ -95,7 +102,26 @@ LABEL_VALUE_ERROR = regex_error(
 )
 
 
+# Distinct values remembered per check: far more than the distinct keys of a large repository;
+# the least recently used go first, so memory stays bounded whatever the input.
+_MEMO_SIZE = 4096
+
+
+def _memoised(check: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
+    """``check`` with its answers remembered by value; every call still gets its own list."""
+    remembered = functools.lru_cache(maxsize=_MEMO_SIZE)(lambda value: tuple(check(value)))
+
+    @functools.wraps(check)
+    def memoised(value: str) -> list[str]:
+        return list(remembered(value))
+
+    memoised.cache_info = remembered.cache_info  # type: ignore[attr-defined]
+    return memoised
+
+
 def _checked(value: str, max_length: int, pattern: re.Pattern[str], error: str) -> list[str]:
+    if len(value) <= max_length and pattern.match(value) is not None:
+        return []
     errors = []
     if len(value) > max_length:
         errors.append(max_len_error(max_length))
@@ -134,6 +160,7 @@ def is_ip(value: str) -> bool:
     return True
 
 
+@_memoised
 def is_valid_port_name(value: str) -> list[str]:
     errors = []
     if len(value) > PORT_NAME_MAX:
@@ -162,6 +189,7 @@ def is_path_segment_name(value: str) -> list[str]:
     return [f"may not contain '{bad}'" for bad in ("/", "%") if bad in value]
 
 
+@_memoised
 def is_qualified_name(value: str) -> list[str]:
     """A label or annotation key: ``[prefix/]name``."""
     errors: list[str] = []

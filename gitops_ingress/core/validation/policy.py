@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.models import LocatedIngress
 from gitops_ingress.core.settings import Settings
-from gitops_ingress.core.validation.cross import http_paths
+from gitops_ingress.core.validation.cross import entry_path, http_paths
 from gitops_ingress.core.validation.reporter import Reporter
 
 
@@ -73,12 +73,18 @@ def denied_annotations(ordered: Sequence[LocatedIngress], settings: Settings) ->
     if not patterns:
         return []
     findings: list[Finding] = []
+    # key -> the first pattern it matches (or None); keys repeat across objects, the answer does not
+    # change, and the dict lives only as long as this call.
+    matched: dict[str, str | None] = {}
     for item in ordered:
         annotations = item.ingress.metadata.annotations
         if not annotations:
             continue
         for key in annotations:
-            pattern = next((p for p in patterns if fnmatchcase(key, p)), None)
+            if key in matched:
+                pattern = matched[key]
+            else:
+                pattern = matched[key] = next((p for p in patterns if fnmatchcase(key, p)), None)
             if pattern is not None:
                 Reporter.on(item, findings).add(
                     "policy/denied-annotation",
@@ -118,12 +124,12 @@ def limits(
             )
         )
     counts: dict[str, int] = {}
-    for item, host, entry_path, _entry in http_paths(ordered):
+    for item, host, rule_index, path_index, _entry in http_paths(ordered):
         counts[host] = counts.get(host, 0) + 1
         if counts[host] == limit.max_paths_per_host + 1:
             Reporter.on(item, findings).add(
                 "policy/too-many-paths",
-                entry_path,
+                entry_path(rule_index, path_index),
                 f'host "{host or "_"}" has more than {limit.max_paths_per_host} paths in {environment}',
                 "split the host or raise policy.limits.max_paths_per_host",
             )
