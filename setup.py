@@ -20,6 +20,7 @@ from setuptools import Extension, setup
 # The modules every request passes through. Only these: compiled modules bind to each other's
 # classes directly, so the group is loaded whole or not at all (proxy/build.py).
 REQUEST_PATH = (
+    "config",  # ProxySettings, read on every request
     "decide",
     "exchange",
     "flow",
@@ -28,6 +29,8 @@ REQUEST_PATH = (
     "pool",
     "protocol",
     "repeats",
+    "server",  # ServerState and ConnectionContext, read on every request
+    "snapshot",
     "timers",
     "upstream",
 )

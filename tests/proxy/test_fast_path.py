@@ -257,12 +257,14 @@ def test_pool_finds_equal_endpoints_of_a_new_snapshot(loop_thread: LoopThread) -
 def test_repeated_request_heads_are_answered_from_the_stored_head(echo_proxy) -> None:
     proxy, upstream = echo_proxy
     request = b"GET /again?q=1 HTTP/1.1\r\n" + H + b"X-Request-Id: abc\r\nX-Kept: yes\r\n\r\n"
+    stored = []
     with connect(proxy.port) as sock:
         for _ in range(3):  # one head per read: the proxy answers before the next is sent
             sock.sendall(request)
             (response,) = read_responses(sock)
             assert response.status == 200
-    assert proxy.loop.call(len, proxy.server.state.request_heads) == 1
+            stored.append(proxy.loop.call(len, proxy.server.state.request_heads))
+    assert stored == [0, 1, 1]  # kept the second time it is seen, used the third
     first, *rest = [(r["method"], r["path"], r["headers"]) for r in upstream.stats.requests]
     assert rest == [first, first]
     assert ("X-Kept", "yes") in first[2] and ("X-Request-Id", "abc") in first[2]
@@ -280,7 +282,8 @@ def test_repeated_request_heads_are_answered_from_the_stored_head(echo_proxy) ->
 )
 def test_heads_that_need_the_parser_are_not_stored(echo_proxy, request_bytes: bytes) -> None:
     proxy, _ = echo_proxy
-    assert exchange(proxy.port, request_bytes)[0].status == 200
+    for _ in range(2):  # a head that may be kept is kept the second time it is seen
+        assert exchange(proxy.port, request_bytes)[0].status == 200
     assert proxy.loop.call(len, proxy.server.state.request_heads) == 0
 
 
@@ -289,6 +292,7 @@ def test_a_body_equal_to_a_known_head_stays_a_body(echo_proxy) -> None:
     proxy, upstream = echo_proxy
     known = b"GET /smuggled HTTP/1.1\r\n" + H + b"\r\n"
     exchange(proxy.port, known)
+    exchange(proxy.port, known)
     assert proxy.loop.call(len, proxy.server.state.request_heads) == 1
     with connect(proxy.port) as sock:
         sock.sendall(b"POST /upload HTTP/1.1\r\n" + H + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(known))
@@ -296,7 +300,7 @@ def test_a_body_equal_to_a_known_head_stays_a_body(echo_proxy) -> None:
         sock.sendall(known)
         (response,) = read_responses(sock)
     assert response.status == 200
-    assert [(r["method"], r["path"], r["body_len"]) for r in upstream.stats.requests[1:]] == [
+    assert [(r["method"], r["path"], r["body_len"]) for r in upstream.stats.requests[2:]] == [
         ("POST", "/upload", len(known))
     ]
 
