@@ -10,6 +10,11 @@ alternating, 3 rounds, medians. Then, with the same process:
 * failed requests while a 10,000-host table is swapped in every 100 ms under that load,
 * resident memory with 100,000 routes (10,000 hosts x 10 paths).
 
+Every run also records the CPU time per request of the front process (nginx's master and worker,
+or ours; user + system from /proc): on a shared 2-core machine it moves far less with what the
+neighbours do than requests per second, so it backs the ratios up. Which build of our request
+path ran (compiled or source, proxy/build.py) is printed first.
+
 Needs Debian's nginx and wrk (``apt-get install -y nginx-light wrk``).
 
     python bench/proxy.py [--duration 10] [--rounds 3]
@@ -140,18 +145,33 @@ end
 """
 
 
-def wrk(port: int, duration: int, host: str = HOST, varied: bool = False) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its children (nginx's workers are its master's children)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0
+    for each in (pid, *map(int, children)):
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(port: int, duration: int, host: str = HOST, varied: bool = False, pid: int | None = None) -> dict[str, float]:
+    """One wrk run; with ``pid``, also the CPU microseconds that process spent per request."""
     script: list[str] = []
     if varied:
         lua = Path(tempfile.gettempdir()) / f"gitops-ingress-bench-{os.getpid()}.lua"
         lua.write_text(VARIED % host)
         script = ["-s", str(lua)]
+    cpu_before = cpu_seconds(pid) if pid is not None else 0.0
     out = subprocess.run(
         ["wrk", "-t1", "-c50", f"-d{duration}s", "--latency", *script, "-H", f"Host: {host}",
          f"http://{LOOPBACK}:{port}/"],
         capture_output=True, text=True, timeout=duration + 60, check=True,
     ).stdout
     result = {"rps": float(WRK_LINE.search(out).group(1))}  # type: ignore[union-attr]
+    if pid is not None:
+        requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+        result["cpu_us"] = (cpu_seconds(pid) - cpu_before) / max(requests, 1) * 1e6
     for pct, value, unit in LATENCY.findall(out):
         result[f"p{pct}"] = float(value) * UNITS[unit]
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
@@ -198,6 +218,7 @@ def main() -> int:
             conf = folder / f"{name}.conf"
             conf.write_text(NGINX_CONF.format(folder=folder, name=name, body=body))
             children.append(subprocess.Popen(["nginx", "-c", str(conf), "-p", str(folder)]))
+        front = children[1]
         plane = ControlPlane()
         upstream = f"http://{LOOPBACK}:{upstream_port}"
         small = ControlPlane.message(RoutingState(table(0), version=1), upstream)
@@ -214,17 +235,18 @@ def main() -> int:
         nginx_runs, ours_runs, ours_big_runs = [], [], []
         nginx_varied, ours_varied = [], []
         for round_no in range(opts.rounds):
-            nginx_runs.append(wrk(front_port, opts.duration))
-            nginx_varied.append(wrk(front_port, opts.duration, varied=True))
+            nginx_runs.append(wrk(front_port, opts.duration, pid=front.pid))
+            nginx_varied.append(wrk(front_port, opts.duration, varied=True, pid=front.pid))
             plane.push(small.replace(b'"version":1', b'"version":%d' % (10 + round_no)))
             wait_version(admin, 10 + round_no)
             wrk(ours_port, 1)  # settle: a swap ends with a full GC pass and a heap freeze (proxy/app.py)
-            ours_runs.append(wrk(ours_port, opts.duration))
-            ours_varied.append(wrk(ours_port, opts.duration, varied=True))
+            ours_varied.append(wrk(ours_port, opts.duration, varied=True, pid=ours.pid))
+            # the 1-host and 10,000-host runs back to back, so that little else differs between them
+            ours_runs.append(wrk(ours_port, opts.duration, pid=ours.pid))
             plane.push(big[0].replace(b'"version":2', b'"version":%d' % (20 + round_no)))
             wait_version(admin, 20 + round_no)
             wrk(ours_port, 1)
-            ours_big_runs.append(wrk(ours_port, opts.duration))
+            ours_big_runs.append(wrk(ours_port, opts.duration, pid=ours.pid))
             print(f"round {round_no + 1}: nginx {nginx_runs[-1]['rps']:.0f} req/s, ours {ours_runs[-1]['rps']:.0f}, "
                   f"ours 10k hosts {ours_big_runs[-1]['rps']:.0f}", file=sys.stderr)
 
@@ -275,7 +297,13 @@ def main() -> int:
         print(f"\nthroughput ours/nginx: {o_rps / n_rps:.2f} (target >= 0.85); "
               f"varied requests: {ov_rps / nv_rps:.2f}")
         print(f"p99 ours/nginx: {o_p99 / n_p99:.2f} (target <= 1.3); varied requests: {ov_p99 / nv_p99:.2f}")
-        print(f"10,000 hosts vs 1 host: {100 * (1 - b_rps / o_rps):+.1f} % slower (target <= 5 %)")
+        n_cpu, o_cpu, b_cpu, nv_cpu, ov_cpu = (
+            median(r, "cpu_us") for r in (nginx_runs, ours_runs, ours_big_runs, nginx_varied, ours_varied)
+        )
+        print(f"10,000 hosts vs 1 host: {100 * (1 - b_rps / o_rps):+.1f} % slower (target <= 5 %); "
+              f"CPU per request {100 * (b_cpu / o_cpu - 1):+.1f} %")
+        print(f"CPU per request (user + system): nginx {n_cpu:.1f} us, ours {o_cpu:.1f} us; "
+              f"varied requests: nginx {nv_cpu:.1f} us, ours {ov_cpu:.1f} us")
         print(f"swaps every 100 ms under load: {swaps} swaps, {swapping['rps']:.0f} req/s, "
               f"{swapping['failed']:.0f} failed requests (target 0)")
         print(f"memory with 100,000 routes: {rss:.0f} MB resident, {peak:.0f} MB peak (target < 200 MB); "
