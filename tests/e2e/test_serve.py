@@ -10,6 +10,7 @@ follow the control-plane stream (every routing change is a line), or poll the AP
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -85,9 +86,9 @@ class ServeProcess(Child):
         """Poll the API until ``condition`` (for states the route stream does not show)."""
         poll(condition, what, WAIT)
 
-    def stop(self) -> int:
+    def stop(self, sig: int = signal.SIGTERM) -> int:
         self.http.close()
-        return super().stop()
+        return super().stop(sig)
 
 
 @pytest.fixture
@@ -159,7 +160,7 @@ def test_serve_stable_and_preview_push_refuse_delete(tmp_path: Path, upstreams: 
         assert "# TYPE gitops_ingress_sync_duration_seconds histogram" in serve.http.get(f"{serve.api}/metrics").text
     finally:
         code = serve.stop()
-    assert code == 0, "".join(serve.lines)
+    assert code == 0, serve.log()
 
 
 @pytest.mark.slow
@@ -191,15 +192,16 @@ def test_serve_killed_mid_sync_completes_it_on_the_next_start(tmp_path: Path, up
     host = preview_host(branch, "shop.example.com", "preview.localhost")
     backends = {f"{name}:80": up.url for name, up in upstreams.items()}
     serve = ServeProcess(tmp_path, remote.url, backends)
-    with serve.states() as wait:
-        wait(lambda s: branch in s.previews)
-    work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-v3")})
-    head = work.commit("v3")
-    work.push(branch)
-    assert serve.webhook(branch).status_code == 202
-    serve.proc.kill()  # SIGKILL while the fetch and sync of ``head`` are under way
-    serve.proc.wait(WAIT)
-    serve.http.close()
+    try:
+        with serve.states() as wait:
+            wait(lambda s: branch in s.previews)
+        work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-v3")})
+        head = work.commit("v3")
+        work.push(branch)
+        assert serve.webhook(branch).status_code == 202
+    finally:
+        serve.kill()  # SIGKILL while the fetch and sync of ``head`` are under way
+        serve.http.close()
     again = ServeProcess(tmp_path, remote.url, backends)
     try:
         with again.states() as wait:

@@ -76,7 +76,7 @@ def test_serve_and_proxy_on_kubernetes(stand_in: StandIn, tmp_path: Path) -> Non
                    "--preview-domain", DOMAIN], r"api (http://\S+) target kubernetes", wait=WAIT, env=env)
     proxy = Child(["proxy", "--kubernetes", "--listen", "127.0.0.1:0", "--publish-address", "127.0.0.1",
                    "--preview-domain", DOMAIN, "--no-access-log"], r"serving (http://\S+)", wait=WAIT, env=env)
-    logs = lambda: "".join(serve.lines[-30:] + proxy.lines[-30:])
+    logs = lambda: serve.log(30) + proxy.log(30)
     try:
         table = lambda: kubectl("get", "ingress", "-A", "--no-headers")
         poll(lambda: "shop-feature-login-" in table() and "login" in table(), "stable and preview Ingresses", logs)
@@ -140,6 +140,6 @@ def test_proxy_serves_the_tls_secrets_its_ingresses_name(stand_in: StandIn, tmp_
         port = int(proxy.address.rsplit(":", 1)[1])
         assert peer_serial(port, "other.example.com", ca.path) == default_serial
         poll(lambda: peer_serial(port, "shop.example.com", ca.path) == shop_serial, "the Secret's certificate",
-             lambda: "".join(proxy.lines[-20:]))
+             lambda: proxy.log(20))
     finally:
         assert proxy.stop() == 0

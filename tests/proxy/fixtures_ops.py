@@ -1,6 +1,7 @@
 """Test parts for the proxy's surroundings: certificates, a proxy in a thread, a stand-in control
-plane, and a ``gitops-ingress proxy`` subprocess that reports when it is serving. Upstreams come
-from tests/support/upstreams.py (the ``start_upstream`` fixture of conftest.py).
+plane, and a ``gitops-ingress proxy`` subprocess that reports when it is serving (the shared
+harness of tests/support/processes.py). Upstreams come from tests/support/upstreams.py (the
+``start_upstream`` fixture of conftest.py).
 
 Everything listens on 127.0.0.1 only. Waits are on events (threading.Event, a line on a pipe)
 with timeouts, never on sleeps.
@@ -12,15 +13,12 @@ import asyncio
 import datetime
 import io
 import json
-import os
-import queue
 import re
-import signal
 import socket
 import ssl
-import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +33,7 @@ from cryptography.x509.oid import NameOID
 
 from gitops_ingress.proxy.app import ProxyOptions, Worker, serve
 from tests.core.ingress_yaml import ingress
+from tests.support.processes import Child
 
 LOOPBACK = "127.0.0.1"
 WAIT = 30.0  # seconds any single wait may take before the test fails (generous: CI machines are shared)
@@ -191,47 +190,25 @@ PROXY_COMMAND = [sys.executable, "-m", "gitops_ingress", "proxy"]
 SERVING = re.compile(r"worker (\d+) serving (.+)$")
 
 
-class ProxyProcess:
-    """``gitops-ingress proxy ...`` as a child process; waits on its "serving" lines."""
+class ProxyProcess(Child):
+    """``gitops-ingress proxy ...`` as a child process (the shared harness, with its stdout: the
+    access log); ``wait_serving`` waits for each worker's "serving" line."""
 
     def __init__(self, args: list[str], workers: int = 1, cwd: Path | None = None) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen(
-            [*PROXY_COMMAND, *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
-        )
-        self.stdout: queue.Queue[str] = queue.Queue()
-        self.stderr: queue.Queue[str] = queue.Queue()
-        self.stderr_lines: list[str] = []
-        threading.Thread(target=_pump, args=(self.proc.stdout, self.stdout), daemon=True).start()
-        threading.Thread(target=_pump, args=(self.proc.stderr, self.stderr), daemon=True).start()
+        super().__init__(["proxy", *args], wait=WAIT, cwd=cwd, keep_stdout=True)
         self.workers: dict[int, list[str]] = {}
         self.expected = workers
 
     def wait_serving(self) -> ProxyProcess:
+        deadline = time.monotonic() + WAIT
         while len(self.workers) < self.expected:
-            line = self.next_stderr()
-            match = SERVING.search(line)
-            if match:
-                self.workers[int(match.group(1))] = match.group(2).split(", ")
+            match = self.expect(SERVING.pattern, wait=deadline - time.monotonic())
+            self.workers[int(match.group(1))] = match.group(2).split(", ")
         return self
 
-    def next_stderr(self) -> str:
-        try:
-            line = self.stderr.get(timeout=WAIT)
-        except queue.Empty:
-            raise AssertionError(f"proxy said nothing for {WAIT}s; so far: {self.stderr_lines}") from None
-        if line == "":
-            raise AssertionError(f"proxy exited with {self.proc.wait(WAIT)}: {self.stderr_lines}")
-        self.stderr_lines.append(line)
-        return line
-
     def wait_stderr(self, pattern: str) -> str:
-        for _ in range(10_000):
-            line = self.next_stderr()
-            if re.search(pattern, line):
-                return line
-        raise AssertionError(f"no line matching {pattern!r}")
+        """The next stderr line matching ``pattern``."""
+        return self.expect(pattern).string.rstrip("\n")
 
     def url(self, kind: str = "http") -> str:
         urls = next(iter(self.workers.values()))
@@ -241,25 +218,6 @@ class ProxyProcess:
     def admin_url(self) -> str:
         urls = next(iter(self.workers.values()))
         return next(u.split(" ")[0] for u in urls if u.endswith("(admin)"))
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        return self.proc.wait(WAIT)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(WAIT)
-
-
-def _pump(stream, into: queue.Queue[str]) -> None:  # type: ignore[no-untyped-def]
-    for line in stream:
-        into.put(line.rstrip("\n"))
-    into.put("")
 
 
 def in_background(fn: Callable[[], httpx.Response]) -> tuple[threading.Thread, list[object]]:
