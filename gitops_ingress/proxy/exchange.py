@@ -42,6 +42,7 @@ class Exchange:
         "close_after",
         "conn",
         "connecting",
+        "ended_at",
         "endpoints",
         "finished",
         "forwarded_host",
@@ -72,6 +73,7 @@ class Exchange:
         self.conn = conn
         self.head = head
         self.started_at = now
+        self.ended_at = now  # set again when the answer is complete (_record)
         self.started = False
         self.finished = False
         self.local = local  # a response decided while parsing (an error page)
@@ -341,7 +343,8 @@ class Exchange:
 
     def _record(self) -> None:
         ctx = self.conn.ctx
-        seconds = self.conn.loop.time() - self.started_at
+        self.ended_at = self.conn.loop.time()
+        seconds = self.ended_at - self.started_at
         ctx.observer.request_finished(self.kind, self.branch, self.host_group, self.status, seconds)
         if ctx.on_access is not None:
             head = self.head

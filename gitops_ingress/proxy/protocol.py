@@ -130,13 +130,9 @@ class ClientConnection(asyncio.Protocol):
         if self.dead:
             return
         # one whole head, between messages: the parser would start and end exactly with it
-        whole = (
-            self.parsing is None
-            and self.body_target is None
-            and self.last_keep_alive
-            and data.find(b"\r\n\r\n") == len(data) - 4
-        )
-        if whole:
+        whole = False
+        if self.parsing is None and self.body_target is None and self.last_keep_alive:
+            # only whole heads are ever stored, so a hit needs no search for the end of the head
             known = self.ctx.state.request_heads.known(data)
             if known is not None:
                 self._queue(Exchange(self, known, self.last_read))
@@ -144,6 +140,7 @@ class ClientConnection(asyncio.Protocol):
                 if not self.queue[0].started:
                     self._start(self.queue[0])
                 return
+            whole = data.find(b"\r\n\r\n") == len(data) - 4
         queued = len(self.queue)
         try:
             self.parser.feed_data(data)
@@ -293,7 +290,7 @@ class ClientConnection(asyncio.Protocol):
         if self.queue:
             self._start(self.queue[0])
         else:
-            self.idle_since = self.loop.time()
+            self.idle_since = exchange.ended_at  # the loop's time, read once per answer (_record)
             # the header timeout is the shortest a next request can need: arming for it here
             # means a new request head never has to pull the timer forward
             self.timer.arm(self.idle_since + self.ctx.next_request_wait)
