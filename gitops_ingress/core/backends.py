@@ -9,7 +9,7 @@ the proxy. PORT is written as in the Ingress: a number or a port name.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gitops_ingress.core.errors import ConfigError
@@ -18,11 +18,21 @@ from gitops_ingress.core.routing.model import ServiceRef
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """One address that serves a Service port."""
+    """One address that serves a Service port.
+
+    Hashed on every proxied request (the proxy's connection pool is keyed by endpoint), so the
+    hash is computed once: the generated one builds and hashes a tuple of the fields each time."""
 
     host: str
     port: int
     scheme: str = "http"
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.host, self.port, self.scheme)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

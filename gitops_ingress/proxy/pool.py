@@ -8,11 +8,8 @@ callback with the connection or with our own error, mapped here from OSError and
 A connection goes back to the pool only when its response ended cleanly and the request was
 sent whole; everything else is closed (see proxy/exchange.py).
 
-Endpoints are frozen dataclasses whose hash is a Python-level function over three fields; on
-the request path the stack of an endpoint is found by the identity of the Endpoint object the
-snapshot handed out (kept alive by the entry, so an id cannot be reused while it is there), and
-each connection carries its own stack for ``release``. The stacks themselves stay keyed by
-equality, so a new snapshot with equal endpoints still finds the warm connections.
+The stacks are keyed by endpoint equality (Endpoint keeps its hash), so a new snapshot with equal
+endpoints still finds the warm connections; each connection carries its own stack for ``release``.
 """
 
 from __future__ import annotations
@@ -29,7 +26,6 @@ from gitops_ingress.proxy.repeats import ResponseHeads
 from gitops_ingress.proxy.upstream import UpstreamConnection
 
 ConnectCallback = Callable[[UpstreamConnection | None, UpstreamError | None], None]
-IDENTITY_ENTRIES = 4096  # Endpoint objects remembered by identity (emptied when full)
 
 
 class UpstreamPool:
@@ -37,7 +33,6 @@ class UpstreamPool:
         self.settings = settings
         self.observer = observer
         self._idle: dict[Endpoint, list[UpstreamConnection]] = {}
-        self._by_identity: dict[int, tuple[Endpoint, list[UpstreamConnection]]] = {}
         self._turn: dict[Hashable, int] = {}
         self._closed = False
         self._tls: ssl.SSLContext | None = None  # for https:// endpoints, made on first use
@@ -61,18 +56,13 @@ class UpstreamPool:
 
     def stack(self, endpoint: Endpoint) -> list[UpstreamConnection]:
         """The idle stack of ``endpoint`` (made on first use; the same list for equal endpoints)."""
-        known = self._by_identity.get(id(endpoint))
-        if known is not None and known[0] is endpoint:
-            return known[1]
-        stack = self._idle.setdefault(endpoint, [])
-        if len(self._by_identity) >= IDENTITY_ENTRIES:
-            self._by_identity.clear()
-        self._by_identity[id(endpoint)] = (endpoint, stack)
+        stack = self._idle.get(endpoint)
+        if stack is None:
+            stack = self._idle[endpoint] = []
         return stack
 
     def acquire(self, endpoint: Endpoint) -> UpstreamConnection | None:
-        known = self._by_identity.get(id(endpoint))
-        stack = known[1] if known is not None and known[0] is endpoint else self.stack(endpoint)
+        stack = self.stack(endpoint)
         while stack:
             conn = stack.pop()
             if not conn.closed:

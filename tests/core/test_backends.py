@@ -37,3 +37,11 @@ def test_malformed_urls_are_config_errors(bad: str) -> None:
 
 def test_https_default_port() -> None:
     assert parse_endpoint("https://127.0.0.1") == Endpoint("127.0.0.1", 443, "https")
+
+
+def test_equal_endpoints_are_one_key_and_the_stored_hash_stays_out_of_sight():
+    first, again = Endpoint("10.0.0.1", 80), Endpoint("10.0.0.1", 80)
+    pools = {first: "warm"}
+    assert pools[again] == "warm"  # a new snapshot's equal endpoint finds the old pool entry
+    assert Endpoint("10.0.0.1", 80, "https") not in pools and Endpoint("10.0.0.1", 81) not in pools
+    assert repr(first) == "Endpoint(host='10.0.0.1', port=80, scheme='http')"

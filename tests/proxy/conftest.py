@@ -84,17 +84,8 @@ def loop_thread() -> Iterator[LoopThread]:
 
 
 @pytest.fixture
-def start_upstream(loop_thread: LoopThread) -> Iterator[Callable[[str], TestUpstream]]:
-    started: list[TestUpstream] = []
-
-    def start(behavior: str = "echo") -> TestUpstream:
-        upstream = loop_thread.run(TestUpstream(behavior).start())
-        started.append(upstream)
-        return upstream
-
-    yield start
-    for upstream in started:
-        loop_thread.run(upstream.stop())
+def start_upstream(loop_thread: LoopThread) -> Iterator[Callable[..., TestUpstream]]:
+    yield from loop_thread.serving(lambda behavior="echo": TestUpstream(behavior))
 
 
 @pytest.fixture

@@ -55,16 +55,7 @@ class FixedAnswer:
 
 @pytest.fixture
 def fixed_answer(loop_thread: LoopThread) -> Iterator[Callable[[bytes], FixedAnswer]]:
-    started: list[FixedAnswer] = []
-
-    def start(payload: bytes) -> FixedAnswer:
-        server = loop_thread.run(FixedAnswer(payload).start())
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        loop_thread.run(server.stop())
+    yield from loop_thread.serving(FixedAnswer)
 
 
 GARBAGE = {

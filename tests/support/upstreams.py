@@ -27,7 +27,7 @@ import json
 import socket
 import struct
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -55,6 +55,20 @@ class LoopThread:
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = WAIT) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def serving(self, make: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
+        """The body of a server fixture: yields ``start(*args)``, which runs ``make(*args).start()``
+        on this loop and returns the server; every server started is stopped afterwards."""
+        started: list[Any] = []
+
+        def start(*args: Any) -> Any:
+            server = self.run(make(*args).start())
+            started.append(server)
+            return server
+
+        yield start
+        for server in started:
+            self.run(server.stop())
 
     def call(self, fn: Any, *args: Any) -> Any:
         """Run a plain function on the loop thread and return its result."""
