@@ -271,9 +271,7 @@ class Exchange:
         upstream, self.upstream = self.upstream, None
         if self.mode == _CHUNKED:
             self.out.append(_LAST_CHUNK)
-        if self.out:  # flush(), inlined: this is every response's last step
-            self.conn.write_many(self.out)
-            self.out = []
+        self.flush()
         if upstream is not None:
             if reusable and self.body_done:
                 self.conn.ctx.pool.release(upstream)

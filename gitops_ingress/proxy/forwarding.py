@@ -123,16 +123,17 @@ class RequestHead:
         elif kind == _HOST:
             if self.host is not None:
                 raise ClientRequestError(400, "more than one Host header")
-            if len(value) > MAX_HOST or value.translate(None, _HOST_BYTES):  # valid_host, inlined
+            if not valid_host(value):
                 raise ClientRequestError(400, "invalid Host header")
             self.host = value
         elif kind == _CL:
             value = value.strip()
             if not value.isdigit() or len(value) > 18:
                 raise ClientRequestError(400, "invalid Content-Length")
-            if self.content_length is not None and self.content_length != int(value):
+            length = int(value)
+            if self.content_length is not None and self.content_length != length:
                 raise ClientRequestError(400, "conflicting Content-Length headers")
-            self.content_length = int(value)
+            self.content_length = length
         elif kind == _TE:
             if self.chunked or value.strip().lower() != b"chunked":
                 raise ClientRequestError(
@@ -156,7 +157,7 @@ class RequestHead:
         """Checks that need every header: framing and Host."""
         if self.chunked and (self.content_length is not None or not self.http11):
             raise ClientRequestError(400, "Transfer-Encoding with Content-Length or in HTTP/1.0")
-        if self.host is None or not self.host:
+        if not self.host:  # missing (None) or empty
             if self.http11:
                 raise ClientRequestError(400, "missing or empty Host header")
             self.host = b""

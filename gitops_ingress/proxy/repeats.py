@@ -31,7 +31,6 @@ collector run about once per 250 requests.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from gitops_ingress.proxy.forwarding import RequestHead, ResponseHead
@@ -40,15 +39,16 @@ T = TypeVar("T")
 
 
 class _Repeats(Generic[T]):
-    __slots__ = ("_known", "known", "max_block", "max_entries")
+    __slots__ = ("_known", "max_block", "max_entries")
 
     def __init__(self, max_entries: int, max_block: int) -> None:
         self.max_entries = max_entries
         self.max_block = max_block
-        self._known: dict[bytes, T] = {}  # emptied in place, never replaced: ``known`` is bound to it
-        # known(block): what ``block`` gave before (so httptools accepted exactly these bytes), or
-        # None; the dict's own ``get``, saving a Python call on every request
-        self.known: Callable[[bytes], T | None] = self._known.get
+        self._known: dict[bytes, T] = {}
+
+    def known(self, block: bytes) -> T | None:
+        """What ``block`` gave before (so httptools accepted exactly these bytes), or None."""
+        return self._known.get(block)
 
     def _keep(self, block: bytes, value: T) -> None:
         if len(block) <= self.max_block:
