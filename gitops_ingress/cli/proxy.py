@@ -21,7 +21,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitops_ingress.cli import EXIT_FINDINGS, add_routing_options, log_to_stderr
 from gitops_ingress.core.backends import BackendMap
@@ -33,9 +33,6 @@ from gitops_ingress.proxy import workers
 from gitops_ingress.proxy.app import ProxyOptions, parse_address
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.sources.files import FileSource, FileSourceError
-
-if TYPE_CHECKING:
-    from gitops_ingress.core.findings import Finding
 
 SETTINGS_SEARCH_DEPTH = 4  # folders above --ingress-dir searched for gitops-ingress.yaml
 
@@ -82,14 +79,9 @@ def run(args: argparse.Namespace) -> int:
         return workers.run(options, args.workers)
     except FileSourceError as exc:
         for finding in exc.findings:
-            print(finding_line(finding), file=sys.stderr)
+            print(finding.one_line(), file=sys.stderr)
         print(f"gitops-ingress proxy: {len(exc.findings)} error(s) in the Ingress files; not serving", file=sys.stderr)
         return EXIT_FINDINGS
-
-
-def finding_line(finding: Finding) -> str:
-    hint = f" (hint: {finding.hint})" if finding.hint else ""
-    return f"{finding.position}: {finding.severity.value}: {finding.message} [{finding.rule}]{hint}"
 
 
 def build_options(args: argparse.Namespace) -> ProxyOptions:

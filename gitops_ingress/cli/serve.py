@@ -107,7 +107,7 @@ def load_settings(mirror: Mirror, overrides: dict[str, Any]) -> Settings:
     raw = mirror.read_file(head, SETTINGS_FILE) if head else None
     settings, findings = read_settings({SETTINGS_FILE: raw} if raw is not None else {}, environ=os.environ, overrides=overrides)
     for finding in findings:
-        log.warning("%s: %s [%s]; using the defaults for it", finding.position, finding.message, finding.rule)
+        log.warning("%s; using the defaults for it", finding.one_line(hint=False))
     return settings
 
 

@@ -51,6 +51,11 @@ class Finding(BaseModel):
     def position(self) -> Position:
         return Position(file=self.file, line=self.line, column=self.column)
 
+    def one_line(self, *, hint: bool = True) -> str:
+        """``file:line:col: severity: message [rule]`` (and the hint), for logs and error messages."""
+        text = f"{self.position}: {self.severity.value}: {self.message} [{self.rule}]"
+        return f"{text} (hint: {self.hint})" if hint and self.hint else text
+
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.file, self.line, self.column, self.rule)
 

@@ -47,13 +47,9 @@ class FileSourceError(SourceError):
 
     def __init__(self, findings: Sequence[Finding]) -> None:
         self.findings = tuple(findings)
-        shown = "; ".join(format_finding(f) for f in self.findings[:5])
+        shown = "; ".join(f.one_line(hint=False) for f in self.findings[:5])
         more = f" (and {len(self.findings) - 5} more)" if len(self.findings) > 5 else ""
         super().__init__(f"ingress files have errors: {shown}{more}")
-
-
-def format_finding(finding: Finding) -> str:
-    return f"{finding.position}: {finding.message} [{finding.rule}]"
 
 
 def scan(roots: Sequence[Path], max_files: int) -> Marks:
