@@ -33,14 +33,17 @@ if TYPE_CHECKING:
     from gitops_ingress.core.backends import Endpoint
     from gitops_ingress.core.routing import Resolution
     from gitops_ingress.proxy.exchange import Exchange
+    from gitops_ingress.proxy.observe import ProxyObserver, RequestCounter
     from gitops_ingress.proxy.snapshot import Snapshot
 
 log = logging.getLogger("gitops_ingress.proxy")
 
 LocalAnswer = tuple[bytes, bool]  # (whole response, close the connection after it)
-# kind, branch, host group, Service (None: no Service to proxy to), its endpoints, upstream Host
-# bytes, and the Resolution itself (for the 404 page)
-Routed = tuple[str, str, str, "ServiceRef | None", "tuple[Endpoint, ...]", bytes, "Resolution"]
+# kind, branch, host group, where requests with those labels are counted, Service (None: no
+# Service to proxy to), its endpoints, upstream Host bytes, and the Resolution itself (404 page)
+Routed = tuple[
+    str, str, str, "RequestCounter", "ServiceRef | None", "tuple[Endpoint, ...]", bytes, "Resolution"
+]
 DEFAULT_CACHE_ENTRIES = 4096
 
 
@@ -54,15 +57,14 @@ class RouteCache:
         self._entries: dict[tuple[bytes, bytes], Routed] = {}
         self._snapshot: Snapshot | None = None
 
-    def route(self, snapshot: Snapshot, raw_host: bytes, target: bytes) -> Routed:
+    def route(self, snapshot: Snapshot, raw_host: bytes, target: bytes, observer: ProxyObserver) -> Routed:
         if snapshot is not self._snapshot:  # a swap: nothing cached so far holds any more
             self._entries = {}
             self._snapshot = snapshot
-        cut = target.find(b"?")
-        key = (raw_host, target if cut < 0 else target[:cut])
+        key = (raw_host, target[: target.find(b"?")] if b"?" in target else target)
         entry = self._entries.get(key)
         if entry is None:
-            entry = _resolve(snapshot, raw_host, key[1])
+            entry = _resolve(snapshot, raw_host, key[1], observer)
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
             self._entries[key] = entry
@@ -72,17 +74,19 @@ class RouteCache:
         return len(self._entries)
 
 
-def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes) -> Routed:
+def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyObserver) -> Routed:
     host_text = raw_host.decode("ascii")  # valid_host admitted ASCII only
     resolution = snapshot.state.resolve(host_text, path.decode("utf-8", "surrogateescape"))
     match = resolution.match
     backend: Any = match.backend
     preview = resolution.branch is not None
     service = backend if isinstance(backend, ServiceRef) else None
+    kind, branch, host_group = "preview" if preview else "stable", resolution.branch or "", match.host_group or ""
     return (
-        "preview" if preview else "stable",
-        resolution.branch or "",
-        match.host_group or "",
+        kind,
+        branch,
+        host_group,
+        observer.request_counter(kind, branch, host_group),
         service,
         snapshot.endpoints(service) if service is not None else (),
         resolution.upstream_host.encode() if preview else raw_host,
@@ -118,12 +122,13 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             close = not ex.reusable()
             return pages.redirect(b"https://" + host.encode() + target, close=close), close
     snapshot = ctx.holder.current
-    kind, branch, host_group, service, endpoints, upstream_host, resolution = ctx.state.routes.route(
-        snapshot, raw_host, target
+    kind, branch, host_group, counter, service, endpoints, upstream_host, resolution = ctx.state.routes.route(
+        snapshot, raw_host, target, ctx.observer
     )
     ex.kind = kind
     ex.branch = branch
     ex.host_group = host_group
+    ex.counter = counter
     if service is None:
         backend = resolution.match.backend
         if backend is not None:

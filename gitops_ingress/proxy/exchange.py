@@ -15,7 +15,7 @@ left), and its upstream connection is closed, never pooled.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.core.routing import ServiceRef
@@ -27,12 +27,17 @@ from gitops_ingress.proxy.forwarding import RequestHead, ResponseHead, upstream_
 from gitops_ingress.proxy.upstream import UpstreamConnection
 
 if TYPE_CHECKING:
+    from gitops_ingress.proxy.observe import RequestCounter
     from gitops_ingress.proxy.protocol import ClientConnection
 
 log = logging.getLogger("gitops_ingress.proxy")
 
-_NONE, _LENGTH, _CHUNKED, _RAW = range(4)  # how the response body is written to the client
-_LAST_CHUNK = b"0\r\n\r\n"
+# how the response body is written to the client (Final: compiled code inlines them, setup.py)
+_NONE: Final = 0
+_LENGTH: Final = 1
+_CHUNKED: Final = 2
+_RAW: Final = 3
+_LAST_CHUNK: Final = b"0\r\n\r\n"
 
 
 class Exchange:
@@ -42,6 +47,7 @@ class Exchange:
         "close_after",
         "conn",
         "connecting",
+        "counter",
         "ended_at",
         "endpoints",
         "finished",
@@ -91,6 +97,7 @@ class Exchange:
         self.kind = "stable"
         self.branch = ""
         self.host_group = ""
+        self.counter: RequestCounter | None = None  # set with the route (decide.py)
         self.request_id = b""
         self.tunnel_buf: list[bytes] = []
         self.tunnel = False
@@ -100,27 +107,28 @@ class Exchange:
         self.out: list[bytes] = []  # response bytes gathered during one upstream read
 
     # --- start: decide where the request goes ---
-    def start(self) -> None:
+    def start(self, now: float) -> None:
+        """``now``: the loop's time, read by the caller in the callback that starts us."""
         self.started = True
         conn = self.conn
         state = conn.ctx.state
         state.in_flight += 1
         state.total_requests += 1
         if self.local is not None:
-            self._respond(self.local, close=True)
+            self._respond(self.local, close=True, now=now)
             return
         local = decide(self)
         if local is not None:
             page, close = local
-            self._respond(page, close=close)
+            self._respond(page, close=close, now=now)
             return
-        self._dispatch()
+        self._dispatch(now)
 
     def reusable(self) -> bool:
         """Whether the client connection can stay open after a response sent now."""
         return self.body_done and self.head.keep_alive and not self.conn.ctx.state.shutting_down
 
-    def _dispatch(self) -> None:
+    def _dispatch(self, now: float) -> None:
         conn = self.conn
         pool = conn.ctx.pool
         endpoints = self.endpoints
@@ -128,7 +136,7 @@ class Exchange:
         self.tried += (endpoint,)
         upstream = pool.acquire(endpoint)
         if upstream is not None:
-            self._attach(upstream)
+            self._attach(upstream, now)
         else:
             self.connecting = True
             pool.connect(endpoint, self._connected)
@@ -137,14 +145,14 @@ class Exchange:
         self.connecting = False
         if self.finished:  # the client left meanwhile: keep the fresh connection for others
             if upstream is not None:
-                self.conn.ctx.pool.release(upstream)
+                self.conn.ctx.pool.release(upstream, self.conn.loop.time())
             return
         if upstream is None:
             self.upstream_failed(error or UpstreamError("connect failed"), False)
         else:
-            self._attach(upstream)
+            self._attach(upstream, self.conn.loop.time())
 
-    def _attach(self, upstream: UpstreamConnection) -> None:
+    def _attach(self, upstream: UpstreamConnection, now: float) -> None:
         conn = self.conn
         self.upstream = upstream
         self.sent = True
@@ -156,7 +164,7 @@ class Exchange:
             data += b"".join(self.pending)
             self.pending.clear()
             conn.gate_resume(PEER_FULL)
-        upstream.send(self, data, head_only=head.method == b"HEAD")
+        upstream.send(self, data, head_only=head.method == b"HEAD", now=now)
         if head.expect_continue and not self.body_done and head.http11:
             conn.write(pages.CONTINUE)
 
@@ -190,7 +198,7 @@ class Exchange:
         if self.started and not self.finished:
             self.conn.ctx.state.in_flight -= 1
             self.status = self.status or 499  # nginx's "client closed request"
-            self._record()
+            self._record(self.conn.loop.time())
         self.finished = True
 
     def refuse(self, page: bytes) -> None:
@@ -206,7 +214,7 @@ class Exchange:
         if self.response_started:
             self.conn.abort()
             return
-        self._respond(page, close=True)
+        self._respond(page, close=True, now=self.conn.loop.time())
 
     # --- the response, from the upstream (ResponseSink) ---
     def upstream_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None:
@@ -267,17 +275,17 @@ class Exchange:
             self.conn.write_many(self.out)
             self.out = []
 
-    def upstream_done(self, reusable: bool) -> None:
+    def upstream_done(self, reusable: bool, now: float) -> None:
         upstream, self.upstream = self.upstream, None
         if self.mode == _CHUNKED:
             self.out.append(_LAST_CHUNK)
         self.flush()
         if upstream is not None:
             if reusable and self.body_done:
-                self.conn.ctx.pool.release(upstream)
+                self.conn.ctx.pool.release(upstream, now)
             else:
                 upstream.close()
-        self._finish(self.close_after or not self.body_done)
+        self._finish(self.close_after or not self.body_done, now)
 
     def upstream_failed(self, error: UpstreamError, response_started: bool) -> None:
         self.upstream = None
@@ -290,12 +298,14 @@ class Exchange:
             self.flush()
             self.conn.close()
             return
+        now = self.conn.loop.time()
         if self._may_retry(error, response_started):
-            self._dispatch()
+            self._dispatch(now)
             return
         log.warning("upstream error for %s: %s", self.key, error)  # failures only, never the hot path
         close = not self.reusable()
-        self._respond(pages.error(error.status, f"{error.public} (service {self.key})", close), close=close)
+        page = pages.error(error.status, f"{error.public} (service {self.key})", close)
+        self._respond(page, close=close, now=now)
 
     def _may_retry(self, error: UpstreamError, response_started: bool) -> bool:
         head = self.head
@@ -326,24 +336,28 @@ class Exchange:
             self.conn.gate_pause(PEER_FULL)
 
     # --- the end ---
-    def _respond(self, data: bytes, *, close: bool) -> None:
+    def _respond(self, data: bytes, *, close: bool, now: float) -> None:
         self.response_started = True
         self.status = int(data[9:12])
         self.conn.write(data)
-        self._finish(close)
+        self._finish(close, now)
 
-    def _finish(self, close: bool) -> None:
+    def _finish(self, close: bool, now: float) -> None:
         if self.finished:
             return
-        self._record()
+        self._record(now)
         self.finished = True
         self.conn.exchange_done(self, close)
 
-    def _record(self) -> None:
+    def _record(self, now: float) -> None:
+        """Count the answer, ended at ``now`` (the loop's time, read once per answer by the caller)."""
         ctx = self.conn.ctx
-        self.ended_at = self.conn.loop.time()
+        self.ended_at = now
         seconds = self.ended_at - self.started_at
-        ctx.observer.request_finished(self.kind, self.branch, self.host_group, self.status, seconds)
+        counter = self.counter
+        if counter is None:  # answered before routing (a refusal, a redirect): no route, no labels yet
+            counter = ctx.observer.request_counter(self.kind, self.branch, self.host_group)
+        counter.count(self.status, seconds)
         if ctx.on_access is not None:
             head = self.head
             ctx.on_access(

@@ -11,11 +11,12 @@ reasons as bits and only touches the transport when the first reason comes or th
 from __future__ import annotations
 
 import asyncio
+from typing import Final
 
-# why reading is paused (bits)
-PEER_FULL = 1  # the transport we copy into is above its high-water mark
-BACKLOG = 2  # pipelined requests or a buffered body are waiting
-TUNNEL_WAIT = 4  # an Upgrade waits for the upstream's 101
+# why reading is paused (bits; Final, so that compiled code inlines them: setup.py)
+PEER_FULL: Final = 1  # the transport we copy into is above its high-water mark
+BACKLOG: Final = 2  # pipelined requests or a buffered body are waiting
+TUNNEL_WAIT: Final = 4  # an Upgrade waits for the upstream's 101
 
 
 class ReadGate:

@@ -1,7 +1,9 @@
-"""The proxy's observation hooks, as a Protocol the request path calls and metrics implement.
+"""The proxy's observation hooks, as Protocols the request path calls and metrics implement.
 
 The request path depends only on this small interface; ``metrics.ProxyMetrics`` implements it with
-prometheus-client, ``NullObserver`` with nothing (tests, benchmarks of the bare path).
+prometheus-client, ``NullObserver`` with nothing (tests, benchmarks of the bare path). Requests are
+counted in two steps because their labels are fixed per route: ``request_counter`` is asked once
+per cached route (proxy/decide.py), and the counter it gives is told about each answer.
 """
 
 from __future__ import annotations
@@ -9,11 +11,15 @@ from __future__ import annotations
 from typing import Protocol
 
 
+class RequestCounter(Protocol):
+    def count(self, status: int, seconds: float) -> None:
+        """One answer with this status, ``seconds`` after its request head was complete."""
+
+
 class ProxyObserver(Protocol):
-    def request_finished(
-        self, kind: str, branch: str, host: str, status: int, seconds: float
-    ) -> None:
-        """kind is "stable" or "preview"; branch is "" for stable; host is the rule host group."""
+    def request_counter(self, kind: str, branch: str, host: str) -> RequestCounter:
+        """Where requests with these labels are counted: kind is "stable" or "preview", branch is
+        "" for stable, host is the rule host group ("" when no rule matched)."""
 
     def upstream_error(self, reason: str) -> None:
         """reason: "connect", "timeout", "reset", "protocol", "no-endpoint"."""
@@ -23,9 +29,16 @@ class ProxyObserver(Protocol):
     def connection_closed(self) -> None: ...
 
 
-class NullObserver:
-    def request_finished(self, kind: str, branch: str, host: str, status: int, seconds: float) -> None:
+class _NullCounter:
+    def count(self, status: int, seconds: float) -> None:
         pass
+
+
+class NullObserver:
+    _counter = _NullCounter()
+
+    def request_counter(self, kind: str, branch: str, host: str) -> RequestCounter:
+        return self._counter
 
     def upstream_error(self, reason: str) -> None:
         pass

@@ -69,12 +69,13 @@ class UpstreamPool:
                 return conn
         return None
 
-    def release(self, conn: UpstreamConnection) -> None:
+    def release(self, conn: UpstreamConnection, now: float) -> None:
+        """``conn`` finished a response at ``now`` (the loop's time): keep it idle, or close it."""
         stack = conn.stack
         if self._closed or conn.closed or len(stack) >= self.settings.pool_max_idle:
             conn.close()
             return
-        conn.parked()
+        conn.parked(now)
         stack.append(conn)
 
     def forget(self, conn: UpstreamConnection) -> None:

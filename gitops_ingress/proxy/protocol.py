@@ -138,7 +138,7 @@ class ClientConnection(asyncio.Protocol):
                 self._queue(Exchange(self, known, self.last_read))
                 self.fresh = False
                 if not self.queue[0].started:
-                    self._start(self.queue[0])
+                    self._start(self.queue[0], self.last_read)
                 return
             whole = data.find(b"\r\n\r\n") == len(data) - 4
         queued = len(self.queue)
@@ -163,7 +163,7 @@ class ClientConnection(asyncio.Protocol):
             elif whole and len(self.queue) == queued + 1:
                 self.ctx.state.request_heads.remember(data, self.queue[-1].head)
         if self.queue and not self.queue[0].started:
-            self._start(self.queue[0])
+            self._start(self.queue[0], self.last_read)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -288,7 +288,7 @@ class ClientConnection(asyncio.Protocol):
         if gate is not None and gate.reasons & BACKLOG and len(self.queue) <= self.settings.max_pipelined:
             gate.resume(BACKLOG)
         if self.queue:
-            self._start(self.queue[0])
+            self._start(self.queue[0], exchange.ended_at)
         else:
             self.idle_since = exchange.ended_at  # the loop's time, read once per answer (_record)
             # the header timeout is the shortest a next request can need: arming for it here
@@ -325,9 +325,10 @@ class ClientConnection(asyncio.Protocol):
         if len(self.queue) > self.settings.max_pipelined:
             self.gate_pause(BACKLOG)
 
-    def _start(self, exchange: Exchange) -> None:
+    def _start(self, exchange: Exchange, now: float) -> None:
+        """``now``: the loop's time, read in the callback we run in (exchange.start says why)."""
         try:
-            exchange.start()
+            exchange.start(now)
         except Exception:  # a bug of ours: the client gets a 500, the log gets the traceback
             log.exception("error while starting a request")
             if exchange.response_started:
@@ -382,7 +383,7 @@ class ClientConnection(asyncio.Protocol):
             if now - self.head_started >= settings.header_timeout:
                 self._refuse(408, f"request head not received within {settings.header_timeout:g}s")
                 if self.queue and not self.queue[0].started:
-                    self._start(self.queue[0])
+                    self._start(self.queue[0], now)
                 return
             next_at = self.head_started + settings.header_timeout
         elif not self.queue:

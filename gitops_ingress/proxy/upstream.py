@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpResponseParser
 
@@ -49,7 +49,8 @@ if TYPE_CHECKING:
 class ResponseSink(Protocol):
     def upstream_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None: ...
     def upstream_body(self, data: bytes) -> None: ...
-    def upstream_done(self, reusable: bool) -> None: ...
+    def upstream_done(self, reusable: bool, now: float) -> None:
+        """The response is complete at ``now`` (the loop's time); ``reusable``: keep-alive."""
     def upstream_failed(self, error: UpstreamError, response_started: bool) -> None: ...
     def tunnel_data(self, data: bytes) -> None: ...
     def tunnel_closed(self) -> None: ...
@@ -57,7 +58,7 @@ class ResponseSink(Protocol):
     def flush(self) -> None: ...
 
 
-_EMPTY_LINES = re.compile(rb"[\r\n]*")  # what llhttp skips before a status line (any protocol name)
+_EMPTY_LINES: Final = re.compile(rb"[\r\n]*")  # what llhttp skips before a status line (any protocol name)
 
 
 class _HeadDone(Exception):
@@ -125,7 +126,7 @@ class UpstreamConnection(asyncio.Protocol):
         if sink is None:  # an idle pooled connection has nothing to say: retire it
             self.close()
             return
-        self.last_read = self.loop.time()
+        self.last_read = self.loop.time()  # also the time of anything this read completes
         parts = self.head_parts
         if parts is not None:
             if not parts and not self.head_only and self._whole_response(sink, data):
@@ -163,7 +164,7 @@ class UpstreamConnection(asyncio.Protocol):
             and self.head.content_length is None
             and not self.head.chunked
         ):
-            sink.upstream_done(reusable=False)  # a body delimited by the close is complete now
+            sink.upstream_done(False, self.loop.time())  # a body delimited by the close is complete now
         else:
             sink.upstream_failed(
                 UpstreamReset(f"upstream {self.endpoint} closed the connection"), self.head_seen
@@ -215,8 +216,9 @@ class UpstreamConnection(asyncio.Protocol):
         self._finish(reusable=self.parser.should_keep_alive())
 
     # --- used by the exchange and the pool ---
-    def send(self, sink: ResponseSink, data: bytes, *, head_only: bool) -> None:
-        """Start a request: ``data`` is its head (and any body bytes already at hand)."""
+    def send(self, sink: ResponseSink, data: bytes, *, head_only: bool, now: float) -> None:
+        """Start a request: ``data`` is its head (and any body bytes already at hand); ``now``
+        is the loop's time, read by the caller in this callback."""
         self.sink = sink
         self.head_only = head_only
         self.head_seen = False
@@ -224,7 +226,6 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_from = 0
         self.tunnel = False
         self.status = 0
-        now = self.loop.time()
         self.last_read = now
         self.timer.arm(now + self.pool.settings.read_timeout)
         if self.transport is not None:
@@ -249,10 +250,10 @@ class UpstreamConnection(asyncio.Protocol):
         self.sink = None
         self.close()
 
-    def parked(self) -> None:
-        """Now idle in the pool."""
+    def parked(self, now: float) -> None:
+        """Now idle in the pool, since ``now`` (the loop's time)."""
         self.sink = None
-        self.idle_since = self.loop.time()
+        self.idle_since = now
         self.timer.arm(self.idle_since + self.pool.settings.upstream_idle_timeout)
 
     def close(self) -> None:
@@ -279,16 +280,17 @@ class UpstreamConnection(asyncio.Protocol):
         if head.fixed_length:
             sink.upstream_body(data[end + 4 :])
         self.sink = None
-        sink.upstream_done(True)  # fixed_length: kept alive, see ResponseHead
+        sink.upstream_done(True, self.last_read)  # fixed_length: kept alive, see ResponseHead
         return True
 
     def _head_reusable(self) -> bool:
         return b"close" not in self.head.connection_tokens and self.parser.get_http_version() == "1.1"
 
     def _finish(self, reusable: bool) -> None:
+        """The response ended in the read being parsed (so ``last_read`` is the time now)."""
         sink, self.sink = self.sink, None
         if sink is not None:
-            sink.upstream_done(reusable)
+            sink.upstream_done(reusable, self.last_read)
 
     def _fail(self, error: UpstreamError) -> None:
         sink, self.sink = self.sink, None

@@ -45,13 +45,22 @@ def backends(mapping: dict[str, list[str]]) -> BackendMap:
     return BackendMap({f"{NS}/{service}:80": urls for service, urls in mapping.items()})
 
 
+@dataclass
+class _RecordingCounter:
+    finished: list[tuple[str, str, str, int]]
+    labels: tuple[str, str, str]
+
+    def count(self, status: int, seconds: float) -> None:
+        self.finished.append((*self.labels, status))
+
+
 class RecordingObserver(NullObserver):
     def __init__(self) -> None:
         self.finished: list[tuple[str, str, str, int]] = []
         self.errors: list[str] = []
 
-    def request_finished(self, kind: str, branch: str, host: str, status: int, seconds: float) -> None:
-        self.finished.append((kind, branch, host, status))
+    def request_counter(self, kind: str, branch: str, host: str) -> _RecordingCounter:
+        return _RecordingCounter(self.finished, (kind, branch, host))
 
     def upstream_error(self, reason: str) -> None:
         self.errors.append(reason)

@@ -54,7 +54,7 @@ def test_readyz_waits_for_a_route_table_and_reports_draining() -> None:
 
 def test_metrics_are_served_in_the_prometheus_format() -> None:
     async def scenario(client, holder, metrics, draining, admin):  # type: ignore[no-untyped-def]
-        metrics.request_finished("preview", "feature-x", "shop.example.com", 200, 0.01)
+        metrics.request_counter("preview", "feature-x", "shop.example.com").count(200, 0.01)
         holder.swap(Snapshot(RoutingState(version=5)))
         answer = await client.get("/metrics")
         assert answer.status_code == 200

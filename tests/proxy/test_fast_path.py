@@ -40,22 +40,30 @@ def snapshot_to(service: str, hosts: tuple[str, ...] = ("shop.example.com",)) ->
     return Snapshot.from_backend_map(state, backends({service: ["http://127.0.0.1:9"]}))
 
 
+SERVICE, RESOLUTION = 4, 7  # items of decide.Routed
+OBSERVER = NullObserver()
+
+
 def test_route_cache_answers_from_memory_for_the_same_snapshot() -> None:
     cache, snapshot = RouteCache(), snapshot_to("web")
-    first = cache.route(snapshot, b"shop.example.com", b"/a?x=1")
-    assert first[3] == ServiceRef(NS, "web", "80")
-    # the Resolution (item 6) is made once per miss, so its identity tells a hit from a miss; the
-    # tuple itself may be rebuilt on the way out of compiled code (setup.py)
-    assert cache.route(snapshot, b"shop.example.com", b"/a?y=2")[6] is first[6]  # the query plays no part
+    first = cache.route(snapshot, b"shop.example.com", b"/a?x=1", OBSERVER)
+    assert first[SERVICE] == ServiceRef(NS, "web", "80")
+    # the Resolution is made once per miss, so its identity tells a hit from a miss; the tuple
+    # itself may be rebuilt on the way out of compiled code (setup.py)
+    again = cache.route(snapshot, b"shop.example.com", b"/a?y=2", OBSERVER)
+    assert again[RESOLUTION] is first[RESOLUTION]  # the query plays no part
     assert len(cache) == 1
-    assert cache.route(snapshot, b"SHOP.example.com:80", b"/a")[6] is not first[6]  # other raw bytes: own entry
+    other = cache.route(snapshot, b"SHOP.example.com:80", b"/a", OBSERVER)
+    assert other[RESOLUTION] is not first[RESOLUTION]  # other raw bytes: an entry of their own
 
 
 def test_route_cache_is_invalidated_by_a_snapshot_swap() -> None:
     cache = RouteCache()
-    assert cache.route(snapshot_to("web"), b"shop.example.com", b"/")[3] == ServiceRef(NS, "web", "80")
+    first = cache.route(snapshot_to("web"), b"shop.example.com", b"/", OBSERVER)
+    assert first[SERVICE] == ServiceRef(NS, "web", "80")
     # an equal-looking but new snapshot object routes the same host elsewhere: nothing old may leak
-    assert cache.route(snapshot_to("web-v2"), b"shop.example.com", b"/")[3] == ServiceRef(NS, "web-v2", "80")
+    moved = cache.route(snapshot_to("web-v2"), b"shop.example.com", b"/", OBSERVER)
+    assert moved[SERVICE] == ServiceRef(NS, "web-v2", "80")
     assert len(cache) == 1
 
 
@@ -63,7 +71,7 @@ def test_route_cache_stays_bounded() -> None:
     cache = RouteCache(max_entries=8)
     snapshot = snapshot_to("web")
     for index in range(100):
-        cache.route(snapshot, b"h%d.example.com" % index, b"/")
+        cache.route(snapshot, b"h%d.example.com" % index, b"/", OBSERVER)
         assert len(cache) <= 8
 
 
@@ -186,7 +194,7 @@ class _Sink:
     def upstream_body(self, data: bytes) -> None:
         self.body += data
 
-    def upstream_done(self, reusable: bool) -> None:
+    def upstream_done(self, reusable: bool, now: float) -> None:
         self.done.append(reusable)
 
     def upstream_failed(self, error: UpstreamError, response_started: bool) -> None:
@@ -225,7 +233,7 @@ def test_head_split_across_reads_is_whole(loop_thread: LoopThread, size: int) ->
         results = []
         for _ in range(2):  # twice on one connection: the second head comes from the cache
             sink = _Sink()
-            conn.send(sink, b"GET / HTTP/1.1\r\n\r\n", head_only=False)
+            conn.send(sink, b"GET / HTTP/1.1\r\n\r\n", head_only=False, now=asyncio.get_running_loop().time())
             for start in range(0, len(answer), size):
                 conn.data_received(answer[start : start + size])
             results.append((sink.heads, sink.body, sink.done))
@@ -243,7 +251,7 @@ def test_pool_finds_equal_endpoints_of_a_new_snapshot(loop_thread: LoopThread) -
         pool = UpstreamPool(ProxySettings(), NullObserver())
         conn = UpstreamConnection(pool, Endpoint("127.0.0.1", 9))
         conn.connection_made(_Transport())
-        pool.release(conn)
+        pool.release(conn, asyncio.get_running_loop().time())
         assert pool.acquire(Endpoint("127.0.0.1", 9)) is conn  # another, equal object
         assert pool.acquire(Endpoint("127.0.0.1", 9)) is None
         conn.close()

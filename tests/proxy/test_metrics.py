@@ -23,10 +23,10 @@ def value(metrics: ProxyMetrics, name: str, **labels: str) -> float:
 
 def test_requests_are_counted_by_kind_branch_host_and_status_class() -> None:
     metrics = ProxyMetrics()
-    metrics.request_finished("stable", "", "shop.example.com", 200, 0.003)
-    metrics.request_finished("stable", "", "shop.example.com", 204, 0.003)
-    metrics.request_finished("stable", "", "shop.example.com", 502, 0.2)
-    metrics.request_finished("preview", "feature-login", "shop.example.com", 404, 0.001)
+    metrics.request_counter("stable", "", "shop.example.com").count(200, 0.003)
+    metrics.request_counter("stable", "", "shop.example.com").count(204, 0.003)
+    metrics.request_counter("stable", "", "shop.example.com").count(502, 0.2)
+    metrics.request_counter("preview", "feature-login", "shop.example.com").count(404, 0.001)
     name = "gitops_ingress_proxy_requests_total"
     assert value(metrics, name, kind="stable", branch="", host="shop.example.com", status_class="2xx") == 2
     assert value(metrics, name, kind="stable", branch="", host="shop.example.com", status_class="5xx") == 1
@@ -36,13 +36,34 @@ def test_requests_are_counted_by_kind_branch_host_and_status_class() -> None:
 
 def test_latency_lands_in_histogram_buckets() -> None:
     metrics = ProxyMetrics()
-    metrics.request_finished("stable", "", "a", 200, 0.003)
-    metrics.request_finished("stable", "", "a", 200, 2.0)
+    metrics.request_counter("stable", "", "a").count(200, 0.003)
+    metrics.request_counter("stable", "", "a").count(200, 2.0)
     hist = "gitops_ingress_proxy_request_duration_seconds"
     assert value(metrics, hist + "_bucket", kind="stable", le="0.005") == 1
     assert value(metrics, hist + "_bucket", kind="stable", le="2.5") == 2
     assert value(metrics, hist + "_count", kind="stable") == 2
     assert abs(value(metrics, hist + "_sum", kind="stable") - 2.003) < 1e-9
+
+
+def test_latency_on_a_bucket_bound_counts_in_that_bucket_and_beyond_the_last_in_inf() -> None:
+    metrics = ProxyMetrics()
+    counter = metrics.request_counter("stable", "", "a")
+    for seconds in (0.001, 0.0010001, 30.0, 31.0):
+        counter.count(200, seconds)
+    hist = "gitops_ingress_proxy_request_duration_seconds_bucket"
+    assert value(metrics, hist, kind="stable", le="0.001") == 1
+    assert value(metrics, hist, kind="stable", le="0.0025") == 2
+    assert value(metrics, hist, kind="stable", le="30.0") == 3
+    assert value(metrics, hist, kind="stable", le="+Inf") == 4
+
+
+def test_counters_are_shared_by_label_set_and_odd_statuses_count_as_0xx() -> None:
+    metrics = ProxyMetrics()
+    assert metrics.request_counter("stable", "", "a") is metrics.request_counter("stable", "", "a")
+    metrics.request_counter("stable", "", "a").count(99, 0.001)
+    metrics.request_counter("stable", "", "a").count(700, 0.001)
+    name = "gitops_ingress_proxy_requests_total"
+    assert value(metrics, name, kind="stable", branch="", host="a", status_class="0xx") == 2
 
 
 def test_upstream_errors_and_open_connections() -> None:
@@ -73,7 +94,7 @@ def test_route_table_version_and_reloads_follow_the_holder() -> None:
 def test_label_sets_are_capped() -> None:
     metrics = ProxyMetrics(max_series=3)
     for index in range(10):
-        metrics.request_finished("stable", "", f"host-{index}.example.com", 200, 0.001)
+        metrics.request_counter("stable", "", f"host-{index}.example.com").count(200, 0.001)
     counted = [
         key for key in samples(metrics) if key[0] == "gitops_ingress_proxy_requests_total"
     ]
@@ -84,6 +105,6 @@ def test_label_sets_are_capped() -> None:
 
 def test_each_instance_has_its_own_registry() -> None:
     first, second = ProxyMetrics(), ProxyMetrics()  # would raise "Duplicated timeseries" on a shared one
-    first.request_finished("stable", "", "a", 200, 0.001)
+    first.request_counter("stable", "", "a").count(200, 0.001)
     assert value(second, "gitops_ingress_proxy_requests_total", kind="stable", branch="", host="a",
                  status_class="2xx") == 0
