@@ -20,19 +20,20 @@ from gitops_ingress.core.routing.model import ServiceRef
 class Endpoint:
     """One address that serves a Service port.
 
-    Hashed on every proxied request (the proxy's connection pool is keyed by endpoint), so the
-    hash is computed once: the generated one builds and hashes a tuple of the fields each time."""
+    ``key`` is the fields as a plain tuple, made once: the proxy's connection pool is keyed by it
+    on every proxied request, and a tuple hashes and compares in C, where the dataclass's own
+    ``__hash__`` and ``__eq__`` run as Python code."""
 
     host: str
     port: int
     scheme: str = "http"
-    _hash: int = field(init=False, repr=False, compare=False)
+    key: tuple[str, int, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_hash", hash((self.host, self.port, self.scheme)))
+        object.__setattr__(self, "key", (self.host, self.port, self.scheme))
 
     def __hash__(self) -> int:
-        return self._hash
+        return hash(self.key)
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -184,19 +184,28 @@ class RequestHead:
         return self.method in (b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE")
 
 
+_HEX_PAIRS: Final = tuple(b"%02x" % value for value in range(256))
+
+
 class RequestIds:
     """X-Request-Id values: a random per-server prefix and a counter, 32 hex digits. Unique
-    without a system call per request (os.urandom showed up in profiles)."""
+    without a system call per request (os.urandom showed up in profiles), and without formatting
+    a number per request either (that showed up next): the counter's last byte comes from a
+    table, the rest is formatted once per 256 ids."""
 
-    __slots__ = ("_counter", "_prefix")
+    __slots__ = ("_base", "_counter", "_prefix")
 
     def __init__(self) -> None:
         self._prefix = os.urandom(8).hex().encode()
         self._counter = 0
+        self._base = b""
 
     def next(self) -> bytes:
-        self._counter += 1
-        return b"%s%016x" % (self._prefix, self._counter)
+        counter = self._counter = self._counter + 1
+        low = counter & 0xFF
+        if low == 0 or not self._base:
+            self._base = b"%s%014x" % (self._prefix, counter >> 8)
+        return self._base + _HEX_PAIRS[low]
 
 
 def listener_lines(scheme: bytes, port: bytes) -> bytes:

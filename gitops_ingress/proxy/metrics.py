@@ -70,9 +70,7 @@ class RequestSeries:
         self.by_class[status_class if 0 < status_class < STATUS_CLASSES else 0] += 1
         latency = self.latency
         index = 0  # bisect_left by hand: most answers land in the first bucket or two
-        for bound in LATENCY_BUCKETS:
-            if seconds <= bound:
-                break
+        while index < len(LATENCY_BUCKETS) and seconds > LATENCY_BUCKETS[index]:
             index += 1
         latency.buckets[index] += 1
         latency.sum += seconds

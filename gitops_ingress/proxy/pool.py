@@ -8,8 +8,9 @@ callback with the connection or with our own error, mapped here from OSError and
 A connection goes back to the pool only when its response ended cleanly and the request was
 sent whole; everything else is closed (see proxy/exchange.py).
 
-The stacks are keyed by endpoint equality (Endpoint keeps its hash), so a new snapshot with equal
-endpoints still finds the warm connections; each connection carries its own stack for ``release``.
+The stacks are keyed by ``Endpoint.key`` (its fields as a tuple: hashed in C), so a new snapshot
+with equal endpoints still finds the warm connections; each connection carries its own stack for
+``release``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class UpstreamPool:
     def __init__(self, settings: ProxySettings, observer: ProxyObserver) -> None:
         self.settings = settings
         self.observer = observer
-        self._idle: dict[Endpoint, list[UpstreamConnection]] = {}
+        self._idle: dict[tuple[str, int, str], list[UpstreamConnection]] = {}  # by Endpoint.key
         self._turn: dict[Hashable, int] = {}
         self._closed = False
         self._tls: ssl.SSLContext | None = None  # for https:// endpoints, made on first use
@@ -56,9 +57,9 @@ class UpstreamPool:
 
     def stack(self, endpoint: Endpoint) -> list[UpstreamConnection]:
         """The idle stack of ``endpoint`` (made on first use; the same list for equal endpoints)."""
-        stack = self._idle.get(endpoint)
+        stack = self._idle.get(endpoint.key)
         if stack is None:
-            stack = self._idle[endpoint] = []
+            stack = self._idle[endpoint.key] = []
         return stack
 
     def acquire(self, endpoint: Endpoint) -> UpstreamConnection | None:
@@ -130,7 +131,7 @@ class UpstreamPool:
 
     def idle_count(self, endpoint: Endpoint | None = None) -> int:
         if endpoint is not None:
-            return len(self._idle.get(endpoint, ()))
+            return len(self._idle.get(endpoint.key, ()))
         return sum(len(stack) for stack in self._idle.values())
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ import json
 import httpx
 import pytest
 
+from gitops_ingress.proxy.forwarding import RequestIds
 from tests.proxy.conftest import backends, make_state, route
 from tests.proxy.rawclient import exchange
 
@@ -64,6 +65,14 @@ def test_forwarded_headers_are_set(echo_proxy) -> None:
     assert len(headers["x-request-id"]) == 32
     assert headers["host"] == "shop.example.com:8080"
     assert [n for n, _ in record["headers"]].count("X-Forwarded-Host") == 1
+
+
+def test_request_ids_are_a_prefix_and_the_counter_in_32_hex_digits_across_table_boundaries() -> None:
+    ids = RequestIds()
+    made = [ids.next() for _ in range(700)]  # past 256 and 512, where the formatted part changes
+    prefix = made[0][:16]
+    assert made == [prefix + b"%016x" % number for number in range(1, 701)]
+    assert RequestIds().next()[:16] != prefix  # another server, another prefix
 
 
 def test_request_id_is_kept_when_sane(echo_proxy) -> None:
