@@ -7,12 +7,8 @@ are kept under ``test-artifacts/screenshots/`` (git-ignored) for people to look 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +19,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from gitops_ingress.cli.demo import FEATURE_FILE, FEATURE_YAML
 from tests.support.gitrepos import WorkTree, make_sample_remote
+from tests.support.processes import Child, poll
 from tests.support.upstreams import refused_port as free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -75,19 +72,6 @@ def named_backend(name: str) -> ThreadingHTTPServer:
     return server
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float = WAIT) -> None:
-    """Poll a condition (bounded in time and count) -- the engine is another process."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    for _ in range(int(timeout / 0.05) + 1):
-        if check():
-            return
-        if time.monotonic() > deadline:
-            break
-        pause.wait(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @dataclass
 class Stack:
     api: str
@@ -119,29 +103,27 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     secret = tmp_path / "secret"
     secret.write_text(SECRET)
     api_port, proxy_port = free_port(), free_port()
-    command = [sys.executable, "-m", "gitops_ingress", "serve", "--repo", remote.url,
-               "--listen", f"127.0.0.1:{api_port}", "--proxy-listen", f"127.0.0.1:{proxy_port}",
-               "--state-dir", str(tmp_path / "state"), "--webhook-secret-file", str(secret), "--poll-interval", "30"]
+    args = ["serve", "--repo", remote.url,
+            "--listen", f"127.0.0.1:{api_port}", "--proxy-listen", f"127.0.0.1:{proxy_port}",
+            "--state-dir", str(tmp_path / "state"), "--webhook-secret-file", str(secret), "--poll-interval", "30"]
     for name, server in backends.items():
-        command += ["--backend", f"{name}=http://127.0.0.1:{server.server_address[1]}"]
-    log = (tmp_path / "serve.log").open("w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        args += ["--backend", f"{name}=http://127.0.0.1:{server.server_address[1]}"]
+    serve = Child(args, wait=WAIT)
     stack = Stack(f"http://127.0.0.1:{api_port}", proxy_port, work)
     try:
         def settled() -> bool:
+            if serve.proc.poll() is not None:
+                raise AssertionError(f"serve exited with {serve.proc.returncode}:\n{serve.log()}")
             try:
                 states = [stack.status(name) for name in ("main", FEATURE, "broken")]
-            except httpx.HTTPError:
-                return process.poll() is not None
+            except httpx.HTTPError:  # not listening yet
+                return False
             return all(s is not None and s["state"] in ("applied", "refused") for s in states)
 
-        wait_for("serve to apply the branches", settled, timeout=60)
-        assert process.poll() is None, (tmp_path / "serve.log").read_text()
+        poll(settled, "serve to apply the branches", 60, logs=serve.log)
         yield stack
     finally:
-        process.terminate()
-        process.wait(30)
-        log.close()
+        serve.stop()
         for server in backends.values():
             server.shutdown()
             server.server_close()

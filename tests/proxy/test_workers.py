@@ -61,7 +61,7 @@ def test_workers_share_one_port_and_the_kernel_spreads_connections(
             assert get(proxy.url(), f"/n{index}").status_code == 200
         pids = set()
         for _ in range(60):
-            record = json.loads(proxy.stdout.get(timeout=WAIT))
+            record = json.loads(proxy.expect(r"^\{", stdout=True).string)  # the next access log line
             pids.add(record["pid"])
         assert pids == set(proxy.workers), "both workers should have served some of 60 connections"
         assert proxy.stop(signal.SIGTERM) == 0

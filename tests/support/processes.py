@@ -2,7 +2,7 @@
 
 ``Child`` starts ``python -m gitops_ingress ARGS`` and reads its stderr (and, when asked, its
 stdout) on threads into queues, so a test waits on the next line with a timeout instead of polling
-a file or sleeping. ``expect`` consumes stderr lines in order until one matches, which lets a test
+a file or sleeping. ``expect`` consumes the lines of one stream in order until one matches, which lets a test
 wait for the same message twice (one per worker) without finding the first one again. Every wait
 has one deadline; the end of the stream is a line of its own, so a child that dies fails the wait
 at once with its exit code and its log rather than at the timeout. ``stop`` is SIGTERM with a
@@ -31,22 +31,23 @@ class Child:
     """``python -m gitops_ingress ARGS``. With ``ready``, the constructor waits for the first stderr
     line matching it (killing the child if none comes): ``groups`` holds that match's groups and
     ``address`` the first of them. ``lines`` is the stderr read so far (each line ends in a newline);
-    ``stdout`` is a queue of stdout lines when ``keep_stdout`` is set (otherwise it is discarded)."""
+    ``output`` the same for stdout when ``keep_stdout`` is set (otherwise stdout is discarded)."""
 
     def __init__(self, args: list[str], ready: str | None = None, *, wait: float,
                  env: Mapping[str, str] | None = None, cwd: Path | None = None, keep_stdout: bool = False) -> None:
         self.wait = wait
         self.lines: list[str] = []
-        self.stdout: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
         self._stderr: queue.Queue[str | None] = queue.Queue()
+        self._stdout: queue.Queue[str | None] = queue.Queue()
         # unbuffered, so each line reaches the pipe when it is written, not when a buffer fills
         environ = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen([sys.executable, "-m", "gitops_ingress", *args], text=True, env=environ,
                                      cwd=cwd, stderr=subprocess.PIPE,
                                      stdout=subprocess.PIPE if keep_stdout else subprocess.DEVNULL)
-        threading.Thread(target=self._drain, args=(self.proc.stderr,), daemon=True).start()
+        threading.Thread(target=_drain, args=(self.proc.stderr, self.lines, self._stderr), daemon=True).start()
         if keep_stdout:
-            threading.Thread(target=_pump, args=(self.proc.stdout, self.stdout), daemon=True).start()
+            threading.Thread(target=_drain, args=(self.proc.stdout, self.output, self._stdout), daemon=True).start()
         self.groups: tuple[str, ...] = ()
         if ready is not None:
             try:
@@ -59,24 +60,20 @@ class Child:
     def address(self) -> str:
         return self.groups[0]
 
-    def _drain(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.lines.append(line)
-            self._stderr.put(line)
-        self._stderr.put(None)
-
-    def expect(self, pattern: str, wait: float | None = None) -> re.Match[str]:
-        """The next stderr line (newline stripped) matching ``pattern``; earlier lines are consumed.
-        Fails after ``wait`` seconds (default: the child's) or when the child's stderr ends."""
+    def expect(self, pattern: str, wait: float | None = None, *, stdout: bool = False) -> re.Match[str]:
+        """The next stderr line (stdout line, with ``stdout``; newline stripped) matching
+        ``pattern``; earlier lines are consumed. Fails after ``wait`` seconds (default: the
+        child's) or when that stream ends."""
         compiled = re.compile(pattern)
+        lines = self._stdout if stdout else self._stderr
         deadline = time.monotonic() + (self.wait if wait is None else wait)
         for _ in range(MAX_LINES):
             try:
-                line = self._stderr.get(timeout=max(0.0, deadline - time.monotonic()))
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
             if line is None:
-                self._stderr.put(None)  # the end stays the end for the next wait too
+                lines.put(None)  # the end stays the end for the next wait too
                 code = self.proc.wait(self.wait)
                 raise AssertionError(f"exited with {code} before a line matching {pattern!r}:\n{self.log()}")
             found = compiled.search(line.rstrip("\n"))
@@ -85,8 +82,10 @@ class Child:
         raise AssertionError(f"no line matching {pattern!r} in time:\n{self.log()}")
 
     def log(self, last: int | None = None) -> str:
-        """The stderr read so far (only its ``last`` lines, if given), for failure messages."""
-        return "".join(self.lines if last is None else self.lines[-last:])
+        """The stderr read so far (only its ``last`` lines, if given), for failure messages; the
+        stdout read so far comes first, when it is kept."""
+        lines = self.lines if last is None else self.lines[-last:]
+        return "".join(["stdout:\n", *self.output, "stderr:\n", *lines] if self.output else lines)
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Send ``sig`` (if still running) and return the exit code; killed if it does not exit in time."""
@@ -111,9 +110,11 @@ class Child:
         self.kill()
 
 
-def _pump(stream: IO[str], into: queue.Queue[str]) -> None:
+def _drain(stream: IO[str], kept: list[str], lines: queue.Queue[str | None]) -> None:
     for line in stream:
-        into.put(line.rstrip("\n"))
+        kept.append(line)
+        lines.put(line)
+    lines.put(None)
 
 
 def poll(condition: Callable[[], bool], what: str, wait: float, *, every: float = 0.05,
