@@ -10,7 +10,10 @@ Signals. In a worker, SIGTERM and SIGINT set a stop event: the listeners close, 
 get up to ``drain_timeout`` seconds (``ProxyServer.shutdown``), the worker exits 0. The parent
 forwards SIGTERM/SIGINT to every child and exits 0 once all of them did. A child that dies on its
 own makes the parent stop the others and exit 2: the pod (or systemd) restarts the whole set,
-which is simpler to reason about than half a set restarting under one pod.
+which is simpler to reason about than half a set restarting under one pod. A parent that dies
+without forwarding anything (SIGKILL, the OOM killer) still stops its workers: on Linux each
+worker asks the kernel for SIGTERM when its parent goes (prctl PR_SET_PDEATHSIG), so no worker
+is left serving an old configuration on a port the next set wants.
 
 Port 0 with several workers: the parent binds the port once (SO_REUSEPORT, not listening) to learn
 a free number and keep it reserved until the children have bound it too.
@@ -19,6 +22,7 @@ a free number and keep it reserved until the children have bound it too.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -36,6 +40,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 2
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 SWITCH_INTERVAL = 0.0005  # seconds; see run_worker
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -69,10 +74,22 @@ def run_worker(options: ProxyOptions, early_signals: list[int] | None = None) ->
     return EXIT_OK
 
 
-def _child(options: ProxyOptions) -> None:
+def _stop_with_parent(parent: int) -> None:
+    """Have the kernel send SIGTERM when the parent dies (Linux; elsewhere the parent's signal
+    forwarding is all there is). A parent already gone by now is a SIGTERM at once."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            say(f"warning: prctl(PR_SET_PDEATHSIG) failed: {os.strerror(ctypes.get_errno())}")
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _child(options: ProxyOptions, parent: int) -> None:
     early: list[int] = []
     for sig in STOP_SIGNALS:  # replace the parent's forwarding handlers inherited by fork
         signal.signal(sig, lambda signum, _frame: early.append(signum))
+    _stop_with_parent(parent)
     try:
         code = run_worker(options, early)
     except GitopsIngressError as exc:
@@ -130,7 +147,7 @@ class _Supervisor:
     def __init__(self, options: ProxyOptions, workers: int) -> None:
         context = multiprocessing.get_context("fork")
         self.children: list[BaseProcess] = [
-            context.Process(target=_child, args=(options,), daemon=False) for _ in range(workers)
+            context.Process(target=_child, args=(options, os.getpid()), daemon=False) for _ in range(workers)
         ]
         self.stopping = False
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.support.processes import poll
 from tests.support.upstreams import LoopThread, TestUpstream
 
 from .fixtures_ops import (
@@ -65,6 +66,25 @@ def test_workers_share_one_port_and_the_kernel_spreads_connections(
             pids.add(record["pid"])
         assert pids == set(proxy.workers), "both workers should have served some of 60 connections"
         assert proxy.stop(signal.SIGTERM) == 0
+
+
+def gone(pid: int) -> bool:
+    """Exited: no such process, or a zombie nobody has reaped yet."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_workers_stop_when_their_parent_is_killed(tmp_path: Path, start_upstream: Callable[[str], TestUpstream]) -> None:
+    upstream = start_upstream("echo")
+    with ProxyProcess(proxy_args(tmp_path, upstream, "--workers", "2", "--no-access-log"), workers=2) as proxy:
+        proxy.wait_serving()
+        assert get(proxy.url(), "/").status_code == 200
+        proxy.kill()  # SIGKILL: the parent forwards nothing
+        poll(lambda: all(gone(pid) for pid in proxy.workers), "the orphaned workers to exit", WAIT,
+             logs=proxy.log)
+        assert refused(proxy.url())
 
 
 @pytest.mark.parametrize("workers", [1, 2])
