@@ -15,6 +15,7 @@ left), and its upstream connection is closed, never pooled.
 from __future__ import annotations
 
 import logging
+from time import monotonic
 from typing import TYPE_CHECKING, Final
 
 from gitops_ingress.core.backends import Endpoint
@@ -108,7 +109,7 @@ class Exchange:
 
     # --- start: decide where the request goes ---
     def start(self, now: float) -> None:
-        """``now``: the loop's time, read by the caller in the callback that starts us."""
+        """``now``: time.monotonic(), read by the caller in the callback that starts us."""
         self.started = True
         conn = self.conn
         state = conn.ctx.state
@@ -145,12 +146,12 @@ class Exchange:
         self.connecting = False
         if self.finished:  # the client left meanwhile: keep the fresh connection for others
             if upstream is not None:
-                self.conn.ctx.pool.release(upstream, self.conn.loop.time())
+                self.conn.ctx.pool.release(upstream, monotonic())
             return
         if upstream is None:
             self.upstream_failed(error or UpstreamError("connect failed"), False)
         else:
-            self._attach(upstream, self.conn.loop.time())
+            self._attach(upstream, monotonic())
 
     def _attach(self, upstream: UpstreamConnection, now: float) -> None:
         conn = self.conn
@@ -198,7 +199,7 @@ class Exchange:
         if self.started and not self.finished:
             self.conn.ctx.state.in_flight -= 1
             self.status = self.status or 499  # nginx's "client closed request"
-            self._record(self.conn.loop.time())
+            self._record(monotonic())
         self.finished = True
 
     def refuse(self, page: bytes) -> None:
@@ -214,7 +215,7 @@ class Exchange:
         if self.response_started:
             self.conn.abort()
             return
-        self._respond(page, close=True, now=self.conn.loop.time())
+        self._respond(page, close=True, now=monotonic())
 
     # --- the response, from the upstream (ResponseSink) ---
     def upstream_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None:
@@ -298,7 +299,7 @@ class Exchange:
             self.flush()
             self.conn.close()
             return
-        now = self.conn.loop.time()
+        now = monotonic()
         if self._may_retry(error, response_started):
             self._dispatch(now)
             return
@@ -350,7 +351,7 @@ class Exchange:
         self.conn.exchange_done(self, close)
 
     def _record(self, now: float) -> None:
-        """Count the answer, ended at ``now`` (the loop's time, read once per answer by the caller)."""
+        """Count the answer, ended at ``now`` (time.monotonic(), read once per answer by the caller)."""
         ctx = self.conn.ctx
         self.ended_at = now
         seconds = self.ended_at - self.started_at

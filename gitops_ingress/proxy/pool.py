@@ -71,7 +71,7 @@ class UpstreamPool:
         return None
 
     def release(self, conn: UpstreamConnection, now: float) -> None:
-        """``conn`` finished a response at ``now`` (the loop's time): keep it idle, or close it."""
+        """``conn`` finished a response at ``now`` (time.monotonic()): keep it idle, or close it."""
         stack = conn.stack
         if self._closed or conn.closed or len(stack) >= self.settings.pool_max_idle:
             conn.close()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from time import monotonic
 from typing import TYPE_CHECKING, cast
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpRequestParser
@@ -59,7 +60,6 @@ class ClientConnection(asyncio.Protocol):
         "idle_since",
         "last_keep_alive",
         "last_read",
-        "loop",
         "parser",
         "parsing",
         "queue",
@@ -75,7 +75,6 @@ class ClientConnection(asyncio.Protocol):
     def __init__(self, ctx: ConnectionContext) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
-        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.gate: ReadGate | None = None
         self.parser = HttpRequestParser(self)
@@ -89,7 +88,7 @@ class ClientConnection(asyncio.Protocol):
         self.last_read = 0.0
         self.idle_since = 0.0
         self.write_paused_since = 0.0
-        self.timer = LazyTimer(self.loop, self._on_timer)
+        self.timer = LazyTimer(asyncio.get_running_loop(), self._on_timer)
         self.dead = False  # refused: read nothing more, close after the queued answers
         self.closed = False
         self.fresh = True  # no request yet on this connection
@@ -115,12 +114,12 @@ class ClientConnection(asyncio.Protocol):
         self.client_ip = str(peer[0]).encode() if isinstance(peer, tuple) else b""  # AF_UNIX has none
         self.gate = ReadGate(self.transport)
         set_limits(transport, self.settings.high_water, self.settings.low_water)
-        now = self.loop.time()
+        now = monotonic()
         self.idle_since = self.last_read = now
         self.timer.arm(now + self.settings.header_timeout)
 
     def data_received(self, data: bytes) -> None:
-        self.last_read = self.loop.time()
+        self.last_read = monotonic()
         if self.tunnel is not None:
             self.tunnel.tunnel_from_client(data)
             return
@@ -179,7 +178,7 @@ class ClientConnection(asyncio.Protocol):
             self.ctx.observer.connection_closed()
 
     def pause_writing(self) -> None:
-        now = self.loop.time()
+        now = monotonic()
         self.write_paused_since = now
         self.timer.arm(now + self.settings.write_timeout)
         active = self.tunnel or (self.queue[0] if self.queue else None)
@@ -290,7 +289,7 @@ class ClientConnection(asyncio.Protocol):
         if self.queue:
             self._start(self.queue[0], exchange.ended_at)
         else:
-            self.idle_since = exchange.ended_at  # the loop's time, read once per answer (_record)
+            self.idle_since = exchange.ended_at  # time.monotonic(), read once per answer (_record)
             # the header timeout is the shortest a next request can need: arming for it here
             # means a new request head never has to pull the timer forward
             self.timer.arm(self.idle_since + self.ctx.next_request_wait)
@@ -326,7 +325,7 @@ class ClientConnection(asyncio.Protocol):
             self.gate_pause(BACKLOG)
 
     def _start(self, exchange: Exchange, now: float) -> None:
-        """``now``: the loop's time, read in the callback we run in (exchange.start says why)."""
+        """``now``: time.monotonic(), read in the callback we run in (exchange.start says why)."""
         try:
             exchange.start(now)
         except Exception:  # a bug of ours: the client gets a 500, the log gets the traceback
@@ -360,13 +359,13 @@ class ClientConnection(asyncio.Protocol):
             return
         if target is not None:
             self.queue.remove(target)
-        self.queue.append(Exchange(self, RequestHead(), self.loop.time(), local=page))
+        self.queue.append(Exchange(self, RequestHead(), monotonic(), local=page))
 
     def _on_timer(self) -> None:
         if self.closed or self.tunnel is not None and not self.write_paused_since:
             return
         settings = self.settings
-        now = self.loop.time()
+        now = monotonic()
         if self.write_paused_since:
             if now - self.write_paused_since >= settings.write_timeout:
                 self.abort()  # the client stopped reading: give up on it

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from time import monotonic
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpResponseParser
@@ -50,7 +51,7 @@ class ResponseSink(Protocol):
     def upstream_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None: ...
     def upstream_body(self, data: bytes) -> None: ...
     def upstream_done(self, reusable: bool, now: float) -> None:
-        """The response is complete at ``now`` (the loop's time); ``reusable``: keep-alive."""
+        """The response is complete at ``now`` (time.monotonic()); ``reusable``: keep-alive."""
     def upstream_failed(self, error: UpstreamError, response_started: bool) -> None: ...
     def tunnel_data(self, data: bytes) -> None: ...
     def tunnel_closed(self) -> None: ...
@@ -78,7 +79,6 @@ class UpstreamConnection(asyncio.Protocol):
         "head_seen",
         "idle_since",
         "last_read",
-        "loop",
         "parser",
         "pool",
         "sink",
@@ -93,7 +93,6 @@ class UpstreamConnection(asyncio.Protocol):
         self.pool = pool
         self.endpoint = endpoint
         self.stack = pool.stack(endpoint)  # where this connection idles in the pool
-        self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         self.gate: ReadGate | None = None
         self.parser = HttpResponseParser(self)
@@ -109,7 +108,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = False
         self.last_read = 0.0
         self.idle_since = 0.0
-        self.timer = LazyTimer(self.loop, self._on_timer)
+        self.timer = LazyTimer(asyncio.get_running_loop(), self._on_timer)
 
     # --- asyncio.Protocol ---
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -126,7 +125,7 @@ class UpstreamConnection(asyncio.Protocol):
         if sink is None:  # an idle pooled connection has nothing to say: retire it
             self.close()
             return
-        self.last_read = self.loop.time()  # also the time of anything this read completes
+        self.last_read = monotonic()  # also the time of anything this read completes
         parts = self.head_parts
         if parts is not None:
             if not parts and not self.head_only and self._whole_response(sink, data):
@@ -164,7 +163,7 @@ class UpstreamConnection(asyncio.Protocol):
             and self.head.content_length is None
             and not self.head.chunked
         ):
-            sink.upstream_done(False, self.loop.time())  # a body delimited by the close is complete now
+            sink.upstream_done(False, monotonic())  # a body delimited by the close is complete now
         else:
             sink.upstream_failed(
                 UpstreamReset(f"upstream {self.endpoint} closed the connection"), self.head_seen
@@ -218,7 +217,7 @@ class UpstreamConnection(asyncio.Protocol):
     # --- used by the exchange and the pool ---
     def send(self, sink: ResponseSink, data: bytes, *, head_only: bool, now: float) -> None:
         """Start a request: ``data`` is its head (and any body bytes already at hand); ``now``
-        is the loop's time, read by the caller in this callback."""
+        is time.monotonic(), read by the caller in this callback."""
         self.sink = sink
         self.head_only = head_only
         self.head_seen = False
@@ -242,7 +241,7 @@ class UpstreamConnection(asyncio.Protocol):
         if paused:
             self.gate.pause(PEER_FULL)
         else:
-            self.last_read = self.loop.time()
+            self.last_read = monotonic()
             self.gate.resume(PEER_FULL)
 
     def detach(self) -> None:
@@ -251,7 +250,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.close()
 
     def parked(self, now: float) -> None:
-        """Now idle in the pool, since ``now`` (the loop's time)."""
+        """Now idle in the pool, since ``now`` (time.monotonic())."""
         self.sink = None
         self.idle_since = now
         self.timer.arm(self.idle_since + self.pool.settings.upstream_idle_timeout)
@@ -311,7 +310,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.closed or self.tunnel:
             return
         settings = self.pool.settings
-        now = self.loop.time()
+        now = monotonic()
         if self.sink is None:
             if now - self.idle_since >= settings.upstream_idle_timeout:
                 self.close()

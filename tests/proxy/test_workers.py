@@ -68,6 +68,20 @@ def test_workers_share_one_port_and_the_kernel_spreads_connections(
         assert proxy.stop(signal.SIGTERM) == 0
 
 
+def test_request_times_are_finer_than_the_event_loops_milliseconds(
+    tmp_path: Path, start_upstream: Callable[[str], TestUpstream]
+) -> None:
+    # the real command runs on uvloop, whose loop.time() counts whole milliseconds
+    upstream = start_upstream("echo")
+    with ProxyProcess(proxy_args(tmp_path, upstream), workers=1) as proxy:
+        proxy.wait_serving()
+        for index in range(20):
+            assert get(proxy.url(), f"/n{index}").status_code == 200
+        seconds = [json.loads(proxy.expect(r"^\{", stdout=True).string)["seconds"] for _ in range(20)]
+        assert any(round(value * 1000, 6) % 1 for value in seconds), seconds
+        assert proxy.stop(signal.SIGTERM) == 0
+
+
 def gone(pid: int) -> bool:
     """Exited: no such process, or a zombie nobody has reaped yet."""
     try:
