@@ -134,7 +134,7 @@ class Exchange:
         pool = conn.ctx.pool
         endpoints = self.endpoints
         endpoint = endpoints[0] if len(endpoints) == 1 else pool.pick(self.key, endpoints, self.tried)
-        self.tried += (endpoint,)
+        self.tried = (*self.tried, endpoint) if self.tried else (endpoint,)
         upstream = pool.acquire(endpoint)
         if upstream is not None:
             self._attach(upstream, now)
@@ -273,8 +273,8 @@ class Exchange:
 
     def flush(self) -> None:
         if self.out:
-            self.conn.write_many(self.out)
-            self.out = []
+            self.conn.write_many(self.out)  # transports take the items before returning: reuse the list
+            self.out.clear()
 
     def upstream_done(self, reusable: bool, now: float) -> None:
         upstream, self.upstream = self.upstream, None
