@@ -19,8 +19,9 @@ path ran (compiled or source, proxy/build.py) is printed first.
 ``--pin`` puts wrk on CPU 0 and the system under test (the upstream and the front being measured)
 on CPU 1, the usual separation of load generator and server. Unpinned, which is the set-up the
 figures are specified for, three busy processes share two cores as the scheduler likes, and our
-proxy's rate moves between about 0.77 and 0.98 times nginx's from one run to the next; pinned,
-the spread is smaller (one pinned run: 0.90, 0.89 and 0.74 in its three rounds).
+proxy's rate moves between about 0.85 and 1.08 times nginx's from one run to the next (five runs;
+nginx's own rate moved between 43k and 61k requests/s in them); pinned, the spread is smaller
+(one pinned run, with an older build: 0.90, 0.89 and 0.74 in its three rounds).
 
 Needs Debian's nginx and wrk (``apt-get install -y nginx-light wrk``).
 
