@@ -37,7 +37,7 @@ from gitops_ingress.sync import Engine, EngineOptions, LocalTarget, Store
 from tests.e2e.test_serve import ServeProcess
 from tests.support.gitrepos import git, git_env, make_remote
 from tests.support.upstreams import LoopThread, TestUpstream
-from tests.sync.builders import ingress
+from tests.support.manifests import ingress
 
 MAX_WAIT = 10.0  # per round
 

@@ -25,7 +25,7 @@ from gitops_ingress.core.routing import RoutingState
 from tests.support.gitrepos import Remote, WorkTree, make_branching_remote
 from tests.support.processes import Child, poll
 from tests.support.upstreams import LoopThread, TestUpstream
-from tests.sync.builders import ingress
+from tests.support.manifests import ingress
 
 WAIT = 20.0
 SECRET = "e2e-secret"

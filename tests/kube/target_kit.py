@@ -17,33 +17,16 @@ from gitops_ingress.kube import KubeOptions, KubernetesTarget
 from gitops_ingress.sync import DesiredEnvironment
 from tests.support.gitrepos import Remote, WorkTree, make_remote
 from tests.support.kubeapi import StandIn
+from tests.support.manifests import ingress
 
 SETTINGS = Settings.build(None, {}, {"preview_domain": "preview.example.com", "serve_ingresses_without_class": False})
 
 
 def ingress_yaml(name: str, host: str, service: str, *, namespace: str = "shop", path: str = "/",
                  tls_secret: str = "", port: int | str = 80) -> str:
-    port_spec = f"{{number: {port}}}" if isinstance(port, int) else f"{{name: {port}}}"
-    tls = f"\n  tls:\n    - hosts: [{host}]\n      secretName: {tls_secret}" if tls_secret else ""
-    return f"""apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: {name}
-  namespace: {namespace}
-  labels: {{team: {namespace}}}
-spec:
-  ingressClassName: gitops-ingress{tls}
-  rules:
-    - host: {host}
-      http:
-        paths:
-          - path: {path}
-            pathType: Prefix
-            backend:
-              service:
-                name: {service}
-                port: {port_spec}
-"""
+    """A valid Ingress labelled with its team (the namespace), which the target must keep."""
+    return ingress(name, host, service, namespace=namespace, path=path, port=port, tls_secret=tls_secret,
+                   labels={"team": namespace})
 
 
 def environment(name: str, commit: str, *docs: str, settings: Settings = SETTINGS) -> DesiredEnvironment:

@@ -25,7 +25,7 @@ from gitops_ingress.sync import (
     Store,
 )
 from tests.support.gitrepos import Remote, WorkTree, make_remote
-from tests.sync.builders import ingress
+from tests.support.manifests import ingress
 
 WAIT = 20.0
 
