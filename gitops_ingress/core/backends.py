@@ -21,7 +21,7 @@ class Endpoint:
     """One address that serves a Service port.
 
     ``key`` is the fields as a plain tuple, made once: the proxy's connection pool is keyed by it
-    on every proxied request, and a tuple hashes and compares in C, where the dataclass's own
+    on every proxied request, and a tuple hashes and compares in C, where the dataclass's generated
     ``__hash__`` and ``__eq__`` run as Python code."""
 
     host: str
@@ -31,9 +31,6 @@ class Endpoint:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", (self.host, self.port, self.scheme))
-
-    def __hash__(self) -> int:
-        return hash(self.key)
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -61,7 +61,7 @@ class RouteCache:
         if snapshot is not self._snapshot:  # a swap: nothing cached so far holds any more
             self._entries = {}
             self._snapshot = snapshot
-        cut = target.find(b"?")  # (not ``b"?" in target``: bytes.__contains__ raises and clears a TypeError first)
+        cut = target.find(b"?")  # not ``in``: bytes.__contains__ raises and clears a TypeError first
         key = (raw_host, target if cut < 0 else target[:cut])
         entry = self._entries.get(key)
         if entry is None:

@@ -134,7 +134,7 @@ class Exchange:
         pool = conn.ctx.pool
         endpoints = self.endpoints
         endpoint = endpoints[0] if len(endpoints) == 1 else pool.pick(self.key, endpoints, self.tried)
-        self.tried = (*self.tried, endpoint) if self.tried else (endpoint,)
+        self.tried += (endpoint,)
         upstream = pool.acquire(endpoint)
         if upstream is not None:
             self._attach(upstream, now)

@@ -198,12 +198,12 @@ class RequestIds:
     def __init__(self) -> None:
         self._prefix = os.urandom(8).hex().encode()
         self._counter = 0
-        self._base = b""
+        self._base = b"%s%014x" % (self._prefix, 0)  # all but the counter's last byte
 
     def next(self) -> bytes:
         counter = self._counter = self._counter + 1
         low = counter & 0xFF
-        if low == 0 or not self._base:
+        if low == 0:
             self._base = b"%s%014x" % (self._prefix, counter >> 8)
         return self._base + _HEX_PAIRS[low]
 

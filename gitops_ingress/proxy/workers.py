@@ -74,22 +74,22 @@ def run_worker(options: ProxyOptions, early_signals: list[int] | None = None) ->
     return EXIT_OK
 
 
-def _stop_with_parent(parent: int) -> None:
+def _stop_with_parent(parent: int) -> bool:
     """Have the kernel send SIGTERM when the parent dies (Linux; elsewhere the parent's signal
-    forwarding is all there is). A parent already gone by now is a SIGTERM at once."""
+    forwarding is all there is). True when the parent is gone already: nobody will send it."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
             say(f"warning: prctl(PR_SET_PDEATHSIG) failed: {os.strerror(ctypes.get_errno())}")
-    if os.getppid() != parent:
-        os.kill(os.getpid(), signal.SIGTERM)
+    return os.getppid() != parent
 
 
 def _child(options: ProxyOptions, parent: int) -> None:
     early: list[int] = []
     for sig in STOP_SIGNALS:  # replace the parent's forwarding handlers inherited by fork
         signal.signal(sig, lambda signum, _frame: early.append(signum))
-    _stop_with_parent(parent)
+    if _stop_with_parent(parent):
+        early.append(signal.SIGTERM)
     try:
         code = run_worker(options, early)
     except GitopsIngressError as exc:

@@ -208,7 +208,7 @@ class ProxyProcess(Child):
 
     def wait_stderr(self, pattern: str) -> str:
         """The next stderr line matching ``pattern``."""
-        return self.expect(pattern).string.rstrip("\n")
+        return self.expect(pattern).string
 
     def url(self, kind: str = "http") -> str:
         urls = next(iter(self.workers.values()))
