@@ -90,6 +90,9 @@ def table(hosts: int, paths: int = 1) -> RouteTable:
     return RouteTable(routes)
 
 
+STATE_VERSION = re.compile(rb'"version":\d+')  # the state's, first in its line (the tables' are strings)
+
+
 class ControlPlane:
     """Serves the NDJSON route stream on a loop in a thread; ``push`` sends a state to every proxy."""
 
@@ -109,6 +112,11 @@ class ControlPlane:
             writer.write(self.last)
         self.writers.append(writer)
         self.connected.set()
+
+    @staticmethod
+    def with_version(message: bytes, version: int) -> bytes:
+        """``message`` as route table ``version``: a 10,000-host table is not serialized again."""
+        return STATE_VERSION.sub(b'"version":%d' % version, message, count=1)
 
     @staticmethod
     def message(state: RoutingState, upstream: str) -> bytes:
@@ -255,20 +263,23 @@ def main() -> int:
         big_table = table(10_000)
         other = RouteTable([*big_table.routes, Route("extra.example.com", "/", "Prefix", SERVICE, "bench/extra")])
         big = [ControlPlane.message(RoutingState(t, version=v), upstream) for t, v in ((big_table, 2), (other, 3))]
+
+        def load(message: bytes, version: int) -> None:
+            """Push ``message`` as ``version``, wait until ours serves it, and let the swap settle."""
+            plane.push(ControlPlane.with_version(message, version))
+            wait_version(admin, version)
+            wrk(ours_port, 1, pin=opts.pin)  # a swap ends with a full GC pass and a heap freeze (proxy/app.py)
+
         nginx_runs, ours_runs, ours_big_runs = [], [], []
         nginx_varied, ours_varied = [], []
         for round_no in range(opts.rounds):
             nginx_runs.append(wrk(front_port, opts.duration, pid=front.pid, pin=opts.pin))
             nginx_varied.append(wrk(front_port, opts.duration, varied=True, pid=front.pid, pin=opts.pin))
-            plane.push(small.replace(b'"version":1', b'"version":%d' % (10 + round_no)))
-            wait_version(admin, 10 + round_no)
-            wrk(ours_port, 1, pin=opts.pin)  # settle: a swap ends with a full GC pass and a heap freeze (proxy/app.py)
+            load(small, 10 + round_no)
             ours_varied.append(wrk(ours_port, opts.duration, varied=True, pid=ours.pid, pin=opts.pin))
             # the 1-host and 10,000-host runs back to back, so that little else differs between them
             ours_runs.append(wrk(ours_port, opts.duration, pid=ours.pid, pin=opts.pin))
-            plane.push(big[0].replace(b'"version":2', b'"version":%d' % (20 + round_no)))
-            wait_version(admin, 20 + round_no)
-            wrk(ours_port, 1, pin=opts.pin)
+            load(big[0], 20 + round_no)
             ours_big_runs.append(wrk(ours_port, opts.duration, pid=ours.pid, pin=opts.pin))
             print(f"round {round_no + 1}: nginx {nginx_runs[-1]['rps']:.0f} req/s, ours {ours_runs[-1]['rps']:.0f}, "
                   f"ours 10k hosts {ours_big_runs[-1]['rps']:.0f}", file=sys.stderr)
@@ -279,13 +290,10 @@ def main() -> int:
         pair_cpu: list[float] = []
         for pair_no in range(opts.pairs):
             runs: dict[str, dict[str, float]] = {}
-            order = (("small", small, 1), ("big", big[0], 2))
-            for step, (which, message, base) in enumerate(order if pair_no % 2 == 0 else order[::-1]):
-                version = 40 + 2 * pair_no + step
-                plane.push(message.replace(b'"version":%d' % base, b'"version":%d' % version))
-                wait_version(admin, version)
-                wrk(ours_port, 1, pin=opts.pin)
-                runs[which] = wrk(ours_port, max(opts.duration // 2, 1), pid=ours.pid)
+            order = (("small", small), ("big", big[0]))
+            for step, (which, message) in enumerate(order if pair_no % 2 == 0 else order[::-1]):
+                load(message, 40 + 2 * pair_no + step)
+                runs[which] = wrk(ours_port, max(opts.duration // 2, 1), pid=ours.pid, pin=opts.pin)
             pair_rps.append(runs["big"]["rps"] / runs["small"]["rps"])
             pair_cpu.append(runs["big"]["cpu_us"] / runs["small"]["cpu_us"])
 
@@ -297,7 +305,7 @@ def main() -> int:
             nonlocal swaps
             while not stop.wait(0.1):
                 swaps += 1
-                plane.push(big[swaps % 2].replace(b'"version":%d' % (2 + swaps % 2), b'"version":%d' % (100 + swaps)))
+                plane.push(ControlPlane.with_version(big[swaps % 2], 100 + swaps))
 
         thread = threading.Thread(target=swapper, daemon=True)
         thread.start()
