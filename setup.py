@@ -45,7 +45,8 @@ def compiled_extensions() -> list[Extension]:
         return []
     paths = [f"gitops_ingress/proxy/{name}.py" for name in REQUEST_PATH]
     # third-party packages are not installed in an isolated build: their types are Any there
-    extensions = mypycify(["--ignore-missing-imports", *paths], opt_level="3")
+    # the project's own mypy settings (strict, for the gate) are not the compiler's: it gets none
+    extensions = mypycify(["--config-file", os.devnull, "--ignore-missing-imports", *paths], opt_level="3")
     for extension in extensions:
         extension.optional = True  # a failed compile leaves the Python source in charge
     return extensions

@@ -87,13 +87,19 @@ def main() -> int:
         warm = asyncio.run(apply_all(target, branches, env, args.concurrency))
         second = server.request_counts()
     objects = first["writes"]
-    print(f"branches: {args.branches} x {args.ingresses} Ingresses in {args.namespaces} namespaces "
-          f"(concurrency {args.concurrency})")
-    print(f"first apply: {cold:.2f}s, {objects} objects written, {objects / cold:.0f} objects/s, "
-          f"{first['total'] / args.branches:.1f} API requests per branch ({first['writes'] / args.branches:.1f} writes)")
+    print(
+        f"branches: {args.branches} x {args.ingresses} Ingresses in {args.namespaces} namespaces "
+        f"(concurrency {args.concurrency})"
+    )
+    print(
+        f"first apply: {cold:.2f}s, {objects} objects written, {objects / cold:.0f} objects/s, "
+        f"{first['total'] / args.branches:.1f} API requests per branch ({first['writes'] / args.branches:.1f} writes)"
+    )
     print(f"  by verb: {first['by_verb_resource']}")
-    print(f"no-change reconcile: {warm:.2f}s, {second['writes']} writes, "
-          f"{second['total'] / args.branches:.1f} API requests per branch ({second['by_verb_resource']})")
+    print(
+        f"no-change reconcile: {warm:.2f}s, {second['writes']} writes, "
+        f"{second['total'] / args.branches:.1f} API requests per branch ({second['by_verb_resource']})"
+    )
     return 0 if second["writes"] == 0 else 1
 
 

@@ -50,8 +50,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the benches share the tests' helpers, as bench/sync.py does
 
-from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef  # noqa: E402
-from tests.support.upstreams import refused_port as free_port  # noqa: E402
+from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
+from tests.support.upstreams import refused_port as free_port
 
 LOOPBACK = "127.0.0.1"
 HOST = "bench.example.com"
@@ -86,7 +86,9 @@ def table(hosts: int, paths: int = 1) -> RouteTable:
     routes = [Route(HOST, "/", "Prefix", SERVICE, "bench/main")]
     for index in range(hosts):
         for path in range(paths):
-            routes.append(Route(f"h{index}.example.com", f"/p{path}" if paths > 1 else "/", "Prefix", SERVICE, f"bench/h{index}"))
+            routes.append(
+                Route(f"h{index}.example.com", f"/p{path}" if paths > 1 else "/", "Prefix", SERVICE, f"bench/h{index}")
+            )
     return RouteTable(routes)
 
 
@@ -103,7 +105,9 @@ class ControlPlane:
         self.connected = threading.Event()
         self.last: bytes | None = None
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
-        asyncio.run_coroutine_threadsafe(asyncio.start_server(self._handle, LOOPBACK, self.port), self.loop).result(WAIT)
+        asyncio.run_coroutine_threadsafe(asyncio.start_server(self._handle, LOOPBACK, self.port), self.loop).result(
+            WAIT
+        )
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -190,9 +194,22 @@ def wrk(
         script = ["-s", str(lua)]
     cpu_before = cpu_seconds(pid) if pid is not None else 0.0
     out = subprocess.run(
-        [*on_cpu(LOAD_CPU, pin), "wrk", "-t1", "-c50", f"-d{duration}s", "--latency", *script, "-H", f"Host: {host}",
-         f"http://{LOOPBACK}:{port}/"],
-        capture_output=True, text=True, timeout=duration + 60, check=True,
+        [
+            *on_cpu(LOAD_CPU, pin),
+            "wrk",
+            "-t1",
+            "-c50",
+            f"-d{duration}s",
+            "--latency",
+            *script,
+            "-H",
+            f"Host: {host}",
+            f"http://{LOOPBACK}:{port}/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=duration + 60,
+        check=True,
     ).stdout
     result = {"rps": float(WRK_LINE.search(out).group(1))}  # type: ignore[union-attr]
     if pid is not None:
@@ -202,15 +219,28 @@ def wrk(
         result[f"p{pct}"] = float(value) * UNITS[unit]
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    result["failed"] = float((sum(int(x) for x in errors.groups()) if errors else 0) + (int(non2xx.group(1)) if non2xx else 0))
+    result["failed"] = float(
+        (sum(int(x) for x in errors.groups()) if errors else 0) + (int(non2xx.group(1)) if non2xx else 0)
+    )
     return result
 
 
 def start_ours(port: int, plane_port: int, admin_port: int, pin: bool = False) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [*on_cpu(SERVER_CPU, pin), sys.executable, "-m", "gitops_ingress", "proxy", "--listen", f"{LOOPBACK}:{port}",
-         "--controller", f"http://{LOOPBACK}:{plane_port}", "--admin-listen", f"{LOOPBACK}:{admin_port}",
-         "--no-access-log"],
+        [
+            *on_cpu(SERVER_CPU, pin),
+            sys.executable,
+            "-m",
+            "gitops_ingress",
+            "proxy",
+            "--listen",
+            f"{LOOPBACK}:{port}",
+            "--controller",
+            f"http://{LOOPBACK}:{plane_port}",
+            "--admin-listen",
+            f"{LOOPBACK}:{admin_port}",
+            "--no-access-log",
+        ],
         stderr=subprocess.DEVNULL,
     )
 
@@ -230,7 +260,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pairs", type=int, default=6, help="1-host/10,000-host pairs of short runs")
     parser.add_argument(
-        "--pin", action="store_true",
+        "--pin",
+        action="store_true",
         help="wrk on CPU 0; the upstream and the proxy under test (nginx or ours) on CPU 1 (taskset)",
     )
     opts = parser.parse_args()
@@ -248,7 +279,9 @@ def main() -> int:
         ):
             conf = folder / f"{name}.conf"
             conf.write_text(NGINX_CONF.format(folder=folder, name=name, body=body))
-            children.append(subprocess.Popen([*on_cpu(SERVER_CPU, opts.pin), "nginx", "-c", str(conf), "-p", str(folder)]))
+            children.append(
+                subprocess.Popen([*on_cpu(SERVER_CPU, opts.pin), "nginx", "-c", str(conf), "-p", str(folder)])
+            )
         front = children[1]
         plane = ControlPlane()
         upstream = f"http://{LOOPBACK}:{upstream_port}"
@@ -281,8 +314,11 @@ def main() -> int:
             ours_runs.append(wrk(ours_port, opts.duration, pid=ours.pid, pin=opts.pin))
             load(big[0], 20 + round_no)
             ours_big_runs.append(wrk(ours_port, opts.duration, pid=ours.pid, pin=opts.pin))
-            print(f"round {round_no + 1}: nginx {nginx_runs[-1]['rps']:.0f} req/s, ours {ours_runs[-1]['rps']:.0f}, "
-                  f"ours 10k hosts {ours_big_runs[-1]['rps']:.0f}", file=sys.stderr)
+            print(
+                f"round {round_no + 1}: nginx {nginx_runs[-1]['rps']:.0f} req/s, ours {ours_runs[-1]['rps']:.0f}, "
+                f"ours 10k hosts {ours_big_runs[-1]['rps']:.0f}",
+                file=sys.stderr,
+            )
 
         # 1 host against 10,000 hosts once more, in pairs of short runs in alternating order: one
         # 10 s run moves by +-10 % on a shared 2-core machine, twice the 5 % this compares
@@ -331,8 +367,12 @@ def main() -> int:
         n_rps, o_rps, b_rps = (median(r, "rps") for r in (nginx_runs, ours_runs, ours_big_runs))
         n_p50, o_p50, b_p50 = (median(r, "p50") for r in (nginx_runs, ours_runs, ours_big_runs))
         n_p99, o_p99, b_p99 = (median(r, "p99") for r in (nginx_runs, ours_runs, ours_big_runs))
-        print(f"\nwrk -t1 -c50 -d{opts.duration}s --latency, {opts.rounds} rounds, medians (127.0.0.1, {os.cpu_count()} cores)")
-        print(f"request path of ours: {build.group(1) if build else '?'} (proxy/build.py; 'source' is the uncompiled fallback)")
+        print(
+            f"\nwrk -t1 -c50 -d{opts.duration}s --latency, {opts.rounds} rounds, medians (127.0.0.1, {os.cpu_count()} cores)"
+        )
+        print(
+            f"request path of ours: {build.group(1) if build else '?'} (proxy/build.py; 'source' is the uncompiled fallback)"
+        )
         print(f"{'':28} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
         print(f"{'nginx (1 worker)':28} {n_rps:>10.0f} {n_p50:>8.2f} {n_p99:>8.2f}")
         print(f"{'ours (1 worker, 1 host)':28} {o_rps:>10.0f} {o_p50:>8.2f} {o_p99:>8.2f}")
@@ -341,22 +381,29 @@ def main() -> int:
         nv_p99, ov_p99 = median(nginx_varied, "p99"), median(ours_varied, "p99")
         print(f"{'nginx, varied requests':28} {nv_rps:>10.0f} {median(nginx_varied, 'p50'):>8.2f} {nv_p99:>8.2f}")
         print(f"{'ours, varied requests':28} {ov_rps:>10.0f} {median(ours_varied, 'p50'):>8.2f} {ov_p99:>8.2f}")
-        print(f"\nthroughput ours/nginx: {o_rps / n_rps:.2f} (target >= 0.85); "
-              f"varied requests: {ov_rps / nv_rps:.2f}")
+        print(f"\nthroughput ours/nginx: {o_rps / n_rps:.2f} (target >= 0.85); varied requests: {ov_rps / nv_rps:.2f}")
         print(f"p99 ours/nginx: {o_p99 / n_p99:.2f} (target <= 1.3); varied requests: {ov_p99 / nv_p99:.2f}")
         n_cpu, o_cpu, b_cpu, nv_cpu, ov_cpu = (
             median(r, "cpu_us") for r in (nginx_runs, ours_runs, ours_big_runs, nginx_varied, ours_varied)
         )
-        print(f"10,000 hosts vs 1 host: {100 * (1 - statistics.median(pair_rps)):+.1f} % slower (target <= 5 %), "
-              f"CPU per request {100 * (statistics.median(pair_cpu) - 1):+.1f} %: medians of {opts.pairs} "
-              f"alternating pairs of {max(opts.duration // 2, 1)} s runs; in the rounds above "
-              f"{100 * (1 - b_rps / o_rps):+.1f} % and {100 * (b_cpu / o_cpu - 1):+.1f} %")
-        print(f"CPU per request (user + system): nginx {n_cpu:.1f} us, ours {o_cpu:.1f} us; "
-              f"varied requests: nginx {nv_cpu:.1f} us, ours {ov_cpu:.1f} us")
-        print(f"swaps every 100 ms under load: {swaps} swaps, {swapping['rps']:.0f} req/s, "
-              f"{swapping['failed']:.0f} failed requests (target 0)")
-        print(f"memory with 100,000 routes: {rss:.0f} MB resident, {peak:.0f} MB peak (target < 200 MB); "
-              f"route check {check.status_code}; reloads counted {reloads.group(1) if reloads else '?'}")
+        print(
+            f"10,000 hosts vs 1 host: {100 * (1 - statistics.median(pair_rps)):+.1f} % slower (target <= 5 %), "
+            f"CPU per request {100 * (statistics.median(pair_cpu) - 1):+.1f} %: medians of {opts.pairs} "
+            f"alternating pairs of {max(opts.duration // 2, 1)} s runs; in the rounds above "
+            f"{100 * (1 - b_rps / o_rps):+.1f} % and {100 * (b_cpu / o_cpu - 1):+.1f} %"
+        )
+        print(
+            f"CPU per request (user + system): nginx {n_cpu:.1f} us, ours {o_cpu:.1f} us; "
+            f"varied requests: nginx {nv_cpu:.1f} us, ours {ov_cpu:.1f} us"
+        )
+        print(
+            f"swaps every 100 ms under load: {swaps} swaps, {swapping['rps']:.0f} req/s, "
+            f"{swapping['failed']:.0f} failed requests (target 0)"
+        )
+        print(
+            f"memory with 100,000 routes: {rss:.0f} MB resident, {peak:.0f} MB peak (target < 200 MB); "
+            f"route check {check.status_code}; reloads counted {reloads.group(1) if reloads else '?'}"
+        )
         return 0
     finally:
         for child in children:

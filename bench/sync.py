@@ -36,8 +36,8 @@ from gitops_ingress.gitrepo import Mirror
 from gitops_ingress.sync import Engine, EngineOptions, LocalTarget, Store
 from tests.e2e.test_serve import ServeProcess
 from tests.support.gitrepos import git, git_env, make_remote
-from tests.support.upstreams import LoopThread, TestUpstream
 from tests.support.manifests import ingress
+from tests.support.upstreams import LoopThread, TestUpstream
 
 MAX_WAIT = 10.0  # per round
 
@@ -90,10 +90,14 @@ def bench_push(pushes: int) -> None:
         loop.stop()
     ms = [t * 1000 for t in timings]
     print(f"push-to-live over {len(ms)} pushes (git push + webhook -> proxy routes the new rule):")
-    print(f"  p50 {percentile(ms, 0.5):7.1f} ms   p95 {percentile(ms, 0.95):7.1f} ms   "
-          f"min {min(ms):7.1f} ms   max {max(ms):7.1f} ms   mean {statistics.fmean(ms):7.1f} ms")
+    print(
+        f"  p50 {percentile(ms, 0.5):7.1f} ms   p95 {percentile(ms, 0.95):7.1f} ms   "
+        f"min {min(ms):7.1f} ms   max {max(ms):7.1f} ms   mean {statistics.fmean(ms):7.1f} ms"
+    )
     git_ms = [t * 1000 for t in push_only]
-    print(f"  of which the git push alone: p50 {percentile(git_ms, 0.5):7.1f} ms   p95 {percentile(git_ms, 0.95):7.1f} ms")
+    print(
+        f"  of which the git push alone: p50 {percentile(git_ms, 0.5):7.1f} ms   p95 {percentile(git_ms, 0.95):7.1f} ms"
+    )
 
 
 def make_scale_repo(tmp: Path, branches: int, files: int) -> Path:
@@ -108,8 +112,12 @@ def make_scale_repo(tmp: Path, branches: int, files: int) -> Path:
         lines.append(f"blob\nmark :{mark}\ndata {len(data)}\n{text}\n")
         return mark
 
-    base = {f"environments/production/team{i % 5}/app{i}.yaml": blob(ingress(f"app{i}", f"app{i}.example.com", "web", paths=["/", f"/api{i}"]))
-            for i in range(files)}
+    base = {
+        f"environments/production/team{i % 5}/app{i}.yaml": blob(
+            ingress(f"app{i}", f"app{i}.example.com", "web", paths=["/", f"/api{i}"])
+        )
+        for i in range(files)
+    }
     when = "1700000000 +0000"
 
     def commit(ref: str, changes: dict[str, int], parent: str | None) -> None:
@@ -125,8 +133,14 @@ def make_scale_repo(tmp: Path, branches: int, files: int) -> Path:
         path = f"environments/production/team{b % 5}/app{b % files}.yaml"
         changed = blob(ingress(f"app{b % files}", f"app{b % files}.example.com", "web", paths=["/", f"/feature{b}"]))
         commit(f"refs/heads/feature/b{b:04d}", {path: changed}, "refs/heads/main")
-    subprocess.run(["git", "fast-import", "--quiet"], cwd=remote.path, input="".join(lines).encode(),
-                   env=git_env(), check=True, timeout=300)
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=remote.path,
+        input="".join(lines).encode(),
+        env=git_env(),
+        check=True,
+        timeout=300,
+    )
     return remote.path
 
 
@@ -145,8 +159,13 @@ async def bench_scale(branches: int, files: int) -> None:
     settings = Settings()
     mirror = Mirror(str(repo), tmp / "state" / "mirror.git", fetch_timeout=300)
     store = Store(tmp / "state" / "state.db")
-    engine = Engine(mirror, LocalTarget(settings.stable_branch, settings.preview_domain), settings, store,
-                    options=EngineOptions(poll_interval=3600, debounce=0.0))
+    engine = Engine(
+        mirror,
+        LocalTarget(settings.stable_branch, settings.preview_domain),
+        settings,
+        store,
+        options=EngineOptions(poll_interval=3600, debounce=0.0),
+    )
     rss_before = rss_mib()
     started = time.perf_counter()
     await engine.start()
@@ -154,10 +173,12 @@ async def bench_scale(branches: int, files: int) -> None:
     cold = time.perf_counter() - started
     parsed = engine.metrics.files_parsed._value.get()
     states = {b.state.value for b in engine.branches()}
-    print(f"  cold start: {len(engine.branches())} branches reconciled in {cold:.2f} s "
-          f"({cold / max(1, branches) * 1000:.1f} ms/branch), files parsed {parsed:.0f} of "
-          f"{(branches + 1) * files}, states {sorted(states)}, RSS +{rss_mib() - rss_before:.0f} MiB "
-          f"(now {rss_mib():.0f} MiB), routing state has {len(engine.routing_state().previews)} previews")
+    print(
+        f"  cold start: {len(engine.branches())} branches reconciled in {cold:.2f} s "
+        f"({cold / max(1, branches) * 1000:.1f} ms/branch), files parsed {parsed:.0f} of "
+        f"{(branches + 1) * files}, states {sorted(states)}, RSS +{rss_mib() - rss_before:.0f} MiB "
+        f"(now {rss_mib():.0f} MiB), routing state has {len(engine.routing_state().previews)} previews"
+    )
     pushed = f"feature/b{branches // 2:04d}"
     work_dir = tmp / "work"
     git(tmp, "clone", "-q", "--no-tags", "--branch", pushed, "--", str(repo), str(work_dir))
@@ -173,8 +194,10 @@ async def bench_scale(branches: int, files: int) -> None:
                 if event.type == "sync" and event.branch == pushed:
                     break
         wall = time.perf_counter() - started
-    print(f"  one push to one branch: reconcile {event.data['duration_ms']:.1f} ms (webhook-to-applied "
-          f"{wall * 1000:.1f} ms incl. fetch), files parsed {event.data['files_parsed']} of {event.data['files']}")
+    print(
+        f"  one push to one branch: reconcile {event.data['duration_ms']:.1f} ms (webhook-to-applied "
+        f"{wall * 1000:.1f} ms incl. fetch), files parsed {event.data['files_parsed']} of {event.data['files']}"
+    )
     await engine.stop()
     store.close()
     mirror.close()

@@ -88,7 +88,11 @@ def run_ours(folder: Path) -> tuple[float, int, int]:
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "gitops_ingress", "validate", "environments", "--format", "json"],
-        cwd=folder.parent, capture_output=True, text=True, timeout=300, check=False,
+        cwd=folder.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1):
@@ -115,8 +119,13 @@ def run_kubernetes_validate(folder: Path) -> tuple[float, int, int]:
 
 def match_median(hosts: int = 10_000, paths: int = 10, samples: int = 200_000) -> tuple[float, float]:
     routes = [
-        Route(f"host-{h}.example.com", f"/p{p}/x" if p else "/", "Exact" if p % 3 == 0 and p else "Prefix",
-              ServiceRef("ns", f"svc-{h}", "80"), f"ns/i{h}")
+        Route(
+            f"host-{h}.example.com",
+            f"/p{p}/x" if p else "/",
+            "Exact" if p % 3 == 0 and p else "Prefix",
+            ServiceRef("ns", f"svc-{h}", "80"),
+            f"ns/i{h}",
+        )
         for h in range(hosts)
         for p in range(paths)
     ]
@@ -153,8 +162,10 @@ def main() -> None:
     print(f"{'kubernetes-validate':<22}{theirs_n:>9}{theirs_s:>10.2f}{theirs_n / theirs_s:>12.0f}{theirs_errors:>10}")
     print(f"ratio (ours / kubernetes-validate, objects per second): {(ours_n / ours_s) / (theirs_n / theirs_s):.1f}x")
     median, compile_seconds = match_median()
-    print(f"route match, 10,000 hosts x 10 paths: median {median * 1e6:.2f} us per match "
-          f"(table compiled in {compile_seconds:.2f} s)")
+    print(
+        f"route match, 10,000 hosts x 10 paths: median {median * 1e6:.2f} us per match "
+        f"(table compiled in {compile_seconds:.2f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -75,9 +75,7 @@ def _read(path: Path, relative: str, result: TreeRead, max_file_bytes: int) -> N
         with open(path, "rb") as handle:
             data = handle.read(max_file_bytes + 1)
     except OSError as exc:
-        result.findings.append(
-            _finding("fs/unreadable", f"cannot read file: {exc.strerror or exc}", relative)
-        )
+        result.findings.append(_finding("fs/unreadable", f"cannot read file: {exc.strerror or exc}", relative))
         return
     if len(data) > max_file_bytes:
         result.findings.append(

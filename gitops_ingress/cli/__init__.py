@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from gitops_ingress import __version__
 from gitops_ingress.core.errors import GitopsIngressError
@@ -39,8 +40,13 @@ COMMANDS = {
 
 def add_routing_options(parser: argparse.ArgumentParser) -> None:
     """``--backend`` and ``--preview-domain``, the same for ``proxy`` and ``serve``."""
-    parser.add_argument("--backend", action="append", default=[], metavar="[NS/]SERVICE:PORT=URL",
-                        help="where a Service port lives (repeatable; several URLs are several endpoints)")
+    parser.add_argument(
+        "--backend",
+        action="append",
+        default=[],
+        metavar="[NS/]SERVICE:PORT=URL",
+        help="where a Service port lives (repeatable; several URLs are several endpoints)",
+    )
     parser.add_argument("--preview-domain", metavar="DOMAIN", help="domain of the preview hosts")
 
 
@@ -50,7 +56,7 @@ def log_to_stderr() -> None:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse exits 2 on usage errors, as we want
+    def error(self, message: str) -> NoReturn:  # argparse exits 2 on usage errors, as we want
         self.print_usage(sys.stderr)
         self.exit(EXIT_FAILURE, f"{self.prog}: error: {message}\n")
 
@@ -103,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except Exception as exc:  # noqa: BLE001 - last line of defence: no traceback for users
+    except Exception as exc:
         if os.environ.get("GITOPS_INGRESS_DEBUG"):
             raise
         print(f"gitops-ingress {args.command}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)

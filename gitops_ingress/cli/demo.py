@@ -65,10 +65,14 @@ def _path(path: str, service: str) -> str:
 FEATURE_YAML = (
     "# Feature branch: the shop's API moves to catalog-api-v2, which also serves recommendations.\n"
     "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: catalog-shop-api\n  namespace: shop\n"
-    + _LABELS + "spec:\n  ingressClassName: gitops-ingress\n  rules:\n    - host: shop.example.com\n"
-    "      http:\n        paths:\n" + _path("/api", "catalog-api-v2") + _path("/api/v2/recommendations", "catalog-api-v2")
+    + _LABELS
+    + "spec:\n  ingressClassName: gitops-ingress\n  rules:\n    - host: shop.example.com\n"
+    "      http:\n        paths:\n"
+    + _path("/api", "catalog-api-v2")
+    + _path("/api/v2/recommendations", "catalog-api-v2")
     + "---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: catalog-search\n  namespace: shop\n"
-    + _LABELS + "spec:\n  ingressClassName: gitops-ingress\n  rules:\n    - host: shop.example.com\n"
+    + _LABELS
+    + "spec:\n  ingressClassName: gitops-ingress\n  rules:\n    - host: shop.example.com\n"
     "      http:\n        paths:\n" + _path("/api/search", "catalog-api")
 )
 
@@ -80,9 +84,17 @@ def add_parser(subparsers: Any) -> None:
         description="Build a sample config repository (main + a feature branch), start sample backends, "
         "the control plane and the proxy, and print the URLs to try. Ctrl-C stops everything.",
     )
-    parser.add_argument("--listen", default="127.0.0.1:8000", metavar="HOST:PORT", help="dashboard and API (default 127.0.0.1:8000)")
-    parser.add_argument("--proxy-listen", default="127.0.0.1:8080", metavar="HOST:PORT", help="the proxy (default 127.0.0.1:8080)")
-    parser.add_argument("--sample", metavar="DIR", help="folder with environments/ and gitops-ingress.yaml (default: the source checkout, else the current folder)")
+    parser.add_argument(
+        "--listen", default="127.0.0.1:8000", metavar="HOST:PORT", help="dashboard and API (default 127.0.0.1:8000)"
+    )
+    parser.add_argument(
+        "--proxy-listen", default="127.0.0.1:8080", metavar="HOST:PORT", help="the proxy (default 127.0.0.1:8080)"
+    )
+    parser.add_argument(
+        "--sample",
+        metavar="DIR",
+        help="folder with environments/ and gitops-ingress.yaml (default: the source checkout, else the current folder)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -100,12 +112,26 @@ def sample_root(option: str | None) -> Path:
 
 
 def git(cwd: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_TERMINAL_PROMPT": "0",
-           "GIT_AUTHOR_NAME": "Demo", "GIT_AUTHOR_EMAIL": "demo@example.com",
-           "GIT_COMMITTER_NAME": "Demo", "GIT_COMMITTER_EMAIL": "demo@example.com"}
+    env = {
+        **os.environ,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_AUTHOR_NAME": "Demo",
+        "GIT_AUTHOR_EMAIL": "demo@example.com",
+        "GIT_COMMITTER_NAME": "Demo",
+        "GIT_COMMITTER_EMAIL": "demo@example.com",
+    }
     try:
-        done = subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=", *args], cwd=cwd,
-                              env=env, capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False)
+        done = subprocess.run(
+            ["git", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise SourceError(f"git {args[0]}: {exc}") from exc
     if done.returncode != 0:
@@ -162,8 +188,10 @@ async def _answer(name: str, reader: asyncio.StreamReader, writer: asyncio.Strea
             if 0 < length <= MAX_BODY:
                 await reader.readexactly(length)
             body = f"{name} answered {method} {target} (Host: {headers.get('host', '')})\n".encode()
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                         b"content-length: %d\r\n\r\n%s" % (len(body), body))
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                b"content-length: %d\r\n\r\n%s" % (len(body), body)
+            )
             await writer.drain()
             if headers.get("connection", "").lower() == "close" or length > MAX_BODY:
                 break
@@ -203,26 +231,31 @@ async def wait_until_applied(api: str, serving: asyncio.Task[int]) -> dict[str, 
 
 def instructions(api: str, proxy: tuple[str, int], feature: dict[str, Any], work: Path, remote: Path) -> str:
     stable = f"http://{proxy[0]}:{proxy[1]}"
-    preview = next(p["url"] for p in feature["preview_urls"] if p["stable_host"] == "shop.example.com"
-                   and p["environment"] == "production").rstrip("/")
-    return "\n".join([
-        "gitops-ingress demo is running.",
-        "",
-        f"Dashboard: {api}/",
-        f"Feature branch: {api}/branches/{FEATURE}",
-        "",
-        "Stable routes (branch main) and the preview of branch feature-api-v2:",
-        f"  curl -s {stable}/api -H 'Host: shop.example.com'",
-        f"  curl -s {preview}/api",
-        f"  curl -s {preview}/api/v2/recommendations",
-        f"  curl -s {stable}/api/v2/recommendations -H 'Host: shop.example.com'",
-        f"  curl -s {stable}/checkout -H 'Host: shop.example.com'",
-        "",
-        f"The config repository is {remote} (a clone is at {work}): push a branch there and it",
-        "gets previews at the next poll (5 s).",
-        "Press Ctrl-C to stop.",
-        "",
-    ])
+    preview = next(
+        p["url"]
+        for p in feature["preview_urls"]
+        if p["stable_host"] == "shop.example.com" and p["environment"] == "production"
+    ).rstrip("/")
+    return "\n".join(
+        [
+            "gitops-ingress demo is running.",
+            "",
+            f"Dashboard: {api}/",
+            f"Feature branch: {api}/branches/{FEATURE}",
+            "",
+            "Stable routes (branch main) and the preview of branch feature-api-v2:",
+            f"  curl -s {stable}/api -H 'Host: shop.example.com'",
+            f"  curl -s {preview}/api",
+            f"  curl -s {preview}/api/v2/recommendations",
+            f"  curl -s {stable}/api/v2/recommendations -H 'Host: shop.example.com'",
+            f"  curl -s {stable}/checkout -H 'Host: shop.example.com'",
+            "",
+            f"The config repository is {remote} (a clone is at {work}): push a branch there and it",
+            "gets previews at the next poll (5 s).",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+    )
 
 
 async def demo(args: argparse.Namespace, stop: asyncio.Event) -> int:
@@ -238,9 +271,15 @@ async def demo(args: argparse.Namespace, stop: asyncio.Event) -> int:
         refs |= service_ports(work, settings)
         servers, backend_options = await start_backends(refs)
         serve_args = argparse.Namespace(
-            repo=str(remote), target="local", listen=args.listen, proxy_listen=args.proxy_listen,
-            state_dir=str(root / "state"), backend=backend_options, poll_interval=5.0,
-            webhook_secret_file=None, preview_domain=None,
+            repo=str(remote),
+            target="local",
+            listen=args.listen,
+            proxy_listen=args.proxy_listen,
+            state_dir=str(root / "state"),
+            backend=backend_options,
+            poll_interval=5.0,
+            webhook_secret_file=None,
+            preview_domain=None,
         )
         serving = asyncio.create_task(serve_command.serve(serve_args, "", listen, proxy_listen))
         stopped = asyncio.create_task(stop.wait())

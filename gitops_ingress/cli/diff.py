@@ -38,9 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def _tables(snapshot: ConfigSnapshot) -> dict[str, RouteTable]:
-    return compile_environments(
-        {name: env.ingresses for name, env in snapshot.environments.items()}, snapshot.settings
-    )
+    return compile_environments({name: env.ingresses for name, env in snapshot.environments.items()}, snapshot.settings)
 
 
 def _sides(args: argparse.Namespace) -> tuple[ConfigSnapshot, ConfigSnapshot, list[Finding]]:

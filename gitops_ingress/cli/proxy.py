@@ -44,28 +44,57 @@ def add_parser(subparsers: Any) -> None:
         description="Serve Ingress routes: from files (--ingress-dir with --backend) or pushed by the control plane (--controller).",
     )
     parser.add_argument("--listen", required=True, metavar="HOST:PORT", help="plain HTTP listener")
-    parser.add_argument("--ingress-dir", action="append", default=[], metavar="DIR",
-                        help="an environment folder of Ingress YAML (repeatable); reloaded when files change")
+    parser.add_argument(
+        "--ingress-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="an environment folder of Ingress YAML (repeatable); reloaded when files change",
+    )
     add_routing_options(parser)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--controller", metavar="URL", help="follow the control plane's route stream")
     source.add_argument("--kubernetes", action="store_true", help="watch Ingresses in the cluster")
-    parser.add_argument("--publish-address", default="", metavar="ADDRESS",
-                        help="--kubernetes: IP or hostname written to each Ingress's status.loadBalancer")
-    parser.add_argument("--publish-service", default="", metavar="NS/NAME",
-                        help="--kubernetes: publish the address of this LoadBalancer Service instead")
-    parser.add_argument("--tls-dir", metavar="DIR", help="certificates: DIR/<secret>/tls.crt+tls.key or DIR/<name>.crt+.key")
-    parser.add_argument("--tls-listen", metavar="HOST:PORT", help="HTTPS listener (default: the --listen host, port 8443)")
-    parser.add_argument("--https-redirect", action="store_true", help="redirect plain HTTP to HTTPS for hosts with a certificate")
+    parser.add_argument(
+        "--publish-address",
+        default="",
+        metavar="ADDRESS",
+        help="--kubernetes: IP or hostname written to each Ingress's status.loadBalancer",
+    )
+    parser.add_argument(
+        "--publish-service",
+        default="",
+        metavar="NS/NAME",
+        help="--kubernetes: publish the address of this LoadBalancer Service instead",
+    )
+    parser.add_argument(
+        "--tls-dir", metavar="DIR", help="certificates: DIR/<secret>/tls.crt+tls.key or DIR/<name>.crt+.key"
+    )
+    parser.add_argument(
+        "--tls-listen", metavar="HOST:PORT", help="HTTPS listener (default: the --listen host, port 8443)"
+    )
+    parser.add_argument(
+        "--https-redirect", action="store_true", help="redirect plain HTTP to HTTPS for hosts with a certificate"
+    )
     parser.add_argument("--workers", type=int, default=1, metavar="N", help="worker processes (SO_REUSEPORT)")
     parser.add_argument("--admin-listen", metavar="HOST:PORT", help="/metrics, /healthz and /readyz")
     parser.add_argument("--settings", metavar="FILE", help=f"the {SETTINGS_FILE} to use")
-    parser.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
-                        help="JSON access log on stdout (default: on)")
+    parser.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="JSON access log on stdout (default: on)",
+    )
     parser.add_argument("--drain-timeout", type=float, metavar="SECONDS", help="SIGTERM: time in-flight requests get")
     parser.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body (413 above)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="proxy_set",
-                        help="any other proxy setting, e.g. --set read_timeout=30")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        dest="proxy_set",
+        help="any other proxy setting, e.g. --set read_timeout=30",
+    )
     parser.set_defaults(run=run)
 
 
@@ -91,8 +120,11 @@ def build_options(args: argparse.Namespace) -> ProxyOptions:
     if args.preview_domain:
         overrides["preview_domain"] = args.preview_domain
     settings = read_settings_file(args, overrides)
-    changes: dict[str, Any] = {"access_log": args.access_log, "preview_domain": settings.preview_domain,
-                               "workers": args.workers}
+    changes: dict[str, Any] = {
+        "access_log": args.access_log,
+        "preview_domain": settings.preview_domain,
+        "workers": args.workers,
+    }
     if args.drain_timeout is not None:
         changes["drain_timeout"] = args.drain_timeout
     if args.max_body is not None:
@@ -161,4 +193,3 @@ def find_settings_file(dirs: list[Path]) -> Path | None:
             return None
         folder = folder.parent
     return None
-

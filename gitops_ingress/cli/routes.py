@@ -51,8 +51,10 @@ def run(args: argparse.Namespace) -> int:
         emit(_render_table(table, args.format), args.output)
     if errors:
         first = errors[0]
-        print(f"{first.position}: {first.rule}: {first.message} (and {len(errors) - 1} more errors; run validate)",
-              file=sys.stderr)
+        print(
+            f"{first.position}: {first.rule}: {first.message} (and {len(errors) - 1} more errors; run validate)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -62,10 +64,12 @@ def _render_table(table: RouteTable, fmt: str) -> str:
         return json.dumps(table.to_dict(), indent=2) + "\n"
     rows = [("HOST", "PATH", "TYPE", "BACKEND", "INGRESS", "SOURCE")]
     for route in table.routes:
-        rows.append((route.host or "*", route.path or "(any)", route.path_type, str(route.backend), route.ingress, route.source))
+        rows.append(
+            (route.host or "*", route.path or "(any)", route.path_type, str(route.backend), route.ingress, route.source)
+        )
     if table.default_backend is not None:
         default = table.default_backend
         rows.append(("(default)", "", "", str(default.backend), default.ingress, default.source))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     return "\n".join(lines) + "\n"

@@ -61,17 +61,36 @@ def add_parser(subparsers: Any) -> None:
         description="Watch a config repository's branches, validate and apply them; with the local target also run the proxy.",
     )
     parser.add_argument("--repo", required=True, metavar="URL|PATH", help="the config repository to mirror")
-    parser.add_argument("--target", choices=("local", "kubernetes"), default="local",
-                        help="where branches are applied (default: local, the embedded proxy)")
-    parser.add_argument("--listen", default="127.0.0.1:8000", metavar="HOST:PORT",
-                        help="API, dashboard and webhooks (default 127.0.0.1:8000)")
-    parser.add_argument("--proxy-listen", default="127.0.0.1:8080", metavar="HOST:PORT",
-                        help="the proxy, local target only (default 127.0.0.1:8080)")
-    parser.add_argument("--state-dir", default=".gitops-ingress", metavar="DIR",
-                        help="mirror and state database (default ./.gitops-ingress)")
+    parser.add_argument(
+        "--target",
+        choices=("local", "kubernetes"),
+        default="local",
+        help="where branches are applied (default: local, the embedded proxy)",
+    )
+    parser.add_argument(
+        "--listen",
+        default="127.0.0.1:8000",
+        metavar="HOST:PORT",
+        help="API, dashboard and webhooks (default 127.0.0.1:8000)",
+    )
+    parser.add_argument(
+        "--proxy-listen",
+        default="127.0.0.1:8080",
+        metavar="HOST:PORT",
+        help="the proxy, local target only (default 127.0.0.1:8080)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        default=".gitops-ingress",
+        metavar="DIR",
+        help="mirror and state database (default ./.gitops-ingress)",
+    )
     parser.add_argument("--poll-interval", type=float, metavar="SECONDS", help="polling fallback (default 60)")
-    parser.add_argument("--webhook-secret-file", metavar="FILE",
-                        help="secret (GitHub/Gitea HMAC key, GitLab and generic token) for every webhook endpoint")
+    parser.add_argument(
+        "--webhook-secret-file",
+        metavar="FILE",
+        help="secret (GitHub/Gitea HMAC key, GitLab and generic token) for every webhook endpoint",
+    )
     add_routing_options(parser)
     add_kubernetes_options(parser)
     parser.set_defaults(run=run)
@@ -105,7 +124,9 @@ def load_settings(mirror: Mirror, overrides: dict[str, Any]) -> Settings:
     base = Settings.build(None, os.environ, overrides)
     head = mirror.branches().get(base.stable_branch)
     raw = mirror.read_file(head, SETTINGS_FILE) if head else None
-    settings, findings = read_settings({SETTINGS_FILE: raw} if raw is not None else {}, environ=os.environ, overrides=overrides)
+    settings, findings = read_settings(
+        {SETTINGS_FILE: raw} if raw is not None else {}, environ=os.environ, overrides=overrides
+    )
     for finding in findings:
         log.warning("%s; using the defaults for it", finding.one_line(hint=False))
     return settings
@@ -155,7 +176,10 @@ async def serve(args: argparse.Namespace, secret: str, listen: tuple[str, int], 
     store = Store(state_dir / "state.db")
     engine = Engine(mirror, target, settings, store, options=EngineOptions(preview_port=proxy_port))
     app = create_app(
-        engine, engine, webhook_secrets=dict.fromkeys(ENDPOINTS, secret), backends=backends,
+        engine,
+        engine,
+        webhook_secrets=dict.fromkeys(ENDPOINTS, secret),
+        backends=backends,
         metrics=engine.metrics.registry,
         web_options=web_options(args.repo),
     )
@@ -174,10 +198,15 @@ async def serve(args: argparse.Namespace, secret: str, listen: tuple[str, int], 
             print(
                 f"gitops-ingress serve: api http://{listen[0]}:{api_port} proxy http://{proxy_listen[0]}:{proxy_port}"
                 f" previews http://<branch>--<host>.{settings.preview_domain}:{proxy_port}",
-                file=sys.stderr, flush=True,
+                file=sys.stderr,
+                flush=True,
             )
         else:
-            print(f"gitops-ingress serve: api http://{listen[0]}:{api_port} target kubernetes", file=sys.stderr, flush=True)
+            print(
+                f"gitops-ingress serve: api http://{listen[0]}:{api_port} target kubernetes",
+                file=sys.stderr,
+                flush=True,
+            )
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({web_task, stopped}, return_when=asyncio.FIRST_COMPLETED)
         web.should_exit = True
@@ -202,22 +231,42 @@ async def serve(args: argparse.Namespace, secret: str, listen: tuple[str, int], 
 
 def add_kubernetes_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("kubernetes target")
-    group.add_argument("--kubeconfig", metavar="FILE", help="kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster)")
-    group.add_argument("--preview-tls-secret", default="", metavar="NS/NAME",
-                       help="the wildcard certificate's Secret for preview hosts")
-    group.add_argument("--force-conflicts", action="store_true",
-                       help="take over fields another field manager owns (default: report the conflict)")
-    group.add_argument("--lease-namespace", default=os.environ.get("POD_NAMESPACE", "default"), metavar="NS",
-                       help="namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)")
-    group.add_argument("--no-leader-election", dest="leader_election", action="store_false",
-                       help="write without electing a leader (a single replica)")
+    group.add_argument(
+        "--kubeconfig", metavar="FILE", help="kubeconfig (default: KUBECONFIG, ~/.kube/config, in-cluster)"
+    )
+    group.add_argument(
+        "--preview-tls-secret",
+        default="",
+        metavar="NS/NAME",
+        help="the wildcard certificate's Secret for preview hosts",
+    )
+    group.add_argument(
+        "--force-conflicts",
+        action="store_true",
+        help="take over fields another field manager owns (default: report the conflict)",
+    )
+    group.add_argument(
+        "--lease-namespace",
+        default=os.environ.get("POD_NAMESPACE", "default"),
+        metavar="NS",
+        help="namespace of the leader-election Lease (default: $POD_NAMESPACE, else default)",
+    )
+    group.add_argument(
+        "--no-leader-election",
+        dest="leader_election",
+        action="store_false",
+        help="write without electing a leader (a single replica)",
+    )
 
 
 def kubernetes_target(args: argparse.Namespace, settings: Settings) -> tuple[KubernetesTarget, LeaderElector | None]:
     """The kubernetes target and, unless switched off, the elector that gates its writes."""
     options = KubeOptions(
-        kubeconfig=args.kubeconfig, preview_tls_secret=args.preview_tls_secret, force_conflicts=args.force_conflicts,
-        lease_namespace=args.lease_namespace, identity=os.environ.get("POD_NAME", ""),
+        kubeconfig=args.kubeconfig,
+        preview_tls_secret=args.preview_tls_secret,
+        force_conflicts=args.force_conflicts,
+        lease_namespace=args.lease_namespace,
+        identity=os.environ.get("POD_NAME", ""),
     )
     api = connect(options)
     if not args.leader_election:

@@ -64,7 +64,7 @@ def parse_backend_option(text: str) -> tuple[str, str]:
 class BackendMap:
     """Service port -> endpoints, built once from the option strings or the setting."""
 
-    __slots__ = ("_entries", "_by_ref", "_by_name")
+    __slots__ = ("_by_name", "_by_ref", "_entries")
 
     def __init__(self, entries: Mapping[str, Iterable[str]] | None = None) -> None:
         self._entries: dict[str, tuple[Endpoint, ...]] = {

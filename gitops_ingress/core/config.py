@@ -58,9 +58,7 @@ class ConfigSnapshot:
         return sorted_findings(found)
 
 
-def _repo_error(
-    rule: str, message: str, file: str, hint: str = "", severity: Severity = Severity.ERROR
-) -> Finding:
+def _repo_error(rule: str, message: str, file: str, hint: str = "", severity: Severity = Severity.ERROR) -> Finding:
     return Finding(rule=rule, severity=severity, message=message, file=file, hint=hint)
 
 
@@ -84,9 +82,7 @@ def read_settings(
         document, loaded = load_yaml_mapping_document(SETTINGS_FILE, raw, start.policy.limits)
         findings.extend(loaded)
         if document is not None and not isinstance(document.data, dict):
-            findings.append(
-                _repo_error("config/settings", f"{SETTINGS_FILE} must be a mapping", SETTINGS_FILE)
-            )
+            findings.append(_repo_error("config/settings", f"{SETTINGS_FILE} must be a mapping", SETTINGS_FILE))
         elif document is not None:
             try:
                 Settings.model_validate(deep_merge(base_layer, document.data))
@@ -210,9 +206,7 @@ def _snapshot(
     for name in sorted(groups):
         if environment is None or name == environment:
             environments[name] = build_environment(name, groups[name], settings, parse)
-    return ConfigSnapshot(
-        settings=settings, environments=environments, findings=tuple(sorted_findings(findings))
-    )
+    return ConfigSnapshot(settings=settings, environments=environments, findings=tuple(sorted_findings(findings)))
 
 
 def build_environment(

@@ -117,12 +117,15 @@ def _target(match: RouteMatch) -> tuple[str | None, str]:
     return str(match.backend), source
 
 
-def _change(kind: ChangeKind, env: str, route: Route, base: RouteTable, head: RouteTable, detail: str = "") -> RouteChange:
+def _change(
+    kind: ChangeKind, env: str, route: Route, base: RouteTable, head: RouteTable, detail: str = ""
+) -> RouteChange:
     request = example_request(route)
     before, before_source = _target(base.match(request.host, request.path))
     after, after_source = _target(head.match(request.host, request.path))
-    return RouteChange(kind, env, route.host, route.path, route.path_type, request, before, after,
-                       before_source, after_source, detail)
+    return RouteChange(
+        kind, env, route.host, route.path, route.path_type, request, before, after, before_source, after_source, detail
+    )
 
 
 def diff_tables(base: RouteTable, head: RouteTable, environment: str = "") -> list[RouteChange]:
@@ -170,8 +173,19 @@ def _default_change(base: RouteTable, head: RouteTable, env: str) -> list[RouteC
         return []
     detail = f"default backend: {old_backend or 'none (404)'} -> {new_backend or 'none (404)'}"
     return [
-        RouteChange(ChangeKind.DEFAULT_BACKEND, env, "", "", "Default", None, old_backend, new_backend,
-                    old.source if old else "", new.source if new else "", detail)
+        RouteChange(
+            ChangeKind.DEFAULT_BACKEND,
+            env,
+            "",
+            "",
+            "Default",
+            None,
+            old_backend,
+            new_backend,
+            old.source if old else "",
+            new.source if new else "",
+            detail,
+        )
     ]
 
 

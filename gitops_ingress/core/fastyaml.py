@@ -46,9 +46,7 @@ from gitops_ingress.core.yamltree import (
 Parsed = list[tuple[Any, Mapping[FieldPath, tuple[int, int]], int]]
 
 # indent, optional "- " (or a bare "-"), optional simple key and ":", then the rest of the line.
-_LINE = re.compile(
-    r"""( *)(?:(-)(?: +|$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*|"[^"\\]*"|'[^']*'):(?: +|$))?(.*)"""
-)
+_LINE = re.compile(r"""( *)(?:(-)(?: +|$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*|"[^"\\]*"|'[^']*'):(?: +|$))?(.*)""")
 _DOUBLE = re.compile(r'"([^"\\]*)"(?: +(?:#.*)?)?')
 _SINGLE = re.compile(r"'((?:[^']|'')*)'(?: +(?:#.*)?)?")
 _FLOW_ITEM = re.compile(r""" *(?:"([^"\\]*)"|'([^']*)'|([^\s,#"'\[\]{}&*!|>%@`][^,#"'\[\]{}]*?)) *(,|\]$)""")

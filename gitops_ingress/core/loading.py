@@ -28,6 +28,7 @@ from gitops_ingress.core.yamltree import MAX_WALK_DEPTH, Builder, Loader, Stop, 
 
 # Above this bound the C composer's recursion is not known to be safe: check depth on events first.
 _SAFE_COMPOSE_DEPTH = 1000
+_LIBYAML_DEPTH_PROBLEM = "exceeded maximum nesting depth"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +68,19 @@ def _too_deep(path: str, data: bytes, limit: int) -> Finding | None:
                 depth += 1
                 if depth > limit:
                     mark = event.start_mark
+                    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
                     return error(
                         path,
                         "yaml/depth",
                         f"nesting is deeper than {limit} levels",
-                        mark.line + 1,
-                        mark.column + 1,
+                        line,
+                        column,
                     )
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        if _is_parser_depth_limit(exc):
+            return _yaml_error(path, data, exc)
         return None  # the composing pass reports syntax errors with their position
     finally:
         loader.dispose()
@@ -87,7 +91,20 @@ def _line_of(data: bytes, offset: int) -> tuple[int, int]:
     return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
 
 
+def _is_parser_depth_limit(exc: yaml.YAMLError) -> bool:
+    """libyaml 0.2.6 (in PyYAML 6.0.4's wheels) refuses nesting beyond 1000 levels by itself.
+
+    Its scanner looks ahead for a simple key, so the error can come before the first event of a
+    deeply nested flow collection, and before our own depth count sees anything.
+    """
+    return _LIBYAML_DEPTH_PROBLEM in str(getattr(exc, "problem", "") or "")
+
+
 def _yaml_error(path: str, data: bytes, exc: yaml.YAMLError) -> Finding:
+    if _is_parser_depth_limit(exc):
+        mark = getattr(exc, "problem_mark", None)
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        return error(path, "yaml/depth", "nesting is deeper than the YAML parser allows (1000 levels)", line, column)
     if isinstance(exc, yaml.reader.ReaderError):
         line, column = _line_of(data, exc.position)
         return error(path, "yaml/syntax", f"character {exc.character!r} is not allowed in YAML", line, column)
@@ -228,9 +245,7 @@ def load_yaml_mapping_document(
     findings = list(loaded.findings)
     documents = [doc for doc in loaded.documents if doc.data is not None]
     if len(documents) > 1:
-        findings.append(
-            error(path, "yaml/too-many-documents", "expected a single document", documents[1].line, 1)
-        )
+        findings.append(error(path, "yaml/too-many-documents", "expected a single document", documents[1].line, 1))
     if any(f.severity is Severity.ERROR for f in findings) or not documents:
         return None, tuple(findings)
     return documents[0], tuple(findings)

@@ -24,7 +24,7 @@ HASH_LENGTH = 6
 _OUTSIDE_SLUG = re.compile(r"[^a-z0-9]+")
 _PLAIN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # A plain name that already ends like a hash suffix could equal a lossy name's slug.
-_HASH_SUFFIX = re.compile(r"-[0-9a-f]{%d}$" % HASH_LENGTH)
+_HASH_SUFFIX = re.compile(rf"-[0-9a-f]{{{HASH_LENGTH}}}$")
 
 
 def short_hash(text: str) -> str:

@@ -128,8 +128,7 @@ def _kind_ok(report: Reporter, kind: Any, api_version: Any, settings: Settings) 
         report.add(
             "schema/api-version",
             ("apiVersion",),
-            f'{kind} apiVersion "{api_version}" is not served (removed in Kubernetes 1.22); '
-            f"use {INGRESS_API_VERSION}",
+            f'{kind} apiVersion "{api_version}" is not served (removed in Kubernetes 1.22); use {INGRESS_API_VERSION}',
             f"set apiVersion: {INGRESS_API_VERSION} (v1 needs pathType and service.port.number/name)",
         )
         return False

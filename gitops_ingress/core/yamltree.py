@@ -17,7 +17,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -34,9 +34,7 @@ STR, MAP, SEQ, NULL = _Y + "str", _Y + "map", _Y + "seq", _Y + "null"
 INT, FLOAT, BOOL, MERGE = _Y + "int", _Y + "float", _Y + "bool", _Y + "merge"
 PLAIN = "?plain"  # our resolver's mark for a plain scalar not yet resolved
 IMPLICIT: dict[str, list[tuple[str, Any]]] = {
-    key: list(value)
-    for key, value in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
-    if key is not None
+    key: list(value) for key, value in yaml.resolver.Resolver.yaml_implicit_resolvers.items() if key is not None
 }
 _AS_TEXT = frozenset({_Y + "timestamp", _Y + "binary", _Y + "value"})
 _MAPPING_TAGS = frozenset({MAP, _Y + "set"})
@@ -45,7 +43,7 @@ _SEQUENCE_TAGS = frozenset({SEQ, _Y + "omap", _Y + "pairs"})
 MAX_WALK_DEPTH = 500
 
 
-class Loader(_BaseLoader):  # type: ignore[misc,valid-type]
+class Loader(_BaseLoader):  # type: ignore[misc]
     """The safe loader, minus resolving: plain scalars get the PLAIN tag and are resolved later.
 
     The composer calls ``resolve`` for every node; doing the real work there costs a third of the
@@ -70,9 +68,7 @@ class Stop(Exception):
 
 
 def error(path: str, rule: str, message: str, line: int = 0, column: int = 0, hint: str = "") -> Finding:
-    return Finding(
-        rule=rule, severity=Severity.ERROR, message=message, file=path, line=line, column=column, hint=hint
-    )
+    return Finding(rule=rule, severity=Severity.ERROR, message=message, file=path, line=line, column=column, hint=hint)
 
 
 _BOOL_WORDS = frozenset(
@@ -118,17 +114,17 @@ class Builder:
     """Builds plain values from one document's nodes and records the position of every field."""
 
     __slots__ = (
-        "path",
-        "marks",
-        "findings",
-        "nodes",
         "aliases",
-        "memo",
+        "child",
+        "constructor",
+        "findings",
+        "marks",
+        "max_aliases",
         "max_depth",
         "max_nodes",
-        "max_aliases",
-        "constructor",
-        "child",
+        "memo",
+        "nodes",
+        "path",
     )
 
     def __init__(self, path: str, limits: LimitSettings, track_aliases: bool) -> None:
@@ -159,8 +155,7 @@ class Builder:
                 self._stop(
                     node,
                     "yaml/alias-bomb",
-                    f"aliases expand to more than the limits ({self.max_aliases} aliases, "
-                    f"{self.max_nodes} nodes)",
+                    f"aliases expand to more than the limits ({self.max_aliases} aliases, {self.max_nodes} nodes)",
                 )
             return value
         memo[key] = None  # type: ignore[index]
@@ -272,11 +267,11 @@ class Builder:
             if tag == NULL:
                 return None
             if tag == INT:
-                return self.constructor.construct_yaml_int(node)
+                return self.constructor.construct_yaml_int(cast(ScalarNode, node))
             if tag == BOOL:
-                return self.constructor.construct_yaml_bool(node)
+                return self.constructor.construct_yaml_bool(cast(ScalarNode, node))
             if tag == FLOAT:
-                return self.constructor.construct_yaml_float(node)
+                return self.constructor.construct_yaml_float(cast(ScalarNode, node))
         except (ValueError, IndexError, KeyError, TypeError, yaml.YAMLError):  # e.g. "!!int" on ""
             self._add(node, "yaml/syntax", f"{node.value!r} is not a valid {tag[len(_Y) :]}")
             return node.value

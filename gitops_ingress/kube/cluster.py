@@ -41,11 +41,28 @@ class Cluster:
         self.calls: Counter[str] = Counter()
         self._timeout = options.request_timeout
 
-    def _call(self, method: Callable[..., Any], verb: str, resource: str, where_ns: str = "", where_name: str = "",
-              /, **kwargs: Any) -> Obj:
+    def _call(
+        self,
+        method: Callable[..., Any],
+        verb: str,
+        resource: str,
+        where_ns: str = "",
+        where_name: str = "",
+        /,
+        **kwargs: Any,
+    ) -> Obj:
         self.calls[verb] += 1
-        response = api_call(method, verb, resource, where_ns, where_name, self.server,
-                            _preload_content=False, _request_timeout=self._timeout, **kwargs)
+        response = api_call(
+            method,
+            verb,
+            resource,
+            where_ns,
+            where_name,
+            self.server,
+            _preload_content=False,
+            _request_timeout=self._timeout,
+            **kwargs,
+        )
         data = response.data
         return json.loads(data) if data else {}
 
@@ -64,8 +81,16 @@ class Cluster:
         found: dict[tuple[str, str], Obj] = {}
         token = ""
         for _ in range(MAX_PAGES):
-            page = self._call(method, "list", resource, namespace, label_selector=selector, limit=PAGE,
-                              **({"_continue": token} if token else {}), **args)
+            page = self._call(
+                method,
+                "list",
+                resource,
+                namespace,
+                label_selector=selector,
+                limit=PAGE,
+                **({"_continue": token} if token else {}),
+                **args,
+            )
             for item in page.get("items") or []:
                 found[key_of(item)] = item
             token = (page.get("metadata") or {}).get("continue") or ""
@@ -87,10 +112,13 @@ class Cluster:
         if force:
             options["force"] = True
         if resource == "namespaces":
-            return self._call(self.core.patch_namespace, "patch", resource, "", name, name=name, body=manifest, **options)
+            return self._call(
+                self.core.patch_namespace, "patch", resource, "", name, name=name, body=manifest, **options
+            )
         method = self.net.patch_namespaced_ingress if resource == "ingresses" else self.core.patch_namespaced_service
-        return self._call(method, "patch", resource, namespace, name, name=name, namespace=namespace, body=manifest,
-                          **options)
+        return self._call(
+            method, "patch", resource, namespace, name, name=name, namespace=namespace, body=manifest, **options
+        )
 
     def delete(self, resource: str, namespace: str, name: str) -> None:
         args: dict[str, Any] = {"name": name, "propagation_policy": "Background"}
@@ -98,7 +126,9 @@ class Cluster:
         if resource == "namespaces":
             method = self.core.delete_namespace
         else:
-            method = self.net.delete_namespaced_ingress if resource == "ingresses" else self.core.delete_namespaced_service
+            method = (
+                self.net.delete_namespaced_ingress if resource == "ingresses" else self.core.delete_namespaced_service
+            )
             args["namespace"] = namespace
         try:
             self._call(method, "delete", resource, namespace, name, **args)

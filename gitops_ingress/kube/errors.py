@@ -64,7 +64,9 @@ def where(resource: str, namespace: str, name: str = "") -> str:
     return f"{obj} in namespace {namespace!r}" if namespace else f"{obj} (cluster-wide)"
 
 
-def map_error(exc: Exception, verb: str, resource: str, namespace: str = "", name: str = "", server: str = "") -> KubeError:
+def map_error(
+    exc: Exception, verb: str, resource: str, namespace: str = "", name: str = "", server: str = ""
+) -> KubeError:
     """One backend error -> our exception, naming what was being done."""
     target = where(resource, namespace, name)
     if isinstance(exc, ApiException):
@@ -93,8 +95,16 @@ def map_error(exc: Exception, verb: str, resource: str, namespace: str = "", nam
 TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, OSError, TimeoutError)
 
 
-def api_call(call: Callable[..., T], verb: str, resource: str, namespace: str = "", name: str = "",
-             server: str = "", /, **kwargs: Any) -> T:
+def api_call(
+    call: Callable[..., T],
+    verb: str,
+    resource: str,
+    namespace: str = "",
+    name: str = "",
+    server: str = "",
+    /,
+    **kwargs: Any,
+) -> T:
     try:
         return call(**kwargs)
     except (ApiException, *TRANSPORT_ERRORS) as exc:

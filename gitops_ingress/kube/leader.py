@@ -39,8 +39,14 @@ def micro_time(moment: datetime) -> str:
 
 
 class LeaderElector:
-    def __init__(self, api: kubernetes.client.ApiClient, options: KubeOptions, *,
-                 on_started: Callback | None = None, on_stopped: Callback | None = None) -> None:
+    def __init__(
+        self,
+        api: kubernetes.client.ApiClient,
+        options: KubeOptions,
+        *,
+        on_started: Callback | None = None,
+        on_stopped: Callback | None = None,
+    ) -> None:
         self._api = kubernetes.client.CoordinationV1Api(api)
         self._server = server_of(api)
         self.options = options
@@ -76,8 +82,13 @@ class LeaderElector:
                 await asyncio.to_thread(self.release)
 
     async def _transition(self, leading: bool) -> None:
-        log.info("leader election: %s %s the lease %s/%s", self.identity, "holds" if leading else "lost",
-                 self.options.lease_namespace, self.options.lease_name)
+        log.info(
+            "leader election: %s %s the lease %s/%s",
+            self.identity,
+            "holds" if leading else "lost",
+            self.options.lease_namespace,
+            self.options.lease_name,
+        )
         self.changed.set()
         self.changed = asyncio.Event()
         callback = self.on_started if leading else self.on_stopped
@@ -88,17 +99,31 @@ class LeaderElector:
 
     def _request(self, method: Callable[..., Any], verb: str, **kwargs: Any) -> dict[str, Any]:
         ns, name = self.options.lease_namespace, self.options.lease_name
-        response = api_call(method, verb, "leases", ns, name, self._server, namespace=ns, _preload_content=False,
-                            _request_timeout=self.options.request_timeout, **kwargs)
-        return json.loads(response.data)
+        response = api_call(
+            method,
+            verb,
+            "leases",
+            ns,
+            name,
+            self._server,
+            namespace=ns,
+            _preload_content=False,
+            _request_timeout=self.options.request_timeout,
+            **kwargs,
+        )
+        lease: dict[str, Any] = json.loads(response.data)
+        return lease
 
     def _spec(self, lease: dict[str, Any], now: datetime) -> dict[str, Any]:
         spec = dict(lease.get("spec") or {})
         if spec.get("holderIdentity") != self.identity:
             spec["acquireTime"] = micro_time(now)
             spec["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + (1 if spec.get("holderIdentity") else 0)
-        spec.update(holderIdentity=self.identity, leaseDurationSeconds=max(1, round(self.options.lease_duration)),
-                    renewTime=micro_time(now))
+        spec.update(
+            holderIdentity=self.identity,
+            leaseDurationSeconds=max(1, round(self.options.lease_duration)),
+            renewTime=micro_time(now),
+        )
         return spec
 
     def try_acquire_or_renew(self) -> bool:
@@ -107,9 +132,12 @@ class LeaderElector:
         try:
             lease = self._request(self._api.read_namespaced_lease, "get", name=self.options.lease_name)
         except KubeNotFound:
-            body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": self.options.lease_name, "namespace": self.options.lease_namespace},
-                    "spec": self._spec({}, now)}
+            body = {
+                "apiVersion": "coordination.k8s.io/v1",
+                "kind": "Lease",
+                "metadata": {"name": self.options.lease_name, "namespace": self.options.lease_namespace},
+                "spec": self._spec({}, now),
+            }
             try:
                 self._request(self._api.create_namespaced_lease, "create", body=body)
             except KubeConflict:

@@ -147,21 +147,40 @@ def unchanged(live: Mapping[str, Any] | None, wanted: Mapping[str, Any]) -> bool
     return live_hash == wanted["metadata"]["annotations"][HASH] and contains(live, fields)
 
 
-def namespace_manifest(name: str, branch: str, role: str, environments: Iterable[str], commit: str,
-                       stable_ns: str = "") -> dict[str, Any]:
+def namespace_manifest(
+    name: str, branch: str, role: str, environments: Iterable[str], commit: str, stable_ns: str = ""
+) -> dict[str, Any]:
     envs = sorted(set(environments))
     annotations = {BRANCH: branch, COMMIT: commit, ENVIRONMENTS: ",".join(envs)}
     if stable_ns:
         annotations[STABLE_NAMESPACE] = stable_ns
-    return stamped({"apiVersion": "v1", "kind": "Namespace", "metadata": {
-        "name": name, "labels": ownership(branch, role, envs[0] if envs else ""), "annotations": annotations}})
+    return stamped(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": name,
+                "labels": ownership(branch, role, envs[0] if envs else ""),
+                "annotations": annotations,
+            },
+        }
+    )
 
 
 def external_name_manifest(service: str, namespace: str, stable_ns: str, branch: str) -> dict[str, Any]:
-    return stamped({"apiVersion": "v1", "kind": "Service", "metadata": {
-        "name": service, "namespace": namespace, "labels": ownership(branch, EXTERNAL_NAME),
-        "annotations": {BRANCH: branch, STABLE_NAMESPACE: stable_ns}},
-        "spec": {"type": "ExternalName", "externalName": f"{service}.{stable_ns}.svc.cluster.local"}})
+    return stamped(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": service,
+                "namespace": namespace,
+                "labels": ownership(branch, EXTERNAL_NAME),
+                "annotations": {BRANCH: branch, STABLE_NAMESPACE: stable_ns},
+            },
+            "spec": {"type": "ExternalName", "externalName": f"{service}.{stable_ns}.svc.cluster.local"},
+        }
+    )
 
 
 def _preview_spec(spec: dict[str, Any], branch: str, settings: Settings, tls_secret: str) -> dict[str, str]:
@@ -182,8 +201,9 @@ def _preview_spec(spec: dict[str, Any], branch: str, settings: Settings, tls_sec
     return hosts
 
 
-def ingress_manifest(item: LocatedIngress, namespace: str, branch: str, stable: bool, settings: Settings,
-                     tls_secret: str, stable_ns: str) -> dict[str, Any]:
+def ingress_manifest(
+    item: LocatedIngress, namespace: str, branch: str, stable: bool, settings: Settings, tls_secret: str, stable_ns: str
+) -> dict[str, Any]:
     manifest = dump_manifest(item.ingress)
     meta = item.ingress.metadata
     labels = {**meta.labels, **ownership(branch, STABLE if stable else PREVIEW, item.environment)}
@@ -208,8 +228,9 @@ def service_names(item: LocatedIngress) -> set[str]:
     return {b.service.name for b in backends if b is not None and b.service is not None and b.service.name}
 
 
-def desired_branch(branch: str, stable: bool, environments: Mapping[str, EnvironmentLike], settings: Settings,
-                   tls_secret: str) -> DesiredBranch:
+def desired_branch(
+    branch: str, stable: bool, environments: Mapping[str, EnvironmentLike], settings: Settings, tls_secret: str
+) -> DesiredBranch:
     """Everything ``branch`` wants, or the problems (two environments claiming one object)."""
     want = DesiredBranch(branch, stable)
     ns_envs: dict[str, set[str]] = {}
@@ -226,8 +247,10 @@ def desired_branch(branch: str, stable: bool, environments: Mapping[str, Environ
             ns = stable_ns if stable else preview_namespace(templates.preview_template, item.namespace, branch)
             key = (ns, item.name)
             if key in owners:
-                want.problems.append(f"Ingress {ns}/{item.name} is defined by environments {owners[key]!r} and "
-                                     f"{env_name!r} ({item.position()}): one object cannot be both; rename one")
+                want.problems.append(
+                    f"Ingress {ns}/{item.name} is defined by environments {owners[key]!r} and "
+                    f"{env_name!r} ({item.position()}): one object cannot be both; rename one"
+                )
                 continue
             owners[key] = env_name
             ns_envs.setdefault(ns, set()).add(env_name)

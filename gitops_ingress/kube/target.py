@@ -41,8 +41,14 @@ class KubernetesTarget:
 
     name = "kubernetes"
 
-    def __init__(self, api: kubernetes.client.ApiClient, settings: Settings, options: KubeOptions | None = None,
-                 *, is_leader: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        api: kubernetes.client.ApiClient,
+        settings: Settings,
+        options: KubeOptions | None = None,
+        *,
+        is_leader: Callable[[], bool] | None = None,
+    ) -> None:
         self.options = options or KubeOptions()
         self.settings = settings
         self.cluster = Cluster(api, self.options)
@@ -111,8 +117,10 @@ class KubernetesTarget:
                 continue
             live = live_ing.get(key)
             if live is None and key in foreign_names:
-                problems.append(f"Ingress {key[0]}/{key[1]} exists and is not managed by gitops-ingress for branch "
-                                f"{branch!r}: not adopted; rename ours or remove it")
+                problems.append(
+                    f"Ingress {key[0]}/{key[1]} exists and is not managed by gitops-ingress for branch "
+                    f"{branch!r}: not adopted; rename ours or remove it"
+                )
                 continue
             if m.unchanged(live, manifest):
                 continue
@@ -127,8 +135,9 @@ class KubernetesTarget:
         if problems:
             raise ForeignObject(f"branch {branch!r}: " + "; ".join(problems))
 
-    def _namespaces(self, branch: str, role: str, want: m.DesiredBranch, live_ns: dict[str, Obj],
-                    problems: list[str]) -> tuple[set[str], set[tuple[str, str]]]:
+    def _namespaces(
+        self, branch: str, role: str, want: m.DesiredBranch, live_ns: dict[str, Obj], problems: list[str]
+    ) -> tuple[set[str], set[tuple[str, str]]]:
         """Create or update our namespaces. Returns the namespaces we must not write into and the
         Ingress names that exist, unmanaged, in the foreign stable namespaces we write into."""
         blocked: set[str] = set()
@@ -147,18 +156,22 @@ class KubernetesTarget:
                 self._write("namespaces", manifest)
             elif role == m.STABLE and not m.is_ours(existing, branch, role):
                 # a team's own namespace: our Ingresses go beside its Services, the namespace stays theirs
-                foreign_names.update(k for k, obj in self.cluster.list("ingresses", name).items()
-                                     if not m.is_ours(obj, branch, role))
+                foreign_names.update(
+                    k for k, obj in self.cluster.list("ingresses", name).items() if not m.is_ours(obj, branch, role)
+                )
             else:
                 owner = ((existing.get("metadata") or {}).get("annotations") or {}).get(m.BRANCH)
                 whose = f"branch {owner!r}'s" if owner else "not managed by gitops-ingress"
-                problems.append(f"namespace {name} exists and is {whose}: not adopted, nothing applied into it "
-                                f"(rename the branch or the namespace template)")
+                problems.append(
+                    f"namespace {name} exists and is {whose}: not adopted, nothing applied into it "
+                    f"(rename the branch or the namespace template)"
+                )
                 blocked.add(name)
         return blocked, foreign_names
 
-    def _prune(self, branch: str, want: m.DesiredBranch, live_ns: dict[str, Obj],
-               live_ing: dict[tuple[str, str], Obj]) -> None:
+    def _prune(
+        self, branch: str, want: m.DesiredBranch, live_ns: dict[str, Obj], live_ing: dict[tuple[str, str], Obj]
+    ) -> None:
         kept = {m.label_value(env) for env in want.kept}
         for key, obj in sorted(live_ing.items()):
             env = ((obj.get("metadata") or {}).get("labels") or {}).get(m.ENVIRONMENT, "")
@@ -170,8 +183,9 @@ class KubernetesTarget:
             if name not in want.namespaces and m.is_ours(obj, branch, m.PREVIEW):
                 self._delete("namespaces", "", name)
 
-    def _external_names(self, branch: str, namespace: str, want: m.DesiredBranch, existed: bool,
-                        problems: list[str]) -> None:
+    def _external_names(
+        self, branch: str, namespace: str, want: m.DesiredBranch, existed: bool, problems: list[str]
+    ) -> None:
         live = {name: obj for (_, name), obj in self.cluster.list("services", namespace).items()} if existed else {}
         needed = want.backends.get(namespace, set())
         stable_ns = want.stable_of[namespace]

@@ -48,4 +48,3 @@ class AccessLog:
             self._stream.flush()
         except (OSError, ValueError):  # a closed pipe must not take the proxy down
             pass
-

@@ -28,10 +28,10 @@ from typing import IO, Any
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.errors import ConfigError, GitopsIngressError, SourceError
 from gitops_ingress.core.settings import Settings
+from gitops_ingress.proxy import BUILD
 from gitops_ingress.proxy.accesslog import AccessLog
 from gitops_ingress.proxy.admin import AdminServer
 from gitops_ingress.proxy.config import ProxySettings
-from gitops_ingress.proxy import BUILD
 from gitops_ingress.proxy.metrics import ProxyMetrics
 from gitops_ingress.proxy.server import ProxyServer
 from gitops_ingress.proxy.snapshot import SnapshotHolder
@@ -104,8 +104,12 @@ def make_source(options: ProxyOptions) -> FileSource | ControllerSource | Kubern
     if options.kubernetes:
         if options.ingress_dirs:
             raise ConfigError("--kubernetes and --ingress-dir are alternatives: give one")
-        return KubernetesSource(options.settings, tls_dir=options.tls_dir, status_address=options.publish_address,
-                                publish_service=options.publish_service)
+        return KubernetesSource(
+            options.settings,
+            tls_dir=options.tls_dir,
+            status_address=options.publish_address,
+            publish_service=options.publish_service,
+        )
     if options.controller and options.ingress_dirs:
         raise ConfigError("--controller and --ingress-dir are alternatives: give one")
     if options.controller:

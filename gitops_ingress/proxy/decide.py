@@ -41,9 +41,7 @@ log = logging.getLogger("gitops_ingress.proxy")
 LocalAnswer = tuple[bytes, bool]  # (whole response, close the connection after it)
 # kind, branch, host group, where requests with those labels are counted, Service (None: no
 # Service to proxy to), its endpoints, upstream Host bytes, and the Resolution itself (404 page)
-Routed = tuple[
-    str, str, str, "RequestCounter", "ServiceRef | None", "tuple[Endpoint, ...]", bytes, "Resolution"
-]
+Routed = tuple[str, str, str, "RequestCounter", "ServiceRef | None", "tuple[Endpoint, ...]", bytes, "Resolution"]
 DEFAULT_CACHE_ENTRIES = 4096
 
 
@@ -93,7 +91,6 @@ def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyOb
         resolution.upstream_host.encode() if preview else raw_host,
         resolution,
     )
-
 
 
 def decide(ex: Exchange) -> LocalAnswer | None:

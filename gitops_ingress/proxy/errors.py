@@ -36,9 +36,7 @@ class UpstreamError(ProxyError):
         cls.status, cls.reason, cls.public = status, reason, public
 
 
-class UpstreamConnectError(
-    UpstreamError, status=502, reason="connect", public="could not connect to the upstream"
-):
+class UpstreamConnectError(UpstreamError, status=502, reason="connect", public="could not connect to the upstream"):
     pass
 
 

@@ -74,9 +74,7 @@ class Exchange:
         "upstream_host",
     )  # fmt: skip
 
-    def __init__(
-        self, conn: ClientConnection, head: RequestHead, now: float, local: bytes | None = None
-    ) -> None:
+    def __init__(self, conn: ClientConnection, head: RequestHead, now: float, local: bytes | None = None) -> None:
         self.conn = conn
         self.head = head
         self.started_at = now
@@ -226,18 +224,14 @@ class Exchange:
             if self.head.upgrade is None:
                 conn.abort()
                 return
-            conn.write(
-                head.client_head(101, length=None, chunked=False, close=False, keep_alive_10=False)
-            )
+            conn.write(head.client_head(101, length=None, chunked=False, close=False, keep_alive_10=False))
             self.tunnel = True  # recorded when the tunnel closes (client_gone)
             conn.start_tunnel(self)
             if self.tunnel_buf and self.upstream is not None:
                 self.upstream.write(b"".join(self.tunnel_buf))
                 self.tunnel_buf.clear()
             return
-        close = (
-            not (self.head.keep_alive and not conn.ctx.state.shutting_down) or self.head.upgrade is not None
-        )
+        close = not (self.head.keep_alive and not conn.ctx.state.shutting_down) or self.head.upgrade is not None
         if head.length_head and body_allowed and not close and self.head.http11:
             self.mode = _LENGTH  # the usual case, its client head built once (ResponseHead)
             self.close_after = False
@@ -260,9 +254,7 @@ class Exchange:
         self.close_after = close
         http10_keep_alive = not self.head.http11 and not close
         self.out.append(
-            head.client_head(
-                status, length=length, chunked=chunked, close=close, keep_alive_10=http10_keep_alive
-            )
+            head.client_head(status, length=length, chunked=chunked, close=close, keep_alive_10=http10_keep_alive)
         )
 
     def upstream_body(self, data: bytes) -> None:

@@ -146,9 +146,7 @@ class RequestHead:
             self.content_length = length
         elif kind == _TE:
             if self.chunked or value.strip().lower() != b"chunked":
-                raise ClientRequestError(
-                    400, "unsupported Transfer-Encoding (only one 'chunked' is accepted)"
-                )
+                raise ClientRequestError(400, "unsupported Transfer-Encoding (only one 'chunked' is accepted)")
             self.chunked = True
         elif kind == _CONN:
             self.connection_tokens |= connection_tokens(value)
@@ -352,4 +350,3 @@ class ResponseHead:
         elif keep_alive_10:
             framing += b"Connection: keep-alive\r\n"
         return b"HTTP/1.1 %d %b%b%b\r\n" % (status, self.reason, self.lines, framing)
-

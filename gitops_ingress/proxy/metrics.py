@@ -173,14 +173,16 @@ class ProxyMetrics:
             PREFIX + "route_table_version", "Version of the routing state being served.", value=self._version
         )
         yield GaugeMetricFamily(
-            PREFIX + "routes", "Routes in the routing state being served (stable and every preview).",
+            PREFIX + "routes",
+            "Routes in the routing state being served (stable and every preview).",
             value=self._routes,
         )
         yield CounterMetricFamily(
             PREFIX + "route_table_reloads", "Route tables swapped in since start.", value=self._reloads
         )
         info = GaugeMetricFamily(
-            PREFIX + "build_info", "Which build of the request path runs (compiled by mypyc or source).",
+            PREFIX + "build_info",
+            "Which build of the request path runs (compiled by mypyc or source).",
             labels=("build",),
         )
         info.add_metric((self._build,), 1)

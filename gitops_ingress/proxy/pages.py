@@ -68,9 +68,7 @@ def error(status: int, message: str, close: bool = True) -> bytes:
     return response(status, text.encode(), close=close)
 
 
-def not_found(
-    host: str, *, unknown_preview: bool, preview_domain: str, want_html: bool, close: bool
-) -> bytes:
+def not_found(host: str, *, unknown_preview: bool, preview_domain: str, want_html: bool, close: bool) -> bytes:
     """The built-in default backend: no rule matched, or no such preview exists."""
     shown = host or "(no host)"
     if unknown_preview:

@@ -39,9 +39,7 @@ class UpstreamPool:
         self._tls: ssl.SSLContext | None = None  # for https:// endpoints, made on first use
         self.heads = ResponseHeads()  # parsed response heads, shared by every upstream connection
 
-    def pick(
-        self, key: Hashable, endpoints: tuple[Endpoint, ...], avoid: tuple[Endpoint, ...] = ()
-    ) -> Endpoint:
+    def pick(self, key: Hashable, endpoints: tuple[Endpoint, ...], avoid: tuple[Endpoint, ...] = ()) -> Endpoint:
         """Round-robin over ``endpoints``; skips the ones in ``avoid`` while others remain."""
         count = len(endpoints)
         if count == 1:
@@ -117,9 +115,7 @@ class UpstreamPool:
                 self.settings.connect_timeout,
             )
         except TimeoutError as exc:
-            raise UpstreamTimeout(
-                f"connect to {endpoint} timed out after {self.settings.connect_timeout:g}s"
-            ) from exc
+            raise UpstreamTimeout(f"connect to {endpoint} timed out after {self.settings.connect_timeout:g}s") from exc
         except (OSError, ssl.SSLError) as exc:
             raise UpstreamConnectError(f"connect to {endpoint}: {exc.strerror or exc}") from exc
         return conn

@@ -205,9 +205,7 @@ class ClientConnection(asyncio.Protocol):
         if head is not None:
             head.target += url
             if len(head.target) > self.settings.max_request_line:
-                raise ClientRequestError(
-                    414, f"request target longer than {self.settings.max_request_line} bytes"
-                )
+                raise ClientRequestError(414, f"request target longer than {self.settings.max_request_line} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         head = self.parsing
@@ -215,9 +213,7 @@ class ClientConnection(asyncio.Protocol):
             return  # trailers of a chunked body: dropped, as the Trailer header is
         head.header_bytes += len(name) + len(value) + 4
         if head.header_bytes > self.settings.max_header_bytes:
-            raise ClientRequestError(
-                431, f"request headers larger than {self.settings.max_header_bytes} bytes"
-            )
+            raise ClientRequestError(431, f"request headers larger than {self.settings.max_header_bytes} bytes")
         if len(head.headers) >= self.settings.max_headers:
             raise ClientRequestError(431, f"more than {self.settings.max_headers} request headers")
         head.add(name, value)
@@ -362,7 +358,7 @@ class ClientConnection(asyncio.Protocol):
         self.queue.append(Exchange(self, RequestHead(), monotonic(), local=page))
 
     def _on_timer(self) -> None:
-        if self.closed or self.tunnel is not None and not self.write_paused_since:
+        if self.closed or (self.tunnel is not None and not self.write_paused_since):
             return
         settings = self.settings
         now = monotonic()

@@ -121,7 +121,7 @@ class ProxyServer:
                 next_request_wait=min(self.settings.idle_timeout, self.settings.header_timeout),
             )
             server = await loop.create_server(
-                lambda ctx=context: ClientConnection(ctx),  # type: ignore[misc]
+                lambda ctx=context: ClientConnection(ctx),
                 sock=sock,
                 ssl=ssl_context,
                 backlog=2048,

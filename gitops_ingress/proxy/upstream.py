@@ -52,6 +52,7 @@ class ResponseSink(Protocol):
     def upstream_body(self, data: bytes) -> None: ...
     def upstream_done(self, reusable: bool, now: float) -> None:
         """The response is complete at ``now`` (time.monotonic()); ``reusable``: keep-alive."""
+
     def upstream_failed(self, error: UpstreamError, response_started: bool) -> None: ...
     def tunnel_data(self, data: bytes) -> None: ...
     def tunnel_closed(self) -> None: ...
@@ -165,9 +166,7 @@ class UpstreamConnection(asyncio.Protocol):
         ):
             sink.upstream_done(False, monotonic())  # a body delimited by the close is complete now
         else:
-            sink.upstream_failed(
-                UpstreamReset(f"upstream {self.endpoint} closed the connection"), self.head_seen
-            )
+            sink.upstream_failed(UpstreamReset(f"upstream {self.endpoint} closed the connection"), self.head_seen)
 
     def pause_writing(self) -> None:
         if self.sink is not None:
@@ -321,8 +320,6 @@ class UpstreamConnection(asyncio.Protocol):
             self.timer.arm(now + settings.read_timeout)  # we paused it: the client is slow, not the upstream
             return
         if now - self.last_read >= settings.read_timeout:
-            self._fail(
-                UpstreamTimeout(f"upstream {self.endpoint} sent nothing for {settings.read_timeout:g}s")
-            )
+            self._fail(UpstreamTimeout(f"upstream {self.endpoint} sent nothing for {settings.read_timeout:g}s"))
             return
         self.timer.arm(self.last_read + settings.read_timeout)

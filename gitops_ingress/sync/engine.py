@@ -241,7 +241,7 @@ class Engine(ViewMixin):
                     self._retries.pop(name, None)
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - one branch's failure must not end its worker
+                except Exception as exc:
                     self._failed(name, what, exc)
         finally:
             self._workers.pop(name, None)
@@ -266,14 +266,29 @@ class Engine(ViewMixin):
         findings = {row.environment: row.findings for row in plan.rows}
         message = {"refused": plan.message}
         history = [
-            SyncEntry(commit, env, started_at, duration_ms, result, message.get(result, ""),
-                      findings.get(env, build.findings), build.files_parsed)
+            SyncEntry(
+                commit,
+                env,
+                started_at,
+                duration_ms,
+                result,
+                message.get(result, ""),
+                findings.get(env, build.findings),
+                build.files_parsed,
+            )
             for env, result in plan.results.items()
         ]
         updated_at = now_iso()
         self._store.save_branch(
-            name, head=commit, head_info=build.info, state=plan.state, message=plan.message,
-            updated_at=updated_at, deleted_at=None, environments=plan.rows, history=history,
+            name,
+            head=commit,
+            head_info=build.info,
+            state=plan.state,
+            message=plan.message,
+            updated_at=updated_at,
+            deleted_at=None,
+            environments=plan.rows,
+            history=history,
         )
         record.synced, record.head_info, record.state = commit, build.info, plan.state
         record.message, record.updated_at, record.deleted_at = plan.message, updated_at, None
@@ -283,9 +298,14 @@ class Engine(ViewMixin):
         self.metrics.sync_duration.labels(result).observe(duration_ms / 1000)
         self.metrics.files_parsed.inc(build.files_parsed)
         self.metrics.last_success.labels(name).set(time.time())
-        data: dict[str, Any] = {"commit": commit, "result": result, "duration_ms": round(duration_ms, 3),
-                                "files_parsed": build.files_parsed, "files": build.files_total,
-                                "environments": plan.results}
+        data: dict[str, Any] = {
+            "commit": commit,
+            "result": result,
+            "duration_ms": round(duration_ms, 3),
+            "files_parsed": build.files_parsed,
+            "files": build.files_total,
+            "environments": plan.results,
+        }
         self.bus.publish("sync", name, data)
         self.bus.publish("branch", name, {"state": plan.state.value, "commit": commit})
         if routes_changed:
@@ -302,10 +322,23 @@ class Engine(ViewMixin):
             record.message = f"{message}; retrying in {delay:.0f}s, last good routes keep serving"
             record.updated_at = now_iso()
             self._store.save_branch(
-                name, head=record.synced, head_info=record.head_info, state=record.state,
-                message=record.message, updated_at=record.updated_at, deleted_at=record.deleted_at,
-                history=[SyncEntry(record.synced or "" if isinstance(what, _Marker) else what, "",
-                                   record.updated_at, 0.0, "error", message)],
+                name,
+                head=record.synced,
+                head_info=record.head_info,
+                state=record.state,
+                message=record.message,
+                updated_at=record.updated_at,
+                deleted_at=record.deleted_at,
+                history=[
+                    SyncEntry(
+                        record.synced or "" if isinstance(what, _Marker) else what,
+                        "",
+                        record.updated_at,
+                        0.0,
+                        "error",
+                        message,
+                    )
+                ],
             )
             self.bus.publish("branch", name, {"state": record.state.value, "error": message})
         self._later(delay, name, what)
@@ -343,8 +376,13 @@ class Engine(ViewMixin):
         record.state = SyncState.DELETED
         record.message = f"deleted; previews removed after {self._settings.preview_ttl:g}s"
         self._store.save_branch(
-            name, head=record.synced, head_info=record.head_info, state=record.state,
-            message=record.message, updated_at=now_iso(), deleted_at=record.deleted_at,
+            name,
+            head=record.synced,
+            head_info=record.head_info,
+            state=record.state,
+            message=record.message,
+            updated_at=now_iso(),
+            deleted_at=record.deleted_at,
         )
         self._schedule_removal(name, record.deleted_at)
         self.bus.publish("branch", name, {"state": record.state.value})

@@ -83,4 +83,3 @@ def refusal_message(refused: list[tuple[str, tuple[Finding, ...]]]) -> str:
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     scope = f"{env}: " if env else ""
     return f"refused, last good routes keep serving: {scope}{where} {first.rule}: {first.message}{more}"
-

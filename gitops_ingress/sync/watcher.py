@@ -73,7 +73,7 @@ class Watcher:
 
     def next_delay(self) -> float:
         if self.failures:
-            base = min(self._retry_max, self._retry_initial * 2 ** (self.failures - 1))
+            base = min(self._retry_max, self._retry_initial * 2.0 ** (self.failures - 1))
         else:
             base = self._interval
         return base * (1 + self._rng.uniform(-self._jitter, self._jitter))

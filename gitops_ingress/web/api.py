@@ -58,8 +58,16 @@ class RouteOut(BaseModel):
 
     @classmethod
     def of(cls, route: Route) -> RouteOut:
-        return cls(host=route.host, path=route.path, pathType=route.path_type, backend=str(route.backend),
-                   ingress=route.ingress, file=route.file, line=route.line, environment=route.environment)
+        return cls(
+            host=route.host,
+            path=route.path,
+            pathType=route.path_type,
+            backend=str(route.backend),
+            ingress=route.ingress,
+            file=route.file,
+            line=route.line,
+            environment=route.environment,
+        )
 
 
 class TLSOut(BaseModel):
@@ -149,7 +157,11 @@ def branch_or_404(view: ControlPlaneView, name: str) -> BranchStatus:
 
 
 def page_of(
-    branches: Sequence[BranchStatus], page: int, per_page: int, query: str = "", state: str = "",
+    branches: Sequence[BranchStatus],
+    page: int,
+    per_page: int,
+    query: str = "",
+    state: str = "",
     environment: str = "",
 ) -> Page:
     """Stable branch first, then by name; filtered by a substring, a state and an environment."""
@@ -194,10 +206,16 @@ def resolve_request(view: ControlPlaneView, host: str, path: str, branch: str = 
         preview = resolution.host if resolution.is_preview else None
     route = match.route
     return Resolved(
-        host=name, path=path, branch=branch, previewHost=preview,
-        backend=None if match.backend is None else str(match.backend), status=match.status,
-        hostGroup=match.host_group, defaultBackend=match.via_default,
-        route=RouteOut.of(route) if route is not None else None, unknownPreview=unknown,
+        host=name,
+        path=path,
+        branch=branch,
+        previewHost=preview,
+        backend=None if match.backend is None else str(match.backend),
+        status=match.status,
+        hostGroup=match.host_group,
+        defaultBackend=match.via_default,
+        route=RouteOut.of(route) if route is not None else None,
+        unknownPreview=unknown,
     )
 
 
@@ -236,7 +254,9 @@ def api_router(view: ControlPlaneView, access: Access, page_size: int = 50) -> A
     ) -> RoutesOut:
         branch_or_404(view, branch)
         tables = view.routes(branch) or {}
-        chosen = [environment_routes(env, tables[env]) for env in sorted(tables) if not environment or env == environment]
+        chosen = [
+            environment_routes(env, tables[env]) for env in sorted(tables) if not environment or env == environment
+        ]
         return RoutesOut(branch=branch, environments=chosen)
 
     @router.get("/diff", response_model=DiffOut, responses={404: {"description": "unknown branch"}})
@@ -247,8 +267,13 @@ def api_router(view: ControlPlaneView, access: Access, page_size: int = 50) -> A
         if diff is None:
             return DiffOut(branch=branch, base=base, environments=[], counts={}, changes=[])
         data = diff.to_dict()
-        return DiffOut(branch=branch, base=base, environments=data["environments"], counts=data["counts"],
-                       changes=[ChangeOut(**change) for change in data["changes"]])
+        return DiffOut(
+            branch=branch,
+            base=base,
+            environments=data["environments"],
+            counts=data["counts"],
+            changes=[ChangeOut(**change) for change in data["changes"]],
+        )
 
     @router.get("/history", response_model=list[SyncRecord])
     async def get_history(

@@ -104,7 +104,9 @@ def _environments(branches: Sequence[BranchStatus]) -> list[str]:
     return sorted({env.environment for branch in branches for env in branch.environments})
 
 
-def dashboard_router(view: ControlPlaneView, access: Access, options: WebOptions, templates: Jinja2Templates) -> APIRouter:
+def dashboard_router(
+    view: ControlPlaneView, access: Access, options: WebOptions, templates: Jinja2Templates
+) -> APIRouter:
     router = APIRouter(include_in_schema=False, dependencies=[Depends(access.read)])
 
     def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -121,13 +123,23 @@ def dashboard_router(view: ControlPlaneView, access: Access, options: WebOptions
     ) -> HTMLResponse:
         branches = view.branches()  # built once per page: the filter and the environment list share it
         found = page_of(branches, page, options.page_size, q, state.value if state else "", environment)
-        filters = {k: v for k, v in (("q", q), ("state", state.value if state else ""), ("environment", environment)) if v}
+        filters = {
+            k: v for k, v in (("q", q), ("state", state.value if state else ""), ("environment", environment)) if v
+        }
 
         def page_url(number: int) -> str:
             return "/?" + urlencode({**filters, "page": number})
 
-        return render(request, "overview.html", page=found, q=q, state=state.value if state else "",
-                      environment=environment, environments=_environments(branches), page_url=page_url)
+        return render(
+            request,
+            "overview.html",
+            page=found,
+            q=q,
+            state=state.value if state else "",
+            environment=environment,
+            environments=_environments(branches),
+            page_url=page_url,
+        )
 
     @router.get("/routes", response_class=HTMLResponse)
     async def stable_routes(request: Request) -> HTMLResponse:
@@ -144,8 +156,17 @@ def dashboard_router(view: ControlPlaneView, access: Access, options: WebOptions
         known = view.branch(branch) is not None if branch else True
         result = resolve_request(view, host, path, branch) if host and known else None
         names = [b.name for b in page_of(view.branches(), 1, 1000).items]
-        return render(request, "search.html", status_code=200 if known else 404, host=host, path=path,
-                      branch=branch, known=known, result=result, branch_names=names)
+        return render(
+            request,
+            "search.html",
+            status_code=200 if known else 404,
+            host=host,
+            path=path,
+            branch=branch,
+            known=known,
+            result=result,
+            branch_names=names,
+        )
 
     @router.get("/branches/{name:path}", response_class=HTMLResponse)
     async def branch_page(request: Request, name: str) -> HTMLResponse:
@@ -154,8 +175,13 @@ def dashboard_router(view: ControlPlaneView, access: Access, options: WebOptions
             return render(request, "not_found.html", status_code=404, what="branch", name=name)
         preview_bases = {(p.environment, p.stable_host): p.url for p in status.preview_urls}
         return render(
-            request, "branch.html", branch=status, tables=view.routes(name) or {}, diff=view.diff(name),
-            history=view.history(name, 50), findings=sorted_findings(status.findings),
+            request,
+            "branch.html",
+            branch=status,
+            tables=view.routes(name) or {},
+            diff=view.diff(name),
+            history=view.history(name, 50),
+            findings=sorted_findings(status.findings),
             preview_bases=preview_bases,
         )
 

@@ -66,8 +66,7 @@ async def event_stream(view: ControlPlaneView, keepalive: float) -> AsyncIterato
 def events_router(view: ControlPlaneView, access: Access, keepalive: float = DEFAULT_KEEPALIVE) -> APIRouter:
     router = APIRouter(tags=["events"], dependencies=[Depends(access.read)])
 
-    @router.get(EVENTS_PATH, response_class=StreamingResponse,
-                responses={200: {"content": {"text/event-stream": {}}}})
+    @router.get(EVENTS_PATH, response_class=StreamingResponse, responses={200: {"content": {"text/event-stream": {}}}})
     async def events() -> StreamingResponse:
         return StreamingResponse(
             event_stream(view, keepalive),

@@ -94,29 +94,51 @@ def summary_markdown(status: BranchStatus, diff: RouteDiff | None, stable_branch
     return "\n".join(lines).rstrip() + "\n"
 
 
-def previews_router(view: ControlPlaneView, access: Access, options: WebOptions, forge: GitHubClient | None) -> APIRouter:
+def previews_router(
+    view: ControlPlaneView, access: Access, options: WebOptions, forge: GitHubClient | None
+) -> APIRouter:
     router = APIRouter(prefix=PREFIX + "/previews", tags=["previews"])
 
     def summary(status: BranchStatus) -> str:
         return summary_markdown(status, view.diff(status.name), view.settings.stable_branch, options.public_url)
 
-    @router.get("", response_model=PreviewsOut, dependencies=[Depends(access.read)],
-                responses={404: {"description": "unknown branch"}})
+    @router.get(
+        "",
+        response_model=PreviewsOut,
+        dependencies=[Depends(access.read)],
+        responses={404: {"description": "unknown branch"}},
+    )
     async def get_previews(branch: BranchParam) -> PreviewsOut:
         status = branch_or_404(view, branch)
-        return PreviewsOut(branch=status.name, slug=status.slug, state=status.state,
-                           previewUrls=list(status.preview_urls),
-                           dashboardUrl=dashboard_url(options.public_url, status.name), markdown=summary(status))
+        return PreviewsOut(
+            branch=status.name,
+            slug=status.slug,
+            state=status.state,
+            previewUrls=list(status.preview_urls),
+            dashboardUrl=dashboard_url(options.public_url, status.name),
+            markdown=summary(status),
+        )
 
-    @router.get("/summary.md", response_class=PlainTextResponse, dependencies=[Depends(access.read)],
-                responses={200: {"content": {"text/markdown": {}}}, 404: {"description": "unknown branch"}})
+    @router.get(
+        "/summary.md",
+        response_class=PlainTextResponse,
+        dependencies=[Depends(access.read)],
+        responses={200: {"content": {"text/markdown": {}}}, 404: {"description": "unknown branch"}},
+    )
     async def get_summary(branch: BranchParam) -> PlainTextResponse:
         status = branch_or_404(view, branch)
         return PlainTextResponse(summary(status), media_type="text/markdown; charset=utf-8")
 
-    @router.post("/publish", response_model=PublishOut, dependencies=[Depends(access.write)],
-                 responses={404: {"description": "unknown branch"}, 409: {"description": "no head commit or no forge"},
-                            502: {"description": "the forge failed"}})
+    @router.post(
+        "/publish",
+        response_model=PublishOut,
+        dependencies=[Depends(access.write)],
+        responses={
+            404: {"description": "unknown branch"},
+            409: {"description": "no head commit or no forge"},
+            502: {"description": "the forge failed"},
+        },
+    )
     async def publish(request: PublishIn) -> PublishOut:
         status = branch_or_404(view, request.branch)
         if forge is None:

@@ -57,8 +57,9 @@ def test_ref_base_and_head_never_touch_head_index_or_working_files(tmp_path: Pat
     assert snapshot(work.path) == before
     # the answers come from the commits, not from the dirty files
     assert on_main.code == 0 and on_feature.code == 0, on_main.out + on_feature.out
-    assert {f["file"] for f in on_feature.json()["findings"]}.isdisjoint({
-        "environments/production/shop/staged.yaml", "environments/production/shop/untracked.yaml"})
+    assert {f["file"] for f in on_feature.json()["findings"]}.isdisjoint(
+        {"environments/production/shop/staged.yaml", "environments/production/shop/untracked.yaml"}
+    )
     assert diff.code == 0 and len(diff.json()["changes"]) == 2
     assert from_the_folder.code == 1  # the same dirty files, read from disk, are refused
 
@@ -76,6 +77,7 @@ def test_ref_reads_a_bare_repository_that_has_no_working_tree(tmp_path: Path, cl
 
 # -- the users' CI step ---------------------------------------------------------------------------
 
+
 def action_steps() -> dict[str, dict]:
     action = yaml.safe_load((PROJECT_ROOT / "action.yml").read_text())
     assert action["runs"]["using"] == "composite"
@@ -83,15 +85,27 @@ def action_steps() -> dict[str, dict]:
 
 
 def run_step(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env={**git_env(), **env},
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        ["bash", "-e", "-c", script],
+        cwd=cwd,
+        env={**git_env(), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_the_actions_validate_step_annotates_and_writes_the_summary(tmp_path: Path) -> None:
     work = _repo_with_feature(tmp_path)
     step = action_steps()["validate"]
     summary, output = tmp_path / "summary.md", tmp_path / "output"
-    env = {"PATHS": "environments", "ENVIRONMENT": "", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output)}
+    env = {
+        "PATHS": "environments",
+        "ENVIRONMENT": "",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(output),
+    }
     good = run_step(step["run"], work.path, env)
     assert good.returncode == 0, good.stdout + good.stderr
     assert "valid=true" in output.read_text()

@@ -14,7 +14,11 @@ from tests.support.gitrepos import PROJECT_ROOT, SAMPLE_ENVIRONMENTS, make_remot
 def test_sample_environments_validate_clean_as_a_real_process() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "gitops_ingress", "validate", "environments/"],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 errors" in proc.stdout
@@ -31,17 +35,21 @@ def test_junit_output_to_a_file_parses(tmp_path: Path, cli, monkeypatch) -> None
 def _repo_with_feature(tmp_path: Path):  # type: ignore[no-untyped-def]
     remote = make_remote(tmp_path)
     work = remote.clone()
-    work.write({
-        "environments/production/shop/web.yaml": ingress(name="web", path="/"),
-        "environments/production/shop/api.yaml": ingress(name="api", path="/api", service="api"),
-    })
+    work.write(
+        {
+            "environments/production/shop/web.yaml": ingress(name="web", path="/"),
+            "environments/production/shop/api.yaml": ingress(name="api", path="/api", service="api"),
+        }
+    )
     work.commit("main routes")
     work.push("main")
     work.branch("feature/api-v2")
-    work.write({
-        "environments/production/shop/api.yaml": ingress(name="api", path="/api", service="api-v2"),
-        "environments/production/shop/search.yaml": ingress(name="search", path="/search", service="search"),
-    })
+    work.write(
+        {
+            "environments/production/shop/api.yaml": ingress(name="api", path="/api", service="api-v2"),
+            "environments/production/shop/search.yaml": ingress(name="search", path="/search", service="search"),
+        }
+    )
     work.remove("environments/production/shop/web.yaml")
     work.write({"environments/production/moved/web.yaml": ingress(name="web", path="/")})  # a move is no change
     work.commit("api v2 and search")
@@ -60,7 +68,9 @@ def test_diff_between_refs_lists_exactly_the_route_changes(tmp_path: Path, cli) 
     }
     text = cli("diff", "--repo", str(work.path), "--base", "main", "--head", "feature/api-v2")
     assert "GET shop.example.com/api now goes to shop/api-v2:80 instead of shop/api:80" in text.out
-    markdown = cli("diff", "--repo", str(work.path), "--base", "main", "--head", "feature/api-v2", "--format", "markdown")
+    markdown = cli(
+        "diff", "--repo", str(work.path), "--base", "main", "--head", "feature/api-v2", "--format", "markdown"
+    )
     assert "| production | Added | shop.example.com/search (Prefix) |" in markdown.out
     after = subprocess.run(["git", "status", "--porcelain"], cwd=work.path, capture_output=True, text=True).stdout
     assert before == after  # read from git objects: no checkout, no working-tree change
@@ -102,9 +112,20 @@ def test_diff_usage_errors_exit_2(cli) -> None:  # type: ignore[no-untyped-def]
 
 def test_routes_single_match_and_404(cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.chdir(PROJECT_ROOT)
-    hit = cli("routes", str(SAMPLE_ENVIRONMENTS / "production"), "--host", "SHOP.example.com:443", "--path", "/checkout/pay?x=1", "--format", "json")
+    hit = cli(
+        "routes",
+        str(SAMPLE_ENVIRONMENTS / "production"),
+        "--host",
+        "SHOP.example.com:443",
+        "--path",
+        "/checkout/pay?x=1",
+        "--format",
+        "json",
+    )
     assert hit.code == 0 and hit.json()["backend"] == "payments/checkout:http"
-    miss = cli("routes", "environments/production", "--host", "api.example.com", "--path", "/nothing-here", "--format", "json")
+    miss = cli(
+        "routes", "environments/production", "--host", "api.example.com", "--path", "/nothing-here", "--format", "json"
+    )
     answer = miss.json()
     assert answer["backend"] in (None, "platform/default-backend:80")
     table = cli("routes", "environments/production")

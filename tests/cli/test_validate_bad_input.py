@@ -27,8 +27,14 @@ spec:
 """
 
 
-def ingress(name: str = "web", host: str = "shop.example.com", path: str = "/", path_type: str = "Prefix",
-            service: str = "web", port: str = "80") -> str:
+def ingress(
+    name: str = "web",
+    host: str = "shop.example.com",
+    path: str = "/",
+    path_type: str = "Prefix",
+    service: str = "web",
+    port: str = "80",
+) -> str:
     return INGRESS.format(name=name, host=host, path=path, path_type=path_type, service=service, port=port)
 
 
@@ -48,33 +54,49 @@ CASES: dict[str, tuple[dict[str, str | bytes], tuple[str, str, int]]] = {
     ),
     "alias-bomb": ({"bomb.yaml": alias_bomb()}, ("yaml/alias-bomb", "bomb.yaml", 5)),
     "5-MiB-file": ({"huge.yaml": "# " + "x" * (5 * 1024 * 1024) + "\n"}, ("yaml/too-large", "huge.yaml", 0)),
-    "invalid-utf8": ({"bad.yaml": ingress().encode().replace(b"shop.example.com", b"sh\xffop.example.com")},
-                     ("yaml/encoding", "bad.yaml", 9)),
+    "invalid-utf8": (
+        {"bad.yaml": ingress().encode().replace(b"shop.example.com", b"sh\xffop.example.com")},
+        ("yaml/encoding", "bad.yaml", 9),
+    ),
     "tab-indented": ({"tab.yaml": ingress().replace("  name: web", "\tname: web")}, ("yaml/tab", "tab.yaml", 4)),
-    "broken-document": ({"broken.yaml": "apiVersion: v1\nkind: [Ingress\nmetadata: {}\n"}, ("yaml/syntax", "broken.yaml", 3)),
+    "broken-document": (
+        {"broken.yaml": "apiVersion: v1\nkind: [Ingress\nmetadata: {}\n"},
+        ("yaml/syntax", "broken.yaml", 3),
+    ),
     "list-at-top-level": ({"list.yaml": "- a\n- b\n"}, ("yaml/not-a-mapping", "list.yaml", 1)),
     "ingress-without-spec": (
         {"nospec.yaml": "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: x\n"},
         ("api/rules-or-default-backend", "nospec.yaml", 1),
     ),
     "neither-rules-nor-default": (
-        {"empty-spec.yaml": "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: x\nspec:\n  ingressClassName: gitops-ingress\n"},
+        {
+            "empty-spec.yaml": "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: x\nspec:\n  ingressClassName: gitops-ingress\n"
+        },
         ("api/rules-or-default-backend", "empty-spec.yaml", 5),
     ),
     "path-without-slash": ({"a.yaml": ingress(path="api")}, ("api/path-invalid", "a.yaml", 12)),
     "path-with-dotdot": ({"a.yaml": ingress(path="/a/../b")}, ("api/path-invalid", "a.yaml", 12)),
-    "missing-path-type": ({"a.yaml": ingress().replace("            pathType: Prefix\n", "")},
-                          ("api/path-type-required", "a.yaml", 12)),
+    "missing-path-type": (
+        {"a.yaml": ingress().replace("            pathType: Prefix\n", "")},
+        ("api/path-type-required", "a.yaml", 12),
+    ),
     "unknown-path-type": ({"a.yaml": ingress(path_type="Regex")}, ("api/path-type-unsupported", "a.yaml", 13)),
     "uppercase-host": ({"a.yaml": ingress(host="Shop.example.com")}, ("api/host-invalid", "a.yaml", 9)),
     "ip-host": ({"a.yaml": ingress(host="10.0.0.1")}, ("api/host-ip", "a.yaml", 9)),
     "wildcard-in-middle": ({"a.yaml": ingress(host="foo.*.com")}, ("api/host-invalid", "a.yaml", 9)),
     "service-and-resource": (
-        {"a.yaml": ingress().replace("            backend:\n", "            backend:\n              resource:\n                kind: Bucket\n                name: b\n")},
+        {
+            "a.yaml": ingress().replace(
+                "            backend:\n",
+                "            backend:\n              resource:\n                kind: Bucket\n                name: b\n",
+            )
+        },
         ("api/backend-both", "a.yaml", 14),
     ),
-    "port-name-and-number": ({"a.yaml": ingress().replace("number: 80", "number: 80\n                  name: http")},
-                             ("api/port-both", "a.yaml", 14)),
+    "port-name-and-number": (
+        {"a.yaml": ingress().replace("number: 80", "number: 80\n                  name: http")},
+        ("api/port-both", "a.yaml", 14),
+    ),
     "port-70000": ({"a.yaml": ingress(port="70000")}, ("api/port-number-invalid", "a.yaml", 18)),
     "service-name-underscore": ({"a.yaml": ingress(service="web_app")}, ("api/service-name-invalid", "a.yaml", 16)),
     "same-host-path-type-in-two-files": (
@@ -89,7 +111,12 @@ CASES: dict[str, tuple[dict[str, str | bytes], tuple[str, str, int]]] = {
         ("cross/default-backend", "d2.yaml", 6),
     ),
     "configuration-snippet": (
-        {"a.yaml": ingress().replace("  namespace: shop\n", "  namespace: shop\n  annotations:\n    nginx.ingress.kubernetes.io/configuration-snippet: 'more_set_headers \"x: y\";'\n")},
+        {
+            "a.yaml": ingress().replace(
+                "  namespace: shop\n",
+                "  namespace: shop\n  annotations:\n    nginx.ingress.kubernetes.io/configuration-snippet: 'more_set_headers \"x: y\";'\n",
+            )
+        },
         ("policy/denied-annotation", "a.yaml", 7),
     ),
 }

@@ -32,9 +32,7 @@ def ingress(
     if path is not None:
         entry += "        backend:\n" + textwrap.indent(backend, " " * 10) + "\n"
     else:
-        entry = entry.replace(
-            "      - backend: {}\n", "      - backend:\n" + textwrap.indent(backend, " " * 10) + "\n"
-        )
+        entry = entry.replace("      - backend: {}\n", "      - backend:\n" + textwrap.indent(backend, " " * 10) + "\n")
     host_line = f'  - host: "{host}"\n    http:\n' if host is not None else "  - http:\n"
     spec = ""
     if class_name is not None:

@@ -15,7 +15,9 @@ def test_namespaced_key_wins_over_the_bare_one_and_urls_accumulate() -> None:
         {"api:http": "http://[::1]:9100"},
     )
     assert backends.endpoints(ServiceRef("shop", "web", "80")) == (
-        Endpoint("127.0.0.1", 9001), Endpoint("127.0.0.1", 9002))
+        Endpoint("127.0.0.1", 9001),
+        Endpoint("127.0.0.1", 9002),
+    )
     assert backends.endpoints(ServiceRef("other", "web", "80")) == (Endpoint("127.0.0.1", 9000),)
     assert backends.endpoints(ServiceRef("any", "api", "http")) == (Endpoint("::1", 9100),)
     assert backends.endpoints(ServiceRef("shop", "web", "8080")) == ()
@@ -23,7 +25,9 @@ def test_namespaced_key_wins_over_the_bare_one_and_urls_accumulate() -> None:
     assert backends.to_dict()["shop/web:80"] == ["http://127.0.0.1:9001", "http://127.0.0.1:9002"]
 
 
-@pytest.mark.parametrize("bad", ["web=http://x", "web:80", "web:80=", "/web:80=http://x", "a/b/c:80=http://x", ":80=http://x"])
+@pytest.mark.parametrize(
+    "bad", ["web=http://x", "web:80", "web:80=", "/web:80=http://x", "a/b/c:80=http://x", ":80=http://x"]
+)
 def test_malformed_options_are_config_errors(bad: str) -> None:
     with pytest.raises(ConfigError, match="expected"):
         parse_backend_option(bad)

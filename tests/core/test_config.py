@@ -96,16 +96,12 @@ def test_read_settings_from_the_repository_file():
     )
     assert findings == []
     assert settings.ingress_class == "mine" and settings.policy.limits.max_files == 5
-    settings, _ = read_settings(
-        {}, environ={"GITOPS_INGRESS_INGRESS_CLASS": "env"}, overrides={"poll_interval": 5}
-    )
+    settings, _ = read_settings({}, environ={"GITOPS_INGRESS_INGRESS_CLASS": "env"}, overrides={"poll_interval": 5})
     assert settings.ingress_class == "env" and settings.poll_interval == 5
 
 
 def test_bad_settings_file_gives_findings_with_lines_and_defaults():
-    settings, findings = read_settings(
-        {"gitops-ingress.yaml": b"ingress_class: mine\npolicy:\n  limitz: 1\n"}
-    )
+    settings, findings = read_settings({"gitops-ingress.yaml": b"ingress_class: mine\npolicy:\n  limitz: 1\n"})
     (finding,) = findings
     assert (finding.rule, finding.file, finding.line) == ("config/settings", "gitops-ingress.yaml", 3)
     assert settings == Settings()

@@ -6,7 +6,9 @@ from gitops_ingress.core.diff import ChangeKind, diff_environments, diff_tables
 from gitops_ingress.core.routing import Route, RouteTable, ServiceRef, TLSEntry
 
 
-def r(host: str, path: str, backend: str, ingress: str = "shop/web", file: str = "a.yaml", kind: str = "Prefix") -> Route:
+def r(
+    host: str, path: str, backend: str, ingress: str = "shop/web", file: str = "a.yaml", kind: str = "Prefix"
+) -> Route:
     return Route(host, path, kind, ServiceRef("shop", backend, "80"), ingress, file, 3)
 
 
@@ -17,13 +19,22 @@ BASE = RouteTable(
 
 
 def test_identical_tables_from_other_files_give_an_empty_diff() -> None:
-    moved = RouteTable([r(x.host, x.path, x.backend.name, file="moved/elsewhere.yaml") for x in BASE.routes], tls=BASE.tls)  # type: ignore[union-attr]
+    moved = RouteTable(
+        [r(x.host, x.path, x.backend.name, file="moved/elsewhere.yaml") for x in BASE.routes], tls=BASE.tls
+    )  # type: ignore[union-attr]
     assert diff_tables(BASE, moved) == []
     assert diff_environments({"production": BASE}, {"production": moved}).empty
 
 
 def test_retargeted_route_names_request_before_and_after() -> None:
-    head = RouteTable([r("shop.example.com", "/", "web"), r("shop.example.com", "/api", "api-v2"), r("*.apps.example.com", "/", "apps")], tls=BASE.tls)
+    head = RouteTable(
+        [
+            r("shop.example.com", "/", "web"),
+            r("shop.example.com", "/api", "api-v2"),
+            r("*.apps.example.com", "/", "apps"),
+        ],
+        tls=BASE.tls,
+    )
     [change] = diff_tables(BASE, head, "production")
     assert change.kind is ChangeKind.RETARGETED
     assert str(change.request) == "GET shop.example.com/api"
@@ -51,7 +62,9 @@ def test_removed_route_falls_back_to_what_is_left() -> None:
 
 
 def test_shadowed_duplicate_is_reported() -> None:
-    head = RouteTable(list(BASE.routes) + [r("shop.example.com", "/api", "rogue", ingress="zz/late", file="late.yaml")], tls=BASE.tls)
+    head = RouteTable(
+        list(BASE.routes) + [r("shop.example.com", "/api", "rogue", ingress="zz/late", file="late.yaml")], tls=BASE.tls
+    )
     [change] = diff_tables(BASE, head)
     assert change.kind is ChangeKind.SHADOWED and "zz/late" in change.detail and "shop/web" in change.detail
 

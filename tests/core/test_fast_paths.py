@@ -98,9 +98,9 @@ def test_remembered_name_checks_give_a_fresh_list_each_time():
     first = names.is_qualified_name("a/b/c")
     first.append("changed by a caller")
     assert names.is_qualified_name("a/b/c") == first[:-1]
-    assert names.is_valid_port_name("http") == [] and names.is_valid_port_name(
+    assert names.is_valid_port_name("http") == [] and names.is_valid_port_name("http") is not names.is_valid_port_name(
         "http"
-    ) is not names.is_valid_port_name("http")
+    )
 
 
 def test_remembered_name_checks_stay_bounded_and_right():

@@ -165,9 +165,7 @@ def test_too_many_nodes():
     assert only(loaded.findings, "yaml/too-many-nodes").line == 1
 
 
-@pytest.mark.parametrize(
-    "data", [b"a: !!python/object:os.system x\n", b"a: !custom x\n", b"a: !!set {x}\n!foo b: 1\n"]
-)
+@pytest.mark.parametrize("data", [b"a: !!python/object:os.system x\n", b"a: !custom x\n", b"a: !!set {x}\n!foo b: 1\n"])
 def test_non_standard_tags_are_reported(data):
     loaded = load_yaml_file(PATH, data, LIMITS)
     assert any(f.rule == "yaml/tag" for f in loaded.findings)
@@ -244,7 +242,15 @@ TRICKY_SCALARS = [
     "- x",
     "#c",
     "[a,]",
-    "'a", "[b:c]", "[ b , c ]", "[-b]", "[?b]", "[b#c]", "[~, 1, yes]", "[a: b]", "[a, [b]]",
+    "'a",
+    "[b:c]",
+    "[ b , c ]",
+    "[-b]",
+    "[?b]",
+    "[b#c]",
+    "[~, 1, yes]",
+    "[a: b]",
+    "[a, [b]]",
     '"a',
     "[a] # c",
     "a\tb",
@@ -309,9 +315,7 @@ def yaml_texts(draw):
     for _ in range(draw(st.integers(0, 2))):  # a typo somewhere
         at = draw(st.integers(0, len(text)))
         text = (
-            text[:at]
-            + draw(st.sampled_from([" ", ":", "-", "#", "'", '"', "[", "\n", "  ", "- ", ": "]))
-            + text[at:]
+            text[:at] + draw(st.sampled_from([" ", ":", "-", "#", "'", '"', "[", "\n", "  ", "- ", ": "])) + text[at:]
         )
     return text
 

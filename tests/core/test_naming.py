@@ -21,7 +21,9 @@ BRANCHES = st.one_of(
     st.from_regex(r"[a-z0-9][a-z0-9/_.-]{0,80}", fullmatch=True),
     st.sampled_from(["main", "feature/login", "feature-login", "Feature_Login", "a..b", "--upload-pack=x"]),
 )
-HOSTS = st.from_regex(r"(\*\.)?[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?){0,6}", fullmatch=True)
+HOSTS = st.from_regex(
+    r"(\*\.)?[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?){0,6}", fullmatch=True
+)
 
 
 def is_label(text: str) -> bool:

@@ -17,14 +17,33 @@ from gitops_ingress.core.routing import Route, RouteTable, ServiceRef
 SARIF_SCHEMA = Path(__file__).resolve().parents[1] / "data" / "sarif-schema-2.1.0.json"
 
 FINDINGS = (
-    Finding(rule="api/host-invalid", severity=Severity.ERROR, message='spec.rules[0].host: Invalid value: "Foo.com"',
-            file="environments/production/a.yaml", line=12, column=13, hint="use lowercase letters"),
-    Finding(rule="schema/unknown-field", severity=Severity.WARNING, message="unknown field spec.foo",
-            file="environments/production/b.yaml", line=4, column=3),
-    Finding(rule="config/no-yaml", severity=Severity.ERROR, message="evil, message: with\nnewline %0A and ::error",
-            file="weird,name:x.yaml"),
+    Finding(
+        rule="api/host-invalid",
+        severity=Severity.ERROR,
+        message='spec.rules[0].host: Invalid value: "Foo.com"',
+        file="environments/production/a.yaml",
+        line=12,
+        column=13,
+        hint="use lowercase letters",
+    ),
+    Finding(
+        rule="schema/unknown-field",
+        severity=Severity.WARNING,
+        message="unknown field spec.foo",
+        file="environments/production/b.yaml",
+        line=4,
+        column=3,
+    ),
+    Finding(
+        rule="config/no-yaml",
+        severity=Severity.ERROR,
+        message="evil, message: with\nnewline %0A and ::error",
+        file="weird,name:x.yaml",
+    ),
 )
-REPORT = ValidationReport(FINDINGS, files=("environments/production/a.yaml", "environments/production/b.yaml", "ok.yaml"), objects=3)
+REPORT = ValidationReport(
+    FINDINGS, files=("environments/production/a.yaml", "environments/production/b.yaml", "ok.yaml"), objects=3
+)
 CLEAN = ValidationReport((), files=("ok.yaml",), objects=1)
 
 
@@ -40,7 +59,12 @@ def test_json_carries_every_field() -> None:
     document = json.loads(render_findings("json", REPORT))
     assert document["ok"] is False and document["counts"] == {"error": 2, "warning": 1, "notice": 0}
     first = document["findings"][0]
-    assert (first["file"], first["line"], first["column"], first["rule"]) == ("environments/production/a.yaml", 12, 13, "api/host-invalid")
+    assert (first["file"], first["line"], first["column"], first["rule"]) == (
+        "environments/production/a.yaml",
+        12,
+        13,
+        "api/host-invalid",
+    )
 
 
 def test_github_workflow_commands_are_escaped() -> None:
@@ -84,7 +108,11 @@ def test_sarif_schema_check_would_catch_a_broken_document() -> None:
 
 def test_markdown_escapes_table_cells() -> None:
     report = ValidationReport(
-        (Finding(rule="x/y", severity=Severity.ERROR, message="a | b <script>alert(1)</script>", file="f.yaml", line=1),),
+        (
+            Finding(
+                rule="x/y", severity=Severity.ERROR, message="a | b <script>alert(1)</script>", file="f.yaml", line=1
+            ),
+        ),
         files=("f.yaml",),
     )
     text = render_findings("markdown", report)
@@ -101,5 +129,8 @@ def test_diff_formats() -> None:
     assert "GET shop.example.com/api now goes to shop/api-v2:80 instead of shop/api:80" in text
     assert json.loads(render_diff("json", diff))["changes"][0]["kind"] == "retargeted"
     markdown = render_diff("markdown", diff)
-    assert "| production | Re-targeted | shop.example.com/api (Prefix) | GET shop.example.com/api | shop/api:80 | shop/api-v2:80 |" in markdown
+    assert (
+        "| production | Re-targeted | shop.example.com/api (Prefix) | GET shop.example.com/api | shop/api:80 | shop/api-v2:80 |"
+        in markdown
+    )
     assert render_diff("text", RouteDiff()) == "no route changes\n"

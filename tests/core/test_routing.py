@@ -72,7 +72,9 @@ def test_exact_compares_the_whole_path(rule: str, request_path: str, matches: bo
 
 
 def test_implementation_specific_is_prefix_and_empty_matches_all() -> None:
-    table = RouteTable([route("a.com", "/x", "ImplementationSpecific", "x"), route("b.com", "", "ImplementationSpecific", "all")])
+    table = RouteTable(
+        [route("a.com", "/x", "ImplementationSpecific", "x"), route("b.com", "", "ImplementationSpecific", "all")]
+    )
     assert backend_of(table, "a.com", "/x/y") == "x"
     assert backend_of(table, "a.com", "/xy") is None
     assert backend_of(table, "b.com", "/whatever/deep") == "all"
@@ -191,6 +193,7 @@ REQUEST_PATHS = st.tuples(PATHS, st.booleans()).map(lambda p: p[0] + ("/" if p[1
 
 def reference_match(routes: list[Route], host: str, path: str) -> str | None:
     """Straight from the spec text, no cleverness: pick the host group, then rank candidates."""
+
     def group_of(rule_host: str) -> int | None:
         if rule_host == host:
             return 0
@@ -206,7 +209,7 @@ def reference_match(routes: list[Route], host: str, path: str) -> str | None:
         return None
     chosen = min(present)
     candidates = []
-    for r, rank in zip(routes, ranks):
+    for r, rank in zip(routes, ranks, strict=True):
         if rank != chosen:
             continue
         if r.kind == "Exact":
@@ -235,7 +238,9 @@ def test_table_agrees_with_the_reference_matcher(routes: list[Route], host: str,
 def test_merge_takes_every_route_and_the_first_environments_default() -> None:
     staging_default = Route("", "", "Default", svc("staging-fallback"), "zz/default")
     production_default = Route("", "", "Default", svc("production-fallback"), "aa/default")
-    staging = RouteTable([route("s.example.com", "/", "Prefix", "s")], staging_default, (), [("old.s.com", svc("legacy"))])
+    staging = RouteTable(
+        [route("s.example.com", "/", "Prefix", "s")], staging_default, (), [("old.s.com", svc("legacy"))]
+    )
     production = RouteTable([route("p.example.com", "/", "Prefix", "p")], production_default)
     merged = RouteTable.merge({"staging": staging, "production": production})
     assert backend_of(merged, "s.example.com", "/x") == "s"

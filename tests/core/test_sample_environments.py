@@ -291,9 +291,7 @@ def _broken(objects: list[SampleObject], **changes: object) -> SampleObject:
     return SampleObject(base.environment, base.file, 0, Ingress.model_validate(raw), base.namespace)
 
 
-def test_checks_detect_conflicts_and_policy_breaches(
-    objects: list[SampleObject], settings: Settings
-) -> None:
+def test_checks_detect_conflicts_and_policy_breaches(objects: list[SampleObject], settings: Settings) -> None:
     copy = _broken(objects)
     assert any("defined 2 times" in p for p in conflict_problems([*objects, copy]))
     renamed = conflict_problems([*objects, _broken(objects, metadata={"name": "other"})])
@@ -324,9 +322,7 @@ def test_the_whole_sample_loads_without_errors_or_warnings(objects: list[SampleO
         if f.severity is not Severity.NOTICE and (f.rule, f.file) not in EXPECTED_WARNINGS
     ]
     assert loud == []
-    loaded = sorted(
-        (env.name, item.key) for env in snapshot.environments.values() for item in env.ingresses
-    )
+    loaded = sorted((env.name, item.key) for env in snapshot.environments.values() for item in env.ingresses)
     assert loaded == sorted((o.environment, f"{o.namespace}/{o.name}") for o in objects)
 
 
@@ -357,8 +353,6 @@ def production_table(objects: list[SampleObject], settings: Settings) -> RouteTa
 
 
 @pytest.mark.parametrize(("host", "path", "expected"), PRODUCTION_REQUESTS)
-def test_production_routes_as_documented(
-    production_table: RouteTable, host: str, path: str, expected: str
-) -> None:
+def test_production_routes_as_documented(production_table: RouteTable, host: str, path: str, expected: str) -> None:
     match = production_table.match(host, path)
     assert f"{match.backend}{' default' if match.via_default else ''}" == expected

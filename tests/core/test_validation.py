@@ -71,9 +71,7 @@ def test_neither_rules_nor_default_backend():
 def test_path_without_leading_slash():
     finding = one(ingress(path="api"), "api/path-invalid")
     assert finding.line == PATH_LINE
-    assert (
-        finding.message == 'spec.rules[0].http.paths[0].path: Invalid value: "api": must be an absolute path'
-    )
+    assert finding.message == 'spec.rules[0].http.paths[0].path: Invalid value: "api": must be an absolute path'
     assert finding.field == "spec.rules[0].http.paths[0].path"
     assert finding.object == "shop/web"
     assert finding.hint
@@ -104,9 +102,7 @@ def test_implementation_specific_path_may_be_empty_but_not_relative():
 
 def test_missing_path_type():
     finding = one(ingress(path_type=None), "api/path-type-required")
-    assert (
-        finding.message == "spec.rules[0].http.paths[0].pathType: Required value: pathType must be specified"
-    )
+    assert finding.message == "spec.rules[0].http.paths[0].pathType: Required value: pathType must be specified"
     assert finding.line == PATH_LINE  # the path entry, since the field itself is absent
 
 
@@ -131,10 +127,7 @@ def test_uppercase_host():
 
 def test_ip_as_host():
     finding = one(ingress(host="10.0.0.1"), "api/host-ip")
-    assert (
-        finding.message
-        == 'spec.rules[0].host: Invalid value: "10.0.0.1": must be a DNS name, not an IP address'
-    )
+    assert finding.message == 'spec.rules[0].host: Invalid value: "10.0.0.1": must be a DNS name, not an IP address'
     assert finding.line == HOST_LINE
 
 
@@ -170,9 +163,7 @@ def test_port_with_both_name_and_number():
 
 
 def test_port_70000():
-    finding = one(
-        ingress(backend="service:\n  name: web\n  port:\n    number: 70000"), "api/port-number-invalid"
-    )
+    finding = one(ingress(backend="service:\n  name: web\n  port:\n    number: 70000"), "api/port-number-invalid")
     assert finding.message == (
         "spec.rules[0].http.paths[0].backend.service.port.number: Invalid value: 70000: "
         "must be between 1 and 65535, inclusive"
@@ -186,16 +177,12 @@ def test_port_zero_counts_as_unset():
 
 
 def test_bad_port_name():
-    finding = one(
-        ingress(backend="service:\n  name: web\n  port:\n    name: web_http"), "api/port-name-invalid"
-    )
+    finding = one(ingress(backend="service:\n  name: web\n  port:\n    name: web_http"), "api/port-name-invalid")
     assert finding.message.endswith("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
 
 
 def test_service_name_with_underscore():
-    finding = one(
-        ingress(backend="service:\n  name: my_web\n  port:\n    number: 80"), "api/service-name-invalid"
-    )
+    finding = one(ingress(backend="service:\n  name: my_web\n  port:\n    number: 80"), "api/service-name-invalid")
     assert finding.line == SERVICE_NAME_LINE
     assert "a lowercase RFC 1123 label must consist of" in finding.message
     assert "(e.g. 'my-name',  or '123-abc', regex" in finding.message
@@ -212,9 +199,7 @@ def test_service_name_starting_with_a_digit_depends_on_strictness():
 def test_resource_backend_rules():
     finding = one(ingress(backend="resource:\n  kind: Bucket\n  name: a/b"), "api/resource-invalid")
     assert finding.message.endswith("may not contain '/'")
-    assert one(ingress(backend="resource:\n  name: b"), "api/resource-required").message.endswith(
-        "kind is required"
-    )
+    assert one(ingress(backend="resource:\n  name: b"), "api/resource-required").message.endswith("kind is required")
     assert errors(ingress(backend="resource:\n  apiGroup: k8s.example.com\n  kind: Bucket\n  name: b")) == []
 
 
@@ -233,10 +218,7 @@ def test_metadata_rules():
         "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  namespace: a\nspec:\n  defaultBackend:\n"
         "    resource: {kind: A, name: b}\n"
     )
-    assert (
-        one(text, "api/name-required").message
-        == "metadata.name: Required value: name or generateName is required"
-    )
+    assert one(text, "api/name-required").message == "metadata.name: Required value: name or generateName is required"
     bad_key = ingress(annotations={"a/b/c": "x"})
     assert one(bad_key, "api/annotation-invalid").line == 7
 
@@ -256,10 +238,7 @@ def test_nginx_deep_inspection_and_path_charset():
     assert one(ingress(path="/etc/passwd"), "nginx/deep-inspection").line == PATH_LINE
     assert one(ingress(host="x_by_lua.example.com"), "nginx/deep-inspection").line == HOST_LINE
     warning = one(ingress(path="/api/(.*)"), "nginx/path-charset", severity=Severity.WARNING)
-    assert (
-        warning.message
-        == "ingress contains invalid paths: path /api/(.*) cannot be used with pathType Prefix"
-    )
+    assert warning.message == "ingress contains invalid paths: path /api/(.*) cannot be used with pathType Prefix"
     off = Settings.build({"validation": {"strict_path_charset": False}})
     assert parse(ingress(path="/api/(.*)"), off).findings == ()
 
@@ -280,9 +259,7 @@ def test_unknown_fields_follow_the_setting():
     assert one(text, "schema/unknown-field", strict).severity is Severity.ERROR
     ignore = Settings.build({"validation": {"unknown_fields": "ignore"}})
     assert parse(text, ignore).findings == ()
-    known = ingress().replace(
-        "  namespace: shop\n", "  namespace: shop\n  uid: x\n  labels: {a: b}\n  generation: 3\n"
-    )
+    known = ingress().replace("  namespace: shop\n", "  namespace: shop\n  uid: x\n  labels: {a: b}\n  generation: 3\n")
     assert parse(known).findings == ()
 
 
@@ -326,9 +303,7 @@ def test_ingress_class_is_parsed_and_validated():
         "api/controller-required",
     )
     params = good + "  parameters:\n    kind: Params\n    name: p\n    scope: Namespace\n"
-    assert one(params, "api/parameters-namespace").message.endswith(
-        "`parameters.scope` is set to 'Namespace'"
-    )
+    assert one(params, "api/parameters-namespace").message.endswith("`parameters.scope` is set to 'Namespace'")
     assert parse(params + "    namespace: ops\n").findings == ()
     cluster = good + "  parameters:\n    kind: Params\n    name: p\n    namespace: ops\n"
     assert "Forbidden" in one(cluster, "api/parameters-namespace").message
@@ -379,10 +354,7 @@ def test_validate_manifest_has_no_positions_and_does_not_touch_its_input():
 
 
 @settings(max_examples=150, deadline=None)
-@given(
-    st.binary(max_size=300)
-    | st.text(alphabet="ab:- \n\t[]{}#&*!|>'\"0123456789.", max_size=200).map(str.encode)
-)
+@given(st.binary(max_size=300) | st.text(alphabet="ab:- \n\t[]{}#&*!|>'\"0123456789.", max_size=200).map(str.encode))
 def test_parse_file_never_raises_on_garbage(data):
     parsed = parse(data)
     assert all(f.file == PATH for f in parsed.findings)

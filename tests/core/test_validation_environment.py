@@ -31,9 +31,7 @@ def test_same_host_path_and_type_in_two_files_is_an_error_on_the_later():
 
 
 def test_prefix_trailing_slash_and_implementation_specific_count_as_prefix():
-    result = env(
-        {A: ingress("a", path="/api"), B: ingress("b", path="/api/", path_type="ImplementationSpecific")}
-    )
+    result = env({A: ingress("a", path="/api"), B: ingress("b", path="/api/", path_type="ImplementationSpecific")})
     assert len(by_rule(result, "cross/path-conflict")) == 1
 
 
@@ -62,9 +60,7 @@ def test_canary_overlap_is_a_notice():
 
 def test_two_default_backends():
     backend = "  defaultBackend:\n    service:\n      name: fallback\n      port:\n        number: 80\n"
-    result = env(
-        {A: ingress("a", extra_spec=backend), B: ingress("b", host="other.example.com", extra_spec=backend)}
-    )
+    result = env({A: ingress("a", extra_spec=backend), B: ingress("b", host="other.example.com", extra_spec=backend)})
     (finding,) = by_rule(result, "cross/default-backend")
     assert finding.file == B and finding.line == 7
     assert "shop/a" in finding.message and "shop/b" in finding.message and A in finding.message
@@ -118,9 +114,7 @@ def test_host_outside_allowed_suffixes():
 
 
 def test_limits():
-    settings = Settings.build(
-        {"policy": {"limits": {"max_files": 1, "max_objects": 1, "max_paths_per_host": 1}}}
-    )
+    settings = Settings.build({"policy": {"limits": {"max_files": 1, "max_objects": 1, "max_paths_per_host": 1}}})
     result = env({A: ingress("a", path="/a"), B: ingress("b", path="/b")}, settings)
     rules = {f.rule for f in result.findings}
     assert {"policy/too-many-files", "policy/too-many-objects", "policy/too-many-paths"} <= rules
@@ -133,15 +127,19 @@ def test_hostless_rule_warns_unless_the_environment_allows_it() -> None:
     from gitops_ingress.core.settings import Settings
 
     manifest = (
-        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: health\nspec:\n"
-        "  rules:\n    - http:\n        paths:\n          - path: /healthz\n            pathType: Exact\n"
-        "            backend:\n              service:\n                name: health\n                port:\n"
-        "                  number: 80\n"
-    ).encode()
+        b"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: health\nspec:\n"
+        b"  rules:\n    - http:\n        paths:\n          - path: /healthz\n            pathType: Exact\n"
+        b"            backend:\n              service:\n                name: health\n                port:\n"
+        b"                  number: 80\n"
+    )
     strict = Settings.build({"policy": {"allowed_host_suffixes": {"production": ["example.com"]}}})
     relaxed = Settings.build(
         {"policy": {"allowed_host_suffixes": {"production": ["example.com"]}, "allow_hostless_rules": ["production"]}}
     )
     warned = build_environment("production", {"h.yaml": manifest}, strict).findings
     assert [(f.rule, f.line) for f in warned if f.rule == "policy/host-not-allowed"] == [("policy/host-not-allowed", 7)]
-    assert not [f for f in build_environment("production", {"h.yaml": manifest}, relaxed).findings if f.rule.startswith("policy/")]
+    assert not [
+        f
+        for f in build_environment("production", {"h.yaml": manifest}, relaxed).findings
+        if f.rule.startswith("policy/")
+    ]

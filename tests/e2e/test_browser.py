@@ -23,8 +23,14 @@ from tests.support.processes import Child, poll
 from tests.support.upstreams import refused_port as free_port
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 WAIT = 30.0
 WAIT_MS = 30_000
@@ -103,14 +109,27 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     secret = tmp_path / "secret"
     secret.write_text(SECRET)
     api_port, proxy_port = free_port(), free_port()
-    args = ["serve", "--repo", remote.url,
-            "--listen", f"127.0.0.1:{api_port}", "--proxy-listen", f"127.0.0.1:{proxy_port}",
-            "--state-dir", str(tmp_path / "state"), "--webhook-secret-file", str(secret), "--poll-interval", "30"]
+    args = [
+        "serve",
+        "--repo",
+        remote.url,
+        "--listen",
+        f"127.0.0.1:{api_port}",
+        "--proxy-listen",
+        f"127.0.0.1:{proxy_port}",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--webhook-secret-file",
+        str(secret),
+        "--poll-interval",
+        "30",
+    ]
     for name, server in backends.items():
         args += ["--backend", f"{name}=http://127.0.0.1:{server.server_address[1]}"]
     serve = Child(args, wait=WAIT)
     stack = Stack(f"http://127.0.0.1:{api_port}", proxy_port, work)
     try:
+
         def settled() -> bool:
             if serve.proc.poll() is not None:
                 raise AssertionError(f"serve exited with {serve.proc.returncode}:\n{serve.log()}")
@@ -159,7 +178,9 @@ def test_overview_lists_branches_with_preview_links_that_reach_the_branch_backen
     feature_row.get_by_role("link", name=FEATURE).click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(FEATURE)
     try_link = page.locator("table.diff tr.change-retargeted a", has_text="try the preview").first
-    expect(try_link).to_have_attribute("href", f"http://feature-api-v2-1fac20--shop-example-com.preview.localhost:{stack.proxy_port}/api")
+    expect(try_link).to_have_attribute(
+        "href", f"http://feature-api-v2-1fac20--shop-example-com.preview.localhost:{stack.proxy_port}/api"
+    )
     page.screenshot(path=str(SCREENSHOTS / "branch.png"), full_page=True)
     try_link.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("backend shop/catalog-api-v2:8080")

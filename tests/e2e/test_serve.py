@@ -23,9 +23,9 @@ import pytest
 from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.routing import RoutingState
 from tests.support.gitrepos import Remote, WorkTree, make_branching_remote
+from tests.support.manifests import ingress
 from tests.support.processes import Child, poll
 from tests.support.upstreams import LoopThread, TestUpstream
-from tests.support.manifests import ingress
 
 WAIT = 20.0
 SECRET = "e2e-secret"
@@ -39,10 +39,20 @@ class ServeProcess(Child):
         secret_file = tmp_path / "webhook-secret"
         secret_file.write_text(SECRET + "\n")
         args = [
-            "serve", "--repo", repo,
-            "--listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0",
-            "--state-dir", str(tmp_path / "state"), "--webhook-secret-file", str(secret_file),
-            "--poll-interval", "3600", *extra,
+            "serve",
+            "--repo",
+            repo,
+            "--listen",
+            "127.0.0.1:0",
+            "--proxy-listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--webhook-secret-file",
+            str(secret_file),
+            "--poll-interval",
+            "3600",
+            *extra,
         ]
         for key, url in backends.items():
             args += ["--backend", f"{key}={url}"]
@@ -52,7 +62,8 @@ class ServeProcess(Child):
 
     def webhook(self, branch: str) -> httpx.Response:
         return self.http.post(
-            f"{self.api}/webhooks/generic", json={"ref": f"refs/heads/{branch}"},
+            f"{self.api}/webhooks/generic",
+            json={"ref": f"refs/heads/{branch}"},
             headers={"Authorization": f"Bearer {SECRET}"},
         )
 
@@ -164,7 +175,9 @@ def test_serve_stable_and_preview_push_refuse_delete(tmp_path: Path, upstreams: 
 
 
 @pytest.mark.slow
-def test_serve_restart_serves_the_stored_state_without_the_remote(tmp_path: Path, upstreams: dict[str, TestUpstream]) -> None:
+def test_serve_restart_serves_the_stored_state_without_the_remote(
+    tmp_path: Path, upstreams: dict[str, TestUpstream]
+) -> None:
     remote, _work = repository(tmp_path)
     backends = {f"{name}:80": up.url for name, up in upstreams.items()}
     first = ServeProcess(tmp_path, remote.url, backends)
@@ -186,7 +199,9 @@ def test_serve_restart_serves_the_stored_state_without_the_remote(tmp_path: Path
 
 
 @pytest.mark.slow
-def test_serve_killed_mid_sync_completes_it_on_the_next_start(tmp_path: Path, upstreams: dict[str, TestUpstream]) -> None:
+def test_serve_killed_mid_sync_completes_it_on_the_next_start(
+    tmp_path: Path, upstreams: dict[str, TestUpstream]
+) -> None:
     remote, work = repository(tmp_path)
     branch = "feature/new-shop"
     host = preview_host(branch, "shop.example.com", "preview.localhost")

@@ -52,8 +52,14 @@ def test_serve_and_proxy_on_kubernetes(stand_in: StandIn, tmp_path: Path) -> Non
     env = {k: v for k, v in env.items() if not k.startswith("GITOPS_INGRESS_")}
 
     def kubectl(*args: str) -> str:
-        result = subprocess.run([KUBECTL, "--cache-dir", str(tmp_path / "kcache"), *args], env=env,
-                                capture_output=True, text=True, timeout=WAIT, check=False)
+        result = subprocess.run(
+            [KUBECTL, "--cache-dir", str(tmp_path / "kcache"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=False,
+        )
         assert result.returncode == 0, result.stderr
         return result.stdout
 
@@ -71,14 +77,51 @@ def test_serve_and_proxy_on_kubernetes(stand_in: StandIn, tmp_path: Path) -> Non
     cluster.service("shop", "web", port=80, port_name="http", target=web.port)
     cluster.endpoints("shop", "web", ready=["127.0.0.1"], port=web.port)
 
-    serve = Child(["serve", "--repo", str(remote.path), "--target", "kubernetes", "--listen", "127.0.0.1:0",
-                   "--state-dir", str(tmp_path / "state"), "--poll-interval", "0.5",
-                   "--preview-domain", DOMAIN], r"api (http://\S+) target kubernetes", wait=WAIT, env=env)
-    proxy = Child(["proxy", "--kubernetes", "--listen", "127.0.0.1:0", "--publish-address", "127.0.0.1",
-                   "--preview-domain", DOMAIN, "--no-access-log"], r"serving (http://\S+)", wait=WAIT, env=env)
-    logs = lambda: serve.log(30) + proxy.log(30)
+    serve = Child(
+        [
+            "serve",
+            "--repo",
+            str(remote.path),
+            "--target",
+            "kubernetes",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--poll-interval",
+            "0.5",
+            "--preview-domain",
+            DOMAIN,
+        ],
+        r"api (http://\S+) target kubernetes",
+        wait=WAIT,
+        env=env,
+    )
+    proxy = Child(
+        [
+            "proxy",
+            "--kubernetes",
+            "--listen",
+            "127.0.0.1:0",
+            "--publish-address",
+            "127.0.0.1",
+            "--preview-domain",
+            DOMAIN,
+            "--no-access-log",
+        ],
+        r"serving (http://\S+)",
+        wait=WAIT,
+        env=env,
+    )
+
+    def logs() -> str:
+        return serve.log(30) + proxy.log(30)
+
     try:
-        table = lambda: kubectl("get", "ingress", "-A", "--no-headers")
+
+        def table() -> str:
+            return kubectl("get", "ingress", "-A", "--no-headers")
+
         poll(lambda: "shop-feature-login-" in table() and "login" in table(), "stable and preview Ingresses", logs)
         rows = {tuple(line.split()[:2]) for line in table().splitlines()}
         preview_ns = next(ns for ns, _ in rows if ns.startswith("shop-feature-login"))
@@ -131,15 +174,38 @@ def test_proxy_serves_the_tls_secrets_its_ingresses_name(stand_in: StandIn, tmp_
     cluster = Cluster(stand_in)
     cluster.namespace("shop")
     cluster.tls_secret("shop", "shop-tls", (tmp_path / "shop.crt").read_bytes(), (tmp_path / "shop.key").read_bytes())
-    run(make_target(stand_in).apply("main", True, envs(environment(
-        "production", "c1", ingress_yaml("shop", "shop.example.com", "web", tls_secret="shop-tls")))))
-    proxy = Child(["proxy", "--kubernetes", "--listen", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0",
-                   "--tls-dir", str(tls_dir), "--no-access-log"],
-                  r"serving http://\S+, (https://\S+)", wait=WAIT, env=env)
+    run(
+        make_target(stand_in).apply(
+            "main",
+            True,
+            envs(
+                environment("production", "c1", ingress_yaml("shop", "shop.example.com", "web", tls_secret="shop-tls"))
+            ),
+        )
+    )
+    proxy = Child(
+        [
+            "proxy",
+            "--kubernetes",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--tls-dir",
+            str(tls_dir),
+            "--no-access-log",
+        ],
+        r"serving http://\S+, (https://\S+)",
+        wait=WAIT,
+        env=env,
+    )
     try:
         port = int(proxy.address.rsplit(":", 1)[1])
         assert peer_serial(port, "other.example.com", ca.path) == default_serial
-        poll(lambda: peer_serial(port, "shop.example.com", ca.path) == shop_serial, "the Secret's certificate",
-             lambda: proxy.log(20))
+        poll(
+            lambda: peer_serial(port, "shop.example.com", ca.path) == shop_serial,
+            "the Secret's certificate",
+            lambda: proxy.log(20),
+        )
     finally:
         assert proxy.stop() == 0

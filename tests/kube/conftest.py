@@ -43,10 +43,18 @@ def kubectl(stand_in: StandIn, tmp_path: pathlib.Path) -> KubectlRunner:
     """``kubectl("get", "ns")`` -> CompletedProcess (text, never raises on a non-zero exit)."""
     cache = tmp_path / "kubectl-cache"
 
-    def run(*args: str, input: str | None = None,  # mirrors subprocess.run
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str,
+        input: str | None = None,  # mirrors subprocess.run
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [KUBECTL, "--kubeconfig", str(stand_in.kubeconfig_path), "--cache-dir", str(cache),
-             *args], input=input, capture_output=True, text=True, timeout=timeout, check=False)
+            [KUBECTL, "--kubeconfig", str(stand_in.kubeconfig_path), "--cache-dir", str(cache), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     return run

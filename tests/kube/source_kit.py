@@ -35,23 +35,51 @@ class Cluster(Reader):
         self.core.create_namespace({"metadata": {"name": name}})
 
     def service(self, ns: str, name: str, port: int = 80, port_name: str = "http", target: int = 8080) -> None:
-        self.core.create_namespaced_service(ns, {"metadata": {"name": name}, "spec": {
-            "selector": {"app": name}, "ports": [{"name": port_name, "port": port, "targetPort": target}]}})
+        self.core.create_namespaced_service(
+            ns,
+            {
+                "metadata": {"name": name},
+                "spec": {"selector": {"app": name}, "ports": [{"name": port_name, "port": port, "targetPort": target}]},
+            },
+        )
 
-    def endpoints(self, ns: str, service: str, ready: list[str], not_ready: list[str] = (),  # type: ignore[assignment]
-                  port: int = 8080, port_name: str = "http", name: str = "") -> None:
+    def endpoints(
+        self,
+        ns: str,
+        service: str,
+        ready: list[str],
+        not_ready: list[str] = (),  # type: ignore[assignment]
+        port: int = 8080,
+        port_name: str = "http",
+        name: str = "",
+    ) -> None:
         endpoints = [{"addresses": [a], "conditions": {"ready": True}} for a in ready]
         endpoints += [{"addresses": [a], "conditions": {"ready": False}} for a in not_ready]
-        body = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-                "metadata": {"name": name or f"{service}-abc", "namespace": ns,
-                             "labels": {"kubernetes.io/service-name": service}},
-                "endpoints": endpoints, "ports": [{"name": port_name, "port": port, "protocol": "TCP"}]}
-        self.discovery.patch_namespaced_endpoint_slice(body["metadata"]["name"], ns, body, field_manager="test",
-                                                       _content_type="application/apply-patch+yaml")
+        body = {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "addressType": "IPv4",
+            "metadata": {
+                "name": name or f"{service}-abc",
+                "namespace": ns,
+                "labels": {"kubernetes.io/service-name": service},
+            },
+            "endpoints": endpoints,
+            "ports": [{"name": port_name, "port": port, "protocol": "TCP"}],
+        }
+        self.discovery.patch_namespaced_endpoint_slice(
+            body["metadata"]["name"], ns, body, field_manager="test", _content_type="application/apply-patch+yaml"
+        )
 
     def tls_secret(self, ns: str, name: str, cert: bytes, key: bytes) -> None:
-        self.core.create_namespaced_secret(ns, {"metadata": {"name": name}, "type": "kubernetes.io/tls", "data": {
-            "tls.crt": base64.b64encode(cert).decode(), "tls.key": base64.b64encode(key).decode()}})
+        self.core.create_namespaced_secret(
+            ns,
+            {
+                "metadata": {"name": name},
+                "type": "kubernetes.io/tls",
+                "data": {"tls.crt": base64.b64encode(cert).decode(), "tls.key": base64.b64encode(key).decode()},
+            },
+        )
 
 
 class Following:
@@ -89,8 +117,14 @@ def endpoints_for(snapshot: Snapshot, host: str, path: str = "/") -> tuple[Endpo
 
 @asynccontextmanager
 async def running(server: StandIn, tls_dir: Path | None = None, **options: Any) -> AsyncIterator[Following]:
-    source = KubernetesSource(SETTINGS, kubeconfig=str(server.kubeconfig_path), tls_dir=str(tls_dir) if tls_dir else None,
-                              debounce=0.02, backoff_max=0.5, **options)
+    source = KubernetesSource(
+        SETTINGS,
+        kubeconfig=str(server.kubeconfig_path),
+        tls_dir=str(tls_dir) if tls_dir else None,
+        debounce=0.02,
+        backoff_max=0.5,
+        **options,
+    )
     following = Following(source)
     task = asyncio.create_task(source.run(following.publish))
     try:

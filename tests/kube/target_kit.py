@@ -22,11 +22,27 @@ from tests.support.manifests import ingress
 SETTINGS = Settings.build(None, {}, {"preview_domain": "preview.example.com", "serve_ingresses_without_class": False})
 
 
-def ingress_yaml(name: str, host: str, service: str, *, namespace: str = "shop", path: str = "/",
-                 tls_secret: str = "", port: int | str = 80) -> str:
+def ingress_yaml(
+    name: str,
+    host: str,
+    service: str,
+    *,
+    namespace: str = "shop",
+    path: str = "/",
+    tls_secret: str = "",
+    port: int | str = 80,
+) -> str:
     """A valid Ingress labelled with its team (the namespace), which the target must keep."""
-    return ingress(name, host, service, namespace=namespace, path=path, port=port, tls_secret=tls_secret,
-                   labels={"team": namespace})
+    return ingress(
+        name,
+        host,
+        service,
+        namespace=namespace,
+        path=path,
+        port=port,
+        tls_secret=tls_secret,
+        labels={"team": namespace},
+    )
 
 
 def environment(name: str, commit: str, *docs: str, settings: Settings = SETTINGS) -> DesiredEnvironment:
@@ -67,7 +83,9 @@ class Reader:
         return {ns.metadata.name: ns for ns in self.core.list_namespace().items}
 
     def ingresses(self) -> dict[str, Any]:
-        return {f"{i.metadata.namespace}/{i.metadata.name}": i for i in self.net.list_ingress_for_all_namespaces().items}
+        return {
+            f"{i.metadata.namespace}/{i.metadata.name}": i for i in self.net.list_ingress_for_all_namespaces().items
+        }
 
     def services(self, namespace: str) -> dict[str, Any]:
         return {s.metadata.name: s for s in self.core.list_namespaced_service(namespace).items}

@@ -19,11 +19,16 @@ from tests.support.kubeapi.builders import ingress
 APPLY = "application/apply-patch+yaml"
 
 
-def _apply(net: client.NetworkingV1Api, body: dict[str, Any], manager: str,
-           force: bool = False) -> dict[str, Any]:
+def _apply(net: client.NetworkingV1Api, body: dict[str, Any], manager: str, force: bool = False) -> dict[str, Any]:
     resp = net.patch_namespaced_ingress(
-        body["metadata"]["name"], body["metadata"]["namespace"], body, field_manager=manager,
-        force=force, _content_type=APPLY, _preload_content=False)
+        body["metadata"]["name"],
+        body["metadata"]["namespace"],
+        body,
+        field_manager=manager,
+        force=force,
+        _content_type=APPLY,
+        _preload_content=False,
+    )
     return json.loads(resp.data)
 
 
@@ -56,8 +61,9 @@ def test_reapply_is_a_no_op_and_dropped_fields_are_removed(net: client.Networkin
 
 def test_field_kept_while_another_manager_owns_it(net: client.NetworkingV1Api) -> None:
     _apply(net, ingress("web", labels={"team": "a"}), "gitops-ingress")
-    _apply(net, {**ingress("web"), "metadata": {"name": "web", "namespace": "default",
-                                                "labels": {"team": "a"}}}, "other")
+    _apply(
+        net, {**ingress("web"), "metadata": {"name": "web", "namespace": "default", "labels": {"team": "a"}}}, "other"
+    )
     # "other" co-owns labels.team (same value), so dropping it from ours keeps it.
     after = _apply(net, ingress("web"), "gitops-ingress")
     assert after["metadata"]["labels"] == {"team": "a"}
@@ -70,11 +76,16 @@ def test_conflict_then_force_transfers_ownership(net: client.NetworkingV1Api) ->
     assert err.value.status == 409
     status = json.loads(err.value.body)
     assert status["reason"] == "Conflict"
-    assert status["message"] == ('Apply failed with 1 conflict: conflict with "gitops-ingress" '
-                                 'using networking.k8s.io/v1: .spec.rules')
-    assert status["details"]["causes"] == [{
-        "reason": "FieldManagerConflict", "field": ".spec.rules",
-        "message": 'conflict with "gitops-ingress" using networking.k8s.io/v1: .spec.rules'}]
+    assert status["message"] == (
+        'Apply failed with 1 conflict: conflict with "gitops-ingress" using networking.k8s.io/v1: .spec.rules'
+    )
+    assert status["details"]["causes"] == [
+        {
+            "reason": "FieldManagerConflict",
+            "field": ".spec.rules",
+            "message": 'conflict with "gitops-ingress" using networking.k8s.io/v1: .spec.rules',
+        }
+    ]
 
     forced = _apply(net, ingress("web", host="b.example.com"), "intruder", force=True)
     assert forced["spec"]["rules"][0]["host"] == "b.example.com"
@@ -95,8 +106,9 @@ def test_same_value_is_shared_not_a_conflict(net: client.NetworkingV1Api) -> Non
 
 def test_update_takes_fields_and_apply_then_conflicts(net: client.NetworkingV1Api) -> None:
     _apply(net, ingress("web", labels={"team": "a"}), "gitops-ingress")
-    net.patch_namespaced_ingress("web", "default", {"metadata": {"labels": {"team": "b"}}},
-                                 field_manager="kubectl-edit")
+    net.patch_namespaced_ingress(
+        "web", "default", {"metadata": {"labels": {"team": "b"}}}, field_manager="kubectl-edit"
+    )
     with pytest.raises(ApiException) as err:
         _apply(net, ingress("web", labels={"team": "a"}), "gitops-ingress")
     assert '"kubectl-edit"' in json.loads(err.value.body)["message"]
@@ -125,13 +137,11 @@ def test_apply_with_stale_resource_version_conflicts(net: client.NetworkingV1Api
     assert err.value.status == 409
 
 
-def test_dynamic_client_discovers_and_applies(api_client: client.ApiClient,
-                                              tmp_path: pathlib.Path) -> None:
+def test_dynamic_client_discovers_and_applies(api_client: client.ApiClient, tmp_path: pathlib.Path) -> None:
     # The DynamicClient caches discovery in a file keyed by host: give it its own file.
     dyn = dynamic.DynamicClient(api_client, cache_file=str(tmp_path / "discovery.json"))
     ingresses = dyn.resources.get(api_version="networking.k8s.io/v1", kind="Ingress")
-    applied = dyn.server_side_apply(ingresses, body=ingress("web"), namespace="default",
-                                    field_manager="gitops-ingress")
+    applied = dyn.server_side_apply(ingresses, body=ingress("web"), namespace="default", field_manager="gitops-ingress")
     assert applied.metadata.managedFields[0].manager == "gitops-ingress"
     listed = dyn.get(ingresses, namespace="default", label_selector="")
     assert [i.metadata.name for i in listed.items] == ["web"]

@@ -50,10 +50,15 @@ def test_namespace_and_ingress_lifecycle(api_client: client.ApiClient) -> None:
         net.read_namespaced_ingress("web", "shop")
     assert err.value.status == 404
     assert _status(err.value) == {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": 'ingresses.networking.k8s.io "web" not found', "reason": "NotFound",
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'ingresses.networking.k8s.io "web" not found',
+        "reason": "NotFound",
         "details": {"name": "web", "group": "networking.k8s.io", "kind": "ingresses"},
-        "code": 404}
+        "code": 404,
+    }
 
 
 def test_already_exists_and_missing_namespace(api_client: client.ApiClient) -> None:
@@ -80,28 +85,44 @@ def test_stale_resource_version_is_a_conflict(api_client: client.ApiClient) -> N
     assert status["reason"] == "Conflict"
     assert status["message"] == (
         'Operation cannot be fulfilled on ingresses.networking.k8s.io "web": the object has been '
-        "modified; please apply your changes to the latest version and try again")
+        "modified; please apply your changes to the latest version and try again"
+    )
 
 
 def test_json_patch_and_delete_preconditions(api_client: client.ApiClient) -> None:
     net = client.NetworkingV1Api(api_client)
     created = net.create_namespaced_ingress("default", ingress("web"))
-    patched = net.patch_namespaced_ingress("web", "default", [
-        {"op": "add", "path": "/metadata/labels", "value": {"a": "b"}},
-        {"op": "replace", "path": "/spec/rules/0/host", "value": "new.example.com"}])
+    patched = net.patch_namespaced_ingress(
+        "web",
+        "default",
+        [
+            {"op": "add", "path": "/metadata/labels", "value": {"a": "b"}},
+            {"op": "replace", "path": "/spec/rules/0/host", "value": "new.example.com"},
+        ],
+    )
     assert patched.metadata.labels == {"a": "b"}
     assert patched.spec.rules[0].host == "new.example.com" and patched.metadata.generation == 2
     with pytest.raises(ApiException) as err:
-        net.patch_namespaced_ingress("web", "default", [
-            {"op": "test", "path": "/spec/ingressClassName", "value": "other"}])
+        net.patch_namespaced_ingress(
+            "web", "default", [{"op": "test", "path": "/spec/ingressClassName", "value": "other"}]
+        )
     assert err.value.status == 422
     with pytest.raises(ApiException) as err:
-        net.delete_namespaced_ingress("web", "default", body=client.V1DeleteOptions(
-            preconditions=client.V1Preconditions(
-                resource_version=created.metadata.resource_version)))
+        net.delete_namespaced_ingress(
+            "web",
+            "default",
+            body=client.V1DeleteOptions(
+                preconditions=client.V1Preconditions(resource_version=created.metadata.resource_version)
+            ),
+        )
     assert err.value.status == 409
-    net.delete_namespaced_ingress("web", "default", body=client.V1DeleteOptions(
-        preconditions=client.V1Preconditions(resource_version=patched.metadata.resource_version)))
+    net.delete_namespaced_ingress(
+        "web",
+        "default",
+        body=client.V1DeleteOptions(
+            preconditions=client.V1Preconditions(resource_version=patched.metadata.resource_version)
+        ),
+    )
     assert net.list_namespaced_ingress("default").items == []
 
 
@@ -131,12 +152,11 @@ def test_422_causes_match_our_validator(api_client: client.ApiClient) -> None:
     expected = [f.field for f in validate_manifest(bad_host) if f.severity.value == "error"]
     assert [c["field"] for c in causes] == expected
     assert _status(err.value)["message"] == (
-        f'Ingress.networking.k8s.io "web" is invalid: {causes[0]["field"]}: '
-        f'{causes[0]["message"]}')
+        f'Ingress.networking.k8s.io "web" is invalid: {causes[0]["field"]}: {causes[0]["message"]}'
+    )
 
 
-def test_strict_field_validation_rejects_unknown_fields(api_client: client.ApiClient,
-                                                        stand_in: StandIn) -> None:
+def test_strict_field_validation_rejects_unknown_fields(api_client: client.ApiClient, stand_in: StandIn) -> None:
     import httpx
 
     body = ingress("web")
@@ -158,8 +178,7 @@ def test_status_subresource(api_client: client.ApiClient) -> None:
     net.patch_namespaced_ingress("web", "default", lb)
     assert net.read_namespaced_ingress("web", "default").status.load_balancer.ingress is None
     # ... and the spec sent to /status is ignored.
-    patched = net.patch_namespaced_ingress_status(
-        "web", "default", {**lb, "spec": {"ingressClassName": "other"}})
+    patched = net.patch_namespaced_ingress_status("web", "default", {**lb, "spec": {"ingressClassName": "other"}})
     assert patched.status.load_balancer.ingress[0].ip == "127.0.0.1"
     assert patched.spec.ingress_class_name == "gitops-ingress"
     assert patched.metadata.generation == 1
@@ -197,8 +216,7 @@ def test_pagination_with_limit_and_continue(api_client: client.ApiClient) -> Non
     for _ in range(5):
         if not page.metadata._continue:
             break
-        page = core.list_namespaced_config_map("default", limit=2,
-                                               _continue=page.metadata._continue)
+        page = core.list_namespaced_config_map("default", limit=2, _continue=page.metadata._continue)
         seen += [c.metadata.name for c in page.items]
     assert seen == [f"cm{i}" for i in range(5)]
 
@@ -208,8 +226,7 @@ def test_namespace_deletion_removes_contents(api_client: client.ApiClient) -> No
     core.create_namespace(namespace("preview"))
     net.create_namespaced_ingress("preview", ingress("web", namespace="preview"))
     core.create_namespaced_service("preview", service("api", namespace="preview"))
-    core.create_namespaced_secret("preview", {"metadata": {"name": "tls"},
-                                              "stringData": {"a": "b"}})
+    core.create_namespaced_secret("preview", {"metadata": {"name": "tls"}, "stringData": {"a": "b"}})
     net.create_namespaced_ingress("default", ingress("keep"))
     terminating = json.loads(core.delete_namespace("preview", _preload_content=False).data)
     assert terminating["status"]["phase"] == "Terminating"
@@ -226,22 +243,36 @@ def test_every_served_kind_round_trips(api_client: client.ApiClient) -> None:
     core = client.CoreV1Api(api_client)
     svc = core.create_namespaced_service("default", service("api"))
     assert svc.spec.cluster_ip and svc.spec.ports[0].target_port == 80
-    core.create_namespaced_event("default", {
-        "metadata": {"name": "e1"}, "involvedObject": {"kind": "Ingress", "name": "web"},
-        "reason": "Synced", "message": "ok", "type": "Normal"})
+    core.create_namespaced_event(
+        "default",
+        {
+            "metadata": {"name": "e1"},
+            "involvedObject": {"kind": "Ingress", "name": "web"},
+            "reason": "Synced",
+            "message": "ok",
+            "type": "Normal",
+        },
+    )
     assert core.list_namespaced_event("default", field_selector="reason=Synced").items
-    client.DiscoveryV1Api(api_client).create_namespaced_endpoint_slice("default", {
-        "metadata": {"name": "api-1", "labels": {"kubernetes.io/service-name": "api"}},
-        "addressType": "IPv4", "endpoints": [{"addresses": ["127.0.0.1"],
-                                              "conditions": {"ready": True}}],
-        "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]})
-    slices = client.DiscoveryV1Api(api_client).list_namespaced_endpoint_slice(
-        "default", label_selector="kubernetes.io/service-name=api").items
+    client.DiscoveryV1Api(api_client).create_namespaced_endpoint_slice(
+        "default",
+        {
+            "metadata": {"name": "api-1", "labels": {"kubernetes.io/service-name": "api"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["127.0.0.1"], "conditions": {"ready": True}}],
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+        },
+    )
+    slices = (
+        client.DiscoveryV1Api(api_client)
+        .list_namespaced_endpoint_slice("default", label_selector="kubernetes.io/service-name=api")
+        .items
+    )
     assert slices[0].endpoints[0].addresses == ["127.0.0.1"]
     leases = client.CoordinationV1Api(api_client)
-    leases.create_namespaced_lease("default", {"metadata": {"name": "leader"},
-                                               "spec": {"holderIdentity": "me"}})
+    leases.create_namespaced_lease("default", {"metadata": {"name": "leader"}, "spec": {"holderIdentity": "me"}})
     assert leases.read_namespaced_lease("leader", "default").spec.holder_identity == "me"
-    client.NetworkingV1Api(api_client).create_ingress_class({
-        "metadata": {"name": "gitops-ingress"}, "spec": {"controller": "example.com/gitops"}})
+    client.NetworkingV1Api(api_client).create_ingress_class(
+        {"metadata": {"name": "gitops-ingress"}, "spec": {"controller": "example.com/gitops"}}
+    )
     assert client.NetworkingV1Api(api_client).read_ingress_class("gitops-ingress").spec.controller

@@ -21,22 +21,47 @@ Api = kubernetes.client.ApiClient
 
 
 def _apis(api_client: Api) -> tuple[Any, Any, Any, Any]:
-    return (kubernetes.client.CoreV1Api(api_client), kubernetes.client.NetworkingV1Api(api_client),
-            kubernetes.client.DiscoveryV1Api(api_client), kubernetes.client.CoordinationV1Api(api_client))
+    return (
+        kubernetes.client.CoreV1Api(api_client),
+        kubernetes.client.NetworkingV1Api(api_client),
+        kubernetes.client.DiscoveryV1Api(api_client),
+        kubernetes.client.CoordinationV1Api(api_client),
+    )
 
 
-INGRESS = {"metadata": {"name": "shop"}, "spec": {"rules": [{"host": "shop.example.com", "http": {"paths": [
-    {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}}
+INGRESS = {
+    "metadata": {"name": "shop"},
+    "spec": {
+        "rules": [
+            {
+                "host": "shop.example.com",
+                "http": {
+                    "paths": [
+                        {
+                            "path": "/",
+                            "pathType": "Prefix",
+                            "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                        }
+                    ]
+                },
+            }
+        ]
+    },
+}
 
 
 def test_service_and_service_account_deletes_return_the_deleted_object(api_client: Api) -> None:
     core = _apis(api_client)[0]
-    created: Any = core.create_namespaced_service("default", {"metadata": {"name": "web"},
-                                                         "spec": {"ports": [{"port": 80}]}})
+    created: Any = core.create_namespaced_service(
+        "default", {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}}
+    )
     gone: Any = core.delete_namespaced_service("web", "default")
     assert isinstance(gone, kubernetes.client.V1Service) and gone.metadata and gone.spec
     assert (gone.metadata.name, gone.metadata.uid, gone.spec.cluster_ip) == (
-        "web", created.metadata.uid, created.spec.cluster_ip)
+        "web",
+        created.metadata.uid,
+        created.spec.cluster_ip,
+    )
     account: Any = core.create_namespaced_service_account("default", {"metadata": {"name": "robot"}})
     data, code, _ = core.delete_namespaced_service_account_with_http_info("robot", "default")
     assert code == 200
@@ -52,14 +77,17 @@ def test_other_kinds_return_a_success_status_with_resource_and_uid(api_client: A
     made = {
         ("", "secrets"): core.create_namespaced_secret("default", {"metadata": {"name": "x"}}),
         ("networking.k8s.io", "ingresses"): net.create_namespaced_ingress("default", INGRESS),
-        ("discovery.k8s.io", "endpointslices"): discovery.create_namespaced_endpoint_slice("default", {
-            "metadata": {"name": "x"}, "addressType": "IPv4", "endpoints": []}),
+        ("discovery.k8s.io", "endpointslices"): discovery.create_namespaced_endpoint_slice(
+            "default", {"metadata": {"name": "x"}, "addressType": "IPv4", "endpoints": []}
+        ),
         ("coordination.k8s.io", "leases"): coordination.create_namespaced_lease("default", {"metadata": {"name": "x"}}),
     }
-    deletes = {"secrets": core.delete_namespaced_secret_with_http_info,
-               "ingresses": net.delete_namespaced_ingress_with_http_info,
-               "endpointslices": discovery.delete_namespaced_endpoint_slice_with_http_info,
-               "leases": coordination.delete_namespaced_lease_with_http_info}
+    deletes = {
+        "secrets": core.delete_namespaced_secret_with_http_info,
+        "ingresses": net.delete_namespaced_ingress_with_http_info,
+        "endpointslices": discovery.delete_namespaced_endpoint_slice_with_http_info,
+        "leases": coordination.delete_namespaced_lease_with_http_info,
+    }
     for (group, plural), obj in made.items():
         body, code, _ = deletes[plural](obj.metadata.name, "default")
         assert code == 200
@@ -88,10 +116,12 @@ def test_finalizers_hold_a_deleted_object_until_the_last_one_goes(api_client: Ap
     live = net.read_namespaced_ingress("shop", "default")
     assert live.metadata.deletion_timestamp is not None
     again, code, _ = net.delete_namespaced_ingress_with_http_info(
-        "shop", "default", body=kubernetes.client.V1DeleteOptions(orphan_dependents=False))
+        "shop", "default", body=kubernetes.client.V1DeleteOptions(orphan_dependents=False)
+    )
     assert code == 202 and again["metadata"]["resourceVersion"] == live.metadata.resource_version
-    net.patch_namespaced_ingress("shop", "default", {"metadata": {"finalizers": None}},
-                                 _content_type="application/merge-patch+json")
+    net.patch_namespaced_ingress(
+        "shop", "default", {"metadata": {"finalizers": None}}, _content_type="application/merge-patch+json"
+    )
     with pytest.raises(ApiException) as err:
         net.read_namespaced_ingress("shop", "default")
     assert err.value.status == 404
@@ -104,9 +134,11 @@ def test_kubectl_delete(stand_in: StandIn, api_client: Api, kubectl: KubectlRunn
     core.create_namespaced_service("shop", {"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}})
     core.create_namespaced_secret("shop", {"metadata": {"name": "tls"}})
     net.create_namespaced_ingress("shop", INGRESS)
-    for kind, name, said in (("service", "web", 'service "web" deleted'),
-                             ("ingress", "shop", 'ingress.networking.k8s.io "shop" deleted'),
-                             ("secret", "tls", 'secret "tls" deleted')):
+    for kind, name, said in (
+        ("service", "web", 'service "web" deleted'),
+        ("ingress", "shop", 'ingress.networking.k8s.io "shop" deleted'),
+        ("secret", "tls", 'secret "tls" deleted'),
+    ):
         done = kubectl("delete", "-n", "shop", kind, name, "--timeout=20s")
         assert done.returncode == 0 and said in done.stdout, done.stderr
     assert kubectl("get", "-n", "shop", "service,ingress,secret", "-o", "name").stdout.strip() == ""

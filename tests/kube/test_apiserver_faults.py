@@ -25,12 +25,12 @@ def test_fail_next_requests_then_recover(stand_in: StandIn, api_client: client.A
     assert core.list_namespace().items
 
 
-def test_faults_filtered_by_verb_and_resource(stand_in: StandIn,
-                                              api_client: client.ApiClient) -> None:
+def test_faults_filtered_by_verb_and_resource(stand_in: StandIn, api_client: client.ApiClient) -> None:
     net = client.NetworkingV1Api(api_client)
-    resp = httpx.post(f"{stand_in.url}/_stand_in/faults",
-                      json={"fail_next": 1, "status": 500, "verb": "create",
-                            "resource": "ingresses"})
+    resp = httpx.post(
+        f"{stand_in.url}/_stand_in/faults",
+        json={"fail_next": 1, "status": 500, "verb": "create", "resource": "ingresses"},
+    )
     assert resp.status_code == 200
     client.CoreV1Api(api_client).list_namespace()  # other verbs and resources pass
     net.list_ingress_for_all_namespaces()
@@ -56,15 +56,20 @@ def test_request_counts(stand_in: StandIn, api_client: client.ApiClient) -> None
     net = client.NetworkingV1Api(api_client)
     stand_in.reset_counts()
     net.create_namespaced_ingress("default", ingress("web"))
-    net.patch_namespaced_ingress("web", "default", ingress("web"), field_manager="me",
-                                 _content_type="application/apply-patch+yaml")
+    net.patch_namespaced_ingress(
+        "web", "default", ingress("web"), field_manager="me", _content_type="application/apply-patch+yaml"
+    )
     net.list_namespaced_ingress("default")
     net.read_namespaced_ingress("web", "default")
     counts = httpx.get(f"{stand_in.url}/_stand_in/requests").json()
     assert counts == stand_in.request_counts()
     assert counts["writes"] == 2 and counts["total"] == 4
-    assert counts["by_verb_resource"] == {"apply ingresses": 1, "create ingresses": 1,
-                                          "get ingresses": 1, "list ingresses": 1}
+    assert counts["by_verb_resource"] == {
+        "apply ingresses": 1,
+        "create ingresses": 1,
+        "get ingresses": 1,
+        "list ingresses": 1,
+    }
     httpx.delete(f"{stand_in.url}/_stand_in/requests")
     assert stand_in.request_counts()["total"] == 0
 
@@ -77,28 +82,34 @@ def test_compact_over_http(stand_in: StandIn, api_client: client.ApiClient) -> N
 
 def test_unauthorized_and_forbidden_shapes(stand_in: StandIn) -> None:
     user = "system:serviceaccount:x:y"
-    stand_in.auth(tokens={"good": user},
-                  deny=[{"user": user, "verb": "list", "resource": "ingresses"}])
+    stand_in.auth(tokens={"good": user}, deny=[{"user": user, "verb": "list", "resource": "ingresses"}])
     url = f"{stand_in.url}/apis/networking.k8s.io/v1/ingresses"
     anonymous = httpx.get(url)
     assert anonymous.status_code == 401
-    assert anonymous.json() == {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                                "status": "Failure", "message": "Unauthorized",
-                                "reason": "Unauthorized", "code": 401}
+    assert anonymous.json() == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": "Unauthorized",
+        "reason": "Unauthorized",
+        "code": 401,
+    }
     denied = httpx.get(url, headers={"Authorization": "Bearer good"})
     assert denied.status_code == 403
     body = denied.json()
     assert body["reason"] == "Forbidden"
     assert body["message"] == (
         'ingresses.networking.k8s.io is forbidden: User "system:serviceaccount:x:y" cannot list '
-        'resource "ingresses" in API group "networking.k8s.io" at the cluster scope')
+        'resource "ingresses" in API group "networking.k8s.io" at the cluster scope'
+    )
     assert body["details"] == {"group": "networking.k8s.io", "kind": "ingresses"}
-    in_ns = httpx.get(f"{stand_in.url}/apis/networking.k8s.io/v1/namespaces/default/ingresses",
-                      headers={"Authorization": "Bearer good"}).json()
-    assert in_ns["message"].endswith('in API group "networking.k8s.io" in the namespace '
-                                     '"default"')
-    allowed = httpx.get(f"{stand_in.url}/api/v1/namespaces",
-                        headers={"Authorization": "Bearer good"})
+    in_ns = httpx.get(
+        f"{stand_in.url}/apis/networking.k8s.io/v1/namespaces/default/ingresses",
+        headers={"Authorization": "Bearer good"},
+    ).json()
+    assert in_ns["message"].endswith('in API group "networking.k8s.io" in the namespace "default"')
+    allowed = httpx.get(f"{stand_in.url}/api/v1/namespaces", headers={"Authorization": "Bearer good"})
     assert allowed.status_code == 200
 
 

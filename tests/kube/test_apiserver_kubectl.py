@@ -85,17 +85,22 @@ def test_get_namespaces_and_ingresses(kubectl: KubectlRunner, tmp_path: pathlib.
     assert as_json.stdout == "shop.example.com"
 
 
-def test_server_side_apply_conflict_force_and_delete(kubectl: KubectlRunner,
-                                                     tmp_path: pathlib.Path) -> None:
+def test_server_side_apply_conflict_force_and_delete(kubectl: KubectlRunner, tmp_path: pathlib.Path) -> None:
     first = kubectl("apply", "--server-side", "-f", _manifest(tmp_path))
     assert first.returncode == 0 and "serverside-applied" in first.stdout, first.stderr
-    other = kubectl("apply", "--server-side", "--field-manager=other", "-f",
-                    _manifest(tmp_path, "other.example.com"))
+    other = kubectl("apply", "--server-side", "--field-manager=other", "-f", _manifest(tmp_path, "other.example.com"))
     assert other.returncode == 1
-    assert ('Apply failed with 1 conflict: conflict with "kubectl" using networking.k8s.io/v1: '
-            '.spec.rules') in other.stderr
-    forced = kubectl("apply", "--server-side", "--field-manager=other", "--force-conflicts",
-                     "-f", _manifest(tmp_path, "other.example.com"))
+    assert (
+        'Apply failed with 1 conflict: conflict with "kubectl" using networking.k8s.io/v1: .spec.rules'
+    ) in other.stderr
+    forced = kubectl(
+        "apply",
+        "--server-side",
+        "--field-manager=other",
+        "--force-conflicts",
+        "-f",
+        _manifest(tmp_path, "other.example.com"),
+    )
     assert forced.returncode == 0, forced.stderr
     host = kubectl("get", "ingress", "shop", "-o", "jsonpath={.spec.rules[0].host}").stdout
     assert host == "other.example.com"
@@ -108,8 +113,11 @@ def test_server_side_apply_conflict_force_and_delete(kubectl: KubectlRunner,
 
 def test_validation_errors_reach_kubectl(kubectl: KubectlRunner, tmp_path: pathlib.Path) -> None:
     typo = _manifest(tmp_path).replace(".yaml", "-typo.yaml")
-    pathlib.Path(typo).write_text(MANIFEST.replace("HOST", "shop.example.com").replace(
-        "pathType: Prefix", "pathType: Prefix\n        pathTyp: Exact"))
+    pathlib.Path(typo).write_text(
+        MANIFEST.replace("HOST", "shop.example.com").replace(
+            "pathType: Prefix", "pathType: Prefix\n        pathTyp: Exact"
+        )
+    )
     strict = kubectl("apply", "--server-side", "-f", typo)
     assert strict.returncode == 1
     assert 'unknown field "spec.rules[0].http.paths[0].pathTyp"' in strict.stderr
@@ -119,20 +127,29 @@ def test_validation_errors_reach_kubectl(kubectl: KubectlRunner, tmp_path: pathl
     assert "spec.rules[0].host" in invalid.stderr
 
 
-def test_get_watch_prints_changes(stand_in: StandIn, kubectl: KubectlRunner,
-                                  tmp_path: pathlib.Path) -> None:
+def test_get_watch_prints_changes(stand_in: StandIn, kubectl: KubectlRunner, tmp_path: pathlib.Path) -> None:
     assert kubectl("apply", "--server-side", "-f", _manifest(tmp_path)).returncode == 0
     proc = subprocess.Popen(
-        [KUBECTL, "--kubeconfig", str(stand_in.kubeconfig_path), "--cache-dir",
-         str(tmp_path / "kubectl-cache"), "get", "ingress", "-w", "--request-timeout=30s"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        [
+            KUBECTL,
+            "--kubeconfig",
+            str(stand_in.kubeconfig_path),
+            "--cache-dir",
+            str(tmp_path / "kubectl-cache"),
+            "get",
+            "ingress",
+            "-w",
+            "--request-timeout=30s",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     reader = _LineReader(proc)
     try:
         initial = reader.read(2, timeout=20)
         assert initial[0].split()[:2] == ["NAME", "CLASS"]
         assert initial[1].split()[:3] == ["shop", "gitops-ingress", "shop.example.com"]
-        changed = kubectl("apply", "--server-side", "--force-conflicts", "-f",
-                          _manifest(tmp_path, "new.example.com"))
+        changed = kubectl("apply", "--server-side", "--force-conflicts", "-f", _manifest(tmp_path, "new.example.com"))
         assert changed.returncode == 0, changed.stderr
         update = reader.read(1, timeout=20)
         assert update and update[0].split()[:3] == ["shop", "gitops-ingress", "new.example.com"]
@@ -146,8 +163,7 @@ def test_create_subcommands_send_protobuf(kubectl: KubectlRunner) -> None:
     assert kubectl("create", "configmap", "cm", "-n", "team-a", "--from-literal=a=b").returncode == 0
     made = kubectl("create", "secret", "generic", "s", "-n", "team-a", "--from-literal=a=b")
     assert made.returncode == 0, made.stderr
-    data = kubectl("get", "cm,secret", "-n", "team-a", "-o",
-                   "jsonpath={range .items[*]}{.kind}={.data.a} {end}").stdout
+    data = kubectl("get", "cm,secret", "-n", "team-a", "-o", "jsonpath={range .items[*]}{.kind}={.data.a} {end}").stdout
     assert data.split() == ["ConfigMap=b", "Secret=Yg=="]
     unsupported = kubectl("create", "service", "clusterip", "api", "--tcp=80:8080")
     assert unsupported.returncode == 1 and "send JSON or YAML" in unsupported.stderr

@@ -30,9 +30,11 @@ def _first_line(proc: subprocess.Popen[bytes], timeout: float) -> str:
 def test_runs_alone_and_stops_on_sigterm(tmp_path: pathlib.Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--listen", "127.0.0.1:0",
-                             "--kubeconfig", str(kubeconfig)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), "--listen", "127.0.0.1:0", "--kubeconfig", str(kubeconfig)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         line = _first_line(proc, timeout=10)
         startup = time.monotonic() - started
@@ -50,14 +52,20 @@ def test_runs_alone_and_stops_on_sigterm(tmp_path: pathlib.Path) -> None:
 
 
 def test_bad_listen_address_is_a_clear_error() -> None:
-    bad = subprocess.run([sys.executable, str(SCRIPT), "--listen", "nonsense"],
-                         capture_output=True, text=True, timeout=30, check=False)
+    bad = subprocess.run(
+        [sys.executable, str(SCRIPT), "--listen", "nonsense"], capture_output=True, text=True, timeout=30, check=False
+    )
     assert bad.returncode == 2 and "expected HOST:PORT, got 'nonsense'" in bad.stderr
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        busy = subprocess.run([sys.executable, str(SCRIPT), "--listen", f"127.0.0.1:{port}"],
-                              capture_output=True, text=True, timeout=30, check=False)
+        busy = subprocess.run(
+            [sys.executable, str(SCRIPT), "--listen", f"127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
     assert busy.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in busy.stderr and "Traceback" not in busy.stderr

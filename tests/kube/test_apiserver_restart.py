@@ -23,8 +23,9 @@ def _first_event(stand_in: StandIn, rv: int) -> dict[str, object]:
     raise AssertionError("the watch ended without an event")
 
 
-def test_halt_refuses_resume_keeps_objects_and_resource_versions(stand_in: StandIn,
-                                                                  api_client: kubernetes.client.ApiClient) -> None:
+def test_halt_refuses_resume_keeps_objects_and_resource_versions(
+    stand_in: StandIn, api_client: kubernetes.client.ApiClient
+) -> None:
     api_client.configuration.retries = 0
     core = kubernetes.client.CoreV1Api(api_client)
     core.create_namespace({"metadata": {"name": "a"}})

@@ -26,8 +26,7 @@ def http() -> Iterator[httpx.Client]:
         yield http_client
 
 
-def _events(http: httpx.Client, stand_in: StandIn, path: str,
-            **params: Any) -> Iterator[dict[str, Any]]:
+def _events(http: httpx.Client, stand_in: StandIn, path: str, **params: Any) -> Iterator[dict[str, Any]]:
     params.setdefault("timeoutSeconds", 5)
     with http.stream("GET", stand_in.url + path, params={"watch": "1", **params}) as resp:
         assert resp.status_code == 200
@@ -45,16 +44,16 @@ def test_watch_streams_changes_in_order(api_client: client.ApiClient) -> None:
     net.delete_namespaced_ingress("web", "default")
     seen = []
     w = watch.Watch()
-    for event in w.stream(net.list_namespaced_ingress, "default", resource_version=rv,
-                          timeout_seconds=5):
+    for event in w.stream(net.list_namespaced_ingress, "default", resource_version=rv, timeout_seconds=5):
         seen.append((event["type"], event["object"].metadata.name))
         if len(seen) == 3:
             w.stop()
     assert seen == [("ADDED", "web"), ("MODIFIED", "web"), ("DELETED", "web")]
 
 
-def test_watch_without_version_starts_with_current_state(http: httpx.Client, stand_in: StandIn,
-                                                        api_client: client.ApiClient) -> None:
+def test_watch_without_version_starts_with_current_state(
+    http: httpx.Client, stand_in: StandIn, api_client: client.ApiClient
+) -> None:
     client.NetworkingV1Api(api_client).create_namespaced_ingress("default", ingress("web"))
     first = next(_events(http, stand_in, INGRESSES))
     assert first["type"] == "ADDED" and first["object"]["metadata"]["name"] == "web"
@@ -81,8 +80,7 @@ def test_compaction_expires_old_versions(http: httpx.Client, stand_in: StandIn, 
     assert (status["kind"], status["code"], status["reason"]) == ("Status", 410, "Expired")
     assert status["message"].startswith(f"too old resource version: {old} (")
     with pytest.raises(ApiException) as err:
-        for _ in watch.Watch().stream(net.list_namespaced_ingress, "default",
-                                      resource_version=old, timeout_seconds=5):
+        for _ in watch.Watch().stream(net.list_namespaced_ingress, "default", resource_version=old, timeout_seconds=5):
             pass
     assert err.value.status == 410
     # A continue token from before the compaction is expired too.
@@ -97,34 +95,45 @@ def test_compaction_expires_old_versions(http: httpx.Client, stand_in: StandIn, 
 
 def test_bookmarks_and_initial_events_end(http: httpx.Client, stand_in: StandIn, api_client: client.ApiClient) -> None:
     client.NetworkingV1Api(api_client).create_namespaced_ingress("default", ingress("web"))
-    events = _events(http, stand_in, INGRESSES, allowWatchBookmarks="true", sendInitialEvents="true",
-                     resourceVersionMatch="NotOlderThan")
+    events = _events(
+        http,
+        stand_in,
+        INGRESSES,
+        allowWatchBookmarks="true",
+        sendInitialEvents="true",
+        resourceVersionMatch="NotOlderThan",
+    )
     assert next(events)["type"] == "ADDED"
     end = next(events)
     assert end["type"] == "BOOKMARK"
     assert end["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
     periodic = next(events)  # the fixture's server sends one every 0.2 s
     assert periodic["type"] == "BOOKMARK"
-    assert periodic["object"] == {"kind": "Ingress", "apiVersion": "networking.k8s.io/v1",
-                                  "metadata": {"resourceVersion": str(stand_in.resource_version)}}
+    assert periodic["object"] == {
+        "kind": "Ingress",
+        "apiVersion": "networking.k8s.io/v1",
+        "metadata": {"resourceVersion": str(stand_in.resource_version)},
+    }
 
 
-def test_selector_transitions_and_timeout(http: httpx.Client, stand_in: StandIn,
-                                         api_client: client.ApiClient) -> None:
+def test_selector_transitions_and_timeout(http: httpx.Client, stand_in: StandIn, api_client: client.ApiClient) -> None:
     net = client.NetworkingV1Api(api_client)
     rv = str(stand_in.resource_version)
     net.create_namespaced_ingress("default", ingress("web", labels={"team": "a"}))
     net.patch_namespaced_ingress("web", "default", {"metadata": {"labels": {"team": "b"}}})
     net.patch_namespaced_ingress("web", "default", {"metadata": {"labels": {"team": "a"}}})
     net.create_namespaced_ingress("default", ingress("other", labels={"team": "b"}))
-    events = _events(http, stand_in, INGRESSES, resourceVersion=rv, labelSelector="team=a",
-                     timeoutSeconds=1)
+    events = _events(http, stand_in, INGRESSES, resourceVersion=rv, labelSelector="team=a", timeoutSeconds=1)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
-        ("ADDED", "web"), ("DELETED", "web"), ("ADDED", "web")]  # then the stream times out
+        ("ADDED", "web"),
+        ("DELETED", "web"),
+        ("ADDED", "web"),
+    ]  # then the stream times out
 
 
-def test_namespace_deletion_emits_deleted_events(http: httpx.Client, stand_in: StandIn,
-                                                 api_client: client.ApiClient) -> None:
+def test_namespace_deletion_emits_deleted_events(
+    http: httpx.Client, stand_in: StandIn, api_client: client.ApiClient
+) -> None:
     core, net = client.CoreV1Api(api_client), client.NetworkingV1Api(api_client)
     core.create_namespace(namespace("preview"))
     net.create_namespaced_ingress("preview", ingress("web", namespace="preview"))
@@ -135,16 +144,18 @@ def test_namespace_deletion_emits_deleted_events(http: httpx.Client, stand_in: S
     assert (first["type"], first["object"]["metadata"]["name"]) == ("DELETED", "web")
 
 
-def test_many_concurrent_watchers_see_every_event(http: httpx.Client, stand_in: StandIn,
-                                                  api_client: client.ApiClient) -> None:
+def test_many_concurrent_watchers_see_every_event(
+    http: httpx.Client, stand_in: StandIn, api_client: client.ApiClient
+) -> None:
     net = client.NetworkingV1Api(api_client)
     rv = str(stand_in.resource_version)
     results: dict[int, list[str]] = {}
     ready = threading.Barrier(21, timeout=10)
 
     def watcher(i: int) -> None:
-        with http.stream("GET", stand_in.url + INGRESSES, params={
-                "watch": "1", "resourceVersion": rv, "timeoutSeconds": "10"}) as resp:
+        with http.stream(
+            "GET", stand_in.url + INGRESSES, params={"watch": "1", "resourceVersion": rv, "timeoutSeconds": "10"}
+        ) as resp:
             ready.wait()
             names = []
             for line in resp.iter_lines():
@@ -188,12 +199,10 @@ def test_kubernetes_asyncio_watch(stand_in: StandIn, api_client: client.ApiClien
             rv = listed.metadata.resource_version
             await net.delete_namespaced_ingress("web", "default")
             w = awatch.Watch()
-            async with w.stream(net.list_ingress_for_all_namespaces, resource_version=rv,
-                                timeout_seconds=5) as stream:
+            async with w.stream(net.list_ingress_for_all_namespaces, resource_version=rv, timeout_seconds=5) as stream:
                 async for event in stream:
                     seen.append((event["type"], event["object"].metadata.name))
                     w.stop()
             return seen
 
-    assert asyncio.run(asyncio.wait_for(run(), timeout=15)) == [("LIST", "web"),
-                                                              ("DELETED", "web")]
+    assert asyncio.run(asyncio.wait_for(run(), timeout=15)) == [("LIST", "web"), ("DELETED", "web")]

@@ -32,12 +32,17 @@ def test_deploy_applies_cleanly_with_kubectl_server_side(kubectl: KubectlRunner)
     assert first.stderr == ""
     again = kubectl("apply", "--server-side", "-k", str(DEPLOY))
     assert again.returncode == 0, again.stderr
-    listed = kubectl("get", "deployments,poddisruptionbudgets,services,serviceaccounts", "-n", "gitops-ingress",
-                     "-o", "name")
+    listed = kubectl(
+        "get", "deployments,poddisruptionbudgets,services,serviceaccounts", "-n", "gitops-ingress", "-o", "name"
+    )
     assert listed.returncode == 0, listed.stderr
-    for name in ("deployment.apps/gitops-ingress-control-plane", "deployment.apps/gitops-ingress-proxy",
-                 "poddisruptionbudget.policy/gitops-ingress-proxy", "service/gitops-ingress-proxy",
-                 "serviceaccount/gitops-ingress-proxy"):
+    for name in (
+        "deployment.apps/gitops-ingress-control-plane",
+        "deployment.apps/gitops-ingress-proxy",
+        "poddisruptionbudget.policy/gitops-ingress-proxy",
+        "service/gitops-ingress-proxy",
+        "serviceaccount/gitops-ingress-proxy",
+    ):
         assert name in listed.stdout.split()
     ingress_class = kubectl("get", "ingressclass", "gitops-ingress", "-o", "jsonpath={.spec.controller}")
     assert ingress_class.stdout == "gitops-ingress.dev/controller"
@@ -84,15 +89,18 @@ def test_control_plane_args_use_the_kubernetes_target_and_the_proxy_watches(kube
 def _dockerfile() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) with line continuations joined and comments dropped."""
     text = re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text())
-    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line.strip() else "")
-            for line in (raw.strip() for raw in text.splitlines()) if line and not line.startswith("#")]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line.strip() else "")
+        for line in (raw.strip() for raw in text.splitlines())
+        if line and not line.startswith("#")
+    ]
 
 
 def test_dockerfile_is_multi_stage_slim_non_root_with_a_healthcheck() -> None:
     instructions = _dockerfile()
     stages = [args for op, args in instructions if op == "FROM"]
     assert len(stages) >= 2 and all("slim" in s for s in stages)
-    final = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM"):]
+    final = instructions[max(i for i, (op, _) in enumerate(instructions) if op == "FROM") :]
     users = [args for op, args in final if op == "USER"]
     assert users and users[-1].split(":")[0] not in ("0", "root")
     assert any(op == "HEALTHCHECK" and "CMD" in args for op, args in final)

@@ -32,7 +32,8 @@ def elector(stand_in: StandIn, identity: str, duration: float = 15.0) -> LeaderE
 
 def holder(stand_in: StandIn) -> str | None:
     lease = kubernetes.client.CoordinationV1Api(client_for(stand_in)).read_namespaced_lease(
-        "gitops-ingress-control-plane", "default")
+        "gitops-ingress-control-plane", "default"
+    )
     return lease.spec.holder_identity
 
 
@@ -64,7 +65,8 @@ def test_take_over_after_expiry_judged_on_the_local_clock(stand_in: StandIn) -> 
     poll(b.try_acquire_or_renew, "b taking over the expired lease")
     assert holder(stand_in) == "b"
     lease = kubernetes.client.CoordinationV1Api(client_for(stand_in)).read_namespaced_lease(
-        "gitops-ingress-control-plane", "default")
+        "gitops-ingress-control-plane", "default"
+    )
     assert lease.spec.lease_transitions == 1
 
 

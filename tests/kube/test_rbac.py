@@ -27,10 +27,19 @@ RBAC = Path(__file__).resolve().parents[2] / "deploy" / "rbac.yaml"
 def granted(role: str) -> set[tuple[str, str]]:
     """(verb, resource) of the ClusterRole and Role bound to ``role``'s ServiceAccount."""
     docs = [d for d in yaml.safe_load_all(RBAC.read_text()) if d]
-    bound = {d["roleRef"]["name"] for d in docs if d["kind"].endswith("Binding")
-             and any(s["name"] == f"gitops-ingress-{role}" for s in d["subjects"])}
-    return {(verb, resource) for d in docs if d["kind"] in ("ClusterRole", "Role") and d["metadata"]["name"] in bound
-            for rule in d["rules"] for resource in rule["resources"] for verb in rule["verbs"]}
+    bound = {
+        d["roleRef"]["name"]
+        for d in docs
+        if d["kind"].endswith("Binding") and any(s["name"] == f"gitops-ingress-{role}" for s in d["subjects"])
+    }
+    return {
+        (verb, resource)
+        for d in docs
+        if d["kind"] in ("ClusterRole", "Role") and d["metadata"]["name"] in bound
+        for rule in d["rules"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
 
 
 def used(stand_in: StandIn) -> set[tuple[str, str]]:
@@ -50,7 +59,13 @@ def test_control_plane_role_is_exactly_what_it_uses(stand_in: StandIn) -> None:
     run(target.apply("main", True, envs(environment("production", "c1", shop))))
     run(target.apply("feature", False, envs(environment("production", "c1", shop))))
     run(target.apply("feature", False, envs(environment("production", "c2", shop.replace("web", "web2")))))
-    run(target.apply("feature", False, envs(environment("production", "c3", ingress_yaml("a", "a.example.com", "a", namespace="apis")))))
+    run(
+        target.apply(
+            "feature",
+            False,
+            envs(environment("production", "c3", ingress_yaml("a", "a.example.com", "a", namespace="apis"))),
+        )
+    )
     run(target.remove("feature", False))
     elector = LeaderElector(client_for(stand_in), KubeOptions(identity="a"))
     assert elector.try_acquire_or_renew() and elector.try_acquire_or_renew()
@@ -59,14 +74,18 @@ def test_control_plane_role_is_exactly_what_it_uses(stand_in: StandIn) -> None:
 
 
 def test_proxy_role_is_exactly_what_it_uses(stand_in: StandIn) -> None:
-    run(make_target(stand_in).apply("main", True, envs(environment("production", "c1",
-        ingress_yaml("shop", "shop.example.com", "web")))))
+    run(
+        make_target(stand_in).apply(
+            "main", True, envs(environment("production", "c1", ingress_yaml("shop", "shop.example.com", "web")))
+        )
+    )
     stand_in.reset_counts()
 
     async def scenario() -> None:
         async with running(stand_in, status_address="203.0.113.9") as following:
-            await following.until(lambda s: endpoints_for(s, "shop.example.com") is not None
-                                  and following.source.status_writes > 0)
+            await following.until(
+                lambda s: endpoints_for(s, "shop.example.com") is not None and following.source.status_writes > 0
+            )
 
     asyncio.run(scenario())
     uses = {("patch", "ingresses/status") if u == ("patch", "ingresses") else u for u in used(stand_in)}

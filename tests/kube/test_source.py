@@ -50,13 +50,17 @@ def test_stable_and_preview_hosts_route_to_ready_endpoints(stand_in: StandIn) ->
 
 def test_only_ingresses_of_our_class_count_and_external_names_resolve(stand_in: StandIn) -> None:
     cluster = _shop(stand_in)
-    other = ingress_yaml("other", "other.example.com", "web").replace("ingressClassName: gitops-ingress",
-                                                                      "ingressClassName: nginx")
+    other = ingress_yaml("other", "other.example.com", "web").replace(
+        "ingressClassName: gitops-ingress", "ingressClassName: nginx"
+    )
     external = ingress_yaml("ext", "ext.example.com", "partner")
 
     async def scenario() -> None:
-        await asyncio.to_thread(cluster.core.create_namespaced_service, "shop", {"metadata": {"name": "partner"},
-                                "spec": {"type": "ExternalName", "externalName": "api.partner.example"}})
+        await asyncio.to_thread(
+            cluster.core.create_namespaced_service,
+            "shop",
+            {"metadata": {"name": "partner"}, "spec": {"type": "ExternalName", "externalName": "api.partner.example"}},
+        )
         target = make_target(stand_in)
         await target.apply("main", True, envs(environment("production", "c1", other, external)))
         async with running(stand_in) as following:
@@ -92,7 +96,9 @@ def test_watch_cut_and_410_relist_lose_no_update(stand_in: StandIn) -> None:
     asyncio.run(scenario())
 
 
-def test_tls_secrets_are_written_for_the_certificate_store_and_status_published(stand_in: StandIn, tmp_path: Path) -> None:
+def test_tls_secrets_are_written_for_the_certificate_store_and_status_published(
+    stand_in: StandIn, tmp_path: Path
+) -> None:
     cluster = _shop(stand_in)
     ca = CertificateAuthority(tmp_path / "ca")
     ca.issue(tmp_path / "c.pem", tmp_path / "k.pem", "shop.example.com")

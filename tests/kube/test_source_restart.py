@@ -64,7 +64,10 @@ def test_restart_keeping_history_resumes_the_watches(stand_in: StandIn) -> None:
 def test_restart_losing_history_relists_and_loses_nothing(stand_in: StandIn) -> None:
     cluster = _shop(stand_in)
     target = make_target(stand_in)
-    ingresses, slices = lookup("networking.k8s.io", "v1", "ingresses"), lookup("discovery.k8s.io", "v1", "endpointslices")
+    ingresses, slices = (
+        lookup("networking.k8s.io", "v1", "ingresses"),
+        lookup("discovery.k8s.io", "v1", "endpointslices"),
+    )
     assert ingresses is not None and slices is not None
 
     async def scenario() -> None:
@@ -75,18 +78,29 @@ def test_restart_losing_history_relists_and_loses_nothing(stand_in: StandIn) -> 
             assert await outage.seen()
             # written while this API server is down (another replica, the same etcd): no watch saw it
             stand_in.registry.delete(Write(ingresses, "shop", "test"), "one", {})
-            stand_in.registry.create(Write(slices, "shop", "test"), {
-                "metadata": {"name": "web-def", "labels": {"kubernetes.io/service-name": "web"}},
-                "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.7"], "conditions": {"ready": True}}],
-                "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]})
+            stand_in.registry.create(
+                Write(slices, "shop", "test"),
+                {
+                    "metadata": {"name": "web-def", "labels": {"kubernetes.io/service-name": "web"}},
+                    "addressType": "IPv4",
+                    "endpoints": [{"addresses": ["10.0.0.7"], "conditions": {"ready": True}}],
+                    "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+                },
+            )
             stand_in.restart(compact=True)
-            snap = await following.until(lambda s: endpoints_for(s, "one.example.com") is None
-                                         and Endpoint("10.0.0.7", 8080) in (endpoints_for(s, "two.example.com") or ()))
+            snap = await following.until(
+                lambda s: (
+                    endpoints_for(s, "one.example.com") is None
+                    and Endpoint("10.0.0.7", 8080) in (endpoints_for(s, "two.example.com") or ())
+                )
+            )
             # ingresses and endpointslices got 410 and relisted (the other kinds may still be
             # backing off): only a relist can have brought changes the compacted history lost
             assert following.source.relists >= 2
-            assert set(endpoints_for(snap, "two.example.com") or ()) == {Endpoint("10.0.0.1", 8080),
-                                                                        Endpoint("10.0.0.7", 8080)}
+            assert set(endpoints_for(snap, "two.example.com") or ()) == {
+                Endpoint("10.0.0.1", 8080),
+                Endpoint("10.0.0.7", 8080),
+            }
         assert "shop/one" not in cluster.ingresses()
 
     asyncio.run(scenario())

@@ -52,7 +52,8 @@ def test_stable_branch_is_applied_as_written(stand_in: StandIn) -> None:
 def test_preview_gets_our_class_preview_hosts_and_tls_secret(stand_in: StandIn) -> None:
     target = make_target(stand_in, preview_tls_secret="gitops-ingress/preview-wildcard-tls")
     legacy = SHOP.replace("  ingressClassName: gitops-ingress\n", "").replace(
-        "  labels: {team: shop}", "  labels: {team: shop}\n  annotations: {kubernetes.io/ingress.class: gitops-ingress}")
+        "  labels: {team: shop}", "  labels: {team: shop}\n  annotations: {kubernetes.io/ingress.class: gitops-ingress}"
+    )
     run(target.apply("feature/Login", False, envs(environment("production", "c2", legacy))))
     ns_name = preview_namespace("{namespace}-{branch}", "shop", "feature/Login")
     shop = Reader(stand_in).ingresses()[f"{ns_name}/shop"]
@@ -74,12 +75,15 @@ def test_routing_only_preview_gets_external_names_until_it_deploys_its_own(stand
     read = Reader(stand_in)
     services = read.services("shop-exp")
     assert {n: s.spec.external_name for n, s in services.items()} == {
-        "web": "web.shop.svc.cluster.local", "api": "api.shop.svc.cluster.local"}
+        "web": "web.shop.svc.cluster.local",
+        "api": "api.shop.svc.cluster.local",
+    }
     assert all(s.spec.type == "ExternalName" and labels(s)[MANAGED_BY] == "gitops-ingress" for s in services.values())
     # the branch deploys its own "web": ours is replaced by theirs and we leave it alone from then on
     read.core.delete_namespaced_service("web", "shop-exp", _preload_content=False)
-    read.core.create_namespaced_service("shop-exp", {"metadata": {"name": "web"}, "spec": {
-        "selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    read.core.create_namespaced_service(
+        "shop-exp", {"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}
+    )
     run(target.apply("exp", False, envs(environment("production", "c2", SHOP))))
     services = read.services("shop-exp")
     assert services["web"].spec.type == "ClusterIP" and not labels(services["web"])
@@ -88,8 +92,10 @@ def test_routing_only_preview_gets_external_names_until_it_deploys_its_own(stand
 
 def test_nothing_to_change_makes_no_write(stand_in: StandIn) -> None:
     target = make_target(stand_in)
-    desired = envs(environment("production", "c1", SHOP, API), environment("staging", "c1",
-                   ingress_yaml("shop", "shop.staging.example.com", "web", namespace="shop-staging")))
+    desired = envs(
+        environment("production", "c1", SHOP, API),
+        environment("staging", "c1", ingress_yaml("shop", "shop.staging.example.com", "web", namespace="shop-staging")),
+    )
     run(target.apply("main", True, desired))
     run(target.apply("feature", False, desired))
     stand_in.reset_counts()
@@ -109,7 +115,11 @@ def test_prune_removes_what_git_no_longer_holds(stand_in: StandIn) -> None:
     assert set(read.ingresses()) == {"apis-feature/api"}
     assert "shop-feature" not in read.namespaces()
     # a field dropped in git is dropped in the cluster too
-    run(target.apply("feature", False, envs(environment("production", "c3", moved.replace("  labels: {team: apis}\n", "")))))
+    run(
+        target.apply(
+            "feature", False, envs(environment("production", "c3", moved.replace("  labels: {team: apis}\n", "")))
+        )
+    )
     assert "team" not in labels(read.ingresses()["apis-feature/api"])
 
 
@@ -118,8 +128,13 @@ def test_kept_environment_is_left_alone(stand_in: StandIn) -> None:
     staging = ingress_yaml("shop", "shop.staging.example.com", "web", namespace="shop-staging")
     run(target.apply("main", True, envs(environment("production", "c1", SHOP), environment("staging", "c1", staging))))
     refused = environment("staging", "c2")
-    run(target.apply("main", True, envs(environment("production", "c2", SHOP),
-                                        type(refused)("staging", "c1", refused.table, (), keep=True))))
+    run(
+        target.apply(
+            "main",
+            True,
+            envs(environment("production", "c2", SHOP), type(refused)("staging", "c1", refused.table, (), keep=True)),
+        )
+    )
     assert set(Reader(stand_in).ingresses()) == {"shop/shop", "shop-staging/shop"}
 
 
@@ -137,8 +152,10 @@ def test_remove_deletes_only_our_preview_namespaces(stand_in: StandIn) -> None:
 def test_foreign_stable_namespace_is_used_but_never_changed(stand_in: StandIn) -> None:
     read = Reader(stand_in)
     read.core.create_namespace({"metadata": {"name": "shop", "labels": {"owner": "team-shop"}}})
-    read.net.create_namespaced_ingress("shop", {"metadata": {"name": "api"}, "spec": {"defaultBackend": {
-        "service": {"name": "x", "port": {"number": 80}}}}})
+    read.net.create_namespaced_ingress(
+        "shop",
+        {"metadata": {"name": "api"}, "spec": {"defaultBackend": {"service": {"name": "x", "port": {"number": 80}}}}},
+    )
     target = make_target(stand_in)
     with pytest.raises(Exception, match=r"Ingress shop/api exists and is not managed by gitops-ingress"):
         run(target.apply("main", True, envs(environment("production", "c1", SHOP, API))))

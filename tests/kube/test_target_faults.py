@@ -66,15 +66,17 @@ def test_slow_api_server_times_out(stand_in: StandIn) -> None:
     target = make_target(stand_in, request_timeout=0.3)
     stand_in.faults(delay_seconds=2.0)
     try:
-        with pytest.raises(KubeUnavailable, match="unreachable on list namespaces.*[Tt]imeout"):
+        with pytest.raises(KubeUnavailable, match=r"unreachable on list namespaces.*[Tt]imeout"):
             run(target.apply("main", True, envs(environment("production", "c1", SHOP))))
     finally:
         stand_in.faults(reset=True)
 
 
 def test_forbidden_names_the_missing_permission(stand_in: StandIn) -> None:
-    stand_in.auth(tokens={"tok": "system:serviceaccount:gitops-ingress:control-plane"},
-                  deny=[{"verb": "patch", "resource": "ingresses", "namespace": "shop"}])
+    stand_in.auth(
+        tokens={"tok": "system:serviceaccount:gitops-ingress:control-plane"},
+        deny=[{"verb": "patch", "resource": "ingresses", "namespace": "shop"}],
+    )
     config = kubernetes.client.Configuration()
     config.host = stand_in.url
     config.api_key = {"authorization": "Bearer tok"}
@@ -88,11 +90,30 @@ def test_forbidden_names_the_missing_permission(stand_in: StandIn) -> None:
 
 def test_conflict_with_another_field_manager_is_reported_not_forced(stand_in: StandIn) -> None:
     target = _applied(stand_in)
-    other = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "shop", "namespace": "shop"},
-             "spec": {"rules": [{"host": "shop.example.com", "http": {"paths": [{"path": "/", "pathType": "Prefix",
-                      "backend": {"service": {"name": "hotfix", "port": {"number": 80}}}}]}}]}}
-    Reader(stand_in).net.patch_namespaced_ingress("shop", "shop", other, field_manager="kubectl", force=True,
-                                                  _content_type="application/apply-patch+yaml")
+    other = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": "shop", "namespace": "shop"},
+        "spec": {
+            "rules": [
+                {
+                    "host": "shop.example.com",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": "hotfix", "port": {"number": 80}}},
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+    }
+    Reader(stand_in).net.patch_namespaced_ingress(
+        "shop", "shop", other, field_manager="kubectl", force=True, _content_type="application/apply-patch+yaml"
+    )
     with pytest.raises(ForeignObject, match=r'conflict on patch ingresses/shop.*"kubectl".*force_conflicts'):
         run(target.apply("main", True, envs(environment("production", "c2", SHOP_V2))))
     assert _backend(stand_in) == "hotfix"
@@ -113,7 +134,9 @@ def test_foreign_namespace_with_the_preview_name_is_never_adopted(stand_in: Stan
     with pytest.raises(ForeignObject, match=r"branch 'feature'.*namespace shop-feature exists and is not managed"):
         run(target.apply("feature", False, envs(environment("production", "c1", SHOP, other))))
     assert dict(read.namespaces()["shop-feature"].metadata.labels) == {
-        "team": "other", "kubernetes.io/metadata.name": "shop-feature"}
+        "team": "other",
+        "kubernetes.io/metadata.name": "shop-feature",
+    }
     assert set(read.ingresses()) == {"apis-feature/api"}
     run(target.remove("feature", False))
     assert "shop-feature" in read.namespaces()  # never deleted either

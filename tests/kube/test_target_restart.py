@@ -15,8 +15,9 @@ from tests.support.kubeapi import StandIn
 from tests.sync.conftest import running
 
 
-def test_apply_backs_off_while_the_api_server_is_down_and_completes_after_restart(stand_in: StandIn,
-                                                                                   tmp_path: Path) -> None:
+def test_apply_backs_off_while_the_api_server_is_down_and_completes_after_restart(
+    stand_in: StandIn, tmp_path: Path
+) -> None:
     remote, work = shop_remote(tmp_path)
     backend = Reader(stand_in).backend
 

@@ -30,9 +30,7 @@ def route(host: str, path: str, service: str, path_type: str = "Prefix") -> Rout
     return Route(host, path, path_type, backend, f"{NS}/ing-{service}")
 
 
-def make_state(
-    routes: list[Route], previews: dict[str, list[Route]] | None = None, version: int = 1
-) -> RoutingState:
+def make_state(routes: list[Route], previews: dict[str, list[Route]] | None = None, version: int = 1) -> RoutingState:
     return RoutingState(
         RouteTable(routes),
         {branch: RouteTable(items) for branch, items in (previews or {}).items()},

@@ -88,7 +88,9 @@ class CertificateAuthority:
         cert_path.parent.mkdir(parents=True, exist_ok=True)
         # write the key first: a reader that sees the new certificate must find its key
         key_path.write_bytes(
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
         )
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return cert.serial_number
@@ -150,7 +152,7 @@ class ProxyThread:
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self._main())
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+        except BaseException as exc:
             self.error = exc
             self._ready.set()
 

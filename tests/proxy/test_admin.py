@@ -59,7 +59,10 @@ def test_metrics_are_served_in_the_prometheus_format() -> None:
         answer = await client.get("/metrics")
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith("text/plain; version=")
-        assert 'gitops_ingress_proxy_requests_total{branch="feature-x",host="shop.example.com",kind="preview",status_class="2xx"} 1.0' in answer.text
+        assert (
+            'gitops_ingress_proxy_requests_total{branch="feature-x",host="shop.example.com",kind="preview",status_class="2xx"} 1.0'
+            in answer.text
+        )
         assert "gitops_ingress_proxy_route_table_version 5.0" in answer.text
         assert "gitops_ingress_proxy_route_table_reloads_total 1.0" in answer.text
 

@@ -70,8 +70,9 @@ GARBAGE = {
 
 
 @pytest.mark.parametrize("kind", sorted(GARBAGE))
-def test_an_upstream_answering_garbage_is_502_and_the_proxy_keeps_serving(make_proxy, start_upstream, fixed_answer,
-                                                                         kind: str) -> None:
+def test_an_upstream_answering_garbage_is_502_and_the_proxy_keeps_serving(
+    make_proxy, start_upstream, fixed_answer, kind: str
+) -> None:
     garbage = fixed_answer(GARBAGE[kind])
     healthy = start_upstream("echo")
     state = make_state([route("bad.example.com", "/", "bad"), route("shop.example.com", "/", "web")])

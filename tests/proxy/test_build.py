@@ -93,7 +93,9 @@ def test_a_process_asked_for_the_source_imports_every_module_of_the_group_from_s
         "print(p.BUILD.kind, e.__file__.endswith('.py'), q.__file__.endswith('.py'))"
     )
     env = {**os.environ, PURE_PYTHON_ENV: "1"}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
     assert done.stdout.split() == ["source", "True", "True"]
 
 

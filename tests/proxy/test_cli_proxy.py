@@ -65,8 +65,19 @@ def test_the_sample_environment_is_served_with_its_tls_hosts(
     services, secrets = sample_services_and_secrets()
     assert len(secrets) >= 5
     serials = {name: ca.secret(tmp_path / "tls", name, *hosts) for name, hosts in secrets.items()}
-    args = ["--listen", f"{LOOPBACK}:0", "--tls-listen", f"{LOOPBACK}:0", "--tls-dir", str(tmp_path / "tls"),
-            "--ingress-dir", str(PRODUCTION), "--admin-listen", f"{LOOPBACK}:0", "--no-access-log"]
+    args = [
+        "--listen",
+        f"{LOOPBACK}:0",
+        "--tls-listen",
+        f"{LOOPBACK}:0",
+        "--tls-dir",
+        str(tmp_path / "tls"),
+        "--ingress-dir",
+        str(PRODUCTION),
+        "--admin-listen",
+        f"{LOOPBACK}:0",
+        "--no-access-log",
+    ]
     for ref in sorted(services, key=str):
         args += ["--backend", f"{ref}={upstream.url}"]
     with ProxyProcess(args) as proxy:
@@ -74,7 +85,10 @@ def test_the_sample_environment_is_served_with_its_tls_hosts(
         with httpx.Client(base_url=proxy.url(), timeout=WAIT) as client:
             checkout = client.get("/checkout/confirm", headers={"Host": "shop.example.com"})
             assert checkout.status_code == 200 and echo(checkout)["path"] == "/checkout/confirm"
-            assert echo(client.get("/", headers={"Host": "Tools.Apps.Example.com:80"}))["headers"]["host"] == "Tools.Apps.Example.com:80"
+            assert (
+                echo(client.get("/", headers={"Host": "Tools.Apps.Example.com:80"}))["headers"]["host"]
+                == "Tools.Apps.Example.com:80"
+            )
             unknown = client.get("/", headers={"Host": "a.b.apps.example.com"})
             assert unknown.status_code == 200  # the sample's defaultBackend takes unknown hosts
         port = urlsplit(proxy.url("https")).port
@@ -84,8 +98,11 @@ def test_the_sample_environment_is_served_with_its_tls_hosts(
         assert peer_serial(port, "x.apps.example.com", ca.path) == serials["apps-example-com-wildcard-tls"]
         context = ssl.create_default_context(cafile=str(ca.path))
         with httpx.Client(verify=context, timeout=WAIT) as client:
-            secure = client.get(f"https://{LOOPBACK}:{port}/", headers={"Host": "pay.example.com"},
-                                extensions={"sni_hostname": "pay.example.com"})
+            secure = client.get(
+                f"https://{LOOPBACK}:{port}/",
+                headers={"Host": "pay.example.com"},
+                extensions={"sni_hostname": "pay.example.com"},
+            )
         assert secure.status_code == 200
         assert echo(secure)["headers"]["x-forwarded-proto"] == "https"
         assert httpx.get(proxy.admin_url + "/readyz", timeout=WAIT).status_code == 200
@@ -98,12 +115,25 @@ def test_changed_files_are_served_without_a_restart(
     upstream = start_upstream("echo")
     env = tmp_path / "production"
     write(env / "shop.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
-    args = ["--listen", f"{LOOPBACK}:0", "--ingress-dir", str(env), "--backend", f"storefront:80={upstream.url}",
-            "--backend", f"checkout:80={upstream.url}", "--no-access-log", "--admin-listen", f"{LOOPBACK}:0"]
+    args = [
+        "--listen",
+        f"{LOOPBACK}:0",
+        "--ingress-dir",
+        str(env),
+        "--backend",
+        f"storefront:80={upstream.url}",
+        "--backend",
+        f"checkout:80={upstream.url}",
+        "--no-access-log",
+        "--admin-listen",
+        f"{LOOPBACK}:0",
+    ]
     with ProxyProcess(args) as proxy, httpx.Client(base_url=proxy.wait_serving().url(), timeout=WAIT) as client:
         assert client.get("/", headers={"Host": "pay.example.com"}).status_code == 404
         # a request in flight and an idle keep-alive connection across the reload
-        in_flight, result = in_background(lambda: httpx.get(proxy.url() + "/hold", headers={"Host": "shop.example.com"}, timeout=WAIT))
+        in_flight, result = in_background(
+            lambda: httpx.get(proxy.url() + "/hold", headers={"Host": "shop.example.com"}, timeout=WAIT)
+        )
         assert upstream.stats.request_seen.wait(WAIT)
         write(env / "pay.yaml", ingress_yaml("pay", "pay.example.com", "checkout"))
         proxy.wait_stderr("route table version 2 loaded")
@@ -128,14 +158,24 @@ def test_the_control_plane_stream_is_followed(
     upstream = start_upstream("echo")
     plane = loop_thread.run(FakeControlPlane().__aenter__())
     try:
-        args = ["--listen", f"{LOOPBACK}:0", "--controller", plane.url, "--admin-listen", f"{LOOPBACK}:0",
-                "--no-access-log"]
+        args = [
+            "--listen",
+            f"{LOOPBACK}:0",
+            "--controller",
+            plane.url,
+            "--admin-listen",
+            f"{LOOPBACK}:0",
+            "--no-access-log",
+        ]
         with ProxyProcess(args) as proxy:
             proxy.wait_serving()
             assert httpx.get(proxy.admin_url + "/readyz", timeout=WAIT).status_code == 503
             table = RouteTable([Route("shop.example.com", "/", "Prefix", ServiceRef("shop", "web", "80"), "shop/web")])
-            message = {"type": "state", "state": RoutingState(table, version=12).to_dict(),
-                       "backends": {"shop/web:80": [upstream.url]}}
+            message = {
+                "type": "state",
+                "state": RoutingState(table, version=12).to_dict(),
+                "backends": {"shop/web:80": [upstream.url]},
+            }
             loop_thread.call(plane.send, message)
             proxy.wait_stderr("controller .*: route table version 12 loaded")
             ready = httpx.get(proxy.admin_url + "/readyz", timeout=WAIT)
@@ -148,7 +188,9 @@ def test_the_control_plane_stream_is_followed(
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*PROXY_COMMAND, *args], capture_output=True, text=True, timeout=WAIT * 2, cwd=cwd, check=False)
+    return subprocess.run(
+        [*PROXY_COMMAND, *args], capture_output=True, text=True, timeout=WAIT * 2, cwd=cwd, check=False
+    )
 
 
 def test_broken_ingress_files_exit_1_naming_file_and_line(tmp_path: Path) -> None:

@@ -118,9 +118,7 @@ def test_response_head_without_headers_or_reason() -> None:
 
 def test_length_head_is_the_keep_alive_client_head_built_once() -> None:
     head = ResponseHead(b"HTTP/1.1 200 OK\r\nConnection: x-secret\r\nX-Secret: 1\r\nContent-Length: 2\r\n")
-    assert head.length_head == head.client_head(
-        200, length=b"2", chunked=False, close=False, keep_alive_10=False
-    )
+    assert head.length_head == head.client_head(200, length=b"2", chunked=False, close=False, keep_alive_10=False)
     assert head.length_head == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
     assert ResponseHead(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n").length_head == b""
     assert ResponseHead(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n").length_head == b""
@@ -303,7 +301,9 @@ def test_a_body_equal_to_a_known_head_stays_a_body(echo_proxy) -> None:
     exchange(proxy.port, known)
     assert proxy.loop.call(len, proxy.server.state.request_heads) == 1
     with connect(proxy.port) as sock:
-        sock.sendall(b"POST /upload HTTP/1.1\r\n" + H + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(known))
+        sock.sendall(
+            b"POST /upload HTTP/1.1\r\n" + H + b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(known)
+        )
         assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")  # the head was parsed: next read is body
         sock.sendall(known)
         (response,) = read_responses(sock)
@@ -316,6 +316,7 @@ def test_a_body_equal_to_a_known_head_stays_a_body(echo_proxy) -> None:
 def wait_until_parsing(proxy, timeout: float = 10.0) -> None:
     """Until the proxy has read part of a head (each check is a round trip to its loop)."""
     deadline = time.monotonic() + timeout
+
     def busy() -> bool:
         return any(conn.parsing is not None for conn in proxy.server.state.connections)
 

@@ -174,9 +174,7 @@ def test_preview_host_sends_stable_host_upstream(routed) -> None:
 
 def test_unknown_preview_says_no_such_preview(routed) -> None:
     proxy, _ = routed
-    (response,) = exchange(
-        proxy.port, b"GET / HTTP/1.1\r\nHost: nobranch--shop-example-com.preview.localhost\r\n\r\n"
-    )
+    (response,) = exchange(proxy.port, b"GET / HTTP/1.1\r\nHost: nobranch--shop-example-com.preview.localhost\r\n\r\n")
     assert response.status == 404
     assert b"No preview exists for nobranch--shop-example-com.preview.localhost" in response.body
     assert str(response.header("content-type")).startswith("text/plain")
@@ -187,9 +185,7 @@ def test_default_backend_404_is_html_for_browsers(make_proxy) -> None:
     request = b"GET / HTTP/1.1\r\nHost: nothing.<b>example.com\r\nAccept: text/html,*/*\r\n\r\n"
     (bad,) = exchange(proxy.port, request)
     assert bad.status == 400  # '<' is not a host character
-    (page,) = exchange(
-        proxy.port, b"GET / HTTP/1.1\r\nHost: nothing.example.com\r\nAccept: text/html,*/*\r\n\r\n"
-    )
+    (page,) = exchange(proxy.port, b"GET / HTTP/1.1\r\nHost: nothing.example.com\r\nAccept: text/html,*/*\r\n\r\n")
     assert page.status == 404
     assert str(page.header("content-type")).startswith("text/html")
     assert b"nothing.example.com" in page.body and b"No Ingress rule matched" in page.body
@@ -283,9 +279,7 @@ def test_a_bug_in_routing_is_a_500_not_a_hung_connection(routed) -> None:
 
 def test_resolution_stays_an_immutable_value() -> None:
     """core Resolution became a NamedTuple for speed (it is built per request): still immutable."""
-    state = make_state(
-        [route("shop.example.com", "/", "web")], previews={"f": [route("shop.example.com", "/", "web")]}
-    )
+    state = make_state([route("shop.example.com", "/", "web")], previews={"f": [route("shop.example.com", "/", "web")]})
     resolution = state.resolve("F--Shop-Example-Com.preview.localhost:80", "/x")
     assert (resolution.branch, resolution.upstream_host, resolution.is_preview) == (
         "f",

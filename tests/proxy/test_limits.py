@@ -91,9 +91,7 @@ def test_chunked_body_over_limit_is_413(limited) -> None:
 
 def test_body_within_limit_passes(limited) -> None:
     proxy, upstream = limited(max_body=1000)
-    (response,) = exchange(
-        proxy.port, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 1000\r\n\r\n" + b"x" * 1000
-    )
+    (response,) = exchange(proxy.port, b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 1000\r\n\r\n" + b"x" * 1000)
     assert response.status == 200
     assert upstream.stats.requests[0]["body_len"] == 1000
 

@@ -30,7 +30,9 @@ def test_requests_are_counted_by_kind_branch_host_and_status_class() -> None:
     name = "gitops_ingress_proxy_requests_total"
     assert value(metrics, name, kind="stable", branch="", host="shop.example.com", status_class="2xx") == 2
     assert value(metrics, name, kind="stable", branch="", host="shop.example.com", status_class="5xx") == 1
-    assert value(metrics, name, kind="preview", branch="feature-login", host="shop.example.com", status_class="4xx") == 1
+    assert (
+        value(metrics, name, kind="preview", branch="feature-login", host="shop.example.com", status_class="4xx") == 1
+    )
     assert value(metrics, name, kind="stable", branch="", host="-", status_class="2xx") == 0
 
 
@@ -95,16 +97,20 @@ def test_label_sets_are_capped() -> None:
     metrics = ProxyMetrics(max_series=3)
     for index in range(10):
         metrics.request_counter("stable", "", f"host-{index}.example.com").count(200, 0.001)
-    counted = [
-        key for key in samples(metrics) if key[0] == "gitops_ingress_proxy_requests_total"
-    ]
+    counted = [key for key in samples(metrics) if key[0] == "gitops_ingress_proxy_requests_total"]
     assert len(counted) == 4  # three real hosts and "other"
-    assert value(metrics, "gitops_ingress_proxy_requests_total", kind="stable", branch="", host="other",
-                 status_class="2xx") == 7
+    assert (
+        value(
+            metrics, "gitops_ingress_proxy_requests_total", kind="stable", branch="", host="other", status_class="2xx"
+        )
+        == 7
+    )
 
 
 def test_each_instance_has_its_own_registry() -> None:
     first, second = ProxyMetrics(), ProxyMetrics()  # would raise "Duplicated timeseries" on a shared one
     first.request_counter("stable", "", "a").count(200, 0.001)
-    assert value(second, "gitops_ingress_proxy_requests_total", kind="stable", branch="", host="a",
-                 status_class="2xx") == 0
+    assert (
+        value(second, "gitops_ingress_proxy_requests_total", kind="stable", branch="", host="a", status_class="2xx")
+        == 0
+    )

@@ -41,13 +41,7 @@ def test_pipelined_mix_of_local_and_proxied_answers_stays_in_order(make_proxy, s
     proxy = make_proxy(make_state([route("shop.example.com", "/", "web")]), backends({"web": [upstream.url]}))
     other = b"Host: unknown.example.org\r\n"
     requests = (
-        b"GET /a HTTP/1.1\r\n"
-        + H
-        + b"\r\nGET /b HTTP/1.1\r\n"
-        + other
-        + b"\r\nGET /c HTTP/1.1\r\n"
-        + H
-        + b"\r\n"
+        b"GET /a HTTP/1.1\r\n" + H + b"\r\nGET /b HTTP/1.1\r\n" + other + b"\r\nGET /c HTTP/1.1\r\n" + H + b"\r\n"
     )
     with connect(proxy.port) as sock:
         sock.sendall(requests)

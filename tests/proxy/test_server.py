@@ -74,9 +74,7 @@ def test_keep_alive_connection_survives_reload(echo_proxy) -> None:
     with connect(proxy.port) as sock:
         sock.sendall(b"GET /one HTTP/1.1\r\n" + H + b"\r\n")
         assert read_responses(sock)[0].status == 200
-        proxy.swap(
-            make_state([route("shop.example.com", "/", "web")], version=9), backends({"web": [upstream.url]})
-        )
+        proxy.swap(make_state([route("shop.example.com", "/", "web")], version=9), backends({"web": [upstream.url]}))
         sock.sendall(b"GET /two HTTP/1.1\r\n" + H + b"\r\n")
         assert read_responses(sock)[0].status == 200
 
@@ -114,9 +112,7 @@ def test_shutdown_drains_in_flight_and_closes_idle(make_proxy, start_upstream) -
         (response,) = read_responses(busy)
         assert response.status == 200 and response.header("connection") == "close"
         done.result(5)
-        assert proxy.stat("in_flight") == 0 and not proxy.loop.call(
-            lambda: len(proxy.server.state.connections)
-        )
+        assert proxy.stat("in_flight") == 0 and not proxy.loop.call(lambda: len(proxy.server.state.connections))
     finally:
         idle.close()
         busy.close()
@@ -125,9 +121,7 @@ def test_shutdown_drains_in_flight_and_closes_idle(make_proxy, start_upstream) -
 def test_shutdown_gives_up_after_its_timeout(make_proxy, start_upstream) -> None:
     upstream = start_upstream("silent")
     settings = ProxySettings(read_timeout=30)
-    proxy = make_proxy(
-        make_state([route("shop.example.com", "/", "web")]), backends({"web": [upstream.url]}), settings
-    )
+    proxy = make_proxy(make_state([route("shop.example.com", "/", "web")]), backends({"web": [upstream.url]}), settings)
     with connect(proxy.port) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\n" + H + b"\r\n")
         assert upstream.stats.request_seen.wait(5)

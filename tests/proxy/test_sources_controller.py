@@ -135,10 +135,21 @@ def test_wire_strings_are_shared_between_routes() -> None:
     """Memory of big tables: names repeated over routes are one object each after from_dict."""
     import json
 
-    table = RouteTable([
-        Route(f"h{i}.example.com", "/api", "Prefix", ServiceRef("shop", "storefront", "http"), "shop/web", "a.yaml", 3, "production")
-        for i in range(3)
-    ])
+    table = RouteTable(
+        [
+            Route(
+                f"h{i}.example.com",
+                "/api",
+                "Prefix",
+                ServiceRef("shop", "storefront", "http"),
+                "shop/web",
+                "a.yaml",
+                3,
+                "production",
+            )
+            for i in range(3)
+        ]
+    )
     wire = json.loads(json.dumps(RoutingState(table).to_dict()))
     routes = RoutingState.from_dict(wire).stable.routes
     for field in ("path", "path_type", "ingress", "file", "environment"):

@@ -28,14 +28,18 @@ def sample_settings() -> Settings:
 
 
 def test_the_sample_production_environment_loads_and_routes() -> None:
-    backends = BackendMap.from_options(["payments/checkout:http=http://127.0.0.1:9001", "storefront:http=http://127.0.0.1:9002"])
+    backends = BackendMap.from_options(
+        ["payments/checkout:http=http://127.0.0.1:9001", "storefront:http=http://127.0.0.1:9002"]
+    )
     source = FileSource([REPO / "environments" / "production"], backends, sample_settings())
     snapshot = source.load()
     state = snapshot.state
     checkout = state.resolve("shop.example.com", "/checkout/confirm").match
     assert checkout.backend == ServiceRef("payments", "checkout", "http")
     assert str(snapshot.endpoints(checkout.backend)[0]) == "http://127.0.0.1:9001"
-    assert state.resolve("Shop.Example.COM:8080", "/checkoutx").match.backend == ServiceRef("shop", "storefront", "http")
+    assert state.resolve("Shop.Example.COM:8080", "/checkoutx").match.backend == ServiceRef(
+        "shop", "storefront", "http"
+    )
     assert state.resolve("tools.apps.example.com", "/").match.backend == ServiceRef("platform", "apps-gateway", "http")
     assert snapshot.source == "files" and state.version == 1
 
@@ -139,8 +143,7 @@ def test_too_many_files_after_start_keeps_the_table(tmp_path: Path) -> None:
     write(env / "shop.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
     settings = Settings.build(overrides={"policy": {"limits": {"max_files": 2}}})
     said = asyncio.Event()
-    source = FileSource([env], BackendMap(), settings, interval=0.02, debounce=0.02,
-                        on_refused=lambda exc: said.set())
+    source = FileSource([env], BackendMap(), settings, interval=0.02, debounce=0.02, on_refused=lambda exc: said.set())
 
     async def scenario(next_snapshot, queue):  # type: ignore[no-untyped-def]
         await next_snapshot()

@@ -152,7 +152,9 @@ def test_a_broken_pair_is_left_out_and_named(ca: CertificateAuthority, tls_dir: 
         assert peer_serial(port, "good.example.com", ca.path) == good
 
 
-def test_a_reload_that_breaks_everything_keeps_the_previous_certificates(ca: CertificateAuthority, tls_dir: Path) -> None:
+def test_a_reload_that_breaks_everything_keeps_the_previous_certificates(
+    ca: CertificateAuthority, tls_dir: Path
+) -> None:
     serial = ca.secret(tls_dir, "shop-tls", "shop.example.com")
     store = CertificateStore(tls_dir)
     (tls_dir / "shop-tls" / "tls.crt").write_text("truncated")

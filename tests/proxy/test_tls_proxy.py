@@ -54,8 +54,7 @@ def https_get(proxy: ProxyThread, ca: CertificateAuthority, host: str, path: str
     # SNI and Host say shop.example.com while the socket goes to 127.0.0.1
     transport = httpx.HTTPTransport(verify=context)
     with httpx.Client(transport=transport, timeout=WAIT) as client:
-        return client.get(f"https://{LOOPBACK}:{port}{path}", headers={"Host": host},
-                          extensions={"sni_hostname": host})
+        return client.get(f"https://{LOOPBACK}:{port}{path}", headers={"Host": host}, extensions={"sni_hostname": host})
 
 
 def test_https_is_terminated_with_the_certificate_sni_asks_for(
@@ -116,4 +115,3 @@ def test_a_renewed_certificate_is_served_without_a_restart(
         assert changed.wait(WAIT)  # the watcher polls every 20 ms
         assert peer_serial(port, "shop.example.com", ca.path) == renewed
         assert peer_serial(port, "api.example.com", ca.path) == added
-

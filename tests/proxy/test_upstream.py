@@ -32,9 +32,7 @@ def proxy_to(make_proxy):
 
 
 @pytest.mark.parametrize(("path", "connections"), [("/", 1), ("/close", 5)])
-def test_keep_alive_pools_upstream_connections_unless_closed(
-    proxy_to, start_upstream, path, connections
-) -> None:
+def test_keep_alive_pools_upstream_connections_unless_closed(proxy_to, start_upstream, path, connections) -> None:
     """A connection is reused while the upstream keeps it alive; Connection: close retires it."""
     upstream = start_upstream("echo")
     proxy = proxy_to(upstream.url)
@@ -155,9 +153,7 @@ def test_eof_delimited_upstream_body_is_rechunked(proxy_to, start_upstream) -> N
     upstream = start_upstream("echo")
     proxy = proxy_to(upstream.url)
     with connect(proxy.port) as sock:
-        sock.sendall(
-            b"GET /eof?size=5000 HTTP/1.1\r\n" + H + b"\r\n" + b"GET /after HTTP/1.1\r\n" + H + b"\r\n"
-        )
+        sock.sendall(b"GET /eof?size=5000 HTTP/1.1\r\n" + H + b"\r\n" + b"GET /after HTTP/1.1\r\n" + H + b"\r\n")
         first, second = read_responses(sock, 2)
     assert first.header("transfer-encoding") == "chunked" and first.body == b"e" * 5000
     assert second.status == 200  # the client connection stayed usable

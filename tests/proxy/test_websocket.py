@@ -20,9 +20,7 @@ def frame(payload: bytes, opcode: int = 0x1) -> bytes:
     mask = os.urandom(4)
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     length = (
-        bytes([0x80 | len(payload)])
-        if len(payload) < 126
-        else bytes([0x80 | 126]) + struct.pack("!H", len(payload))
+        bytes([0x80 | len(payload)]) if len(payload) < 126 else bytes([0x80 | 126]) + struct.pack("!H", len(payload))
     )
     return bytes([0x80 | opcode]) + length + mask + masked
 
@@ -94,9 +92,7 @@ def test_tunnel_survives_a_route_table_swap(echo_proxy, make_proxy) -> None:
     with open_tunnel(proxy.port) as sock:
         sock.sendall(frame(b"before"))
         assert read_frame(sock) == (0x1, b"before")
-        proxy.swap(
-            make_state([route("other.example.com", "/", "web")], version=2), backends({"web": [upstream.url]})
-        )
+        proxy.swap(make_state([route("other.example.com", "/", "web")], version=2), backends({"web": [upstream.url]}))
         sock.sendall(frame(b"after"))
         assert read_frame(sock) == (0x1, b"after")
 

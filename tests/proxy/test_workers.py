@@ -90,14 +90,15 @@ def gone(pid: int) -> bool:
         return True
 
 
-def test_workers_stop_when_their_parent_is_killed(tmp_path: Path, start_upstream: Callable[[str], TestUpstream]) -> None:
+def test_workers_stop_when_their_parent_is_killed(
+    tmp_path: Path, start_upstream: Callable[[str], TestUpstream]
+) -> None:
     upstream = start_upstream("echo")
     with ProxyProcess(proxy_args(tmp_path, upstream, "--workers", "2", "--no-access-log"), workers=2) as proxy:
         proxy.wait_serving()
         assert get(proxy.url(), "/").status_code == 200
         proxy.kill()  # SIGKILL: the parent forwards nothing
-        poll(lambda: all(gone(pid) for pid in proxy.workers), "the orphaned workers to exit", WAIT,
-             logs=proxy.log)
+        poll(lambda: all(gone(pid) for pid in proxy.workers), "the orphaned workers to exit", WAIT, logs=proxy.log)
         assert refused(proxy.url())
 
 

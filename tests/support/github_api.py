@@ -89,8 +89,11 @@ class GitHubStandIn:
         if (found := _COMMENTS.match(path)) and method == "POST":
             self._next_id += 1
             number = int(found.group(2))
-            comment = {"id": self._next_id, "body": body["body"],
-                       "html_url": f"https://github.example/{self.repository}/pull/{number}#issuecomment-{self._next_id}"}
+            comment = {
+                "id": self._next_id,
+                "body": body["body"],
+                "html_url": f"https://github.example/{self.repository}/pull/{number}#issuecomment-{self._next_id}",
+            }
             self.comments.setdefault(number, []).append(comment)
             return 201, comment
         if (found := _COMMENT.match(path)) and method == "PATCH":

@@ -31,21 +31,25 @@ def _listen(value: str) -> tuple[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A stand-in Kubernetes API server for tests.")
-    parser.add_argument("--listen", type=_listen, default=("127.0.0.1", 0),
-                        help="HOST:PORT to listen on (default 127.0.0.1:0, a free port)")
-    parser.add_argument("--kubeconfig", type=pathlib.Path,
-                        help="write a kubeconfig pointing at the server to this file")
+    parser.add_argument(
+        "--listen",
+        type=_listen,
+        default=("127.0.0.1", 0),
+        help="HOST:PORT to listen on (default 127.0.0.1:0, a free port)",
+    )
+    parser.add_argument(
+        "--kubeconfig", type=pathlib.Path, help="write a kubeconfig pointing at the server to this file"
+    )
     parser.add_argument("--token", help="require this bearer token (else no authentication)")
-    parser.add_argument("--bookmark-interval", type=float, default=5.0,
-                        help="seconds between watch bookmarks (default 5)")
+    parser.add_argument(
+        "--bookmark-interval", type=float, default=5.0, help="seconds between watch bookmarks (default 5)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
     try:
-        server = StandIn(args.listen[0], args.listen[1], args.bookmark_interval,
-                         token=args.token, verbose=args.verbose)
+        server = StandIn(args.listen[0], args.listen[1], args.bookmark_interval, token=args.token, verbose=args.verbose)
     except OSError as exc:
-        print(f"kube_apiserver: cannot listen on {args.listen[0]}:{args.listen[1]}: {exc}",
-              file=sys.stderr)
+        print(f"kube_apiserver: cannot listen on {args.listen[0]}:{args.listen[1]}: {exc}", file=sys.stderr)
         return 2
     if args.kubeconfig:
         args.kubeconfig.write_text(server.kubeconfig())

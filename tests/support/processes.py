@@ -33,8 +33,16 @@ class Child:
     ``address`` the first of them. ``lines`` is the stderr read so far (each line ends in a newline);
     ``output`` the same for stdout when ``keep_stdout`` is set (otherwise stdout is discarded)."""
 
-    def __init__(self, args: list[str], ready: str | None = None, *, wait: float,
-                 env: Mapping[str, str] | None = None, cwd: Path | None = None, keep_stdout: bool = False) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        ready: str | None = None,
+        *,
+        wait: float,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        keep_stdout: bool = False,
+    ) -> None:
         self.wait = wait
         self.lines: list[str] = []
         self.output: list[str] = []
@@ -42,9 +50,14 @@ class Child:
         self._stdout: queue.Queue[str | None] = queue.Queue()
         # unbuffered, so each line reaches the pipe when it is written, not when a buffer fills
         environ = dict(os.environ if env is None else env, PYTHONUNBUFFERED="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "gitops_ingress", *args], text=True, env=environ,
-                                     cwd=cwd, stderr=subprocess.PIPE,
-                                     stdout=subprocess.PIPE if keep_stdout else subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gitops_ingress", *args],
+            text=True,
+            env=environ,
+            cwd=cwd,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE if keep_stdout else subprocess.DEVNULL,
+        )
         threading.Thread(target=_drain, args=(self.proc.stderr, self.lines, self._stderr), daemon=True).start()
         if keep_stdout:
             threading.Thread(target=_drain, args=(self.proc.stdout, self.output, self._stdout), daemon=True).start()
@@ -117,8 +130,9 @@ def _drain(stream: IO[str], kept: list[str], lines: queue.Queue[str | None]) -> 
     lines.put(None)
 
 
-def poll(condition: Callable[[], bool], what: str, wait: float, *, every: float = 0.05,
-         logs: Callable[[], str] = lambda: "") -> None:
+def poll(
+    condition: Callable[[], bool], what: str, wait: float, *, every: float = 0.05, logs: Callable[[], str] = lambda: ""
+) -> None:
     """Return once ``condition()`` holds; fail after ``wait`` seconds, naming ``what`` and ``logs()``."""
     pause = threading.Event()
     deadline = time.monotonic() + wait

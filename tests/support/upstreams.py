@@ -234,11 +234,7 @@ class _UpstreamProtocol(asyncio.Protocol):
             body = json.dumps(record).encode()
             close = path == "/close"
             extra = b"Connection: close\r\n" if close else b""
-            extra += (
-                b"Connection: x-drop-me\r\nX-Drop-Me: 1\r\nKeep-Alive: timeout=5\r\n"
-                if path == "/hop"
-                else b""
-            )
+            extra += b"Connection: x-drop-me\r\nX-Drop-Me: 1\r\nKeep-Alive: timeout=5\r\n" if path == "/hop" else b""
             self._write(
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s"
                 % (len(body), extra, body)
@@ -267,9 +263,7 @@ class _UpstreamProtocol(asyncio.Protocol):
             if len(self.ws_buffer) < offset + 4 + length:
                 return
             mask = self.ws_buffer[offset : offset + 4]
-            payload = bytes(
-                c ^ mask[i % 4] for i, c in enumerate(self.ws_buffer[offset + 4 : offset + 4 + length])
-            )
+            payload = bytes(c ^ mask[i % 4] for i, c in enumerate(self.ws_buffer[offset + 4 : offset + 4 + length]))
             del self.ws_buffer[: offset + 4 + length]
             header = bytes([b0, length]) if length < 126 else bytes([b0, 126]) + struct.pack("!H", length)
             self._write(header + payload)

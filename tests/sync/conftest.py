@@ -38,7 +38,9 @@ def anyio_backend() -> str:
 BAD_HOST = ingress("broken", "Not_A_Host.example.com", "web")
 
 
-def seed(tmp_path: Path, files: Mapping[str, str] | None = None, *, branch: str | None = None) -> tuple[Remote, WorkTree]:
+def seed(
+    tmp_path: Path, files: Mapping[str, str] | None = None, *, branch: str | None = None
+) -> tuple[Remote, WorkTree]:
     """A remote whose ``main`` has a shop and an api Ingress in production and one in staging;
     with ``branch``, also that branch at the same commit (the work tree is left on it)."""
     remote = make_remote(tmp_path)
@@ -101,7 +103,9 @@ class Harness:
         await self.engine.refresh(branch)
         await self.engine.settle(WAIT)
 
-    async def wait_event(self, predicate: Callable[[ControlPlaneEvent], bool], action: Callable[[], object] | None = None) -> ControlPlaneEvent:
+    async def wait_event(
+        self, predicate: Callable[[ControlPlaneEvent], bool], action: Callable[[], object] | None = None
+    ) -> ControlPlaneEvent:
         """Subscribe, run ``action``, return the first event matching ``predicate``."""
         async with self.engine.subscribe() as events:
             if action is not None:
@@ -148,7 +152,10 @@ async def running(
     mirror = Mirror(url or remote.url, tmp_path / state / "mirror.git", fetch_timeout=fetch_timeout)
     store = Store(tmp_path / state / "state.db")
     engine = Engine(
-        mirror, target, settings, store,
+        mirror,
+        target,
+        settings,
+        store,
         options=options or EngineOptions(poll_interval=3600, debounce=0.01, retry_initial=0.05, retry_max=0.2),
     )
     try:

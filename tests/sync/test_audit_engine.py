@@ -117,24 +117,33 @@ async def test_a_hundred_thousand_files_are_refused_with_a_finding_and_nothing_e
 async def test_a_feature_branch_cannot_claim_a_stable_host(tmp_path: Path) -> None:
     remote, work = seed(tmp_path)
     work.branch("feature/takeover")
-    work.write({
-        "environments/production/shop.yaml": ingress("shop", "shop.example.com", "evil"),
-        "environments/production/new.yaml": ingress("new", "new.example.com", "evil"),
-        "environments/production/catchall.yaml": ingress("catchall", '"*.example.com"', "evil"),
-    })
+    work.write(
+        {
+            "environments/production/shop.yaml": ingress("shop", "shop.example.com", "evil"),
+            "environments/production/new.yaml": ingress("new", "new.example.com", "evil"),
+            "environments/production/catchall.yaml": ingress("catchall", '"*.example.com"', "evil"),
+        }
+    )
     work.commit("claim the stable hosts")
     work.push("feature/takeover")
     async with running(tmp_path, remote) as h:
         status = h.engine.branch("feature/takeover")
         assert status is not None
-        assert status.state is SyncState.APPLIED, (status.message, [(f.rule, f.file, f.message) for f in status.findings])
+        assert status.state is SyncState.APPLIED, (
+            status.message,
+            [(f.rule, f.file, f.message) for f in status.findings],
+        )
         # the branch's rules live only on its preview hosts ...
         assert h.resolve(preview("feature/takeover", "shop.example.com")) == "shop/evil:80"
         assert h.resolve(preview("feature/takeover", "new.example.com")) == "shop/evil:80"
         # ... and the stable hosts serve main, whatever the branch says
         state = h.engine.routing_state()
-        for host, expected in (("shop.example.com", "shop/web:80"), ("api.example.com", None),
-                               ("new.example.com", None), ("other.example.com", None)):
+        for host, expected in (
+            ("shop.example.com", "shop/web:80"),
+            ("api.example.com", None),
+            ("new.example.com", None),
+            ("other.example.com", None),
+        ):
             assert h.resolve(host) == expected, host
         assert h.resolve("api.example.com", "/v1/x") == "shop/api:80"
         assert all(str(r.backend) != "shop/evil:80" for r in state.stable.routes)
@@ -154,7 +163,7 @@ async def test_an_authentication_failure_keeps_the_routes_says_why_and_is_retrie
             assert "auth" in status.message.lower() and "s3cr3t" not in status.message, status.message
             assert h.engine.remote_error and "s3cr3t" not in h.engine.remote_error
             deadline = time.monotonic() + WAIT  # the watcher retries on its own, backing off
-            while h.engine.metrics.fetch_failures._value.get() < 3 and time.monotonic() < deadline:
+            while h.engine.metrics.fetch_failures._value.get() < 3 and time.monotonic() < deadline:  # noqa: ASYNC110 -- replaced by an event in issue 11 section 4
                 await asyncio.sleep(0.05)
             assert h.engine.metrics.fetch_failures._value.get() >= 3
             assert h.resolve("shop.example.com") == "shop/web:80"

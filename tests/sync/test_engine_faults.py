@@ -64,7 +64,7 @@ async def test_a_slow_target_for_one_branch_blocks_neither_others_nor_fetching(t
 
 
 async def test_restart_reapplies_nothing_that_is_current(tmp_path: Path) -> None:
-    remote, work = seed(tmp_path, branch="feature/x")
+    remote, _ = seed(tmp_path, branch="feature/x")
     async with running(tmp_path, remote) as h:
         before = h.engine.routing_state()
         assert len(h.target.applied) == 2
@@ -111,7 +111,9 @@ async def test_target_failure_is_shown_and_retried_with_back_off(tmp_path: Path)
     async with running(tmp_path, remote, target=target) as h:
         work.branch("feature/flaky")
         work.push("feature/flaky")
-        event = await h.wait_event(lambda e: e.type == "branch" and e.data.get("error") is not None, lambda: h.engine.refresh(None))
+        event = await h.wait_event(
+            lambda e: e.type == "branch" and e.data.get("error") is not None, lambda: h.engine.refresh(None)
+        )
         assert "target unavailable" in event.data["error"]
         status = h.engine.branch("feature/flaky")
         assert status is not None and status.state is SyncState.ERROR and "retrying" in status.message
@@ -138,7 +140,7 @@ async def test_unreachable_remote_keeps_routes_and_says_why(tmp_path: Path) -> N
 
 
 async def test_first_fetch_failing_serves_the_stored_state(tmp_path: Path) -> None:
-    remote, _work = seed(tmp_path)
+    remote, _ = seed(tmp_path)
     async with running(tmp_path, remote):
         pass
     shutil.move(remote.path, remote.path.with_name("moved.git"))

@@ -47,7 +47,9 @@ async def test_push_reapplies_and_parses_only_changed_files(tmp_path: Path) -> N
         work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-v2")})
         commit = work.commit("v2")
         work.push("feature/x")
-        event = await h.wait_event(lambda e: e.type == "sync" and e.branch == "feature/x", lambda: h.engine.push("feature/x", False))
+        event = await h.wait_event(
+            lambda e: e.type == "sync" and e.branch == "feature/x", lambda: h.engine.push("feature/x", False)
+        )
         assert event.data["commit"] == commit
         assert event.data["files_parsed"] == 1 and event.data["files"] == 3
         assert h.resolve(host) == "shop/web-v2:80"
@@ -100,10 +102,12 @@ async def test_bad_commit_on_main_keeps_the_stable_routes(tmp_path: Path) -> Non
     remote, work = seed(tmp_path)
     async with running(tmp_path, remote) as h:
         good = remote.head("main")
-        work.write({
-            "environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-new"),
-            "environments/production/broken.yaml": BAD_HOST,
-        })
+        work.write(
+            {
+                "environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-new"),
+                "environments/production/broken.yaml": BAD_HOST,
+            }
+        )
         bad = work.commit("broken")
         work.push("main")
         await h.refresh("main")

@@ -41,8 +41,13 @@ def test_store_round_trip_in_wal_mode(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
     row = EnvironmentRow("production", SyncState.APPLIED, "c1", table("a.example.com", "web"), (error(),))
     store.save_branch(
-        "feature/x", head="c1", head_info=CommitInfo(sha="c1", author="A"), state=SyncState.APPLIED,
-        message="", updated_at="t", environments=[row],
+        "feature/x",
+        head="c1",
+        head_info=CommitInfo(sha="c1", author="A"),
+        state=SyncState.APPLIED,
+        message="",
+        updated_at="t",
+        environments=[row],
         history=[SyncEntry("c1", "production", "t", 12.5, "applied", findings=(error(),), files_parsed=3)],
     )
     store.close()
@@ -62,7 +67,12 @@ def test_store_write_is_all_or_nothing(tmp_path: Path) -> None:
     store._db.execute("CREATE TRIGGER no_syncs BEFORE INSERT ON syncs BEGIN SELECT RAISE(ABORT, 'disk full'); END")
     with pytest.raises(sqlite3.DatabaseError):
         store.save_branch(
-            "main", head="c1", head_info=None, state=SyncState.APPLIED, message="", updated_at="t",
+            "main",
+            head="c1",
+            head_info=None,
+            state=SyncState.APPLIED,
+            message="",
+            updated_at="t",
             environments=[EnvironmentRow("production", SyncState.APPLIED, "c1", None, ())],
             history=[SyncEntry("c1", "production", "t", 1.0, "applied")],
         )
@@ -111,18 +121,26 @@ async def test_bus_close_ends_subscriptions() -> None:
 # -- planning ---------------------------------------------------------------------------------
 
 
-def _build(commit: str, envs: dict[str, tuple[RouteTable, tuple[Finding, ...]]], findings: tuple[Finding, ...] = ()) -> CommitBuild:
+def _build(
+    commit: str, envs: dict[str, tuple[RouteTable, tuple[Finding, ...]]], findings: tuple[Finding, ...] = ()
+) -> CommitBuild:
     return CommitBuild(
-        commit, CommitInfo(sha=commit),
+        commit,
+        CommitInfo(sha=commit),
         {name: EnvironmentBuild(name, t, (), f) for name, (t, f) in envs.items()},
-        findings, 0, 0,
+        findings,
+        0,
+        0,
     )
 
 
 def test_plan_applies_valid_keeps_refused_and_removes_missing() -> None:
     old_prod = EnvironmentRow("production", SyncState.APPLIED, "c1", table("a.example.com", "web"), ())
     old_gone = EnvironmentRow("qa", SyncState.APPLIED, "c1", table("qa.example.com", "web"), ())
-    build = _build("c2", {"production": (table("a.example.com", "web-2"), (error(),)), "staging": (table("s.example.com", "web"), ())})
+    build = _build(
+        "c2",
+        {"production": (table("a.example.com", "web-2"), (error(),)), "staging": (table("s.example.com", "web"), ())},
+    )
     plan = plan_commit(build, {"production": old_prod, "qa": old_gone})
     assert plan.results == {"production": "refused", "qa": "removed", "staging": "applied"}
     assert plan.state is SyncState.REFUSED and "environments/production/a.yaml:7 api/host-invalid" in plan.message
@@ -224,7 +242,9 @@ async def test_local_target_publishes_only_real_changes() -> None:
 
 
 def test_merge_tables_keeps_every_environment() -> None:
-    merged = RouteTable.merge({"staging": table("s.example.com", "web", "staging"), "production": table("a.example.com", "api")})
+    merged = RouteTable.merge(
+        {"staging": table("s.example.com", "web", "staging"), "production": table("a.example.com", "api")}
+    )
     assert merged.hosts == ["a.example.com", "s.example.com"]
     assert str(merged.match("s.example.com", "/").backend) == "shop/web:80"
 
@@ -239,7 +259,9 @@ def test_incremental_routing_state_equals_a_full_rebuild() -> None:
     for _ in range(300):
         branch = rng.choice(names)
         chosen = rng.sample(hosts, rng.randint(0, 3))
-        new = RouteTable([Route(h, "/", "Prefix", ServiceRef("shop", "web", "80"), "shop/x", "f.yaml", 1, "p") for h in chosen])
+        new = RouteTable(
+            [Route(h, "/", "Prefix", ServiceRef("shop", "web", "80"), "shop/x", "f.yaml", 1, "p") for h in chosen]
+        )
         state = state.with_branch(branch, new if chosen and rng.random() > 0.2 else None, "main")
         fresh = RoutingState(state.stable, state.previews, state.preview_domain, state.version)
         assert state._index == fresh._index

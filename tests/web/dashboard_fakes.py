@@ -40,28 +40,42 @@ SHA_BAD = "c" * 40
 PROXY_PORT = 8080
 
 
-def route(host: str, path: str, service: str, port: str = "80", *, ns: str = "shop", env: str = "production",
-          path_type: str = "Prefix", file: str = "environments/production/shop.yaml", line: int = 7) -> Route:
+def route(
+    host: str,
+    path: str,
+    service: str,
+    port: str = "80",
+    *,
+    ns: str = "shop",
+    env: str = "production",
+    path_type: str = "Prefix",
+    file: str = "environments/production/shop.yaml",
+    line: int = 7,
+) -> Route:
     return Route(host, path, path_type, ServiceRef(ns, service, port), f"{ns}/{service}", file, line, env)
 
 
 def main_tables() -> dict[str, RouteTable]:
     return {
-        "production": RouteTable([
-            route("shop.example.com", "/", "storefront"),
-            route("shop.example.com", "/api", "catalog-api", "8080", line=21),
-        ]),
+        "production": RouteTable(
+            [
+                route("shop.example.com", "/", "storefront"),
+                route("shop.example.com", "/api", "catalog-api", "8080", line=21),
+            ]
+        ),
         "staging": RouteTable([route("shop.staging.example.com", "/", "storefront", ns="staging-shop", env="staging")]),
     }
 
 
 def feature_tables() -> dict[str, RouteTable]:
     tables = main_tables()
-    tables["production"] = RouteTable([
-        route("shop.example.com", "/", "storefront"),
-        route("shop.example.com", "/api", "catalog-api-v2", "8080", line=21),
-        route("shop.example.com", "/api/v2/new", "catalog-api-v2", "8080", line=30),
-    ])
+    tables["production"] = RouteTable(
+        [
+            route("shop.example.com", "/", "storefront"),
+            route("shop.example.com", "/api", "catalog-api-v2", "8080", line=21),
+            route("shop.example.com", "/api/v2/new", "catalog-api-v2", "8080", line=30),
+        ]
+    )
     return tables
 
 
@@ -104,7 +118,9 @@ class FakeView:
     def routing_state(self) -> RoutingState:
         _on_loop()
         stable = self.tables.get(self.settings.stable_branch, {})
-        previews = {name: _merged(tables) for name, tables in self.tables.items() if name != self.settings.stable_branch}
+        previews = {
+            name: _merged(tables) for name, tables in self.tables.items() if name != self.settings.stable_branch
+        }
         return RoutingState(_merged(stable), previews, self.settings.preview_domain, self.sequence)
 
     async def subscribe(self) -> AsyncIterator[ControlPlaneEvent]:
@@ -124,31 +140,72 @@ class FakeView:
         for loop, queue in list(self.subscribers):
             loop.call_soon_threadsafe(queue.put_nowait, event)
 
-    def add(self, name: str, tables: dict[str, RouteTable] | None, *, state: SyncState = SyncState.APPLIED,
-            head: CommitInfo | None = None, message: str = "", findings: tuple[Finding, ...] = ()) -> BranchStatus:
+    def add(
+        self,
+        name: str,
+        tables: dict[str, RouteTable] | None,
+        *,
+        state: SyncState = SyncState.APPLIED,
+        head: CommitInfo | None = None,
+        message: str = "",
+        findings: tuple[Finding, ...] = (),
+    ) -> BranchStatus:
         stable = name == self.settings.stable_branch
         head = head or CommitInfo(sha=SHA_FEATURE, author="Ada", message="change routes", time="2026-11-26T12:00:00Z")
         applied = head.sha if state is SyncState.APPLIED else SHA_MAIN
         if tables is not None:
             self.tables[name] = tables
         envs = tuple(
-            EnvironmentStatus(environment=env, state=state, applied_commit=applied, route_count=len(table),
-                              findings=findings if env == "production" else ())
+            EnvironmentStatus(
+                environment=env,
+                state=state,
+                applied_commit=applied,
+                route_count=len(table),
+                findings=findings if env == "production" else (),
+            )
             for env, table in sorted((tables or {}).items())
         )
-        urls = () if stable else tuple(
-            PreviewURL(environment=env, host=(h := preview_host(name, host or None, self.settings.preview_domain)),
-                       url=f"http://{h}:{PROXY_PORT}/", stable_host=host)
-            for env, table in sorted((tables or {}).items()) for host in table.hosts
+        urls = (
+            ()
+            if stable
+            else tuple(
+                PreviewURL(
+                    environment=env,
+                    host=(h := preview_host(name, host or None, self.settings.preview_domain)),
+                    url=f"http://{h}:{PROXY_PORT}/",
+                    stable_host=host,
+                )
+                for env, table in sorted((tables or {}).items())
+                for host in table.hosts
+            )
         )
-        status = BranchStatus(name=name, slug=branch_slug(name), stable=stable, state=state, head=head,
-                              applied_commit=applied, message=message, environments=envs, preview_urls=urls,
-                              updated_at="2026-11-26T12:00:00Z")
+        status = BranchStatus(
+            name=name,
+            slug=branch_slug(name),
+            stable=stable,
+            state=state,
+            head=head,
+            applied_commit=applied,
+            message=message,
+            environments=envs,
+            preview_urls=urls,
+            updated_at="2026-11-26T12:00:00Z",
+        )
         self.statuses[name] = status
-        self.records.append(SyncRecord(id=len(self.records) + 1, branch=name, commit=head.sha, environment="production",
-                                       started_at="2026-11-26T12:00:00Z", duration_ms=12.5,
-                                       result="applied" if state is SyncState.APPLIED else state.value,
-                                       message=message, findings=findings, files_parsed=3))
+        self.records.append(
+            SyncRecord(
+                id=len(self.records) + 1,
+                branch=name,
+                commit=head.sha,
+                environment="production",
+                started_at="2026-11-26T12:00:00Z",
+                duration_ms=12.5,
+                result="applied" if state is SyncState.APPLIED else state.value,
+                message=message,
+                findings=findings,
+                files_parsed=3,
+            )
+        )
         return status
 
 
@@ -165,18 +222,34 @@ def _merged(tables: Mapping[str, RouteTable]) -> RouteTable:
     return RouteTable([r for table in tables.values() for r in table.routes])
 
 
-BAD_FINDING = Finding(rule="api/path-invalid", severity=Severity.ERROR, message="path must begin with '/'",
-                      file="environments/production/shop.yaml", line=12, column=19, hint="write /api")
+BAD_FINDING = Finding(
+    rule="api/path-invalid",
+    severity=Severity.ERROR,
+    message="path must begin with '/'",
+    file="environments/production/shop.yaml",
+    line=12,
+    column=19,
+    hint="write /api",
+)
 
 
 def sample_view() -> FakeView:
     """main, an applied feature branch that re-targets /api, and a refused branch."""
     view = FakeView()
-    view.add("main", main_tables(), head=CommitInfo(sha=SHA_MAIN, author="Grace", message="stable", time="2026-11-25T10:00:00Z"))
+    view.add(
+        "main",
+        main_tables(),
+        head=CommitInfo(sha=SHA_MAIN, author="Grace", message="stable", time="2026-11-25T10:00:00Z"),
+    )
     view.add("feature/api-v2", feature_tables())
-    view.add("broken", main_tables(), state=SyncState.REFUSED, message="validation failed: 1 error",
-             head=CommitInfo(sha=SHA_BAD, author="Linus", message="typo in path", time="2026-11-26T11:00:00Z"),
-             findings=(BAD_FINDING,))
+    view.add(
+        "broken",
+        main_tables(),
+        state=SyncState.REFUSED,
+        message="validation failed: 1 error",
+        head=CommitInfo(sha=SHA_BAD, author="Linus", message="typo in path", time="2026-11-26T11:00:00Z"),
+        findings=(BAD_FINDING,),
+    )
     return view
 
 

@@ -69,7 +69,11 @@ def test_routes_per_branch_and_environment(view: FakeView) -> None:
         missing = client.get("/api/v1/routes", params={"branch": "gone"})
     assert [e["environment"] for e in every["environments"]] == ["production", "staging"]
     production = every["environments"][0]["routes"]
-    assert {"host": "shop.example.com", "path": "/api/v2/new", "backend": "shop/catalog-api-v2:8080"}.items() <= production[2].items()
+    assert {
+        "host": "shop.example.com",
+        "path": "/api/v2/new",
+        "backend": "shop/catalog-api-v2:8080",
+    }.items() <= production[2].items()
     assert [e["environment"] for e in staging["environments"]] == ["staging"]
     assert missing.status_code == 404
 
@@ -102,11 +106,17 @@ def test_resolve_stable_preview_and_branch(view: FakeView) -> None:
     with open_client(view) as client:
         stable = client.get("/api/v1/resolve", params={"host": "SHOP.example.com:443", "path": "/api/x?q=1"}).json()
         via_preview = client.get("/api/v1/resolve", params={"host": preview, "path": "/api"}).json()
-        on_branch = client.get("/api/v1/resolve", params={"host": "shop.example.com", "path": "api", "branch": "feature/api-v2"}).json()
+        on_branch = client.get(
+            "/api/v1/resolve", params={"host": "shop.example.com", "path": "api", "branch": "feature/api-v2"}
+        ).json()
         unknown = client.get("/api/v1/resolve", params={"host": "nobody--x.preview.localhost"}).json()
         nothing = client.get("/api/v1/resolve", params={"host": "other.example.org"}).json()
         missing = client.get("/api/v1/resolve", params={"host": "a", "branch": "gone"})
-    assert stable["backend"] == "shop/catalog-api:8080" and stable["branch"] == "main" and stable["host"] == "shop.example.com"
+    assert (
+        stable["backend"] == "shop/catalog-api:8080"
+        and stable["branch"] == "main"
+        and stable["host"] == "shop.example.com"
+    )
     assert via_preview["backend"] == "shop/catalog-api-v2:8080" and via_preview["branch"] == "feature/api-v2"
     assert via_preview["previewHost"] == preview
     assert on_branch["backend"] == "shop/catalog-api-v2:8080" and on_branch["path"] == "/api"
@@ -138,9 +148,18 @@ def test_health_and_openapi_document(view: FakeView) -> None:
     with open_client(view) as client:
         spec = client.get("/openapi.json").json()
     paths = set(spec["paths"])
-    expected = {"/api/v1/branches", "/api/v1/branch", "/api/v1/routes", "/api/v1/diff", "/api/v1/history",
-                "/api/v1/resolve", "/api/v1/previews", "/api/v1/previews/summary.md", "/api/v1/previews/publish",
-                "/api/v1/events"}
+    expected = {
+        "/api/v1/branches",
+        "/api/v1/branch",
+        "/api/v1/routes",
+        "/api/v1/diff",
+        "/api/v1/history",
+        "/api/v1/resolve",
+        "/api/v1/previews",
+        "/api/v1/previews/summary.md",
+        "/api/v1/previews/publish",
+        "/api/v1/events",
+    }
     assert expected <= paths
     assert not any(p.startswith("/branches") for p in paths), "HTML pages stay out of the API document"
 
@@ -189,9 +208,15 @@ def test_without_a_known_bind_address_the_arrival_address_decides() -> None:
 
 
 def test_web_options_from_the_environment() -> None:
-    options = WebOptions.from_environ({"GITOPS_INGRESS_WEB_TOKEN": "t", "GITOPS_INGRESS_WEB_ANONYMOUS_READ": "false",
-                                       "GITOPS_INGRESS_WEB_GITHUB_REPOSITORY": "acme/routes",
-                                       "GITOPS_INGRESS_WEB_GITHUB_TOKEN": "gh"}, listen_host="0.0.0.0")
+    options = WebOptions.from_environ(
+        {
+            "GITOPS_INGRESS_WEB_TOKEN": "t",
+            "GITOPS_INGRESS_WEB_ANONYMOUS_READ": "false",
+            "GITOPS_INGRESS_WEB_GITHUB_REPOSITORY": "acme/routes",
+            "GITOPS_INGRESS_WEB_GITHUB_TOKEN": "gh",
+        },
+        listen_host="0.0.0.0",
+    )
     assert options.bearer_token == "t" and options.anonymous_read is False and options.forge.enabled
     assert options.listen_host == "0.0.0.0"
     with pytest.raises(ConfigError, match="ANONYMOUS_READ"):

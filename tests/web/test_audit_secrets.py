@@ -43,7 +43,10 @@ def tls_files() -> dict[str, str]:
         f"data:\n  tls.crt: {encoded}\n  tls.key: {encoded}\n"
         f"stringData:\n  tls.key: |\n" + "".join(f"    {line}\n" for line in KEY_PEM.splitlines())
     )
-    shop = ingress("shop", "shop.example.com", "web") + "  tls:\n    - hosts: [shop.example.com]\n      secretName: shop-tls\n"
+    shop = (
+        ingress("shop", "shop.example.com", "web")
+        + "  tls:\n    - hosts: [shop.example.com]\n      secretName: shop-tls\n"
+    )
     return {"environments/production/shop.yaml": shop, "environments/production/shop-tls.yaml": secret}
 
 
@@ -54,7 +57,10 @@ async def test_no_answer_shows_a_key_a_token_or_a_password(tmp_path: Path) -> No
     work.commit(f"add tls {KEY_MATERIAL[:8]}")
     work.push("feature/tls")
     options = WebOptions(
-        anonymous_read=False, bearer_token=SECRETS["bearer"], basic_user="admin", basic_password=SECRETS["basic"],
+        anonymous_read=False,
+        bearer_token=SECRETS["bearer"],
+        basic_user="admin",
+        basic_password=SECRETS["basic"],
         repo_url=f"https://deploy:{SECRETS['url-password']}@github.com/acme/routes.git",
         public_url="http://127.0.0.1:8000",
         forge=ForgeOptions(api_url="http://127.0.0.1:9/", repository="acme/routes", token=SECRETS["forge"]),
@@ -63,17 +69,32 @@ async def test_no_answer_shows_a_key_a_token_or_a_password(tmp_path: Path) -> No
     async with running(tmp_path, remote) as h:
         status = h.engine.branch("feature/tls")
         assert status is not None and status.environments  # the branch was read and judged
-        app = create_app(h.engine, h.engine, webhook_secrets=dict.fromkeys(ENDPOINTS, SECRETS["webhook"]),
-                         metrics=h.engine.metrics.registry, web_options=options)
+        app = create_app(
+            h.engine,
+            h.engine,
+            webhook_secrets=dict.fromkeys(ENDPOINTS, SECRETS["webhook"]),
+            metrics=h.engine.metrics.registry,
+            web_options=options,
+        )
         async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=WAIT, headers=auth) as client:
             paths = [
-                "/", "/branches/main", "/branches/feature%2Ftls", "/routes",
+                "/",
+                "/branches/main",
+                "/branches/feature%2Ftls",
+                "/routes",
                 "/search?host=shop.example.com&path=/&branch=feature/tls",
-                "/api/branches", "/api/v1/branches", "/api/v1/branch?branch=feature/tls",
-                "/api/v1/routes?branch=feature/tls", "/api/v1/diff?branch=feature/tls",
-                "/api/v1/history?branch=feature/tls", "/api/v1/resolve?host=shop.example.com&path=/&branch=feature/tls",
-                "/api/v1/previews?branch=feature/tls", "/api/v1/previews/summary.md?branch=feature/tls",
-                "/openapi.json", "/metrics", "/healthz",
+                "/api/branches",
+                "/api/v1/branches",
+                "/api/v1/branch?branch=feature/tls",
+                "/api/v1/routes?branch=feature/tls",
+                "/api/v1/diff?branch=feature/tls",
+                "/api/v1/history?branch=feature/tls",
+                "/api/v1/resolve?host=shop.example.com&path=/&branch=feature/tls",
+                "/api/v1/previews?branch=feature/tls",
+                "/api/v1/previews/summary.md?branch=feature/tls",
+                "/openapi.json",
+                "/metrics",
+                "/healthz",
             ]
             answers = {path: await client.get(path) for path in paths}
             unauthorised = await client.get("/api/v1/branches", headers={"Authorization": "Bearer wrong"})

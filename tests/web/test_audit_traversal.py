@@ -50,7 +50,9 @@ async def raw_get(url: str, target: str) -> tuple[int, bytes]:
     host, port = url.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
-        writer.write(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\nConnection: close\r\n\r\n".encode())
+        writer.write(
+            f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/html\r\nConnection: close\r\n\r\n".encode()
+        )
         await writer.drain()
         answer = await asyncio.wait_for(reader.read(-1), WAIT)
     finally:

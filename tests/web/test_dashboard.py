@@ -46,7 +46,10 @@ def test_branch_page_shows_routes_diff_findings_and_history(view: FakeView) -> N
         decoded = client.get("/branches/feature/api-v2")
         broken = client.get("/branches/broken").text
     assert "GET shop.example.com/api</code>" in feature
-    assert 'href="http://feature-api-v2-1fac20--shop-example-com.preview.localhost:8080/api/v2/new">try the preview' in feature
+    assert (
+        'href="http://feature-api-v2-1fac20--shop-example-com.preview.localhost:8080/api/v2/new">try the preview'
+        in feature
+    )
     assert "<td>retargeted</td>" in feature and "<td>added</td>" in feature
     assert "https://github.com/acme/routes/blob/" + "b" * 40 + "/environments/production/shop.yaml#L30" in feature
     assert "12.5 ms" in feature
@@ -74,24 +77,43 @@ def test_unknown_branch_is_a_404_page(view: FakeView) -> None:
     assert api.status_code == 404 and api.headers["content-type"].startswith("application/json")
 
 
-@pytest.mark.parametrize("name", ["../../../../etc/passwd", "..%2F..%2Fpyproject.toml", "%2e%2e/%2e%2e/etc/passwd",
-                                  "../static/../../api.py", "..\\..\\web\\api.py"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../../../etc/passwd",
+        "..%2F..%2Fpyproject.toml",
+        "%2e%2e/%2e%2e/etc/passwd",
+        "../static/../../api.py",
+        "..\\..\\web\\api.py",
+    ],
+)
 def test_path_traversal_through_branch_names_reaches_no_file(view: FakeView, name: str) -> None:
     with open_client(view) as client:
         for url in ("/branches/" + name, "/branches/" + quote(name, safe=""), "/static/" + quote(name, safe="")):
             answer = client.get(url, headers=HTML)
             assert answer.status_code == 404, url
-            assert "root:x:" not in answer.text and "[project]" not in answer.text and "def api_router" not in answer.text
+            assert (
+                "root:x:" not in answer.text and "[project]" not in answer.text and "def api_router" not in answer.text
+            )
 
 
 def test_hostile_names_messages_hosts_and_paths_are_escaped_everywhere(view: FakeView) -> None:
     hostile = f'feat/{SCRIPT}"onmouseover="x'
-    tables = {"production": RouteTable([
-        route(f"{SCRIPT}.example.com", '/"><img src=x onerror=alert(2)>', f"svc{SCRIPT}"),
-        route("shop.example.com", "/api", "catalog-api", "8080", file=f"environments/{SCRIPT}.yaml"),
-    ])}
-    view.add(hostile, tables, head=CommitInfo(sha="d" * 40, author=SCRIPT, message=f"msg {SCRIPT}", time=SCRIPT),
-             message=f"refused {SCRIPT}", state=SyncState.REFUSED)
+    tables = {
+        "production": RouteTable(
+            [
+                route(f"{SCRIPT}.example.com", '/"><img src=x onerror=alert(2)>', f"svc{SCRIPT}"),
+                route("shop.example.com", "/api", "catalog-api", "8080", file=f"environments/{SCRIPT}.yaml"),
+            ]
+        )
+    }
+    view.add(
+        hostile,
+        tables,
+        head=CommitInfo(sha="d" * 40, author=SCRIPT, message=f"msg {SCRIPT}", time=SCRIPT),
+        message=f"refused {SCRIPT}",
+        state=SyncState.REFUSED,
+    )
     with open_client(view) as client:
         pages = [
             client.get("/").text,
@@ -154,8 +176,12 @@ def test_stable_routes_page(view: FakeView) -> None:
 def test_route_search_answers_for_stable_preview_and_branch(view: FakeView) -> None:
     with open_client(view) as client:
         stable = client.get("/search", params={"host": "shop.example.com", "path": "/api/items"}).text
-        branch = client.get("/search", params={"host": "shop.example.com", "path": "/api", "branch": "feature/api-v2"}).text
-        preview = client.get("/search", params={"host": "feature-api-v2-1fac20--shop-example-com.preview.localhost", "path": "/api"}).text
+        branch = client.get(
+            "/search", params={"host": "shop.example.com", "path": "/api", "branch": "feature/api-v2"}
+        ).text
+        preview = client.get(
+            "/search", params={"host": "feature-api-v2-1fac20--shop-example-com.preview.localhost", "path": "/api"}
+        ).text
         missing = client.get("/search", params={"host": "shop.example.com", "branch": "gone"})
         empty = client.get("/search").text
     assert "<code>shop/catalog-api:8080</code>" in stable

@@ -69,7 +69,20 @@ class BookView:
         return self.bus.subscribe()
 
     async def apply(self, branch: str, service: str) -> None:
-        table = RouteTable([Route("shop.example.com", "/", "Prefix", ServiceRef("shop", service, "80"), "shop/web", "a.yaml", 1, "production")])
+        table = RouteTable(
+            [
+                Route(
+                    "shop.example.com",
+                    "/",
+                    "Prefix",
+                    ServiceRef("shop", service, "80"),
+                    "shop/web",
+                    "a.yaml",
+                    1,
+                    "production",
+                )
+            ]
+        )
         await self.target.apply(branch, branch == "main", {"production": DesiredEnvironment("production", "c", table)})
 
 

@@ -203,5 +203,7 @@ def test_an_endpoint_without_a_secret_refuses_everything(receiver: RecordingRece
     app = create_app(EmptyView(), receiver)  # type: ignore[arg-type]
     body = body_of("github/push-branch-update.json")
     with serve(app) as url:
-        answer = httpx.post(f"{url}/webhooks/github", content=body, headers=github("push", body, signature=hub(body, "")))
+        answer = httpx.post(
+            f"{url}/webhooks/github", content=body, headers=github("push", body, signature=hub(body, ""))
+        )
     assert answer.status_code == 401 and receiver.pushes == []

@@ -36,7 +36,9 @@ def generic(branch: str, delivery: str) -> dict[str, object]:
 async def test_webhook_to_applied_and_the_operational_endpoints(tmp_path: Path) -> None:
     remote, work = seed(tmp_path)
     async with running(tmp_path, remote) as h:
-        app = create_app(h.engine, h.engine, webhook_secrets=dict.fromkeys(ENDPOINTS, SECRET), metrics=h.engine.metrics.registry)
+        app = create_app(
+            h.engine, h.engine, webhook_secrets=dict.fromkeys(ENDPOINTS, SECRET), metrics=h.engine.metrics.registry
+        )
         async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
             work.branch("feature/hook")
             work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-hook")})
@@ -44,7 +46,9 @@ async def test_webhook_to_applied_and_the_operational_endpoints(tmp_path: Path) 
             work.push("feature/hook")
             answer = await client.post("/webhooks/generic", **generic("feature/hook", "delivery-1"))  # type: ignore[arg-type]
             assert answer.status_code == 202
-            await h.wait_until(lambda: (b := h.engine.branch("feature/hook")) is not None and b.state is SyncState.APPLIED)
+            await h.wait_until(
+                lambda: (b := h.engine.branch("feature/hook")) is not None and b.state is SyncState.APPLIED
+            )
             replay = await client.post("/webhooks/generic", **generic("feature/hook", "delivery-1"))  # type: ignore[arg-type]
             assert replay.json()["status"] == "ignored"
             unsigned = await client.post("/webhooks/generic", content=b"{}")

@@ -41,9 +41,7 @@ def render_findings(report: ValidationReport) -> str:
             )
             failure.text = "\n".join(_line(f) for f in errors)
         if others:
-            ET.SubElement(case, "system-out").text = "\n".join(
-                f"{f.severity.value}: {_line(f)}" for f in others
-            )
+            ET.SubElement(case, "system-out").text = "\n".join(f"{f.severity.value}: {_line(f)}" for f in others)
     suite.set("tests", str(len(files)))
     suite.set("failures", str(errors_total))
     suite.set("errors", "0")

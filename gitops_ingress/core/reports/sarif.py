@@ -22,9 +22,7 @@ def render_findings(report: ValidationReport) -> str:
     index = {rule: position for position, rule in enumerate(rule_ids)}
     results: list[dict[str, Any]] = []
     for finding in report.findings:
-        location: dict[str, Any] = {
-            "artifactLocation": {"uri": finding.file, "uriBaseId": "%SRCROOT%"}
-        }
+        location: dict[str, Any] = {"artifactLocation": {"uri": finding.file, "uriBaseId": "%SRCROOT%"}}
         if finding.line > 0:
             region = {"startLine": finding.line}
             if finding.column > 0:

@@ -26,11 +26,7 @@ def is_ours(item: LocatedIngress, ingress_class: str, serve_without_class: bool)
 
 
 def select_ours(items: Iterable[LocatedIngress], settings: Settings) -> list[LocatedIngress]:
-    return [
-        item
-        for item in items
-        if is_ours(item, settings.ingress_class, settings.serve_ingresses_without_class)
-    ]
+    return [item for item in items if is_ours(item, settings.ingress_class, settings.serve_ingresses_without_class)]
 
 
 def backend_of(item: LocatedIngress, backend: IngressBackend | None) -> Backend | None:

@@ -70,9 +70,7 @@ def backend_from_dict(data: dict[str, Any]) -> Backend:
         svc = data["service"]
         return ServiceRef(_text(svc["namespace"]), _text(svc["name"]), _text(svc["port"]))
     res = data["resource"]
-    return ResourceRef(
-        str(res["namespace"]), str(res.get("apiGroup") or ""), str(res["kind"]), str(res["name"])
-    )
+    return ResourceRef(str(res["namespace"]), str(res.get("apiGroup") or ""), str(res["kind"]), str(res["name"]))
 
 
 @dataclass(frozen=True, slots=True)

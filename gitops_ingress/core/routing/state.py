@@ -71,7 +71,7 @@ def _build_index(previews: Mapping[str, RouteTable], domain: str) -> tuple[dict[
 
 
 class RoutingState:
-    __slots__ = ("stable", "previews", "preview_domain", "version", "_index", "_suffix", "_shared")
+    __slots__ = ("_index", "_shared", "_suffix", "preview_domain", "previews", "stable", "version")
 
     def __init__(
         self,

@@ -77,7 +77,7 @@ class PathTable:
     Each entry holds its ready-made RouteMatch, so a hit allocates nothing on the request path.
     """
 
-    __slots__ = ("name", "exact", "prefix", "catch_all", "fallback")
+    __slots__ = ("catch_all", "exact", "fallback", "name", "prefix")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -123,14 +123,14 @@ class RouteTable:
     """A compiled, immutable route table for one routing set (a branch's environment or more)."""
 
     __slots__ = (
-        "routes",
-        "default_backend",
-        "tls",
-        "version",
         "_exact",
-        "_wildcard",
         "_hostless",
         "_no_group",
+        "_wildcard",
+        "default_backend",
+        "routes",
+        "tls",
+        "version",
     )
 
     def __init__(
@@ -140,9 +140,7 @@ class RouteTable:
         tls: Iterable[TLSEntry] = (),
         catch_alls: Iterable[tuple[str, Backend | None]] = (),
     ) -> None:
-        self.routes: tuple[Route, ...] = tuple(
-            sorted(routes, key=lambda r: (r.host, r.match_path, r.kind, r.ingress))
-        )
+        self.routes: tuple[Route, ...] = tuple(sorted(routes, key=lambda r: (r.host, r.match_path, r.kind, r.ingress)))
         self.default_backend = default_backend
         self.tls: tuple[TLSEntry, ...] = tuple(tls)
         self._exact: dict[str, PathTable] = {}
@@ -274,10 +272,7 @@ class RouteTable:
         routes = [_route(item) for item in data.get("routes") or []]
         default = data.get("defaultBackend")
         tls = [TLSEntry.from_dict(item) for item in data.get("tls") or []]
-        catch_alls = [
-            (str(item["host"]), backend_from_dict(item["backend"]))
-            for item in data.get("catchAlls") or []
-        ]
+        catch_alls = [(str(item["host"]), backend_from_dict(item["backend"])) for item in data.get("catchAlls") or []]
         return cls(routes, _route(default) if default else None, tls, catch_alls)
 
     def to_json(self) -> str:

@@ -125,13 +125,9 @@ def check_metadata(report: Reporter, meta: ObjectMeta, namespaced: bool) -> None
     for label, value in meta.labels.items():
         path = ("metadata", "labels", label)
         for message in names.is_qualified_name(label):
-            report.invalid(
-                "api/label-invalid", path, label, message, "fix the label key", name="metadata.labels"
-            )
+            report.invalid("api/label-invalid", path, label, message, "fix the label key", name="metadata.labels")
         for message in names.is_label_value(value):
-            report.invalid(
-                "api/label-invalid", path, value, message, "fix the label value", name="metadata.labels"
-            )
+            report.invalid("api/label-invalid", path, value, message, "fix the label value", name="metadata.labels")
     for annotation in meta.annotations:
         for message in names.is_qualified_name(annotation.lower()):
             report.invalid(
@@ -171,9 +167,7 @@ def _host_name(report: Reporter, rule: str, host: str, path: FieldPath) -> None:
 
 def _http(report: Reporter, paths: tuple, base: FieldPath, strict_service_names: bool) -> None:  # type: ignore[type-arg]
     if not paths:
-        report.required(
-            "api/paths-required", base + ("paths",), "", "list at least one path under http.paths"
-        )
+        report.required("api/paths-required", base + ("paths",), "", "list at least one path under http.paths")
         return
     for index, item in enumerate(paths):
         path = base + ("paths", index)
@@ -292,9 +286,7 @@ def _backend(report: Reporter, backend: IngressBackend, path: FieldPath, strict_
             "use a port between 1 and 65535",
         )
     else:
-        report.required(
-            "api/port-required", path, "port name or number is required", "add port.number or port.name"
-        )
+        report.required("api/port-required", path, "port name or number is required", "add port.number or port.name")
 
 
 def _resource(report: Reporter, resource: TypedLocalObjectReference, path: FieldPath) -> None:
@@ -342,14 +334,10 @@ def check_ingress_class(item: IngressClass, source: SourceMap) -> list[Finding]:
     if params is None:
         return report.findings
     base: FieldPath = ("spec", "parameters")
-    _resource(
-        report, TypedLocalObjectReference(apiGroup=params.api_group, kind=params.kind, name=params.name), base
-    )
+    _resource(report, TypedLocalObjectReference(apiGroup=params.api_group, kind=params.kind, name=params.name), base)
     scope = params.scope or "Cluster"  # the v1 default
     if scope not in _SCOPES:
-        report.not_supported(
-            "api/parameters-scope", base + ("scope",), scope, _SCOPES, "use Cluster or Namespace"
-        )
+        report.not_supported("api/parameters-scope", base + ("scope",), scope, _SCOPES, "use Cluster or Namespace")
     elif scope == "Namespace":
         if params.namespace is None:
             report.required(

@@ -41,8 +41,7 @@ def not_ours(item: LocatedIngress, settings: Settings) -> list[Finding]:
     Reporter.on(item, findings).add(
         "cross/not-ours",
         ("spec", "ingressClassName"),
-        f'ingress {item.key} has class "{item.ingress.class_name}", not "{settings.ingress_class}": '
-        "not ours, ignored",
+        f'ingress {item.key} has class "{item.ingress.class_name}", not "{settings.ingress_class}": not ours, ignored',
         "set spec.ingressClassName to the class this controller serves",
         severity=Severity.NOTICE,
     )
@@ -160,11 +159,7 @@ def _parent_wildcard(host: str) -> str:
 
 def unused_tls_hosts(ordered: Sequence[LocatedIngress]) -> list[Finding]:
     rule_hosts = {
-        rule.host
-        for item in ordered
-        if item.ingress.spec is not None
-        for rule in item.ingress.spec.rules
-        if rule.host
+        rule.host for item in ordered if item.ingress.spec is not None for rule in item.ingress.spec.rules if rule.host
     }
     covered_wildcards: set[str] | None = None  # built only if some TLS host needs it
     findings: list[Finding] = []

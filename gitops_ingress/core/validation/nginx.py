@@ -31,9 +31,7 @@ _SUSPECT = re.compile(r"alias|root|/etc/|/var/run/secrets|_by_lua")
 _STRICT_PATH = re.compile(r"/[A-Za-z0-9._/-]*\Z")
 
 
-def inspect_ingress(
-    ingress: Ingress, source: SourceMap, key: str, strict_path_charset: bool
-) -> list[Finding]:
+def inspect_ingress(ingress: Ingress, source: SourceMap, key: str, strict_path_charset: bool) -> list[Finding]:
     spec = ingress.spec
     if spec is None:
         return []
@@ -55,8 +53,7 @@ def inspect_ingress(
                 report.add(
                     "nginx/path-charset",
                     item_path,
-                    f"ingress contains invalid paths: path {item.path} cannot be used with pathType "
-                    f"{item.path_type}",
+                    f"ingress contains invalid paths: path {item.path} cannot be used with pathType {item.path_type}",
                     "ingress-nginx only allows letters, digits and . _ / - in Exact and Prefix paths; "
                     "use ImplementationSpecific for anything else",
                     severity=Severity.WARNING,

@@ -96,9 +96,7 @@ def denied_annotations(ordered: Sequence[LocatedIngress], settings: Settings) ->
     return findings
 
 
-def limits(
-    ordered: Sequence[LocatedIngress], environment: str, settings: Settings, file_count: int
-) -> list[Finding]:
+def limits(ordered: Sequence[LocatedIngress], environment: str, settings: Settings, file_count: int) -> list[Finding]:
     limit = settings.policy.limits
     place = f"{settings.environments_dir}/{environment}"
     findings: list[Finding] = []
@@ -113,9 +111,7 @@ def limits(
         )
 
     if file_count > limit.max_files:
-        findings.append(
-            over("policy/too-many-files", f"{file_count} files, more than the limit of {limit.max_files}")
-        )
+        findings.append(over("policy/too-many-files", f"{file_count} files, more than the limit of {limit.max_files}"))
     if len(ordered) > limit.max_objects:
         findings.append(
             over(

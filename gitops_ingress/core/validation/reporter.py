@@ -48,7 +48,7 @@ def go_value(value: Any) -> str:
 class Reporter:
     """Collects the findings of one object."""
 
-    __slots__ = ("source", "obj", "findings")
+    __slots__ = ("findings", "obj", "source")
 
     def __init__(self, source: SourceMap, obj: str, findings: list[Finding] | None = None) -> None:
         self.source = source
@@ -84,9 +84,7 @@ class Reporter:
             )
         )
 
-    def invalid(
-        self, rule: str, path: FieldPath, value: Any, detail: str, hint: str, name: str | None = None
-    ) -> None:
+    def invalid(self, rule: str, path: FieldPath, value: Any, detail: str, hint: str, name: str | None = None) -> None:
         label = name if name is not None else field_path(path)
         self.add(rule, path, f"{label}: Invalid value: {go_value(value)}: {detail}", hint, name=label)
 
@@ -99,14 +97,10 @@ class Reporter:
         message = f"{label}: Required value" + (f": {detail}" if detail else "")
         self.add(rule, path, message, hint)
 
-    def not_supported(
-        self, rule: str, path: FieldPath, value: Any, supported: tuple[str, ...], hint: str
-    ) -> None:
+    def not_supported(self, rule: str, path: FieldPath, value: Any, supported: tuple[str, ...], hint: str) -> None:
         label = field_path(path)
         choices = ", ".join(json.dumps(choice) for choice in supported)
-        self.add(
-            rule, path, f"{label}: Unsupported value: {go_value(value)}: supported values: {choices}", hint
-        )
+        self.add(rule, path, f"{label}: Unsupported value: {go_value(value)}: supported values: {choices}", hint)
 
     def forbidden(self, rule: str, path: FieldPath, detail: str, hint: str) -> None:
         label = field_path(path)

@@ -106,9 +106,7 @@ TypeReport = Callable[[FieldPath, str], None]
 UnknownReport = Callable[[FieldPath], None]
 
 
-def check(
-    value: Any, spec: Spec, path: FieldPath, bad_type: TypeReport, unknown: UnknownReport | None
-) -> bool:
+def check(value: Any, spec: Spec, path: FieldPath, bad_type: TypeReport, unknown: UnknownReport | None) -> bool:
     """Check ``value`` against ``spec``; drop null-valued keys; return False on a type error."""
     kind = spec.kind
     if kind == "str":

@@ -140,7 +140,9 @@ def _restored(item: LocatedIngress, notes: Mapping[str, str]) -> LocatedIngress:
     return LocatedIngress(ingress, item.namespace, item.source, item.environment)
 
 
-def build(objects: Mapping[str, Mapping[Key, Obj]], settings: Settings, version: int) -> tuple[Snapshot, list[Key], dict[Key, Obj]]:
+def build(
+    objects: Mapping[str, Mapping[Key, Obj]], settings: Settings, version: int
+) -> tuple[Snapshot, list[Key], dict[Key, Obj]]:
     """The snapshot, our Ingresses' keys and the TLS Secrets they name (blocking)."""
     view = ClusterView(objects, settings)
     stable_items, preview_items, ours = view.ingresses()

@@ -204,4 +204,3 @@ class ControllerSource:
             log.warning("controller %s: ignoring message of type %r", self.url, kind)
             return None
         return snapshot_from_message(message)
-

@@ -63,17 +63,28 @@ def _api_problem(exc: ApiException, kind: str) -> str:
     if exc.status == 401:
         return f"401 Unauthorized listing {kind}: the kubeconfig user or ServiceAccount token was rejected"
     if exc.status == 403:
-        return (f"403 Forbidden: missing permission to list and watch {kind} cluster-wide "
-                f"(grant verbs list, watch on {kind} in the proxy's ClusterRole, deploy/rbac.yaml)")
+        return (
+            f"403 Forbidden: missing permission to list and watch {kind} cluster-wide "
+            f"(grant verbs list, watch on {kind} in the proxy's ClusterRole, deploy/rbac.yaml)"
+        )
     return f"{kind}: the API server answered {exc.status}: {exc.reason}"
 
 
 class KubernetesSource:
     name = "kubernetes"
 
-    def __init__(self, settings: Settings, *, kubeconfig: str | None = None, tls_dir: str | None = None,
-                 status_address: str = "", publish_service: str = "", debounce: float = 0.1,
-                 backoff_max: float = 10.0, watch_timeout: int = 300) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        kubeconfig: str | None = None,
+        tls_dir: str | None = None,
+        status_address: str = "",
+        publish_service: str = "",
+        debounce: float = 0.1,
+        backoff_max: float = 10.0,
+        watch_timeout: int = 300,
+    ) -> None:
         self.settings = settings
         self.kubeconfig = kubeconfig
         self.tls_dir = Path(tls_dir) if tls_dir else None
@@ -95,7 +106,7 @@ class KubernetesSource:
     async def _connect(self) -> k8s.ApiClient:
         config = k8s.Configuration()
         path = self.kubeconfig or next((p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p), None)
-        if path is not None and not Path(path).is_file():
+        if path is not None and not Path(path).is_file():  # noqa: ASYNC240 -- one stat at start-up
             raise ConfigError(f"--kubernetes: kubeconfig {path}: no such file")
         try:
             if path is not None or not os.environ.get("KUBERNETES_SERVICE_HOST"):
@@ -145,7 +156,7 @@ class KubernetesSource:
                 continue
             except ApiException as exc:
                 log.warning("kubernetes: %s; retrying in %.1fs", _api_problem(exc, kind), delay)
-            except Exception as exc:  # noqa: BLE001 - OSError, SourceError, aiohttp's: none ends the loop
+            except Exception as exc:
                 log.warning("kubernetes: %s: %s: %s; retrying in %.1fs", kind, type(exc).__name__, exc, delay)
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(delay * 2, self.backoff_max)
@@ -162,9 +173,15 @@ class KubernetesSource:
         return str((body.get("metadata") or {}).get("resourceVersion") or "")
 
     async def _watch(self, method: Any, kind: str, version: str, extra: dict[str, str]) -> str:
-        response = await method(watch=True, allow_watch_bookmarks=True, resource_version=version,
-                                timeout_seconds=self.watch_timeout, _preload_content=False,
-                                _request_timeout=self.watch_timeout + 30, **extra)
+        response = await method(
+            watch=True,
+            allow_watch_bookmarks=True,
+            resource_version=version,
+            timeout_seconds=self.watch_timeout,
+            _preload_content=False,
+            _request_timeout=self.watch_timeout + 30,
+            **extra,
+        )
         async with response:
             if response.status == 410:
                 raise Expired(f"{kind}: 410 Gone")
@@ -210,8 +227,12 @@ class KubernetesSource:
             if self.tls_dir is not None:
                 await asyncio.to_thread(write_secrets, self.tls_dir, secrets)
             publish(snapshot)
-            log.info("kubernetes: route table version %d (%d stable routes, %d previews)", self.version,
-                     len(snapshot.state.stable.routes), len(snapshot.state.previews))
+            log.info(
+                "kubernetes: route table version %d (%d stable routes, %d previews)",
+                self.version,
+                len(snapshot.state.stable.routes),
+                len(snapshot.state.previews),
+            )
             self._status_for = (objects, ours)
             self._status_due.set()
 
@@ -240,7 +261,9 @@ class KubernetesSource:
         field = "ip" if re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+", self.status_address) else "hostname"
         return [{field: self.status_address}]
 
-    async def _write_status(self, api: k8s.ApiClient, objects: Mapping[str, Mapping[Key, Obj]], ours: list[Key]) -> bool:
+    async def _write_status(
+        self, api: k8s.ApiClient, objects: Mapping[str, Mapping[Key, Obj]], ours: list[Key]
+    ) -> bool:
         """Whether every status is now as wanted."""
         wanted = self._address(objects) if ours else []
         if not wanted:
@@ -254,9 +277,10 @@ class KubernetesSource:
             body = {"status": {"loadBalancer": {"ingress": wanted}}}
             try:
                 await net.patch_namespaced_ingress_status(  # type: ignore[call-arg]  # runtime takes it
-                    name, ns, body, _content_type="application/merge-patch+json", _request_timeout=10)
+                    name, ns, body, _content_type="application/merge-patch+json", _request_timeout=10
+                )
                 self.status_writes += 1
-            except Exception as exc:  # noqa: BLE001 - aiohttp's errors too: the write is retried
+            except Exception as exc:
                 log.warning("kubernetes: status of ingress %s/%s not written (retrying): %s", ns, name, exc)
                 written = False
         return written

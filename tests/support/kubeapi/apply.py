@@ -34,8 +34,7 @@ class Ownership:
         sets: dict[ManagerKey, set[Path]] = {}
         times: dict[ManagerKey, str] = {}
         for entry in (obj or {}).get("metadata", {}).get("managedFields") or []:
-            key = (entry.get("manager", ""), entry.get("operation", "Update"),
-                   entry.get("subresource", ""))
+            key = (entry.get("manager", ""), entry.get("operation", "Update"), entry.get("subresource", ""))
             sets[key] = fieldset.decode(entry.get("fieldsV1") or {})
             times[key] = entry.get("time", "")
         return cls(sets, times)
@@ -47,8 +46,11 @@ class Ownership:
                 continue
             manager, operation, subresource = key
             entry: dict[str, Any] = {
-                "manager": manager, "operation": operation, "apiVersion": api_version,
-                "time": self.times.get(key, ""), "fieldsType": "FieldsV1",
+                "manager": manager,
+                "operation": operation,
+                "apiVersion": api_version,
+                "time": self.times.get(key, ""),
+                "fieldsType": "FieldsV1",
                 "fieldsV1": fieldset.encode(paths),
             }
             if subresource:
@@ -68,13 +70,14 @@ class Scope:
     has_status_subresource: bool
 
     def leaves(self, obj: dict[str, Any]) -> dict[Path, Any]:
-        return fieldset.leaves(obj, status_only=self.subresource == "status",
-                               with_status=not self.has_status_subresource)
+        return fieldset.leaves(
+            obj, status_only=self.subresource == "status", with_status=not self.has_status_subresource
+        )
 
 
-def server_side_apply(live: dict[str, Any], applied: dict[str, Any], manager: str, force: bool,
-                      scope: Scope, now: str
-                      ) -> tuple[dict[str, Any], Ownership, list[tuple[str, str]]]:
+def server_side_apply(
+    live: dict[str, Any], applied: dict[str, Any], manager: str, force: bool, scope: Scope, now: str
+) -> tuple[dict[str, Any], Ownership, list[tuple[str, str]]]:
     """Merge ``applied`` into ``live`` for ``manager``: the new object, the new ownership (for
     :meth:`Ownership.write`) and the conflicts found (reported even when forced)."""
     own = Ownership.read(live)
@@ -108,17 +111,19 @@ def _scoped(applied: dict[str, Any], scope: Scope) -> dict[str, Any]:
     """The part of an applied configuration this endpoint may write."""
     if scope.subresource == "status":
         return {"status": copy.deepcopy(applied.get("status") or {})}
-    body = {k: copy.deepcopy(v) for k, v in applied.items()
-            if k not in ("apiVersion", "kind", "metadata")
-            and not (k == "status" and scope.has_status_subresource)}
+    body = {
+        k: copy.deepcopy(v)
+        for k, v in applied.items()
+        if k not in ("apiVersion", "kind", "metadata") and not (k == "status" and scope.has_status_subresource)
+    }
     meta = applied.get("metadata") or {}
-    body["metadata"] = {k: copy.deepcopy(meta[k]) for k in
-                        ("labels", "annotations", "finalizers", "ownerReferences") if k in meta}
+    body["metadata"] = {
+        k: copy.deepcopy(meta[k]) for k in ("labels", "annotations", "finalizers", "ownerReferences") if k in meta
+    }
     return body
 
 
-def track_update(old: dict[str, Any] | None, new: dict[str, Any], manager: str, scope: Scope,
-                 now: str) -> Ownership:
+def track_update(old: dict[str, Any] | None, new: dict[str, Any], manager: str, scope: Scope, now: str) -> Ownership:
     """The ownership after an Update-operation write of ``new`` over ``old``."""
     own = Ownership.read(new)
     before = scope.leaves(old) if old else {}
@@ -127,8 +132,7 @@ def track_update(old: dict[str, Any] | None, new: dict[str, Any], manager: str, 
     gone = set(before) - set(after)
     for paths in own.sets.values():
         paths.difference_update(changed)
-        for path in [p for p in paths if any(fieldset.overlaps(p, g) for g in gone)
-                     and p not in after]:
+        for path in [p for p in paths if any(fieldset.overlaps(p, g) for g in gone) and p not in after]:
             paths.discard(path)
     if changed:
         me: ManagerKey = (manager, "Update", scope.subresource)

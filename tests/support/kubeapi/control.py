@@ -44,9 +44,14 @@ class Controls:
                 self.faults.clear()
                 self.delay_seconds = 0.0
             if "fail_next" in spec:
-                self.faults.append(_Fault(int(spec["fail_next"]), int(spec.get("status", 500)),
-                                          str(spec.get("verb", "")),
-                                          str(spec.get("resource", ""))))
+                self.faults.append(
+                    _Fault(
+                        int(spec["fail_next"]),
+                        int(spec.get("status", 500)),
+                        str(spec.get("verb", "")),
+                        str(spec.get("resource", "")),
+                    )
+                )
             if "delay_seconds" in spec:
                 self.delay_seconds = max(0.0, float(spec["delay_seconds"]))
 
@@ -70,23 +75,22 @@ class Controls:
             raise unauthorized()
         return user
 
-    def authorize(self, user: str, verb: str, rt: ResourceType, namespace: str,
-                  name: str) -> None:
+    def authorize(self, user: str, verb: str, rt: ResourceType, namespace: str, name: str) -> None:
         rbac_verb = "patch" if verb == "apply" else verb
         with self.lock:
             rules = list(self.deny)
         for rule in rules:
-            if all(not rule.get(k) or rule[k] == v for k, v in
-                   (("user", user), ("verb", rbac_verb), ("resource", rt.plural),
-                    ("namespace", namespace))):
+            if all(
+                not rule.get(k) or rule[k] == v
+                for k, v in (("user", user), ("verb", rbac_verb), ("resource", rt.plural), ("namespace", namespace))
+            ):
                 raise forbidden(rt, user, rbac_verb, namespace, name)
 
     def record_and_maybe_fail(self, verb: str, resource: str) -> None:
         with self.lock:
             self.counts[(verb, resource)] += 1
             for fault in self.faults:
-                if fault.remaining > 0 and fault.verb in ("", verb) and \
-                        fault.resource in ("", resource):
+                if fault.remaining > 0 and fault.verb in ("", verb) and fault.resource in ("", resource):
                     fault.remaining -= 1
                     code = fault.code
                     break
@@ -105,11 +109,11 @@ class Controls:
             return {
                 "total": sum(self.counts.values()),
                 "writes": sum(n for (v, _), n in self.counts.items() if v in WRITE_VERBS),
-                "by_verb": dict(by_verb), "by_resource": dict(by_resource),
+                "by_verb": dict(by_verb),
+                "by_resource": dict(by_resource),
                 "by_verb_resource": {f"{v} {r}": n for (v, r), n in sorted(self.counts.items())},
             }
 
     def reset_counts(self) -> None:
         with self.lock:
             self.counts.clear()
-

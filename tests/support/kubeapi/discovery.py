@@ -20,16 +20,25 @@ _STATUS_VERBS = ["get", "patch", "update"]
 
 def version() -> dict[str, Any]:
     major, minor, git = KUBERNETES_VERSION
-    return {"major": major, "minor": minor, "gitVersion": git,
-            "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
-            "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc",
-            "platform": "linux/amd64"}
+    return {
+        "major": major,
+        "minor": minor,
+        "gitVersion": git,
+        "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean",
+        "buildDate": "2026-01-01T00:00:00Z",
+        "goVersion": "go1.23.0",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    }
 
 
 def core_versions(server_address: str) -> dict[str, Any]:
-    return {"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
-                                            "serverAddress": server_address}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}],
+    }
 
 
 def _group(name: str) -> dict[str, Any]:
@@ -39,8 +48,7 @@ def _group(name: str) -> dict[str, Any]:
 
 
 def group_list() -> dict[str, Any]:
-    return {"kind": "APIGroupList", "apiVersion": "v1",
-            "groups": [_group(name) for name in resources.groups()]}
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group(name) for name in resources.groups()]}
 
 
 def group(name: str) -> dict[str, Any] | None:
@@ -55,8 +63,11 @@ def _storage_hash(rt: ResourceType) -> str:
 
 def _resource(rt: ResourceType) -> list[dict[str, Any]]:
     main: dict[str, Any] = {
-        "name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced,
-        "kind": rt.kind, "verbs": list(resources.ALL_VERBS),
+        "name": rt.plural,
+        "singularName": rt.singular,
+        "namespaced": rt.namespaced,
+        "kind": rt.kind,
+        "verbs": list(resources.ALL_VERBS),
         "storageVersionHash": _storage_hash(rt),
     }
     if rt.short_names:
@@ -65,8 +76,15 @@ def _resource(rt: ResourceType) -> list[dict[str, Any]]:
         main["categories"] = list(rt.categories)
     out = [main]
     if rt.status_subresource:
-        out.append({"name": f"{rt.plural}/status", "singularName": "",
-                    "namespaced": rt.namespaced, "kind": rt.kind, "verbs": _STATUS_VERBS})
+        out.append(
+            {
+                "name": f"{rt.plural}/status",
+                "singularName": "",
+                "namespaced": rt.namespaced,
+                "kind": rt.kind,
+                "verbs": _STATUS_VERBS,
+            }
+        )
     return out
 
 
@@ -74,9 +92,11 @@ def resource_list(group_name: str, version_name: str) -> dict[str, Any] | None:
     served = resources.in_group_version(group_name, version_name)
     if not served:
         return None
-    doc: dict[str, Any] = {"kind": "APIResourceList",
-                           "groupVersion": served[0].group_version,
-                           "resources": [r for rt in served for r in _resource(rt)]}
+    doc: dict[str, Any] = {
+        "kind": "APIResourceList",
+        "groupVersion": served[0].group_version,
+        "resources": [r for rt in served for r in _resource(rt)],
+    }
     if group_name:
         doc["apiVersion"] = "v1"
     return doc

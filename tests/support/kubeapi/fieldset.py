@@ -19,8 +19,7 @@ _TRACKED_METADATA = ("labels", "annotations", "finalizers", "ownerReferences")
 _MISSING = object()
 
 
-def leaves(obj: dict[str, Any], status_only: bool = False,
-           with_status: bool = True) -> dict[Path, Any]:
+def leaves(obj: dict[str, Any], status_only: bool = False, with_status: bool = True) -> dict[Path, Any]:
     """Every owned leaf of ``obj`` with its value. ``status_only`` for a /status write;
     ``with_status=False`` for a main-resource write of a kind with a status subresource."""
     out: dict[Path, Any] = {}

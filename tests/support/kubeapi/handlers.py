@@ -46,8 +46,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _send(self, code: int, body: Any, headers: dict[str, str] | None = None,
-              content_type: str = _JSON) -> None:
+    def _send(self, code: int, body: Any, headers: dict[str, str] | None = None, content_type: str = _JSON) -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
         self.send_response(code)
         self.send_header("Content-Type", content_type)
@@ -91,10 +90,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send(exc.code, exc.status())
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
-        except Exception:  # noqa: BLE001 - the last line of defence: a 500 Status, not a traceback
+        except Exception:
             traceback.print_exc(file=sys.stderr)
-            self._send(500, ApiError(500, "InternalError", "internal error in the stand-in "
-                                     "API server (see its stderr)").status())
+            self._send(
+                500,
+                ApiError(500, "InternalError", "internal error in the stand-in API server (see its stderr)").status(),
+            )
 
     # -- non-resource paths ------------------------------------------------------------------
 
@@ -126,7 +127,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _control(self, path: str, raw: bytes) -> None:
         try:
-            self._control_request(path[len("/_stand_in/"):], raw)
+            self._control_request(path[len("/_stand_in/") :], raw)
         except (ValueError, TypeError, AttributeError) as exc:
             raise status.bad_request(f"invalid stand-in control request: {exc}") from exc
 
@@ -153,8 +154,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- resources ---------------------------------------------------------------------------
 
-    def _resource(self, target: routing.Target, query: dict[str, str], raw: bytes,
-                  user: str) -> None:
+    def _resource(self, target: routing.Target, query: dict[str, str], raw: bytes, user: str) -> None:
         content_type = (self.headers.get("Content-Type") or _JSON).split(";")[0].strip()
         is_watch = query.get("watch", "") in ("1", "true", "True")
         verb = routing.verb(self.command, target, is_watch, content_type)
@@ -162,9 +162,9 @@ class Handler(BaseHTTPRequestHandler):
         controls.record_and_maybe_fail(verb, target.rt.plural)
         controls.authorize(user, verb, target.rt, target.namespace, target.name)
         manager = query.get("fieldManager") or (
-            "" if verb == "apply" else self.headers.get("User-Agent", "unknown").split("/")[0])
-        w = Write(target.rt, target.namespace, manager, target.subresource,
-                  query.get("dryRun") == "All")
+            "" if verb == "apply" else self.headers.get("User-Agent", "unknown").split("/")[0]
+        )
+        w = Write(target.rt, target.namespace, manager, target.subresource, query.get("dryRun") == "All")
         registry = self.server.registry
         if verb == "get":
             obj = registry.get(target.rt, target.namespace, target.name)
@@ -181,13 +181,13 @@ class Handler(BaseHTTPRequestHandler):
         elif verb == "deletecollection":
             items = self._matching(target, query)
             registry.delete_collection(w, [o["metadata"]["name"] for o in items])
-            self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                             "status": "Success"})
+            self._send(200, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})
         else:
             self._write(verb, target, w, query, raw, content_type)
 
-    def _write(self, verb: str, target: routing.Target, w: Write, query: dict[str, str],
-               raw: bytes, content_type: str) -> None:
+    def _write(
+        self, verb: str, target: routing.Target, w: Write, query: dict[str, str], raw: bytes, content_type: str
+    ) -> None:
         registry = self.server.registry
         headers: dict[str, str] = {}
         if verb in ("create", "update"):
@@ -207,12 +207,10 @@ class Handler(BaseHTTPRequestHandler):
             applied = decode_body(raw)
             headers = self._field_validation(target, applied, query)
             raw = json.dumps(applied).encode()
-        obj, created = registry.patch(w, target.name, content_type, raw,
-                                      query.get("force") in ("true", "1"))
+        obj, created = registry.patch(w, target.name, content_type, raw, query.get("force") in ("true", "1"))
         self._send(201 if created else 200, obj, headers)
 
-    def _field_validation(self, target: routing.Target, body: Any,
-                          query: dict[str, str]) -> dict[str, str]:
+    def _field_validation(self, target: routing.Target, body: Any, query: dict[str, str]) -> dict[str, str]:
         """Drop undeclared fields from ``body``: 400 with Strict, a Warning header with Warn
         (the server's default), silently with Ignore."""
         if not isinstance(body, dict):
@@ -222,13 +220,11 @@ class Handler(BaseHTTPRequestHandler):
         if not unknown or mode == "Ignore":
             return {}
         if mode == "Strict":
-            raise status.bad_request("strict decoding error: " + ", ".join(
-                f'unknown field "{u}"' for u in unknown))
+            raise status.bad_request("strict decoding error: " + ", ".join(f'unknown field "{u}"' for u in unknown))
         return {"Warning": ", ".join(f'299 - "unknown field \\"{u}\\""' for u in unknown)}
 
     def _matching(self, target: routing.Target, query: dict[str, str]) -> list[dict[str, Any]]:
-        match = selectors.combined(target.rt, query.get("labelSelector", ""),
-                                   query.get("fieldSelector", ""))
+        match = selectors.combined(target.rt, query.get("labelSelector", ""), query.get("fieldSelector", ""))
         items, _ = self.server.store.list_objects(target.rt, target.namespace or None, match)
         return items
 
@@ -243,9 +239,11 @@ class Handler(BaseHTTPRequestHandler):
             except (ValueError, KeyError, TypeError, binascii.Error) as exc:
                 raise status.bad_request("continue key is not valid") from exc
             if rv < self.server.store.compacted_rv:
-                raise status.expired("The provided continue parameter is too old to display a "
-                                     "consistent list result. You can start a new list without "
-                                     "the continue parameter.")
+                raise status.expired(
+                    "The provided continue parameter is too old to display a "
+                    "consistent list result. You can start a new list without "
+                    "the continue parameter."
+                )
             items = [o for o in items if _sort_key(o) > start]
         meta: dict[str, Any] = {"resourceVersion": str(rv)}
         limit = int(query.get("limit") or 0)
@@ -260,11 +258,19 @@ class Handler(BaseHTTPRequestHandler):
         for obj in items:
             obj.pop("kind", None)
             obj.pop("apiVersion", None)
-        self._send(200, {"kind": f"{target.rt.kind}List", "apiVersion": target.rt.api_version,
-                         "metadata": meta, "items": items})
+        self._send(
+            200,
+            {"kind": f"{target.rt.kind}List", "apiVersion": target.rt.api_version, "metadata": meta, "items": items},
+        )
 
-    def _send_objects(self, target: routing.Target, items: list[dict[str, Any]], rv: str,
-                      query: dict[str, str], meta: dict[str, Any] | None = None) -> None:
+    def _send_objects(
+        self,
+        target: routing.Target,
+        items: list[dict[str, Any]],
+        rv: str,
+        query: dict[str, str],
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         """A single object or a Table of objects, depending on what the client accepts."""
         if tables.wants_table(self.headers.get("Accept", "")):
             doc = tables.table(target.rt, items, rv, query.get("includeObject", "Metadata"))
@@ -279,12 +285,15 @@ class Handler(BaseHTTPRequestHandler):
             raise status.bad_request(f'invalid resource version "{rv}"')
         timeout = query.get("timeoutSeconds")
         req = watch.WatchRequest(
-            target.rt, target.namespace,
-            selectors.combined(target.rt, query.get("labelSelector", ""),
-                               query.get("fieldSelector", "")),
-            rv, query.get("allowWatchBookmarks") in ("true", "1"),
+            target.rt,
+            target.namespace,
+            selectors.combined(target.rt, query.get("labelSelector", ""), query.get("fieldSelector", "")),
+            rv,
+            query.get("allowWatchBookmarks") in ("true", "1"),
             query.get("sendInitialEvents") in ("true", "1"),
-            float(timeout) if timeout else None, self.server.bookmark_interval)
+            float(timeout) if timeout else None,
+            self.server.bookmark_interval,
+        )
         as_table = tables.wants_table(self.headers.get("Accept", ""))
         include = query.get("includeObject", "Metadata")
         self.send_response(200)
@@ -296,8 +305,10 @@ class Handler(BaseHTTPRequestHandler):
         def send(event: dict[str, Any]) -> None:
             if as_table and event["type"] in ("ADDED", "MODIFIED", "DELETED"):
                 obj = event["object"]
-                event = {"type": event["type"], "object": tables.table(
-                    target.rt, [obj], obj["metadata"]["resourceVersion"], include, first[0])}
+                event = {
+                    "type": event["type"],
+                    "object": tables.table(target.rt, [obj], obj["metadata"]["resourceVersion"], include, first[0]),
+                }
                 first[0] = False
             line = json.dumps(event).encode() + b"\n"
             self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")

@@ -28,8 +28,9 @@ def _schema_dir() -> pathlib.Path:
     # Located, not imported: importing kubernetes_validate pulls in jsonschema (~0.5 s).
     spec = importlib.util.find_spec("kubernetes_validate")
     if spec is None or spec.origin is None:
-        raise RuntimeError("the stand-in needs the kubernetes-validate package (a dev "
-                           "dependency) for its OpenAPI schemas")
+        raise RuntimeError(
+            "the stand-in needs the kubernetes-validate package (a dev dependency) for its OpenAPI schemas"
+        )
     root = pathlib.Path(spec.origin).parent / "kubernetes-json-schema"
     preferred = root / "v1.32.0-local"
     if preferred.is_dir():
@@ -46,7 +47,7 @@ def _convert(node: Any) -> Any:
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key == "$ref" and isinstance(value, str) and value.startswith(_REF):
-            name = value[len(_REF):]
+            name = value[len(_REF) :]
             if name == _INT_OR_STRING:
                 return {"x-kubernetes-int-or-string": True}
             out["allOf"] = [{"$ref": f"#/components/schemas/{name}"}]
@@ -99,47 +100,67 @@ def _operation(rt: ResourceType, action: str, params: list[str], schema: str) ->
     op: dict[str, Any] = {
         "operationId": f"{action}{rt.kind}",
         "parameters": [{"name": p, "in": "query", "schema": {"type": "string"}} for p in params],
-        "responses": {"200": {"description": "OK",
-                              "content": {"application/json": {"schema": ref}}}},
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": ref}}}},
         "x-kubernetes-action": action,
-        "x-kubernetes-group-version-kind": {"group": rt.group, "version": rt.version,
-                                            "kind": rt.kind},
+        "x-kubernetes-group-version-kind": {"group": rt.group, "version": rt.version, "kind": rt.kind},
     }
     if action in ("post", "put", "patch"):
-        types = (["application/apply-patch+yaml", "application/json-patch+json",
-                  "application/merge-patch+json", "application/strategic-merge-patch+json"]
-                 if action == "patch" else ["application/json"])
-        op["requestBody"] = {"content": {t: {"schema": ref if action != "patch"
-                                             else {"type": "object"}} for t in types}}
+        types = (
+            [
+                "application/apply-patch+yaml",
+                "application/json-patch+json",
+                "application/merge-patch+json",
+                "application/strategic-merge-patch+json",
+            ]
+            if action == "patch"
+            else ["application/json"]
+        )
+        op["requestBody"] = {
+            "content": {t: {"schema": ref if action != "patch" else {"type": "object"}} for t in types}
+        }
     return op
 
 
 _WRITE = ["dryRun", "fieldManager", "fieldValidation", "pretty"]
-_LIST = ["labelSelector", "fieldSelector", "limit", "continue", "resourceVersion",
-         "resourceVersionMatch", "timeoutSeconds", "watch", "allowWatchBookmarks",
-         "sendInitialEvents"]
+_LIST = [
+    "labelSelector",
+    "fieldSelector",
+    "limit",
+    "continue",
+    "resourceVersion",
+    "resourceVersionMatch",
+    "timeoutSeconds",
+    "watch",
+    "allowWatchBookmarks",
+    "sendInitialEvents",
+]
 
 
 def _paths(rt: ResourceType) -> dict[str, Any]:
     base = f"/apis/{rt.group_version}" if rt.group else "/api/v1"
-    collection = (f"{base}/namespaces/{{namespace}}/{rt.plural}" if rt.namespaced
-                  else f"{base}/{rt.plural}")
+    collection = f"{base}/namespaces/{{namespace}}/{rt.plural}" if rt.namespaced else f"{base}/{rt.plural}"
     item, schema = f"{collection}/{{name}}", schema_name(rt)
     paths: dict[str, Any] = {
-        collection: {"get": _operation(rt, "list", _LIST, f"{schema}List"),
-                     "post": _operation(rt, "post", _WRITE, schema),
-                     "delete": _operation(rt, "deletecollection", _LIST, schema)},
-        item: {"get": _operation(rt, "get", [], schema),
-               "put": _operation(rt, "put", _WRITE, schema),
-               "patch": _operation(rt, "patch", _WRITE + ["force"], schema),
-               "delete": _operation(rt, "delete", ["dryRun"], schema)},
+        collection: {
+            "get": _operation(rt, "list", _LIST, f"{schema}List"),
+            "post": _operation(rt, "post", _WRITE, schema),
+            "delete": _operation(rt, "deletecollection", _LIST, schema),
+        },
+        item: {
+            "get": _operation(rt, "get", [], schema),
+            "put": _operation(rt, "put", _WRITE, schema),
+            "patch": _operation(rt, "patch", _WRITE + ["force"], schema),
+            "delete": _operation(rt, "delete", ["dryRun"], schema),
+        },
     }
     if rt.namespaced:
         paths[f"{base}/{rt.plural}"] = {"get": _operation(rt, "list", _LIST, f"{schema}List")}
     if rt.status_subresource:
-        paths[f"{item}/status"] = {"get": _operation(rt, "get", [], schema),
-                                   "put": _operation(rt, "put", _WRITE, schema),
-                                   "patch": _operation(rt, "patch", _WRITE + ["force"], schema)}
+        paths[f"{item}/status"] = {
+            "get": _operation(rt, "get", [], schema),
+            "put": _operation(rt, "put", _WRITE, schema),
+            "patch": _operation(rt, "patch", _WRITE + ["force"], schema),
+        }
     return paths
 
 
@@ -157,8 +178,12 @@ def group_version_document(group_version: str) -> bytes | None:
         paths.update(_paths(rt))
     names = [n for rt in served for n in (schema_name(rt), f"{schema_name(rt)}List")]
     names += ["io.k8s.apimachinery.pkg.apis.meta.v1.Status"]
-    doc = {"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"},
-           "paths": paths, "components": {"schemas": _reachable(names)}}
+    doc = {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.32.0"},
+        "paths": paths,
+        "components": {"schemas": _reachable(names)},
+    }
     return json.dumps(doc, sort_keys=True).encode()
 
 

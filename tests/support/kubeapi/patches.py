@@ -44,8 +44,7 @@ def _parent(doc: Any, parts: list[str], path: str) -> Any:
 
 
 def _unprocessable(message: str) -> ApiError:
-    return ApiError(422, "Invalid", f"the server rejected our request due to an error in our "
-                    f"request: {message}")
+    return ApiError(422, "Invalid", f"the server rejected our request due to an error in our request: {message}")
 
 
 def _get(doc: Any, path: str) -> Any:
@@ -54,8 +53,7 @@ def _get(doc: Any, path: str) -> Any:
         return copy.deepcopy(doc)
     parent = _parent(doc, parts, path)
     try:
-        return copy.deepcopy(parent[int(parts[-1])] if isinstance(parent, list)
-                             else parent[parts[-1]])
+        return copy.deepcopy(parent[int(parts[-1])] if isinstance(parent, list) else parent[parts[-1]])
     except (KeyError, IndexError, ValueError, TypeError) as exc:
         raise _unprocessable(f'doc is missing key: "{path}"') from exc
 
@@ -84,8 +82,7 @@ def _add(doc: Any, path: str, value: Any, replace: bool) -> Any:
             parent.insert(index, value)
     elif isinstance(parent, dict):
         if replace and last not in parent:
-            raise _unprocessable(f'replace operation does not apply: doc is missing key: '
-                                 f'"{path}"')
+            raise _unprocessable(f'replace operation does not apply: doc is missing key: "{path}"')
         parent[last] = value
     else:
         raise _unprocessable(f'doc is missing path: "{path}"')
@@ -108,12 +105,12 @@ def json_patch(target: Any, ops: Any) -> Any:
             _remove(doc, path)
         elif kind == "test":
             if _get(doc, path) != op.get("value"):
-                raise _unprocessable(f'testing value {path} failed')
+                raise _unprocessable(f"testing value {path} failed")
         elif kind in ("move", "copy"):
             value = _get(doc, op.get("from", ""))
             if kind == "move":
                 _remove(doc, op.get("from", ""))
             doc = _add(doc, path, value, False)
         else:
-            raise bad_request(f'Unexpected kind: {kind}')
+            raise bad_request(f"Unexpected kind: {kind}")
     return doc

@@ -48,10 +48,10 @@ def _fields(data: bytes) -> Fields:
             value, pos = _varint(data, pos)
         elif wire == 2:
             size, pos = _varint(data, pos)
-            value, pos = data[pos:pos + size], pos + size
+            value, pos = data[pos : pos + size], pos + size
         elif wire in (1, 5):
             width = 8 if wire == 1 else 4
-            value, pos = data[pos:pos + width], pos + width
+            value, pos = data[pos : pos + width], pos + width
         else:
             raise _bad(f"unsupported wire type {wire}")
         out.setdefault(number, []).append(value)
@@ -79,8 +79,7 @@ def _map(fields: Fields, number: int, as_bytes: bool = False) -> dict[str, str] 
     for entry in entries:
         kv = _fields(entry)
         value = kv.get(2, [b""])[-1]
-        out[kv.get(1, [b""])[-1].decode()] = (base64.b64encode(value).decode() if as_bytes
-                                              else value.decode())
+        out[kv.get(1, [b""])[-1].decode()] = base64.b64encode(value).decode() if as_bytes else value.decode()
     return out
 
 
@@ -123,7 +122,9 @@ def _secret(f: Fields) -> dict[str, Any]:
 
 
 _KINDS: dict[tuple[str, str], Callable[[Fields], dict[str, Any]]] = {
-    ("v1", "Namespace"): _namespace, ("v1", "ConfigMap"): _configmap, ("v1", "Secret"): _secret,
+    ("v1", "Namespace"): _namespace,
+    ("v1", "ConfigMap"): _configmap,
+    ("v1", "Secret"): _secret,
 }
 
 
@@ -131,17 +132,19 @@ def decode(body: bytes) -> dict[str, Any]:
     """A protobuf request body as the JSON object it stands for."""
     if not body.startswith(_MAGIC):
         raise _bad("missing the k8s\\x00 prefix")
-    unknown = _fields(body[len(_MAGIC):])
+    unknown = _fields(body[len(_MAGIC) :])
     type_meta = _fields(unknown.get(1, [b""])[-1])
     api_version, kind = _str(type_meta, 1) or "", _str(type_meta, 2) or ""
     reader = _KINDS.get((api_version, kind))
     if reader is None:
-        raise ApiError(415, "UnsupportedMediaType",
-                       f"the stand-in API server reads protobuf only for Namespace, ConfigMap "
-                       f"and Secret, not {api_version} {kind}: send JSON or YAML (kubectl "
-                       f"create -f FILE or kubectl apply)")
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            f"the stand-in API server reads protobuf only for Namespace, ConfigMap "
+            f"and Secret, not {api_version} {kind}: send JSON or YAML (kubectl "
+            f"create -f FILE or kubectl apply)",
+        )
     raw = _fields(unknown.get(2, [b""])[-1])
-    obj = {"apiVersion": api_version, "kind": kind,
-           "metadata": _metadata(raw[1][-1]) if 1 in raw else {}}
+    obj = {"apiVersion": api_version, "kind": kind, "metadata": _metadata(raw[1][-1]) if 1 in raw else {}}
     obj.update(reader(raw))
     return obj

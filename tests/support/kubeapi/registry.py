@@ -49,8 +49,7 @@ class Write:
 class Registry:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._cluster_ips = (str(ipaddress.ip_address("10.96.0.10") + i)
-                             for i in itertools.count())
+        self._cluster_ips = (str(ipaddress.ip_address("10.96.0.10") + i) for i in itertools.count())
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -84,8 +83,7 @@ class Registry:
             own = apply.track_update(old, new, w.manager, w.scope, now())
             return self._commit(w, old, new, own)
 
-    def patch(self, w: Write, name: str, content_type: str, raw: bytes,
-              force: bool) -> tuple[Obj, bool]:
+    def patch(self, w: Write, name: str, content_type: str, raw: bytes, force: bool) -> tuple[Obj, bool]:
         """Returns the object and whether it was created (only server-side apply creates)."""
         with self.store.transaction():
             old = self.store.get(w.rt, w.namespace, name)
@@ -96,8 +94,7 @@ class Registry:
             body = decode_body(raw)
             if content_type == "application/json-patch+json":
                 new = patches.json_patch(old, body)
-            elif content_type in ("application/merge-patch+json",
-                                  "application/strategic-merge-patch+json"):
+            elif content_type in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
                 new = patches.merge_patch(old, body)
             else:
                 raise status.unsupported_media(content_type)
@@ -106,11 +103,9 @@ class Registry:
             own = apply.track_update(old, new, w.manager, w.scope, now())
             return self._commit(w, old, new, own), False
 
-    def _apply(self, w: Write, name: str, old: Obj | None, raw: bytes,
-               force: bool) -> tuple[Obj, bool]:
+    def _apply(self, w: Write, name: str, old: Obj | None, raw: bytes, force: bool) -> tuple[Obj, bool]:
         if not w.manager:
-            raise status.bad_request("PATCH, fieldManager: Required value: is required for "
-                                     "apply patch")
+            raise status.bad_request("PATCH, fieldManager: Required value: is required for apply patch")
         applied = decode_body(raw)
         config = self._identity(w, applied, name)
         if old is None:
@@ -118,13 +113,11 @@ class Registry:
                 raise status.not_found(w.rt, name)
             self._check_namespace(w)
             live = {k: v for k, v in config.items() if k in ("apiVersion", "kind")}
-            live["metadata"] = {k: v for k, v in config["metadata"].items()
-                                if k in ("name", "namespace")}
+            live["metadata"] = {k: v for k, v in config["metadata"].items() if k in ("name", "namespace")}
         else:
             self._check_version(w.rt, name, config, old)
             live = old
-        result, own, conflicts = apply.server_side_apply(live, config, w.manager, force,
-                                                         w.scope, now())
+        result, own, conflicts = apply.server_side_apply(live, config, w.manager, force, w.scope, now())
         if conflicts and not force:
             raise status.apply_conflict(w.rt, name, conflicts, w.rt.api_version)
         return self._commit(w, old, result, own), old is None
@@ -141,8 +134,8 @@ class Registry:
             pre = options.get("preconditions") or {}
             meta = obj["metadata"]
             if (pre.get("uid") and pre["uid"] != meta.get("uid")) or (
-                    pre.get("resourceVersion") and pre["resourceVersion"] != meta.get(
-                        "resourceVersion")):
+                pre.get("resourceVersion") and pre["resourceVersion"] != meta.get("resourceVersion")
+            ):
                 raise status.stale(w.rt, name)
             pending = 202 if options.get("orphanDependents") is False else 200
             if w.rt is resources.NAMESPACES:
@@ -187,8 +180,11 @@ class Registry:
                 raise status.not_found(resources.NAMESPACES, w.namespace)
             if ns["metadata"].get("deletionTimestamp"):
                 raise status.ApiError(
-                    403, "Forbidden", f'{w.rt.qualified} "" is forbidden: unable to create new '
-                    f'content in namespace {w.namespace} because it is being terminated')
+                    403,
+                    "Forbidden",
+                    f'{w.rt.qualified} "" is forbidden: unable to create new '
+                    f"content in namespace {w.namespace} because it is being terminated",
+                )
 
     def _identity(self, w: Write, body: Obj, url_name: str) -> Obj:
         """Check apiVersion, kind, name and namespace of a request body against the URL."""
@@ -199,21 +195,24 @@ class Registry:
             if obj.setdefault(field, want) != want:
                 raise status.bad_request(
                     f"the API version in the data ({obj['apiVersion']}) does not match the "
-                    f"expected API version ({w.rt.api_version})" if field == "apiVersion" else
-                    f'the kind in the data ("{obj["kind"]}") does not match the expected kind '
-                    f'("{w.rt.kind}")')
+                    f"expected API version ({w.rt.api_version})"
+                    if field == "apiVersion"
+                    else f'the kind in the data ("{obj["kind"]}") does not match the expected kind ("{w.rt.kind}")'
+                )
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
             raise status.bad_request("metadata must be an object")
         if not meta.get("name") and meta.get("generateName") and not url_name:
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]
         if url_name and meta.setdefault("name", url_name) != url_name:
-            raise status.bad_request(f"the name of the object ({meta['name']}) does not match "
-                                     f"the name on the URL ({url_name})")
+            raise status.bad_request(
+                f"the name of the object ({meta['name']}) does not match the name on the URL ({url_name})"
+            )
         if w.rt.namespaced:
             if meta.setdefault("namespace", w.namespace) != w.namespace:
-                raise status.bad_request("the namespace of the provided object does not match "
-                                         "the namespace sent on the request")
+                raise status.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
         else:
             meta.pop("namespace", None)
         return obj
@@ -264,8 +263,7 @@ class Registry:
             return old
         if w.dry_run:
             return new
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and w.rt is not \
-                resources.NAMESPACES:
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and w.rt is not resources.NAMESPACES:
             return self.store.remove(w.rt, w.namespace, meta["name"]) or new  # last finalizer gone
         return self.store.put(w.rt, new)
 
@@ -298,11 +296,13 @@ def _spec(obj: Obj) -> Any:
 def _same(old: Obj, new: Obj) -> bool:
     """Equal apart from managedFields timestamps: such a write is a no-op on a real server
     (no new resourceVersion, no watch event)."""
+
     def strip(obj: Obj) -> Obj:
         copied = copy.deepcopy(obj)
         for entry in copied["metadata"].get("managedFields") or []:
             entry.pop("time", None)
         return copied
+
     return strip(old) == strip(new)
 
 

@@ -53,24 +53,50 @@ class ResourceType:
 
 RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "Namespace", "namespaces", False, ("ns",), status_subresource=True),
-    ResourceType("", "v1", "Service", "services", True, ("svc",), status_subresource=True,
-                 categories=("all",), returns_deleted=True),
+    ResourceType(
+        "",
+        "v1",
+        "Service",
+        "services",
+        True,
+        ("svc",),
+        status_subresource=True,
+        categories=("all",),
+        returns_deleted=True,
+    ),
     ResourceType("", "v1", "Secret", "secrets", True),
     ResourceType("", "v1", "ConfigMap", "configmaps", True, ("cm",)),
     ResourceType("", "v1", "Event", "events", True, ("ev",)),
-    ResourceType("networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",),
-                 status_subresource=True, generation=True),
-    ResourceType("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False,
-                 generation=True),
+    ResourceType(
+        "networking.k8s.io", "v1", "Ingress", "ingresses", True, ("ing",), status_subresource=True, generation=True
+    ),
+    ResourceType("networking.k8s.io", "v1", "IngressClass", "ingressclasses", False, generation=True),
     ResourceType("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", True),
     ResourceType("coordination.k8s.io", "v1", "Lease", "leases", True),
     ResourceType("events.k8s.io", "v1", "Event", "events", True, ("ev",)),
     # what deploy/ holds, so that ``kubectl apply -k deploy/`` can be tested against the stand-in
     ResourceType("", "v1", "ServiceAccount", "serviceaccounts", True, ("sa",), returns_deleted=True),
-    ResourceType("apps", "v1", "Deployment", "deployments", True, ("deploy",), status_subresource=True,
-                 generation=True, categories=("all",)),
-    ResourceType("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",),
-                 status_subresource=True, generation=True),
+    ResourceType(
+        "apps",
+        "v1",
+        "Deployment",
+        "deployments",
+        True,
+        ("deploy",),
+        status_subresource=True,
+        generation=True,
+        categories=("all",),
+    ),
+    ResourceType(
+        "policy",
+        "v1",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        True,
+        ("pdb",),
+        status_subresource=True,
+        generation=True,
+    ),
     ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", False),
     ResourceType("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", False),
     ResourceType("rbac.authorization.k8s.io", "v1", "Role", "roles", True),
@@ -102,4 +128,3 @@ def lookup(group: str, version: str, plural: str) -> ResourceType | None:
         if rt.group == group and rt.version == version and rt.plural == plural:
             return rt
     return None
-

@@ -46,7 +46,7 @@ def parse(path: str) -> Target | None:
         raise path_not_found()
     name = rest[1] if len(rest) > 1 else ""
     sub = rest[2] if len(rest) > 2 else ""
-    if sub and sub not in _SUBRESOURCES or (sub == "status" and not rt.status_subresource):
+    if (sub and sub not in _SUBRESOURCES) or (sub == "status" and not rt.status_subresource):
         raise path_not_found()
     if namespace and not rt.namespaced:
         raise path_not_found()

@@ -21,8 +21,15 @@ Matcher = Callable[[dict[str, Any]], bool]
 _EXTRA_FIELDS: dict[str, tuple[str, ...]] = {
     "/secrets": ("type",),
     "/namespaces": ("status.phase",),
-    "/events": ("involvedObject.kind", "involvedObject.name", "involvedObject.namespace",
-                "involvedObject.uid", "reason", "type", "source"),
+    "/events": (
+        "involvedObject.kind",
+        "involvedObject.name",
+        "involvedObject.namespace",
+        "involvedObject.uid",
+        "reason",
+        "type",
+        "source",
+    ),
 }
 _LABEL_KEY = re.compile(r"^([a-z0-9A-Z.\-]+/)?[A-Za-z0-9]([A-Za-z0-9_.\-]*[A-Za-z0-9])?$")
 
@@ -105,9 +112,9 @@ def field_matcher(rt: ResourceType, selector: str) -> Matcher:
     for part in _split_top_level(selector):
         m = _EQ_RE.match(part)
         if not m:
-            raise bad_request(f'invalid selector: \'{selector}\'; can\'t understand \'{part}\'')
+            raise bad_request(f"invalid selector: '{selector}'; can't understand '{part}'")
         if m.group(1) not in allowed:
-            raise bad_request(f'field label not supported: {m.group(1)}')
+            raise bad_request(f"field label not supported: {m.group(1)}")
         terms.append((m.group(1), m.group(2) != "!=", m.group(3)))
 
     def match(obj: dict[str, Any]) -> bool:

@@ -37,8 +37,9 @@ class StandInHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], bookmark_interval: float, verbose: bool,
-                 registry: Registry, controls: Controls) -> None:
+    def __init__(
+        self, address: tuple[str, int], bookmark_interval: float, verbose: bool, registry: Registry, controls: Controls
+    ) -> None:
         super().__init__(address, Handler)
         self.store = registry.store
         self.registry = registry
@@ -74,14 +75,19 @@ class StandInHTTPServer(ThreadingHTTPServer):
 class StandIn:
     """A running stand-in API server; see :func:`run_stand_in`."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, bookmark_interval: float = 5.0,
-                 namespaces: tuple[str, ...] = DEFAULT_NAMESPACES, token: str | None = None,
-                 verbose: bool = False) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        bookmark_interval: float = 5.0,
+        namespaces: tuple[str, ...] = DEFAULT_NAMESPACES,
+        token: str | None = None,
+        verbose: bool = False,
+    ) -> None:
         self._options = (bookmark_interval, verbose)
         self.registry = Registry(Store())
         self.controls = Controls()
-        self.httpd = StandInHTTPServer((host, port), bookmark_interval, verbose, self.registry,
-                                       self.controls)
+        self.httpd = StandInHTTPServer((host, port), bookmark_interval, verbose, self.registry, self.controls)
         bound = self.httpd.socket.getsockname()
         self.address: tuple[str, int] = (bound[0], bound[1])  # the port chosen, kept across restarts
         self.url = f"http://{self.httpd.address}"
@@ -96,18 +102,24 @@ class StandIn:
         self._thread = self._serving_thread()
 
     def _serving_thread(self) -> threading.Thread:
-        return threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                name=f"kube-stand-in {self.url}", daemon=True)
+        return threading.Thread(
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"kube-stand-in {self.url}",
+            daemon=True,
+        )
 
     def kubeconfig(self, user_token: str | None = None) -> str:
         token = user_token or self.token
         user = f"{{token: {token}}}" if token else "{}"
-        return (f"apiVersion: v1\nkind: Config\n"
-                f"clusters:\n- name: stand-in\n  cluster: {{server: \"{self.url}\"}}\n"
-                f"users:\n- name: stand-in\n  user: {user}\n"
-                f"contexts:\n- name: stand-in\n  context: {{cluster: stand-in, user: stand-in, "
-                f"namespace: default}}\n"
-                f"current-context: stand-in\n")
+        return (
+            f"apiVersion: v1\nkind: Config\n"
+            f'clusters:\n- name: stand-in\n  cluster: {{server: "{self.url}"}}\n'
+            f"users:\n- name: stand-in\n  user: {user}\n"
+            f"contexts:\n- name: stand-in\n  context: {{cluster: stand-in, user: stand-in, "
+            f"namespace: default}}\n"
+            f"current-context: stand-in\n"
+        )
 
     def start(self) -> StandIn:
         self._thread.start()
@@ -151,9 +163,16 @@ class StandIn:
 
     # -- the Python face of /_stand_in/ --------------------------------------------------------
 
-    def faults(self, fail_next: int = 0, status: int = 500, verb: str = "", resource: str = "",
-               delay_seconds: float | None = None, drop_watches: bool = False,
-               reset: bool = False) -> None:
+    def faults(
+        self,
+        fail_next: int = 0,
+        status: int = 500,
+        verb: str = "",
+        resource: str = "",
+        delay_seconds: float | None = None,
+        drop_watches: bool = False,
+        reset: bool = False,
+    ) -> None:
         spec: dict[str, Any] = {"reset": reset}
         if fail_next:
             spec.update(fail_next=fail_next, status=status, verb=verb, resource=resource)
@@ -173,8 +192,7 @@ class StandIn:
     def reset_counts(self) -> None:
         self.controls.reset_counts()
 
-    def auth(self, tokens: dict[str, str] | None = None,
-             deny: list[dict[str, str]] | None = None) -> None:
+    def auth(self, tokens: dict[str, str] | None = None, deny: list[dict[str, str]] | None = None) -> None:
         spec: dict[str, Any] = {}
         if tokens is not None:
             spec["tokens"] = tokens

@@ -16,8 +16,7 @@ from .resources import ResourceType
 class ApiError(Exception):
     """A failure the stand-in answers with a v1 Status of the given code and reason."""
 
-    def __init__(self, code: int, reason: str, message: str,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
@@ -26,8 +25,13 @@ class ApiError(Exception):
 
     def status(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": self.message, "reason": self.reason, "code": self.code,
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
         }
         if self.details is not None:
             body["details"] = self.details
@@ -39,8 +43,7 @@ def success_status(rt: ResourceType, name: str, uid: str) -> dict[str, Any]:
     registry's finalizeDelete sets it, and ``group`` is left out for the core group."""
     details = _details(rt, name)
     details["uid"] = uid
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-            "details": details}
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details}
 
 
 def _details(rt: ResourceType, name: str) -> dict[str, Any]:
@@ -55,37 +58,42 @@ def not_found(rt: ResourceType, name: str) -> ApiError:
 
 
 def already_exists(rt: ResourceType, name: str) -> ApiError:
-    return ApiError(409, "AlreadyExists", f'{rt.qualified} "{name}" already exists',
-                    _details(rt, name))
+    return ApiError(409, "AlreadyExists", f'{rt.qualified} "{name}" already exists', _details(rt, name))
 
 
 def stale(rt: ResourceType, name: str) -> ApiError:
     return ApiError(
-        409, "Conflict",
+        409,
+        "Conflict",
         f'Operation cannot be fulfilled on {rt.qualified} "{name}": the object has been '
         "modified; please apply your changes to the latest version and try again",
-        _details(rt, name))
+        _details(rt, name),
+    )
 
 
-def apply_conflict(rt: ResourceType, name: str, conflicts: list[tuple[str, str]],
-                   api_version: str) -> ApiError:
+def apply_conflict(rt: ResourceType, name: str, conflicts: list[tuple[str, str]], api_version: str) -> ApiError:
     """``conflicts`` holds (manager, dotted field path) pairs."""
     lines = [f'conflict with "{m}" using {api_version}: {p}' for m, p in conflicts]
     if len(lines) == 1:
         message = f"Apply failed with 1 conflict: {lines[0]}"
     else:
-        message = f"Apply failed with {len(lines)} conflicts: " + "\n".join(
-            f"- {line}" for line in lines)
+        message = f"Apply failed with {len(lines)} conflicts: " + "\n".join(f"- {line}" for line in lines)
     details = _details(rt, name)
-    details["causes"] = [{"reason": "FieldManagerConflict", "message": line, "field": p}
-                         for line, (_, p) in zip(lines, conflicts)]
+    details["causes"] = [
+        {"reason": "FieldManagerConflict", "message": line, "field": p}
+        for line, (_, p) in zip(lines, conflicts, strict=True)
+    ]
     return ApiError(409, "Conflict", message, details)
 
 
-_CAUSE_REASONS = (("Required value", "FieldValueRequired"),
-                  ("Unsupported value", "FieldValueNotSupported"),
-                  ("Duplicate value", "FieldValueDuplicate"), ("Too long", "FieldValueTooLong"),
-                  ("Too many", "FieldValueTooMany"), ("Forbidden", "FieldValueForbidden"))
+_CAUSE_REASONS = (
+    ("Required value", "FieldValueRequired"),
+    ("Unsupported value", "FieldValueNotSupported"),
+    ("Duplicate value", "FieldValueDuplicate"),
+    ("Too long", "FieldValueTooLong"),
+    ("Too many", "FieldValueTooMany"),
+    ("Forbidden", "FieldValueForbidden"),
+)
 
 
 def _cause_reason(message: str) -> str:
@@ -103,8 +111,7 @@ def invalid(rt: ResourceType, name: str, causes: list[tuple[str, str]]) -> ApiEr
         joined = f"[{joined}]"
     details = _details(rt, name)
     details["kind"] = rt.kind
-    details["causes"] = [{"reason": _cause_reason(m), "message": m, "field": f}
-                         for f, m in causes]
+    details["causes"] = [{"reason": _cause_reason(m), "message": m, "field": f} for f, m in causes]
     kind = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
     return ApiError(422, "Invalid", f'{kind} "{name}" is invalid: {joined}', details)
 
@@ -118,15 +125,17 @@ def bad_request(message: str) -> ApiError:
 
 
 def unsupported_media(content_type: str) -> ApiError:
-    return ApiError(415, "UnsupportedMediaType",
-                    f'the body of the request was in an unknown format - accepted media types '
-                    f'include: application/json-patch+json, application/merge-patch+json, '
-                    f'application/apply-patch+yaml (got "{content_type}")')
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types "
+        f"include: application/json-patch+json, application/merge-patch+json, "
+        f'application/apply-patch+yaml (got "{content_type}")',
+    )
 
 
 def method_not_allowed() -> ApiError:
-    return ApiError(405, "MethodNotAllowed",
-                    "the server does not allow this method on the requested resource")
+    return ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
 
 def path_not_found() -> ApiError:
@@ -140,8 +149,9 @@ def unauthorized() -> ApiError:
 def forbidden(rt: ResourceType, user: str, verb: str, namespace: str, name: str) -> ApiError:
     subject = f'{rt.qualified} "{name}"' if name else rt.qualified
     scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
-    message = (f'{subject} is forbidden: User "{user}" cannot {verb} resource "{rt.plural}" '
-               f'in API group "{rt.group}" {scope}')
+    message = (
+        f'{subject} is forbidden: User "{user}" cannot {verb} resource "{rt.plural}" in API group "{rt.group}" {scope}'
+    )
     details: dict[str, Any] = {"kind": rt.plural}
     if name:
         details["name"] = name
@@ -151,7 +161,5 @@ def forbidden(rt: ResourceType, user: str, verb: str, namespace: str, name: str)
 
 
 def injected(code: int) -> ApiError:
-    reasons = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable",
-               504: "Timeout"}
-    return ApiError(code, reasons.get(code, "InternalError"),
-                    f"injected failure (stand-in fault, HTTP {code})")
+    reasons = {429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}
+    return ApiError(code, reasons.get(code, "InternalError"), f"injected failure (stand-in fault, HTTP {code})")

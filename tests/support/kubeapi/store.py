@@ -65,21 +65,24 @@ class Store:
             obj = self._objects.get(rt.key, {}).get((namespace, name))
             return copy.deepcopy(obj) if obj is not None else None
 
-    def list_objects(self, rt: ResourceType, namespace: str | None,
-                     match: Callable[[Obj], bool] | None = None) -> tuple[list[Obj], int]:
+    def list_objects(
+        self, rt: ResourceType, namespace: str | None, match: Callable[[Obj], bool] | None = None
+    ) -> tuple[list[Obj], int]:
         """Objects sorted by namespace and name (the order the API server lists them in); only
         those ``match`` accepts are copied, so a selective list of a big store stays cheap."""
         with self.cond:
             table = self._objects.get(rt.key, {})
-            items = [copy.deepcopy(o) for (ns, _), o in sorted(table.items())
-                     if (namespace is None or ns == namespace) and (match is None or match(o))]
+            items = [
+                copy.deepcopy(o)
+                for (ns, _), o in sorted(table.items())
+                if (namespace is None or ns == namespace) and (match is None or match(o))
+            ]
             return items, self._rv
 
     def namespaced_keys(self, namespace: str) -> list[tuple[str, str]]:
         """(resource key, name) of every object stored in ``namespace``."""
         with self.cond:
-            return [(key, name) for key, table in self._objects.items()
-                    for (ns, name) in table if ns == namespace]
+            return [(key, name) for key, table in self._objects.items() for (ns, name) in table if ns == namespace]
 
     def put(self, rt: ResourceType, obj: Obj) -> Obj:
         """Store ``obj`` under a new resourceVersion; returns the stored copy."""
@@ -92,8 +95,7 @@ class Store:
             meta["resourceVersion"] = str(self._rv)
             stored = copy.deepcopy(obj)
             table[(ns, name)] = stored
-            self._record(Event(self._rv, "MODIFIED" if prev else "ADDED", rt, ns,
-                               copy.deepcopy(stored), prev))
+            self._record(Event(self._rv, "MODIFIED" if prev else "ADDED", rt, ns, copy.deepcopy(stored), prev))
             return copy.deepcopy(stored)
 
     def remove(self, rt: ResourceType, namespace: str, name: str) -> Obj | None:

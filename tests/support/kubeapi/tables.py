@@ -20,8 +20,7 @@ def _age(obj: Obj) -> str:
     stamp = obj.get("metadata", {}).get("creationTimestamp")
     if not stamp:
         return "<unknown>"
-    created = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=datetime.UTC)
+    created = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.UTC)
     seconds = int((datetime.datetime.now(datetime.UTC) - created).total_seconds())
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:
@@ -48,19 +47,29 @@ _NAME: Column = ("Name", "name", lambda o: o["metadata"]["name"])
 _AGE: Column = ("Age", "", _age)
 _COLUMNS: dict[str, list[Column]] = {
     "Namespace": [_NAME, ("Status", "", lambda o: o.get("status", {}).get("phase", "")), _AGE],
-    "Ingress": [_NAME, ("Class", "", lambda o: o.get("spec", {}).get("ingressClassName")
-                        or "<none>"),
-                ("Hosts", "", _hosts), ("Address", "", _address),
-                ("Ports", "", lambda o: "80, 443" if o.get("spec", {}).get("tls") else "80"),
-                _AGE],
-    "Service": [_NAME, ("Type", "", lambda o: o.get("spec", {}).get("type", "")),
-                ("Cluster-IP", "", lambda o: o.get("spec", {}).get("clusterIP", "")),
-                ("Ports", "", _service_ports), _AGE],
-    "Secret": [_NAME, ("Type", "", lambda o: o.get("type", "")),
-               ("Data", "", lambda o: len(o.get("data") or {})), _AGE],
+    "Ingress": [
+        _NAME,
+        ("Class", "", lambda o: o.get("spec", {}).get("ingressClassName") or "<none>"),
+        ("Hosts", "", _hosts),
+        ("Address", "", _address),
+        ("Ports", "", lambda o: "80, 443" if o.get("spec", {}).get("tls") else "80"),
+        _AGE,
+    ],
+    "Service": [
+        _NAME,
+        ("Type", "", lambda o: o.get("spec", {}).get("type", "")),
+        ("Cluster-IP", "", lambda o: o.get("spec", {}).get("clusterIP", "")),
+        ("Ports", "", _service_ports),
+        _AGE,
+    ],
+    "Secret": [
+        _NAME,
+        ("Type", "", lambda o: o.get("type", "")),
+        ("Data", "", lambda o: len(o.get("data") or {})),
+        _AGE,
+    ],
     "ConfigMap": [_NAME, ("Data", "", lambda o: len(o.get("data") or {})), _AGE],
-    "Lease": [_NAME, ("Holder", "", lambda o: o.get("spec", {}).get("holderIdentity", "")),
-              _AGE],
+    "Lease": [_NAME, ("Holder", "", lambda o: o.get("spec", {}).get("holderIdentity", "")), _AGE],
 }
 
 
@@ -72,8 +81,9 @@ def wants_table(accept: str) -> bool:
     return "as=Table" in accept
 
 
-def table(rt: ResourceType, objects: list[Obj], resource_version: str, include_object: str,
-          headers: bool = True) -> Obj:
+def table(
+    rt: ResourceType, objects: list[Obj], resource_version: str, include_object: str, headers: bool = True
+) -> Obj:
     columns = _columns(rt)
     rows = []
     for obj in objects:
@@ -81,14 +91,27 @@ def table(rt: ResourceType, objects: list[Obj], resource_version: str, include_o
         if include_object == "Object":
             row["object"] = obj
         elif include_object != "None":
-            row["object"] = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
-                             "metadata": obj.get("metadata", {})}
+            row["object"] = {
+                "kind": "PartialObjectMetadata",
+                "apiVersion": "meta.k8s.io/v1",
+                "metadata": obj.get("metadata", {}),
+            }
         rows.append(row)
     return {
-        "kind": "Table", "apiVersion": "meta.k8s.io/v1",
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": resource_version},
         "columnDefinitions": [
-            {"name": name, "type": "integer" if name == "Data" else "string", "format": fmt,
-             "description": name, "priority": 0} for name, fmt, _ in columns] if headers else [],
+            {
+                "name": name,
+                "type": "integer" if name == "Data" else "string",
+                "format": fmt,
+                "description": name,
+                "priority": 0,
+            }
+            for name, fmt, _ in columns
+        ]
+        if headers
+        else [],
         "rows": rows,
     }

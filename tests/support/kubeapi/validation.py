@@ -16,16 +16,21 @@ _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN = rf"{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*"
 _DNS1035_LABEL = r"[a-z]([-a-z0-9]*[a-z0-9])?"
 
-_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                  "characters, '-' or '.', and must start and end with an alphanumeric character "
-                  "(e.g. 'example.com', regex used for validation is '" + _DNS1123_SUBDOMAIN + "')")
-_LABEL_MSG = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
-              "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
-              "'123-abc', regex used for validation is '" + _DNS1123_LABEL + "')")
-_DNS1035_MSG = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
-                "start with an alphabetic character, and end with an alphanumeric character "
-                "(e.g. 'my-name',  or 'abc-123', regex used for validation is '"
-                + _DNS1035_LABEL + "')")
+_SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+    "characters, '-' or '.', and must start and end with an alphanumeric character "
+    "(e.g. 'example.com', regex used for validation is '" + _DNS1123_SUBDOMAIN + "')"
+)
+_LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
+    "'-', and must start and end with an alphanumeric character (e.g. 'my-name',  or "
+    "'123-abc', regex used for validation is '" + _DNS1123_LABEL + "')"
+)
+_DNS1035_MSG = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
+    "start with an alphabetic character, and end with an alphanumeric character "
+    "(e.g. 'my-name',  or 'abc-123', regex used for validation is '" + _DNS1035_LABEL + "')"
+)
 
 Cause = tuple[str, str]
 
@@ -44,8 +49,7 @@ def check_name(rt: ResourceType, name: str) -> list[Cause]:
     pattern, message, limit = _name_rule(rt)
     causes = []
     if len(name) > limit:
-        causes.append(("metadata.name",
-                       f'Invalid value: "{name}": must be no more than {limit} characters'))
+        causes.append(("metadata.name", f'Invalid value: "{name}": must be no more than {limit} characters'))
     if not re.fullmatch(pattern, name):
         causes.append(("metadata.name", f'Invalid value: "{name}": {message}'))
     return causes

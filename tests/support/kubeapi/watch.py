@@ -61,18 +61,25 @@ def translate(req: WatchRequest, event: Event) -> tuple[str, Obj] | None:
 
 
 def expired_event(rv: int, oldest: int) -> dict[str, Any]:
-    return {"type": "ERROR", "object": {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": f"too old resource version: {rv} ({oldest})", "reason": "Expired",
-        "code": 410}}
+    return {
+        "type": "ERROR",
+        "object": {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": f"too old resource version: {rv} ({oldest})",
+            "reason": "Expired",
+            "code": 410,
+        },
+    }
 
 
 def bookmark(rt: ResourceType, rv: int, initial_end: bool = False) -> dict[str, Any]:
     meta: dict[str, Any] = {"resourceVersion": str(rv)}
     if initial_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-    return {"type": "BOOKMARK", "object": {"kind": rt.kind, "apiVersion": rt.api_version,
-                                           "metadata": meta}}
+    return {"type": "BOOKMARK", "object": {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}}
 
 
 def _woken(store: Store, last: int, epoch: int) -> bool:
