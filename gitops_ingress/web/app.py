@@ -20,6 +20,7 @@ from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.status import BranchStatus, ControlPlaneView, WebhookReceiver
 from gitops_ingress.web.auth import Access
 from gitops_ingress.web.dashboard import install_dashboard
+from gitops_ingress.web.hosts import HostGuard
 from gitops_ingress.web.options import WebOptions
 from gitops_ingress.web.stream import DEFAULT_PING_INTERVAL, stream_router
 from gitops_ingress.web.webhooks import MAX_WEBHOOK_BODY, webhook_router
@@ -61,4 +62,5 @@ def create_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     install_dashboard(app, view, web_options)
+    app.add_middleware(HostGuard, allowed=(web_options or WebOptions()).hosts)
     return app
