@@ -73,10 +73,22 @@ def preview_namespace(template: str, namespace: str, branch: str) -> str:
 
 def host_label(host: str) -> str:
     """The stable host as one DNS label fragment: dots become ``-``, a wildcard ``*`` becomes
-    ``wildcard`` (``*.apps.example.com`` -> ``wildcard-apps-example-com``)."""
-    if host.startswith("*."):
-        host = "wildcard." + host[2:]
-    return host.replace(".", "-")
+    ``wildcard`` (``*.apps.example.com`` -> ``wildcard-apps-example-com``).
+
+    That fold is lossy for some hosts, and two hosts of one branch must never share a preview host
+    (``a-b.example.com`` and ``a.b.example.com`` both fold to ``a-b-example-com``). So, as for
+    branch names, a host keeps the plain fold only when the fold can be undone: no ``-`` in the
+    host, no literal first label ``wildcard`` (the wildcard's own fold), and no fold ending like a
+    hash suffix; any other host gets ``-`` and the hash of the full host appended
+    (``a-b.example.com`` -> ``a-b-example-com-<hash>``).
+    """
+    wildcard = host.startswith("*.")
+    folded = ("wildcard." + host[2:] if wildcard else host).replace(".", "-")
+    literal_wildcard = not wildcard and (host == "wildcard" or host.startswith("wildcard."))
+    lossless = "-" not in host and not literal_wildcard
+    if lossless and not _HASH_SUFFIX.search(folded):
+        return folded
+    return f"{folded}-{short_hash(host)}"
 
 
 def preview_host(branch: str, host: str | None, preview_domain: str) -> str:
