@@ -66,9 +66,16 @@ def stable_namespace(template: str, namespace: str) -> str:
 
 
 def preview_namespace(template: str, namespace: str, branch: str) -> str:
-    """``{namespace}-{branch}`` (by default), a DNS-1123 label of at most 63 characters."""
+    """``{namespace}-{branch}-{hash}`` (by default), a DNS-1123 label of at most 63 characters.
+
+    The hash of the pair (namespace, branch) always ends the name: without it ``shop`` with branch
+    ``staging`` became ``shop-staging``, which ``main`` may use as a stable namespace, and the
+    pairs (``shop``, ``a-b``) and (``shop-a``, ``b``) met in ``shop-a-b``. With it no two pairs
+    share a name (up to a 24-bit hash collision), whatever the template, and a stable namespace
+    meets a preview one only by ending in that very hash, which the target refuses anyway.
+    """
     name = template.format(namespace=namespace, branch=branch_slug(branch))
-    return fit_label(name, namespace + "\x00" + branch)
+    return cut(name, min(DNS_LABEL_MAX, len(name) + HASH_LENGTH + 1), namespace + "\x00" + branch)
 
 
 def host_label(host: str) -> str:
