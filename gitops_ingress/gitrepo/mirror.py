@@ -27,12 +27,13 @@ from pathlib import Path
 from git import Repo
 from git.exc import GitCommandError
 
+from gitops_ingress.core.errors import ConfigError
 from gitops_ingress.gitrepo.credentials import split_credentials
 from gitops_ingress.gitrepo.errors import (
     FetchTimeout,
     RepositoryError,
     classify_fetch_failure,
-    last_line,
+    git_message,
     redact,
 )
 from gitops_ingress.gitrepo.reader import GitReader
@@ -79,6 +80,7 @@ class Mirror(GitReader):
         """Create the bare mirror if missing and point its ``origin`` at the configured remote."""
         if self._ensured:
             return
+        _check_local_remote(self._remote)
         path = self.path
         if not (path / "HEAD").is_file():
             if path.exists() and any(path.iterdir()):
@@ -142,7 +144,7 @@ class Mirror(GitReader):
         text = stderr.decode("utf-8", errors="replace")
         if _MISSING_REF in text.lower():
             return False
-        raise classify_fetch_failure(text)(f"fetching {self.remote} failed: {last_line(text)}")
+        raise classify_fetch_failure(text)(f"fetching {self.remote} failed: {git_message(text)}")
 
     def _fetch_env(self) -> dict[str, str]:
         env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": "", "GCM_INTERACTIVE": "never"}
@@ -164,3 +166,14 @@ class Mirror(GitReader):
             return self._run("rev-parse", "--verify", "--quiet", "--end-of-options", ref)
         except GitCommandError:
             return None
+
+
+def _check_local_remote(remote: str) -> None:
+    """A remote that is a local path must be a repository now: retrying would never help."""
+    if not remote.startswith("/"):
+        return  # a URL (or scp-like address): reachable later, perhaps
+    folder = Path(remote)
+    if not folder.exists():
+        raise ConfigError(f"--repo {remote}: no such folder")
+    if not ((folder / "HEAD").is_file() and (folder / "objects").is_dir()) and not (folder / ".git").exists():
+        raise ConfigError(f"--repo {remote}: not a git repository (neither bare nor a work tree)")

@@ -55,6 +55,15 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/readyz", responses={503: {"description": "the config repository cannot be fetched"}})
+    def readyz() -> Response:
+        """503 while the remote cannot be fetched, with git's message: the last good routes keep
+        serving, but new commits do not arrive."""
+        problem = view.remote_error
+        if problem:
+            return Response(f"not ready: {problem}\n", status_code=503, media_type="text/plain")
+        return Response("ready\n", media_type="text/plain")
+
     registry = metrics if metrics is not None else CollectorRegistry()
 
     @app.get("/metrics")
