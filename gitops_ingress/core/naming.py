@@ -66,17 +66,36 @@ def stable_namespace(template: str, namespace: str) -> str:
 
 
 def preview_namespace(template: str, namespace: str, branch: str) -> str:
-    """``{namespace}-{branch}`` (by default), a DNS-1123 label of at most 63 characters."""
+    """``{namespace}-{branch}-{hash}`` (by default), a DNS-1123 label of at most 63 characters.
+
+    The hash of the pair (namespace, branch) always ends the name: without it ``shop`` with branch
+    ``staging`` became ``shop-staging``, which ``main`` may use as a stable namespace, and the
+    pairs (``shop``, ``a-b``) and (``shop-a``, ``b``) met in ``shop-a-b``. With it no two pairs
+    share a name (up to a 24-bit hash collision), whatever the template, and a stable namespace
+    meets a preview one only by ending in that very hash, which the target refuses anyway.
+    """
     name = template.format(namespace=namespace, branch=branch_slug(branch))
-    return fit_label(name, namespace + "\x00" + branch)
+    return cut(name, min(DNS_LABEL_MAX, len(name) + HASH_LENGTH + 1), namespace + "\x00" + branch)
 
 
 def host_label(host: str) -> str:
     """The stable host as one DNS label fragment: dots become ``-``, a wildcard ``*`` becomes
-    ``wildcard`` (``*.apps.example.com`` -> ``wildcard-apps-example-com``)."""
-    if host.startswith("*."):
-        host = "wildcard." + host[2:]
-    return host.replace(".", "-")
+    ``wildcard`` (``*.apps.example.com`` -> ``wildcard-apps-example-com``).
+
+    That fold is lossy for some hosts, and two hosts of one branch must never share a preview host
+    (``a-b.example.com`` and ``a.b.example.com`` both fold to ``a-b-example-com``). So, as for
+    branch names, a host keeps the plain fold only when the fold can be undone: no ``-`` in the
+    host, no literal first label ``wildcard`` (the wildcard's own fold), and no fold ending like a
+    hash suffix; any other host gets ``-`` and the hash of the full host appended
+    (``a-b.example.com`` -> ``a-b-example-com-<hash>``).
+    """
+    wildcard = host.startswith("*.")
+    folded = ("wildcard." + host[2:] if wildcard else host).replace(".", "-")
+    literal_wildcard = not wildcard and (host == "wildcard" or host.startswith("wildcard."))
+    lossless = "-" not in host and not literal_wildcard
+    if lossless and not _HASH_SUFFIX.search(folded):
+        return folded
+    return f"{folded}-{short_hash(host)}"
 
 
 def preview_host(branch: str, host: str | None, preview_domain: str) -> str:

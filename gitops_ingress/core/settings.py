@@ -18,9 +18,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gitops_ingress.core.errors import ConfigError
 
 ENV_PREFIX = "GITOPS_INGRESS_"
-# Variables with the prefix that choose how the package is built or loaded (setup.py,
-# proxy/build.py), not settings: they never reach the settings model, whose unknown keys are errors.
-BUILD_VARIABLES = frozenset({"GITOPS_INGRESS_NO_COMPILE", "GITOPS_INGRESS_PURE_PYTHON"})
+# Variables with the prefix that are not repository settings, each read by its one owner: how the
+# package is built or loaded (setup.py, proxy/build.py), the CLI's traceback switch, and where the
+# post-receive hook sends its webhook (docs/webhooks.md). They never reach the settings model, whose
+# unknown keys are errors (so a misspelt setting is reported, not ignored).
+PROCESS_VARIABLES = frozenset(
+    {
+        "GITOPS_INGRESS_NO_COMPILE",
+        "GITOPS_INGRESS_PURE_PYTHON",
+        "GITOPS_INGRESS_DEBUG",
+        "GITOPS_INGRESS_URL",
+        "GITOPS_INGRESS_TOKEN_FILE",
+    }
+)
+# Sections with a prefix of their own, read by their own options object: the dashboard and API of
+# one server (web/options.py, GITOPS_INGRESS_WEB_*), which is not shared by every branch.
+SECTION_PREFIXES = ("GITOPS_INGRESS_WEB_",)
 SETTINGS_FILE = "gitops-ingress.yaml"
 
 
@@ -115,7 +128,7 @@ def env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
     """``GITOPS_INGRESS_POLICY__LIMITS__MAX_FILES=10`` -> ``{"policy": {"limits": {...: 10}}}``."""
     layer: dict[str, Any] = {}
     for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX) or key in BUILD_VARIABLES:
+        if not key.startswith(ENV_PREFIX) or key in PROCESS_VARIABLES or key.startswith(SECTION_PREFIXES):
             continue
         parts = key[len(ENV_PREFIX) :].lower().split("__")
         node = layer

@@ -114,6 +114,10 @@ class ControlPlaneView(Protocol):
 
     def routing_state(self) -> RoutingState: ...
 
+    @property
+    def remote_error(self) -> str | None:
+        """Why the config repository cannot be fetched now (git's whole message), or None."""
+
     def subscribe(self) -> AsyncIterator[ControlPlaneEvent]:
         """Live events from now on, for Server-Sent Events. The subscription is registered when
         this is called, and has ``aclose()`` to unregister it."""

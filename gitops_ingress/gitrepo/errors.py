@@ -81,9 +81,15 @@ def redact(text: str) -> str:
     return _URL_USERINFO.sub(r"\1***@", text)
 
 
-def last_line(stderr: str) -> str:
+MAX_GIT_MESSAGE = 2000
+
+
+def git_message(stderr: str) -> str:
+    """All of git's error output on one line (credentials blanked, bounded): the last line alone
+    often says only "fatal: could not read from remote repository", and the cause is above it."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    return redact(lines[-1]) if lines else "no message from git"
+    text = redact(" | ".join(lines)) if lines else "no message from git"
+    return text if len(text) <= MAX_GIT_MESSAGE else text[: MAX_GIT_MESSAGE - 3] + "..."
 
 
 def classify_fetch_failure(stderr: str) -> type[FetchError]:

@@ -9,7 +9,9 @@ The remote is always the configured one, never a URL from a payload.
 Fetches run with no way to ask for credentials (``GIT_TERMINAL_PROMPT=0``, an empty askpass, ssh
 in batch mode, a new session without a terminal) and are killed with their children at the
 timeout; failures become ``RemoteUnreachable``/``AuthenticationFailed``/``FetchTimeout``. Fetches
-are serialised by a lock; reads go on meanwhile (git updates refs atomically).
+are serialised by a lock; reads go on meanwhile (git updates refs atomically). Credentials in the
+remote URL never reach a file: the stored URL has none, and each fetch gets them in its own
+environment (credentials.py).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from pathlib import Path
 from git import Repo
 from git.exc import GitCommandError
 
+from gitops_ingress.core.errors import ConfigError
+from gitops_ingress.gitrepo.credentials import split_credentials
 from gitops_ingress.gitrepo.errors import (
     FetchTimeout,
     RepositoryError,
     classify_fetch_failure,
-    last_line,
+    git_message,
     redact,
 )
 from gitops_ingress.gitrepo.reader import GitReader
@@ -62,6 +66,7 @@ class Mirror(GitReader):
     def __init__(self, remote: str, path: Path, *, fetch_timeout: float = 60.0) -> None:
         super().__init__(path)
         self._remote = normalize_remote(remote)
+        self._stored_url, self._credentials = split_credentials(self._remote)
         self._fetch_timeout = fetch_timeout
         self._fetch_lock = threading.Lock()
         self._ensured = False
@@ -75,6 +80,7 @@ class Mirror(GitReader):
         """Create the bare mirror if missing and point its ``origin`` at the configured remote."""
         if self._ensured:
             return
+        _check_local_remote(self._remote)
         path = self.path
         if not (path / "HEAD").is_file():
             if path.exists() and any(path.iterdir()):
@@ -84,10 +90,11 @@ class Mirror(GitReader):
             except (OSError, GitCommandError) as exc:
                 raise RepositoryError(f"cannot create the mirror in {path}: {exc}") from exc
         repo = self._open()
-        # GitPython writes the config file itself: the URL is never a command-line argument.
+        # GitPython writes the config file itself: the URL is never a command-line argument. The
+        # URL without its credentials (rewritten on every start, so an older mirror is cleaned).
         with repo.config_writer() as config:
             section = f'remote "{REMOTE}"'
-            config.set_value(section, "url", self._remote)
+            config.set_value(section, "url", self._stored_url)
             config.set_value(section, "fetch", ALL_BRANCHES)
             config.set_value("core", "logAllRefUpdates", "false")
         self._ensured = True
@@ -137,12 +144,14 @@ class Mirror(GitReader):
         text = stderr.decode("utf-8", errors="replace")
         if _MISSING_REF in text.lower():
             return False
-        raise classify_fetch_failure(text)(f"fetching {self.remote} failed: {last_line(text)}")
+        raise classify_fetch_failure(text)(f"fetching {self.remote} failed: {git_message(text)}")
 
     def _fetch_env(self) -> dict[str, str]:
         env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": "", "GCM_INTERACTIVE": "never"}
         if "GIT_SSH_COMMAND" not in os.environ and "GIT_SSH" not in os.environ:
             env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
+        if self._credentials is not None:
+            env.update(self._credentials.fetch_environment())
         return env
 
     def _ref_format_ok(self, ref: str) -> bool:
@@ -157,3 +166,14 @@ class Mirror(GitReader):
             return self._run("rev-parse", "--verify", "--quiet", "--end-of-options", ref)
         except GitCommandError:
             return None
+
+
+def _check_local_remote(remote: str) -> None:
+    """A remote that is a local path must be a repository now: retrying would never help."""
+    if not remote.startswith("/"):
+        return  # a URL (or scp-like address): reachable later, perhaps
+    folder = Path(remote)
+    if not folder.exists():
+        raise ConfigError(f"--repo {remote}: no such folder")
+    if not ((folder / "HEAD").is_file() and (folder / "objects").is_dir()) and not (folder / ".git").exists():
+        raise ConfigError(f"--repo {remote}: not a git repository (neither bare nor a work tree)")

@@ -111,6 +111,12 @@ def is_ours(obj: Mapping[str, Any], branch: str, role: str) -> bool:
     return labels.get(MANAGED_BY) == MANAGER and labels.get(BRANCH) == branch_slug(branch) and labels.get(ROLE) == role
 
 
+def role_of(obj: Mapping[str, Any]) -> str:
+    """The role label of an object gitops-ingress manages, "" for anything else."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return str(labels.get(ROLE, "")) if labels.get(MANAGED_BY) == MANAGER else ""
+
+
 def pruned(value: Any) -> Any:
     """Empty lists and mappings dropped: the API server does not keep them, so comparing a manifest
     that has them with a live object would see a change that is not there."""

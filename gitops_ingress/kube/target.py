@@ -154,6 +154,13 @@ class KubernetesTarget:
             existing = live or self.cluster.get_namespace(name)
             if existing is None:
                 self._write("namespaces", manifest)
+            elif role == m.STABLE and m.role_of(existing) == m.PREVIEW:
+                owner = ((existing.get("metadata") or {}).get("annotations") or {}).get(m.BRANCH, "?")
+                problems.append(
+                    f"namespace {name} is branch {owner!r}'s preview namespace: the stable branch writes "
+                    f"nothing into it (rename the stable namespace)"
+                )
+                blocked.add(name)
             elif role == m.STABLE and not m.is_ours(existing, branch, role):
                 # a team's own namespace: our Ingresses go beside its Services, the namespace stays theirs
                 foreign_names.update(
@@ -181,7 +188,7 @@ class KubernetesTarget:
             return  # an environment we were told to keep may still use any of the namespaces
         for name, obj in sorted(live_ns.items()):
             if name not in want.namespaces and m.is_ours(obj, branch, m.PREVIEW):
-                self._delete("namespaces", "", name)
+                self._delete_namespace(branch, name)
 
     def _external_names(
         self, branch: str, namespace: str, want: m.DesiredBranch, existed: bool, problems: list[str]
@@ -214,7 +221,29 @@ class KubernetesTarget:
             if namespace not in namespaces:
                 self._delete("ingresses", namespace, name)
         for name in sorted(namespaces):
+            self._delete_namespace(branch, name)
+
+    def _delete_namespace(self, branch: str, name: str) -> None:
+        """Our preview namespace goes with everything in it, unless it holds Ingresses or Services
+        that this branch did not create: then ours go and the namespace stays, with a warning."""
+        foreign = sorted(
+            f"{resource[:-1]} {key[1]}"
+            for resource in ("ingresses", "services")
+            for key, obj in self.cluster.list(resource, name).items()
+            if not (m.is_ours(obj, branch, m.PREVIEW) or m.is_ours(obj, branch, m.EXTERNAL_NAME))
+        )
+        if not foreign:
             self._delete("namespaces", "", name)
+            return
+        for resource in ("ingresses", "services"):
+            for key in sorted(self.cluster.list(resource, name, selector=m.selector(branch))):
+                self._delete(resource, *key)
+        log.warning(
+            "namespace %s of branch %r is left in place: it holds objects gitops-ingress did not create (%s)",
+            name,
+            branch,
+            ", ".join(foreign),
+        )
 
 
 def _our_external_name(obj: Any, branch: str) -> bool:

@@ -20,6 +20,7 @@ from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.status import BranchStatus, ControlPlaneView, WebhookReceiver
 from gitops_ingress.web.auth import Access
 from gitops_ingress.web.dashboard import install_dashboard
+from gitops_ingress.web.hosts import HostGuard
 from gitops_ingress.web.options import WebOptions
 from gitops_ingress.web.stream import DEFAULT_PING_INTERVAL, stream_router
 from gitops_ingress.web.webhooks import MAX_WEBHOOK_BODY, webhook_router
@@ -54,6 +55,15 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/readyz", responses={503: {"description": "the config repository cannot be fetched"}})
+    def readyz() -> Response:
+        """503 while the remote cannot be fetched, with git's message: the last good routes keep
+        serving, but new commits do not arrive."""
+        problem = view.remote_error
+        if problem:
+            return Response(f"not ready: {problem}\n", status_code=503, media_type="text/plain")
+        return Response("ready\n", media_type="text/plain")
+
     registry = metrics if metrics is not None else CollectorRegistry()
 
     @app.get("/metrics")
@@ -61,4 +71,5 @@ def create_app(
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     install_dashboard(app, view, web_options)
+    app.add_middleware(HostGuard, allowed=(web_options or WebOptions()).hosts)
     return app

@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gitops_ingress.core.allowed_hosts import AllowedHosts
 from gitops_ingress.core.errors import ConfigError
 
 ENV_PREFIX = "GITOPS_INGRESS_WEB_"
@@ -48,16 +49,23 @@ class WebOptions:
     public_url: str = ""  # how people reach the dashboard, for links in PR comments
     page_size: int = 50
     forge: ForgeOptions = ForgeOptions()
+    # Host names answered besides IP literals and localhost (DNS rebinding: core/allowed_hosts.py)
+    allowed_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if bool(self.basic_user) != bool(self.basic_password):
             raise ConfigError("web basic auth needs both a user and a password")
         if not 1 <= self.page_size <= 1000:
             raise ConfigError(f"web page size {self.page_size}: expected 1 to 1000")
+        AllowedHosts.parse(self.allowed_hosts, public_url=self.public_url)  # refuses a bad pattern now
 
     @property
     def has_credentials(self) -> bool:
         return bool(self.bearer_token or self.basic_user)
+
+    @property
+    def hosts(self) -> AllowedHosts:
+        return AllowedHosts.parse(self.allowed_hosts, public_url=self.public_url)
 
     def reads_open(self, local_address: str) -> bool:
         """Whether a request that arrived on ``local_address`` may read without credentials."""
@@ -69,7 +77,8 @@ class WebOptions:
     def from_environ(cls, environ: Mapping[str, str], **overrides: object) -> WebOptions:
         """``GITOPS_INGRESS_WEB_TOKEN``, ``_BASIC_USER``, ``_BASIC_PASSWORD``, ``_REPO_URL``,
         ``_PUBLIC_URL``, ``_ANONYMOUS_READ`` (true/false), ``_GITHUB_API_URL``,
-        ``_GITHUB_REPOSITORY``, ``_GITHUB_TOKEN``; keyword overrides win."""
+        ``_GITHUB_REPOSITORY``, ``_GITHUB_TOKEN``, ``_ALLOWED_HOSTS`` (comma-separated); keyword
+        overrides win."""
 
         def get(name: str) -> str:
             return environ.get(ENV_PREFIX + name, "").strip()
@@ -90,6 +99,7 @@ class WebOptions:
             "public_url": get("PUBLIC_URL"),
             "anonymous_read": None if not anonymous else anonymous in ("true", "1"),
             "forge": forge,
+            "allowed_hosts": tuple(name.strip() for name in get("ALLOWED_HOSTS").split(",") if name.strip()),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

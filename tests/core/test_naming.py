@@ -94,3 +94,26 @@ def test_preview_host_shapes() -> None:
     )
     assert preview_host("feature-login", None, "preview.localhost") == "feature-login.preview.localhost"
     assert preview_host("x", "*.apps.example.com", "p.io") == "x--wildcard-apps-example-com.p.io"
+
+
+def test_hosts_that_fold_alike_get_distinct_preview_hosts() -> None:
+    """Issue 12, point 15: ``a-b.example.com`` and ``a.b.example.com`` shared one preview host."""
+    groups = [
+        ("a-b.example.com", "a.b.example.com", "a.b-example.com"),
+        ("*.apps.example.com", "wildcard.apps.example.com"),
+        ("*.a-b.example.com", "*.a.b.example.com"),
+        ("shop.example.123abc", "shop-example.123abc"),
+    ]
+    for hosts in groups:
+        names = {preview_host("feature-x", host, "preview.example.com") for host in hosts}
+        assert len(names) == len(hosts), names
+    # hosts whose fold is lossless keep their readable form
+    assert preview_host("b", "shop.example.com", "p.io") == "b--shop-example-com.p.io"
+    assert preview_host("b", "a-b.example.com", "p.io").startswith("b--a-b-example-com-")
+
+
+@settings(max_examples=300)
+@given(st.lists(HOSTS, min_size=2, max_size=6, unique=True))
+def test_no_two_hosts_of_a_branch_share_a_preview_host(hosts: list[str]) -> None:
+    names = {preview_host("feature/x", host, "preview.example.com") for host in hosts}
+    assert len(names) == len(hosts)

@@ -38,7 +38,10 @@ def silent_server() -> Iterator[tuple[int, threading.Event]]:
 
 
 class _AuthRequired(BaseHTTPRequestHandler):
+    seen: list[str]  # the Authorization header of each request ("" for none), set per server
+
     def do_GET(self) -> None:
+        self.seen.append(self.headers.get("Authorization", ""))
         self.send_response(401)
         self.send_header("WWW-Authenticate", 'Basic realm="git"')
         self.send_header("Content-Length", "0")
@@ -49,8 +52,10 @@ class _AuthRequired(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def auth_server() -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _AuthRequired)
+def auth_server(seen: list[str] | None = None) -> Iterator[int]:
+    """Answers every request 401; ``seen`` collects the Authorization header each one carried."""
+    handler = type("AuthRequired", (_AuthRequired,), {"seen": seen if seen is not None else []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -13,7 +13,7 @@ from gitops_ingress.gitrepo.errors import (
     InvalidBranchName,
     RemoteUnreachable,
     classify_fetch_failure,
-    last_line,
+    git_message,
     redact,
 )
 from gitops_ingress.gitrepo.refs import MAX_BRANCH_BYTES, branch_ref, normalize_remote
@@ -89,5 +89,6 @@ def test_classify_fetch_failure(stderr: str, kind: type[FetchError]) -> None:
 def test_messages_hide_credentials() -> None:
     text = "fatal: Authentication failed for 'https://robot:tok3n@git.example.com/x.git/'"
     assert redact(text) == "fatal: Authentication failed for 'https://***@git.example.com/x.git/'"
-    assert "tok3n" not in last_line("warning: x\n" + text + "\n\n")
-    assert last_line("") == "no message from git"
+    assert "tok3n" not in git_message("warning: x\n" + text + "\n\n")
+    assert git_message("") == "no message from git"
+    assert git_message("fatal: cause\nfatal: could not read\n") == "fatal: cause | fatal: could not read"

@@ -28,6 +28,9 @@ from tests.kube.target_kit import (
 )
 from tests.support.kubeapi import StandIn
 
+EXP_NS = preview_namespace("{namespace}-{branch}", "shop", "exp")
+FEATURE_NS = preview_namespace("{namespace}-{branch}", "shop", "feature")
+
 SHOP = ingress_yaml("shop", "shop.example.com", "web", tls_secret="shop-tls")
 API = ingress_yaml("api", "api.example.com", "api", path="/v1", port="http")
 DOMAIN = "preview.example.com"
@@ -73,19 +76,19 @@ def test_routing_only_preview_gets_external_names_until_it_deploys_its_own(stand
     target = make_target(stand_in)
     run(target.apply("exp", False, envs(environment("production", "c1", SHOP, API))))
     read = Reader(stand_in)
-    services = read.services("shop-exp")
+    services = read.services(EXP_NS)
     assert {n: s.spec.external_name for n, s in services.items()} == {
         "web": "web.shop.svc.cluster.local",
         "api": "api.shop.svc.cluster.local",
     }
     assert all(s.spec.type == "ExternalName" and labels(s)[MANAGED_BY] == "gitops-ingress" for s in services.values())
     # the branch deploys its own "web": ours is replaced by theirs and we leave it alone from then on
-    read.core.delete_namespaced_service("web", "shop-exp", _preload_content=False)
+    read.core.delete_namespaced_service("web", EXP_NS, _preload_content=False)
     read.core.create_namespaced_service(
-        "shop-exp", {"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}
+        EXP_NS, {"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}
     )
     run(target.apply("exp", False, envs(environment("production", "c2", SHOP))))
-    services = read.services("shop-exp")
+    services = read.services(EXP_NS)
     assert services["web"].spec.type == "ClusterIP" and not labels(services["web"])
     assert "api" not in services  # no Ingress routes to it any more: our ExternalName is gone
 
@@ -112,15 +115,15 @@ def test_prune_removes_what_git_no_longer_holds(stand_in: StandIn) -> None:
     run(target.apply("feature", False, envs(environment("production", "c1", SHOP, API))))
     run(target.apply("feature", False, envs(environment("production", "c2", moved))))
     read = Reader(stand_in)
-    assert set(read.ingresses()) == {"apis-feature/api"}
-    assert "shop-feature" not in read.namespaces()
+    assert set(read.ingresses()) == {preview_namespace("{namespace}-{branch}", "apis", "feature") + "/api"}
+    assert FEATURE_NS not in read.namespaces()
     # a field dropped in git is dropped in the cluster too
     run(
         target.apply(
             "feature", False, envs(environment("production", "c3", moved.replace("  labels: {team: apis}\n", "")))
         )
     )
-    assert "team" not in labels(read.ingresses()["apis-feature/api"])
+    assert "team" not in labels(read.ingresses()[preview_namespace("{namespace}-{branch}", "apis", "feature") + "/api"])
 
 
 def test_kept_environment_is_left_alone(stand_in: StandIn) -> None:
@@ -144,7 +147,7 @@ def test_remove_deletes_only_our_preview_namespaces(stand_in: StandIn) -> None:
     run(target.apply("feature", False, envs(environment("production", "c1", SHOP))))
     run(target.remove("feature", False))
     read = Reader(stand_in)
-    assert "shop-feature" not in read.namespaces() and "shop" in read.namespaces()
+    assert FEATURE_NS not in read.namespaces() and "shop" in read.namespaces()
     assert set(read.ingresses()) == {"shop/shop"}
     run(target.remove("feature", False))  # idempotent
 

@@ -8,11 +8,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from gitops_ingress.core.naming import preview_namespace
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
 from tests.kube.target_kit import Reader, ingress_yaml, make_target, shop_remote
 from tests.support.kubeapi import StandIn
 from tests.sync.conftest import running
+
+FEATURE_NS = preview_namespace("{namespace}-{branch}", "shop", "feature")
 
 
 def test_faults_back_off_keep_the_last_state_and_say_so(stand_in: StandIn, tmp_path: Path) -> None:
@@ -25,7 +28,7 @@ def test_faults_back_off_keep_the_last_state_and_say_so(stand_in: StandIn, tmp_p
         target = make_target(stand_in, settings)
         async with running(tmp_path, remote, settings, target=target) as harness:  # type: ignore[arg-type]
             engine, until = harness.engine, harness.wait_until
-            assert backend() == "web" and "shop-feature" in read.namespaces()
+            assert backend() == "web" and FEATURE_NS in read.namespaces()
             stand_in.faults(fail_next=1000, status=500, verb="apply")
             work.write({"environments/production/shop.yaml": ingress_yaml("shop", "shop.example.com", "web-v2")})
             work.commit("v2")
@@ -42,6 +45,6 @@ def test_faults_back_off_keep_the_last_state_and_say_so(stand_in: StandIn, tmp_p
             work.delete_remote_branch("feature")
             await engine.refresh(None)
             await until(lambda: engine.branch("feature") is None)
-            assert "shop-feature" not in read.namespaces()
+            assert FEATURE_NS not in read.namespaces()
 
     asyncio.run(scenario())

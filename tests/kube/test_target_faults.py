@@ -122,24 +122,28 @@ def test_conflict_with_another_field_manager_is_reported_not_forced(stand_in: St
     assert _backend(stand_in) == "web-v2"
 
 
+STAGING_SHOP = ingress_yaml("shop", "shop.staging.example.com", "web", namespace="shop-staging")
+
+
 def _backend(stand_in: StandIn) -> str:
     return Reader(stand_in).backend()
 
 
 def test_foreign_namespace_with_the_preview_name_is_never_adopted(stand_in: StandIn) -> None:
     read = Reader(stand_in)
-    read.core.create_namespace({"metadata": {"name": "shop-feature", "labels": {"team": "other"}}})
+    name = preview_namespace("{namespace}-{branch}", "shop", "feature")
+    read.core.create_namespace({"metadata": {"name": name, "labels": {"team": "other"}}})
     target = make_target(stand_in)
     other = ingress_yaml("api", "api.example.com", "api", namespace="apis")
-    with pytest.raises(ForeignObject, match=r"branch 'feature'.*namespace shop-feature exists and is not managed"):
+    with pytest.raises(ForeignObject, match=rf"branch 'feature'.*namespace {name} exists and is not managed"):
         run(target.apply("feature", False, envs(environment("production", "c1", SHOP, other))))
-    assert dict(read.namespaces()["shop-feature"].metadata.labels) == {
+    assert dict(read.namespaces()[name].metadata.labels) == {
         "team": "other",
-        "kubernetes.io/metadata.name": "shop-feature",
+        "kubernetes.io/metadata.name": name,
     }
-    assert set(read.ingresses()) == {"apis-feature/api"}
+    assert set(read.ingresses()) == {preview_namespace("{namespace}-{branch}", "apis", "feature") + "/api"}
     run(target.remove("feature", False))
-    assert "shop-feature" in read.namespaces()  # never deleted either
+    assert name in read.namespaces()  # never deleted either
 
 
 def test_long_and_colliding_branch_names_get_distinct_valid_namespaces(stand_in: StandIn) -> None:
@@ -155,14 +159,47 @@ def test_long_and_colliding_branch_names_get_distinct_valid_namespaces(stand_in:
     assert len({hosts(i)[0] for i in ingresses.values()}) == len(branches)
 
 
-def test_a_branch_whose_preview_namespace_is_another_branchs(stand_in: StandIn) -> None:
+def test_namespace_and_branch_pairs_never_meet_in_one_namespace(stand_in: StandIn) -> None:
+    """Issue 12, point 1: ("shop", "x-y") and ("shop-x", "y") both became shop-x-y, and
+    ("shop", "staging") became main's stable namespace shop-staging."""
     target = make_target(stand_in)
-    # "shop" previewed on branch "x-y" and "shop-x" previewed on branch "y" both want "shop-x-y"
+    run(target.apply("main", True, envs(environment("staging", "c1", STAGING_SHOP))))
     run(target.apply("x-y", False, envs(environment("production", "c1", SHOP))))
     other = ingress_yaml("shop", "other.example.com", "web", namespace="shop-x")
-    with pytest.raises(ForeignObject, match=r"namespace shop-x-y exists and is branch 'x-y''s: not adopted"):
-        run(target.apply("y", False, envs(environment("production", "c1", other))))
-    assert hosts(Reader(stand_in).ingresses()["shop-x-y/shop"]) != []
+    run(target.apply("y", False, envs(environment("production", "c1", other))))
+    run(target.apply("staging", False, envs(environment("production", "c1", SHOP))))
+    ingresses = Reader(stand_in).ingresses()
+    first = preview_namespace("{namespace}-{branch}", "shop", "x-y")
+    second = preview_namespace("{namespace}-{branch}", "shop-x", "y")
+    staging = preview_namespace("{namespace}-{branch}", "shop", "staging")
+    assert len({first, second, staging, "shop-staging"}) == 4
+    assert {f"{first}/shop", f"{second}/shop", f"{staging}/shop", "shop-staging/shop"} <= set(ingresses)
+    run(target.remove("staging", False))
+    assert "shop-staging/shop" in Reader(stand_in).ingresses()  # main's Ingress survives the branch
+
+
+def test_the_stable_branch_never_writes_into_a_preview_namespace(stand_in: StandIn) -> None:
+    target = make_target(stand_in)
+    run(target.apply("feature", False, envs(environment("production", "c1", SHOP))))
+    taken = preview_namespace("{namespace}-{branch}", "shop", "feature")
+    squatter = ingress_yaml("shop", "shop.example.com", "web", namespace=taken)
+    with pytest.raises(ForeignObject, match=rf"namespace {taken} is branch 'feature''s preview namespace"):
+        run(target.apply("main", True, envs(environment("production", "c1", squatter))))
+    assert set(Reader(stand_in).ingresses()) == {f"{taken}/shop"}
+
+
+def test_deleting_a_branch_keeps_a_namespace_that_holds_objects_it_did_not_create(stand_in: StandIn) -> None:
+    target = make_target(stand_in)
+    run(target.apply("feature", False, envs(environment("production", "c1", SHOP))))
+    namespace = preview_namespace("{namespace}-{branch}", "shop", "feature")
+    read = Reader(stand_in)
+    read.core.create_namespaced_service(
+        namespace, {"metadata": {"name": "mine"}, "spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]}}
+    )
+    run(target.remove("feature", False))
+    assert namespace in read.namespaces()  # left in place, with a warning in the log
+    assert set(read.services(namespace)) == {"mine"}  # only what we created went
+    assert not [key for key in read.ingresses() if key.startswith(namespace + "/")]
 
 
 def test_errors_are_the_packages_own() -> None:

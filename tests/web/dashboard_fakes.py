@@ -85,6 +85,7 @@ class FakeView:
     statuses: dict[str, BranchStatus] = field(default_factory=dict)
     tables: dict[str, dict[str, RouteTable]] = field(default_factory=dict)
     records: list[SyncRecord] = field(default_factory=list)
+    remote_error: str | None = None
     # (loop, queue): the server runs in its own thread, so events cross threads thread-safely
     subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[ControlPlaneEvent]]] = field(default_factory=list)
     subscribed: threading.Event = field(default_factory=threading.Event)

@@ -53,6 +53,7 @@ class BookView:
     """The view's streaming half, from the real local target and bus."""
 
     settings = Settings()
+    remote_error: str | None = None
 
     def __init__(self) -> None:
         self.target = LocalTarget("main", "preview.localhost")

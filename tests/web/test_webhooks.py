@@ -47,6 +47,7 @@ class RecordingReceiver:
 
 class EmptyView:
     settings = Settings()
+    remote_error: str | None = None
     bus = EventBus()
 
     def branches(self) -> list[object]:
