@@ -7,11 +7,17 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml setup.py README.md ./
+COPY pyproject.toml setup.py README.md constraints.txt ./
 COPY gitops_ingress ./gitops_ingress
-RUN python -m venv /opt/venv \
+# Every version from constraints.txt, so neither the build nor the image resolves whatever was
+# released today. The wheel is built in a venv of its own with the pinned build requirements
+# (setuptools, wheel, and mypy for mypyc); the image's venv gets the wheel and its dependencies only.
+RUN python -m venv /opt/build \
+ && /opt/build/bin/pip install --no-cache-dir --constraint constraints.txt setuptools wheel mypy \
+ && /opt/build/bin/pip wheel --no-cache-dir --no-build-isolation --no-deps --wheel-dir /wheels . \
+ && python -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --upgrade pip \
- && /opt/venv/bin/pip install --no-cache-dir .
+ && /opt/venv/bin/pip install --no-cache-dir --constraint constraints.txt /wheels/*.whl
 
 # Final stage: the slim base, git (the mirror runs git), the virtualenv and nothing else.
 FROM python:3.11-slim-bookworm AS runtime

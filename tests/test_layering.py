@@ -1,4 +1,4 @@
-"""DESIGN section 7, enforced: core imports nothing else of the package; adapters import core (and
+"""The layers of docs/dev/architecture.md, enforced: core imports nothing else of the package; adapters import core (and
 the ``fs`` leaf) but never each other; ``sync`` sees adapters only through Protocols."""
 
 from __future__ import annotations

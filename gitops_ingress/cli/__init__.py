@@ -1,4 +1,4 @@
-"""The command line (DESIGN section 6): the only place where adapters are wired together.
+"""The command line (docs/cli.md): the only place where adapters are wired together.
 
 One module per command, in the manner of pre-commit: each defines ``add_parser(subparsers)``, which
 registers its options and sets ``run``, a function from the parsed options to an exit code. Only

@@ -1,4 +1,4 @@
-"""``gitops-ingress proxy``: the data plane (DESIGN section 6).
+"""``gitops-ingress proxy``: the data plane (docs/cli.md, docs/proxy.md).
 
     proxy --listen HOST:PORT [--ingress-dir DIR ...] [--backend [NS/]SERVICE:PORT=URL ...]
           [--controller URL | --kubernetes] [--tls-dir DIR] [--workers N]

@@ -1,4 +1,4 @@
-"""Route-level diff between two route tables: what requests now go elsewhere (DESIGN section 1.3).
+"""Route-level diff between two route tables: what requests now go elsewhere.
 
 The diff compares compiled tables, never YAML text, so moving a rule to another file or reordering
 paths is not a change. Every change carries an example request, and the backend that request

@@ -1,10 +1,10 @@
-"""Deterministic names: branch slugs, preview namespaces and preview hosts (DESIGN section 3).
+"""Deterministic names: branch slugs, preview namespaces and preview hosts (docs/concepts.md).
 
 Everything here is a pure function of its inputs, so a CI job can compute a pull request's preview
 URLs before anything is deployed.
 
 Collision freedom. Slugging is lossy (``feature/login``, ``Feature_Login`` and ``feature-login``
-all fold to ``feature-login``), and DESIGN requires that two branches never share a slug. So a slug
+all fold to ``feature-login``), and the naming promise is that two branches never share a slug. So a slug
 keeps the plain folded form only when the branch name *is* that form already (lowercase letters,
 digits and single inner dashes, within the budget, not ending in what looks like a hash suffix);
 any lossy fold, and any cut to fit a budget,

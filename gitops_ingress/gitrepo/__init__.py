@@ -1,4 +1,4 @@
-"""The git adapter: the only user of GitPython (DESIGN section 7).
+"""The git adapter: the only user of GitPython (docs/dev/architecture.md, Layers).
 
 ``Mirror`` keeps a bare copy of the config repository in the state folder and reads commits, trees
 and blobs from it without a work tree; ``GitReader`` reads any existing local repository the same

@@ -12,7 +12,7 @@ and writes. Choices made here:
   identical objects and still notice a field that git dropped.
 * Previews: our class, every rule and TLS host rewritten with ``core.naming.preview_host`` and the
   wildcard preview certificate's Secret; the original hosts are kept in an annotation so the proxy
-  can serve the preview with the stable ``Host`` header (DESIGN section 3).
+  can serve the preview with the stable ``Host`` header (docs/concepts.md).
 * Routing-only previews: every backend Service a preview namespace needs becomes an ExternalName
   Service pointing at ``<svc>.<stable-ns>.svc.cluster.local``, unless the branch deploys its own.
 """

@@ -7,7 +7,7 @@ one per namespace both work). Flat pairs ``DIR/<name>.crt`` + ``DIR/<name>.key``
 because that is what ``openssl``/``mkcert`` write and what a person has on a laptop. Folders whose
 name starts with ``..`` are skipped: they are the kubelet's atomic-swap internals (``..data``).
 
-Selection (R8: SNI picks the certificate, Host picks the route): exact SAN name, then a wildcard
+Selection (docs/routing.md, rule 9: SNI picks the certificate, Host picks the route): exact SAN name, then a wildcard
 SAN ``*.parent`` for a name with exactly one more label, then the default certificate (the pair
 named ``default``, else the first pair by name). Names come from the certificate's DNS SANs (the
 subject CN only when there are none), not from the folder name, so nothing has to be kept in step.

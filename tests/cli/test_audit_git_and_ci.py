@@ -132,6 +132,35 @@ def test_the_actions_diff_step_writes_the_route_diff_to_the_summary(tmp_path: Pa
     assert "shop/api-v2:80" in text
 
 
+def test_the_action_installs_itself_from_its_own_checkout_at_the_pinned_versions(tmp_path: Path) -> None:
+    """The install step runs for real, with ``python`` standing in as a recorder of its arguments:
+    installing for real would change this test run's environment. There is no release on an index,
+    so the project must come from the action's checkout, and every package at its pin."""
+    (step,) = [s for s in action_steps().values() if "pip" in s.get("run", "")]
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    recorder = bin_dir / "python"
+    recorder.write_text(f'#!/bin/sh\nprintf "%s\\n" "$GITOPS_INGRESS_NO_COMPILE $*" >> {shlex.quote(str(calls))}\n')
+    recorder.chmod(0o755)
+    env = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "GITHUB_ACTION_PATH": str(PROJECT_ROOT), **step.get("env", {})}
+    result = run_step(step["run"], tmp_path, env)
+    assert result.returncode == 0, result.stderr
+    pins = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (PROJECT_ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    installs = [shlex.split(line) for line in calls.read_text().splitlines()]
+    assert installs and all(args[:4] == ["1", "-m", "pip", "install"] for args in installs)  # nothing compiled
+    for args in installs:
+        assert args[args.index("--constraint") + 1] == f"{PROJECT_ROOT}/constraints.txt"
+    *build_requirements, project = installs
+    assert project[-1] == str(PROJECT_ROOT) and "--no-build-isolation" in project
+    named = {a for args in build_requirements for a in args[4:] if not a.startswith("-") and "/" not in a}
+    assert named and named <= pins, named - pins
+    assert "gitops-ingress" not in named | set(project)  # never by name from an index
+
+
 def test_the_pre_commit_hook_runs_validate_and_fails_on_a_bad_file(tmp_path: Path) -> None:
     (hook,) = yaml.safe_load((PROJECT_ROOT / ".pre-commit-hooks.yaml").read_text())
     work = _repo_with_feature(tmp_path)

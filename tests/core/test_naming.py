@@ -1,4 +1,4 @@
-"""Naming (DESIGN section 3): slugs, namespaces and preview hosts are valid, bounded,
+"""Naming (docs/concepts.md): slugs, namespaces and preview hosts are valid, bounded,
 deterministic, and never shared by two branch names."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Routing semantics (DESIGN section 5, INGRESS-SEMANTICS R2-R7), case by case and against a
+"""Routing semantics (docs/routing.md), case by case and against a
 brute-force reference matcher with generated tables and requests."""
 
 from __future__ import annotations

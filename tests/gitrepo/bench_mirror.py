@@ -1,4 +1,4 @@
-"""Benchmark: cold mirror, then list and read every branch (DESIGN section 8's first two steps).
+"""Benchmark: cold mirror, then list and read every branch (the data flow's first steps, docs/dev/architecture.md).
 
     python -m tests.gitrepo.bench_mirror [--branches 1000] [--files 20] [--distinct]
 

@@ -114,3 +114,13 @@ def test_dockerfile_is_multi_stage_slim_non_root_with_a_healthcheck() -> None:
     build = instructions[: max(i for i, (op, _) in enumerate(instructions) if op == "FROM")]
     assert any(op == "COPY" and "setup.py" in shlex.split(args) for op, args in build)
     assert re.search(r"build-essential|gcc", " ".join(args for op, args in build if op == "RUN"))
+    # ... and installs every package at the version constraints.txt pins, build requirements too
+    assert any(op == "COPY" and "constraints.txt" in shlex.split(args) for op, args in build)
+    installs = [
+        command
+        for op, args in build
+        if op == "RUN"
+        for command in args.split("&&")
+        if re.search(r"\bpip install\b", command) and "--upgrade pip" not in command
+    ]
+    assert len(installs) >= 2 and all("--constraint constraints.txt" in command for command in installs), installs

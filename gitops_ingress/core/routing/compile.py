@@ -1,6 +1,6 @@
-"""Compile Ingress objects into a RouteTable (DESIGN section 5).
+"""Compile Ingress objects into a RouteTable (docs/routing.md).
 
-Only Ingresses of our class are compiled (R1). Every path of every rule becomes a Route that keeps
+Only Ingresses of our class are compiled (rule 1). Every path of every rule becomes a Route that keeps
 the file and line it came from, so the dashboard, the diff and the CLI can point at the YAML. Paths
 that the API server would reject (no backend, unknown pathType) are left out rather than guessed
 at: a branch with such paths fails validation and is never applied, but ``routes`` on a bad folder
@@ -18,7 +18,7 @@ from gitops_ingress.core.settings import Settings
 
 
 def is_ours(item: LocatedIngress, ingress_class: str, serve_without_class: bool) -> bool:
-    """R1: ``spec.ingressClassName``, else the deprecated annotation, else the setting."""
+    """Rule 1: ``spec.ingressClassName``, else the deprecated annotation, else the setting."""
     name = item.ingress.class_name
     if name is None:
         return serve_without_class

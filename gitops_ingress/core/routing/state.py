@@ -1,7 +1,7 @@
 """What a proxy serves: the stable route table plus one table per previewed branch.
 
 A request's Host picks the table. Preview hosts are one DNS label under the preview domain
-(``{branch}--{host}``, DESIGN section 3); because folding a host into a label is lossy, they are
+(``{branch}--{host}``, docs/concepts.md); because folding a host into a label is lossy, they are
 not parsed back but looked up in an index built here, once per state, from every branch's rule
 hosts. The index maps a preview host to the branch and to the Host that is sent upstream:
 

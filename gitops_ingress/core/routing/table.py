@@ -1,4 +1,4 @@
-"""The compiled route table and request matching (DESIGN section 5, INGRESS-SEMANTICS R2-R7).
+"""The compiled route table and request matching (docs/routing.md, rules 2-7).
 
 Matching is on every proxied request, so the table is shaped at build time for the lookup:
 
@@ -9,11 +9,11 @@ Matching is on every proxied request, so the table is shaped at build time for t
   form (no trailing ``/``). A request walks its own path from the longest prefix to the root, one
   dict lookup per path element, so the first hit is the longest match. Exact is tried before the
   Prefix walk because an Exact hit can never be shorter than a Prefix hit on the same request,
-  and on equal length Exact wins (R5).
+  and on equal length Exact wins (rule 5).
 
 Ties between identical rules (validation rejects them, but a table may still be built from them)
 are broken when the table is built: a Prefix written with a trailing ``/`` beats the same Prefix
-without it (types.go), then ``namespace/name`` ascending (R7).
+without it (types.go), then ``namespace/name`` ascending (rule 6).
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ class RouteTable:
         return winners
 
     def host_group(self, host: str) -> tuple[str | None, PathTable | None]:
-        """The group that a normalised request host selects (R3): exact, wildcard, host-less."""
+        """The group that a normalised request host selects (rule 3): exact, wildcard, host-less."""
         group = self._exact.get(host) or self._wildcard_or_hostless(host)
         return (group.name, group) if group is not None else (None, None)
 

@@ -1,8 +1,8 @@
 """The Kubernetes API server's per-object checks on Ingress and IngressClass (networking/v1).
 
 This mirrors ``pkg/apis/networking/validation`` on create (no update leniency: a GitOps apply of a
-new commit must pass as if the object were new), with the API server's messages (see
-INGRESS-SEMANTICS.md section 3). It works on the pydantic models so the same code serves files
+new commit must pass as if the object were new), with the API server's messages.
+It works on the pydantic models so the same code serves files
 (with positions) and raw request bodies (``validate_manifest``, no positions).
 """
 

@@ -20,7 +20,7 @@ CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
 
 
 def is_ours(item: LocatedIngress, settings: Settings) -> bool:
-    """The router's rule (R1), so validation and routing never disagree on what counts."""
+    """The router's rule (docs/routing.md, rule 1), so validation and routing never disagree on what counts."""
     return class_is_ours(item, settings.ingress_class, settings.serve_ingresses_without_class)
 
 

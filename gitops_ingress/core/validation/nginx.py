@@ -1,4 +1,4 @@
-"""What ingress-nginx's admission webhook adds on one object (INGRESS-SEMANTICS.md section 4).
+"""What ingress-nginx's admission webhook adds on one object.
 
 Deep inspection rejects nginx-directive and file-path patterns in hosts, paths and secret names
 (they were the way into CVE-2021-25742-style config injection); the patterns are the controller's
