@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -24,6 +25,9 @@ import time
 from pathlib import Path
 
 import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this worktree's package, not whichever one the environment has installed
 
 from gitops_ingress.core.routing import Route, RouteTable, ServiceRef
 
@@ -89,6 +93,8 @@ def run_ours(folder: Path) -> tuple[float, int, int]:
     proc = subprocess.run(
         [sys.executable, "-m", "gitops_ingress", "validate", "environments", "--format", "json"],
         cwd=folder.parent,
+        # the child runs in the corpus' folder: without this it would import the installed package
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))},
         capture_output=True,
         text=True,
         timeout=300,
