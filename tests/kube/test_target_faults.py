@@ -9,7 +9,7 @@ import kubernetes
 import pytest
 
 from gitops_ingress.core.errors import GitopsIngressError
-from gitops_ingress.core.naming import DNS_LABEL_MAX, preview_namespace
+from gitops_ingress.core.naming import DNS_LABEL_MAX, preview_host, preview_namespace
 from gitops_ingress.kube import (
     KubeConflict,
     KubeForbidden,
@@ -18,6 +18,7 @@ from gitops_ingress.kube import (
     KubeUnavailable,
 )
 from gitops_ingress.kube.errors import ForeignObject
+from gitops_ingress.kube.manifests import BRANCH
 from tests.kube.target_kit import (
     SETTINGS,
     Reader,
@@ -162,7 +163,12 @@ def test_a_branch_whose_preview_namespace_is_another_branchs(stand_in: StandIn) 
     other = ingress_yaml("shop", "other.example.com", "web", namespace="shop-x")
     with pytest.raises(ForeignObject, match=r"namespace shop-x-y exists and is branch 'x-y''s: not adopted"):
         run(target.apply("y", False, envs(environment("production", "c1", other))))
-    assert hosts(Reader(stand_in).ingresses()["shop-x-y/shop"]) != []
+    reader = Reader(stand_in)
+    # branch y wrote nothing into x-y's namespace: its Ingress still routes x-y's preview host
+    assert hosts(reader.ingresses()["shop-x-y/shop"]) == [
+        preview_host("x-y", "shop.example.com", SETTINGS.preview_domain)
+    ]
+    assert reader.namespaces()["shop-x-y"].metadata.annotations[BRANCH] == "x-y"
 
 
 def test_errors_are_the_packages_own() -> None:

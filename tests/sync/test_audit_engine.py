@@ -5,8 +5,6 @@ branch that tries to claim a stable host, and a remote that refuses our credenti
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -162,8 +160,8 @@ async def test_an_authentication_failure_keeps_the_routes_says_why_and_is_retrie
             assert status is not None and status.state is SyncState.ERROR
             assert "auth" in status.message.lower() and "s3cr3t" not in status.message, status.message
             assert h.engine.remote_error and "s3cr3t" not in h.engine.remote_error
-            deadline = time.monotonic() + WAIT  # the watcher retries on its own, backing off
-            while h.engine.metrics.fetch_failures._value.get() < 3 and time.monotonic() < deadline:  # noqa: ASYNC110 -- replaced by an event in issue 11 section 4
-                await asyncio.sleep(0.05)
+            # the watcher retries on its own, one fetch at a time: the 4th fetch starts only after
+            # the first three (the engine's first one and two retries) have failed and been counted
+            await h.mirror.wait_fetches(4)
             assert h.engine.metrics.fetch_failures._value.get() >= 3
             assert h.resolve("shop.example.com") == "shop/web:80"
