@@ -25,14 +25,14 @@ from tests.kube.target_kit import (
     environment,
     envs,
     hosts,
-    ingress_yaml,
     make_target,
     run,
 )
 from tests.support.kubeapi import StandIn
+from tests.support.manifests import drop, ingress
 
-SHOP = ingress_yaml("shop", "shop.example.com", "web")
-SHOP_V2 = ingress_yaml("shop", "shop.example.com", "web-v2")
+SHOP = ingress("shop", "shop.example.com", "web")
+SHOP_V2 = ingress("shop", "shop.example.com", "web-v2")
 
 
 def _applied(stand_in: StandIn) -> KubernetesTarget:
@@ -91,27 +91,7 @@ def test_forbidden_names_the_missing_permission(stand_in: StandIn) -> None:
 
 def test_conflict_with_another_field_manager_is_reported_not_forced(stand_in: StandIn) -> None:
     target = _applied(stand_in)
-    other = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": "shop", "namespace": "shop"},
-        "spec": {
-            "rules": [
-                {
-                    "host": "shop.example.com",
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": "hotfix", "port": {"number": 80}}},
-                            }
-                        ]
-                    },
-                }
-            ]
-        },
-    }
+    other = drop(ingress("shop", "shop.example.com", "hotfix"), "spec.ingressClassName")
     Reader(stand_in).net.patch_namespaced_ingress(
         "shop", "shop", other, field_manager="kubectl", force=True, _content_type="application/apply-patch+yaml"
     )
@@ -131,7 +111,7 @@ def test_foreign_namespace_with_the_preview_name_is_never_adopted(stand_in: Stan
     read = Reader(stand_in)
     read.core.create_namespace({"metadata": {"name": "shop-feature", "labels": {"team": "other"}}})
     target = make_target(stand_in)
-    other = ingress_yaml("api", "api.example.com", "api", namespace="apis")
+    other = ingress("api", "api.example.com", "api", namespace="apis")
     with pytest.raises(ForeignObject, match=r"branch 'feature'.*namespace shop-feature exists and is not managed"):
         run(target.apply("feature", False, envs(environment("production", "c1", SHOP, other))))
     assert dict(read.namespaces()["shop-feature"].metadata.labels) == {
@@ -160,7 +140,7 @@ def test_a_branch_whose_preview_namespace_is_another_branchs(stand_in: StandIn) 
     target = make_target(stand_in)
     # "shop" previewed on branch "x-y" and "shop-x" previewed on branch "y" both want "shop-x-y"
     run(target.apply("x-y", False, envs(environment("production", "c1", SHOP))))
-    other = ingress_yaml("shop", "other.example.com", "web", namespace="shop-x")
+    other = ingress("shop", "other.example.com", "web", namespace="shop-x")
     with pytest.raises(ForeignObject, match=r"namespace shop-x-y exists and is branch 'x-y''s: not adopted"):
         run(target.apply("y", False, envs(environment("production", "c1", other))))
     reader = Reader(stand_in)

@@ -25,7 +25,7 @@ from gitops_ingress.sync import (
     Store,
 )
 from tests.support.gitrepos import Remote, WorkTree, make_remote
-from tests.support.manifests import ingress
+from tests.support.manifests import ingress, to_yaml
 
 WAIT = 20.0
 
@@ -35,7 +35,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-BAD_HOST = ingress("broken", "Not_A_Host.example.com", "web")
+BAD_HOST = to_yaml(ingress("broken", "Not_A_Host.example.com", "web"))
 
 
 def seed(
@@ -48,9 +48,9 @@ def seed(
     work.write(
         files
         or {
-            "environments/production/shop.yaml": ingress("shop", "shop.example.com", "web"),
-            "environments/production/api.yaml": ingress("api", "api.example.com", "api", path="/v1"),
-            "environments/staging/shop.yaml": ingress("shop", "shop.staging.example.com", "web"),
+            "environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web")),
+            "environments/production/api.yaml": to_yaml(ingress("api", "api.example.com", "api", path="/v1")),
+            "environments/staging/shop.yaml": to_yaml(ingress("shop", "shop.staging.example.com", "web")),
         }
     )
     work.commit("seed")

@@ -14,7 +14,8 @@ from gitops_ingress.core.status import SyncState
 from gitops_ingress.core.validation.names import is_dns1123_label
 from tests.gitrepo.servers import auth_server
 from tests.support.gitrepos import git
-from tests.sync.conftest import WAIT, ingress, running, seed
+from tests.support.manifests import ingress, to_yaml
+from tests.sync.conftest import WAIT, running, seed
 
 pytestmark = pytest.mark.anyio
 
@@ -94,7 +95,9 @@ async def test_big_file_and_submodule_are_findings_in_the_branch_status(tmp_path
 @pytest.mark.slow
 async def test_a_hundred_thousand_files_are_refused_with_a_finding_and_nothing_else_stalls(tmp_path: Path) -> None:
     remote, work = seed(tmp_path)
-    blob = git(work.path, "hash-object", "-w", "--stdin", input=ingress("wide", "wide.example.com", "web").encode())
+    blob = git(
+        work.path, "hash-object", "-w", "--stdin", input=to_yaml(ingress("wide", "wide.example.com", "web")).encode()
+    )
     entries = "".join(f"100644 blob {blob}\tf{index:06d}.yaml\n" for index in range(100_000))
     production = git(work.path, "mktree", input=entries.encode())
     environments = git(work.path, "mktree", input=f"040000 tree {production}\tproduction\n".encode())
@@ -117,9 +120,9 @@ async def test_a_feature_branch_cannot_claim_a_stable_host(tmp_path: Path) -> No
     work.branch("feature/takeover")
     work.write(
         {
-            "environments/production/shop.yaml": ingress("shop", "shop.example.com", "evil"),
-            "environments/production/new.yaml": ingress("new", "new.example.com", "evil"),
-            "environments/production/catchall.yaml": ingress("catchall", '"*.example.com"', "evil"),
+            "environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "evil")),
+            "environments/production/new.yaml": to_yaml(ingress("new", "new.example.com", "evil")),
+            "environments/production/catchall.yaml": to_yaml(ingress("catchall", "*.example.com", "evil")),
         }
     )
     work.commit("claim the stable hosts")
