@@ -38,9 +38,11 @@ def case(
     """The files (objects rendered as YAML) and the finding expected in ``file``: on the line that
     starts with ``at``, or on line ``at`` of a text that is not an object from the builder."""
     texts = {name: to_yaml(content) if isinstance(content, dict) else content for name, content in files.items()}
+    if isinstance(at, int):
+        return texts, (rule, file, at)
     text = texts[file]
-    line = at if isinstance(at, int) else line_of(text.decode() if isinstance(text, bytes) else text, at)
-    return texts, (rule, file, line)
+    assert isinstance(text, str), "give the line of a text that is not from the builder"
+    return texts, (rule, file, line_of(text, at))
 
 
 WEB = ingress()
