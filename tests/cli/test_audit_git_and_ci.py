@@ -15,7 +15,7 @@ import yaml
 
 from tests.cli.test_commands import _repo_with_feature
 from tests.support.gitrepos import PROJECT_ROOT, git, git_env
-from tests.support.manifests import ingress, set_at, to_yaml
+from tests.support.manifests import ingress, line_of, set_at, to_yaml
 
 BAD_API = ingress("api", "BAD.example.com", path="/api")
 BAD = to_yaml(BAD_API)
@@ -114,7 +114,7 @@ def test_the_actions_validate_step_annotates_and_writes_the_summary(tmp_path: Pa
     work.write({"environments/production/shop/api.yaml": BAD})
     bad = run_step(step["run"], work.path, env)
     assert bad.returncode == 1, bad.stdout + bad.stderr
-    assert "::error file=environments/production/shop/api.yaml,line=9,col=" in bad.stdout
+    assert f"::error file=environments/production/shop/api.yaml,line={line_of(BAD, 'host:')},col=" in bad.stdout
     assert "title=api/host-invalid::" in bad.stdout
     assert output.read_text().splitlines()[-1] == "valid=false"
     text = summary.read_text()
