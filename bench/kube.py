@@ -31,24 +31,15 @@ from gitops_ingress.core.settings import Settings
 from gitops_ingress.kube import KubeOptions, KubernetesTarget
 from gitops_ingress.sync import DesiredEnvironment
 from tests.support.kubeapi import run_stand_in
+from tests.support.manifests import ingress, to_yaml
 
 
 def environment(ingresses: int, namespaces: int, settings: Settings) -> DesiredEnvironment:
-    docs = []
-    for i in range(ingresses):
-        ns = f"team{i % namespaces}"
-        docs.append(f"""apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: {{name: app{i}, namespace: {ns}}}
-spec:
-  ingressClassName: gitops-ingress
-  rules:
-    - host: app{i}.{ns}.example.com
-      http:
-        paths:
-          - {{path: /, pathType: Prefix, backend: {{service: {{name: svc{i}, port: {{number: 80}}}}}}}}
-""")
-    parsed = parse_file("environments/production/all.yaml", "---\n".join(docs).encode(), "production", settings)
+    docs = [
+        ingress(f"app{i}", f"app{i}.team{i % namespaces}.example.com", f"svc{i}", namespace=f"team{i % namespaces}")
+        for i in range(ingresses)
+    ]
+    parsed = parse_file("environments/production/all.yaml", to_yaml(*docs).encode(), "production", settings)
     return DesiredEnvironment("production", "c" * 40, compile_routes(parsed.ingresses, settings), parsed.ingresses)
 
 

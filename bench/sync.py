@@ -36,7 +36,7 @@ from gitops_ingress.gitrepo import Mirror
 from gitops_ingress.sync import Engine, EngineOptions, LocalTarget, Store
 from tests.e2e.test_serve import ServeProcess
 from tests.support.gitrepos import git, git_env, make_remote
-from tests.support.manifests import ingress
+from tests.support.manifests import ingress, to_yaml
 from tests.support.upstreams import LoopThread, TestUpstream
 
 MAX_WAIT = 10.0  # per round
@@ -53,7 +53,9 @@ def bench_push(pushes: int) -> None:
     upstream = loop.run(TestUpstream().start())
     remote = make_remote(tmp)
     work = remote.clone()
-    work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web", paths=["/home"])})
+    work.write(
+        {"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web", paths=["/home"]))}
+    )
     work.commit("main")
     work.push("main")
     branch = "feature/bench"
@@ -70,7 +72,9 @@ def bench_push(pushes: int) -> None:
         paths = ["/home"]
         for n in range(pushes):
             paths.append(f"/r{n}")
-            work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web", paths=paths)})
+            work.write(
+                {"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web", paths=paths))}
+            )
             work.commit(f"rule {n}")
             if client.get(f"/r{n}").status_code == 200:
                 raise SystemExit(f"/r{n} answered before the push: the measurement would be wrong")
@@ -114,7 +118,7 @@ def make_scale_repo(tmp: Path, branches: int, files: int) -> Path:
 
     base = {
         f"environments/production/team{i % 5}/app{i}.yaml": blob(
-            ingress(f"app{i}", f"app{i}.example.com", "web", paths=["/", f"/api{i}"])
+            to_yaml(ingress(f"app{i}", f"app{i}.example.com", "web", paths=["/", f"/api{i}"]))
         )
         for i in range(files)
     }
@@ -131,7 +135,9 @@ def make_scale_repo(tmp: Path, branches: int, files: int) -> Path:
     commit("refs/heads/main", base, None)
     for b in range(branches):
         path = f"environments/production/team{b % 5}/app{b % files}.yaml"
-        changed = blob(ingress(f"app{b % files}", f"app{b % files}.example.com", "web", paths=["/", f"/feature{b}"]))
+        changed = blob(
+            to_yaml(ingress(f"app{b % files}", f"app{b % files}.example.com", "web", paths=["/", f"/feature{b}"]))
+        )
         commit(f"refs/heads/feature/b{b:04d}", {path: changed}, "refs/heads/main")
     subprocess.run(
         ["git", "fast-import", "--quiet"],
@@ -183,7 +189,7 @@ async def bench_scale(branches: int, files: int) -> None:
     work_dir = tmp / "work"
     git(tmp, "clone", "-q", "--no-tags", "--branch", pushed, "--", str(repo), str(work_dir))
     target = work_dir / "environments/production/team0/app0.yaml"
-    target.write_text(ingress("app0", "app0.example.com", "web", paths=["/", "/pushed"]))
+    target.write_text(to_yaml(ingress("app0", "app0.example.com", "web", paths=["/", "/pushed"])))
     git(work_dir, "commit", "-q", "-am", "one push")
     git(work_dir, "push", "-q", "origin", f"HEAD:refs/heads/{pushed}")
     async with engine.subscribe() as events:

@@ -14,10 +14,11 @@ from pathlib import Path
 import yaml
 
 from tests.cli.test_commands import _repo_with_feature
-from tests.cli.test_validate_bad_input import ingress
 from tests.support.gitrepos import PROJECT_ROOT, git, git_env
+from tests.support.manifests import ingress, line_of, set_at, to_yaml
 
-BAD = ingress(name="api", path="/api", host="BAD.example.com")
+BAD_API = ingress("api", "BAD.example.com", path="/api")
+BAD = to_yaml(BAD_API)
 
 
 def snapshot(path: Path) -> dict[str, object]:
@@ -44,9 +45,9 @@ def test_ref_base_and_head_never_touch_head_index_or_working_files(tmp_path: Pat
     work = _repo_with_feature(tmp_path)  # HEAD is feature/api-v2
     # a dirty state of every kind: a broken tracked file, a staged broken file, an untracked one
     work.write({"environments/production/shop/api.yaml": BAD})
-    work.write({"environments/production/shop/staged.yaml": BAD.replace("name: api", "name: staged")})
+    work.write({"environments/production/shop/staged.yaml": to_yaml(set_at(BAD_API, "metadata.name", "staged"))})
     git(work.path, "add", "environments/production/shop/staged.yaml")
-    work.write({"environments/production/shop/untracked.yaml": BAD.replace("name: api", "name: loose")})
+    work.write({"environments/production/shop/untracked.yaml": to_yaml(set_at(BAD_API, "metadata.name", "loose"))})
     before = snapshot(work.path)
 
     on_main = cli("validate", "--repo", str(work.path), "--ref", "main", "--format", "json")
@@ -113,7 +114,7 @@ def test_the_actions_validate_step_annotates_and_writes_the_summary(tmp_path: Pa
     work.write({"environments/production/shop/api.yaml": BAD})
     bad = run_step(step["run"], work.path, env)
     assert bad.returncode == 1, bad.stdout + bad.stderr
-    assert "::error file=environments/production/shop/api.yaml,line=9,col=" in bad.stdout
+    assert f"::error file=environments/production/shop/api.yaml,line={line_of(BAD, 'host:')},col=" in bad.stdout
     assert "title=api/host-invalid::" in bad.stdout
     assert output.read_text().splitlines()[-1] == "valid=false"
     text = summary.read_text()

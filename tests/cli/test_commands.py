@@ -7,8 +7,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from tests.cli.test_validate_bad_input import ingress
 from tests.support.gitrepos import PROJECT_ROOT, SAMPLE_ENVIRONMENTS, make_remote
+from tests.support.manifests import column_of, ingress, line_of, to_yaml
 
 
 def test_sample_environments_validate_clean_as_a_real_process() -> None:
@@ -37,8 +37,8 @@ def _repo_with_feature(tmp_path: Path):  # type: ignore[no-untyped-def]
     work = remote.clone()
     work.write(
         {
-            "environments/production/shop/web.yaml": ingress(name="web", path="/"),
-            "environments/production/shop/api.yaml": ingress(name="api", path="/api", service="api"),
+            "environments/production/shop/web.yaml": to_yaml(ingress(name="web", path="/")),
+            "environments/production/shop/api.yaml": to_yaml(ingress(name="api", path="/api", service="api")),
         }
     )
     work.commit("main routes")
@@ -46,12 +46,16 @@ def _repo_with_feature(tmp_path: Path):  # type: ignore[no-untyped-def]
     work.branch("feature/api-v2")
     work.write(
         {
-            "environments/production/shop/api.yaml": ingress(name="api", path="/api", service="api-v2"),
-            "environments/production/shop/search.yaml": ingress(name="search", path="/search", service="search"),
+            "environments/production/shop/api.yaml": to_yaml(ingress(name="api", path="/api", service="api-v2")),
+            "environments/production/shop/search.yaml": to_yaml(
+                ingress(name="search", path="/search", service="search")
+            ),
         }
     )
     work.remove("environments/production/shop/web.yaml")
-    work.write({"environments/production/moved/web.yaml": ingress(name="web", path="/")})  # a move is no change
+    work.write(
+        {"environments/production/moved/web.yaml": to_yaml(ingress(name="web", path="/"))}
+    )  # a move is no change
     work.commit("api v2 and search")
     return work
 
@@ -79,13 +83,15 @@ def test_diff_between_refs_lists_exactly_the_route_changes(tmp_path: Path, cli) 
 
 def test_validate_ref_reads_git_objects_not_the_working_tree(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     work = _repo_with_feature(tmp_path)
-    work.write({"environments/production/shop/api.yaml": ingress(name="api", host="BAD.example.com")})  # uncommitted
+    bad_text = to_yaml(ingress(name="api", host="BAD.example.com"))
+    work.write({"environments/production/shop/api.yaml": bad_text})  # uncommitted
     good = cli("validate", "--repo", str(work.path), "--ref", "feature/api-v2", "--format", "json")
     assert good.code == 0, good.out
     work.commit("break it")
     bad = cli("validate", "--repo", str(work.path), "--ref", "HEAD", "--format", "github")
     assert bad.code == 1
-    assert "::error file=environments/production/shop/api.yaml,line=9,col=7,title=api/host-invalid::" in bad.out
+    at = f"line={line_of(bad_text, 'host:')},col={column_of(bad_text, 'host:')}"
+    assert f"::error file=environments/production/shop/api.yaml,{at},title=api/host-invalid::" in bad.out
 
 
 def test_validate_unknown_ref_is_a_failure(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
@@ -98,7 +104,7 @@ def test_diff_of_two_folders(tmp_path: Path, cli) -> None:  # type: ignore[no-un
     for side, service in (("a", "api"), ("b", "api-v2")):
         folder = tmp_path / side
         folder.mkdir()
-        (folder / "api.yaml").write_text(ingress(name="api", path="/api", service=service))
+        (folder / "api.yaml").write_text(to_yaml(ingress(name="api", path="/api", service=service)))
     result = cli("diff", str(tmp_path / "a"), str(tmp_path / "b"), "--format", "json")
     assert result.code == 0
     [change] = result.json()["changes"]

@@ -6,36 +6,19 @@ from pathlib import Path
 
 import pytest
 
-INGRESS = """apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: {name}
-  namespace: shop
-spec:
-  ingressClassName: gitops-ingress
-  rules:
-    - host: {host}
-      http:
-        paths:
-          - path: {path}
-            pathType: {path_type}
-            backend:
-              service:
-                name: {service}
-                port:
-                  number: {port}
-"""
-
-
-def ingress(
-    name: str = "web",
-    host: str = "shop.example.com",
-    path: str = "/",
-    path_type: str = "Prefix",
-    service: str = "web",
-    port: str = "80",
-) -> str:
-    return INGRESS.format(name=name, host=host, path=path, path_type=path_type, service=service, port=port)
+from tests.support.manifests import (
+    BACKEND,
+    PATH_ENTRY,
+    SERVICE,
+    Obj,
+    drop,
+    indent_with_tab,
+    ingress,
+    insert_line_after,
+    line_of,
+    set_at,
+    to_yaml,
+)
 
 
 def alias_bomb() -> str:
@@ -46,78 +29,95 @@ def alias_bomb() -> str:
     return "\n".join(lines) + "\n"
 
 
-# name -> (files, (rule, file, line) expected)
-CASES: dict[str, tuple[dict[str, str | bytes], tuple[str, str, int]]] = {
-    "duplicate-key": (
-        {"a.yaml": ingress().replace("  namespace: shop\n", "  namespace: shop\n  name: again\n")},
-        ("yaml/duplicate-key", "a.yaml", 6),
+Expected = tuple[str, str, int]  # rule, file, line (0: the file as a whole)
+
+
+def case(
+    files: dict[str, Obj | str | bytes], rule: str, file: str, at: str | int
+) -> tuple[dict[str, str | bytes], Expected]:
+    """The files (objects rendered as YAML) and the finding expected in ``file``: on the line that
+    starts with ``at``, or on line ``at`` of a text that is not an object from the builder."""
+    texts = {name: to_yaml(content) if isinstance(content, dict) else content for name, content in files.items()}
+    if isinstance(at, int):
+        return texts, (rule, file, at)
+    text = texts[file]
+    assert isinstance(text, str), "give the line of a text that is not from the builder"
+    return texts, (rule, file, line_of(text, at))
+
+
+WEB = ingress()
+TEXT = to_yaml(WEB)
+DUPLICATE = insert_line_after(TEXT, "namespace:", "name: again")
+FALLBACK = {"service": {"name": "a", "port": {"number": 80}}}
+SNIPPET = "nginx.ingress.kubernetes.io/configuration-snippet"
+
+CASES: dict[str, tuple[dict[str, str | bytes], Expected]] = {
+    "duplicate-key": case({"a.yaml": DUPLICATE}, "yaml/duplicate-key", "a.yaml", line_of(DUPLICATE, "name: again")),
+    "alias-bomb": case({"bomb.yaml": alias_bomb()}, "yaml/alias-bomb", "bomb.yaml", 5),
+    "5-MiB-file": case({"huge.yaml": "# " + "x" * (5 * 1024 * 1024) + "\n"}, "yaml/too-large", "huge.yaml", 0),
+    "invalid-utf8": case(
+        {"bad.yaml": TEXT.encode().replace(b"shop.example.com", b"sh\xffop.example.com")},
+        "yaml/encoding",
+        "bad.yaml",
+        line_of(TEXT, "host:"),
     ),
-    "alias-bomb": ({"bomb.yaml": alias_bomb()}, ("yaml/alias-bomb", "bomb.yaml", 5)),
-    "5-MiB-file": ({"huge.yaml": "# " + "x" * (5 * 1024 * 1024) + "\n"}, ("yaml/too-large", "huge.yaml", 0)),
-    "invalid-utf8": (
-        {"bad.yaml": ingress().encode().replace(b"shop.example.com", b"sh\xffop.example.com")},
-        ("yaml/encoding", "bad.yaml", 9),
+    "tab-indented": case({"tab.yaml": indent_with_tab(TEXT, "name:")}, "yaml/tab", "tab.yaml", line_of(TEXT, "name:")),
+    "broken-document": case(
+        {"broken.yaml": "apiVersion: v1\nkind: [Ingress\nmetadata: {}\n"}, "yaml/syntax", "broken.yaml", 3
     ),
-    "tab-indented": ({"tab.yaml": ingress().replace("  name: web", "\tname: web")}, ("yaml/tab", "tab.yaml", 4)),
-    "broken-document": (
-        {"broken.yaml": "apiVersion: v1\nkind: [Ingress\nmetadata: {}\n"},
-        ("yaml/syntax", "broken.yaml", 3),
+    "list-at-top-level": case({"list.yaml": "- a\n- b\n"}, "yaml/not-a-mapping", "list.yaml", 1),
+    "ingress-without-spec": case(
+        {"nospec.yaml": drop(ingress("x"), "spec")}, "api/rules-or-default-backend", "nospec.yaml", "apiVersion:"
     ),
-    "list-at-top-level": ({"list.yaml": "- a\n- b\n"}, ("yaml/not-a-mapping", "list.yaml", 1)),
-    "ingress-without-spec": (
-        {"nospec.yaml": "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: x\n"},
-        ("api/rules-or-default-backend", "nospec.yaml", 1),
+    "neither-rules-nor-default": case(
+        {"empty-spec.yaml": drop(ingress("x"), "spec.rules")},
+        "api/rules-or-default-backend",
+        "empty-spec.yaml",
+        "spec:",
     ),
-    "neither-rules-nor-default": (
+    "path-without-slash": case({"a.yaml": ingress(path="api")}, "api/path-invalid", "a.yaml", "path:"),
+    "path-with-dotdot": case({"a.yaml": ingress(path="/a/../b")}, "api/path-invalid", "a.yaml", "path:"),
+    "missing-path-type": case(
+        {"a.yaml": drop(WEB, f"{PATH_ENTRY}.pathType")}, "api/path-type-required", "a.yaml", "path:"
+    ),
+    "unknown-path-type": case(
+        {"a.yaml": ingress(path_type="Regex")}, "api/path-type-unsupported", "a.yaml", "pathType:"
+    ),
+    "uppercase-host": case({"a.yaml": ingress(host="Shop.example.com")}, "api/host-invalid", "a.yaml", "host:"),
+    "ip-host": case({"a.yaml": ingress(host="10.0.0.1")}, "api/host-ip", "a.yaml", "host:"),
+    "wildcard-in-middle": case({"a.yaml": ingress(host="foo.*.com")}, "api/host-invalid", "a.yaml", "host:"),
+    "service-and-resource": case(
+        {"a.yaml": set_at(WEB, f"{BACKEND}.resource", {"kind": "Bucket", "name": "b"})},
+        "api/backend-both",
+        "a.yaml",
+        "backend:",
+    ),
+    "port-name-and-number": case(
+        {"a.yaml": set_at(WEB, f"{SERVICE}.port.name", "http")}, "api/port-both", "a.yaml", "backend:"
+    ),
+    "port-70000": case({"a.yaml": ingress(port=70000)}, "api/port-number-invalid", "a.yaml", "number:"),
+    "service-name-underscore": case(
+        {"a.yaml": ingress(service="web_app")}, "api/service-name-invalid", "a.yaml", "name: web_app"
+    ),
+    "same-host-path-type-in-two-files": case(
+        {"a.yaml": ingress(name="one"), "b.yaml": ingress(name="two")}, "cross/path-conflict", "b.yaml", "path:"
+    ),
+    "two-default-backends": case(
         {
-            "empty-spec.yaml": "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: x\nspec:\n  ingressClassName: gitops-ingress\n"
+            "d1.yaml": set_at(drop(ingress("d1"), "spec.rules"), "spec.defaultBackend", FALLBACK),
+            "d2.yaml": set_at(
+                drop(ingress("d2"), "spec.rules"), "spec.defaultBackend", set_at(FALLBACK, "service.name", "b")
+            ),
         },
-        ("api/rules-or-default-backend", "empty-spec.yaml", 5),
+        "cross/default-backend",
+        "d2.yaml",
+        "defaultBackend:",
     ),
-    "path-without-slash": ({"a.yaml": ingress(path="api")}, ("api/path-invalid", "a.yaml", 12)),
-    "path-with-dotdot": ({"a.yaml": ingress(path="/a/../b")}, ("api/path-invalid", "a.yaml", 12)),
-    "missing-path-type": (
-        {"a.yaml": ingress().replace("            pathType: Prefix\n", "")},
-        ("api/path-type-required", "a.yaml", 12),
-    ),
-    "unknown-path-type": ({"a.yaml": ingress(path_type="Regex")}, ("api/path-type-unsupported", "a.yaml", 13)),
-    "uppercase-host": ({"a.yaml": ingress(host="Shop.example.com")}, ("api/host-invalid", "a.yaml", 9)),
-    "ip-host": ({"a.yaml": ingress(host="10.0.0.1")}, ("api/host-ip", "a.yaml", 9)),
-    "wildcard-in-middle": ({"a.yaml": ingress(host="foo.*.com")}, ("api/host-invalid", "a.yaml", 9)),
-    "service-and-resource": (
-        {
-            "a.yaml": ingress().replace(
-                "            backend:\n",
-                "            backend:\n              resource:\n                kind: Bucket\n                name: b\n",
-            )
-        },
-        ("api/backend-both", "a.yaml", 14),
-    ),
-    "port-name-and-number": (
-        {"a.yaml": ingress().replace("number: 80", "number: 80\n                  name: http")},
-        ("api/port-both", "a.yaml", 14),
-    ),
-    "port-70000": ({"a.yaml": ingress(port="70000")}, ("api/port-number-invalid", "a.yaml", 18)),
-    "service-name-underscore": ({"a.yaml": ingress(service="web_app")}, ("api/service-name-invalid", "a.yaml", 16)),
-    "same-host-path-type-in-two-files": (
-        {"a.yaml": ingress(name="one"), "b.yaml": ingress(name="two")},
-        ("cross/path-conflict", "b.yaml", 12),
-    ),
-    "two-default-backends": (
-        {
-            "d1.yaml": "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: d1\nspec:\n  defaultBackend:\n    service:\n      name: a\n      port:\n        number: 80\n",
-            "d2.yaml": "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: d2\nspec:\n  defaultBackend:\n    service:\n      name: b\n      port:\n        number: 80\n",
-        },
-        ("cross/default-backend", "d2.yaml", 6),
-    ),
-    "configuration-snippet": (
-        {
-            "a.yaml": ingress().replace(
-                "  namespace: shop\n",
-                "  namespace: shop\n  annotations:\n    nginx.ingress.kubernetes.io/configuration-snippet: 'more_set_headers \"x: y\";'\n",
-            )
-        },
-        ("policy/denied-annotation", "a.yaml", 7),
+    "configuration-snippet": case(
+        {"a.yaml": ingress(annotations={SNIPPET: 'more_set_headers "x: y";'})},
+        "policy/denied-annotation",
+        "a.yaml",
+        f"{SNIPPET}:",
     ),
 }
 
@@ -153,7 +153,7 @@ def test_bad_input_exits_1_and_names_file_line_rule(case: str, tmp_path: Path, c
 
 
 def test_empty_file_is_not_an_error(tmp_path: Path, cli, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    write(tmp_path, {"empty.yaml": "", "a.yaml": ingress()})
+    write(tmp_path, {"empty.yaml": "", "a.yaml": TEXT})
     monkeypatch.chdir(tmp_path)
     result = cli("validate", "environments", "--format", "json")
     assert result.code == 0, result.out

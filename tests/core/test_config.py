@@ -9,16 +9,16 @@ from gitops_ingress.core.errors import ConfigError
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.objects import parse_file
 from gitops_ingress.core.settings import Settings
-from tests.core.ingress_yaml import ingress
+from tests.support.manifests import ingress, to_yaml
 
 SETTINGS = Settings()
 
 
 def test_environments_are_the_first_folder_under_environments_dir():
     files = {
-        "environments/staging/shop/web.yaml": ingress("web").encode(),
-        "environments/production/shop/web.yml": ingress("web").encode(),
-        "environments/production/api.yaml": ingress("api", host="api.example.com").encode(),
+        "environments/staging/shop/web.yaml": to_yaml(ingress("web")).encode(),
+        "environments/production/shop/web.yml": to_yaml(ingress("web")).encode(),
+        "environments/production/api.yaml": to_yaml(ingress("api", host="api.example.com")).encode(),
         "environments/production/README.md": b"not yaml",
         "docs/example.yaml": b"not: [valid",
     }
@@ -34,7 +34,7 @@ def test_environments_are_the_first_folder_under_environments_dir():
 
 
 def test_files_directly_under_environments_dir_are_reported():
-    snapshot = load_snapshot({"environments/loose.yaml": ingress().encode()}, SETTINGS)
+    snapshot = load_snapshot({"environments/loose.yaml": to_yaml(ingress()).encode()}, SETTINGS)
     rules = [f.rule for f in snapshot.findings]
     assert sorted(rules) == ["config/layout", "config/no-yaml"]
     assert not snapshot.ok
@@ -50,13 +50,13 @@ def test_no_yaml_is_a_repository_level_error():
 
 
 def test_unknown_environment_is_reported():
-    snapshot = load_snapshot({"environments/prod/a.yaml": ingress().encode()}, SETTINGS, environment="qa")
+    snapshot = load_snapshot({"environments/prod/a.yaml": to_yaml(ingress()).encode()}, SETTINGS, environment="qa")
     assert [f.rule for f in snapshot.findings] == ["config/unknown-environment"]
 
 
 def test_findings_are_sorted_and_all_findings_merges_levels():
     files = {
-        "environments/prod/b.yaml": ingress("b", host="Bad").encode(),
+        "environments/prod/b.yaml": to_yaml(ingress("b", host="Bad")).encode(),
         "environments/prod/a.yaml": b"a: 1\na: 2\n",
     }
     snapshot = load_snapshot(files, SETTINGS)
@@ -73,15 +73,15 @@ def test_parse_is_injectable():
         calls.append(path)
         return parse_file(path, data, environment, settings)
 
-    load_snapshot({"environments/prod/a.yaml": ingress().encode()}, SETTINGS, parse=counting)
+    load_snapshot({"environments/prod/a.yaml": to_yaml(ingress()).encode()}, SETTINGS, parse=counting)
     assert calls == ["environments/prod/a.yaml"]
 
 
 def test_loose_files_go_to_their_environment_or_default():
     files = {
-        "some/dir/x.yaml": ingress("x").encode(),
-        "/tmp/repo/environments/prod/y.yaml": ingress("y", host="y.example.com").encode(),
-        "environments/prod/z.yaml": ingress("z", host="z.example.com").encode(),
+        "some/dir/x.yaml": to_yaml(ingress("x")).encode(),
+        "/tmp/repo/environments/prod/y.yaml": to_yaml(ingress("y", host="y.example.com")).encode(),
+        "environments/prod/z.yaml": to_yaml(ingress("z", host="z.example.com")).encode(),
     }
     snapshot = snapshot_from_files(files, SETTINGS)
     assert {name: len(env.ingresses) for name, env in snapshot.environments.items()} == {

@@ -17,11 +17,10 @@ from gitops_ingress.core.loading import load_yaml_file
 from gitops_ingress.core.objects import parse_file
 from gitops_ingress.core.settings import LimitSettings, Settings
 from gitops_ingress.core.validation import api, names, nginx, validate_environment
-from tests.core.ingress_yaml import ingress
+from tests.support.manifests import ingress, line_of, set_at, to_yaml
 
 LIMITS = LimitSettings()
 PATH = "environments/prod/shop/web.yaml"
-PATH_LINE = 11  # the line of the path in the text ingress() builds
 
 # Values that each deep-inspection pattern of ingress-nginx rejects, by pattern.
 DANGEROUS = {
@@ -47,9 +46,10 @@ def test_every_deep_inspection_pattern_has_samples_here():
     ("pattern", "value"), [(pattern, value) for pattern, values in DANGEROUS.items() for value in values]
 )
 def test_the_screen_lets_every_dangerous_value_through_to_its_pattern(pattern, value):
-    parsed = parse_file(PATH, ingress(path=value).encode(), "prod", Settings())
+    text = to_yaml(ingress(path=value))
+    parsed = parse_file(PATH, text.encode(), "prod", Settings())
     (finding,) = [f for f in parsed.findings if f.rule == "nginx/deep-inspection"]
-    assert finding.line == PATH_LINE and finding.message == f"invalid value found: {value}"
+    assert finding.line == line_of(text, "path:") and finding.message == f"invalid value found: {value}"
     assert finding.hint == f"ingress-nginx rejects values matching {pattern!r} (nginx config injection)"
 
 
@@ -87,7 +87,7 @@ def test_a_path_the_screen_passes_has_none_of_the_rejected_parts(value):
 
 @pytest.mark.parametrize("value", ["/a%2Fb", "/a%2fb/..", "/.", "//", "/a/./b/."])
 def test_odd_paths_still_get_every_message(value):
-    parsed = parse_file(PATH, ingress(path=value).encode(), "prod", Settings())
+    parsed = parse_file(PATH, to_yaml(ingress(path=value)).encode(), "prod", Settings())
     details = [f.message.rsplit(": ", 1)[1] for f in parsed.findings if f.rule == "api/path-invalid"]
     expected = [f"must not contain '{s}'" for s in api._INVALID_PATH_SEQUENCES if s in value]
     expected += [f"cannot end with '{s}'" for s in api._INVALID_PATH_SUFFIXES if value.endswith(s)]
@@ -179,8 +179,8 @@ def test_layouts_are_bounded():
 
 
 def test_a_wildcard_tls_host_is_covered_by_a_rule_host_below_it():
-    tls = '  tls:\n  - hosts: ["*.example.com", "*.other.com"]\n'
-    parsed = parse_file("environments/prod/a.yaml", ingress(extra_spec=tls).encode(), "prod", Settings())
+    text = to_yaml(set_at(ingress(), "spec.tls", [{"hosts": ["*.example.com", "*.other.com"]}]))
+    parsed = parse_file("environments/prod/a.yaml", text.encode(), "prod", Settings())
     found = validate_environment(parsed.ingresses, "prod", Settings(), 1)
     unused = [f for f in found if f.rule == "cross/tls-host-unused"]
     assert [(f.message, f.severity) for f in unused] == [

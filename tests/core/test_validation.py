@@ -2,37 +2,59 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitops_ingress.core.findings import Severity
-from gitops_ingress.core.objects import parse_file
+from gitops_ingress.core.objects import ParsedFile, parse_file
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.validation import validate_manifest
-from tests.core.ingress_yaml import documents, ingress
+from tests.support.manifests import (
+    BACKEND,
+    HOST,
+    PATH_ENTRY,
+    SERVICE,
+    Obj,
+    column_of,
+    drop,
+    ingress,
+    line_of,
+    service,
+    set_at,
+    to_yaml,
+)
 
 PATH = "environments/prod/shop/web.yaml"
 SETTINGS = Settings()
-# Line numbers in the text that ingress() builds.
-HOST_LINE, PATH_LINE, PATH_TYPE_LINE, BACKEND_LINE, SERVICE_NAME_LINE, PORT_LINE = 8, 11, 12, 13, 15, 17
+RULE_ID = re.compile(r"^[a-z]+/[a-z0-9-]+$")
 
 
-def parse(text: str, settings: Settings = SETTINGS):
+def parse(source: Obj | str | bytes, settings: Settings = SETTINGS) -> ParsedFile:
+    text = to_yaml(source) if isinstance(source, dict) else source
     return parse_file(PATH, text.encode() if isinstance(text, str) else text, "prod", settings)
 
 
-def errors(text: str, settings: Settings = SETTINGS):
-    return [f for f in parse(text, settings).findings if f.severity is Severity.ERROR]
+def errors(source: Obj | str | bytes, settings: Settings = SETTINGS):
+    return [f for f in parse(source, settings).findings if f.severity is Severity.ERROR]
 
 
-def one(text: str, rule: str, settings: Settings = SETTINGS, severity: Severity = Severity.ERROR):
-    parsed = parse(text, settings)
+def one(source: Obj | str | bytes, rule: str, settings: Settings = SETTINGS, severity: Severity = Severity.ERROR):
+    parsed = parse(source, settings)
     found = [f for f in parsed.findings if f.rule == rule]
     assert len(found) == 1, parsed.findings
     assert found[0].file == PATH
     assert found[0].severity is severity
     return found[0]
+
+
+def line(obj: Obj, prefix: str) -> int:
+    """The line of ``prefix`` in the text ``parse`` reads for ``obj``."""
+    return line_of(to_yaml(obj), prefix)
 
 
 def test_valid_ingress_has_no_findings_and_gets_namespace_and_positions():
@@ -41,36 +63,33 @@ def test_valid_ingress_has_no_findings_and_gets_namespace_and_positions():
     (item,) = parsed.ingresses
     assert item.key == "shop/web"
     assert item.environment == "prod"
-    assert item.position("spec", "rules", 0, "host").line == HOST_LINE
+    assert item.position("spec", "rules", 0, "host").line == line(ingress(), "host:")
 
 
 def test_namespace_defaults_from_settings():
     settings = Settings.build({"namespaces": {"defaults": {"prod": "shop-prod"}}})
-    (item,) = parse(ingress(namespace=None), settings).ingresses
+    (item,) = parse(drop(ingress(), "metadata.namespace"), settings).ingresses
     assert item.namespace == "shop-prod"
-    (item,) = parse(ingress(namespace=None)).ingresses
+    (item,) = parse(drop(ingress(), "metadata.namespace")).ingresses
     assert item.namespace == "default"
 
 
 def test_kind_ingress_without_spec():
-    finding = one(
-        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: a\n",
-        "api/rules-or-default-backend",
-    )
-    assert finding.line == 1
+    finding = one(drop(ingress("a"), "spec"), "api/rules-or-default-backend")
+    assert finding.line == 1  # the object itself
     assert finding.message == (
         "spec: Invalid value: []networking.IngressRule(nil): either `defaultBackend` or `rules` must be specified"
     )
 
 
 def test_neither_rules_nor_default_backend():
-    text = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: a\nspec:\n  tls: []\n"
-    assert one(text, "api/rules-or-default-backend").line == 5
+    obj = set_at(drop(ingress("a"), "spec.rules"), "spec.tls", [])
+    assert one(obj, "api/rules-or-default-backend").line == line(obj, "spec:")
 
 
 def test_path_without_leading_slash():
     finding = one(ingress(path="api"), "api/path-invalid")
-    assert finding.line == PATH_LINE
+    assert finding.line == line(ingress(), "path:")
     assert finding.message == 'spec.rules[0].http.paths[0].path: Invalid value: "api": must be an absolute path'
     assert finding.field == "spec.rules[0].http.paths[0].path"
     assert finding.object == "shop/web"
@@ -91,24 +110,26 @@ def test_path_without_leading_slash():
 def test_path_sequences_the_api_server_rejects(path, detail):
     finding = one(ingress(path=path), "api/path-invalid")
     assert finding.message.endswith(detail)
-    assert finding.line == PATH_LINE
+    assert finding.line == line(ingress(path=path), "path:")
 
 
 def test_implementation_specific_path_may_be_empty_but_not_relative():
+    path_line = line(ingress(), "path:")
     assert errors(ingress(path="", path_type="ImplementationSpecific")) == []
-    assert one(ingress(path="x", path_type="ImplementationSpecific"), "api/path-invalid").line == PATH_LINE
-    assert one(ingress(path="", path_type="Exact"), "api/path-invalid").line == PATH_LINE
+    assert one(ingress(path="x", path_type="ImplementationSpecific"), "api/path-invalid").line == path_line
+    assert one(ingress(path="", path_type="Exact"), "api/path-invalid").line == path_line
 
 
 def test_missing_path_type():
-    finding = one(ingress(path_type=None), "api/path-type-required")
+    obj = drop(ingress(), f"{PATH_ENTRY}.pathType")
+    finding = one(obj, "api/path-type-required")
     assert finding.message == "spec.rules[0].http.paths[0].pathType: Required value: pathType must be specified"
-    assert finding.line == PATH_LINE  # the path entry, since the field itself is absent
+    assert finding.line == line(obj, "path:")  # the path entry, since the field itself is absent
 
 
 def test_unknown_path_type():
     finding = one(ingress(path_type="prefix"), "api/path-type-unsupported")
-    assert finding.line == PATH_TYPE_LINE
+    assert finding.line == line(ingress(), "pathType:")
     assert finding.message.endswith(
         'Unsupported value: "prefix": supported values: "Exact", "ImplementationSpecific", "Prefix"'
     )
@@ -116,7 +137,8 @@ def test_unknown_path_type():
 
 def test_uppercase_host():
     finding = one(ingress(host="Foo.com"), "api/host-invalid")
-    assert finding.line == HOST_LINE and finding.column == 5
+    text = to_yaml(ingress(host="Foo.com"))
+    assert (finding.line, finding.column) == (line_of(text, "host:"), column_of(text, "host:"))
     assert finding.message.startswith(
         'spec.rules[0].host: Invalid value: "Foo.com": a lowercase RFC 1123 subdomain must consist of lower case '
         "alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. "
@@ -128,14 +150,14 @@ def test_uppercase_host():
 def test_ip_as_host():
     finding = one(ingress(host="10.0.0.1"), "api/host-ip")
     assert finding.message == 'spec.rules[0].host: Invalid value: "10.0.0.1": must be a DNS name, not an IP address'
-    assert finding.line == HOST_LINE
+    assert finding.line == line(ingress(), "host:")
 
 
 @pytest.mark.parametrize("host", ["foo.*.com", "*.*.a.com", "*", "f*.a.com"])
 def test_bad_wildcards(host):
     finding = one(ingress(host=host), "api/host-invalid")
     assert "a wildcard DNS-1123 subdomain must start with '*.'" in finding.message
-    assert finding.line == HOST_LINE
+    assert finding.line == line(ingress(host=host), "host:")
 
 
 @pytest.mark.parametrize("host", ["*.com", "*.example.com", "a-b.example.com"])
@@ -144,99 +166,106 @@ def test_good_hosts(host):
 
 
 def test_backend_with_both_service_and_resource():
-    backend = "service:\n  name: web\n  port:\n    number: 80\nresource:\n  kind: Bucket\n  name: b"
-    finding = one(ingress(backend=backend), "api/backend-both")
+    obj = set_at(ingress(), f"{BACKEND}.resource", {"kind": "Bucket", "name": "b"})
+    finding = one(obj, "api/backend-both")
     assert finding.message == (
         'spec.rules[0].http.paths[0].backend: Invalid value: "": cannot set both resource and service backends'
     )
-    assert finding.line == BACKEND_LINE
+    assert finding.line == line(obj, "backend:")
 
 
 def test_backend_with_neither():
-    assert one(ingress(backend="{}"), "api/backend-required").line == BACKEND_LINE
+    obj = set_at(ingress(), BACKEND, {})
+    assert one(obj, "api/backend-required").line == line(obj, "backend:")
 
 
 def test_port_with_both_name_and_number():
-    backend = "service:\n  name: web\n  port:\n    number: 80\n    name: http"
-    finding = one(ingress(backend=backend), "api/port-both")
+    finding = one(set_at(ingress(), f"{SERVICE}.port.name", "http"), "api/port-both")
     assert finding.message.endswith("cannot set both port name & port number")
 
 
 def test_port_70000():
-    finding = one(ingress(backend="service:\n  name: web\n  port:\n    number: 70000"), "api/port-number-invalid")
+    finding = one(ingress(port=70000), "api/port-number-invalid")
     assert finding.message == (
         "spec.rules[0].http.paths[0].backend.service.port.number: Invalid value: 70000: "
         "must be between 1 and 65535, inclusive"
     )
-    assert finding.line == PORT_LINE
+    assert finding.line == line(ingress(port=70000), "number:")
 
 
 def test_port_zero_counts_as_unset():
-    finding = one(ingress(backend="service:\n  name: web\n  port:\n    number: 0"), "api/port-required")
+    finding = one(ingress(port=0), "api/port-required")
     assert finding.message.endswith("Required value: port name or number is required")
 
 
 def test_bad_port_name():
-    finding = one(ingress(backend="service:\n  name: web\n  port:\n    name: web_http"), "api/port-name-invalid")
+    finding = one(ingress(port="web_http"), "api/port-name-invalid")
     assert finding.message.endswith("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
 
 
 def test_service_name_with_underscore():
-    finding = one(ingress(backend="service:\n  name: my_web\n  port:\n    number: 80"), "api/service-name-invalid")
-    assert finding.line == SERVICE_NAME_LINE
+    finding = one(ingress(service="my_web"), "api/service-name-invalid")
+    assert finding.line == line(ingress(service="my_web"), "name: my_web")
     assert "a lowercase RFC 1123 label must consist of" in finding.message
     assert "(e.g. 'my-name',  or '123-abc', regex" in finding.message
 
 
 def test_service_name_starting_with_a_digit_depends_on_strictness():
-    text = ingress(backend="service:\n  name: 1web\n  port:\n    number: 80")
-    assert errors(text) == []
+    obj = ingress(service="1web")
+    assert errors(obj) == []
     strict = Settings.build({"validation": {"strict_service_names": True}})
-    finding = one(text, "api/service-name-invalid", strict)
+    finding = one(obj, "api/service-name-invalid", strict)
     assert "a DNS-1035 label must consist of lower case alphanumeric characters" in finding.message
 
 
 def test_resource_backend_rules():
-    finding = one(ingress(backend="resource:\n  kind: Bucket\n  name: a/b"), "api/resource-invalid")
+    def resource(**fields: str) -> Obj:
+        return set_at(ingress(), BACKEND, {"resource": fields})
+
+    finding = one(resource(kind="Bucket", name="a/b"), "api/resource-invalid")
     assert finding.message.endswith("may not contain '/'")
-    assert one(ingress(backend="resource:\n  name: b"), "api/resource-required").message.endswith("kind is required")
-    assert errors(ingress(backend="resource:\n  apiGroup: k8s.example.com\n  kind: Bucket\n  name: b")) == []
+    assert one(resource(name="b"), "api/resource-required").message.endswith("kind is required")
+    assert errors(resource(apiGroup="k8s.example.com", kind="Bucket", name="b")) == []
 
 
 def test_tls_hosts_and_secret():
-    tls = '  tls:\n  - hosts: ["10.0.0.1", "Bad.com"]\n    secretName: My_Secret\n'
-    parsed = parse(ingress(extra_spec=tls))
+    obj = set_at(ingress(), "spec.tls", [{"hosts": ["10.0.0.1", "Bad.com"], "secretName": "My_Secret"}])
+    parsed = parse(obj)
     rules = sorted(f.rule for f in parsed.findings if f.severity is Severity.ERROR)
     assert rules == ["api/tls-host-invalid", "api/tls-secret-name-invalid"]  # an IP is fine in TLS
-    assert {f.line for f in parsed.findings if f.rule.startswith("api/tls")} == {8, 9}
+    by_rule = {f.rule: f.line for f in parsed.findings if f.rule.startswith("api/tls")}
+    assert by_rule == {
+        "api/tls-host-invalid": line(obj, "Bad.com"),
+        "api/tls-secret-name-invalid": line(obj, "secretName:"),
+    }
 
 
 def test_metadata_rules():
-    assert one(ingress(name="Web"), "api/name-invalid").line == 4
-    assert one(ingress(namespace="a.b"), "api/namespace-invalid").line == 5
-    text = (
-        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  namespace: a\nspec:\n  defaultBackend:\n"
-        "    resource: {kind: A, name: b}\n"
+    assert one(ingress(name="Web"), "api/name-invalid").line == line(ingress(), "name:")
+    assert one(ingress(namespace="a.b"), "api/namespace-invalid").line == line(ingress(), "namespace:")
+    nameless = drop(ingress(namespace="a"), "metadata.name")
+    assert (
+        one(nameless, "api/name-required").message == "metadata.name: Required value: name or generateName is required"
     )
-    assert one(text, "api/name-required").message == "metadata.name: Required value: name or generateName is required"
     bad_key = ingress(annotations={"a/b/c": "x"})
-    assert one(bad_key, "api/annotation-invalid").line == 7
+    assert one(bad_key, "api/annotation-invalid").line == line(bad_key, "a/b/c:")
 
 
 def test_class_name_and_annotation_must_agree():
-    text = ingress(class_name="gitops-ingress", annotations={"kubernetes.io/ingress.class": "nginx"})
-    finding = one(text, "api/ingress-class-mismatch")
+    obj = ingress(ingress_class="gitops-ingress", annotations={"kubernetes.io/ingress.class": "nginx"})
+    finding = one(obj, "api/ingress-class-mismatch")
     assert finding.message == (
         'annotations.kubernetes.io/ingress.class: Invalid value: "nginx": must match `ingressClassName` when both '
         "are specified"
     )
-    assert finding.line == 7
-    assert one(ingress(class_name="Bad_Class"), "api/ingress-class-name-invalid").line == 7
+    assert finding.line == line(obj, "kubernetes.io/ingress.class:")
+    bad = ingress(ingress_class="Bad_Class")
+    assert one(bad, "api/ingress-class-name-invalid").line == line(bad, "ingressClassName:")
 
 
 def test_nginx_deep_inspection_and_path_charset():
-    assert one(ingress(path="/etc/passwd"), "nginx/deep-inspection").line == PATH_LINE
-    assert one(ingress(host="x_by_lua.example.com"), "nginx/deep-inspection").line == HOST_LINE
+    assert one(ingress(path="/etc/passwd"), "nginx/deep-inspection").line == line(ingress(), "path:")
+    assert one(ingress(host="x_by_lua.example.com"), "nginx/deep-inspection").line == line(ingress(), "host:")
     warning = one(ingress(path="/api/(.*)"), "nginx/path-charset", severity=Severity.WARNING)
     assert warning.message == "ingress contains invalid paths: path /api/(.*) cannot be used with pathType Prefix"
     off = Settings.build({"validation": {"strict_path_charset": False}})
@@ -244,49 +273,56 @@ def test_nginx_deep_inspection_and_path_charset():
 
 
 def test_type_errors_are_mapped_to_the_field():
-    finding = one(ingress(backend='service:\n  name: web\n  port:\n    number: "80"'), "schema/type")
-    assert finding.line == PORT_LINE
+    quoted = set_at(ingress(), f"{SERVICE}.port.number", "80")
+    finding = one(quoted, "schema/type")
+    assert finding.line == line(quoted, "number:")
     assert finding.message.endswith("Invalid type: expected integer, got string")
-    assert parse(ingress(backend='service:\n  name: web\n  port:\n    number: "80"')).ingresses == ()
-    assert one(ingress(annotations=None).replace("  name: web\n", "  name: 12\n", 1), "schema/type").line == 4
+    assert parse(quoted).ingresses == ()
+    numbered = set_at(ingress(), "metadata.name", 12)
+    assert one(numbered, "schema/type").line == line(numbered, "name:")
 
 
 def test_unknown_fields_follow_the_setting():
-    text = ingress().replace("    http:\n", "    htp: 1\n    http:\n")
-    finding = one(text, "schema/unknown-field", severity=Severity.WARNING)
-    assert finding.line == 9 and finding.message == 'spec.rules[0].htp: unknown field "htp"'
+    obj = set_at(ingress(), "spec.rules.0.htp", 1)
+    finding = one(obj, "schema/unknown-field", severity=Severity.WARNING)
+    assert finding.line == line(obj, "htp:") and finding.message == 'spec.rules[0].htp: unknown field "htp"'
     strict = Settings.build({"validation": {"unknown_fields": "error"}})
-    assert one(text, "schema/unknown-field", strict).severity is Severity.ERROR
+    assert one(obj, "schema/unknown-field", strict).severity is Severity.ERROR
     ignore = Settings.build({"validation": {"unknown_fields": "ignore"}})
-    assert parse(text, ignore).findings == ()
-    known = ingress().replace("  namespace: shop\n", "  namespace: shop\n  uid: x\n  labels: {a: b}\n  generation: 3\n")
+    assert parse(obj, ignore).findings == ()
+    known = set_at(set_at(ingress(labels={"a": "b"}), "metadata.uid", "x"), "metadata.generation", 3)
     assert parse(known).findings == ()
 
 
 def test_null_fields_count_as_unset():
-    assert parse(ingress(extra_spec="  tls:\n  defaultBackend:\n")).findings == ()
+    assert parse(set_at(set_at(ingress(), "spec.tls", None), "spec.defaultBackend", None)).findings == ()
 
 
 def test_extensions_v1beta1_ingress():
-    text = ingress().replace("networking.k8s.io/v1", "extensions/v1beta1")
-    finding = one(text, "schema/api-version")
-    assert "networking.k8s.io/v1" in finding.message and finding.line == 1
-    assert parse(text).ingresses == ()
+    obj = set_at(ingress(), "apiVersion", "extensions/v1beta1")
+    finding = one(obj, "schema/api-version")
+    assert "networking.k8s.io/v1" in finding.message and finding.line == line(obj, "apiVersion:")
+    assert parse(obj).ingresses == ()
 
 
 def test_other_kinds_follow_the_setting():
-    service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
-    parsed = parse(documents(ingress(), service))
+    other = service("web")
+    text = to_yaml(ingress(), other)
+    parsed = parse(text)
     (finding,) = parsed.findings
-    assert (finding.rule, finding.severity, finding.line) == ("schema/other-kind", Severity.WARNING, 20)
+    assert (finding.rule, finding.severity, finding.line) == (
+        "schema/other-kind",
+        Severity.WARNING,
+        line_of(text, "kind: Service"),
+    )
     assert len(parsed.ingresses) == 1
     as_error = Settings.build({"validation": {"other_kinds": "error"}})
-    assert one(service, "schema/other-kind", as_error).severity is Severity.ERROR
-    assert parse(service, Settings.build({"validation": {"other_kinds": "ignore"}})).findings == ()
+    assert one(other, "schema/other-kind", as_error).severity is Severity.ERROR
+    assert parse(other, Settings.build({"validation": {"other_kinds": "ignore"}})).findings == ()
 
 
 def test_missing_kind_and_api_version():
-    finding = one("metadata:\n  name: web\n", "schema/kind")
+    finding = one(drop(drop(ingress(), "kind"), "apiVersion"), "schema/kind")
     assert "apiVersion and kind not set" in finding.message
 
 
@@ -315,28 +351,7 @@ def test_loader_findings_come_through_parse_file():
 
 
 def test_validate_manifest_has_no_positions_and_does_not_touch_its_input():
-    manifest = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": "web", "namespace": "shop"},
-        "spec": {
-            "tls": None,
-            "rules": [
-                {
-                    "host": "Foo.com",
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": "web", "port": {"number": 80}}},
-                            }
-                        ]
-                    },
-                }
-            ],
-        },
-    }
+    manifest = set_at(ingress(host="Foo.com"), "spec.tls", None)
     (finding,) = validate_manifest(manifest)
     assert (finding.rule, finding.file, finding.line, finding.field) == (
         "api/host-invalid",
@@ -344,27 +359,60 @@ def test_validate_manifest_has_no_positions_and_does_not_touch_its_input():
         0,
         "spec.rules[0].host",
     )
-    assert manifest["spec"]["tls"] is None
-    manifest["spec"]["rules"][0]["host"] = "foo.com"
-    assert validate_manifest(manifest) == []
-    manifest["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] = "1web"
-    assert validate_manifest(manifest) == []
-    assert validate_manifest(manifest, strict_service_names=True)[0].rule == "api/service-name-invalid"
+    assert manifest == set_at(ingress(host="Foo.com"), "spec.tls", None)
+    assert validate_manifest(set_at(manifest, HOST, "foo.com")) == []
+    digit = set_at(set_at(manifest, HOST, "foo.com"), f"{SERVICE}.name", "1web")
+    assert validate_manifest(digit) == []
+    assert validate_manifest(digit, strict_service_names=True)[0].rule == "api/service-name-invalid"
     assert validate_manifest({"spec": {"rules": "x"}})[0].rule == "schema/type"
+
+
+# -- bad input of any shape: reported as findings that name the file and a rule, never raised --
+
+
+def reported(data: bytes) -> ParsedFile:
+    """``parse`` of ``data``, checking what every finding must carry."""
+    parsed = parse(data)
+    for finding in parsed.findings:
+        assert finding.file == PATH and RULE_ID.match(finding.rule) and finding.message, finding
+        assert finding.line >= 0, finding
+    return parsed
+
+
+def routes_of(obj: dict[str, Any]) -> list[tuple[Any, list[tuple[Any, Any]]]]:
+    """(host, [(path, pathType)]) per rule, of an Ingress as PyYAML reads it or as the model dumps it."""
+    rules = (obj.get("spec") or {}).get("rules") or []
+    return [
+        (rule.get("host"), [(p.get("path"), p.get("pathType")) for p in (rule.get("http") or {}).get("paths") or []])
+        for rule in rules
+    ]
 
 
 @settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=300) | st.text(alphabet="ab:- \n\t[]{}#&*!|>'\"0123456789.", max_size=200).map(str.encode))
-def test_parse_file_never_raises_on_garbage(data):
-    parsed = parse(data)
-    assert all(f.file == PATH for f in parsed.findings)
+def test_garbage_is_reported_and_never_taken_for_an_object(data):
+    parsed = reported(data)
+    assert parsed.ingresses == () and parsed.classes == ()
+    if not parsed.findings:  # accepted silently: then there was nothing in it
+        assert all(document is None for document in yaml.safe_load_all(data)), data
+
+
+MUTATED = set_at(ingress(), "spec.tls", [{"hosts": ["a.example.com"], "secretName": "s"}])
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.data())
-def test_parse_file_never_raises_on_mutated_ingresses(data):
-    text = ingress(extra_spec="  tls:\n  - hosts: [a.example.com]\n    secretName: s\n")
+def test_a_mutated_ingress_is_reported_or_read_as_pyyaml_reads_it(data):
+    text = to_yaml(MUTATED)
     at = data.draw(st.integers(0, len(text)))
     junk = data.draw(st.sampled_from(["", ":", "- ", "  ", "\n", "{", "[", "null", "7", '"', "x: 1\n"]))
     cut = data.draw(st.integers(0, 5))
-    parse(text[:at] + junk + text[at + cut :])
+    mutated = text[:at] + junk + text[at + cut :]
+    parsed = reported(mutated.encode())
+    if mutated == text:
+        assert parsed.findings == () and len(parsed.ingresses) == 1
+    if not parsed.findings:  # accepted silently: then it must mean what it says
+        documents = [document for document in yaml.safe_load_all(mutated) if document is not None]
+        assert len(documents) == len(parsed.ingresses), mutated
+        for document, item in zip(documents, parsed.ingresses, strict=True):
+            assert routes_of(item.ingress.model_dump(by_alias=True)) == routes_of(document), mutated

@@ -5,14 +5,15 @@ from __future__ import annotations
 from gitops_ingress.core.config import build_environment
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.settings import Settings
-from tests.core.ingress_yaml import documents, ingress
+from tests.support.manifests import HOST, Obj, column_of, drop, ingress, line_of, set_at, to_yaml
 
 SETTINGS = Settings()
 A, B = "environments/prod/a.yaml", "environments/prod/b.yaml"
+FALLBACK = {"service": {"name": "fallback", "port": {"number": 80}}}
 
 
-def env(files: dict[str, str | bytes], settings: Settings = SETTINGS):
-    data = {path: text.encode() if isinstance(text, str) else text for path, text in files.items()}
+def env(files: dict[str, Obj | tuple[Obj, ...]], settings: Settings = SETTINGS):
+    data = {path: to_yaml(*(objs if isinstance(objs, tuple) else (objs,))).encode() for path, objs in files.items()}
     return build_environment("prod", data, settings)
 
 
@@ -20,12 +21,18 @@ def by_rule(environment, rule):
     return [f for f in environment.findings if f.rule == rule]
 
 
+def classless(obj: Obj) -> Obj:
+    return drop(obj, "spec.ingressClassName")
+
+
 def test_same_host_path_and_type_in_two_files_is_an_error_on_the_later():
     result = env({B: ingress("web-b"), A: ingress("web-a")})
     (finding,) = by_rule(result, "cross/path-conflict")
-    assert (finding.file, finding.line, finding.severity) == (B, 11, Severity.ERROR)
+    text = to_yaml(ingress("web-a"))  # both files have the same layout
+    assert (finding.file, finding.line, finding.severity) == (B, line_of(text, "path:"), Severity.ERROR)
     assert finding.message == (
-        f'host "shop.example.com" and path "/" (Prefix) is already defined in ingress shop/web-a ({A}:11:9)'
+        f'host "shop.example.com" and path "/" (Prefix) is already defined in ingress shop/web-a '
+        f"({A}:{line_of(text, 'path:')}:{column_of(text, 'path:')})"
     )
     assert not result.ok
 
@@ -42,9 +49,9 @@ def test_exact_and_prefix_on_the_same_path_coexist():
 
 
 def test_different_hosts_or_host_less_do_not_clash():
-    result = env({A: ingress("a"), B: ingress("b", host=None)})
+    result = env({A: ingress("a"), B: drop(ingress("b"), HOST)})
     assert by_rule(result, "cross/path-conflict") == []
-    clash = env({A: ingress("a", host=None), B: ingress("b", host=None)})
+    clash = env({A: drop(ingress("a"), HOST), B: drop(ingress("b"), HOST)})
     assert 'host "_"' in by_rule(clash, "cross/path-conflict")[0].message
 
 
@@ -54,62 +61,62 @@ def test_canary_overlap_is_a_notice():
     (finding,) = by_rule(result, "cross/canary-overlap")
     assert finding.severity is Severity.NOTICE and finding.file == B
     assert result.ok
-    both = env({A: canary.replace("web-canary", "c1"), B: canary.replace("web-canary", "c2")})
+    both = env({A: set_at(canary, "metadata.name", "c1"), B: set_at(canary, "metadata.name", "c2")})
     assert len(by_rule(both, "cross/path-conflict")) == 1
 
 
 def test_two_default_backends():
-    backend = "  defaultBackend:\n    service:\n      name: fallback\n      port:\n        number: 80\n"
-    result = env({A: ingress("a", extra_spec=backend), B: ingress("b", host="other.example.com", extra_spec=backend)})
+    second = set_at(ingress("b", host="other.example.com"), "spec.defaultBackend", FALLBACK)
+    result = env({A: set_at(ingress("a"), "spec.defaultBackend", FALLBACK), B: second})
     (finding,) = by_rule(result, "cross/default-backend")
-    assert finding.file == B and finding.line == 7
+    assert finding.file == B and finding.line == line_of(to_yaml(second), "defaultBackend:")
     assert "shop/a" in finding.message and "shop/b" in finding.message and A in finding.message
 
 
 def test_duplicate_namespace_and_name():
     result = env({A: ingress("web", host="a.example.com"), B: ingress("web", host="b.example.com")})
     (finding,) = by_rule(result, "cross/duplicate-name")
-    assert finding.file == B and finding.line == 4 and A in finding.message
+    assert finding.file == B and finding.line == line_of(to_yaml(ingress("web")), "name:") and A in finding.message
 
 
 def test_tls_host_without_rule_is_a_warning():
-    tls = '  tls:\n  - hosts: ["shop.example.com", "x.wild.example.com", "lost.example.com"]\n'
+    tls = set_at(ingress("a"), "spec.tls", [{"hosts": ["shop.example.com", "x.wild.example.com", "lost.example.com"]}])
     wildcard = ingress("w", host="*.wild.example.com")
-    result = env({A: ingress("a", extra_spec=tls), B: wildcard})
+    result = env({A: tls, B: wildcard})
     (finding,) = by_rule(result, "cross/tls-host-unused")
     assert finding.severity is Severity.WARNING and '"lost.example.com"' in finding.message
-    assert finding.line == 8
+    assert finding.line == line_of(to_yaml(tls), "lost.example.com")
 
 
 def test_not_our_class_is_ignored_with_a_notice():
-    other = ingress("other", class_name="nginx")
+    other = ingress("other", ingress_class="nginx")
     result = env({A: ingress("a"), B: other})
     (finding,) = by_rule(result, "cross/not-ours")
     assert finding.severity is Severity.NOTICE and "not ours, ignored" in finding.message
-    annotated = ingress("b", annotations={"kubernetes.io/ingress.class": "nginx"})
+    annotated = classless(ingress("b", annotations={"kubernetes.io/ingress.class": "nginx"}))
     assert by_rule(env({A: ingress("a"), B: annotated}), "cross/path-conflict") == []
     no_class = Settings.build({"serve_ingresses_without_class": False})
-    assert len(by_rule(env({A: ingress("a")}, no_class), "cross/not-ours")) == 1
-    ours = ingress("c", class_name="gitops-ingress")
+    assert len(by_rule(env({A: classless(ingress("a"))}, no_class), "cross/not-ours")) == 1
+    ours = ingress("c", ingress_class="gitops-ingress")
     assert by_rule(env({A: ours}, no_class), "cross/not-ours") == []
 
 
 def test_denied_snippet_annotation():
-    text = ingress(annotations={"nginx.ingress.kubernetes.io/configuration-snippet": "more_set_headers x"})
-    (finding,) = by_rule(env({A: text}), "policy/denied-annotation")
-    assert (finding.line, finding.severity) == (7, Severity.ERROR)
+    snippet = ingress(annotations={"nginx.ingress.kubernetes.io/configuration-snippet": "more_set_headers x"})
+    (finding,) = by_rule(env({A: snippet}), "policy/denied-annotation")
+    assert (finding.line, finding.severity) == (line_of(to_yaml(snippet), "nginx.ingress"), Severity.ERROR)
     assert "*-snippet" in finding.message
 
 
 def test_host_outside_allowed_suffixes():
     settings = Settings.build({"policy": {"allowed_host_suffixes": {"prod": ["example.com"]}}})
     files = {
-        A: documents(ingress("a"), ingress("b", host="*.example.com"), ingress("c", host="example.com")),
+        A: (ingress("a"), ingress("b", host="*.example.com"), ingress("c", host="example.com")),
         B: ingress("d", host="badexample.com"),
     }
     result = env(files, settings)
     (finding,) = by_rule(result, "policy/host-not-allowed")
-    assert (finding.file, finding.line, finding.severity) == (B, 8, Severity.ERROR)
+    assert (finding.file, finding.line, finding.severity) == (B, line_of(to_yaml(files[B]), "host:"), Severity.ERROR)
     assert by_rule(env(files), "policy/host-not-allowed") == []  # no list for the environment: any host
 
 
@@ -119,25 +126,21 @@ def test_limits():
     rules = {f.rule for f in result.findings}
     assert {"policy/too-many-files", "policy/too-many-objects", "policy/too-many-paths"} <= rules
     (paths,) = by_rule(result, "policy/too-many-paths")
-    assert paths.file == B and paths.line == 11
+    assert paths.file == B and paths.line == line_of(to_yaml(ingress("b", path="/b")), "path:")
 
 
 def test_hostless_rule_warns_unless_the_environment_allows_it() -> None:
-    from gitops_ingress.core.config import build_environment
-    from gitops_ingress.core.settings import Settings
-
-    manifest = (
-        b"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: health\nspec:\n"
-        b"  rules:\n    - http:\n        paths:\n          - path: /healthz\n            pathType: Exact\n"
-        b"            backend:\n              service:\n                name: health\n                port:\n"
-        b"                  number: 80\n"
-    )
+    health = drop(ingress("health", service="health", path="/healthz", path_type="Exact"), HOST)
+    manifest = to_yaml(health).encode()
     strict = Settings.build({"policy": {"allowed_host_suffixes": {"production": ["example.com"]}}})
     relaxed = Settings.build(
         {"policy": {"allowed_host_suffixes": {"production": ["example.com"]}, "allow_hostless_rules": ["production"]}}
     )
     warned = build_environment("production", {"h.yaml": manifest}, strict).findings
-    assert [(f.rule, f.line) for f in warned if f.rule == "policy/host-not-allowed"] == [("policy/host-not-allowed", 7)]
+    rule_line = line_of(manifest.decode(), "http:")  # the rule that has no host
+    assert [(f.rule, f.line) for f in warned if f.rule == "policy/host-not-allowed"] == [
+        ("policy/host-not-allowed", rule_line)
+    ]
     assert not [
         f
         for f in build_environment("production", {"h.yaml": manifest}, relaxed).findings

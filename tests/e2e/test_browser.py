@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from gitops_ingress.cli.demo import FEATURE_FILE, FEATURE_YAML
 from tests.support.gitrepos import WorkTree, make_sample_remote
+from tests.support.manifests import ingress, to_yaml
 from tests.support.processes import Child, poll
 from tests.support.upstreams import refused_port as free_port
 
@@ -36,25 +37,7 @@ WAIT = 30.0
 WAIT_MS = 30_000
 SECRET = "browser-test-secret"
 FEATURE = "feature/api-v2"
-BAD_YAML = """apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: broken
-  namespace: shop
-spec:
-  ingressClassName: gitops-ingress
-  rules:
-    - host: broken.example.com
-      http:
-        paths:
-          - path: api
-            pathType: Prefix
-            backend:
-              service:
-                name: catalog-api
-                port:
-                  number: 8080
-"""
+BAD_YAML = to_yaml(ingress("broken", "broken.example.com", "catalog-api", path="api", port=8080))  # a relative path
 SERVICES = ("shop/storefront:http", "shop/catalog-api:8080", "shop/catalog-api-v2:8080")
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

@@ -23,7 +23,7 @@ import pytest
 from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.routing import RoutingState
 from tests.support.gitrepos import Remote, WorkTree, make_branching_remote
-from tests.support.manifests import ingress
+from tests.support.manifests import ingress, to_yaml
 from tests.support.processes import Child, poll
 from tests.support.upstreams import LoopThread, TestUpstream
 
@@ -117,9 +117,9 @@ def served_by(upstream: TestUpstream, response: httpx.Response, before: int) -> 
 def repository(tmp_path: Path) -> tuple[Remote, WorkTree]:
     return make_branching_remote(
         tmp_path,
-        {"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web")},
+        {"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web"))},
         "feature/new-shop",
-        {"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-v2")},
+        {"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web-v2"))},
     )
 
 
@@ -140,7 +140,7 @@ def test_serve_stable_and_preview_push_refuse_delete(tmp_path: Path, upstreams: 
             assert (forwarded["host"], forwarded["x-forwarded-host"]) == ("shop.example.com", host)
 
             # a push to the branch changes the preview (how fast is bench/sync.py's business)
-            work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-v3")})
+            work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web-v3"))})
             work.commit("v3")
             work.push(branch)
             assert serve.webhook(branch).status_code == 202
@@ -149,7 +149,7 @@ def test_serve_stable_and_preview_push_refuse_delete(tmp_path: Path, upstreams: 
             assert served_by(upstreams["web-v3"], serve.get(host), before)
 
         # a bad commit is refused and shown; the last good routes keep serving
-        work.write({"environments/production/shop.yaml": ingress("shop", "Shop_Example.com", "web")})
+        work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "Shop_Example.com", "web"))})
         bad = work.commit("bad host")
         work.push(branch)
         assert serve.webhook(branch).status_code == 202
@@ -210,7 +210,7 @@ def test_serve_killed_mid_sync_completes_it_on_the_next_start(
     try:
         with serve.states() as wait:
             wait(lambda s: branch in s.previews)
-        work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-v3")})
+        work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web-v3"))})
         head = work.commit("v3")
         work.push(branch)
         assert serve.webhook(branch).status_code == 202

@@ -19,10 +19,11 @@ import pytest
 
 from gitops_ingress.core.naming import preview_host
 from tests.kube.source_kit import Cluster
-from tests.kube.target_kit import environment, envs, ingress_yaml, make_target, run
+from tests.kube.target_kit import environment, envs, make_target, run
 from tests.proxy.fixtures_ops import CertificateAuthority, peer_serial
 from tests.support.gitrepos import make_branching_remote
 from tests.support.kubeapi import StandIn, run_stand_in
+from tests.support.manifests import ingress, to_yaml
 from tests.support.processes import Child
 from tests.support.processes import poll as wait_for
 from tests.support.upstreams import LoopThread, TestUpstream
@@ -30,10 +31,6 @@ from tests.support.upstreams import LoopThread, TestUpstream
 WAIT = 30.0
 DOMAIN = "preview.example.com"
 KUBECTL = "/usr/bin/kubectl"
-
-
-def ingress(name: str, host: str, service: str) -> str:
-    return ingress_yaml(name, host, service, port="http")
 
 
 def poll(condition: Callable[[], bool], what: str, logs: Callable[[], str] = lambda: "") -> None:
@@ -65,9 +62,9 @@ def test_serve_and_proxy_on_kubernetes(stand_in: StandIn, tmp_path: Path) -> Non
 
     remote, work = make_branching_remote(
         tmp_path,
-        {"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web")},
+        {"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web", port="http"))},
         "feature/login",
-        {"environments/production/login.yaml": ingress("login", "login.example.com", "web")},
+        {"environments/production/login.yaml": to_yaml(ingress("login", "login.example.com", "web", port="http"))},
     )
 
     loop = LoopThread()
@@ -145,7 +142,9 @@ def test_serve_and_proxy_on_kubernetes(stand_in: StandIn, tmp_path: Path) -> Non
         poll(lambda: "127.0.0.1" in table(), "the proxy's address in kubectl get ingress", logs)
 
         # a push updates the preview
-        work.write({"environments/production/login.yaml": ingress("login", "signin.example.com", "web")})
+        work.write(
+            {"environments/production/login.yaml": to_yaml(ingress("login", "signin.example.com", "web", port="http"))}
+        )
         work.commit("rename")
         work.push("feature/login")
         poll(lambda: preview_host("feature/login", "signin.example.com", DOMAIN) in table(), "the push", logs)
@@ -178,9 +177,7 @@ def test_proxy_serves_the_tls_secrets_its_ingresses_name(stand_in: StandIn, tmp_
         make_target(stand_in).apply(
             "main",
             True,
-            envs(
-                environment("production", "c1", ingress_yaml("shop", "shop.example.com", "web", tls_secret="shop-tls"))
-            ),
+            envs(environment("production", "c1", ingress("shop", "shop.example.com", "web", tls_secret="shop-tls"))),
         )
     )
     proxy = Child(

@@ -18,32 +18,28 @@ from pathlib import Path
 
 from gitops_ingress.gitrepo import Mirror
 from tests.support.gitrepos import git, make_remote
+from tests.support.manifests import ingress, to_yaml
 
 LIMITS = {"max_file_bytes": 1024 * 1024, "max_files": 10_000}
 STAMP = "committer Bench <bench@example.com> 1700000000 +0000\n"
 
 
-def ingress(branch: int, index: int) -> bytes:
-    return (
-        "apiVersion: networking.k8s.io/v1\nkind: Ingress\n"
-        f"metadata: {{name: app-{index}, namespace: team-{index % 4}}}\n"
-        "spec:\n  ingressClassName: gitops-ingress\n  rules:\n"
-        f"  - host: app-{index}.example.com\n    http:\n      paths:\n"
-        f"      - path: /v{branch}\n        pathType: Prefix\n"
-        f"        backend: {{service: {{name: app-{index}, port: {{number: 80}}}}}}\n"
-    ).encode()
+def app_file(branch: int, index: int) -> bytes:
+    """App ``index``'s Ingress as ``branch`` has it (each branch routes its own path)."""
+    app = f"app-{index}"
+    return to_yaml(ingress(app, f"{app}.example.com", app, namespace=f"team-{index % 4}", path=f"/v{branch}")).encode()
 
 
 def fast_import_stream(branches: int, files: int, distinct: bool) -> bytes:
     out = bytearray(b"commit refs/heads/main\nmark :1\n" + STAMP.encode() + b"data 4\nmain\n")
     for index in range(files):
-        data = ingress(0, index)
+        data = app_file(0, index)
         out += f"M 100644 inline environments/production/app-{index:02d}.yaml\ndata {len(data)}\n".encode()
         out += data + b"\n"
     for number in range(1, branches + 1):
         out += f"commit refs/heads/feature/b{number:04d}\n{STAMP}data 2\nb\nfrom :1\n".encode()
         for index in range(files) if distinct else [number % files]:
-            data = ingress(number, index)
+            data = app_file(number, index)
             out += f"M 100644 inline environments/production/app-{index:02d}.yaml\ndata {len(data)}\n".encode()
             out += data + b"\n"
     return bytes(out)
@@ -107,7 +103,7 @@ def main() -> None:
 
         work = remote.clone(root / "work")
         work.switch("feature/b0001")
-        work.write({"environments/production/app-03.yaml": ingress(9999, 3)})
+        work.write({"environments/production/app-03.yaml": app_file(9999, 3)})
         work.commit("one change")
         work.push("feature/b0001")
         started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Helpers for the Kubernetes target tests: Ingress YAML, desired environments, a target on the
+"""Helpers for the Kubernetes target tests: desired environments (of tests.support.manifests objects), a target on the
 stand-in, and reads of what the stand-in holds (with the official client, as a user would)."""
 
 from __future__ import annotations
@@ -17,36 +17,13 @@ from gitops_ingress.kube import KubeOptions, KubernetesTarget
 from gitops_ingress.sync import DesiredEnvironment
 from tests.support.gitrepos import Remote, WorkTree, make_remote
 from tests.support.kubeapi import StandIn
-from tests.support.manifests import ingress
+from tests.support.manifests import Obj, ingress, to_yaml
 
 SETTINGS = Settings.build(None, {}, {"preview_domain": "preview.example.com", "serve_ingresses_without_class": False})
 
 
-def ingress_yaml(
-    name: str,
-    host: str,
-    service: str,
-    *,
-    namespace: str = "shop",
-    path: str = "/",
-    tls_secret: str = "",
-    port: int | str = 80,
-) -> str:
-    """A valid Ingress labelled with its team (the namespace), which the target must keep."""
-    return ingress(
-        name,
-        host,
-        service,
-        namespace=namespace,
-        path=path,
-        port=port,
-        tls_secret=tls_secret,
-        labels={"team": namespace},
-    )
-
-
-def environment(name: str, commit: str, *docs: str, settings: Settings = SETTINGS) -> DesiredEnvironment:
-    parsed = parse_file(f"environments/{name}/all.yaml", "\n---\n".join(docs).encode(), name, settings)
+def environment(name: str, commit: str, *docs: Obj, settings: Settings = SETTINGS) -> DesiredEnvironment:
+    parsed = parse_file(f"environments/{name}/all.yaml", to_yaml(*docs).encode(), name, settings)
     assert not [f for f in parsed.findings if f.severity.value == "error"], parsed.findings
     return DesiredEnvironment(name, commit, compile_routes(parsed.ingresses, settings), parsed.ingresses)
 
@@ -110,7 +87,7 @@ def shop_remote(tmp_path: Path, *branches: str) -> tuple[Remote, WorkTree]:
     """A bare remote whose ``main`` (and each of ``branches``) holds the shop Ingress to ``web``."""
     remote = make_remote(tmp_path)
     work = remote.clone()
-    work.write({"environments/production/shop.yaml": ingress_yaml("shop", "shop.example.com", "web")})
+    work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web"))})
     work.commit("stable")
     work.push("main")
     for branch in branches:

@@ -14,7 +14,7 @@ import pytest
 from kubernetes import client, dynamic
 from kubernetes.client.rest import ApiException
 
-from tests.support.kubeapi.builders import ingress
+from tests.support.manifests import ingress
 
 APPLY = "application/apply-patch+yaml"
 
@@ -42,7 +42,7 @@ def net(api_client: client.ApiClient) -> client.NetworkingV1Api:
 
 
 def test_apply_creates_and_records_ownership(net: client.NetworkingV1Api) -> None:
-    obj = _apply(net, ingress("web", labels={"team": "a"}), "gitops-ingress")
+    obj = _apply(net, ingress("web", labels={"team": "a"}, namespace="default"), "gitops-ingress")
     assert obj["metadata"]["uid"] and obj["metadata"]["generation"] == 1
     entry = _owners(obj)["gitops-ingress"]
     assert entry["operation"] == "Apply" and entry["fieldsType"] == "FieldsV1"
@@ -51,28 +51,33 @@ def test_apply_creates_and_records_ownership(net: client.NetworkingV1Api) -> Non
 
 
 def test_reapply_is_a_no_op_and_dropped_fields_are_removed(net: client.NetworkingV1Api) -> None:
-    first = _apply(net, ingress("web", labels={"team": "a", "tier": "web"}), "gitops-ingress")
-    again = _apply(net, ingress("web", labels={"team": "a", "tier": "web"}), "gitops-ingress")
+    first = _apply(net, ingress("web", labels={"team": "a", "tier": "web"}, namespace="default"), "gitops-ingress")
+    again = _apply(net, ingress("web", labels={"team": "a", "tier": "web"}, namespace="default"), "gitops-ingress")
     assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
-    dropped = _apply(net, ingress("web", labels={"team": "a"}), "gitops-ingress")
+    dropped = _apply(net, ingress("web", labels={"team": "a"}, namespace="default"), "gitops-ingress")
     assert dropped["metadata"]["labels"] == {"team": "a"}
     assert int(dropped["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
 
 
 def test_field_kept_while_another_manager_owns_it(net: client.NetworkingV1Api) -> None:
-    _apply(net, ingress("web", labels={"team": "a"}), "gitops-ingress")
+    _apply(net, ingress("web", labels={"team": "a"}, namespace="default"), "gitops-ingress")
     _apply(
-        net, {**ingress("web"), "metadata": {"name": "web", "namespace": "default", "labels": {"team": "a"}}}, "other"
+        net,
+        {
+            **ingress("web", namespace="default"),
+            "metadata": {"name": "web", "namespace": "default", "labels": {"team": "a"}},
+        },
+        "other",
     )
     # "other" co-owns labels.team (same value), so dropping it from ours keeps it.
-    after = _apply(net, ingress("web"), "gitops-ingress")
+    after = _apply(net, ingress("web", namespace="default"), "gitops-ingress")
     assert after["metadata"]["labels"] == {"team": "a"}
 
 
 def test_conflict_then_force_transfers_ownership(net: client.NetworkingV1Api) -> None:
-    _apply(net, ingress("web", host="a.example.com"), "gitops-ingress")
+    _apply(net, ingress("web", host="a.example.com", namespace="default"), "gitops-ingress")
     with pytest.raises(ApiException) as err:
-        _apply(net, ingress("web", host="b.example.com"), "intruder")
+        _apply(net, ingress("web", host="b.example.com", namespace="default"), "intruder")
     assert err.value.status == 409
     status = json.loads(err.value.body)
     assert status["reason"] == "Conflict"
@@ -87,40 +92,40 @@ def test_conflict_then_force_transfers_ownership(net: client.NetworkingV1Api) ->
         }
     ]
 
-    forced = _apply(net, ingress("web", host="b.example.com"), "intruder", force=True)
+    forced = _apply(net, ingress("web", host="b.example.com", namespace="default"), "intruder", force=True)
     assert forced["spec"]["rules"][0]["host"] == "b.example.com"
     owners = _owners(forced)
     assert "f:rules" in owners["intruder"]["fieldsV1"]["f:spec"]
     assert "f:rules" not in owners["gitops-ingress"]["fieldsV1"].get("f:spec", {})
     # Having lost the field, the first manager now conflicts in its turn.
     with pytest.raises(ApiException) as err:
-        _apply(net, ingress("web", host="a.example.com"), "gitops-ingress")
+        _apply(net, ingress("web", host="a.example.com", namespace="default"), "gitops-ingress")
     assert err.value.status == 409 and '"intruder"' in json.loads(err.value.body)["message"]
 
 
 def test_same_value_is_shared_not_a_conflict(net: client.NetworkingV1Api) -> None:
-    _apply(net, ingress("web"), "gitops-ingress")
-    shared = _apply(net, ingress("web"), "second")
+    _apply(net, ingress("web", namespace="default"), "gitops-ingress")
+    shared = _apply(net, ingress("web", namespace="default"), "second")
     assert {"gitops-ingress", "second"} <= set(_owners(shared))
 
 
 def test_update_takes_fields_and_apply_then_conflicts(net: client.NetworkingV1Api) -> None:
-    _apply(net, ingress("web", labels={"team": "a"}), "gitops-ingress")
+    _apply(net, ingress("web", labels={"team": "a"}, namespace="default"), "gitops-ingress")
     net.patch_namespaced_ingress(
         "web", "default", {"metadata": {"labels": {"team": "b"}}}, field_manager="kubectl-edit"
     )
     with pytest.raises(ApiException) as err:
-        _apply(net, ingress("web", labels={"team": "a"}), "gitops-ingress")
+        _apply(net, ingress("web", labels={"team": "a"}, namespace="default"), "gitops-ingress")
     assert '"kubectl-edit"' in json.loads(err.value.body)["message"]
     assert err.value.status == 409
 
 
 def test_apply_needs_field_manager_and_valid_objects(net: client.NetworkingV1Api) -> None:
     with pytest.raises(ApiException) as err:
-        net.patch_namespaced_ingress("web", "default", ingress("web"), _content_type=APPLY)
+        net.patch_namespaced_ingress("web", "default", ingress("web", namespace="default"), _content_type=APPLY)
     assert err.value.status == 400
     with pytest.raises(ApiException) as err:
-        _apply(net, ingress("UPPER"), "gitops-ingress")
+        _apply(net, ingress("UPPER", namespace="default"), "gitops-ingress")
     assert err.value.status == 422
     with pytest.raises(ApiException) as err:
         _apply(net, ingress("web", namespace="missing"), "gitops-ingress")
@@ -128,9 +133,9 @@ def test_apply_needs_field_manager_and_valid_objects(net: client.NetworkingV1Api
 
 
 def test_apply_with_stale_resource_version_conflicts(net: client.NetworkingV1Api) -> None:
-    first = _apply(net, ingress("web"), "gitops-ingress")
-    _apply(net, ingress("web", labels={"x": "1"}), "gitops-ingress")
-    body = ingress("web")
+    first = _apply(net, ingress("web", namespace="default"), "gitops-ingress")
+    _apply(net, ingress("web", labels={"x": "1"}, namespace="default"), "gitops-ingress")
+    body = ingress("web", namespace="default")
     body["metadata"]["resourceVersion"] = first["metadata"]["resourceVersion"]
     with pytest.raises(ApiException) as err:
         _apply(net, body, "gitops-ingress")
@@ -141,7 +146,9 @@ def test_dynamic_client_discovers_and_applies(api_client: client.ApiClient, tmp_
     # The DynamicClient caches discovery in a file keyed by host: give it its own file.
     dyn = dynamic.DynamicClient(api_client, cache_file=str(tmp_path / "discovery.json"))
     ingresses = dyn.resources.get(api_version="networking.k8s.io/v1", kind="Ingress")
-    applied = dyn.server_side_apply(ingresses, body=ingress("web"), namespace="default", field_manager="gitops-ingress")
+    applied = dyn.server_side_apply(
+        ingresses, body=ingress("web", namespace="default"), namespace="default", field_manager="gitops-ingress"
+    )
     assert applied.metadata.managedFields[0].manager == "gitops-ingress"
     listed = dyn.get(ingresses, namespace="default", label_selector="")
     assert [i.metadata.name for i in listed.items] == ["web"]

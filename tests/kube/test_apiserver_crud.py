@@ -9,7 +9,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from tests.support.kubeapi import StandIn
-from tests.support.kubeapi.builders import ingress, namespace, service
+from tests.support.manifests import ingress, namespace, service
 
 
 def _status(exc: ApiException) -> dict:
@@ -63,9 +63,9 @@ def test_namespace_and_ingress_lifecycle(api_client: client.ApiClient) -> None:
 
 def test_already_exists_and_missing_namespace(api_client: client.ApiClient) -> None:
     net = client.NetworkingV1Api(api_client)
-    net.create_namespaced_ingress("default", ingress("web"))
+    net.create_namespaced_ingress("default", ingress("web", namespace="default"))
     with pytest.raises(ApiException) as err:
-        net.create_namespaced_ingress("default", ingress("web"))
+        net.create_namespaced_ingress("default", ingress("web", namespace="default"))
     assert err.value.status == 409 and _status(err.value)["reason"] == "AlreadyExists"
     with pytest.raises(ApiException) as err:
         net.create_namespaced_ingress("nowhere", ingress("web", namespace="nowhere"))
@@ -75,7 +75,7 @@ def test_already_exists_and_missing_namespace(api_client: client.ApiClient) -> N
 
 def test_stale_resource_version_is_a_conflict(api_client: client.ApiClient) -> None:
     net = client.NetworkingV1Api(api_client)
-    first = net.create_namespaced_ingress("default", ingress("web"))
+    first = net.create_namespaced_ingress("default", ingress("web", namespace="default"))
     net.patch_namespaced_ingress("web", "default", {"metadata": {"labels": {"x": "1"}}})
     stale = api_client.sanitize_for_serialization(first)
     with pytest.raises(ApiException) as err:
@@ -91,7 +91,7 @@ def test_stale_resource_version_is_a_conflict(api_client: client.ApiClient) -> N
 
 def test_json_patch_and_delete_preconditions(api_client: client.ApiClient) -> None:
     net = client.NetworkingV1Api(api_client)
-    created = net.create_namespaced_ingress("default", ingress("web"))
+    created = net.create_namespaced_ingress("default", ingress("web", namespace="default"))
     patched = net.patch_namespaced_ingress(
         "web",
         "default",
@@ -129,7 +129,7 @@ def test_json_patch_and_delete_preconditions(api_client: client.ApiClient) -> No
 def test_invalid_ingress_is_422_with_causes(api_client: client.ApiClient) -> None:
     net = client.NetworkingV1Api(api_client)
     with pytest.raises(ApiException) as err:
-        net.create_namespaced_ingress("default", ingress("Bad_Name"))
+        net.create_namespaced_ingress("default", ingress("Bad_Name", namespace="default"))
     assert err.value.status == 422
     status = _status(err.value)
     assert status["reason"] == "Invalid" and status["kind"] == "Status"
@@ -142,7 +142,7 @@ def test_422_causes_match_our_validator(api_client: client.ApiClient) -> None:
     from gitops_ingress.core.validation import validate_manifest
 
     net = client.NetworkingV1Api(api_client)
-    bad_host = ingress("web", host="Shop.Example.com")
+    bad_host = ingress("web", host="Shop.Example.com", namespace="default")
     with pytest.raises(ApiException) as err:
         net.create_namespaced_ingress("default", bad_host)
     causes = _status(err.value)["details"]["causes"]
@@ -159,7 +159,7 @@ def test_422_causes_match_our_validator(api_client: client.ApiClient) -> None:
 def test_strict_field_validation_rejects_unknown_fields(api_client: client.ApiClient, stand_in: StandIn) -> None:
     import httpx
 
-    body = ingress("web")
+    body = ingress("web", namespace="default")
     body["spec"]["rules"][0]["htp"] = {}
     url = f"{stand_in.url}/apis/networking.k8s.io/v1/namespaces/default/ingresses"
     strict = httpx.post(url, params={"fieldValidation": "Strict"}, json=body)
@@ -172,7 +172,7 @@ def test_strict_field_validation_rejects_unknown_fields(api_client: client.ApiCl
 
 def test_status_subresource(api_client: client.ApiClient) -> None:
     net = client.NetworkingV1Api(api_client)
-    net.create_namespaced_ingress("default", ingress("web"))
+    net.create_namespaced_ingress("default", ingress("web", namespace="default"))
     lb = {"status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}}
     # A status sent to the main resource is ignored ...
     net.patch_namespaced_ingress("web", "default", lb)
@@ -187,8 +187,8 @@ def test_status_subresource(api_client: client.ApiClient) -> None:
 def test_selectors_and_cluster_wide_list(api_client: client.ApiClient) -> None:
     core, net = client.CoreV1Api(api_client), client.NetworkingV1Api(api_client)
     core.create_namespace(namespace("b"))
-    net.create_namespaced_ingress("default", ingress("a1", labels={"team": "a", "tier": "web"}))
-    net.create_namespaced_ingress("default", ingress("a2", labels={"team": "a"}))
+    net.create_namespaced_ingress("default", ingress("a1", labels={"team": "a", "tier": "web"}, namespace="default"))
+    net.create_namespaced_ingress("default", ingress("a2", labels={"team": "a"}, namespace="default"))
     net.create_namespaced_ingress("b", ingress("b1", namespace="b", labels={"team": "b"}))
 
     def names(**kw: str) -> list[str]:
@@ -227,7 +227,7 @@ def test_namespace_deletion_removes_contents(api_client: client.ApiClient) -> No
     net.create_namespaced_ingress("preview", ingress("web", namespace="preview"))
     core.create_namespaced_service("preview", service("api", namespace="preview"))
     core.create_namespaced_secret("preview", {"metadata": {"name": "tls"}, "stringData": {"a": "b"}})
-    net.create_namespaced_ingress("default", ingress("keep"))
+    net.create_namespaced_ingress("default", ingress("keep", namespace="default"))
     terminating = json.loads(core.delete_namespace("preview", _preload_content=False).data)
     assert terminating["status"]["phase"] == "Terminating"
     assert terminating["metadata"]["deletionTimestamp"]

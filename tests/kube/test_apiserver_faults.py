@@ -11,7 +11,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from tests.support.kubeapi import StandIn
-from tests.support.kubeapi.builders import ingress
+from tests.support.manifests import ingress
 
 
 def test_fail_next_requests_then_recover(stand_in: StandIn, api_client: client.ApiClient) -> None:
@@ -35,9 +35,9 @@ def test_faults_filtered_by_verb_and_resource(stand_in: StandIn, api_client: cli
     client.CoreV1Api(api_client).list_namespace()  # other verbs and resources pass
     net.list_ingress_for_all_namespaces()
     with pytest.raises(ApiException) as err:
-        net.create_namespaced_ingress("default", ingress("web"))
+        net.create_namespaced_ingress("default", ingress("web", namespace="default"))
     assert err.value.status == 500
-    net.create_namespaced_ingress("default", ingress("web"))
+    net.create_namespaced_ingress("default", ingress("web", namespace="default"))
 
 
 def test_delay_applies_to_every_request(stand_in: StandIn) -> None:
@@ -55,9 +55,13 @@ def test_delay_applies_to_every_request(stand_in: StandIn) -> None:
 def test_request_counts(stand_in: StandIn, api_client: client.ApiClient) -> None:
     net = client.NetworkingV1Api(api_client)
     stand_in.reset_counts()
-    net.create_namespaced_ingress("default", ingress("web"))
+    net.create_namespaced_ingress("default", ingress("web", namespace="default"))
     net.patch_namespaced_ingress(
-        "web", "default", ingress("web"), field_manager="me", _content_type="application/apply-patch+yaml"
+        "web",
+        "default",
+        ingress("web", namespace="default"),
+        field_manager="me",
+        _content_type="application/apply-patch+yaml",
     )
     net.list_namespaced_ingress("default")
     net.read_namespaced_ingress("web", "default")

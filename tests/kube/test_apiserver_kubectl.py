@@ -17,33 +17,20 @@ from collections.abc import Callable
 import pytest
 
 from tests.support.kubeapi import StandIn
+from tests.support.manifests import PATH_ENTRY, Obj, ingress, set_at, to_yaml
 
 pytestmark = pytest.mark.slow
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 KubectlRunner = Callable[..., subprocess.CompletedProcess[str]]  # the ``kubectl`` fixture
 
-MANIFEST = """\
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata:
-  name: shop
-  namespace: default
-  labels: {team: shop}
-spec:
-  ingressClassName: gitops-ingress
-  rules:
-  - host: HOST
-    http:
-      paths:
-      - path: /
-        pathType: Prefix
-        backend: {service: {name: api, port: {number: 80}}}
-"""
+
+def shop(host: str = "shop.example.com") -> Obj:
+    return ingress("shop", host, "api", namespace="default", labels={"team": "shop"})
 
 
-def _manifest(tmp_path: pathlib.Path, host: str = "shop.example.com", extra: str = "") -> str:
+def _manifest(tmp_path: pathlib.Path, host: str = "shop.example.com") -> str:
     path = tmp_path / f"ingress-{host}.yaml"
-    path.write_text(MANIFEST.replace("HOST", host) + extra)
+    path.write_text(to_yaml(shop(host)))
     return str(path)
 
 
@@ -113,11 +100,7 @@ def test_server_side_apply_conflict_force_and_delete(kubectl: KubectlRunner, tmp
 
 def test_validation_errors_reach_kubectl(kubectl: KubectlRunner, tmp_path: pathlib.Path) -> None:
     typo = _manifest(tmp_path).replace(".yaml", "-typo.yaml")
-    pathlib.Path(typo).write_text(
-        MANIFEST.replace("HOST", "shop.example.com").replace(
-            "pathType: Prefix", "pathType: Prefix\n        pathTyp: Exact"
-        )
-    )
+    pathlib.Path(typo).write_text(to_yaml(set_at(shop(), f"{PATH_ENTRY}.pathTyp", "Exact")))
     strict = kubectl("apply", "--server-side", "-f", typo)
     assert strict.returncode == 1
     assert 'unknown field "spec.rules[0].http.paths[0].pathTyp"' in strict.stderr

@@ -15,7 +15,7 @@ from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
 from tests.support.kubeapi import StandIn
-from tests.support.kubeapi.builders import ingress, namespace
+from tests.support.manifests import ingress, namespace
 
 INGRESSES = "/apis/networking.k8s.io/v1/namespaces/default/ingresses"
 
@@ -39,7 +39,7 @@ def _events(http: httpx.Client, stand_in: StandIn, path: str, **params: Any) -> 
 def test_watch_streams_changes_in_order(api_client: client.ApiClient) -> None:
     net = client.NetworkingV1Api(api_client)
     rv = net.list_namespaced_ingress("default").metadata.resource_version
-    net.create_namespaced_ingress("default", ingress("web"))
+    net.create_namespaced_ingress("default", ingress("web", namespace="default"))
     net.patch_namespaced_ingress("web", "default", {"metadata": {"labels": {"a": "b"}}})
     net.delete_namespaced_ingress("web", "default")
     seen = []
@@ -54,7 +54,7 @@ def test_watch_streams_changes_in_order(api_client: client.ApiClient) -> None:
 def test_watch_without_version_starts_with_current_state(
     http: httpx.Client, stand_in: StandIn, api_client: client.ApiClient
 ) -> None:
-    client.NetworkingV1Api(api_client).create_namespaced_ingress("default", ingress("web"))
+    client.NetworkingV1Api(api_client).create_namespaced_ingress("default", ingress("web", namespace="default"))
     first = next(_events(http, stand_in, INGRESSES))
     assert first["type"] == "ADDED" and first["object"]["metadata"]["name"] == "web"
     assert first["object"]["kind"] == "Ingress"
@@ -62,8 +62,8 @@ def test_watch_without_version_starts_with_current_state(
 
 def test_resume_from_resource_version(http: httpx.Client, stand_in: StandIn, api_client: client.ApiClient) -> None:
     net = client.NetworkingV1Api(api_client)
-    created = net.create_namespaced_ingress("default", ingress("one"))
-    net.create_namespaced_ingress("default", ingress("two"))
+    created = net.create_namespaced_ingress("default", ingress("one", namespace="default"))
+    net.create_namespaced_ingress("default", ingress("two", namespace="default"))
     events = _events(http, stand_in, INGRESSES, resourceVersion=created.metadata.resource_version)
     first = next(events)
     assert (first["type"], first["object"]["metadata"]["name"]) == ("ADDED", "two")
@@ -71,8 +71,8 @@ def test_resume_from_resource_version(http: httpx.Client, stand_in: StandIn, api
 
 def test_compaction_expires_old_versions(http: httpx.Client, stand_in: StandIn, api_client: client.ApiClient) -> None:
     net = client.NetworkingV1Api(api_client)
-    old = net.create_namespaced_ingress("default", ingress("one")).metadata.resource_version
-    net.create_namespaced_ingress("default", ingress("two"))
+    old = net.create_namespaced_ingress("default", ingress("one", namespace="default")).metadata.resource_version
+    net.create_namespaced_ingress("default", ingress("two", namespace="default"))
     stand_in.compact()
     events = list(_events(http, stand_in, INGRESSES, resourceVersion=old))
     assert len(events) == 1 and events[0]["type"] == "ERROR"
@@ -86,7 +86,7 @@ def test_compaction_expires_old_versions(http: httpx.Client, stand_in: StandIn, 
     # A continue token from before the compaction is expired too.
     page = net.list_namespaced_ingress("default", limit=1)
     stand_in.compact()
-    net.create_namespaced_ingress("default", ingress("three"))
+    net.create_namespaced_ingress("default", ingress("three", namespace="default"))
     stand_in.compact()
     with pytest.raises(ApiException) as err:
         net.list_namespaced_ingress("default", limit=1, _continue=page.metadata._continue)
@@ -94,7 +94,7 @@ def test_compaction_expires_old_versions(http: httpx.Client, stand_in: StandIn, 
 
 
 def test_bookmarks_and_initial_events_end(http: httpx.Client, stand_in: StandIn, api_client: client.ApiClient) -> None:
-    client.NetworkingV1Api(api_client).create_namespaced_ingress("default", ingress("web"))
+    client.NetworkingV1Api(api_client).create_namespaced_ingress("default", ingress("web", namespace="default"))
     events = _events(
         http,
         stand_in,
@@ -119,10 +119,10 @@ def test_bookmarks_and_initial_events_end(http: httpx.Client, stand_in: StandIn,
 def test_selector_transitions_and_timeout(http: httpx.Client, stand_in: StandIn, api_client: client.ApiClient) -> None:
     net = client.NetworkingV1Api(api_client)
     rv = str(stand_in.resource_version)
-    net.create_namespaced_ingress("default", ingress("web", labels={"team": "a"}))
+    net.create_namespaced_ingress("default", ingress("web", labels={"team": "a"}, namespace="default"))
     net.patch_namespaced_ingress("web", "default", {"metadata": {"labels": {"team": "b"}}})
     net.patch_namespaced_ingress("web", "default", {"metadata": {"labels": {"team": "a"}}})
-    net.create_namespaced_ingress("default", ingress("other", labels={"team": "b"}))
+    net.create_namespaced_ingress("default", ingress("other", labels={"team": "b"}, namespace="default"))
     events = _events(http, stand_in, INGRESSES, resourceVersion=rv, labelSelector="team=a", timeoutSeconds=1)
     assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
         ("ADDED", "web"),
@@ -170,7 +170,7 @@ def test_many_concurrent_watchers_see_every_event(
         t.start()
     ready.wait()
     for n in range(10):
-        net.create_namespaced_ingress("default", ingress(f"web{n}"))
+        net.create_namespaced_ingress("default", ingress(f"web{n}", namespace="default"))
     for t in threads:
         t.join(timeout=15)
     assert all(results.get(i) == [f"web{n}" for n in range(10)] for i in range(20))
@@ -188,7 +188,7 @@ def test_kubernetes_asyncio_watch(stand_in: StandIn, api_client: client.ApiClien
     from kubernetes_asyncio import client as aclient
     from kubernetes_asyncio import watch as awatch
 
-    client.NetworkingV1Api(api_client).create_namespaced_ingress("default", ingress("web"))
+    client.NetworkingV1Api(api_client).create_namespaced_ingress("default", ingress("web", namespace="default"))
 
     async def run() -> list[tuple[str, str]]:
         config = aclient.Configuration(host=stand_in.url)

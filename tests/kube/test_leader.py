@@ -17,10 +17,10 @@ from tests.kube.target_kit import (
     client_for,
     environment,
     envs,
-    ingress_yaml,
     run,
 )
 from tests.support.kubeapi import StandIn
+from tests.support.manifests import ingress
 
 WAIT = 10.0
 
@@ -96,12 +96,12 @@ def test_follower_writes_nothing(stand_in: StandIn) -> None:
     assert a.try_acquire_or_renew()
     follower = KubernetesTarget(client_for(stand_in), SETTINGS, is_leader=b.is_leader)
     stand_in.reset_counts()
-    run(follower.apply("main", True, envs(environment("production", "c1", ingress_yaml("s", "s.example.com", "web")))))
+    run(follower.apply("main", True, envs(environment("production", "c1", ingress("s", "s.example.com", "web")))))
     assert stand_in.request_counts()["writes"] == 0
 
 
 def test_leader_lost_mid_apply_is_completed_by_the_next_leader(stand_in: StandIn) -> None:
-    docs = [ingress_yaml(f"app{i}", f"app{i}.example.com", "web") for i in range(10)]
+    docs = [ingress(f"app{i}", f"app{i}.example.com", "web") for i in range(10)]
     desired = envs(environment("production", "c1", *docs))
     a, b = elector(stand_in, "a", duration=1.0), elector(stand_in, "b", duration=1.0)
     assert a.try_acquire_or_renew()

@@ -15,11 +15,11 @@ from tests.kube.target_kit import (
     client_for,
     environment,
     envs,
-    ingress_yaml,
     make_target,
     run,
 )
 from tests.support.kubeapi import StandIn
+from tests.support.manifests import ingress
 
 RBAC = Path(__file__).resolve().parents[2] / "deploy" / "rbac.yaml"
 
@@ -52,18 +52,22 @@ def used(stand_in: StandIn) -> set[tuple[str, str]]:
 
 
 def test_control_plane_role_is_exactly_what_it_uses(stand_in: StandIn) -> None:
-    shop = ingress_yaml("shop", "shop.example.com", "web")
+    shop = ingress("shop", "shop.example.com", "web")
     target = make_target(stand_in)
     Cluster(stand_in).namespace("gitops-ingress")
     stand_in.reset_counts()
     run(target.apply("main", True, envs(environment("production", "c1", shop))))
     run(target.apply("feature", False, envs(environment("production", "c1", shop))))
-    run(target.apply("feature", False, envs(environment("production", "c2", shop.replace("web", "web2")))))
+    run(
+        target.apply(
+            "feature", False, envs(environment("production", "c2", ingress("shop", "shop.example.com", "web2")))
+        )
+    )
     run(
         target.apply(
             "feature",
             False,
-            envs(environment("production", "c3", ingress_yaml("a", "a.example.com", "a", namespace="apis"))),
+            envs(environment("production", "c3", ingress("a", "a.example.com", "a", namespace="apis"))),
         )
     )
     run(target.remove("feature", False))
@@ -76,7 +80,7 @@ def test_control_plane_role_is_exactly_what_it_uses(stand_in: StandIn) -> None:
 def test_proxy_role_is_exactly_what_it_uses(stand_in: StandIn) -> None:
     run(
         make_target(stand_in).apply(
-            "main", True, envs(environment("production", "c1", ingress_yaml("shop", "shop.example.com", "web")))
+            "main", True, envs(environment("production", "c1", ingress("shop", "shop.example.com", "web")))
         )
     )
     stand_in.reset_counts()

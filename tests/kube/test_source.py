@@ -11,9 +11,10 @@ from pathlib import Path
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.core.naming import preview_host
 from tests.kube.source_kit import Cluster, endpoints_for, running
-from tests.kube.target_kit import environment, envs, ingress_yaml, make_target
+from tests.kube.target_kit import environment, envs, make_target
 from tests.proxy.fixtures_ops import CertificateAuthority
 from tests.support.kubeapi import StandIn
+from tests.support.manifests import ingress
 
 DOMAIN = "preview.example.com"
 
@@ -29,7 +30,7 @@ def _shop(stand_in: StandIn) -> Cluster:
 def test_stable_and_preview_hosts_route_to_ready_endpoints(stand_in: StandIn) -> None:
     cluster = _shop(stand_in)
     target = make_target(stand_in)
-    shop = ingress_yaml("shop", "shop.example.com", "web", port="http")
+    shop = ingress("shop", "shop.example.com", "web", port="http")
     preview = preview_host("feature/x", "shop.example.com", DOMAIN)
 
     async def scenario() -> None:
@@ -50,10 +51,8 @@ def test_stable_and_preview_hosts_route_to_ready_endpoints(stand_in: StandIn) ->
 
 def test_only_ingresses_of_our_class_count_and_external_names_resolve(stand_in: StandIn) -> None:
     cluster = _shop(stand_in)
-    other = ingress_yaml("other", "other.example.com", "web").replace(
-        "ingressClassName: gitops-ingress", "ingressClassName: nginx"
-    )
-    external = ingress_yaml("ext", "ext.example.com", "partner")
+    other = ingress("other", "other.example.com", "web", ingress_class="nginx")
+    external = ingress("ext", "ext.example.com", "partner")
 
     async def scenario() -> None:
         await asyncio.to_thread(
@@ -74,8 +73,8 @@ def test_only_ingresses_of_our_class_count_and_external_names_resolve(stand_in: 
 def test_watch_cut_and_410_relist_lose_no_update(stand_in: StandIn) -> None:
     cluster = _shop(stand_in)
     target = make_target(stand_in)
-    one = ingress_yaml("one", "one.example.com", "web", port="http")
-    two = ingress_yaml("two", "two.example.com", "web", port="http")
+    one = ingress("one", "one.example.com", "web", port="http")
+    two = ingress("two", "two.example.com", "web", port="http")
 
     async def scenario() -> None:
         await target.apply("main", True, envs(environment("production", "c1", one, two)))
@@ -104,7 +103,7 @@ def test_tls_secrets_are_written_for_the_certificate_store_and_status_published(
     ca.issue(tmp_path / "c.pem", tmp_path / "k.pem", "shop.example.com")
     cluster.tls_secret("shop", "shop-tls", (tmp_path / "c.pem").read_bytes(), (tmp_path / "k.pem").read_bytes())
     target = make_target(stand_in)
-    shop = ingress_yaml("shop", "shop.example.com", "web", tls_secret="shop-tls")
+    shop = ingress("shop", "shop.example.com", "web", tls_secret="shop-tls")
     tls_dir = tmp_path / "tls"
     tls_dir.mkdir()
 

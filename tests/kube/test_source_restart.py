@@ -11,13 +11,14 @@ from typing import Any
 
 from gitops_ingress.core.backends import Endpoint
 from tests.kube.source_kit import Cluster, endpoints_for, outage_log, running
-from tests.kube.target_kit import environment, envs, ingress_yaml, make_target
+from tests.kube.target_kit import environment, envs, make_target
 from tests.support.kubeapi import StandIn
 from tests.support.kubeapi.registry import Write
 from tests.support.kubeapi.resources import lookup
+from tests.support.manifests import ingress
 
-ONE = ingress_yaml("one", "one.example.com", "web", port="http")
-TWO = ingress_yaml("two", "two.example.com", "web", port="http")
+ONE = ingress("one", "one.example.com", "web", port="http")
+TWO = ingress("two", "two.example.com", "web", port="http")
 ADDRESS = "203.0.113.9"
 
 

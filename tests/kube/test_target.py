@@ -21,18 +21,18 @@ from tests.kube.target_kit import (
     environment,
     envs,
     hosts,
-    ingress_yaml,
     labels,
     make_target,
     run,
 )
 from tests.support.kubeapi import StandIn
+from tests.support.manifests import drop, ingress, set_at
 
 EXP_NS = preview_namespace("{namespace}-{branch}", "shop", "exp")
 FEATURE_NS = preview_namespace("{namespace}-{branch}", "shop", "feature")
 
-SHOP = ingress_yaml("shop", "shop.example.com", "web", tls_secret="shop-tls")
-API = ingress_yaml("api", "api.example.com", "api", path="/v1", port="http")
+SHOP = ingress("shop", "shop.example.com", "web", tls_secret="shop-tls", labels={"team": "shop"})
+API = ingress("api", "api.example.com", "api", path="/v1", port="http")
 DOMAIN = "preview.example.com"
 
 
@@ -54,8 +54,10 @@ def test_stable_branch_is_applied_as_written(stand_in: StandIn) -> None:
 
 def test_preview_gets_our_class_preview_hosts_and_tls_secret(stand_in: StandIn) -> None:
     target = make_target(stand_in, preview_tls_secret="gitops-ingress/preview-wildcard-tls")
-    legacy = SHOP.replace("  ingressClassName: gitops-ingress\n", "").replace(
-        "  labels: {team: shop}", "  labels: {team: shop}\n  annotations: {kubernetes.io/ingress.class: gitops-ingress}"
+    legacy = set_at(
+        drop(SHOP, "spec.ingressClassName"),
+        "metadata.annotations",
+        {"kubernetes.io/ingress.class": "gitops-ingress"},
     )
     run(target.apply("feature/Login", False, envs(environment("production", "c2", legacy))))
     ns_name = preview_namespace("{namespace}-{branch}", "shop", "feature/Login")
@@ -97,7 +99,7 @@ def test_nothing_to_change_makes_no_write(stand_in: StandIn) -> None:
     target = make_target(stand_in)
     desired = envs(
         environment("production", "c1", SHOP, API),
-        environment("staging", "c1", ingress_yaml("shop", "shop.staging.example.com", "web", namespace="shop-staging")),
+        environment("staging", "c1", ingress("shop", "shop.staging.example.com", "web", namespace="shop-staging")),
     )
     run(target.apply("main", True, desired))
     run(target.apply("feature", False, desired))
@@ -111,24 +113,20 @@ def test_nothing_to_change_makes_no_write(stand_in: StandIn) -> None:
 
 def test_prune_removes_what_git_no_longer_holds(stand_in: StandIn) -> None:
     target = make_target(stand_in)
-    moved = ingress_yaml("api", "api.example.com", "api", namespace="apis")
+    moved = ingress("api", "api.example.com", "api", namespace="apis", labels={"team": "apis"})
     run(target.apply("feature", False, envs(environment("production", "c1", SHOP, API))))
     run(target.apply("feature", False, envs(environment("production", "c2", moved))))
     read = Reader(stand_in)
     assert set(read.ingresses()) == {preview_namespace("{namespace}-{branch}", "apis", "feature") + "/api"}
     assert FEATURE_NS not in read.namespaces()
     # a field dropped in git is dropped in the cluster too
-    run(
-        target.apply(
-            "feature", False, envs(environment("production", "c3", moved.replace("  labels: {team: apis}\n", "")))
-        )
-    )
+    run(target.apply("feature", False, envs(environment("production", "c3", drop(moved, "metadata.labels")))))
     assert "team" not in labels(read.ingresses()[preview_namespace("{namespace}-{branch}", "apis", "feature") + "/api"])
 
 
 def test_kept_environment_is_left_alone(stand_in: StandIn) -> None:
     target = make_target(stand_in)
-    staging = ingress_yaml("shop", "shop.staging.example.com", "web", namespace="shop-staging")
+    staging = ingress("shop", "shop.staging.example.com", "web", namespace="shop-staging")
     run(target.apply("main", True, envs(environment("production", "c1", SHOP), environment("staging", "c1", staging))))
     refused = environment("staging", "c2")
     run(

@@ -24,14 +24,14 @@ from tests.kube.target_kit import (
     environment,
     envs,
     hosts,
-    ingress_yaml,
     make_target,
     run,
 )
 from tests.support.kubeapi import StandIn
+from tests.support.manifests import drop, ingress
 
-SHOP = ingress_yaml("shop", "shop.example.com", "web")
-SHOP_V2 = ingress_yaml("shop", "shop.example.com", "web-v2")
+SHOP = ingress("shop", "shop.example.com", "web")
+SHOP_V2 = ingress("shop", "shop.example.com", "web-v2")
 
 
 def _applied(stand_in: StandIn) -> KubernetesTarget:
@@ -90,27 +90,7 @@ def test_forbidden_names_the_missing_permission(stand_in: StandIn) -> None:
 
 def test_conflict_with_another_field_manager_is_reported_not_forced(stand_in: StandIn) -> None:
     target = _applied(stand_in)
-    other = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": "shop", "namespace": "shop"},
-        "spec": {
-            "rules": [
-                {
-                    "host": "shop.example.com",
-                    "http": {
-                        "paths": [
-                            {
-                                "path": "/",
-                                "pathType": "Prefix",
-                                "backend": {"service": {"name": "hotfix", "port": {"number": 80}}},
-                            }
-                        ]
-                    },
-                }
-            ]
-        },
-    }
+    other = drop(ingress("shop", "shop.example.com", "hotfix"), "spec.ingressClassName")
     Reader(stand_in).net.patch_namespaced_ingress(
         "shop", "shop", other, field_manager="kubectl", force=True, _content_type="application/apply-patch+yaml"
     )
@@ -122,7 +102,7 @@ def test_conflict_with_another_field_manager_is_reported_not_forced(stand_in: St
     assert _backend(stand_in) == "web-v2"
 
 
-STAGING_SHOP = ingress_yaml("shop", "shop.staging.example.com", "web", namespace="shop-staging")
+STAGING_SHOP = ingress("shop", "shop.staging.example.com", "web", namespace="shop-staging")
 
 
 def _backend(stand_in: StandIn) -> str:
@@ -134,7 +114,7 @@ def test_foreign_namespace_with_the_preview_name_is_never_adopted(stand_in: Stan
     name = preview_namespace("{namespace}-{branch}", "shop", "feature")
     read.core.create_namespace({"metadata": {"name": name, "labels": {"team": "other"}}})
     target = make_target(stand_in)
-    other = ingress_yaml("api", "api.example.com", "api", namespace="apis")
+    other = ingress("api", "api.example.com", "api", namespace="apis")
     with pytest.raises(ForeignObject, match=rf"branch 'feature'.*namespace {name} exists and is not managed"):
         run(target.apply("feature", False, envs(environment("production", "c1", SHOP, other))))
     assert dict(read.namespaces()[name].metadata.labels) == {
@@ -165,7 +145,7 @@ def test_namespace_and_branch_pairs_never_meet_in_one_namespace(stand_in: StandI
     target = make_target(stand_in)
     run(target.apply("main", True, envs(environment("staging", "c1", STAGING_SHOP))))
     run(target.apply("x-y", False, envs(environment("production", "c1", SHOP))))
-    other = ingress_yaml("shop", "other.example.com", "web", namespace="shop-x")
+    other = ingress("shop", "other.example.com", "web", namespace="shop-x")
     run(target.apply("y", False, envs(environment("production", "c1", other))))
     run(target.apply("staging", False, envs(environment("production", "c1", SHOP))))
     ingresses = Reader(stand_in).ingresses()
@@ -182,7 +162,7 @@ def test_the_stable_branch_never_writes_into_a_preview_namespace(stand_in: Stand
     target = make_target(stand_in)
     run(target.apply("feature", False, envs(environment("production", "c1", SHOP))))
     taken = preview_namespace("{namespace}-{branch}", "shop", "feature")
-    squatter = ingress_yaml("shop", "shop.example.com", "web", namespace=taken)
+    squatter = ingress("shop", "shop.example.com", "web", namespace=taken)
     with pytest.raises(ForeignObject, match=rf"namespace {taken} is branch 'feature''s preview namespace"):
         run(target.apply("main", True, envs(environment("production", "c1", squatter))))
     assert set(Reader(stand_in).ingresses()) == {f"{taken}/shop"}

@@ -10,8 +10,9 @@ from pathlib import Path
 
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
-from tests.kube.target_kit import Reader, ingress_yaml, make_target, shop_remote
+from tests.kube.target_kit import Reader, make_target, shop_remote
 from tests.support.kubeapi import StandIn
+from tests.support.manifests import ingress, to_yaml
 from tests.sync.conftest import running
 
 
@@ -29,7 +30,7 @@ def test_apply_backs_off_while_the_api_server_is_down_and_completes_after_restar
             assert first is not None and first.state is SyncState.APPLIED and backend() == "web"
             serving = harness.resolve("shop.example.com")
             stand_in.halt()
-            work.write({"environments/production/shop.yaml": ingress_yaml("shop", "shop.example.com", "web-v2")})
+            work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web-v2"))})
             work.commit("v2")
             work.push("main")
             async with engine.subscribe() as events:  # the first attempt and a back-off retry both fail

@@ -32,7 +32,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from gitops_ingress.proxy.app import ProxyOptions, Worker, serve
-from tests.core.ingress_yaml import ingress
 from tests.support.processes import Child
 
 LOOPBACK = "127.0.0.1"
@@ -241,11 +240,6 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
-
-
-def ingress_yaml(name: str, host: str, service: str, port: int = 80) -> str:
-    """One Ingress routing ``host`` / (Prefix) to ``shop/<service>:<port>``."""
-    return ingress(name, host=host, backend=f"service:\n  name: {service}\n  port:\n    number: {port}")
 
 
 # --- a stand-in control plane ---------------------------------------------------------------------

@@ -19,6 +19,7 @@ from gitops_ingress.core.config import read_settings
 from gitops_ingress.core.routing import ServiceRef
 from gitops_ingress.core.settings import SETTINGS_FILE
 from gitops_ingress.proxy.sources.files import FileSource
+from tests.support.manifests import ingress, to_yaml
 from tests.support.upstreams import LoopThread, TestUpstream
 
 from .fixtures_ops import (
@@ -30,7 +31,6 @@ from .fixtures_ops import (
     ProxyProcess,
     ca_fixture,  # noqa: F401
     in_background,
-    ingress_yaml,
     peer_serial,
     write,
 )
@@ -114,7 +114,7 @@ def test_changed_files_are_served_without_a_restart(
 ) -> None:
     upstream = start_upstream("echo")
     env = tmp_path / "production"
-    write(env / "shop.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
+    write(env / "shop.yaml", to_yaml(ingress("shop", "shop.example.com", "storefront")))
     args = [
         "--listen",
         f"{LOOPBACK}:0",
@@ -135,7 +135,7 @@ def test_changed_files_are_served_without_a_restart(
             lambda: httpx.get(proxy.url() + "/hold", headers={"Host": "shop.example.com"}, timeout=WAIT)
         )
         assert upstream.stats.request_seen.wait(WAIT)
-        write(env / "pay.yaml", ingress_yaml("pay", "pay.example.com", "checkout"))
+        write(env / "pay.yaml", to_yaml(ingress("pay", "pay.example.com", "checkout")))
         proxy.wait_stderr("route table version 2 loaded")
         loop_thread.call(upstream.release.set)
         in_flight.join(WAIT)
@@ -195,7 +195,7 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 def test_broken_ingress_files_exit_1_naming_file_and_line(tmp_path: Path) -> None:
     env = tmp_path / "production"
-    write(env / "ok.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
+    write(env / "ok.yaml", to_yaml(ingress("shop", "shop.example.com", "storefront")))
     write(env / "bad.yaml", "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: [x\n")
     done = run_cli("--listen", f"{LOOPBACK}:0", "--ingress-dir", str(env))
     assert done.returncode == 1, done.stderr
@@ -218,7 +218,7 @@ def test_broken_ingress_files_exit_1_naming_file_and_line(tmp_path: Path) -> Non
     ],
 )
 def test_usage_errors_exit_2_with_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
-    write(tmp_path / "x" / "shop.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
+    write(tmp_path / "x" / "shop.yaml", to_yaml(ingress("shop", "shop.example.com", "storefront")))
     done = run_cli(*args, cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr

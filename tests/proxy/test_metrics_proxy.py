@@ -12,17 +12,18 @@ import pytest
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.proxy.app import ProxyOptions
 from gitops_ingress.proxy.config import ProxySettings
+from tests.support.manifests import ingress, to_yaml
 from tests.support.upstreams import TestUpstream, refused_port
 
-from .fixtures_ops import LOOPBACK, WAIT, ProxyThread, ingress_yaml, write
+from .fixtures_ops import LOOPBACK, WAIT, ProxyThread, write
 
 pytestmark = pytest.mark.timeout(60)
 
 
 def options(tmp_path: Path, upstream: TestUpstream, access_log: bool) -> ProxyOptions:
     env = tmp_path / "production"
-    write(env / "shop.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
-    write(env / "down.yaml", ingress_yaml("down", "down.example.com", "gone"))
+    write(env / "shop.yaml", to_yaml(ingress("shop", "shop.example.com", "storefront")))
+    write(env / "down.yaml", to_yaml(ingress("down", "down.example.com", "gone")))
     return ProxyOptions(
         listen=(LOOPBACK, 0),
         admin_listen=(LOOPBACK, 0),

@@ -14,8 +14,9 @@ from gitops_ingress.core.routing import ServiceRef
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.sources.files import FileSource, FileSourceError
+from tests.support.manifests import ingress, to_yaml
 
-from .fixtures_ops import WAIT, ingress_yaml, write
+from .fixtures_ops import WAIT, write
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(60)
@@ -55,13 +56,13 @@ async def follow(source: FileSource, scenario) -> None:  # type: ignore[no-untyp
 
 def test_a_changed_file_is_reloaded_and_published(tmp_path: Path) -> None:
     env = tmp_path / "production"
-    write(env / "shop.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
+    write(env / "shop.yaml", to_yaml(ingress("shop", "shop.example.com", "storefront")))
     source = FileSource([env], BackendMap(), Settings(), interval=0.02, debounce=0.02)
 
     async def scenario(next_snapshot, _queue):  # type: ignore[no-untyped-def]
         first = await next_snapshot()
         assert first.state.resolve("shop.example.com", "/").match.backend == ServiceRef("shop", "storefront", "80")
-        write(env / "team" / "pay.yaml", ingress_yaml("pay", "pay.example.com", "checkout"))
+        write(env / "team" / "pay.yaml", to_yaml(ingress("pay", "pay.example.com", "checkout")))
         second = await next_snapshot()
         assert second.state.resolve("pay.example.com", "/").match.backend == ServiceRef("shop", "checkout", "80")
         assert second.state.version == first.state.version + 1
@@ -74,7 +75,7 @@ def test_a_changed_file_is_reloaded_and_published(tmp_path: Path) -> None:
 
 def test_a_broken_file_keeps_the_last_good_table_until_fixed(tmp_path: Path) -> None:
     env = tmp_path / "production"
-    write(env / "shop.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
+    write(env / "shop.yaml", to_yaml(ingress("shop", "shop.example.com", "storefront")))
     refused: list[SourceError] = []
     said = asyncio.Event()
 
@@ -91,7 +92,7 @@ def test_a_broken_file_keeps_the_last_good_table_until_fixed(tmp_path: Path) -> 
         assert f"{env.as_posix()}/broken.yaml:" in str(refused[0])
         assert source.last_error == str(refused[0])
         assert queue.empty()  # nothing was published: the last good table stays
-        write(env / "broken.yaml", ingress_yaml("pay", "pay.example.com", "checkout"))
+        write(env / "broken.yaml", to_yaml(ingress("pay", "pay.example.com", "checkout")))
         fixed = await next_snapshot()
         assert fixed.state.resolve("pay.example.com", "/").match.backend is not None
         assert source.last_error == ""
@@ -101,8 +102,8 @@ def test_a_broken_file_keeps_the_last_good_table_until_fixed(tmp_path: Path) -> 
 
 def test_errors_at_the_first_load_name_file_and_line(tmp_path: Path) -> None:
     env = tmp_path / "production"
-    write(env / "ok.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
-    write(env / "dup.yaml", ingress_yaml("shop-again", "shop.example.com", "other"))  # same host+path
+    write(env / "ok.yaml", to_yaml(ingress("shop", "shop.example.com", "storefront")))
+    write(env / "dup.yaml", to_yaml(ingress("shop-again", "shop.example.com", "other")))  # same host+path
     source = FileSource([env], BackendMap(), Settings())
     with pytest.raises(FileSourceError) as caught:
         source.load()
@@ -122,7 +123,7 @@ def test_a_source_that_dies_stops_the_worker_with_its_error(tmp_path: Path) -> N
     from gitops_ingress.proxy.app import ProxyOptions, Worker, serve
 
     env = tmp_path / "production"
-    write(env / "shop.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
+    write(env / "shop.yaml", to_yaml(ingress("shop", "shop.example.com", "storefront")))
     options = ProxyOptions(listen=("127.0.0.1", 0), settings=CoreSettings(), ingress_dirs=(str(env),))
 
     async def boom() -> None:
@@ -140,7 +141,7 @@ def test_a_source_that_dies_stops_the_worker_with_its_error(tmp_path: Path) -> N
 
 def test_too_many_files_after_start_keeps_the_table(tmp_path: Path) -> None:
     env = tmp_path / "production"
-    write(env / "shop.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
+    write(env / "shop.yaml", to_yaml(ingress("shop", "shop.example.com", "storefront")))
     settings = Settings.build(overrides={"policy": {"limits": {"max_files": 2}}})
     said = asyncio.Event()
     source = FileSource([env], BackendMap(), settings, interval=0.02, debounce=0.02, on_refused=lambda exc: said.set())
@@ -148,7 +149,7 @@ def test_too_many_files_after_start_keeps_the_table(tmp_path: Path) -> None:
     async def scenario(next_snapshot, queue):  # type: ignore[no-untyped-def]
         await next_snapshot()
         for index in range(3):
-            write(env / f"more{index}.yaml", ingress_yaml(f"m{index}", f"m{index}.example.com", "web"))
+            write(env / f"more{index}.yaml", to_yaml(ingress(f"m{index}", f"m{index}.example.com", "web")))
         await asyncio.wait_for(said.wait(), WAIT)
         assert "more than 2 YAML files" in source.last_error
         assert queue.empty()

@@ -15,6 +15,7 @@ import pytest
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.proxy.app import ProxyOptions
 from gitops_ingress.proxy.config import ProxySettings
+from tests.support.manifests import ingress, to_yaml
 from tests.support.upstreams import TestUpstream
 
 from .fixtures_ops import (  # noqa: F401
@@ -23,7 +24,6 @@ from .fixtures_ops import (  # noqa: F401
     CertificateAuthority,
     ProxyThread,
     ca_fixture,
-    ingress_yaml,
     peer_serial,
     write,
 )
@@ -33,8 +33,8 @@ pytestmark = pytest.mark.timeout(60)
 
 def options(tmp_path: Path, upstream: TestUpstream, **extra: object) -> ProxyOptions:
     env = tmp_path / "production"
-    write(env / "shop.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
-    write(env / "api.yaml", ingress_yaml("api", "api.example.com", "storefront"))
+    write(env / "shop.yaml", to_yaml(ingress("shop", "shop.example.com", "storefront")))
+    write(env / "api.yaml", to_yaml(ingress("api", "api.example.com", "storefront")))
     return ProxyOptions(
         listen=(LOOPBACK, 0),
         tls_listen=(LOOPBACK, 0),

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from tests.support.manifests import ingress, to_yaml
 from tests.support.processes import poll
 from tests.support.upstreams import LoopThread, TestUpstream
 
@@ -21,7 +22,6 @@ from .fixtures_ops import (
     WAIT,
     ProxyProcess,
     in_background,
-    ingress_yaml,
     write,
 )
 
@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 def proxy_args(tmp_path: Path, upstream: TestUpstream, *extra: str) -> list[str]:
     env = tmp_path / "production"
-    write(env / "shop.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
+    write(env / "shop.yaml", to_yaml(ingress("shop", "shop.example.com", "storefront")))
     return [
         "--listen", f"{LOOPBACK}:0", "--ingress-dir", str(env),
         "--backend", f"storefront:80={upstream.url}", *extra,

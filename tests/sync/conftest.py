@@ -16,7 +16,7 @@ import pytest
 
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import ControlPlaneEvent
-from gitops_ingress.gitrepo import Mirror
+from gitops_ingress.gitrepo import FetchResult, Mirror
 from gitops_ingress.sync import (
     DesiredEnvironment,
     Engine,
@@ -25,7 +25,7 @@ from gitops_ingress.sync import (
     Store,
 )
 from tests.support.gitrepos import Remote, WorkTree, make_remote
-from tests.support.manifests import ingress
+from tests.support.manifests import ingress, to_yaml
 
 WAIT = 20.0
 
@@ -35,7 +35,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-BAD_HOST = ingress("broken", "Not_A_Host.example.com", "web")
+BAD_HOST = to_yaml(ingress("broken", "Not_A_Host.example.com", "web"))
 
 
 def seed(
@@ -48,9 +48,9 @@ def seed(
     work.write(
         files
         or {
-            "environments/production/shop.yaml": ingress("shop", "shop.example.com", "web"),
-            "environments/production/api.yaml": ingress("api", "api.example.com", "api", path="/v1"),
-            "environments/staging/shop.yaml": ingress("shop", "shop.staging.example.com", "web"),
+            "environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web")),
+            "environments/production/api.yaml": to_yaml(ingress("api", "api.example.com", "api", path="/v1")),
+            "environments/staging/shop.yaml": to_yaml(ingress("shop", "shop.staging.example.com", "web")),
         }
     )
     work.commit("seed")
@@ -93,11 +93,39 @@ class CountingTarget(LocalTarget):
         await super().remove(branch, stable)
 
 
+class CountingMirror(Mirror):
+    """The real Mirror, counting the fetches it is asked for, so a test can wait for the engine's
+    next attempt (``wait_fetches``) instead of polling a metric. ``fetch`` runs in the engine's
+    fetch thread: the count is kept on the event loop the mirror was made on."""
+
+    def __init__(self, remote: str, path: Path, *, fetch_timeout: float) -> None:
+        super().__init__(remote, path, fetch_timeout=fetch_timeout)
+        self._loop = asyncio.get_running_loop()
+        self._fetched = asyncio.Event()
+        self.fetches = 0
+
+    def fetch(self, branch: str | None = None) -> FetchResult:
+        self._loop.call_soon_threadsafe(self._count)
+        return super().fetch(branch)
+
+    def _count(self) -> None:
+        self.fetches += 1
+        self._fetched.set()
+        self._fetched = asyncio.Event()
+
+    async def wait_fetches(self, count: int) -> None:
+        """Until ``count`` fetches have started (TimeoutError after WAIT)."""
+        async with asyncio.timeout(WAIT):
+            while self.fetches < count:
+                await self._fetched.wait()
+
+
 class Harness:
-    def __init__(self, engine: Engine, target: CountingTarget, remote: Remote) -> None:
+    def __init__(self, engine: Engine, target: CountingTarget, remote: Remote, mirror: CountingMirror) -> None:
         self.engine = engine
         self.target = target
         self.remote = remote
+        self.mirror = mirror
 
     async def refresh(self, branch: str | None = None) -> None:
         await self.engine.refresh(branch)
@@ -149,7 +177,7 @@ async def running(
 ) -> AsyncIterator[Harness]:
     settings = settings or Settings()
     target = target or CountingTarget(settings)
-    mirror = Mirror(url or remote.url, tmp_path / state / "mirror.git", fetch_timeout=fetch_timeout)
+    mirror = CountingMirror(url or remote.url, tmp_path / state / "mirror.git", fetch_timeout=fetch_timeout)
     store = Store(tmp_path / state / "state.db")
     engine = Engine(
         mirror,
@@ -161,7 +189,7 @@ async def running(
     try:
         await engine.start()
         await engine.settle(WAIT)
-        yield Harness(engine, target, remote)
+        yield Harness(engine, target, remote, mirror)
     finally:
         await engine.stop()
         store.close()

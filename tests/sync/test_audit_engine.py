@@ -5,8 +5,6 @@ branch that tries to claim a stable host, and a remote that refuses our credenti
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,8 @@ from gitops_ingress.core.status import SyncState
 from gitops_ingress.core.validation.names import is_dns1123_label
 from tests.gitrepo.servers import auth_server
 from tests.support.gitrepos import git
-from tests.sync.conftest import WAIT, ingress, running, seed
+from tests.support.manifests import ingress, to_yaml
+from tests.sync.conftest import WAIT, running, seed
 
 pytestmark = pytest.mark.anyio
 
@@ -96,7 +95,9 @@ async def test_big_file_and_submodule_are_findings_in_the_branch_status(tmp_path
 @pytest.mark.slow
 async def test_a_hundred_thousand_files_are_refused_with_a_finding_and_nothing_else_stalls(tmp_path: Path) -> None:
     remote, work = seed(tmp_path)
-    blob = git(work.path, "hash-object", "-w", "--stdin", input=ingress("wide", "wide.example.com", "web").encode())
+    blob = git(
+        work.path, "hash-object", "-w", "--stdin", input=to_yaml(ingress("wide", "wide.example.com", "web")).encode()
+    )
     entries = "".join(f"100644 blob {blob}\tf{index:06d}.yaml\n" for index in range(100_000))
     production = git(work.path, "mktree", input=entries.encode())
     environments = git(work.path, "mktree", input=f"040000 tree {production}\tproduction\n".encode())
@@ -119,9 +120,9 @@ async def test_a_feature_branch_cannot_claim_a_stable_host(tmp_path: Path) -> No
     work.branch("feature/takeover")
     work.write(
         {
-            "environments/production/shop.yaml": ingress("shop", "shop.example.com", "evil"),
-            "environments/production/new.yaml": ingress("new", "new.example.com", "evil"),
-            "environments/production/catchall.yaml": ingress("catchall", '"*.example.com"', "evil"),
+            "environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "evil")),
+            "environments/production/new.yaml": to_yaml(ingress("new", "new.example.com", "evil")),
+            "environments/production/catchall.yaml": to_yaml(ingress("catchall", "*.example.com", "evil")),
         }
     )
     work.commit("claim the stable hosts")
@@ -162,8 +163,8 @@ async def test_an_authentication_failure_keeps_the_routes_says_why_and_is_retrie
             assert status is not None and status.state is SyncState.ERROR
             assert "auth" in status.message.lower() and "s3cr3t" not in status.message, status.message
             assert h.engine.remote_error and "s3cr3t" not in h.engine.remote_error
-            deadline = time.monotonic() + WAIT  # the watcher retries on its own, backing off
-            while h.engine.metrics.fetch_failures._value.get() < 3 and time.monotonic() < deadline:  # noqa: ASYNC110 -- replaced by an event in issue 11 section 4
-                await asyncio.sleep(0.05)
+            # the watcher retries on its own, one fetch at a time: the 4th fetch starts only after
+            # the first three (the engine's first one and two retries) have failed and been counted
+            await h.mirror.wait_fetches(4)
             assert h.engine.metrics.fetch_failures._value.get() >= 3
             assert h.resolve("shop.example.com") == "shop/web:80"

@@ -13,7 +13,9 @@ from gitops_ingress.core.errors import SourceError
 from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
-from tests.sync.conftest import WAIT, CountingTarget, ingress, running, seed
+from tests.gitrepo.servers import closed_port
+from tests.support.manifests import ingress, to_yaml
+from tests.sync.conftest import WAIT, CountingTarget, running, seed
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +32,7 @@ async def test_newer_commit_supersedes_one_still_waiting(tmp_path: Path) -> None
         target.entered.pop("feature/busy", None)
         commits = []
         for n in range(3):
-            work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", f"web-{n}")})
+            work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", f"web-{n}"))})
             commits.append(work.commit(f"v{n}"))
             work.push("feature/busy")
             await h.engine.refresh("feature/busy")
@@ -83,7 +85,7 @@ async def test_a_sync_cut_short_is_completed_by_the_next_start(tmp_path: Path) -
     async with running(tmp_path, remote, target=target) as h:
         first = remote.head("main")
         target.gates["main"] = asyncio.Event()  # never set: the sync hangs inside the target
-        work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-2")})
+        work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web-2"))})
         second = work.commit("v2")
         work.push("main")
         target.entered.pop("main", None)
@@ -143,8 +145,9 @@ async def test_first_fetch_failing_serves_the_stored_state(tmp_path: Path) -> No
     remote, _ = seed(tmp_path)
     async with running(tmp_path, remote):
         pass
-    shutil.move(remote.path, remote.path.with_name("moved.git"))
-    async with running(tmp_path, remote) as h:
+    # the remote is unreachable at the next start (a local path that vanished is a configuration
+    # error instead: tests/e2e/test_serve_repository_faults.py)
+    async with running(tmp_path, remote, url=f"http://127.0.0.1:{closed_port()}/config.git") as h:
         assert h.resolve("shop.example.com") == "shop/web:80"
         assert h.engine.remote_error and h.engine.branch("main").state is SyncState.ERROR  # type: ignore[union-attr]
 
@@ -186,7 +189,7 @@ async def test_hostile_repository_content_is_refused_with_findings(tmp_path: Pat
     remote, work = seed(tmp_path)
     work.branch("feature/hostile")
     outside = tmp_path / "secret.yaml"
-    outside.write_text(ingress("leak", "leak.example.com", "leak"))
+    outside.write_text(to_yaml(ingress("leak", "leak.example.com", "leak")))
     work.symlink("environments/production/link.yaml", str(outside))
     work.write({"environments/production/binary.yaml": b"\x00\xff\xfe binary \x00"})
     work.submodule("environments/production/sub")

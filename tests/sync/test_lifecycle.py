@@ -10,7 +10,8 @@ import pytest
 from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
-from tests.sync.conftest import BAD_HOST, ingress, running, seed
+from tests.support.manifests import ingress, to_yaml
+from tests.sync.conftest import BAD_HOST, running, seed
 
 pytestmark = pytest.mark.anyio
 DOMAIN = "preview.localhost"
@@ -23,7 +24,7 @@ def preview(branch: str, host: str) -> str:
 async def test_stable_and_preview_routes_from_branches(tmp_path: Path) -> None:
     remote, work = seed(tmp_path)
     work.branch("feature/api-v2")
-    work.write({"environments/production/api.yaml": ingress("api", "api.example.com", "api-v2", path="/v1")})
+    work.write({"environments/production/api.yaml": to_yaml(ingress("api", "api.example.com", "api-v2", path="/v1"))})
     work.commit("api v2")
     work.push("feature/api-v2")
     async with running(tmp_path, remote) as h:
@@ -44,7 +45,7 @@ async def test_push_reapplies_and_parses_only_changed_files(tmp_path: Path) -> N
     async with running(tmp_path, remote) as h:
         host = preview("feature/x", "shop.example.com")
         assert h.resolve(host) == "shop/web:80"
-        work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-v2")})
+        work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web-v2"))})
         commit = work.commit("v2")
         work.push("feature/x")
         event = await h.wait_event(
@@ -104,7 +105,7 @@ async def test_bad_commit_on_main_keeps_the_stable_routes(tmp_path: Path) -> Non
         good = remote.head("main")
         work.write(
             {
-                "environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-new"),
+                "environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web-new")),
                 "environments/production/broken.yaml": BAD_HOST,
             }
         )
@@ -165,7 +166,7 @@ async def test_empty_repository_then_first_push(tmp_path: Path) -> None:
     async with running(tmp_path, remote) as h:
         assert h.engine.branches() == []
         work = remote.clone()
-        work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web")})
+        work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web"))})
         work.commit("first")
         work.push("main")
         await h.refresh(None)

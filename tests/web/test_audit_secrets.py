@@ -14,7 +14,8 @@ import pytest
 from gitops_ingress.web.app import create_app
 from gitops_ingress.web.options import ForgeOptions, WebOptions
 from gitops_ingress.web.webhooks import ENDPOINTS
-from tests.sync.conftest import WAIT, ingress, running, seed
+from tests.support.manifests import ingress, to_yaml
+from tests.sync.conftest import WAIT, running, seed
 from tests.web.test_stream import serving
 
 pytestmark = pytest.mark.anyio
@@ -44,7 +45,7 @@ def tls_files() -> dict[str, str]:
         f"stringData:\n  tls.key: |\n" + "".join(f"    {line}\n" for line in KEY_PEM.splitlines())
     )
     shop = (
-        ingress("shop", "shop.example.com", "web")
+        to_yaml(ingress("shop", "shop.example.com", "web"))
         + "  tls:\n    - hosts: [shop.example.com]\n      secretName: shop-tls\n"
     )
     return {"environments/production/shop.yaml": shop, "environments/production/shop-tls.yaml": secret}

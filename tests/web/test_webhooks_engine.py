@@ -14,7 +14,8 @@ import pytest
 from gitops_ingress.core.status import SyncState
 from gitops_ingress.web.app import create_app
 from gitops_ingress.web.webhooks import ENDPOINTS
-from tests.sync.conftest import WAIT, ingress, running, seed
+from tests.support.manifests import ingress, to_yaml
+from tests.sync.conftest import WAIT, running, seed
 from tests.web.test_stream import serving
 
 pytestmark = pytest.mark.anyio
@@ -41,7 +42,7 @@ async def test_webhook_to_applied_and_the_operational_endpoints(tmp_path: Path) 
         )
         async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=WAIT) as client:
             work.branch("feature/hook")
-            work.write({"environments/production/shop.yaml": ingress("shop", "shop.example.com", "web-hook")})
+            work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web-hook"))})
             work.commit("hook")
             work.push("feature/hook")
             answer = await client.post("/webhooks/generic", **generic("feature/hook", "delivery-1"))  # type: ignore[arg-type]
