@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -35,6 +35,9 @@ PROCESS_VARIABLES = frozenset(
 # one server (web/options.py, GITOPS_INGRESS_WEB_*), which is not shared by every branch.
 SECTION_PREFIXES = ("GITOPS_INGRESS_WEB_",)
 SETTINGS_FILE = "gitops-ingress.yaml"
+
+
+Severity3 = Literal["warning", "error", "ignore"]
 
 
 class _Frozen(BaseModel):
@@ -85,8 +88,10 @@ class ValidationSettings(_Frozen):
     strict_service_names: bool = False
     # ingress-nginx's strict-validate-path-type charset for Exact/Prefix paths, as a warning.
     strict_path_charset: bool = True
-    other_kinds: str = "warning"  # "warning" | "error" | "ignore"
-    unknown_fields: str = "warning"  # "warning" | "error" | "ignore"
+    other_kinds: Severity3 = "warning"
+    # kubectl's default (--validate=strict) refuses unknown fields; so do we, unless told otherwise
+    unknown_fields: Severity3 = "error"
+    multiple_default_backends: Severity3 = "warning"
 
 
 class Settings(_Frozen):

@@ -102,17 +102,6 @@ CASES: dict[str, tuple[dict[str, str | bytes], Expected]] = {
     "same-host-path-type-in-two-files": case(
         {"a.yaml": ingress(name="one"), "b.yaml": ingress(name="two")}, "cross/path-conflict", "b.yaml", "path:"
     ),
-    "two-default-backends": case(
-        {
-            "d1.yaml": set_at(drop(ingress("d1"), "spec.rules"), "spec.defaultBackend", FALLBACK),
-            "d2.yaml": set_at(
-                drop(ingress("d2"), "spec.rules"), "spec.defaultBackend", set_at(FALLBACK, "service.name", "b")
-            ),
-        },
-        "cross/default-backend",
-        "d2.yaml",
-        "defaultBackend:",
-    ),
     "configuration-snippet": case(
         {"a.yaml": ingress(annotations={SNIPPET: 'more_set_headers "x: y";'})},
         "policy/denied-annotation",

@@ -41,12 +41,20 @@ __all__ = [
 is_ours = cross.is_ours
 
 
+# The class ingress-nginx serves by default: its admission checks matter to Ingresses of that class
+# too, since users migrate them to us as they are.
+NGINX_CLASS = "nginx"
+
+
 def validate_ingress(item: LocatedIngress, settings: Settings) -> list[Finding]:
-    """The API server's checks plus ingress-nginx's per-object admission checks."""
+    """The API server's checks on every Ingress, plus ingress-nginx's per-object admission checks
+    on the Ingresses that we or ingress-nginx would serve (an ALB or AGIC Ingress's ``/*`` path is
+    its controller's business, not a warning of ours)."""
     validation = settings.validation
     key = item.key
     findings = check_ingress(item.ingress, item.source, key, validation.strict_service_names)
-    findings.extend(inspect_ingress(item.ingress, item.source, key, validation.strict_path_charset))
+    if cross.is_ours(item, settings) or item.ingress.class_name == NGINX_CLASS:
+        findings.extend(inspect_ingress(item.ingress, item.source, key, validation.strict_path_charset))
     return findings
 
 
@@ -96,7 +104,7 @@ def validate_environment(
         else:
             findings.extend(cross.not_ours(item, settings))
     findings.extend(cross.path_conflicts(ours))
-    findings.extend(cross.default_backends(ours, environment))
+    findings.extend(cross.default_backends(ours, environment, settings.validation.multiple_default_backends))
     findings.extend(cross.unused_tls_hosts(ours))
     findings.extend(policy.host_suffixes(ours, environment, settings))
     findings.extend(policy.denied_annotations(ours, settings))

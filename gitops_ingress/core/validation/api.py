@@ -26,6 +26,7 @@ from gitops_ingress.core.validation import names
 from gitops_ingress.core.validation.reporter import GoValue, Reporter
 
 PATH_TYPES = ("Exact", "ImplementationSpecific", "Prefix")
+TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024  # apimachinery TotalAnnotationSizeLimitB
 _INVALID_PATH_SEQUENCES = ("//", "/./", "/../", "%2f", "%2F")
 _INVALID_PATH_SUFFIXES = ("/..", "/.")
 # Matches every value that contains one of the sequences or ends with one of the suffixes above, so
@@ -138,6 +139,15 @@ def check_metadata(report: Reporter, meta: ObjectMeta, namespaced: bool) -> None
                 "fix the annotation key",
                 name="metadata.annotations",
             )
+    # apimachinery's ValidateAnnotationsSize: keys and values together, in bytes
+    total = sum(len(key.encode()) + len(value.encode()) for key, value in meta.annotations.items())
+    if total > TOTAL_ANNOTATION_SIZE_LIMIT:
+        report.add(
+            "api/annotations-too-long",
+            ("metadata", "annotations"),
+            f"metadata.annotations: Too long: must have at most {TOTAL_ANNOTATION_SIZE_LIMIT} bytes",
+            f"the annotations add up to {total} bytes; move large values out of annotations",
+        )
 
 
 def _rule_host(report: Reporter, host: str, path: FieldPath) -> None:
@@ -179,7 +189,8 @@ def _http(report: Reporter, paths: tuple, base: FieldPath, strict_service_names:
                 "pathType must be specified",
                 "add pathType: Prefix (or Exact)",
             )
-        elif item.path_type in ("Exact", "Prefix"):
+            continue  # the API server stops at this path: its backend is not checked either
+        if item.path_type in ("Exact", "Prefix"):
             _absolute_path(report, value, path + ("path",))
         elif item.path_type == "ImplementationSpecific":
             if value and not value.startswith("/"):

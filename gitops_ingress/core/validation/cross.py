@@ -136,18 +136,27 @@ def path_conflicts(ordered: Sequence[LocatedIngress]) -> list[Finding]:
     return findings
 
 
-def default_backends(ordered: Sequence[LocatedIngress], environment: str) -> list[Finding]:
+def default_backends(ordered: Sequence[LocatedIngress], environment: str, severity: str) -> list[Finding]:
+    """Several Ingresses with a ``spec.defaultBackend``: routine with GKE, ALB and AGIC, and neither
+    the API server nor ingress-nginx refuses it, so a warning (``validation.multiple_default_backends``
+    makes it an error, or silent). It names every one and the one the proxy uses: the first by
+    namespace/name, the order the route compiler takes (routing/compile.py)."""
     owners = [item for item in ordered if item.ingress.spec is not None and item.ingress.spec.default_backend]
-    if len(owners) < 2:
+    if len(owners) < 2 or severity == "ignore":
         return []
+    used = min(owners, key=lambda item: (item.key, item.environment))
     listing = ", ".join(f"{item.key} ({where(item, 'spec', 'defaultBackend')})" for item in owners)
     findings: list[Finding] = []
-    for item in owners[1:]:
+    for item in owners:
+        if item is used:
+            continue
         Reporter.on(item, findings).add(
             "cross/default-backend",
             ("spec", "defaultBackend"),
-            f"more than one spec.defaultBackend in environment {environment}: {listing}",
-            "keep a single defaultBackend per environment",
+            f"more than one spec.defaultBackend in environment {environment}: {listing}; "
+            f"the proxy uses {used.key}'s, the first by namespace/name",
+            "keep one defaultBackend per environment, or set validation.multiple_default_backends",
+            severity=Severity.ERROR if severity == "error" else Severity.WARNING,
         )
     return findings
 

@@ -6,7 +6,8 @@ walk over the plain document checks JSON types as the API server's decoder does 
 keys with their line, before pydantic builds the model from data that is known to fit. The schema
 is computed from the models (plus the ObjectMeta and status fields the models do not keep), so the
 two never disagree. A ``null`` value means "unset" to the API server; the walk drops such keys so
-pydantic sees the same thing.
+pydantic sees the same thing; a ``null`` value in a map of strings (labels, annotations) becomes
+"", as the API server's decoder makes it.
 """
 
 from __future__ import annotations
@@ -132,6 +133,11 @@ def check(value: Any, spec: Spec, path: FieldPath, bad_type: TypeReport, unknown
             ok = True
             item = spec.item or ANY
             for key, element in value.items():
+                if element is None and item.kind == "str":
+                    # Go's JSON decoder stores a null map value as the zero value, so the API
+                    # server keeps ``chart: null`` (common in rendered Helm output) as ""
+                    value[key] = ""
+                    continue
                 ok = check(element, item, path + (key,), bad_type, unknown) and ok
             return ok
     else:
@@ -190,7 +196,8 @@ class _TypeCollector:
             "schema/unknown-field",
             path,
             f'{label}: unknown field "{path[-1]}"',
-            "check the spelling and indentation; the API server drops unknown fields",
+            "check the spelling and indentation; kubectl's strict field validation refuses unknown fields "
+            "(validation.unknown_fields: warning makes this a warning)",
             severity=self.unknown_severity or Severity.WARNING,
         )
 
