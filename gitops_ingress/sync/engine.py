@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from gitops_ingress.core.desired import DesiredEnvironment
 from gitops_ingress.core.errors import GitopsIngressError
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
@@ -41,7 +42,7 @@ from gitops_ingress.sync.local import RouteBook
 from gitops_ingress.sync.metrics import SyncMetrics
 from gitops_ingress.sync.parsecache import ParseCache
 from gitops_ingress.sync.plan import plan_commit
-from gitops_ingress.sync.protocols import DesiredEnvironment, RepoSource, Target
+from gitops_ingress.sync.protocols import RepoSource, Target
 from gitops_ingress.sync.records import BranchRecord, http_url_for
 from gitops_ingress.sync.store import Store, SyncEntry
 from gitops_ingress.sync.view import ViewMixin

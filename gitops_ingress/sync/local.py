@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from gitops_ingress.core.desired import DesiredEnvironment
 from gitops_ingress.core.routing import EMPTY_TABLE, RouteTable, RoutingState
-from gitops_ingress.sync.protocols import DesiredEnvironment
 
 StateListener = Callable[[RoutingState], None]
 

@@ -1,12 +1,8 @@
 """``GET /api/v1/proxy/stream``: the control-plane stream that proxies route from.
 
-The wire format is what the proxy's controller client reads: newline-delimited JSON, one object
-per line -- ``{"type": "state", "state": RoutingState.to_dict(), "backends": {...}}`` when the
-routing state changes (and once at connect), ``{"type": "ping"}`` when nothing happened for a
-ping interval so that proxies and load balancers can tell a quiet stream from a dead one.
-
-Each line carries the whole state, not a delta: a proxy that reconnects, or misses a line, is
-correct again after the next line. Change detection is by ``RoutingState.version``; events from
+The wire format (``state`` lines carrying the whole routing state, ``ping`` lines when nothing
+happened for a ping interval) is ``core/stream.py``, which the proxy's controller client decodes
+with; this module only decides when to send which line. Change detection is by ``RoutingState.version``; events from
 the view only wake the stream up, so a burst of events costs one line. A thousand previewed
 branches make a line of megabytes that takes most of a second to encode, so the line of the
 latest state is encoded once, in a worker thread (the loop keeps serving), and shared by every
@@ -18,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter
@@ -27,18 +22,7 @@ from fastapi.responses import StreamingResponse
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.routing import RoutingState
 from gitops_ingress.core.status import ControlPlaneEvent, ControlPlaneView
-
-DEFAULT_PING_INTERVAL = 15.0
-STREAM_PATH = "/api/v1/proxy/stream"
-MEDIA_TYPE = "application/x-ndjson"
-
-
-def state_line(state: RoutingState, backends: dict[str, list[str]]) -> bytes:
-    message = {"type": "state", "state": state.to_dict(), "backends": backends}
-    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
-
-
-PING_LINE = b'{"type":"ping"}\n'
+from gitops_ingress.core.stream import DEFAULT_PING_INTERVAL, MEDIA_TYPE, PING_LINE, STREAM_PATH, state_line
 
 
 class SharedLine:

@@ -22,13 +22,13 @@ from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
 from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.stream import STREAM_PATH
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.sources.controller import ControllerSource
 from gitops_ingress.sync.events import EventBus, Subscription
 from gitops_ingress.sync.local import LocalTarget
 from gitops_ingress.sync.protocols import DesiredEnvironment
 from gitops_ingress.web.app import create_app
-from gitops_ingress.web.stream import STREAM_PATH
 
 pytestmark = pytest.mark.anyio
 WAIT = 10.0
