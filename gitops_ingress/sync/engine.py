@@ -38,12 +38,12 @@ from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync.build import build_commit
 from gitops_ingress.sync.events import EventBus
-from gitops_ingress.sync.local import RouteBook
 from gitops_ingress.sync.metrics import SyncMetrics
 from gitops_ingress.sync.parsecache import ParseCache
 from gitops_ingress.sync.plan import plan_commit
 from gitops_ingress.sync.protocols import RepoSource, Target
 from gitops_ingress.sync.records import BranchRecord, http_url_for
+from gitops_ingress.sync.routebook import RouteBook, StateListener, Unsubscribe
 from gitops_ingress.sync.store import Store, SyncEntry
 from gitops_ingress.sync.view import ViewMixin
 from gitops_ingress.sync.watcher import Watcher
@@ -121,6 +121,11 @@ class Engine(ViewMixin):
             on_change=self._notify,
         )
 
+    def subscribe_routes(self, listener: StateListener) -> Unsubscribe:
+        """Call ``listener`` (on the loop, without blocking) with every new routing state: the
+        engine's one state, which the embedded proxy of ``serve`` follows."""
+        return self._book.subscribe(listener)
+
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -139,12 +144,13 @@ class Engine(ViewMixin):
             if record.deleted_at:
                 self._schedule_removal(name, record.deleted_at)
         await self._in_thread(self._fetch_executor, self._repo.ensure)
+        failed = False
         try:
             await self.refresh(None)
         except GitopsIngressError as exc:
             log.warning("first fetch failed; serving the stored state and retrying: %s", exc)
-            self._watcher.failures = 1
-        self._watcher.start()
+            failed = True
+        self._watcher.start(after_failure=failed)
 
     async def stop(self) -> None:
         await self._watcher.stop()

@@ -15,9 +15,9 @@ from gitops_ingress.core.routing import RouteTable, RoutingState
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import BranchStatus, SyncRecord, SyncState
 from gitops_ingress.sync.events import EventBus, Subscription
-from gitops_ingress.sync.local import RouteBook
 from gitops_ingress.sync.metrics import SyncMetrics
 from gitops_ingress.sync.records import BranchRecord, UrlFor, to_status
+from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import Store
 from gitops_ingress.sync.watcher import Watcher
 

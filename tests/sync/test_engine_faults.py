@@ -11,7 +11,6 @@ import pytest
 
 from gitops_ingress.core.errors import SourceError
 from gitops_ingress.core.naming import preview_host
-from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
 from tests.sync.conftest import WAIT, CountingTarget, ingress, running, seed
 
@@ -24,7 +23,7 @@ def preview(branch: str, host: str) -> str:
 
 async def test_newer_commit_supersedes_one_still_waiting(tmp_path: Path) -> None:
     remote, work = seed(tmp_path, branch="feature/busy")
-    target = CountingTarget(Settings())
+    target = CountingTarget()
     async with running(tmp_path, remote, target=target) as h:
         gate = target.gates["feature/busy"] = asyncio.Event()
         target.entered.pop("feature/busy", None)
@@ -46,7 +45,7 @@ async def test_newer_commit_supersedes_one_still_waiting(tmp_path: Path) -> None
 
 async def test_a_slow_target_for_one_branch_blocks_neither_others_nor_fetching(tmp_path: Path) -> None:
     remote, work = seed(tmp_path)
-    target = CountingTarget(Settings())
+    target = CountingTarget()
     target.gates["feature/slow"] = asyncio.Event()
     async with running(tmp_path, remote, target=target) as h:
         work.branch("feature/slow")
@@ -68,7 +67,7 @@ async def test_restart_reapplies_nothing_that_is_current(tmp_path: Path) -> None
     async with running(tmp_path, remote) as h:
         before = h.engine.routing_state()
         assert len(h.target.applied) == 2
-    target = CountingTarget(Settings())
+    target = CountingTarget()
     async with running(tmp_path, remote, target=target) as h:
         assert target.applied == [] and sorted(target.adopted) == ["feature/x", "main"]
         after = h.engine.routing_state()
@@ -79,7 +78,7 @@ async def test_restart_reapplies_nothing_that_is_current(tmp_path: Path) -> None
 
 async def test_a_sync_cut_short_is_completed_by_the_next_start(tmp_path: Path) -> None:
     remote, work = seed(tmp_path)
-    target = CountingTarget(Settings())
+    target = CountingTarget()
     async with running(tmp_path, remote, target=target) as h:
         first = remote.head("main")
         target.gates["main"] = asyncio.Event()  # never set: the sync hangs inside the target
@@ -98,7 +97,7 @@ async def test_a_sync_cut_short_is_completed_by_the_next_start(tmp_path: Path) -
 
 async def test_target_failure_is_shown_and_retried_with_back_off(tmp_path: Path) -> None:
     remote, work = seed(tmp_path)
-    target = CountingTarget(Settings())
+    target = CountingTarget()
     failures = {"left": 2}
 
     def fail(branch: str) -> Exception | None:

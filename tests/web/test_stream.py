@@ -1,7 +1,7 @@
 """``GET /api/v1/proxy/stream`` over real HTTP, read by hand and by the proxy's own client.
 
 The server runs on the test's event loop (uvicorn on a loopback socket), so the test can change
-the routing state with the real LocalTarget and EventBus and watch the lines arrive.
+the routing state with the engine's real RouteBook and EventBus and watch the lines arrive.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ from gitops_ingress.core.stream import STREAM_PATH
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.sources.controller import ControllerSource
 from gitops_ingress.sync.events import EventBus, Subscription
-from gitops_ingress.sync.local import LocalTarget
-from gitops_ingress.sync.protocols import DesiredEnvironment
+from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.web.app import create_app
 
 pytestmark = pytest.mark.anyio
@@ -50,20 +49,20 @@ class TrackingBus(EventBus):
 
 
 class BookView:
-    """The view's streaming half, from the real local target and bus."""
+    """The view's streaming half, from the engine's real route book and bus."""
 
     settings = Settings()
 
     def __init__(self) -> None:
-        self.target = LocalTarget("main", "preview.localhost")
+        self.book = RouteBook("main", "preview.localhost")
         self.bus = TrackingBus()
-        self.target.subscribe(lambda state: self.bus.publish("routes", "", {"version": state.version}))
+        self.book.subscribe(lambda state: self.bus.publish("routes", "", {"version": state.version}))
 
     def branches(self) -> list[object]:
         return []
 
     def routing_state(self) -> RoutingState:
-        return self.target.state
+        return self.book.state
 
     def subscribe(self) -> Subscription:
         return self.bus.subscribe()
@@ -83,7 +82,7 @@ class BookView:
                 )
             ]
         )
-        await self.target.apply(branch, branch == "main", {"production": DesiredEnvironment("production", "c", table)})
+        self.book.set(branch, {"production": table})
 
 
 class NoReceiver:
