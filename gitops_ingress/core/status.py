@@ -122,10 +122,10 @@ class ControlPlaneView(Protocol):
 class WebhookReceiver(Protocol):
     """What the webhook endpoints call once a delivery is authenticated and parsed."""
 
-    def seen_delivery(self, delivery_id: str) -> bool:
+    async def seen_delivery(self, delivery_id: str) -> bool:
         """Record a delivery id; True when it was seen before (a replay)."""
 
-    def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
+    async def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
         """Count a delivery's outcome ("accepted", "ignored", "replayed", "unauthorized",
         "malformed", "too_large") for metrics and the delivery log."""
 

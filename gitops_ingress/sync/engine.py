@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +42,7 @@ from gitops_ingress.sync.parsecache import ParseCache
 from gitops_ingress.sync.plan import plan_commit
 from gitops_ingress.sync.protocols import RepoSource, Target
 from gitops_ingress.sync.records import BranchRecord, http_url_for
+from gitops_ingress.sync.repoaccess import RepoAccess
 from gitops_ingress.sync.routebook import RouteBook, StateListener, Unsubscribe
 from gitops_ingress.sync.store import Store, SyncEntry
 from gitops_ingress.sync.view import ViewMixin
@@ -103,11 +103,11 @@ class Engine(ViewMixin):
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._retries: dict[str, int] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._repo_lock = threading.Lock()
+        self._access = RepoAccess(repo)
+        self._repo_lock = self._access.read_lock  # build_commit's reads take the one read lock
         self._executor = ThreadPoolExecutor(self.options.build_workers, thread_name_prefix="sync-build")
-        self._fetch_executor = ThreadPoolExecutor(1, thread_name_prefix="sync-fetch")
+        self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="sync-store")
         self._build_slots = asyncio.Semaphore(self.options.build_workers)
-        self._fetch_lock = asyncio.Lock()
         self._tick = asyncio.Event()
         self.remote_error: str | None = None
         interval = self.options.poll_interval or settings.poll_interval
@@ -130,7 +130,7 @@ class Engine(ViewMixin):
 
     async def start(self) -> None:
         """Take back the stored state, fetch once, schedule what is behind, start watching."""
-        for name, row in self._store.load_branches().items():
+        for name, row in (await self._in_store(self._store.load_branches)).items():
             record = BranchRecord.from_row(row, name == self._settings.stable_branch)
             self._records[name] = record
             tables = record.applied_tables
@@ -143,7 +143,7 @@ class Engine(ViewMixin):
                 self._book.set(name, tables)
             if record.deleted_at:
                 self._schedule_removal(name, record.deleted_at)
-        await self._in_thread(self._fetch_executor, self._repo.ensure)
+        await self._access.ensure()
         failed = False
         try:
             await self.refresh(None)
@@ -161,7 +161,9 @@ class Engine(ViewMixin):
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         self._executor.shutdown(wait=False, cancel_futures=True)
-        self._fetch_executor.shutdown(wait=False, cancel_futures=True)
+        self._access.close()
+        await self._in_store(lambda: None)  # queued after every write: they are on disk now
+        self._store_thread.shutdown(wait=False)
         self.bus.close()
 
     def idle(self) -> bool:
@@ -183,9 +185,7 @@ class Engine(ViewMixin):
     async def refresh(self, branch: str | None) -> None:
         """Fetch ``branch`` (None: all) from the configured remote and schedule what changed."""
         try:
-            async with self._fetch_lock:
-                await self._in_thread(self._fetch_executor, self._repo.fetch, branch)
-                heads = await self._in_thread(self._executor, self._locked(self._repo.branches))
+            heads = await self._access.fetch(branch)
         except GitopsIngressError as exc:
             if branch is not None:
                 # a single-ref fetch can fail on the ref itself (a hostile name): a full fetch
@@ -249,7 +249,7 @@ class Engine(ViewMixin):
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    self._failed(name, what, exc)
+                    await self._failed(name, what, exc)
         finally:
             self._workers.pop(name, None)
             self._notify()
@@ -286,7 +286,8 @@ class Engine(ViewMixin):
             for env, result in plan.results.items()
         ]
         updated_at = now_iso()
-        self._store.save_branch(
+        await self._in_store(
+            self._store.save_branch,
             name,
             head=commit,
             head_info=build.info,
@@ -318,7 +319,7 @@ class Engine(ViewMixin):
         if routes_changed:
             self.bus.publish("routes", name, {"version": self._book.state.version})
 
-    def _failed(self, name: str, what: str, exc: Exception) -> None:
+    async def _failed(self, name: str, what: str, exc: Exception) -> None:
         attempt = self._retries[name] = self._retries.get(name, 0) + 1
         delay = min(self.options.retry_max, self.options.retry_initial * 2 ** (attempt - 1))
         message = str(exc) if isinstance(exc, GitopsIngressError) else f"{type(exc).__name__}: {exc}"
@@ -328,7 +329,8 @@ class Engine(ViewMixin):
             record.state = SyncState.ERROR
             record.message = f"{message}; retrying in {delay:.0f}s, last good routes keep serving"
             record.updated_at = now_iso()
-            self._store.save_branch(
+            await self._in_store(
+                self._store.save_branch,
                 name,
                 head=record.synced,
                 head_info=record.head_info,
@@ -382,7 +384,8 @@ class Engine(ViewMixin):
             return
         record.state = SyncState.DELETED
         record.message = f"deleted; previews removed after {self._settings.preview_ttl:g}s"
-        self._store.save_branch(
+        await self._in_store(
+            self._store.save_branch,
             name,
             head=record.synced,
             head_info=record.head_info,
@@ -404,7 +407,7 @@ class Engine(ViewMixin):
             return
         await self._target.remove(name, record.stable)
         entry = SyncEntry(record.synced or "", "", now_iso(), 0.0, "removed", "branch deleted; previews removed")
-        self._store.delete_branch(name, history=[entry])
+        await self._in_store(self._store.delete_branch, name, history=[entry])
         del self._records[name]
         self.metrics.forget_branch(name)
         self.bus.publish("deleted", name, {"commit": record.synced})
@@ -412,13 +415,6 @@ class Engine(ViewMixin):
             self.bus.publish("routes", name, {"version": self._book.state.version})
 
     # -- helpers --------------------------------------------------------------------------
-
-    def _locked(self, call: Callable[[], T]) -> Callable[[], T]:
-        def run() -> T:
-            with self._repo_lock:
-                return call()
-
-        return run
 
     @staticmethod
     async def _in_thread(executor: ThreadPoolExecutor, call: Callable[..., T], *args: Any) -> T:

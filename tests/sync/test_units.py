@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,26 @@ def test_store_deduplicates_deliveries(tmp_path: Path) -> None:
     assert store.record_delivery("abc", "github", "t2") is False
     store.delivery_result("abc", "accepted")
     assert store.deliveries() == [("abc", "github", "t1", "accepted")]
+
+
+def test_store_reads_do_not_wait_for_a_writer_and_writes_work_from_another_thread(tmp_path: Path) -> None:
+    """The engine writes on a thread of its own while the dashboard reads on the loop: a read
+    must not queue behind a write transaction, and the store must accept the writing thread."""
+    store = Store(tmp_path / "s.db")
+    entry = [SyncEntry("c1", "production", "t", 1.0, "applied")]
+    writer = threading.Thread(target=store.delete_branch, args=("main",), kwargs={"history": entry})
+    writer.start()
+    writer.join()
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock ...
+    other.execute("INSERT INTO syncs (branch, commit_sha, started_at, duration_ms, result) VALUES ('x','c','t',0,'r')")
+    try:
+        assert [r.commit for r in store.history("main")] == ["c1"]  # ... and reads go on (WAL)
+        assert store.deliveries() == []
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        store.close()
 
 
 def test_store_reports_an_unusable_path(tmp_path: Path) -> None:

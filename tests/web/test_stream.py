@@ -86,10 +86,10 @@ class BookView:
 
 
 class NoReceiver:
-    def seen_delivery(self, delivery_id: str) -> bool:
+    async def seen_delivery(self, delivery_id: str) -> bool:
         return False
 
-    def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
+    async def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
         return None
 
     async def push(self, branch: str | None, deleted: bool) -> None:
