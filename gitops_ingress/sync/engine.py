@@ -43,7 +43,7 @@ from gitops_ingress.sync.plan import plan_commit
 from gitops_ingress.sync.protocols import RepoSource, Target
 from gitops_ingress.sync.records import BranchRecord, http_url_for
 from gitops_ingress.sync.repoaccess import RepoAccess
-from gitops_ingress.sync.routebook import RouteBook, StateListener, Unsubscribe
+from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import Store, SyncEntry
 from gitops_ingress.sync.view import ViewMixin
 from gitops_ingress.sync.watcher import Watcher
@@ -120,11 +120,6 @@ class Engine(ViewMixin):
             retry_max=self.options.retry_max,
             on_change=self._notify,
         )
-
-    def subscribe_routes(self, listener: StateListener) -> Unsubscribe:
-        """Call ``listener`` (on the loop, without blocking) with every new routing state: the
-        engine's one state, which the embedded proxy of ``serve`` follows."""
-        return self._book.subscribe(listener)
 
     # -- lifecycle ------------------------------------------------------------------------
 

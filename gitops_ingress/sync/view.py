@@ -87,6 +87,11 @@ class ViewMixin:
     def routing_state(self) -> RoutingState:
         return self._book.state
 
+    def subscribe_routes(self, listener: Callable[[RoutingState], None]) -> Callable[[], None]:
+        """Call ``listener`` (on the loop, without blocking) with every new routing state: the
+        engine's one state, which the control-plane stream and the embedded proxy follow."""
+        return self._book.subscribe(listener)
+
     def subscribe(self) -> Subscription:
         return self.bus.subscribe()
 

@@ -2,18 +2,17 @@
 
 The wire format (``state`` lines carrying the whole routing state, ``ping`` lines when nothing
 happened for a ping interval) is ``core/stream.py``, which the proxy's controller client decodes
-with; this module only decides when to send which line. Change detection is by ``RoutingState.version``; events from
-the view only wake the stream up, so a burst of events costs one line. A thousand previewed
+with; this module only decides when to send which line. Each stream subscribes to the engine's
+routing state (``subscribe_routes``); a new state only wakes the stream up and change detection
+is by ``RoutingState.version``, so a burst of changes costs one line. A thousand previewed
 branches make a line of megabytes that takes most of a second to encode, so the line of the
 latest state is encoded once, in a worker thread (the loop keeps serving), and shared by every
-connected proxy. The view's subscription is drained by a helper task into an
-``asyncio.Event`` because cancelling a wait on an arbitrary async iterator could end it.
+connected proxy.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter
@@ -21,7 +20,7 @@ from fastapi.responses import StreamingResponse
 
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.routing import RoutingState
-from gitops_ingress.core.status import ControlPlaneEvent, ControlPlaneView
+from gitops_ingress.core.status import ControlPlaneView
 from gitops_ingress.core.stream import DEFAULT_PING_INTERVAL, MEDIA_TYPE, PING_LINE, STREAM_PATH, state_line
 
 
@@ -42,22 +41,15 @@ class SharedLine:
             return self._line
 
 
-async def _wake_on_events(events: AsyncIterator[ControlPlaneEvent], changed: asyncio.Event) -> None:
-    # aclosing: an abandoned subscription must be unregistered, not left to fill its queue
-    async with contextlib.aclosing(events) as running:  # type: ignore[type-var]
-        async for _event in running:
-            changed.set()
-
-
 async def stream_lines(view: ControlPlaneView, lines: SharedLine, ping_interval: float) -> AsyncIterator[bytes]:
     changed = asyncio.Event()
     # subscribe before reading the state, so no change can fall between the two
-    pump = asyncio.create_task(_wake_on_events(view.subscribe(), changed))
+    unsubscribe = view.subscribe_routes(lambda _state: changed.set())
     try:
         state = view.routing_state()
         sent_version = state.version
         yield await lines.line_for(state)
-        while not pump.done():
+        while True:
             try:
                 await asyncio.wait_for(changed.wait(), timeout=ping_interval)
             except TimeoutError:
@@ -69,9 +61,7 @@ async def stream_lines(view: ControlPlaneView, lines: SharedLine, ping_interval:
                 sent_version = state.version
                 yield await lines.line_for(state)
     finally:
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
+        unsubscribe()  # a client that went away leaves no listener behind
 
 
 def stream_router(

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -38,16 +38,6 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class TrackingBus(EventBus):
-    def __init__(self) -> None:
-        super().__init__()
-        self.unsubscribed = asyncio.Event()
-
-    def unsubscribe(self, subscription: Subscription) -> None:
-        super().unsubscribe(subscription)
-        self.unsubscribed.set()
-
-
 class BookView:
     """The view's streaming half, from the engine's real route book and bus."""
 
@@ -55,8 +45,9 @@ class BookView:
 
     def __init__(self) -> None:
         self.book = RouteBook("main", "preview.localhost")
-        self.bus = TrackingBus()
-        self.book.subscribe(lambda state: self.bus.publish("routes", "", {"version": state.version}))
+        self.bus = EventBus()
+        self.listeners = 0
+        self.unsubscribed = asyncio.Event()
 
     def branches(self) -> list[object]:
         return []
@@ -66,6 +57,17 @@ class BookView:
 
     def subscribe(self) -> Subscription:
         return self.bus.subscribe()
+
+    def subscribe_routes(self, listener: Callable[[RoutingState], None]) -> Callable[[], None]:
+        unsubscribe = self.book.subscribe(listener)
+        self.listeners += 1
+
+        def counted() -> None:
+            unsubscribe()
+            self.listeners -= 1
+            self.unsubscribed.set()
+
+        return counted
 
     async def apply(self, branch: str, service: str) -> None:
         table = RouteTable(
@@ -150,9 +152,9 @@ async def test_quiet_stream_pings_and_a_gone_client_unsubscribes() -> None:
             lines = response.aiter_lines()
             assert json.loads(await asyncio.wait_for(anext(lines), WAIT))["type"] == "state"
             assert json.loads(await asyncio.wait_for(anext(lines), WAIT)) == {"type": "ping"}
-            assert view.bus.subscriber_count == 1
-        await asyncio.wait_for(view.bus.unsubscribed.wait(), WAIT)
-        assert view.bus.subscriber_count == 0
+            assert view.listeners == 1
+        await asyncio.wait_for(view.unsubscribed.wait(), WAIT)
+        assert view.listeners == 0
 
 
 async def test_the_proxy_controller_client_follows_the_stream() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -54,6 +54,9 @@ class EmptyView:
 
     def routing_state(self) -> RoutingState:
         return RoutingState()
+
+    def subscribe_routes(self, listener: Callable[[RoutingState], None]) -> Callable[[], None]:
+        return lambda: None  # the state never changes
 
     def subscribe(self):  # type: ignore[no-untyped-def]
         return self.bus.subscribe()

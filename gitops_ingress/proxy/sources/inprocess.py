@@ -5,27 +5,20 @@ port, metrics, drain), with this source in place of files or the control-plane s
 engine's routing state is already in memory, so there is no socket hop and no JSON between the
 control plane and its own proxy. Separate proxies still follow the stream.
 
-The feed is anything with the engine's two methods (``sync.Engine`` satisfies it by shape; the
-proxy imports no other adapter). Listeners run on the event loop: building a snapshot here is a
+The feed is ``core.status.RoutingFeed``, which ``sync.Engine`` satisfies by shape (the proxy
+imports no other adapter). Listeners run on the event loop: building a snapshot here is a
 pairing of the state with the backend map, not a compile, so it never stalls the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Protocol
 
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.routing import RoutingState
+from gitops_ingress.core.status import RoutingFeed
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.sources import Publish
-
-
-class RoutingFeed(Protocol):
-    def routing_state(self) -> RoutingState: ...
-
-    def subscribe_routes(self, listener: Callable[[RoutingState], None]) -> Callable[[], None]: ...
 
 
 class InProcessSource:
