@@ -264,6 +264,11 @@ class Engine(ViewMixin):
             return  # superseded by newer work while building
         plan = plan_commit(build, record.environments)
         await self._target.apply(name, record.stable, plan.desired)
+        # The routes go live once the target accepted them (for the local target this is the
+        # embedded proxy switching), before the store write, which only records it: a failed
+        # write is retried by a re-sync, and the status never shows a commit not yet live.
+        live = {row.environment: row.table for row in plan.rows if row.table is not None}
+        routes_changed = self._book.set(name, live)
         duration_ms = (time.perf_counter() - started) * 1000
         findings = {row.environment: row.findings for row in plan.rows}
         message = {"refused": plan.message}
@@ -296,7 +301,6 @@ class Engine(ViewMixin):
         record.synced, record.head_info, record.state = commit, build.info, plan.state
         record.message, record.updated_at, record.deleted_at = plan.message, updated_at, None
         record.environments = {row.environment: row for row in plan.rows}
-        routes_changed = self._book.set(name, record.applied_tables)
         result = "refused" if plan.state is SyncState.REFUSED else "applied"
         self.metrics.sync_duration.labels(result).observe(duration_ms / 1000)
         self.metrics.files_parsed.inc(build.files_parsed)
@@ -401,12 +405,13 @@ class Engine(ViewMixin):
         if record is None:
             return
         await self._target.remove(name, record.stable)
+        routes_changed = self._book.set(name, {})  # gone from the proxies first, as in _sync
         entry = SyncEntry(record.synced or "", "", now_iso(), 0.0, "removed", "branch deleted; previews removed")
         await self._in_store(self._store.delete_branch, name, history=[entry])
         del self._records[name]
         self.metrics.forget_branch(name)
         self.bus.publish("deleted", name, {"commit": record.synced})
-        if self._book.set(name, {}):
+        if routes_changed:
             self.bus.publish("routes", name, {"version": self._book.state.version})
 
     # -- helpers --------------------------------------------------------------------------
