@@ -44,6 +44,7 @@ from gitops_ingress.core.settings import SETTINGS_FILE, Settings
 from gitops_ingress.gitrepo import Mirror
 from gitops_ingress.kube import KubeOptions, KubernetesTarget, LeaderElector, connect
 from gitops_ingress.proxy.app import (
+    Address,
     Listeners,
     OptionNames,
     ProxyOptions,
@@ -62,6 +63,7 @@ from gitops_ingress.web.webhooks import ENDPOINTS
 
 log = logging.getLogger("gitops_ingress.serve")
 DRAIN_TIMEOUT = 10.0
+PROXY_OPTION_NAMES = OptionNames(listen="--proxy-listen", admin_listen="--proxy-admin-listen")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -160,20 +162,23 @@ class _Uvicorn(uvicorn.Server):
         return contextlib.nullcontext()
 
 
-def proxy_options(args: argparse.Namespace, settings: Settings, proxy_listen: tuple[str, int]) -> ProxyOptions:
+def proxy_options(settings: Settings, proxy_listen: Address, admin: Address | None) -> ProxyOptions:
     """The embedded proxy's options: what ``gitops-ingress proxy`` takes, from serve's own."""
-    admin = parse_address(args.proxy_admin_listen, "--proxy-admin-listen") if args.proxy_admin_listen else None
     return ProxyOptions(
         listen=proxy_listen,
         proxy=ProxySettings(preview_domain=settings.preview_domain, drain_timeout=DRAIN_TIMEOUT),
         settings=settings,
         admin_listen=admin,
-        names=OptionNames(listen="--proxy-listen", admin_listen="--proxy-admin-listen"),
+        names=PROXY_OPTION_NAMES,
     )
 
 
-async def serve(args: argparse.Namespace, secret: str, listen: tuple[str, int], proxy_listen: tuple[str, int]) -> int:
+async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_listen: Address) -> int:
+    admin = parse_address(args.proxy_admin_listen, "--proxy-admin-listen") if args.proxy_admin_listen else None
     api_socket = listen_socket(listen, False, "--listen")
+    listeners: Listeners | None = None  # the embedded proxy's, bound before anything starts
+    if args.target == "local":
+        listeners = bind_listeners(ProxyOptions(proxy_listen, admin_listen=admin, names=PROXY_OPTION_NAMES))
     state_dir = Path(args.state_dir)
     mirror = Mirror(args.repo, state_dir / "mirror.git")
     await asyncio.to_thread(mirror.ensure)
@@ -191,15 +196,13 @@ async def serve(args: argparse.Namespace, secret: str, listen: tuple[str, int], 
     lead: Callable[[], Coroutine[Any, Any, None]] | None = None  # leader election, for the kubernetes target
     target: KubernetesTarget | LocalTarget
     options: ProxyOptions | None = None
-    listeners: Listeners | None = None
     if args.target == "kubernetes":
         target, elector = kubernetes_target(args, settings)
         if elector is not None:
             lead = functools.partial(elector.run, on_started=target.resync)
     else:
         target = LocalTarget()
-        options = proxy_options(args, settings, proxy_listen)
-        listeners = bind_listeners(options)  # a busy port fails now, before anything starts
+        options = proxy_options(settings, proxy_listen, admin)
     proxy_port = listeners.plain.getsockname()[1] if listeners is not None else None
     store = Store(state_dir / "state.db")
     engine = Engine(mirror, target, settings, store, options=EngineOptions(preview_port=proxy_port))
