@@ -10,9 +10,9 @@ proxy`` runs (``proxy/app.py``: listeners, admin port with /metrics, /healthz an
 drain), with an in-process route source subscribed to the engine's one routing state: no socket
 hop between control plane and data plane in one process; separate proxies can still follow
 ``/api/v1/proxy/stream``. Listening sockets are bound before anything starts, so a busy port
-fails at once with a clear message. Signals are ours:
-uvicorn's own handlers are switched off so SIGTERM/SIGINT stop the web server, drain the proxy and
-stop the engine in that order, and the command exits 0.
+fails at once with a clear message. Signals are ours: uvicorn's own handlers are switched off so
+SIGTERM/SIGINT stop the web server, drain the proxy and stop the engine in that order, and the
+command exits 0.
 
 Settings: defaults, then ``gitops-ingress.yaml`` from the stable branch's head, then
 ``GITOPS_INGRESS_*`` variables, then options. They are read once at start; a change to the file
