@@ -7,8 +7,12 @@ Why it is shaped this way:
   fetching; a newer commit overwrites an older one still waiting, so a burst of pushes costs at most
   one extra sync; and one branch's work never waits behind another's.
 * The blocking part (git object reads, parsing, validation) runs in a small thread pool bounded by
-  a semaphore; git reads are serialised by one lock because a mirror's object database is one
-  ``cat-file`` process. Fetches run on a thread of their own so a hanging fetch never blocks reads.
+  a semaphore. Access to the mirror belongs to ``RepoAccess`` (repoaccess.py): git reads under its
+  one lock (a mirror's object database is one ``cat-file`` process), fetches one at a time on a
+  thread of their own, so a hanging fetch never blocks reads. Store writes run on a thread of
+  their own too, in order, off the loop that also serves the web app and ``serve``'s proxy.
+* The engine owns the one routing state (``RouteBook``, routebook.py) and publishes it
+  (``subscribe_routes``, view.py) as soon as the target accepted a change.
 * A sync's outcome is written to the store in one transaction *after* the target accepted it, so a
   kill mid-sync loses nothing: the next start sees the remote head ahead of the stored one and
   syncs again. At start, what the store says is applied is handed back to the target (``adopt``),
