@@ -60,6 +60,12 @@ def families(admin: str) -> set[tuple[str, str]]:
     return {(family.name, family.type) for family in text_string_to_metric_families(text)}
 
 
+def gauge(admin: str, name: str) -> float:
+    text = httpx.get(admin + "/metrics", timeout=WAIT).text
+    (value,) = [s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name]
+    return value
+
+
 def answered(admin: str, host: str) -> float:
     """Requests the proxy behind ``admin`` counted as answered 2xx for ``host``."""
     text = httpx.get(admin + "/metrics", timeout=WAIT).text
@@ -95,7 +101,9 @@ def test_serve_exposes_the_same_admin_endpoints_as_proxy(tmp_path: Path, upstrea
             assert found, serve.log()
             serve_admin = found[1]
             with serve.states() as wait:
-                wait(lambda s: bool(s.stable.routes))
+                streamed = wait(lambda s: bool(s.stable.routes))
+            # one routing state: the embedded proxy serves the version the control plane streams
+            assert gauge(serve_admin, "gitops_ingress_proxy_route_table_version") == streamed.version
 
             assert surface(serve_admin) == surface(proxy.admin_url)
             assert families(serve_admin) == families(proxy.admin_url)
