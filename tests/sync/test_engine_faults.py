@@ -217,3 +217,38 @@ async def test_a_hanging_fetch_is_stopped_and_reported_while_routes_keep_serving
             assert status is not None and status.state is SyncState.ERROR
             assert "did not finish within 1 s" in status.message
             assert h.engine.metrics.fetch_failures._value.get() >= 1
+
+
+async def test_a_hanging_fetch_holds_neither_the_read_lock_nor_the_next_read(tmp_path: Path) -> None:
+    """RepoAccess: fetches run on their own thread and never hold the lock git reads take, so the
+    builds of commits already fetched go on while the network hangs."""
+    import socket
+
+    from gitops_ingress.core.errors import GitopsIngressError
+    from gitops_ingress.gitrepo import Mirror
+    from gitops_ingress.sync.repoaccess import RepoAccess
+
+    with socket.socket() as silent:  # accepts the fetch's connection and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        mirror = Mirror(f"http://127.0.0.1:{silent.getsockname()[1]}/config.git", tmp_path / "m.git", fetch_timeout=20)
+        access = RepoAccess(mirror)
+        try:
+            await access.ensure()
+            connected = asyncio.create_task(asyncio.to_thread(silent.accept))
+            fetching = asyncio.create_task(access.fetch(None))
+            connection, _ = await asyncio.wait_for(connected, WAIT)  # the fetch is on the wire now
+            try:
+                assert access.read_lock.acquire(blocking=False)  # reads are not held up by it
+                try:
+                    assert await asyncio.to_thread(mirror.branches) == {}
+                finally:
+                    access.read_lock.release()
+                assert not fetching.done()
+            finally:
+                connection.close()  # the remote hangs up: the fetch fails, and says so
+            with pytest.raises(GitopsIngressError):
+                await asyncio.wait_for(fetching, WAIT)
+        finally:
+            access.close()
+            mirror.close()
