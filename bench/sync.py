@@ -167,7 +167,7 @@ async def bench_scale(branches: int, files: int) -> None:
     store = Store(tmp / "state" / "state.db")
     engine = Engine(
         mirror,
-        LocalTarget(settings.stable_branch, settings.preview_domain),
+        LocalTarget(),
         settings,
         store,
         options=EngineOptions(poll_interval=3600, debounce=0.0),

@@ -76,3 +76,127 @@ def test_core_has_no_io_modules() -> None:
                 continue
             offenders += [f"{module.name}:{node.lineno} {n}" for n in names if n in io_modules]
     assert not offenders
+
+
+# -- wire contracts exist once (issue 11): a copy in two adapters is how they drift apart --------
+
+
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def _imports_from(path: Path, module: str) -> set[str]:
+    return {
+        alias.name
+        for node in ast.walk(_tree(path))
+        if isinstance(node, ast.ImportFrom) and node.module == module
+        for alias in node.names
+    }
+
+
+def _imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(_tree(path)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_stream_encoder_and_decoder_share_one_module() -> None:
+    encoder, decoder = PACKAGE / "web" / "stream.py", PACKAGE / "proxy" / "sources" / "controller.py"
+    assert "state_line" in _imports_from(encoder, "gitops_ingress.core.stream")
+    assert "decode_line" in _imports_from(decoder, "gitops_ingress.core.stream")
+    # neither end speaks JSON itself, so neither can grow a private variant of the format
+    assert "json" not in _imported_modules(encoder) | _imported_modules(decoder)
+
+
+# string constants that are wire facts, and the one module allowed to spell each
+WIRE_LITERALS = {
+    "gitops-ingress.dev/": "core/labels.py",  # every label and annotation of ours (a prefix)
+    "app.kubernetes.io/managed-by": "core/labels.py",
+    "kubernetes.io/service-name": "core/labels.py",
+    "/api/v1/proxy/stream": "core/stream.py",
+    "application/x-ndjson": "core/stream.py",
+}
+
+
+def _spelled_at(module: Path) -> list[tuple[str, int]]:
+    found = []
+    for node in ast.walk(_tree(module)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            for literal in WIRE_LITERALS:
+                if node.value == literal or (literal.endswith("/") and node.value.startswith(literal)):
+                    found.append((literal, node.lineno))
+    return found
+
+
+def test_label_annotation_and_stream_names_are_defined_once() -> None:
+    offenders = [
+        f"{module.relative_to(PACKAGE)}:{line} spells {literal!r} (use {WIRE_LITERALS[literal]})"
+        for module in PACKAGE.rglob("*.py")
+        for literal, line in _spelled_at(module)
+        if module.relative_to(PACKAGE).as_posix() != WIRE_LITERALS[literal]
+    ]
+    assert not offenders, "\n".join(offenders)
+    for literal, owner in WIRE_LITERALS.items():
+        assert any(found == literal for found, _ in _spelled_at(PACKAGE / owner)), (literal, owner)
+
+
+def test_the_wire_literal_check_catches_a_copy(tmp_path: Path) -> None:
+    copy = tmp_path / "copy.py"
+    copy.write_text('ROLE = "gitops-ingress.dev/role"\nPATH = "/api/v1/proxy/stream"\n"""a docstring"""\n')
+    assert _spelled_at(copy) == [("gitops-ingress.dev/", 1), ("/api/v1/proxy/stream", 2)]
+
+
+def _public_classes() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for module in PACKAGE.rglob("*.py"):
+        for node in _tree(module).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                found.setdefault(node.name, []).append(str(module.relative_to(PACKAGE)))
+    return found
+
+
+def test_no_public_class_is_defined_twice() -> None:
+    assert {name: where for name, where in _public_classes().items() if len(where) > 1} == {}
+
+
+def _members(node: ast.ClassDef) -> set[str]:
+    names = set()
+    for item in node.body:
+        if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+            names.add(item.target.id)
+        elif isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and not item.name.startswith("_"):
+            names.add(item.name)
+    return names
+
+
+def _classes(layer_paths: list[Path], want: str) -> dict[str, set[str]]:
+    """name -> members of the Protocols (``want="protocol"``) or dataclasses in those modules."""
+    found = {}
+    for module in layer_paths:
+        for node in _tree(module).body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = {ast.unparse(b) for b in node.bases}
+            decorators = {ast.unparse(d).split("(")[0] for d in node.decorator_list}
+            if (want == "protocol" and "Protocol" in bases) or (want == "dataclass" and "dataclass" in decorators):
+                found[f"{module.relative_to(PACKAGE)}:{node.name}"] = _members(node)
+    return found
+
+
+def test_adapters_name_core_types_instead_of_mirroring_them() -> None:
+    """A Protocol in an adapter whose members are all fields of one core dataclass is a
+    structural copy of that type (``EnvironmentLike`` of ``DesiredEnvironment`` was one)."""
+    core_types = _classes(sorted((PACKAGE / "core").rglob("*.py")), "dataclass")
+    adapter_modules = sorted(p for p in PACKAGE.rglob("*.py") if _layer(p) in ADAPTERS)
+    copies = [
+        f"{protocol} mirrors {dataclass}"
+        for protocol, members in _classes(adapter_modules, "protocol").items()
+        for dataclass, fields in core_types.items()
+        if len(members) >= 2 and members <= fields
+    ]
+    assert not copies
+    assert any(name.endswith(":DesiredEnvironment") for name in core_types)

@@ -275,6 +275,7 @@ async def demo(args: argparse.Namespace, stop: asyncio.Event) -> int:
             target="local",
             listen=args.listen,
             proxy_listen=args.proxy_listen,
+            proxy_admin_listen=None,
             state_dir=str(root / "state"),
             backend=backend_options,
             poll_interval=5.0,

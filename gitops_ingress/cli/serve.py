@@ -1,16 +1,18 @@
 """``gitops-ingress serve``: the control plane, and with the local target the proxy too.
 
     serve --repo URL|PATH [--target local|kubernetes] [--listen HOST:PORT]
-          [--proxy-listen HOST:PORT] [--state-dir DIR] [--backend [NS/]SERVICE:PORT=URL ...]
-          [--poll-interval SECONDS] [--webhook-secret-file FILE]
+          [--proxy-listen HOST:PORT] [--proxy-admin-listen HOST:PORT] [--state-dir DIR]
+          [--backend [NS/]SERVICE:PORT=URL ...] [--poll-interval SECONDS] [--webhook-secret-file FILE]
 
 Everything runs on one asyncio loop: the engine (watcher, branch workers), uvicorn serving the web
-app, and -- for the local target -- the proxy, fed straight from the local target's published
-RoutingState through a SnapshotHolder (no socket hop between control plane and data plane in one
-process; separate proxies can still follow ``/api/v1/proxy/stream``). Listening sockets are bound
-before anything starts, so a busy port fails at once with a clear message. Signals are ours:
-uvicorn's own handlers are switched off so SIGTERM/SIGINT stop the web server, drain the proxy and
-stop the engine in that order, and the command exits 0.
+app, and -- for the local target -- the proxy. The proxy is the same worker ``gitops-ingress
+proxy`` runs (``proxy/app.py``: listeners, admin port with /metrics, /healthz and /readyz,
+drain), with an in-process route source subscribed to the engine's one routing state: no socket
+hop between control plane and data plane in one process; separate proxies can still follow
+``/api/v1/proxy/stream``. Listening sockets are bound before anything starts, so a busy port
+fails at once with a clear message. Signals are ours: uvicorn's own handlers are switched off so
+SIGTERM/SIGINT stop the web server, drain the proxy and stop the engine in that order, and the
+command exits 0.
 
 Settings: defaults, then ``gitops-ingress.yaml`` from the stable branch's head, then
 ``GITOPS_INGRESS_*`` variables, then options. They are read once at start; a change to the file
@@ -23,10 +25,12 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +43,18 @@ from gitops_ingress.core.errors import ConfigError, SourceError, UsageError
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
 from gitops_ingress.gitrepo import Mirror
 from gitops_ingress.kube import KubeOptions, KubernetesTarget, LeaderElector, connect
-from gitops_ingress.proxy.app import listen_socket, parse_address
+from gitops_ingress.proxy.app import (
+    Address,
+    Listeners,
+    OptionNames,
+    ProxyOptions,
+    Worker,
+    bind_listeners,
+    listen_socket,
+    parse_address,
+)
 from gitops_ingress.proxy.config import ProxySettings
-from gitops_ingress.proxy.metrics import ProxyMetrics
-from gitops_ingress.proxy.server import ProxyServer
-from gitops_ingress.proxy.snapshot import Snapshot, SnapshotHolder
+from gitops_ingress.proxy.sources.inprocess import InProcessSource
 from gitops_ingress.proxy.workers import new_event_loop
 from gitops_ingress.sync import Engine, EngineOptions, LocalTarget, Store
 from gitops_ingress.web.app import create_app
@@ -52,6 +63,7 @@ from gitops_ingress.web.webhooks import ENDPOINTS
 
 log = logging.getLogger("gitops_ingress.serve")
 DRAIN_TIMEOUT = 10.0
+PROXY_OPTION_NAMES = OptionNames(listen="--proxy-listen", admin_listen="--proxy-admin-listen")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -78,6 +90,11 @@ def add_parser(subparsers: Any) -> None:
         default="127.0.0.1:8080",
         metavar="HOST:PORT",
         help="the proxy, local target only (default 127.0.0.1:8080)",
+    )
+    parser.add_argument(
+        "--proxy-admin-listen",
+        metavar="HOST:PORT",
+        help="the proxy's admin port: /metrics, /healthz and /readyz, local target only (default: off)",
     )
     parser.add_argument(
         "--state-dir",
@@ -145,9 +162,23 @@ class _Uvicorn(uvicorn.Server):
         return contextlib.nullcontext()
 
 
-async def serve(args: argparse.Namespace, secret: str, listen: tuple[str, int], proxy_listen: tuple[str, int]) -> int:
+def proxy_options(settings: Settings, proxy_listen: Address, admin: Address | None) -> ProxyOptions:
+    """The embedded proxy's options: what ``gitops-ingress proxy`` takes, from serve's own."""
+    return ProxyOptions(
+        listen=proxy_listen,
+        proxy=ProxySettings(preview_domain=settings.preview_domain, drain_timeout=DRAIN_TIMEOUT),
+        settings=settings,
+        admin_listen=admin,
+        names=PROXY_OPTION_NAMES,
+    )
+
+
+async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_listen: Address) -> int:
+    admin = parse_address(args.proxy_admin_listen, "--proxy-admin-listen") if args.proxy_admin_listen else None
     api_socket = listen_socket(listen, False, "--listen")
-    proxy_socket = listen_socket(proxy_listen, False, "--proxy-listen") if args.target == "local" else None
+    listeners: Listeners | None = None  # the embedded proxy's, bound before anything starts
+    if args.target == "local":
+        listeners = bind_listeners(ProxyOptions(proxy_listen, admin_listen=admin, names=PROXY_OPTION_NAMES))
     state_dir = Path(args.state_dir)
     mirror = Mirror(args.repo, state_dir / "mirror.git")
     await asyncio.to_thread(mirror.ensure)
@@ -162,19 +193,22 @@ async def serve(args: argparse.Namespace, secret: str, listen: tuple[str, int], 
         overrides["preview_domain"] = args.preview_domain
     settings = await asyncio.to_thread(load_settings, mirror, overrides)
     backends = BackendMap.from_options(args.backend, settings.backends)
-    proxy_port = proxy_socket.getsockname()[1] if proxy_socket is not None else None
-    proxy: ProxyServer | None = None
-    elector: LeaderElector | None = None
+    lead: Callable[[], Coroutine[Any, Any, None]] | None = None  # leader election, for the kubernetes target
     target: KubernetesTarget | LocalTarget
+    options: ProxyOptions | None = None
     if args.target == "kubernetes":
         target, elector = kubernetes_target(args, settings)
+        if elector is not None:
+            lead = functools.partial(elector.run, on_started=target.resync)
     else:
-        local = target = LocalTarget(settings.stable_branch, settings.preview_domain)
-        holder = SnapshotHolder(Snapshot.from_backend_map(local.state, backends, "serve"))
-        local.subscribe(lambda state: holder.swap(Snapshot.from_backend_map(state, backends, "serve")))
-        proxy = ProxyServer(ProxySettings(preview_domain=settings.preview_domain), holder, ProxyMetrics())
+        target = LocalTarget()
+        options = proxy_options(settings, proxy_listen, admin)
+    proxy_port = listeners.plain.getsockname()[1] if listeners is not None else None
     store = Store(state_dir / "state.db")
     engine = Engine(mirror, target, settings, store, options=EngineOptions(preview_port=proxy_port))
+    proxy = (
+        Worker(options, source=InProcessSource(engine, backends), listeners=listeners) if options is not None else None
+    )
     app = create_app(
         engine,
         engine,
@@ -188,34 +222,32 @@ async def serve(args: argparse.Namespace, secret: str, listen: tuple[str, int], 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    leader_task: asyncio.Task[None] | None = None
     try:
-        leader_task = asyncio.create_task(elector.run()) if elector is not None else None
+        if lead is not None:
+            leader_task = asyncio.create_task(lead())
         await engine.start()
         web_task = asyncio.create_task(web.serve(sockets=[api_socket]))
-        api_port = api_socket.getsockname()[1]
-        if proxy is not None and proxy_socket is not None:
-            await proxy.start([proxy_socket])
-            print(
-                f"gitops-ingress serve: api http://{listen[0]}:{api_port} proxy http://{proxy_listen[0]}:{proxy_port}"
-                f" previews http://<branch>--<host>.{settings.preview_domain}:{proxy_port}",
-                file=sys.stderr,
-                flush=True,
-            )
+        api = f"api http://{listen[0]}:{api_socket.getsockname()[1]}"
+        waits = {web_task, asyncio.create_task(stop.wait())}
+        if proxy is not None:
+            await proxy.start()
+            waits.add(asyncio.create_task(proxy.failed.wait()))
+            say_serving(api, proxy, settings.preview_domain)
         else:
-            print(
-                f"gitops-ingress serve: api http://{listen[0]}:{api_port} target kubernetes",
-                file=sys.stderr,
-                flush=True,
-            )
-        stopped = asyncio.create_task(stop.wait())
-        await asyncio.wait({web_task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            print(f"gitops-ingress serve: {api} target kubernetes", file=sys.stderr, flush=True)
+        _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending - {web_task}:
+            waiter.cancel()
         web.should_exit = True
         await web_task
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         if proxy is not None:
-            await proxy.shutdown(DRAIN_TIMEOUT)
+            await proxy.stop()
+        elif listeners is not None:
+            listeners.close()
         await engine.stop()
         if leader_task is not None:
             leader_task.cancel()
@@ -223,7 +255,22 @@ async def serve(args: argparse.Namespace, secret: str, listen: tuple[str, int], 
         store.close()
         mirror.close()
         api_socket.close()
+    if proxy is not None and proxy.failure is not None:
+        raise SourceError(f"embedded proxy failed: {type(proxy.failure).__name__}: {proxy.failure}") from proxy.failure
     return 0
+
+
+def say_serving(api: str, proxy: Worker, preview_domain: str) -> None:
+    """The ready line: the API, the proxy's URLs (the admin port's too) and the preview pattern."""
+    plain, *others = proxy.urls
+    port = plain.rpartition(":")[2]
+    extra = "".join(f" {url.removesuffix(' (admin)')}" for url in others if url.endswith("(admin)"))
+    print(
+        f"gitops-ingress serve: {api} proxy {plain} previews http://<branch>--<host>.{preview_domain}:{port}"
+        + (f" admin{extra}" if extra else ""),
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 # -- the kubernetes target (issue 5) -------------------------------------------------------------
@@ -272,6 +319,4 @@ def kubernetes_target(args: argparse.Namespace, settings: Settings) -> tuple[Kub
     if not args.leader_election:
         return KubernetesTarget(api, settings, options), None
     elector = LeaderElector(api, options)
-    target = KubernetesTarget(api, settings, options, is_leader=elector.is_leader)
-    elector.on_started = target.resync
-    return target, elector
+    return KubernetesTarget(api, settings, options, is_leader=elector.is_leader), elector

@@ -8,7 +8,7 @@ straight into the JSON API and its OpenAPI document.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -94,7 +94,18 @@ class ControlPlaneEvent(_Frozen):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class ControlPlaneView(Protocol):
+class RoutingFeed(Protocol):
+    """The engine's one routing state and its changes: what the control-plane stream and the
+    proxy embedded in ``serve`` follow. Implemented by ``sync``."""
+
+    def routing_state(self) -> RoutingState: ...
+
+    def subscribe_routes(self, listener: Callable[[RoutingState], None]) -> Callable[[], None]:
+        """Call ``listener`` on the loop, without blocking, with every new routing state until
+        the returned function is called."""
+
+
+class ControlPlaneView(RoutingFeed, Protocol):
     """What the web layer reads. Implemented by ``sync``; every method is cheap (no git I/O)."""
 
     @property
@@ -112,8 +123,6 @@ class ControlPlaneView(Protocol):
 
     def history(self, branch: str | None = None, limit: int = 50) -> Sequence[SyncRecord]: ...
 
-    def routing_state(self) -> RoutingState: ...
-
     @property
     def remote_error(self) -> str | None:
         """Why the config repository cannot be fetched now (git's whole message), or None."""
@@ -126,10 +135,10 @@ class ControlPlaneView(Protocol):
 class WebhookReceiver(Protocol):
     """What the webhook endpoints call once a delivery is authenticated and parsed."""
 
-    def seen_delivery(self, delivery_id: str) -> bool:
+    async def seen_delivery(self, delivery_id: str) -> bool:
         """Record a delivery id; True when it was seen before (a replay)."""
 
-    def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
+    async def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
         """Count a delivery's outcome ("accepted", "ignored", "replayed", "unauthorized",
         "malformed", "too_large") for metrics and the delivery log."""
 

@@ -80,8 +80,10 @@ class Mirror(GitReader):
         """Create the bare mirror if missing and point its ``origin`` at the configured remote."""
         if self._ensured:
             return
-        _check_local_remote(self._remote)
         path = self.path
+        if not _holds_branches(path):
+            # nothing stored to serve meanwhile: a path that is no repository will never become one
+            _check_local_remote(self._remote)
         if not (path / "HEAD").is_file():
             if path.exists() and any(path.iterdir()):
                 raise RepositoryError(f"{path} exists, is not empty and is not a git repository")
@@ -166,6 +168,16 @@ class Mirror(GitReader):
             return self._run("rev-parse", "--verify", "--quiet", "--end-of-options", ref)
         except GitCommandError:
             return None
+
+
+def _holds_branches(mirror: Path) -> bool:
+    """Whether an earlier run fetched anything into the mirror (then a vanished remote is only
+    unreachable: the stored state is served while fetches are retried)."""
+    heads = mirror / "refs" / "heads"
+    if heads.is_dir() and any(p.is_file() for p in heads.rglob("*")):
+        return True
+    packed = mirror / "packed-refs"
+    return packed.is_file() and " refs/heads/" in packed.read_text(errors="replace")
 
 
 def _check_local_remote(remote: str) -> None:

@@ -39,21 +39,12 @@ def micro_time(moment: datetime) -> str:
 
 
 class LeaderElector:
-    def __init__(
-        self,
-        api: kubernetes.client.ApiClient,
-        options: KubeOptions,
-        *,
-        on_started: Callback | None = None,
-        on_stopped: Callback | None = None,
-    ) -> None:
+    def __init__(self, api: kubernetes.client.ApiClient, options: KubeOptions) -> None:
         self._api = kubernetes.client.CoordinationV1Api(api)
         self._server = server_of(api)
         self.options = options
         self.identity = options.who()
         self.renew_deadline = options.lease_duration * 2 / 3
-        self.on_started = on_started  # e.g. the target's resync
-        self.on_stopped = on_stopped
         self._renewed_at: float | None = None  # monotonic time of our last successful write
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
@@ -63,8 +54,9 @@ class LeaderElector:
     def is_leader(self) -> bool:
         return self._renewed_at is not None and time.monotonic() - self._renewed_at < self.renew_deadline
 
-    async def run(self) -> None:
-        """Acquire and renew until cancelled; release on the way out."""
+    async def run(self, *, on_started: Callback | None = None, on_stopped: Callback | None = None) -> None:
+        """Acquire and renew until cancelled; release on the way out. ``on_started`` is awaited
+        on every gain of the lease (e.g. the target's resync), ``on_stopped`` on every loss."""
         leading = False
         try:
             while True:
@@ -75,13 +67,13 @@ class LeaderElector:
                 now_leading = self.is_leader()
                 if now_leading != leading:
                     leading = now_leading
-                    await self._transition(leading)
+                    await self._transition(leading, on_started if leading else on_stopped)
                 await asyncio.sleep(self.options.renew_interval if leading else self.options.renew_interval / 2)
         finally:
             if self._renewed_at is not None:
                 await asyncio.to_thread(self.release)
 
-    async def _transition(self, leading: bool) -> None:
+    async def _transition(self, leading: bool, callback: Callback | None) -> None:
         log.info(
             "leader election: %s %s the lease %s/%s",
             self.identity,
@@ -91,7 +83,6 @@ class LeaderElector:
         )
         self.changed.set()
         self.changed = asyncio.Event()
-        callback = self.on_started if leading else self.on_stopped
         if callback is not None:
             await callback()
 

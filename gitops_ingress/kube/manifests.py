@@ -6,7 +6,7 @@ and writes. Choices made here:
 
 * Ownership is in labels (``app.kubernetes.io/managed-by``, branch slug, environment, role), so
   pruning is a label-selected list and anything without them is never touched. The full branch name
-  and the commit are annotations (label values cannot hold ``/`` or 40 hex digits plus text).
+  and the commit are annotations. The names are ``core/labels.py``, shared with the proxy.
 * The commit annotation sits on the namespaces only: putting it on every Ingress would rewrite
   every Ingress on every push. A digest of each manifest (``applied-hash``) lets the reconcile skip
   identical objects and still notice a field that git dropped.
@@ -23,8 +23,25 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from gitops_ingress.core.desired import DesiredEnvironment
+from gitops_ingress.core.labels import (
+    BRANCH,
+    COMMIT,
+    ENVIRONMENT,
+    ENVIRONMENTS,
+    EXTERNAL_NAME,
+    HASH,
+    MANAGED_BY,
+    MANAGER,
+    PREVIEW,
+    ROLE,
+    SOURCE_HOSTS,
+    STABLE,
+    STABLE_NAMESPACE,
+    TLS_SECRET,
+)
 from gitops_ingress.core.models import (
     INGRESS_CLASS_ANNOTATION,
     LocatedIngress,
@@ -39,37 +56,6 @@ from gitops_ingress.core.naming import (
     stable_namespace,
 )
 from gitops_ingress.core.settings import Settings
-
-MANAGER = "gitops-ingress"
-MANAGED_BY = "app.kubernetes.io/managed-by"
-PREFIX = "gitops-ingress.dev/"
-BRANCH = PREFIX + "branch"
-ENVIRONMENT = PREFIX + "environment"
-ROLE = PREFIX + "role"
-COMMIT = PREFIX + "commit"
-HASH = PREFIX + "applied-hash"
-SOURCE_HOSTS = PREFIX + "source-hosts"
-TLS_SECRET = PREFIX + "tls-secret"
-STABLE_NAMESPACE = PREFIX + "stable-namespace"
-ENVIRONMENTS = PREFIX + "environments"
-STABLE, PREVIEW, EXTERNAL_NAME = "stable", "preview", "external-name"
-
-
-class EnvironmentLike(Protocol):
-    """The shape of ``sync.DesiredEnvironment`` that the target reads (kube cannot import sync)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def commit(self) -> str: ...
-
-    @property
-    def ingresses(self) -> tuple[LocatedIngress, ...]: ...
-
-    @property
-    def keep(self) -> bool: ...
-
 
 Key = tuple[str, str]  # (namespace, name)
 
@@ -235,7 +221,7 @@ def service_names(item: LocatedIngress) -> set[str]:
 
 
 def desired_branch(
-    branch: str, stable: bool, environments: Mapping[str, EnvironmentLike], settings: Settings, tls_secret: str
+    branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment], settings: Settings, tls_secret: str
 ) -> DesiredBranch:
     """Everything ``branch`` wants, or the problems (two environments claiming one object)."""
     want = DesiredBranch(branch, stable)

@@ -27,6 +27,8 @@ from typing import Any
 
 import kubernetes
 
+from gitops_ingress.core import labels
+from gitops_ingress.core.desired import DesiredEnvironment
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.kube import manifests as m
 from gitops_ingress.kube.client import KubeOptions
@@ -53,12 +55,12 @@ class KubernetesTarget:
         self.settings = settings
         self.cluster = Cluster(api, self.options)
         self._is_leader = is_leader
-        self._desired: dict[str, tuple[bool, dict[str, m.EnvironmentLike]]] = {}
+        self._desired: dict[str, tuple[bool, dict[str, DesiredEnvironment]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     # -- the Target protocol --------------------------------------------------------------
 
-    async def apply(self, branch: str, stable: bool, environments: Mapping[str, m.EnvironmentLike]) -> None:
+    async def apply(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
         previous = self._desired.get(branch, (stable, {}))[1]
         merged = {name: (previous.get(name, env) if env.keep else env) for name, env in environments.items()}
         self._desired[branch] = (stable, merged)
@@ -74,7 +76,7 @@ class KubernetesTarget:
         async with self._lock(branch):
             await asyncio.to_thread(self.delete_branch, branch, stable)
 
-    async def adopt(self, branch: str, stable: bool, environments: Mapping[str, m.EnvironmentLike]) -> None:
+    async def adopt(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
         """The cluster keeps its own state; remember the branch so a new leader knows it."""
         self._desired.setdefault(branch, (stable, dict(environments)))
 
@@ -105,9 +107,9 @@ class KubernetesTarget:
             raise NotLeader("this replica lost the leader lease during a prune; the new leader completes it")
         self.cluster.delete(resource, namespace, name)
 
-    def reconcile(self, branch: str, stable: bool, environments: Mapping[str, m.EnvironmentLike]) -> None:
+    def reconcile(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
         want = m.desired_branch(branch, stable, environments, self.settings, self.options.preview_tls_secret)
-        role = m.STABLE if stable else m.PREVIEW
+        role = labels.STABLE if stable else labels.PREVIEW
         problems = list(want.problems)
         live_ns = {name: obj for (_, name), obj in self.cluster.list("namespaces", selector=m.selector(branch)).items()}
         live_ing = self.cluster.list("ingresses", selector=m.selector(branch))
@@ -154,20 +156,20 @@ class KubernetesTarget:
             existing = live or self.cluster.get_namespace(name)
             if existing is None:
                 self._write("namespaces", manifest)
-            elif role == m.STABLE and m.role_of(existing) == m.PREVIEW:
-                owner = ((existing.get("metadata") or {}).get("annotations") or {}).get(m.BRANCH, "?")
+            elif role == labels.STABLE and m.role_of(existing) == labels.PREVIEW:
+                owner = ((existing.get("metadata") or {}).get("annotations") or {}).get(labels.BRANCH, "?")
                 problems.append(
                     f"namespace {name} is branch {owner!r}'s preview namespace: the stable branch writes "
                     f"nothing into it (rename the stable namespace)"
                 )
                 blocked.add(name)
-            elif role == m.STABLE and not m.is_ours(existing, branch, role):
+            elif role == labels.STABLE and not m.is_ours(existing, branch, role):
                 # a team's own namespace: our Ingresses go beside its Services, the namespace stays theirs
                 foreign_names.update(
                     k for k, obj in self.cluster.list("ingresses", name).items() if not m.is_ours(obj, branch, role)
                 )
             else:
-                owner = ((existing.get("metadata") or {}).get("annotations") or {}).get(m.BRANCH)
+                owner = ((existing.get("metadata") or {}).get("annotations") or {}).get(labels.BRANCH)
                 whose = f"branch {owner!r}'s" if owner else "not managed by gitops-ingress"
                 problems.append(
                     f"namespace {name} exists and is {whose}: not adopted, nothing applied into it "
@@ -181,13 +183,13 @@ class KubernetesTarget:
     ) -> None:
         kept = {m.label_value(env) for env in want.kept}
         for key, obj in sorted(live_ing.items()):
-            env = ((obj.get("metadata") or {}).get("labels") or {}).get(m.ENVIRONMENT, "")
+            env = ((obj.get("metadata") or {}).get("labels") or {}).get(labels.ENVIRONMENT, "")
             if key not in want.ingresses and env not in kept:
                 self._delete("ingresses", *key)
         if want.kept:
             return  # an environment we were told to keep may still use any of the namespaces
         for name, obj in sorted(live_ns.items()):
-            if name not in want.namespaces and m.is_ours(obj, branch, m.PREVIEW):
+            if name not in want.namespaces and m.is_ours(obj, branch, labels.PREVIEW):
                 self._delete_namespace(branch, name)
 
     def _external_names(
@@ -215,8 +217,8 @@ class KubernetesTarget:
         its Ingresses anywhere else."""
         namespaces: set[str] = set()
         if not stable:
-            found = self.cluster.list("namespaces", selector=m.selector(branch, m.PREVIEW))
-            namespaces = {name for (_, name), obj in found.items() if m.is_ours(obj, branch, m.PREVIEW)}
+            found = self.cluster.list("namespaces", selector=m.selector(branch, labels.PREVIEW))
+            namespaces = {name for (_, name), obj in found.items() if m.is_ours(obj, branch, labels.PREVIEW)}
         for (namespace, name), _obj in sorted(self.cluster.list("ingresses", selector=m.selector(branch)).items()):
             if namespace not in namespaces:
                 self._delete("ingresses", namespace, name)
@@ -230,7 +232,7 @@ class KubernetesTarget:
             f"{resource[:-1]} {key[1]}"
             for resource in ("ingresses", "services")
             for key, obj in self.cluster.list(resource, name).items()
-            if not (m.is_ours(obj, branch, m.PREVIEW) or m.is_ours(obj, branch, m.EXTERNAL_NAME))
+            if not (m.is_ours(obj, branch, labels.PREVIEW) or m.is_ours(obj, branch, labels.EXTERNAL_NAME))
         )
         if not foreign:
             self._delete("namespaces", "", name)
@@ -247,4 +249,4 @@ class KubernetesTarget:
 
 
 def _our_external_name(obj: Any, branch: str) -> bool:
-    return m.is_ours(obj, branch, m.EXTERNAL_NAME) and (obj.get("spec") or {}).get("type") == "ExternalName"
+    return m.is_ours(obj, branch, labels.EXTERNAL_NAME) and (obj.get("spec") or {}).get("type") == "ExternalName"

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.errors import ConfigError, GitopsIngressError, SourceError
@@ -48,6 +48,15 @@ DEFAULT_TLS_PORT = 8443
 
 
 @dataclass(frozen=True)
+class OptionNames:
+    """The command-line options the addresses came from, for errors (``serve`` names its own)."""
+
+    listen: str = "--listen"
+    tls_listen: str = "--tls-listen"
+    admin_listen: str = "--admin-listen"
+
+
+@dataclass(frozen=True)
 class ProxyOptions:
     listen: Address
     proxy: ProxySettings = field(default_factory=ProxySettings)
@@ -64,6 +73,7 @@ class ProxyOptions:
     admin_listen: Address | None = None
     reuse_port: bool = False  # set by workers.py when several processes share the ports
     reload_interval: float = 1.0  # seconds between file and certificate scans
+    names: OptionNames = field(default_factory=OptionNames)
 
     @property
     def tls_address(self) -> Address | None:
@@ -122,6 +132,35 @@ def make_source(options: ProxyOptions) -> FileSource | ControllerSource | Kubern
     )
 
 
+class Listeners(NamedTuple):
+    """A worker's bound, listening sockets: plain HTTP, HTTPS (with TLS) and admin (if asked)."""
+
+    plain: socket.socket
+    secure: socket.socket | None
+    admin: socket.socket | None
+
+    def close(self) -> None:
+        for sock in self:
+            if sock is not None:
+                sock.close()
+
+
+def bind_listeners(options: ProxyOptions) -> Listeners:
+    """Every listener the options ask for, bound; ConfigError names the option of a busy port."""
+    names = options.names
+    plain = listen_socket(options.listen, options.reuse_port, names.listen)
+    bound = Listeners(plain, None, None)
+    try:
+        if options.tls_address is not None:
+            bound = bound._replace(secure=listen_socket(options.tls_address, options.reuse_port, names.tls_listen))
+        if options.admin_listen is not None:
+            bound = bound._replace(admin=listen_socket(options.admin_listen, options.reuse_port, names.admin_listen))
+    except ConfigError:
+        bound.close()
+        raise
+    return bound
+
+
 def say(text: str) -> None:
     """One status line on stderr, in one write: worker processes share the pipe, and ``print``
     writes the text and its newline separately, so two workers' lines could interleave."""
@@ -135,15 +174,24 @@ def _url(scheme: str, address: Address) -> str:
 
 
 class Worker:
-    """The parts of one running worker; ``serve`` builds one, tests may drive it directly."""
+    """The parts of one running worker; ``serve`` builds one, tests may drive it directly.
+    ``source`` replaces the one the options name and ``listeners`` are sockets bound already
+    (``bind_listeners``): ``gitops-ingress serve`` binds before it starts anything else and passes
+    its engine's in-process source. The worker owns the listeners it is given."""
 
-    def __init__(self, options: ProxyOptions, access_stream: IO[str] | None = None) -> None:
+    def __init__(
+        self,
+        options: ProxyOptions,
+        access_stream: IO[str] | None = None,
+        source: RouteSource | None = None,
+        listeners: Listeners | None = None,
+    ) -> None:
         self.options = options
         self.holder = SnapshotHolder()
         self.metrics = ProxyMetrics(build=BUILD.kind)
         self.metrics.follow(self.holder)
         self.holder.subscribe(_freeze_heap)
-        self.source: RouteSource = make_source(options)
+        self.source: RouteSource = source if source is not None else make_source(options)
         self.tls = CertificateStore(options.tls_dir) if options.tls_dir else None
         stream = access_stream if access_stream is not None else sys.stdout
         self.access_log = AccessLog(stream) if options.proxy.access_log else None
@@ -153,22 +201,23 @@ class Worker:
         self.failure: BaseException | None = None  # a background task that died (source, TLS watch)
         self.failed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._listeners = listeners
 
     async def start(self) -> None:
         options = self.options
         if isinstance(self.source, FileSource):
             self.holder.swap(await asyncio.to_thread(self.source.load))
+        if self._listeners is None:
+            self._listeners = bind_listeners(options)
+        plain, secure, admin = self._listeners
         redirect = self.tls.has_tls if (self.tls is not None and options.https_redirect) else None
-        plain = listen_socket(options.listen, options.reuse_port)
         await self.server.start([plain], tls_redirect_hosts=redirect)
         self.urls.append(_url("http", plain.getsockname()[:2]))
-        if self.tls is not None and options.tls_address is not None:
-            secure = listen_socket(options.tls_address, options.reuse_port, "--tls-listen")
+        if self.tls is not None and secure is not None:
             await self.server.start([secure], self.tls.server_context)
             self.urls.append(_url("https", secure.getsockname()[:2]))
             self._spawn(self.tls.watch(options.reload_interval))
-        if options.admin_listen is not None:
-            admin = listen_socket(options.admin_listen, options.reuse_port, "--admin-listen")
+        if admin is not None:
             await self.admin.start(admin)
             self.urls.append(_url("http", admin.getsockname()[:2]) + " (admin)")
         self._spawn(self.source.run(self.holder.swap))
@@ -202,6 +251,8 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait([task])  # its failure, if any, is in self.failure
         await self.admin.close()
+        if self._listeners is not None:
+            self._listeners.close()  # those never started (closing twice is harmless)
         if self.access_log is not None:
             self.access_log.flush()
 

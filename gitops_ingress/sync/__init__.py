@@ -5,11 +5,12 @@ in protocols.py, which ``gitrepo.Mirror`` and the targets (``LocalTarget`` here,
 target elsewhere) satisfy. ``cli`` wires them together.
 """
 
+from gitops_ingress.core.desired import DesiredEnvironment
 from gitops_ingress.sync.engine import Engine, EngineOptions
 from gitops_ingress.sync.events import EventBus
 from gitops_ingress.sync.local import LocalTarget
 from gitops_ingress.sync.metrics import SyncMetrics
-from gitops_ingress.sync.protocols import DesiredEnvironment, RepoSource, Target
+from gitops_ingress.sync.protocols import RepoSource, Target
 from gitops_ingress.sync.store import Store
 
 __all__ = [

@@ -7,8 +7,12 @@ Why it is shaped this way:
   fetching; a newer commit overwrites an older one still waiting, so a burst of pushes costs at most
   one extra sync; and one branch's work never waits behind another's.
 * The blocking part (git object reads, parsing, validation) runs in a small thread pool bounded by
-  a semaphore; git reads are serialised by one lock because a mirror's object database is one
-  ``cat-file`` process. Fetches run on a thread of their own so a hanging fetch never blocks reads.
+  a semaphore. Access to the mirror belongs to ``RepoAccess`` (repoaccess.py): git reads under its
+  one lock (a mirror's object database is one ``cat-file`` process), fetches one at a time on a
+  thread of their own, so a hanging fetch never blocks reads. Store writes run on a thread of
+  their own too, in order, off the loop that also serves the web app and ``serve``'s proxy.
+* The engine owns the one routing state (``RouteBook``, routebook.py) and publishes it
+  (``subscribe_routes``, view.py) as soon as the target accepted a change.
 * A sync's outcome is written to the store in one transaction *after* the target accepted it, so a
   kill mid-sync loses nothing: the next start sees the remote head ahead of the stored one and
   syncs again. At start, what the store says is applied is handed back to the target (``adopt``),
@@ -24,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,17 +35,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from gitops_ingress.core.desired import DesiredEnvironment
 from gitops_ingress.core.errors import GitopsIngressError
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync.build import build_commit
 from gitops_ingress.sync.events import EventBus
-from gitops_ingress.sync.local import RouteBook
 from gitops_ingress.sync.metrics import SyncMetrics
 from gitops_ingress.sync.parsecache import ParseCache
 from gitops_ingress.sync.plan import plan_commit
-from gitops_ingress.sync.protocols import DesiredEnvironment, RepoSource, Target
+from gitops_ingress.sync.protocols import RepoSource, Target
 from gitops_ingress.sync.records import BranchRecord, http_url_for
+from gitops_ingress.sync.repoaccess import RepoAccess
+from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import Store, SyncEntry
 from gitops_ingress.sync.view import ViewMixin
 from gitops_ingress.sync.watcher import Watcher
@@ -102,11 +107,11 @@ class Engine(ViewMixin):
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._retries: dict[str, int] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._repo_lock = threading.Lock()
+        self._access = RepoAccess(repo)
+        self._repo_lock = self._access.read_lock  # build_commit's reads take the one read lock
         self._executor = ThreadPoolExecutor(self.options.build_workers, thread_name_prefix="sync-build")
-        self._fetch_executor = ThreadPoolExecutor(1, thread_name_prefix="sync-fetch")
+        self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="sync-store")
         self._build_slots = asyncio.Semaphore(self.options.build_workers)
-        self._fetch_lock = asyncio.Lock()
         self._tick = asyncio.Event()
         self.remote_error: str | None = None
         interval = self.options.poll_interval or settings.poll_interval
@@ -124,7 +129,7 @@ class Engine(ViewMixin):
 
     async def start(self) -> None:
         """Take back the stored state, fetch once, schedule what is behind, start watching."""
-        for name, row in self._store.load_branches().items():
+        for name, row in (await self._in_store(self._store.load_branches)).items():
             record = BranchRecord.from_row(row, name == self._settings.stable_branch)
             self._records[name] = record
             tables = record.applied_tables
@@ -137,13 +142,14 @@ class Engine(ViewMixin):
                 self._book.set(name, tables)
             if record.deleted_at:
                 self._schedule_removal(name, record.deleted_at)
-        await self._in_thread(self._fetch_executor, self._repo.ensure)
+        await self._access.ensure()
+        failed = False
         try:
             await self.refresh(None)
         except GitopsIngressError as exc:
             log.warning("first fetch failed; serving the stored state and retrying: %s", exc)
-            self._watcher.failures = 1
-        self._watcher.start()
+            failed = True
+        self._watcher.start(after_failure=failed)
 
     async def stop(self) -> None:
         await self._watcher.stop()
@@ -154,7 +160,9 @@ class Engine(ViewMixin):
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         self._executor.shutdown(wait=False, cancel_futures=True)
-        self._fetch_executor.shutdown(wait=False, cancel_futures=True)
+        self._access.close()
+        await self._in_store(lambda: None)  # queued after every write: they are on disk now
+        self._store_thread.shutdown(wait=False)
         self.bus.close()
 
     def idle(self) -> bool:
@@ -176,9 +184,7 @@ class Engine(ViewMixin):
     async def refresh(self, branch: str | None) -> None:
         """Fetch ``branch`` (None: all) from the configured remote and schedule what changed."""
         try:
-            async with self._fetch_lock:
-                await self._in_thread(self._fetch_executor, self._repo.fetch, branch)
-                heads = await self._in_thread(self._executor, self._locked(self._repo.branches))
+            heads = await self._access.fetch(branch)
         except GitopsIngressError as exc:
             if branch is not None:
                 # a single-ref fetch can fail on the ref itself (a hostile name): a full fetch
@@ -242,7 +248,7 @@ class Engine(ViewMixin):
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    self._failed(name, what, exc)
+                    await self._failed(name, what, exc)
         finally:
             self._workers.pop(name, None)
             self._notify()
@@ -262,6 +268,11 @@ class Engine(ViewMixin):
             return  # superseded by newer work while building
         plan = plan_commit(build, record.environments)
         await self._target.apply(name, record.stable, plan.desired)
+        # The routes go live once the target accepted them (for the local target this is the
+        # embedded proxy switching), before the store write, which only records it: a failed
+        # write is retried by a re-sync, and the status never shows a commit not yet live.
+        live = {row.environment: row.table for row in plan.rows if row.table is not None}
+        routes_changed = self._book.set(name, live)
         duration_ms = (time.perf_counter() - started) * 1000
         findings = {row.environment: row.findings for row in plan.rows}
         message = {"refused": plan.message}
@@ -279,7 +290,8 @@ class Engine(ViewMixin):
             for env, result in plan.results.items()
         ]
         updated_at = now_iso()
-        self._store.save_branch(
+        await self._in_store(
+            self._store.save_branch,
             name,
             head=commit,
             head_info=build.info,
@@ -293,7 +305,6 @@ class Engine(ViewMixin):
         record.synced, record.head_info, record.state = commit, build.info, plan.state
         record.message, record.updated_at, record.deleted_at = plan.message, updated_at, None
         record.environments = {row.environment: row for row in plan.rows}
-        routes_changed = self._book.set(name, record.applied_tables)
         result = "refused" if plan.state is SyncState.REFUSED else "applied"
         self.metrics.sync_duration.labels(result).observe(duration_ms / 1000)
         self.metrics.files_parsed.inc(build.files_parsed)
@@ -311,7 +322,7 @@ class Engine(ViewMixin):
         if routes_changed:
             self.bus.publish("routes", name, {"version": self._book.state.version})
 
-    def _failed(self, name: str, what: str, exc: Exception) -> None:
+    async def _failed(self, name: str, what: str, exc: Exception) -> None:
         attempt = self._retries[name] = self._retries.get(name, 0) + 1
         delay = min(self.options.retry_max, self.options.retry_initial * 2 ** (attempt - 1))
         message = str(exc) if isinstance(exc, GitopsIngressError) else f"{type(exc).__name__}: {exc}"
@@ -321,7 +332,8 @@ class Engine(ViewMixin):
             record.state = SyncState.ERROR
             record.message = f"{message}; retrying in {delay:.0f}s, last good routes keep serving"
             record.updated_at = now_iso()
-            self._store.save_branch(
+            await self._in_store(
+                self._store.save_branch,
                 name,
                 head=record.synced,
                 head_info=record.head_info,
@@ -375,7 +387,8 @@ class Engine(ViewMixin):
             return
         record.state = SyncState.DELETED
         record.message = f"deleted; previews removed after {self._settings.preview_ttl:g}s"
-        self._store.save_branch(
+        await self._in_store(
+            self._store.save_branch,
             name,
             head=record.synced,
             head_info=record.head_info,
@@ -396,22 +409,16 @@ class Engine(ViewMixin):
         if record is None:
             return
         await self._target.remove(name, record.stable)
+        routes_changed = self._book.set(name, {})  # gone from the proxies first, as in _sync
         entry = SyncEntry(record.synced or "", "", now_iso(), 0.0, "removed", "branch deleted; previews removed")
-        self._store.delete_branch(name, history=[entry])
+        await self._in_store(self._store.delete_branch, name, history=[entry])
         del self._records[name]
         self.metrics.forget_branch(name)
         self.bus.publish("deleted", name, {"commit": record.synced})
-        if self._book.set(name, {}):
+        if routes_changed:
             self.bus.publish("routes", name, {"version": self._book.state.version})
 
     # -- helpers --------------------------------------------------------------------------
-
-    def _locked(self, call: Callable[[], T]) -> Callable[[], T]:
-        def run() -> T:
-            with self._repo_lock:
-                return call()
-
-        return run
 
     @staticmethod
     async def _in_thread(executor: ThreadPoolExecutor, call: Callable[..., T], *args: Any) -> T:

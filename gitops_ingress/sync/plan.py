@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gitops_ingress.core.desired import DesiredEnvironment
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync.build import CommitBuild
-from gitops_ingress.sync.protocols import DesiredEnvironment
 from gitops_ingress.sync.store import EnvironmentRow
 
 

@@ -9,12 +9,10 @@ name only the attributes the engine reads, which keeps them small and the adapte
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
+from gitops_ingress.core.desired import DesiredEnvironment
 from gitops_ingress.core.findings import Finding
-from gitops_ingress.core.models import LocatedIngress
-from gitops_ingress.core.routing import RouteTable
 from gitops_ingress.core.status import CommitInfo
 
 
@@ -49,19 +47,6 @@ class RepoSource(Protocol):
     def list_tree(self, sha: str, root: str, *, max_file_bytes: int, max_files: int) -> TreeListingLike: ...
 
     def read_blob(self, sha: str) -> bytes: ...
-
-
-@dataclass(frozen=True, slots=True)
-class DesiredEnvironment:
-    """One environment of a branch as it should be live: its commit, routes and objects.
-    ``keep``: the newest commit was refused, so the target keeps what it applied before
-    (``ingresses`` is then empty; ``table`` is the last good one)."""
-
-    name: str
-    commit: str
-    table: RouteTable
-    ingresses: tuple[LocatedIngress, ...] = field(default=(), compare=False)
-    keep: bool = False
 
 
 class Target(Protocol):

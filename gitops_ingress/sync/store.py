@@ -9,14 +9,20 @@ on disk or neither is, and a sync that was cut short is simply done again on the
 NORMAL`` is durable across a process kill (only a power loss can drop the last commits, which a
 re-sync repairs).
 
-The store is used from the event loop's thread only; each write is a handful of rows, so it does
-not need a thread of its own. Findings and tables are stored as JSON in the core wire formats.
+Threads. The engine makes every write (and the start-up load) on a thread of its own, in order:
+a write is a transaction plus a disk sync, which must not hold up the event loop that also runs
+the web app and the proxy of ``serve``. The dashboard's reads (``history``, ``deliveries``) stay on
+the loop, as the view Protocol requires, and use a second connection: in WAL mode a reader never
+waits for a writer, so a read costs one indexed query whatever the engine is writing. A lock makes
+the writing connection safe from any thread. Findings and tables are stored as JSON in the core
+wire formats.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -112,35 +118,49 @@ def _findings(text: str | None) -> tuple[Finding, ...]:
     return tuple(Finding.model_validate(item) for item in json.loads(text or "[]"))
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA busy_timeout=5000")
+    return db
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db = _connect(path)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(SCHEMA)
+            self._reader = _connect(path)
         except (OSError, sqlite3.Error) as exc:
             raise SourceError(f"{path}: cannot open the state database: {exc}") from exc
         self.path = path
+        self._lock = threading.Lock()  # the writing connection, from whichever thread writes
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
+        self._reader.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # -- branches -------------------------------------------------------------------------
 
     def load_branches(self) -> dict[str, BranchRow]:
+        with self._lock:
+            return self._load_branches()
+
+    def _load_branches(self) -> dict[str, BranchRow]:
         envs: dict[str, dict[str, EnvironmentRow]] = {}
         for branch, env, state, commit, table, findings in self._db.execute(
             "SELECT branch, environment, state, applied_commit, route_table, findings FROM environments"
@@ -257,7 +277,7 @@ class Store:
             query += " WHERE branch = ?"
             params = (branch,)
         query += " ORDER BY id DESC LIMIT ?"
-        rows = self._db.execute(query, (*params, max(0, limit))).fetchall()
+        rows = self._reader.execute(query, (*params, max(0, limit))).fetchall()
         return [
             SyncRecord(
                 id=row[0],
@@ -278,21 +298,23 @@ class Store:
 
     def record_delivery(self, delivery_id: str, forge: str, received_at: str) -> bool:
         """True when the id is new; a replayed id changes nothing."""
-        cursor = self._db.execute(
-            "INSERT OR IGNORE INTO deliveries (id, forge, received_at) VALUES (?, ?, ?)",
-            (delivery_id, forge, received_at),
-        )
-        return cursor.rowcount == 1
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO deliveries (id, forge, received_at) VALUES (?, ?, ?)",
+                (delivery_id, forge, received_at),
+            )
+            return cursor.rowcount == 1
 
     def delivery_result(self, delivery_id: str, result: str, forge: str | None = None) -> None:
         """Set a delivery's outcome (and its forge, which is known only once it was parsed)."""
-        self._db.execute(
-            "UPDATE deliveries SET result = ?, forge = COALESCE(?, forge) WHERE id = ?",
-            (result, forge, delivery_id),
-        )
+        with self._transaction() as db:
+            db.execute(
+                "UPDATE deliveries SET result = ?, forge = COALESCE(?, forge) WHERE id = ?",
+                (result, forge, delivery_id),
+            )
 
     def deliveries(self, limit: int = 50) -> list[tuple[str, str, str, str]]:
-        return self._db.execute(
+        return self._reader.execute(
             "SELECT id, forge, received_at, result FROM deliveries ORDER BY received_at DESC LIMIT ?",
             (limit,),
         ).fetchall()

@@ -1,25 +1,33 @@
 """The engine as the web layer sees it: ``core.status.ControlPlaneView`` and ``WebhookReceiver``.
 
-Kept apart from the engine's machinery so the read side is easy to audit: every method here is
-cheap and synchronous (memory or one indexed SQLite query, never git), as the Protocol requires,
-because the dashboard and the API call them on every request.
+Kept apart from the engine's machinery so the read side is easy to audit: every view method here
+is cheap and synchronous (memory or one indexed SQLite query on the store's reading connection,
+never git), as the Protocol requires, because the dashboard and the API call them on every
+request. The webhook receiver's delivery log is written, so those two methods are async and run
+on the store's thread like every other write.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from gitops_ingress.core.diff import RouteDiff, diff_environments
 from gitops_ingress.core.routing import RouteTable, RoutingState
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import BranchStatus, SyncRecord, SyncState
 from gitops_ingress.sync.events import EventBus, Subscription
-from gitops_ingress.sync.local import RouteBook
 from gitops_ingress.sync.metrics import SyncMetrics
 from gitops_ingress.sync.records import BranchRecord, UrlFor, to_status
+from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import Store
 from gitops_ingress.sync.watcher import Watcher
+
+T = TypeVar("T")
 
 
 class ViewMixin:
@@ -32,6 +40,13 @@ class ViewMixin:
     bus: EventBus
     metrics: SyncMetrics
     remote_error: str | None
+    _store_thread: ThreadPoolExecutor  # one thread: the store's writes, in order
+
+    async def _in_store(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A store call on the store's own thread: each write is a transaction and a disk sync,
+        which must not hold up the loop (the web app and the proxy of ``serve`` run on it)."""
+        job = functools.partial(call, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._store_thread, job)
 
     # -- ControlPlaneView -----------------------------------------------------------------
 
@@ -72,19 +87,25 @@ class ViewMixin:
     def routing_state(self) -> RoutingState:
         return self._book.state
 
+    def subscribe_routes(self, listener: Callable[[RoutingState], None]) -> Callable[[], None]:
+        """Call ``listener`` (on the loop, without blocking) with every new routing state: the
+        engine's one state, which the control-plane stream and the embedded proxy follow."""
+        return self._book.subscribe(listener)
+
     def subscribe(self) -> Subscription:
         return self.bus.subscribe()
 
     # -- WebhookReceiver ------------------------------------------------------------------
 
-    def seen_delivery(self, delivery_id: str) -> bool:
-        return not self._store.record_delivery(delivery_id, "", datetime.now(UTC).isoformat())
+    async def seen_delivery(self, delivery_id: str) -> bool:
+        received_at = datetime.now(UTC).isoformat()
+        return not await self._in_store(self._store.record_delivery, delivery_id, "", received_at)
 
-    def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
+    async def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
         """Count a delivery by outcome (accepted, ignored, replayed, unauthorized, ...)."""
         self.metrics.webhook_deliveries.labels(forge, result).inc()
         if delivery_id:
-            self._store.delivery_result(delivery_id, result, forge)
+            await self._in_store(self._store.delivery_result, delivery_id, result, forge)
 
     async def push(self, branch: str | None, deleted: bool) -> None:
         # deleted or not, the fetch decides: the remote is the truth, never the payload

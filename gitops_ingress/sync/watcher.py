@@ -58,7 +58,11 @@ class Watcher:
         self._pending.add(branch)
         self._wake.set()
 
-    def start(self) -> None:
+    def start(self, *, after_failure: bool = False) -> None:
+        """Begin watching; ``after_failure``: the caller's own first fetch failed, so the first
+        wait is the back-off, not the polling interval."""
+        if after_failure:
+            self.failures = max(self.failures, 1)
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="gitops-ingress watcher")
 

@@ -18,11 +18,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from gitops_ingress import __version__
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.status import BranchStatus, ControlPlaneView, WebhookReceiver
+from gitops_ingress.core.stream import DEFAULT_PING_INTERVAL
 from gitops_ingress.web.auth import Access
 from gitops_ingress.web.dashboard import install_dashboard
 from gitops_ingress.web.hosts import HostGuard
 from gitops_ingress.web.options import WebOptions
-from gitops_ingress.web.stream import DEFAULT_PING_INTERVAL, stream_router
+from gitops_ingress.web.stream import stream_router
 from gitops_ingress.web.webhooks import MAX_WEBHOOK_BODY, webhook_router
 
 

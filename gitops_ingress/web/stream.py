@@ -1,24 +1,18 @@
 """``GET /api/v1/proxy/stream``: the control-plane stream that proxies route from.
 
-The wire format is what the proxy's controller client reads: newline-delimited JSON, one object
-per line -- ``{"type": "state", "state": RoutingState.to_dict(), "backends": {...}}`` when the
-routing state changes (and once at connect), ``{"type": "ping"}`` when nothing happened for a
-ping interval so that proxies and load balancers can tell a quiet stream from a dead one.
-
-Each line carries the whole state, not a delta: a proxy that reconnects, or misses a line, is
-correct again after the next line. Change detection is by ``RoutingState.version``; events from
-the view only wake the stream up, so a burst of events costs one line. A thousand previewed
+The wire format (``state`` lines carrying the whole routing state, ``ping`` lines when nothing
+happened for a ping interval) is ``core/stream.py``, which the proxy's controller client decodes
+with; this module only decides when to send which line. Each stream subscribes to the engine's
+routing state (``subscribe_routes``); a new state only wakes the stream up and change detection
+is by ``RoutingState.version``, so a burst of changes costs one line. A thousand previewed
 branches make a line of megabytes that takes most of a second to encode, so the line of the
 latest state is encoded once, in a worker thread (the loop keeps serving), and shared by every
-connected proxy. The view's subscription is drained by a helper task into an
-``asyncio.Event`` because cancelling a wait on an arbitrary async iterator could end it.
+connected proxy.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 from collections.abc import AsyncIterator
 
 from fastapi import APIRouter
@@ -26,19 +20,8 @@ from fastapi.responses import StreamingResponse
 
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.routing import RoutingState
-from gitops_ingress.core.status import ControlPlaneEvent, ControlPlaneView
-
-DEFAULT_PING_INTERVAL = 15.0
-STREAM_PATH = "/api/v1/proxy/stream"
-MEDIA_TYPE = "application/x-ndjson"
-
-
-def state_line(state: RoutingState, backends: dict[str, list[str]]) -> bytes:
-    message = {"type": "state", "state": state.to_dict(), "backends": backends}
-    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
-
-
-PING_LINE = b'{"type":"ping"}\n'
+from gitops_ingress.core.status import ControlPlaneView
+from gitops_ingress.core.stream import DEFAULT_PING_INTERVAL, MEDIA_TYPE, PING_LINE, STREAM_PATH, state_line
 
 
 class SharedLine:
@@ -58,22 +41,15 @@ class SharedLine:
             return self._line
 
 
-async def _wake_on_events(events: AsyncIterator[ControlPlaneEvent], changed: asyncio.Event) -> None:
-    # aclosing: an abandoned subscription must be unregistered, not left to fill its queue
-    async with contextlib.aclosing(events) as running:  # type: ignore[type-var]
-        async for _event in running:
-            changed.set()
-
-
 async def stream_lines(view: ControlPlaneView, lines: SharedLine, ping_interval: float) -> AsyncIterator[bytes]:
     changed = asyncio.Event()
     # subscribe before reading the state, so no change can fall between the two
-    pump = asyncio.create_task(_wake_on_events(view.subscribe(), changed))
+    unsubscribe = view.subscribe_routes(lambda _state: changed.set())
     try:
         state = view.routing_state()
         sent_version = state.version
         yield await lines.line_for(state)
-        while not pump.done():
+        while True:
             try:
                 await asyncio.wait_for(changed.wait(), timeout=ping_interval)
             except TimeoutError:
@@ -85,9 +61,7 @@ async def stream_lines(view: ControlPlaneView, lines: SharedLine, ping_interval:
                 sent_version = state.version
                 yield await lines.line_for(state)
     finally:
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
+        unsubscribe()  # a client that went away leaves no listener behind
 
 
 def stream_router(

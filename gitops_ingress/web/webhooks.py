@@ -70,28 +70,28 @@ def webhook_router(
         try:
             body = await read_capped(request, max_body)
         except BodyTooLarge:
-            receiver.record_delivery(endpoint, "too_large")
+            await receiver.record_delivery(endpoint, "too_large")
             return _answer(413, error=f"the body is larger than {max_body} bytes")
         forge = detect_forge(request.headers)
         if forge not in ENDPOINTS[endpoint]:
-            receiver.record_delivery(endpoint, "wrong_endpoint")
+            await receiver.record_delivery(endpoint, "wrong_endpoint")
             return _answer(400, error=f"a {forge.value} delivery was sent to /webhooks/{endpoint}")
         try:
             event = handle(request.headers, body, secrets.get(endpoint, ""), max_bytes=max_body)
         except WebhookError as exc:
-            receiver.record_delivery(forge.value, _RESULTS.get(exc.status, "refused"))
+            await receiver.record_delivery(forge.value, _RESULTS.get(exc.status, "refused"))
             return _answer(exc.status, error=exc.message)
         if event.action is Action.PING:
-            receiver.record_delivery(forge.value, "ping")
+            await receiver.record_delivery(forge.value, "ping")
             return _answer(200, status="pong")
         if event.action is Action.IGNORE:
-            receiver.record_delivery(forge.value, "ignored")
+            await receiver.record_delivery(forge.value, "ignored")
             return _answer(202, status="ignored", reason=event.reason or f"{event.event} event")
-        if event.delivery_id and receiver.seen_delivery(event.delivery_id):
-            receiver.record_delivery(forge.value, "replayed")
+        if event.delivery_id and await receiver.seen_delivery(event.delivery_id):
+            await receiver.record_delivery(forge.value, "replayed")
             return _answer(202, status="ignored", reason=f"delivery {event.delivery_id} was already received")
         await receiver.push(event.branch, event.deleted)
-        receiver.record_delivery(forge.value, "accepted", event.delivery_id)
+        await receiver.record_delivery(forge.value, "accepted", event.delivery_id)
         return _answer(202, status="accepted", branch=event.branch, deleted=event.deleted)
 
     for name in ENDPOINTS:

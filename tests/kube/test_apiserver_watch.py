@@ -3,7 +3,6 @@ watchers at once. Each watch is bounded by ``timeoutSeconds`` and an HTTP read t
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -181,28 +180,3 @@ def test_drop_watches_ends_open_streams(http: httpx.Client, stand_in: StandIn) -
     assert next(events)["type"] == "BOOKMARK"  # the stream is open
     stand_in.faults(drop_watches=True)
     assert [e["type"] for e in events] in ([], ["BOOKMARK"])  # then it ends, well before 30 s
-
-
-def test_kubernetes_asyncio_watch(stand_in: StandIn, api_client: client.ApiClient) -> None:
-    """The asyncio client (used by the proxy's route source) lists and watches here too."""
-    from kubernetes_asyncio import client as aclient
-    from kubernetes_asyncio import watch as awatch
-
-    client.NetworkingV1Api(api_client).create_namespaced_ingress("default", ingress("web", namespace="default"))
-
-    async def run() -> list[tuple[str, str]]:
-        config = aclient.Configuration(host=stand_in.url)
-        async with aclient.ApiClient(config) as api:
-            net = aclient.NetworkingV1Api(api)
-            listed = await net.list_ingress_for_all_namespaces()
-            seen = [("LIST", i.metadata.name) for i in listed.items]
-            rv = listed.metadata.resource_version
-            await net.delete_namespaced_ingress("web", "default")
-            w = awatch.Watch()
-            async with w.stream(net.list_ingress_for_all_namespaces, resource_version=rv, timeout_seconds=5) as stream:
-                async for event in stream:
-                    seen.append((event["type"], event["object"].metadata.name))
-                    w.stop()
-            return seen
-
-    assert asyncio.run(asyncio.wait_for(run(), timeout=15)) == [("LIST", "web"), ("DELETED", "web")]

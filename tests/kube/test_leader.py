@@ -77,11 +77,9 @@ def test_run_acquires_calls_back_and_releases_on_shutdown(stand_in: StandIn) -> 
     async def on_started() -> None:
         started.append("a")
 
-    a.on_started = on_started
-
     async def scenario() -> None:
         changed = a.changed
-        task = asyncio.create_task(a.run())
+        task = asyncio.create_task(a.run(on_started=on_started))
         await asyncio.wait_for(changed.wait(), WAIT)
         assert a.is_leader() and started == ["a"]
         task.cancel()

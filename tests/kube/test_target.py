@@ -7,8 +7,7 @@ import json
 
 import pytest
 
-from gitops_ingress.core.naming import preview_host, preview_namespace
-from gitops_ingress.kube.manifests import (
+from gitops_ingress.core.labels import (
     BRANCH,
     COMMIT,
     ENVIRONMENT,
@@ -16,6 +15,7 @@ from gitops_ingress.kube.manifests import (
     SOURCE_HOSTS,
     TLS_SECRET,
 )
+from gitops_ingress.core.naming import preview_host, preview_namespace
 from tests.kube.target_kit import (
     Reader,
     environment,

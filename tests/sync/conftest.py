@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_ingress.core.routing import RouteTable
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import ControlPlaneEvent
 from gitops_ingress.gitrepo import FetchResult, Mirror
@@ -62,11 +63,13 @@ def seed(
 
 
 class CountingTarget(LocalTarget):
-    """The local target, counting calls; ``gate`` (when set) holds ``apply`` for one branch."""
+    """The local target, counting calls; ``gate`` (when set) holds ``apply`` for one branch;
+    ``tables`` is what each branch was last given, by environment."""
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings.stable_branch, settings.preview_domain)
+    def __init__(self) -> None:
+        super().__init__()
         self.applied: list[tuple[str, dict[str, str]]] = []
+        self.tables: dict[str, dict[str, RouteTable]] = {}
         self.adopted: list[str] = []
         self.removed: list[str] = []
         self.gates: dict[str, asyncio.Event] = {}
@@ -82,6 +85,7 @@ class CountingTarget(LocalTarget):
         if error is not None:
             raise error
         self.applied.append((branch, {name: env.commit for name, env in environments.items()}))
+        self.tables[branch] = {name: env.table for name, env in environments.items()}
         await super().apply(branch, stable, environments)
 
     async def adopt(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
@@ -90,6 +94,7 @@ class CountingTarget(LocalTarget):
 
     async def remove(self, branch: str, stable: bool) -> None:
         self.removed.append(branch)
+        self.tables.pop(branch, None)
         await super().remove(branch, stable)
 
 
@@ -176,7 +181,7 @@ async def running(
     fetch_timeout: float = 20.0,
 ) -> AsyncIterator[Harness]:
     settings = settings or Settings()
-    target = target or CountingTarget(settings)
+    target = target or CountingTarget()
     mirror = CountingMirror(url or remote.url, tmp_path / state / "mirror.git", fetch_timeout=fetch_timeout)
     store = Store(tmp_path / state / "state.db")
     engine = Engine(

@@ -11,7 +11,6 @@ import pytest
 
 from gitops_ingress.core.errors import SourceError
 from gitops_ingress.core.naming import preview_host
-from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
 from tests.gitrepo.servers import closed_port
 from tests.support.manifests import ingress, to_yaml
@@ -26,7 +25,7 @@ def preview(branch: str, host: str) -> str:
 
 async def test_newer_commit_supersedes_one_still_waiting(tmp_path: Path) -> None:
     remote, work = seed(tmp_path, branch="feature/busy")
-    target = CountingTarget(Settings())
+    target = CountingTarget()
     async with running(tmp_path, remote, target=target) as h:
         gate = target.gates["feature/busy"] = asyncio.Event()
         target.entered.pop("feature/busy", None)
@@ -48,7 +47,7 @@ async def test_newer_commit_supersedes_one_still_waiting(tmp_path: Path) -> None
 
 async def test_a_slow_target_for_one_branch_blocks_neither_others_nor_fetching(tmp_path: Path) -> None:
     remote, work = seed(tmp_path)
-    target = CountingTarget(Settings())
+    target = CountingTarget()
     target.gates["feature/slow"] = asyncio.Event()
     async with running(tmp_path, remote, target=target) as h:
         work.branch("feature/slow")
@@ -70,7 +69,7 @@ async def test_restart_reapplies_nothing_that_is_current(tmp_path: Path) -> None
     async with running(tmp_path, remote) as h:
         before = h.engine.routing_state()
         assert len(h.target.applied) == 2
-    target = CountingTarget(Settings())
+    target = CountingTarget()
     async with running(tmp_path, remote, target=target) as h:
         assert target.applied == [] and sorted(target.adopted) == ["feature/x", "main"]
         after = h.engine.routing_state()
@@ -81,7 +80,7 @@ async def test_restart_reapplies_nothing_that_is_current(tmp_path: Path) -> None
 
 async def test_a_sync_cut_short_is_completed_by_the_next_start(tmp_path: Path) -> None:
     remote, work = seed(tmp_path)
-    target = CountingTarget(Settings())
+    target = CountingTarget()
     async with running(tmp_path, remote, target=target) as h:
         first = remote.head("main")
         target.gates["main"] = asyncio.Event()  # never set: the sync hangs inside the target
@@ -100,7 +99,7 @@ async def test_a_sync_cut_short_is_completed_by_the_next_start(tmp_path: Path) -
 
 async def test_target_failure_is_shown_and_retried_with_back_off(tmp_path: Path) -> None:
     remote, work = seed(tmp_path)
-    target = CountingTarget(Settings())
+    target = CountingTarget()
     failures = {"left": 2}
 
     def fail(branch: str) -> Exception | None:
@@ -221,3 +220,38 @@ async def test_a_hanging_fetch_is_stopped_and_reported_while_routes_keep_serving
             assert status is not None and status.state is SyncState.ERROR
             assert "did not finish within 1 s" in status.message
             assert h.engine.metrics.fetch_failures._value.get() >= 1
+
+
+async def test_a_hanging_fetch_holds_neither_the_read_lock_nor_the_next_read(tmp_path: Path) -> None:
+    """RepoAccess: fetches run on their own thread and never hold the lock git reads take, so the
+    builds of commits already fetched go on while the network hangs."""
+    import socket
+
+    from gitops_ingress.core.errors import GitopsIngressError
+    from gitops_ingress.gitrepo import Mirror
+    from gitops_ingress.sync.repoaccess import RepoAccess
+
+    with socket.socket() as silent:  # accepts the fetch's connection and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        mirror = Mirror(f"http://127.0.0.1:{silent.getsockname()[1]}/config.git", tmp_path / "m.git", fetch_timeout=20)
+        access = RepoAccess(mirror)
+        try:
+            await access.ensure()
+            connected = asyncio.create_task(asyncio.to_thread(silent.accept))
+            fetching = asyncio.create_task(access.fetch(None))
+            connection, _ = await asyncio.wait_for(connected, WAIT)  # the fetch is on the wire now
+            try:
+                assert access.read_lock.acquire(blocking=False)  # reads are not held up by it
+                try:
+                    assert await asyncio.to_thread(mirror.branches) == {}
+                finally:
+                    access.read_lock.release()
+                assert not fetching.done()
+            finally:
+                connection.close()  # the remote hangs up: the fetch fails, and says so
+            with pytest.raises(GitopsIngressError):
+                await asyncio.wait_for(fetching, WAIT)
+        finally:
+            access.close()
+            mirror.close()

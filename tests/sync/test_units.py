@@ -6,20 +6,21 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.objects import ParsedFile
-from gitops_ingress.core.routing import Route, RouteTable, ServiceRef
+from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import CommitInfo, SyncState
 from gitops_ingress.sync.build import CommitBuild, EnvironmentBuild
 from gitops_ingress.sync.events import EventBus
-from gitops_ingress.sync.local import LocalTarget
 from gitops_ingress.sync.parsecache import ParseCache
 from gitops_ingress.sync.plan import plan_commit
+from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import EnvironmentRow, Store, SyncEntry
 from gitops_ingress.sync.watcher import Watcher
 
@@ -85,6 +86,26 @@ def test_store_deduplicates_deliveries(tmp_path: Path) -> None:
     assert store.record_delivery("abc", "github", "t2") is False
     store.delivery_result("abc", "accepted")
     assert store.deliveries() == [("abc", "github", "t1", "accepted")]
+
+
+def test_store_reads_do_not_wait_for_a_writer_and_writes_work_from_another_thread(tmp_path: Path) -> None:
+    """The engine writes on a thread of its own while the dashboard reads on the loop: a read
+    must not queue behind a write transaction, and the store must accept the writing thread."""
+    store = Store(tmp_path / "s.db")
+    entry = [SyncEntry("c1", "production", "t", 1.0, "applied")]
+    writer = threading.Thread(target=store.delete_branch, args=("main",), kwargs={"history": entry})
+    writer.start()
+    writer.join()
+    other = sqlite3.connect(tmp_path / "s.db", isolation_level=None, timeout=0)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock ...
+    other.execute("INSERT INTO syncs (branch, commit_sha, started_at, duration_ms, result) VALUES ('x','c','t',0,'r')")
+    try:
+        assert [r.commit for r in store.history("main")] == ["c1"]  # ... and reads go on (WAL)
+        assert store.deliveries() == []
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        store.close()
 
 
 def test_store_reports_an_unusable_path(tmp_path: Path) -> None:
@@ -225,20 +246,21 @@ def test_parse_cache_parses_each_blob_once_and_evicts_least_recent() -> None:
     assert parsed == ["a.yaml", "b.yaml", "c.yaml"]
 
 
-async def test_local_target_publishes_only_real_changes() -> None:
-    target = LocalTarget("main", "preview.localhost")
-    states = []
-    target.subscribe(states.append)
-    from gitops_ingress.sync.protocols import DesiredEnvironment
-
-    desired = {"production": DesiredEnvironment("production", "c1", table("a.example.com", "web"))}
-    await target.apply("main", True, desired)
-    await target.apply("main", True, desired)
-    await target.apply("feature/x", False, desired)
-    await target.remove("feature/x", False)
-    await target.remove("feature/x", False)
+def test_the_route_book_publishes_only_real_changes() -> None:
+    book = RouteBook("main", "preview.localhost")
+    states: list[RoutingState] = []
+    unsubscribe = book.subscribe(states.append)
+    tables = {"production": table("a.example.com", "web")}
+    assert book.set("main", tables)
+    assert not book.set("main", tables)
+    assert book.set("feature/x", tables)
+    assert book.set("feature/x", {})
+    assert not book.set("feature/x", {})
     assert [s.version for s in states] == [1, 2, 3]
-    assert states[-1].previews == {}
+    assert states[-1].previews == {} and book.state is states[-1]
+    unsubscribe()
+    book.set("feature/y", tables)
+    assert len(states) == 3 and "feature/y" in book.state.previews
 
 
 def test_merge_tables_keeps_every_environment() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -89,6 +89,9 @@ class FakeView:
     # (loop, queue): the server runs in its own thread, so events cross threads thread-safely
     subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[ControlPlaneEvent]]] = field(default_factory=list)
     subscribed: threading.Event = field(default_factory=threading.Event)
+    route_listeners: list[tuple[asyncio.AbstractEventLoop, Callable[[RoutingState], None]]] = field(
+        default_factory=list
+    )
     sequence: int = 0
 
     # ---- ControlPlaneView
@@ -124,6 +127,11 @@ class FakeView:
         }
         return RoutingState(_merged(stable), previews, self.settings.preview_domain, self.sequence)
 
+    def subscribe_routes(self, listener: Callable[[RoutingState], None]) -> Callable[[], None]:
+        entry = (asyncio.get_running_loop(), listener)
+        self.route_listeners.append(entry)
+        return lambda: self.route_listeners.remove(entry)
+
     async def subscribe(self) -> AsyncIterator[ControlPlaneEvent]:
         entry = (asyncio.get_running_loop(), asyncio.Queue[ControlPlaneEvent]())
         self.subscribers.append(entry)
@@ -140,6 +148,8 @@ class FakeView:
         event = ControlPlaneEvent(sequence=self.sequence, type=kind, branch=branch, data={"branch": branch})
         for loop, queue in list(self.subscribers):
             loop.call_soon_threadsafe(queue.put_nowait, event)
+        for loop, listener in list(self.route_listeners):
+            loop.call_soon_threadsafe(lambda listener=listener: listener(self.routing_state()))
 
     def add(
         self,

@@ -1,7 +1,7 @@
 """``GET /api/v1/proxy/stream`` over real HTTP, read by hand and by the proxy's own client.
 
 The server runs on the test's event loop (uvicorn on a loopback socket), so the test can change
-the routing state with the real LocalTarget and EventBus and watch the lines arrive.
+the routing state with the engine's real RouteBook and EventBus and watch the lines arrive.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
@@ -22,13 +22,12 @@ from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
 from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.stream import STREAM_PATH
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.sources.controller import ControllerSource
 from gitops_ingress.sync.events import EventBus, Subscription
-from gitops_ingress.sync.local import LocalTarget
-from gitops_ingress.sync.protocols import DesiredEnvironment
+from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.web.app import create_app
-from gitops_ingress.web.stream import STREAM_PATH
 
 pytestmark = pytest.mark.anyio
 WAIT = 10.0
@@ -39,35 +38,37 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class TrackingBus(EventBus):
-    def __init__(self) -> None:
-        super().__init__()
-        self.unsubscribed = asyncio.Event()
-
-    def unsubscribe(self, subscription: Subscription) -> None:
-        super().unsubscribe(subscription)
-        self.unsubscribed.set()
-
-
 class BookView:
-    """The view's streaming half, from the real local target and bus."""
+    """The view's streaming half, from the engine's real route book and bus."""
 
     settings = Settings()
     remote_error: str | None = None
 
     def __init__(self) -> None:
-        self.target = LocalTarget("main", "preview.localhost")
-        self.bus = TrackingBus()
-        self.target.subscribe(lambda state: self.bus.publish("routes", "", {"version": state.version}))
+        self.book = RouteBook("main", "preview.localhost")
+        self.bus = EventBus()
+        self.listeners = 0
+        self.unsubscribed = asyncio.Event()
 
     def branches(self) -> list[object]:
         return []
 
     def routing_state(self) -> RoutingState:
-        return self.target.state
+        return self.book.state
 
     def subscribe(self) -> Subscription:
         return self.bus.subscribe()
+
+    def subscribe_routes(self, listener: Callable[[RoutingState], None]) -> Callable[[], None]:
+        unsubscribe = self.book.subscribe(listener)
+        self.listeners += 1
+
+        def counted() -> None:
+            unsubscribe()
+            self.listeners -= 1
+            self.unsubscribed.set()
+
+        return counted
 
     async def apply(self, branch: str, service: str) -> None:
         table = RouteTable(
@@ -84,14 +85,14 @@ class BookView:
                 )
             ]
         )
-        await self.target.apply(branch, branch == "main", {"production": DesiredEnvironment("production", "c", table)})
+        self.book.set(branch, {"production": table})
 
 
 class NoReceiver:
-    def seen_delivery(self, delivery_id: str) -> bool:
+    async def seen_delivery(self, delivery_id: str) -> bool:
         return False
 
-    def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
+    async def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
         return None
 
     async def push(self, branch: str | None, deleted: bool) -> None:
@@ -152,9 +153,9 @@ async def test_quiet_stream_pings_and_a_gone_client_unsubscribes() -> None:
             lines = response.aiter_lines()
             assert json.loads(await asyncio.wait_for(anext(lines), WAIT))["type"] == "state"
             assert json.loads(await asyncio.wait_for(anext(lines), WAIT)) == {"type": "ping"}
-            assert view.bus.subscriber_count == 1
-        await asyncio.wait_for(view.bus.unsubscribed.wait(), WAIT)
-        assert view.bus.subscriber_count == 0
+            assert view.listeners == 1
+        await asyncio.wait_for(view.unsubscribed.wait(), WAIT)
+        assert view.listeners == 0
 
 
 async def test_the_proxy_controller_client_follows_the_stream() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -32,13 +32,13 @@ class RecordingReceiver:
         self.pushes: list[tuple[str | None, bool]] = []
         self.results: list[tuple[str, str]] = []
 
-    def seen_delivery(self, delivery_id: str) -> bool:
+    async def seen_delivery(self, delivery_id: str) -> bool:
         if delivery_id in self.seen:
             return True
         self.seen.add(delivery_id)
         return False
 
-    def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
+    async def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
         self.results.append((forge, result))
 
     async def push(self, branch: str | None, deleted: bool) -> None:
@@ -55,6 +55,9 @@ class EmptyView:
 
     def routing_state(self) -> RoutingState:
         return RoutingState()
+
+    def subscribe_routes(self, listener: Callable[[RoutingState], None]) -> Callable[[], None]:
+        return lambda: None  # the state never changes
 
     def subscribe(self):  # type: ignore[no-untyped-def]
         return self.bus.subscribe()

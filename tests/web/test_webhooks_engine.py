@@ -65,8 +65,8 @@ async def test_webhook_to_applied_and_the_operational_endpoints(tmp_path: Path) 
             assert "gitops_ingress_sync_duration_seconds_count" in metrics
             assert "gitops_ingress_sync_queue_depth 0.0" in metrics
     async with running(tmp_path, remote) as h:  # the delivery log survives a restart
-        assert h.engine.seen_delivery("delivery-1") is True
-        assert h.engine.seen_delivery("delivery-2") is False
+        assert await h.engine.seen_delivery("delivery-1") is True
+        assert await h.engine.seen_delivery("delivery-2") is False
 
 
 async def test_webhooks_in_a_burst_cost_one_fetch_and_one_sync(tmp_path: Path) -> None:

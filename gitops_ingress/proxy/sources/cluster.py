@@ -23,6 +23,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from gitops_ingress.core.backends import Endpoint
+from gitops_ingress.core.labels import (
+    BRANCH,
+    MANAGED_BY,
+    MANAGER,
+    PREVIEW,
+    ROLE,
+    SERVICE_NAME,
+    SOURCE_HOSTS,
+    TLS_SECRET,
+)
 from gitops_ingress.core.models import Ingress, LocatedIngress, SourceMap
 from gitops_ingress.core.routing import RouteTable, RoutingState, ServiceRef, compile_routes, is_ours
 from gitops_ingress.core.settings import Settings
@@ -30,10 +40,6 @@ from gitops_ingress.proxy.snapshot import Snapshot
 
 log = logging.getLogger("gitops_ingress.proxy.sources.kubernetes")
 
-MANAGED_BY, MANAGER = "app.kubernetes.io/managed-by", "gitops-ingress"
-ROLE, BRANCH = "gitops-ingress.dev/role", "gitops-ingress.dev/branch"
-SOURCE_HOSTS, TLS_SECRET = "gitops-ingress.dev/source-hosts", "gitops-ingress.dev/tls-secret"
-SERVICE_NAME = "kubernetes.io/service-name"
 _CLUSTER_DNS = re.compile(r"([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?\.?")
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -74,7 +80,7 @@ class ClusterView:
                 continue
             ours.append(key)
             labels, notes = _meta(raw, "labels"), _meta(raw, "annotations")
-            if labels.get(MANAGED_BY) == MANAGER and labels.get(ROLE) == "preview" and notes.get(BRANCH):
+            if labels.get(MANAGED_BY) == MANAGER and labels.get(ROLE) == PREVIEW and notes.get(BRANCH):
                 previews.setdefault(notes[BRANCH], []).append(_restored(item, notes))
             else:
                 stable.append(item)

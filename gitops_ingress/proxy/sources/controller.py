@@ -1,8 +1,8 @@
 """The control-plane route source: a client of ``GET {URL}/api/v1/proxy/stream``.
 
-The control plane pushes whole routing states as newline-delimited JSON, one object per line:
-``{"type": "state", "state": <RoutingState.to_dict()>, "backends": {"[NS/]SVC:PORT": [URL, ...]}}``
-and ``{"type": "ping"}`` every 15 seconds. Why it is built this way:
+The control plane pushes whole routing states as newline-delimited JSON, ``state`` lines and a
+``ping`` every 15 seconds; the format and its decoder are ``core/stream.py``, shared with the
+encoder in ``web/stream.py``. Why this client is built this way:
 
 * Whole states, not deltas: a proxy that reconnects needs no history, and a lost line can never
   leave it with a half-applied change. The cost (a large JSON line per change) is paid off the
@@ -20,43 +20,19 @@ and ``{"type": "ping"}`` every 15 seconds. Why it is built this way:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import ssl
-from typing import Any
 from urllib.parse import urlsplit
 
 import httptools
 
-from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.errors import ConfigError, SourceError
-from gitops_ingress.core.routing import Route, RoutingState
+from gitops_ingress.core.stream import MEDIA_TYPE, PING, STATE, STREAM_PATH, decode_line
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.sources import Publish
 
 log = logging.getLogger("gitops_ingress.proxy.sources.controller")
-
-STREAM_PATH = "/api/v1/proxy/stream"
-
-
-def snapshot_from_message(message: dict[str, Any]) -> Snapshot:
-    """A ``state`` message to a Snapshot; SourceError when it does not have the wire form."""
-    try:
-        state = RoutingState.from_dict(message["state"])
-        backends = BackendMap({str(k): [str(u) for u in v] for k, v in (message.get("backends") or {}).items()})
-    except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as exc:
-        raise SourceError(f"control plane sent a malformed state: {type(exc).__name__}: {exc}") from exc
-    return Snapshot.from_backend_map(state, backends, "controller")
-
-
-def _decode_object(data: dict[str, Any]) -> Any:
-    """Routes become Route objects as soon as they are decoded, so the decoded dicts of a
-    100,000-route state are freed one by one instead of all living until the end of the parse;
-    that halves a proxy's peak memory (bench/proxy.py). Only route objects carry ``pathType``."""
-    if "pathType" in data and "backend" in data:
-        return Route.from_dict(data)
-    return data
 
 
 class _Stream:
@@ -153,7 +129,7 @@ class ControllerSource:
         try:
             writer.write(
                 f"GET {self._path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
-                "Accept: application/x-ndjson\r\nUser-Agent: gitops-ingress-proxy\r\n\r\n".encode()
+                f"Accept: {MEDIA_TYPE}\r\nUser-Agent: gitops-ingress-proxy\r\n\r\n".encode()
             )
             await writer.drain()
             stream = _Stream(self._max_line)
@@ -189,18 +165,10 @@ class ControllerSource:
                 log.info("controller %s: route table version %d loaded", self.url, snapshot.state.version)
 
     def _parse(self, line: bytes | bytearray) -> Snapshot | None:
-        try:
-            message = json.loads(line, object_hook=_decode_object)
-        except ValueError as exc:
-            raise SourceError(f"control plane sent a line that is not JSON: {exc}") from exc
-        except (KeyError, TypeError, AttributeError) as exc:  # a route object without its fields
-            raise SourceError(f"control plane sent a malformed route: {type(exc).__name__}: {exc}") from exc
-        if not isinstance(message, dict):
-            raise SourceError("control plane sent a line that is not a JSON object")
-        kind = message.get("type")
-        if kind == "ping":
+        message = decode_line(line)
+        if message.kind == PING:
             return None
-        if kind != "state":
-            log.warning("controller %s: ignoring message of type %r", self.url, kind)
+        if message.kind != STATE or message.state is None or message.backends is None:
+            log.warning("controller %s: ignoring message of type %r", self.url, message.kind)
             return None
-        return snapshot_from_message(message)
+        return Snapshot.from_backend_map(message.state, message.backends, "controller")

@@ -1,7 +1,13 @@
 """The in-cluster route source (``proxy --kubernetes``): watch the cluster, publish snapshots.
 
-It is the ingress controller's informer, written over kubernetes_asyncio's raw responses. Why it
-is built this way:
+It is the ingress controller's informer, written over the official ``kubernetes`` client's raw
+responses (the client the whole project is built on). Why it is built this way:
+
+* The client blocks, so every call runs on the source's own threads (one per watched kind plus
+  one for status writes: a watch holds its thread for minutes, which must never starve the
+  event loop's default executor). The caches, the debounce and the rebuild stay on the loop.
+  A watch is read line by line with the client's own ``iter_resp_lines``; cancelling the source
+  shuts each open response down, which wakes the thread blocked reading it.
 
 * One list-then-watch loop per kind (Ingresses, Services, EndpointSlices, TLS Secrets) keeps a
   local cache of raw JSON objects. A watch that ends or breaks is resumed from the last
@@ -23,26 +29,28 @@ is built this way:
   resumes from its resourceVersion, or relists on 410; the last snapshot keeps serving meanwhile.
 * What is computed from the caches (ours or not, previews, endpoints, TLS Secrets, the snapshot)
   is pure and lives in ``cluster.py``; this module watches, retries and writes status.
-* The layering rule (adapters never import each other) keeps this in ``proxy``: it uses
-  kubernetes_asyncio directly and the label and annotation names, which are facts of the wire
-  format shared with ``kube/manifests.py``, not code.
+* The layering rule (adapters never import each other) keeps this in ``proxy``: it uses the
+  client directly, and the label and annotation names of ``core/labels.py``, the wire contract
+  shared with ``kube/manifests.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from kubernetes_asyncio import client as k8s
-from kubernetes_asyncio import config as k8s_config
-from kubernetes_asyncio.client.exceptions import ApiException
+import kubernetes
+from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 
 from gitops_ingress.core.errors import ConfigError, SourceError
 from gitops_ingress.core.settings import Settings
@@ -53,6 +61,9 @@ log = logging.getLogger("gitops_ingress.proxy.sources.kubernetes")
 
 KINDS = ("ingresses", "services", "endpointslices", "secrets")
 MAX_LINE = 64 * 1024 * 1024
+T = TypeVar("T")
+k8s = kubernetes.client
+k8s_config = kubernetes.config
 
 
 class Expired(SourceError):
@@ -102,31 +113,41 @@ class KubernetesSource:
         self._dirty = asyncio.Event()
         self._status_due = asyncio.Event()
         self._status_for: tuple[Mapping[str, Mapping[Key, Obj]], list[Key]] = ({}, [])
+        # one thread per watched kind and one for status writes: a watch blocks its thread
+        self._threads = ThreadPoolExecutor(len(KINDS) + 1, thread_name_prefix="kubernetes-source")
 
-    async def _connect(self) -> k8s.ApiClient:
+    def _connect(self) -> k8s.ApiClient:
         config = k8s.Configuration()
         path = self.kubeconfig or next((p for p in os.environ.get("KUBECONFIG", "").split(os.pathsep) if p), None)
-        if path is not None and not Path(path).is_file():  # noqa: ASYNC240 -- one stat at start-up
+        if path is not None and not Path(path).is_file():
             raise ConfigError(f"--kubernetes: kubeconfig {path}: no such file")
         try:
             if path is not None or not os.environ.get("KUBERNETES_SERVICE_HOST"):
-                await k8s_config.load_kube_config(config_file=path, client_configuration=config)
+                k8s_config.load_kube_config(config_file=path, client_configuration=config)
             else:
                 k8s_config.load_incluster_config(client_configuration=config)
         except (k8s_config.ConfigException, OSError, ValueError, TypeError) as exc:
             raise ConfigError(f"--kubernetes: no usable Kubernetes configuration: {exc}") from exc
         return k8s.ApiClient(config)
 
+    async def _call(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A blocking client call on the source's threads."""
+        job = functools.partial(call, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, job)
+
     async def run(self, publish: Publish) -> None:
-        api = await self._connect()
         try:
-            async with asyncio.TaskGroup() as group:
-                for kind in KINDS:
-                    group.create_task(self._follow(api, kind))
-                group.create_task(self._rebuild(publish))
-                group.create_task(self._statuses(api))
+            api = await self._call(self._connect)
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for kind in KINDS:
+                        group.create_task(self._follow(api, kind))
+                    group.create_task(self._rebuild(publish))
+                    group.create_task(self._statuses(api))
+            finally:
+                api.close()
         finally:
-            await api.close()
+            self._threads.shutdown(wait=False, cancel_futures=True)
 
     # -- list and watch -------------------------------------------------------------------
 
@@ -162,36 +183,46 @@ class KubernetesSource:
             delay = min(delay * 2, self.backoff_max)
 
     async def _list(self, method: Any, kind: str, extra: dict[str, str]) -> str:
-        response = await method(_preload_content=False, _request_timeout=30, **extra)
-        async with response:
-            if response.status != 200:  # raw responses do not raise: a 403 body must not empty the cache
-                raise ApiException(status=response.status, reason=(await response.text())[:300])
-            body = await response.json()
+        # an answer other than 2xx raises ApiException before the cache is touched
+        response = await self._call(method, _preload_content=False, _request_timeout=30, **extra)
+        try:
+            body = json.loads(await self._call(response.read))
+        finally:
+            response.release_conn()
         self.objects[kind] = {key_of(obj): obj for obj in body.get("items") or []}
         self._listed.add(kind)
         self._dirty.set()
         return str((body.get("metadata") or {}).get("resourceVersion") or "")
 
     async def _watch(self, method: Any, kind: str, version: str, extra: dict[str, str]) -> str:
-        response = await method(
-            watch=True,
-            allow_watch_bookmarks=True,
-            resource_version=version,
-            timeout_seconds=self.watch_timeout,
-            _preload_content=False,
-            _request_timeout=self.watch_timeout + 30,
-            **extra,
-        )
-        async with response:
-            if response.status == 410:
-                raise Expired(f"{kind}: 410 Gone")
-            if response.status != 200:
-                raise ApiException(status=response.status, reason=(await response.text())[:300])
-            async for line in response.content:
+        try:
+            response = await self._call(
+                method,
+                watch=True,
+                allow_watch_bookmarks=True,
+                resource_version=version,
+                timeout_seconds=self.watch_timeout,
+                _preload_content=False,
+                _request_timeout=self.watch_timeout + 30,
+                **extra,
+            )
+        except ApiException as exc:
+            if exc.status == 410:
+                raise Expired(f"{kind}: 410 Gone") from exc
+            raise
+        lines = iter_resp_lines(response)
+        ended = False
+        try:
+            while (line := await self._call(next, lines, None)) is not None:
                 if len(line) > MAX_LINE:
                     raise SourceError(f"watch {kind}: an event longer than {MAX_LINE} bytes")
                 if line.strip():
                     version = self._event(kind, json.loads(line)) or version
+            ended = True
+        finally:
+            if not ended:  # cut short (cancelled, a bad event): wake the thread still reading it
+                response.shutdown()
+            response.release_conn()
         return version
 
     def _event(self, kind: str, event: Obj) -> str:
@@ -276,8 +307,13 @@ class KubernetesSource:
                 continue
             body = {"status": {"loadBalancer": {"ingress": wanted}}}
             try:
-                await net.patch_namespaced_ingress_status(  # type: ignore[call-arg]  # runtime takes it
-                    name, ns, body, _content_type="application/merge-patch+json", _request_timeout=10
+                await self._call(
+                    net.patch_namespaced_ingress_status,
+                    name,
+                    ns,
+                    body,
+                    _content_type="application/merge-patch+json",
+                    _request_timeout=10,
                 )
                 self.status_writes += 1
             except Exception as exc:

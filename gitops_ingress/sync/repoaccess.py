@@ -1,0 +1,52 @@
+"""The one owner of the engine's access to the mirror: fetches in order, git reads one at a time.
+
+A mirror's object database is read through one ``git cat-file`` process, so two reads at once
+would interleave on its pipe: every read (``branches()``, and the blob and tree reads a build
+does) happens under ``read_lock``. Fetches are serialised too (one at a time, in arrival order),
+and run on a thread of their own: a fetch that hangs on the network never takes a build thread,
+and never holds the read lock, so builds of commits already fetched go on. Before this object the
+engine kept the lock, the fetch thread and the fetch order itself, next to its scheduling.
+
+``build_commit`` (sync/build.py) takes the read lock and the repository and does its reads on the
+engine's build pool; everything else that touches the mirror goes through the methods here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from gitops_ingress.sync.protocols import RepoSource
+
+T = TypeVar("T")
+
+
+class RepoAccess:
+    def __init__(self, repo: RepoSource) -> None:
+        self.repo = repo
+        self.read_lock = threading.Lock()
+        self._fetch_thread = ThreadPoolExecutor(1, thread_name_prefix="sync-fetch")
+        self._fetch_order = asyncio.Lock()
+
+    async def ensure(self) -> None:
+        """Create the mirror when it is missing (on the fetch thread: it may clone)."""
+        await self._on_fetch_thread(self.repo.ensure)
+
+    async def fetch(self, branch: str | None) -> dict[str, str]:
+        """Fetch ``branch`` (None: every branch), then read the heads; one fetch at a time."""
+        async with self._fetch_order:
+            return await self._on_fetch_thread(self._fetch_and_read_heads, branch)
+
+    def close(self) -> None:
+        self._fetch_thread.shutdown(wait=False, cancel_futures=True)
+
+    def _fetch_and_read_heads(self, branch: str | None) -> dict[str, str]:
+        self.repo.fetch(branch)
+        with self.read_lock:
+            return self.repo.branches()
+
+    async def _on_fetch_thread(self, call: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._fetch_thread, call, *args)
