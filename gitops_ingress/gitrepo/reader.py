@@ -33,6 +33,7 @@ from gitops_ingress.gitrepo.errors import (
     RevisionNotFound,
 )
 from gitops_ingress.gitrepo.refs import HEADS
+from gitops_ingress.gitrepo.source import CommitTree
 from gitops_ingress.gitrepo.tree import (
     MODE_FILE,
     MODE_KIND,
@@ -124,6 +125,10 @@ class GitReader:
             max_file_bytes=max_file_bytes,
             max_files=max_files,
         )
+
+    def tree(self, sha: str) -> CommitTree:
+        """Commit ``sha`` as the pipeline's tree source."""
+        return CommitTree(self, sha)
 
     def read_blob(self, sha: str) -> bytes:
         kind, data = self._read_object(self._binsha(sha))

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from gitops_ingress.core.config import build_environment
+from gitops_ingress.core.build import EnvironmentBuild, build
+from gitops_ingress.core.environments import Root
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.tree import MemoryTree
 from tests.core.ingress_yaml import documents, ingress
 
 SETTINGS = Settings()
 A, B = "environments/prod/a.yaml", "environments/prod/b.yaml"
+
+
+def build_environment(name: str, files: dict[str, bytes], settings: Settings) -> EnvironmentBuild:
+    """One environment through the pipeline: files outside an environments folder are ``name``'s."""
+    return build(MemoryTree(files), settings, [Root("", "", name)]).environments[name]
 
 
 def env(files: dict[str, str | bytes], settings: Settings = SETTINGS):
@@ -115,7 +122,9 @@ def test_host_outside_allowed_suffixes():
 
 def test_limits():
     settings = Settings.build({"policy": {"limits": {"max_files": 1, "max_objects": 1, "max_paths_per_host": 1}}})
-    result = env({A: ingress("a", path="/a"), B: ingress("b", path="/b")}, settings)
+    files = MemoryTree({A: ingress("a", path="/a").encode(), B: ingress("b", path="/b").encode()})
+    # each root is within max_files; the environment they make up together is not
+    result = build(files, settings, [Root.at(A), Root.at(B)]).environments["prod"]
     rules = {f.rule for f in result.findings}
     assert {"policy/too-many-files", "policy/too-many-objects", "policy/too-many-paths"} <= rules
     (paths,) = by_rule(result, "policy/too-many-paths")
@@ -123,9 +132,6 @@ def test_limits():
 
 
 def test_hostless_rule_warns_unless_the_environment_allows_it() -> None:
-    from gitops_ingress.core.config import build_environment
-    from gitops_ingress.core.settings import Settings
-
     manifest = (
         b"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: health\nspec:\n"
         b"  rules:\n    - http:\n        paths:\n          - path: /healthz\n            pathType: Exact\n"
