@@ -16,12 +16,20 @@ from gitops_ingress.core.settings import SETTINGS_FILE
 from gitops_ingress.gitrepo import GitReader
 
 
-def build_ref(repo: str, ref: str, environment: str | None = None, paths: Sequence[str] = ()) -> TreeBuild:
+def build_ref(
+    repo: str, ref: str, environment: str | None = None, paths: Sequence[str] = (), *, routes: bool = True
+) -> TreeBuild:
     """The configuration at ``ref`` of the repository in ``repo``."""
     with GitReader(Path(repo)) as reader:
         commit = reader.resolve(ref)
         settings, findings = settings_from(reader.read_file(commit, SETTINGS_FILE))
         roots = [Root.at(path) for path in paths]
         return build(
-            reader.tree(commit), settings, roots, environment=environment, settings_findings=findings, commit=commit
+            reader.tree(commit),
+            settings,
+            roots,
+            environment=environment,
+            settings_findings=findings,
+            routes=routes,
+            commit=commit,
         )

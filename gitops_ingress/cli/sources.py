@@ -63,14 +63,18 @@ def folder_roots(paths: Sequence[str], loaded: FolderSettings) -> list[Root]:
     return [folder_root(path, loaded.repository) for path in paths or [loaded.settings.environments_dir]]
 
 
-def build_folders(loaded: FolderSettings, roots: Sequence[Root], environment: str | None = None) -> TreeBuild:
-    return build(FolderTree(), loaded.settings, roots, environment=environment, settings_findings=loaded.findings)
+def build_folders(
+    loaded: FolderSettings, roots: Sequence[Root], environment: str | None = None, *, routes: bool = True
+) -> TreeBuild:
+    return build(
+        FolderTree(), loaded.settings, roots, environment=environment, settings_findings=loaded.findings, routes=routes
+    )
 
 
-def build_paths(paths: Sequence[str], environment: str | None = None) -> TreeBuild:
+def build_paths(paths: Sequence[str], environment: str | None = None, *, routes: bool = True) -> TreeBuild:
     """``validate PATH...``, ``routes PATH...``: the settings found for PATHs, then PATHs built."""
     loaded = load_settings(paths)
-    return build_folders(loaded, folder_roots(paths, loaded), environment)
+    return build_folders(loaded, folder_roots(paths, loaded), environment, routes=routes)
 
 
 def build_two_folders(base: str, head: str, environment: str | None = None) -> tuple[TreeBuild, TreeBuild]:

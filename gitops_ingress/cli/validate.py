@@ -32,11 +32,11 @@ def run(args: argparse.Namespace) -> int:
         # Imported here: GitPython costs a tenth of a second that a folder check does not need.
         from gitops_ingress.cli.gitsource import build_ref
 
-        built = build_ref(args.repo or ".", args.ref, args.env, args.paths)
+        built = build_ref(args.repo or ".", args.ref, args.env, args.paths, routes=False)
     else:
         if args.repo:
             raise UsageError("--repo goes with --ref")
-        built = build_paths(args.paths, args.env)
+        built = build_paths(args.paths, args.env, routes=False)  # findings are all validate reports
     findings = built.all_findings()
     report = ValidationReport(
         findings=tuple(findings),

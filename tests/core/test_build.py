@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from gitops_ingress.core.build import build
 from gitops_ingress.core.environments import Root, environment_of
 from gitops_ingress.core.findings import Severity
@@ -113,3 +115,11 @@ def test_listing_findings_go_to_the_environment_that_holds_the_path():
     assert built.environments["qa"].ok and built.ok
     gone = built.environments["gone"]  # every file refused: the environment exists, and is refused
     assert not gone.ok and len(gone.table.routes) == 0 and gone.files == ()
+
+
+def test_a_build_without_routes_has_the_same_findings_and_no_table_to_misread():
+    files = {"environments/prod/a.yaml": ingress("a", host="Bad").encode()}
+    full, findings_only = build(MemoryTree(files), SETTINGS), build(MemoryTree(files), SETTINGS, routes=False)
+    assert findings_only.all_findings() == full.all_findings() != []
+    with pytest.raises(ValueError, match="without routes"):
+        findings_only.environments["prod"].table  # noqa: B018
