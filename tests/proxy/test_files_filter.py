@@ -22,7 +22,6 @@ from tests.support.processes import run_once
 from tests.support.upstreams import TestUpstream
 
 from .fixtures_ops import LOOPBACK, WAIT, ProxyProcess, ingress_yaml, write
-from .test_cli_proxy import run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -91,7 +90,7 @@ def test_a_symlinked_file_at_start_is_refused_with_the_finding_validate_gives(tm
     write(env / "shop.yaml", ingress_yaml("shop", "shop.example.com", "storefront"))
     write(tmp_path / "outside.yaml", ingress_yaml("pay", "pay.example.com", "checkout"))
     os.symlink(tmp_path / "outside.yaml", env / "pay.yaml")
-    done = run_cli("--listen", f"{LOOPBACK}:0", "--ingress-dir", str(env))
+    done = run_once(["proxy", "--listen", f"{LOOPBACK}:0", "--ingress-dir", str(env)], wait=WAIT)
     report = validate(env)
     assert done.returncode == 1 and report["ok"] is False
     assert [(f["rule"], f["file"]) for f in report["findings"]] == [("fs/symlink", f"{env}/pay.yaml")]
