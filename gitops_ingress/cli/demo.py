@@ -35,11 +35,12 @@ import httpx
 
 import gitops_ingress
 from gitops_ingress.cli import serve as serve_command
-from gitops_ingress.core.config import load_snapshot
+from gitops_ingress.core.build import build
+from gitops_ingress.core.environments import Root
 from gitops_ingress.core.errors import ConfigError, SourceError
-from gitops_ingress.core.routing import ServiceRef, compile_routes
+from gitops_ingress.core.routing import ServiceRef
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
-from gitops_ingress.fs import read_tree
+from gitops_ingress.fs import FolderTree
 from gitops_ingress.proxy.app import parse_address
 
 FEATURE = "feature-api-v2"
@@ -160,13 +161,10 @@ def build_repository(sample: Path, root: Path) -> tuple[Path, Path]:
 
 def service_ports(work: Path, settings: Settings) -> set[ServiceRef]:
     """Every Service port the checked-out tree routes to (one sample backend each)."""
-    limits = settings.policy.limits
-    tree = read_tree(work / settings.environments_dir, max_file_bytes=limits.max_file_bytes, max_files=limits.max_files)
-    files = {f"{settings.environments_dir}/{path}": data for path, data in tree.files.items()}
-    snapshot = load_snapshot(files, settings)
+    folder = work / settings.environments_dir
+    built = build(FolderTree(), settings, [Root(str(folder), settings.environments_dir, folder.name)])
     refs: set[ServiceRef] = set()
-    for environment in snapshot.environments.values():
-        table = compile_routes(environment.ingresses, settings)
+    for table in built.tables().values():
         backends = [route.backend for route in table.routes]
         if table.default_backend is not None:
             backends.append(table.default_backend.backend)

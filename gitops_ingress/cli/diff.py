@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from gitops_ingress.cli.output import emit, wants_color
-from gitops_ingress.cli.sources import settings_from_folder, snapshot_from_paths
-from gitops_ingress.core.config import ConfigSnapshot
+from gitops_ingress.cli.sources import build_two_folders
+from gitops_ingress.core.build import TreeBuild
 from gitops_ingress.core.diff import diff_environments
 from gitops_ingress.core.errors import UsageError
-from gitops_ingress.core.findings import Finding, Severity
+from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.reports import DIFF_FORMATS, render_diff
-from gitops_ingress.core.routing import RouteTable, compile_environments
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,33 +35,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.set_defaults(run=run)
 
 
-def _tables(snapshot: ConfigSnapshot) -> dict[str, RouteTable]:
-    return compile_environments({name: env.ingresses for name, env in snapshot.environments.items()}, snapshot.settings)
-
-
-def _sides(args: argparse.Namespace) -> tuple[ConfigSnapshot, ConfigSnapshot, list[Finding]]:
+def _sides(args: argparse.Namespace) -> tuple[TreeBuild, TreeBuild]:
     if args.dirs:
         if len(args.dirs) != 2 or args.base or args.head:
             raise UsageError("give either two folders (DIR_A DIR_B) or --base REF --head REF")
-        settings, findings = settings_from_folder(Path("."))
-        base, _ = snapshot_from_paths([args.dirs[0]], settings, args.env)
-        head, head_read = snapshot_from_paths([args.dirs[1]], settings, args.env)
-        return base, head, findings + head_read
+        return build_two_folders(args.dirs[0], args.dirs[1], args.env)
     if not (args.base and args.head):
         raise UsageError("give either two folders (DIR_A DIR_B) or --base REF --head REF")
     # Imported here: GitPython costs a tenth of a second that a folder diff does not need.
-    from gitops_ingress.cli.gitsource import snapshot_from_ref
+    from gitops_ingress.cli.gitsource import build_ref
 
-    base, _ = snapshot_from_ref(args.repo, args.base, args.env)
-    head, head_read = snapshot_from_ref(args.repo, args.head, args.env)
-    return base, head, head_read
+    return build_ref(args.repo, args.base, args.env), build_ref(args.repo, args.head, args.env)
 
 
 def run(args: argparse.Namespace) -> int:
-    base, head, head_findings = _sides(args)
-    diff = diff_environments(_tables(base), _tables(head))
+    base, head = _sides(args)
+    diff = diff_environments(base.tables(), head.tables())
     emit(render_diff(args.format, diff, color=wants_color(args.output)), args.output)
-    errors = [f for f in head_findings + head.all_findings() if f.severity is Severity.ERROR]
+    errors = [f for f in head.all_findings() if f.severity is Severity.ERROR]
     if errors:
         first = errors[0]
         print(

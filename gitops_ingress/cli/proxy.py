@@ -9,32 +9,29 @@ plus options of our own: ``--tls-listen`` (where HTTPS is served; default port 8
 ``--settings FILE`` and ``--set NAME=VALUE`` for any other ProxySettings field.
 
 Settings (ingress class, namespace defaults, preview domain) come from ``gitops-ingress.yaml``:
-``--settings FILE``, else the first one found in the folders above the first ``--ingress-dir``
-(``environments/production`` -> the repository root), then ``GITOPS_INGRESS_*`` variables, then
-options. Broken Ingress files at start-up are findings (exit 1, each with file and line); bad
+``--settings FILE``, else the one found by the search every command uses, from the first
+``--ingress-dir`` (``environments/production`` -> the repository root; docs/configuration.md),
+then ``GITOPS_INGRESS_*`` variables, then options. Broken Ingress files at start-up are findings (exit 1, each with file and line); bad
 options are usage errors (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from gitops_ingress.cli import EXIT_FINDINGS, add_routing_options, log_to_stderr
+from gitops_ingress.cli.sources import load_settings
 from gitops_ingress.core.backends import BackendMap
-from gitops_ingress.core.config import read_settings
-from gitops_ingress.core.errors import ConfigError, UsageError
+from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
 from gitops_ingress.proxy import workers
 from gitops_ingress.proxy.app import ProxyOptions, parse_address
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.sources.files import FileSource, FileSourceError
-
-SETTINGS_SEARCH_DEPTH = 4  # folders above --ingress-dir searched for gitops-ingress.yaml
 
 
 def add_parser(subparsers: Any) -> None:
@@ -167,29 +164,8 @@ def _number(text: str, name: str) -> Any:
 
 
 def read_settings_file(args: argparse.Namespace, overrides: dict[str, Any]) -> Settings:
-    path = Path(args.settings) if args.settings else find_settings_file([Path(d) for d in args.ingress_dir])
-    files: dict[str, bytes] = {}
-    if path is not None:
-        try:
-            files[SETTINGS_FILE] = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    settings, findings = read_settings(files, None, os.environ, overrides)
-    errors = [f for f in findings if f.severity is Severity.ERROR]
+    loaded = load_settings(args.ingress_dir, overrides, args.settings)
+    errors = [f for f in loaded.findings if f.severity is Severity.ERROR]
     if errors:
-        raise FileSourceError([f.model_copy(update={"file": str(path)}) for f in errors])
-    return settings
-
-
-def find_settings_file(dirs: list[Path]) -> Path | None:
-    if not dirs:
-        return None
-    folder = dirs[0].resolve()
-    for _ in range(SETTINGS_SEARCH_DEPTH):
-        candidate = folder / SETTINGS_FILE
-        if candidate.is_file():
-            return candidate
-        if (folder / ".git").exists() or folder.parent == folder:
-            return None
-        folder = folder.parent
-    return None
+        raise FileSourceError(errors)
+    return loaded.settings

@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from gitops_ingress.cli.output import emit
-from gitops_ingress.cli.sources import settings_from_folder, snapshot_from_paths
+from gitops_ingress.cli.sources import build_paths
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import Severity
-from gitops_ingress.core.routing import RouteTable, compile_merged, normalize_host
+from gitops_ingress.core.routing import RouteTable, normalize_host
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -36,10 +35,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run(args: argparse.Namespace) -> int:
     if args.request_path is not None and args.host is None:
         raise UsageError("--path goes with --host")
-    settings, settings_findings = settings_from_folder(Path("."))
-    snapshot, read_findings = snapshot_from_paths(args.paths, settings, args.env)
-    table = compile_merged({name: env.ingresses for name, env in snapshot.environments.items()}, settings)
-    errors = [f for f in settings_findings + read_findings + snapshot.all_findings() if f.severity is Severity.ERROR]
+    built = build_paths(args.paths, args.env)
+    table = RouteTable.merge(built.tables())
+    errors = [f for f in built.all_findings() if f.severity is Severity.ERROR]
     if args.host is not None:
         match = table.match(normalize_host(args.host), args.request_path or "/")
         answer = match.to_dict()

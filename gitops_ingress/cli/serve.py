@@ -37,8 +37,8 @@ from typing import Any
 import uvicorn
 
 from gitops_ingress.cli import add_routing_options, log_to_stderr
+from gitops_ingress.cli.sources import settings_from
 from gitops_ingress.core.backends import BackendMap
-from gitops_ingress.core.config import read_settings
 from gitops_ingress.core.errors import ConfigError, SourceError, UsageError
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
 from gitops_ingress.gitrepo import Mirror
@@ -141,9 +141,7 @@ def load_settings(mirror: Mirror, overrides: dict[str, Any]) -> Settings:
     base = Settings.build(None, os.environ, overrides)
     head = mirror.branches().get(base.stable_branch)
     raw = mirror.read_file(head, SETTINGS_FILE) if head else None
-    settings, findings = read_settings(
-        {SETTINGS_FILE: raw} if raw is not None else {}, environ=os.environ, overrides=overrides
-    )
+    settings, findings = settings_from(raw, SETTINGS_FILE, overrides)
     for finding in findings:
         log.warning("%s; using the defaults for it", finding.one_line(hint=False))
     return settings

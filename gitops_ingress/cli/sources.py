@@ -1,67 +1,86 @@
 """Where the CLI reads configuration from: folders and files on disk, or a git ref.
 
-Both end as a ``ConfigSnapshot`` built by the core, so every command validates and routes the same
-way whatever the source. Paths in findings are shown as the user wrote them (``environments/...``)
-for folders, and repository-relative for git refs, which is what CI annotations need.
+Every command goes through the same three steps, whatever the source: find the settings by the
+one rule (``fs.find_repository``, documented in docs/configuration.md; a commit's own root for a
+git ref; ``serve`` the stable branch's head), parse and merge them with ``settings_from`` (the one
+function, over ``core.config.read_settings``), then ``core.build.build`` over a tree source. Paths
+in findings are shown as the user wrote them for folders, and repository-relative for git refs,
+which is what CI annotations need.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitops_ingress.core.config import ConfigSnapshot, read_settings, snapshot_from_files
-from gitops_ingress.core.errors import SourceError
+from gitops_ingress.core.build import TreeBuild, build
+from gitops_ingress.core.config import read_settings
+from gitops_ingress.core.environments import Root
 from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
-from gitops_ingress.fs import read_tree
-
-DEFAULT_PATH = "environments"
+from gitops_ingress.fs import FolderTree, Repository, find_repository, folder_root, read_settings_file
 
 
-def settings_from_folder(root: Path, overrides: dict[str, Any] | None = None) -> tuple[Settings, list[Finding]]:
-    """Settings from ``gitops-ingress.yaml`` in ``root`` (when present), the environment, options."""
-    settings_file = root / SETTINGS_FILE
-    files: dict[str, bytes] = {}
-    if settings_file.is_file() and not settings_file.is_symlink():
-        try:
-            files[SETTINGS_FILE] = settings_file.read_bytes()
-        except OSError as exc:
-            raise SourceError(f"{settings_file}: cannot be read: {exc.strerror}") from exc
-    return read_settings(files, environ=os.environ, overrides=overrides)
+def settings_from(
+    raw: bytes | None, shown_as: str = SETTINGS_FILE, overrides: Mapping[str, Any] | None = None
+) -> tuple[Settings, list[Finding]]:
+    """Settings from the bytes of a settings file (None: there is none), then the environment and
+    the options; findings of the file name it ``shown_as``."""
+    files = {SETTINGS_FILE: raw} if raw is not None else {}
+    return read_settings(files, environ=os.environ, overrides=overrides, shown_as=shown_as)
 
 
-def _display(base: str, relative: str, is_file: bool) -> str:
-    if is_file:
-        return base
-    base = base.rstrip("/")
-    return f"{base}/{relative}" if base not in ("", ".") else relative
+@dataclass(frozen=True, slots=True)
+class FolderSettings:
+    settings: Settings
+    findings: list[Finding]
+    repository: Repository  # where the search ended: the root the naming rule reads paths from
 
 
-def snapshot_from_paths(
-    paths: Sequence[str], settings: Settings, environment: str | None = None
-) -> tuple[ConfigSnapshot, list[Finding]]:
-    """Read every PATH (file or folder) and build the snapshot; returns read findings apart."""
-    limits = settings.policy.limits
-    files: dict[str, bytes] = {}
-    findings: list[Finding] = []
-    for raw in paths or [DEFAULT_PATH]:
-        root = Path(raw)
-        tree = read_tree(root, max_file_bytes=limits.max_file_bytes, max_files=limits.max_files)
-        is_file = root.is_file()
-        for relative, data in tree.files.items():
-            files[_display(raw, relative, is_file)] = data
-        for finding in tree.findings:
-            findings.append(finding.model_copy(update={"file": _display(raw, finding.file, is_file)}))
-    snapshot = snapshot_from_files(files, settings, environment=environment)
-    return snapshot, findings
+def load_settings(
+    paths: Sequence[str], overrides: Mapping[str, Any] | None = None, settings_file: str | None = None
+) -> FolderSettings:
+    """Settings for commands over folders: ``settings_file`` if given, else the one found by the
+    search from the first of ``paths`` (the current folder when there is none)."""
+    repository = find_repository(paths[0] if paths else None)
+    chosen = Path(settings_file) if settings_file else repository.settings_file
+    raw = read_settings_file(chosen) if chosen is not None else None
+    settings, findings = settings_from(raw, _shown(chosen) if chosen is not None else SETTINGS_FILE, overrides)
+    return FolderSettings(settings, findings, repository)
 
 
-def object_count(snapshot: ConfigSnapshot) -> int:
-    return sum(len(env.ingresses) + len(env.classes) for env in snapshot.environments.values())
+def _shown(path: Path) -> str:
+    """A path as short as it is unambiguous: relative to the current folder when below it."""
+    resolved, here = path.resolve(), Path.cwd().resolve()
+    return resolved.relative_to(here).as_posix() if resolved.is_relative_to(here) else resolved.as_posix()
 
 
-def checked_files(snapshot: ConfigSnapshot) -> tuple[str, ...]:
-    return tuple(sorted(path for env in snapshot.environments.values() for path in env.files))
+def folder_roots(paths: Sequence[str], loaded: FolderSettings) -> list[Root]:
+    return [folder_root(path, loaded.repository) for path in paths or [loaded.settings.environments_dir]]
+
+
+def build_folders(
+    loaded: FolderSettings, roots: Sequence[Root], environment: str | None = None, *, routes: bool = True
+) -> TreeBuild:
+    return build(
+        FolderTree(), loaded.settings, roots, environment=environment, settings_findings=loaded.findings, routes=routes
+    )
+
+
+def build_paths(paths: Sequence[str], environment: str | None = None, *, routes: bool = True) -> TreeBuild:
+    """``validate PATH...``, ``routes PATH...``: the settings found for PATHs, then PATHs built."""
+    loaded = load_settings(paths)
+    return build_folders(loaded, folder_roots(paths, loaded), environment, routes=routes)
+
+
+def build_two_folders(base: str, head: str, environment: str | None = None) -> tuple[TreeBuild, TreeBuild]:
+    """``diff DIR_A DIR_B``: one settings search (from DIR_A) for both sides. A DIR that is itself
+    an environment is the same place in both trees, so the base side takes the head's name."""
+    loaded = load_settings([base])
+    base_root, head_root = folder_roots([base, head], loaded)
+    base_root = dataclasses.replace(base_root, name=head_root.name)
+    return build_folders(loaded, [base_root], environment), build_folders(loaded, [head_root], environment)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from gitops_ingress import __version__
 from gitops_ingress.cli.output import emit, wants_color
-from gitops_ingress.cli.sources import checked_files, object_count, settings_from_folder, snapshot_from_paths
+from gitops_ingress.cli.sources import build_paths
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import has_errors
 from gitops_ingress.core.reports import FINDING_FORMATS, ValidationReport, render_findings
@@ -31,21 +30,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run(args: argparse.Namespace) -> int:
     if args.ref:
         # Imported here: GitPython costs a tenth of a second that a folder check does not need.
-        from gitops_ingress.cli.gitsource import snapshot_from_ref
+        from gitops_ingress.cli.gitsource import build_ref
 
-        snapshot, read_findings = snapshot_from_ref(args.repo or ".", args.ref, args.env, args.paths)
+        built = build_ref(args.repo or ".", args.ref, args.env, args.paths, routes=False)
     else:
         if args.repo:
             raise UsageError("--repo goes with --ref")
-        settings, settings_findings = settings_from_folder(Path("."))
-        snapshot, read_findings = snapshot_from_paths(args.paths, settings, args.env)
-        read_findings = settings_findings + read_findings
-    findings = read_findings + snapshot.all_findings()
+        built = build_paths(args.paths, args.env, routes=False)  # findings are all validate reports
+    findings = built.all_findings()
     report = ValidationReport(
         findings=tuple(findings),
-        files=checked_files(snapshot),
-        objects=object_count(snapshot),
-        environments=tuple(snapshot.environments),
+        files=built.files(),
+        objects=built.object_count(),
+        environments=tuple(built.environments),
         tool_version=__version__,
     )
     emit(render_findings(args.format, report, color=wants_color(args.output)), args.output)

@@ -17,20 +17,22 @@ from gitops_ingress.gitrepo.errors import (
 )
 from gitops_ingress.gitrepo.mirror import FetchResult, Mirror
 from gitops_ingress.gitrepo.reader import GitReader
-from gitops_ingress.gitrepo.tree import BlobEntry, TreeListing
+from gitops_ingress.gitrepo.source import CommitTree
+from gitops_ingress.gitrepo.tree import BlobEntry, GitTreeListing
 
 __all__ = [
     "AuthenticationFailed",
     "BlobEntry",
     "BlobTooLarge",
+    "CommitTree",
     "FetchError",
     "FetchResult",
     "FetchTimeout",
     "GitReader",
+    "GitTreeListing",
     "InvalidBranchName",
     "Mirror",
     "RemoteUnreachable",
     "RepositoryError",
     "RevisionNotFound",
-    "TreeListing",
 ]

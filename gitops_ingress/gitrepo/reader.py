@@ -33,13 +33,14 @@ from gitops_ingress.gitrepo.errors import (
     RevisionNotFound,
 )
 from gitops_ingress.gitrepo.refs import HEADS
+from gitops_ingress.gitrepo.source import CommitTree
 from gitops_ingress.gitrepo.tree import (
     MODE_FILE,
     MODE_KIND,
     MODE_TREE,
     BadTree,
+    GitTreeListing,
     RawEntry,
-    TreeListing,
     walk_tree,
 )
 
@@ -106,7 +107,7 @@ class GitReader:
             message = message.decode("utf-8", errors="replace")
         return CommitInfo(sha=sha, author=author.name or "", email=author.email or "", message=message, time=when)
 
-    def list_tree(self, sha: str, root: str, *, max_file_bytes: int, max_files: int) -> TreeListing:
+    def list_tree(self, sha: str, root: str, *, max_file_bytes: int, max_files: int) -> GitTreeListing:
         """The ``*.yaml``/``*.yml`` blobs below ``root`` (a folder, or one file) of commit ``sha``.
 
         An absent ``root`` is an empty listing, not an error: a repository may have no environments.
@@ -114,7 +115,7 @@ class GitReader:
         path = root.strip("/")
         entry = self._lookup(self._commit_tree(self._binsha(sha)), path)
         if entry is None:
-            return TreeListing(entries={})
+            return GitTreeListing(entries={})
         return walk_tree(
             entry[0],
             entry[1],
@@ -124,6 +125,10 @@ class GitReader:
             max_file_bytes=max_file_bytes,
             max_files=max_files,
         )
+
+    def tree(self, sha: str) -> CommitTree:
+        """Commit ``sha`` as the pipeline's tree source."""
+        return CommitTree(self, sha)
 
     def read_blob(self, sha: str) -> bytes:
         kind, data = self._read_object(self._binsha(sha))

@@ -8,9 +8,9 @@ a bound on files and folders, so a hostile tree (100,000 files, deep nesting) en
 instead of exhausting memory or the stack. Symlinks (mode 120000) and submodules (mode 160000) are
 reported and never followed.
 
-Rule ids are those of ``gitops_ingress.fs`` (and the loader's ``yaml/too-large``), so a problem reads
-the same whether the files came from a folder or from git. One difference: ``max_files`` counts
-every file walked here, not only YAML files, because it bounds the work of the walk itself.
+Which files count and which folders are skipped is ``core.tree``'s one file filter, and the findings
+are ``core.tree``'s, so a problem reads the same whether the files came from a folder or from git.
+``gitrepo.source.CommitTree`` turns a listing into the pipeline's ``TreeSource``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from gitops_ingress.core.config import YAML_SUFFIXES
-from gitops_ingress.core.findings import Finding, Severity
+from gitops_ingress.core.findings import Finding
+from gitops_ingress.core.tree import is_manifest_name, is_skipped_folder, listing_finding, too_large, too_many_files
 
 MODE_TREE = 0o040000
 MODE_SYMLINK = 0o120000
@@ -43,7 +43,7 @@ class BlobEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class TreeListing:
+class GitTreeListing:
     """YAML files below a folder of one commit: repo-relative POSIX path -> blob."""
 
     entries: Mapping[str, BlobEntry]
@@ -60,13 +60,13 @@ def walk_tree(
     size: Callable[[bytes], int],
     max_file_bytes: int,
     max_files: int,
-) -> TreeListing:
+) -> GitTreeListing:
     """List the YAML blobs below ``root`` (a tree, or a single file), whose repo path is ``prefix``."""
     found: dict[str, BlobEntry] = {}
     findings: list[Finding] = []
     if mode & MODE_KIND != MODE_TREE:
         _file(prefix, root, mode, size, max_file_bytes, found, findings)
-        return TreeListing(entries=found, findings=tuple(findings))
+        return GitTreeListing(entries=found, findings=tuple(findings))
     files = folders = 0
     stack: list[tuple[bytes, str]] = [(root, prefix)]
     while stack and files <= max_files and folders <= max_files:
@@ -75,22 +75,24 @@ def walk_tree(
         try:
             children = entries(tree)
         except BadTree as exc:
-            findings.append(_finding("fs/bad-tree", folder, f"unreadable git tree: {exc}"))
+            findings.append(listing_finding("fs/bad-tree", folder, f"unreadable git tree: {exc}"))
             continue
         # reversed so that popping from the stack visits folders in git's (sorted) order
         for binsha, child_mode, name in reversed(children):
             path = f"{folder}/{name}" if folder else name
             if child_mode & MODE_KIND == MODE_TREE:
-                stack.append((binsha, path))
+                if not is_skipped_folder(name):
+                    stack.append((binsha, path))
+                continue
+            if child_mode & MODE_KIND == MODE_FILE and not is_manifest_name(name):
                 continue
             files += 1
             if files > max_files:
                 break
             _file(path, binsha, child_mode, size, max_file_bytes, found, findings)
     if files > max_files or folders > max_files:
-        message = f"more than {max_files} files or folders below {prefix or 'the root'}; listing stopped there"
-        findings.append(_finding("fs/too-many-files", prefix, message))
-    return TreeListing(
+        findings.append(too_many_files(prefix, max_files))
+    return GitTreeListing(
         entries=dict(sorted(found.items())),
         findings=tuple(sorted(findings, key=Finding.sort_key)),
         tree=root.hex(),
@@ -109,29 +111,13 @@ def _file(
     kind = mode & MODE_KIND
     if kind == MODE_SYMLINK:
         message = "symbolic link: not followed, so whatever it points at is not part of this environment"
-        findings.append(_finding("fs/symlink", path, message))
+        findings.append(listing_finding("fs/symlink", path, message))
     elif kind == MODE_GITLINK:
         message = f"submodule (commit {binsha.hex()[:12]}): its files are not read"
-        findings.append(_finding("fs/submodule", path, message))
-    elif path.endswith(YAML_SUFFIXES):
+        findings.append(listing_finding("fs/submodule", path, message))
+    elif is_manifest_name(path.rsplit("/", 1)[-1]):
         blob_size = size(binsha)
         if blob_size > max_file_bytes:
-            message = f"the file is {blob_size} bytes, more than the limit of {max_file_bytes} bytes; it was not read"
-            findings.append(_finding("yaml/too-large", path, message))
+            findings.append(too_large(path, blob_size, max_file_bytes))
         else:
             found[path] = BlobEntry(binsha.hex(), blob_size, mode)
-
-
-# rule -> (severity, hint); the rule ids are those gitops_ingress.fs and the loader use
-_RULES: dict[str, tuple[Severity, str]] = {
-    "fs/symlink": (Severity.ERROR, "commit the file itself instead of a link to it"),
-    "fs/submodule": (Severity.WARNING, "commit the Ingress files into this repository"),
-    "fs/bad-tree": (Severity.ERROR, "the repository is damaged; run git fsck on it"),
-    "fs/too-many-files": (Severity.ERROR, "remove files or raise policy.limits.max_files"),
-    "yaml/too-large": (Severity.ERROR, "split it into smaller files or raise policy.limits.max_file_bytes"),
-}
-
-
-def _finding(rule: str, path: str, message: str) -> Finding:
-    severity, hint = _RULES[rule]
-    return Finding(rule=rule, severity=severity, message=message, file=path, hint=hint)

@@ -1,96 +1,42 @@
-"""One commit -> the desired route tables of its environments, with every finding.
+"""One commit -> the built environments of its tree: ``core.build.build`` over a git commit.
 
-This is the blocking half of a sync (git object reads, YAML parsing, validation, compilation) and
-runs in a worker thread. It reads the commit's ``environments/`` tree listing from git objects,
-takes parsed files from the ``ParseCache`` by blob SHA, reads and parses only the misses, then
-lets ``core.config.load_snapshot`` do the cross-file validation and ``compile_routes`` build one
-table per environment. Findings from the tree listing itself (symlinks, submodules, oversized
-files, too many files) are attributed to the environment whose folder holds the path, so they
-refuse that environment only.
+The blocking half of a sync, run in a worker thread. The engine's repository lock is held around
+each git read (listing, blob), never around parsing and validation, so other branches' builds and
+the fetcher wait only for object reads. The parse cache is handed to the pipeline, which takes
+files it has parsed before by blob SHA and reads only the rest.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from gitops_ingress.core.config import environment_of, load_snapshot
-from gitops_ingress.core.findings import Finding, has_errors, sorted_findings
-from gitops_ingress.core.models import LocatedIngress
-from gitops_ingress.core.routing import RouteTable, compile_routes
-from gitops_ingress.core.settings import Settings
-from gitops_ingress.core.status import CommitInfo
-from gitops_ingress.sync.parsecache import ParseCache
+from gitops_ingress.core.build import ParseStore, TreeBuild, build
+from gitops_ingress.core.findings import Finding
+from gitops_ingress.core.settings import LimitSettings, Settings
+from gitops_ingress.core.tree import TreeFile, TreeListing, TreeSource
 from gitops_ingress.sync.protocols import RepoSource
 
 
-@dataclass(frozen=True, slots=True)
-class EnvironmentBuild:
-    name: str
-    table: RouteTable
-    ingresses: tuple[LocatedIngress, ...]
-    findings: tuple[Finding, ...]
+class _Locked:
+    """A tree source whose reads hold ``lock``."""
 
-    @property
-    def ok(self) -> bool:
-        return not has_errors(self.findings)
+    def __init__(self, tree: TreeSource, lock: threading.Lock) -> None:
+        self._tree, self._lock = tree, lock
 
+    def list(self, root: str, limits: LimitSettings) -> TreeListing:
+        with self._lock:
+            return self._tree.list(root, limits)
 
-@dataclass(frozen=True, slots=True)
-class CommitBuild:
-    commit: str
-    info: CommitInfo
-    environments: dict[str, EnvironmentBuild]
-    findings: tuple[Finding, ...]  # repository-level (layout, no YAML at all)
-    files_parsed: int
-    files_total: int
-
-    @property
-    def ok(self) -> bool:
-        """False when the commit as a whole is unusable; environments are judged one by one."""
-        return not has_errors(self.findings)
+    def read(self, files: Sequence[TreeFile]) -> dict[str, bytes | Finding]:
+        with self._lock:
+            return self._tree.read(files)
 
 
 def build_commit(
-    repo: RepoSource, commit: str, settings: Settings, cache: ParseCache, repo_lock: threading.Lock
-) -> CommitBuild:
-    limits = settings.policy.limits
-    root = settings.environments_dir.strip("/")
+    repo: RepoSource, commit: str, settings: Settings, cache: ParseStore, repo_lock: threading.Lock
+) -> TreeBuild:
     with repo_lock:
         info = repo.commit_info(commit)
-        listing = repo.list_tree(commit, root, max_file_bytes=limits.max_file_bytes, max_files=limits.max_files)
-        blobs = {path: entry.sha for path, entry in listing.entries.items()}
-        parse = cache.session(blobs)
-        files = dict.fromkeys(blobs, b"")
-        for path in parse.misses():
-            files[path] = repo.read_blob(blobs[path])
-    snapshot = load_snapshot(files, settings, parse=parse)
-    by_env: dict[str, list[Finding]] = {}
-    repo_findings = list(snapshot.findings)
-    for finding in listing.findings:
-        owner = environment_of(finding.file, settings)
-        if owner is None:
-            repo_findings.append(finding)
-        else:
-            by_env.setdefault(owner, []).append(finding)
-    environments: dict[str, EnvironmentBuild] = {}
-    for name, env in snapshot.environments.items():
-        environments[name] = EnvironmentBuild(
-            name,
-            compile_routes(env.ingresses, settings),
-            env.ingresses,
-            tuple(sorted_findings([*env.findings, *by_env.pop(name, [])])),
-        )
-    # an environment whose every file was refused by the listing still exists, and is refused
-    for name, found in by_env.items():
-        environments[name] = EnvironmentBuild(name, RouteTable(), (), tuple(sorted_findings(found)))
-    if environments:  # "no YAML" is moot once an environment exists, even a refused one
-        repo_findings = [f for f in repo_findings if f.rule != "config/no-yaml"]
-    return CommitBuild(
-        commit,
-        info,
-        dict(sorted(environments.items())),
-        tuple(sorted_findings(repo_findings)),
-        parse.parsed,
-        len(blobs),
-    )
+        tree = repo.tree(commit)
+    return build(_Locked(tree, repo_lock), settings, cache=cache, commit=commit, info=info)

@@ -3,7 +3,8 @@
 ``core.objects.parse_file`` is a pure function of (path, bytes, environment, settings). Within one
 engine the settings are fixed and the environment follows from the path, so ``(blob sha, path)``
 identifies a result: the same blob at the same path on a thousand branches is parsed once. The path
-stays in the key because findings and source positions name it.
+stays in the key because findings and source positions name it. The pipeline (``core.build``)
+asks the cache before it reads a file, so a hit costs neither the read nor the parse.
 
 The cache is bounded (least recently used out) so a repository with a long history of churn cannot
 grow it without limit; a miss only costs a parse. It is shared by the engine's worker threads, so
@@ -15,19 +16,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
 
-from gitops_ingress.core.objects import ParsedFile, parse_file
-from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.objects import ParsedFile
 
 DEFAULT_CAPACITY = 200_000
-Parse = Callable[[str, bytes, str, Settings], ParsedFile]
 
 
 class ParseCache:
-    def __init__(self, capacity: int = DEFAULT_CAPACITY, parse: Parse = parse_file) -> None:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self._capacity = capacity
-        self._parse = parse
         self._entries: OrderedDict[tuple[str, str], ParsedFile] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -38,7 +35,7 @@ class ParseCache:
         with self._lock:
             return key in self._entries
 
-    def get(self, blob: str, path: str) -> ParsedFile | None:
+    def get(self, blob: str, path: str, /) -> ParsedFile | None:
         key = (blob, path)
         with self._lock:
             found = self._entries.get(key)
@@ -46,45 +43,9 @@ class ParseCache:
                 self._entries.move_to_end(key)
             return found
 
-    def put(self, blob: str, path: str, parsed: ParsedFile) -> None:
+    def put(self, blob: str, path: str, parsed: ParsedFile, /) -> None:
         with self._lock:
             self._entries[(blob, path)] = parsed
             self._entries.move_to_end((blob, path))
             while len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)
-
-    def session(self, blobs: Mapping[str, str]) -> CachedParse:
-        """A parse function for one commit whose files are ``path -> blob sha``. Hits are taken
-        now, so an eviction during the commit's build cannot turn a hit into a miss."""
-        hits: dict[str, ParsedFile] = {}
-        for path, blob in blobs.items():
-            found = self.get(blob, path)
-            if found is not None:
-                hits[path] = found
-        return CachedParse(self, blobs, hits, self._parse)
-
-
-class CachedParse:
-    """Drop-in ``parse`` for ``core.config.load_snapshot`` that counts its cache misses."""
-
-    def __init__(self, cache: ParseCache, blobs: Mapping[str, str], hits: dict[str, ParsedFile], parse: Parse) -> None:
-        self._cache = cache
-        self._blobs = blobs
-        self.hits = hits
-        self._parse = parse
-        self.parsed = 0
-
-    def misses(self) -> list[str]:
-        """Paths whose bytes must be read (every other path may be passed as ``b""``)."""
-        return [path for path in self._blobs if path not in self.hits]
-
-    def __call__(self, path: str, data: bytes, environment: str, settings: Settings) -> ParsedFile:
-        found = self.hits.get(path)
-        if found is not None:
-            return found
-        result = self._parse(path, data, environment, settings)
-        self.parsed += 1
-        blob = self._blobs.get(path)
-        if blob is not None:
-            self._cache.put(blob, path, result)
-        return result

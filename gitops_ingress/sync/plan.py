@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gitops_ingress.core.build import TreeBuild
 from gitops_ingress.core.desired import DesiredEnvironment
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.status import SyncState
-from gitops_ingress.sync.build import CommitBuild
 from gitops_ingress.sync.store import EnvironmentRow
 
 
@@ -40,7 +40,7 @@ def _keep(
     return row, desired
 
 
-def plan_commit(build: CommitBuild, current: Mapping[str, EnvironmentRow]) -> Plan:
+def plan_commit(build: TreeBuild, current: Mapping[str, EnvironmentRow]) -> Plan:
     desired: dict[str, DesiredEnvironment] = {}
     rows: list[EnvironmentRow] = []
     results: dict[str, str] = {}

@@ -8,28 +8,12 @@ name only the attributes the engine reads, which keeps them small and the adapte
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Protocol
 
 from gitops_ingress.core.desired import DesiredEnvironment
-from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.status import CommitInfo
-
-
-class BlobRef(Protocol):
-    @property
-    def sha(self) -> str: ...
-
-    @property
-    def size(self) -> int: ...
-
-
-class TreeListingLike(Protocol):
-    @property
-    def entries(self) -> Mapping[str, BlobRef]: ...
-
-    @property
-    def findings(self) -> Sequence[Finding]: ...
+from gitops_ingress.core.tree import TreeSource
 
 
 class RepoSource(Protocol):
@@ -44,9 +28,8 @@ class RepoSource(Protocol):
 
     def commit_info(self, sha: str) -> CommitInfo: ...
 
-    def list_tree(self, sha: str, root: str, *, max_file_bytes: int, max_files: int) -> TreeListingLike: ...
-
-    def read_blob(self, sha: str) -> bytes: ...
+    def tree(self, sha: str) -> TreeSource:
+        """Commit ``sha`` as the pipeline's tree source (file content ids: blob SHAs)."""
 
 
 class Target(Protocol):

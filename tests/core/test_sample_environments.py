@@ -4,7 +4,7 @@ The demo, the docs and other tests lean on this sample: dozens of files, several
 default backend per environment, a wildcard and a host-less rule, a small fixed set of backends.
 The shape is read the plain way (PyYAML ``safe_load_all`` and the core models) so that it holds
 even while the loader changes; validity is judged twice, by the Kubernetes OpenAPI schema
-(kubernetes-validate) and by our own validator (``load_snapshot``). The cross-file checks here are
+(kubernetes-validate) and by our own validator (``core.build.build``). The cross-file checks here are
 functions returning problem strings that name the file, and the ``*_detect_*`` test feeds them
 broken objects to prove they can fail.
 """
@@ -23,7 +23,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from gitops_ingress.core.config import load_snapshot, read_settings
+from gitops_ingress.core.build import build
+from gitops_ingress.core.config import read_settings
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.models import (
     Ingress,
@@ -35,6 +36,7 @@ from gitops_ingress.core.models import (
 from gitops_ingress.core.routing.compile import compile_routes
 from gitops_ingress.core.routing.table import RouteTable
 from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.tree import MemoryTree
 
 REPO = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = REPO / "environments"
@@ -314,7 +316,7 @@ def test_the_whole_sample_loads_without_errors_or_warnings(objects: list[SampleO
     paths = [SETTINGS_FILE, *sample_files()]
     files = {path.relative_to(REPO).as_posix(): path.read_bytes() for path in paths}
     settings, settings_findings = read_settings(files)
-    snapshot = load_snapshot(files, settings)
+    snapshot = build(MemoryTree(files), settings)
     assert settings_findings == [] and snapshot.ok
     loud = [
         f"{f.position}: {f.rule}: {f.message}"

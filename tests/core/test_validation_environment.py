@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from gitops_ingress.core.config import build_environment
+from gitops_ingress.core.build import EnvironmentBuild, build
+from gitops_ingress.core.environments import Root
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.tree import MemoryTree
 from tests.support.manifests import HOST, Obj, column_of, drop, ingress, line_of, set_at, to_yaml
 
 SETTINGS = Settings()
 A, B = "environments/prod/a.yaml", "environments/prod/b.yaml"
 FALLBACK = {"service": {"name": "fallback", "port": {"number": 80}}}
+
+
+def build_environment(name: str, files: dict[str, bytes], settings: Settings) -> EnvironmentBuild:
+    """One environment through the pipeline: files outside an environments folder are ``name``'s."""
+    return build(MemoryTree(files), settings, [Root("", "", name)]).environments[name]
 
 
 def env(files: dict[str, Obj | tuple[Obj, ...]], settings: Settings = SETTINGS):
@@ -122,7 +129,9 @@ def test_host_outside_allowed_suffixes():
 
 def test_limits():
     settings = Settings.build({"policy": {"limits": {"max_files": 1, "max_objects": 1, "max_paths_per_host": 1}}})
-    result = env({A: ingress("a", path="/a"), B: ingress("b", path="/b")}, settings)
+    files = MemoryTree({A: to_yaml(ingress("a", path="/a")).encode(), B: to_yaml(ingress("b", path="/b")).encode()})
+    # each root is within max_files; the environment they make up together is not
+    result = build(files, settings, [Root.at(A), Root.at(B)]).environments["prod"]
     rules = {f.rule for f in result.findings}
     assert {"policy/too-many-files", "policy/too-many-objects", "policy/too-many-paths"} <= rules
     (paths,) = by_rule(result, "policy/too-many-paths")

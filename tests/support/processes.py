@@ -140,3 +140,20 @@ def poll(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}\n{logs()}".rstrip("\n"))
         pause.wait(every)
+
+
+def run_once(args: list[str], *, cwd: Path | None = None, wait: float) -> subprocess.CompletedProcess[str]:
+    """``python -m gitops_ingress ARGS`` run to its end. The child imports this checkout whatever
+    ``cwd`` is (an installed copy elsewhere must not answer for it), without the caller's
+    ``GITOPS_INGRESS_*`` settings."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("GITOPS_INGRESS_")}
+    environ["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    return subprocess.run(
+        [sys.executable, "-m", "gitops_ingress", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=wait,
+        check=False,
+    )

@@ -11,18 +11,19 @@ from pathlib import Path
 
 import pytest
 
+from gitops_ingress.core.build import EnvironmentBuild, TreeBuild, build
 from gitops_ingress.core.findings import Finding, Severity
-from gitops_ingress.core.objects import ParsedFile
 from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import CommitInfo, SyncState
-from gitops_ingress.sync.build import CommitBuild, EnvironmentBuild
+from gitops_ingress.core.tree import MemoryTree
 from gitops_ingress.sync.events import EventBus
 from gitops_ingress.sync.parsecache import ParseCache
 from gitops_ingress.sync.plan import plan_commit
 from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import EnvironmentRow, Store, SyncEntry
 from gitops_ingress.sync.watcher import Watcher
+from tests.support.manifests import ingress, to_yaml
 
 pytestmark = pytest.mark.anyio
 
@@ -144,14 +145,13 @@ async def test_bus_close_ends_subscriptions() -> None:
 
 def _build(
     commit: str, envs: dict[str, tuple[RouteTable, tuple[Finding, ...]]], findings: tuple[Finding, ...] = ()
-) -> CommitBuild:
-    return CommitBuild(
-        commit,
-        CommitInfo(sha=commit),
+) -> TreeBuild:
+    return TreeBuild(
+        Settings(),
         {name: EnvironmentBuild(name, t, (), f) for name, (t, f) in envs.items()},
         findings,
-        0,
-        0,
+        commit=commit,
+        info=CommitInfo(sha=commit),
     )
 
 
@@ -227,23 +227,21 @@ def test_watcher_backs_off_exponentially_with_jitter_and_a_ceiling() -> None:
 # -- parse cache and route book ---------------------------------------------------------------
 
 
-def test_parse_cache_parses_each_blob_once_and_evicts_least_recent() -> None:
-    parsed: list[str] = []
-
-    def parse(path: str, data: bytes, environment: str, settings: Settings) -> ParsedFile:
-        parsed.append(path)
-        return ParsedFile(path, (), (), ())
-
-    cache = ParseCache(capacity=2, parse=parse)
-    session = cache.session({"a.yaml": "1", "b.yaml": "2"})
-    assert sorted(session.misses()) == ["a.yaml", "b.yaml"]
-    session("a.yaml", b"", "production", Settings())
-    session("b.yaml", b"", "production", Settings())
-    again = cache.session({"a.yaml": "1", "b.yaml": "2", "c.yaml": "3"})
-    assert again.misses() == ["c.yaml"] and again.parsed == 0
-    again("c.yaml", b"", "production", Settings())
-    assert len(cache) == 2 and ("1", "a.yaml") not in cache
-    assert parsed == ["a.yaml", "b.yaml", "c.yaml"]
+def test_the_parse_cache_skips_reading_and_parsing_unchanged_files_and_evicts_least_recent() -> None:
+    cache = ParseCache(capacity=3)
+    files = {
+        "environments/prod/a.yaml": to_yaml(ingress("a", "a.example.com", "web")).encode(),
+        "environments/prod/b.yaml": to_yaml(ingress("b", "b.example.org", "web")).encode(),
+    }
+    first = build(MemoryTree(files), Settings(), cache=cache)
+    files["environments/prod/b.yaml"] = to_yaml(ingress("b", "b.example.com", "web")).encode()
+    second = build(MemoryTree(files), Settings(), cache=cache)
+    assert (first.files_parsed, first.files_total) == (2, 2)
+    assert (second.files_parsed, second.files_total) == (1, 2)
+    assert {r.host for r in second.environments["prod"].table.routes} == {"a.example.com", "b.example.com"}
+    files["environments/prod/c.yaml"] = to_yaml(ingress("c", "c.example.com", "web")).encode()
+    third = build(MemoryTree(files), Settings(), cache=cache)
+    assert third.files_parsed == 1 and len(cache) == 3  # the first b.yaml went
 
 
 def test_the_route_book_publishes_only_real_changes() -> None:

@@ -1,45 +1,46 @@
 """The file route source: ``--ingress-dir DIR ...`` plus the ``--backend`` map.
 
-Each DIR is an environment folder (``environments/production``): every ``*.yaml``/``*.yml`` below
-it is read, the environment is named after the folder, and all DIRs together are compiled into the
-stable route table. Why it is built this way:
+Each DIR is read by the one pipeline (``core.build.build`` over ``fs.FolderTree``), so the proxy
+names environments and runs the cross-file checks exactly as ``validate DIR`` does, and all DIRs
+together are served as one routing set (``RouteTable.merge``, as ``routes`` and the local target
+merge environments). Why it is built this way:
 
-* Change detection polls the folders' (path, size, mtime) every ``interval`` seconds instead of
-  using inotify: a stat walk of a few hundred files costs well under a millisecond, works on every
-  file system (including the kubelet's symlink-swapped ConfigMap mounts and network mounts), and
-  needs no extra dependency.
+* Change detection polls the folders every ``interval`` seconds instead of using inotify: a
+  listing of a few hundred files costs well under a millisecond, works on every file system
+  (including network mounts), and needs no extra dependency. What is watched is exactly what is
+  read: the poll *is* the folder tree's listing (the one file filter: hidden folders skipped,
+  symlinks refused with a finding; so kubelet ConfigMap mounts, which are symlinks, are refused),
+  and a reload builds from the very listing that triggered it.
 * A change is compiled only once the folders have stopped changing for ``debounce`` seconds, so an
   editor's save (write, rename, chmod) or a ``git checkout`` of fifty files becomes one reload.
 * Reading, parsing and compiling run in a worker thread, off the event loop; only the finished
   snapshot is published, in one swap.
-* Files with errors (YAML that does not parse, an object over a limit) are refused as a whole:
-  the proxy keeps serving the last good table and logs every finding with file and line, so a
-  half-saved file never takes routes away. The first load has no last good table: it raises.
+* Files with errors (YAML that does not parse, an object over a limit, a symlink) are refused as a
+  whole: the proxy keeps serving the last good table and logs every finding with file and line, so
+  a half-saved file never takes routes away. The first load has no last good table: it raises.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from gitops_ingress.core.backends import BackendMap
-from gitops_ingress.core.config import build_environment
+from gitops_ingress.core.build import build
+from gitops_ingress.core.environments import Root
 from gitops_ingress.core.errors import SourceError
 from gitops_ingress.core.findings import Finding, Severity
-from gitops_ingress.core.models import LocatedIngress
-from gitops_ingress.core.routing import RoutingState, compile_routes
-from gitops_ingress.core.settings import Settings
-from gitops_ingress.fs import read_tree
+from gitops_ingress.core.routing import RouteTable, RoutingState
+from gitops_ingress.core.settings import LimitSettings, Settings
+from gitops_ingress.core.tree import TreeFile, TreeListing
+from gitops_ingress.fs import FolderTree, find_repository, folder_root
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.sources import Publish
 
 log = logging.getLogger("gitops_ingress.proxy.sources.files")
-
-YAML_SUFFIXES = (".yaml", ".yml")
-Marks = tuple[tuple[str, int, int], ...]
+Marks = Mapping[str, TreeListing]  # one poll: each root's listing
 
 
 class FileSourceError(SourceError):
@@ -52,55 +53,41 @@ class FileSourceError(SourceError):
         super().__init__(f"ingress files have errors: {shown}{more}")
 
 
-def scan(roots: Sequence[Path], max_files: int) -> Marks:
-    """(path, size, mtime) of every YAML file below the roots, sorted; bounded by ``max_files``."""
-    marks: list[tuple[str, int, int]] = []
+class _Listed:
+    """The folders as one poll listed them: a reload reads exactly the files the watcher saw."""
+
+    def __init__(self, marks: Marks) -> None:
+        self._marks = marks
+        self._folders = FolderTree()
+
+    def list(self, root: str, limits: LimitSettings) -> TreeListing:
+        return self._marks[root]
+
+    def read(self, files: Sequence[TreeFile]) -> dict[str, bytes | Finding]:
+        return self._folders.read(files)
+
+
+def scan(roots: Sequence[Root], settings: Settings) -> Marks:
+    """The listing of every root (blocking): compared between polls, then built from."""
+    folders = FolderTree()
+    marks: dict[str, TreeListing] = {}
     for root in roots:
-        for folder, dirnames, filenames in os.walk(root):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            for name in filenames:
-                if not name.endswith(YAML_SUFFIXES):
-                    continue
-                path = os.path.join(folder, name)
-                try:
-                    st = os.stat(path)
-                except OSError:
-                    continue  # removed while we walked: the next scan sees the final picture
-                marks.append((path, st.st_size, st.st_mtime_ns))
-                if len(marks) > max_files:
-                    raise SourceError(f"{root}: more than {max_files} YAML files (policy.limits.max_files)")
-    return tuple(sorted(marks))
+        if not Path(root.path).is_dir():
+            raise SourceError(f"--ingress-dir {root.path}: not a folder")
+        marks[root.path] = folders.list(root.path, settings.policy.limits)
+    return marks
 
 
-def read_environment(root: Path, settings: Settings) -> tuple[list[LocatedIngress], list[Finding]]:
-    """One environment folder, loaded and validated like ``validate`` does; paths as the user
-    wrote them, so findings name real files."""
-    limits = settings.policy.limits
-    if not root.is_dir():
-        raise SourceError(f"--ingress-dir {root}: not a folder")
-    tree = read_tree(root, max_file_bytes=limits.max_file_bytes, max_files=limits.max_files)
-    files = {f"{root.as_posix().rstrip('/')}/{rel}": data for rel, data in tree.files.items()}
-    environment = build_environment(root.resolve().name, files, settings)
-    return list(environment.ingresses), [*tree.findings, *environment.findings]
-
-
-def load_ingresses(roots: Sequence[Path], settings: Settings) -> list[LocatedIngress]:
-    """Every Ingress below the roots; FileSourceError with every error finding if any."""
-    ingresses: list[LocatedIngress] = []
-    errors: list[Finding] = []
-    for root in roots:
-        found, findings = read_environment(root, settings)
-        ingresses.extend(found)
-        errors.extend(f for f in findings if f.severity is Severity.ERROR)
+def build_snapshot(
+    marks: Marks, roots: Sequence[Root], backends: BackendMap, settings: Settings, version: int
+) -> Snapshot:
+    """Load, validate and compile the listed folders into a Snapshot (blocking: run it in a thread).
+    An empty folder is an empty route table, not an error: the proxy then serves 404s."""
+    built = build(_Listed(marks), settings, roots)
+    errors = [f for f in built.all_findings() if f.severity is Severity.ERROR and f.rule != "config/no-yaml"]
     if errors:
         raise FileSourceError(errors)
-    return ingresses
-
-
-def build_snapshot(roots: Sequence[Path], backends: BackendMap, settings: Settings, version: int) -> Snapshot:
-    """Read, load and compile the folders into a Snapshot (blocking: run it in a thread)."""
-    table = compile_routes(load_ingresses(roots, settings), settings)
-    state = RoutingState(table, {}, settings.preview_domain, version)
+    state = RoutingState(RouteTable.merge(built.tables()), {}, settings.preview_domain, version)
     return Snapshot.from_backend_map(state, backends, "files")
 
 
@@ -118,6 +105,8 @@ class FileSource:
         on_refused: Callable[[SourceError], None] | None = None,
     ) -> None:
         self.roots = tuple(Path(r) for r in roots)
+        repository = find_repository(self.roots[0] if self.roots else None)
+        self._roots = tuple(folder_root(str(root), repository) for root in self.roots)
         self.backends = backends
         self.settings = settings
         self.interval = interval
@@ -128,13 +117,16 @@ class FileSource:
         self._marks: Marks | None = None
 
     def _scan(self) -> Marks:
-        return scan(self.roots, self.settings.policy.limits.max_files)
+        return scan(self._roots, self.settings)
+
+    def _build(self, marks: Marks, version: int) -> Snapshot:
+        return build_snapshot(marks, self._roots, self.backends, self.settings, version)
 
     def load(self) -> Snapshot:
         """The first snapshot, synchronously; FileSourceError names the files that hold errors."""
         self._marks = self._scan()
         self.version += 1
-        return build_snapshot(self.roots, self.backends, self.settings, self.version)
+        return self._build(self._marks, self.version)
 
     async def run(self, publish: Publish) -> None:
         """Publish a first snapshot unless ``load`` was already called, then one per change."""
@@ -168,11 +160,9 @@ class FileSource:
             marks = again
 
     async def _reload(self, publish: Publish) -> None:
-        self._marks = await asyncio.to_thread(self._scan)
+        self._marks = marks = await asyncio.to_thread(self._scan)
         try:
-            snapshot = await asyncio.to_thread(
-                build_snapshot, self.roots, self.backends, self.settings, self.version + 1
-            )
+            snapshot = await asyncio.to_thread(self._build, marks, self.version + 1)
         except SourceError as exc:
             self._refuse(exc)
             return
