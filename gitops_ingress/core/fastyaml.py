@@ -49,7 +49,8 @@ Parsed = list[tuple[Any, Mapping[FieldPath, tuple[int, int]], int]]
 _LINE = re.compile(r"""( *)(?:(-)(?: +|$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*|"[^"\\]*"|'[^']*'):(?: +|$))?(.*)""")
 _DOUBLE = re.compile(r'"([^"\\]*)"(?: +(?:#.*)?)?')
 _SINGLE = re.compile(r"'((?:[^']|'')*)'(?: +(?:#.*)?)?")
-_FLOW_ITEM = re.compile(r""" *(?:"([^"\\]*)"|'([^']*)'|([^\s,#"'\[\]{}&*!|>%@`][^,#"'\[\]{}]*?)) *(,|\]$)""")
+# A plain item stops at "?" like at "," and the brackets (PyYAML's flow rule): "[1:?]" is no item.
+_FLOW_ITEM = re.compile(r""" *(?:"([^"\\]*)"|'([^']*)'|([^\s,#"'\[\]{}&*!|>%@`?][^,#"'\[\]{}?]*?)) *(,|\]$)""")
 # A plain scalar may not start with an indicator; these we leave to PyYAML.
 _PLAIN_BAD_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _IMPLICIT_STARTS = frozenset(IMPLICIT)
