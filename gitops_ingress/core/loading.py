@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 from yaml.nodes import Node
 
-from gitops_ingress.core.fastyaml import read_simple
+from gitops_ingress.core.fastyaml import LineShapes, read_simple
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.models import SourceMap
 from gitops_ingress.core.settings import LimitSettings
@@ -203,10 +203,13 @@ def _yaml_error(path: str, data: bytes, exc: yaml.YAMLError, places: _Places) ->
     return error(path, "yaml/syntax", message, line, column)
 
 
-def load_yaml_file(path: str, data: bytes, limits: LimitSettings, *, fast: bool = True) -> LoadedFile:
+def load_yaml_file(
+    path: str, data: bytes, limits: LimitSettings, *, fast: bool = True, shapes: LineShapes | None = None
+) -> LoadedFile:
     """Every document of one file, with findings for anything that is not clean YAML.
 
-    ``fast=False`` skips the fast reader (tests compare the two paths).
+    ``fast=False`` skips the fast reader (tests compare the two paths). ``shapes``: the fast
+    reader's memo, shared by the files of one load (one is made for this file when not given).
     """
     if len(data) > limits.max_file_bytes:
         return LoadedFile(path, (), (_too_large(path, len(data), limits.max_file_bytes),))
@@ -223,7 +226,7 @@ def load_yaml_file(path: str, data: bytes, limits: LimitSettings, *, fast: bool 
             "save the file as UTF-8",
         )
         return LoadedFile(path, (), (finding,))
-    simple = read_simple(text, limits) if fast else None
+    simple = read_simple(text, limits, shapes) if fast else None
     if simple is not None:
         clean = tuple(
             Document(data=value, source=SourceMap(path, marks), index=index, line=line)
