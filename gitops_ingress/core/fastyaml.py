@@ -7,15 +7,16 @@ few one-line flow lists, comments. This reader handles exactly that part and giv
 None) at the first thing outside it: tabs, anchors, tags, block scalars, multi-line scalars,
 escapes, duplicate keys, odd indentation, anything it is not sure of. The caller then uses the
 full PyYAML path, which also produces every finding. So this reader never reports and never
-guesses; a differential test checks that whenever it answers, it gives the same values and
-positions as the full path.
+guesses; a property test (tests/core/test_fastyaml_against_pyyaml.py) checks against PyYAML itself
+that whenever it answers, PyYAML accepts the text and gives the same values and positions.
 
 Why it is built this way: everything about one line that does not depend on the lines around it
 (indent, dash, key, the resolved scalar value, flow list items, or "give up") is its *shape*,
-computed with one regular expression and memoised by the line's text. Manifests repeat most of
-their lines (``pathType: Prefix``, ``kind: Ingress``, ``- path: /``), so most lines cost one dict
-lookup; the loop over a file's lines then only does the structural part (indentation stack, field
-paths, positions). Containers are built fresh per line, so nothing mutable is ever shared. The
+computed with one regular expression and memoised by the line's text in the ``LineShapes`` of the
+load (no module state: the caller decides what one load is). Manifests repeat most of their lines
+(``pathType: Prefix``, ``kind: Ingress``, ``- path: /``), so most lines cost one dict lookup; the
+loop over a file's lines then only does the structural part (indentation stack, field paths,
+positions). Containers are built fresh per line, so nothing mutable is ever shared. The
 positions go into ``positions.CompactMarks`` (field paths shared between documents, a flat array of
 numbers per document), which keeps a large repository's memory, and so its time, down.
 """
@@ -49,7 +50,8 @@ Parsed = list[tuple[Any, Mapping[FieldPath, tuple[int, int]], int]]
 _LINE = re.compile(r"""( *)(?:(-)(?: +|$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*|"[^"\\]*"|'[^']*'):(?: +|$))?(.*)""")
 _DOUBLE = re.compile(r'"([^"\\]*)"(?: +(?:#.*)?)?')
 _SINGLE = re.compile(r"'((?:[^']|'')*)'(?: +(?:#.*)?)?")
-_FLOW_ITEM = re.compile(r""" *(?:"([^"\\]*)"|'([^']*)'|([^\s,#"'\[\]{}&*!|>%@`][^,#"'\[\]{}]*?)) *(,|\]$)""")
+# A plain item stops at "?" like at "," and the brackets (PyYAML's flow rule): "[1:?]" is no item.
+_FLOW_ITEM = re.compile(r""" *(?:"([^"\\]*)"|'([^']*)'|([^\s,#"'\[\]{}&*!|>%@`?][^,#"'\[\]{}?]*?)) *(,|\]$)""")
 # A plain scalar may not start with an indicator; these we leave to PyYAML.
 _PLAIN_BAD_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _IMPLICIT_STARTS = frozenset(IMPLICIT)
@@ -64,12 +66,24 @@ _UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-
 _NOTHING, _SCALAR, _EMPTY_MAP, _FLOW = 0, 1, 2, 3
 # Shapes of lines without content: blank or comment lines, and document markers.
 _SKIP, _MARKER = "skip", "marker"
-# Line text -> shape, or None for "give up". A shape is a pure function of the text and holds
-# only immutable values (str, int, float, bool, None, tuples), so sharing it between files and
-# documents cannot leak state; cleared when full so memory stays bounded on any input.
-_SHAPES: dict[str, Any] = {}
 _SHAPES_MAX = 8192
 _NEVER = 1 << 30
+
+
+class LineShapes:
+    """The shapes of the lines one load has read: line text -> shape (None: "give up").
+
+    Create one per load (the files of one tree) and pass it to each file's read: the files of a
+    repository share most of their lines, which is what makes the memo pay. A shape is a pure
+    function of the text and holds only immutable values (str, int, float, bool, None, tuples), so
+    sharing it between files and documents cannot leak state; it is cleared when full so memory
+    stays bounded on any input.
+    """
+
+    __slots__ = ("memo",)
+
+    def __init__(self) -> None:
+        self.memo: dict[str, Any] = {}
 
 
 class _GiveUp(Exception):
@@ -211,8 +225,11 @@ def _made(
     return items
 
 
-def read_simple(text: str, limits: LimitSettings) -> Parsed | None:
-    """Every document as (value, marks, start line), or None if the text needs the full reader."""
+def read_simple(text: str, limits: LimitSettings, shapes: LineShapes | None = None) -> Parsed | None:
+    """Every document as (value, marks, start line), or None if the text needs the full reader.
+
+    ``shapes``: the memo of the load this file belongs to (a fresh one when not given).
+    """
     if _UNUSUAL.search(text) or ("..." in text and "\n..." in "\n" + text):
         return None
     lines = text.split("\n")
@@ -220,7 +237,7 @@ def read_simple(text: str, limits: LimitSettings) -> Parsed | None:
     documents: Parsed = []
     explicit = False  # the current document began with a "---" line
     max_depth = limits.max_yaml_depth
-    shapes = _SHAPES
+    memo = (shapes or LineShapes()).memo
     # The marks of the current document: nodes[i] (its field path) is at positions[2i], [2i+1].
     nodes: list[PathNode] = []
     positions: list[int] = []
@@ -233,14 +250,14 @@ def read_simple(text: str, limits: LimitSettings) -> Parsed | None:
     # Column that owns the last one-line scalar: a deeper next line would continue it.
     scalar_owner = _NEVER
     for number, raw in enumerate(lines, 1):
-        shape = shapes.get(raw)
+        shape = memo.get(raw)
         if shape is None:
             shape = _shape(raw)
             if shape is None:
                 return None
-            if len(shapes) >= _SHAPES_MAX:
-                shapes.clear()
-            shapes[raw] = shape
+            if len(memo) >= _SHAPES_MAX:
+                memo.clear()
+            memo[raw] = shape
         if shape is _SKIP:
             continue
         if shape is _MARKER:

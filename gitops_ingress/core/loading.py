@@ -10,17 +10,24 @@ The C composer recurses on the C stack and crashes the interpreter on very deep 
 100,000 nested brackets). A cheap upper bound on the depth (bracket count plus twice the longest
 line) decides whether a file needs a depth-checking pass over parser events first; ordinary files
 never pay for it.
+
+Positions are the file's own: lines as ``\n`` ends them (as editors, git and review tools count),
+columns in characters. PyYAML also ends lines at ``\r``, NEL, LS and PS, does not count a BOM, and
+puts errors at the end of the stream on a line after the last one; ``_Places`` turns its marks into
+places inside the file. A file with none of those characters only pays a comparison per mark.
 """
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from yaml.nodes import Node
 
-from gitops_ingress.core.fastyaml import read_simple
+from gitops_ingress.core.fastyaml import LineShapes, read_simple
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.models import SourceMap
 from gitops_ingress.core.settings import LimitSettings
@@ -29,6 +36,12 @@ from gitops_ingress.core.yamltree import MAX_WALK_DEPTH, Builder, Loader, Stop, 
 # Above this bound the C composer's recursion is not known to be safe: check depth on events first.
 _SAFE_COMPOSE_DEPTH = 1000
 _LIBYAML_DEPTH_PROBLEM = "exceeded maximum nesting depth"
+# libyaml reports a reader error's position in bytes, the pure-Python reader in characters.
+_BYTE_POSITIONS = issubclass(Loader, getattr(yaml, "CSafeLoader", ()))
+# Where PyYAML ends a line; and the characters that make its lines or columns differ from ours.
+_YAML_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_ODD_PLACES = re.compile("[\r\x85\u2028\u2029\ufeff]")
+_FINAL_BREAK = re.compile("(?:\r\n|[\r\n\x85\u2028\u2029])\\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +61,64 @@ class LoadedFile:
     findings: tuple[Finding, ...]
 
 
+class _Places:
+    """PyYAML's (line, column), both 1-based, as a place inside the file's own lines."""
+
+    __slots__ = ("_last", "_newlines", "_starts", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._last = text.count("\n") + (0 if text.endswith("\n") else 1)  # the last line's number
+        # Offsets where PyYAML's lines start, only when they differ from ours.
+        self._starts: list[int] | None = None
+        self._newlines: list[int] = []
+        if _ODD_PLACES.search(text):
+            self._starts = [1 if text.startswith("\ufeff") else 0]  # libyaml skips a BOM
+            self._starts.extend(match.end() for match in _YAML_BREAK.finditer(text))
+            self._newlines = [index for index, char in enumerate(text) if char == "\n"]
+
+    def mark(self, line: int, column: int) -> tuple[int, int]:
+        if self._starts is None:
+            if line <= self._last:
+                return line, column
+            return self.offset(len(self._text))
+        starts = self._starts
+        if line > len(starts):
+            return self.offset(len(self._text))
+        return self.offset(starts[line - 1] + column - 1)
+
+    def offset(self, offset: int) -> tuple[int, int]:
+        """The (line, column) of the character at ``offset``; the end of the stream is on the last line."""
+        text = self._text
+        if offset >= len(text):
+            # The end of the stream: just after the last line's text, not on a line of its own.
+            ending = _FINAL_BREAK.search(text)
+            offset = ending.start() if ending is not None else len(text)
+        if self._starts is None:
+            line_start = text.rfind("\n", 0, offset) + 1
+            line = text.count("\n", 0, offset) + 1
+        else:
+            line = bisect_left(self._newlines, offset) + 1
+            line_start = self._newlines[line - 2] + 1 if line > 1 else 0
+        column = offset - line_start + 1
+        if line_start == 0 and offset > 0 and text.startswith("\ufeff"):
+            column -= 1  # a BOM is not a character anyone sees
+        return line, column
+
+    def finding(self, finding: Finding) -> Finding:
+        if finding.line <= 0:
+            return finding
+        line, column = self.mark(finding.line, finding.column)
+        if (line, column) == (finding.line, finding.column):
+            return finding
+        return finding.model_copy(update={"line": line, "column": column})
+
+    def marks(self, marks: dict[Any, tuple[int, int]]) -> dict[Any, tuple[int, int]]:
+        if self._starts is None and all(line <= self._last for line, _ in marks.values()):
+            return marks
+        return {path: self.mark(line, column) for path, (line, column) in marks.items()}
+
+
 def _depth_bound(data: bytes) -> int:
     """An upper bound on nesting: every flow level needs a bracket, every block level a column."""
     flow = data.count(b"[") + data.count(b"{")
@@ -55,7 +126,7 @@ def _depth_bound(data: bytes) -> int:
     return flow + 2 * longest + 2
 
 
-def _too_deep(path: str, data: bytes, limit: int) -> Finding | None:
+def _too_deep(path: str, data: bytes, limit: int, places: _Places) -> Finding | None:
     """Walk parser events only (no composing) and report the first place deeper than ``limit``."""
     loader = Loader(data)
     depth = 0
@@ -68,7 +139,7 @@ def _too_deep(path: str, data: bytes, limit: int) -> Finding | None:
                 depth += 1
                 if depth > limit:
                     mark = event.start_mark
-                    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+                    line, column = places.mark(mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
                     return error(
                         path,
                         "yaml/depth",
@@ -80,15 +151,16 @@ def _too_deep(path: str, data: bytes, limit: int) -> Finding | None:
                 depth -= 1
     except yaml.YAMLError as exc:
         if _is_parser_depth_limit(exc):
-            return _yaml_error(path, data, exc)
+            return _yaml_error(path, data, exc, places)
         return None  # the composing pass reports syntax errors with their position
     finally:
         loader.dispose()
 
 
 def _line_of(data: bytes, offset: int) -> tuple[int, int]:
+    """The line and (character) column of the byte at ``offset``; the bytes before it are UTF-8."""
     line_start = data.rfind(b"\n", 0, offset) + 1
-    return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
+    return data.count(b"\n", 0, offset) + 1, len(data[line_start:offset].decode("utf-8", "replace")) + 1
 
 
 def _is_parser_depth_limit(exc: yaml.YAMLError) -> bool:
@@ -100,17 +172,17 @@ def _is_parser_depth_limit(exc: yaml.YAMLError) -> bool:
     return _LIBYAML_DEPTH_PROBLEM in str(getattr(exc, "problem", "") or "")
 
 
-def _yaml_error(path: str, data: bytes, exc: yaml.YAMLError) -> Finding:
+def _yaml_error(path: str, data: bytes, exc: yaml.YAMLError, places: _Places) -> Finding:
     if _is_parser_depth_limit(exc):
         mark = getattr(exc, "problem_mark", None)
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+        line, column = places.mark(mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
         return error(path, "yaml/depth", "nesting is deeper than the YAML parser allows (1000 levels)", line, column)
     if isinstance(exc, yaml.reader.ReaderError):
-        line, column = _line_of(data, exc.position)
+        offset = len(data[: exc.position].decode("utf-8", "replace")) if _BYTE_POSITIONS else exc.position
+        line, column = places.offset(offset)
         return error(path, "yaml/syntax", f"character {exc.character!r} is not allowed in YAML", line, column)
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    line = mark.line + 1 if mark is not None else 0
-    column = mark.column + 1 if mark is not None else 0
+    line, column = places.mark(mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
     problem = getattr(exc, "problem", None) or str(exc)
     context = getattr(exc, "context", None)
     message = f"{context}: {problem}" if context else str(problem)
@@ -131,10 +203,13 @@ def _yaml_error(path: str, data: bytes, exc: yaml.YAMLError) -> Finding:
     return error(path, "yaml/syntax", message, line, column)
 
 
-def load_yaml_file(path: str, data: bytes, limits: LimitSettings, *, fast: bool = True) -> LoadedFile:
+def load_yaml_file(
+    path: str, data: bytes, limits: LimitSettings, *, fast: bool = True, shapes: LineShapes | None = None
+) -> LoadedFile:
     """Every document of one file, with findings for anything that is not clean YAML.
 
-    ``fast=False`` skips the fast reader (tests compare the two paths).
+    ``fast=False`` skips the fast reader (tests compare the two paths). ``shapes``: the fast
+    reader's memo, shared by the files of one load (one is made for this file when not given).
     """
     if len(data) > limits.max_file_bytes:
         return LoadedFile(path, (), (_too_large(path, len(data), limits.max_file_bytes),))
@@ -151,15 +226,16 @@ def load_yaml_file(path: str, data: bytes, limits: LimitSettings, *, fast: bool 
             "save the file as UTF-8",
         )
         return LoadedFile(path, (), (finding,))
-    simple = read_simple(text, limits) if fast else None
+    simple = read_simple(text, limits, shapes) if fast else None
     if simple is not None:
         clean = tuple(
             Document(data=value, source=SourceMap(path, marks), index=index, line=line)
             for index, (value, marks, line) in enumerate(simple)
         )
         return LoadedFile(path, clean, ())
+    places = _Places(text)
     if _depth_bound(data) > _SAFE_COMPOSE_DEPTH:
-        deep = _too_deep(path, data, min(limits.max_yaml_depth, MAX_WALK_DEPTH))
+        deep = _too_deep(path, data, min(limits.max_yaml_depth, MAX_WALK_DEPTH), places)
         if deep is not None:
             return LoadedFile(path, (), (deep,))
     documents: list[Document] = []
@@ -177,15 +253,14 @@ def load_yaml_file(path: str, data: bytes, limits: LimitSettings, *, fast: bool 
                         path,
                         "yaml/too-many-documents",
                         f"more than {limits.max_documents_per_file} documents in one file",
-                        mark.line + 1,
-                        mark.column + 1,
+                        *places.mark(mark.line + 1, mark.column + 1),
                         "split the file",
                     )
                 )
                 break
-            documents.append(_document(path, node, index, limits, track_aliases, findings))
+            documents.append(_document(path, node, index, limits, track_aliases, findings, places))
     except yaml.YAMLError as exc:
-        findings.append(_yaml_error(path, data, exc))
+        findings.append(_yaml_error(path, data, exc, places))
     except RecursionError:
         findings.append(error(path, "yaml/depth", "nesting is too deep to read"))
     finally:
@@ -194,17 +269,24 @@ def load_yaml_file(path: str, data: bytes, limits: LimitSettings, *, fast: bool 
 
 
 def _document(
-    path: str, node: Node, index: int, limits: LimitSettings, track_aliases: bool, findings: list[Finding]
+    path: str,
+    node: Node,
+    index: int,
+    limits: LimitSettings,
+    track_aliases: bool,
+    findings: list[Finding],
+    places: _Places,
 ) -> Document:
     mark = node.start_mark
-    line, column = mark.line + 1, mark.column + 1
     builder = Builder(path, limits, track_aliases)
-    builder.marks[()] = (line, column)
+    builder.marks[()] = (mark.line + 1, mark.column + 1)
     try:
         data = builder.child(node, (), 0)
     except Stop:
         data = None
-    findings.extend(builder.findings)
+    marks = places.marks(builder.marks)
+    line, column = marks[()]
+    findings.extend(map(places.finding, builder.findings))
     if data is not None and not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else "a scalar"
         findings.append(
@@ -217,7 +299,7 @@ def _document(
                 "each document must be one Kubernetes object",
             )
         )
-    return Document(data=data, source=SourceMap(path, builder.marks), index=index, line=line)
+    return Document(data=data, source=SourceMap(path, marks), index=index, line=line)
 
 
 def _too_large(path: str, size: int, limit: int) -> Finding:

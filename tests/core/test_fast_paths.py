@@ -124,15 +124,25 @@ def fast_path(text: str):
 
 def test_line_shapes_are_bounded_and_never_share_containers():
     text = "a: {}\nb: [x, 'y']\nc:\n  - d: 1\n"
-    first = read_simple(text, LIMITS)
+    shapes = fastyaml.LineShapes()
+    first = read_simple(text, LIMITS, shapes)
     assert first is not None
     first[0][0]["a"]["added"] = 1
     first[0][0]["b"].append("z")
-    assert fast_path(text) == full_path(text)  # the second read hits the cached shapes
+    again = read_simple(text, LIMITS, shapes)  # every line's shape now comes from the memo
+    assert again is not None and [(v, dict(m), line) for v, m, line in again] == full_path(text)
     for index in range(fastyaml._SHAPES_MAX + 10):
-        read_simple(f"k{index}: v\n", LIMITS)
-    assert len(fastyaml._SHAPES) <= fastyaml._SHAPES_MAX
-    assert fast_path(text) == full_path(text)
+        read_simple(f"k{index}: v\n", LIMITS, shapes)
+    assert len(shapes.memo) <= fastyaml._SHAPES_MAX
+    again = read_simple(text, LIMITS, shapes)
+    assert again is not None and [(v, dict(m), line) for v, m, line in again] == full_path(text)
+
+
+def test_a_load_remembers_only_the_lines_it_read():
+    shapes = fastyaml.LineShapes()
+    assert read_simple("a: 1\n", LIMITS, shapes) is not None
+    assert read_simple("b: 2\n", LIMITS) is not None  # another load, with a memo of its own
+    assert set(shapes.memo) == {"a: 1", "", "---"}  # "---" is the marker that ends the last document
 
 
 def test_compact_marks_answer_as_a_dict():

@@ -6,12 +6,12 @@ import time
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from gitops_ingress.core.fastyaml import read_simple
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.loading import load_yaml_file, load_yaml_mapping
 from gitops_ingress.core.settings import LimitSettings
+from tests.core.yaml_texts import TEXTS
 
 LIMITS = LimitSettings()
 PATH = "environments/prod/web.yaml"
@@ -187,146 +187,14 @@ def test_load_yaml_mapping():
 
 # The fast reader (fastyaml) must agree with the full PyYAML path whenever it answers.
 
-CLEAN_SCALARS = [
-    "web",
-    "80",
-    "1.5",
-    "yes",
-    "null",
-    "a#b",
-    "http://x:8080/p",
-    "'q'",
-    "'it''s'",
-    '"d"',
-    "[a, 'b', \"c\"]",
-    "[]",
-    "{}",
-    "é",
-    "a b",
-    "/etc/x",
-    "~",
-    "0",
-    "true",
-    "x'y",
-    "a  # note",
-    '"x" # note',
-]
-TRICKY_SCALARS = [
-    "080",
-    "0x1F",
-    "1e3",
-    ".inf",
-    "No",
-    "on",
-    "2024-01-01",
-    "a #b",
-    "a: b",
-    "-1",
-    "-x",
-    "*x",
-    "&x",
-    "!x",
-    "|",
-    ">",
-    '"a\\"b"',
-    'x"y',
-    "[a]",
-    "{a: 1}",
-    "a,b",
-    "@x",
-    "%x",
-    "? x",
-    "a:",
-    "=",
-    "<<",
-    "- x",
-    "#c",
-    "[a,]",
-    "'a",
-    "[b:c]",
-    "[ b , c ]",
-    "[-b]",
-    "[?b]",
-    "[b#c]",
-    "[~, 1, yes]",
-    "[a: b]",
-    "[a, [b]]",
-    '"a',
-    "[a] # c",
-    "a\tb",
-]
-SCALARS = CLEAN_SCALARS * 4 + TRICKY_SCALARS
-KEYS = ["a", "b", "spec", "name", "x.y/z", "_k", "k-", '"q k"', "'s k'"] * 4 + [
-    "1",
-    "yes",
-    "<<",
-    "a b",
-    "-k",
-    "a",
-]
-
-
-@st.composite
-def yaml_texts(draw):
-    width = draw(st.integers(1, 4))
-    k8s_lists = draw(st.booleans())
-
-    def mapping(pad, depth):
-        lines = []
-        for _ in range(draw(st.integers(1, 4))):
-            lines.extend(entry(pad, draw(st.sampled_from(KEYS)), depth))
-        return lines
-
-    def entry(pad, key, depth):
-        kind = draw(st.sampled_from(["scalar", "scalar", "map", "list", "empty"])) if depth < 4 else "scalar"
-        if kind == "scalar":
-            return [f"{' ' * pad}{key}: {draw(st.sampled_from(SCALARS))}"]
-        if kind == "empty":
-            return [f"{' ' * pad}{key}:" + draw(st.sampled_from(["", " # note", "  "]))]
-        if kind == "map":
-            return [f"{' ' * pad}{key}:", *mapping(pad + width, depth + 1)]
-        return [f"{' ' * pad}{key}:", *sequence(pad if k8s_lists else pad + width, depth + 1)]
-
-    def sequence(pad, depth):
-        lines = []
-        for _ in range(draw(st.integers(1, 3))):
-            kind = draw(st.sampled_from(["scalar", "map", "bare"])) if depth < 4 else "scalar"
-            if kind == "scalar":
-                lines.append(f"{' ' * pad}- {draw(st.sampled_from(SCALARS))}")
-            elif kind == "map":
-                body = mapping(pad + 2, depth + 1)
-                lines.append(f"{' ' * pad}- {body[0].lstrip()}")
-                lines.extend(body[1:])
-            else:
-                lines.append(f"{' ' * pad}-")
-                lines.extend(mapping(pad + width, depth + 1))
-        return lines
-
-    lines = mapping(0, 0)
-    for _ in range(draw(st.integers(0, 3))):
-        at = draw(st.integers(0, len(lines)))
-        lines.insert(
-            at,
-            draw(st.sampled_from(["", "# comment", "  # indented", "---", "   ", "---#", "--- # c", "..."])),
-        )
-    if draw(st.booleans()):
-        lines.insert(0, "---")
-    text = "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n", "\n---\n"]))
-    for _ in range(draw(st.integers(0, 2))):  # a typo somewhere
-        at = draw(st.integers(0, len(text)))
-        text = (
-            text[:at] + draw(st.sampled_from([" ", ":", "-", "#", "'", '"', "[", "\n", "  ", "- ", ": "])) + text[at:]
-        )
-    return text
-
 
 def full_path(data: bytes):
     loaded = load_yaml_file(PATH, data, LIMITS, fast=False)
     return [(doc.data, dict(doc.source.marks), doc.line) for doc in loaded.documents], loaded.findings
 
 
-@settings(max_examples=300, deadline=None)
-@given(yaml_texts())
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
+@given(TEXTS)
 def test_fast_reader_agrees_with_pyyaml_whenever_it_answers(text):
     fast = read_simple(text, LIMITS)
     if fast is None:

@@ -1,0 +1,210 @@
+"""The fast YAML reader held to PyYAML itself (``yaml.safe_load_all``), not to our own node walk.
+
+The property, over generated block-style documents and over mutated real-looking manifests:
+
+* whenever ``read_simple`` answers, PyYAML's safe loaders (the pure-Python one and the libyaml one
+  the full path is built on) read the text without error and give exactly the same values, types
+  included, and the position the reader gives every field is inside the file and is where
+  PyYAML's own composer starts that node;
+* whenever PyYAML fails, the reader declines (returns None), so the full path reports the problem;
+* through ``load_yaml_file``, fast or not, every finding and every field position lies within the
+  file's lines (lines as ``\\n`` ends them, the way editors, git and review tools count them).
+
+Inputs are deterministic (derandomized, no example database) and bounded; the ``slow`` variant
+runs many more. Every case the property found is pinned below as an explicit example.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+
+from gitops_ingress.core.fastyaml import read_simple
+from gitops_ingress.core.loading import load_yaml_file
+from gitops_ingress.core.settings import LimitSettings
+from tests.core.yaml_texts import TEXTS
+
+LIMITS = LimitSettings()
+PATH = "environments/prod/shop/web.yaml"
+FAILED = object()  # PyYAML raised: the text is not YAML it accepts
+QUICK = settings(max_examples=200, deadline=None, derandomize=True, database=None)
+LONG = settings(max_examples=2_000, deadline=None, derandomize=True, database=None)
+# Texts the property found wrong, and the first two the issue reported (see the explicit tests below).
+FOUND = [
+    "k: [1:?]\n",  # "?" ends a plain scalar in a flow list: PyYAML and kubectl refuse the line
+    "k: [e-@b*?]\n",
+    "k: [\n",  # the error is at the end of the stream: it was reported on a line after the last
+    "[",
+    "a: [b #c] # c\n\n",
+    "a: b\rc: [\r",  # PyYAML counts \r, NEL, LS and PS as line ends; editors and git count \n
+    "a: b\x85c: [\x85",
+    "a: b\u2028c: [",
+    "a: b\u2029c: d\u2029e: [x",
+    '\r---\n"q k": \r \n---\n',
+    "\ufeffa: b\rc: d\r  e: f\r",
+    "# c\na: 1\n---\n",  # an empty last document started on a line after the last
+    "--- \n# c\n# tail",
+    "éé: \x07\n",  # a character PyYAML refuses: its column was counted in bytes
+]
+
+
+def same(left: Any, right: Any) -> bool:
+    """Equal and of the same types all the way down (``1 == 1.0 == True`` does not count)."""
+    if type(left) is not type(right):
+        return False
+    if isinstance(left, dict):
+        return [(type(k), k) for k in left] == [(type(k), k) for k in right] and all(
+            same(left[k], right[k]) for k in left
+        )
+    if isinstance(left, list):
+        return len(left) == len(right) and all(same(a, b) for a, b in zip(left, right, strict=True))
+    if isinstance(left, float):
+        return repr(left) == repr(right) or (math.isnan(left) and math.isnan(right))
+    return bool(left == right)
+
+
+def pyyaml_values(text: str, loader: type) -> Any:
+    try:
+        return list(yaml.load_all(text, Loader=loader))
+    except Exception:  # any failure (timestamps raise ValueError) means "PyYAML refuses"
+        return FAILED
+
+
+def place(text: str, mark: yaml.Mark) -> tuple[int, int]:
+    """A PyYAML mark as (line, column) in the file's own lines, from its character index alone."""
+    line_start = text.rfind("\n", 0, mark.index) + 1
+    column = mark.index - line_start + 1
+    if line_start == 0 and text.startswith("\ufeff"):
+        column -= 1  # nobody sees a BOM
+    return text.count("\n", 0, mark.index) + 1, column
+
+
+def pyyaml_marks(text: str) -> list[tuple[dict[tuple[Any, ...], tuple[int, int]], int]] | None:
+    """Per document: where PyYAML's composer starts each key and item, and the document's line."""
+
+    def walk(node: yaml.Node, path: tuple[Any, ...], marks: dict[tuple[Any, ...], tuple[int, int]]) -> None:
+        if len(path) > 20:
+            return  # an alias inside its own anchor: the walk would never end
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and (*path, key.value) not in marks:  # the first of duplicates
+                    marks[(*path, key.value)] = place(text, key.start_mark)
+                    walk(value, (*path, key.value), marks)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                marks[(*path, index)] = place(text, item.start_mark)
+                walk(item, (*path, index), marks)
+
+    result = []
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    for node in nodes:
+        marks = {(): place(text, node.start_mark)}
+        walk(node, (), marks)
+        result.append((marks, marks[()][0]))
+    return result
+
+
+def within(text: str, line: int, column: int) -> bool:
+    """Is (line, column) a place in the file: a line it has, at most one past that line's end?"""
+    lines = text.split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()  # the final line end does not start another line
+    return 1 <= line <= len(lines) and 1 <= column <= len(lines[line - 1]) + 1
+
+
+def check(text: str) -> None:
+    fast = read_simple(text, LIMITS)
+    if fast is not None:
+        values = [value for value, _marks, _line in fast]
+        for loader in (yaml.SafeLoader, yaml.CSafeLoader):
+            expected = pyyaml_values(text, loader)
+            assert expected is not FAILED, f"{loader.__name__} refuses what the fast reader read as {values!r}"
+            assert same(values, expected), (values, expected)
+        positions = [(dict(marks), line) for _value, marks, line in fast]
+        assert positions == pyyaml_marks(text)
+        for marks, line in positions:
+            assert within(text, line, 1)
+            assert all(within(text, *mark) for mark in marks.values()), marks
+    reference = pyyaml_marks(text)
+    for use_fast in (True, False):
+        loaded = load_yaml_file(PATH, text.encode(), LIMITS, fast=use_fast)
+        for finding in loaded.findings:
+            assert within(text, finding.line, finding.column), finding
+        for document in loaded.documents:
+            assert within(text, document.line, 1), document.line
+            assert all(within(text, *mark) for mark in document.source.marks.values()), document.source.marks
+        if reference is not None and len(reference) == len(loaded.documents):
+            for document, (marks, line) in zip(loaded.documents, reference, strict=True):
+                if document.data is None:
+                    continue  # an empty document: PyYAML puts it where the next one starts
+                # Our walk names some keys differently (yes -> "true") and merges "<<": compare the rest.
+                common = {path for path in document.source.marks.keys() & marks.keys() if "<<" not in path}
+                assert {path: document.source.marks[path] for path in common} == {p: marks[p] for p in common}
+                assert document.line == line
+    try:
+        list(yaml.compose_all(text.encode(), Loader=yaml.CSafeLoader))
+    except yaml.YAMLError:
+        assert any(finding.rule.startswith("yaml/") for finding in loaded.findings), loaded.findings
+
+
+@QUICK
+@given(TEXTS)
+def test_the_fast_reader_answers_only_as_pyyaml_does(text: str) -> None:
+    check(text)
+
+
+@pytest.mark.parametrize("text", FOUND)
+def test_each_case_the_property_found(text: str) -> None:
+    check(text)
+
+
+@pytest.mark.parametrize("text", ["k: [1:?]\n", "k: [a?b]\n", "k: [e-@b*?]\n"])
+def test_a_question_mark_in_a_flow_list_is_left_to_pyyaml(text: str) -> None:
+    assert read_simple(text, LIMITS) is None
+    assert pyyaml_values(text, yaml.SafeLoader) is FAILED
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ("k: [\n", 1, 5),  # just after the "[" that is never closed
+        ("[", 1, 2),
+        ("a: b\r\nc: [\r\n", 2, 5),
+        ("a: b\rc: [\r", 1, 10),  # one line as git and editors count them
+        ("a: b\x85c: [\x85", 1, 10),
+        ("a: b\u2028c: [", 1, 10),
+        ("\ufeffk: [x", 1, 6),  # a BOM takes no column
+        ("éé: \x07\n", 1, 5),  # columns count characters, not bytes
+    ],
+)
+def test_a_syntax_error_is_reported_where_it_is_in_the_file(text: str, line: int, column: int) -> None:
+    (finding,) = load_yaml_file(PATH, text.encode(), LIMITS).findings
+    assert (finding.rule, finding.line, finding.column) == ("yaml/syntax", line, column)
+
+
+def test_fields_after_odd_line_ends_are_placed_in_the_files_own_lines() -> None:
+    (document,) = load_yaml_file(PATH, "a: b\rc:\x85  - d\u2028e: f\r\ng: h\n".encode(), LIMITS).documents
+    assert dict(document.source.marks) == {(): (1, 1), ("a",): (1, 1), ("c",): (1, 6), ("c", 0): (1, 13)} | {
+        ("e",): (1, 15),
+        ("g",): (2, 1),
+    }
+
+
+def test_an_empty_last_document_is_placed_on_the_last_line() -> None:
+    documents = load_yaml_file(PATH, b"# c\na: 1\n---\n", LIMITS).documents
+    assert [(document.data, document.line) for document in documents] == [({"a": 1}, 2), (None, 3)]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+@LONG
+@given(TEXTS)
+def test_the_fast_reader_answers_only_as_pyyaml_does_at_length(text: str) -> None:
+    check(text)
