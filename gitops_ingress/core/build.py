@@ -9,7 +9,9 @@ The steps, all pure apart from the tree source's reads:
 2. name each file's environment (``core.environments``: the one naming rule);
 3. parse each file, or take it from ``cache`` by content id (git blob SHAs: a push re-reads and
    re-parses only the files it changed);
-4. validate each environment as a whole (cross-file and policy checks) and compile its RouteTable.
+4. validate each environment as a whole (cross-file and policy checks) and compile its RouteTable;
+5. when every environment was built, check them together: a host belongs to one environment, since
+   one proxy serves them all (``policy.shared_hosts`` allows exceptions).
 
 Findings of the listing are attributed to the environment whose folder holds the path, so a
 symlink or an oversized file refuses that environment only; the rest are repository-level.
@@ -18,7 +20,7 @@ symlink or an oversized file refuses that environment only; the rest are reposit
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from gitops_ingress.core.environments import Root, environment_for
@@ -29,7 +31,7 @@ from gitops_ingress.core.routing import RouteTable, compile_routes
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import CommitInfo
 from gitops_ingress.core.tree import TreeFile, TreeSource, is_below, join_path, relative_path
-from gitops_ingress.core.validation import validate_environment
+from gitops_ingress.core.validation import validate_across_environments, validate_environment
 
 Parse = Callable[[str, bytes, str, Settings], ParsedFile]
 
@@ -133,6 +135,8 @@ def build(
         name: _environment(name, listed.files.get(name, {}), listed.refused.get(name, []), parsed, settings, routes)
         for name in chosen
     }
+    if environment is None and len(environments) > 1:
+        environments = _checked_together(environments, settings)
     total = sum(len(files) for files in listed.files.values()) + listed.ignored
     return TreeBuild(settings, environments, tuple(sorted_findings(findings)), count, total, commit=commit, info=info)
 
@@ -226,3 +230,13 @@ def _environment(
     return EnvironmentBuild(
         name, table, tuple(ingresses), tuple(sorted_findings(findings)), tuple(sorted(files)), tuple(classes)
     )
+
+
+def _checked_together(environments: dict[str, EnvironmentBuild], settings: Settings) -> dict[str, EnvironmentBuild]:
+    """Step 5, when every environment was built: what only all of them together show (a host
+    claimed by two environments), added to each environment it concerns."""
+    extra = validate_across_environments({name: env.ingresses for name, env in environments.items()}, settings)
+    return {
+        name: replace(env, findings=tuple(sorted_findings([*env.findings, *extra[name]]))) if name in extra else env
+        for name, env in environments.items()
+    }

@@ -80,6 +80,9 @@ class PolicySettings(_Frozen):
     allow_hostless_rules: tuple[str, ...] = ()
     # glob patterns over annotation keys; every *-snippet key by default (CVE-2021-25742)
     denied_annotations: tuple[str, ...] = ("*-snippet",)
+    # glob patterns over hosts that several environments may claim on the shared proxy (by default
+    # a host belongs to one environment: issue 12's cross-environment takeover)
+    shared_hosts: tuple[str, ...] = ()
     limits: LimitSettings = Field(default_factory=LimitSettings)
 
 

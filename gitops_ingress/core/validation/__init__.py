@@ -32,6 +32,7 @@ REQUEST_FILE = "<request>"
 __all__ = [
     "REQUEST_FILE",
     "is_ours",
+    "validate_across_environments",
     "validate_environment",
     "validate_ingress",
     "validate_ingress_class",
@@ -110,3 +111,10 @@ def validate_environment(
     findings.extend(policy.denied_annotations(ours, settings))
     findings.extend(policy.limits(ours, environment, settings, file_count))
     return findings
+
+
+def validate_across_environments(
+    environments: Mapping[str, Sequence[LocatedIngress]], settings: Settings
+) -> dict[str, list[Finding]]:
+    """Checks over every environment of one tree at once, by environment (one proxy serves them all)."""
+    return cross.hosts_in_several_environments(environments, settings)

@@ -8,7 +8,8 @@ Exact and Prefix on the same path may coexist as the Ingress spec intends.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import fnmatch
+from collections.abc import Iterator, Mapping, Sequence
 
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.models import FieldPath, HTTPIngressPath, LocatedIngress
@@ -192,3 +193,39 @@ def unused_tls_hosts(ordered: Sequence[LocatedIngress]) -> list[Finding]:
                     severity=Severity.WARNING,
                 )
     return findings
+
+
+def hosts_in_several_environments(
+    environments: Mapping[str, Sequence[LocatedIngress]], settings: Settings
+) -> dict[str, list[Finding]]:
+    """On the shared proxy a host belongs to one environment. A staging file that declares
+    production's host and path would otherwise take production's requests to staging's backend
+    (the stable environments are merged into one table). Every claim of such a host is an error
+    in its environment, naming every file; ``policy.shared_hosts`` allows a host explicitly.
+    Returns the findings by environment."""
+    claims: dict[str, dict[str, tuple[LocatedIngress, int]]] = {}
+    for name in sorted(environments):
+        for item in in_order(environments[name]):
+            spec = item.ingress.spec
+            if spec is None or not is_ours(item, settings):
+                continue
+            for index, rule in enumerate(spec.rules):
+                if rule.host:
+                    claims.setdefault(rule.host.lower(), {}).setdefault(name, (item, index))
+    found: dict[str, list[Finding]] = {}
+    for host, by_environment in sorted(claims.items()):
+        if len(by_environment) < 2 or any(fnmatch.fnmatchcase(host, p) for p in settings.policy.shared_hosts):
+            continue
+        places = ", ".join(
+            f"{name} ({where(item, 'spec', 'rules', index, 'host')})"
+            for name, (item, index) in sorted(by_environment.items())
+        )
+        for name, (item, index) in by_environment.items():
+            Reporter.on(item, found.setdefault(name, [])).add(
+                "cross/host-in-several-environments",
+                ("spec", "rules", index, "host"),
+                f"host {host} is claimed by more than one environment: {places}; "
+                "on the shared proxy a host belongs to one environment",
+                "remove it from all but one environment, or list it in policy.shared_hosts",
+            )
+    return found
