@@ -59,6 +59,7 @@ _HOST_BYTES: Final = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 _REQUEST_ID_BYTES: Final = _HOST_BYTES + b"/+="
 MAX_HOST: Final = 253 + 1 + 6  # a DNS name, a trailing dot, ":65535"
 _ORDINARY_CONNECTION_TOKENS: Final = frozenset((b"close", b"keep-alive", b"upgrade"))
+_NO_TOKENS: Final[frozenset[bytes]] = frozenset()  # one object, not a frozenset() call per head
 
 
 _COMMON_CONNECTION: Final = {
@@ -143,7 +144,7 @@ class RequestHeadBuilder:
         self.chunked = False
         self.expect_continue = False
         self.upgrade: bytes | None = None
-        self.connection_tokens: frozenset[bytes] = frozenset()
+        self.connection_tokens = _NO_TOKENS
         self.forwarded_for = b""
         self.request_id = b""
         self.want_html = False
@@ -322,7 +323,7 @@ class ResponseHead:
         status = int(status_line[1]) if status_line[1].isdigit() else 0
         content_length: bytes | None = None
         chunked = False
-        tokens: frozenset[bytes] = frozenset()
+        tokens = _NO_TOKENS
         upgrade: bytes | None = None
         framing = 0
         pieces = _RESPONSE_SPECIAL_LINE.split(block)
