@@ -4,8 +4,15 @@ All metadata lives in pyproject.toml. This file only adds the extension modules.
 path is a chain of small methods on objects with fixed attributes, which is where CPython spends
 most of its time per request (attribute lookups, calls, boxing); mypyc turns the same annotated
 source into C that does those natively, and the proxy reaches nginx's throughput with it
-(bench/proxy.py). The source stays the one implementation: tests run against the compiled build,
-and once more against the source (``GITOPS_INGRESS_PURE_PYTHON=1``, see proxy/build.py).
+(bench/proxy.py). The source stays the one implementation, and tests run on both builds.
+
+What gets compiled (proxy/build.py has the rule from the running side):
+
+* every wheel: ``pip install .``, the Docker image and released wheels run the compiled build;
+* not an editable install (``pip install -e .``): a checkout runs the source it shows, so an edit
+  is never shadowed by an older compiled file;
+* a checkout in place only when asked: ``python3 setup.py build_ext --inplace`` (scripts/test does
+  this before its first pass). Those files are then used until rebuilt or deleted.
 
 Compiling is best effort: without a C compiler (or with ``GITOPS_INGRESS_NO_COMPILE=1``) the
 extensions are skipped and the package runs as plain Python, only slower.
@@ -16,9 +23,11 @@ from __future__ import annotations
 import os
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
-# The modules every request passes through. Only these: compiled modules bind to each other's
-# classes directly, so the group is loaded whole or not at all (proxy/build.py).
+# The modules every request passes through (docs/proxy.md lists them; tests/proxy/test_build.py
+# holds the two lists equal). Only these: compiled modules bind to each other's classes
+# directly, so the group is loaded whole or not at all (proxy/build.py).
 REQUEST_PATH = (
     "config",  # ProxySettings, read on every request
     "decide",
@@ -34,6 +43,22 @@ REQUEST_PATH = (
     "timers",
     "upstream",
 )
+
+
+class BuildRequestPath(build_ext):
+    """setuptools' build_ext, minus the editable install: that one runs the source."""
+
+    def run(self) -> None:
+        if self.editable_mode:
+            print("gitops-ingress: editable install, the request path runs from source (setup.py)")
+            return
+        super().run()
+
+    def get_outputs(self) -> list[str]:
+        return [] if self.editable_mode else super().get_outputs()
+
+    def get_output_mapping(self) -> dict[str, str]:
+        return {} if self.editable_mode else super().get_output_mapping()
 
 
 def compiled_extensions() -> list[Extension]:
@@ -52,4 +77,5 @@ def compiled_extensions() -> list[Extension]:
     return extensions
 
 
-setup(ext_modules=compiled_extensions())
+if __name__ == "__main__":  # setuptools runs this file as __main__; tests import it for REQUEST_PATH
+    setup(ext_modules=compiled_extensions(), cmdclass={"build_ext": BuildRequestPath})

@@ -14,7 +14,9 @@ alternating, 3 rounds, medians. Then, with the same process:
 Every run also records the CPU time per request of the front process (nginx's master and worker,
 or ours; user + system from /proc): on a shared 2-core machine it moves far less with what the
 neighbours do than requests per second, so it backs the ratios up. Which build of our request
-path ran (compiled or source, proxy/build.py) is printed first.
+path ran (compiled or source, proxy/build.py) is printed with the figures: our proxy runs from
+this checkout, and an editable install runs the source, so compile it in place first
+(``python3 setup.py build_ext --inplace``) to measure the compiled build.
 
 ``--pin`` puts wrk on CPU 0 and the system under test (the upstream and the front being measured)
 on CPU 1, the usual separation of load generator and server. Unpinned, which is the set-up the
@@ -26,6 +28,7 @@ nginx's own rate moved between 43k and 61k requests/s in them); pinned, the spre
 Needs Debian's nginx and wrk (``apt-get install -y nginx-light wrk``).
 
     python bench/proxy.py [--duration 10] [--rounds 3] [--pairs 6] [--pin]
+    python bench/proxy.py --duration 3 --rounds 3 --pairs 2     # a short run, about 90 s
 """
 
 from __future__ import annotations

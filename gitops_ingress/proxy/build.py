@@ -1,20 +1,28 @@
 """Which build of the request path this process runs: compiled by mypyc, or the Python source.
 
-setup.py compiles the modules of the request path with mypyc; each compiled file sits beside its
-source (``protocol.cpython-311-x86_64-linux-gnu.so`` next to ``protocol.py``) and Python's import
-system prefers it. Two cases must get the source all the same:
+setup.py compiles the modules of the request path (its ``REQUEST_PATH``) with mypyc; each
+compiled file sits beside its source (``protocol.cpython-311-x86_64-linux-gnu.so`` next to
+``protocol.py``). Where those files come from is decided when the package is built, not guessed
+here: every wheel (``pip install .``, the Docker image, a release) is compiled, an editable
+install is not, and a checkout is compiled in place only on request
+(``python3 setup.py build_ext --inplace``). At start the rule is then one line:
 
-* ``GITOPS_INGRESS_PURE_PYTHON=1``: the test suite runs the proxy's tests a second time this way,
-  so that the source, which is what a machine without a C compiler runs, stays correct on its own.
-* In a source checkout, a compiled module older than its source: somebody edited the file after
-  the last ``pip install -e .``, and running the stale C code would silently ignore the edit.
+* compiled files present: the compiled build, the whole group (Python's import system prefers an
+  extension module over its source anyway);
+* ``GITOPS_INGRESS_PURE_PYTHON=1``: the source all the same. The test suite's second pass runs
+  this way, so that the source, which is what a machine without a C compiler runs, stays correct;
+  it also rules the compiler out when something behaves oddly in an image.
+* ``GITOPS_INGRESS_PURE_PYTHON=0``: the compiled build or nothing: importing the proxy fails when
+  there is nothing compiled. The test suite's first pass runs this way, so that a compile that
+  failed (compiling is best effort) cannot pass for a test of the compiled build.
 
 Compiled modules bind to each other's classes directly (attributes are struct fields, calls are C
 calls), so a group that is part compiled and part source cannot work: either every compiled module
-is used or none is. ``choose`` decides from the package folder and the environment; ``install``
-puts a finder in front of the import system that loads the whole group from source when it must.
-proxy/__init__.py runs it once, before any module of the group is imported; ``BUILD`` there says
-what was chosen (the proxy logs it at start and exports it as ``gitops_ingress_proxy_build_info``).
+is used or none is. ``install`` puts a finder in front of the import system that loads the whole
+group from source when the source is asked for. proxy/__init__.py runs it once, before any module
+of the group is imported; ``BUILD`` there says what was chosen, and that is the one place the
+build is reported from: the proxy logs it at start and exports it as
+``gitops_ingress_proxy_build_info``.
 """
 
 from __future__ import annotations
@@ -27,7 +35,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from gitops_ingress.core.errors import ConfigError
+
 PURE_PYTHON_ENV = "GITOPS_INGRESS_PURE_PYTHON"
+COMPILE_IN_PLACE = "python3 setup.py build_ext --inplace"
+
+
+class BuildError(ConfigError):
+    """The compiled build was demanded (``GITOPS_INGRESS_PURE_PYTHON=0``) and is not there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,29 +64,18 @@ def compiled_modules(folder: Path) -> dict[str, Path]:
 
 
 def choose(folder: Path, environ: Mapping[str, str]) -> Build:
-    compiled = compiled_modules(folder)
-    group = frozenset(compiled)
-    if not compiled:
-        return Build("source", "not compiled")
-    if environ.get(PURE_PYTHON_ENV) == "1":
+    group = frozenset(compiled_modules(folder))
+    asked = environ.get(PURE_PYTHON_ENV)
+    if asked == "1":
         return Build("source", f"{PURE_PYTHON_ENV}=1", group)
-    if _in_source_checkout(folder):
-        stale = sorted(
-            name
-            for name, path in compiled.items()
-            if (folder / f"{name}.py").exists() and (folder / f"{name}.py").stat().st_mtime > path.stat().st_mtime
-        )
-        if stale:
-            return Build("source", f"compiled modules older than their source: {', '.join(stale)}", group)
+    if not group:
+        if asked == "0":
+            raise BuildError(
+                f"{PURE_PYTHON_ENV}=0 asks for the compiled request path, but nothing in {folder} is compiled "
+                f"(an editable install runs the source; compile in place with: {COMPILE_IN_PLACE})"
+            )
+        return Build("source", "not compiled")
     return Build("compiled", "mypyc", group)
-
-
-def _in_source_checkout(folder: Path) -> bool:
-    """The package folder of a checkout (an editable install), not of an installed wheel: in a
-    wheel's install the file times only tell the order the installer wrote the files in. Both
-    tests matter: some packages install a stray pyproject.toml into site-packages."""
-    installed = {"site-packages", "dist-packages"} & set(folder.parts)
-    return not installed and (folder.parent.parent / "pyproject.toml").exists()
 
 
 class _SourceFirst:
@@ -92,7 +96,8 @@ class _SourceFirst:
 
 
 def install(package: str, folder: Path, environ: Mapping[str, str]) -> Build:
-    """Decide, and when the source must be used, make the import system load it."""
+    """Decide, and when the source must be used although compiled files exist, make the import
+    system load it."""
     build = choose(folder, environ)
     if build.kind == "source" and build.modules:
         sys.meta_path.insert(0, _SourceFirst(package, folder, build.modules))

@@ -94,11 +94,12 @@ def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyOb
 
 
 def decide(ex: Exchange) -> LocalAnswer | None:
-    """Fill in ``ex``'s target (Service, endpoints, names), or return the proxy's own answer."""
+    """Fill in where ``ex`` goes (Service, endpoints, names, origin-form target), or return the
+    proxy's own answer."""
     head = ex.head
     if head.method == b"CONNECT":
         return pages.error(405, "CONNECT is not supported by a reverse proxy"), True
-    raw_host = head.host or b""
+    raw_host = head.host
     target = head.target
     if target[:1] != b"/" and target != b"*":  # absolute-form: its authority replaces Host
         try:
@@ -112,7 +113,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             if not valid_host(raw_host):
                 return pages.error(400, "invalid host in request target"), True
         target = (url.path or b"/") + (b"?" + url.query if url.query else b"")
-        head.target = target
+        ex.target = target  # the head is shared (proxy/repeats.py): the origin-form is this request's
     ctx = ex.conn.ctx
     if ctx.tls_redirect_hosts is not None:
         host = normalize_host(raw_host.decode("ascii"))

@@ -47,7 +47,6 @@ class Exchange:
         "branch",
         "close_after",
         "conn",
-        "connecting",
         "counter",
         "ended_at",
         "endpoints",
@@ -67,6 +66,7 @@ class Exchange:
         "started",
         "started_at",
         "status",
+        "target",
         "tried",
         "tunnel",
         "tunnel_buf",
@@ -76,7 +76,8 @@ class Exchange:
 
     def __init__(self, conn: ClientConnection, head: RequestHead, now: float, local: bytes | None = None) -> None:
         self.conn = conn
-        self.head = head
+        self.head = head  # shared with other requests (proxy/repeats.py), never changed
+        self.target = head.target  # or its origin-form, when the head has the absolute-form (decide.py)
         self.started_at = now
         self.ended_at = now  # set again when the answer is complete (_record)
         self.started = False
@@ -86,7 +87,6 @@ class Exchange:
         self.body_done = not head.has_body
         self.pending: list[bytes] = []  # body bytes (already framed for upstream) awaiting a connection
         self.upstream: UpstreamConnection | None = None
-        self.connecting = False
         self.key: ServiceRef | None = None
         self.endpoints: tuple[Endpoint, ...] = ()
         self.tried: tuple[Endpoint, ...] = ()
@@ -128,20 +128,16 @@ class Exchange:
         return self.body_done and self.head.keep_alive and not self.conn.ctx.state.shutting_down
 
     def _dispatch(self, now: float) -> None:
-        conn = self.conn
-        pool = conn.ctx.pool
-        endpoints = self.endpoints
-        endpoint = endpoints[0] if len(endpoints) == 1 else pool.pick(self.key, endpoints, self.tried)
+        pool = self.conn.ctx.pool
+        endpoint = pool.pick(self.key, self.endpoints, self.tried)
         self.tried += (endpoint,)
         upstream = pool.acquire(endpoint)
         if upstream is not None:
             self._attach(upstream, now)
         else:
-            self.connecting = True
             pool.connect(endpoint, self._connected)
 
     def _connected(self, upstream: UpstreamConnection | None, error: UpstreamError | None) -> None:
-        self.connecting = False
         if self.finished:  # the client left meanwhile: keep the fresh connection for others
             if upstream is not None:
                 self.conn.ctx.pool.release(upstream, monotonic())
@@ -157,7 +153,13 @@ class Exchange:
         self.sent = True
         head = self.head
         data = upstream_request(
-            head, self.upstream_host, self.forwarded_host, conn.client_ip, conn.ctx.listener, self.request_id
+            head,
+            self.target,
+            self.upstream_host,
+            self.forwarded_host,
+            conn.client_ip,
+            conn.ctx.listener,
+            self.request_id,
         )
         if self.pending:
             data += b"".join(self.pending)
@@ -357,8 +359,8 @@ class Exchange:
                 {
                     "client": self.conn.client_ip.decode(),
                     "method": head.method.decode("latin-1"),
-                    "target": head.target.decode("latin-1"),
-                    "host": (head.host or b"").decode("latin-1"),
+                    "target": self.target.decode("latin-1"),
+                    "host": head.host.decode("latin-1"),
                     "status": self.status,
                     "seconds": round(seconds, 6),
                     "kind": self.kind,

@@ -1,6 +1,6 @@
 """Header handling in one pass: what a request keeps, what it loses, what the proxy adds.
 
-``RequestHead.add`` sees each request header once as the parser reports it: ordinary headers are
+``RequestHeadBuilder.add`` sees each request header once as the parser reports it: ordinary headers are
 appended untouched (one ``lower()`` and one dict lookup each), the few that matter to a proxy are
 sorted out on the spot, and the framing rules that defeat request smuggling are enforced before
 anything could reach an upstream (one Content-Length value, Transfer-Encoding exactly
@@ -59,6 +59,7 @@ _HOST_BYTES: Final = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234
 _REQUEST_ID_BYTES: Final = _HOST_BYTES + b"/+="
 MAX_HOST: Final = 253 + 1 + 6  # a DNS name, a trailing dot, ":65535"
 _ORDINARY_CONNECTION_TOKENS: Final = frozenset((b"close", b"keep-alive", b"upgrade"))
+_NO_TOKENS: Final[frozenset[bytes]] = frozenset()  # one object, not a frozenset() call per head
 
 
 _COMMON_CONNECTION: Final = {
@@ -81,44 +82,73 @@ def valid_host(value: bytes) -> bool:
 
 
 class RequestHead:
-    """One parsed request head, as the proxy needs it."""
+    """One finished request head, as the proxy needs it; made by ``RequestHeadBuilder.finish``.
 
-    __slots__ = (
-        "chunked",
-        "connection_tokens",
-        "content_length",
-        "expect_continue",
-        "forwarded_for",
-        "has_body",
-        "header_bytes",
-        "headers",
-        "host",
-        "http11",
-        "keep_alive",
-        "method",
-        "request_id",
-        "target",
-        "upgrade",
-        "want_html",
-    )  # fmt: skip
+    Never changed once made: every attribute is Final, so mypy refuses a write and the compiled
+    class has no setter at all. That is what lets proxy/repeats.py hand one object to every
+    request with the same head bytes, and what sends per-request facts (decide.py's target
+    rewritten from absolute-form) to the Exchange instead. ``RequestHead()`` is the empty head of
+    an answer refused before its head was complete."""
+
+    __slots__ = ("chunked", "content_length", "expect_continue", "forwarded_for", "has_body", "headers",
+        "host", "http11", "keep_alive", "method", "request_id", "target", "upgrade", "want_html")  # fmt: skip
+
+    def __init__(
+        self,
+        method: bytes = b"",
+        target: bytes = b"",
+        http11: bool = True,
+        keep_alive: bool = True,
+        headers: tuple[bytes, ...] = (),
+        host: bytes = b"",
+        content_length: int | None = None,
+        chunked: bool = False,
+        expect_continue: bool = False,
+        upgrade: bytes | None = None,
+        forwarded_for: bytes = b"",
+        request_id: bytes = b"",
+        want_html: bool = False,
+    ) -> None:
+        self.method: Final = method
+        self.target: Final = target
+        self.http11: Final = http11
+        self.keep_alive: Final = keep_alive
+        self.headers: Final = headers  # forwarded header lines, rendered "Name: value\r\n"
+        self.host: Final = host  # b"" only for HTTP/1.0 without Host (and the empty head)
+        self.content_length: Final = content_length
+        self.chunked: Final = chunked
+        self.expect_continue: Final = expect_continue
+        self.upgrade: Final = upgrade  # only when Connection asks for it too
+        self.forwarded_for: Final = forwarded_for
+        self.request_id: Final = request_id
+        self.want_html: Final = want_html
+        self.has_body: Final = chunked or bool(content_length)  # an attribute: read several times per request
+
+    @property
+    def idempotent(self) -> bool:
+        return self.method in (b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE")
+
+
+class RequestHeadBuilder:
+    """A request head while the parser reports it: the target in pieces, ``add`` per header, then
+    ``finish`` for the RequestHead. Belongs to one connection's parse of one message."""
+
+    __slots__ = ("chunked", "connection_tokens", "content_length", "expect_continue", "forwarded_for",
+        "header_bytes", "headers", "host", "request_id", "target", "upgrade", "want_html")  # fmt: skip
 
     def __init__(self) -> None:
-        self.method = b""
         self.target = b""
-        self.http11 = True
-        self.headers: list[bytes] = []  # forwarded header lines, rendered "Name: value\r\n"
+        self.headers: list[bytes] = []
         self.host: bytes | None = None
         self.content_length: int | None = None
         self.chunked = False
         self.expect_continue = False
         self.upgrade: bytes | None = None
-        self.connection_tokens: frozenset[bytes] = frozenset()
+        self.connection_tokens = _NO_TOKENS
         self.forwarded_for = b""
         self.request_id = b""
         self.want_html = False
-        self.keep_alive = True
         self.header_bytes = 0
-        self.has_body = False  # set by finish (an attribute: it is read several times per request)
 
     def add(self, name: bytes, value: bytes) -> None:
         """One header as parsed; raises ClientRequestError for what must be refused."""
@@ -161,25 +191,38 @@ class RequestHead:
         elif kind == _XRID and len(value) <= 200 and not value.translate(None, _REQUEST_ID_BYTES):
             self.request_id = value  # kept only when short and plain: it goes into logs
 
-    def finish(self) -> None:
-        """Checks that need every header: framing and Host."""
-        if self.chunked and (self.content_length is not None or not self.http11):
+    def finish(self, method: bytes, http11: bool, keep_alive: bool) -> RequestHead:
+        """The finished head, after the checks that need every header: framing and Host."""
+        if self.chunked and (self.content_length is not None or not http11):
             raise ClientRequestError(400, "Transfer-Encoding with Content-Length or in HTTP/1.0")
-        if not self.host:  # missing (None) or empty
-            if self.http11:
+        host = self.host
+        if not host:  # missing (None) or empty
+            if http11:
                 raise ClientRequestError(400, "missing or empty Host header")
-            self.host = b""
+            host = b""
+        headers = self.headers
         if self.connection_tokens:
             named = self.connection_tokens - _ORDINARY_CONNECTION_TOKENS
             if named:  # Connection names extra hop-by-hop headers: drop those too (rare)
-                self.headers = _without(self.headers, named)
-        if self.upgrade is not None and b"upgrade" not in self.connection_tokens:
-            self.upgrade = None  # an Upgrade header without Connection: upgrade is not a request to upgrade
-        self.has_body = self.chunked or bool(self.content_length)
-
-    @property
-    def idempotent(self) -> bool:
-        return self.method in (b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE")
+                headers = _without(headers, named)
+        upgrade = self.upgrade
+        if upgrade is not None and b"upgrade" not in self.connection_tokens:
+            upgrade = None  # an Upgrade header without Connection: upgrade is not a request to upgrade
+        return RequestHead(
+            method,
+            self.target,
+            http11,
+            keep_alive,
+            tuple(headers),
+            host,
+            self.content_length,
+            self.chunked,
+            self.expect_continue,
+            upgrade,
+            self.forwarded_for,
+            self.request_id,
+            self.want_html,
+        )
 
 
 _HEX_PAIRS: Final = tuple(b"%02x" % value for value in range(256))
@@ -214,17 +257,19 @@ def listener_lines(scheme: bytes, port: bytes) -> bytes:
 
 def upstream_request(
     head: RequestHead,
+    target: bytes,
     upstream_host: bytes,
     forwarded_host: bytes,
     client_ip: bytes,
     listener: bytes,
     request_id: bytes,
 ) -> bytes:
-    """The request head sent upstream (always HTTP/1.1, keep-alive unless upgrading);
-    ``listener`` is ``listener_lines`` of the listener the request came in on."""
+    """The request head sent upstream (always HTTP/1.1, keep-alive unless upgrading): ``target``
+    is the head's own or its origin-form (decide.py); ``listener`` is ``listener_lines`` of the
+    listener the request came in on."""
     forwarded_for = head.forwarded_for + b", " + client_ip if head.forwarded_for else client_ip
     parts = [
-        head.method, b" ", head.target, b" HTTP/1.1\r\nHost: ", upstream_host,
+        head.method, b" ", target, b" HTTP/1.1\r\nHost: ", upstream_host,
         b"\r\nX-Forwarded-For: ", forwarded_for, listener,
         b"\r\nX-Forwarded-Host: ", forwarded_host,
         b"\r\nX-Request-Id: ", request_id, b"\r\n",
@@ -264,75 +309,72 @@ class ResponseHead:
     The head is forwarded as the block it came in, minus the hop-by-hop and framing lines: one
     regex split finds and removes those, instead of a parser callback, a lookup and a rendered
     line per header (that cost about 0.5 us per header, and a response carries five or more).
-    Never changed once built, so one object may serve every response with the same head bytes
-    (proxy/repeats.py)."""
+    Never changed once built (every attribute is Final, as in RequestHead), so one object may
+    serve every response with the same head bytes (proxy/repeats.py)."""
 
-    __slots__ = (
-        "chunked",
-        "connection_tokens",
-        "content_length",
-        "fixed_length",
-        "length_head",
-        "lines",
-        "reason",
-        "status",
-        "upgrade",
-    )  # fmt: skip
+    __slots__ = ("chunked", "connection_tokens", "content_length", "fixed_length", "length_head", "lines",
+        "reason", "status", "upgrade")  # fmt: skip
 
     def __init__(self, block: bytes = _STATUS_LINE_OK) -> None:
         """``block``: the status line and the header lines as received, each ending in CRLF,
         without the empty line that ends the head."""
         eol = block.find(b"\r\n")
         status_line = block[:eol].split(b" ", 2)
-        self.status = int(status_line[1]) if status_line[1].isdigit() else 0
-        self.reason = status_line[2] if len(status_line) == 3 else b""
-        self.content_length: bytes | None = None
-        self.chunked = False
-        self.connection_tokens: frozenset[bytes] = frozenset()
-        self.upgrade: bytes | None = None
-        self.fixed_length = -1
-        self.length_head = b""  # set with fixed_length: see there
+        status = int(status_line[1]) if status_line[1].isdigit() else 0
+        content_length: bytes | None = None
+        chunked = False
+        tokens = _NO_TOKENS
+        upgrade: bytes | None = None
+        framing = 0
         pieces = _RESPONSE_SPECIAL_LINE.split(block)
         if len(pieces) == 1:  # nothing to drop or re-frame
-            self.lines = block[eol:]  # "\r\n" then the header lines, each ending in "\r\n"
-            return
-        framing = 0
-        for index in range(1, len(pieces), 3):
-            name, value = pieces[index].lower(), pieces[index + 1]
-            if name == b"content-length":
-                self.content_length = value.strip()
-            elif name == b"transfer-encoding":
-                self.chunked = self.chunked or b"chunked" in value.lower()
-                framing = -1
-            elif name == b"connection":
-                self.connection_tokens |= connection_tokens(value)
-            elif name == b"upgrade":
-                self.upgrade = value
-        self.lines = b"".join(pieces[0::3])[eol:]  # the status line is in pieces[0], untouched
-        length = self.content_length
+            lines = block[eol:]  # "\r\n" then the header lines, each ending in "\r\n"
+        else:
+            for index in range(1, len(pieces), 3):
+                name, value = pieces[index].lower(), pieces[index + 1]
+                if name == b"content-length":
+                    content_length = value.strip()
+                elif name == b"transfer-encoding":
+                    chunked = chunked or b"chunked" in value.lower()
+                    framing = -1
+                elif name == b"connection":
+                    tokens |= connection_tokens(value)
+                elif name == b"upgrade":
+                    upgrade = value
+            lines = b"".join(pieces[0::3])[eol:]  # the status line is in pieces[0], untouched
+            named = tokens - _ORDINARY_CONNECTION_TOKENS
+            if named:  # Connection names extra hop-by-hop headers: drop those too (rare)
+                lines = b"\r\n".join(_without(lines.split(b"\r\n"), named))
+        fixed_length = -1
         if (
             framing == 0
-            and length is not None
-            and length.isdigit()
-            and len(length) <= 18
+            and content_length is not None
+            and content_length.isdigit()
+            and len(content_length) <= 18
             and block.startswith(b"HTTP/1.1 ")
-            and 200 <= self.status < 600
-            and self.status not in (204, 304)
-            and self.upgrade is None
-            and not self.connection_tokens & _CLOSE_OR_UPGRADE
+            and 200 <= status < 600
+            and status not in (204, 304)
+            and upgrade is None
+            and not tokens & _CLOSE_OR_UPGRADE
         ):
             # a plain HTTP/1.1 response framed by its length alone, kept alive (upstream.py's
             # shortcut); anything else goes through the parser every time
-            self.fixed_length = int(length)
-        named = self.connection_tokens - _ORDINARY_CONNECTION_TOKENS
-        if named:  # Connection names extra hop-by-hop headers: drop those too (rare)
-            self.lines = b"\r\n".join(_without(self.lines.split(b"\r\n"), named))
-        if self.fixed_length >= 0:
-            # what an HTTP/1.1 keep-alive client gets for it, the usual case (exchange.py): built
-            # once per head here, not once per response
-            self.length_head = self.client_head(
-                self.status, length=length, chunked=False, close=False, keep_alive_10=False
-            )
+            fixed_length = int(content_length)
+        self.status: Final = status
+        self.reason: Final = status_line[2] if len(status_line) == 3 else b""
+        self.lines: Final = lines
+        self.content_length: Final = content_length
+        self.chunked: Final = chunked
+        self.connection_tokens: Final = tokens
+        self.upgrade: Final = upgrade
+        self.fixed_length: Final = fixed_length
+        # what an HTTP/1.1 keep-alive client gets for a fixed_length head, the usual case
+        # (exchange.py): built once per head here, not once per response
+        self.length_head: Final = (
+            self.client_head(status, length=content_length, chunked=False, close=False, keep_alive_10=False)
+            if fixed_length >= 0
+            else b""
+        )
 
     def client_head(self, status: int, *, length: bytes | None, chunked: bool,
                     close: bool, keep_alive_10: bool) -> bytes:  # fmt: skip

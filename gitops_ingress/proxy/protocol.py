@@ -36,7 +36,7 @@ from gitops_ingress.proxy import pages
 from gitops_ingress.proxy.errors import ClientRequestError
 from gitops_ingress.proxy.exchange import Exchange
 from gitops_ingress.proxy.flow import BACKLOG, TUNNEL_WAIT, ReadGate, set_limits
-from gitops_ingress.proxy.forwarding import RequestHead
+from gitops_ingress.proxy.forwarding import RequestHead, RequestHeadBuilder
 from gitops_ingress.proxy.timers import LazyTimer
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class ClientConnection(asyncio.Protocol):
         self.gate: ReadGate | None = None
         self.parser = HttpRequestParser(self)
         self.client_ip = b""
-        self.parsing: RequestHead | None = None  # the head being parsed
+        self.parsing: RequestHeadBuilder | None = None  # the head being parsed
         self.body_target: Exchange | None = None  # the exchange whose body is being parsed
         self.queue: deque[Exchange] = deque()  # queue[0] is being answered
         self.head_started = 0.0
@@ -193,7 +193,7 @@ class ClientConnection(asyncio.Protocol):
 
     # --- httptools callbacks ---
     def on_message_begin(self) -> None:
-        self.parsing = RequestHead()
+        self.parsing = RequestHeadBuilder()
         self.head_bytes = 0
         now = self.last_read
         self.head_started = now
@@ -219,15 +219,12 @@ class ClientConnection(asyncio.Protocol):
         head.add(name, value)
 
     def on_headers_complete(self) -> None:
-        head = self.parsing
-        if head is None:
+        parsing = self.parsing
+        if parsing is None:
             return
         self.parsing = None
         parser = self.parser
-        head.method = parser.get_method()
-        head.http11 = parser.get_http_version() == "1.1"
-        head.keep_alive = parser.should_keep_alive()
-        head.finish()
+        head = parsing.finish(parser.get_method(), parser.get_http_version() == "1.1", parser.should_keep_alive())
         limit = self.settings.max_body
         if limit is not None and head.content_length is not None and head.content_length > limit:
             raise ClientRequestError(413, f"request body larger than {limit} bytes")

@@ -18,8 +18,10 @@ boundary, and the checks our code ran on them (smuggling rules, header limits) d
 but those bytes and the server's fixed settings. Only heads that leave the parser back between
 messages are kept: no body, no Upgrade, no ``Expect``, HTTP/1.1 keep-alive (requests), or a plain
 Content-Length framing (responses, see ``ResponseHead.fixed_length``). Everything else always
-takes the parser. Stored heads are shared and must never be changed; nothing on the request path
-writes to a head except decide.py's absolute-form rewrite, and absolute-form targets are not kept.
+takes the parser. Stored heads are shared by every request that repeats them, which is safe
+because heads are immutable (``RequestHead`` and ``ResponseHead`` have Final attributes only: mypy
+refuses a write, the compiled classes have no setters); what differs per request, such as
+decide.py's origin-form of an absolute-form target, lives on the Exchange.
 
 Both caches belong to one server (settings differ between servers), are bounded in entries and
 block size, and are emptied when full. A request head is kept only the second time it is seen
@@ -94,7 +96,6 @@ class RequestHeads(_Repeats[RequestHead]):
             and not head.expect_continue
             and head.keep_alive
             and head.http11
-            and head.target[:1] == b"/"
             and head.method != b"CONNECT"
         ):
             seen = self._seen

@@ -1,90 +1,132 @@
-"""Which build of the request path runs (proxy/build.py): compiled by mypyc, or the source."""
+"""Which build of the request path runs (proxy/build.py), what gets compiled (setup.py), and that
+the list of compiled modules is one list: setup.py's, the one docs/proxy.md shows and the one a
+compiled build actually loads."""
 
 from __future__ import annotations
 
 import importlib.machinery
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
+
+import pytest
+from setuptools import Distribution, Extension
 
 import gitops_ingress.proxy
-from gitops_ingress.proxy.build import PURE_PYTHON_ENV, choose, compiled_modules
+from gitops_ingress.proxy.build import PURE_PYTHON_ENV, BuildError, choose, compiled_modules
 from gitops_ingress.proxy.metrics import ProxyMetrics
 
 SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]  # this interpreter's own, e.g. .cpython-311-x86_64-linux-gnu.so
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = Path(gitops_ingress.proxy.__file__).parent
 
 
-def package(root: Path, *, checkout: bool, compiled: bool, source_newer: tuple[str, ...] = ()) -> Path:
-    """A package folder with two request-path modules, compiled or not, inside a source checkout
-    (pyproject.toml two levels up) or as an installed package."""
+def setup_py() -> ModuleType:
+    """The project's setup.py as a module (it calls setup() only when run as a script)."""
+    spec = importlib.util.spec_from_file_location("gitops_ingress_setup", REPO / "setup.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def package(root: Path, *, compiled: bool) -> Path:
+    """A package folder with two request-path modules, compiled or not; each source is newer than
+    its compiled file (file times play no part in the choice)."""
     folder = root / "gitops_ingress" / "proxy"
     folder.mkdir(parents=True)
-    if checkout:
-        (root / "pyproject.toml").write_text("[project]\n")
     for name in ("protocol", "exchange"):
         source = folder / f"{name}.py"
         source.write_text("")
         if compiled:
             binary = folder / f"{name}{SUFFIX}"
             binary.write_bytes(b"")
-            os.utime(source, (1_000, 1_000))
-            os.utime(binary, (2_000, 2_000))
-            if name in source_newer:
-                os.utime(source, (3_000, 3_000))
+            os.utime(binary, (1_000, 1_000))
+            os.utime(source, (2_000, 2_000))
     return folder
 
 
 def test_compiled_files_are_named_by_their_module(tmp_path: Path) -> None:
-    folder = package(tmp_path, checkout=False, compiled=True)
+    folder = package(tmp_path, compiled=True)
     (folder / "plain.abi3.so").write_bytes(b"")
     assert sorted(compiled_modules(folder)) == ["exchange", "plain", "protocol"]
 
 
 def test_nothing_compiled_runs_the_source(tmp_path: Path) -> None:
-    build = choose(package(tmp_path, checkout=True, compiled=False), {})
-    assert (build.kind, build.reason) == ("source", "not compiled")
+    build = choose(package(tmp_path, compiled=False), {})
+    assert (build.kind, build.reason, build.modules) == ("source", "not compiled", frozenset())
 
 
-def test_compiled_modules_are_used_when_fresh(tmp_path: Path) -> None:
-    build = choose(package(tmp_path, checkout=True, compiled=True), {})
+def test_compiled_files_are_used_whole_whatever_their_times(tmp_path: Path) -> None:
+    build = choose(package(tmp_path, compiled=True), {})
     assert build.kind == "compiled"
     assert build.modules == {"protocol", "exchange"}
 
 
 def test_the_environment_can_ask_for_the_source(tmp_path: Path) -> None:
-    build = choose(package(tmp_path, checkout=True, compiled=True), {PURE_PYTHON_ENV: "1"})
+    build = choose(package(tmp_path, compiled=True), {PURE_PYTHON_ENV: "1"})
     assert build.kind == "source"
     assert build.modules == {"protocol", "exchange"}  # the whole group is loaded from source
-    assert choose(package(tmp_path / "b", checkout=True, compiled=True), {PURE_PYTHON_ENV: "0"}).kind == "compiled"
+    assert choose(package(tmp_path / "b", compiled=False), {PURE_PYTHON_ENV: "1"}).kind == "source"
 
 
-def test_an_edited_source_in_a_checkout_wins_over_its_stale_compiled_module(tmp_path: Path) -> None:
-    build = choose(package(tmp_path, checkout=True, compiled=True, source_newer=("exchange",)), {})
-    assert build.kind == "source"
-    assert "exchange" in build.reason and "protocol" not in build.reason
-    assert build.modules == {"protocol", "exchange"}  # never half compiled, half source
-
-
-def test_an_installed_package_trusts_its_compiled_modules(tmp_path: Path) -> None:
-    # installers write files in any order: file times say nothing about staleness there
-    build = choose(package(tmp_path, checkout=False, compiled=True, source_newer=("exchange",)), {})
-    assert build.kind == "compiled"
-    # ... even where another package left a pyproject.toml in site-packages (some do)
-    site = tmp_path / "venv" / "lib" / "python3.11" / "site-packages"
-    build = choose(package(site, checkout=True, compiled=True, source_newer=("exchange",)), {})
-    assert build.kind == "compiled"
+def test_the_environment_can_demand_the_compiled_build(tmp_path: Path) -> None:
+    assert choose(package(tmp_path / "a", compiled=True), {PURE_PYTHON_ENV: "0"}).kind == "compiled"
+    with pytest.raises(BuildError, match=r"PURE_PYTHON=0 .* nothing in .* is compiled .* build_ext --inplace"):
+        choose(package(tmp_path / "b", compiled=False), {PURE_PYTHON_ENV: "0"})
 
 
 def test_this_test_run_uses_the_build_it_asked_for() -> None:
-    """scripts/test builds the request path with mypyc and runs the proxy's tests on it, then once
-    more on the source: a compile that silently failed would leave the suite testing the wrong one."""
-    expected = "source" if os.environ.get(PURE_PYTHON_ENV) == "1" else "compiled"
+    """scripts/test compiles the request path in place and runs the suite with =0, then the proxy's
+    tests with =1: each pass must run the build it names. Unset (a developer's run), the build
+    follows the files: compiled when compiled files are there."""
+    asked = os.environ.get(PURE_PYTHON_ENV)
+    if asked in ("0", "1"):
+        expected = "source" if asked == "1" else "compiled"
+    else:
+        expected = "compiled" if compiled_modules(PACKAGE) else "source"
     assert gitops_ingress.proxy.BUILD.kind == expected, gitops_ingress.proxy.BUILD.reason
     import gitops_ingress.proxy.protocol as protocol
 
     assert protocol.__file__ is not None
     assert protocol.__file__.endswith(".py") == (expected == "source")
+
+
+def test_a_compiled_build_is_setup_pys_whole_list() -> None:
+    if not compiled_modules(PACKAGE):
+        pytest.skip("nothing compiled here (compile in place: python3 setup.py build_ext --inplace)")
+    assert compiled_modules(PACKAGE).keys() == set(setup_py().REQUEST_PATH)
+
+
+def test_the_documented_compiled_modules_are_setup_pys_list() -> None:
+    text = (REPO / "docs" / "proxy.md").read_text()
+    listed = re.search(r"compiled to C by mypyc: (.*?) \(setup\.py's `REQUEST_PATH`", text, re.DOTALL)
+    assert listed is not None, "docs/proxy.md no longer lists the compiled modules"
+    assert re.findall(r"`(\w+)`", listed.group(1)) == sorted(setup_py().REQUEST_PATH)
+
+
+def test_an_editable_install_compiles_nothing(tmp_path: Path) -> None:
+    """setup.py's build_ext skips an editable install (a real compile of a missing C file would
+    fail), and builds for anything else."""
+    command_class = setup_py().BuildRequestPath
+    extension = Extension("nowhere", [str(tmp_path / "missing.c")])
+    editable = command_class(Distribution({"ext_modules": [extension]}))
+    editable.editable_mode = True
+    editable.build_lib, editable.build_temp = str(tmp_path / "lib"), str(tmp_path / "temp")
+    editable.ensure_finalized()
+    editable.run()
+    assert editable.get_outputs() == []
+    assert not (tmp_path / "lib").exists()
+    wheel = command_class(Distribution({"ext_modules": [Extension("nowhere", [str(tmp_path / "missing.c")])]}))
+    wheel.build_lib, wheel.build_temp = str(tmp_path / "lib"), str(tmp_path / "temp")
+    wheel.ensure_finalized()
+    assert wheel.get_outputs() == [str(tmp_path / "lib" / f"nowhere{SUFFIX}")]
+    with pytest.raises(Exception, match=r"missing\.c"):  # it tried: gcc found no such file
+        wheel.run()
 
 
 def test_a_process_asked_for_the_source_imports_every_module_of_the_group_from_source() -> None:
