@@ -96,10 +96,12 @@ class ValidationSettings(_Frozen):
 
 class RetentionSettings(_Frozen):
     """How much history the state database keeps (docs/configuration.md): the newest
-    ``syncs_per_branch`` sync rows of each branch, and webhook deliveries (the replay guard)
-    received within ``delivery_days``. Older rows are deleted as new ones are written."""
+    ``syncs_per_branch`` sync rows of each branch, the rows of a removed branch for
+    ``removed_branch_days``, and webhook deliveries (the replay guard) received within
+    ``delivery_days``. Older rows are deleted as new ones are written."""
 
     syncs_per_branch: int = Field(default=200, ge=1)
+    removed_branch_days: float = Field(default=30.0, gt=0)
     delivery_days: float = Field(default=7.0, gt=0)
 
 

@@ -19,9 +19,11 @@ wire formats.
 
 Retention (``Settings.retention``, docs/configuration.md). History is pruned in the transaction
 that adds to it, so neither table outgrows its limit and no timer is needed: writing a branch's
-sync rows deletes its rows beyond the newest ``syncs_per_branch`` (one indexed range delete), and
-recording a webhook delivery deletes deliveries received more than ``delivery_days`` before it
-(an index on ``received_at``). The delivery table is the replay guard, so a delivery id is refused
+sync rows deletes its rows beyond the newest ``syncs_per_branch`` (one indexed range delete);
+removing a branch deletes the rows of removed branches older than ``removed_branch_days`` (preview
+branch names come and go, so a per-branch cap alone would not bound the table); recording a
+webhook delivery deletes deliveries received more than ``delivery_days`` ago (an index on
+``received_at``). The delivery table is the replay guard, so a delivery id is refused
 again only within that window.
 """
 
@@ -127,6 +129,11 @@ def _findings_json(findings: Iterable[Finding]) -> str:
 
 def _findings(text: str | None) -> tuple[Finding, ...]:
     return tuple(Finding.model_validate(item) for item in json.loads(text or "[]"))
+
+
+def _days_ago(days: float) -> str:
+    """An ISO time to compare with the stored ones (UTC ISO 8601, as the engine and view write them)."""
+    return (datetime.now(UTC) - timedelta(days=days)).isoformat()
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -255,6 +262,10 @@ class Store:
             db.execute("DELETE FROM environments WHERE branch = ?", (name,))
             db.execute("DELETE FROM branches WHERE name = ?", (name,))
             self._insert_history(db, name, history)
+            db.execute(
+                "DELETE FROM syncs WHERE started_at < ? AND branch NOT IN (SELECT name FROM branches)",
+                (_days_ago(self._retention.removed_branch_days),),
+            )
 
     def _insert_history(self, db: sqlite3.Connection, branch: str, history: Sequence[SyncEntry]) -> None:
         if not history:
@@ -322,8 +333,7 @@ class Store:
                 "INSERT OR IGNORE INTO deliveries (id, forge, received_at) VALUES (?, ?, ?)",
                 (delivery_id, forge, received_at),
             )
-            cutoff = datetime.now(UTC) - timedelta(days=self._retention.delivery_days)  # view.py's format
-            db.execute("DELETE FROM deliveries WHERE received_at < ?", (cutoff.isoformat(),))
+            db.execute("DELETE FROM deliveries WHERE received_at < ?", (_days_ago(self._retention.delivery_days),))
             return cursor.rowcount == 1
 
     def delivery_result(self, delivery_id: str, result: str, forge: str | None = None) -> None:

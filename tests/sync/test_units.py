@@ -318,3 +318,25 @@ def test_store_forgets_deliveries_older_than_the_retention(tmp_path: Path) -> No
     assert store.record_delivery("new", "github", now.isoformat())
     assert [d[0] for d in store.deliveries()] == ["new", "recent"]
     assert store.record_delivery("recent", "github", now.isoformat()) is False  # still a replay
+
+
+def test_store_forgets_removed_branches_after_the_retention(tmp_path: Path) -> None:
+    """Preview branch names come and go: their history must not pile up under a per-name cap."""
+    store = Store(tmp_path / "s.db", RetentionSettings(removed_branch_days=2))
+    long_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat(timespec="milliseconds")
+    for branch in ("old-preview", "main"):
+        store.save_branch(
+            branch,
+            head="c1",
+            head_info=None,
+            state=SyncState.APPLIED,
+            message="",
+            updated_at=long_ago,
+            history=[SyncEntry("c1", "production", long_ago, 1.0, "applied")],
+        )
+    store.delete_branch("old-preview", history=[SyncEntry("c1", "", long_ago, 0.0, "removed")])
+    recent = datetime.now(UTC).isoformat(timespec="milliseconds")
+    store.delete_branch("new-preview", history=[SyncEntry("c2", "", recent, 0.0, "removed")])
+    assert store.history("old-preview") == []
+    assert [r.commit for r in store.history("new-preview")] == ["c2"]
+    assert [r.commit for r in store.history("main")] == ["c1"]  # a live branch keeps its old rows
