@@ -51,6 +51,7 @@ def test_a_damaged_state_database_stops_serve_until_a_rebuild_is_asked_for(
 
     # a first start with an empty state folder just works; main's next head is refused and its
     # last good routes keep serving
+    db.parent.mkdir()
     first = ServeProcess(tmp_path, remote.url, backends)
     try:
         with first.states() as wait:
