@@ -278,6 +278,7 @@ async def demo(args: argparse.Namespace, stop: asyncio.Event) -> int:
             backend=backend_options,
             poll_interval=5.0,
             webhook_secret_file=None,
+            rebuild_state=False,  # a new state folder every time
             preview_domain=None,
         )
         serving = asyncio.create_task(serve_command.serve(serve_args, "", listen, proxy_listen))

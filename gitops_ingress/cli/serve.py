@@ -3,6 +3,7 @@
     serve --repo URL|PATH [--target local|kubernetes] [--listen HOST:PORT]
           [--proxy-listen HOST:PORT] [--proxy-admin-listen HOST:PORT] [--state-dir DIR]
           [--backend [NS/]SERVICE:PORT=URL ...] [--poll-interval SECONDS] [--webhook-secret-file FILE]
+          [--rebuild-state]
 
 Everything runs on one asyncio loop: the engine (watcher, branch workers), uvicorn serving the web
 app, and -- for the local target -- the proxy. The proxy is the same worker ``gitops-ingress
@@ -13,6 +14,10 @@ hop between control plane and data plane in one process; separate proxies can st
 fails at once with a clear message. Signals are ours: uvicorn's own handlers are switched off so
 SIGTERM/SIGINT stop the web server, drain the proxy and stop the engine in that order, and the
 command exits 0.
+
+The state database is checked before the mirror is touched (sync/statefile.py): a missing (once a
+mirror exists), empty or corrupt one exits 2 naming the file, unless ``--rebuild-state`` asks to
+set it aside and validate every branch head again.
 
 Settings: defaults, then ``gitops-ingress.yaml`` from the stable branch's head, then
 ``GITOPS_INGRESS_*`` variables, then options. They are read once at start; a change to the file
@@ -56,7 +61,7 @@ from gitops_ingress.proxy.app import (
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.sources.inprocess import InProcessSource
 from gitops_ingress.proxy.workers import new_event_loop
-from gitops_ingress.sync import Engine, EngineOptions, LocalTarget, Store
+from gitops_ingress.sync import Engine, EngineOptions, LocalTarget, Store, statefile
 from gitops_ingress.web.app import create_app
 from gitops_ingress.web.options import WebOptions
 from gitops_ingress.web.webhooks import ENDPOINTS
@@ -107,6 +112,12 @@ def add_parser(subparsers: Any) -> None:
         "--webhook-secret-file",
         metavar="FILE",
         help="secret (GitHub/Gitea HMAC key, GitLab and generic token) for every webhook endpoint",
+    )
+    parser.add_argument(
+        "--rebuild-state",
+        action="store_true",
+        help="set a missing, empty or corrupt state database aside and start a new one: every branch head"
+        " is validated again and only what passes is served (a refused head then has no routes)",
     )
     add_routing_options(parser)
     add_kubernetes_options(parser)
@@ -178,7 +189,13 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
     if args.target == "local":
         listeners = bind_listeners(ProxyOptions(proxy_listen, admin_listen=admin, names=PROXY_OPTION_NAMES))
     state_dir = Path(args.state_dir)
-    mirror = Mirror(args.repo, state_dir / "mirror.git")
+    state_db, mirror_dir = state_dir / "state.db", state_dir / "mirror.git"
+    rebuilt = await asyncio.to_thread(
+        statefile.prepare, state_db, first_start=not mirror_dir.exists(), rebuild=args.rebuild_state
+    )
+    if rebuilt is not None:
+        log.warning("%s", rebuilt)
+    mirror = Mirror(args.repo, mirror_dir)
     await asyncio.to_thread(mirror.ensure)
     try:
         await asyncio.to_thread(mirror.fetch)
@@ -202,7 +219,7 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
         target = LocalTarget()
         options = proxy_options(settings, proxy_listen, admin)
     proxy_port = listeners.plain.getsockname()[1] if listeners is not None else None
-    store = Store(state_dir / "state.db")
+    store = Store(state_db, settings.retention)
     engine = Engine(mirror, target, settings, store, options=EngineOptions(preview_port=proxy_port))
     proxy = (
         Worker(options, source=InProcessSource(engine, backends), listeners=listeners) if options is not None else None

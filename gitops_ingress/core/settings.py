@@ -97,6 +97,17 @@ class ValidationSettings(_Frozen):
     multiple_default_backends: Severity3 = "warning"
 
 
+class RetentionSettings(_Frozen):
+    """How much history the state database keeps (docs/configuration.md): the newest
+    ``syncs_per_branch`` sync rows of each branch, the rows of a removed branch for
+    ``removed_branch_days``, and webhook deliveries (the replay guard) received within
+    ``delivery_days``. Older rows are deleted as new ones are written."""
+
+    syncs_per_branch: int = Field(default=200, ge=1)
+    removed_branch_days: float = Field(default=30.0, gt=0)
+    delivery_days: float = Field(default=7.0, gt=0)
+
+
 class Settings(_Frozen):
     branches: BranchSettings = Field(default_factory=BranchSettings)
     environments_dir: str = "environments"
@@ -110,6 +121,7 @@ class Settings(_Frozen):
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     # "[NS/]SERVICE:PORT" -> URL, where each Service lives for the local target
     backends: dict[str, str] = Field(default_factory=dict)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @property
     def stable_branch(self) -> str:

@@ -12,10 +12,21 @@ timeout; failures become ``RemoteUnreachable``/``AuthenticationFailed``/``FetchT
 are serialised by a lock; reads go on meanwhile (git updates refs atomically). Credentials in the
 remote URL never reach a file: the stored URL has none, and each fetch gets them in its own
 environment (credentials.py).
+
+Housekeeping. A fetch of a few commits stores their objects loose (about 16 KB per push), and
+git's own automatic maintenance would run detached, racing our next fetch. So the mirror has it
+switched off (``maintenance.auto``, ``gc.auto``) and ``fetch`` does it in the open, under the fetch
+lock: after each fetch ``git count-objects`` (one cheap process) and, once the loose objects grew
+by ``loose_object_limit`` since the last collection or there are more than ``pack_limit`` packs,
+one ``git gc``. Counting from the last collection throttles it: unreachable objects younger than
+``PRUNE_EXPIRE`` (a build may still read a commit a force push just replaced) survive a collection
+and are not collected again and again. So the loose objects stay below what the last collection
+kept plus the limit.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -39,9 +50,13 @@ from gitops_ingress.gitrepo.errors import (
 from gitops_ingress.gitrepo.reader import GitReader
 from gitops_ingress.gitrepo.refs import HEADS, branch_ref, normalize_remote
 
+log = logging.getLogger(__name__)
 REMOTE = "origin"
 ALL_BRANCHES = f"+{HEADS}*:{HEADS}*"
 _MISSING_REF = "couldn't find remote ref"
+LOOSE_OBJECT_LIMIT = 1000  # loose objects gained since the last collection (git's own: 6700)
+PACK_LIMIT = 50  # as git's gc.autoPackLimit
+PRUNE_EXPIRE = "1.hour.ago"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +78,24 @@ class FetchResult:
 
 
 class Mirror(GitReader):
-    def __init__(self, remote: str, path: Path, *, fetch_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        remote: str,
+        path: Path,
+        *,
+        fetch_timeout: float = 60.0,
+        loose_object_limit: int = LOOSE_OBJECT_LIMIT,
+        pack_limit: int = PACK_LIMIT,
+    ) -> None:
         super().__init__(path)
         self._remote = normalize_remote(remote)
         self._stored_url, self._credentials = split_credentials(self._remote)
         self._fetch_timeout = fetch_timeout
         self._fetch_lock = threading.Lock()
         self._ensured = False
+        self._loose_object_limit = loose_object_limit
+        self._pack_limit = pack_limit
+        self._loose_after_gc = 0  # loose objects the last collection left (kept: not yet expired)
 
     @property
     def remote(self) -> str:
@@ -99,28 +125,53 @@ class Mirror(GitReader):
             config.set_value(section, "url", self._stored_url)
             config.set_value(section, "fetch", ALL_BRANCHES)
             config.set_value("core", "logAllRefUpdates", "false")
+            config.set_value("maintenance", "auto", "false")  # fetch collects in the open (see above)
+            config.set_value("gc", "auto", "0")
         self._ensured = True
 
     def fetch(self, branch: str | None = None) -> FetchResult:
         """Fetch every branch (pruning deleted ones), or just ``branch``; report what moved."""
         with self._fetch_lock:
             self.ensure()
-            if branch is None:
-                before = self.branches()
-                self._fetch(ALL_BRANCHES, prune=True)
-                return FetchResult.between(before, self.branches())
-            ref = branch_ref(branch, self._ref_format_ok)
-            old = self._head_of(ref)
-            if self._fetch(f"+{ref}:{ref}", prune=False):
-                new = self._head_of(ref)
-            else:
-                new = None
-                if old is not None:
-                    self._run("update-ref", "-d", ref, old)
-            before = {branch: old} if old else {}
-            return FetchResult.between(before, {branch: new} if new else {})
+            result = self._fetch_refs(branch)
+            if result.changed:
+                self._collect_garbage()
+            return result
+
+    def loose_objects(self) -> tuple[int, int]:
+        """(loose objects, packs) in the mirror, as ``git count-objects -v`` counts them."""
+        counts = dict(line.split(": ", 1) for line in self._run("count-objects", "-v").splitlines())
+        return int(counts["count"]), int(counts["packs"])
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _fetch_refs(self, branch: str | None) -> FetchResult:
+        if branch is None:
+            before = self.branches()
+            self._fetch(ALL_BRANCHES, prune=True)
+            return FetchResult.between(before, self.branches())
+        ref = branch_ref(branch, self._ref_format_ok)
+        old = self._head_of(ref)
+        if self._fetch(f"+{ref}:{ref}", prune=False):
+            new = self._head_of(ref)
+        else:
+            new = None
+            if old is not None:
+                self._run("update-ref", "-d", ref, old)
+        before = {branch: old} if old else {}
+        return FetchResult.between(before, {branch: new} if new else {})
+
+    def _collect_garbage(self) -> None:
+        """``git gc`` once enough loose objects or packs piled up (see the module docstring)."""
+        try:
+            loose, packs = self.loose_objects()
+            if loose - self._loose_after_gc < self._loose_object_limit and packs <= self._pack_limit:
+                return
+            self._run("gc", "--quiet", f"--prune={PRUNE_EXPIRE}")
+            self._loose_after_gc = self.loose_objects()[0]
+        except GitCommandError as exc:
+            # housekeeping only: the fetch itself succeeded, and the next one tries again
+            log.warning("git gc in %s failed: %s", self.path, git_message(str(exc.stderr)))
 
     def _fetch(self, refspec: str, *, prune: bool) -> bool:
         """Run one fetch; False when the remote has no such ref (a single deleted branch)."""

@@ -16,6 +16,15 @@ the loop, as the view Protocol requires, and use a second connection: in WAL mod
 waits for a writer, so a read costs one indexed query whatever the engine is writing. A lock makes
 the writing connection safe from any thread. Findings and tables are stored as JSON in the core
 wire formats.
+
+Retention (``Settings.retention``, docs/configuration.md). History is pruned in the transaction
+that adds to it, so neither table outgrows its limit and no timer is needed: writing a branch's
+sync rows deletes its rows beyond the newest ``syncs_per_branch`` (one indexed range delete);
+removing a branch deletes the rows of removed branches older than ``removed_branch_days`` (preview
+branch names come and go, so a per-branch cap alone would not bound the table); recording a
+webhook delivery deletes deliveries received more than ``delivery_days`` ago (an index on
+``received_at``). The delivery table is the replay guard, so a delivery id is refused
+again only within that window.
 """
 
 from __future__ import annotations
@@ -26,12 +35,14 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from gitops_ingress.core.errors import SourceError
 from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.routing import RouteTable
+from gitops_ingress.core.settings import RetentionSettings
 from gitops_ingress.core.status import CommitInfo, SyncRecord, SyncState
 
 SCHEMA = """
@@ -72,7 +83,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     received_at TEXT NOT NULL,
     result TEXT NOT NULL DEFAULT ''
 );
+CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (received_at);
 """
+TABLES = frozenset({"branches", "environments", "syncs", "deliveries"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +131,11 @@ def _findings(text: str | None) -> tuple[Finding, ...]:
     return tuple(Finding.model_validate(item) for item in json.loads(text or "[]"))
 
 
+def _days_ago(days: float) -> str:
+    """An ISO time to compare with the stored ones (UTC ISO 8601, as the engine and view write them)."""
+    return (datetime.now(UTC) - timedelta(days=days)).isoformat()
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA synchronous=NORMAL")
@@ -126,7 +144,7 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 class Store:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, retention: RetentionSettings | None = None) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = _connect(path)
@@ -136,6 +154,7 @@ class Store:
         except (OSError, sqlite3.Error) as exc:
             raise SourceError(f"{path}: cannot open the state database: {exc}") from exc
         self.path = path
+        self._retention = retention or RetentionSettings()
         self._lock = threading.Lock()  # the writing connection, from whichever thread writes
 
     def close(self) -> None:
@@ -243,9 +262,14 @@ class Store:
             db.execute("DELETE FROM environments WHERE branch = ?", (name,))
             db.execute("DELETE FROM branches WHERE name = ?", (name,))
             self._insert_history(db, name, history)
+            db.execute(
+                "DELETE FROM syncs WHERE started_at < ? AND branch NOT IN (SELECT name FROM branches)",
+                (_days_ago(self._retention.removed_branch_days),),
+            )
 
-    @staticmethod
-    def _insert_history(db: sqlite3.Connection, branch: str, history: Sequence[SyncEntry]) -> None:
+    def _insert_history(self, db: sqlite3.Connection, branch: str, history: Sequence[SyncEntry]) -> None:
+        if not history:
+            return
         db.executemany(
             "INSERT INTO syncs (branch, commit_sha, environment, started_at, duration_ms, result,"
             " message, findings, files_parsed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -263,6 +287,12 @@ class Store:
                 )
                 for e in history
             ],
+        )
+        # keep the newest ``syncs_per_branch``: delete from the first row beyond them down
+        db.execute(
+            "DELETE FROM syncs WHERE branch = ? AND id <= (SELECT id FROM syncs WHERE branch = ?"
+            " ORDER BY id DESC LIMIT 1 OFFSET ?)",
+            (branch, branch, self._retention.syncs_per_branch),
         )
 
     # -- history --------------------------------------------------------------------------
@@ -303,6 +333,7 @@ class Store:
                 "INSERT OR IGNORE INTO deliveries (id, forge, received_at) VALUES (?, ?, ?)",
                 (delivery_id, forge, received_at),
             )
+            db.execute("DELETE FROM deliveries WHERE received_at < ?", (_days_ago(self._retention.delivery_days),))
             return cursor.rowcount == 1
 
     def delivery_result(self, delivery_id: str, result: str, forge: str | None = None) -> None:

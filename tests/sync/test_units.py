@@ -7,6 +7,7 @@ import asyncio
 import random
 import sqlite3
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import pytest
 from gitops_ingress.core.build import EnvironmentBuild, TreeBuild, build
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
-from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.settings import RetentionSettings, Settings
 from gitops_ingress.core.status import CommitInfo, SyncState
 from gitops_ingress.core.tree import MemoryTree
 from gitops_ingress.sync.events import EventBus
@@ -285,3 +286,55 @@ def test_incremental_routing_state_equals_a_full_rebuild() -> None:
         state = state.with_branch(branch, new if chosen and rng.random() > 0.2 else None, "main")
         fresh = RoutingState(state.stable, state.previews, state.preview_domain, state.version)
         assert state._index == fresh._index
+
+
+def test_store_keeps_the_newest_syncs_of_each_branch(tmp_path: Path) -> None:
+    """Issue 12, point 16: history is pruned as it is written, per branch."""
+    store = Store(tmp_path / "s.db", RetentionSettings(syncs_per_branch=3))
+    for index in range(7):
+        for branch in ("main", "feature/x"):
+            store.save_branch(
+                branch,
+                head=f"c{index}",
+                head_info=None,
+                state=SyncState.APPLIED,
+                message="",
+                updated_at="t",
+                history=[SyncEntry(f"c{index}", "production", "t", 1.0, "applied")],
+            )
+    store.delete_branch("gone", history=[SyncEntry("c0", "", "t", 1.0, "deleted")])
+    for branch in ("main", "feature/x"):
+        assert [r.commit for r in store.history(branch)] == ["c6", "c5", "c4"]
+    assert store._db.execute("SELECT count(*) FROM syncs").fetchone()[0] == 7
+
+
+def test_store_forgets_deliveries_older_than_the_retention(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db", RetentionSettings(delivery_days=2))
+    now = datetime.now(UTC)
+    assert store.record_delivery("old", "github", (now - timedelta(days=3)).isoformat())
+    assert store.record_delivery("recent", "github", (now - timedelta(days=1)).isoformat())
+    assert store.record_delivery("new", "github", now.isoformat())
+    assert [d[0] for d in store.deliveries()] == ["new", "recent"]
+    assert store.record_delivery("recent", "github", now.isoformat()) is False  # still a replay
+
+
+def test_store_forgets_removed_branches_after_the_retention(tmp_path: Path) -> None:
+    """Preview branch names come and go: their history must not pile up under a per-name cap."""
+    store = Store(tmp_path / "s.db", RetentionSettings(removed_branch_days=2))
+    long_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat(timespec="milliseconds")
+    for branch in ("old-preview", "main"):
+        store.save_branch(
+            branch,
+            head="c1",
+            head_info=None,
+            state=SyncState.APPLIED,
+            message="",
+            updated_at=long_ago,
+            history=[SyncEntry("c1", "production", long_ago, 1.0, "applied")],
+        )
+    store.delete_branch("old-preview", history=[SyncEntry("c1", "", long_ago, 0.0, "removed")])
+    recent = datetime.now(UTC).isoformat(timespec="milliseconds")
+    store.delete_branch("new-preview", history=[SyncEntry("c2", "", recent, 0.0, "removed")])
+    assert store.history("old-preview") == []
+    assert [r.commit for r in store.history("new-preview")] == ["c2"]
+    assert [r.commit for r in store.history("main")] == ["c1"]  # a live branch keeps its old rows
