@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 import jinja2
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -37,6 +37,7 @@ from gitops_ingress.web.api import (
     page_of,
     resolve_request,
 )
+from gitops_ingress.web.apidocs import DOCS_URL, FAVICON_URL, install_api_docs
 from gitops_ingress.web.auth import Access
 from gitops_ingress.web.events import events_router
 from gitops_ingress.web.forge import GitHubClient, repo_links
@@ -54,8 +55,8 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
-# FastAPI's interactive docs load their script from a CDN; they keep the framework's headers.
-_CSP_EXEMPT = ("/docs", "/redoc")
+# The API docs page bootstraps Swagger UI with an inline script (web/apidocs.py).
+_CSP_EXEMPT = (DOCS_URL,)
 
 
 class SecurityHeaders:
@@ -205,6 +206,11 @@ def install_dashboard(
     app.include_router(events_router(view, access))
     app.include_router(dashboard_router(view, access, options, templates))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    install_api_docs(app)
+
+    @app.get(FAVICON_URL, include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -209,3 +209,31 @@ def test_overview_with_1000_branches_is_paginated_and_fast() -> None:
     assert 'rel="next"' in first.text and 'href="/?page=2"' in first.text
     assert last.text.count('<tr data-branch="') == 1 and 'rel="prev"' in last.text
     assert beyond.status_code == 200 and beyond.text.count('<tr data-branch="') == 0
+
+
+def test_api_docs_and_favicon_are_served_by_the_app_itself(view: FakeView) -> None:
+    with open_client(view) as client:
+        docs = client.get("/docs")
+        script = client.get("/vendor/swagger-ui/swagger-ui-bundle.js")
+        style = client.get("/vendor/swagger-ui/swagger-ui.css")
+        icon = client.get("/favicon.ico")
+        redoc = client.get("/redoc")
+        page = client.get("/").text
+    assert docs.status_code == 200 and "SwaggerUIBundle" in docs.text
+    assert '"/vendor/swagger-ui/swagger-ui-bundle.js"' in docs.text and "cdn." not in docs.text
+    assert '"validatorUrl": null' in docs.text
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+    assert style.status_code == 200 and ".swagger-ui" in style.text
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert redoc.status_code == 404  # the framework's CDN-loaded ReDoc page is gone
+    assert '<a href="/docs">API docs</a>' in page and 'rel="icon" href="/static/favicon.svg"' in page
+
+
+def test_live_update_status_is_only_offered_where_the_page_updates(view: FakeView) -> None:
+    with open_client(view) as client:
+        live = [client.get(url).text for url in ("/", "/routes", "/search", "/branches/main")]
+        missing = client.get("/branches/gone").text
+    for html in live:
+        assert "data-live" in html and 'id="live-status"' in html
+    assert "data-live" not in missing and 'id="live-status"' not in missing
+    assert "Live updates: none on this page." in missing
