@@ -90,6 +90,10 @@ def test_every_page_is_self_contained_readable_and_accessible(stack: Stack, view
                 expect(page.locator("#live-status")).to_have_text("on")
             else:
                 expect(page.locator("#live-status")).to_have_count(0)
+            if name == "branch-feature":  # the map comes first, with the branch's change to /api marked
+                first = page.locator("main h2").first
+                expect(first).to_have_text("Route map")
+                expect(page.locator("svg.routemap .node.path.change-retargeted")).to_contain_text("/api")
             page.wait_for_load_state("networkidle")
             if viewport == "phone":
                 overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
