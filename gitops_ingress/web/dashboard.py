@@ -46,6 +46,7 @@ from gitops_ingress.web.forge import GitHubClient, repo_links
 from gitops_ingress.web.options import WebOptions
 from gitops_ingress.web.previews import previews_router
 from gitops_ingress.web.routemap import route_maps
+from gitops_ingress.web.timeline import timeline_svg
 from gitops_ingress.web.timewords import time_element
 
 HERE = Path(__file__).parent
@@ -193,6 +194,7 @@ def dashboard_router(
         preview_bases = {(p.environment, p.stable_host): p.url for p in status.preview_urls}
         tables = view.routes(name) or {}
         diff = view.diff(name)
+        history = view.history(name, 50)
         return render(
             request,
             "branch.html",
@@ -200,7 +202,8 @@ def dashboard_router(
             tables=tables,
             maps=route_maps(tables, diff.changes if diff and not status.stable else ()),
             diff=diff,
-            history=view.history(name, 50),
+            history=history,
+            timeline=timeline_svg(history),
             findings=sorted_findings(status.findings),
             preview_bases=preview_bases,
         )

@@ -144,9 +144,18 @@ def route_map_svg(environment: str, rows: Sequence[MapRow]) -> Markup:
         parts.append(_box(x_service, y - BOX / 2, services_w, BOX, service, "node service", f"backend {service}"))
     name = f"Route map of {environment}: {summary}"
     return Markup(
-        '<svg class="routemap" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{}" '
+        '<svg class="{}" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{}" '
         'width="{:.0f}" height="{:.0f}" viewBox="0 0 {:.0f} {:.0f}"><title>{}</title>{}</svg>'
-    ).format(name, width, height, width, height, name, Markup("").join(parts))
+    ).format(
+        "routemap with-changes" if changed else "routemap",
+        name,
+        width,
+        height,
+        width,
+        height,
+        name,
+        Markup("").join(parts),
+    )
 
 
 def route_maps(tables: Mapping[str, RouteTable], changes: Sequence[RouteChange] = ()) -> dict[str, Markup]:

@@ -205,13 +205,13 @@ def test_branch_page_updates_without_a_reload_after_a_push(stack: Stack, page: P
     page.goto(stack.api + "/branches/" + FEATURE.replace("/", "%2F"))
     expect(page.locator("#live-status")).to_contain_text("on")
     page.evaluate("window.__sameDocument = true")
-    expect(page.get_by_text("/api/v3/beta")).to_have_count(0)
+    expect(page.locator("svg.routemap", has_text="/api/v3/beta")).to_have_count(0)
     stack.work.switch(FEATURE)
     stack.work.write({FEATURE_FILE: FEATURE_YAML.replace("/api/v2/recommendations", "/api/v3/beta")})
     stack.work.commit("Try v3")
     stack.work.push(FEATURE)
     stack.notify()
-    expect(page.locator("table code", has_text="/api/v3/beta").first).to_be_visible()
+    expect(page.locator("svg.routemap .node.path.change-added", has_text="/api/v3/beta")).to_be_visible()
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
     page.screenshot(path=str(SCREENSHOTS / "branch-after-push.png"), full_page=True)
 

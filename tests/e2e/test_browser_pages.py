@@ -94,6 +94,11 @@ def test_every_page_is_self_contained_readable_and_accessible(stack: Stack, view
                 first = page.locator("main h2").first
                 expect(first).to_have_text("Route map")
                 expect(page.locator("svg.routemap .node.path.change-retargeted")).to_contain_text("/api")
+                expect(page.locator(".ba-row.change-retargeted .ba-after")).to_contain_text("catalog-api-v2")
+                # close-ups of the map and the diff picture (docs/dashboard.md shows them)
+                for section in ("map-h", "diff-h"):
+                    close_up = SCREENSHOTS / f"{name}-{section.removesuffix('-h')}-{viewport}.png"
+                    page.locator(f'section[aria-labelledby="{section}"]').screenshot(path=str(close_up))
             page.wait_for_load_state("networkidle")
             if viewport == "phone":
                 overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")

@@ -38,13 +38,14 @@ def test_rows_mark_what_the_diff_added_removed_and_retargeted() -> None:
     assert "+ /api/v2/new (Exact)" in maps["production"] and "→ /api<" in maps["production"]
     assert 'class="edge before"' in maps["production"]  # the dashed edge to where /api went before
     assert "3 paths to 3 backends, 2 changed" in maps["production"]
+    assert maps["production"].startswith('<svg class="routemap with-changes"')
 
 
 def test_without_a_diff_nothing_is_marked_and_each_service_is_drawn_once() -> None:
     svg = route_maps(main_tables())["production"]
     assert "change-added" not in svg and "change-retargeted" not in svg and "edge before" not in svg
     assert svg.count('class="node service"') == 2 and svg.count('class="node path"') == 2
-    assert svg.startswith('<svg class="routemap"') and 'role="img"' in svg
+    assert svg.startswith('<svg class="routemap" ') and 'role="img"' in svg
 
 
 def test_every_label_is_escaped() -> None:
@@ -60,3 +61,14 @@ def test_the_branch_page_shows_the_map_first_and_the_stable_routes_page_shows_it
     assert feature.index('<h2 id="map-h">Route map</h2>') < feature.index("Status</dt>")
     assert 'class="node path change-retargeted"' in feature and "changes against main" in feature
     assert '<svg class="routemap"' in stable and "change-" not in stable.split("<svg", 1)[1].split("</svg>")[0]
+
+
+def test_the_diff_is_drawn_before_and_after_per_host() -> None:
+    with open_client(sample_view()) as client:
+        feature = client.get("/branches/feature%2Fapi-v2").text
+    picture = feature.split('<div class="beforeafter">', 1)[1].split("<h3>Details</h3>", 1)[0]
+    assert picture.count('<figure class="ba-host">') == 1 and "shop.<wbr>example.<wbr>com" in picture
+    assert picture.count('<div class="ba-row change-') == 2
+    retargeted = picture.split('<div class="ba-row change-retargeted">', 1)[1].split("</div>", 1)[0]
+    assert "<code>GET /<wbr>api</code>" in retargeted
+    assert retargeted.index("shop/catalog-api:8080") < retargeted.index("shop/catalog-api-v2:8080")
