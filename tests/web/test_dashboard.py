@@ -250,4 +250,6 @@ def test_times_read_in_words_and_hosts_wrap_at_dots(view: FakeView) -> None:
         feature = client.get("/branches/feature%2Fapi-v2").text
     tooltip = '<time datetime="2026-11-25T10:00:00+00:00" title="2026-11-25T10:00:00+00:00">'
     assert tooltip in overview and " ago</time>" in overview
+    synced = 'synced <time datetime="2026-11-26T12:00:00+00:00" title="2026-11-26T12:00:00+00:00">'
+    assert synced in overview and synced in feature  # each branch's last sync age, in words
     assert "shop.<wbr>example.<wbr>com" in feature and "overflow-wrap: anywhere" not in feature
