@@ -191,7 +191,7 @@ def dashboard_router(
         status = view.branch(name)
         if status is None:
             return render(request, "not_found.html", status_code=404, what="branch", name=name)
-        preview_bases = {(p.environment, p.stable_host): p.url for p in status.preview_urls}
+        preview_bases = {(p.environment, p.stable_host): p.url for p in status.preview_urls if safe_href(p.url)}
         tables = view.routes(name) or {}
         diff = view.diff(name)
         history = view.history(name, 50)
@@ -200,7 +200,7 @@ def dashboard_router(
             "branch.html",
             branch=status,
             tables=tables,
-            maps=route_maps(tables, diff.changes if diff and not status.stable else ()),
+            maps=route_maps(tables, diff.changes if diff and not status.stable else (), preview_bases),
             diff=diff,
             history=history,
             timeline=timeline_svg(history),

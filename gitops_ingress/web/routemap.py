@@ -105,8 +105,12 @@ def _edge(x1: float, y1: float, x2: float, y2: float, css: str) -> Markup:
     )
 
 
-def route_map_svg(environment: str, rows: Sequence[MapRow]) -> Markup:
-    """The SVG of one environment (escaped throughout: every label comes from a branch)."""
+def route_map_svg(environment: str, rows: Sequence[MapRow], previews: Mapping[str, str] | None = None) -> Markup:
+    """The SVG of one environment (escaped throughout: every label comes from a branch).
+    ``previews``: rule host -> the branch's preview URL for it; each path still served becomes a
+    link to try it there (keyboard-focusable, like any link)."""
+    previews = previews or {}
+    linked = False
     hosts_w = _width(row.host or ANY_HOST for row in rows)
     paths_w = _width(row.label for row in rows)
     services = _service_rows(rows)
@@ -138,16 +142,22 @@ def route_map_svg(environment: str, rows: Sequence[MapRow]) -> Markup:
             title += f" (was {row.before})"
             parts.append(_edge(x_path + paths_w, y, x_service, middle(services[row.before]), "before"))
         parts.append(_edge(x_path + paths_w, y, x_service, middle(services[row.service]), row.css))
-        parts.append(_box(x_path, y - BOX / 2, paths_w, BOX, row.label, f"node path {row.css}".strip(), title))
+        box = _box(x_path, y - BOX / 2, paths_w, BOX, row.label, f"node path {row.css}".strip(), title)
+        base = previews.get(row.host, "") if row.change != "removed" else ""
+        if base:
+            box = Markup('<a href="{}">{}</a>').format(base.rstrip("/") + (row.path or "/"), box)
+            linked = True
+        parts.append(box)
     for service, index in services.items():
         y = middle(index)
         parts.append(_box(x_service, y - BOX / 2, services_w, BOX, service, "node service", f"backend {service}"))
     name = f"Route map of {environment}: {summary}"
     return Markup(
-        '<svg class="{}" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{}" '
+        '<svg class="{}" xmlns="http://www.w3.org/2000/svg" role="{}" aria-label="{}" '
         'width="{:.0f}" height="{:.0f}" viewBox="0 0 {:.0f} {:.0f}"><title>{}</title>{}</svg>'
     ).format(
         "routemap with-changes" if changed else "routemap",
+        "group" if linked else "img",  # an image may not hold links (they stay reachable by keyboard)
         name,
         width,
         height,
@@ -158,13 +168,21 @@ def route_map_svg(environment: str, rows: Sequence[MapRow]) -> Markup:
     )
 
 
-def route_maps(tables: Mapping[str, RouteTable], changes: Sequence[RouteChange] = ()) -> dict[str, Markup]:
+def route_maps(
+    tables: Mapping[str, RouteTable],
+    changes: Sequence[RouteChange] = (),
+    previews: Mapping[tuple[str, str], str] | None = None,
+) -> dict[str, Markup]:
     """One SVG per environment, by name; ``changes`` is the branch's diff (all environments: one
-    the branch dropped whole still shows what it removed)."""
+    the branch dropped whole still shows what it removed); ``previews``: (environment, rule host)
+    -> preview URL, only http(s) ones."""
     names = sorted(tables.keys() | {c.environment for c in changes if c.kind is ChangeKind.REMOVED})
+    links = previews or {}
     return {
         name: route_map_svg(
-            name, map_rows(tables.get(name, EMPTY_TABLE), (c for c in changes if c.environment == name))
+            name,
+            map_rows(tables.get(name, EMPTY_TABLE), (c for c in changes if c.environment == name)),
+            {host: url for (environment, host), url in links.items() if environment == name},
         )
         for name in names
     }

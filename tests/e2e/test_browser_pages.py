@@ -9,6 +9,7 @@ One ``serve`` for the module: these tests only read, and a stack takes seconds t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,8 @@ def test_every_page_is_self_contained_readable_and_accessible(stack: Stack, view
                 expect(first).to_have_text("Route map")
                 expect(page.locator("svg.routemap .node.path.change-retargeted")).to_contain_text("/api")
                 expect(page.locator(".ba-row.change-retargeted .ba-after")).to_contain_text("catalog-api-v2")
+                try_api = page.locator("svg.routemap a", has_text="/api").first  # paths link to the preview
+                expect(try_api).to_have_attribute("href", re.compile(r"^http://[^/]+\.preview\.localhost:\d+/api"))
                 # close-ups of the map and the diff picture (docs/dashboard.md shows them)
                 for section in ("map-h", "diff-h"):
                     close_up = SCREENSHOTS / f"{name}-{section.removesuffix('-h')}-{viewport}.png"

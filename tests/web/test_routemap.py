@@ -72,3 +72,22 @@ def test_the_diff_is_drawn_before_and_after_per_host() -> None:
     retargeted = picture.split('<div class="ba-row change-retargeted">', 1)[1].split("</div>", 1)[0]
     assert "<code>GET /<wbr>api</code>" in retargeted
     assert retargeted.index("shop/catalog-api:8080") < retargeted.index("shop/catalog-api-v2:8080")
+
+
+def test_paths_link_to_the_branch_preview_but_never_a_removed_one_or_a_script_url() -> None:
+    tables = branch_tables()
+    diff = diff_environments(main_tables(), tables)
+    previews = {
+        ("production", "shop.example.com"): "http://feature--shop.preview.localhost:8080/",
+        ("staging", "shop.staging.example.com"): "http://feature--staging.preview.localhost:8080/",
+    }
+    maps = route_maps(tables, diff.changes, previews)
+    assert '<a href="http://feature--shop.preview.localhost:8080/api/v2/new">' in maps["production"]
+    assert "<a " not in maps["staging"]  # its only path was removed: nothing to try
+    view = sample_view()
+    status = view.statuses["feature/api-v2"]
+    bad = status.preview_urls[0].model_copy(update={"url": "javascript:alert(1)"})
+    view.statuses["feature/api-v2"] = status.model_copy(update={"preview_urls": (bad,)})
+    with open_client(view) as client:
+        page = client.get("/branches/feature%2Fapi-v2").text
+    assert 'href="javascript:' not in page
