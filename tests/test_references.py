@@ -25,6 +25,7 @@ SKIPPED_FOLDERS = {
     ".gitops-ingress",
     ".hypothesis",
     ".state",
+    "node_modules",  # tests/a11y: axe-core, installed by npm ci
 }
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 

@@ -12,6 +12,7 @@ decoded form, and a name is only ever a key into the view, never a file path.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,9 +21,10 @@ from urllib.parse import urlencode
 import jinja2
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,11 +39,15 @@ from gitops_ingress.web.api import (
     page_of,
     resolve_request,
 )
+from gitops_ingress.web.apidocs import DOCS_URL, FAVICON_URL, install_api_docs
 from gitops_ingress.web.auth import Access
 from gitops_ingress.web.events import events_router
 from gitops_ingress.web.forge import GitHubClient, repo_links
 from gitops_ingress.web.options import WebOptions
 from gitops_ingress.web.previews import previews_router
+from gitops_ingress.web.routemap import route_maps
+from gitops_ingress.web.timeline import timeline_svg
+from gitops_ingress.web.timewords import time_element
 
 HERE = Path(__file__).parent
 CSP = (
@@ -54,8 +60,8 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
-# FastAPI's interactive docs load their script from a CDN; they keep the framework's headers.
-_CSP_EXEMPT = ("/docs", "/redoc")
+# The API docs page bootstraps Swagger UI with an inline script (web/apidocs.py).
+_CSP_EXEMPT = (DOCS_URL,)
 
 
 class SecurityHeaders:
@@ -82,6 +88,15 @@ def safe_href(url: str) -> str:
     return url if url.startswith(("http://", "https://")) else ""
 
 
+_BREAK_AFTER = re.compile(r"(?<=[./])")
+
+
+def soft_breaks(text: str) -> Markup:
+    """Host names and file paths may wrap only after a dot or a slash (``<wbr>``), never inside a
+    label or a file name."""
+    return Markup("<wbr>").join(escape(part) for part in _BREAK_AFTER.split(text))
+
+
 def templates_for(options: WebOptions) -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -94,6 +109,8 @@ def templates_for(options: WebOptions) -> Jinja2Templates:
     env.filters["branch_url"] = branch_path
     env.filters["short"] = lambda sha: (sha or "")[:10]
     env.filters["href"] = safe_href
+    env.filters["breakable"] = soft_breaks
+    env.filters["when"] = time_element
     env.globals["file_url"] = lambda commit, path, line=0: links.file_url(commit, path, line) if links else ""
     env.globals["commit_url"] = lambda commit: links.commit_url(commit) if links else ""
     env.globals["States"] = SyncState
@@ -144,7 +161,8 @@ def dashboard_router(
     @router.get("/routes", response_class=HTMLResponse)
     async def stable_routes(request: Request) -> HTMLResponse:
         name = view.settings.stable_branch
-        return render(request, "routes.html", branch=view.branch(name), tables=view.routes(name) or {})
+        tables = view.routes(name) or {}
+        return render(request, "routes.html", branch=view.branch(name), tables=tables, maps=route_maps(tables))
 
     @router.get("/search", response_class=HTMLResponse)
     async def search(
@@ -173,14 +191,19 @@ def dashboard_router(
         status = view.branch(name)
         if status is None:
             return render(request, "not_found.html", status_code=404, what="branch", name=name)
-        preview_bases = {(p.environment, p.stable_host): p.url for p in status.preview_urls}
+        preview_bases = {(p.environment, p.stable_host): p.url for p in status.preview_urls if safe_href(p.url)}
+        tables = view.routes(name) or {}
+        diff = view.diff(name)
+        history = view.history(name, 50)
         return render(
             request,
             "branch.html",
             branch=status,
-            tables=view.routes(name) or {},
-            diff=view.diff(name),
-            history=view.history(name, 50),
+            tables=tables,
+            maps=route_maps(tables, diff.changes if diff and not status.stable else (), preview_bases),
+            diff=diff,
+            history=history,
+            timeline=timeline_svg(history),
             findings=sorted_findings(status.findings),
             preview_bases=preview_bases,
         )
@@ -205,6 +228,11 @@ def install_dashboard(
     app.include_router(events_router(view, access))
     app.include_router(dashboard_router(view, access, options, templates))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    install_api_docs(app)
+
+    @app.get(FAVICON_URL, include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(HERE / "static" / "favicon.svg", media_type="image/svg+xml")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

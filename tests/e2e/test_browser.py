@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -76,8 +77,9 @@ class Stack:
         assert answer.status_code < 300, answer.text
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+@contextmanager
+def running_stack(tmp_path: Path) -> Iterator[Stack]:
+    """``serve`` on the sample repository with a feature and a refused branch, every branch settled."""
     remote, work = make_sample_remote(tmp_path)
     work.branch(FEATURE)
     work.write({FEATURE_FILE: FEATURE_YAML})
@@ -132,11 +134,17 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(tmp_path) as running:
+        yield running
+
+
+@contextmanager
+def browser_page(width: int = 1280, height: int = 900) -> Iterator[Page]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport={"width": width, "height": height})
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
         try:
@@ -144,6 +152,12 @@ def page() -> Iterator[Page]:
         finally:
             context.close()
             browser.close()
+
+
+@pytest.fixture
+def page() -> Iterator[Page]:
+    with browser_page() as opened:
+        yield opened
 
 
 def test_overview_lists_branches_with_preview_links_that_reach_the_branch_backend(stack: Stack, page: Page) -> None:
@@ -174,13 +188,13 @@ def test_branch_page_updates_without_a_reload_after_a_push(stack: Stack, page: P
     page.goto(stack.api + "/branches/" + FEATURE.replace("/", "%2F"))
     expect(page.locator("#live-status")).to_contain_text("on")
     page.evaluate("window.__sameDocument = true")
-    expect(page.get_by_text("/api/v3/beta")).to_have_count(0)
+    expect(page.locator("svg.routemap", has_text="/api/v3/beta")).to_have_count(0)
     stack.work.switch(FEATURE)
     stack.work.write({FEATURE_FILE: FEATURE_YAML.replace("/api/v2/recommendations", "/api/v3/beta")})
     stack.work.commit("Try v3")
     stack.work.push(FEATURE)
     stack.notify()
-    expect(page.locator("table code", has_text="/api/v3/beta").first).to_be_visible()
+    expect(page.locator("svg.routemap .node.path.change-added", has_text="/api/v3/beta")).to_be_visible()
     assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
     page.screenshot(path=str(SCREENSHOTS / "branch-after-push.png"), full_page=True)
 

@@ -23,6 +23,11 @@ HTML = {"Accept": "text/html"}
 SCRIPT = "<script>alert(1)</script>"
 
 
+def words(html: str) -> str:
+    """The page without its soft line breaks (``<wbr>`` after dots and slashes)."""
+    return html.replace("<wbr>", "")
+
+
 @pytest.fixture
 def view() -> FakeView:
     return sample_view()
@@ -42,15 +47,15 @@ def test_overview_lists_branches_by_environment_with_preview_links(view: FakeVie
 
 def test_branch_page_shows_routes_diff_findings_and_history(view: FakeView) -> None:
     with open_client(view) as client:
-        feature = client.get("/branches/" + quote("feature/api-v2", safe="")).text
+        feature = words(client.get("/branches/" + quote("feature/api-v2", safe="")).text)
         decoded = client.get("/branches/feature/api-v2")
-        broken = client.get("/branches/broken").text
+        broken = words(client.get("/branches/broken").text)
     assert "GET shop.example.com/api</code>" in feature
     assert (
         'href="http://feature-api-v2-1fac20--shop-example-com.preview.localhost:8080/api/v2/new">try the preview'
         in feature
     )
-    assert "<td>retargeted</td>" in feature and "<td>added</td>" in feature
+    assert '<td data-label="Change">retargeted</td>' in feature and '<td data-label="Change">added</td>' in feature
     assert "https://github.com/acme/routes/blob/" + "b" * 40 + "/environments/production/shop.yaml#L30" in feature
     assert "12.5 ms" in feature
     assert decoded.status_code == 200 and ">feature/api-v2</h1>" in decoded.text
@@ -62,7 +67,7 @@ def test_branch_page_shows_routes_diff_findings_and_history(view: FakeView) -> N
 
 def test_findings_are_plain_text_without_a_known_forge(view: FakeView) -> None:
     with open_client(view, WebOptions(repo_url="/srv/git/routes.git")) as client:
-        broken = client.get("/branches/broken").text
+        broken = words(client.get("/branches/broken").text)
     assert "environments/production/shop.yaml:12" in broken and "github.com" not in broken
 
 
@@ -209,3 +214,42 @@ def test_overview_with_1000_branches_is_paginated_and_fast() -> None:
     assert 'rel="next"' in first.text and 'href="/?page=2"' in first.text
     assert last.text.count('<tr data-branch="') == 1 and 'rel="prev"' in last.text
     assert beyond.status_code == 200 and beyond.text.count('<tr data-branch="') == 0
+
+
+def test_api_docs_and_favicon_are_served_by_the_app_itself(view: FakeView) -> None:
+    with open_client(view) as client:
+        docs = client.get("/docs")
+        script = client.get("/vendor/swagger-ui/swagger-ui-bundle.js")
+        style = client.get("/vendor/swagger-ui/swagger-ui.css")
+        icon = client.get("/favicon.ico")
+        redoc = client.get("/redoc")
+        page = client.get("/").text
+    assert docs.status_code == 200 and "SwaggerUIBundle" in docs.text
+    assert '"/vendor/swagger-ui/swagger-ui-bundle.js"' in docs.text and "cdn." not in docs.text
+    assert '"validatorUrl": null' in docs.text
+    assert script.status_code == 200 and "SwaggerUIBundle" in script.text
+    assert style.status_code == 200 and ".swagger-ui" in style.text
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert redoc.status_code == 404  # the framework's CDN-loaded ReDoc page is gone
+    assert '<a href="/docs">API docs</a>' in page and 'rel="icon" href="/static/favicon.svg"' in page
+
+
+def test_live_update_status_is_only_offered_where_the_page_updates(view: FakeView) -> None:
+    with open_client(view) as client:
+        live = [client.get(url).text for url in ("/", "/routes", "/search", "/branches/main")]
+        missing = client.get("/branches/gone").text
+    for html in live:
+        assert "data-live" in html and 'id="live-status"' in html
+    assert "data-live" not in missing and 'id="live-status"' not in missing
+    assert "Live updates: none on this page." in missing
+
+
+def test_times_read_in_words_and_hosts_wrap_at_dots(view: FakeView) -> None:
+    with open_client(view) as client:
+        overview = client.get("/").text
+        feature = client.get("/branches/feature%2Fapi-v2").text
+    tooltip = '<time datetime="2026-11-25T10:00:00+00:00" title="2026-11-25T10:00:00+00:00">'
+    assert tooltip in overview and " ago</time>" in overview
+    synced = 'synced <time datetime="2026-11-26T12:00:00+00:00" title="2026-11-26T12:00:00+00:00">'
+    assert synced in overview and synced in feature  # each branch's last sync age, in words
+    assert "shop.<wbr>example.<wbr>com" in feature and "overflow-wrap: anywhere" not in feature

@@ -1,0 +1,93 @@
+"""The route map: rows from a real route table and a real diff, and the SVG they draw."""
+
+from __future__ import annotations
+
+from gitops_ingress.core.diff import diff_environments
+from gitops_ingress.core.routing import RouteTable
+from gitops_ingress.web.routemap import MapRow, map_rows, route_map_svg, route_maps
+from tests.web.dashboard_fakes import FakeView, main_tables, open_client, route, sample_view
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def branch_tables() -> dict[str, RouteTable]:
+    """Against main: /api re-targeted, /api/v2/new added, and staging's only route removed."""
+    return {
+        "production": RouteTable(
+            [
+                route("shop.example.com", "/", "storefront"),
+                route("shop.example.com", "/api", "catalog-api-v2", "8080", line=21),
+                route("shop.example.com", "/api/v2/new", "catalog-api-v2", "8080", path_type="Exact", line=30),
+            ]
+        )
+    }
+
+
+def test_rows_mark_what_the_diff_added_removed_and_retargeted() -> None:
+    tables = branch_tables()
+    diff = diff_environments(main_tables(), tables)
+    production = map_rows(tables["production"], [c for c in diff.changes if c.environment == "production"])
+    assert production == [
+        MapRow("shop.example.com", "/", "Prefix", "shop/storefront:80"),
+        MapRow("shop.example.com", "/api", "Prefix", "shop/catalog-api-v2:8080", "retargeted", "shop/catalog-api:8080"),
+        MapRow("shop.example.com", "/api/v2/new", "Exact", "shop/catalog-api-v2:8080", "added"),
+    ]
+    maps = route_maps(tables, diff.changes)
+    assert list(maps) == ["production", "staging"]  # staging was dropped whole: its removal still shows
+    assert 'class="node path change-removed"' in maps["staging"] and "\u2212 /" in maps["staging"]
+    assert "+ /api/v2/new (Exact)" in maps["production"] and "→ /api<" in maps["production"]
+    assert 'class="edge before"' in maps["production"]  # the dashed edge to where /api went before
+    assert "3 paths to 3 backends, 2 changed" in maps["production"]
+    assert maps["production"].startswith('<svg class="routemap with-changes"')
+
+
+def test_without_a_diff_nothing_is_marked_and_each_service_is_drawn_once() -> None:
+    svg = route_maps(main_tables())["production"]
+    assert "change-added" not in svg and "change-retargeted" not in svg and "edge before" not in svg
+    assert svg.count('class="node service"') == 2 and svg.count('class="node path"') == 2
+    assert svg.startswith('<svg class="routemap" ') and 'role="img"' in svg
+
+
+def test_every_label_is_escaped() -> None:
+    svg = route_map_svg("prod" + SCRIPT, [MapRow(SCRIPT + ".example.com", "/" + SCRIPT, "Prefix", "ns/" + SCRIPT)])
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_the_branch_page_shows_the_map_first_and_the_stable_routes_page_shows_it_too() -> None:
+    view: FakeView = sample_view()
+    with open_client(view) as client:
+        feature = client.get("/branches/feature%2Fapi-v2").text
+        stable = client.get("/routes").text
+    assert feature.index('<h2 id="map-h">Route map</h2>') < feature.index("Status</dt>")
+    assert 'class="node path change-retargeted"' in feature and "changes against main" in feature
+    assert '<svg class="routemap"' in stable and "change-" not in stable.split("<svg", 1)[1].split("</svg>")[0]
+
+
+def test_the_diff_is_drawn_before_and_after_per_host() -> None:
+    with open_client(sample_view()) as client:
+        feature = client.get("/branches/feature%2Fapi-v2").text
+    picture = feature.split('<div class="beforeafter">', 1)[1].split("<h3>Details</h3>", 1)[0]
+    assert picture.count('<figure class="ba-host">') == 1 and "shop.<wbr>example.<wbr>com" in picture
+    assert picture.count('<div class="ba-row change-') == 2
+    retargeted = picture.split('<div class="ba-row change-retargeted">', 1)[1].split("</div>", 1)[0]
+    assert "<code>GET /<wbr>api</code>" in retargeted
+    assert retargeted.index("shop/catalog-api:8080") < retargeted.index("shop/catalog-api-v2:8080")
+
+
+def test_paths_link_to_the_branch_preview_but_never_a_removed_one_or_a_script_url() -> None:
+    tables = branch_tables()
+    diff = diff_environments(main_tables(), tables)
+    previews = {
+        ("production", "shop.example.com"): "http://feature--shop.preview.localhost:8080/",
+        ("staging", "shop.staging.example.com"): "http://feature--staging.preview.localhost:8080/",
+    }
+    maps = route_maps(tables, diff.changes, previews)
+    assert '<a href="http://feature--shop.preview.localhost:8080/api/v2/new">' in maps["production"]
+    assert "<a " not in maps["staging"]  # its only path was removed: nothing to try
+    view = sample_view()
+    status = view.statuses["feature/api-v2"]
+    bad = status.preview_urls[0].model_copy(update={"url": "javascript:alert(1)"})
+    view.statuses["feature/api-v2"] = status.model_copy(update={"preview_urls": (bad,)})
+    with open_client(view) as client:
+        page = client.get("/branches/feature%2Fapi-v2").text
+    assert 'href="javascript:' not in page
