@@ -24,6 +24,7 @@ REQUEST_PATH = (
     "decide",
     "exchange",
     "flow",
+    "forwarded",
     "forwarding",
     "metrics",
     "pool",

@@ -6,8 +6,8 @@ sorted out on the spot, and the framing rules that defeat request smuggling are 
 anything could reach an upstream (one Content-Length value, Transfer-Encoding exactly
 ``chunked``, never both, one Host). ``upstream_request`` then writes the head for the upstream in
 one join: hop-by-hop headers (RFC 9110 7.6.1: Connection and what it names, Keep-Alive, Proxy-*,
-TE, Trailer, Upgrade unless upgrading) gone, X-Forwarded-* and X-Request-Id set, and for preview
-hosts the stable Host restored.
+TE, Trailer, Upgrade unless upgrading) gone, X-Forwarded-*, X-Real-IP, Forwarded (whom to
+believe: proxy/forwarded.py) and X-Request-Id set, and for preview hosts the stable Host restored.
 
 Responses get the mirror treatment in ``ResponseHead``, but from the raw head block rather than
 header by header: the upstream connection takes no per-header callbacks (they were the largest
@@ -22,6 +22,7 @@ import re
 from typing import Final
 
 from gitops_ingress.proxy.errors import ClientRequestError
+from gitops_ingress.proxy.forwarded import ListenerForwarding
 
 # request headers that are not forwarded as they came (value: what ``add`` does with them)
 # (Final, here and below: compiled code reads them without a lookup in the module's dict, setup.py)
@@ -35,6 +36,11 @@ _XFF: Final = 6
 _XRID: Final = 7
 _DROP: Final = 8
 _ACCEPT: Final = 9
+_FORWARDED: Final = 10
+_XF_PROTO: Final = 11
+_XF_HOST: Final = 12
+_XF_PORT: Final = 13
+_REAL_IP: Final = 14
 _SPECIAL: Final[dict[bytes, int]] = {
     b"host": _HOST,
     b"content-length": _CL,
@@ -49,9 +55,11 @@ _SPECIAL: Final[dict[bytes, int]] = {
     b"trailer": _DROP,
     b"proxy-connection": _DROP,
     b"proxy-authorization": _DROP,
-    b"x-forwarded-proto": _DROP,
-    b"x-forwarded-host": _DROP,
-    b"x-forwarded-port": _DROP,
+    b"x-forwarded-proto": _XF_PROTO,
+    b"x-forwarded-host": _XF_HOST,
+    b"x-forwarded-port": _XF_PORT,
+    b"x-real-ip": _REAL_IP,
+    b"forwarded": _FORWARDED,
     b"accept": _ACCEPT,
 }
 # bytes allowed in a Host value (reg-name, IPv6 literal brackets, port); others are a 400
@@ -88,7 +96,11 @@ class RequestHead:
         "connection_tokens",
         "content_length",
         "expect_continue",
+        "forwarded",
         "forwarded_for",
+        "forwarded_host",
+        "forwarded_port",
+        "forwarded_proto",
         "has_body",
         "header_bytes",
         "headers",
@@ -96,6 +108,7 @@ class RequestHead:
         "http11",
         "keep_alive",
         "method",
+        "real_ip",
         "request_id",
         "target",
         "upgrade",
@@ -113,7 +126,13 @@ class RequestHead:
         self.expect_continue = False
         self.upgrade: bytes | None = None
         self.connection_tokens: frozenset[bytes] = frozenset()
+        # what the client said about earlier hops, believed only from a trusted proxy (forwarded.py)
         self.forwarded_for = b""
+        self.forwarded = b""
+        self.forwarded_proto = b""
+        self.forwarded_host = b""
+        self.forwarded_port = b""
+        self.real_ip = b""
         self.request_id = b""
         self.want_html = False
         self.keep_alive = True
@@ -158,6 +177,16 @@ class RequestHead:
             self.upgrade = value
         elif kind == _XFF:
             self.forwarded_for = value if not self.forwarded_for else self.forwarded_for + b", " + value
+        elif kind == _FORWARDED:
+            self.forwarded = value if not self.forwarded else self.forwarded + b", " + value
+        elif kind == _XF_PROTO:
+            self.forwarded_proto = self.forwarded_proto or value  # the first of each: one hop wrote it
+        elif kind == _XF_HOST:
+            self.forwarded_host = self.forwarded_host or value
+        elif kind == _XF_PORT:
+            self.forwarded_port = self.forwarded_port or value
+        elif kind == _REAL_IP:
+            self.real_ip = self.real_ip or value
         elif kind == _XRID and len(value) <= 200 and not value.translate(None, _REQUEST_ID_BYTES):
             self.request_id = value  # kept only when short and plain: it goes into logs
 
@@ -206,27 +235,19 @@ class RequestIds:
         return self._base + _HEX_PAIRS[low]
 
 
-def listener_lines(scheme: bytes, port: bytes) -> bytes:
-    """The X-Forwarded-Proto and -Port lines, the same for every request of one listener: built
-    once per listener (proxy/server.py), passed to ``upstream_request`` as they are."""
-    return b"\r\nX-Forwarded-Proto: %b\r\nX-Forwarded-Port: %b" % (scheme, port)
-
-
 def upstream_request(
     head: RequestHead,
     upstream_host: bytes,
     forwarded_host: bytes,
     client_ip: bytes,
-    listener: bytes,
+    listener: ListenerForwarding,
     request_id: bytes,
 ) -> bytes:
     """The request head sent upstream (always HTTP/1.1, keep-alive unless upgrading);
-    ``listener`` is ``listener_lines`` of the listener the request came in on."""
-    forwarded_for = head.forwarded_for + b", " + client_ip if head.forwarded_for else client_ip
+    ``listener`` writes the forwarded lines of the listener the request came in on."""
     parts = [
         head.method, b" ", head.target, b" HTTP/1.1\r\nHost: ", upstream_host,
-        b"\r\nX-Forwarded-For: ", forwarded_for, listener,
-        b"\r\nX-Forwarded-Host: ", forwarded_host,
+        listener.lines(head, forwarded_host, client_ip),
         b"\r\nX-Request-Id: ", request_id, b"\r\n",
     ]  # fmt: skip
     parts += head.headers
