@@ -44,6 +44,7 @@ class ProxySettings:
     # peers (CIDRs) whose X-Forwarded-*, X-Real-IP and Forwarded are kept and extended; everyone
     # else's are replaced with what the proxy saw (proxy/forwarded.py)
     trusted_proxies: tuple[str, ...] = ()
+    debug_pages: bool = False  # error pages name the Service behind them (proxy/pages.py); logs always do
     workers: int = 1
     drain_timeout: float = 30.0  # SIGTERM: how long in-flight requests may take to finish
 
