@@ -26,8 +26,8 @@ for a client whose ALPN list has nothing we speak (only ``h2``), RFC 8446 a ``pr
 alert for one below TLS 1.2. Neither reaches the client today, for two reasons outside this
 module: (1) Python's ``ssl`` answers an ALPN mismatch by not acknowledging ALPN at all
 (``SSL_TLSEXT_ERR_NOACK`` in CPython's ``_selectALPN_cb``; no public hook selects the protocol or
-fails the handshake), so the handshake completes without ALPN and the client, finding no h2, hangs
-up. The one way around it (the private ``SSLContext._msg_callback`` sees the ClientHello's ALPN
+fails the handshake), so the handshake completes without ALPN and the client learns only from the
+missing ALPN answer that we speak no h2 (an h2-only client then gives up on its own). The one way around it (the private ``SSLContext._msg_callback`` sees the ClientHello's ALPN
 list before the SNI callback runs, which may then return 120 to fail the handshake with
 ``no_application_protocol``; tried) runs into the second reason;
 (2) for a handshake OpenSSL does fail (an old version, or an alert returned from the SNI
