@@ -88,7 +88,7 @@ def test_access_log_lines_are_batched_and_flushed_on_a_timer() -> None:
                     flushed.set_result(None)
 
         stream = Recording()
-        log = AccessLog(stream, flush_delay=0.01)
+        log = AccessLog(stream, flush_delay=0.01, max_records=1000)  # the timer, not a full buffer (test_accesslog.py)
         for index in range(100):
             log({"status": 200, "n": index})
         assert flushes == []  # nothing flushed per line
