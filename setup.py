@@ -33,6 +33,7 @@ REQUEST_PATH = (
     "decide",
     "exchange",
     "flow",
+    "forwarded",
     "forwarding",
     "metrics",
     "pool",

@@ -27,8 +27,12 @@ nginx's own rate moved between 43k and 61k requests/s in them); pinned, the spre
 
 Needs Debian's nginx and wrk (``apt-get install -y nginx-light wrk``).
 
-    python bench/proxy.py [--duration 10] [--rounds 3] [--pairs 6] [--pin]
+    python bench/proxy.py [--duration 10] [--rounds 3] [--pairs 6] [--pin] [--access-log-on]
     python bench/proxy.py --duration 3 --rounds 3 --pairs 2     # a short run, about 90 s
+
+``--access-log-on`` runs only the access log comparison: nginx writing its default combined log
+to a file and ours its JSON log to a file, each beside itself with the log off, and prints the
+ratio with logs on (docs/proxy.md, "Access log").
 """
 
 from __future__ import annotations
@@ -82,6 +86,8 @@ UPSTREAM_BODY = """server {{ listen {LOOPBACK}:{port} reuseport; keepalive_reque
   location / {{ return 200 "ok"; }} }}"""
 FRONT_BODY = """upstream app {{ server {LOOPBACK}:{upstream}; keepalive 64; }}
 server {{ listen {LOOPBACK}:{port}; keepalive_requests 100000;
+  location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}
+server {{ listen {LOOPBACK}:{logged_port}; keepalive_requests 100000; access_log {folder}/front.access.log;
   location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}"""
 
 
@@ -228,7 +234,10 @@ def wrk(
     return result
 
 
-def start_ours(port: int, plane_port: int, admin_port: int, pin: bool = False) -> subprocess.Popen[bytes]:
+def start_ours(
+    port: int, plane_port: int, admin_port: int, pin: bool = False, access_log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Our proxy; with ``access_log``, its JSON access log (stdout) goes to that file."""
     return subprocess.Popen(
         [
             *on_cpu(SERVER_CPU, pin),
@@ -242,8 +251,9 @@ def start_ours(port: int, plane_port: int, admin_port: int, pin: bool = False) -
             f"http://{LOOPBACK}:{plane_port}",
             "--admin-listen",
             f"{LOOPBACK}:{admin_port}",
-            "--no-access-log",
+            "--access-log" if access_log is not None else "--no-access-log",
         ],
+        stdout=access_log.open("wb") if access_log is not None else None,
         stderr=subprocess.DEVNULL,
     )
 
@@ -257,6 +267,42 @@ def median(runs: list[dict[str, float]], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
 
+def access_log_comparison(opts: argparse.Namespace, fronts: dict[str, tuple[int, int, int, int]], folder: Path) -> int:
+    """``--access-log-on``: each front with its access log off and on, alternating, medians.
+    ``fronts``: name -> (pid, port) with the log off, then (pid, port) with it on (one nginx serves
+    both ports; ours logs from a second process)."""
+    runs: dict[tuple[str, bool], list[dict[str, float]]] = {(name, on): [] for name in fronts for on in (False, True)}
+    for _, _, _, port in fronts.values():
+        wrk(port, 2, pin=opts.pin)  # warm-up of the logging fronts
+    for round_no in range(opts.rounds):
+        order = [(name, on) for name in fronts for on in (False, True)]
+        for name, on in order if round_no % 2 == 0 else order[::-1]:
+            pid, port = fronts[name][2:] if on else fronts[name][:2]
+            runs[name, on].append(wrk(port, opts.duration, pid=pid, pin=opts.pin))
+        print(
+            f"round {round_no + 1}: "
+            + ", ".join(f"{n} {'on' if o else 'off'} {r[-1]['rps']:.0f}" for (n, o), r in runs.items()),
+            file=sys.stderr,
+        )
+    print(f"\naccess logs, wrk -t1 -c50 -d{opts.duration}s, {opts.rounds} rounds, medians ({os.cpu_count()} cores)")
+    print(f"{'':10} {'off req/s':>10} {'on req/s':>10} {'cost':>7} {'on p99 ms':>10} {'CPU us/req off':>15} {'on':>6}")
+    rps = {key: median(value, "rps") for key, value in runs.items()}
+    for name in fronts:
+        cost = 100 * (1 - rps[name, True] / rps[name, False])
+        print(
+            f"{name:10} {rps[name, False]:>10.0f} {rps[name, True]:>10.0f} {cost:>6.1f}% "
+            f"{median(runs[name, True], 'p99'):>10.2f} {median(runs[name, False], 'cpu_us'):>15.1f} "
+            f"{median(runs[name, True], 'cpu_us'):>6.1f}"
+        )
+    print(
+        f"throughput ours/nginx, logs on: {rps['ours', True] / rps['nginx', True]:.2f} (target >= 0.95); "
+        f"logs off: {rps['ours', False] / rps['nginx', False]:.2f}"
+    )
+    for name in ("front.access.log", "ours.access.log"):
+        print(f"{name}: {sum(1 for _ in (folder / name).open('rb'))} lines")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10)
@@ -267,6 +313,11 @@ def main() -> int:
         action="store_true",
         help="wrk on CPU 0; the upstream and the proxy under test (nginx or ours) on CPU 1 (taskset)",
     )
+    parser.add_argument(
+        "--access-log-on",
+        action="store_true",
+        help="only compare logs off and on: nginx's combined log to a file, ours the JSON log to a file",
+    )
     opts = parser.parse_args()
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
@@ -275,10 +326,15 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-proxy-"))
     children: list[subprocess.Popen[bytes]] = []
     try:
-        upstream_port, front_port, ours_port, admin_port = (free_port() for _ in range(4))
+        upstream_port, front_port, ours_port, admin_port, logged_port = (free_port() for _ in range(5))
         for name, body in (
             ("upstream", UPSTREAM_BODY.format(LOOPBACK=LOOPBACK, port=upstream_port)),
-            ("front", FRONT_BODY.format(LOOPBACK=LOOPBACK, upstream=upstream_port, port=front_port)),
+            (
+                "front",
+                FRONT_BODY.format(
+                    LOOPBACK=LOOPBACK, upstream=upstream_port, port=front_port, logged_port=logged_port, folder=folder
+                ),
+            ),
         ):
             conf = folder / f"{name}.conf"
             conf.write_text(NGINX_CONF.format(folder=folder, name=name, body=body))
@@ -296,6 +352,18 @@ def main() -> int:
         wait_version(admin, 1)
         for port in (front_port, ours_port):
             wrk(port, 2, pin=opts.pin)  # warm-up: connections, pools, caches
+        if opts.access_log_on:
+            logged = folder / "ours.access.log"
+            ours_logged = start_ours(
+                logged_ours_port := free_port(), plane.port, logged_admin := free_port(), opts.pin, logged
+            )
+            children.append(ours_logged)
+            wait_version(f"http://{LOOPBACK}:{logged_admin}", 1)
+            fronts = {
+                "nginx": (front.pid, front_port, front.pid, logged_port),
+                "ours": (ours.pid, ours_port, ours_logged.pid, logged_ours_port),
+            }
+            return access_log_comparison(opts, fronts, folder)
         big_table = table(10_000)
         other = RouteTable([*big_table.routes, Route("extra.example.com", "/", "Prefix", SERVICE, "bench/extra")])
         big = [ControlPlane.message(RoutingState(t, version=v), upstream) for t, v in ((big_table, 2), (other, 3))]

@@ -5,7 +5,8 @@
           [--preview-domain DOMAIN] [--admin-listen HOST:PORT]
 
 plus options of our own: ``--tls-listen`` (where HTTPS is served; default port 8443 on the
-``--listen`` host), ``--https-redirect``, ``--no-access-log``, ``--drain-timeout``, ``--max-body``,
+``--listen`` host), ``--https-redirect``, ``--no-access-log``, ``--trusted-proxy``, ``--debug-pages``,
+``--drain-timeout``, ``--max-body``,
 ``--settings FILE`` and ``--set NAME=VALUE`` for any other ProxySettings field.
 
 Settings (ingress class, namespace defaults, preview domain) come from ``gitops-ingress.yaml``:
@@ -82,6 +83,19 @@ def add_parser(subparsers: Any) -> None:
         default=True,
         help="JSON access log on stdout (default: on)",
     )
+    parser.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a load balancer or proxy in front whose X-Forwarded-*, X-Real-IP and Forwarded are "
+        "kept and extended (repeatable; everyone else's are replaced)",
+    )
+    parser.add_argument(
+        "--debug-pages",
+        action="store_true",
+        help="error pages name the namespace/service:port behind them (default: only the log does)",
+    )
     parser.add_argument("--drain-timeout", type=float, metavar="SECONDS", help="SIGTERM: time in-flight requests get")
     parser.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body (413 above)")
     parser.add_argument(
@@ -119,9 +133,12 @@ def build_options(args: argparse.Namespace) -> ProxyOptions:
     settings = read_settings_file(args, overrides)
     changes: dict[str, Any] = {
         "access_log": args.access_log,
+        "debug_pages": args.debug_pages,
         "preview_domain": settings.preview_domain,
         "workers": args.workers,
     }
+    if args.trusted_proxy:
+        changes["trusted_proxies"] = tuple(args.trusted_proxy)
     if args.drain_timeout is not None:
         changes["drain_timeout"] = args.drain_timeout
     if args.max_body is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from gitops_ingress.core.errors import ConfigError
+from gitops_ingress.proxy.forwarded import parse_networks
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,10 @@ class ProxySettings:
     # --- behaviour ---
     access_log: bool = False
     preview_domain: str = "preview.localhost"
+    # peers (CIDRs) whose X-Forwarded-*, X-Real-IP and Forwarded are kept and extended; everyone
+    # else's are replaced with what the proxy saw (proxy/forwarded.py)
+    trusted_proxies: tuple[str, ...] = ()
+    debug_pages: bool = False  # error pages name the Service behind them (proxy/pages.py); logs always do
     workers: int = 1
     drain_timeout: float = 30.0  # SIGTERM: how long in-flight requests may take to finish
 
@@ -53,6 +58,7 @@ class ProxySettings:
                 raise ConfigError(f"proxy setting {item.name}={value!r}: must be positive")
         if self.max_body is not None and self.max_body <= 0:
             raise ConfigError(f"proxy setting max_body={self.max_body!r}: must be positive or unset")
+        parse_networks(self.trusted_proxies)
         if self.low_water > self.high_water:
             raise ConfigError("proxy settings: low_water must not exceed high_water")
         return self

@@ -144,7 +144,10 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     if not endpoints:
         ctx.observer.upstream_error("no-endpoint")
         close = not ex.reusable()
-        return pages.error(503, f"no ready endpoint for service {service}", close), close
+        log.warning("no ready endpoint for service %s (host %s)", service, raw_host.decode("latin-1"))
+        return pages.service_error(
+            503, "no ready endpoint", service, debug=ctx.settings.debug_pages, close=close
+        ), close
     ex.endpoints = endpoints
     ex.key = service
     ex.forwarded_host = raw_host

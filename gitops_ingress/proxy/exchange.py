@@ -299,7 +299,9 @@ class Exchange:
             return
         log.warning("upstream error for %s: %s", self.key, error)  # failures only, never the hot path
         close = not self.reusable()
-        page = pages.error(error.status, f"{error.public} (service {self.key})", close)
+        page = pages.service_error(
+            error.status, error.public, self.key, debug=self.conn.settings.debug_pages, close=close
+        )
         self._respond(page, close=close, now=now)
 
     def _may_retry(self, error: UpstreamError, response_started: bool) -> bool:

@@ -6,8 +6,8 @@ sorted out on the spot, and the framing rules that defeat request smuggling are 
 anything could reach an upstream (one Content-Length value, Transfer-Encoding exactly
 ``chunked``, never both, one Host). ``upstream_request`` then writes the head for the upstream in
 one join: hop-by-hop headers (RFC 9110 7.6.1: Connection and what it names, Keep-Alive, Proxy-*,
-TE, Trailer, Upgrade unless upgrading) gone, X-Forwarded-* and X-Request-Id set, and for preview
-hosts the stable Host restored.
+TE, Trailer, Upgrade unless upgrading) gone, X-Forwarded-*, X-Real-IP, Forwarded (whom to
+believe: proxy/forwarded.py) and X-Request-Id set, and for preview hosts the stable Host restored.
 
 Responses get the mirror treatment in ``ResponseHead``, but from the raw head block rather than
 header by header: the upstream connection takes no per-header callbacks (they were the largest
@@ -22,6 +22,7 @@ import re
 from typing import Final
 
 from gitops_ingress.proxy.errors import ClientRequestError
+from gitops_ingress.proxy.forwarded import ListenerForwarding
 
 # request headers that are not forwarded as they came (value: what ``add`` does with them)
 # (Final, here and below: compiled code reads them without a lookup in the module's dict, setup.py)
@@ -35,6 +36,11 @@ _XFF: Final = 6
 _XRID: Final = 7
 _DROP: Final = 8
 _ACCEPT: Final = 9
+_FORWARDED: Final = 10
+_XF_PROTO: Final = 11
+_XF_HOST: Final = 12
+_XF_PORT: Final = 13
+_REAL_IP: Final = 14
 _SPECIAL: Final[dict[bytes, int]] = {
     b"host": _HOST,
     b"content-length": _CL,
@@ -49,9 +55,11 @@ _SPECIAL: Final[dict[bytes, int]] = {
     b"trailer": _DROP,
     b"proxy-connection": _DROP,
     b"proxy-authorization": _DROP,
-    b"x-forwarded-proto": _DROP,
-    b"x-forwarded-host": _DROP,
-    b"x-forwarded-port": _DROP,
+    b"x-forwarded-proto": _XF_PROTO,
+    b"x-forwarded-host": _XF_HOST,
+    b"x-forwarded-port": _XF_PORT,
+    b"x-real-ip": _REAL_IP,
+    b"forwarded": _FORWARDED,
     b"accept": _ACCEPT,
 }
 # bytes allowed in a Host value (reg-name, IPv6 literal brackets, port); others are a 400
@@ -90,8 +98,9 @@ class RequestHead:
     rewritten from absolute-form) to the Exchange instead. ``RequestHead()`` is the empty head of
     an answer refused before its head was complete."""
 
-    __slots__ = ("chunked", "content_length", "expect_continue", "forwarded_for", "has_body", "headers",
-        "host", "http11", "keep_alive", "method", "request_id", "target", "upgrade", "want_html")  # fmt: skip
+    __slots__ = ("chunked", "content_length", "expect_continue", "forwarded", "forwarded_for", "forwarded_host",
+        "forwarded_port", "forwarded_proto", "has_body", "headers", "host", "http11", "keep_alive", "method",
+        "real_ip", "request_id", "target", "upgrade", "want_html")  # fmt: skip
 
     def __init__(
         self,
@@ -108,6 +117,11 @@ class RequestHead:
         forwarded_for: bytes = b"",
         request_id: bytes = b"",
         want_html: bool = False,
+        forwarded: bytes = b"",
+        forwarded_proto: bytes = b"",
+        forwarded_host: bytes = b"",
+        forwarded_port: bytes = b"",
+        real_ip: bytes = b"",
     ) -> None:
         self.method: Final = method
         self.target: Final = target
@@ -122,6 +136,12 @@ class RequestHead:
         self.forwarded_for: Final = forwarded_for
         self.request_id: Final = request_id
         self.want_html: Final = want_html
+        # what the client said about earlier hops, believed only from a trusted proxy (forwarded.py)
+        self.forwarded: Final = forwarded
+        self.forwarded_proto: Final = forwarded_proto
+        self.forwarded_host: Final = forwarded_host
+        self.forwarded_port: Final = forwarded_port
+        self.real_ip: Final = real_ip
         self.has_body: Final = chunked or bool(content_length)  # an attribute: read several times per request
 
     @property
@@ -133,8 +153,9 @@ class RequestHeadBuilder:
     """A request head while the parser reports it: the target in pieces, ``add`` per header, then
     ``finish`` for the RequestHead. Belongs to one connection's parse of one message."""
 
-    __slots__ = ("chunked", "connection_tokens", "content_length", "expect_continue", "forwarded_for",
-        "header_bytes", "headers", "host", "request_id", "target", "upgrade", "want_html")  # fmt: skip
+    __slots__ = ("chunked", "connection_tokens", "content_length", "expect_continue", "forwarded", "forwarded_for",
+        "forwarded_host", "forwarded_port", "forwarded_proto", "header_bytes", "headers", "host", "real_ip",
+        "request_id", "target", "upgrade", "want_html")  # fmt: skip
 
     def __init__(self) -> None:
         self.target = b""
@@ -146,6 +167,11 @@ class RequestHeadBuilder:
         self.upgrade: bytes | None = None
         self.connection_tokens = _NO_TOKENS
         self.forwarded_for = b""
+        self.forwarded = b""
+        self.forwarded_proto = b""
+        self.forwarded_host = b""
+        self.forwarded_port = b""
+        self.real_ip = b""
         self.request_id = b""
         self.want_html = False
         self.header_bytes = 0
@@ -188,6 +214,16 @@ class RequestHeadBuilder:
             self.upgrade = value
         elif kind == _XFF:
             self.forwarded_for = value if not self.forwarded_for else self.forwarded_for + b", " + value
+        elif kind == _FORWARDED:
+            self.forwarded = value if not self.forwarded else self.forwarded + b", " + value
+        elif kind == _XF_PROTO:
+            self.forwarded_proto = self.forwarded_proto or value  # the first of each: one hop wrote it
+        elif kind == _XF_HOST:
+            self.forwarded_host = self.forwarded_host or value
+        elif kind == _XF_PORT:
+            self.forwarded_port = self.forwarded_port or value
+        elif kind == _REAL_IP:
+            self.real_ip = self.real_ip or value
         elif kind == _XRID and len(value) <= 200 and not value.translate(None, _REQUEST_ID_BYTES):
             self.request_id = value  # kept only when short and plain: it goes into logs
 
@@ -222,6 +258,11 @@ class RequestHeadBuilder:
             self.forwarded_for,
             self.request_id,
             self.want_html,
+            self.forwarded,
+            self.forwarded_proto,
+            self.forwarded_host,
+            self.forwarded_port,
+            self.real_ip,
         )
 
 
@@ -249,29 +290,21 @@ class RequestIds:
         return self._base + _HEX_PAIRS[low]
 
 
-def listener_lines(scheme: bytes, port: bytes) -> bytes:
-    """The X-Forwarded-Proto and -Port lines, the same for every request of one listener: built
-    once per listener (proxy/server.py), passed to ``upstream_request`` as they are."""
-    return b"\r\nX-Forwarded-Proto: %b\r\nX-Forwarded-Port: %b" % (scheme, port)
-
-
 def upstream_request(
     head: RequestHead,
     target: bytes,
     upstream_host: bytes,
     forwarded_host: bytes,
     client_ip: bytes,
-    listener: bytes,
+    listener: ListenerForwarding,
     request_id: bytes,
 ) -> bytes:
     """The request head sent upstream (always HTTP/1.1, keep-alive unless upgrading): ``target``
-    is the head's own or its origin-form (decide.py); ``listener`` is ``listener_lines`` of the
-    listener the request came in on."""
-    forwarded_for = head.forwarded_for + b", " + client_ip if head.forwarded_for else client_ip
+    is the head's own or its origin-form (decide.py); ``listener`` writes the forwarded lines of
+    the listener the request came in on (forwarded.py)."""
     parts = [
         head.method, b" ", target, b" HTTP/1.1\r\nHost: ", upstream_host,
-        b"\r\nX-Forwarded-For: ", forwarded_for, listener,
-        b"\r\nX-Forwarded-Host: ", forwarded_host,
+        listener.lines(head, forwarded_host, client_ip),
         b"\r\nX-Request-Id: ", request_id, b"\r\n",
     ]  # fmt: skip
     parts += head.headers

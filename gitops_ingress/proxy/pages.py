@@ -4,6 +4,11 @@ They are whole responses as bytes, written with one ``transport.write``. Error p
 text and small (a client of a proxy is as often curl as a browser, and an error page must not be
 worth attacking); only the 404 of the default backend has an HTML form, because a person who
 opens a preview URL that does not exist should read why. Every value put into a page is escaped.
+
+A page never names what lies behind the proxy (``namespace/service:port``, endpoint addresses) to
+whoever is on the other end: ``service_error`` says what failed in public words, and names the
+Service only with the ``debug_pages`` setting on (``--debug-pages``, for a laptop or a staging
+proxy). The log line beside every such answer always names it.
 """
 
 from __future__ import annotations
@@ -66,6 +71,12 @@ def error(status: int, message: str, close: bool = True) -> bytes:
     """A plain-text error page; the few distinct ones are built once."""
     text = f"{status} {REASONS.get(status, b'Error').decode()}: {message}\n"
     return response(status, text.encode(), close=close)
+
+
+def service_error(status: int, public: str, service: object, *, debug: bool, close: bool = True) -> bytes:
+    """An error page about one Service (``service``: its ``namespace/name:port``), which it names
+    only when ``debug`` (ProxySettings.debug_pages)."""
+    return error(status, f"{public} (service {service})" if debug else public, close)
 
 
 def not_found(host: str, *, unknown_preview: bool, preview_domain: str, want_html: bool, close: bool) -> bytes:

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.decide import RouteCache
-from gitops_ingress.proxy.forwarding import RequestIds, listener_lines
+from gitops_ingress.proxy.forwarded import ListenerForwarding, TrustedProxies
+from gitops_ingress.proxy.forwarding import RequestIds
 from gitops_ingress.proxy.observe import ProxyObserver
 from gitops_ingress.proxy.pool import UpstreamPool
 from gitops_ingress.proxy.repeats import RequestHeads
@@ -68,7 +69,7 @@ class ConnectionContext:
     state: ServerState
     pool: UpstreamPool
     on_access: AccessHook | None
-    listener: bytes  # X-Forwarded-Proto and -Port lines (forwarding.listener_lines)
+    listener: ListenerForwarding  # the forwarded headers of this listener (proxy/forwarded.py)
     tls_redirect_hosts: Callable[[str], bool] | None  # plain listeners only
     next_request_wait: float  # min(idle, header timeout): armed after each response
 
@@ -94,6 +95,7 @@ class ProxyServer:
         self.state = ServerState()
         self.state.idle.set()
         self.pool = UpstreamPool(self.settings, observer)
+        self.trusted = TrustedProxies(self.settings.trusted_proxies)  # shared by the listeners
         self._servers: list[asyncio.Server] = []
 
     async def start(
@@ -114,8 +116,8 @@ class ProxyServer:
                 state=self.state,
                 pool=self.pool,
                 on_access=self.on_access,
-                listener=listener_lines(
-                    b"https" if ssl_context is not None else b"http", b"%d" % sock.getsockname()[1]
+                listener=ListenerForwarding(
+                    b"https" if ssl_context is not None else b"http", b"%d" % sock.getsockname()[1], self.trusted
                 ),
                 tls_redirect_hosts=None if ssl_context is not None else tls_redirect_hosts,
                 next_request_wait=min(self.settings.idle_timeout, self.settings.header_timeout),

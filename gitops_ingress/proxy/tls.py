@@ -15,9 +15,26 @@ subject CN only when there are none), not from the folder name, so nothing has t
 Why one SSLContext per certificate: Python's SNI hook can only switch ``sslobj.context``; a context
 holds one chain per key type. All of them are built off the event loop, indexed in an immutable
 ``_Index``, and swapped in by one attribute assignment, so a handshake in progress never sees a
-half-built index and a reload never needs a restart. A pair that fails to load is reported and
-left out; on reload the rest of the new set is still used, and a reload that finds no usable pair
-keeps the previous index.
+half-built index and a reload never needs a restart. A pair that fails to load is reported;
+at start it is left out, on a reload the certificate it had before stays in its place (as nginx
+keeps its old configuration when a reload fails: a half-written or broken renewal must not send
+that host's clients to the default certificate), and a reload that finds no usable pair at all
+keeps the previous index. A pair that is gone from the folder is gone from the index.
+
+What a client that cannot be served is told. RFC 7301 wants a ``no_application_protocol`` alert
+for a client whose ALPN list has nothing we speak (only ``h2``), RFC 8446 a ``protocol_version``
+alert for one below TLS 1.2. Neither reaches the client today, for two reasons outside this
+module: (1) Python's ``ssl`` answers an ALPN mismatch by not acknowledging ALPN at all
+(``SSL_TLSEXT_ERR_NOACK`` in CPython's ``_selectALPN_cb``; no public hook selects the protocol or
+fails the handshake), so the handshake completes without ALPN and the client learns only from the
+missing ALPN answer that we speak no h2 (an h2-only client then gives up on its own). The one way around it (the private ``SSLContext._msg_callback`` sees the ClientHello's ALPN
+list before the SNI callback runs, which may then return 120 to fail the handshake with
+``no_application_protocol``; tried) runs into the second reason;
+(2) for a handshake OpenSSL does fail (an old version, or an alert returned from the SNI
+callback), OpenSSL writes the alert into the outgoing memory BIO, but the SSL transports of
+asyncio and uvloop force-close the socket without flushing that BIO (CPython gh-98078, fixed
+upstream only in 2026, not in the 3.11 we run; uvloop's sslproto copies the same code), so the
+client reads EOF instead. tests/proxy/test_tls_alerts.py holds both as strict xfails.
 """
 
 from __future__ import annotations
@@ -180,7 +197,9 @@ class CertificateStore:
         self._context.load_cert_chain(index.default.pair.cert, index.default.pair.key)
         self._context.sni_callback = self._on_sni
 
-    def _build(self, pairs: list[CertificatePair]) -> _Index | None:
+    def _build(self, pairs: list[CertificatePair], previous: _Index | None = None) -> _Index | None:
+        """An index of ``pairs``; a pair that does not load keeps its certificate in ``previous``."""
+        before = {c.pair.name: c for c in previous.certificates} if previous is not None else {}
         loaded: list[LoadedCertificate] = []
         errors: list[str] = []
         for pair in pairs:
@@ -188,7 +207,14 @@ class CertificateStore:
                 loaded.append(load_pair(pair))
             except ConfigError as exc:
                 errors.append(str(exc))
-                log.warning("tls: %s", exc)
+                kept = before.get(pair.name)
+                if kept is None:
+                    log.warning("tls: %s", exc)
+                else:
+                    loaded.append(kept)
+                    log.warning(
+                        "tls: %s; keeping the previous certificate of %s (%s)", exc, pair.name, ", ".join(kept.names)
+                    )
         self.errors = tuple(errors)
         return _Index(loaded) if loaded else None
 
@@ -221,10 +247,12 @@ class CertificateStore:
         mark = fingerprint(pairs)
         if mark == self._fingerprint:
             return False
-        index = self._build(pairs)
+        index = self._build(pairs, self._index)
         self._fingerprint = mark
         if index is None:
             log.warning("tls: %s has no usable certificate now; keeping the previous ones", self.directory)
+            return False
+        if index.certificates == self._index.certificates:  # every change failed: all kept as they were
             return False
         self._index = index
         self.reloads += 1

@@ -50,7 +50,7 @@ def test_path_and_query_are_forwarded_unchanged(echo_proxy) -> None:
     assert seen(response)["path"] == target[:-1].decode()
 
 
-def test_forwarded_headers_are_set(echo_proxy) -> None:
+def test_forwarded_headers_are_set_and_a_clients_are_not_believed(echo_proxy) -> None:
     proxy, _ = echo_proxy
     request = (
         b"GET / HTTP/1.1\r\nHost: shop.example.com:8080\r\nX-Forwarded-For: 203.0.113.7\r\n"
@@ -58,7 +58,8 @@ def test_forwarded_headers_are_set(echo_proxy) -> None:
     )
     record = seen(exchange(proxy.port, request)[0])
     headers = record["map"]
-    assert headers["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
+    assert headers["x-forwarded-for"] == "127.0.0.1"  # no trusted proxies: the client's is replaced
+    assert headers["x-real-ip"] == "127.0.0.1"
     assert headers["x-forwarded-proto"] == "http"
     assert headers["x-forwarded-host"] == "shop.example.com:8080"
     assert headers["x-forwarded-port"] == str(proxy.port)

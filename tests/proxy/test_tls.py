@@ -170,3 +170,55 @@ def test_no_usable_certificate_is_a_clear_error(tmp_path: Path) -> None:
         CertificateStore(tmp_path / "empty")
     with pytest.raises(ConfigError, match="not a folder"):
         CertificateStore(tmp_path / "missing")
+
+
+def test_a_broken_renewal_keeps_that_hosts_previous_certificate(ca: CertificateAuthority, tls_dir: Path) -> None:
+    shop = ca.secret(tls_dir, "shop-tls", "shop.example.com")
+    ca.secret(tls_dir, "default", "fallback.invalid")
+    store = CertificateStore(tls_dir)
+    (tls_dir / "shop-tls" / "tls.crt").write_text("-----BEGIN CERTIFICATE-----\ntruncated\n")
+    pay = ca.secret(tls_dir, "pay-tls", "pay.example.com")  # the same reload brings a good new pair
+    with tls_listener(store.server_context) as port:
+        assert store.reload_if_changed() is True
+        assert any("shop-tls/tls.crt" in e for e in store.errors)
+        assert peer_serial(port, "shop.example.com", ca.path) == shop  # not the default's
+        assert peer_serial(port, "pay.example.com", ca.path) == pay
+        assert store.has_tls("shop.example.com")
+        # fixed later: the new certificate replaces the kept one; removed: it is gone
+        fixed = ca.secret(tls_dir, "shop-tls", "shop.example.com")
+        assert store.reload_if_changed() is True and not store.errors
+        assert peer_serial(port, "shop.example.com", ca.path) == fixed
+        for name in ("tls.crt", "tls.key"):
+            (tls_dir / "shop-tls" / name).unlink()
+        assert store.reload_if_changed() is True
+        assert not store.has_tls("shop.example.com")
+
+
+def test_a_broken_pem_at_start_is_left_out_and_its_host_gets_the_default(
+    ca: CertificateAuthority, tls_dir: Path
+) -> None:
+    fallback = ca.secret(tls_dir, "default", "fallback.invalid")
+    ca.secret(tls_dir, "shop-tls", "shop.example.com")
+    (tls_dir / "shop-tls" / "tls.crt").write_text("truncated")
+    store = CertificateStore(tls_dir)  # nothing earlier to keep
+    with tls_listener(store.server_context) as port:
+        assert peer_serial(port, "shop.example.com", ca.path) == fallback
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1 is deprecated:DeprecationWarning")
+def test_the_server_context_refuses_tls11_with_a_protocol_version_alert(
+    ca: CertificateAuthority, tls_dir: Path
+) -> None:
+    """Our context makes OpenSSL write the alert; over a blocking socket it reaches the client.
+    (The proxy's event loop transport drops it: tests/proxy/test_tls_alerts.py.)"""
+    ca.secret(tls_dir, "shop-tls", "shop.example.com")
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname, old.verify_mode = False, ssl.CERT_NONE
+    old.minimum_version = old.maximum_version = ssl.TLSVersion.TLSv1_1
+    old.set_ciphers("DEFAULT:@SECLEVEL=0")  # OpenSSL 3 will not offer TLS 1.1 at its default level
+    with (
+        tls_listener(CertificateStore(tls_dir).server_context) as port,
+        socket.create_connection((LOOPBACK, port), timeout=WAIT) as raw,
+        pytest.raises(ssl.SSLError, match=r"(?i)alert protocol version"),
+    ):
+        old.wrap_socket(raw, server_hostname="shop.example.com")

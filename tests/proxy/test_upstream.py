@@ -51,7 +51,7 @@ def test_round_robin_spreads_over_endpoints(proxy_to, start_upstream) -> None:
 
 
 def test_refused_upstream_is_502(proxy_to) -> None:
-    proxy = proxy_to(f"http://127.0.0.1:{refused_port()}")
+    proxy = proxy_to(f"http://127.0.0.1:{refused_port()}", debug_pages=True)  # off: test_error_pages.py
     with client(proxy) as http:
         response = http.get("/")
     assert response.status_code == 502
@@ -121,7 +121,7 @@ def test_reset_mid_response_closes_client_connection(proxy_to, start_upstream) -
 
 def test_no_ready_endpoint_is_503(make_proxy) -> None:
     state = make_state([route("shop.example.com", "/", "web")])
-    proxy = make_proxy(state, backends({}))
+    proxy = make_proxy(state, backends({}), FAST.with_changes(debug_pages=True))  # off: test_error_pages.py
     (response,) = exchange(proxy.port, b"GET / HTTP/1.1\r\n" + H + b"\r\n")
     assert response.status == 503
     assert b"shop/web:80" in response.body
