@@ -15,8 +15,9 @@ SIGTERM/SIGINT stop the web server, drain the proxy and stop the engine in that 
 command exits 0.
 
 Settings: defaults, then ``gitops-ingress.yaml`` from the stable branch's head, then
-``GITOPS_INGRESS_*`` variables, then options. They are read once at start; a change to the file
-on the stable branch takes effect at the next start (documented in the note).
+``GITOPS_INGRESS_*`` variables, then options. They are read once at start, from the mirror as
+last fetched (only a first start, with an empty mirror, fetches before it reads): a restart never
+waits on the remote, so a change pushed while ``serve`` was down takes effect one start later.
 """
 
 from __future__ import annotations

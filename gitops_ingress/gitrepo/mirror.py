@@ -143,6 +143,13 @@ class Mirror(GitReader):
 
     # -- internals ---------------------------------------------------------------------------------
 
+    def _run(self, *args: str) -> str:
+        # GitPython runs git in the process's own folder when the mirror's is gone, and git then
+        # finds whatever repository holds that folder: read (or fetch into) none but the mirror
+        if not (self.path / "HEAD").is_file():
+            raise MirrorMissing(f"the mirror {self.path} is gone (deleted while in use?)")
+        return super()._run(*args)
+
     def _refill_mirror(self) -> FetchResult:
         try:
             self.ensure()
@@ -156,6 +163,8 @@ class Mirror(GitReader):
 
     def _fetch(self, refspec: str, *, prune: bool) -> bool:
         """Run one fetch; False when the remote has no such ref (a single deleted branch)."""
+        if not (self.path / "HEAD").is_file():  # as in _run: never fetch into another repository
+            raise MirrorMissing(f"the mirror {self.path} is gone (deleted while in use?)")
         git = self._open().git
         command = [git.GIT_PYTHON_GIT_EXECUTABLE, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head"]
         command += ["--prune"] if prune else []
