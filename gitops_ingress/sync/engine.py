@@ -19,6 +19,10 @@ Why it is shaped this way:
   so a restart re-applies nothing that is current.
 * Failures (target or repository) put the branch in ERROR and retry it with exponential back-off;
   the target keeps its last good state throughout.
+* A start never waits on the remote when there is something to serve: the stored state is
+  adopted, the mirror's heads are scheduled, and the watcher fetches in the background.
+* Every sync result (applied, refused, error) goes to ``sync_log`` as one record; ``serve``
+  writes them as JSON lines with the proxy's access-log writer.
 
 The engine is also the web layer's ``ControlPlaneView`` and ``WebhookReceiver`` (view.py).
 """
@@ -131,7 +135,9 @@ class Engine(ViewMixin):
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Take back the stored state, fetch once, schedule what is behind, start watching."""
+        """Take back the stored state, schedule what the mirror holds and is behind, start
+        watching. The first fetch runs in the background, unless the mirror holds no branch
+        at all (a first start: nothing to serve before it)."""
         for name, row in (await self._in_store(self._store.load_branches)).items():
             record = BranchRecord.from_row(row, name == self._settings.stable_branch)
             self._records[name] = record
