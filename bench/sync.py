@@ -104,7 +104,9 @@ def bench_push(pushes: int) -> None:
     )
 
 
-def make_scale_repo(tmp: Path, branches: int, files: int) -> Path:
+def make_scale_repo(tmp: Path, branches: int, files: int, prefix: str = "feature/b") -> Path:
+    """A bare repository: ``main`` with FILES files, BRANCHES branches ``<prefix>NNNN`` changing
+    one file each. Deterministic: the same ``main`` commit for every call with the same FILES."""
     remote = make_remote(tmp)
     lines: list[str] = []
     mark = 0
@@ -138,7 +140,7 @@ def make_scale_repo(tmp: Path, branches: int, files: int) -> Path:
         changed = blob(
             to_yaml(ingress(f"app{b % files}", f"app{b % files}.example.com", "web", paths=["/", f"/feature{b}"]))
         )
-        commit(f"refs/heads/feature/b{b:04d}", {path: changed}, "refs/heads/main")
+        commit(f"refs/heads/{prefix}{b:04d}", {path: changed}, "refs/heads/main")
     subprocess.run(
         ["git", "fast-import", "--quiet"],
         cwd=remote.path,

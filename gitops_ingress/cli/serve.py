@@ -20,8 +20,9 @@ mirror exists), empty or corrupt one exits 2 naming the file, unless ``--rebuild
 set it aside and validate every branch head again.
 
 Settings: defaults, then ``gitops-ingress.yaml`` from the stable branch's head, then
-``GITOPS_INGRESS_*`` variables, then options. They are read once at start; a change to the file
-on the stable branch takes effect at the next start (documented in the note).
+``GITOPS_INGRESS_*`` variables, then options. They are read once at start, from the mirror as
+last fetched (only a first start, with an empty mirror, fetches before it reads): a restart never
+waits on the remote, so a change pushed while ``serve`` was down takes effect one start later.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from gitops_ingress.core.errors import ConfigError, SourceError, UsageError
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
 from gitops_ingress.gitrepo import Mirror
 from gitops_ingress.kube import KubeOptions, KubernetesTarget, LeaderElector, connect
+from gitops_ingress.proxy.accesslog import AccessLog
 from gitops_ingress.proxy.app import (
     Address,
     Listeners,
@@ -197,10 +199,14 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
         log.warning("%s", rebuilt)
     mirror = Mirror(args.repo, mirror_dir)
     await asyncio.to_thread(mirror.ensure)
-    try:
-        await asyncio.to_thread(mirror.fetch)
-    except SourceError as exc:
-        log.warning("cannot fetch %s yet (%s); starting from the local mirror and retrying", mirror.remote, exc)
+    if not await asyncio.to_thread(mirror.branches):
+        # a first start: nothing stored to serve, and the settings file is on the stable branch.
+        # Later starts serve what the mirror and the store hold at once; the engine fetches in
+        # the background (a hanging remote held up the API and the proxy for two fetch timeouts).
+        try:
+            await asyncio.to_thread(mirror.fetch)
+        except SourceError as exc:
+            log.warning("cannot fetch %s yet (%s); starting from the local mirror and retrying", mirror.remote, exc)
     overrides: dict[str, Any] = {}
     if args.poll_interval is not None:
         overrides["poll_interval"] = args.poll_interval
@@ -220,7 +226,9 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
         options = proxy_options(settings, proxy_listen, admin)
     proxy_port = listeners.plain.getsockname()[1] if listeners is not None else None
     store = Store(state_db, settings.retention)
-    engine = Engine(mirror, target, settings, store, options=EngineOptions(preview_port=proxy_port))
+    # one JSON line per sync result on stderr, written as the proxy writes its access log
+    sync_log = AccessLog(sys.stderr)
+    engine = Engine(mirror, target, settings, store, options=EngineOptions(preview_port=proxy_port), sync_log=sync_log)
     proxy = (
         Worker(options, source=InProcessSource(engine, backends), listeners=listeners) if options is not None else None
     )
@@ -264,6 +272,7 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
         elif listeners is not None:
             listeners.close()
         await engine.stop()
+        sync_log.flush()
         if leader_task is not None:
             leader_task.cancel()
             await asyncio.gather(leader_task, return_exceptions=True)  # releases the lease

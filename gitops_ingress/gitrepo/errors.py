@@ -17,6 +17,10 @@ class RepositoryError(SourceError):
     """The local mirror could not be created or read."""
 
 
+class MirrorMissing(RepositoryError):
+    """The mirror was deleted while in use and cannot be made again yet."""
+
+
 class InvalidBranchName(SourceError):
     """A branch name that git would not accept as ``refs/heads/<name>`` (from a webhook, a user)."""
 

@@ -38,10 +38,11 @@ from pathlib import Path
 from git import Repo
 from git.exc import GitCommandError
 
-from gitops_ingress.core.errors import ConfigError
+from gitops_ingress.core.errors import ConfigError, GitopsIngressError
 from gitops_ingress.gitrepo.credentials import split_credentials
 from gitops_ingress.gitrepo.errors import (
     FetchTimeout,
+    MirrorMissing,
     RepositoryError,
     classify_fetch_failure,
     git_message,
@@ -96,6 +97,16 @@ class Mirror(GitReader):
         self._loose_object_limit = loose_object_limit
         self._pack_limit = pack_limit
         self._loose_after_gc = 0  # loose objects the last collection left (kept: not yet expired)
+        self._refill = False  # the mirror vanished: the next fetch must bring every branch back
+        self._running: subprocess.Popen[bytes] | None = None  # the fetch under way
+
+    def close(self) -> None:
+        """Stop a fetch under way (a hanging remote must not hold up a shutdown for the fetch
+        timeout) and the reader's processes."""
+        process = self._running
+        if process is not None:
+            _kill_session(process)
+        super().close()
 
     @property
     def remote(self) -> str:
@@ -130,8 +141,18 @@ class Mirror(GitReader):
         self._ensured = True
 
     def fetch(self, branch: str | None = None) -> FetchResult:
-        """Fetch every branch (pruning deleted ones), or just ``branch``; report what moved."""
+        """Fetch every branch (pruning deleted ones), or just ``branch``; report what moved.
+
+        A mirror that vanished since it was made (deleted under a running service) is made
+        again and fetched whole, whatever was asked; until such a fetch succeeds every fetch
+        fails with ``MirrorMissing``, so the fault shows wherever fetch errors show."""
         with self._fetch_lock:
+            if self._ensured and not (self.path / "HEAD").is_file():
+                self.close()  # the cat-file processes read a folder that is gone
+                self._ensured = False
+                self._refill = True
+            if self._refill:
+                return self._refill_mirror()
             self.ensure()
             result = self._fetch_refs(branch)
             if result.changed:
@@ -173,8 +194,28 @@ class Mirror(GitReader):
             # housekeeping only: the fetch itself succeeded, and the next one tries again
             log.warning("git gc in %s failed: %s", self.path, git_message(str(exc.stderr)))
 
+    def _run(self, *args: str) -> str:
+        # GitPython runs git in the process's own folder when the mirror's is gone, and git then
+        # finds whatever repository holds that folder: read (or fetch into) none but the mirror
+        if not (self.path / "HEAD").is_file():
+            raise MirrorMissing(f"the mirror {self.path} is gone (deleted while in use?)")
+        return super()._run(*args)
+
+    def _refill_mirror(self) -> FetchResult:
+        try:
+            self.ensure()
+            self._fetch(ALL_BRANCHES, prune=True)
+        except GitopsIngressError as exc:
+            raise MirrorMissing(
+                f"the mirror {self.path} was deleted; making it again from {self.remote} failed: {exc}"
+            ) from exc
+        self._refill = False
+        return FetchResult.between({}, self.branches())
+
     def _fetch(self, refspec: str, *, prune: bool) -> bool:
         """Run one fetch; False when the remote has no such ref (a single deleted branch)."""
+        if not (self.path / "HEAD").is_file():  # as in _run: never fetch into another repository
+            raise MirrorMissing(f"the mirror {self.path} is gone (deleted while in use?)")
         git = self._open().git
         command = [git.GIT_PYTHON_GIT_EXECUTABLE, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head"]
         command += ["--prune"] if prune else []
@@ -183,15 +224,17 @@ class Mirror(GitReader):
         process = handle.proc
         if process is None:
             raise RepositoryError(f"git fetch could not be started in {self.path}")
+        self._running = process
         try:
             _, stderr = process.communicate(timeout=self._fetch_timeout)
         except subprocess.TimeoutExpired as exc:
-            # git runs its transport (git-remote-http, ssh) as children: kill the whole session
-            os.killpg(process.pid, signal.SIGKILL)
+            _kill_session(process)
             process.communicate()
             raise FetchTimeout(
                 f"fetching {self.remote} did not finish within {self._fetch_timeout:g} s and was stopped"
             ) from exc
+        finally:
+            self._running = None
         if process.returncode == 0:
             return True
         text = stderr.decode("utf-8", errors="replace")
@@ -219,6 +262,14 @@ class Mirror(GitReader):
             return self._run("rev-parse", "--verify", "--quiet", "--end-of-options", ref)
         except GitCommandError:
             return None
+
+
+def _kill_session(process: subprocess.Popen[bytes]) -> None:
+    """git runs its transport (git-remote-http, ssh) as children: kill the whole session."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:  # it ended meanwhile
+        pass
 
 
 def _holds_branches(mirror: Path) -> bool:

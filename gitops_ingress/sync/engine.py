@@ -19,6 +19,10 @@ Why it is shaped this way:
   so a restart re-applies nothing that is current.
 * Failures (target or repository) put the branch in ERROR and retry it with exponential back-off;
   the target keeps its last good state throughout.
+* A start never waits on the remote when there is something to serve: the stored state is
+  adopted, the mirror's heads are scheduled, and the watcher fetches in the background.
+* Every sync result (applied, refused, error) goes to ``sync_log`` as one record; ``serve``
+  writes them as JSON lines with the proxy's access-log writer.
 
 The engine is also the web layer's ``ControlPlaneView`` and ``WebhookReceiver`` (view.py).
 """
@@ -29,7 +33,7 @@ import asyncio
 import fnmatch
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,6 +58,7 @@ from gitops_ingress.sync.watcher import Watcher
 
 log = logging.getLogger("gitops_ingress.sync")
 T = TypeVar("T")
+SyncLog = Callable[[dict[str, Any]], None]  # one JSON log line per record (serve: proxy.accesslog.AccessLog)
 
 
 class _Marker(str):
@@ -91,6 +96,7 @@ class Engine(ViewMixin):
         metrics: SyncMetrics | None = None,
         bus: EventBus | None = None,
         cache: ParseCache | None = None,
+        sync_log: SyncLog | None = None,
     ) -> None:
         self._repo = repo
         self._target = target
@@ -100,6 +106,7 @@ class Engine(ViewMixin):
         self.metrics = metrics or SyncMetrics()
         self.bus = bus or EventBus()
         self.cache = cache or ParseCache()
+        self._sync_log = sync_log
         self._book = RouteBook(settings.stable_branch, settings.preview_domain)
         self._url_for = http_url_for(self.options.preview_port)
         self._records: dict[str, BranchRecord] = {}
@@ -128,7 +135,9 @@ class Engine(ViewMixin):
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Take back the stored state, fetch once, schedule what is behind, start watching."""
+        """Take back the stored state, schedule what the mirror holds and is behind, start
+        watching. The first fetch runs in the background, unless the mirror holds no branch
+        at all (a first start: nothing to serve before it)."""
         for name, row in (await self._in_store(self._store.load_branches)).items():
             record = BranchRecord.from_row(row, name == self._settings.stable_branch)
             self._records[name] = record
@@ -143,7 +152,15 @@ class Engine(ViewMixin):
             if record.deleted_at:
                 self._schedule_removal(name, record.deleted_at)
         await self._access.ensure()
-        failed = False
+        local = await self._access.heads()
+        if local:
+            # the stored state serves now and what the mirror already holds is scheduled; the
+            # remote is asked in the background, so a remote that hangs holds up nothing
+            self._schedule(local, None)
+            self._watcher.request(None)
+            self._watcher.start()
+            return
+        failed = False  # nothing stored to serve: the first fetch is worth waiting for
         try:
             await self.refresh(None)
         except GitopsIngressError as exc:
@@ -318,6 +335,7 @@ class Engine(ViewMixin):
             "environments": plan.results,
         }
         self.bus.publish("sync", name, data)
+        self._log_sync(name, commit, result, duration_ms, plan.results, plan.message)
         self.bus.publish("branch", name, {"state": plan.state.value, "commit": commit})
         if routes_changed:
             self.bus.publish("routes", name, {"version": self._book.state.version})
@@ -353,7 +371,33 @@ class Engine(ViewMixin):
                 ],
             )
             self.bus.publish("branch", name, {"state": record.state.value, "error": message})
+        if not isinstance(what, _Marker):
+            self._log_sync(name, what, "error", None, {}, message)
         self._later(delay, name, what)
+
+    def _log_sync(
+        self,
+        name: str,
+        commit: str,
+        result: str,
+        duration_ms: float | None,
+        environments: Mapping[str, str],
+        message: str,
+    ) -> None:
+        """One log line per sync result: applied, refused (with why) or error (retried)."""
+        if self._sync_log is None:
+            return
+        record: dict[str, Any] = {
+            "event": "sync",
+            "branch": name,
+            "commit": commit,
+            "result": result,
+            "environments": dict(environments),
+            "duration_ms": None if duration_ms is None else round(duration_ms, 3),
+        }
+        if message:
+            record["message"] = message
+        self._sync_log(record)
 
     def _later(self, delay: float, name: str, what: str) -> None:
         """Want ``what`` for ``name`` in ``delay`` seconds (replacing the branch's pending timer)."""

@@ -40,11 +40,19 @@ class RepoAccess:
         async with self._fetch_order:
             return await self._on_fetch_thread(self._fetch_and_read_heads, branch)
 
+    async def heads(self) -> dict[str, str]:
+        """The heads the mirror holds now, without fetching (on the fetch thread, in order)."""
+        async with self._fetch_order:
+            return await self._on_fetch_thread(self._read_heads)
+
     def close(self) -> None:
         self._fetch_thread.shutdown(wait=False, cancel_futures=True)
 
     def _fetch_and_read_heads(self, branch: str | None) -> dict[str, str]:
         self.repo.fetch(branch)
+        return self._read_heads()
+
+    def _read_heads(self) -> dict[str, str]:
         with self.read_lock:
             return self.repo.branches()
 

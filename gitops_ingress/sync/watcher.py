@@ -2,7 +2,10 @@
 
 One task owns the timing so that fetches never overlap and a burst of webhooks becomes one fetch:
 a webhook adds its branch to a pending set and wakes the task, which waits a short debounce (so a
-push of several refs, or a forge that retries, costs one round) and then fetches just those refs.
+push of several refs, or a forge that retries, costs one round) and then fetches: the one ref when
+one branch is pending, every ref at once when several are. Deliveries that arrive while a fetch
+runs join the next one, so N deliveries during one slow fetch cost at most one more fetch (a push
+creating 500 branches was 500 fetches one after the other).
 With nothing pending the task polls every ``interval`` seconds, spread by a random jitter so that
 many instances do not hit one forge in step. After a failure it retries with exponential back-off
 instead; a webhook still wakes it at once, since a delivery suggests the remote is back.
@@ -15,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 
 from gitops_ingress.core.errors import GitopsIngressError
 
@@ -101,10 +104,11 @@ class Watcher:
                 self._on_change()
 
     async def _fetch(self, batch: set[str | None]) -> None:
-        targets: Sequence[str | None] = [None] if None in batch else sorted(b for b in batch if b is not None)
+        # one branch: just its ref; more (a push of many refs, deliveries that arrived during the
+        # last fetch): every ref in one fetch, which costs about as much as one ref, not one each
+        (target,) = batch if len(batch) == 1 else (None,)
         try:
-            for target in targets:
-                await self._refresh(target)
+            await self._refresh(target)
         except GitopsIngressError as exc:
             self.failures += 1
             log.warning("fetch failed (attempt %d, next in about %.0fs): %s", self.failures, self.next_delay(), exc)

@@ -10,11 +10,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 @contextmanager
-def silent_server() -> Iterator[tuple[int, threading.Event]]:
-    """Accepts connections and never sends a byte; the event is set once a client connected."""
+def silent_server(held: list[socket.socket] | None = None) -> Iterator[tuple[int, threading.Event]]:
+    """Accepts connections and never sends a byte; the event is set once a client connected;
+    ``held`` collects the accepted connections (see ``peer_open``)."""
     listener = socket.create_server(("127.0.0.1", 0))
     connected = threading.Event()
-    held: list[socket.socket] = []
+    held = held if held is not None else []
 
     def accept() -> None:
         for _ in range(64):  # a test makes a handful of connections; the listener's close ends it
@@ -69,3 +70,16 @@ def auth_server(seen: list[str] | None = None) -> Iterator[int]:
 def closed_port() -> int:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         return int(probe.getsockname()[1])
+
+
+def peer_open(conn: socket.socket) -> bool:
+    """Whether the client of a held connection still has it open (what it sent is discarded)."""
+    while True:
+        try:
+            data = conn.recv(65536, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return True  # nothing more to read and no end: the client still waits
+        except OSError:
+            return False
+        if not data:
+            return False

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from gitops_ingress.core.errors import ConfigError
-from gitops_ingress.gitrepo import InvalidBranchName, Mirror, RepositoryError
+from gitops_ingress.gitrepo import InvalidBranchName, Mirror, MirrorMissing, RepositoryError
 from tests.support.gitrepos import Remote, WorkTree, make_remote
 
 HOSTILE_BUT_VALID = ["--upload-pack=touch", "ünïcode/ß-ветка", "a" * 250, "a/b/c/d/e/f/g/h", "-x", "HEAD-ish"]
@@ -186,3 +187,28 @@ def test_branch_names_that_are_not_utf8_are_left_out(remote: Remote, work: WorkT
     assert mirror.fetch().updated == {"main": (None, head)}
     assert mirror.branches() == {"main": head}
     assert len(remote.branches()) == 2
+
+
+def test_a_deleted_mirror_never_reads_the_repository_around_the_process(
+    mirror: Mirror, work: WorkTree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commit_file(work, "a.yaml", "a: 1\n")
+    work.push("main")
+    work.branch("only-in-the-work-tree")
+    mirror.fetch()
+    shutil.rmtree(mirror.path)
+    monkeypatch.chdir(work.path)  # git run from here would find the work tree's repository
+    with pytest.raises(MirrorMissing, match=str(mirror.path)):
+        mirror.branches()
+
+
+def test_a_deleted_mirror_is_made_again_and_fetched_whole(mirror: Mirror, work: WorkTree) -> None:
+    main = commit_file(work, "a.yaml", "a: 1\n")
+    work.push("main")
+    work.branch("feature/x")
+    feature = work.push("feature/x")
+    mirror.fetch()
+    shutil.rmtree(mirror.path)
+    mirror.fetch("feature/x")  # one branch asked for: every branch comes back
+    assert mirror.branches() == {"main": main, "feature/x": feature}
+    assert mirror.read_file(main, "a.yaml") == b"a: 1\n"

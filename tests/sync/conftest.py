@@ -8,6 +8,7 @@ purpose (slow, failing) wrap the real LocalTarget, so what they finally apply is
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -108,12 +109,17 @@ class CountingMirror(Mirror):
         self._loop = asyncio.get_running_loop()
         self._fetched = asyncio.Event()
         self.fetches = 0
+        self.asked: list[str | None] = []  # what each fetch was asked for, in order
+        self.hold: threading.Event | None = None  # when set: fetches wait for it (a slow remote)
 
     def fetch(self, branch: str | None = None) -> FetchResult:
-        self._loop.call_soon_threadsafe(self._count)
+        self._loop.call_soon_threadsafe(self._count, branch)
+        if self.hold is not None:
+            self.hold.wait(WAIT)
         return super().fetch(branch)
 
-    def _count(self) -> None:
+    def _count(self, branch: str | None) -> None:
+        self.asked.append(branch)
         self.fetches += 1
         self._fetched.set()
         self._fetched = asyncio.Event()

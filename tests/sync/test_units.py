@@ -189,7 +189,7 @@ def test_plan_marks_identical_tables_unchanged() -> None:
 # -- watcher ----------------------------------------------------------------------------------
 
 
-async def test_watcher_coalesces_a_burst_of_requests_into_one_fetch_per_ref() -> None:
+async def test_watcher_coalesces_a_burst_of_requests_for_several_refs_into_one_full_fetch() -> None:
     calls: list[str | None] = []
     done = asyncio.Event()
 
@@ -206,7 +206,25 @@ async def test_watcher_coalesces_a_burst_of_requests_into_one_fetch_per_ref() ->
         watcher.request("feature/b")
         await asyncio.wait_for(finished.wait(), 5)
         assert done.is_set() and not watcher.busy
-        assert sorted(calls) == ["feature/a", "feature/b"]
+        assert calls == [None]  # two refs pending: every ref in one fetch, not one fetch each
+    finally:
+        await watcher.stop()
+
+
+async def test_watcher_fetches_just_the_ref_when_one_branch_is_pending() -> None:
+    calls: list[str | None] = []
+    finished = asyncio.Event()
+
+    async def refresh(branch: str | None) -> None:
+        calls.append(branch)
+
+    watcher = Watcher(refresh, interval=3600, debounce=0.05, on_change=finished.set)
+    watcher.start()
+    try:
+        for _ in range(10):
+            watcher.request("feature/a")
+        await asyncio.wait_for(finished.wait(), 5)
+        assert calls == ["feature/a"]
     finally:
         await watcher.stop()
 
