@@ -15,14 +15,22 @@ One reconcile of a branch, in a worker thread (the official client blocks):
 High availability: with a leader gate, a follower remembers the desired state of every branch and
 writes nothing; each write checks the gate, so a replica that lost its lease mid-apply stops
 (``NotLeader``) and the new leader, which remembered the same state, completes it on ``resync``.
-Both paths converge because every step is idempotent.
+Both paths converge because every step is idempotent. ``apply`` and ``remove`` raise ``NotLeader``
+when they skipped the writes, so the engine never records as applied what was not written (it
+retries with back-off, and the resync on re-acquiring the lease does the writes). A resync that
+fails for some branches retries them with back-off until they succeed or the lease is lost.
+
+Drift repair: ``reconcile_all`` reconciles every remembered branch against the cluster (the engine
+calls it on start and on every poll interval). Because a reconcile writes only what differs, a
+cluster that matches costs reads only; a deleted Ingress comes back, an edited field is restored,
+and a field another manager took over is reported per branch as a conflict.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import kubernetes
@@ -57,6 +65,7 @@ class KubernetesTarget:
         self._is_leader = is_leader
         self._desired: dict[str, tuple[bool, dict[str, DesiredEnvironment]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self.resyncing: asyncio.Task[None] | None = None  # the running resync (tests wait on it)
 
     # -- the Target protocol --------------------------------------------------------------
 
@@ -64,15 +73,13 @@ class KubernetesTarget:
         previous = self._desired.get(branch, (stable, {}))[1]
         merged = {name: (previous.get(name, env) if env.keep else env) for name, env in environments.items()}
         self._desired[branch] = (stable, merged)
-        if not self.leading():
-            return  # the leader applies the same commit; we keep it for when we take over
+        self._not_leading("an apply")  # we keep the state for when we take over
         async with self._lock(branch):
             await asyncio.to_thread(self.reconcile, branch, stable, merged)
 
     async def remove(self, branch: str, stable: bool) -> None:
         self._desired.pop(branch, None)
-        if not self.leading():
-            return
+        self._not_leading("a removal")
         async with self._lock(branch):
             await asyncio.to_thread(self.delete_branch, branch, stable)
 
@@ -81,13 +88,43 @@ class KubernetesTarget:
         self._desired.setdefault(branch, (stable, dict(environments)))
 
     async def resync(self) -> None:
-        """Reconcile every remembered branch (called when this replica becomes the leader)."""
-        for branch, (stable, environments) in list(self._desired.items()):
+        """This replica became the leader: reconcile every remembered branch, in the background
+        (the elector must keep renewing meanwhile), retrying the failed ones with back-off."""
+        if self.resyncing is not None:
+            self.resyncing.cancel()
+        self.resyncing = asyncio.create_task(self._resync(), name="kubernetes resync")
+
+    async def _resync(self) -> None:
+        delay = self.options.retry_initial
+        failed = await self.reconcile_all()
+        while failed and self.leading():
+            log.warning("resync: %d branch(es) failed, retrying in %.1fs: %s", len(failed), delay, failed)
+            await asyncio.sleep(delay)
+            delay = min(self.options.retry_max, delay * 2)
+            failed = await self.reconcile_all(failed)
+        if failed:
+            log.warning("resync stopped: this replica lost the lease; the next leader resyncs")
+
+    async def reconcile_all(self, only: Iterable[str] | None = None) -> dict[str, str]:
+        """Reconcile the live objects of every remembered branch (or of ``only``) against its
+        desired state. Returns the error of each branch that failed; {} when not leading."""
+        failed: dict[str, str] = {}
+        if not self.leading():
+            return failed
+        names = list(self._desired) if only is None else [name for name in only if name in self._desired]
+        for branch in names:
             try:
                 async with self._lock(branch):
-                    await asyncio.to_thread(self.reconcile, branch, stable, environments)
+                    remembered = self._desired.get(branch)
+                    if remembered is not None:  # removed while we waited for the lock
+                        await asyncio.to_thread(self.reconcile, branch, *remembered)
             except KubeError as exc:
-                log.warning("resync of branch %r: %s", branch, exc)
+                failed[branch] = str(exc)
+        return failed
+
+    def _not_leading(self, what: str) -> None:
+        if not self.leading():
+            raise NotLeader(f"not the leader: {what} was not written; it is written when this replica leads")
 
     def leading(self) -> bool:
         return self._is_leader is None or self._is_leader()

@@ -40,6 +40,7 @@ from gitops_ingress.core.errors import GitopsIngressError
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync.build import build_commit
+from gitops_ingress.sync.drift import DriftRepair
 from gitops_ingress.sync.events import EventBus
 from gitops_ingress.sync.metrics import SyncMetrics
 from gitops_ingress.sync.parsecache import ParseCache
@@ -124,6 +125,9 @@ class Engine(ViewMixin):
             retry_max=self.options.retry_max,
             on_change=self._notify,
         )
+        # drift repair: the target's live state checked against the last good state per interval
+        self._drift = DriftRepair(target, self._records, self._busy, self.bus, interval)
+        self._drift_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -150,9 +154,13 @@ class Engine(ViewMixin):
             log.warning("first fetch failed; serving the stored state and retrying: %s", exc)
             failed = True
         self._watcher.start(after_failure=failed)
+        self._drift_task = asyncio.create_task(self._drift.run(), name="gitops-ingress drift repair")
 
     async def stop(self) -> None:
         await self._watcher.stop()
+        if self._drift_task is not None:
+            self._drift_task.cancel()
+            await asyncio.gather(self._drift_task, return_exceptions=True)
         for timer in self._timers.values():
             timer.cancel()
         workers = list(self._workers.values())
@@ -164,6 +172,9 @@ class Engine(ViewMixin):
         await self._in_store(lambda: None)  # queued after every write: they are on disk now
         self._store_thread.shutdown(wait=False)
         self.bus.close()
+
+    def _busy(self, name: str) -> bool:
+        return name in self._wanted or name in self._workers or name in self._timers
 
     def idle(self) -> bool:
         return not self._wanted and not self._workers and not self._watcher.busy

@@ -3,7 +3,7 @@
 With no cluster there is nothing to write: a branch is live once the engine publishes its routing
 state (``Engine.routes``, routebook.py), which the embedded proxy follows through an in-process
 route source. So the target holds no copy of the routes; ``apply``, ``adopt`` and ``remove`` only
-accept. Keeping it as a target anyway keeps the engine's order the same for every target: the
+accept (and ``reconcile_all`` finds no drift). Keeping it as a target anyway keeps the engine's order the same for every target: the
 target accepts, the outcome is stored, then the state is published.
 """
 
@@ -27,3 +27,6 @@ class LocalTarget:
 
     async def remove(self, branch: str, stable: bool) -> None:
         return None
+
+    async def reconcile_all(self) -> dict[str, str]:
+        return {}  # the routes are the engine's own state: nothing outside can drift

@@ -63,3 +63,9 @@ class Target(Protocol):
     async def adopt(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
         """State recorded as applied before a restart. A target that keeps its own state (a
         cluster) does nothing; an in-memory one takes it back without a new sync."""
+
+    async def reconcile_all(self) -> dict[str, str]:
+        """Repair drift: bring the live state of every branch the target remembers back to its
+        last good desired state (called on start and on every poll interval). Returns the error
+        of each branch that could not be repaired (e.g. a field-manager conflict); {} when all
+        match. A target with no state of its own to drift returns {}."""
