@@ -124,7 +124,10 @@ class KubernetesTarget:
 
     def _not_leading(self, what: str) -> None:
         if not self.leading():
-            raise NotLeader(f"not the leader: {what} was not written; it is written when this replica leads")
+            raise NotLeader(
+                f"not the leader: {what} was not written (this replica does not hold the lease); "
+                f"it is written by the replica that leads"
+            )
 
     def leading(self) -> bool:
         return self._is_leader is None or self._is_leader()
