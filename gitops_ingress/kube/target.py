@@ -50,6 +50,7 @@ class KubernetesTarget:
     """Satisfies ``sync.Target`` by shape."""
 
     name = "kubernetes"
+    repairs_drift = True
 
     def __init__(
         self,
@@ -70,9 +71,7 @@ class KubernetesTarget:
     # -- the Target protocol --------------------------------------------------------------
 
     async def apply(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
-        previous = self._desired.get(branch, (stable, {}))[1]
-        merged = {name: (previous.get(name, env) if env.keep else env) for name, env in environments.items()}
-        self._desired[branch] = (stable, merged)
+        merged = self._remember(branch, stable, environments)
         self._not_leading("an apply")  # we keep the state for when we take over
         async with self._lock(branch):
             await asyncio.to_thread(self.reconcile, branch, stable, merged)
@@ -84,8 +83,17 @@ class KubernetesTarget:
             await asyncio.to_thread(self.delete_branch, branch, stable)
 
     async def adopt(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
-        """The cluster keeps its own state; remember the branch so a new leader knows it."""
-        self._desired.setdefault(branch, (stable, dict(environments)))
+        """The cluster keeps its own state; remember the branch so a new leader (and drift
+        repair) knows it. Environments to keep stay as remembered, if we know more."""
+        self._remember(branch, stable, environments)
+
+    def _remember(
+        self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]
+    ) -> dict[str, DesiredEnvironment]:
+        previous = self._desired.get(branch, (stable, {}))[1]
+        merged = {name: (previous.get(name, env) if env.keep else env) for name, env in environments.items()}
+        self._desired[branch] = (stable, merged)
+        return merged
 
     async def resync(self) -> None:
         """This replica became the leader: reconcile every remembered branch, in the background

@@ -10,14 +10,16 @@ What it does to the status: a branch whose repair failed (a field-manager confli
 server refusing) is shown as ERROR with the target's message instead of ``applied``; once a later
 round repairs it, the state and message it had before come back. A branch that is syncing, or
 already in ERROR from its own failed sync, is left to the sync's own status and retries. The drift
-state lives in memory only: the first round after a restart finds it again.
+state lives in memory only: the first round after a restart finds it again. Before that round,
+``prepare`` (the engine's) hands the target the objects of every applied commit again, which a
+restart had reduced to "keep what is live".
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from gitops_ingress.core.errors import GitopsIngressError
@@ -44,16 +46,27 @@ class DriftRepair:
         busy: Callable[[str], bool],
         bus: EventBus,
         interval: float,
+        *,
+        prepare: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._target = target
         self._records = records
         self._busy = busy
         self._bus = bus
         self._interval = interval
+        self._prepare = prepare
         self._drifted: dict[str, _Drifted] = {}
 
     async def run(self) -> None:
-        """One round now (on start), then one per interval, until cancelled."""
+        """``prepare`` (once), one round now (on start), then one per interval, until cancelled;
+        nothing for a target that holds no state of its own."""
+        if not self._target.repairs_drift:
+            return
+        if self._prepare is not None:
+            try:
+                await self._prepare()
+            except Exception:
+                log.exception("drift repair: preparing failed; repairing what the target knows")
         while True:
             await self.round()
             await asyncio.sleep(self._interval)

@@ -126,7 +126,7 @@ class Engine(ViewMixin):
             on_change=self._notify,
         )
         # drift repair: the target's live state checked against the last good state per interval
-        self._drift = DriftRepair(target, self._records, self._busy, self.bus, interval)
+        self._drift = DriftRepair(target, self._records, self._busy, self.bus, interval, prepare=self._readopt)
         self._drift_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -428,6 +428,45 @@ class Engine(ViewMixin):
         self.bus.publish("deleted", name, {"commit": record.synced})
         if routes_changed:
             self.bus.publish("routes", name, {"version": self._book.state.version})
+
+    # -- drift repair after a restart -------------------------------------------------------
+
+    async def _readopt(self) -> None:
+        """Before the first drift repair: ``start`` adopted each branch as "keep what is live",
+        without objects; rebuild every environment's applied commit (from the mirror, through
+        the parse cache) and adopt again with the objects, so the target can repair what
+        drifted while we were down. A commit that cannot be built stays "keep"."""
+        for name, record in list(self._records.items()):
+            synced, rows = record.synced, record.environments
+            # what start adopted, for an environment whose commit cannot be rebuilt (never pruned)
+            desired = {
+                env: DesiredEnvironment(env, row.applied_commit or "", row.table, keep=True)
+                for env, row in rows.items()
+                if row.table is not None
+            }
+            commits = {row.applied_commit for row in rows.values() if row.table is not None and row.applied_commit}
+            for commit in sorted(c for c in commits if c is not None):
+                try:
+                    async with self._build_slots:
+                        build = await self._in_thread(
+                            self._executor,
+                            build_commit,
+                            self._repo,
+                            commit,
+                            self._settings,
+                            self.cache,
+                            self._repo_lock,
+                        )
+                except GitopsIngressError as exc:
+                    log.warning("branch %r: cannot rebuild applied commit %s for drift repair: %s", name, commit, exc)
+                    continue
+                for env, row in rows.items():
+                    built = build.environments.get(env)
+                    if row.applied_commit == commit and row.table is not None and built is not None and built.ok:
+                        desired[env] = DesiredEnvironment(env, commit, row.table, built.ingresses)
+            unchanged = self._records.get(name) is record and record.synced == synced and record.environments is rows
+            if commits and unchanged and not self._busy(name):  # else a newer sync told the target more
+                await self._target.adopt(name, record.stable, desired)
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ class LocalTarget:
     """The ``Target`` whose routes are the engine's published state (nothing to apply)."""
 
     name = "local"
+    repairs_drift = False  # the routes are the engine's own state: nothing outside can drift
 
     async def apply(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
         return None
@@ -29,4 +30,4 @@ class LocalTarget:
         return None
 
     async def reconcile_all(self) -> dict[str, str]:
-        return {}  # the routes are the engine's own state: nothing outside can drift
+        return {}

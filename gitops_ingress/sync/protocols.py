@@ -55,6 +55,7 @@ class Target(Protocol):
     was interrupted is repeated after a restart."""
 
     name: str
+    repairs_drift: bool  # holds state outside the engine that can drift: ``reconcile_all`` repairs it
 
     async def apply(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None: ...
 

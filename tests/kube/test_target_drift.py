@@ -108,3 +108,21 @@ def test_an_api_server_restored_empty_gets_everything_back(stand_in: StandIn, tm
                 assert read.backend() == "web"
 
     asyncio.run(scenario())
+
+
+def test_drift_while_the_control_plane_was_down_is_repaired_on_start(stand_in: StandIn, tmp_path: Path) -> None:
+    """A restart hands the target only "keep what is live" from the store; the round on start
+    rebuilds the applied commit, so an Ingress deleted while the engine was down comes back with
+    the next poll far away."""
+    remote, _work = shop_remote(tmp_path)
+    far = EngineOptions(poll_interval=3600, debounce=0.01, retry_initial=0.05, retry_max=0.2)
+
+    async def scenario() -> None:
+        async with running(tmp_path, remote, SETTINGS, options=far, target=make_target(stand_in, SETTINGS)):  # type: ignore[arg-type]
+            pass
+        await kubectl(stand_in, "delete", "ingress", "shop", "-n", "shop")
+        async with running(tmp_path, remote, SETTINGS, options=far, target=make_target(stand_in, SETTINGS)):  # type: ignore[arg-type]
+            await created(stand_in, "shop")
+        assert Reader(stand_in).backend() == "web"
+
+    asyncio.run(scenario())
