@@ -35,7 +35,12 @@ async def kubectl(stand_in: StandIn, *args: str) -> str:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(), WAIT)
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), WAIT + 5)
+    finally:
+        if proc.returncode is None:  # timed out: end it while the loop still runs
+            proc.kill()
+            await proc.wait()
     assert proc.returncode == 0, f"kubectl {' '.join(args)}: {err.decode()}"
     return out.decode()
 
