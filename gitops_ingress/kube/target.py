@@ -72,13 +72,13 @@ class KubernetesTarget:
 
     async def apply(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
         merged = self._remember(branch, stable, environments)
-        self._not_leading("an apply")  # we keep the state for when we take over
+        self._not_leading("an apply was not written")  # we keep the state for when we take over
         async with self._lock(branch):
             await asyncio.to_thread(self.reconcile, branch, stable, merged)
 
     async def remove(self, branch: str, stable: bool) -> None:
         self._desired.pop(branch, None)
-        self._not_leading("a removal")
+        self._not_leading("a removal was not written")
         async with self._lock(branch):
             await asyncio.to_thread(self.delete_branch, branch, stable)
 
@@ -104,21 +104,22 @@ class KubernetesTarget:
 
     async def _resync(self) -> None:
         delay = self.options.retry_initial
-        failed = await self.reconcile_all()
-        while failed and self.leading():
-            log.warning("resync: %d branch(es) failed, retrying in %.1fs: %s", len(failed), delay, failed)
-            await asyncio.sleep(delay)
-            delay = min(self.options.retry_max, delay * 2)
-            failed = await self.reconcile_all(failed)
-        if failed:
+        try:
+            failed = await self.reconcile_all()
+            while failed:
+                log.warning("resync: %d branch(es) failed, retrying in %.1fs: %s", len(failed), delay, failed)
+                await asyncio.sleep(delay)
+                delay = min(self.options.retry_max, delay * 2)
+                failed = await self.reconcile_all(failed)
+        except NotLeader:
             log.warning("resync stopped: this replica lost the lease; the next leader resyncs")
 
     async def reconcile_all(self, only: Iterable[str] | None = None) -> dict[str, str]:
         """Reconcile the live objects of every remembered branch (or of ``only``) against its
-        desired state. Returns the error of each branch that failed; {} when not leading."""
+        desired state. Returns the error of each branch that failed; raises ``NotLeader`` when
+        this replica checked nothing because it does not lead."""
+        self._not_leading("drift repair was skipped")
         failed: dict[str, str] = {}
-        if not self.leading():
-            return failed
         names = list(self._desired) if only is None else [name for name in only if name in self._desired]
         for branch in names:
             try:
@@ -126,6 +127,8 @@ class KubernetesTarget:
                     remembered = self._desired.get(branch)
                     if remembered is not None:  # removed while we waited for the lock
                         await asyncio.to_thread(self.reconcile, branch, *remembered)
+            except NotLeader:
+                raise
             except KubeError as exc:
                 failed[branch] = str(exc)
         return failed
@@ -133,8 +136,7 @@ class KubernetesTarget:
     def _not_leading(self, what: str) -> None:
         if not self.leading():
             raise NotLeader(
-                f"not the leader: {what} was not written (this replica does not hold the lease); "
-                f"it is written by the replica that leads"
+                f"not the leader: {what} (this replica does not hold the lease; the replica that leads does it)"
             )
 
     def leading(self) -> bool:

@@ -74,8 +74,8 @@ class DriftRepair:
     async def round(self) -> None:
         try:
             errors = await self._target.reconcile_all()
-        except GitopsIngressError as exc:
-            log.warning("drift repair: %s", exc)
+        except GitopsIngressError as exc:  # nothing was checked (e.g. not the leader): nothing healed
+            log.info("drift repair skipped: %s", exc)
             return
         except Exception:
             log.exception("drift repair failed unexpectedly")

@@ -69,4 +69,5 @@ class Target(Protocol):
         """Repair drift: bring the live state of every branch the target remembers back to its
         last good desired state (called on start and on every poll interval). Returns the error
         of each branch that could not be repaired (e.g. a field-manager conflict); {} when all
-        match. A target with no state of its own to drift returns {}."""
+        match. Raises (a ``GitopsIngressError``) when it checked nothing, e.g. a replica that is
+        not the leader. A target with no state of its own to drift returns {}."""
