@@ -38,6 +38,8 @@ class KubeOptions:
     lease_duration: float = 15.0
     renew_interval: float = 5.0
     identity: str = ""
+    retry_initial: float = 1.0  # back-off of a failed resync after gaining the lease
+    retry_max: float = 60.0
 
     def who(self) -> str:
         return self.identity or f"{socket.gethostname()}-{os.getpid()}"

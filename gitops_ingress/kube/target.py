@@ -15,14 +15,22 @@ One reconcile of a branch, in a worker thread (the official client blocks):
 High availability: with a leader gate, a follower remembers the desired state of every branch and
 writes nothing; each write checks the gate, so a replica that lost its lease mid-apply stops
 (``NotLeader``) and the new leader, which remembered the same state, completes it on ``resync``.
-Both paths converge because every step is idempotent.
+Both paths converge because every step is idempotent. ``apply`` and ``remove`` raise ``NotLeader``
+when they skipped the writes, so the engine never records as applied what was not written (it
+retries with back-off, and the resync on re-acquiring the lease does the writes). A resync that
+fails for some branches retries them with back-off until they succeed or the lease is lost.
+
+Drift repair: ``reconcile_all`` reconciles every remembered branch against the cluster (the engine
+calls it on start and on every poll interval). Because a reconcile writes only what differs, a
+cluster that matches costs reads only; a deleted Ingress comes back, an edited field is restored,
+and a field another manager took over is reported per branch as a conflict.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import kubernetes
@@ -42,6 +50,7 @@ class KubernetesTarget:
     """Satisfies ``sync.Target`` by shape."""
 
     name = "kubernetes"
+    repairs_drift = True
 
     def __init__(
         self,
@@ -57,37 +66,78 @@ class KubernetesTarget:
         self._is_leader = is_leader
         self._desired: dict[str, tuple[bool, dict[str, DesiredEnvironment]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self.resyncing: asyncio.Task[None] | None = None  # the running resync (tests wait on it)
 
     # -- the Target protocol --------------------------------------------------------------
 
     async def apply(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
-        previous = self._desired.get(branch, (stable, {}))[1]
-        merged = {name: (previous.get(name, env) if env.keep else env) for name, env in environments.items()}
-        self._desired[branch] = (stable, merged)
-        if not self.leading():
-            return  # the leader applies the same commit; we keep it for when we take over
+        merged = self._remember(branch, stable, environments)
+        self._not_leading("an apply was not written")  # we keep the state for when we take over
         async with self._lock(branch):
             await asyncio.to_thread(self.reconcile, branch, stable, merged)
 
     async def remove(self, branch: str, stable: bool) -> None:
         self._desired.pop(branch, None)
-        if not self.leading():
-            return
+        self._not_leading("a removal was not written")
         async with self._lock(branch):
             await asyncio.to_thread(self.delete_branch, branch, stable)
 
     async def adopt(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
-        """The cluster keeps its own state; remember the branch so a new leader knows it."""
-        self._desired.setdefault(branch, (stable, dict(environments)))
+        """The cluster keeps its own state; remember the branch so a new leader (and drift
+        repair) knows it. Environments to keep stay as remembered, if we know more."""
+        self._remember(branch, stable, environments)
+
+    def _remember(
+        self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]
+    ) -> dict[str, DesiredEnvironment]:
+        previous = self._desired.get(branch, (stable, {}))[1]
+        merged = {name: (previous.get(name, env) if env.keep else env) for name, env in environments.items()}
+        self._desired[branch] = (stable, merged)
+        return merged
 
     async def resync(self) -> None:
-        """Reconcile every remembered branch (called when this replica becomes the leader)."""
-        for branch, (stable, environments) in list(self._desired.items()):
+        """This replica became the leader: reconcile every remembered branch, in the background
+        (the elector must keep renewing meanwhile), retrying the failed ones with back-off."""
+        if self.resyncing is not None:
+            self.resyncing.cancel()
+        self.resyncing = asyncio.create_task(self._resync(), name="kubernetes resync")
+
+    async def _resync(self) -> None:
+        delay = self.options.retry_initial
+        try:
+            failed = await self.reconcile_all()
+            while failed:
+                log.warning("resync: %d branch(es) failed, retrying in %.1fs: %s", len(failed), delay, failed)
+                await asyncio.sleep(delay)
+                delay = min(self.options.retry_max, delay * 2)
+                failed = await self.reconcile_all(failed)
+        except NotLeader:
+            log.warning("resync stopped: this replica lost the lease; the next leader resyncs")
+
+    async def reconcile_all(self, only: Iterable[str] | None = None) -> dict[str, str]:
+        """Reconcile the live objects of every remembered branch (or of ``only``) against its
+        desired state. Returns the error of each branch that failed; raises ``NotLeader`` when
+        this replica checked nothing because it does not lead."""
+        self._not_leading("drift repair was skipped")
+        failed: dict[str, str] = {}
+        names = list(self._desired) if only is None else [name for name in only if name in self._desired]
+        for branch in names:
             try:
                 async with self._lock(branch):
-                    await asyncio.to_thread(self.reconcile, branch, stable, environments)
+                    remembered = self._desired.get(branch)
+                    if remembered is not None:  # removed while we waited for the lock
+                        await asyncio.to_thread(self.reconcile, branch, *remembered)
+            except NotLeader:
+                raise
             except KubeError as exc:
-                log.warning("resync of branch %r: %s", branch, exc)
+                failed[branch] = str(exc)
+        return failed
+
+    def _not_leading(self, what: str) -> None:
+        if not self.leading():
+            raise NotLeader(
+                f"not the leader: {what} (this replica does not hold the lease; the replica that leads does it)"
+            )
 
     def leading(self) -> bool:
         return self._is_leader is None or self._is_leader()

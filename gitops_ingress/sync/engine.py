@@ -44,6 +44,7 @@ from gitops_ingress.core.errors import GitopsIngressError
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync.build import build_commit
+from gitops_ingress.sync.drift import DriftRepair
 from gitops_ingress.sync.events import EventBus
 from gitops_ingress.sync.metrics import SyncMetrics
 from gitops_ingress.sync.parsecache import ParseCache
@@ -131,6 +132,9 @@ class Engine(ViewMixin):
             retry_max=self.options.retry_max,
             on_change=self._notify,
         )
+        # drift repair: the target's live state checked against the last good state per interval
+        self._drift = DriftRepair(target, self._records, self._busy, self.bus, interval, prepare=self._readopt)
+        self._drift_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -159,17 +163,22 @@ class Engine(ViewMixin):
             self._schedule(local, None)
             self._watcher.request(None)
             self._watcher.start()
-            return
-        failed = False  # nothing stored to serve: the first fetch is worth waiting for
-        try:
-            await self.refresh(None)
-        except GitopsIngressError as exc:
-            log.warning("first fetch failed; serving the stored state and retrying: %s", exc)
-            failed = True
-        self._watcher.start(after_failure=failed)
+        else:
+            failed = False  # nothing stored to serve: the first fetch is worth waiting for
+            try:
+                await self.refresh(None)
+            except GitopsIngressError as exc:
+                log.warning("first fetch failed; serving the stored state and retrying: %s", exc)
+                failed = True
+            self._watcher.start(after_failure=failed)
+        # on both paths: a restart is exactly when drift while we were down must be repaired
+        self._drift_task = asyncio.create_task(self._drift.run(), name="gitops-ingress drift repair")
 
     async def stop(self) -> None:
         await self._watcher.stop()
+        if self._drift_task is not None:
+            self._drift_task.cancel()
+            await asyncio.gather(self._drift_task, return_exceptions=True)
         for timer in self._timers.values():
             timer.cancel()
         workers = list(self._workers.values())
@@ -181,6 +190,9 @@ class Engine(ViewMixin):
         await self._in_store(lambda: None)  # queued after every write: they are on disk now
         self._store_thread.shutdown(wait=False)
         self.bus.close()
+
+    def _busy(self, name: str) -> bool:
+        return name in self._wanted or name in self._workers or name in self._timers
 
     def idle(self) -> bool:
         return not self._wanted and not self._workers and not self._watcher.busy
@@ -461,6 +473,45 @@ class Engine(ViewMixin):
         self.bus.publish("deleted", name, {"commit": record.synced})
         if routes_changed:
             self.bus.publish("routes", name, {"version": self._book.state.version})
+
+    # -- drift repair after a restart -------------------------------------------------------
+
+    async def _readopt(self) -> None:
+        """Before the first drift repair: ``start`` adopted each branch as "keep what is live",
+        without objects; rebuild every environment's applied commit (from the mirror, through
+        the parse cache) and adopt again with the objects, so the target can repair what
+        drifted while we were down. A commit that cannot be built stays "keep"."""
+        for name, record in list(self._records.items()):
+            synced, rows = record.synced, record.environments
+            # what start adopted, for an environment whose commit cannot be rebuilt (never pruned)
+            desired = {
+                env: DesiredEnvironment(env, row.applied_commit or "", row.table, keep=True)
+                for env, row in rows.items()
+                if row.table is not None
+            }
+            commits = {row.applied_commit for row in rows.values() if row.table is not None and row.applied_commit}
+            for commit in sorted(c for c in commits if c is not None):
+                try:
+                    async with self._build_slots:
+                        build = await self._in_thread(
+                            self._executor,
+                            build_commit,
+                            self._repo,
+                            commit,
+                            self._settings,
+                            self.cache,
+                            self._repo_lock,
+                        )
+                except GitopsIngressError as exc:
+                    log.warning("branch %r: cannot rebuild applied commit %s for drift repair: %s", name, commit, exc)
+                    continue
+                for env, row in rows.items():
+                    built = build.environments.get(env)
+                    if row.applied_commit == commit and row.table is not None and built is not None and built.ok:
+                        desired[env] = DesiredEnvironment(env, commit, row.table, built.ingresses)
+            unchanged = self._records.get(name) is record and record.synced == synced and record.environments is rows
+            if commits and unchanged and not self._busy(name):  # else a newer sync told the target more
+                await self._target.adopt(name, record.stable, desired)
 
     # -- helpers --------------------------------------------------------------------------
 

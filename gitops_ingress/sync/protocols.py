@@ -38,6 +38,7 @@ class Target(Protocol):
     was interrupted is repeated after a restart."""
 
     name: str
+    repairs_drift: bool  # holds state outside the engine that can drift: ``reconcile_all`` repairs it
 
     async def apply(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None: ...
 
@@ -46,3 +47,10 @@ class Target(Protocol):
     async def adopt(self, branch: str, stable: bool, environments: Mapping[str, DesiredEnvironment]) -> None:
         """State recorded as applied before a restart. A target that keeps its own state (a
         cluster) does nothing; an in-memory one takes it back without a new sync."""
+
+    async def reconcile_all(self) -> dict[str, str]:
+        """Repair drift: bring the live state of every branch the target remembers back to its
+        last good desired state (called on start and on every poll interval). Returns the error
+        of each branch that could not be repaired (e.g. a field-manager conflict); {} when all
+        match. Raises (a ``GitopsIngressError``) when it checked nothing, e.g. a replica that is
+        not the leader. A target with no state of its own to drift returns {}."""

@@ -94,3 +94,10 @@ def shop_remote(tmp_path: Path, *branches: str) -> tuple[Remote, WorkTree]:
         work.branch(branch)
         work.push(branch)
     return remote, work
+
+
+def push_shop_backend(work: WorkTree, backend: str) -> None:
+    """Push a commit to ``main`` that routes the shop Ingress to ``backend``."""
+    work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", backend))})
+    work.commit(backend)
+    work.push("main")

@@ -46,6 +46,13 @@ def poll(condition: object, what: str) -> None:
         pause.wait(0.05)
 
 
+async def resynced(target: KubernetesTarget) -> None:
+    """Start the resync the elector starts on gaining the lease, and wait until it is done."""
+    await target.resync()
+    assert target.resyncing is not None
+    await asyncio.wait_for(target.resyncing, WAIT)
+
+
 def test_one_leader_and_release_hands_over_at_once(stand_in: StandIn) -> None:
     a, b = elector(stand_in, "a"), elector(stand_in, "b")
     assert a.try_acquire_or_renew() and a.is_leader()
@@ -94,7 +101,10 @@ def test_follower_writes_nothing(stand_in: StandIn) -> None:
     assert a.try_acquire_or_renew()
     follower = KubernetesTarget(client_for(stand_in), SETTINGS, is_leader=b.is_leader)
     stand_in.reset_counts()
-    run(follower.apply("main", True, envs(environment("production", "c1", ingress("s", "s.example.com", "web")))))
+    with pytest.raises(NotLeader, match="not the leader: an apply was not written"):
+        run(follower.apply("main", True, envs(environment("production", "c1", ingress("s", "s.example.com", "web")))))
+    with pytest.raises(NotLeader, match="drift repair was skipped"):  # checked nothing, so heals nothing
+        run(follower.reconcile_all())
     assert stand_in.request_counts()["writes"] == 0
 
 
@@ -112,14 +122,15 @@ def test_leader_lost_mid_apply_is_completed_by_the_next_leader(stand_in: StandIn
 
     first = KubernetesTarget(client_for(stand_in), SETTINGS, is_leader=a_leads)
     second = KubernetesTarget(client_for(stand_in), SETTINGS, is_leader=b.is_leader)
-    run(second.apply("main", True, desired))  # a follower: remembers, writes nothing
+    with pytest.raises(NotLeader):
+        run(second.apply("main", True, desired))  # a follower: remembers, writes nothing, says so
     with pytest.raises(NotLeader, match="lost the leader lease"):
         run(first.apply("main", True, desired))
     partial = len(Reader(stand_in).ingresses())
     assert 0 < partial < 10
     poll(b.try_acquire_or_renew, "b taking over")
-    run(second.resync())
+    run(resynced(second))
     assert len(Reader(stand_in).ingresses()) == 10
     stand_in.reset_counts()
-    run(second.resync())
+    run(resynced(second))
     assert stand_in.request_counts()["writes"] == 0

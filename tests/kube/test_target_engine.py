@@ -11,9 +11,8 @@ from pathlib import Path
 from gitops_ingress.core.naming import preview_namespace
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
-from tests.kube.target_kit import Reader, make_target, shop_remote
+from tests.kube.target_kit import Reader, make_target, push_shop_backend, shop_remote
 from tests.support.kubeapi import StandIn
-from tests.support.manifests import ingress, to_yaml
 from tests.sync.conftest import running
 
 FEATURE_NS = preview_namespace("{namespace}-{branch}", "shop", "feature")
@@ -31,9 +30,7 @@ def test_faults_back_off_keep_the_last_state_and_say_so(stand_in: StandIn, tmp_p
             engine, until = harness.engine, harness.wait_until
             assert backend() == "web" and FEATURE_NS in read.namespaces()
             stand_in.faults(fail_next=1000, status=500, verb="apply")
-            work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web-v2"))})
-            work.commit("v2")
-            work.push("main")
+            push_shop_backend(work, "web-v2")
             await engine.refresh("main")
             await until(lambda: engine.branch("main").state is SyncState.ERROR)  # type: ignore[union-attr]
             status = engine.branch("main")
