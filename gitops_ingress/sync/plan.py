@@ -41,15 +41,27 @@ def _keep(
 
 
 def plan_commit(build: TreeBuild, current: Mapping[str, EnvironmentRow]) -> Plan:
+    """A commit is one unit: when any environment of it has errors, no environment of it is
+    applied (nor removed); each keeps its last good commit, the refused ones with their findings,
+    the others held back with none of their own."""
     desired: dict[str, DesiredEnvironment] = {}
     rows: list[EnvironmentRow] = []
     results: dict[str, str] = {}
     refused: list[tuple[str, tuple[Finding, ...]]] = []
+    whole = build.ok and all(env.ok for env in build.environments.values())
     for name in sorted(build.environments.keys() | current.keys()):
         old = current.get(name)
         env = build.environments.get(name)
         if not build.ok:
             row, keep = _keep(name, old, build.findings)
+        elif not whole and (env is None or env.ok):
+            # valid (or gone) in a commit refused elsewhere: held back at its last good commit
+            row, keep = _keep(name, old, env.findings if env is not None else ())
+            results[name] = "held back"
+            rows.append(row)
+            if keep is not None:
+                desired[name] = keep
+            continue
         elif env is None:
             results[name] = "removed"
             continue
@@ -70,11 +82,12 @@ def plan_commit(build: TreeBuild, current: Mapping[str, EnvironmentRow]) -> Plan
         refused.append(("", build.findings))
         results[""] = "refused"
     state = SyncState.REFUSED if refused else SyncState.APPLIED
-    return Plan(desired, rows, results, state, refusal_message(refused))
+    return Plan(desired, rows, results, state, refusal_message(refused, kept=bool(desired)))
 
 
-def refusal_message(refused: list[tuple[str, tuple[Finding, ...]]]) -> str:
-    """One line for the status: where the first error is and how many there are."""
+def refusal_message(refused: list[tuple[str, tuple[Finding, ...]]], *, kept: bool = True) -> str:
+    """One line for the status: where the first error is and how many there are, and what serves
+    meanwhile (``kept``: some environment has a last good commit; else nothing does)."""
     errors = [(env, f) for env, found in refused for f in found if f.severity is Severity.ERROR]
     if not errors:
         return ""
@@ -82,4 +95,5 @@ def refusal_message(refused: list[tuple[str, tuple[Finding, ...]]]) -> str:
     where = f"{first.file}:{first.line}" if first.line else first.file
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     scope = f"{env}: " if env else ""
-    return f"refused, last good routes keep serving: {scope}{where} {first.rule}: {first.message}{more}"
+    outcome = "last good routes keep serving" if kept else "nothing was live before, so nothing serves"
+    return f"refused, {outcome}: {scope}{where} {first.rule}: {first.message}{more}"

@@ -69,10 +69,11 @@ class BranchRecord:
 
     @property
     def applied_commit(self) -> str | None:
-        commits = [env.applied_commit for env in self.environments.values() if env.applied_commit]
-        if self.synced in commits:
-            return self.synced
-        return max(commits, default=None)
+        """The commit live in every environment; None when none is, or when they differ (a
+        commit is applied as one unit, so they differ only after a partial failure of a target,
+        and each environment's own ``applied_commit`` says which is live where)."""
+        commits = {env.applied_commit for env in self.environments.values()}
+        return commits.pop() if len(commits) == 1 else None
 
     def is_current(self, head: str) -> bool:
         """Nothing to do for ``head``: it was reconciled and the branch is not in error."""

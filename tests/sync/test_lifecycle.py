@@ -121,12 +121,14 @@ async def test_bad_commit_on_main_keeps_the_stable_routes(tmp_path: Path) -> Non
         assert any(f.file == "environments/production/broken.yaml" and f.line for f in production.findings)
         assert h.resolve("shop.example.com") == "shop/web:80"  # last good, not web-new
         staging = {e.environment: e for e in status.environments}["staging"]
-        assert staging.state is SyncState.APPLIED and staging.applied_commit == bad  # valid env moves on
+        # a commit is one unit: the valid environment is held back at its last good commit too
+        assert staging.state is SyncState.REFUSED and staging.applied_commit == good and not staging.findings
+        assert status.applied_commit == good
         refused = [r for r in h.engine.history("main") if r.result == "refused"]
         assert refused and refused[0].commit == bad and refused[0].findings
 
 
-async def test_new_branch_gets_previews_only_for_its_valid_environments(tmp_path: Path) -> None:
+async def test_a_new_branch_refused_in_one_environment_gets_no_preview_at_all(tmp_path: Path) -> None:
     remote, work = seed(tmp_path)
     work.branch("feature/bad")
     work.write({"environments/production/broken.yaml": BAD_HOST})
@@ -135,9 +137,10 @@ async def test_new_branch_gets_previews_only_for_its_valid_environments(tmp_path
     async with running(tmp_path, remote) as h:
         status = h.engine.branch("feature/bad")
         assert status is not None and status.state is SyncState.REFUSED
-        assert {p.environment for p in status.preview_urls} == {"staging"}
+        assert status.preview_urls == () and status.applied_commit is None
+        assert "nothing was live before, so nothing serves" in status.message  # and no claim otherwise
         assert h.resolve(preview("feature/bad", "shop.example.com")) is None
-        assert h.resolve(preview("feature/bad", "shop.staging.example.com")) == "shop/web:80"
+        assert h.resolve(preview("feature/bad", "shop.staging.example.com")) is None
 
 
 async def test_include_and_exclude_patterns_choose_previews(tmp_path: Path) -> None:

@@ -156,19 +156,41 @@ def _build(
     )
 
 
-def test_plan_applies_valid_keeps_refused_and_removes_missing() -> None:
+def test_plan_applies_valid_and_removes_missing_environments() -> None:
+    old_prod = EnvironmentRow("production", SyncState.APPLIED, "c1", table("a.example.com", "web"), ())
+    old_gone = EnvironmentRow("qa", SyncState.APPLIED, "c1", table("qa.example.com", "web"), ())
+    build = _build(
+        "c2", {"production": (table("a.example.com", "web-2"), ()), "staging": (table("s.example.com", "web"), ())}
+    )
+    plan = plan_commit(build, {"production": old_prod, "qa": old_gone})
+    assert plan.results == {"production": "applied", "qa": "removed", "staging": "applied"}
+    assert plan.state is SyncState.APPLIED and "qa" not in plan.desired
+    assert {name: d.commit for name, d in plan.desired.items()} == {"production": "c2", "staging": "c2"}
+
+
+def test_a_commit_is_one_unit_refused_anywhere_applied_nowhere() -> None:
+    """Issue 12, point 4: a commit that broke only staging was applied to production."""
     old_prod = EnvironmentRow("production", SyncState.APPLIED, "c1", table("a.example.com", "web"), ())
     old_gone = EnvironmentRow("qa", SyncState.APPLIED, "c1", table("qa.example.com", "web"), ())
     build = _build(
         "c2",
-        {"production": (table("a.example.com", "web-2"), (error(),)), "staging": (table("s.example.com", "web"), ())},
+        {"production": (table("a.example.com", "web-2"), ()), "staging": (table("s.example.com", "web"), (error(),))},
     )
     plan = plan_commit(build, {"production": old_prod, "qa": old_gone})
-    assert plan.results == {"production": "refused", "qa": "removed", "staging": "applied"}
-    assert plan.state is SyncState.REFUSED and "environments/production/a.yaml:7 api/host-invalid" in plan.message
+    assert plan.results == {"production": "held back", "qa": "held back", "staging": "refused"}
+    assert plan.state is SyncState.REFUSED and "last good routes keep serving" in plan.message
     assert plan.desired["production"].keep and plan.desired["production"].commit == "c1"
-    assert plan.desired["production"].table is old_prod.table
-    assert plan.desired["staging"].commit == "c2" and "qa" not in plan.desired
+    assert plan.desired["production"].table is old_prod.table and plan.desired["qa"].keep
+    assert "staging" not in plan.desired  # nothing of it was ever live
+    rows = {row.environment: row for row in plan.rows}
+    assert rows["production"].state is SyncState.REFUSED and rows["production"].applied_commit == "c1"
+    assert rows["production"].findings == () and rows["staging"].findings
+
+
+def test_a_refusal_with_nothing_kept_says_so() -> None:
+    fresh = plan_commit(_build("c3", {"production": (table("a.example.com", "web"), (error(),))}), {})
+    assert "nothing was live before, so nothing serves" in fresh.message
+    assert "keep serving" not in fresh.message
 
 
 def test_plan_refuses_a_broken_commit_everywhere_and_never_serves_a_new_refused_env() -> None:
