@@ -107,7 +107,7 @@ def test_listing_findings_go_to_the_environment_that_holds_the_path():
     files = {
         "environments/prod/a.yaml": to_yaml(ingress("a")).encode(),
         "environments/prod/big.yaml": b"#" * 5000,
-        "environments/qa/a.yaml": to_yaml(ingress("a")).encode(),
+        "environments/qa/a.yaml": to_yaml(ingress("a", host="qa.example.com")).encode(),
         "environments/gone/big.yaml": b"#" * 5000,
     }
     built = build(MemoryTree(files), settings)
