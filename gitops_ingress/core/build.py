@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from gitops_ingress.core.environments import Root, environment_for
+from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.findings import Finding, Severity, has_errors, sorted_findings
 from gitops_ingress.core.models import IngressClass, LocatedIngress
 from gitops_ingress.core.objects import ParsedFile, parse_file
@@ -33,7 +34,7 @@ from gitops_ingress.core.status import CommitInfo
 from gitops_ingress.core.tree import TreeFile, TreeSource, is_below, join_path, relative_path
 from gitops_ingress.core.validation import validate_across_environments, validate_environment
 
-Parse = Callable[[str, bytes, str, Settings], ParsedFile]
+Parse = Callable[[str, bytes, str, Settings, LineShapes], ParsedFile]
 
 
 class ParseStore(Protocol):
@@ -192,13 +193,14 @@ def _parse_all(
             else:
                 misses[path] = (file, name)
     contents = tree.read([file for file, _ in misses.values()]) if misses else {}
+    shapes = LineShapes()  # one memo for the whole tree: manifests share most of their line shapes
     count = 0
     for path, (file, name) in misses.items():
         data = contents[path]
         if isinstance(data, Finding):
             parsed[path] = data
             continue
-        parsed[path] = result = parse(path, data, name, settings)
+        parsed[path] = result = parse(path, data, name, settings, shapes)
         count += 1
         if cache is not None and file.content_id:
             cache.put(file.content_id, path, result)

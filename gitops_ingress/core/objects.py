@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.loading import Document, load_yaml_file
 from gitops_ingress.core.models import (
@@ -51,8 +52,12 @@ def setting_severity(value: str) -> Severity | None:
     return _SEVERITIES.get(value)
 
 
-def parse_file(path: str, data: bytes, environment: str, settings: Settings) -> ParsedFile:
-    loaded = load_yaml_file(path, data, settings.policy.limits)
+def parse_file(
+    path: str, data: bytes, environment: str, settings: Settings, shapes: LineShapes | None = None
+) -> ParsedFile:
+    """``shapes``: the fast reader's memo of the load this file is part of (core/fastyaml.py); it
+    changes how fast a file is read, never what is read, so the result stays cacheable by content."""
+    loaded = load_yaml_file(path, data, settings.policy.limits, shapes=shapes)
     findings = list(loaded.findings)
     ingresses: list[LocatedIngress] = []
     classes: list[IngressClass] = []

@@ -71,9 +71,9 @@ def test_findings_are_sorted_and_all_findings_merges_levels():
 def test_parse_is_injectable():
     calls: list[str] = []
 
-    def counting(path, data, environment, settings):
+    def counting(path, data, environment, settings, shapes):
         calls.append(path)
-        return parse_file(path, data, environment, settings)
+        return parse_file(path, data, environment, settings, shapes)
 
     build(MemoryTree({"environments/prod/a.yaml": to_yaml(ingress()).encode()}), SETTINGS, parse=counting)
     assert calls == ["environments/prod/a.yaml"]
