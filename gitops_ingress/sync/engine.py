@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from gitops_ingress.core.build import TreeBuild
 from gitops_ingress.core.desired import DesiredEnvironment
 from gitops_ingress.core.errors import GitopsIngressError
 from gitops_ingress.core.settings import Settings
@@ -289,10 +290,7 @@ class Engine(ViewMixin):
         if record is None or record.is_current(commit):
             return
         started, started_at = time.perf_counter(), now_iso()
-        async with self._build_slots:
-            build = await self._in_thread(
-                self._executor, build_commit, self._repo, commit, self._settings, self.cache, self._repo_lock
-            )
+        build = await self._build(commit)
         if name in self._wanted:
             return  # superseded by newer work while building
         plan = plan_commit(build, record.environments)
@@ -362,15 +360,9 @@ class Engine(ViewMixin):
             record.state = SyncState.ERROR
             record.message = f"{message}; retrying in {delay:.0f}s, last good routes keep serving"
             record.updated_at = now_iso()
-            await self._in_store(
-                self._store.save_branch,
+            await self._save(
                 name,
-                head=record.synced,
-                head_info=record.head_info,
-                state=record.state,
-                message=record.message,
-                updated_at=record.updated_at,
-                deleted_at=record.deleted_at,
+                record,
                 history=[
                     SyncEntry(
                         record.synced or "" if isinstance(what, _Marker) else what,
@@ -443,16 +435,8 @@ class Engine(ViewMixin):
             return
         record.state = SyncState.DELETED
         record.message = f"deleted; previews removed after {self._settings.preview_ttl:g}s"
-        await self._in_store(
-            self._store.save_branch,
-            name,
-            head=record.synced,
-            head_info=record.head_info,
-            state=record.state,
-            message=record.message,
-            updated_at=now_iso(),
-            deleted_at=record.deleted_at,
-        )
+        record.updated_at = now_iso()
+        await self._save(name, record)
         self._schedule_removal(name, record.deleted_at)
         self.bus.publish("branch", name, {"state": record.state.value})
 
@@ -492,16 +476,7 @@ class Engine(ViewMixin):
             commits = {row.applied_commit for row in rows.values() if row.table is not None and row.applied_commit}
             for commit in sorted(c for c in commits if c is not None):
                 try:
-                    async with self._build_slots:
-                        build = await self._in_thread(
-                            self._executor,
-                            build_commit,
-                            self._repo,
-                            commit,
-                            self._settings,
-                            self.cache,
-                            self._repo_lock,
-                        )
+                    build = await self._build(commit)
                 except GitopsIngressError as exc:
                     log.warning("branch %r: cannot rebuild applied commit %s for drift repair: %s", name, commit, exc)
                     continue
@@ -514,6 +489,27 @@ class Engine(ViewMixin):
                 await self._target.adopt(name, record.stable, desired)
 
     # -- helpers --------------------------------------------------------------------------
+
+    async def _build(self, commit: str) -> TreeBuild:
+        """One commit through the pipeline, in a build slot, off the event loop."""
+        async with self._build_slots:
+            return await self._in_thread(
+                self._executor, build_commit, self._repo, commit, self._settings, self.cache, self._repo_lock
+            )
+
+    async def _save(self, name: str, record: BranchRecord, **rows: Any) -> None:
+        """The record's own fields to the store (plus ``environments``/``history`` rows if given)."""
+        await self._in_store(
+            self._store.save_branch,
+            name,
+            head=record.synced,
+            head_info=record.head_info,
+            state=record.state,
+            message=record.message,
+            updated_at=record.updated_at,
+            deleted_at=record.deleted_at,
+            **rows,
+        )
 
     @staticmethod
     async def _in_thread(executor: ThreadPoolExecutor, call: Callable[..., T], *args: Any) -> T:
