@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.support.gitrepos import make_sample_remote
-from tests.support.processes import Child
+from tests.support.processes import Child, serve_args
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 20.0
@@ -70,8 +70,7 @@ def test_validate_and_serve_run_with_every_documented_variable_set(tmp_path: Pat
     )
     assert validate.returncode == 0, validate.stderr
     remote, _ = make_sample_remote(tmp_path)
-    args = ["serve", "--repo", str(remote.path), "--listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"]
-    args += ["--state-dir", str(tmp_path / "state"), "--poll-interval", "3600"]
+    args = serve_args(tmp_path, str(remote.path))
     serve = Child(args, r"gitops-ingress serve: api (\S+) ", wait=WAIT, env=environ)
     try:
         with httpx.Client(base_url=serve.address, timeout=WAIT) as client:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.proxy.fixtures_ops import ProxyProcess
 from tests.support.gitrepos import make_sample_remote
-from tests.support.processes import Child
+from tests.support.processes import Child, serve_args
 
 WAIT = 20.0
 READY = r"gitops-ingress serve: api (\S+) "
@@ -23,8 +23,7 @@ pytestmark = pytest.mark.slow
 
 def _serve(tmp_path: Path, **environ: str) -> Child:
     remote, _ = make_sample_remote(tmp_path)
-    args = ["serve", "--repo", str(remote.path), "--listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0"]
-    args += ["--state-dir", str(tmp_path / "state"), "--poll-interval", "3600"]
+    args = serve_args(tmp_path, str(remote.path))
     return Child(args, READY, wait=WAIT, env={**os.environ, **environ})
 
 

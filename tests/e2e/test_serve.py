@@ -24,7 +24,7 @@ from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.routing import RoutingState
 from tests.support.gitrepos import Remote, WorkTree, make_branching_remote
 from tests.support.manifests import ingress, to_yaml
-from tests.support.processes import Child, poll
+from tests.support.processes import Child, poll, serve_args
 from tests.support.upstreams import LoopThread, TestUpstream
 
 WAIT = 20.0
@@ -38,22 +38,7 @@ class ServeProcess(Child):
     def __init__(self, tmp_path: Path, repo: str, backends: dict[str, str], *extra: str) -> None:
         secret_file = tmp_path / "webhook-secret"
         secret_file.write_text(SECRET + "\n")
-        args = [
-            "serve",
-            "--repo",
-            repo,
-            "--listen",
-            "127.0.0.1:0",
-            "--proxy-listen",
-            "127.0.0.1:0",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--webhook-secret-file",
-            str(secret_file),
-            "--poll-interval",
-            "3600",
-            *extra,
-        ]
+        args = serve_args(tmp_path, repo, "--webhook-secret-file", str(secret_file), *extra)
         for key, url in backends.items():
             args += ["--backend", f"{key}={url}"]
         super().__init__(args, _READY, wait=WAIT)

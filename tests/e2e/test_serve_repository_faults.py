@@ -10,28 +10,12 @@ import httpx
 import pytest
 
 from tests.gitrepo.servers import closed_port
-from tests.support.processes import Child, poll
+from tests.support.processes import Child, poll, serve_args
 
 WAIT = 20.0
 READY = r"gitops-ingress serve: api (\S+) "
 
 pytestmark = pytest.mark.slow
-
-
-def _serve_args(tmp_path: Path, repo: str) -> list[str]:
-    return [
-        "serve",
-        "--repo",
-        repo,
-        "--listen",
-        "127.0.0.1:0",
-        "--proxy-listen",
-        "127.0.0.1:0",
-        "--state-dir",
-        str(tmp_path / "state"),
-        "--poll-interval",
-        "3600",
-    ]
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty folder", "plain file"])
@@ -41,7 +25,7 @@ def test_a_local_path_that_is_no_repository_fails_at_start(tmp_path: Path, kind:
         repo.mkdir()
     elif kind == "plain file":
         repo.write_text("not a repository\n")
-    serve = Child(_serve_args(tmp_path, str(repo)), wait=WAIT)
+    serve = Child(serve_args(tmp_path, str(repo)), wait=WAIT)
     error = serve.expect(r"gitops-ingress serve: error: ").string
     assert serve.proc.wait(WAIT) == 2
     assert str(repo) in error and ("no such folder" in error or "not a git repository" in error), error
@@ -50,7 +34,7 @@ def test_a_local_path_that_is_no_repository_fails_at_start(tmp_path: Path, kind:
 
 def test_an_unreachable_url_is_retried_and_reported_whole(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{closed_port()}/config.git"
-    serve = Child(_serve_args(tmp_path, url), READY, wait=WAIT)
+    serve = Child(serve_args(tmp_path, url), READY, wait=WAIT)
     try:
         with httpx.Client(base_url=serve.address, timeout=WAIT) as client:
             poll(lambda: client.get("/readyz").status_code == 503, "/readyz 503", WAIT, logs=serve.log)

@@ -157,3 +157,12 @@ def run_once(args: list[str], *, cwd: Path | None = None, wait: float) -> subpro
         timeout=wait,
         check=False,
     )
+
+
+def serve_args(tmp_path: Path, repo: str, *extra: str) -> list[str]:
+    """``serve`` on loopback with free ports, its state under ``tmp_path``, polling out of the way
+    (tests push and send webhooks themselves)."""
+    return [
+        "serve", "--repo", repo, "--listen", "127.0.0.1:0", "--proxy-listen", "127.0.0.1:0",
+        "--state-dir", str(tmp_path / "state"), "--poll-interval", "3600", *extra,
+    ]  # fmt: skip
