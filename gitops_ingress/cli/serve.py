@@ -239,6 +239,9 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
         backends=backends,
         metrics=engine.metrics.registry,
         web_options=web_options(args.repo),
+        # the embedded proxy reaches exactly the backend map; a cluster's endpoints are the
+        # proxies' business, so the kubernetes target marks nothing
+        endpoints=backends.serves if proxy is not None else None,
     )
     web = _Uvicorn(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     stop = asyncio.Event()

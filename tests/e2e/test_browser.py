@@ -178,6 +178,14 @@ def test_overview_lists_branches_with_preview_links_that_reach_the_branch_backen
     expect(try_link).to_have_attribute(
         "href", f"http://feature-api-v2-1fac20--shop-example-com.preview.localhost:{stack.proxy_port}/api"
     )
+    # serve's backend map has the three shop Services only: the others are marked, in words
+    unserved = page.locator("p.unserved")
+    expect(unserved).to_contain_text("503")
+    expect(unserved.locator("code", has_text="shop/catalog-api-v2:8080")).to_have_count(0)
+    expect(page.locator("svg.routemap .node.service.no-endpoint").first).to_be_visible()
+    expect(
+        page.locator("svg.routemap .node.service:not(.no-endpoint)", has_text="shop/catalog-api-v2:8080")
+    ).to_have_count(1)
     page.screenshot(path=str(SCREENSHOTS / "branch.png"), full_page=True)
     try_link.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("backend shop/catalog-api-v2:8080")
