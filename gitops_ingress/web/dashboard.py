@@ -48,6 +48,7 @@ from gitops_ingress.web.previews import previews_router
 from gitops_ingress.web.routemap import route_maps, unserved_services
 from gitops_ingress.web.timeline import timeline_svg
 from gitops_ingress.web.timewords import time_element
+from gitops_ingress.web.tryout import try_request
 
 HERE = Path(__file__).parent
 CSP = (
@@ -171,7 +172,7 @@ def dashboard_router(
             "routes.html",
             branch=view.branch(name),
             tables=tables,
-            maps=route_maps(tables, ready=endpoints),
+            maps=route_maps(tables, ready=endpoints, try_here=bool(options.proxy_url)),
             unserved=unserved_services(tables, endpoints),
         )
 
@@ -181,9 +182,17 @@ def dashboard_router(
         host: Annotated[str, Query(max_length=MAX_HOST)] = "",
         path: Annotated[str, Query(max_length=MAX_PATH)] = "/",
         branch: Annotated[str, Query(max_length=MAX_NAME)] = "",
+        send: bool = False,
     ) -> HTMLResponse:
         known = view.branch(branch) is not None if branch else True
         result = resolve_request(view, host, path, branch) if host and known else None
+        # a branch's own routes are tried on its preview host; "as the proxy sees it" on the host
+        tried_host = (result.previewHost or result.host) if result is not None else ""
+        tried = (
+            await try_request(options.proxy_url, tried_host, result.path)
+            if send and options.proxy_url and result is not None
+            else None
+        )
         names = [b.name for b in page_of(view.branches(), 1, 1000).items]
         return render(
             request,
@@ -195,6 +204,8 @@ def dashboard_router(
             known=known,
             result=result,
             branch_names=names,
+            can_try=bool(options.proxy_url),
+            tried=tried,
         )
 
     @router.get("/branches/{name:path}", response_class=HTMLResponse)
@@ -211,7 +222,13 @@ def dashboard_router(
             "branch.html",
             branch=status,
             tables=tables,
-            maps=route_maps(tables, diff.changes if diff and not status.stable else (), preview_bases, endpoints),
+            maps=route_maps(
+                tables,
+                diff.changes if diff and not status.stable else (),
+                preview_bases,
+                endpoints,
+                try_here=status.stable and bool(options.proxy_url),
+            ),
             unserved=unserved_services(tables, endpoints),
             diff=diff,
             history=history,

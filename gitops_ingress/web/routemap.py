@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 
@@ -114,10 +115,26 @@ def _edge(x1: float, y1: float, x2: float, y2: float, css: str) -> Markup:
     )
 
 
-def route_map_svg(environment: str, rows: Sequence[MapRow], previews: Mapping[str, str] | None = None) -> Markup:
+def _href(row: MapRow, previews: Mapping[str, str], try_here: bool) -> str:
+    """Where a path's box links to: its preview, the search page's try-out, or nowhere."""
+    if row.change == "removed":
+        return ""
+    base = previews.get(row.host, "")
+    if base:
+        return base.rstrip("/") + (row.path or "/")
+    if try_here and row.host and "*" not in row.host:
+        return "/search?" + urlencode({"host": row.host, "path": row.path or "/", "send": "1"})
+    return ""
+
+
+def route_map_svg(
+    environment: str, rows: Sequence[MapRow], previews: Mapping[str, str] | None = None, *, try_here: bool = False
+) -> Markup:
     """The SVG of one environment (escaped throughout: every label comes from a branch).
     ``previews``: rule host -> the branch's preview URL for it; each path still served becomes a
-    link to try it there (keyboard-focusable, like any link)."""
+    link to try it there (keyboard-focusable, like any link). ``try_here``: paths of named hosts
+    without a preview link to the search page, which sends the request through the proxy
+    (web/tryout.py): how a stable host that does not resolve here is tried."""
     previews = previews or {}
     linked = False
     hosts_w = _width(row.host or ANY_HOST for row in rows)
@@ -157,9 +174,9 @@ def route_map_svg(environment: str, rows: Sequence[MapRow], previews: Mapping[st
             parts.append(_edge(x_path + paths_w, y, x_service, middle(services[row.before]), "before"))
         parts.append(_edge(x_path + paths_w, y, x_service, middle(services[row.service]), row.css))
         box = _box(x_path, y - BOX / 2, paths_w, BOX, row.label, f"node path {row.css}".strip(), title)
-        base = previews.get(row.host, "") if row.change != "removed" else ""
-        if base:
-            box = Markup('<a href="{}">{}</a>').format(base.rstrip("/") + (row.path or "/"), box)
+        href = _href(row, previews, try_here)
+        if href:
+            box = Markup('<a href="{}">{}</a>').format(href, box)
             linked = True
         parts.append(box)
     unserved = {row.service for row in rows if row.unserved}
@@ -193,10 +210,13 @@ def route_maps(
     changes: Sequence[RouteChange] = (),
     previews: Mapping[tuple[str, str], str] | None = None,
     ready: EndpointCheck | None = None,
+    *,
+    try_here: bool = False,
 ) -> dict[str, Markup]:
     """One SVG per environment, by name; ``changes`` is the branch's diff (all environments: one
     the branch dropped whole still shows what it removed); ``previews``: (environment, rule host)
-    -> preview URL, only http(s) ones; ``ready``: which Services the proxy can reach."""
+    -> preview URL, only http(s) ones; ``ready``: which Services the proxy can reach;
+    ``try_here``: see ``route_map_svg``."""
     names = sorted(tables.keys() | {c.environment for c in changes if c.kind is ChangeKind.REMOVED})
     links = previews or {}
     return {
@@ -204,6 +224,7 @@ def route_maps(
             name,
             map_rows(tables.get(name, EMPTY_TABLE), (c for c in changes if c.environment == name), ready),
             {host: url for (environment, host), url in links.items() if environment == name},
+            try_here=try_here,
         )
         for name in names
     }
