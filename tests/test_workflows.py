@@ -83,3 +83,15 @@ def test_publishing_waits_for_the_tested_build_and_is_switched_off_by_default() 
     assert set(publishing) <= {"publish"}
     for job in publishing.values():
         assert job["needs"] == "build" and "vars." in job["if"]
+
+
+def test_ci_keeps_the_screenshots_the_browser_tests_write_even_when_a_test_fails() -> None:
+    from tests.e2e.test_browser import SCREENSHOTS
+
+    steps = load(PROJECT_ROOT / ".github" / "workflows" / "ci.yml")["jobs"]["test"]["steps"]
+    tests = index_of(steps, "runs .ci/run", lambda step: step.get("run") == "bash .ci/run")
+    keep = index_of(
+        steps, "uploads artifacts", lambda step: str(step.get("uses", "")).startswith("actions/upload-artifact@")
+    )
+    assert keep > tests and steps[keep]["if"] == "always()"
+    assert PROJECT_ROOT / steps[keep]["with"]["path"] == SCREENSHOTS

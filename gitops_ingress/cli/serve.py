@@ -160,10 +160,20 @@ def load_settings(mirror: Mirror, overrides: dict[str, Any]) -> Settings:
     return settings
 
 
-def web_options(repo: str) -> WebOptions:
-    """Dashboard options from ``GITOPS_INGRESS_WEB_*``; findings link to the repository's forge."""
-    options = WebOptions.from_environ(os.environ)
+def web_options(repo: str, proxy_url: str = "") -> WebOptions:
+    """Dashboard options from ``GITOPS_INGRESS_WEB_*``; findings link to the repository's forge,
+    and the search page tries requests on ``proxy_url`` (the embedded proxy)."""
+    options = WebOptions.from_environ(os.environ, proxy_url=proxy_url)
     return options if options.repo_url else dataclasses.replace(options, repo_url=repo)
+
+
+def _loopback_url(host: str, port: int | None) -> str:
+    """How this process reaches its own proxy: over loopback when it listens on every address."""
+    if port is None:
+        return ""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1" if host != "::" else "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class _Uvicorn(uvicorn.Server):
@@ -238,7 +248,10 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
         webhook_secrets=dict.fromkeys(ENDPOINTS, secret),
         backends=backends,
         metrics=engine.metrics.registry,
-        web_options=web_options(args.repo),
+        web_options=web_options(args.repo, proxy_url=_loopback_url(proxy_listen[0], proxy_port)),
+        # the embedded proxy reaches exactly the backend map; a cluster's endpoints are the
+        # proxies' business, so the kubernetes target marks nothing
+        endpoints=backends.serves if proxy is not None else None,
     )
     web = _Uvicorn(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     stop = asyncio.Event()

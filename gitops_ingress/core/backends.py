@@ -97,6 +97,10 @@ class BackendMap:
             found = self._by_name.get((ref.name, ref.port), ())
         return found
 
+    def serves(self, ref: ServiceRef) -> bool:
+        """Whether the map has an endpoint for ``ref`` (``core.status.EndpointCheck``)."""
+        return bool(self.endpoints(ref))
+
     def to_dict(self) -> dict[str, list[str]]:
         return {key: [str(e) for e in endpoints] for key, endpoints in self._entries.items()}
 

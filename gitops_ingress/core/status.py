@@ -15,8 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gitops_ingress.core.diff import RouteDiff
 from gitops_ingress.core.findings import Finding
-from gitops_ingress.core.routing import RouteTable, RoutingState
+from gitops_ingress.core.routing import RouteTable, RoutingState, ServiceRef
 from gitops_ingress.core.settings import Settings
+
+# Whether the proxy has a ready endpoint for a Service port: the dashboard marks the Services it
+# has none for (their requests answer 503 whatever the sync state says). The cli passes one when
+# it knows (the local target's backend map); without one nothing is marked.
+EndpointCheck = Callable[[ServiceRef], bool]
 
 
 class _Frozen(BaseModel):

@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from gitops_ingress import __version__
 from gitops_ingress.core.backends import BackendMap
-from gitops_ingress.core.status import BranchStatus, ControlPlaneView, WebhookReceiver
+from gitops_ingress.core.status import BranchStatus, ControlPlaneView, EndpointCheck, WebhookReceiver
 from gitops_ingress.core.stream import DEFAULT_PING_INTERVAL
 from gitops_ingress.web.auth import Access
 from gitops_ingress.web.dashboard import install_dashboard
@@ -37,9 +37,11 @@ def create_app(
     ping_interval: float = DEFAULT_PING_INTERVAL,
     max_webhook_body: int = MAX_WEBHOOK_BODY,
     web_options: WebOptions | None = None,
+    endpoints: EndpointCheck | None = None,
 ) -> FastAPI:
     """``webhook_secrets``: endpoint name (github, gitlab, gitea, generic) -> secret or token; an
-    endpoint without one refuses every delivery."""
+    endpoint without one refuses every delivery. ``endpoints``: which Services the proxy has a
+    ready endpoint for, when the caller knows (the dashboard marks the others)."""
     app = FastAPI(title="gitops-ingress", version=__version__)
     app.include_router(webhook_router(receiver, webhook_secrets or {}, max_body=max_webhook_body))
     access = Access(web_options or WebOptions())
@@ -71,6 +73,6 @@ def create_app(
     def metrics_endpoint() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    install_dashboard(app, view, web_options)
+    install_dashboard(app, view, web_options, endpoints=endpoints)
     app.add_middleware(HostGuard, allowed=(web_options or WebOptions()).hosts)
     return app

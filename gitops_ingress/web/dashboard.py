@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gitops_ingress.core.findings import sorted_findings
-from gitops_ingress.core.status import BranchStatus, ControlPlaneView, SyncState
+from gitops_ingress.core.status import BranchStatus, ControlPlaneView, EndpointCheck, SyncState
 from gitops_ingress.web.api import (
     MAX_HOST,
     MAX_NAME,
@@ -45,9 +45,10 @@ from gitops_ingress.web.events import events_router
 from gitops_ingress.web.forge import GitHubClient, repo_links
 from gitops_ingress.web.options import WebOptions
 from gitops_ingress.web.previews import previews_router
-from gitops_ingress.web.routemap import route_maps
+from gitops_ingress.web.routemap import route_maps, unserved_services
 from gitops_ingress.web.timeline import timeline_svg
 from gitops_ingress.web.timewords import time_element
+from gitops_ingress.web.tryout import try_request
 
 HERE = Path(__file__).parent
 CSP = (
@@ -122,7 +123,11 @@ def _environments(branches: Sequence[BranchStatus]) -> list[str]:
 
 
 def dashboard_router(
-    view: ControlPlaneView, access: Access, options: WebOptions, templates: Jinja2Templates
+    view: ControlPlaneView,
+    access: Access,
+    options: WebOptions,
+    templates: Jinja2Templates,
+    endpoints: EndpointCheck | None = None,
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False, dependencies=[Depends(access.read)])
 
@@ -162,7 +167,14 @@ def dashboard_router(
     async def stable_routes(request: Request) -> HTMLResponse:
         name = view.settings.stable_branch
         tables = view.routes(name) or {}
-        return render(request, "routes.html", branch=view.branch(name), tables=tables, maps=route_maps(tables))
+        return render(
+            request,
+            "routes.html",
+            branch=view.branch(name),
+            tables=tables,
+            maps=route_maps(tables, ready=endpoints, try_here=bool(options.proxy_url)),
+            unserved=unserved_services(tables, endpoints),
+        )
 
     @router.get("/search", response_class=HTMLResponse)
     async def search(
@@ -170,9 +182,17 @@ def dashboard_router(
         host: Annotated[str, Query(max_length=MAX_HOST)] = "",
         path: Annotated[str, Query(max_length=MAX_PATH)] = "/",
         branch: Annotated[str, Query(max_length=MAX_NAME)] = "",
+        send: bool = False,
     ) -> HTMLResponse:
         known = view.branch(branch) is not None if branch else True
         result = resolve_request(view, host, path, branch) if host and known else None
+        # a branch's own routes are tried on its preview host; "as the proxy sees it" on the host
+        tried_host = (result.previewHost or result.host) if result is not None else ""
+        tried = (
+            await try_request(options.proxy_url, tried_host, result.path)
+            if send and options.proxy_url and result is not None
+            else None
+        )
         names = [b.name for b in page_of(view.branches(), 1, 1000).items]
         return render(
             request,
@@ -184,6 +204,8 @@ def dashboard_router(
             known=known,
             result=result,
             branch_names=names,
+            can_try=bool(options.proxy_url),
+            tried=tried,
         )
 
     @router.get("/branches/{name:path}", response_class=HTMLResponse)
@@ -200,7 +222,14 @@ def dashboard_router(
             "branch.html",
             branch=status,
             tables=tables,
-            maps=route_maps(tables, diff.changes if diff and not status.stable else (), preview_bases),
+            maps=route_maps(
+                tables,
+                diff.changes if diff and not status.stable else (),
+                preview_bases,
+                endpoints,
+                try_here=status.stable and bool(options.proxy_url),
+            ),
+            unserved=unserved_services(tables, endpoints),
             diff=diff,
             history=history,
             timeline=timeline_svg(history),
@@ -212,11 +241,17 @@ def dashboard_router(
 
 
 def install_dashboard(
-    app: FastAPI, view: ControlPlaneView, options: WebOptions | None = None, *, forge: GitHubClient | None = None
+    app: FastAPI,
+    view: ControlPlaneView,
+    options: WebOptions | None = None,
+    *,
+    forge: GitHubClient | None = None,
+    endpoints: EndpointCheck | None = None,
 ) -> None:
     """Add the dashboard, the JSON API (``/api/v1``), the event stream and the preview endpoints.
 
-    ``forge`` defaults to a GitHub client when ``options.forge`` has a repository and a token."""
+    ``forge`` defaults to a GitHub client when ``options.forge`` has a repository and a token;
+    ``endpoints`` says which Services the proxy can reach (unknown, so nothing marked, without)."""
     options = options or WebOptions()
     access = Access(options)
     templates = templates_for(options)
@@ -226,7 +261,7 @@ def install_dashboard(
     app.include_router(api_router(view, access, options.page_size))
     app.include_router(previews_router(view, access, options, forge))
     app.include_router(events_router(view, access))
-    app.include_router(dashboard_router(view, access, options, templates))
+    app.include_router(dashboard_router(view, access, options, templates, endpoints))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     install_api_docs(app)
 

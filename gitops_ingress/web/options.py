@@ -51,6 +51,9 @@ class WebOptions:
     forge: ForgeOptions = ForgeOptions()
     # Host names answered besides IP literals and localhost (DNS rebinding: core/allowed_hosts.py)
     allowed_hosts: tuple[str, ...] = ()
+    # The proxy the search page sends tried requests to (web/tryout.py); serve sets it to its
+    # embedded proxy. "" turns trying off.
+    proxy_url: str = ""
 
     def __post_init__(self) -> None:
         if bool(self.basic_user) != bool(self.basic_password):

@@ -10,19 +10,23 @@ Layout is a fixed three-column grid: one row per path, a host box spanning its p
 each Service placed as near as it can be to the rows that point at it. Text is monospace, so a
 label's width is known from its length without measuring. Colours live in ``static/style.css``
 (classes only: the Content-Security-Policy allows no inline style), and every change is also
-named in words (a marker and a ``<title>``), never by colour alone.
+named in words (a marker and a ``<title>``), never by colour alone. A Service the proxy has no
+ready endpoint for (``core.status.EndpointCheck``) is marked the same way: "no endpoint" in its
+box, because a branch can be applied and still answer 503.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 from markupsafe import Markup
 
 from gitops_ingress.core.diff import ChangeKind, RouteChange
-from gitops_ingress.core.routing import RouteTable
+from gitops_ingress.core.routing import RouteTable, ServiceRef
 from gitops_ingress.core.routing.table import EMPTY_TABLE
+from gitops_ingress.core.status import EndpointCheck
 
 ROW = 30  # px per path row
 BOX = 22  # box height inside a row
@@ -32,6 +36,7 @@ GAP = 56  # room for the edges between two columns
 MARKERS = {"": "", "added": "+ ", "removed": "\u2212 ", "retargeted": "→ "}
 SHOWN_CHANGES = {ChangeKind.ADDED, ChangeKind.REMOVED, ChangeKind.RETARGETED}
 ANY_HOST = "(any host)"
+NO_ENDPOINT = "(no endpoint)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,7 @@ class MapRow:
     service: str  # the backend it reaches now; for a removed path, the one it reached
     change: str = ""  # "", "added", "removed" or "retargeted"
     before: str = ""  # a re-targeted path's backend before the change
+    unserved: bool = False  # the proxy has no ready endpoint for ``service``
 
     @property
     def css(self) -> str:
@@ -55,16 +61,20 @@ class MapRow:
         return f"{MARKERS[self.change]}{self.path or '/'}{kind}"
 
 
-def map_rows(table: RouteTable, changes: Iterable[RouteChange] = ()) -> list[MapRow]:
+def map_rows(
+    table: RouteTable, changes: Iterable[RouteChange] = (), ready: EndpointCheck | None = None
+) -> list[MapRow]:
     """The rows of one environment: its effective routes, marked by ``changes`` (that
-    environment's part of the diff), plus the paths the diff removed."""
+    environment's part of the diff), plus the paths the diff removed; with ``ready``, each path
+    whose Service has no ready endpoint is marked ``unserved``."""
     marked = {(c.host, c.path, c.path_type): c for c in changes if c.kind in SHOWN_CHANGES}
     rows = []
     for route in table.effective_routes().values():
         change = marked.pop((route.host, route.path, route.path_type), None)
         kind = change.kind.value if change else ""
         before = change.before or "" if change and change.kind is ChangeKind.RETARGETED else ""
-        rows.append(MapRow(route.host, route.path, route.path_type, str(route.backend), kind, before))
+        unserved = ready is not None and isinstance(route.backend, ServiceRef) and not ready(route.backend)
+        rows.append(MapRow(route.host, route.path, route.path_type, str(route.backend), kind, before, unserved))
     for change in marked.values():
         if change.kind is ChangeKind.REMOVED:
             rows.append(MapRow(change.host, change.path, change.path_type, change.before or "404", "removed"))
@@ -105,22 +115,43 @@ def _edge(x1: float, y1: float, x2: float, y2: float, css: str) -> Markup:
     )
 
 
-def route_map_svg(environment: str, rows: Sequence[MapRow], previews: Mapping[str, str] | None = None) -> Markup:
+def _href(row: MapRow, previews: Mapping[str, str], try_here: bool) -> str:
+    """Where a path's box links to: its preview, the search page's try-out, or nowhere."""
+    if row.change == "removed":
+        return ""
+    base = previews.get(row.host, "")
+    if base:
+        return base.rstrip("/") + (row.path or "/")
+    if try_here and row.host and "*" not in row.host:
+        return "/search?" + urlencode({"host": row.host, "path": row.path or "/", "send": "1"})
+    return ""
+
+
+def route_map_svg(
+    environment: str, rows: Sequence[MapRow], previews: Mapping[str, str] | None = None, *, try_here: bool = False
+) -> Markup:
     """The SVG of one environment (escaped throughout: every label comes from a branch).
     ``previews``: rule host -> the branch's preview URL for it; each path still served becomes a
-    link to try it there (keyboard-focusable, like any link)."""
+    link to try it there (keyboard-focusable, like any link). ``try_here``: paths of named hosts
+    without a preview link to the search page, which sends the request through the proxy
+    (web/tryout.py): how a stable host that does not resolve here is tried."""
     previews = previews or {}
     linked = False
     hosts_w = _width(row.host or ANY_HOST for row in rows)
     paths_w = _width(row.label for row in rows)
     services = _service_rows(rows)
-    services_w = _width(services)
+    services_w = _width(
+        f"{service} {NO_ENDPOINT}" if any(row.unserved and row.service == service for row in rows) else service
+        for service in services
+    )
     x_path = hosts_w + GAP
     x_service = x_path + paths_w + GAP
     width = x_service + services_w + 2
     height = max(len(rows), max(services.values(), default=0) + 1) * ROW + 4
     changed = sum(1 for row in rows if row.change)
     summary = f"{len(rows)} paths to {len(services)} backends" + (f", {changed} changed" if changed else "")
+    if unserved_count := len({row.service for row in rows if row.unserved}):
+        summary += f", {unserved_count} without a ready endpoint"
 
     def middle(index: int) -> float:
         return index * ROW + 2 + ROW / 2
@@ -143,14 +174,20 @@ def route_map_svg(environment: str, rows: Sequence[MapRow], previews: Mapping[st
             parts.append(_edge(x_path + paths_w, y, x_service, middle(services[row.before]), "before"))
         parts.append(_edge(x_path + paths_w, y, x_service, middle(services[row.service]), row.css))
         box = _box(x_path, y - BOX / 2, paths_w, BOX, row.label, f"node path {row.css}".strip(), title)
-        base = previews.get(row.host, "") if row.change != "removed" else ""
-        if base:
-            box = Markup('<a href="{}">{}</a>').format(base.rstrip("/") + (row.path or "/"), box)
+        href = _href(row, previews, try_here)
+        if href:
+            box = Markup('<a href="{}">{}</a>').format(href, box)
             linked = True
         parts.append(box)
+    unserved = {row.service for row in rows if row.unserved}
     for service, index in services.items():
         y = middle(index)
-        parts.append(_box(x_service, y - BOX / 2, services_w, BOX, service, "node service", f"backend {service}"))
+        if service in unserved:
+            label, css = f"{service} {NO_ENDPOINT}", "node service no-endpoint"
+            title = f"backend {service}: the proxy has no ready endpoint for it, so its requests answer 503"
+        else:
+            label, css, title = service, "node service", f"backend {service}"
+        parts.append(_box(x_service, y - BOX / 2, services_w, BOX, label, css, title))
     name = f"Route map of {environment}: {summary}"
     return Markup(
         '<svg class="{}" xmlns="http://www.w3.org/2000/svg" role="{}" aria-label="{}" '
@@ -172,17 +209,36 @@ def route_maps(
     tables: Mapping[str, RouteTable],
     changes: Sequence[RouteChange] = (),
     previews: Mapping[tuple[str, str], str] | None = None,
+    ready: EndpointCheck | None = None,
+    *,
+    try_here: bool = False,
 ) -> dict[str, Markup]:
     """One SVG per environment, by name; ``changes`` is the branch's diff (all environments: one
     the branch dropped whole still shows what it removed); ``previews``: (environment, rule host)
-    -> preview URL, only http(s) ones."""
+    -> preview URL, only http(s) ones; ``ready``: which Services the proxy can reach;
+    ``try_here``: see ``route_map_svg``."""
     names = sorted(tables.keys() | {c.environment for c in changes if c.kind is ChangeKind.REMOVED})
     links = previews or {}
     return {
         name: route_map_svg(
             name,
-            map_rows(tables.get(name, EMPTY_TABLE), (c for c in changes if c.environment == name)),
+            map_rows(tables.get(name, EMPTY_TABLE), (c for c in changes if c.environment == name), ready),
             {host: url for (environment, host), url in links.items() if environment == name},
+            try_here=try_here,
         )
         for name in names
     }
+
+
+def unserved_services(tables: Mapping[str, RouteTable], ready: EndpointCheck | None) -> list[str]:
+    """The Services the tables route to that the proxy has no ready endpoint for, sorted."""
+    if ready is None:
+        return []
+    return sorted(
+        {
+            str(route.backend)
+            for table in tables.values()
+            for route in table.effective_routes().values()
+            if isinstance(route.backend, ServiceRef) and not ready(route.backend)
+        }
+    )

@@ -178,6 +178,14 @@ def test_overview_lists_branches_with_preview_links_that_reach_the_branch_backen
     expect(try_link).to_have_attribute(
         "href", f"http://feature-api-v2-1fac20--shop-example-com.preview.localhost:{stack.proxy_port}/api"
     )
+    # serve's backend map has the three shop Services only: the others are marked, in words
+    unserved = page.locator("p.unserved")
+    expect(unserved).to_contain_text("503")
+    expect(unserved.locator("code", has_text="shop/catalog-api-v2:8080")).to_have_count(0)
+    expect(page.locator("svg.routemap .node.service.no-endpoint").first).to_be_visible()
+    expect(
+        page.locator("svg.routemap .node.service:not(.no-endpoint)", has_text="shop/catalog-api-v2:8080")
+    ).to_have_count(1)
     page.screenshot(path=str(SCREENSHOTS / "branch.png"), full_page=True)
     try_link.click()
     expect(page.get_by_role("heading", level=1)).to_have_text("backend shop/catalog-api-v2:8080")
@@ -206,3 +214,16 @@ def test_a_refused_branch_shows_its_findings(stack: Stack, page: Page) -> None:
     expect(findings).to_contain_text("environments/production/storefront/broken.yaml:")
     expect(page.locator(".facts .message")).to_have_text("<b>bad</b> path")
     page.screenshot(path=str(SCREENSHOTS / "refused.png"), full_page=True)
+
+
+def test_a_stable_host_is_tried_from_its_route_map_through_the_real_proxy(stack: Stack, page: Page) -> None:
+    page.goto(stack.api + "/routes")
+    # shop.example.com does not resolve here: the map's path links to the search page, which sends it
+    page.locator('svg.routemap a[href="/search?host=shop.example.com&path=%2Fapi&send=1"]').click()
+    answer = page.locator("section.tried")
+    expect(answer).to_contain_text("200 OK")
+    expect(answer.locator("pre")).to_contain_text("backend shop/catalog-api:8080")
+    expect(page.get_by_role("heading", name="What the proxy answered")).to_contain_text(
+        "GET http://shop.example.com/api"
+    )
+    page.screenshot(path=str(SCREENSHOTS / "tried.png"), full_page=True)

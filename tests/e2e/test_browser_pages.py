@@ -26,6 +26,7 @@ PAGES = {
     "overview": "/",
     "routes": "/routes",
     "search": "/search?host=shop.example.com&path=/api",
+    "search-sent": "/search?host=shop.example.com&path=/api&send=1",
     "branch-main": "/branches/main",
     "branch-feature": "/branches/" + FEATURE.replace("/", "%2F"),
     "branch-refused": "/branches/broken",

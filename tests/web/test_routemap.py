@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.diff import diff_environments
 from gitops_ingress.core.routing import RouteTable
-from gitops_ingress.web.routemap import MapRow, map_rows, route_map_svg, route_maps
-from tests.web.dashboard_fakes import FakeView, main_tables, open_client, route, sample_view
+from gitops_ingress.web.routemap import MapRow, map_rows, route_map_svg, route_maps, unserved_services
+from tests.web.dashboard_fakes import FakeView, feature_tables, main_tables, open_client, route, sample_view
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -91,3 +92,26 @@ def test_paths_link_to_the_branch_preview_but_never_a_removed_one_or_a_script_ur
     with open_client(view) as client:
         page = client.get("/branches/feature%2Fapi-v2").text
     assert 'href="javascript:' not in page
+
+
+def test_services_without_a_ready_endpoint_are_marked_in_words_on_the_map_and_the_page() -> None:
+    # the backend map serves storefront and catalog-api; the branch's catalog-api-v2 has nothing
+    backends = BackendMap({"storefront:80": ["http://127.0.0.1:9001"], "catalog-api:8080": ["http://127.0.0.1:9002"]})
+    tables = feature_tables()
+    rows = map_rows(tables["production"], ready=backends.serves)
+    assert [(row.path, row.unserved) for row in rows] == [("/", False), ("/api", True), ("/api/v2/new", True)]
+    svg = route_maps(tables, ready=backends.serves)["production"]
+    assert svg.count('class="node service no-endpoint"') == 1  # one box for the Service, however many paths
+    assert (
+        "shop/catalog-api-v2:8080 (no endpoint)" in svg and "3 paths to 2 backends, 1 without a ready endpoint" in svg
+    )
+    assert "no-endpoint" not in route_maps(tables)["production"]  # unknown: nothing claimed
+    assert unserved_services(tables, backends.serves) == ["shop/catalog-api-v2:8080"]
+    with open_client(sample_view(), endpoints=backends.serves) as client:
+        feature = client.get("/branches/feature%2Fapi-v2").text
+        stable = client.get("/routes").text
+    notice = feature.split('<p class="unserved" role="note">', 1)[1].split("</p>", 1)[0]
+    assert "<code>shop/catalog-api-v2:8080</code>" in notice and "503" in notice
+    assert 'class="unserved"' not in stable  # main's Services are all served
+    with open_client(sample_view()) as client:
+        assert 'class="unserved"' not in client.get("/branches/feature%2Fapi-v2").text
