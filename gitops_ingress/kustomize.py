@@ -18,6 +18,7 @@ repository is untrusted (serve renders every branch anyone pushes), so:
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -29,6 +30,7 @@ from typing import IO
 from gitops_ingress.core.errors import RenderError
 from gitops_ingress.core.settings import LimitSettings
 
+_KLOG = re.compile(r'^[EWI]\d{4} [\d:.]+\s+\d+ \S+\] .*?err="(.*)"\s*$')
 _CLOSED_PROXY = "http://127.0.0.1:9"  # the discard port: nothing listens, a connection is refused
 
 
@@ -63,7 +65,7 @@ def render(files: Mapping[str, bytes], directory: str, limits: LimitSettings) ->
         limit = limits.max_render_output_bytes
         with output.open("wb") as sink:
             returncode, stderr = _run(command, sink, output, environment, scratch, limits)
-        if returncode is None:
+        if returncode is None or output.stat().st_size > limit:
             raise RenderError(f"the rendered output is over {limit} bytes (policy.limits.max_render_output_bytes)")
         if returncode != 0:
             raise RenderError(_message(stderr.decode("utf-8", "replace"), str(top)))
@@ -116,5 +118,10 @@ def _write(top: Path, relative: str, data: bytes) -> None:
 def _message(stderr: str, top: str) -> str:
     """kustomize's error, without its deprecation warnings and with the scratch folder's path cut."""
     lines = [line for line in stderr.splitlines() if line.strip() and not line.startswith("# Warning")]
+    logged = [_KLOG.search(line) for line in lines]  # kubectl logs its error: E1201 ... err="..."
+    lines = [
+        match.group(1).encode().decode("unicode_escape") if match else line
+        for match, line in zip(logged, lines, strict=True)
+    ]
     text = " ".join(lines).replace(top + "/", "").replace(top, ".")
     return text.removeprefix("error: ").strip() or "kustomize failed without a message"
