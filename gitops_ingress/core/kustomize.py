@@ -341,12 +341,20 @@ def _pop_origin(data: dict[str, Any]) -> str | None:
     origin = annotations.pop(ORIGIN_ANNOTATION)
     if not annotations and isinstance(metadata, dict):
         del metadata["annotations"]
-    try:
-        parsed = yaml.safe_load(origin) if isinstance(origin, str) else None
-    except yaml.YAMLError:
+    if not isinstance(origin, str):
         return None
-    path = parsed.get("path") if isinstance(parsed, dict) else None
-    return path if isinstance(path, str) else None
+    # kustomize writes "path: <file>" first, plain or quoted; a YAML parse per object would cost a
+    # fifth of a render's mapping (measured on bench/validate.py's kustomize layout)
+    for line in origin.splitlines():
+        if line.startswith("path: "):
+            value = line[len("path: ") :].strip()
+            if value[:1] in ("'", '"'):
+                try:
+                    value = yaml.safe_load(value)
+                except yaml.YAMLError:
+                    return None
+            return value if isinstance(value, str) and value else None
+    return None
 
 
 def _name(data: Any) -> str:
