@@ -235,20 +235,6 @@ def _preference(path: str) -> int:
     return KUSTOMIZATION_NAMES.index(posixpath.basename(path))
 
 
-def _boundary(root: Root) -> str:
-    """The repository root of a root's paths, which no kustomize input may leave: the root's path
-    less its repository-relative part (the root itself when it was found in no repository)."""
-    path = posixpath.normpath(root.path) if root.path else ""
-    located = root.located.strip("/")
-    if posixpath.isabs(root.located) or not located:
-        return path
-    if path == located:
-        return ""
-    if path.endswith("/" + located):
-        return path[: -len(located) - 1] or "/"
-    return path
-
-
 def _render_all(
     tree: TreeSource,
     listed: _Listed,
@@ -263,8 +249,8 @@ def _render_all(
     for name in chosen:
         kustomization = listed.kustomizations.get(name)
         if kustomization is not None:
-            boundary = _boundary(listed.roots[name])
-            rendered[name] = render_environment(tree, kustomization, boundary, render, name, settings, shapes, cache)
+            root = listed.roots[name]
+            rendered[name] = render_environment(tree, kustomization, root, render, name, settings, shapes, cache)
     return rendered
 
 

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from gitops_ingress.core.environments import Root
 from gitops_ingress.core.errors import RenderError, SourceError
 from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.findings import Finding, Severity
@@ -92,31 +93,36 @@ def _finding(rule: str, file: str, message: str, line: int = 0, hint: str = "") 
     )
 
 
-def _inside(boundary: str, path: str) -> bool:
-    if posixpath.isabs(path) and not posixpath.isabs(boundary or "."):
-        return False
-    if boundary in ("", "."):
-        return path != ".." and not path.startswith("../")
-    return is_below(posixpath.normpath(boundary), path)
+def repository_path(root: Root, path: str) -> str | None:
+    """A tree path listed from ``root`` as a path in its repository (the folder of
+    ``gitops-ingress.yaml``, else the git top level; see ``core.environments``), or None when it
+    lies outside. Without a repository (an absolute ``located``), the root is the boundary."""
+    relative = posixpath.relpath(path, root.path or ".")  # both in the tree source's namespace
+    located = posixpath.normpath(posixpath.join(root.located or ".", relative))
+    if posixpath.isabs(root.located):
+        return relative_path(root.located, located) if is_below(root.located, located) else None
+    if located == ".." or located.startswith("../") or posixpath.isabs(located):
+        return None
+    return "" if located == "." else located
 
 
 def render_environment(
     tree: TreeSource,
     kustomization: str,
-    boundary: str,
+    root: Root,
     renderer: Renderer | None,
     environment: str,
     settings: Settings,
     shapes: LineShapes,
     cache: ParseStore | None = None,
 ) -> Rendering:
-    """The objects ``kustomization`` renders to, with their origins' positions. ``boundary``: the
-    repository root no input may leave. ``cache``: renders by a content id of all their inputs (a
+    """The objects ``kustomization`` renders to, with their origins' positions. ``root``: what it was
+    listed under; no input may leave its repository. ``cache``: renders by a content id of all their inputs (a
     push that changes none of an overlay's inputs does not run kustomize for it again)."""
     limits = settings.policy.limits
     inputs = _Inputs()
     contents: dict[str, bytes] = {}
-    _gather(tree, kustomization, boundary, limits, inputs, contents)
+    _gather(tree, kustomization, root, limits, inputs, contents)
     read = tuple(sorted(inputs.files))
     if inputs.findings:
         return Rendering(ParsedFile(kustomization, (), (), tuple(inputs.findings)), read)
@@ -134,7 +140,7 @@ def render_environment(
     known = cache.get(content_id, kustomization) if cache is not None else None
     if known is not None:
         return Rendering(known, read)
-    parsed = _render(kustomization, boundary, renderer, environment, settings, shapes, inputs, contents)
+    parsed = _render(kustomization, root, renderer, environment, settings, shapes, inputs, contents)
     if cache is not None and all(file.content_id for file in inputs.files.values()):
         cache.put(content_id, kustomization, parsed)
     return Rendering(parsed, read, rendered=True)
@@ -142,7 +148,7 @@ def render_environment(
 
 def _render(
     kustomization: str,
-    boundary: str,
+    root: Root,
     renderer: Renderer,
     environment: str,
     settings: Settings,
@@ -152,11 +158,11 @@ def _render(
 ) -> ParsedFile:
     """Steps 2 and 3."""
     limits = settings.policy.limits
-    materialised = {relative_path(boundary, path): data for path, data in contents.items()}
-    materialised[relative_path(boundary, kustomization)] = _with_origins(contents[kustomization])
     folder = posixpath.dirname(kustomization)
     try:
-        rendered = renderer(materialised, relative_path(boundary, folder) if folder else "", limits)
+        materialised = {_placed(root, path): data for path, data in contents.items()}
+        materialised[_placed(root, kustomization)] = _with_origins(contents[kustomization])
+        rendered = renderer(materialised, posixpath.dirname(_placed(root, kustomization)), limits)
     except RenderError as exc:
         finding = _finding("kustomize/render", kustomization, f"kustomize could not render it: {exc}")
         return ParsedFile(kustomization, (), (), (finding,))
@@ -170,7 +176,7 @@ def _render(
 
 
 def _gather(
-    tree: TreeSource, top: str, boundary: str, limits: LimitSettings, inputs: _Inputs, contents: dict[str, bytes]
+    tree: TreeSource, top: str, root: Root, limits: LimitSettings, inputs: _Inputs, contents: dict[str, bytes]
 ) -> None:
     """Step 1: every input of ``top``, read; or findings saying why it is not rendered."""
     queue: list[tuple[str, str, int]] = [(posixpath.dirname(top), top, 0)]  # (folder, named in, at line)
@@ -217,13 +223,13 @@ def _gather(
                 problems or [_finding("kustomize/render", kustomization, "the kustomization is empty")]
             )
             return
-        queue.extend(_references(document, kustomization, boundary, found, inputs))
+        queue.extend(_references(document, kustomization, root, found, inputs))
         if listing is not None:
             inputs.findings.extend(f for f in listing.findings if f.severity is Severity.ERROR)
 
 
 def _references(
-    document: Document, kustomization: str, boundary: str, found: Mapping[str, TreeFile], inputs: _Inputs
+    document: Document, kustomization: str, root: Root, found: Mapping[str, TreeFile], inputs: _Inputs
 ) -> list[tuple[str, str, int]]:
     """The folders a kustomization names (to gather next), its patches; findings for what is refused."""
     data: dict[str, Any] = document.data
@@ -239,7 +245,7 @@ def _references(
         entries = data.get(key) or []
         for index, entry in enumerate(entries if isinstance(entries, list) else []):
             line = marks.get((key, index), (0, 0))[0]
-            target = _local(entry, folder, boundary, kustomization, f"{key}[{index}]", line, inputs)
+            target = _local(entry, folder, root, kustomization, f"{key}[{index}]", line, inputs)
             if target is None or target in found:
                 continue  # refused (a finding says why), or a file of this folder
             folders.append((target, kustomization, line))
@@ -256,14 +262,14 @@ def _references(
             if not isinstance(path, str):
                 continue  # an inline patch
             line = marks.get((key, index), (0, 0))[0]
-            target = _local(path, folder, boundary, kustomization, f"{key}[{index}]", line, inputs)
+            target = _local(path, folder, root, kustomization, f"{key}[{index}]", line, inputs)
             if target is not None:
                 wanted = entry.get("target") if isinstance(entry, dict) else None
                 inputs.patches.append((target, wanted if isinstance(wanted, dict) else {}))
     return folders
 
 
-def _local(entry: Any, folder: str, boundary: str, named_in: str, what: str, line: int, inputs: _Inputs) -> str | None:
+def _local(entry: Any, folder: str, root: Root, named_in: str, what: str, line: int, inputs: _Inputs) -> str | None:
     """A kustomization's path entry as a tree path, or None with a finding saying why it is refused."""
     if not isinstance(entry, str) or not entry:
         inputs.findings.append(_finding("kustomize/reference", named_in, f"{what} is not a path", line))
@@ -274,11 +280,19 @@ def _local(entry: Any, folder: str, boundary: str, named_in: str, what: str, lin
         inputs.findings.append(_finding("kustomize/remote", named_in, message, line, hint))
         return None
     target = posixpath.normpath(posixpath.join(folder, entry)) if not posixpath.isabs(entry) else entry
-    if posixpath.isabs(entry) or not _inside(boundary, target):
+    if posixpath.isabs(entry) or repository_path(root, target) is None:
         message = f"{what} ({entry}) is outside the repository: only files of this repository are read"
         inputs.findings.append(_finding("kustomize/outside", named_in, message, line))
         return None
     return target
+
+
+def _placed(root: Root, path: str) -> str:
+    """Where a gathered file goes in the renderer's scratch tree (gathered files are inside)."""
+    placed = repository_path(root, path)
+    if placed is None:
+        raise RenderError(f"{path} is outside the repository")  # _local refused it already
+    return placed
 
 
 def _with_origins(data: bytes) -> bytes:

@@ -258,3 +258,12 @@ def test_a_file_too_large_alone_is_not_also_no_yaml(tmp_path: Path, cli) -> None
     _tree(tmp_path, {"environments/big.yaml": "a: " + "x" * 2_000_000 + "\n"})
     code, findings = _validate(cli, str(tmp_path / "environments"))
     assert code == 1 and [f["rule"] for f in findings] == ["yaml/too-large"]
+
+
+def test_validate_dot_inside_an_overlay_reaches_its_base(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    root = _repository(tmp_path, host="Bad_Host")
+    monkeypatch.chdir(root / "environments/prod")
+    code, findings = _validate(cli, ".")
+    assert code == 1
+    (host,) = [f for f in findings if f["rule"] == "api/host-invalid"]
+    assert (host["file"], host["line"]) == ("host.yaml", 3)
