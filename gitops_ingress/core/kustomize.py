@@ -44,6 +44,8 @@ from gitops_ingress.core.tree import KUSTOMIZATION_NAMES, TreeFile, TreeSource, 
 
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
 _FOLDER_KEYS = ("resources", "bases", "components")
+# a strategic-merge patch's fields that only say which object it patches: not set by the patch
+_IDENTITY = {(), ("apiVersion",), ("kind",), ("metadata",)}
 _REMOTE = re.compile(r"^[a-z][a-z0-9+.-]*://|^git@|^(github|gitlab|bitbucket)\.(com|org)/|\?ref=|\?version=", re.I)
 
 
@@ -429,7 +431,7 @@ def _patched(patch: _Patch, rendered: Mapping[str, Any], name: str) -> list[tupl
             found.extend(
                 (key, mark)
                 for key, mark in document.source.marks.items()
-                if key and key != ("metadata",) and key[:2] != ("metadata", "name")
+                if key not in _IDENTITY and key[:2] != ("metadata", "name")
             )
     return found
 

@@ -267,3 +267,13 @@ def test_validate_dot_inside_an_overlay_reaches_its_base(tmp_path: Path, cli, mo
     assert code == 1
     (host,) = [f for f in findings if f["rule"] == "api/host-invalid"]
     assert (host["file"], host["line"]) == ("host.yaml", 3)
+
+
+def test_an_annotation_a_strategic_merge_patch_adds_is_found_in_the_patch(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    root = _repository(tmp_path)
+    tls = root / "environments/prod/tls.yaml"
+    tls.write_text(tls.read_text().replace("proxy-body-size: 8m", "server-snippet: return 403;"))
+    code, findings = _validate(cli, str(root / "environments"))
+    (denied,) = [f for f in findings if f["severity"] == "error"]
+    assert code == 1 and denied["file"].endswith("environments/prod/tls.yaml")
+    assert denied["line"] == line_of(tls.read_text(), "nginx.ingress.kubernetes.io/server-snippet")
