@@ -17,7 +17,8 @@ ADAPTERS = ("gitrepo", "kube", "sync", "proxy", "web")
 ALLOWED: dict[str, set[str]] = {
     "core": {"core"},
     "fs": {"core", "fs"},
-    **{name: {name, "core", "fs"} for name in ADAPTERS},
+    "kustomize": {"core"},  # running kustomize: I/O at the level of fs
+    **{name: {name, "core", "fs", "kustomize"} for name in ADAPTERS},
 }
 
 

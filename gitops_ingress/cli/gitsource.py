@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from gitops_ingress import kustomize
 from gitops_ingress.cli.sources import settings_from
 from gitops_ingress.core.build import TreeBuild, build
 from gitops_ingress.core.environments import Root
@@ -32,4 +33,5 @@ def build_ref(
             settings_findings=findings,
             routes=routes,
             commit=commit,
+            render=kustomize.render,
         )

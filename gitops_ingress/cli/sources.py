@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitops_ingress import kustomize
 from gitops_ingress.core.build import TreeBuild, build
 from gitops_ingress.core.config import read_settings
 from gitops_ingress.core.environments import Root
@@ -67,7 +68,13 @@ def build_folders(
     loaded: FolderSettings, roots: Sequence[Root], environment: str | None = None, *, routes: bool = True
 ) -> TreeBuild:
     return build(
-        FolderTree(), loaded.settings, roots, environment=environment, settings_findings=loaded.findings, routes=routes
+        FolderTree(),
+        loaded.settings,
+        roots,
+        environment=environment,
+        settings_findings=loaded.findings,
+        routes=routes,
+        render=kustomize.render,
     )
 
 

@@ -6,7 +6,10 @@ commit, tests and the demo over files in memory; they differ only in the tree so
 The steps, all pure apart from the tree source's reads:
 
 1. list every root (``core.tree``: the one file filter; a listing's own findings);
-2. name each file's environment (``core.environments``: the one naming rule);
+2. name each file's environment (``core.environments``: the one naming rule); an environment whose
+   folder holds a kustomization is rendered instead (``core.kustomize``, with the ``render`` the
+   caller passes in: running kustomize is I/O), its objects placed at their origin files' lines;
+   a folder that holds a Helm chart (``Chart.yaml``) is one finding, not a file of broken YAML;
 3. parse each file, or take it from ``cache`` by content id (git blob SHAs: a push re-reads and
    re-parses only the files it changed);
 4. validate each environment as a whole (cross-file and policy checks) and compile its RouteTable;
@@ -19,30 +22,23 @@ symlink or an oversized file refuses that environment only; the rest are reposit
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Protocol
+from dataclasses import dataclass, field, replace
 
-from gitops_ingress.core.environments import Root, environment_for
+from gitops_ingress.core.environments import Root, environment_for, in_environment_folder
 from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.findings import Finding, Severity, has_errors, sorted_findings
+from gitops_ingress.core.kustomize import Renderer, Rendering, render_environment
 from gitops_ingress.core.models import IngressClass, LocatedIngress
-from gitops_ingress.core.objects import ParsedFile, parse_file
+from gitops_ingress.core.objects import ParsedFile, ParseStore, parse_file
 from gitops_ingress.core.routing import RouteTable, compile_routes
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import CommitInfo
-from gitops_ingress.core.tree import TreeFile, TreeSource, is_below, join_path, relative_path
+from gitops_ingress.core.tree import KUSTOMIZATION_NAMES, TreeFile, TreeSource, is_below, join_path, relative_path
 from gitops_ingress.core.validation import validate_across_environments, validate_environment
 
 Parse = Callable[[str, bytes, str, Settings, LineShapes], ParsedFile]
-
-
-class ParseStore(Protocol):
-    """Parsed files by (content id, path); ``sync.parsecache.ParseCache`` is one."""
-
-    def get(self, content_id: str, path: str, /) -> ParsedFile | None: ...
-
-    def put(self, content_id: str, path: str, parsed: ParsedFile, /) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,16 +110,18 @@ def build(
     routes: bool = True,
     commit: str = "",
     info: CommitInfo | None = None,
+    render: Renderer | None = None,
 ) -> TreeBuild:
     """Every environment below ``roots`` (default: ``environments_dir``), or only ``environment``.
     ``settings_findings``: what reading the settings file found, kept with the repository-level
     ones. ``routes=False`` skips compiling the route tables, for a caller that needs the findings
-    only (``validate``: compiling is a sixth of its time on 10,000 Ingresses)."""
+    only (``validate``: compiling is a sixth of its time on 10,000 Ingresses). ``render``: runs
+    kustomize (``gitops_ingress.kustomize.render``); without it a kustomization is a finding."""
     listed = _list(tree, settings, roots or [Root.at(settings.environments_dir)])
     findings = [*settings_findings, *listed.findings]
     where = ", ".join(root.path or "." for root in roots) or settings.environments_dir
     names = sorted(listed.files.keys() | listed.refused.keys())
-    if not names:
+    if not names and not listed.listing_findings:
         message = f"no Ingress YAML files (*.yaml, *.yml) found in {where}"
         hint = f"put Ingress files under {settings.environments_dir}/<environment>/"
         findings.append(_repo_finding("config/no-yaml", message, where, hint))
@@ -131,9 +129,23 @@ def build(
         message = f'environment "{environment}" has no files; known: {", ".join(names)}'
         findings.append(_repo_finding("config/unknown-environment", message, where))
     chosen = [name for name in names if environment is None or name == environment]
-    parsed, count = _parse_all(tree, {name: listed.files.get(name, {}) for name in chosen}, cache, parse, settings)
+    shapes = LineShapes()  # one memo for the whole tree: manifests share most of their line shapes
+    rendered = _render_all(tree, listed, chosen, cache, render, settings, shapes)
+    count = sum(rendering.rendered for rendering in rendered.values())
+    charts = _charts(listed, chosen)
+    plain = {
+        name: {path: file for path, file in listed.files.get(name, {}).items() if path not in charts}
+        for name in chosen
+        if name not in rendered
+    }
+    parsed, parse_count = _parse_all(tree, plain, cache, parse, settings, shapes)
+    parsed.update((rendering.parsed.path, rendering.parsed) for rendering in rendered.values())
+    parsed.update(charts)
+    count += parse_count
     environments = {
-        name: _environment(name, listed.files.get(name, {}), listed.refused.get(name, []), parsed, settings, routes)
+        name: _environment(
+            name, *_sources(name, listed, rendered), listed.refused.get(name, []), parsed, settings, routes
+        )
         for name in chosen
     }
     if environment is None and len(environments) > 1:
@@ -148,6 +160,9 @@ class _Listed:
     refused: dict[str, list[Finding]]  # environment -> what its listing found
     findings: list[Finding]  # repository-level
     ignored: int = 0
+    listing_findings: int = 0  # what the listings themselves found (a file too large, a link)
+    roots: dict[str, Root] = field(default_factory=dict)  # environment -> the root it was listed under
+    kustomizations: dict[str, str] = field(default_factory=dict)  # environment -> its folder's kustomization
 
 
 def _list(tree: TreeSource, settings: Settings, roots: Sequence[Root]) -> _Listed:
@@ -156,7 +171,8 @@ def _list(tree: TreeSource, settings: Settings, roots: Sequence[Root]) -> _Liste
     for root in roots:
         listing = tree.list(root.path, settings.policy.limits)
         for file in listing.files:
-            name = environment_for(root, join_path(root.located, relative_path(root.path, file.path)), settings)
+            located = join_path(root.located, relative_path(root.path, file.path))
+            name = environment_for(root, located, settings)
             if name is None:
                 listed.ignored += 1
                 message = (
@@ -166,6 +182,14 @@ def _list(tree: TreeSource, settings: Settings, roots: Sequence[Root]) -> _Liste
                 listed.findings.append(_repo_finding("config/layout", message, file.path, hint, Severity.WARNING))
             else:
                 listed.files.setdefault(name, {})[file.path] = file
+                listed.roots.setdefault(name, root)
+                if posixpath.basename(file.path) in KUSTOMIZATION_NAMES and in_environment_folder(
+                    root, located, settings
+                ):
+                    known = listed.kustomizations.get(name)
+                    if known is None or _preference(file.path) < _preference(known):
+                        listed.kustomizations[name] = file.path
+        listed.listing_findings += len(listing.findings)
         for finding in listing.findings:
             located = join_path(root.located, relative_path(root.path, finding.file))
             owner = environment_for(root, located, settings) if is_below(root.path, finding.file) else None
@@ -179,6 +203,7 @@ def _parse_all(
     cache: ParseStore | None,
     parse: Parse,
     settings: Settings,
+    shapes: LineShapes,
 ) -> tuple[dict[str, ParsedFile | Finding], int]:
     """Step 3: path -> parsed file (or why it could not be read), and how many were parsed. The
     cache is asked first; the misses are read in one call, so a git source streams them in one
@@ -193,7 +218,6 @@ def _parse_all(
             else:
                 misses[path] = (file, name)
     contents = tree.read([file for file, _ in misses.values()]) if misses else {}
-    shapes = LineShapes()  # one memo for the whole tree: manifests share most of their line shapes
     count = 0
     for path, (file, name) in misses.items():
         data = contents[path]
@@ -207,9 +231,63 @@ def _parse_all(
     return parsed, count
 
 
+def _preference(path: str) -> int:
+    return KUSTOMIZATION_NAMES.index(posixpath.basename(path))
+
+
+def _render_all(
+    tree: TreeSource,
+    listed: _Listed,
+    chosen: Sequence[str],
+    cache: ParseStore | None,
+    render: Renderer | None,
+    settings: Settings,
+    shapes: LineShapes,
+) -> dict[str, Rendering]:
+    """Step 2's kustomized environments: environment -> its kustomization's render."""
+    rendered: dict[str, Rendering] = {}
+    for name in chosen:
+        kustomization = listed.kustomizations.get(name)
+        if kustomization is not None:
+            root = listed.roots[name]
+            rendered[name] = render_environment(tree, kustomization, root, render, name, settings, shapes, cache)
+    return rendered
+
+
+def _charts(listed: _Listed, chosen: Sequence[str]) -> dict[str, ParsedFile | Finding]:
+    """Files of a Helm chart's folder -> one finding at its Chart.yaml (the rest are skipped)."""
+    skipped: dict[str, ParsedFile | Finding] = {}
+    for name in chosen:
+        files = listed.files.get(name, {})
+        for chart in (path for path in files if posixpath.basename(path) == "Chart.yaml"):
+            folder = posixpath.dirname(chart)
+            message = "this folder is a Helm chart: its templates are not Kubernetes manifests until rendered"
+            finding = Finding(
+                rule="yaml/helm-template",
+                severity=Severity.ERROR,
+                message=message,
+                file=chart,
+                hint="render it with helm template first and validate the output",
+            )
+            for path in files:
+                if is_below(folder, path):
+                    skipped[path] = ParsedFile(path, (), (), (finding,) if path == chart else ())
+    return skipped
+
+
+def _sources(name: str, listed: _Listed, rendered: Mapping[str, Rendering]) -> tuple[list[str], tuple[str, ...]]:
+    """What an environment's objects come from (its files, or its kustomization's render) and the
+    files it was built from."""
+    if name in rendered:
+        return [rendered[name].parsed.path], rendered[name].inputs
+    files = listed.files.get(name, {})
+    return sorted(files), tuple(sorted(files))
+
+
 def _environment(
     name: str,
-    files: Mapping[str, TreeFile],
+    sources: Sequence[str],
+    files: tuple[str, ...],
     refused: list[Finding],
     parsed: Mapping[str, ParsedFile | Finding],
     settings: Settings,
@@ -219,7 +297,7 @@ def _environment(
     ingresses: list[LocatedIngress] = []
     classes: list[IngressClass] = []
     findings = list(refused)
-    for path in sorted(files):
+    for path in sources:
         result = parsed[path]
         if isinstance(result, Finding):
             findings.append(result)
@@ -229,9 +307,8 @@ def _environment(
         findings.extend(result.findings)
     findings.extend(validate_environment(ingresses, name, settings, len(files)))
     table = compile_routes(ingresses, settings) if routes else None
-    return EnvironmentBuild(
-        name, table, tuple(ingresses), tuple(sorted_findings(findings)), tuple(sorted(files)), tuple(classes)
-    )
+    unique = list(dict.fromkeys(findings))  # a render repeats what the listing found in its folder
+    return EnvironmentBuild(name, table, tuple(ingresses), tuple(sorted_findings(unique)), files, tuple(classes))
 
 
 def _checked_together(environments: dict[str, EnvironmentBuild], settings: Settings) -> dict[str, EnvironmentBuild]:

@@ -66,3 +66,15 @@ def environment_for(root: Root, located: str, settings: Settings) -> str | None:
     if rest is None:
         return root.name
     return rest[0] if len(rest) >= 2 else None
+
+
+def in_environment_folder(root: Root, located: str, settings: Settings) -> bool:
+    """The file lies directly in its environment's folder (where a kustomization renders the
+    environment): ``<environments_dir>/<env>/<file>``, or directly in a root outside them."""
+    rest = _below_marker(located, settings)
+    if rest is not None:
+        return len(rest) == 2
+    if root.located in ("", "."):
+        return "/" not in located
+    prefix = root.located.rstrip("/") + "/"
+    return located.startswith(prefix) and "/" not in located[len(prefix) :]

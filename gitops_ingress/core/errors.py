@@ -22,3 +22,7 @@ class ConfigError(GitopsIngressError):
 
 class SourceError(GitopsIngressError):
     """A configuration source (folder, git ref) could not be read."""
+
+
+class RenderError(GitopsIngressError):
+    """A kustomization could not be rendered; the message is kustomize's own (or why it was not run)."""

@@ -125,6 +125,8 @@ class SourceMap:
 
     file: str
     marks: Mapping[FieldPath, tuple[int, int]] = field(default_factory=dict)
+    # fields that came from another file than ``file`` (a kustomize patch): field path -> file
+    origins: Mapping[FieldPath, str] = field(default_factory=dict)
 
     def position(self, *path: str | int) -> Position:
         """The position of ``path``, or of its nearest ancestor that has one."""
@@ -132,7 +134,9 @@ class SourceMap:
         while True:
             mark = self.marks.get(key)
             if mark is not None:
-                return Position(file=self.file, line=mark[0], column=mark[1])
+                return Position(
+                    file=self.origins.get(key, self.file) if self.origins else self.file, line=mark[0], column=mark[1]
+                )
             if not key:
                 return Position(file=self.file)
             key = key[:-1]

@@ -7,8 +7,10 @@ per-object API-server validation happens here too, and why cross-file checks do 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -20,6 +22,7 @@ from gitops_ingress.core.models import (
     Ingress,
     IngressClass,
     LocatedIngress,
+    SourceMap,
 )
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.validation import validate_ingress, validate_ingress_class
@@ -37,6 +40,17 @@ _KINDS: dict[str, tuple[type[Ingress] | type[IngressClass], Spec]] = {
     "Ingress": (Ingress, INGRESS_SPEC),
     "IngressClass": (IngressClass, INGRESS_CLASS_SPEC),
 }
+# a Go template action as Helm writes them: {{ .Values.x }}, {{- include "x" . }}, {{ end }}
+_TEMPLATE_ACTION = re.compile(rb"\{\{-?\s*[-.$a-zA-Z(/\"]")
+_HELM_HINT = "render it with helm template first and validate the output (Helm charts are not rendered here)"
+
+
+class ParseStore(Protocol):
+    """Parsed files by (content id, path); ``sync.parsecache.ParseCache`` is one."""
+
+    def get(self, content_id: str, path: str, /) -> ParsedFile | None: ...
+
+    def put(self, content_id: str, path: str, parsed: ParsedFile, /) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +72,86 @@ def parse_file(
     """``shapes``: the fast reader's memo of the load this file is part of (core/fastyaml.py); it
     changes how fast a file is read, never what is read, so the result stays cacheable by content."""
     loaded = load_yaml_file(path, data, settings.policy.limits, shapes=shapes)
-    findings = list(loaded.findings)
+    helm = _helm_template(path, data, loaded.findings)
+    if helm is not None:
+        return ParsedFile(path, (), (), (helm,))
+    return parse_documents(path, loaded.documents, loaded.findings, environment, settings)
+
+
+def parse_documents(
+    path: str, documents: Sequence[Document], loaded: Sequence[Finding], environment: str, settings: Settings
+) -> ParsedFile:
+    """Loaded documents -> objects; ``loaded``: what loading found. A ``kind: List`` (``v1 List``,
+    or any ``*List`` with ``items``, as kubectl flattens them) stands for its items, each with the
+    positions of its own fields. ``core.kustomize`` calls this for a render's documents."""
+    findings = list(loaded)
     ingresses: list[LocatedIngress] = []
     classes: list[IngressClass] = []
-    for document in loaded.documents:
-        if not isinstance(document.data, dict):
-            continue  # empty documents are fine; other shapes were reported by the loader
+    for document in expand_lists(documents, findings):
         parsed = _parse_object(document, environment, settings, findings)
         if isinstance(parsed, LocatedIngress):
             ingresses.append(parsed)
         elif isinstance(parsed, IngressClass):
             classes.append(parsed)
     return ParsedFile(path, tuple(ingresses), tuple(classes), tuple(findings))
+
+
+def is_list(data: Any) -> bool:
+    kind = data.get("kind") if isinstance(data, dict) else None
+    return isinstance(kind, str) and kind.endswith("List") and isinstance(data.get("items"), list)
+
+
+def expand_lists(documents: Sequence[Document], findings: list[Finding]) -> list[Document]:
+    """The object documents: empty ones dropped (other shapes were reported by the loader), lists
+    replaced by their items; an item that is not a mapping is a finding at its line."""
+    objects: list[Document] = []
+    for document in documents:
+        if not isinstance(document.data, dict):
+            continue
+        if not is_list(document.data):
+            objects.append(document)
+            continue
+        marks = document.source.marks
+        for index, item in enumerate(document.data["items"]):
+            prefix = ("items", index)
+            line, column = marks.get(prefix, (document.line, 1))
+            if not isinstance(item, dict):
+                message = f"items[{index}] of a {document.data['kind']} is not a mapping (an object)"
+                findings.append(
+                    Finding(
+                        rule="yaml/not-a-mapping",
+                        severity=Severity.ERROR,
+                        message=message,
+                        file=document.source.file,
+                        line=line,
+                        column=column,
+                    )
+                )
+                continue
+            item_marks = {key[2:]: mark for key, mark in marks.items() if key[:2] == prefix}
+            source = SourceMap(document.source.file, item_marks)
+            objects.append(Document(data=item, source=source, index=document.index, line=line))
+    return objects
+
+
+def _helm_template(path: str, data: bytes, loaded: Sequence[Finding]) -> Finding | None:
+    """A file with Go template actions that is not YAML (or lies in a chart's templates/ folder)
+    is a Helm template: say so, instead of a bare syntax error at the first ``{{``."""
+    if b"{{" not in data or _TEMPLATE_ACTION.search(data) is None:
+        return None
+    broken = any(finding.rule.startswith("yaml/") and finding.severity is Severity.ERROR for finding in loaded)
+    if not broken and "templates" not in path.split("/")[:-1]:
+        return None
+    line = data[: _TEMPLATE_ACTION.search(data).start()].count(b"\n") + 1  # type: ignore[union-attr]
+    return Finding(
+        rule="yaml/helm-template",
+        severity=Severity.ERROR,
+        file=path,
+        line=line,
+        column=1,
+        message="this looks like a Helm template ({{ ... }} actions), not a Kubernetes manifest",
+        hint=_HELM_HINT,
+    )
 
 
 def _parse_object(

@@ -70,6 +70,10 @@ class LimitSettings(_Frozen):
     max_yaml_aliases: int = 100
     max_yaml_depth: int = 64
     max_yaml_nodes: int = 200_000
+    # kustomize (core/kustomize.py): the files one render may read, what it may write, how long
+    max_render_input_bytes: int = 64 * 1024 * 1024
+    max_render_output_bytes: int = 64 * 1024 * 1024
+    render_timeout_seconds: float = 60.0
 
 
 class PolicySettings(_Frozen):

@@ -8,7 +8,8 @@ the demo) implement it, and ``core.build.build`` is the only consumer, so every 
 sync engine read files the same way.
 
 The file filter is defined here once, and every source and the proxy's file watcher use it: a
-manifest is a ``*.yaml``/``*.yml`` file other than the settings file; folders whose name starts
+manifest is a ``*.yaml``/``*.yml``/``*.json`` file other than the settings file, or a
+kustomization (``Kustomization`` has no suffix; ``core.kustomize`` renders the folders that hold one); folders whose name starts
 with a dot (``.git``, ``.github``, an editor's ``.backup/``) are skipped; a symlink is never
 followed and is reported as ``fs/symlink``. The finding rules of a listing are defined here too
 (``listing_finding``), so a problem reads the same whether the files came from a folder or git.
@@ -30,11 +31,14 @@ from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.settings import SETTINGS_FILE, LimitSettings
 
 YAML_SUFFIXES = (".yaml", ".yml")
+MANIFEST_SUFFIXES = (*YAML_SUFFIXES, ".json")  # kubectl and Argo CD read JSON manifests too
+# the names kustomize looks for in a folder, in its order of preference
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 
 def is_manifest_name(name: str) -> bool:
-    """The file filter: which file names hold Ingress manifests."""
-    return name.endswith(YAML_SUFFIXES) and name != SETTINGS_FILE
+    """The file filter: which file names hold Ingress manifests (or a kustomization)."""
+    return (name.endswith(MANIFEST_SUFFIXES) and name != SETTINGS_FILE) or name == "Kustomization"
 
 
 def is_skipped_folder(name: str) -> bool:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from gitops_ingress.core.build import ParseStore, TreeBuild, build
+from gitops_ingress import kustomize
+from gitops_ingress.core.build import TreeBuild, build
 from gitops_ingress.core.findings import Finding
+from gitops_ingress.core.objects import ParseStore
 from gitops_ingress.core.settings import LimitSettings, Settings
 from gitops_ingress.core.tree import TreeFile, TreeListing, TreeSource
 from gitops_ingress.sync.protocols import RepoSource
@@ -39,4 +41,4 @@ def build_commit(
     with repo_lock:
         info = repo.commit_info(commit)
         tree = repo.tree(commit)
-    return build(_Locked(tree, repo_lock), settings, cache=cache, commit=commit, info=info)
+    return build(_Locked(tree, repo_lock), settings, cache=cache, commit=commit, info=info, render=kustomize.render)

@@ -27,6 +27,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from gitops_ingress import kustomize
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.build import build
 from gitops_ingress.core.environments import Root
@@ -61,7 +62,9 @@ class _Listed:
         self._folders = FolderTree()
 
     def list(self, root: str, limits: LimitSettings) -> TreeListing:
-        return self._marks[root]
+        # a folder a kustomization names outside the watched ones is listed when it is rendered
+        listed = self._marks.get(root)
+        return listed if listed is not None else self._folders.list(root, limits)
 
     def read(self, files: Sequence[TreeFile]) -> dict[str, bytes | Finding]:
         return self._folders.read(files)
@@ -83,7 +86,7 @@ def build_snapshot(
 ) -> Snapshot:
     """Load, validate and compile the listed folders into a Snapshot (blocking: run it in a thread).
     An empty folder is an empty route table, not an error: the proxy then serves 404s."""
-    built = build(_Listed(marks), settings, roots)
+    built = build(_Listed(marks), settings, roots, render=kustomize.render)
     errors = [f for f in built.all_findings() if f.severity is Severity.ERROR and f.rule != "config/no-yaml"]
     if errors:
         raise FileSourceError(errors)
