@@ -116,7 +116,7 @@ def test_markdown_escapes_table_cells() -> None:
         files=("f.yaml",),
     )
     text = render_findings("markdown", report)
-    assert "<script>" not in text and "a \\| b &lt;script&gt;" in text
+    assert "<script>" not in text and "a \\| b &lt;script>alert(1)&lt;/script>" in text
 
 
 def test_diff_formats() -> None:
@@ -130,7 +130,7 @@ def test_diff_formats() -> None:
     assert json.loads(render_diff("json", diff))["changes"][0]["kind"] == "retargeted"
     markdown = render_diff("markdown", diff)
     assert (
-        "| production | Re-targeted | shop.example.com/api (Prefix) | GET shop.example.com/api | shop/api:80 | shop/api-v2:80 |"
-        in markdown
+        "| production | Re-targeted | `shop.example.com/api (Prefix)` | `GET shop.example.com/api` "
+        "| `shop/api:80` | `shop/api-v2:80` |  |" in markdown
     )
     assert render_diff("text", RouteDiff()) == "no route changes\n"
