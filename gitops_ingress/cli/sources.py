@@ -20,6 +20,7 @@ from typing import Any
 from gitops_ingress.core.build import TreeBuild, build
 from gitops_ingress.core.config import read_settings
 from gitops_ingress.core.environments import Root
+from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
 from gitops_ingress.fs import FolderTree, Repository, find_repository, folder_root, read_settings_file
@@ -71,10 +72,28 @@ def build_folders(
     )
 
 
+# Findings that mean there was nothing to check: the command was given the wrong place or name.
+NOTHING_TO_CHECK = frozenset({"config/no-yaml", "config/unknown-environment"})
+
+
+def refuse_nothing_to_check(*builds: TreeBuild, environment: str | None = None, refs: str = "") -> None:
+    """An empty folder or an unknown ``--env`` is a usage mistake (exit 2, naming what was given),
+    not a finding (exit 1): there is nothing the input could fix. With several builds (the two
+    sides of a diff), only when every side has nothing; one empty side is a real addition.
+    ``refs``: the git refs read, as the options that named them (``--ref main``)."""
+    mistakes = [next((f for f in built.findings if f.rule in NOTHING_TO_CHECK), None) for built in builds]
+    first = mistakes[0] if mistakes else None
+    if first is not None and all(mistakes):
+        given = "".join(f"{text}: " for text in (refs, f"--env {environment}" if environment else "") if text)
+        raise UsageError(f"{given}{first.message}")
+
+
 def build_paths(paths: Sequence[str], environment: str | None = None, *, routes: bool = True) -> TreeBuild:
     """``validate PATH...``, ``routes PATH...``: the settings found for PATHs, then PATHs built."""
     loaded = load_settings(paths)
-    return build_folders(loaded, folder_roots(paths, loaded), environment, routes=routes)
+    built = build_folders(loaded, folder_roots(paths, loaded), environment, routes=routes)
+    refuse_nothing_to_check(built, environment=environment)
+    return built
 
 
 def build_two_folders(base: str, head: str, environment: str | None = None) -> tuple[TreeBuild, TreeBuild]:
@@ -83,4 +102,6 @@ def build_two_folders(base: str, head: str, environment: str | None = None) -> t
     loaded = load_settings([base])
     base_root, head_root = folder_roots([base, head], loaded)
     base_root = dataclasses.replace(base_root, name=head_root.name)
-    return build_folders(loaded, [base_root], environment), build_folders(loaded, [head_root], environment)
+    sides = build_folders(loaded, [base_root], environment), build_folders(loaded, [head_root], environment)
+    refuse_nothing_to_check(*sides, environment=environment)
+    return sides

@@ -6,7 +6,7 @@ import argparse
 
 from gitops_ingress import __version__
 from gitops_ingress.cli.output import emit, wants_color
-from gitops_ingress.cli.sources import build_paths
+from gitops_ingress.cli.sources import build_paths, refuse_nothing_to_check
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import has_errors
 from gitops_ingress.core.reports import FINDING_FORMATS, ValidationReport, render_findings
@@ -33,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
         from gitops_ingress.cli.gitsource import build_ref
 
         built = build_ref(args.repo or ".", args.ref, args.env, args.paths, routes=False)
+        refuse_nothing_to_check(built, environment=args.env, refs=f"--ref {args.ref}")
     else:
         if args.repo:
             raise UsageError("--repo goes with --ref")
