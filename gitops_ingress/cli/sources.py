@@ -23,7 +23,7 @@ from gitops_ingress.core.environments import Root
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
-from gitops_ingress.fs import FolderTree, Repository, find_repository, folder_root, read_settings_file
+from gitops_ingress.fs import FolderTree, Repository, find_repository, folder_root, git_top_level, read_settings_file
 
 
 def settings_from(
@@ -105,3 +105,17 @@ def build_two_folders(base: str, head: str, environment: str | None = None) -> t
     sides = build_folders(loaded, [base_root], environment), build_folders(loaded, [head_root], environment)
     refuse_nothing_to_check(*sides, environment=environment)
     return sides
+
+
+def repository_relative(findings: Sequence[Finding], start: str | None) -> list[Finding]:
+    """Findings with their files relative to the repository root, as CI tools want them (a SARIF
+    upload or an annotation with an absolute path is dropped): ``GITHUB_WORKSPACE``, else the git
+    top level above ``start``, else the current folder. A file outside the root keeps its path."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    root = (Path(workspace) if workspace else git_top_level(start) or Path.cwd()).resolve()
+    return [finding.model_copy(update={"file": _below(finding.file, root)}) for finding in findings]
+
+
+def _below(file: str, root: Path) -> str:
+    resolved = Path(file).resolve()
+    return resolved.relative_to(root).as_posix() if file and resolved.is_relative_to(root) else file
