@@ -14,8 +14,9 @@ tables splits every possible request into finitely many classes that each table 
   first: ``K`` itself and ``K/<fresh>`` stand for them, and ``/<fresh>`` for the paths no Prefix
   key catches.
 
-``probes(a, b)`` lists one or more requests of every class of both tables together, so two tables
-answer every request alike exactly when they answer every probe alike; the diff (``core/diff.py``)
+``probes(a, b)`` lists one or more requests of every class of both tables together (skipping the
+hosts whose groups are equal in both), so two tables answer every request alike exactly when they
+answer every probe alike; the diff (``core/diff.py``)
 is built from the probes that differ. ``outcome(table, host, path)`` is one table's answer with what
 decided it: a route (by its key, so the same rule in both tables is recognised), a host's catch-all,
 the default backend, or nothing (404).
@@ -105,8 +106,17 @@ def _paths(groups: list[PathTable]) -> list[str]:
 
 
 def probes(*tables: RouteTable) -> Iterator[Probe]:
-    """At least one request of every class that ``tables`` tell apart (see the module docstring)."""
+    """At least one request of every class that ``tables`` may tell apart (see the module
+    docstring). A host whose group holds the same paths and fallback in every table is answered
+    alike on every path, so it gets no probes: a diff costs what changed, not the whole table."""
     for host in _hosts(tables):
-        groups = [group for table in tables if (group := table.host_group(host)[1]) is not None]
+        chosen = [table.host_group(host)[1] for table in tables]
+        groups = [group for group in chosen if group is not None]
+        if len(groups) == len(chosen) and all(_alike(groups[0], group) for group in groups[1:]):
+            continue
         for path in _paths(groups):
             yield Probe(host, path)
+
+
+def _alike(a: PathTable, b: PathTable) -> bool:
+    return a is b or (a.exact, a.prefix, a.fallback) == (b.exact, b.prefix, b.fallback)
