@@ -33,9 +33,6 @@ from gitops_ingress.core.routing.model import Route
 from gitops_ingress.core.routing.probes import DEFAULT, Decider, Outcome, Probe, outcome, probes
 from gitops_ingress.core.routing.table import EMPTY_TABLE
 
-HOSTLESS_EXAMPLE = "any-host.example"
-WILDCARD_EXAMPLE_LABEL = "any"
-
 
 class ChangeKind(str, enum.Enum):
     ADDED = "added"
@@ -123,14 +120,6 @@ class RouteDiff:
         }
 
 
-def example_host(host: str) -> str:
-    if not host:
-        return HOSTLESS_EXAMPLE
-    if host.startswith("*."):
-        return f"{WILDCARD_EXAMPLE_LABEL}.{host[2:]}"
-    return host
-
-
 def diff_tables(base: RouteTable, head: RouteTable, environment: str = "") -> list[RouteChange]:
     """One entry per pair of (what decided before, what decides now) among the probes whose
     backend differs (``core/routing/probes.py``): so every request that moves is covered, and no
@@ -171,9 +160,10 @@ class _Sides:
         kind, subject, detail = self._explain(before, after)
         notes = [text for text in (detail, _port_note(before.backend, after.backend)) if text]
         request = ExampleRequest(probe.host, probe.path)
-        host, path, path_type = (subject.host, subject.path, subject.path_type) if subject else ("", "", "")
-        if subject is None:
-            host = after.group if after.group is not None else before.group or ""
+        if subject is not None:
+            host, path, path_type = subject.host, subject.path, subject.path_type
+        else:  # a host group or a default: the host group the example request chose
+            host, path, path_type = after.group if after.group is not None else before.group or "", "", ""
         return RouteChange(
             kind,
             env,
@@ -239,7 +229,7 @@ def _retyped(route: Route, other: Mapping[tuple[str, str, str], Route]) -> Route
 def _group_name(side: Outcome) -> str:
     if side.group is None:
         return "no rule (the default backend)"
-    if side.decided_by[0] == "catch-all" and side.route is None:
+    if side.decided_by[0] == "catch-all":
         return f"a rule for {side.group} without paths"
     return "the host-less rules" if side.group == "" else f"the rules for {side.group}"
 
