@@ -113,7 +113,7 @@ def _holds(base: RouteTable, head: RouteTable, changes: list[RouteChange], asked
             assert _decided(base, head, host, path) in covered, (host, path, [c.message for c in changes])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(pairs, requests)
 def test_every_moved_request_is_covered_and_every_entry_has_a_witness(
     pair: tuple[RouteTable, RouteTable], asked: list[tuple[str, str]]
