@@ -145,16 +145,10 @@ def _order(change: RouteChange) -> tuple[int, str, str, str, str]:
 
 @dataclass(frozen=True, slots=True)
 class _Sides:
-    """Both tables with their routes by key: what the kind of a change is decided from."""
+    """Both tables: what the kind of a change is decided from."""
 
     base: RouteTable
     head: RouteTable
-    old: Mapping[tuple[str, str, str], Route] = field(init=False)
-    new: Mapping[tuple[str, str, str], Route] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "old", self.base.effective_routes())
-        object.__setattr__(self, "new", self.head.effective_routes())
 
     def change(self, env: str, probe: Probe, before: Outcome, after: Outcome) -> RouteChange:
         kind, subject, detail = self._explain(before, after)
@@ -181,9 +175,9 @@ class _Sides:
     def _explain(self, before: Outcome, after: Outcome) -> tuple[ChangeKind, Route | None, str]:
         """Why a request moved: the rule that appeared, went, changed its pathType or its backend,
         or the host group or default that answers it now."""
-        added = after.route if after.route is not None and after.route.key not in self.old else None
-        removed = before.route if before.route is not None and before.route.key not in self.new else None
-        for route, other, was_added in ((added, self.old, True), (removed, self.new, False)):
+        added = after.route if after.route is not None and self.base.winner(after.route.key) is None else None
+        removed = before.route if before.route is not None and self.head.winner(before.route.key) is None else None
+        for route, other, was_added in ((added, self.base, True), (removed, self.head, False)):
             twin = _retyped(route, other) if route is not None else None
             if route is not None and twin is not None:
                 old, new = (twin, route) if was_added else (route, twin)
@@ -219,11 +213,11 @@ class _Sides:
         return f"rule for {side.group} without paths" if side.decided_by[0] == "catch-all" else ""
 
 
-def _retyped(route: Route, other: Mapping[tuple[str, str, str], Route]) -> Route | None:
+def _retyped(route: Route, other: RouteTable) -> Route | None:
     """The same host and path under the other match kind in ``other``, if that is what changed."""
     if route.kind == "Prefix":
-        return other.get((route.host, "Exact", route.path))
-    return other.get((route.host, "Prefix", route.path.rstrip("/")))
+        return other.winner((route.host, "Exact", route.path))
+    return other.winner((route.host, "Prefix", route.path.rstrip("/")))
 
 
 def _group_name(side: Outcome) -> str:

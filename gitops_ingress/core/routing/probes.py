@@ -14,9 +14,11 @@ tables splits every possible request into finitely many classes that each table 
   first: ``K`` itself and ``K/<fresh>`` stand for them, and ``/<fresh>`` for the paths no Prefix
   key catches.
 
-``probes(a, b)`` lists one or more requests of every class of both tables together (skipping the
-hosts whose groups are equal in both), so two tables answer every request alike exactly when they
-answer every probe alike; the diff (``core/diff.py``)
+``probes(a, b)`` lists one or more requests of every class of both tables together, so two tables
+answer every request alike exactly when they answer every probe alike. It skips what cannot
+differ: a host whose group is equal in both tables, and, when a host's two groups fall back
+alike, every path whose walk meets no Exact or Prefix key that changed (the first changed key on
+the walk decides, so ``K`` and ``K/<fresh>`` still stand for all of them); the diff (``core/diff.py``)
 is built from the probes that differ. ``outcome(table, host, path)`` is one table's answer with what
 decided it: a route (by its key, so the same rule in both tables is recognised), a host's catch-all,
 the default backend, or nothing (404).
@@ -24,10 +26,11 @@ the default backend, or nothing (404).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from gitops_ingress.core.routing.model import Backend, Route
+from gitops_ingress.core.routing.model import Backend, Route, RouteMatch
 from gitops_ingress.core.routing.table import PathTable, RouteTable
 
 FRESH_LABEL = "any"  # the first label tried for a host or path element no rule names
@@ -70,11 +73,10 @@ def outcome(table: RouteTable, host: str, path: str) -> Outcome:
     return Outcome(match.backend, DEFAULT, None, match.host_group)
 
 
-def _fresh(taken: Iterable[str], make: str) -> str:
+def _fresh(taken: AbstractSet[str], make: str) -> str:
     """``make`` with ``{}`` filled by the first of any, any-2, any-3 ... that is not taken."""
-    used = set(taken)
     label, number = FRESH_LABEL, 1
-    while make.format(label) in used:
+    while make.format(label) in taken:
         number += 1
         label = f"{FRESH_LABEL}-{number}"
     return make.format(label)
@@ -84,24 +86,31 @@ def _hosts(tables: tuple[RouteTable, ...]) -> list[str]:
     names = sorted({host for table in tables for host in table.hosts})
     exact = [host for host in names if host and not host.startswith("*.")]
     parents = [host[2:] for host in names if host.startswith("*.")]
-    wildcards = [_fresh(exact, "{}." + parent) for parent in parents]
+    taken = set(exact)
+    wildcards = [_fresh(taken, "{}." + parent) for parent in parents]
     # one host that no exact rule names and no wildcard catches: its parent is no wildcard's
     parent = OTHER_HOST_PARENT
     while parent in parents:
         parent = "x-" + parent
-    other = _fresh(exact, "{}-host." + parent)
+    other = _fresh(taken, "{}-host." + parent)
     return [*exact, *wildcards, other]
 
 
 def _paths(groups: list[PathTable]) -> list[str]:
     exact = {path for group in groups for path in group.exact}
-    prefixes = sorted({key for group in groups for key in group.prefix})
-    keys = exact | set(prefixes)
+    prefixes = {key for group in groups for key in group.prefix}
+    keys = exact | prefixes
+    everything = len(groups) != 2 or groups[0].fallback != groups[1].fallback
+    if not everything:  # two groups, one fallback: only a path whose walk meets a changed key moves
+        first, second = groups
+        exact = {path for path in exact if _answer(first.exact, path) != _answer(second.exact, path)}
+        prefixes = {key for key in prefixes if _answer(first.prefix, key) != _answer(second.prefix, key)}
     found = [path for path in sorted(exact) if path.startswith("/") and "?" not in path]
-    for key in prefixes:
+    for key in sorted(prefixes):
         found.append(key or "/")
         found.append(_fresh(keys, key + "/{}"))
-    found += ["/", _fresh(keys, "/{}")]
+    if everything:
+        found += ["/", _fresh(keys, "/{}")]
     return list(dict.fromkeys(found))
 
 
@@ -116,6 +125,12 @@ def probes(*tables: RouteTable) -> Iterator[Probe]:
             continue
         for path in _paths(groups):
             yield Probe(host, path)
+
+
+def _answer(bucket: Mapping[str, RouteMatch], key: str) -> Backend | None:
+    """What a path key answers: its backend (the rule's file and line do not matter here)."""
+    found = bucket.get(key)
+    return None if found is None else found.backend
 
 
 def _alike(a: PathTable, b: PathTable) -> bool:
