@@ -141,20 +141,34 @@ class Repository:
     settings_file: Path | None
 
 
-def find_repository(start: str | Path | None = None) -> Repository:
-    """The settings search (see the module docstring) from ``start`` (a file: its folder)."""
+def _upward(start: str | Path | None) -> list[Path]:
+    """The folder of ``start`` (a file: its folder; missing: the nearest existing one) and every
+    folder above it, up to and including the git top level (the first that holds ``.git``)."""
     folder = (Path(start) if start is not None else Path(".")).resolve()
     while not folder.is_dir():  # a file, or a path that does not exist (yet)
         folder = folder.parent
-    while True:
+    found = [folder]
+    while not (folder / ".git").exists() and folder.parent != folder:
+        folder = folder.parent
+        found.append(folder)
+    return found
+
+
+def find_repository(start: str | Path | None = None) -> Repository:
+    """The settings search (see the module docstring) from ``start`` (a file: its folder)."""
+    for folder in _upward(start):
         candidate = folder / SETTINGS_FILE
         if candidate.is_file() and not candidate.is_symlink():
             return Repository(folder, candidate)
         if (folder / ".git").exists():
             return Repository(folder, None)
-        if folder.parent == folder:
-            return Repository(None, None)
-        folder = folder.parent
+    return Repository(None, None)
+
+
+def git_top_level(start: str | Path | None = None) -> Path | None:
+    """The git top level above ``start``, or None outside git."""
+    top = _upward(start)[-1]
+    return top if (top / ".git").exists() else None
 
 
 def read_settings_file(path: Path) -> bytes:

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from gitops_ingress.cli.output import emit, wants_color
-from gitops_ingress.cli.sources import build_two_folders
+from gitops_ingress.cli.sources import build_two_folders, refuse_nothing_to_check
 from gitops_ingress.core.build import TreeBuild
 from gitops_ingress.core.diff import diff_environments
 from gitops_ingress.core.errors import UsageError
@@ -45,7 +45,9 @@ def _sides(args: argparse.Namespace) -> tuple[TreeBuild, TreeBuild]:
     # Imported here: GitPython costs a tenth of a second that a folder diff does not need.
     from gitops_ingress.cli.gitsource import build_ref
 
-    return build_ref(args.repo, args.base, args.env), build_ref(args.repo, args.head, args.env)
+    sides = build_ref(args.repo, args.base, args.env), build_ref(args.repo, args.head, args.env)
+    refuse_nothing_to_check(*sides, environment=args.env, refs=f"--base {args.base} --head {args.head}")
+    return sides
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,9 +21,10 @@ from gitops_ingress import kustomize
 from gitops_ingress.core.build import TreeBuild, build
 from gitops_ingress.core.config import read_settings
 from gitops_ingress.core.environments import Root
+from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
-from gitops_ingress.fs import FolderTree, Repository, find_repository, folder_root, read_settings_file
+from gitops_ingress.fs import FolderTree, Repository, find_repository, folder_root, git_top_level, read_settings_file
 
 
 def settings_from(
@@ -78,10 +79,28 @@ def build_folders(
     )
 
 
+# Findings that mean there was nothing to check: the command was given the wrong place or name.
+NOTHING_TO_CHECK = frozenset({"config/no-yaml", "config/unknown-environment"})
+
+
+def refuse_nothing_to_check(*builds: TreeBuild, environment: str | None = None, refs: str = "") -> None:
+    """An empty folder or an unknown ``--env`` is a usage mistake (exit 2, naming what was given),
+    not a finding (exit 1): there is nothing the input could fix. With several builds (the two
+    sides of a diff), only when every side has nothing; one empty side is a real addition.
+    ``refs``: the git refs read, as the options that named them (``--ref main``)."""
+    mistakes = [next((f for f in built.findings if f.rule in NOTHING_TO_CHECK), None) for built in builds]
+    first = mistakes[0] if mistakes else None
+    if first is not None and all(mistakes):
+        given = "".join(f"{text}: " for text in (refs, f"--env {environment}" if environment else "") if text)
+        raise UsageError(f"{given}{first.message}")
+
+
 def build_paths(paths: Sequence[str], environment: str | None = None, *, routes: bool = True) -> TreeBuild:
     """``validate PATH...``, ``routes PATH...``: the settings found for PATHs, then PATHs built."""
     loaded = load_settings(paths)
-    return build_folders(loaded, folder_roots(paths, loaded), environment, routes=routes)
+    built = build_folders(loaded, folder_roots(paths, loaded), environment, routes=routes)
+    refuse_nothing_to_check(built, environment=environment)
+    return built
 
 
 def build_two_folders(base: str, head: str, environment: str | None = None) -> tuple[TreeBuild, TreeBuild]:
@@ -90,4 +109,20 @@ def build_two_folders(base: str, head: str, environment: str | None = None) -> t
     loaded = load_settings([base])
     base_root, head_root = folder_roots([base, head], loaded)
     base_root = dataclasses.replace(base_root, name=head_root.name)
-    return build_folders(loaded, [base_root], environment), build_folders(loaded, [head_root], environment)
+    sides = build_folders(loaded, [base_root], environment), build_folders(loaded, [head_root], environment)
+    refuse_nothing_to_check(*sides, environment=environment)
+    return sides
+
+
+def repository_relative(findings: Sequence[Finding], start: str | None) -> list[Finding]:
+    """Findings with their files relative to the repository root, as CI tools want them (a SARIF
+    upload or an annotation with an absolute path is dropped): ``GITHUB_WORKSPACE``, else the git
+    top level above ``start``, else the current folder. A file outside the root keeps its path."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    root = (Path(workspace) if workspace else git_top_level(start) or Path.cwd()).resolve()
+    return [finding.model_copy(update={"file": _below(finding.file, root)}) for finding in findings]
+
+
+def _below(file: str, root: Path) -> str:
+    resolved = Path(file).resolve()
+    return resolved.relative_to(root).as_posix() if file and resolved.is_relative_to(root) else file

@@ -6,10 +6,13 @@ import argparse
 
 from gitops_ingress import __version__
 from gitops_ingress.cli.output import emit, wants_color
-from gitops_ingress.cli.sources import build_paths
+from gitops_ingress.cli.sources import build_paths, refuse_nothing_to_check, repository_relative
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import has_errors
 from gitops_ingress.core.reports import FINDING_FORMATS, ValidationReport, render_findings
+
+# formats whose consumers (code scanning, the Actions runner) place findings by repository path
+REPOSITORY_RELATIVE = frozenset({"sarif", "github"})
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,11 +36,14 @@ def run(args: argparse.Namespace) -> int:
         from gitops_ingress.cli.gitsource import build_ref
 
         built = build_ref(args.repo or ".", args.ref, args.env, args.paths, routes=False)
+        refuse_nothing_to_check(built, environment=args.env, refs=f"--ref {args.ref}")
     else:
         if args.repo:
             raise UsageError("--repo goes with --ref")
         built = build_paths(args.paths, args.env, routes=False)  # findings are all validate reports
     findings = built.all_findings()
+    if args.format in REPOSITORY_RELATIVE and not args.ref:  # a ref's paths are relative already
+        findings = repository_relative(findings, args.paths[0] if args.paths else None)
     report = ValidationReport(
         findings=tuple(findings),
         files=built.files(),

@@ -94,6 +94,13 @@ class TreeBuild:
         return sum(len(env.ingresses) + len(env.classes) for env in self.environments.values())
 
 
+def shown_roots(roots: Sequence[Root], shown: int = 3) -> str:
+    """The roots as one short text: ``a, b, c and 37 more``, never forty paths in a row."""
+    paths = [root.path or "." for root in roots]
+    more = f" and {len(paths) - shown} more" if len(paths) > shown else ""
+    return ", ".join(paths[:shown]) + more
+
+
 def _repo_finding(rule: str, message: str, file: str, hint: str = "", severity: Severity = Severity.ERROR) -> Finding:
     return Finding(rule=rule, severity=severity, message=message, file=file, hint=hint)
 
@@ -119,14 +126,14 @@ def build(
     kustomize (``gitops_ingress.kustomize.render``); without it a kustomization is a finding."""
     listed = _list(tree, settings, roots or [Root.at(settings.environments_dir)])
     findings = [*settings_findings, *listed.findings]
-    where = ", ".join(root.path or "." for root in roots) or settings.environments_dir
+    where = shown_roots(roots) or settings.environments_dir
     names = sorted(listed.files.keys() | listed.refused.keys())
     if not names and not listed.listing_findings:
         message = f"no Ingress YAML files (*.yaml, *.yml) found in {where}"
         hint = f"put Ingress files under {settings.environments_dir}/<environment>/"
         findings.append(_repo_finding("config/no-yaml", message, where, hint))
     elif environment is not None and environment not in names:
-        message = f'environment "{environment}" has no files; known: {", ".join(names)}'
+        message = f'environment "{environment}" has no files in {where}; known: {", ".join(names)}'
         findings.append(_repo_finding("config/unknown-environment", message, where))
     chosen = [name for name in names if environment is None or name == environment]
     shapes = LineShapes()  # one memo for the whole tree: manifests share most of their line shapes

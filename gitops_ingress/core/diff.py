@@ -1,10 +1,24 @@
 """Route-level diff between two route tables: what requests now go elsewhere.
 
 The diff compares compiled tables, never YAML text, so moving a rule to another file or reordering
-paths is not a change. Every change carries an example request, and the backend that request
-reached before and reaches after is computed by matching it against both tables, so the answer
-accounts for precedence: an added ``/api/v2`` shows what ``GET host/api/v2`` used to hit (the
-``/api`` prefix, say), and a new exact host shows that it takes over from a wildcard.
+paths is not a change. It never hides a change and never shows one that is not there:
+
+* every entry carries an example request, and the backend that request reached before and
+  reaches now, both found by matching it against the two tables, differ;
+* every request whose backend differs is covered by an entry: the diff matches one request of every
+  class of requests the two tables tell apart (``core/routing/probes.py``) and makes one entry per
+  pair of (what answered before, what answers now) among those that moved, a pair being a rule by
+  its host, match kind and path, a host's catch-all, the default backend or nothing (404).
+
+So ``/api`` changed from Prefix to Exact is one entry whose example is ``GET host/api/any``
+(which left ``/api`` for whatever now catches it), a host rule that lost its ``http`` section shows
+its requests going to the default backend, and a new Exact ``/api`` that answers as ``/api``
+did is no entry at all. The kind of an entry says why the request moved: the rule that answers
+now was added, the one that answered was removed, a rule changed its pathType, its backend or
+the Ingress that wins it (shadowed), the host is now decided by another host group, or the default
+backend or a host's catch-all changed. TLS entries are the one exception: they are about
+certificates, and carry no request. tests/core/test_diff_property.py holds the rules over random
+tables and requests.
 """
 
 from __future__ import annotations
@@ -14,18 +28,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitops_ingress.core.routing import Route, RouteMatch, RouteTable
+from gitops_ingress.core.routing import Backend, RouteTable, ServiceRef
+from gitops_ingress.core.routing.model import Route
+from gitops_ingress.core.routing.probes import DEFAULT, Decider, Outcome, Probe, outcome, probes
 from gitops_ingress.core.routing.table import EMPTY_TABLE
-
-HOSTLESS_EXAMPLE = "any-host.example"
-WILDCARD_EXAMPLE_LABEL = "any"
 
 
 class ChangeKind(str, enum.Enum):
     ADDED = "added"
     REMOVED = "removed"
     RETARGETED = "retargeted"
+    PATH_TYPE = "path-type"
     SHADOWED = "shadowed"
+    HOST = "host"
     DEFAULT_BACKEND = "default-backend"
     TLS = "tls"
 
@@ -44,10 +59,10 @@ class ExampleRequest:
 class RouteChange:
     kind: ChangeKind
     environment: str
-    host: str
-    path: str
+    host: str  # the rule host of the rule that explains the change ("" host-less)
+    path: str  # "" with path_type "": no single rule explains it (a default or a host group)
     path_type: str
-    request: ExampleRequest | None = None
+    request: ExampleRequest | None = None  # None only for TLS
     before: str | None = None  # backend the example request reached before; None = 404
     after: str | None = None
     before_source: str = ""
@@ -55,13 +70,19 @@ class RouteChange:
     detail: str = ""
 
     @property
+    def rule(self) -> str:
+        """The rule the change is about, as ``host/path (Type)``; "" when there is none."""
+        if self.kind is ChangeKind.HOST:
+            return self.host or "(host-less rules)"
+        if not self.path_type or self.kind is ChangeKind.TLS:
+            return ""
+        return f"{self.host or '*'}{self.path} ({self.path_type})"
+
+    @property
     def message(self) -> str:
-        if self.kind is ChangeKind.TLS or (self.request is None and self.detail):
+        if self.request is None:
             return self.detail
-        before = self.before or "404"
-        after = self.after or "404"
-        text = f"{self.request} now goes to {after}"
-        text += f" instead of {before}" if before != after else " (unchanged)"
+        text = f"{self.request} now goes to {self.after or '404'} instead of {self.before or '404'}"
         return f"{text}; {self.detail}" if self.detail else text
 
     def to_dict(self) -> dict[str, Any]:
@@ -76,6 +97,7 @@ class RouteChange:
             "after": self.after,
             "beforeSource": self.before_source,
             "afterSource": self.after_source,
+            "detail": self.detail,
             "message": self.message,
         }
 
@@ -98,95 +120,129 @@ class RouteDiff:
         }
 
 
-def example_host(host: str) -> str:
-    if not host:
-        return HOSTLESS_EXAMPLE
-    if host.startswith("*."):
-        return f"{WILDCARD_EXAMPLE_LABEL}.{host[2:]}"
-    return host
-
-
-def example_request(route: Route) -> ExampleRequest:
-    return ExampleRequest(example_host(route.host), route.path or "/")
-
-
-def _target(match: RouteMatch) -> tuple[str | None, str]:
-    if match.backend is None:
-        return None, ""
-    source = match.route.source if match.route is not None else "default backend"
-    return str(match.backend), source
-
-
-def _change(
-    kind: ChangeKind, env: str, route: Route, base: RouteTable, head: RouteTable, detail: str = ""
-) -> RouteChange:
-    request = example_request(route)
-    before, before_source = _target(base.match(request.host, request.path))
-    after, after_source = _target(head.match(request.host, request.path))
-    return RouteChange(
-        kind, env, route.host, route.path, route.path_type, request, before, after, before_source, after_source, detail
-    )
-
-
 def diff_tables(base: RouteTable, head: RouteTable, environment: str = "") -> list[RouteChange]:
-    changes: list[RouteChange] = []
-    old = base.effective_routes()
-    new = head.effective_routes()
-    for key in sorted(new.keys() - old.keys()):
-        changes.append(_change(ChangeKind.ADDED, environment, new[key], base, head))
-    for key in sorted(old.keys() - new.keys()):
-        changes.append(_change(ChangeKind.REMOVED, environment, old[key], base, head))
-    for key in sorted(old.keys() & new.keys()):
-        if old[key].backend != new[key].backend:
-            changes.append(_change(ChangeKind.RETARGETED, environment, new[key], base, head))
-    changes.extend(_shadowed(base, head, environment, old, new))
-    changes.extend(_default_change(base, head, environment))
-    changes.extend(_tls_changes(base, head, environment))
-    return changes
-
-
-def _shadowed(
-    base: RouteTable,
-    head: RouteTable,
-    env: str,
-    base_winners: Mapping[tuple[str, str, str], Route],
-    winners: Mapping[tuple[str, str, str], Route],
-) -> list[RouteChange]:
-    """Routes of the head that can never be reached because an identical rule wins the tie."""
-    old_losers = {(r.key, r.ingress) for r in base.routes if base_winners.get(r.key) is not r}
-    found = []
-    for route in head.routes:
-        winner = winners.get(route.key)
-        if winner is None or winner is route or (route.key, route.ingress) in old_losers:
+    """One entry per pair of (what decided before, what decides now) among the probes whose
+    backend differs (``core/routing/probes.py``): so every request that moves is covered, and no
+    entry is without a request that moves."""
+    found: dict[tuple[Decider, Decider], RouteChange] = {}
+    sides = _Sides(base, head)
+    for probe in probes(base, head):
+        before = outcome(base, probe.host, probe.path)
+        after = outcome(head, probe.host, probe.path)
+        if before.backend == after.backend or (before.decided_by, after.decided_by) in found:
             continue
-        detail = f"{route.ingress} ({route.source}) is shadowed by {winner.ingress} ({winner.source})"
-        found.append(_change(ChangeKind.SHADOWED, env, route, base, head, detail))
-    return found
+        found[before.decided_by, after.decided_by] = sides.change(environment, probe, before, after)
+    changes = sorted(found.values(), key=_order)
+    return changes + _tls_changes(base, head, environment)
 
 
-def _default_change(base: RouteTable, head: RouteTable, env: str) -> list[RouteChange]:
-    old = base.default_backend
-    new = head.default_backend
-    old_backend = str(old.backend) if old else None
-    new_backend = str(new.backend) if new else None
-    if old_backend == new_backend:
-        return []
-    detail = f"default backend: {old_backend or 'none (404)'} -> {new_backend or 'none (404)'}"
-    return [
-        RouteChange(
-            ChangeKind.DEFAULT_BACKEND,
+_KIND_ORDER = {kind: rank for rank, kind in enumerate(ChangeKind)}
+
+
+def _order(change: RouteChange) -> tuple[int, str, str, str, str]:
+    return (_KIND_ORDER[change.kind], change.host, change.path, change.path_type, str(change.request))
+
+
+@dataclass(frozen=True, slots=True)
+class _Sides:
+    """Both tables: what the kind of a change is decided from."""
+
+    base: RouteTable
+    head: RouteTable
+
+    def change(self, env: str, probe: Probe, before: Outcome, after: Outcome) -> RouteChange:
+        kind, subject, detail = self._explain(before, after)
+        notes = [text for text in (detail, _port_note(before.backend, after.backend)) if text]
+        request = ExampleRequest(probe.host, probe.path)
+        if subject is not None:
+            host, path, path_type = subject.host, subject.path, subject.path_type
+        else:  # a host group or a default: the host group the example request chose
+            host, path, path_type = after.group if after.group is not None else before.group or "", "", ""
+        return RouteChange(
+            kind,
             env,
-            "",
-            "",
-            "Default",
-            None,
-            old_backend,
-            new_backend,
-            old.source if old else "",
-            new.source if new else "",
-            detail,
+            host,
+            path,
+            path_type,
+            request,
+            before.target,
+            after.target,
+            self._source(self.base, before),
+            self._source(self.head, after),
+            "; ".join(notes),
         )
-    ]
+
+    def _explain(self, before: Outcome, after: Outcome) -> tuple[ChangeKind, Route | None, str]:
+        """Why a request moved: the rule that appeared, went, changed its pathType or its backend,
+        or the host group or default that answers it now."""
+        added = after.route if after.route is not None and self.base.winner(after.route.key) is None else None
+        removed = before.route if before.route is not None and self.head.winner(before.route.key) is None else None
+        for route, other, was_added in ((added, self.base, True), (removed, self.head, False)):
+            twin = _retyped(route, other) if route is not None else None
+            if route is not None and twin is not None:
+                old, new = (twin, route) if was_added else (route, twin)
+                detail = f"{new.host or '*'}{new.path or '/'}: pathType {old.path_type} -> {new.path_type}"
+                return ChangeKind.PATH_TYPE, new, detail
+        if added is not None:
+            return ChangeKind.ADDED, added, ""
+        if removed is not None:
+            return ChangeKind.REMOVED, removed, ""
+        if before.route is not None and after.route is not None and before.route.key == after.route.key:
+            old, new = before.route, after.route
+            if old.ingress != new.ingress and any(
+                r.key == old.key and r.ingress == old.ingress for r in self.head.routes
+            ):
+                return (
+                    ChangeKind.SHADOWED,
+                    new,
+                    f"{old.ingress} ({old.source}) is shadowed by {new.ingress} ({new.source})",
+                )
+            return ChangeKind.RETARGETED, new, ""
+        if before.group != after.group:
+            detail = f"this host is now decided by {_group_name(after)} instead of {_group_name(before)}"
+            return ChangeKind.HOST, None, detail
+        detail = f"{_fallback_name(after)}: {before.target or 'none (404)'} -> {after.target or 'none (404)'}"
+        return ChangeKind.DEFAULT_BACKEND, None, detail
+
+    @staticmethod
+    def _source(table: RouteTable, side: Outcome) -> str:
+        if side.route is not None:
+            return side.route.source
+        if side.decided_by == DEFAULT and table.default_backend is not None:
+            return table.default_backend.source
+        return f"rule for {side.group} without paths" if side.decided_by[0] == "catch-all" else ""
+
+
+def _retyped(route: Route, other: RouteTable) -> Route | None:
+    """The same host and path under the other match kind in ``other``, if that is what changed."""
+    if route.kind == "Prefix":
+        return other.winner((route.host, "Exact", route.path))
+    return other.winner((route.host, "Prefix", route.path.rstrip("/")))
+
+
+def _group_name(side: Outcome) -> str:
+    if side.group is None:
+        return "no rule (the default backend)"
+    if side.decided_by[0] == "catch-all":
+        return f"a rule for {side.group} without paths"
+    return "the host-less rules" if side.group == "" else f"the rules for {side.group}"
+
+
+def _fallback_name(side: Outcome) -> str:
+    return f"catch-all of {side.group}" if side.decided_by[0] == "catch-all" else "default backend"
+
+
+def _port_note(before: Backend | None, after: Backend | None) -> str:
+    """A port written as a name on one side and a number on the other may be the same port."""
+    if not (isinstance(before, ServiceRef) and isinstance(after, ServiceRef)):
+        return ""
+    same_service = (before.namespace, before.name) == (after.namespace, after.name)
+    if not same_service or before.port.isdigit() == after.port.isdigit():
+        return ""
+    return (
+        f"port {before.port} -> {after.port}: a port name and a number; whether this is a change depends "
+        f"on the Service {after.namespace}/{after.name}'s port mapping"
+    )
 
 
 def _tls_changes(base: RouteTable, head: RouteTable, env: str) -> list[RouteChange]:

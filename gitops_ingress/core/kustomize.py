@@ -95,11 +95,22 @@ def _finding(rule: str, file: str, message: str, line: int = 0, hint: str = "") 
     )
 
 
+def _relpath(path: str, start: str) -> str:
+    """``posixpath.relpath`` without the file system: that one resolves relative paths against
+    the process's working directory, so ``../../x`` came out differently in a shallow one."""
+    parts = [p for p in posixpath.normpath(path).split("/") if p not in ("", ".")]
+    base = [p for p in posixpath.normpath(start).split("/") if p not in ("", ".")]
+    common = 0
+    while common < min(len(parts), len(base)) and parts[common] == base[common] != "..":
+        common += 1
+    return "/".join([".."] * (len(base) - common) + parts[common:]) or "."
+
+
 def repository_path(root: Root, path: str) -> str | None:
     """A tree path listed from ``root`` as a path in its repository (the folder of
     ``gitops-ingress.yaml``, else the git top level; see ``core.environments``), or None when it
     lies outside. Without a repository (an absolute ``located``), the root is the boundary."""
-    relative = posixpath.relpath(path, root.path or ".")  # both in the tree source's namespace
+    relative = _relpath(path, root.path or ".")  # both in the tree source's namespace
     located = posixpath.normpath(posixpath.join(root.located or ".", relative))
     if posixpath.isabs(root.located):
         return relative_path(root.located, located) if is_below(root.located, located) else None

@@ -100,6 +100,7 @@ class ChangeOut(BaseModel):
     after: str | None
     beforeSource: str
     afterSource: str
+    detail: str = ""  # why the request moved, when the kind alone does not say it
     message: str
 
 

@@ -75,7 +75,7 @@ def test_diff_between_refs_lists_exactly_the_route_changes(tmp_path: Path, cli) 
     markdown = cli(
         "diff", "--repo", str(work.path), "--base", "main", "--head", "feature/api-v2", "--format", "markdown"
     )
-    assert "| production | Added | shop.example.com/search (Prefix) |" in markdown.out
+    assert "| production | Added | `shop.example.com/search (Prefix)` |" in markdown.out
     after = subprocess.run(["git", "status", "--porcelain"], cwd=work.path, capture_output=True, text=True).stdout
     assert before == after  # read from git objects: no checkout, no working-tree change
     assert cli("diff", "--repo", str(work.path), "--base", "main", "--head", "main").out == "no route changes\n"

@@ -152,8 +152,8 @@ def test_empty_file_is_not_an_error(tmp_path: Path, cli, monkeypatch) -> None:  
 def test_folder_without_yaml_gets_a_clear_message(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "notes.txt").write_text("nothing here")
     result = cli("validate", str(tmp_path))
-    assert result.code == 1
-    assert "config/no-yaml" in result.out and "no Ingress YAML files" in result.out
+    assert result.code == 2 and result.out == ""  # nothing to check: a usage mistake (test_usage_mistakes.py)
+    assert f"no Ingress YAML files (*.yaml, *.yml) found in {tmp_path}" in result.err
 
 
 def test_missing_path_is_a_failure_not_a_finding(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]

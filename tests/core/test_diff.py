@@ -61,12 +61,22 @@ def test_removed_route_falls_back_to_what_is_left() -> None:
     assert change.kind is ChangeKind.REMOVED and (change.before, change.after) == ("shop/api:80", "shop/web:80")
 
 
-def test_shadowed_duplicate_is_reported() -> None:
+def test_a_duplicate_that_wins_the_tie_says_whom_it_shadows() -> None:
+    head = RouteTable(
+        list(BASE.routes) + [r("shop.example.com", "/api", "rogue", ingress="aa/early", file="early.yaml")],
+        tls=BASE.tls,
+    )
+    [change] = diff_tables(BASE, head)
+    assert change.kind is ChangeKind.SHADOWED and (change.before, change.after) == ("shop/api:80", "shop/rogue:80")
+    assert change.detail == "shop/web (a.yaml:3) is shadowed by aa/early (early.yaml:3)"
+
+
+def test_a_duplicate_that_loses_the_tie_moves_no_request_and_is_no_entry() -> None:
+    """Validation refuses the duplicate (cross/path-conflict); the diff shows only what moves."""
     head = RouteTable(
         list(BASE.routes) + [r("shop.example.com", "/api", "rogue", ingress="zz/late", file="late.yaml")], tls=BASE.tls
     )
-    [change] = diff_tables(BASE, head)
-    assert change.kind is ChangeKind.SHADOWED and "zz/late" in change.detail and "shop/web" in change.detail
+    assert diff_tables(BASE, head) == []
 
 
 def test_default_backend_and_tls_changes() -> None:

@@ -25,5 +25,9 @@ from gitops_ingress.core.kustomize import repository_path
         (Root("/tmp/routes", "/tmp/routes", "routes"), "/tmp/base/a.yaml", None),
     ],
 )
-def test_inputs_are_placed_by_their_repository_path(root: Root, path: str, expected: str | None) -> None:
+def test_inputs_are_placed_by_their_repository_path(
+    root: Root, path: str, expected: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the rule is pure: run from the file system's root, where posixpath.relpath would clip "../.."
+    monkeypatch.chdir("/")
     assert repository_path(root, path) == expected

@@ -76,14 +76,19 @@ def test_github_workflow_commands_are_escaped() -> None:
     assert lines[1].startswith("::warning ")
 
 
-def test_junit_is_xml_with_a_failure_per_broken_file() -> None:
+def test_junit_has_one_case_per_finding_named_by_its_rule() -> None:
     root = ET.fromstring(render_findings("junit", REPORT))
     suite = root.find("testsuite")
     assert suite is not None and suite.get("tests") == "4" and suite.get("failures") == "2"
-    failed = {case.get("name"): case.find("failure") for case in suite.iter("testcase")}
-    assert failed["environments/production/a.yaml"] is not None
-    assert "api/host-invalid" in (failed["environments/production/a.yaml"].text or "")  # type: ignore[union-attr]
-    assert failed["ok.yaml"] is None and failed["environments/production/b.yaml"] is None
+    cases = [(c.get("name"), c.get("file"), c.get("line"), c.find("failure") is not None) for c in suite]
+    assert cases == [
+        ("api/host-invalid", "environments/production/a.yaml", "12", True),
+        ("schema/unknown-field", "environments/production/b.yaml", "4", False),
+        ("config/no-yaml", "weird,name:x.yaml", None, True),
+        ("valid", "ok.yaml", None, False),  # a clean file still counts as checked
+    ]
+    warning = suite[1].find("system-out")
+    assert warning is not None and "warning schema/unknown-field: unknown field spec.foo" in (warning.text or "")
 
 
 @pytest.mark.parametrize("report", [REPORT, CLEAN], ids=["findings", "clean"])
@@ -116,7 +121,7 @@ def test_markdown_escapes_table_cells() -> None:
         files=("f.yaml",),
     )
     text = render_findings("markdown", report)
-    assert "<script>" not in text and "a \\| b &lt;script&gt;" in text
+    assert "<script>" not in text and "a \\| b &lt;script>alert(1)&lt;/script>" in text
 
 
 def test_diff_formats() -> None:
@@ -130,7 +135,7 @@ def test_diff_formats() -> None:
     assert json.loads(render_diff("json", diff))["changes"][0]["kind"] == "retargeted"
     markdown = render_diff("markdown", diff)
     assert (
-        "| production | Re-targeted | shop.example.com/api (Prefix) | GET shop.example.com/api | shop/api:80 | shop/api-v2:80 |"
-        in markdown
+        "| production | Re-targeted | `shop.example.com/api (Prefix)` | `GET shop.example.com/api` "
+        "| `shop/api:80` | `shop/api-v2:80` |  |" in markdown
     )
     assert render_diff("text", RouteDiff()) == "no route changes\n"

@@ -88,6 +88,7 @@ def test_diff_against_main_has_example_requests(view: FakeView) -> None:
     assert by_kind["retargeted"]["before"] == "shop/catalog-api:8080"
     assert by_kind["retargeted"]["after"] == "shop/catalog-api-v2:8080"
     assert by_kind["added"]["path"] == "/api/v2/new"
+    assert all(c["before"] != c["after"] and "detail" in c for c in diff["changes"])
     assert stable["changes"] == []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import quote
 
@@ -133,7 +134,9 @@ def test_hostile_names_messages_hosts_and_paths_are_escaped_everywhere(view: Fak
         assert "<script>alert" not in html and "<img src=x" not in html
         assert 'onmouseover="x' not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[1]
-    assert "<script>alert" not in summary
+    # markdown: hostile text only inside code spans (shown as written, never markup) or escaped
+    outside_code = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", summary)
+    assert "<script>alert" in summary and "<script" not in outside_code and "<img" not in outside_code
 
 
 def test_only_http_links_are_rendered_from_preview_urls(view: FakeView) -> None:

@@ -115,3 +115,29 @@ def test_services_without_a_ready_endpoint_are_marked_in_words_on_the_map_and_th
     assert 'class="unserved"' not in stable  # main's Services are all served
     with open_client(sample_view()) as client:
         assert 'class="unserved"' not in client.get("/branches/feature%2Fapi-v2").text
+
+
+def test_a_pathtype_change_reads_the_same_in_the_picture_the_details_and_the_pr_comment() -> None:
+    """The same entry everywhere: the request that moved, its backend before and after, and why."""
+    view = sample_view()
+    tables = main_tables()
+    tables["production"] = RouteTable(
+        [
+            route("shop.example.com", "/", "storefront"),
+            route("shop.example.com", "/api", "catalog-api", "8080", path_type="Exact", line=21),
+        ]
+    )
+    view.add("feature/exact-api", tables)
+    with open_client(view) as client:
+        page = client.get("/branches/feature%2Fexact-api").text
+        comment = client.get("/api/v1/previews/summary.md", params={"branch": "feature/exact-api"}).text
+    picture = page.split('<div class="beforeafter">', 1)[1].split("<h3>Details</h3>", 1)[0]
+    row = picture.split('<div class="ba-row change-path-type">', 1)[1].split("</figure>", 1)[0]
+    assert "<code>GET /<wbr>api/<wbr>any</code>" in row
+    assert row.index("shop/catalog-api:8080") < row.index("shop/storefront:80")
+    details = page.split("<h3>Details</h3>", 1)[1]
+    assert details.count('<tr class="change-') == 1 and '<tr class="change-path-type">' in details
+    assert (
+        "| production | pathType changed | `shop.example.com/api (Exact)` | `GET shop.example.com/api/any` "
+        "| `shop/catalog-api:8080` | `shop/storefront:80` | shop.example.com/api: pathType Prefix -> Exact |"
+    ) in comment

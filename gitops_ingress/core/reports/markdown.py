@@ -1,10 +1,13 @@
 """Markdown for pull-request comments and ``$GITHUB_STEP_SUMMARY``.
 
-Table cells are escaped (``|``, backticks, HTML-significant characters) because hosts, paths and
-messages come from the pull request under review.
+Hosts, paths, messages and backends come from the pull request under review, so nothing of them
+may become markup: values shown as written (hosts, paths, requests, backends) are code spans, and
+free text escapes only what would end a cell or start HTML, a code span or an entity.
 """
 
 from __future__ import annotations
+
+import re
 
 from gitops_ingress.core.diff import RouteDiff
 from gitops_ingress.core.reports.summary import ValidationReport
@@ -13,17 +16,34 @@ _CHANGE_TITLES = {
     "added": "Added",
     "removed": "Removed",
     "retargeted": "Re-targeted",
+    "path-type": "pathType changed",
     "shadowed": "Shadowed",
+    "host": "Host group",
     "default-backend": "Default backend",
     "tls": "TLS",
 }
 
 
 def cell(value: object) -> str:
+    """Free text in a table cell: only what would end the cell, start HTML or a code span, or
+    turn an entity into another character is escaped; ``->`` stays ``->``."""
     text = str(value)
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("`", "&#96;")):
-        text = text.replace(char, entity)
+    for char, escaped in (("&", "&amp;"), ("<", "&lt;"), ("|", "\\|"), ("`", "\\`")):
+        text = text.replace(char, escaped)
     return text.replace("\r", " ").replace("\n", " ")
+
+
+def code(value: object) -> str:
+    """A value shown as written (a host, path or backend) as a code span: nothing inside is
+    markdown or HTML. The fence is longer than any run of backticks in the value; ``|`` is still
+    escaped, as GitHub's tables require even inside code."""
+    text = str(value).replace("\r", " ").replace("\n", " ")
+    if not text:
+        return ""
+    shown = text.replace("|", "\\|")
+    fence = "`" * (max(len(run) for run in re.findall("`*", text)) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
 
 
 def render_findings(report: ValidationReport) -> str:
@@ -48,15 +68,17 @@ def render_diff(diff: RouteDiff) -> str:
     summary = ", ".join(f"{count} {kind}" for kind, count in sorted(diff.counts.items()))
     lines += [f"{len(diff.changes)} route changes: {summary}", ""]
     lines += [
-        "| Environment | Change | Rule | Example request | Before | After |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| Environment | Change | Rule | Example request | Before | After | Note |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for change in diff.changes:
-        rule = "" if change.path_type == "Default" else f"{change.host or '*'}{change.path} ({change.path_type})"
-        request = change.request if change.request is not None else change.message
+        # a TLS entry's sides are Secrets (none: no TLS); every other entry's are backends (404)
+        missing = "none" if change.request is None else "404"
+        request = code(change.request) if change.request is not None else ""
+        before, after = code(change.before or missing), code(change.after or missing)
         lines.append(
-            f"| {cell(change.environment)} | {_CHANGE_TITLES[change.kind.value]} | {cell(rule)} "
-            f"| {cell(request)} | {cell(change.before or '404')} | {cell(change.after or '404')} |"
+            f"| {cell(change.environment)} | {_CHANGE_TITLES[change.kind.value]} | {code(change.rule)} "
+            f"| {request} | {before} | {after} | {cell(change.detail)} |"
         )
     lines.append("")
     return "\n".join(lines)

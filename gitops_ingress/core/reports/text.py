@@ -14,7 +14,9 @@ _CHANGE_MARKS = {
     ChangeKind.ADDED: "+",
     ChangeKind.REMOVED: "-",
     ChangeKind.RETARGETED: "~",
+    ChangeKind.PATH_TYPE: "~",
     ChangeKind.SHADOWED: "!",
+    ChangeKind.HOST: "~",
     ChangeKind.DEFAULT_BACKEND: "~",
     ChangeKind.TLS: "~",
 }
@@ -47,8 +49,7 @@ def render_diff(diff: RouteDiff, *, color: bool = False) -> str:
             lines.append(_paint(f"environment {current_env or '-'}", "1", color))
         mark = _CHANGE_MARKS[change.kind]
         code = {"+": "32", "-": "31"}.get(mark, "33")
-        rule = f"{change.host or '*'}{change.path} ({change.path_type})" if change.path_type != "Default" else ""
-        head = f"  {mark} {change.kind.value:<15} {rule}".rstrip()
+        head = f"  {mark} {change.kind.value:<15} {change.rule}".rstrip()
         lines.append(_paint(head, code, color))
         lines.append(f"      {change.message}")
     summary = ", ".join(f"{count} {kind}" for kind, count in sorted(diff.counts.items()))

@@ -199,6 +199,16 @@ class RouteTable:
                 winners[route.key] = route
         return winners
 
+    def winner(self, key: tuple[str, str, str]) -> Route | None:
+        """The route that answers for a rule ``key`` (``Route.key``), or None when none has it."""
+        host, kind, path = key
+        if not host:
+            group = self._hostless
+        else:
+            group = self._wildcard.get(host[2:]) if host.startswith("*.") else self._exact.get(host)
+        found = None if group is None else (group.exact if kind == "Exact" else group.prefix).get(path)
+        return None if found is None else found.route
+
     def host_group(self, host: str) -> tuple[str | None, PathTable | None]:
         """The group that a normalised request host selects (rule 3): exact, wildcard, host-less."""
         group = self._exact.get(host) or self._wildcard_or_hostless(host)

@@ -1,0 +1,137 @@
+"""The finite set of requests that tells route tables apart, and what decides each answer.
+
+Matching (``table.py``) depends on a request only through a few comparisons, so any set of
+tables splits every possible request into finitely many classes that each table answers alike:
+
+* the host selects a host group: an exact rule host, a wildcard ``*.P`` (one label before ``P``,
+  never an IP literal), else the host-less group, else none. So the classes of hosts are each exact
+  rule host, one fresh label under each wildcard parent, and one host no rule names;
+* within a group, the path is first looked up among the Exact paths, then walked from itself
+  toward the root, one element at a time, among the Prefix paths (compared without their trailing
+  ``/``). A path that is not an Exact path is therefore answered by the first Prefix key on its
+  walk, and the walk after a key ``K`` is the same whatever came before ``K``. So the classes of
+  paths are each Exact path and, for each Prefix key ``K``, the paths whose walk meets ``K``
+  first: ``K`` itself and ``K/<fresh>`` stand for them, and ``/<fresh>`` for the paths no Prefix
+  key catches.
+
+``probes(a, b)`` lists one or more requests of every class of both tables together, so two tables
+answer every request alike exactly when they answer every probe alike. It skips what cannot
+differ: a host whose group is equal in both tables, and, when a host's two groups fall back
+alike, every path whose walk meets no Exact or Prefix key that changed (the first changed key on
+the walk decides, so ``K`` and ``K/<fresh>`` still stand for all of them); the diff (``core/diff.py``)
+is built from the probes that differ. ``outcome(table, host, path)`` is one table's answer with what
+decided it: a route (by its key, so the same rule in both tables is recognised), a host's catch-all,
+the default backend, or nothing (404).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+
+from gitops_ingress.core.routing.model import Backend, Route, RouteMatch
+from gitops_ingress.core.routing.table import PathTable, RouteTable
+
+FRESH_LABEL = "any"  # the first label tried for a host or path element no rule names
+OTHER_HOST_PARENT = "example"  # parent domain of the host no rule names
+
+Decider = tuple[str, ...]
+DEFAULT: Decider = ("default",)
+NOTHING: Decider = ("none",)
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    host: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one table does with one request, and which part of the table decided it."""
+
+    backend: Backend | None  # None: 404
+    decided_by: Decider  # ("route", host, kind, path), ("catch-all", host), DEFAULT or NOTHING
+    route: Route | None
+    group: str | None  # the rule host of the host group chosen (``""``: host-less), None: none
+
+    @property
+    def target(self) -> str | None:
+        return None if self.backend is None else str(self.backend)
+
+
+def outcome(table: RouteTable, host: str, path: str) -> Outcome:
+    match = table.match(host, path)
+    if match.route is not None:
+        return Outcome(match.backend, ("route", *match.route.key), match.route, match.host_group)
+    if match.backend is None:
+        return Outcome(None, NOTHING, None, match.host_group)
+    _, group = table.host_group(host)
+    if group is not None and group.catch_all is not None:
+        return Outcome(match.backend, ("catch-all", group.name), None, match.host_group)
+    return Outcome(match.backend, DEFAULT, None, match.host_group)
+
+
+def _fresh(taken: AbstractSet[str], make: str) -> str:
+    """``make`` with ``{}`` filled by the first of any, any-2, any-3 ... that is not taken."""
+    label, number = FRESH_LABEL, 1
+    while make.format(label) in taken:
+        number += 1
+        label = f"{FRESH_LABEL}-{number}"
+    return make.format(label)
+
+
+def _hosts(tables: tuple[RouteTable, ...]) -> list[str]:
+    names = sorted({host for table in tables for host in table.hosts})
+    exact = [host for host in names if host and not host.startswith("*.")]
+    parents = [host[2:] for host in names if host.startswith("*.")]
+    taken = set(exact)
+    wildcards = [_fresh(taken, "{}." + parent) for parent in parents]
+    # one host that no exact rule names and no wildcard catches: its parent is no wildcard's
+    parent = OTHER_HOST_PARENT
+    while parent in parents:
+        parent = "x-" + parent
+    other = _fresh(taken, "{}-host." + parent)
+    return [*exact, *wildcards, other]
+
+
+def _paths(groups: list[PathTable]) -> list[str]:
+    exact = {path for group in groups for path in group.exact}
+    prefixes = {key for group in groups for key in group.prefix}
+    keys = exact | prefixes
+    everything = len(groups) != 2 or groups[0].fallback != groups[1].fallback
+    if not everything:  # two groups, one fallback: only a path whose walk meets a changed key moves
+        first, second = groups
+        exact = {path for path in exact if _answer(first.exact, path) != _answer(second.exact, path)}
+        prefixes = {key for key in prefixes if _answer(first.prefix, key) != _answer(second.prefix, key)}
+    found = [path for path in sorted(exact) if path.startswith("/") and "?" not in path]
+    for key in sorted(prefixes):
+        found.append(key or "/")
+        found.append(_fresh(keys, key + "/{}"))
+    if everything:
+        found += ["/", _fresh(keys, "/{}")]
+    return list(dict.fromkeys(found))
+
+
+def probes(*tables: RouteTable) -> Iterator[Probe]:
+    """At least one request of every class that ``tables`` may tell apart (see the module
+    docstring). A host whose group holds the same paths and fallback in every table is answered
+    alike on every path, so it gets no probes: a diff costs what changed, not the whole table."""
+    for host in _hosts(tables):
+        chosen = [table.host_group(host)[1] for table in tables]
+        groups = [group for group in chosen if group is not None]
+        if len(groups) == len(chosen) and all(_alike(groups[0], group) for group in groups[1:]):
+            continue
+        for path in _paths(groups):
+            yield Probe(host, path)
+
+
+def _answer(bucket: Mapping[str, RouteMatch], key: str) -> Backend | None:
+    """What a path key answers: its backend (the rule's file and line do not matter here)."""
+    found = bucket.get(key)
+    return None if found is None else found.backend
+
+
+def _alike(a: PathTable, b: PathTable) -> bool:
+    return a is b or (a.exact, a.prefix, a.fallback) == (b.exact, b.prefix, b.fallback)
