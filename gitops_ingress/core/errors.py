@@ -22,3 +22,8 @@ class ConfigError(GitopsIngressError):
 
 class SourceError(GitopsIngressError):
     """A configuration source (folder, git ref) could not be read."""
+
+
+class StreamGapError(SourceError):
+    """A control-plane stream delta does not follow the state its receiver holds (a line was
+    lost, or none came first): the receiver must resync from a whole state."""

@@ -87,6 +87,9 @@ class BookView:
         )
         self.book.set(branch, {"production": table})
 
+    async def book_remove(self, branch: str) -> None:
+        self.book.set(branch, {})
+
 
 class NoReceiver:
     async def seen_delivery(self, delivery_id: str) -> bool:
@@ -143,7 +146,17 @@ async def test_stream_sends_the_state_then_each_change() -> None:
         assert str(state.resolve("shop.example.com", "/").match.backend) == "shop/web:80"
         await view.apply("feature/x", "web-2")
         second = json.loads(await asyncio.wait_for(anext(lines), WAIT))
-        assert second["state"]["version"] == 2 and list(second["state"]["previews"]) == ["feature/x"]
+        # only the branch that changed travels: a delta from the revision sent before
+        assert second["type"] == "delta" and (second["base"], second["revision"]) == (1, 2)
+        assert "stable" not in second and list(second["previews"]) == ["feature/x"]
+        await view.apply("feature/x", "web")
+        await view.book_remove("feature/x")
+        third = json.loads(await asyncio.wait_for(anext(lines), WAIT))
+        assert third["type"] == "delta" and third["base"] == 2
+        if third["revision"] == 3:  # the stream may coalesce the two changes into one line
+            third = json.loads(await asyncio.wait_for(anext(lines), WAIT))
+            assert third["base"] == 3
+        assert third["revision"] == 4 and third["previews"] == {"feature/x": None}
 
 
 async def test_quiet_stream_pings_and_a_gone_client_unsubscribes() -> None:
