@@ -7,9 +7,9 @@ Why it is shaped this way:
   fetching; a newer commit overwrites an older one still waiting, so a burst of pushes costs at most
   one extra sync; and one branch's work never waits behind another's.
 * The blocking part (git object reads, parsing, validation) runs in a small thread pool bounded by
-  a semaphore. Access to the mirror belongs to ``RepoAccess`` (repoaccess.py): git reads under its
-  one lock (a mirror's object database is one ``cat-file`` process), fetches one at a time on a
-  thread of their own, so a hanging fetch never blocks reads. Store writes run on a thread of
+  a semaphore; the mirror's reads are safe from several threads, so builds overlap their git round
+  trips. Fetches belong to ``RepoAccess`` (repoaccess.py): one at a time, on a thread of their
+  own, so a hanging fetch never blocks reads. Store writes run on a thread of
   their own too, in order, off the loop that also serves the web app and ``serve``'s proxy.
 * The engine owns the one routing state (``RouteBook``, routebook.py) and publishes it
   (``subscribe_routes``, view.py) as soon as the target accepted a change.
@@ -117,7 +117,6 @@ class Engine(ViewMixin):
         self._retries: dict[str, int] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._access = RepoAccess(repo)
-        self._repo_lock = self._access.read_lock  # build_commit's reads take the one read lock
         self._executor = ThreadPoolExecutor(self.options.build_workers, thread_name_prefix="sync-build")
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="sync-store")
         self._build_slots = asyncio.Semaphore(self.options.build_workers)
@@ -493,9 +492,7 @@ class Engine(ViewMixin):
     async def _build(self, commit: str) -> TreeBuild:
         """One commit through the pipeline, in a build slot, off the event loop."""
         async with self._build_slots:
-            return await self._in_thread(
-                self._executor, build_commit, self._repo, commit, self._settings, self.cache, self._repo_lock
-            )
+            return await self._in_thread(self._executor, build_commit, self._repo, commit, self._settings, self.cache)
 
     async def _save(self, name: str, record: BranchRecord, **rows: Any) -> None:
         """The record's own fields to the store (plus ``environments``/``history`` rows if given)."""

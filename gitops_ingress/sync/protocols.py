@@ -17,7 +17,8 @@ from gitops_ingress.core.tree import TreeSource
 
 
 class RepoSource(Protocol):
-    """A mirror of the config repository. Blocking; the engine calls it from worker threads."""
+    """A mirror of the config repository. Blocking, and safe to read from several threads at once:
+    the engine's builds call ``commit_info`` and ``tree`` from its worker threads in parallel."""
 
     def ensure(self) -> None: ...
 
