@@ -113,6 +113,10 @@ class ControlPlaneView(RoutingFeed, Protocol):
 
     def branches(self) -> Sequence[BranchStatus]: ...
 
+    def branch_names(self) -> Sequence[str]:
+        """Every branch's name in the order of ``branches()`` (the stable branch first, then by
+        name), without building the statuses: what a page of them is chosen from."""
+
     def branch(self, name: str) -> BranchStatus | None: ...
 
     def routes(self, branch: str) -> Mapping[str, RouteTable] | None:

@@ -63,8 +63,10 @@ class ViewMixin:
         return status
 
     def branches(self) -> Sequence[BranchStatus]:
-        ordered = sorted(self._records.values(), key=lambda r: (not r.stable, r.name))
-        return [self._status(record) for record in ordered]
+        return [self._status(self._records[name]) for name in self.branch_names()]
+
+    def branch_names(self) -> Sequence[str]:
+        return sorted(self._records, key=lambda name: (not self._records[name].stable, name))
 
     def branch(self, name: str) -> BranchStatus | None:
         record = self._records.get(name)
