@@ -28,6 +28,7 @@ class SyncState(str, enum.Enum):
     APPLIED = "applied"  # the head commit is live
     REFUSED = "refused"  # the head commit failed validation; the last good state keeps serving
     ERROR = "error"  # the target or the repository failed; retrying with back-off
+    STANDBY = "standby"  # another replica leads and applies; this one waits (nothing to fix)
     DELETED = "deleted"  # the branch is gone; its previews are removed (after the TTL)
 
 

@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 from gitops_ingress.core.build import TreeBuild
 from gitops_ingress.core.desired import DesiredEnvironment
-from gitops_ingress.core.errors import GitopsIngressError
+from gitops_ingress.core.errors import GitopsIngressError, Standby
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync.build import build_commit
@@ -352,6 +352,10 @@ class Engine(ViewMixin):
     async def _failed(self, name: str, what: str, exc: Exception) -> None:
         attempt = self._retries[name] = self._retries.get(name, 0) + 1
         delay = min(self.options.retry_max, self.options.retry_initial * 2 ** (attempt - 1))
+        if isinstance(exc, Standby):
+            self._standby(name, exc)
+            self._later(delay, name, what)
+            return
         message = str(exc) if isinstance(exc, GitopsIngressError) else f"{type(exc).__name__}: {exc}"
         log.warning("branch %r: %s (retry %d in %.1fs)", name, message, attempt, delay)
         record = self._records.get(name)
@@ -377,6 +381,19 @@ class Engine(ViewMixin):
         if not isinstance(what, _Marker):
             self._log_sync(name, what, "error", None, {}, message)
         self._later(delay, name, what)
+
+    def _standby(self, name: str, exc: Standby) -> None:
+        """Another replica leads: the branch waits for it. Shown, never stored: no history row
+        per retry (nothing happened), and the stored state stays what this replica last applied
+        or adopted, which is what it serves and what it applies once it leads."""
+        record = self._records.get(name)
+        if record is None:
+            return
+        by = f"{exc.leader} leads and applies it" if exc.leader else "the leading replica applies it"
+        message = f"standby: {by}; this replica applies it if it takes the lease"
+        if record.state is not SyncState.STANDBY or record.message != message:
+            record.state, record.message, record.updated_at = SyncState.STANDBY, message, now_iso()
+            self.bus.publish("branch", name, {"state": record.state.value, "leader": exc.leader})
 
     def _log_sync(
         self,
