@@ -167,14 +167,14 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
             "branches",
             f"GET /api/branches: median {statistics.median(times) * 1000:.0f} ms for {len(body) / 1e6:.2f} MB",
         )
-        page = client.get(f"{serve.api}/api/branches", params={"limit": 100})
+        page = client.get(f"{serve.api}/api/branches", params={"limit": 50})
         if "x-continue" in page.headers:  # a checkout that pages (the peer may not)
             times = []
             for _ in range(5):
                 began = time.perf_counter()
-                client.get(f"{serve.api}/api/branches", params={"limit": 100})
+                client.get(f"{serve.api}/api/branches", params={"limit": 50})
                 times.append(time.perf_counter() - began)
-            report("page", f"GET /api/branches?limit=100: median {statistics.median(times) * 1000:.1f} ms")
+            report("page", f"GET /api/branches?limit=50 (one page): median {statistics.median(times) * 1000:.1f} ms")
         report("whole", f"the whole state (a connecting proxy's first message): {size / 1e6:.2f} MB")
         stream.sizes.clear()
         stream.follow_in_background()  # a connected proxy follows the burst, as in production

@@ -121,7 +121,7 @@ class Engine(ViewMixin):
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="sync-store")
         self._build_slots = asyncio.Semaphore(self.options.build_workers)
         self._tick = asyncio.Event()
-        self.remote_error: str | None = None
+        self._remote_error: str | None = None
         interval = self.options.poll_interval or settings.poll_interval
         self._watcher = Watcher(
             self.refresh,
@@ -226,8 +226,8 @@ class Engine(ViewMixin):
         self._schedule(heads, branch)
 
     def _set_remote_error(self, message: str | None) -> None:
-        if message != self.remote_error:
-            self.remote_error = message
+        if message != self._remote_error:
+            self._remote_error = message
             self.bus.publish("remote", "", {"error": message})
 
     def tracked(self, name: str) -> bool:

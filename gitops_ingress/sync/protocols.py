@@ -27,6 +27,10 @@ class RepoSource(Protocol):
 
     def branches(self) -> dict[str, str]: ...
 
+    def missing(self) -> str | None:
+        """Why the mirror is not there (deleted under the running service), or None. One stat:
+        the readiness probe asks on every call."""
+
     def commit_info(self, sha: str) -> CommitInfo: ...
 
     def tree(self, sha: str) -> TreeSource:

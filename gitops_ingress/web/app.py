@@ -55,9 +55,10 @@ def create_app(
         return {"status": "ok"}
 
     @app.get("/readyz", responses={503: {"description": "the config repository cannot be fetched"}})
-    def readyz() -> Response:
-        """503 while the remote cannot be fetched, with git's message: the last good routes keep
-        serving, but new commits do not arrive."""
+    async def readyz() -> Response:
+        """503 while the remote cannot be fetched or the mirror is gone, with the whole message:
+        the last good routes keep serving, but new commits do not arrive. On the loop, so that
+        the view may check the mirror and ask for a fetch."""
         problem = view.remote_error
         if problem:
             return Response(f"not ready: {problem}\n", status_code=503, media_type="text/plain")
