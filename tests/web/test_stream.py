@@ -196,3 +196,24 @@ async def test_the_proxy_controller_client_follows_the_stream() -> None:
     ref = resolution.match.backend
     assert isinstance(ref, ServiceRef) and ref.name == "web-2"
     assert [str(e) for e in latest.endpoints(ref)] == ["http://127.0.0.1:9002"]
+
+
+async def test_a_stream_behind_by_most_branches_gets_the_whole_state_then_deltas_again() -> None:
+    view = BookView()
+    await view.apply("main", "web")
+    async with (
+        served(view) as url,
+        httpx.AsyncClient(timeout=WAIT) as client,
+        client.stream("GET", url + STREAM_PATH) as response,
+    ):
+        lines = response.aiter_lines()
+        assert json.loads(await asyncio.wait_for(anext(lines), WAIT))["type"] == "state"
+        for n in range(20):  # one burst, no await between: the stream sees it as one change
+            await view.apply(f"feature/{n}", "web-2")
+        whole = json.loads(await asyncio.wait_for(anext(lines), WAIT))
+        assert whole["type"] == "state" and whole["revision"] == view.book.state.version
+        assert len(whole["state"]["previews"]) == 20
+        await view.apply("feature/3", "web")
+        delta = json.loads(await asyncio.wait_for(anext(lines), WAIT))
+        assert delta["type"] == "delta" and delta["base"] == whole["revision"]
+        assert list(delta["previews"]) == ["feature/3"]
