@@ -128,17 +128,23 @@ async def serving(app: ASGIApp) -> AsyncIterator[str]:
         sock.close()
 
 
-async def test_stream_sends_the_state_then_each_change() -> None:
-    view = BookView()
+@asynccontextmanager
+async def stream_of(view: BookView) -> AsyncIterator[tuple[httpx.Response, AsyncIterator[str]]]:
+    """The stream of a served ``view`` (main applied first): the response and its lines."""
     await view.apply("main", "web")
     async with (
         served(view) as url,
         httpx.AsyncClient(timeout=WAIT) as client,
         client.stream("GET", url + STREAM_PATH) as response,
     ):
+        yield response, response.aiter_lines()
+
+
+async def test_stream_sends_the_state_then_each_change() -> None:
+    view = BookView()
+    async with stream_of(view) as (response, lines):
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/x-ndjson")
-        lines = response.aiter_lines()
         first = json.loads(await asyncio.wait_for(anext(lines), WAIT))
         assert first["type"] == "state" and first["state"]["version"] == 1
         assert first["backends"] == {"web:80": ["http://127.0.0.1:9001"], "shop/web-2:80": ["http://127.0.0.1:9002"]}
@@ -200,13 +206,7 @@ async def test_the_proxy_controller_client_follows_the_stream() -> None:
 
 async def test_a_stream_behind_by_most_branches_gets_the_whole_state_then_deltas_again() -> None:
     view = BookView()
-    await view.apply("main", "web")
-    async with (
-        served(view) as url,
-        httpx.AsyncClient(timeout=WAIT) as client,
-        client.stream("GET", url + STREAM_PATH) as response,
-    ):
-        lines = response.aiter_lines()
+    async with stream_of(view) as (_response, lines):
         assert json.loads(await asyncio.wait_for(anext(lines), WAIT))["type"] == "state"
         for n in range(20):  # one burst, no await between: the stream sees it as one change
             await view.apply(f"feature/{n}", "web-2")
