@@ -8,8 +8,8 @@ prints: the process's resident memory, the time and size of ``GET /api/branches`
 few), and the size of one control-plane stream message. Then NEW branches arrive in one
 ``git push`` and one generic webhook per branch is sent (as forges send one per ref), and the run
 prints how long after the first webhook all of them were live (probing each preview host through
-the proxy; the stream is closed first, since each subscriber costs a whole-state message per
-change until the stream sends deltas).
+the proxy), with a stream client following the burst as a proxy would, and the sizes of the
+stream's messages meanwhile.
 
 Figures only, no targets asserted; the issue's figures for main before it are printed beside.
 """
@@ -17,7 +17,6 @@ Figures only, no targets asserted; the issue's figures for main before it are pr
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.sync import make_scale_repo
 from gitops_ingress.core.naming import preview_host
+from gitops_ingress.core.stream import Followed, apply, decode_line, state_line
 from tests.e2e.test_serve import ServeProcess
 from tests.support.gitrepos import git
 
@@ -53,23 +53,50 @@ def rss_mib(pid: int) -> float:
 
 
 class Stream:
-    """``/api/v1/proxy/stream``, read line by line: the size of each message and its state."""
+    """``/api/v1/proxy/stream``, followed line by line as a proxy follows it (``core/stream.py``'s
+    applier): the size of each message and the state it leaves."""
 
     def __init__(self, client: httpx.Client, api: str) -> None:
         self._context = client.stream("GET", f"{api}/api/v1/proxy/stream", timeout=LIVE_WAIT)
         self._lines = self._context.__enter__().iter_lines()
         self._open = True
+        self._followed: Followed | None = None
+        self.sizes: dict[str, list[int]] = {}  # message type -> the size of each such line
+        self._reader: threading.Thread | None = None
 
     def wait_previews(self, count: int) -> int:
-        """Until a streamed state has ``count`` previews; the size of that message in bytes."""
+        """Until the followed state has ``count`` previews; the size of the whole state then."""
         deadline = time.monotonic() + LIVE_WAIT
         for line in self._lines:
-            message = json.loads(line)
-            if message["type"] == "state" and len(message["state"].get("previews", {})) >= count:
-                return len(line)
+            self._follow(line)
+            if self._followed is not None and len(self._followed.state.previews) >= count:
+                return len(state_line(self._followed.state, {}))
             if time.monotonic() > deadline:
                 break
         raise SystemExit(f"the stream never showed {count} previews")
+
+    def follow_in_background(self) -> None:
+        """Keep reading (as a connected proxy does) until the stream is closed."""
+
+        def read() -> None:
+            try:
+                for line in self._lines:
+                    self._follow(line)
+            except httpx.HTTPError:
+                pass  # closed by ``close``
+
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
+
+    def _follow(self, line: str) -> None:
+        message = decode_line(line.encode())
+        self.sizes.setdefault(message.kind, []).append(len(line))
+        self._followed = apply(self._followed, message)
+
+    def table_version(self, branch: str) -> str:
+        """The fingerprint of ``branch``'s table in the followed state ("" when it has none)."""
+        table = None if self._followed is None else self._followed.state.previews.get(branch)
+        return "" if table is None else table.version
 
     def close(self) -> None:
         if self._open:
@@ -87,40 +114,70 @@ def wait_live(serve: ServeProcess, hosts: list[str]) -> None:
             raise SystemExit(f"{len(pending)} preview hosts never went live")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--branches", type=int, default=1000)
-    parser.add_argument("--files", type=int, default=20)
-    parser.add_argument("--new", type=int, default=500)
-    args = parser.parse_args()
+def one_branch_change(serve: ServeProcess, stream: Stream, repo: Path, incoming: Path) -> int:
+    """Move ``feature/b0000`` to a commit that changes another file (``new/b0001``'s), announce
+    it, and return the size of the stream message that carried the change."""
+    before = stream.sizes.setdefault("delta", [])[:]
+    state_before = stream.sizes.setdefault("state", [])[:]
+    old = stream.table_version("feature/b0000")
+    git(incoming, "push", "-q", "--no-verify", "--force", str(repo), "refs/heads/new/b0001:refs/heads/feature/b0000")
+    serve.webhook("feature/b0000")
+    deadline = time.monotonic() + LIVE_WAIT
+    while stream.table_version("feature/b0000") == old:
+        if time.monotonic() > deadline:
+            raise SystemExit("the one-branch change never reached the stream")
+        time.sleep(0.01)
+    sizes = stream.sizes["delta"][len(before) :] or stream.sizes["state"][len(state_before) :]
+    return sizes[-1]
+
+
+def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict[str, str]:
+    """One whole run against ``serve`` from ``checkout`` (None: this one); its figures by name."""
+    figures: dict[str, str] = {}
+
+    def report(name: str, text: str) -> None:
+        figures[name] = text
+        print(f"  [{label}] {text}", flush=True)
+
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-serve-"))
     started = time.perf_counter()
     (tmp / "repo").mkdir()
     (tmp / "incoming").mkdir()
     repo = make_scale_repo(tmp / "repo", args.branches, args.files)
     incoming = make_scale_repo(tmp / "incoming", args.new, args.files, prefix="new/b")  # the same main
-    print(f"scale: {args.branches} branches x {args.files} files written in {time.perf_counter() - started:.1f} s")
+    print(
+        f"scale [{label}]: {args.branches} branches x {args.files} files written in {time.perf_counter() - started:.1f} s"
+    )
 
     started = time.perf_counter()
-    serve = ServeProcess(tmp, str(repo), {})
+    serve = ServeProcess(tmp, str(repo), {}, cwd=checkout)
     client = httpx.Client(timeout=LIVE_WAIT)
     stream = Stream(client, serve.api)
     try:
         size = stream.wait_previews(args.branches)
-        print(f"  all {args.branches} branches live {time.perf_counter() - started:.1f} s after the start")
-        print(f"  serve resident memory: {rss_mib(serve.proc.pid):.0f} MiB   (issue: {ISSUE_FIGURES['rss']})")
+        report("start", f"all {args.branches} branches live {time.perf_counter() - started:.1f} s after the start")
+        report("rss", f"serve resident memory: {rss_mib(serve.proc.pid):.0f} MiB")
         times, body = [], b""
         for _ in range(5):
             began = time.perf_counter()
             answer = client.get(f"{serve.api}/api/branches")
             times.append(time.perf_counter() - began)
             body = answer.content
-        print(
-            f"  GET /api/branches: median {statistics.median(times) * 1000:.0f} ms for "
-            f"{len(body) / 1e6:.2f} MB   (issue: {ISSUE_FIGURES['branches']})"
+        report(
+            "branches",
+            f"GET /api/branches: median {statistics.median(times) * 1000:.0f} ms for {len(body) / 1e6:.2f} MB",
         )
-        print(f"  one stream message (the whole state): {size / 1e6:.2f} MB   (issue: {ISSUE_FIGURES['stream']})")
-        stream.close()  # a subscriber costs a whole-state message per change: the burst runs without one
+        page = client.get(f"{serve.api}/api/branches", params={"limit": 50})
+        if "x-continue" in page.headers:  # a checkout that pages (the peer may not)
+            times = []
+            for _ in range(5):
+                began = time.perf_counter()
+                client.get(f"{serve.api}/api/branches", params={"limit": 50})
+                times.append(time.perf_counter() - began)
+            report("page", f"GET /api/branches?limit=50 (one page): median {statistics.median(times) * 1000:.1f} ms")
+        report("whole", f"the whole state (a connecting proxy's first message): {size / 1e6:.2f} MB")
+        stream.sizes.clear()
+        stream.follow_in_background()  # a connected proxy follows the burst, as in production
 
         git(incoming, "push", "-q", "--no-verify", str(repo), "refs/heads/new/*:refs/heads/new/*")
         names = [f"new/b{n:04d}" for n in range(args.new)]
@@ -140,15 +197,52 @@ def main() -> None:
         )
         live = time.perf_counter() - first_webhook
         sender.join(LIVE_WAIT)
-        print(
-            f"  {args.new} new branches from one push: all live {live:.2f} s after the first webhook "
-            f"({len(names)} webhooks, the last sent {(sent_at[0] - first_webhook):.2f} s after the first)   "
-            f"(issue: {ISSUE_FIGURES['burst']})"
+        report(
+            "burst",
+            f"{args.new} new branches from one push: all live {live:.2f} s after the first webhook "
+            f"({len(names)} webhooks, the last sent {(sent_at[0] - first_webhook):.2f} s after the first)",
         )
+        deltas = list(stream.sizes.get("delta", []))
+        wholes = stream.sizes.get("state", [])
+        report(
+            "burst stream",
+            f"stream during the burst: {len(deltas)} deltas"
+            + (
+                f" (median {statistics.median(deltas) / 1e3:.1f} kB, largest {max(deltas) / 1e3:.1f} kB)"
+                if deltas
+                else ""
+            )
+            + f", {len(wholes)} whole states"
+            + (f" ({sum(wholes) / 1e6:.1f} MB in all)" if wholes else ""),
+        )
+        one = one_branch_change(serve, stream, repo, incoming)
+        report("one", f"one branch's change on the stream: {one / 1e3:.1f} kB")
     finally:
         stream.close()
         client.close()
         serve.stop()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--branches", type=int, default=1000)
+    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--new", type=int, default=500)
+    parser.add_argument(
+        "--peer",
+        type=Path,
+        help="another checkout (e.g. `git archive 721af9a | tar -x -C DIR`) measured first, in the same run",
+    )
+    args = parser.parse_args()
+    runs = [("before", args.peer.resolve())] if args.peer else []
+    results = [(label, measure(args, label, checkout)) for label, checkout in [*runs, ("after", None)]]
+    print("\nscale figures" + (" (before: the peer checkout; after: this one)" if args.peer else ""))
+    for name in ("start", "rss", "branches", "page", "whole", "burst", "burst stream", "one"):
+        for label, figures in results:
+            if name in figures:
+                print(f"  {label:>6}: {figures[name]}")
+    print(f"  issue 12's figures for main before it: {ISSUE_FIGURES}")
 
 
 if __name__ == "__main__":

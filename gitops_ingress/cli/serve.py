@@ -356,4 +356,4 @@ def kubernetes_target(args: argparse.Namespace, settings: Settings) -> tuple[Kub
     if not args.leader_election:
         return KubernetesTarget(api, settings, options), None
     elector = LeaderElector(api, options)
-    return KubernetesTarget(api, settings, options, is_leader=elector.is_leader), elector
+    return KubernetesTarget(api, settings, options, is_leader=elector.is_leader, leader=elector.leader), elector

@@ -26,3 +26,18 @@ class SourceError(GitopsIngressError):
 
 class RenderError(GitopsIngressError):
     """A kustomization could not be rendered; the message is kustomize's own (or why it was not run)."""
+
+
+class StreamGapError(SourceError):
+    """A control-plane stream delta does not follow the state its receiver holds (a line was
+    lost, or none came first): the receiver must resync from a whole state."""
+
+
+class Standby(GitopsIngressError):
+    """The target writes only on the leading replica and this one does not lead: nothing was
+    written, which is the replica's normal state, not a fault. ``leader`` names the replica that
+    holds the lease, when known."""
+
+    def __init__(self, message: str, leader: str | None = None) -> None:
+        super().__init__(message)
+        self.leader = leader

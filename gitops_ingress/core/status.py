@@ -33,6 +33,7 @@ class SyncState(str, enum.Enum):
     APPLIED = "applied"  # the head commit is live
     REFUSED = "refused"  # the head commit failed validation; the last good state keeps serving
     ERROR = "error"  # the target or the repository failed; retrying with back-off
+    STANDBY = "standby"  # another replica leads and applies; this one waits (nothing to fix)
     DELETED = "deleted"  # the branch is gone; its previews are removed (after the TTL)
 
 
@@ -117,6 +118,10 @@ class ControlPlaneView(RoutingFeed, Protocol):
     def settings(self) -> Settings: ...
 
     def branches(self) -> Sequence[BranchStatus]: ...
+
+    def branch_names(self) -> Sequence[str]:
+        """Every branch's name in the order of ``branches()`` (the stable branch first, then by
+        name), without building the statuses: what a page of them is chosen from."""
 
     def branch(self, name: str) -> BranchStatus | None: ...
 

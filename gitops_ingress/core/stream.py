@@ -2,14 +2,24 @@
 
 ``GET /api/v1/proxy/stream`` answers newline-delimited JSON, one object per line:
 
-* ``{"type": "state", "state": RoutingState.to_dict(), "backends": {"[NS/]SVC:PORT": [URL, ...]}}``
-  when the routing state changes (and once at connect);
+* ``{"type": "state", "revision": N, "state": RoutingState.to_dict(), "backends": {...}}``: the
+  whole routing state (``backends`` is ``{"[NS/]SVC:PORT": [URL, ...]}``). It is the first line of
+  every connection, and the line a receiver that fell far behind gets instead of a delta;
+* ``{"type": "delta", "base": M, "revision": N, "stable": TABLE, "previews": {BRANCH: TABLE | null}}``:
+  what changed from revision M to N; ``stable`` is there only when the stable table changed, and a
+  ``null`` preview is a removed branch. One branch's change costs that branch's table, not the
+  whole state (a thousand branches of twenty files make a 10 MB state);
 * ``{"type": "ping"}`` when nothing happened for a ping interval, so that proxies and load
   balancers can tell a quiet stream from a dead one.
 
-Each line carries the whole state, not a delta: a receiver that reconnects, or misses a line, is
-correct again after the next line. Both ends live here so the format exists once: the encoder and
-the decoder cannot drift apart (tests/test_layering.py checks that both adapters use this module).
+The revision is ``RoutingState.version``. A receiver applies a delta only to the state at its
+``base`` revision (``apply``); anything else is a gap (``StreamGapError``), which the receiver
+answers by reconnecting: every connection starts with a whole state, so no history is kept
+anywhere. A delta is computed from two immutable states (``changed``), never from a log of
+changes, so a burst of changes, or a slow receiver, costs one delta of the branches that moved.
+
+Both ends live here so the format exists once: the encoder and the decoder cannot drift apart
+(tests/test_layering.py checks that both adapters use this module).
 
 Decoding builds ``Route`` objects while the JSON is parsed (``object_hook``), so the decoded dicts
 of a 100,000-route state are freed one by one instead of all living until the end of the parse;
@@ -19,33 +29,105 @@ that halves a proxy's peak memory (bench/proxy.py). Pure: no I/O.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_ingress.core.backends import BackendMap
-from gitops_ingress.core.errors import ConfigError, SourceError
-from gitops_ingress.core.routing import Route, RoutingState
+from gitops_ingress.core.errors import ConfigError, SourceError, StreamGapError
+from gitops_ingress.core.routing import Route, RouteTable, RoutingState
 
 STREAM_PATH = "/api/v1/proxy/stream"
 MEDIA_TYPE = "application/x-ndjson"
 DEFAULT_PING_INTERVAL = 15.0
-STATE, PING = "state", "ping"
+STATE, DELTA, PING = "state", "delta", "ping"
 PING_LINE = b'{"type":"ping"}\n'
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What differs between two states: the new stable table (None: unchanged) and the new table
+    of each changed preview (None: removed)."""
+
+    stable: RouteTable | None
+    previews: Mapping[str, RouteTable | None]
+
+    def __len__(self) -> int:
+        return len(self.previews) + (self.stable is not None)
+
+
+def changed(old: RoutingState, new: RoutingState) -> Changes:
+    """The branches whose tables differ. Tables are immutable and shared between successive
+    states, so identity finds the unchanged ones; the content fingerprint catches equal rebuilds."""
+    stable = None if _same(old.stable, new.stable) else new.stable
+    previews: dict[str, RouteTable | None] = {}
+    for branch in old.previews.keys() | new.previews.keys():
+        table = new.previews.get(branch)
+        if not _same(old.previews.get(branch), table):
+            previews[branch] = table
+    return Changes(stable, dict(sorted(previews.items())))
+
+
+def _same(a: RouteTable | None, b: RouteTable | None) -> bool:
+    return a is b or (a is not None and b is not None and a.version == b.version)
+
+
+def _line(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
 
 
 def state_line(state: RoutingState, backends: dict[str, list[str]]) -> bytes:
     """One ``state`` line (newline included); ``backends`` is ``BackendMap.to_dict()``."""
-    message = {"type": STATE, "state": state.to_dict(), "backends": backends}
-    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+    return _line({"type": STATE, "revision": state.version, "state": state.to_dict(), "backends": backends})
+
+
+def delta_line(base: RoutingState, state: RoutingState, changes: Changes) -> bytes:
+    """One ``delta`` line from ``base`` to ``state`` (``changes`` is ``changed(base, state)``)."""
+    message: dict[str, Any] = {"type": DELTA, "base": base.version, "revision": state.version}
+    if changes.stable is not None:
+        message["stable"] = changes.stable.to_dict()
+    message["previews"] = {b: None if t is None else t.to_dict() for b, t in changes.previews.items()}
+    return _line(message)
 
 
 @dataclass(frozen=True, slots=True)
 class StreamMessage:
-    """One decoded line: its type, and for ``state`` lines the state and the backend map."""
+    """One decoded line: its type; for ``state`` lines the state and the backend map; for
+    ``delta`` lines the two revisions and the changes."""
 
     kind: str
     state: RoutingState | None = None
     backends: BackendMap | None = None
+    base: int = 0
+    revision: int = 0
+    changes: Changes = field(default_factory=lambda: Changes(None, {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """What a receiver holds after a line: the routing state and the backend map."""
+
+    state: RoutingState
+    backends: BackendMap
+
+
+def apply(current: Followed | None, message: StreamMessage) -> Followed | None:
+    """The receiver's side: a ``state`` replaces what it holds, a ``delta`` moves it from the
+    delta's base to its revision. StreamGapError when the delta does not start where the receiver
+    is (or it holds nothing yet); other types change nothing."""
+    if message.kind == STATE and message.state is not None and message.backends is not None:
+        return Followed(message.state, message.backends)
+    if message.kind != DELTA:
+        return current
+    if current is None:
+        raise StreamGapError(f"control plane sent a delta to revision {message.revision} before any state")
+    if current.state.version != message.base:
+        raise StreamGapError(
+            f"control plane sent a delta from revision {message.base} to {message.revision}, "
+            f"but this proxy holds revision {current.state.version}"
+        )
+    changes = message.changes
+    return Followed(current.state.with_changes(changes.stable, changes.previews, message.revision), current.backends)
 
 
 def _decode_object(data: dict[str, Any]) -> Any:
@@ -57,7 +139,7 @@ def _decode_object(data: dict[str, Any]) -> Any:
 
 def decode_line(line: bytes | bytearray) -> StreamMessage:
     """One line to a message; SourceError when it is not the wire form. Types other than
-    ``state`` come back with ``kind`` only (a receiver ignores what it does not know)."""
+    ``state`` and ``delta`` come back with ``kind`` only (a receiver ignores what it does not know)."""
     try:
         message = json.loads(line, object_hook=_decode_object)
     except ValueError as exc:
@@ -67,9 +149,11 @@ def decode_line(line: bytes | bytearray) -> StreamMessage:
     if not isinstance(message, dict):
         raise SourceError("control plane sent a line that is not a JSON object")
     kind = message.get("type")
-    if kind != STATE:
-        return StreamMessage(str(kind))
-    return decode_state(message)
+    if kind == STATE:
+        return decode_state(message)
+    if kind == DELTA:
+        return decode_delta(message)
+    return StreamMessage(str(kind))
 
 
 def decode_state(message: dict[str, Any]) -> StreamMessage:
@@ -79,4 +163,19 @@ def decode_state(message: dict[str, Any]) -> StreamMessage:
         backends = BackendMap({str(k): [str(u) for u in v] for k, v in (message.get("backends") or {}).items()})
     except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as exc:
         raise SourceError(f"control plane sent a malformed state: {type(exc).__name__}: {exc}") from exc
-    return StreamMessage(STATE, state, backends)
+    return StreamMessage(STATE, state, backends, revision=state.version)
+
+
+def decode_delta(message: dict[str, Any]) -> StreamMessage:
+    """A ``delta`` message's parts; SourceError when it does not have the wire form."""
+    try:
+        base, revision = int(message["base"]), int(message["revision"])
+        stable = message.get("stable")
+        previews = {
+            str(branch): None if table is None else RouteTable.from_dict(table)
+            for branch, table in dict(message["previews"]).items()
+        }
+        changes = Changes(None if stable is None else RouteTable.from_dict(stable), previews)
+    except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as exc:
+        raise SourceError(f"control plane sent a malformed delta: {type(exc).__name__}: {exc}") from exc
+    return StreamMessage(DELTA, base=base, revision=revision, changes=changes)

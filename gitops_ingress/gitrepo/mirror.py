@@ -159,6 +159,13 @@ class Mirror(GitReader):
                 self._collect_garbage()
             return result
 
+    def missing(self) -> str | None:
+        """Why the mirror is not there, or None; one stat, cheap enough for every readiness
+        probe. Before the first ``ensure`` nothing is missing yet."""
+        if self._ensured and not (self.path / "HEAD").is_file():
+            return f"the mirror {self.path} is gone (deleted while in use?); it is being made again from the remote"
+        return None
+
     def loose_objects(self) -> tuple[int, int]:
         """(loose objects, packs) in the mirror, as ``git count-objects -v`` counts them."""
         counts = dict(line.split(": ", 1) for line in self._run("count-objects", "-v").splitlines())

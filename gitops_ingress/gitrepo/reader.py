@@ -1,9 +1,11 @@
 """Reading commits, trees and blobs of a local repository without a work tree or checkout.
 
 Everything goes through GitPython's object database, which keeps two long-lived ``git cat-file``
-processes (``--batch`` and ``--batch-check``) per repository: reading a blob is a round trip on a
-pipe, not a process start. Those pipes are not thread-safe, so a lock serialises object reads;
-sync runs reads in worker threads. Git objects are immutable, so tree entries, blob sizes and
+processes (``--batch`` and ``--batch-check``) per ``Repo`` handle: reading a blob is a round trip
+on a pipe, not a process start. Those pipes are not thread-safe, so each object read borrows a
+handle from a small pool (``_Handles``) for the length of the read: sync builds run in several
+worker threads at once, and a build is mostly waiting on such round trips (eight per branch), so
+one shared pipe made a burst of 500 new branches a queue of 4,000 round trips in a row. Git objects are immutable, so tree entries, blob sizes and
 commit -> tree are cached by object id with bounded LRU caches: after the first branch, listing
 another branch that shares folders costs dictionary look-ups. ``GitReader`` opens any existing
 repository (bare or not, e.g. for ``validate --repo DIR --ref REF``); ``Mirror`` adds fetching.
@@ -14,7 +16,8 @@ from __future__ import annotations
 import re
 import subprocess
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
@@ -49,10 +52,11 @@ _BATCH_THRESHOLD = 32  # below this the long-lived cat-file pipe is quicker than
 
 
 class GitReader:
-    def __init__(self, path: Path, *, cache_entries: int = 65_536) -> None:
+    def __init__(self, path: Path, *, cache_entries: int = 65_536, read_handles: int = 4) -> None:
         self._path = Path(path)
         self._repo: Repo | None = None
         self._lock = threading.RLock()
+        self._handles = _Handles(self._new_repo, read_handles)
         self._tree_entries = lru_cache(maxsize=cache_entries)(self._read_tree_entries)
         self._blob_size = lru_cache(maxsize=cache_entries * 4)(self._read_blob_size)
         self._commit_tree = lru_cache(maxsize=cache_entries)(self._read_commit_tree)
@@ -67,6 +71,7 @@ class GitReader:
             if self._repo is not None:
                 self._repo.close()
                 self._repo = None
+        self._handles.close()
 
     def __enter__(self) -> Self:
         return self
@@ -98,8 +103,8 @@ class GitReader:
     def commit_info(self, sha: str) -> CommitInfo:
         binsha = self._binsha(sha)
         self._commit_tree(binsha)  # checks that the object exists and is a commit
-        with self._lock:
-            commit = Commit(self._open(), binsha)
+        with self._handles.borrow() as repo:
+            commit = Commit(repo, binsha)
             author = commit.author
             message = commit.message
             when = commit.authored_datetime.isoformat()
@@ -178,13 +183,17 @@ class GitReader:
     # -- internals ---------------------------------------------------------------------------------
 
     def _open(self) -> Repo:
+        """The handle for everything but object reads (config, one-off commands)."""
         with self._lock:
             if self._repo is None:
-                try:
-                    self._repo = Repo(self._path)
-                except (InvalidGitRepositoryError, NoSuchPathError) as exc:
-                    raise RepositoryError(f"{self._path} is not a git repository") from exc
+                self._repo = self._new_repo()
             return self._repo
+
+    def _new_repo(self) -> Repo:
+        try:
+            return Repo(self._path)
+        except (InvalidGitRepositoryError, NoSuchPathError) as exc:
+            raise RepositoryError(f"{self._path} is not a git repository") from exc
 
     def _run(self, *args: str) -> str:
         """A one-off git command in the repository (no shell; arguments never start with '-')."""
@@ -198,9 +207,9 @@ class GitReader:
         return bytes.fromhex(sha)
 
     def _read_object(self, binsha: bytes) -> tuple[bytes, bytes]:
-        with self._lock:
+        with self._handles.borrow() as repo:
             try:
-                stream = self._open().odb.stream(binsha)
+                stream = repo.odb.stream(binsha)
                 return stream.type, stream.read()
             except (ValueError, BadObject) as exc:
                 raise RevisionNotFound(f"object {binsha.hex()} is not in {self._path}") from exc
@@ -222,9 +231,9 @@ class GitReader:
             raise BadTree(f"{binsha.hex()}: {exc}") from exc
 
     def _read_blob_size(self, binsha: bytes) -> int:
-        with self._lock:
+        with self._handles.borrow() as repo:
             try:
-                return int(self._open().odb.info(binsha).size)
+                return int(repo.odb.info(binsha).size)
             except (ValueError, BadObject) as exc:
                 raise RevisionNotFound(f"object {binsha.hex()} is not in {self._path}") from exc
 
@@ -243,6 +252,44 @@ class GitReader:
                 return None
             binsha, mode = match
         return binsha, mode
+
+
+class _Handles:
+    """``Repo`` handles for object reads, one per read at a time: a read borrows an idle handle
+    (or opens one) and gives it back; at most ``keep`` idle handles are kept open. ``close`` stops
+    the idle ones, and a handle borrowed before it is stopped when it comes back (its processes
+    read a folder that may be gone)."""
+
+    def __init__(self, open_repo: Callable[[], Repo], keep: int) -> None:
+        self._open_repo = open_repo
+        self._keep = keep
+        self._idle: list[Repo] = []
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def borrow(self) -> Iterator[Repo]:
+        with self._lock:
+            repo = self._idle.pop() if self._idle else None
+            generation = self._generation
+        if repo is None:
+            repo = self._open_repo()
+        try:
+            yield repo
+        finally:
+            with self._lock:
+                kept = generation == self._generation and len(self._idle) < self._keep
+                if kept:
+                    self._idle.append(repo)
+            if not kept:
+                repo.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._generation += 1
+        for repo in idle:
+            repo.close()
 
 
 def _is_text(name: str) -> bool:

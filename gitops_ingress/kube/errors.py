@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import urllib3.exceptions
 from kubernetes.client.exceptions import ApiException
 
-from gitops_ingress.core.errors import GitopsIngressError
+from gitops_ingress.core.errors import GitopsIngressError, Standby
 
 T = TypeVar("T")
 
@@ -45,8 +45,9 @@ class ForeignObject(KubeError):
     """A namespace or object of the name we need exists and is not ours: never adopted."""
 
 
-class NotLeader(KubeError):
-    """This replica lost the lease during a write; the leader completes the work."""
+class NotLeader(KubeError, Standby):
+    """This replica does not hold the lease (or lost it during a write); the leader does the
+    work. A ``Standby`` to the engine: the branch waits for the leader, it is not in error."""
 
 
 def _status_message(exc: ApiException) -> str:

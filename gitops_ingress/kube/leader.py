@@ -51,6 +51,13 @@ class LeaderElector:
         self.transitions = 0
         self.changed = asyncio.Event()  # set on every gain or loss (tests wait on it)
 
+    def leader(self) -> str | None:
+        """The identity the lease last named (this replica's own while it leads); None before the
+        first look at the lease or when it names nobody."""
+        if self.is_leader():
+            return self.identity
+        return str(self._observed[0]) if self._observed is not None and self._observed[0] else None
+
     def is_leader(self) -> bool:
         return self._renewed_at is not None and time.monotonic() - self._renewed_at < self.renew_deadline
 

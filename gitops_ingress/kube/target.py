@@ -59,11 +59,15 @@ class KubernetesTarget:
         options: KubeOptions | None = None,
         *,
         is_leader: Callable[[], bool] | None = None,
+        leader: Callable[[], str | None] | None = None,
     ) -> None:
+        """``is_leader``: whether this replica may write now (None: always); ``leader``: the
+        identity that holds the lease, for the standby status (None: not known)."""
         self.options = options or KubeOptions()
         self.settings = settings
         self.cluster = Cluster(api, self.options)
         self._is_leader = is_leader
+        self._leader = leader
         self._desired: dict[str, tuple[bool, dict[str, DesiredEnvironment]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.resyncing: asyncio.Task[None] | None = None  # the running resync (tests wait on it)
@@ -135,6 +139,11 @@ class KubernetesTarget:
 
     def _not_leading(self, what: str) -> None:
         if not self.leading():
+            leader = self._leader() if self._leader is not None else None
+            if leader == self.options.who():
+                leader = None  # our own lease, lapsed: no other replica is known to lead
+            if leader:
+                raise NotLeader(f"not the leader: {what}; {leader} holds the lease and applies", leader)
             raise NotLeader(
                 f"not the leader: {what} (this replica does not hold the lease; the replica that leads does it)"
             )

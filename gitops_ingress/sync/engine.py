@@ -7,18 +7,20 @@ Why it is shaped this way:
   fetching; a newer commit overwrites an older one still waiting, so a burst of pushes costs at most
   one extra sync; and one branch's work never waits behind another's.
 * The blocking part (git object reads, parsing, validation) runs in a small thread pool bounded by
-  a semaphore. Access to the mirror belongs to ``RepoAccess`` (repoaccess.py): git reads under its
-  one lock (a mirror's object database is one ``cat-file`` process), fetches one at a time on a
-  thread of their own, so a hanging fetch never blocks reads. Store writes run on a thread of
+  a semaphore; the mirror's reads are safe from several threads, so builds overlap their git round
+  trips. Fetches belong to ``RepoAccess`` (repoaccess.py): one at a time, on a thread of their
+  own, so a hanging fetch never blocks reads. Store writes run on a thread of
   their own too, in order, off the loop that also serves the web app and ``serve``'s proxy.
 * The engine owns the one routing state (``RouteBook``, routebook.py) and publishes it
   (``subscribe_routes``, view.py) as soon as the target accepted a change.
 * A sync's outcome is written to the store in one transaction *after* the target accepted it, so a
   kill mid-sync loses nothing: the next start sees the remote head ahead of the stored one and
   syncs again. At start, what the store says is applied is handed back to the target (``adopt``),
-  so a restart re-applies nothing that is current.
+  so a restart re-applies nothing that is current; before the first drift
+  repair each applied commit is rebuilt and adopted again with its objects (startup.py).
 * Failures (target or repository) put the branch in ERROR and retry it with exponential back-off;
-  the target keeps its last good state throughout.
+  the target keeps its last good state throughout; a replica that does not lead shows STANDBY
+  and stores nothing (failures.py).
 * A start never waits on the remote when there is something to serve: the stored state is
   adopted, the mirror's heads are scheduled, and the watcher fetches in the background.
 * Every sync result (applied, refused, error) goes to ``sync_log`` as one record; ``serve``
@@ -40,20 +42,21 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from gitops_ingress.core.build import TreeBuild
-from gitops_ingress.core.desired import DesiredEnvironment
 from gitops_ingress.core.errors import GitopsIngressError
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync.build import build_commit
 from gitops_ingress.sync.drift import DriftRepair
 from gitops_ingress.sync.events import EventBus
+from gitops_ingress.sync.failures import FailureMixin, Marker
 from gitops_ingress.sync.metrics import SyncMetrics
 from gitops_ingress.sync.parsecache import ParseCache
 from gitops_ingress.sync.plan import plan_commit
 from gitops_ingress.sync.protocols import RepoSource, Target
-from gitops_ingress.sync.records import BranchRecord, http_url_for
+from gitops_ingress.sync.records import BranchRecord, http_url_for, now_iso
 from gitops_ingress.sync.repoaccess import RepoAccess
 from gitops_ingress.sync.routebook import RouteBook
+from gitops_ingress.sync.startup import StartupMixin
 from gitops_ingress.sync.store import Store, SyncEntry
 from gitops_ingress.sync.view import ViewMixin
 from gitops_ingress.sync.watcher import Watcher
@@ -63,16 +66,8 @@ T = TypeVar("T")
 SyncLog = Callable[[dict[str, Any]], None]  # one JSON log line per record (serve: proxy.accesslog.AccessLog)
 
 
-class _Marker(str):
-    """Slot values that are not commits (a str subclass so the slot keeps one type)."""
-
-
-DELETE = _Marker("<deleted on the remote>")
-REMOVE = _Marker("<remove previews>")
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+DELETE = Marker("<deleted on the remote>")
+REMOVE = Marker("<remove previews>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +81,7 @@ class EngineOptions:
     preview_port: int | None = None  # the proxy's port, for preview URLs
 
 
-class Engine(ViewMixin):
+class Engine(StartupMixin, FailureMixin, ViewMixin):
     def __init__(
         self,
         repo: RepoSource,
@@ -115,14 +110,14 @@ class Engine(ViewMixin):
         self._wanted: dict[str, str] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._retries: dict[str, int] = {}
+        self._retry_delays = (self.options.retry_initial, self.options.retry_max)
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._access = RepoAccess(repo)
-        self._repo_lock = self._access.read_lock  # build_commit's reads take the one read lock
         self._executor = ThreadPoolExecutor(self.options.build_workers, thread_name_prefix="sync-build")
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="sync-store")
         self._build_slots = asyncio.Semaphore(self.options.build_workers)
         self._tick = asyncio.Event()
-        self.remote_error: str | None = None
+        self._remote_error: str | None = None
         interval = self.options.poll_interval or settings.poll_interval
         self._watcher = Watcher(
             self.refresh,
@@ -143,19 +138,7 @@ class Engine(ViewMixin):
         """Take back the stored state, schedule what the mirror holds and is behind, start
         watching. The first fetch runs in the background, unless the mirror holds no branch
         at all (a first start: nothing to serve before it)."""
-        for name, row in (await self._in_store(self._store.load_branches)).items():
-            record = BranchRecord.from_row(row, name == self._settings.stable_branch)
-            self._records[name] = record
-            tables = record.applied_tables
-            if tables:
-                desired = {
-                    env: DesiredEnvironment(env, record.environments[env].applied_commit or "", table, keep=True)
-                    for env, table in tables.items()
-                }
-                await self._target.adopt(name, record.stable, desired)
-                self._book.set(name, tables)
-            if record.deleted_at:
-                self._schedule_removal(name, record.deleted_at)
+        await self._adopt_stored()
         await self._access.ensure()
         local = await self._access.heads()
         if local:
@@ -227,8 +210,8 @@ class Engine(ViewMixin):
         self._schedule(heads, branch)
 
     def _set_remote_error(self, message: str | None) -> None:
-        if message != self.remote_error:
-            self.remote_error = message
+        if message != self._remote_error:
+            self._remote_error = message
             self.bus.publish("remote", "", {"error": message})
 
     def tracked(self, name: str) -> bool:
@@ -350,35 +333,6 @@ class Engine(ViewMixin):
         if routes_changed:
             self.bus.publish("routes", name, {"version": self._book.state.version})
 
-    async def _failed(self, name: str, what: str, exc: Exception) -> None:
-        attempt = self._retries[name] = self._retries.get(name, 0) + 1
-        delay = min(self.options.retry_max, self.options.retry_initial * 2 ** (attempt - 1))
-        message = str(exc) if isinstance(exc, GitopsIngressError) else f"{type(exc).__name__}: {exc}"
-        log.warning("branch %r: %s (retry %d in %.1fs)", name, message, attempt, delay)
-        record = self._records.get(name)
-        if record is not None:
-            record.state = SyncState.ERROR
-            record.message = f"{message}; retrying in {delay:.0f}s, last good routes keep serving"
-            record.updated_at = now_iso()
-            await self._save(
-                name,
-                record,
-                history=[
-                    SyncEntry(
-                        record.synced or "" if isinstance(what, _Marker) else what,
-                        "",
-                        record.updated_at,
-                        0.0,
-                        "error",
-                        message,
-                    )
-                ],
-            )
-            self.bus.publish("branch", name, {"state": record.state.value, "error": message})
-        if not isinstance(what, _Marker):
-            self._log_sync(name, what, "error", None, {}, message)
-        self._later(delay, name, what)
-
     def _log_sync(
         self,
         name: str,
@@ -402,21 +356,6 @@ class Engine(ViewMixin):
         if message:
             record["message"] = message
         self._sync_log(record)
-
-    def _later(self, delay: float, name: str, what: str) -> None:
-        """Want ``what`` for ``name`` in ``delay`` seconds (replacing the branch's pending timer)."""
-        self._cancel_timer(name)
-        self._timers[name] = asyncio.get_running_loop().call_later(delay, self._retry, name, what)
-
-    def _cancel_timer(self, name: str) -> None:
-        timer = self._timers.pop(name, None)
-        if timer is not None:
-            timer.cancel()
-
-    def _retry(self, name: str, what: str) -> None:
-        self._timers.pop(name, None)
-        if name not in self._wanted and name in self._records:
-            self._want(name, what)
 
     # -- deletion -------------------------------------------------------------------------
 
@@ -458,44 +397,12 @@ class Engine(ViewMixin):
         if routes_changed:
             self.bus.publish("routes", name, {"version": self._book.state.version})
 
-    # -- drift repair after a restart -------------------------------------------------------
-
-    async def _readopt(self) -> None:
-        """Before the first drift repair: ``start`` adopted each branch as "keep what is live",
-        without objects; rebuild every environment's applied commit (from the mirror, through
-        the parse cache) and adopt again with the objects, so the target can repair what
-        drifted while we were down. A commit that cannot be built stays "keep"."""
-        for name, record in list(self._records.items()):
-            synced, rows = record.synced, record.environments
-            # what start adopted, for an environment whose commit cannot be rebuilt (never pruned)
-            desired = {
-                env: DesiredEnvironment(env, row.applied_commit or "", row.table, keep=True)
-                for env, row in rows.items()
-                if row.table is not None
-            }
-            commits = {row.applied_commit for row in rows.values() if row.table is not None and row.applied_commit}
-            for commit in sorted(c for c in commits if c is not None):
-                try:
-                    build = await self._build(commit)
-                except GitopsIngressError as exc:
-                    log.warning("branch %r: cannot rebuild applied commit %s for drift repair: %s", name, commit, exc)
-                    continue
-                for env, row in rows.items():
-                    built = build.environments.get(env)
-                    if row.applied_commit == commit and row.table is not None and built is not None and built.ok:
-                        desired[env] = DesiredEnvironment(env, commit, row.table, built.ingresses)
-            unchanged = self._records.get(name) is record and record.synced == synced and record.environments is rows
-            if commits and unchanged and not self._busy(name):  # else a newer sync told the target more
-                await self._target.adopt(name, record.stable, desired)
-
     # -- helpers --------------------------------------------------------------------------
 
     async def _build(self, commit: str) -> TreeBuild:
         """One commit through the pipeline, in a build slot, off the event loop."""
         async with self._build_slots:
-            return await self._in_thread(
-                self._executor, build_commit, self._repo, commit, self._settings, self.cache, self._repo_lock
-            )
+            return await self._in_thread(self._executor, build_commit, self._repo, commit, self._settings, self.cache)
 
     async def _save(self, name: str, record: BranchRecord, **rows: Any) -> None:
         """The record's own fields to the store (plus ``environments``/``history`` rows if given)."""

@@ -17,7 +17,8 @@ from gitops_ingress.core.tree import TreeSource
 
 
 class RepoSource(Protocol):
-    """A mirror of the config repository. Blocking; the engine calls it from worker threads."""
+    """A mirror of the config repository. Blocking, and safe to read from several threads at once:
+    the engine's builds call ``commit_info`` and ``tree`` from its worker threads in parallel."""
 
     def ensure(self) -> None: ...
 
@@ -25,6 +26,10 @@ class RepoSource(Protocol):
         """Bring ``branch`` (None: every branch) up to date; the engine then reads ``branches()``."""
 
     def branches(self) -> dict[str, str]: ...
+
+    def missing(self) -> str | None:
+        """Why the mirror is not there (deleted under the running service), or None. One stat:
+        the readiness probe asks on every call."""
 
     def commit_info(self, sha: str) -> CommitInfo: ...
 

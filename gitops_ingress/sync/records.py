@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from gitops_ingress.core.naming import branch_slug, preview_host
 from gitops_ingress.core.routing import RouteTable
@@ -21,6 +22,12 @@ from gitops_ingress.core.status import (
     SyncState,
 )
 from gitops_ingress.sync.store import BranchRow, EnvironmentRow
+
+
+def now_iso() -> str:
+    """A record's timestamps: UTC, ISO 8601, milliseconds."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
 
 UrlFor = Callable[[str], str]
 

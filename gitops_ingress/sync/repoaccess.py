@@ -1,20 +1,18 @@
-"""The one owner of the engine's access to the mirror: fetches in order, git reads one at a time.
+"""The one owner of the engine's access to the mirror: fetches in order, on their own thread.
 
-A mirror's object database is read through one ``git cat-file`` process, so two reads at once
-would interleave on its pipe: every read (``branches()``, and the blob and tree reads a build
-does) happens under ``read_lock``. Fetches are serialised too (one at a time, in arrival order),
-and run on a thread of their own: a fetch that hangs on the network never takes a build thread,
-and never holds the read lock, so builds of commits already fetched go on. Before this object the
-engine kept the lock, the fetch thread and the fetch order itself, next to its scheduling.
+Fetches are serialised (one at a time, in arrival order) and run on a thread of their own: a
+fetch that hangs on the network never takes a build thread, so builds of commits already fetched
+go on. Reads (``branches()``, and the tree and blob reads a build does) need no lock here: the
+repository's reads are safe from several threads (``RepoSource``). Before this object the engine
+kept the fetch thread and the fetch order itself, next to its scheduling.
 
-``build_commit`` (sync/build.py) takes the read lock and the repository and does its reads on the
-engine's build pool; everything else that touches the mirror goes through the methods here.
+``build_commit`` (sync/build.py) does its reads on the engine's build pool; everything else that
+touches the mirror goes through the methods here.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -27,7 +25,6 @@ T = TypeVar("T")
 class RepoAccess:
     def __init__(self, repo: RepoSource) -> None:
         self.repo = repo
-        self.read_lock = threading.Lock()
         self._fetch_thread = ThreadPoolExecutor(1, thread_name_prefix="sync-fetch")
         self._fetch_order = asyncio.Lock()
 
@@ -53,8 +50,7 @@ class RepoAccess:
         return self._read_heads()
 
     def _read_heads(self) -> dict[str, str]:
-        with self.read_lock:
-            return self.repo.branches()
+        return self.repo.branches()
 
     async def _on_fetch_thread(self, call: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._fetch_thread, call, *args)

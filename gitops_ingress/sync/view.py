@@ -22,6 +22,7 @@ from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import BranchStatus, SyncRecord, SyncState
 from gitops_ingress.sync.events import EventBus, Subscription
 from gitops_ingress.sync.metrics import SyncMetrics
+from gitops_ingress.sync.protocols import RepoSource
 from gitops_ingress.sync.records import BranchRecord, UrlFor, to_status
 from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import Store
@@ -39,7 +40,9 @@ class ViewMixin:
     _watcher: Watcher
     bus: EventBus
     metrics: SyncMetrics
-    remote_error: str | None
+    _remote_error: str | None
+    _repo: RepoSource
+    _set_remote_error: Callable[[str | None], None]  # the engine's: publishes the change
     _store_thread: ThreadPoolExecutor  # one thread: the store's writes, in order
 
     async def _in_store(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -56,15 +59,28 @@ class ViewMixin:
 
     def _status(self, record: BranchRecord) -> BranchStatus:
         status = to_status(record, self._settings.preview_domain, self._url_for)
-        if self.remote_error and record.state is not SyncState.DELETED:
-            note = f"remote unavailable ({self.remote_error}); last good routes keep serving"
+        if self._remote_error and record.state is not SyncState.DELETED:
+            note = f"remote unavailable ({self._remote_error}); last good routes keep serving"
             message = f"{note}; {status.message}" if status.message else note
             status = status.model_copy(update={"state": SyncState.ERROR, "message": message})
         return status
 
+    @property
+    def remote_error(self) -> str | None:
+        """The repository's fault, or None. Reading it (the readiness probe does, on the loop)
+        checks the mirror with one stat: a mirror deleted under the running service is reported
+        at once and fetched again at once (that fetch makes it anew), not at the next poll."""
+        missing = self._repo.missing()
+        if missing is not None and self._remote_error is None:
+            self._set_remote_error(missing)
+            self._watcher.request(None)
+        return self._remote_error
+
     def branches(self) -> Sequence[BranchStatus]:
-        ordered = sorted(self._records.values(), key=lambda r: (not r.stable, r.name))
-        return [self._status(record) for record in ordered]
+        return [self._status(self._records[name]) for name in self.branch_names()]
+
+    def branch_names(self) -> Sequence[str]:
+        return sorted(self._records, key=lambda name: (not self._records[name].stable, name))
 
     def branch(self, name: str) -> BranchStatus | None:
         record = self._records.get(name)

@@ -17,12 +17,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from gitops_ingress import __version__
 from gitops_ingress.core.backends import BackendMap
-from gitops_ingress.core.status import BranchStatus, ControlPlaneView, EndpointCheck, WebhookReceiver
+from gitops_ingress.core.status import ControlPlaneView, EndpointCheck, WebhookReceiver
 from gitops_ingress.core.stream import DEFAULT_PING_INTERVAL
 from gitops_ingress.web.auth import Access
 from gitops_ingress.web.dashboard import install_dashboard
 from gitops_ingress.web.hosts import HostGuard
 from gitops_ingress.web.options import WebOptions
+from gitops_ingress.web.paging import branches_router
 from gitops_ingress.web.stream import stream_router
 from gitops_ingress.web.webhooks import MAX_WEBHOOK_BODY, webhook_router
 
@@ -49,19 +50,17 @@ def create_app(
         stream_router(view, backends or BackendMap(), ping_interval=ping_interval),
         dependencies=[Depends(access.read)],
     )
-
-    @app.get("/api/branches", response_model=list[BranchStatus], dependencies=[Depends(access.read)])
-    async def list_branches() -> list[BranchStatus]:
-        return list(view.branches())
+    app.include_router(branches_router(view), dependencies=[Depends(access.read)])
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     @app.get("/readyz", responses={503: {"description": "the config repository cannot be fetched"}})
-    def readyz() -> Response:
-        """503 while the remote cannot be fetched, with git's message: the last good routes keep
-        serving, but new commits do not arrive."""
+    async def readyz() -> Response:
+        """503 while the remote cannot be fetched or the mirror is gone, with the whole message:
+        the last good routes keep serving, but new commits do not arrive. On the loop, so that
+        the view may check the mirror and ask for a fetch."""
         problem = view.remote_error
         if problem:
             return Response(f"not ready: {problem}\n", status_code=503, media_type="text/plain")

@@ -33,6 +33,7 @@ _STATUS_OF = {
     SyncState.PENDING: ("pending", "waiting to be reconciled"),
     SyncState.REFUSED: ("failure", "refused: validation found errors"),
     SyncState.ERROR: ("error", "the control plane could not apply it"),
+    SyncState.STANDBY: ("pending", "waiting for the leading replica to apply it"),
     SyncState.DELETED: ("error", "the branch was deleted"),
 }
 

@@ -9,7 +9,6 @@ follow the control-plane stream (every routing change is a line), or poll the AP
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +21,8 @@ import pytest
 
 from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.routing import RoutingState
+from gitops_ingress.core.stream import Followed, decode_line
+from gitops_ingress.core.stream import apply as stream_apply
 from tests.support.gitrepos import Remote, WorkTree, make_branching_remote
 from tests.support.manifests import ingress, to_yaml
 from tests.support.processes import Child, poll, serve_args
@@ -35,13 +36,16 @@ _READY = r"gitops-ingress serve: api (\S+) proxy (\S+)"
 class ServeProcess(Child):
     """One ``gitops-ingress serve`` child, with an HTTP client for its API and its proxy."""
 
-    def __init__(self, tmp_path: Path, repo: str, backends: dict[str, str], *extra: str) -> None:
+    def __init__(
+        self, tmp_path: Path, repo: str, backends: dict[str, str], *extra: str, cwd: Path | None = None
+    ) -> None:
+        """``cwd``: the checkout whose ``gitops_ingress`` runs (bench/scale.py's peer); this one by default."""
         secret_file = tmp_path / "webhook-secret"
         secret_file.write_text(SECRET + "\n")
         args = serve_args(tmp_path, repo, "--webhook-secret-file", str(secret_file), *extra)
         for key, url in backends.items():
             args += ["--backend", f"{key}={url}"]
-        super().__init__(args, _READY, wait=WAIT)
+        super().__init__(args, _READY, wait=WAIT, cwd=cwd)
         self.api, self.proxy = self.groups
         self.http = httpx.Client(timeout=WAIT)
 
@@ -64,14 +68,14 @@ class ServeProcess(Child):
         with self.http.stream("GET", f"{self.api}/api/v1/proxy/stream") as response:
             lines = response.iter_lines()
 
+            followed: list[Followed | None] = [None]
+
             def wait(predicate: Callable[[RoutingState], bool]) -> RoutingState:
                 deadline = time.monotonic() + WAIT
                 for line in lines:
-                    message = json.loads(line)
-                    if message["type"] == "state":
-                        state = RoutingState.from_dict(message["state"])
-                        if predicate(state):
-                            return state
+                    current = followed[0] = stream_apply(followed[0], decode_line(line.encode()))
+                    if current is not None and predicate(current.state):
+                        return current.state
                     if time.monotonic() > deadline:
                         break
                 raise AssertionError("the stream never showed the expected state")

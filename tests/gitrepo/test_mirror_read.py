@@ -311,3 +311,56 @@ def test_objects_fetched_after_the_first_read_are_found(work: WorkTree, mirror: 
     listing = mirror.list_tree(second, "environments/bulk", **LIMITS)
     assert len(listing.entries) == 150
     assert mirror.read_blob(listing.entries["environments/bulk/f149.yaml"].sha) == b"i: 149\n"
+
+
+def _batch_processes(mirror: Mirror) -> list[int]:
+    """This process's ``git cat-file --batch`` children reading ``mirror`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                not entry.name.isdigit()
+                or int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != os.getpid()
+            ):
+                continue
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if b"cat-file" in command and b"--batch" in command and os.readlink(entry / "cwd") == str(mirror.path):
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue  # a process that ended meanwhile
+    return found
+
+
+def test_a_read_stuck_on_one_cat_file_pipe_does_not_hold_up_another_thread(work: WorkTree, mirror: Mirror) -> None:
+    """Builds read from several threads at once: each read has a pipe of its own. The one pipe in
+    use is frozen for real (SIGSTOP): one of two reads waits on it, the other opens a pipe of its
+    own and is answered; once the pipe runs again the first is answered too, with the right bytes."""
+    import signal
+    import threading
+
+    head = publish(work, mirror, {"environments/production/a.yaml": A, "environments/production/b.yaml": "b: 1\n"})
+    listing = mirror.list_tree(head, "environments", **LIMITS)
+    shas = {path: entry.sha for path, entry in listing.entries.items()}
+    mirror.read_blob(shas["environments/production/a.yaml"])  # the first pipe is open and idle now
+    (frozen,) = _batch_processes(mirror)
+    results: dict[str, bytes] = {}
+    done = threading.Condition()
+
+    def read(path: str) -> None:
+        data = mirror.read_blob(shas[path])
+        with done:
+            results[path] = data
+            done.notify_all()
+
+    os.kill(frozen, signal.SIGSTOP)
+    try:
+        readers = [threading.Thread(target=read, args=(path,), daemon=True) for path in sorted(shas)]
+        for reader in readers:
+            reader.start()
+        with done:
+            assert done.wait_for(lambda: len(results) == 1, timeout=20), "both reads waited on the frozen pipe"
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+    for reader in readers:
+        reader.join(20)
+    assert results == {"environments/production/a.yaml": A.encode(), "environments/production/b.yaml": b"b: 1\n"}

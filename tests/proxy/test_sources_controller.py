@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
 from gitops_ingress.core.errors import ConfigError
 from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
+from gitops_ingress.core.stream import changed, delta_line
 from gitops_ingress.proxy.snapshot import Snapshot, SnapshotHolder
 from gitops_ingress.proxy.sources.controller import ControllerSource
 
@@ -81,6 +83,35 @@ def test_a_lost_connection_keeps_the_last_state_and_reconnects() -> None:
         plane.send(state_message(2, "pay.example.com"))
         snapshot = await next_snapshot()
         assert snapshot.state.resolve("pay.example.com", "/").match.backend is not None
+
+    follow(scenario)
+
+
+def delta_message(base: int, revision: int, branch: str, host: str) -> dict[str, object]:
+    preview = RouteTable([Route(host, "/", "Prefix", ServiceRef("shop", "checkout", "http"), "shop/web")])
+    old = RoutingState(previews={}, version=base)
+    new = old.with_changes(None, {branch: preview}, revision)
+    return json.loads(delta_line(old, new, changed(old, new)))  # type: ignore[no-any-return]
+
+
+def test_deltas_apply_to_the_held_state_and_a_gap_resyncs_from_a_new_connection() -> None:
+    async def scenario(plane, source, holder, next_snapshot):  # type: ignore[no-untyped-def]
+        plane.send(state_message(4))
+        await next_snapshot()
+        plane.send(delta_message(4, 5, "feature/pay", "pay.example.com"))
+        snapshot = await next_snapshot()
+        assert snapshot.state.version == 5 and set(snapshot.state.previews) == {"feature/login", "feature/pay"}
+        (host,) = snapshot.state.preview_hosts("feature/pay")
+        assert snapshot.state.resolve(host, "/").match.backend == ServiceRef("shop", "checkout", "http")
+        assert snapshot.endpoints(ServiceRef("shop", "storefront", "http"))  # the backends of the state stay
+        plane.connected.clear()
+        plane.send(delta_message(7, 8, "feature/late", "late.example.com"))  # revisions 6 and 7 were lost
+        await asyncio.wait_for(plane.connected.wait(), WAIT)
+        assert plane.connections == 2 and "holds revision 5" in source.last_error
+        assert holder.current.state.version == 5  # nothing half-applied while out of step
+        plane.send(None)  # ends the stand-in's handler of the dropped connection (the first waiting)
+        plane.send(state_message(8, "late.example.com"))  # a new connection starts with a whole state
+        assert (await next_snapshot()).state.version == 8
 
     follow(scenario)
 

@@ -99,6 +99,10 @@ class FakeView:
         _on_loop()
         return list(self.statuses.values())
 
+    def branch_names(self) -> Sequence[str]:
+        _on_loop()
+        return [status.name for status in self.statuses.values()]
+
     def branch(self, name: str) -> BranchStatus | None:
         _on_loop()
         return self.statuses.get(name)

@@ -87,6 +87,9 @@ class BookView:
         )
         self.book.set(branch, {"production": table})
 
+    async def book_remove(self, branch: str) -> None:
+        self.book.set(branch, {})
+
 
 class NoReceiver:
     async def seen_delivery(self, delivery_id: str) -> bool:
@@ -125,17 +128,23 @@ async def serving(app: ASGIApp) -> AsyncIterator[str]:
         sock.close()
 
 
-async def test_stream_sends_the_state_then_each_change() -> None:
-    view = BookView()
+@asynccontextmanager
+async def stream_of(view: BookView) -> AsyncIterator[tuple[httpx.Response, AsyncIterator[str]]]:
+    """The stream of a served ``view`` (main applied first): the response and its lines."""
     await view.apply("main", "web")
     async with (
         served(view) as url,
         httpx.AsyncClient(timeout=WAIT) as client,
         client.stream("GET", url + STREAM_PATH) as response,
     ):
+        yield response, response.aiter_lines()
+
+
+async def test_stream_sends_the_state_then_each_change() -> None:
+    view = BookView()
+    async with stream_of(view) as (response, lines):
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/x-ndjson")
-        lines = response.aiter_lines()
         first = json.loads(await asyncio.wait_for(anext(lines), WAIT))
         assert first["type"] == "state" and first["state"]["version"] == 1
         assert first["backends"] == {"web:80": ["http://127.0.0.1:9001"], "shop/web-2:80": ["http://127.0.0.1:9002"]}
@@ -143,7 +152,17 @@ async def test_stream_sends_the_state_then_each_change() -> None:
         assert str(state.resolve("shop.example.com", "/").match.backend) == "shop/web:80"
         await view.apply("feature/x", "web-2")
         second = json.loads(await asyncio.wait_for(anext(lines), WAIT))
-        assert second["state"]["version"] == 2 and list(second["state"]["previews"]) == ["feature/x"]
+        # only the branch that changed travels: a delta from the revision sent before
+        assert second["type"] == "delta" and (second["base"], second["revision"]) == (1, 2)
+        assert "stable" not in second and list(second["previews"]) == ["feature/x"]
+        await view.apply("feature/x", "web")
+        await view.book_remove("feature/x")
+        third = json.loads(await asyncio.wait_for(anext(lines), WAIT))
+        assert third["type"] == "delta" and third["base"] == 2
+        if third["revision"] == 3:  # the stream may coalesce the two changes into one line
+            third = json.loads(await asyncio.wait_for(anext(lines), WAIT))
+            assert third["base"] == 3
+        assert third["revision"] == 4 and third["previews"] == {"feature/x": None}
 
 
 async def test_quiet_stream_pings_and_a_gone_client_unsubscribes() -> None:
@@ -183,3 +202,18 @@ async def test_the_proxy_controller_client_follows_the_stream() -> None:
     ref = resolution.match.backend
     assert isinstance(ref, ServiceRef) and ref.name == "web-2"
     assert [str(e) for e in latest.endpoints(ref)] == ["http://127.0.0.1:9002"]
+
+
+async def test_a_stream_behind_by_most_branches_gets_the_whole_state_then_deltas_again() -> None:
+    view = BookView()
+    async with stream_of(view) as (_response, lines):
+        assert json.loads(await asyncio.wait_for(anext(lines), WAIT))["type"] == "state"
+        for n in range(20):  # one burst, no await between: the stream sees it as one change
+            await view.apply(f"feature/{n}", "web-2")
+        whole = json.loads(await asyncio.wait_for(anext(lines), WAIT))
+        assert whole["type"] == "state" and whole["revision"] == view.book.state.version
+        assert len(whole["state"]["previews"]) == 20
+        await view.apply("feature/3", "web")
+        delta = json.loads(await asyncio.wait_for(anext(lines), WAIT))
+        assert delta["type"] == "delta" and delta["base"] == whole["revision"]
+        assert list(delta["previews"]) == ["feature/3"]

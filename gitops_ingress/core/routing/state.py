@@ -130,38 +130,50 @@ class RoutingState:
         )
 
     def with_branch(self, branch: str, table: RouteTable | None, stable_branch: str) -> RoutingState:
-        """A new state with one branch's table replaced (None removes the branch).
-
-        The preview index is updated for that branch only: a control plane with a thousand
-        branches changes one at a time, and rebuilding every branch's preview names per change
-        made its cold start quadratic. Only when two branches claim one preview name (where the
-        full build's rule "first branch by name wins" applies) is the index rebuilt."""
-        version = self.version + 1
+        """A new state with one branch's table replaced (None removes the branch)."""
         if branch == stable_branch:
-            stable = table if table is not None else EMPTY_TABLE
-            index = (self._index, self._shared)
-            return RoutingState(stable, self.previews, self.preview_domain, version, index=index)
-        previews = dict(self.previews)
-        old = previews.pop(branch, None)
-        if table is not None:
-            previews[branch] = table
+            return self.with_changes(table if table is not None else EMPTY_TABLE, {}, self.version + 1)
+        return self.with_changes(None, {branch: table}, self.version + 1)
+
+    def with_changes(
+        self, stable: RouteTable | None, previews: Mapping[str, RouteTable | None], version: int
+    ) -> RoutingState:
+        """A new state at ``version`` with ``stable`` replaced (None: kept) and each of
+        ``previews`` replaced (None: the branch removed): the engine's one change per branch and
+        a control-plane stream delta (``core/stream.py``) both end here.
+
+        The preview index is updated for the changed branches only: a control plane with a
+        thousand branches changes one at a time, and rebuilding every branch's preview names per
+        change made its cold start quadratic. Only when two branches claim one preview name (where
+        the full build's rule "first branch by name wins" applies) is the index rebuilt."""
+        merged = dict(self.previews)
+        names = dict(self._index)
+        rebuild = self._shared
+        for branch, table in previews.items():
+            old = merged.pop(branch, None)
+            if table is not None:
+                merged[branch] = table
+            rebuild = rebuild or not _swap_names(names, branch, old, table, self.preview_domain)
         return RoutingState(
-            self.stable, previews, self.preview_domain, version, index=self._index_with(branch, old, table)
+            self.stable if stable is None else stable,
+            merged,
+            self.preview_domain,
+            version,
+            index=None if rebuild else (names, False),
         )
 
-    def _index_with(
-        self, branch: str, old: RouteTable | None, new: RouteTable | None
-    ) -> tuple[dict[str, PreviewTarget], bool] | None:
-        """This index with one branch's names swapped; None when a full rebuild is needed."""
-        if self._shared:
-            return None
-        index = dict(self._index)
-        if old is not None:
-            for name, _ in _preview_entries(branch, old, self.preview_domain):
-                index.pop(name, None)
-        if new is not None:
-            for name, target in _preview_entries(branch, new, self.preview_domain):
-                if name in index:
-                    return None
-                index[name] = target
-        return index, False
+
+def _swap_names(
+    names: dict[str, PreviewTarget], branch: str, old: RouteTable | None, new: RouteTable | None, domain: str
+) -> bool:
+    """Swap one branch's preview names in ``names``; False when a new name is already claimed (the
+    index must then be rebuilt whole)."""
+    if old is not None:
+        for name, _ in _preview_entries(branch, old, domain):
+            names.pop(name, None)
+    if new is not None:
+        for name, target in _preview_entries(branch, new, domain):
+            if name in names:
+                return False
+            names[name] = target
+    return True

@@ -1,13 +1,17 @@
 """The control-plane route source: a client of ``GET {URL}/api/v1/proxy/stream``.
 
-The control plane pushes whole routing states as newline-delimited JSON, ``state`` lines and a
-``ping`` every 15 seconds; the format and its decoder are ``core/stream.py``, shared with the
-encoder in ``web/stream.py``. Why this client is built this way:
+The control plane pushes a whole routing state, then deltas, as newline-delimited JSON, with a
+``ping`` every 15 seconds; the format, its decoder and the delta applier are ``core/stream.py``,
+shared with the encoder in ``web/stream.py``. Why this client is built this way:
 
-* Whole states, not deltas: a proxy that reconnects needs no history, and a lost line can never
-  leave it with a half-applied change. The cost (a large JSON line per change) is paid off the
-  request path: parsing and building the ``RoutingState`` run in a worker thread, and routes are
-  built while the JSON is decoded so that a big state never exists twice in memory.
+* A whole state per connection, then deltas: one branch's change costs that branch's bytes, and a
+  proxy that reconnects needs no history on either side. Every delta names the revision it
+  applies to; one that does not follow the state held (a lost line) is a gap, and the answer to a
+  gap is a new connection, which starts with a whole state. The proxy keeps serving its last
+  snapshot meanwhile, so a gap can delay a change but never apply half of one.
+* The cost of a whole state (a large JSON line) is paid off the request path: parsing, applying
+  and building the snapshot run in a worker thread, and routes are built while the JSON is
+  decoded so that a big state never exists twice in memory.
 * Pings are the liveness signal: a connection silent for ``silence_timeout`` (three pings) is
   treated as dead and replaced, which catches half-open TCP connections that never error.
 * While disconnected nothing is published, so the proxy keeps serving its last state; reconnects
@@ -27,8 +31,8 @@ from urllib.parse import urlsplit
 
 import httptools
 
-from gitops_ingress.core.errors import ConfigError, SourceError
-from gitops_ingress.core.stream import MEDIA_TYPE, PING, STATE, STREAM_PATH, decode_line
+from gitops_ingress.core.errors import ConfigError, SourceError, StreamGapError
+from gitops_ingress.core.stream import MEDIA_TYPE, PING, STREAM_PATH, Followed, apply, decode_line
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.sources import Publish
 
@@ -43,6 +47,7 @@ class _Stream:
         self.lines: list[bytes | bytearray] = []
         self.headers_done = False
         self.ended = False
+        self.followed: Followed | None = None  # what this connection has delivered so far
         self._partial = bytearray()
         self._max_line = max_line
 
@@ -154,21 +159,24 @@ class ControllerSource:
             if not line.strip():
                 continue
             try:
-                snapshot = await asyncio.to_thread(self._parse, line)
+                followed = await asyncio.to_thread(self._parse, line, stream.followed)
+            except StreamGapError:
+                raise  # the connection is out of step: a new one starts with a whole state
             except SourceError as exc:  # one bad message: skip it, keep the stream and the last state
                 self.last_error = str(exc)
                 log.warning("controller %s: %s", self.url, exc)
                 continue
-            if snapshot is not None:
-                publish(snapshot)
+            if followed is not None and followed is not stream.followed:
+                stream.followed = followed
+                publish(Snapshot.from_backend_map(followed.state, followed.backends, "controller"))
                 self._reset_backoff = True
-                log.info("controller %s: route table version %d loaded", self.url, snapshot.state.version)
+                log.info("controller %s: route table version %d loaded", self.url, followed.state.version)
 
-    def _parse(self, line: bytes | bytearray) -> Snapshot | None:
+    def _parse(self, line: bytes | bytearray, current: Followed | None) -> Followed | None:
         message = decode_line(line)
         if message.kind == PING:
-            return None
-        if message.kind != STATE or message.state is None or message.backends is None:
+            return current
+        followed = apply(current, message)
+        if followed is current:
             log.warning("controller %s: ignoring message of type %r", self.url, message.kind)
-            return None
-        return Snapshot.from_backend_map(message.state, message.backends, "controller")
+        return followed

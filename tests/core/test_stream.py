@@ -1,0 +1,102 @@
+"""The stream's encoder and applier (core/stream.py): a delta moves a receiver from its base
+revision to the sender's state, carries only the branches that changed, and a gap is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from gitops_ingress.core.errors import SourceError, StreamGapError
+from gitops_ingress.core.naming import preview_host
+from gitops_ingress.core.routing import EMPTY_TABLE, Route, RouteTable, RoutingState, ServiceRef
+from gitops_ingress.core.stream import DELTA, Followed, apply, changed, decode_line, delta_line, state_line
+
+DOMAIN = "preview.localhost"
+
+
+def table(service: str, host: str = "shop.example.com", files: int = 1) -> RouteTable:
+    return RouteTable(
+        [
+            Route(host, f"/p{n}", "Prefix", ServiceRef("shop", service, "80"), f"shop/web-{n}", "a.yaml", 1, "prod")
+            for n in range(files)
+        ]
+    )
+
+
+def grown(branches: int) -> RoutingState:
+    state = RoutingState(preview_domain=DOMAIN).with_branch("main", table("web"), "main")
+    for n in range(branches):
+        state = state.with_branch(f"feature/{n}", table(f"svc-{n}", files=20), "main")
+    return state
+
+
+def received(state: RoutingState) -> Followed:
+    followed = apply(None, decode_line(state_line(state, {})))
+    assert followed is not None
+    return followed
+
+
+def same_routing(a: RoutingState, b: RoutingState) -> None:
+    assert a.version == b.version
+    assert a.stable.version == b.stable.version
+    assert {k: t.version for k, t in a.previews.items()} == {k: t.version for k, t in b.previews.items()}
+    assert a.preview_hosts("feature/1") == b.preview_hosts("feature/1")
+
+
+def test_a_delta_carries_one_branch_and_brings_the_receiver_to_the_sender_state() -> None:
+    base = grown(50)
+    new = base.with_branch("feature/7", table("changed", files=20), "main")
+    line = delta_line(base, new, changed(base, new))
+    whole = state_line(new, {})
+    assert len(line) * 20 < len(whole)  # one branch of fifty, not the whole state
+    message = decode_line(line)
+    assert message.kind == DELTA and (message.base, message.revision) == (base.version, new.version)
+    after = apply(received(base), message)
+    assert after is not None
+    same_routing(after.state, new)
+    host = preview_host("feature/7", "shop.example.com", DOMAIN)
+    assert after.state.resolve(host, "/p3").match.backend == ServiceRef("shop", "changed", "80")
+
+
+def test_several_changes_removals_and_the_stable_table_in_one_delta() -> None:
+    base = grown(5)
+    new = base.with_branch("feature/1", None, "main")
+    new = new.with_branch("feature/9", table("nine"), "main")
+    new = new.with_branch("main", None, "main")  # the stable branch gone: an empty stable table
+    changes = changed(base, new)
+    assert changes.stable is EMPTY_TABLE and set(changes.previews) == {"feature/1", "feature/9"}
+    after = apply(received(base), decode_line(delta_line(base, new, changes)))
+    assert after is not None
+    same_routing(after.state, new)
+    assert "feature/1" not in after.state.previews
+    assert after.state.resolve("shop.example.com", "/p0").match.backend is None
+
+
+def test_a_delta_that_does_not_follow_the_held_revision_is_a_gap() -> None:
+    base = grown(3)
+    one = base.with_branch("feature/0", table("a"), "main")
+    two = one.with_branch("feature/1", table("b"), "main")
+    skipped = decode_line(delta_line(one, two, changed(one, two)))
+    with pytest.raises(StreamGapError, match=f"from revision {one.version} .* holds revision {base.version}"):
+        apply(received(base), skipped)
+    with pytest.raises(StreamGapError, match="before any state"):
+        apply(None, skipped)
+
+
+def test_a_state_line_replaces_what_is_held_and_keeps_its_backends() -> None:
+    state = grown(2)
+    followed = apply(None, decode_line(state_line(state, {"web:80": ["http://127.0.0.1:9001"]})))
+    assert followed is not None and followed.state.version == state.version
+    assert [str(e) for e in followed.backends.endpoints(ServiceRef("shop", "web", "80"))] == ["http://127.0.0.1:9001"]
+    assert apply(followed, decode_line(b'{"type":"ping"}')) is followed
+
+
+def test_equal_rebuilt_tables_are_not_changes() -> None:
+    base = grown(3)
+    rebuilt = base.with_changes(None, {"feature/0": table("svc-0", files=20)}, base.version + 1)
+    assert len(changed(base, rebuilt)) == 0
+
+
+def test_a_malformed_delta_is_a_source_error_not_a_gap() -> None:
+    with pytest.raises(SourceError, match="malformed delta") as caught:
+        decode_line(b'{"type":"delta","base":1,"revision":2}')
+    assert not isinstance(caught.value, StreamGapError)
