@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gitops_ingress.core.annotations.check import check_annotations
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.models import Ingress, IngressClass, LocatedIngress, SourceMap
 from gitops_ingress.core.settings import Settings
@@ -50,12 +51,14 @@ NGINX_CLASS = "nginx"
 def validate_ingress(item: LocatedIngress, settings: Settings) -> list[Finding]:
     """The API server's checks on every Ingress, plus ingress-nginx's per-object admission checks
     on the Ingresses that we or ingress-nginx would serve (an ALB or AGIC Ingress's ``/*`` path is
-    its controller's business, not a warning of ours)."""
+    its controller's business, not a warning of ours), and on those the annotation registry's
+    checks (core/annotations/check.py)."""
     validation = settings.validation
     key = item.key
     findings = check_ingress(item.ingress, item.source, key, validation.strict_service_names)
     if cross.is_ours(item, settings) or item.ingress.class_name == NGINX_CLASS:
         findings.extend(inspect_ingress(item.ingress, item.source, key, validation.strict_path_charset))
+        findings.extend(check_annotations(item, settings.policy.denied_annotations))
     return findings
 
 
