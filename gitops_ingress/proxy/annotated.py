@@ -1,0 +1,70 @@
+"""What a route's honoured ingress-nginx annotations do to one request (core/annotations).
+
+decide.py calls in here only for a route whose ``effects`` is not None, so a host without
+annotations never pays for them. Two steps, in ingress-nginx's order:
+
+* ``answer``: the proxy's own redirects, before any upstream is chosen: the www/non-www twin
+  (308 to the annotated host), ``app-root`` (302 for ``/``), ``temporal-redirect`` /
+  ``permanent-redirect`` (their codes), then HTTPS enforcement (308; ``force-ssl-redirect`` even
+  for a host without TLS, ``ssl-redirect: "false"`` opts out of the default, decide.py);
+* ``adjust``: what the upstream is sent: the ``rewrite-target`` path (the query kept, as nginx
+  appends the arguments), the ``upstream-vhost`` Host, the ``x-forwarded-prefix`` header.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from gitops_ingress.proxy import pages
+
+if TYPE_CHECKING:
+    from gitops_ingress.core.annotations import RouteEffects
+    from gitops_ingress.proxy.exchange import Exchange
+
+LocalAnswer = tuple[bytes, bool]
+
+
+def _path_and_query(target: bytes) -> tuple[bytes, bytes]:
+    cut = target.find(b"?")
+    return (target, b"") if cut < 0 else (target[:cut], target[cut:])
+
+
+def answer(ex: Exchange, effects: RouteEffects, host: bytes, target: bytes, scheme: bytes) -> LocalAnswer | None:
+    """A redirect the route's annotations ask for, or None to go on to the upstream."""
+    location = b""
+    status = 308
+    if effects.www_redirect:
+        location = scheme + b"://" + effects.www_redirect.encode() + target
+    elif effects.app_root and _path_and_query(target)[0] == b"/":
+        location, status = scheme + b"://" + host + effects.app_root.encode(), 302
+    elif effects.redirect_url:
+        location, status = effects.redirect_url.encode(), effects.redirect_code
+    elif effects.force_ssl_redirect and scheme == b"http":
+        location = b"https://" + _without_port(host) + target
+    if not location:
+        return None
+    close = not ex.reusable()
+    return pages.redirect(location, close=close, status=status), close
+
+
+def _without_port(host: bytes) -> bytes:
+    if host.startswith(b"["):
+        return host[: host.find(b"]") + 1]
+    colon = host.rfind(b":")
+    return host if colon < 0 else host[:colon]
+
+
+def adjust(ex: Exchange, effects: RouteEffects) -> None:
+    """Rewrite what goes upstream: the path, the Host, the X-Forwarded-Prefix line."""
+    if effects.rewrite_target:
+        path, query = _path_and_query(ex.target)
+        rewritten = effects.rewrite(path.decode("latin-1")).encode("latin-1")
+        if query and b"?" in rewritten:  # nginx appends the arguments after the target's own
+            query = b"&" + query[1:]
+        ex.target = rewritten + query
+    if effects.upstream_vhost:
+        ex.upstream_host = effects.upstream_vhost.encode()
+    if effects.x_forwarded_prefix:
+        # The Host value is followed by the forwarded lines, each starting with CRLF
+        # (forwarding.upstream_request): one more line rides after it.
+        ex.upstream_host += b"\r\nX-Forwarded-Prefix: " + effects.x_forwarded_prefix.encode()
