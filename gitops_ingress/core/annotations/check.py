@@ -1,4 +1,4 @@
-"""Validation of one Ingress's ingress-nginx annotations, and the support summary of a repository.
+"""Validation of one Ingress's ingress-nginx annotations.
 
 Findings (rule origin ``annotation/``), each at the annotation's line:
 
@@ -16,8 +16,7 @@ another controller's annotations are its business.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
 from gitops_ingress.core.annotations.model import AnnotationValueError, Status
@@ -76,42 +75,3 @@ def _regex_paths(item: LocatedIngress, report: Reporter) -> None:
                     "makes every path of this Ingress one",
                     "escape the special characters, or drop use-regex",
                 )
-
-
-@dataclass(frozen=True, slots=True)
-class AnnotationUse:
-    """One annotation key found in a repository: how we treat it, how often, where first."""
-
-    key: str
-    status: Status
-    note: str
-    count: int
-    file: str
-    line: int
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "key": self.key,
-            "status": self.status.value,
-            "note": self.note,
-            "count": self.count,
-            "file": self.file,
-            "line": self.line,
-        }
-
-
-def annotation_uses(items: Iterable[LocatedIngress]) -> tuple[AnnotationUse, ...]:
-    """Every ``nginx.ingress.kubernetes.io/*`` key of ``items``, sorted by key."""
-    seen: dict[str, AnnotationUse] = {}
-    for item in items:
-        for key in item.ingress.metadata.annotations:
-            spec = lookup(key)
-            if spec is None:
-                continue
-            use = seen.get(key)
-            if use is None:
-                position = item.position("metadata", "annotations", key)
-                seen[key] = AnnotationUse(key, spec.status, spec.note, 1, position.file, position.line)
-            else:
-                seen[key] = AnnotationUse(key, use.status, use.note, use.count + 1, use.file, use.line)
-    return tuple(seen[key] for key in sorted(seen))
