@@ -128,6 +128,14 @@ def _change(
     )
 
 
+def _split(route: Route) -> str:
+    """Where a route's requests go when a canary takes some of them (core/annotations/canary.py)."""
+    canary = route.effects.canary if route.effects is not None else None
+    if canary is None:
+        return f"100 % to {route.backend}"
+    return f"{100 - 100 * canary.weight / canary.weight_total:g} % to {route.backend}, {canary.split}"
+
+
 def diff_tables(base: RouteTable, head: RouteTable, environment: str = "") -> list[RouteChange]:
     changes: list[RouteChange] = []
     old = base.effective_routes()
@@ -139,6 +147,8 @@ def diff_tables(base: RouteTable, head: RouteTable, environment: str = "") -> li
     for key in sorted(old.keys() & new.keys()):
         if old[key].backend != new[key].backend:
             changes.append(_change(ChangeKind.RETARGETED, environment, new[key], base, head))
+        elif (split := _split(new[key])) != (was := _split(old[key])):
+            changes.append(_change(ChangeKind.RETARGETED, environment, new[key], base, head, f"split {was} -> {split}"))
     changes.extend(_shadowed(base, head, environment, old, new))
     changes.extend(_default_change(base, head, environment))
     changes.extend(_tls_changes(base, head, environment))

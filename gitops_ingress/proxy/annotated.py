@@ -7,18 +7,22 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
   (308 to the annotated host), ``app-root`` (302 for ``/``), ``temporal-redirect`` /
   ``permanent-redirect`` (their codes), then HTTPS enforcement (308; ``force-ssl-redirect`` even
   for a host without TLS, ``ssl-redirect: "false"`` opts out of the default, decide.py);
+* ``to_canary``: whether a route's canary takes this request: header, then cookie, then weight,
+  drawn from the server's own ``random.Random`` (seeded by ``ProxySettings.canary_seed``);
 * ``adjust``: what the upstream is sent: the ``rewrite-target`` path (the query kept, as nginx
   appends the arguments), the ``upstream-vhost`` Host, the ``x-forwarded-prefix`` header.
 """
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING
 
 from gitops_ingress.proxy import pages
 
 if TYPE_CHECKING:
     from gitops_ingress.core.annotations import RouteEffects
+    from gitops_ingress.core.annotations.model import Canary
     from gitops_ingress.proxy.exchange import Exchange
 
 LocalAnswer = tuple[bytes, bool]
@@ -52,6 +56,43 @@ def _without_port(host: bytes) -> bytes:
         return host[: host.find(b"]") + 1]
     colon = host.rfind(b":")
     return host if colon < 0 else host[:colon]
+
+
+def _header(lines: tuple[bytes, ...], name: bytes) -> bytes | None:
+    """The value of the first request header called ``name`` (lowercase), from the raw lines."""
+    size = len(name)
+    for line in lines:
+        if line[size : size + 1] == b":" and line[:size].lower() == name:
+            return line[size + 1 :].strip()
+    return None
+
+
+def _cookie(header: bytes, name: bytes) -> bytes | None:
+    """The value of cookie ``name`` (lowercase) in a Cookie header."""
+    for pair in header.split(b";"):
+        key, _, value = pair.strip().partition(b"=")
+        if key.lower() == name:  # nginx compares cookie names case-insensitively
+            return value
+    return None
+
+
+def to_canary(ex: Exchange, canary: Canary, draws: random.Random) -> bool:
+    """ingress-nginx's precedence: the header decides if it says so, then the cookie, then the weight."""
+    lines = ex.head.headers
+    if canary.header:
+        value = _header(lines, canary.header.encode())
+        if value is not None:
+            decided = canary.by_header(value.decode("latin-1"))
+            if decided is not None:
+                return decided
+    if canary.cookie:
+        header = _header(lines, b"cookie")
+        value = _cookie(header, canary.cookie.encode()) if header is not None else None
+        if value is not None:
+            decided = canary.by_cookie(value.decode("latin-1"))
+            if decided is not None:
+                return decided
+    return canary.weight > 0 and draws.randrange(canary.weight_total) < canary.weight
 
 
 def adjust(ex: Exchange, effects: RouteEffects) -> None:

@@ -28,7 +28,7 @@ def annotated(annotations: dict[str, str], **options) -> dict:
         ("some-new-snippet", Status.REFUSED),
         ("auth-tls-secret", Status.REFUSED),
         ("auth-tls-anything-else", Status.REFUSED),
-        ("canary", Status.IGNORED),
+        ("affinity", Status.IGNORED),
         ("no-such-annotation", Status.IGNORED),
     ],
 )
@@ -47,10 +47,14 @@ def test_every_ignored_or_refused_key_says_why() -> None:
 
 
 def test_an_ignored_annotation_warns_at_its_line() -> None:
-    obj = annotated({P + "canary": "true"})
+    obj = annotated({P + "affinity": "true"})
     (finding,) = by_rule(env({A: obj}), "annotation/ignored")
-    assert (finding.file, finding.line, finding.severity) == (A, line_of(to_yaml(obj), P + "canary"), Severity.WARNING)
-    assert "nginx.ingress.kubernetes.io/canary" in finding.message and "not honoured yet" in finding.message
+    assert (finding.file, finding.line, finding.severity) == (
+        A,
+        line_of(to_yaml(obj), P + "affinity"),
+        Severity.WARNING,
+    )
+    assert "nginx.ingress.kubernetes.io/affinity" in finding.message and "not honoured yet" in finding.message
 
 
 def test_a_refused_annotation_is_an_error_and_a_policy_denial_is_not_reported_twice() -> None:
@@ -88,7 +92,7 @@ def test_a_path_that_is_no_regex_is_an_error_once_the_ingress_uses_regex() -> No
 
 
 def test_other_controllers_annotations_are_not_checked() -> None:
-    obj = annotated({P + "canary": "true", P + "server-snippet": "x"}, ingress_class="alb")
+    obj = annotated({P + "affinity": "true", P + "server-snippet": "x"}, ingress_class="alb")
     assert by_rule(env({A: obj}), "annotation/ignored") == []
 
 
@@ -199,3 +203,37 @@ def test_the_migration_page_lists_every_known_key_with_its_status() -> None:
     page = (Path(__file__).resolve().parents[2] / "docs" / "migrating-from-ingress-nginx.md").read_text()
     for name, spec in known_names():
         assert f"| `{name}` | {labels[spec.status]} |" in page, name
+
+
+def canary_ingress(weight: str) -> dict:
+    annotations = {P + "canary": "true", P + "canary-weight": weight, P + "canary-by-header": "X-Canary"}
+    return ingress("web-canary", service="web-canary", annotations=annotations)
+
+
+def test_a_canary_folds_into_the_main_route_and_survives_the_wire_form() -> None:
+    from gitops_ingress.core.routing import RouteTable
+
+    result = env({A: ingress(), "environments/prod/c.yaml": canary_ingress("10")})
+    assert result.ok and by_rule(result, "cross/canary-overlap")  # a notice, not a conflict
+    (route,) = compile_routes(result.ingresses, SETTINGS).routes
+    assert str(route.backend) == "shop/web:80" and route.effects is not None and route.effects.canary is not None
+    assert (str(route.effects.canary.backend), route.effects.canary.weight) == ("shop/web-canary:80", 10)
+    (again,) = RouteTable.from_dict(compile_routes(result.ingresses, SETTINGS).to_dict()).routes
+    assert again == route and again.effects is not None and again.effects.canary == route.effects.canary
+
+
+def test_a_canary_without_a_main_route_is_served_as_an_ordinary_one() -> None:
+    (route,) = table_of(canary_ingress("10")).routes
+    assert str(route.backend) == "shop/web-canary:80" and route.effects is None
+
+
+def test_the_diff_reports_a_canary_weight_change_as_where_requests_go() -> None:
+    from gitops_ingress.core.diff import ChangeKind, diff_tables
+
+    before = table_of(ingress(), canary_ingress("10"))
+    after = table_of(ingress(), canary_ingress("50"))
+    (change,) = diff_tables(before, after, "prod")
+    assert change.kind is ChangeKind.RETARGETED
+    assert "split 90 % to shop/web:80, 10 % to shop/web-canary:80" in change.message
+    assert "-> 50 % to shop/web:80, 50 % to shop/web-canary:80" in change.message
+    assert diff_tables(after, table_of(ingress(), canary_ingress("50")), "prod") == []

@@ -25,16 +25,17 @@ def state_of(*objects: dict) -> RoutingState:
     return RoutingState(compile_routes(built.ingresses, SETTINGS), {}, "preview.localhost", 1)
 
 
+def serve_ingresses(make_proxy, start_upstream, objects, services=("web",), **options):
+    """A proxy over ``objects`` with one echo upstream per service: (proxy port, {service: port})."""
+    upstreams = {name: start_upstream("echo") for name in services}
+    proxy = make_proxy(state_of(*objects), backends({name: [u.url] for name, u in upstreams.items()}), **options)
+    return proxy.port, {name: u.port for name, u in upstreams.items()}
+
+
 @pytest.fixture
 def serve(make_proxy, start_upstream):
-    """``serve(*ingresses, **proxy options)`` -> (proxy port, {service: upstream port})."""
-
-    def start(*objects: dict, services: tuple[str, ...] = ("web",), **options):
-        upstreams = {name: start_upstream("echo") for name in services}
-        proxy = make_proxy(state_of(*objects), backends({name: [u.url] for name, u in upstreams.items()}), **options)
-        return proxy.port, {name: u.port for name, u in upstreams.items()}
-
-    return start
+    """``serve(*ingresses, services=..., **proxy options)`` -> (proxy port, {service: upstream port})."""
+    return lambda *objects, **options: serve_ingresses(make_proxy, start_upstream, objects, **options)
 
 
 def get(port: int, host: str, target: str, headers: bytes = b""):

@@ -17,14 +17,6 @@ _NGINX_ONLY = "tunes nginx itself; this proxy has no such knob"
 _OBSERVABILITY = "observability of nginx modules; the proxy has its own metrics and access log"
 
 _REASONS: dict[str, str] = {
-    # canary
-    "canary": _PLANNED + "; a canary Ingress is validated as an ordinary one",
-    "canary-by-header": _PLANNED,
-    "canary-by-header-value": _PLANNED,
-    "canary-by-header-pattern": _PLANNED,
-    "canary-by-cookie": _PLANNED,
-    "canary-weight": _PLANNED,
-    "canary-weight-total": _PLANNED,
     # limits and timeouts
     "proxy-body-size": _PLANNED + "; the proxy's own body limit applies",
     "proxy-connect-timeout": _PLANNED + "; the proxy's own timeouts apply",

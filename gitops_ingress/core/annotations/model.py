@@ -17,9 +17,12 @@ import enum
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitops_ingress.core.errors import GitopsIngressError
+
+if TYPE_CHECKING:  # routing's model imports this one; a Canary only holds its backend
+    from gitops_ingress.core.routing.model import Backend
 
 PREFIX = "nginx.ingress.kubernetes.io/"
 
@@ -83,6 +86,61 @@ def _capture(found: re.Match[str], number: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Canary:
+    """A canary Ingress folded into the main route of the same host and path (ingress-nginx's
+    alternative backend): which requests it takes, in ingress-nginx's order of precedence:
+    header (``always``/``never``, or the exact value, or the pattern), then cookie
+    (``always``/``never``), then weight out of ``weight_total``."""
+
+    backend: Backend
+    ingress: str
+    header: str = ""  # lowercase header name
+    header_value: str = ""
+    header_pattern: str = ""
+    cookie: str = ""
+    weight: int = 0
+    weight_total: int = 100
+    _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.header_pattern and not self.header_value:  # a value makes ingress-nginx ignore the pattern
+            try:
+                object.__setattr__(self, "_pattern", re.compile(self.header_pattern))
+            except re.error:  # validation refuses it; a bad pattern matches nothing, as in ingress-nginx
+                pass
+
+    def by_header(self, value: str) -> bool | None:
+        """True/False when the header decides, None to go on to the cookie and the weight."""
+        if self.header_value:
+            return True if value == self.header_value else None
+        if self._pattern is not None:
+            return True if self._pattern.search(value) else None
+        return {"always": True, "never": False}.get(value)
+
+    def by_cookie(self, value: str) -> bool | None:
+        return {"always": True, "never": False}.get(value)
+
+    @property
+    def split(self) -> str:
+        """``90 % main, 10 % canary``-style words for the diff and the API."""
+        share = 100 * self.weight / self.weight_total
+        rules = [f"header {self.header}" if self.header else "", f"cookie {self.cookie}" if self.cookie else ""]
+        extra = "; ".join(rule for rule in rules if rule)
+        return f"{share:g} % to {self.backend}" + (f" (and by {extra})" if extra else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"backend": self.backend.to_dict(), "ingress": self.ingress}
+        for name in ("header", "header_value", "header_pattern", "cookie", "weight", "weight_total"):
+            data[name] = getattr(self, name)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], backend: Backend) -> Canary:
+        names = ("header", "header_value", "header_pattern", "cookie", "weight", "weight_total")
+        return cls(backend, str(data.get("ingress") or ""), **{name: data[name] for name in names if name in data})
+
+
+@dataclass(frozen=True, slots=True)
 class RouteEffects:
     """The honoured annotations of one Ingress, as its routes apply them.
 
@@ -103,6 +161,7 @@ class RouteEffects:
     server_aliases: tuple[str, ...] = ()
     from_to_www: bool = False
     www_redirect: str = ""  # on the generated www/non-www twin of a host: 308 to this host
+    canary: Canary | None = None  # set on the main route only (routing/compile.py)
     _template: tuple[TemplatePart, ...] = field(default=(), init=False, repr=False, compare=False, hash=False)
     _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
@@ -114,7 +173,7 @@ class RouteEffects:
         """The same effects with the rewrite regex of the route path compiled (one per route)."""
         if not self.rewrite_target:
             return self
-        effects = RouteEffects(**{name: getattr(self, name) for name in _FIELDS})
+        effects = RouteEffects(**{name: getattr(self, name) for name in (*_FIELDS, "canary")})
         object.__setattr__(effects, "_pattern", re.compile(path, re.IGNORECASE))
         return effects
 
@@ -130,7 +189,7 @@ class RouteEffects:
         return "".join(part if isinstance(part, str) else _capture(found, part) for part in self._template)
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
+        data: dict[str, Any] = {"canary": self.canary.to_dict()} if self.canary is not None else {}
         for name in _FIELDS:
             value = getattr(self, name)
             if value not in ("", False, None, 0, ()):
@@ -138,10 +197,14 @@ class RouteEffects:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RouteEffects:
-        values = {name: data[name] for name in _FIELDS if name in data}
+    def from_dict(cls, data: dict[str, Any], canary_backend: Backend | None = None) -> RouteEffects:
+        """The wire form back; ``canary_backend``: the canary's backend, read by the caller from
+        ``data["canary"]["backend"]`` (routing's model knows backends)."""
+        values: dict[str, Any] = {name: data[name] for name in _FIELDS if name in data}
         if "server_aliases" in values:
             values["server_aliases"] = tuple(values["server_aliases"])
+        if canary_backend is not None and isinstance(data.get("canary"), dict):
+            values["canary"] = Canary.from_dict(data["canary"], canary_backend)
         return cls(**values)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from gitops_ingress.core.annotations import backends, catalogue, redirects, refused, routing
+from gitops_ingress.core.annotations import backends, canary, catalogue, redirects, refused, routing
 from gitops_ingress.core.annotations.model import (
     PREFIX,
     AnnotationSpec,
@@ -19,7 +19,7 @@ from gitops_ingress.core.annotations.model import (
     Status,
 )
 
-_FAMILIES = (routing.SPECS, redirects.SPECS, backends.SPECS, catalogue.SPECS)
+_FAMILIES = (routing.SPECS, redirects.SPECS, canary.SPECS, backends.SPECS, catalogue.SPECS)
 REGISTRY: dict[str, AnnotationSpec] = {spec.name: spec for family in _FAMILIES for spec in family}
 REGISTRY.update({name: refused.SNIPPET for name in refused.SNIPPETS})
 REGISTRY.update({name: refused.AUTH_TLS for name in refused.AUTH_TLS_KEYS})
@@ -45,8 +45,8 @@ def parsed(annotations: Mapping[str, str]) -> dict[str, object]:
     values: dict[str, object] = {}
     for key, raw in annotations.items():
         spec = lookup(key)
-        if spec is None or spec.status not in (Status.HONOURED, Status.DIFFERENT):
-            continue
+        if spec is None or spec.status not in (Status.HONOURED, Status.DIFFERENT) or spec.family == canary.FAMILY:
+            continue  # the canary family is read by canary.policy
         try:
             values[spec.name] = spec.parse(raw)
         except AnnotationValueError:

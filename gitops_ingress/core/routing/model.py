@@ -145,7 +145,9 @@ class Route:
 def _effects(data: Any, path: str) -> RouteEffects | None:
     if not data:
         return None
-    return RouteEffects.from_dict(data).with_rewrite_path(path)
+    canary = data.get("canary")
+    backend = backend_from_dict(canary["backend"]) if isinstance(canary, dict) else None
+    return RouteEffects.from_dict(data, backend).with_rewrite_path(path)
 
 
 @dataclass(frozen=True, slots=True)
