@@ -303,6 +303,7 @@ def annotations_comparison(opts: argparse.Namespace, load: Callable[[bytes, int]
     alternating pairs of runs (target: within 2 %); (2) the regex host with rewrite, ours against
     nginx's ``location ~*`` + ``rewrite`` (target >= 0.8)."""
     ratios: list[float] = []
+    cpu_ratios: list[float] = []
     for pair_no in range(opts.pairs):
         runs: dict[str, dict[str, float]] = {}
         order = ("plain", "annotated") if pair_no % 2 == 0 else ("annotated", "plain")
@@ -310,6 +311,7 @@ def annotations_comparison(opts: argparse.Namespace, load: Callable[[bytes, int]
             load(messages[which], 200 + 2 * pair_no + step)
             runs[which] = wrk(ports["ours"], max(opts.duration // 2, 1), pid=pids["ours"], pin=opts.pin)
         ratios.append(runs["annotated"]["rps"] / runs["plain"]["rps"])
+        cpu_ratios.append(runs["annotated"]["cpu_us"] / runs["plain"]["cpu_us"])
     load(messages["annotated"], 300)
     nginx_runs, ours_runs = [], []
     for _ in range(opts.rounds):
@@ -320,7 +322,8 @@ def annotations_comparison(opts: argparse.Namespace, load: Callable[[bytes, int]
     slower = 100 * (1 - statistics.median(ratios))
     print(f"\nannotations, wrk -t1 -c50, {opts.pairs} pairs of {max(opts.duration // 2, 1)} s and {opts.rounds} "
           f"rounds of {opts.duration} s ({os.cpu_count()} cores)")  # fmt: skip
-    print(f"plain host beside annotated hosts vs alone: {slower:+.1f} % slower (target <= 2 %), pairs: "
+    print(f"plain host beside annotated hosts vs alone: {slower:+.1f} % slower (target <= 2 %), CPU per "
+          f"request {100 * (statistics.median(cpu_ratios) - 1):+.1f} %; pairs (req/s): "
           + ", ".join(f"{ratio:.3f}" for ratio in ratios))  # fmt: skip
     n_rps, o_rps = median(nginx_runs, "rps"), median(ours_runs, "rps")
     print(f"regex host with rewrite-target: nginx {n_rps:.0f} req/s, ours {o_rps:.0f}: {o_rps / n_rps:.2f} "

@@ -7,6 +7,7 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
   (308 to the annotated host), ``app-root`` (302 for ``/``), ``temporal-redirect`` /
   ``permanent-redirect`` (their codes), then HTTPS enforcement (308; ``force-ssl-redirect`` even
   for a host without TLS, ``ssl-redirect: "false"`` opts out of the default, decide.py);
+* ``refused``: 403 for a client address the route's allow/deny ranges exclude;
 * ``to_canary``: whether a route's canary takes this request: header, then cookie, then weight,
   drawn from the server's own ``random.Random`` (seeded by ``ProxySettings.canary_seed``);
 * ``adjust``: what the upstream is sent: the ``rewrite-target`` path (the query kept, as nginx
@@ -74,6 +75,22 @@ def _cookie(header: bytes, name: bytes) -> bytes | None:
         if key.lower() == name:  # nginx compares cookie names case-insensitively
             return value
     return None
+
+
+def refused(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
+    """403 for a client outside the route's allowed ranges or inside its denied ones."""
+    if not effects.limits_clients:
+        return None
+    conn = ex.conn
+    peer = conn.client_ip
+    trusted = conn.ctx.listener.trusted
+    client = peer
+    if trusted.trusts(peer):
+        client = trusted.client_of(ex.head.forwarded_for + b", " + peer if ex.head.forwarded_for else peer)
+    if effects.admits(client.decode("latin-1")):
+        return None
+    close = not ex.reusable()
+    return pages.error(403, "the client address is not allowed here", close), close
 
 
 def to_canary(ex: Exchange, canary: Canary, draws: random.Random) -> bool:

@@ -142,11 +142,15 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         if ctx.tls_redirect_hosts(host):
             close = not ex.reusable()
             return pages.redirect(b"https://" + host.encode() + target, close=close), close
-    canary = effects.canary if effects is not None else None
-    if canary is not None and annotated.to_canary(ex, canary, ctx.state.canary_draws):
-        alternative = canary.backend
-        service = alternative if isinstance(alternative, ServiceRef) else None
-        endpoints = snapshot.endpoints(service) if service is not None else ()
+    if effects is not None:
+        local = annotated.refused(ex, effects)
+        if local is not None:
+            return local
+        canary = effects.canary
+        if canary is not None and annotated.to_canary(ex, canary, ctx.state.canary_draws):
+            alternative = canary.backend
+            service = alternative if isinstance(alternative, ServiceRef) else None
+            endpoints = snapshot.endpoints(service) if service is not None else ()
     ex.kind = kind
     ex.branch = branch
     ex.host_group = host_group

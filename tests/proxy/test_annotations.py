@@ -11,6 +11,7 @@ import pytest
 
 from gitops_ingress.core.annotations import PREFIX
 from gitops_ingress.core.routing import RoutingState, compile_routes
+from gitops_ingress.proxy.config import ProxySettings
 from tests.core.test_validation_environment import SETTINGS, env
 from tests.proxy.conftest import backends
 from tests.proxy.rawclient import exchange
@@ -158,3 +159,29 @@ def test_from_to_www_redirects_the_twin_host(serve) -> None:
     response = get(port, "www.fromtowwwredirect.bar.com", "/foo")
     assert (response.status, response.header("location")) == (308, "http://fromtowwwredirect.bar.com/foo")
     assert upstream_saw(get(port, "fromtowwwredirect.bar.com", "/foo"))["path"] == "/foo"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "status"),
+    [
+        ({"whitelist-source-range": "10.0.0.0/8, 192.168.0.0/16"}, 403),
+        ({"whitelist-source-range": "127.0.0.1"}, 200),
+        ({"allowlist-source-range": "127.0.0.0/8"}, 200),
+        ({"denylist-source-range": "127.0.0.1/32"}, 403),
+        ({"denylist-source-range": "127.0.0.1", "whitelist-source-range": "127.0.0.0/8"}, 403),  # deny first
+    ],
+)
+def test_source_ranges_admit_or_refuse_the_client(serve, annotations, status) -> None:
+    """e2e ipwhitelist.go / ipdenylist.go: 403 for a client the ranges exclude."""
+    port, _ = serve(ingress(host="ipallow.foo.com", annotations={P + k: v for k, v in annotations.items()}))
+    assert get(port, "ipallow.foo.com", "/").status == status
+
+
+def test_source_ranges_judge_the_client_a_trusted_proxy_names(serve) -> None:
+    settings = ProxySettings(trusted_proxies=("127.0.0.1/32",))
+    obj = ingress(host="ipallow.foo.com", annotations={P + "whitelist-source-range": "192.0.2.0/24"})
+    port, _ = serve(obj, settings=settings)
+    assert get(port, "ipallow.foo.com", "/", b"X-Forwarded-For: 192.0.2.7\r\n").status == 200
+    assert get(port, "ipallow.foo.com", "/", b"X-Forwarded-For: 198.51.100.1, 192.0.2.7\r\n").status == 200
+    assert get(port, "ipallow.foo.com", "/", b"X-Forwarded-For: 198.51.100.1\r\n").status == 403
+    assert get(port, "ipallow.foo.com", "/").status == 403  # the proxy itself is not in the range

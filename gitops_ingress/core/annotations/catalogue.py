@@ -40,8 +40,6 @@ _REASONS: dict[str, str] = {
     "global-rate-limit-key": "needs a shared memcached; not supported",
     "global-rate-limit-ignored-cidrs": "needs a shared memcached; not supported",
     # access
-    "whitelist-source-range": _PLANNED,
-    "denylist-source-range": _PLANNED,
     "auth-type": _PLANNED,
     "auth-secret": _PLANNED,
     "auth-secret-type": _PLANNED,

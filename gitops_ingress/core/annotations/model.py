@@ -14,6 +14,7 @@ never looks further (docs/dev/architecture.md, the request path pays per route a
 from __future__ import annotations
 
 import enum
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # routing's model imports this one; a Canary only holds its b
     from gitops_ingress.core.routing.model import Backend
 
 PREFIX = "nginx.ingress.kubernetes.io/"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Status(str, enum.Enum):
@@ -162,12 +164,37 @@ class RouteEffects:
     from_to_www: bool = False
     www_redirect: str = ""  # on the generated www/non-www twin of a host: 308 to this host
     canary: Canary | None = None  # set on the main route only (routing/compile.py)
+    allow_ranges: tuple[str, ...] = ()  # whitelist/allowlist-source-range: only these clients
+    deny_ranges: tuple[str, ...] = ()  # denylist-source-range: never these clients
+    _networks: tuple[tuple[Network, ...], tuple[Network, ...]] = field(
+        default=((), ()), init=False, repr=False, compare=False, hash=False
+    )
     _template: tuple[TemplatePart, ...] = field(default=(), init=False, repr=False, compare=False, hash=False)
     _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.rewrite_target:
             object.__setattr__(self, "_template", rewrite_parts(self.rewrite_target))
+        if self.allow_ranges or self.deny_ranges:
+            allow = tuple(ipaddress.ip_network(cidr) for cidr in self.allow_ranges)
+            object.__setattr__(self, "_networks", (allow, tuple(ipaddress.ip_network(c) for c in self.deny_ranges)))
+
+    @property
+    def limits_clients(self) -> bool:
+        return bool(self.allow_ranges or self.deny_ranges)
+
+    def admits(self, address: str) -> bool:
+        """nginx's order: the deny list first, then the allow list (and deny all others)."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        allow, deny = self._networks
+        if any(ip in network for network in deny):
+            return False
+        return not allow or any(ip in network for network in allow)
 
     def with_rewrite_path(self, path: str) -> RouteEffects:
         """The same effects with the rewrite regex of the route path compiled (one per route)."""
@@ -201,8 +228,9 @@ class RouteEffects:
         """The wire form back; ``canary_backend``: the canary's backend, read by the caller from
         ``data["canary"]["backend"]`` (routing's model knows backends)."""
         values: dict[str, Any] = {name: data[name] for name in _FIELDS if name in data}
-        if "server_aliases" in values:
-            values["server_aliases"] = tuple(values["server_aliases"])
+        for name in ("server_aliases", "allow_ranges", "deny_ranges"):
+            if name in values:
+                values[name] = tuple(values[name])
         if canary_backend is not None and isinstance(data.get("canary"), dict):
             values["canary"] = Canary.from_dict(data["canary"], canary_backend)
         return cls(**values)
@@ -221,4 +249,6 @@ _FIELDS = (
     "server_aliases",
     "from_to_www",
     "www_redirect",
+    "allow_ranges",
+    "deny_ranges",
 )

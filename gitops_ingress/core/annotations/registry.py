@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from gitops_ingress.core.annotations import backends, canary, catalogue, redirects, refused, routing
+from gitops_ingress.core.annotations import access, backends, canary, catalogue, redirects, refused, routing
 from gitops_ingress.core.annotations.model import (
     PREFIX,
     AnnotationSpec,
@@ -19,7 +19,7 @@ from gitops_ingress.core.annotations.model import (
     Status,
 )
 
-_FAMILIES = (routing.SPECS, redirects.SPECS, canary.SPECS, backends.SPECS, catalogue.SPECS)
+_FAMILIES = (routing.SPECS, redirects.SPECS, canary.SPECS, access.SPECS, backends.SPECS, catalogue.SPECS)
 REGISTRY: dict[str, AnnotationSpec] = {spec.name: spec for family in _FAMILIES for spec in family}
 REGISTRY.update({name: refused.SNIPPET for name in refused.SNIPPETS})
 REGISTRY.update({name: refused.AUTH_TLS for name in refused.AUTH_TLS_KEYS})
@@ -54,6 +54,30 @@ def parsed(annotations: Mapping[str, str]) -> dict[str, object]:
     return values
 
 
+def _text(values: Mapping[str, object], name: str) -> str:
+    value = values.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _number(values: Mapping[str, object], name: str, default: int) -> int:
+    value = values.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _flag(values: Mapping[str, object], name: str) -> bool | None:
+    value = values.get(name)
+    return value if isinstance(value, bool) else None
+
+
+def _names(values: Mapping[str, object], *names: str) -> tuple[str, ...]:
+    """The first of ``names`` that is set (a tuple of strings by its parser), else ``()``."""
+    for name in names:
+        value = values.get(name)
+        if isinstance(value, tuple):
+            return tuple(str(item) for item in value)
+    return ()
+
+
 def effects_of(annotations: Mapping[str, str]) -> RouteEffects | None:
     """What an Ingress's annotations do to its routes; None when they do nothing (most Ingresses)."""
     if not annotations:
@@ -63,23 +87,25 @@ def effects_of(annotations: Mapping[str, str]) -> RouteEffects | None:
         return None
     redirect_url, redirect_code = "", 0
     if "temporal-redirect" in values:  # ingress-nginx: temporal wins over permanent
-        redirect_url, redirect_code = str(values["temporal-redirect"]), int(values.get("temporal-redirect-code", 302))  # type: ignore[call-overload]
+        redirect_url, redirect_code = _text(values, "temporal-redirect"), _number(values, "temporal-redirect-code", 302)
     elif "permanent-redirect" in values:
-        redirect_url, redirect_code = str(values["permanent-redirect"]), int(values.get("permanent-redirect-code", 301))  # type: ignore[call-overload]
-    rewrite_target = str(values.get("rewrite-target", ""))
-    ssl_redirect = values.get("ssl-redirect")
+        redirect_url = _text(values, "permanent-redirect")
+        redirect_code = _number(values, "permanent-redirect-code", 301)
+    rewrite_target = _text(values, "rewrite-target")
     effects = RouteEffects(
         rewrite_target=rewrite_target,
-        regex=bool(rewrite_target) or bool(values.get("use-regex", False)),
-        app_root=str(values.get("app-root", "")),
-        x_forwarded_prefix=str(values.get("x-forwarded-prefix", "")),
-        upstream_vhost=str(values.get("upstream-vhost", "")),
+        regex=bool(rewrite_target) or bool(_flag(values, "use-regex")),
+        app_root=_text(values, "app-root"),
+        x_forwarded_prefix=_text(values, "x-forwarded-prefix"),
+        upstream_vhost=_text(values, "upstream-vhost"),
         redirect_url=redirect_url,
         redirect_code=redirect_code,
-        ssl_redirect=ssl_redirect if isinstance(ssl_redirect, bool) else None,
-        force_ssl_redirect=bool(values.get("force-ssl-redirect", False)),
-        server_aliases=tuple(values.get("server-alias", ())),  # type: ignore[arg-type]
-        from_to_www=bool(values.get("from-to-www-redirect", False)),
+        ssl_redirect=_flag(values, "ssl-redirect"),
+        force_ssl_redirect=bool(_flag(values, "force-ssl-redirect")),
+        server_aliases=_names(values, "server-alias"),
+        from_to_www=bool(_flag(values, "from-to-www-redirect")),
+        allow_ranges=_names(values, "allowlist-source-range", "whitelist-source-range"),
+        deny_ranges=_names(values, "denylist-source-range"),
     )
     return None if effects == NO_EFFECTS else effects
 
