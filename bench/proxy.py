@@ -328,7 +328,8 @@ def annotations_comparison(opts: argparse.Namespace, load: Callable[[bytes, int]
     n_rps, o_rps = median(nginx_runs, "rps"), median(ours_runs, "rps")
     print(f"regex host with rewrite-target: nginx {n_rps:.0f} req/s, ours {o_rps:.0f}: {o_rps / n_rps:.2f} "
           f"(target >= 0.8); CPU per request nginx {median(nginx_runs, 'cpu_us'):.1f} us, "
-          f"ours {median(ours_runs, 'cpu_us'):.1f} us")  # fmt: skip
+          f"ours {median(ours_runs, 'cpu_us'):.1f} us; non-2xx or failed: nginx "
+          f"{sum(run['failed'] for run in nginx_runs):.0f}, ours {sum(run['failed'] for run in ours_runs):.0f}")  # fmt: skip
     return 0
 
 
