@@ -78,6 +78,7 @@ def test_a_refused_annotation_is_an_error_and_a_policy_denial_is_not_reported_tw
         ("upstream-vhost", "not a host!", "not a host name"),
         ("whitelist-source-range", "10.0.0.0/8, not-a-cidr", "not an IP address or CIDR"),
         ("canary-weight", "ten", "not a whole number"),
+        ("load-balance", "random", "not a load-balancing algorithm"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_file_line_and_rule(key: str, value: str, words: str) -> None:

@@ -71,7 +71,6 @@ _REASONS: dict[str, str] = {
     "connection-proxy-header": _NGINX_ONLY,
     # backends
     "service-upstream": _PLANNED,
-    "load-balance": _PLANNED + "; endpoints are chosen round robin",
     "upstream-hash-by": "consistent hashing is not supported",
     "upstream-hash-by-subset": "consistent hashing is not supported",
     "upstream-hash-by-subset-size": "consistent hashing is not supported",
