@@ -6,10 +6,13 @@ from gitops_ingress.core.annotations import values
 from gitops_ingress.core.annotations.model import AnnotationSpec, Status
 
 FAMILY = "redirects"
+_KEEPS_SLASH = (
+    "the 308 keeps the request URI as sent; ingress-nginx drops a trailing slash unless preserve-trailing-slash"
+)
 
 SPECS = (
-    AnnotationSpec("ssl-redirect", Status.HONOURED, "", values.boolean, FAMILY),
-    AnnotationSpec("force-ssl-redirect", Status.HONOURED, "", values.boolean, FAMILY),
+    AnnotationSpec("ssl-redirect", Status.DIFFERENT, _KEEPS_SLASH, values.boolean, FAMILY),
+    AnnotationSpec("force-ssl-redirect", Status.DIFFERENT, _KEEPS_SLASH, values.boolean, FAMILY),
     AnnotationSpec("permanent-redirect", Status.HONOURED, "", values.url, FAMILY),
     AnnotationSpec("permanent-redirect-code", Status.HONOURED, "", values.redirect_code, FAMILY),
     AnnotationSpec("temporal-redirect", Status.HONOURED, "", values.url, FAMILY),
@@ -23,8 +26,8 @@ SPECS = (
     ),
     AnnotationSpec(
         "preserve-trailing-slash",
-        Status.HONOURED,
-        "the HTTPS redirect always keeps the request's path as it was",
+        Status.DIFFERENT,
+        '"true" is the only behaviour: the HTTPS redirect always keeps a trailing slash',
         values.boolean,
         FAMILY,
     ),
