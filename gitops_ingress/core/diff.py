@@ -30,7 +30,16 @@ from typing import Any
 
 from gitops_ingress.core.routing import Backend, RouteTable, ServiceRef
 from gitops_ingress.core.routing.model import Route
-from gitops_ingress.core.routing.probes import DEFAULT, Decider, Outcome, Probe, outcome, probes
+from gitops_ingress.core.routing.probes import (
+    DEFAULT,
+    FRESH_LABEL,
+    OTHER_HOST_PARENT,
+    Decider,
+    Outcome,
+    Probe,
+    outcome,
+    probes,
+)
 from gitops_ingress.core.routing.table import EMPTY_TABLE
 
 
@@ -82,6 +91,8 @@ class RouteChange:
     def message(self) -> str:
         if self.request is None:
             return self.detail
+        if self.before == self.after and self.detail:  # a canary's share moved, no single request did
+            return f"{self.request}: {self.detail}"
         text = f"{self.request} now goes to {self.after or '404'} instead of {self.before or '404'}"
         return f"{text}; {self.detail}" if self.detail else text
 
@@ -133,7 +144,51 @@ def diff_tables(base: RouteTable, head: RouteTable, environment: str = "") -> li
             continue
         found[before.decided_by, after.decided_by] = sides.change(environment, probe, before, after)
     changes = sorted(found.values(), key=_order)
-    return changes + _tls_changes(base, head, environment)
+    return changes + _split_changes(base, head, environment) + _tls_changes(base, head, environment)
+
+
+def _split(route: Route) -> str:
+    """Where a route's requests go when a canary takes some of them (core/annotations/canary.py)."""
+    canary = route.effects.canary if route.effects is not None else None
+    if canary is None:
+        return f"100 % to {route.backend}"
+    return f"{100 - 100 * canary.weight / canary.weight_total:g} % to {route.backend}, {canary.split}"
+
+
+def _split_changes(base: RouteTable, head: RouteTable, env: str) -> list[RouteChange]:
+    """A canary's share changing moves requests, though no one request's main backend changed
+    (so no probe sees it): one entry per route whose split differs, with both splits."""
+    old, new = base.effective_routes(), head.effective_routes()
+    found = []
+    for key in sorted(old.keys() & new.keys()):
+        was, route = old[key], new[key]
+        if was.backend != route.backend or (before := _split(was)) == (after := _split(route)):
+            continue
+        request = ExampleRequest(_example_host(route.host), route.path or "/")
+        backend = str(route.backend)
+        found.append(
+            RouteChange(
+                ChangeKind.RETARGETED,
+                env,
+                route.host,
+                route.path,
+                route.path_type,
+                request,
+                backend,
+                backend,
+                was.source,
+                route.source,
+                f"split {before} -> {after}",
+            )
+        )
+    return found
+
+
+def _example_host(host: str) -> str:
+    """A request host a rule host answers: itself, a name under a wildcard, any name for none."""
+    if not host:
+        return f"{FRESH_LABEL}.{OTHER_HOST_PARENT}"
+    return f"{FRESH_LABEL}.{host[2:]}" if host.startswith("*.") else host
 
 
 _KIND_ORDER = {kind: rank for rank, kind in enumerate(ChangeKind)}

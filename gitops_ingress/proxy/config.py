@@ -47,6 +47,8 @@ class ProxySettings:
     debug_pages: bool = False  # error pages name the Service behind them (proxy/pages.py); logs always do
     workers: int = 1
     drain_timeout: float = 30.0  # SIGTERM: how long in-flight requests may take to finish
+    # seed of the canary-weight draws (proxy/annotated.py); None: from the system, a fixed one for tests
+    canary_seed: int | None = None
 
     def validated(self) -> ProxySettings:
         """Self, or a ConfigError naming the first field that cannot work."""

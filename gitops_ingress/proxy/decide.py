@@ -15,7 +15,8 @@ endpoint lookup with its dataclass hashes) was about a fifth of the proxy's own 
 a hit is one tuple and one dict lookup, whatever the size of the route table. Snapshots are
 immutable (proxy/snapshot.py), so nothing else can make an entry stale. The cache is bounded
 and simply emptied when full, so a flood of distinct hosts or paths costs a miss each, nothing
-more. The TLS redirect is decided before it (certificates change apart from snapshots).
+more. The TLS redirect is decided per request after it (certificates change apart from snapshots,
+and a route's ``ssl-redirect: "false"`` opts out); annotated routes go through proxy/annotated.py.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 from httptools import HttpParserInvalidURLError, parse_url
 
 from gitops_ingress.core.routing import ServiceRef, normalize_host
-from gitops_ingress.proxy import pages
+from gitops_ingress.proxy import annotated, pages
 from gitops_ingress.proxy.forwarding import valid_host
 
 if TYPE_CHECKING:
+    from gitops_ingress.core.annotations import RouteEffects
     from gitops_ingress.core.backends import Endpoint
     from gitops_ingress.core.routing import Resolution
     from gitops_ingress.proxy.exchange import Exchange
@@ -40,8 +42,19 @@ log = logging.getLogger("gitops_ingress.proxy")
 
 LocalAnswer = tuple[bytes, bool]  # (whole response, close the connection after it)
 # kind, branch, host group, where requests with those labels are counted, Service (None: no
-# Service to proxy to), its endpoints, upstream Host bytes, and the Resolution itself (404 page)
-Routed = tuple[str, str, str, "RequestCounter", "ServiceRef | None", "tuple[Endpoint, ...]", bytes, "Resolution"]
+# Service to proxy to), its endpoints, upstream Host bytes, the Resolution itself (404 page), and
+# the route's annotation effects (None for a plain route: proxy/annotated.py is never called)
+Routed = tuple[
+    str,
+    str,
+    str,
+    "RequestCounter",
+    "ServiceRef | None",
+    "tuple[Endpoint, ...]",
+    bytes,
+    "Resolution",
+    "RouteEffects | None",
+]
 DEFAULT_CACHE_ENTRIES = 4096
 
 
@@ -90,6 +103,7 @@ def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyOb
         snapshot.endpoints(service) if service is not None else (),
         resolution.upstream_host.encode() if preview else raw_host,
         resolution,
+        match.route.effects if match.route is not None else None,
     )
 
 
@@ -115,15 +129,28 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         target = (url.path or b"/") + (b"?" + url.query if url.query else b"")
         ex.target = target  # the head is shared (proxy/repeats.py): the origin-form is this request's
     ctx = ex.conn.ctx
-    if ctx.tls_redirect_hosts is not None:
+    snapshot = ctx.holder.current
+    kind, branch, host_group, counter, service, endpoints, upstream_host, resolution, effects = ctx.state.routes.route(
+        snapshot, raw_host, target, ctx.observer
+    )
+    if effects is not None:
+        local = annotated.answer(ex, effects, raw_host, target, ctx.listener.scheme)
+        if local is not None:
+            return local
+    if ctx.tls_redirect_hosts is not None and (effects is None or effects.ssl_redirect is not False):
         host = normalize_host(raw_host.decode("ascii"))
         if ctx.tls_redirect_hosts(host):
             close = not ex.reusable()
             return pages.redirect(b"https://" + host.encode() + target, close=close), close
-    snapshot = ctx.holder.current
-    kind, branch, host_group, counter, service, endpoints, upstream_host, resolution = ctx.state.routes.route(
-        snapshot, raw_host, target, ctx.observer
-    )
+    if effects is not None:
+        local = annotated.refused(ex, effects)
+        if local is not None:
+            return local
+        canary = effects.canary
+        if canary is not None and annotated.to_canary(ex, canary, ctx.state.canary_draws):
+            alternative = canary.backend
+            service = alternative if isinstance(alternative, ServiceRef) else None
+            endpoints = snapshot.endpoints(service) if service is not None else ()
     ex.kind = kind
     ex.branch = branch
     ex.host_group = host_group
@@ -153,4 +180,6 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     ex.forwarded_host = raw_host
     ex.upstream_host = upstream_host
     ex.request_id = head.request_id or ctx.state.request_ids.next()
+    if effects is not None:
+        annotated.adjust(ex, effects)
     return None

@@ -17,8 +17,13 @@ import html
 from functools import lru_cache
 
 REASONS: dict[int, bytes] = {
+    301: b"Moved Permanently",
+    302: b"Found",
+    303: b"See Other",
+    307: b"Temporary Redirect",
     308: b"Permanent Redirect",
     400: b"Bad Request",
+    403: b"Forbidden",
     404: b"Not Found",
     405: b"Method Not Allowed",
     408: b"Request Timeout",
@@ -95,7 +100,8 @@ def not_found(host: str, *, unknown_preview: bool, preview_domain: str, want_htm
     return response(404, page.encode(), content_type=b"text/html; charset=utf-8", close=close)
 
 
-def redirect(location: bytes, *, close: bool) -> bytes:
-    """308 keeps the method and body, unlike 301 (plain HTTP to HTTPS for TLS hosts)."""
+def redirect(location: bytes, *, close: bool, status: int = 308) -> bytes:
+    """308 keeps the method and body, unlike 301 (plain HTTP to HTTPS for TLS hosts); the
+    redirect annotations choose their own code (proxy/annotated.py)."""
     body = b"Redirecting to " + location + b"\n"
-    return response(308, body, close=close, extra=b"Location: " + location + b"\r\n")
+    return response(status, body, close=close, extra=b"Location: " + location + b"\r\n")

@@ -14,6 +14,7 @@ the one call they make.
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 import ssl
 from collections.abc import Callable
@@ -48,6 +49,7 @@ class ServerState:
     request_ids: RequestIds = field(default_factory=RequestIds)
     routes: RouteCache = field(default_factory=RouteCache)  # per snapshot; see proxy/decide.py
     request_heads: RequestHeads = field(default_factory=RequestHeads)  # see proxy/repeats.py
+    canary_draws: random.Random = field(default_factory=random.Random)  # canary-weight (proxy/annotated.py)
 
     def opened(self, conn: ClientConnection) -> None:
         self.connections.add(conn)
@@ -92,7 +94,7 @@ class ProxyServer:
         self.holder = holder
         self.observer = observer
         self.on_access = on_access if settings.access_log else None
-        self.state = ServerState()
+        self.state = ServerState(canary_draws=random.Random(self.settings.canary_seed))
         self.state.idle.set()
         self.pool = UpstreamPool(self.settings, observer)
         self.trusted = TrustedProxies(self.settings.trusted_proxies)  # shared by the listeners

@@ -79,7 +79,11 @@ def _validate(cli, *args: str) -> tuple[int, list[dict[str, Any]]]:  # type: ign
 
 def test_an_overlay_is_validated_as_kustomize_renders_it(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     root = _repository(tmp_path)
-    assert _validate(cli, str(root / "environments")) == (0, [])
+    code, findings = _validate(cli, str(root / "environments"))
+    # the one finding is true, and it names the patch that set the annotation, not the render
+    assert code == 0 and [(f["rule"], Path(f["file"]).relative_to(root).as_posix(), f["line"]) for f in findings] == [
+        ("annotation/ignored", "environments/prod/tls.yaml", 6)
+    ]
     built = build_paths([str(root / "environments")])
     (item,) = built.environments["prod"].ingresses
     # namespace, namePrefix, commonLabels and both patches applied, as kubectl kustomize does

@@ -50,6 +50,8 @@ TEXT = to_yaml(WEB)
 DUPLICATE = insert_line_after(TEXT, "namespace:", "name: again")
 FALLBACK = {"service": {"name": "a", "port": {"number": 80}}}
 SNIPPET = "nginx.ingress.kubernetes.io/configuration-snippet"
+REDIRECT_CODE = "nginx.ingress.kubernetes.io/permanent-redirect-code"
+AUTH_TLS = "nginx.ingress.kubernetes.io/auth-tls-secret"
 
 CASES: dict[str, tuple[dict[str, str | bytes], Expected]] = {
     "duplicate-key": case({"a.yaml": DUPLICATE}, "yaml/duplicate-key", "a.yaml", line_of(DUPLICATE, "name: again")),
@@ -107,6 +109,15 @@ CASES: dict[str, tuple[dict[str, str | bytes], Expected]] = {
         "policy/denied-annotation",
         "a.yaml",
         f"{SNIPPET}:",
+    ),
+    "annotation-value": case(
+        {"a.yaml": ingress(annotations={REDIRECT_CODE: "200"})},
+        "annotation/invalid-value",
+        "a.yaml",
+        f"{REDIRECT_CODE}:",
+    ),
+    "auth-tls-annotation": case(
+        {"a.yaml": ingress(annotations={AUTH_TLS: "shop/ca"})}, "annotation/refused", "a.yaml", f"{AUTH_TLS}:"
     ),
 }
 

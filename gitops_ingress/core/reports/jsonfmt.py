@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from gitops_ingress.core.diff import RouteDiff
+from gitops_ingress.core.reports import annotation_table
 from gitops_ingress.core.reports.summary import ValidationReport
 
 
@@ -16,6 +17,7 @@ def render_findings(report: ValidationReport) -> str:
         "objects": report.objects,
         "environments": list(report.environments),
         "findings": [finding.model_dump(mode="json") for finding in report.findings],
+        "annotations": annotation_table.json_list(report.annotations),
     }
     return json.dumps(document, indent=2) + "\n"
 

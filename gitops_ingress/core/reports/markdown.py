@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from gitops_ingress.core.diff import RouteDiff
+from gitops_ingress.core.reports import annotation_table
 from gitops_ingress.core.reports.summary import ValidationReport
 
 _CHANGE_TITLES = {
@@ -58,6 +59,7 @@ def render_findings(report: ValidationReport) -> str:
                 f"| {cell(finding.rule)} | {cell(message)} |"
             )
         lines.append("")
+    lines += annotation_table.markdown_table(report.annotations, cell)
     return "\n".join(lines)
 
 

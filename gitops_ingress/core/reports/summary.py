@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gitops_ingress.core.annotations.usage import AnnotationUse
 from gitops_ingress.core.findings import Finding, Severity, sorted_findings
 
 
@@ -14,6 +15,7 @@ class ValidationReport:
     objects: int = 0
     environments: tuple[str, ...] = ()
     tool_version: str = ""
+    annotations: tuple[AnnotationUse, ...] = ()  # the support table (core/reports/annotation_table.py)
     counts: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:

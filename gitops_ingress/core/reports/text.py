@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from gitops_ingress.core.diff import ChangeKind, RouteDiff
 from gitops_ingress.core.findings import Severity
+from gitops_ingress.core.reports import annotation_table
 from gitops_ingress.core.reports.summary import ValidationReport
 
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.NOTICE: "36"}
@@ -34,6 +35,7 @@ def render_findings(report: ValidationReport, *, color: bool = False) -> str:
         lines.append(f"{where}: {severity} {finding.rule}: {finding.message}")
         if finding.hint:
             lines.append(f"    hint: {finding.hint}")
+    lines += annotation_table.text_lines(report.annotations)
     lines.append(_paint(report.headline(), "32" if report.ok else "31", color))
     return "\n".join(lines) + "\n"
 

@@ -10,7 +10,11 @@ still shows what is usable.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 
+from gitops_ingress.core.annotations import RouteEffects, effects_of
+from gitops_ingress.core.annotations import canary as canary_family
+from gitops_ingress.core.annotations.model import Canary
 from gitops_ingress.core.models import IngressBackend, LocatedIngress
 from gitops_ingress.core.routing.model import PATH_TYPES, Backend, ResourceRef, Route, ServiceRef, TLSEntry
 from gitops_ingress.core.routing.table import RouteTable
@@ -50,6 +54,7 @@ def routes_of(item: LocatedIngress) -> list[Route]:
     spec = item.ingress.spec
     if spec is None:
         return []
+    effects = effects_of(item.ingress.metadata.annotations)
     routes: list[Route] = []
     for rule_index, rule in enumerate(spec.rules):
         if rule.http is None or not rule.http.paths:
@@ -72,9 +77,56 @@ def routes_of(item: LocatedIngress) -> list[Route]:
                     file=position.file,
                     line=position.line,
                     environment=item.environment,
+                    effects=None if effects is None else effects.with_rewrite_path(http_path.path or ""),
                 )
             )
     return routes
+
+
+def _with_canaries(routes: list[Route], canaries: Sequence[tuple[Route, dict[str, object]]]) -> list[Route]:
+    """Each canary route folded into the main route of the same host and path (one canary per
+    route, as ingress-nginx allows; the first by namespace/name). A canary without a main route
+    is served as an ordinary route (the registry's note on ``canary``)."""
+    if not canaries:
+        return routes
+    index = {route.key: position for position, route in enumerate(routes)}
+    folded = list(routes)
+    for route, policy in canaries:
+        position = index.get(route.key)
+        if position is None:
+            index[route.key] = len(folded)
+            folded.append(replace(route, effects=None))
+            continue
+        main = folded[position]
+        if main.effects is not None and main.effects.canary is not None:
+            continue
+        canary = Canary(route.backend, route.ingress, **policy)  # type: ignore[arg-type]
+        effects = replace(main.effects or RouteEffects(), canary=canary).with_rewrite_path(main.path)
+        folded[position] = replace(main, effects=effects)
+    return folded
+
+
+def _annotated_hosts(routes: Sequence[Route]) -> list[Route]:
+    """The routes that ``server-alias`` and ``from-to-www-redirect`` add: an alias serves the same
+    paths; the www/non-www twin of a host redirects (308) to it. A name that is already a rule
+    host keeps its own rules, as in ingress-nginx."""
+    hosts = {route.host for route in routes}
+    added: list[Route] = []
+    twins: set[str] = set()
+    for route in routes:
+        effects = route.effects
+        if effects is None or not route.host or route.host.startswith("*."):
+            continue
+        for alias in effects.server_aliases:
+            if alias not in hosts:
+                added.append(replace(route, host=alias))
+        if effects.from_to_www:
+            twin = route.host[4:] if route.host.startswith("www.") else f"www.{route.host}"
+            if twin not in hosts and twin not in twins:
+                twins.add(twin)
+                redirect = RouteEffects(www_redirect=route.host)
+                added.append(replace(route, host=twin, path="/", path_type="Prefix", effects=redirect))
+    return added
 
 
 def _default_route(item: LocatedIngress) -> Route | None:
@@ -93,7 +145,12 @@ def compile_routes(items: Sequence[LocatedIngress], settings: Settings) -> Route
     defaults: list[Route] = []
     tls: list[TLSEntry] = []
     catch_alls: list[tuple[str, Backend | None]] = []
+    canaries: list[tuple[Route, dict[str, object]]] = []
     for item in sorted(ours, key=lambda i: (i.key, i.environment)):
+        policy = canary_family.policy(item.ingress.metadata.annotations)
+        if policy is not None:
+            canaries.extend((route, policy) for route in routes_of(item))
+            continue
         routes.extend(routes_of(item))
         default = _default_route(item)
         spec = item.ingress.spec
@@ -108,6 +165,8 @@ def compile_routes(items: Sequence[LocatedIngress], settings: Settings) -> Route
                 catch_alls.append((rule.host, default.backend if default else None))
         for entry in spec.tls:
             tls.append(TLSEntry(tuple(entry.hosts), entry.secret_name or "", item.namespace, item.key))
+    routes = _with_canaries(routes, canaries)
+    routes.extend(_annotated_hosts(routes))
     default_backend = defaults[0] if defaults else None
     return RouteTable(routes, default_backend, tls, catch_alls)
 

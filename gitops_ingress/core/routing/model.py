@@ -12,6 +12,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from gitops_ingress.core.annotations.model import RouteEffects
+
 PathKind = Literal["Exact", "Prefix"]
 PATH_TYPES = ("Exact", "Prefix", "ImplementationSpecific")
 
@@ -85,6 +87,9 @@ class Route:
     file: str = ""
     line: int = 0
     environment: str = ""
+    # What its Ingress's honoured annotations do (core/annotations); None for a plain route, so
+    # the request path of a host without annotations never looks further.
+    effects: RouteEffects | None = None
 
     @property
     def kind(self) -> PathKind:
@@ -108,7 +113,7 @@ class Route:
         return f"{self.file}:{self.line}" if self.line else self.file
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "host": self.host,
             "path": self.path,
             "pathType": self.path_type,
@@ -118,6 +123,9 @@ class Route:
             "line": self.line,
             "environment": self.environment,
         }
+        if self.effects is not None:
+            data["annotations"] = self.effects.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Route:
@@ -130,7 +138,16 @@ class Route:
             file=_text(data.get("file")),
             line=int(data.get("line") or 0),
             environment=_text(data.get("environment")),
+            effects=_effects(data.get("annotations"), str(data.get("path") or "")),
         )
+
+
+def _effects(data: Any, path: str) -> RouteEffects | None:
+    if not data:
+        return None
+    canary = data.get("canary")
+    backend = backend_from_dict(canary["backend"]) if isinstance(canary, dict) else None
+    return RouteEffects.from_dict(data, backend).with_rewrite_path(path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -77,7 +78,7 @@ class PathTable:
     Each entry holds its ready-made RouteMatch, so a hit allocates nothing on the request path.
     """
 
-    __slots__ = ("catch_all", "exact", "fallback", "name", "prefix")
+    __slots__ = ("catch_all", "exact", "fallback", "name", "prefix", "regex")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -88,6 +89,24 @@ class PathTable:
         self.catch_all: Backend | None = None
         # What an unmatched path of this group gets: the catch-all, the default backend, or 404.
         self.fallback: RouteMatch = RouteMatch(None, None, name)
+        # A host with regex paths (an Ingress of it sets use-regex or rewrite-target): every
+        # non-Exact path, as ingress-nginx's ``location ~*``, longest first; None for plain hosts.
+        self.regex: tuple[tuple[re.Pattern[str], RouteMatch], ...] | None = None
+
+    def use_regex(self) -> None:
+        """Match every Prefix path of this group as a case-insensitive, start-anchored regular
+        expression, first match in order of path length, longest first (ingress-nginx sorts its
+        locations so, and nginx takes the first regex location that matches)."""
+        entries = sorted(self.prefix.values(), key=lambda m: (-len(m.route.path), m.route.path))  # type: ignore[union-attr]
+        compiled: list[tuple[re.Pattern[str], RouteMatch]] = []
+        for entry in entries:
+            path = entry.route.path  # type: ignore[union-attr]
+            try:
+                pattern = re.compile(path, re.IGNORECASE)
+            except re.error:  # validation refuses it (annotation/invalid-regex); match it literally
+                pattern = re.compile(re.escape(path), re.IGNORECASE)
+            compiled.append((pattern, entry))
+        self.regex = tuple(compiled)
 
     def add(self, route: Route) -> None:
         bucket = self.exact if route.kind == "Exact" else self.prefix
@@ -104,6 +123,8 @@ class PathTable:
         found = self.exact.get(path)
         if found is not None:
             return found
+        if self.regex is not None:
+            return next((entry for pattern, entry in self.regex if pattern.match(path)), None)
         prefix = self.prefix
         if not prefix:
             return None
@@ -146,8 +167,13 @@ class RouteTable:
         self._exact: dict[str, PathTable] = {}
         self._wildcard: dict[str, PathTable] = {}
         self._hostless: PathTable | None = None
+        regex_groups: set[str] = set()
         for route in self.routes:
             self._group(route.host).add(route)
+            if route.effects is not None and route.effects.regex:
+                regex_groups.add(route.host)
+        for host in regex_groups:  # use-regex applies to every path of the host (docs/migrating-from-ingress-nginx.md)
+            self._group(host).use_regex()
         for host, backend in catch_alls:
             group = self._group(host)
             if backend is not None and group.catch_all is None:
@@ -178,7 +204,7 @@ class RouteTable:
     def _fingerprint(self) -> str:
         digest = hashlib.sha256()
         for route in self.routes:
-            digest.update(f"{route.key}{route.backend}{route.ingress}\n".encode())
+            digest.update(f"{route.key}{route.backend}{route.ingress}{route.effects or ''}\n".encode())
         if self.default_backend is not None:
             digest.update(f"default {self.default_backend.backend}".encode())
         for entry in self.tls:

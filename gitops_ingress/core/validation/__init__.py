@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gitops_ingress.core.annotations.check import check_annotations
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.models import Ingress, IngressClass, LocatedIngress, SourceMap
 from gitops_ingress.core.settings import Settings
@@ -32,6 +33,7 @@ REQUEST_FILE = "<request>"
 __all__ = [
     "REQUEST_FILE",
     "is_ours",
+    "served_by_us_or_nginx",
     "validate_across_environments",
     "validate_environment",
     "validate_ingress",
@@ -47,15 +49,22 @@ is_ours = cross.is_ours
 NGINX_CLASS = "nginx"
 
 
+def served_by_us_or_nginx(item: LocatedIngress, settings: Settings) -> bool:
+    """Whether ingress-nginx's rules and annotations concern this Ingress at all."""
+    return cross.is_ours(item, settings) or item.ingress.class_name == NGINX_CLASS
+
+
 def validate_ingress(item: LocatedIngress, settings: Settings) -> list[Finding]:
     """The API server's checks on every Ingress, plus ingress-nginx's per-object admission checks
     on the Ingresses that we or ingress-nginx would serve (an ALB or AGIC Ingress's ``/*`` path is
-    its controller's business, not a warning of ours)."""
+    its controller's business, not a warning of ours), and on those the annotation registry's
+    checks (core/annotations/check.py)."""
     validation = settings.validation
     key = item.key
     findings = check_ingress(item.ingress, item.source, key, validation.strict_service_names)
-    if cross.is_ours(item, settings) or item.ingress.class_name == NGINX_CLASS:
+    if served_by_us_or_nginx(item, settings):
         findings.extend(inspect_ingress(item.ingress, item.source, key, validation.strict_path_charset))
+        findings.extend(check_annotations(item, settings.policy.denied_annotations))
     return findings
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator, Mapping, Sequence
 
+from gitops_ingress.core.annotations.canary import policy as canary_policy
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.models import FieldPath, HTTPIngressPath, LocatedIngress
 from gitops_ingress.core.routing.compile import is_ours as class_is_ours
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.validation.reporter import Reporter
-
-CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
 
 
 def is_ours(item: LocatedIngress, settings: Settings) -> bool:
@@ -70,7 +69,7 @@ _MATCH_KINDS = {"Exact": "Exact", "Prefix": "Prefix", "ImplementationSpecific": 
 
 
 def _is_canary(item: LocatedIngress) -> bool:
-    return item.ingress.metadata.annotations.get(CANARY_ANNOTATION) == "true"
+    return canary_policy(item.ingress.metadata.annotations) is not None
 
 
 def http_paths(

@@ -1,0 +1,132 @@
+"""Every other ingress-nginx annotation we know of, with why it has no effect here.
+
+Each is ``ignored``: the Ingress is served, the annotation does nothing, and validation warns at
+its line so nobody believes it works. The reasons are one line each; the migration page groups
+them (docs/migrating-from-ingress-nginx.md). A key that moves to honoured leaves this list for its
+family's module.
+"""
+
+from __future__ import annotations
+
+from gitops_ingress.core.annotations.model import AnnotationSpec, Status
+
+FAMILY = "not-yet"
+
+_PLANNED = "not honoured yet (planned: issue 16)"
+_NGINX_ONLY = "tunes nginx itself; this proxy has no such knob"
+_OBSERVABILITY = "observability of nginx modules; the proxy has its own metrics and access log"
+
+_REASONS: dict[str, str] = {
+    # limits and timeouts
+    "proxy-body-size": _PLANNED + "; the proxy's own body limit applies",
+    "proxy-connect-timeout": _PLANNED + "; the proxy's own timeouts apply",
+    "proxy-read-timeout": _PLANNED + "; the proxy's own timeouts apply",
+    "proxy-send-timeout": _PLANNED + "; the proxy's own timeouts apply",
+    "proxy-next-upstream": _PLANNED,
+    "proxy-next-upstream-timeout": _PLANNED,
+    "proxy-next-upstream-tries": _PLANNED,
+    "proxy-request-buffering": "the proxy always streams request bodies",
+    "proxy-buffering": _PLANNED + "; the proxy streams responses",
+    "limit-rps": _PLANNED,
+    "limit-rpm": _PLANNED,
+    "limit-connections": _PLANNED,
+    "limit-burst-multiplier": _PLANNED,
+    "limit-allowlist": _PLANNED,
+    "limit-whitelist": _PLANNED,
+    "limit-rate": "response bandwidth limits are not supported",
+    "limit-rate-after": "response bandwidth limits are not supported",
+    "global-rate-limit": "needs a shared memcached; not supported",
+    "global-rate-limit-window": "needs a shared memcached; not supported",
+    "global-rate-limit-key": "needs a shared memcached; not supported",
+    "global-rate-limit-ignored-cidrs": "needs a shared memcached; not supported",
+    # access
+    "auth-type": _PLANNED,
+    "auth-secret": _PLANNED,
+    "auth-secret-type": _PLANNED,
+    "auth-realm": _PLANNED,
+    "auth-url": _PLANNED,
+    "auth-method": _PLANNED,
+    "auth-signin": _PLANNED,
+    "auth-signin-redirect-param": _PLANNED,
+    "auth-response-headers": _PLANNED,
+    "auth-request-redirect": _PLANNED,
+    "auth-proxy-set-headers": "a ConfigMap reference; not supported",
+    "auth-cache-key": "auth caching is not supported",
+    "auth-cache-duration": "auth caching is not supported",
+    "auth-keepalive": _NGINX_ONLY,
+    "auth-keepalive-share-vars": _NGINX_ONLY,
+    "auth-keepalive-requests": _NGINX_ONLY,
+    "auth-keepalive-timeout": _NGINX_ONLY,
+    "enable-global-auth": "there is no global auth",
+    "satisfy": "only one access check per route exists",
+    # headers and CORS
+    "enable-cors": _PLANNED,
+    "cors-allow-origin": _PLANNED,
+    "cors-allow-methods": _PLANNED,
+    "cors-allow-headers": _PLANNED,
+    "cors-expose-headers": _PLANNED,
+    "cors-allow-credentials": _PLANNED,
+    "cors-max-age": _PLANNED,
+    "custom-headers": "a ConfigMap reference; not supported",
+    "connection-proxy-header": _NGINX_ONLY,
+    # backends
+    "service-upstream": _PLANNED,
+    "upstream-hash-by": "consistent hashing is not supported",
+    "upstream-hash-by-subset": "consistent hashing is not supported",
+    "upstream-hash-by-subset-size": "consistent hashing is not supported",
+    "affinity": _PLANNED,
+    "affinity-mode": _PLANNED,
+    "affinity-canary-behavior": _PLANNED,
+    "session-cookie-name": _PLANNED,
+    "session-cookie-path": _PLANNED,
+    "session-cookie-domain": _PLANNED,
+    "session-cookie-max-age": _PLANNED,
+    "session-cookie-expires": _PLANNED,
+    "session-cookie-samesite": _PLANNED,
+    "session-cookie-secure": _PLANNED,
+    "session-cookie-conditional-samesite-none": _PLANNED,
+    "session-cookie-change-on-failure": _PLANNED,
+    "default-backend": _PLANNED + "; use spec.defaultBackend",
+    "custom-http-errors": _PLANNED,
+    "disable-proxy-intercept-errors": _PLANNED,
+    "proxy-http-version": "the proxy always speaks HTTP/1.1 upstream",
+    "proxy-ssl-secret": "TLS client certificates to upstreams are not supported",
+    "proxy-ssl-verify": "upstream TLS verification follows the proxy's settings",
+    "proxy-ssl-verify-depth": "upstream TLS verification follows the proxy's settings",
+    "proxy-ssl-ciphers": _NGINX_ONLY,
+    "proxy-ssl-name": "upstream TLS uses the endpoint's name",
+    "proxy-ssl-protocols": _NGINX_ONLY,
+    "proxy-ssl-server-name": "upstream TLS always sends SNI",
+    "proxy-redirect-from": "Location rewriting is not supported",
+    "proxy-redirect-to": "Location rewriting is not supported",
+    "proxy-cookie-domain": "Set-Cookie rewriting is not supported",
+    "proxy-cookie-path": "Set-Cookie rewriting is not supported",
+    "proxy-buffers-number": _NGINX_ONLY,
+    "proxy-buffer-size": _NGINX_ONLY,
+    "proxy-max-temp-file-size": _NGINX_ONLY,
+    "client-body-buffer-size": _NGINX_ONLY,
+    "mirror-target": "request mirroring is not supported",
+    "mirror-request-body": "request mirroring is not supported",
+    "mirror-host": "request mirroring is not supported",
+    "ssl-passthrough": "TLS passthrough is not supported; the proxy terminates TLS",
+    "ssl-ciphers": _NGINX_ONLY,
+    "ssl-prefer-server-ciphers": _NGINX_ONLY,
+    "http2-push-preload": "HTTP/2 push is obsolete",
+    # logging, tracing, WAF
+    "enable-access-log": _OBSERVABILITY,
+    "enable-rewrite-log": _OBSERVABILITY,
+    "enable-opentracing": _OBSERVABILITY,
+    "opentracing-trust-incoming-span": _OBSERVABILITY,
+    "enable-opentelemetry": _OBSERVABILITY,
+    "opentelemetry-trust-incoming-span": _OBSERVABILITY,
+    "enable-influxdb": _OBSERVABILITY,
+    "influxdb-measurement": _OBSERVABILITY,
+    "influxdb-port": _OBSERVABILITY,
+    "influxdb-host": _OBSERVABILITY,
+    "influxdb-server-name": _OBSERVABILITY,
+    "enable-modsecurity": "no web application firewall",
+    "enable-owasp-core-rules": "no web application firewall",
+    "modsecurity-transaction-id": "no web application firewall",
+}
+
+SPECS = tuple(AnnotationSpec(name, Status.IGNORED, reason, family=FAMILY) for name, reason in _REASONS.items())

@@ -1,0 +1,254 @@
+"""What the annotation registry is made of: a status per key, one spec per key, and the compiled
+effect an Ingress's annotations have on its routes (docs/migrating-from-ingress-nginx.md).
+
+A spec knows one ``nginx.ingress.kubernetes.io/*`` key: how we treat it (``Status``), the one line
+that says how we differ from ingress-nginx when we do, and a parser that turns the annotation's
+string into a value or raises ``AnnotationValueError`` with a message that becomes a finding
+(validation names the file, line and rule; a bad value is never a traceback).
+
+``RouteEffects`` is what routing keeps of the honoured annotations of one Ingress, compiled once
+when the table is built: a route without annotations carries ``None`` and the proxy's request path
+never looks further (docs/dev/architecture.md, the request path pays per route at compile time).
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gitops_ingress.core.errors import GitopsIngressError
+
+if TYPE_CHECKING:  # routing's model imports this one; a Canary only holds its backend
+    from gitops_ingress.core.routing.model import Backend
+
+PREFIX = "nginx.ingress.kubernetes.io/"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Status(str, enum.Enum):
+    HONOURED = "honoured"
+    DIFFERENT = "honoured-with-difference"
+    IGNORED = "ignored"
+    REFUSED = "refused"
+
+
+class AnnotationValueError(GitopsIngressError):
+    """An annotation's value that ingress-nginx would not accept either."""
+
+
+Parser = Callable[[str], Any]
+
+
+def _as_text(value: str) -> str:
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationSpec:
+    """One key (without the prefix), its status, the difference or reason in one line, its parser."""
+
+    name: str
+    status: Status
+    note: str = ""
+    parse: Parser = _as_text
+    family: str = ""
+
+    @property
+    def key(self) -> str:
+        return PREFIX + self.name
+
+
+_CAPTURE = re.compile(r"\$(\d+)")
+
+# A rewrite target in pieces: literal text, or the number of a capture group.
+TemplatePart = str | int
+
+
+def rewrite_parts(target: str) -> tuple[TemplatePart, ...]:
+    """``/v2/$1x$2`` -> ``("/v2/", 1, "x", 2)``: nginx's ``$n`` captures, all else literal."""
+    parts: list[TemplatePart] = []
+    for index, piece in enumerate(_CAPTURE.split(target)):
+        if index % 2:
+            parts.append(int(piece))
+        elif piece:
+            parts.append(piece)
+    return tuple(parts)
+
+
+def _capture(found: re.Match[str], number: int) -> str:
+    """``$number`` of a match; a group that took no part, or that the regex lacks, is empty (nginx)."""
+    if number == 0:
+        return found.group(0)
+    groups = found.groups()
+    return (groups[number - 1] or "") if number <= len(groups) else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Canary:
+    """A canary Ingress folded into the main route of the same host and path (ingress-nginx's
+    alternative backend): which requests it takes, in ingress-nginx's order of precedence:
+    header (``always``/``never``, or the exact value, or the pattern), then cookie
+    (``always``/``never``), then weight out of ``weight_total``."""
+
+    backend: Backend
+    ingress: str
+    header: str = ""  # lowercase header name
+    header_value: str = ""
+    header_pattern: str = ""
+    cookie: str = ""
+    weight: int = 0
+    weight_total: int = 100
+    _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.header_pattern and not self.header_value:  # a value makes ingress-nginx ignore the pattern
+            try:
+                object.__setattr__(self, "_pattern", re.compile(self.header_pattern))
+            except re.error:  # validation refuses it; a bad pattern matches nothing, as in ingress-nginx
+                pass
+
+    def by_header(self, value: str) -> bool | None:
+        """True/False when the header decides, None to go on to the cookie and the weight."""
+        if self.header_value:
+            return True if value == self.header_value else None
+        if self._pattern is not None:
+            return True if self._pattern.search(value) else None
+        return {"always": True, "never": False}.get(value)
+
+    def by_cookie(self, value: str) -> bool | None:
+        return {"always": True, "never": False}.get(value)
+
+    @property
+    def split(self) -> str:
+        """``90 % main, 10 % canary``-style words for the diff and the API."""
+        share = 100 * self.weight / self.weight_total
+        rules = [f"header {self.header}" if self.header else "", f"cookie {self.cookie}" if self.cookie else ""]
+        extra = "; ".join(rule for rule in rules if rule)
+        return f"{share:g} % to {self.backend}" + (f" (and by {extra})" if extra else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"backend": self.backend.to_dict(), "ingress": self.ingress}
+        for name in ("header", "header_value", "header_pattern", "cookie", "weight", "weight_total"):
+            data[name] = getattr(self, name)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], backend: Backend) -> Canary:
+        names = ("header", "header_value", "header_pattern", "cookie", "weight", "weight_total")
+        return cls(backend, str(data.get("ingress") or ""), **{name: data[name] for name in names if name in data})
+
+
+@dataclass(frozen=True, slots=True)
+class RouteEffects:
+    """The honoured annotations of one Ingress, as its routes apply them.
+
+    ``regex``: the Ingress's paths are regular expressions (``use-regex`` or ``rewrite-target``);
+    the route table then matches every non-Exact path of the host case-insensitively, anchored at
+    the start only, longest path first (ingress-nginx's ``location ~*``).
+    """
+
+    rewrite_target: str = ""
+    regex: bool = False
+    app_root: str = ""
+    x_forwarded_prefix: str = ""
+    upstream_vhost: str = ""
+    redirect_url: str = ""
+    redirect_code: int = 0
+    ssl_redirect: bool | None = None  # None: the default (redirect when the host has TLS)
+    force_ssl_redirect: bool = False
+    server_aliases: tuple[str, ...] = ()
+    from_to_www: bool = False
+    www_redirect: str = ""  # on the generated www/non-www twin of a host: 308 to this host
+    canary: Canary | None = None  # set on the main route only (routing/compile.py)
+    allow_ranges: tuple[str, ...] = ()  # whitelist/allowlist-source-range: only these clients
+    deny_ranges: tuple[str, ...] = ()  # denylist-source-range: never these clients
+    _networks: tuple[tuple[Network, ...], tuple[Network, ...]] = field(
+        default=((), ()), init=False, repr=False, compare=False, hash=False
+    )
+    _template: tuple[TemplatePart, ...] = field(default=(), init=False, repr=False, compare=False, hash=False)
+    _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.rewrite_target:
+            object.__setattr__(self, "_template", rewrite_parts(self.rewrite_target))
+        if self.allow_ranges or self.deny_ranges:
+            allow = tuple(ipaddress.ip_network(cidr) for cidr in self.allow_ranges)
+            object.__setattr__(self, "_networks", (allow, tuple(ipaddress.ip_network(c) for c in self.deny_ranges)))
+
+    @property
+    def limits_clients(self) -> bool:
+        return bool(self.allow_ranges or self.deny_ranges)
+
+    def admits(self, address: str) -> bool:
+        """nginx's order: the deny list first, then the allow list (and deny all others)."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        allow, deny = self._networks
+        if any(ip in network for network in deny):
+            return False
+        return not allow or any(ip in network for network in allow)
+
+    def with_rewrite_path(self, path: str) -> RouteEffects:
+        """The same effects with the rewrite regex of the route path compiled (one per route)."""
+        if not self.rewrite_target:
+            return self
+        effects = RouteEffects(**{name: getattr(self, name) for name in (*_FIELDS, "canary")})
+        object.__setattr__(effects, "_pattern", re.compile(path, re.IGNORECASE))
+        return effects
+
+    def rewrite(self, path: str) -> str:
+        """The upstream path for ``path`` (no query): nginx's ``rewrite "(?i)<path>" <target>``
+        replaces the whole URI with the target when the route's regex is found in it."""
+        pattern = self._pattern
+        if pattern is None:
+            return path
+        found = pattern.search(path)
+        if found is None:
+            return path
+        return "".join(part if isinstance(part, str) else _capture(found, part) for part in self._template)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"canary": self.canary.to_dict()} if self.canary is not None else {}
+        for name in _FIELDS:
+            value = getattr(self, name)
+            if value not in ("", False, None, 0, ()):
+                data[name] = list(value) if isinstance(value, tuple) else value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], canary_backend: Backend | None = None) -> RouteEffects:
+        """The wire form back; ``canary_backend``: the canary's backend, read by the caller from
+        ``data["canary"]["backend"]`` (routing's model knows backends)."""
+        values: dict[str, Any] = {name: data[name] for name in _FIELDS if name in data}
+        for name in ("server_aliases", "allow_ranges", "deny_ranges"):
+            if name in values:
+                values[name] = tuple(values[name])
+        if canary_backend is not None and isinstance(data.get("canary"), dict):
+            values["canary"] = Canary.from_dict(data["canary"], canary_backend)
+        return cls(**values)
+
+
+_FIELDS = (
+    "rewrite_target",
+    "regex",
+    "app_root",
+    "x_forwarded_prefix",
+    "upstream_vhost",
+    "redirect_url",
+    "redirect_code",
+    "ssl_redirect",
+    "force_ssl_redirect",
+    "server_aliases",
+    "from_to_www",
+    "www_redirect",
+    "allow_ranges",
+    "deny_ranges",
+)

@@ -1,0 +1,128 @@
+"""What a route's honoured ingress-nginx annotations do to one request (core/annotations).
+
+decide.py calls in here only for a route whose ``effects`` is not None, so a host without
+annotations never pays for them. Two steps, in ingress-nginx's order:
+
+* ``answer``: the proxy's own redirects, before any upstream is chosen: the www/non-www twin
+  (308 to the annotated host), ``app-root`` (302 for ``/``), ``temporal-redirect`` /
+  ``permanent-redirect`` (their codes), then HTTPS enforcement (308; ``force-ssl-redirect`` even
+  for a host without TLS, ``ssl-redirect: "false"`` opts out of the default, decide.py);
+* ``refused``: 403 for a client address the route's allow/deny ranges exclude;
+* ``to_canary``: whether a route's canary takes this request: header, then cookie, then weight,
+  drawn from the server's own ``random.Random`` (seeded by ``ProxySettings.canary_seed``);
+* ``adjust``: what the upstream is sent: the ``rewrite-target`` path (the query kept, as nginx
+  appends the arguments), the ``upstream-vhost`` Host, the ``x-forwarded-prefix`` header.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING
+
+from gitops_ingress.proxy import pages
+
+if TYPE_CHECKING:
+    from gitops_ingress.core.annotations import RouteEffects
+    from gitops_ingress.core.annotations.model import Canary
+    from gitops_ingress.proxy.exchange import Exchange
+
+LocalAnswer = tuple[bytes, bool]
+
+
+def _path_and_query(target: bytes) -> tuple[bytes, bytes]:
+    cut = target.find(b"?")
+    return (target, b"") if cut < 0 else (target[:cut], target[cut:])
+
+
+def answer(ex: Exchange, effects: RouteEffects, host: bytes, target: bytes, scheme: bytes) -> LocalAnswer | None:
+    """A redirect the route's annotations ask for, or None to go on to the upstream."""
+    location = b""
+    status = 308
+    if effects.www_redirect:
+        location = scheme + b"://" + effects.www_redirect.encode() + target
+    elif effects.app_root and _path_and_query(target)[0] == b"/":
+        location, status = scheme + b"://" + host + effects.app_root.encode(), 302
+    elif effects.redirect_url:
+        location, status = effects.redirect_url.encode(), effects.redirect_code
+    elif effects.force_ssl_redirect and scheme == b"http":
+        location = b"https://" + _without_port(host) + target
+    if not location:
+        return None
+    close = not ex.reusable()
+    return pages.redirect(location, close=close, status=status), close
+
+
+def _without_port(host: bytes) -> bytes:
+    if host.startswith(b"["):
+        return host[: host.find(b"]") + 1]
+    colon = host.rfind(b":")
+    return host if colon < 0 else host[:colon]
+
+
+def _header(lines: tuple[bytes, ...], name: bytes) -> bytes | None:
+    """The value of the first request header called ``name`` (lowercase), from the raw lines."""
+    size = len(name)
+    for line in lines:
+        if line[size : size + 1] == b":" and line[:size].lower() == name:
+            return line[size + 1 :].strip()
+    return None
+
+
+def _cookie(header: bytes, name: bytes) -> bytes | None:
+    """The value of cookie ``name`` (lowercase) in a Cookie header."""
+    for pair in header.split(b";"):
+        key, _, value = pair.strip().partition(b"=")
+        if key.lower() == name:  # nginx compares cookie names case-insensitively
+            return value
+    return None
+
+
+def refused(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
+    """403 for a client outside the route's allowed ranges or inside its denied ones."""
+    if not effects.limits_clients:
+        return None
+    conn = ex.conn
+    peer = conn.client_ip
+    trusted = conn.ctx.listener.trusted
+    client = peer
+    if trusted.trusts(peer):
+        client = trusted.client_of(ex.head.forwarded_for + b", " + peer if ex.head.forwarded_for else peer)
+    if effects.admits(client.decode("latin-1")):
+        return None
+    close = not ex.reusable()
+    return pages.error(403, "the client address is not allowed here", close), close
+
+
+def to_canary(ex: Exchange, canary: Canary, draws: random.Random) -> bool:
+    """ingress-nginx's precedence: the header decides if it says so, then the cookie, then the weight."""
+    lines = ex.head.headers
+    if canary.header:
+        value = _header(lines, canary.header.encode())
+        if value is not None:
+            decided = canary.by_header(value.decode("latin-1"))
+            if decided is not None:
+                return decided
+    if canary.cookie:
+        header = _header(lines, b"cookie")
+        value = _cookie(header, canary.cookie.encode()) if header is not None else None
+        if value is not None:
+            decided = canary.by_cookie(value.decode("latin-1"))
+            if decided is not None:
+                return decided
+    return canary.weight > 0 and draws.randrange(canary.weight_total) < canary.weight
+
+
+def adjust(ex: Exchange, effects: RouteEffects) -> None:
+    """Rewrite what goes upstream: the path, the Host, the X-Forwarded-Prefix line."""
+    if effects.rewrite_target:
+        path, query = _path_and_query(ex.target)
+        rewritten = effects.rewrite(path.decode("latin-1")).encode("latin-1")
+        if query and b"?" in rewritten:  # nginx appends the arguments after the target's own
+            query = b"&" + query[1:]
+        ex.target = rewritten + query
+    if effects.upstream_vhost:
+        ex.upstream_host = effects.upstream_vhost.encode()
+    if effects.x_forwarded_prefix:
+        # The Host value is followed by the forwarded lines, each starting with CRLF
+        # (forwarding.upstream_request): one more line rides after it.
+        ex.upstream_host += b"\r\nX-Forwarded-Prefix: " + effects.x_forwarded_prefix.encode()

@@ -1,0 +1,187 @@
+"""ingress-nginx's routing and redirect annotations through the real proxy and real upstreams,
+each modelled on its e2e scenario in ingress-nginx (test/e2e/annotations/): the request, the
+headers, the status and which backend answers. The Ingresses are YAML compiled by the core, as
+``proxy``, ``serve`` and the Kubernetes route source compile theirs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gitops_ingress.core.annotations import PREFIX
+from gitops_ingress.core.routing import RoutingState, compile_routes
+from gitops_ingress.proxy.config import ProxySettings
+from tests.core.test_validation_environment import SETTINGS, env
+from tests.proxy.conftest import backends
+from tests.proxy.rawclient import exchange
+from tests.support.manifests import ingress
+
+P = PREFIX
+
+
+def state_of(*objects: dict) -> RoutingState:
+    built = env({f"environments/prod/{index}.yaml": obj for index, obj in enumerate(objects)})
+    assert built.ok, [f.one_line() for f in built.findings]
+    return RoutingState(compile_routes(built.ingresses, SETTINGS), {}, "preview.localhost", 1)
+
+
+def serve_ingresses(make_proxy, start_upstream, objects, services=("web",), **options):
+    """A proxy over ``objects`` with one echo upstream per service: (proxy port, {service: port})."""
+    upstreams = {name: start_upstream("echo") for name in services}
+    proxy = make_proxy(state_of(*objects), backends({name: [u.url] for name, u in upstreams.items()}), **options)
+    return proxy.port, {name: u.port for name, u in upstreams.items()}
+
+
+@pytest.fixture
+def serve(make_proxy, start_upstream):
+    """``serve(*ingresses, services=..., **proxy options)`` -> (proxy port, {service: upstream port})."""
+    return lambda *objects, **options: serve_ingresses(make_proxy, start_upstream, objects, **options)
+
+
+def get(port: int, host: str, target: str, headers: bytes = b""):
+    (response,) = exchange(port, f"GET {target} HTTP/1.1\r\nHost: {host}\r\n".encode() + headers + b"\r\n")
+    return response
+
+
+def upstream_saw(response) -> dict:
+    assert response.status == 200, response.body
+    record = json.loads(response.body)
+    record["map"] = {name.lower(): value for name, value in record["headers"]}
+    return record
+
+
+def test_rewrite_target_sends_the_target_for_any_case_of_the_path(serve) -> None:
+    """e2e rewrite.go "should rewrite request URL": /something and /SomeThing reach the upstream as /."""
+    port, _ = serve(ingress(host="rewrite.foo.com", path="/something", annotations={P + "rewrite-target": "/"}))
+    assert upstream_saw(get(port, "rewrite.foo.com", "/something"))["path"] == "/"
+    assert upstream_saw(get(port, "rewrite.foo.com", "/SomeThing?q=1"))["path"] == "/?q=1"
+
+
+def test_rewrite_target_with_capture_groups(serve) -> None:
+    """The rewrite example: path /something(/|$)(.*) with target /$2."""
+    obj = ingress(
+        host="rewrite.bar.com",
+        path="/something(/|$)(.*)",
+        path_type="ImplementationSpecific",
+        annotations={P + "rewrite-target": "/$2"},
+    )
+    port, _ = serve(obj)
+    assert upstream_saw(get(port, "rewrite.bar.com", "/something"))["path"] == "/"
+    assert upstream_saw(get(port, "rewrite.bar.com", "/something/"))["path"] == "/"
+    assert upstream_saw(get(port, "rewrite.bar.com", "/something/new?a=b"))["path"] == "/new?a=b"
+    assert get(port, "rewrite.bar.com", "/other").status == 404
+
+
+def test_rewrite_on_slash_keeps_the_longer_plain_path_unrewritten(serve) -> None:
+    """e2e rewrite.go "should use correct longest path match"."""
+    acme = ingress("kube-lego", host="rewrite.bar.com", service="acme", path="/.well-known/acme/challenge")
+    index = ingress(
+        "rewrite-index", host="rewrite.bar.com", path="/", annotations={P + "rewrite-target": "/new/backend"}
+    )
+    port, ports = serve(acme, index, services=("web", "acme"))
+    record = upstream_saw(get(port, "rewrite.bar.com", "/.well-known/acme/challenge"))
+    assert (record["port"], record["path"]) == (ports["acme"], "/.well-known/acme/challenge")
+    record = upstream_saw(get(port, "rewrite.bar.com", "/anything"))
+    assert (record["port"], record["path"]) == (ports["web"], "/new/backend")
+
+
+def test_use_regex_matches_every_path_of_the_host_case_insensitively(serve) -> None:
+    regex = ingress("re", host="regex.example.com", path="/v[0-9]+/users", path_type="ImplementationSpecific",
+                    annotations={P + "use-regex": "true"})  # fmt: skip
+    plain = ingress("plain", host="regex.example.com", service="plain", path="/Docs")
+    port, ports = serve(regex, plain, services=("web", "plain"))
+    assert upstream_saw(get(port, "regex.example.com", "/V12/users/7"))["path"] == "/V12/users/7"  # no rewrite
+    assert upstream_saw(get(port, "regex.example.com", "/docsx"))["port"] == ports["plain"]
+    assert get(port, "regex.example.com", "/x/v1/users").status == 404
+
+
+def test_app_root_redirects_only_the_root(serve) -> None:
+    """e2e approot.go: GET / -> 302 Location http://approot.bar.com/foo."""
+    port, _ = serve(ingress(host="approot.bar.com", annotations={P + "app-root": "/foo"}))
+    response = get(port, "approot.bar.com", "/")
+    assert (response.status, response.header("location")) == (302, "http://approot.bar.com/foo")
+    assert upstream_saw(get(port, "approot.bar.com", "/foo"))["path"] == "/foo"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "status", "location"),
+    [
+        ({"permanent-redirect": "http://redirect.example.com"}, 301, "http://redirect.example.com"),
+        ({"permanent-redirect": "http://redirect.example.com", "permanent-redirect-code": "302"}, 302, "http://redirect.example.com"),
+        ({"temporal-redirect": "https://t.example.com/x"}, 302, "https://t.example.com/x"),
+        ({"temporal-redirect": "https://t.example.com/", "temporal-redirect-code": "307"}, 307, "https://t.example.com/"),
+    ],
+)  # fmt: skip
+def test_redirect_annotations_answer_without_the_upstream(serve, annotations, status, location) -> None:
+    """e2e redirect.go: the status and Location; the upstream is never asked."""
+    port, _ = serve(ingress(host="redirect", path="/something", annotations={P + k: v for k, v in annotations.items()}))
+    response = get(port, "redirect", "/something")
+    assert (response.status, response.header("location")) == (status, location)
+
+
+def test_force_ssl_redirect_redirects_a_host_without_tls(serve) -> None:
+    """e2e forcesslredirect.go: 308 to https with the request URI."""
+    port, _ = serve(ingress(host="force-ssl.bar.com", annotations={P + "force-ssl-redirect": "true"}))
+    response = get(port, "force-ssl.bar.com:8080", "/a?b=1")
+    assert (response.status, response.header("location")) == (308, "https://force-ssl.bar.com/a?b=1")
+
+
+def test_ssl_redirect_false_opts_a_tls_host_out_of_the_redirect(serve) -> None:
+    opted_out = ingress("out", host="tls.example.com", path="/api", annotations={P + "ssl-redirect": "false"})
+    default = ingress("in", host="tls.example.com", path="/")
+    port, _ = serve(opted_out, default, tls_redirect_hosts=lambda host: host == "tls.example.com")
+    assert upstream_saw(get(port, "tls.example.com", "/api/x"))["path"] == "/api/x"
+    response = get(port, "tls.example.com", "/web")
+    assert (response.status, response.header("location")) == (308, "https://tls.example.com/web")
+
+
+def test_x_forwarded_prefix_and_upstream_vhost_reach_the_upstream(serve) -> None:
+    """e2e xforwardedprefix.go and upstreamvhost.go."""
+    annotations = {P + "x-forwarded-prefix": "/test/value", P + "upstream-vhost": "upstreamvhost.bar.com"}
+    port, _ = serve(ingress(host="xfp.bar.com", annotations=annotations))
+    record = upstream_saw(get(port, "xfp.bar.com", "/"))
+    assert record["map"]["x-forwarded-prefix"] == "/test/value"
+    assert record["map"]["host"] == "upstreamvhost.bar.com"
+    assert record["map"]["x-forwarded-host"] == "xfp.bar.com"
+
+
+def test_server_alias_answers_for_the_alias(serve) -> None:
+    """e2e alias.go: the alias host reaches the same backend; an unknown host does not."""
+    port, _ = serve(ingress(host="foo", annotations={P + "server-alias": "bar"}))
+    assert upstream_saw(get(port, "bar", "/"))["map"]["host"] == "bar"
+    assert get(port, "baz", "/").status == 404
+
+
+def test_from_to_www_redirects_the_twin_host(serve) -> None:
+    """e2e fromtowwwredirect.go: www.fromtowwwredirect.bar.com -> 308 to the Ingress's host."""
+    port, _ = serve(ingress(host="fromtowwwredirect.bar.com", annotations={P + "from-to-www-redirect": "true"}))
+    response = get(port, "www.fromtowwwredirect.bar.com", "/foo")
+    assert (response.status, response.header("location")) == (308, "http://fromtowwwredirect.bar.com/foo")
+    assert upstream_saw(get(port, "fromtowwwredirect.bar.com", "/foo"))["path"] == "/foo"
+
+
+@pytest.mark.parametrize(
+    ("annotations", "status"),
+    [
+        ({"whitelist-source-range": "10.0.0.0/8, 192.168.0.0/16"}, 403),
+        ({"whitelist-source-range": "127.0.0.1"}, 200),
+        ({"allowlist-source-range": "127.0.0.0/8"}, 200),
+        ({"denylist-source-range": "127.0.0.1/32"}, 403),
+        ({"denylist-source-range": "127.0.0.1", "whitelist-source-range": "127.0.0.0/8"}, 403),  # deny first
+    ],
+)
+def test_source_ranges_admit_or_refuse_the_client(serve, annotations, status) -> None:
+    """e2e ipwhitelist.go / ipdenylist.go: 403 for a client the ranges exclude."""
+    port, _ = serve(ingress(host="ipallow.foo.com", annotations={P + k: v for k, v in annotations.items()}))
+    assert get(port, "ipallow.foo.com", "/").status == status
+
+
+def test_source_ranges_judge_the_client_a_trusted_proxy_names(serve) -> None:
+    settings = ProxySettings(trusted_proxies=("127.0.0.1/32",))
+    obj = ingress(host="ipallow.foo.com", annotations={P + "whitelist-source-range": "192.0.2.0/24"})
+    port, _ = serve(obj, settings=settings)
+    assert get(port, "ipallow.foo.com", "/", b"X-Forwarded-For: 192.0.2.7\r\n").status == 200
+    assert get(port, "ipallow.foo.com", "/", b"X-Forwarded-For: 198.51.100.1, 192.0.2.7\r\n").status == 200
+    assert get(port, "ipallow.foo.com", "/", b"X-Forwarded-For: 198.51.100.1\r\n").status == 403
+    assert get(port, "ipallow.foo.com", "/").status == 403  # the proxy itself is not in the range
