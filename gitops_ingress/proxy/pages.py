@@ -17,6 +17,7 @@ import html
 from functools import lru_cache
 
 REASONS: dict[int, bytes] = {
+    200: b"OK",
     308: b"Permanent Redirect",
     400: b"Bad Request",
     404: b"Not Found",
@@ -30,6 +31,7 @@ REASONS: dict[int, bytes] = {
     502: b"Bad Gateway",
     503: b"Service Unavailable",
     504: b"Gateway Timeout",
+    505: b"HTTP Version Not Supported",
 }
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
