@@ -35,6 +35,7 @@ REQUEST_PATH = (
     "flow",
     "forwarded",
     "forwarding",
+    "httpdate",  # the Date line, on every response the proxy writes or lacks one
     "metrics",
     "pool",
     "protocol",

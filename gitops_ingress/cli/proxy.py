@@ -96,6 +96,11 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="error pages name the namespace/service:port behind them (default: only the log does)",
     )
+    parser.add_argument(
+        "--via",
+        metavar="NAME",
+        help="the name in the Via line added to requests and responses (default: gitops-ingress; '' for none)",
+    )
     parser.add_argument("--drain-timeout", type=float, metavar="SECONDS", help="SIGTERM: time in-flight requests get")
     parser.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body (413 above)")
     parser.add_argument(
@@ -139,6 +144,8 @@ def build_options(args: argparse.Namespace) -> ProxyOptions:
     }
     if args.trusted_proxy:
         changes["trusted_proxies"] = tuple(args.trusted_proxy)
+    if args.via is not None:
+        changes["via"] = args.via
     if args.drain_timeout is not None:
         changes["drain_timeout"] = args.drain_timeout
     if args.max_body is not None:

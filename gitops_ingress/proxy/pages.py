@@ -68,6 +68,13 @@ def response(
     )
 
 
+def dated(page: bytes, date: bytes) -> list[bytes]:
+    """``page`` with the ``date`` line (proxy/httpdate.py) after its status line: pages are built
+    once and cached, the date is the one of the second they are sent in."""
+    cut = page.find(b"\r\n") + 2
+    return [page[:cut], date, page[cut:]]
+
+
 @lru_cache(maxsize=64)
 def error(status: int, message: str, close: bool = True) -> bytes:
     """A plain-text error page; the few distinct ones are built once."""

@@ -24,6 +24,7 @@ from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.decide import RouteCache
 from gitops_ingress.proxy.forwarded import ListenerForwarding, TrustedProxies
 from gitops_ingress.proxy.forwarding import RequestIds
+from gitops_ingress.proxy.httpdate import HttpDate
 from gitops_ingress.proxy.observe import ProxyObserver
 from gitops_ingress.proxy.pool import UpstreamPool
 from gitops_ingress.proxy.repeats import RequestHeads
@@ -48,6 +49,7 @@ class ServerState:
     request_ids: RequestIds = field(default_factory=RequestIds)
     routes: RouteCache = field(default_factory=RouteCache)  # per snapshot; see proxy/decide.py
     request_heads: RequestHeads = field(default_factory=RequestHeads)  # see proxy/repeats.py
+    date: HttpDate = field(default_factory=HttpDate)  # the Date line of this second
 
     def opened(self, conn: ClientConnection) -> None:
         self.connections.add(conn)
@@ -117,7 +119,10 @@ class ProxyServer:
                 pool=self.pool,
                 on_access=self.on_access,
                 listener=ListenerForwarding(
-                    b"https" if ssl_context is not None else b"http", b"%d" % sock.getsockname()[1], self.trusted
+                    b"https" if ssl_context is not None else b"http",
+                    b"%d" % sock.getsockname()[1],
+                    self.trusted,
+                    self.settings.via.encode(),
                 ),
                 tls_redirect_hosts=None if ssl_context is not None else tls_redirect_hosts,
                 next_request_wait=min(self.settings.idle_timeout, self.settings.header_timeout),
