@@ -97,6 +97,15 @@ def add_parser(subparsers: Any) -> None:
         help="error pages name the namespace/service:port behind them (default: only the log does)",
     )
     parser.add_argument(
+        "--proxy-protocol",
+        action="append",
+        default=[],
+        choices=("plain", "tls"),
+        metavar="LISTENER",
+        help="connections on this listener (plain or tls; repeatable) start with a PROXY protocol v1/v2 "
+        "header naming the client, as cloud L4 balancers send it; without one they are closed",
+    )
+    parser.add_argument(
         "--via",
         metavar="NAME",
         help="the name in the Via line added to requests and responses (default: gitops-ingress; '' for none)",
@@ -144,6 +153,8 @@ def build_options(args: argparse.Namespace) -> ProxyOptions:
     }
     if args.trusted_proxy:
         changes["trusted_proxies"] = tuple(args.trusted_proxy)
+    if args.proxy_protocol:
+        changes["proxy_protocol"] = tuple(dict.fromkeys(args.proxy_protocol))
     if args.via is not None:
         changes["via"] = args.via
     if args.drain_timeout is not None:

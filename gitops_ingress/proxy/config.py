@@ -50,6 +50,9 @@ class ProxySettings:
     # the pseudonym of the Via line added to requests and responses (RFC 9110 7.6.3), as in
     # "Via: 1.1 gitops-ingress"; "" adds none
     via: str = "gitops-ingress"
+    # listeners ("plain", "tls") whose connections start with a PROXY protocol v1/v2 header that
+    # names the client (proxy/proxyheader.py); a connection there without one is closed
+    proxy_protocol: tuple[str, ...] = ()
     debug_pages: bool = False  # error pages name the Service behind them (proxy/pages.py); logs always do
     workers: int = 1
     drain_timeout: float = 30.0  # SIGTERM: how long in-flight requests may take to finish
@@ -67,6 +70,11 @@ class ProxySettings:
         parse_networks(self.trusted_proxies)
         if not isinstance(self.via, str) or self.via.translate(_TOKEN_CHARS):
             raise ConfigError(f"proxy setting via={self.via!r}: must be a token (letters, digits, -._~ and the like)")
+        unknown = sorted(set(self.proxy_protocol) - {"plain", "tls"})
+        if unknown:
+            raise ConfigError(
+                f"proxy setting proxy_protocol: {', '.join(unknown)}: the listeners are 'plain' and 'tls'"
+            )
         if self.low_water > self.high_water:
             raise ConfigError("proxy settings: low_water must not exceed high_water")
         return self

@@ -104,14 +104,16 @@ class ClientConnection(asyncio.Protocol):
         "write_paused_since",
     )  # fmt: skip
 
-    def __init__(self, ctx: ConnectionContext) -> None:
+    def __init__(self, ctx: ConnectionContext, client_ip: bytes = b"") -> None:
+        """``client_ip``: the client a PROXY protocol header named (proxy/proxyheader.py); empty:
+        the TCP peer's address."""
         self.ctx = ctx
         self.settings = ctx.settings
         self.transport: asyncio.Transport | None = None
         self.gate: ReadGate | None = None
         self.parser = request_parser(self)
         self.method = b""  # an extension method llhttp was shown _STAND_IN for (the next head's)
-        self.client_ip = b""
+        self.client_ip = client_ip
         self.parsing: RequestHeadBuilder | None = None  # the head being parsed
         self.body_target: Exchange | None = None  # the exchange whose body is being parsed
         self.queue: deque[Exchange] = deque()  # queue[0] is being answered
@@ -143,8 +145,9 @@ class ClientConnection(asyncio.Protocol):
         self.counted = True
         state.opened(self)
         ctx.observer.connection_opened()
-        peer = transport.get_extra_info("peername")
-        self.client_ip = str(peer[0]).encode() if isinstance(peer, tuple) else b""  # AF_UNIX has none
+        if not self.client_ip:
+            peer = transport.get_extra_info("peername")
+            self.client_ip = str(peer[0]).encode() if isinstance(peer, tuple) else b""  # AF_UNIX has none
         self.gate = ReadGate(self.transport)
         set_limits(transport, self.settings.high_water, self.settings.low_water)
         now = monotonic()
