@@ -15,7 +15,7 @@ from gitops_ingress.cli.sources import build_paths
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.routing import RouteTable, normalize_host
-from gitops_ingress.core.routing.paths import UnsafePath, normalize_path
+from gitops_ingress.core.routing.paths import UnsafePath, normalize_target
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     errors = [f for f in built.all_findings() if f.severity is Severity.ERROR]
     if args.host is not None:
         try:  # matched as the proxy matches it (docs/routing.md)
-            request_path = normalize_path(args.request_path or "/")
+            request_path = normalize_target(args.request_path or "/")
         except UnsafePath as exc:
             raise UsageError(f"--path {args.request_path!r}: the proxy answers 400 for it ({exc})") from exc
         match = table.match(normalize_host(args.host), request_path)

@@ -64,6 +64,13 @@ def normalize_path(path: str) -> str:
     return path if result == path else result
 
 
+def normalize_target(target: str) -> str:
+    """A path with an optional ``?query``: the path normalised, the query kept as it is (the
+    tools that take a request path from a person: ``routes --path``, ``/api/v1/resolve``)."""
+    path, mark, query = target.partition("?")
+    return normalize_path(path) + mark + query
+
+
 def _decode_unreserved(match: re.Match[str]) -> str:
     value = int(match.group(1), 16)
     return chr(value) if value in _UNRESERVED else match.group(0)
