@@ -162,7 +162,12 @@ class PreambleListener:
     async def _accept(self, listening: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            conn, _ = await loop.sock_accept(listening)
+            try:
+                conn, _ = await loop.sock_accept(listening)
+            except OSError as exc:  # out of file descriptors, say: asyncio's own servers wait 1 s too
+                log.warning("accept failed on a PROXY protocol listener: %s; retrying in 1 s", exc)
+                await asyncio.sleep(1.0)
+                continue
             conn.setblocking(False)
             task = loop.create_task(self._handshake(conn))
             self._pending.add(task)
