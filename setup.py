@@ -36,6 +36,7 @@ REQUEST_PATH = (
     "flow",
     "forwarded",
     "forwarding",
+    "httpdate",  # the Date line, on every response the proxy writes or lacks one
     "metrics",
     "pool",
     "protocol",

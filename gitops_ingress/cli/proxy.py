@@ -96,6 +96,20 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="error pages name the namespace/service:port behind them (default: only the log does)",
     )
+    parser.add_argument(
+        "--proxy-protocol",
+        action="append",
+        default=[],
+        choices=("plain", "tls"),
+        metavar="LISTENER",
+        help="connections on this listener (plain or tls; repeatable) start with a PROXY protocol v1/v2 "
+        "header naming the client, as cloud L4 balancers send it; without one they are closed",
+    )
+    parser.add_argument(
+        "--via",
+        metavar="NAME",
+        help="the name in the Via line added to requests and responses (default: gitops-ingress; '' for none)",
+    )
     parser.add_argument("--drain-timeout", type=float, metavar="SECONDS", help="SIGTERM: time in-flight requests get")
     parser.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body (413 above)")
     parser.add_argument(
@@ -139,6 +153,10 @@ def build_options(args: argparse.Namespace) -> ProxyOptions:
     }
     if args.trusted_proxy:
         changes["trusted_proxies"] = tuple(args.trusted_proxy)
+    if args.proxy_protocol:
+        changes["proxy_protocol"] = tuple(dict.fromkeys(args.proxy_protocol))
+    if args.via is not None:
+        changes["via"] = args.via
     if args.drain_timeout is not None:
         changes["drain_timeout"] = args.drain_timeout
     if args.max_body is not None:

@@ -15,6 +15,7 @@ from gitops_ingress.cli.sources import build_paths
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.routing import RouteTable, normalize_host
+from gitops_ingress.core.routing.paths import UnsafePath, normalize_target
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -39,7 +40,11 @@ def run(args: argparse.Namespace) -> int:
     table = RouteTable.merge(built.tables())
     errors = [f for f in built.all_findings() if f.severity is Severity.ERROR]
     if args.host is not None:
-        match = table.match(normalize_host(args.host), args.request_path or "/")
+        try:  # matched as the proxy matches it (docs/routing.md)
+            request_path = normalize_target(args.request_path or "/")
+        except UnsafePath as exc:
+            raise UsageError(f"--path {args.request_path!r}: the proxy answers 400 for it ({exc})") from exc
+        match = table.match(normalize_host(args.host), request_path)
         answer = match.to_dict()
         if args.format == "json":
             emit(json.dumps(answer, indent=2) + "\n", args.output)

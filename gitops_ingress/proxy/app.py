@@ -211,10 +211,11 @@ class Worker:
             self._listeners = bind_listeners(options)
         plain, secure, admin = self._listeners
         redirect = self.tls.has_tls if (self.tls is not None and options.https_redirect) else None
-        await self.server.start([plain], tls_redirect_hosts=redirect)
+        with_header = self.server.settings.proxy_protocol  # listeners behind a PROXY protocol balancer
+        await self.server.start([plain], tls_redirect_hosts=redirect, proxy_protocol="plain" in with_header)
         self.urls.append(_url("http", plain.getsockname()[:2]))
         if self.tls is not None and secure is not None:
-            await self.server.start([secure], self.tls.server_context)
+            await self.server.start([secure], self.tls.server_context, proxy_protocol="tls" in with_header)
             self.urls.append(_url("https", secure.getsockname()[:2]))
             self._spawn(self.tls.watch(options.reload_interval))
         if admin is not None:

@@ -15,6 +15,9 @@ from typing import Any
 from gitops_ingress.core.errors import ConfigError
 from gitops_ingress.proxy.forwarded import parse_networks
 
+# RFC 9110 5.6.2 tchar: what a Via pseudonym may hold (translate() deletes them, leaving the rest)
+_TOKEN_CHARS = dict.fromkeys(map(ord, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+
 
 @dataclass(frozen=True, slots=True)
 class ProxySettings:
@@ -44,6 +47,12 @@ class ProxySettings:
     # peers (CIDRs) whose X-Forwarded-*, X-Real-IP and Forwarded are kept and extended; everyone
     # else's are replaced with what the proxy saw (proxy/forwarded.py)
     trusted_proxies: tuple[str, ...] = ()
+    # the pseudonym of the Via line added to requests and responses (RFC 9110 7.6.3), as in
+    # "Via: 1.1 gitops-ingress"; "" adds none
+    via: str = "gitops-ingress"
+    # listeners ("plain", "tls") whose connections start with a PROXY protocol v1/v2 header that
+    # names the client (proxy/proxyheader.py); a connection there without one is closed
+    proxy_protocol: tuple[str, ...] = ()
     debug_pages: bool = False  # error pages name the Service behind them (proxy/pages.py); logs always do
     workers: int = 1
     drain_timeout: float = 30.0  # SIGTERM: how long in-flight requests may take to finish
@@ -61,6 +70,13 @@ class ProxySettings:
         if self.max_body is not None and self.max_body <= 0:
             raise ConfigError(f"proxy setting max_body={self.max_body!r}: must be positive or unset")
         parse_networks(self.trusted_proxies)
+        if not isinstance(self.via, str) or self.via.translate(_TOKEN_CHARS):
+            raise ConfigError(f"proxy setting via={self.via!r}: must be a token (letters, digits, -._~ and the like)")
+        unknown = sorted(set(self.proxy_protocol) - {"plain", "tls"})
+        if unknown:
+            raise ConfigError(
+                f"proxy setting proxy_protocol: {', '.join(unknown)}: the listeners are 'plain' and 'tls'"
+            )
         if self.low_water > self.high_water:
             raise ConfigError("proxy settings: low_water must not exceed high_water")
         return self

@@ -7,6 +7,12 @@ needs no upstream into a finished page: 405 for CONNECT, 400 for a bad absolute-
 308 to https for TLS hosts reached over plain HTTP, 404 of the built-in default backend (and for
 ``resource`` backends, which an L7 proxy cannot serve), 503 when a Service has no endpoint.
 
+The path is matched and forwarded normalised (core/routing/paths.py: dot-segments removed, ``//``
+merged, unsafe escapes refused with 400). The cache below is keyed by the path as sent, and its
+entry holds what that path normalised to, so ``/public/../admin`` is its own key whose entry was
+resolved as ``/admin``: it can never be answered from ``/public``'s entry, and a repeated request
+pays for normalising only once.
+
 What a (Host, path) pair resolves to is remembered in a ``RouteCache`` per server, keyed by the
 raw Host bytes and the target without its query (matching ignores the query), and valid for one
 snapshot object only: the first request after a swap finds a different snapshot and starts an
@@ -27,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from httptools import HttpParserInvalidURLError, parse_url
 
 from gitops_ingress.core.routing import ServiceRef, normalize_host
+from gitops_ingress.core.routing.paths import UnsafePath, normalize_path
 from gitops_ingress.proxy import annotated, pages
 from gitops_ingress.proxy.forwarding import valid_host
 
@@ -43,7 +50,8 @@ log = logging.getLogger("gitops_ingress.proxy")
 LocalAnswer = tuple[bytes, bool]  # (whole response, close the connection after it)
 # kind, branch, host group, where requests with those labels are counted, Service (None: no
 # Service to proxy to), its endpoints, upstream Host bytes, the Resolution itself (404 page), and
-# the route's annotation effects (None for a plain route: proxy/annotated.py is never called)
+# the route's annotation effects (None for a plain route: proxy/annotated.py is never called), and
+# the normalised path to forward (None: the path as sent is already normal; core/routing/paths.py)
 Routed = tuple[
     str,
     str,
@@ -54,6 +62,7 @@ Routed = tuple[
     bytes,
     "Resolution",
     "RouteEffects | None",
+    "bytes | None",
 ]
 DEFAULT_CACHE_ENTRIES = 4096
 
@@ -87,8 +96,11 @@ class RouteCache:
 
 
 def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyObserver) -> Routed:
+    """Raises UnsafePath for a path that cannot be normalised safely (never cached)."""
     host_text = raw_host.decode("ascii")  # valid_host admitted ASCII only
-    resolution = snapshot.state.resolve(host_text, path.decode("utf-8", "surrogateescape"))
+    sent = path.decode("utf-8", "surrogateescape")  # every byte survives the round trip
+    normal = normalize_path(sent)
+    resolution = snapshot.state.resolve(host_text, normal)
     match = resolution.match
     backend: Any = match.backend
     preview = resolution.branch is not None
@@ -104,6 +116,7 @@ def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyOb
         resolution.upstream_host.encode() if preview else raw_host,
         resolution,
         match.route.effects if match.route is not None else None,
+        None if normal is sent else normal.encode("utf-8", "surrogateescape"),
     )
 
 
@@ -115,7 +128,12 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         return pages.error(405, "CONNECT is not supported by a reverse proxy"), True
     raw_host = head.host
     target = head.target
-    if target[:1] != b"/" and target != b"*":  # absolute-form: its authority replaces Host
+    if target == b"*":  # asterisk-form: only OPTIONS may use it (RFC 9112 3.2.4)
+        if head.method != b"OPTIONS":
+            return pages.error(400, "the '*' target is only valid with OPTIONS"), True
+        close = not ex.reusable()
+        return pages.response(200, b"", close=close), close  # the proxy's own answer (docs/proxy.md)
+    if target[:1] != b"/":  # absolute-form: its authority replaces Host
         try:
             # Any: httptools' stub says port is an int, but it is None when the target has none,
             # and compiled code (setup.py) would enforce the stub's type
@@ -130,9 +148,15 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         ex.target = target  # the head is shared (proxy/repeats.py): the origin-form is this request's
     ctx = ex.conn.ctx
     snapshot = ctx.holder.current
-    kind, branch, host_group, counter, service, endpoints, upstream_host, resolution, effects = ctx.state.routes.route(
-        snapshot, raw_host, target, ctx.observer
-    )
+    try:
+        kind, branch, host_group, counter, service, endpoints, upstream_host, resolution, effects, normal = (
+            ctx.state.routes.route(snapshot, raw_host, target, ctx.observer)
+        )
+    except UnsafePath as exc:
+        return pages.error(400, str(exc)), True
+    if normal is not None:  # forwarded as it was matched, with the query as it came
+        cut = target.find(b"?")
+        target = ex.target = normal if cut < 0 else normal + target[cut:]
     if effects is not None:
         local = annotated.answer(ex, effects, raw_host, target, ctx.listener.scheme)
         if local is not None:

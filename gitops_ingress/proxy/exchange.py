@@ -255,9 +255,19 @@ class Exchange:
             close = True
         self.close_after = close
         http10_keep_alive = not self.head.http11 and not close
+        date = b"" if head.has_date else conn.ctx.state.date.line()
         self.out.append(
-            head.client_head(status, length=length, chunked=chunked, close=close, keep_alive_10=http10_keep_alive)
+            head.client_head(
+                status, length=length, chunked=chunked, close=close, keep_alive_10=http10_keep_alive, date=date
+            )
         )
+
+    def upstream_interim(self, status: int, head: ResponseHead) -> None:
+        """A 1xx other than 100 and 101 (103 Early Hints, 102): passed on to HTTP/1.1 clients
+        as it came, minus hop-by-hop lines (RFC 9110 15.2: a 1.0 client cannot read them). 100
+        Continue never comes here (upstream.py): _attach answers Expect itself."""
+        if self.head.http11 and not self.response_started:
+            self.out.append(head.client_head(status, length=None, chunked=False, close=False, keep_alive_10=False))
 
     def upstream_body(self, data: bytes) -> None:
         if self.mode == _CHUNKED:
@@ -290,6 +300,13 @@ class Exchange:
             return
         if self.response_started:
             # half a response: pass on what came, then close, the only way left to say it broke
+            log.warning(
+                "upstream %s failed in the middle of the response (status %d) for %s: %s",
+                self.tried[-1] if self.tried else self.key,
+                self.status,
+                self.request_id.decode(),
+                error,
+            )
             self.flush()
             self.conn.close()
             return
@@ -336,7 +353,7 @@ class Exchange:
     def _respond(self, data: bytes, *, close: bool, now: float) -> None:
         self.response_started = True
         self.status = int(data[9:12])
-        self.conn.write(data)
+        self.conn.write_many(pages.dated(data, self.conn.ctx.state.date.line()))
         self._finish(close, now)
 
     def _finish(self, close: bool, now: float) -> None:

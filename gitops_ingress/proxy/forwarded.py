@@ -90,14 +90,20 @@ def forwarded_node(address: bytes) -> bytes:
 class ListenerForwarding:
     """The forwarded lines for requests on one listener (scheme and port fixed)."""
 
-    __slots__ = ("_listener", "_proto", "port", "scheme", "trusted")
+    __slots__ = ("_listener", "_proto", "port", "scheme", "trusted", "via10", "via11")
 
-    def __init__(self, scheme: bytes, port: bytes, trusted: TrustedProxies) -> None:
+    def __init__(self, scheme: bytes, port: bytes, trusted: TrustedProxies, via: bytes = b"") -> None:
+        """``via``: the pseudonym of our Via line (ProxySettings.via; empty: none)."""
         self.scheme = scheme
         self.port = port
         self.trusted = trusted
         self._listener = b"\r\nX-Forwarded-Proto: %b\r\nX-Forwarded-Port: %b" % (scheme, port)
         self._proto = b'";proto=' + scheme
+        # our Via line (RFC 9110 7.6.3), with the protocol the request came in with: written
+        # after the client's headers (forwarding.upstream_request), so that with a client's own
+        # Via line the list reads in the order the hops forwarded it
+        self.via11 = b"Via: 1.1 " + via + b"\r\n" if via else b""
+        self.via10 = b"Via: 1.0 " + via + b"\r\n" if via else b""
 
     def lines(self, head: RequestHead, host: bytes, peer: bytes) -> bytes:
         """The X-Forwarded-*, X-Real-IP and Forwarded lines for one request from ``peer`` whose

@@ -154,7 +154,7 @@ class RequestHeadBuilder:
     ``finish`` for the RequestHead. Belongs to one connection's parse of one message."""
 
     __slots__ = ("chunked", "connection_tokens", "content_length", "expect_continue", "forwarded", "forwarded_for",
-        "forwarded_host", "forwarded_port", "forwarded_proto", "header_bytes", "headers", "host", "real_ip",
+        "forwarded_host", "forwarded_port", "forwarded_proto", "header_bytes", "header_count", "headers", "host", "real_ip",
         "request_id", "target", "upgrade", "want_html")  # fmt: skip
 
     def __init__(self) -> None:
@@ -175,6 +175,7 @@ class RequestHeadBuilder:
         self.request_id = b""
         self.want_html = False
         self.header_bytes = 0
+        self.header_count = 0  # every header line, Host and the others add() sorts out included
 
     def add(self, name: bytes, value: bytes) -> None:
         """One header as parsed; raises ClientRequestError for what must be refused."""
@@ -242,8 +243,10 @@ class RequestHeadBuilder:
             if named:  # Connection names extra hop-by-hop headers: drop those too (rare)
                 headers = _without(headers, named)
         upgrade = self.upgrade
-        if upgrade is not None and b"upgrade" not in self.connection_tokens:
-            upgrade = None  # an Upgrade header without Connection: upgrade is not a request to upgrade
+        if upgrade is not None and (b"upgrade" not in self.connection_tokens or not http11):
+            # without Connection: upgrade it is no request to upgrade; in HTTP/1.0 it is
+            # ignored (RFC 9110 7.8), so the request is forwarded without it and never gets a 101
+            upgrade = None
         return RequestHead(
             method,
             self.target,
@@ -308,6 +311,7 @@ def upstream_request(
         b"\r\nX-Request-Id: ", request_id, b"\r\n",
     ]  # fmt: skip
     parts += head.headers
+    parts.append(listener.via11 if head.http11 else listener.via10)
     if head.chunked:
         parts.append(b"Transfer-Encoding: chunked\r\n")
     elif head.content_length is not None:
@@ -332,6 +336,7 @@ _RESPONSE_SPECIAL_LINE: Final = re.compile(
     rb"|proxy-connection|proxy-authenticate):[ \t]*([^\r]*)",
     re.IGNORECASE,
 )
+_DATE_LINE: Final = re.compile(rb"\r\ndate:", re.IGNORECASE)
 _STATUS_LINE_OK: Final = b"HTTP/1.1 200 OK\r\n"
 _CLOSE_OR_UPGRADE: Final = frozenset((b"close", b"upgrade"))
 
@@ -345,12 +350,12 @@ class ResponseHead:
     Never changed once built (every attribute is Final, as in RequestHead), so one object may
     serve every response with the same head bytes (proxy/repeats.py)."""
 
-    __slots__ = ("chunked", "connection_tokens", "content_length", "fixed_length", "length_head", "lines",
-        "reason", "status", "upgrade")  # fmt: skip
+    __slots__ = ("added", "chunked", "connection_tokens", "content_length", "fixed_length", "has_date",
+        "length_head", "lines", "reason", "status", "upgrade")  # fmt: skip
 
-    def __init__(self, block: bytes = _STATUS_LINE_OK) -> None:
+    def __init__(self, block: bytes = _STATUS_LINE_OK, via: bytes = b"") -> None:
         """``block``: the status line and the header lines as received, each ending in CRLF,
-        without the empty line that ends the head."""
+        without the empty line that ends the head; ``via``: our Via pseudonym (empty: none)."""
         eol = block.find(b"\r\n")
         status_line = block[:eol].split(b" ", 2)
         status = int(status_line[1]) if status_line[1].isdigit() else 0
@@ -401,23 +406,30 @@ class ResponseHead:
         self.connection_tokens: Final = tokens
         self.upgrade: Final = upgrade
         self.fixed_length: Final = fixed_length
+        # the lines the proxy adds: Via, with the protocol the upstream answered in (RFC 9110
+        # 7.6.3); and Date when the upstream sent none (a proxy may add it, RFC 9110 6.6.1)
+        version = block[5:8] if block.startswith(b"HTTP/1.") else b"1.1"
+        self.added: Final = b"Via: " + version + b" " + via + b"\r\n" if via else b""
+        self.has_date: Final = _DATE_LINE.search(block) is not None
         # what an HTTP/1.1 keep-alive client gets for a fixed_length head, the usual case
-        # (exchange.py): built once per head here, not once per response
+        # (exchange.py): built once per head here, not once per response; a head without Date
+        # has none, the exchange adds this second's
         self.length_head: Final = (
             self.client_head(status, length=content_length, chunked=False, close=False, keep_alive_10=False)
-            if fixed_length >= 0
+            if fixed_length >= 0 and self.has_date
             else b""
         )
 
     def client_head(self, status: int, *, length: bytes | None, chunked: bool,
-                    close: bool, keep_alive_10: bool) -> bytes:  # fmt: skip
-        """The head for the client: framing decided by the caller, hop-by-hop headers gone."""
+                    close: bool, keep_alive_10: bool, date: bytes = b"") -> bytes:  # fmt: skip
+        """The head for the client: framing decided by the caller, hop-by-hop headers gone, our
+        Via added, and ``date`` (a Date line, for a head without one)."""
         if length is not None:
-            framing = b"Content-Length: %b\r\n" % length
+            framing = self.added + date + b"Content-Length: %b\r\n" % length
         elif chunked:
-            framing = b"Transfer-Encoding: chunked\r\n"
+            framing = self.added + date + b"Transfer-Encoding: chunked\r\n"
         else:
-            framing = b""
+            framing = self.added + date
         if status == 101 and self.upgrade is not None:
             framing += b"Connection: upgrade\r\nUpgrade: %b\r\n" % self.upgrade
         elif close:

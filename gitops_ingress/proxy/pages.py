@@ -17,6 +17,7 @@ import html
 from functools import lru_cache
 
 REASONS: dict[int, bytes] = {
+    200: b"OK",
     301: b"Moved Permanently",
     302: b"Found",
     303: b"See Other",
@@ -35,6 +36,7 @@ REASONS: dict[int, bytes] = {
     502: b"Bad Gateway",
     503: b"Service Unavailable",
     504: b"Gateway Timeout",
+    505: b"HTTP Version Not Supported",
 }
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -69,6 +71,13 @@ def response(
             body,
         )
     )
+
+
+def dated(page: bytes, date: bytes) -> list[bytes]:
+    """``page`` with the ``date`` line (proxy/httpdate.py) after its status line: pages are built
+    once and cached, the date is the one of the second they are sent in."""
+    cut = page.find(b"\r\n") + 2
+    return [page[:cut], date, page[cut:]]
 
 
 @lru_cache(maxsize=64)

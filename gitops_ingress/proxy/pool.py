@@ -37,7 +37,7 @@ class UpstreamPool:
         self._turn: dict[Hashable, int] = {}
         self._closed = False
         self._tls: ssl.SSLContext | None = None  # for https:// endpoints, made on first use
-        self.heads = ResponseHeads()  # parsed response heads, shared by every upstream connection
+        self.heads = ResponseHeads(settings.via.encode())  # parsed response heads, shared by every upstream connection
 
     def pick(self, key: Hashable, endpoints: tuple[Endpoint, ...], avoid: tuple[Endpoint, ...] = ()) -> Endpoint:
         """Round-robin over ``endpoints``; skips the ones in ``avoid`` while others remain."""

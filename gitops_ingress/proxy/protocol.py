@@ -26,11 +26,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import deque
 from time import monotonic
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Final, cast
 
-from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpRequestParser
+from httptools import (
+    HttpParserCallbackError,
+    HttpParserError,
+    HttpParserInvalidMethodError,
+    HttpParserUpgrade,
+    HttpRequestParser,
+)
 
 from gitops_ingress.proxy import pages
 from gitops_ingress.proxy.errors import ClientRequestError
@@ -43,6 +50,30 @@ if TYPE_CHECKING:
     from gitops_ingress.proxy.server import ConnectionContext
 
 log = logging.getLogger("gitops_ingress.proxy")
+
+# a request method is any token (RFC 9110 9.1, 5.6.2); llhttp knows only its own list (see
+# ClientConnection._extension_method), so this finds the token it refused
+_METHOD: Final = re.compile(rb"[\r\n]*([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ")
+_STAND_IN: Final = b"GET"  # what llhttp is shown instead of an extension method: no special framing
+
+
+def request_parser(protocol: object) -> HttpRequestParser:
+    """httptools' parser as the proxy uses it: any HTTP/x.y version is parsed, so that
+    ``on_headers_complete`` can treat 1.2 as 1.1 and answer 505 to 2.0 (RFC 9110 2.5, 15.6.6)
+    instead of llhttp's 400 for both."""
+    parser = HttpRequestParser(protocol)
+    parser.set_dangerous_leniencies(lenient_version=True)
+    return parser
+
+
+def _http_version(version: str) -> bool:
+    """Whether an HTTP version other than 1.0 and 1.1 is read as 1.1: any later HTTP/1 minor
+    version is (RFC 9110 2.5: a recipient treats it as the highest it supports); another major
+    version (2.0 on an HTTP/1 connection, 0.9, 3.0) is a 505."""
+    major, _, minor = version.partition(".")
+    if major != "1":
+        raise ClientRequestError(505, f"HTTP/{version} is not spoken on an HTTP/1 connection")
+    return minor != "0"
 
 
 class ClientConnection(asyncio.Protocol):
@@ -60,6 +91,7 @@ class ClientConnection(asyncio.Protocol):
         "idle_since",
         "last_keep_alive",
         "last_read",
+        "method",
         "parser",
         "parsing",
         "queue",
@@ -72,13 +104,16 @@ class ClientConnection(asyncio.Protocol):
         "write_paused_since",
     )  # fmt: skip
 
-    def __init__(self, ctx: ConnectionContext) -> None:
+    def __init__(self, ctx: ConnectionContext, client_ip: bytes = b"") -> None:
+        """``client_ip``: the client a PROXY protocol header named (proxy/proxyheader.py); empty:
+        the TCP peer's address."""
         self.ctx = ctx
         self.settings = ctx.settings
         self.transport: asyncio.Transport | None = None
         self.gate: ReadGate | None = None
-        self.parser = HttpRequestParser(self)
-        self.client_ip = b""
+        self.parser = request_parser(self)
+        self.method = b""  # an extension method llhttp was shown _STAND_IN for (the next head's)
+        self.client_ip = client_ip
         self.parsing: RequestHeadBuilder | None = None  # the head being parsed
         self.body_target: Exchange | None = None  # the exchange whose body is being parsed
         self.queue: deque[Exchange] = deque()  # queue[0] is being answered
@@ -104,14 +139,15 @@ class ClientConnection(asyncio.Protocol):
         state = ctx.state
         if state.shutting_down or len(state.connections) >= self.settings.max_connections:
             self.closed = True
-            self.transport.write(pages.error(503, "too many connections"))
+            self.transport.writelines(pages.dated(pages.error(503, "too many connections"), state.date.line()))
             self.transport.close()
             return
         self.counted = True
         state.opened(self)
         ctx.observer.connection_opened()
-        peer = transport.get_extra_info("peername")
-        self.client_ip = str(peer[0]).encode() if isinstance(peer, tuple) else b""  # AF_UNIX has none
+        if not self.client_ip:
+            peer = transport.get_extra_info("peername")
+            self.client_ip = str(peer[0]).encode() if isinstance(peer, tuple) else b""  # AF_UNIX has none
         self.gate = ReadGate(self.transport)
         set_limits(transport, self.settings.high_water, self.settings.low_water)
         now = monotonic()
@@ -141,6 +177,20 @@ class ClientConnection(asyncio.Protocol):
                 return
             whole = data.find(b"\r\n\r\n") == len(data) - 4
         queued = len(self.queue)
+        if self._feed(data, self.parsing is None and self.body_target is None):
+            if self.parsing is not None:
+                self.head_bytes += len(data)
+                if self.head_bytes > 2 * (self.settings.max_header_bytes + self.settings.max_request_line):
+                    self._refuse(431, "request head too large")
+            elif whole and len(self.queue) == queued + 1:
+                self.ctx.state.request_heads.remember(data, self.queue[-1].head)
+        if self.queue and not self.queue[0].started:
+            self._start(self.queue[0], self.last_read)
+
+    def _feed(self, data: bytes, boundary: bool) -> bool:
+        """Parse ``data``; False when the parser gave up on it (the refusal is queued).
+        ``boundary``: ``data`` starts between messages (an extension method may be retried)."""
+        queued = len(self.queue)
         try:
             self.parser.feed_data(data)
         except HttpParserUpgrade as exc:
@@ -152,17 +202,27 @@ class ClientConnection(asyncio.Protocol):
             else:  # a bug of ours, not the client's fault: say so, and log it
                 log.error("error while parsing a request", exc_info=cause)
                 self._refuse(500, "internal error")
+        except HttpParserInvalidMethodError as exc:
+            match = _METHOD.match(data) if boundary and len(self.queue) == queued else None
+            if match is not None:
+                return self._extension_method(data, match)
+            self._refuse(400, f"malformed request: {exc}")
         except HttpParserError as exc:
             self._refuse(400, f"malformed request: {exc}")
         else:
-            if self.parsing is not None:
-                self.head_bytes += len(data)
-                if self.head_bytes > 2 * (self.settings.max_header_bytes + self.settings.max_request_line):
-                    self._refuse(431, "request head too large")
-            elif whole and len(self.queue) == queued + 1:
-                self.ctx.state.request_heads.remember(data, self.queue[-1].head)
-        if self.queue and not self.queue[0].started:
-            self._start(self.queue[0], self.last_read)
+            return True
+        return False
+
+    def _extension_method(self, data: bytes, match: re.Match[bytes]) -> bool:
+        """llhttp refuses methods not in its list (``FOOBAR``, any valid token RFC 9110 allows):
+        when the refused message is the first of ``data`` and begins with a token (``match``), parse it again
+        with a fresh parser shown ``_STAND_IN`` in its place, and give its head the real method.
+        A pipelined request behind another one in the same read is not retried (a 400): finding
+        where it starts would take a parser of our own."""
+        self.parser = request_parser(self)
+        self.parsing = None
+        self.method = match.group(1)
+        return self._feed(data[: match.start(1)] + _STAND_IN + data[match.end(1) :], False)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -214,7 +274,8 @@ class ClientConnection(asyncio.Protocol):
         head.header_bytes += len(name) + len(value) + 4
         if head.header_bytes > self.settings.max_header_bytes:
             raise ClientRequestError(431, f"request headers larger than {self.settings.max_header_bytes} bytes")
-        if len(head.headers) >= self.settings.max_headers:
+        head.header_count += 1
+        if head.header_count > self.settings.max_headers:
             raise ClientRequestError(431, f"more than {self.settings.max_headers} request headers")
         head.add(name, value)
 
@@ -224,7 +285,13 @@ class ClientConnection(asyncio.Protocol):
             return
         self.parsing = None
         parser = self.parser
-        head = parsing.finish(parser.get_method(), parser.get_http_version() == "1.1", parser.should_keep_alive())
+        method = self.method or parser.get_method()
+        self.method = b""
+        version = parser.get_http_version()
+        http11 = version == "1.1"
+        if not http11 and version != "1.0":
+            http11 = _http_version(version)
+        head = parsing.finish(method, http11, parser.should_keep_alive())
         limit = self.settings.max_body
         if limit is not None and head.content_length is not None and head.content_length > limit:
             raise ClientRequestError(413, f"request body larger than {limit} bytes")
@@ -326,11 +393,18 @@ class ClientConnection(asyncio.Protocol):
             if exchange.response_started:
                 self.abort()
             else:
-                self.write(pages.error(500, "internal error"))
+                self.write_many(pages.dated(pages.error(500, "internal error"), self.ctx.state.date.line()))
                 self.close()
 
     def _upgrade_requested(self, rest: bytes) -> None:
         exchange = self.queue[-1] if self.queue else None
+        if exchange is not None and not exchange.head.http11 and exchange.head.method != b"CONNECT":
+            # HTTP/1.0 cannot upgrade (RFC 9110 7.8): llhttp stopped as if, but the request was
+            # an ordinary one (finish() dropped its Upgrade); parse on after it
+            self.parser = request_parser(self)
+            if rest:
+                self._feed(rest, True)
+            return
         if exchange is None or exchange.head.upgrade is None:
             self._refuse(400, "unexpected protocol upgrade")
             return

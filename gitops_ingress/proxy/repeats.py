@@ -65,16 +65,17 @@ class _Repeats(Generic[T]):
 class ResponseHeads(_Repeats[ResponseHead]):
     """Response head block (status line and header lines, without the empty line) -> its head."""
 
-    __slots__ = ()
+    __slots__ = ("via",)
 
-    def __init__(self, max_entries: int = 256, max_block: int = 1024) -> None:
+    def __init__(self, via: bytes = b"", max_entries: int = 256, max_block: int = 1024) -> None:
         super().__init__(max_entries, max_block)
+        self.via = via  # ProxySettings.via: every head built here adds that Via line
 
     def parse(self, block: bytes) -> ResponseHead:
         """Only for blocks httptools has accepted: ``known`` vouches for them later."""
         head = self._known.get(block)
         if head is None:
-            head = ResponseHead(block)
+            head = ResponseHead(block, self.via)
             self._keep(block, head)
         return head
 

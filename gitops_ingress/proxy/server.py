@@ -19,14 +19,17 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.decide import RouteCache
 from gitops_ingress.proxy.forwarded import ListenerForwarding, TrustedProxies
 from gitops_ingress.proxy.forwarding import RequestIds
+from gitops_ingress.proxy.httpdate import HttpDate
 from gitops_ingress.proxy.observe import ProxyObserver
 from gitops_ingress.proxy.pool import UpstreamPool
+from gitops_ingress.proxy.proxyheader import PreambleListener
 from gitops_ingress.proxy.repeats import RequestHeads
 from gitops_ingress.proxy.snapshot import SnapshotHolder
 
@@ -50,6 +53,7 @@ class ServerState:
     routes: RouteCache = field(default_factory=RouteCache)  # per snapshot; see proxy/decide.py
     request_heads: RequestHeads = field(default_factory=RequestHeads)  # see proxy/repeats.py
     canary_draws: random.Random = field(default_factory=random.Random)  # canary-weight (proxy/annotated.py)
+    date: HttpDate = field(default_factory=HttpDate)  # the Date line of this second
 
     def opened(self, conn: ClientConnection) -> None:
         self.connections.add(conn)
@@ -98,7 +102,7 @@ class ProxyServer:
         self.state.idle.set()
         self.pool = UpstreamPool(self.settings, observer)
         self.trusted = TrustedProxies(self.settings.trusted_proxies)  # shared by the listeners
-        self._servers: list[asyncio.Server] = []
+        self._servers: list[asyncio.Server | PreambleListener] = []
 
     async def start(
         self,
@@ -106,7 +110,10 @@ class ProxyServer:
         ssl_context: ssl.SSLContext | None = None,
         *,
         tls_redirect_hosts: Callable[[str], bool] | None = None,
+        proxy_protocol: bool = False,
     ) -> None:
+        """``proxy_protocol``: every connection on these sockets starts with a PROXY protocol
+        header naming the client (proxy/proxyheader.py); without one it is closed."""
         from gitops_ingress.proxy.protocol import ClientConnection
 
         loop = asyncio.get_running_loop()
@@ -119,11 +126,25 @@ class ProxyServer:
                 pool=self.pool,
                 on_access=self.on_access,
                 listener=ListenerForwarding(
-                    b"https" if ssl_context is not None else b"http", b"%d" % sock.getsockname()[1], self.trusted
+                    b"https" if ssl_context is not None else b"http",
+                    b"%d" % sock.getsockname()[1],
+                    self.trusted,
+                    self.settings.via.encode(),
                 ),
                 tls_redirect_hosts=None if ssl_context is not None else tls_redirect_hosts,
                 next_request_wait=min(self.settings.idle_timeout, self.settings.header_timeout),
             )
+            if proxy_protocol:
+                sock.setblocking(False)
+                self._servers.append(
+                    PreambleListener(
+                        sock,
+                        partial(ClientConnection, context),
+                        ssl_context,
+                        self.settings.header_timeout,
+                    )
+                )
+                continue
             server = await loop.create_server(
                 lambda ctx=context: ClientConnection(ctx),
                 sock=sock,

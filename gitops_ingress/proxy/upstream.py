@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 class ResponseSink(Protocol):
     def upstream_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None: ...
+    def upstream_interim(self, status: int, head: ResponseHead) -> None: ...
     def upstream_body(self, data: bytes) -> None: ...
     def upstream_done(self, reusable: bool, now: float) -> None:
         """The response is complete at ``now`` (time.monotonic()); ``reusable``: keep-alive."""
@@ -192,8 +193,11 @@ class UpstreamConnection(asyncio.Protocol):
         start = skipped.end() if skipped is not None else self.head_from  # (the pattern always matches)
         end = received.find(b"\r\n\r\n", start) + 2
         if status < 200 and status != 101:
-            # 100 Continue and other interim answers are not passed on; the real head follows
+            # an interim answer: 100 Continue is dropped (the exchange answers Expect itself), the
+            # sink decides whether the client gets the others (103 Early Hints); the final head follows
             self.head_parts, self.head_from = [received], end + 2
+            if self.sink is not None and status != 100:
+                self.sink.upstream_interim(status, self.pool.heads.parse(received[start:end]))
             return
         self.head_parts = None
         self.head = self.pool.heads.parse(received[start:end])

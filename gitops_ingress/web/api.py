@@ -30,6 +30,7 @@ from gitops_ingress.core.routing import (
     RouteTable,
     normalize_host,
 )
+from gitops_ingress.core.routing.paths import UnsafePath, normalize_target
 from gitops_ingress.core.status import (
     BranchStatus,
     ControlPlaneView,
@@ -191,6 +192,10 @@ def resolve_request(view: ControlPlaneView, host: str, path: str, branch: str = 
     """Where ``host`` + ``path`` goes: on a branch's routes, or (no branch) as the proxy sees it,
     which also understands preview hosts."""
     path = path if path.startswith("/") else "/" + path
+    try:
+        path = normalize_target(path)  # matched as the proxy matches it (docs/routing.md)
+    except UnsafePath as exc:
+        raise HTTPException(400, f"the proxy refuses this path: {exc}") from exc
     state = view.routing_state()
     name = normalize_host(host)
     preview: str | None = None

@@ -129,6 +129,11 @@ def test_routes_single_match_and_404(cli, monkeypatch) -> None:  # type: ignore[
         "json",
     )
     assert hit.code == 0 and hit.json()["backend"] == "payments/checkout:http"
+    args = ["routes", str(SAMPLE_ENVIRONMENTS / "production"), "--host", "shop.example.com", "--format", "json"]
+    climbed = cli(*args, "--path", "/static/../checkout/pay")  # as the proxy matches it
+    assert climbed.code == 0 and climbed.json()["backend"] == "payments/checkout:http"
+    unsafe = cli(*args, "--path", "/static/..%2fcheckout")
+    assert unsafe.code == 2 and "400" in unsafe.err
     miss = cli(
         "routes", "environments/production", "--host", "api.example.com", "--path", "/nothing-here", "--format", "json"
     )

@@ -133,3 +133,30 @@ def echo_proxy(
     upstream = start_upstream("echo")
     state = make_state([route("shop.example.com", "/", "web"), route("", "/", "web")])
     return make_proxy(state, backends({"web": [upstream.url]})), upstream
+
+
+async def _answering(pieces: list[bytes]) -> tuple[asyncio.Server, int]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"".join(pieces))
+        await writer.drain()
+        await reader.read()  # until the proxy closes
+        writer.close()
+
+    server = await asyncio.start_server(handle, LOOPBACK, 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+@pytest.fixture
+def raw_upstream(loop_thread: LoopThread) -> Iterator[Callable[[list[bytes]], str]]:
+    """An upstream that answers every request with the bytes given, whatever it was asked."""
+    servers: list[asyncio.Server] = []
+
+    def start(pieces: list[bytes]) -> str:
+        server, port = loop_thread.run(_answering(pieces))
+        servers.append(server)
+        return f"http://{LOOPBACK}:{port}"
+
+    yield start
+    for server in servers:
+        server.close()

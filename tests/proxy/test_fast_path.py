@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -29,7 +28,7 @@ from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.upstream import UpstreamConnection
 from tests.proxy.conftest import NS, backends, make_state, route
 from tests.proxy.rawclient import connect, exchange, read_responses
-from tests.support.upstreams import LOOPBACK, LoopThread
+from tests.support.upstreams import LoopThread
 
 H = b"Host: shop.example.com\r\n"
 
@@ -119,9 +118,14 @@ def test_response_head_without_headers_or_reason() -> None:
 
 
 def test_length_head_is_the_keep_alive_client_head_built_once() -> None:
-    head = ResponseHead(b"HTTP/1.1 200 OK\r\nConnection: x-secret\r\nX-Secret: 1\r\nContent-Length: 2\r\n")
+    date = b"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+    head = ResponseHead(b"HTTP/1.1 200 OK\r\n" + date + b"Connection: x-secret\r\nX-Secret: 1\r\nContent-Length: 2\r\n")
     assert head.length_head == head.client_head(200, length=b"2", chunked=False, close=False, keep_alive_10=False)
-    assert head.length_head == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+    assert head.length_head == b"HTTP/1.1 200 OK\r\n" + date + b"Content-Length: 2\r\n\r\n"
+    with_via = ResponseHead(b"HTTP/1.1 200 OK\r\n" + date + b"Content-Length: 2\r\n", b"edge")
+    assert with_via.length_head == b"HTTP/1.1 200 OK\r\n" + date + b"Via: 1.1 edge\r\nContent-Length: 2\r\n\r\n"
+    # without a Date, each response gets the Date of its second: no head built once
+    assert ResponseHead(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n").length_head == b""
     assert ResponseHead(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n").length_head == b""
     assert ResponseHead(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n").length_head == b""
 
@@ -135,32 +139,6 @@ def test_response_heads_are_shared_by_bytes_and_bounded() -> None:
     for index in range(20):
         heads.parse(b"HTTP/1.1 200 OK\r\nX: %d\r\n" % index)
         assert len(heads) <= 4
-
-
-async def _answering(pieces: list[bytes]) -> tuple[asyncio.Server, int]:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"".join(pieces))
-        await writer.drain()
-        await reader.read()  # until the proxy closes
-        writer.close()
-
-    server = await asyncio.start_server(handle, LOOPBACK, 0)
-    return server, server.sockets[0].getsockname()[1]
-
-
-@pytest.fixture
-def raw_upstream(loop_thread: LoopThread) -> Iterator[Callable[[list[bytes]], str]]:
-    servers: list[asyncio.Server] = []
-
-    def start(pieces: list[bytes]) -> str:
-        server, port = loop_thread.run(_answering(pieces))
-        servers.append(server)
-        return f"http://{LOOPBACK}:{port}"
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 @pytest.mark.parametrize(
@@ -177,8 +155,10 @@ def raw_upstream(loop_thread: LoopThread) -> Iterator[Callable[[list[bytes]], st
 def test_final_head_is_found_after_interim_heads(make_proxy, raw_upstream, answer: bytes) -> None:
     url = raw_upstream([answer])
     proxy = make_proxy(make_state([route("shop.example.com", "/", "web")]), backends({"web": [url]}))
-    (response,) = exchange(proxy.port, b"GET / HTTP/1.1\r\n" + H + b"\r\n")
+    *interim, response = exchange(proxy.port, b"GET / HTTP/1.1\r\n" + H + b"\r\n", count=2 if b" 103 " in answer else 1)
     assert (response.status, response.body, response.header("X-A"), response.header("Link")) == (200, b"ok", "1", None)
+    # 103 Early Hints reaches the client first (test_rfc_edges.py has more); 100 Continue never does
+    assert [(r.status, r.header("Link")) for r in interim] == ([(103, "</a>")] if b" 103 " in answer else [])
 
 
 class _Sink:
@@ -190,6 +170,9 @@ class _Sink:
     def upstream_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None:
         out = head.client_head(status, length=head.content_length, chunked=False, close=False, keep_alive_10=False)
         self.heads.append((status, out))
+
+    def upstream_interim(self, status: int, head: ResponseHead) -> None:
+        raise AssertionError(f"interim {status}: 100 Continue is not passed to the sink")
 
     def upstream_body(self, data: bytes) -> None:
         self.body += data
@@ -242,7 +225,7 @@ def test_head_split_across_reads_is_whole(loop_thread: LoopThread, size: int) ->
         return results[0]
 
     heads, body, done = loop_thread.run(run())
-    assert heads == [(201, b"HTTP/1.1 201 Made\r\nX-A: 1\r\nContent-Length: 5\r\n\r\n")]
+    assert heads == [(201, b"HTTP/1.1 201 Made\r\nX-A: 1\r\nVia: 1.1 gitops-ingress\r\nContent-Length: 5\r\n\r\n")]
     assert (body, done) == (b"hello", [True])
 
 

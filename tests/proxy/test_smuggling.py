@@ -56,7 +56,9 @@ def test_refused_before_reaching_upstream(echo_proxy, name: str) -> None:
     with connect(proxy.port, 5) as sock:
         sock.sendall(SMUGGLING[name])
         responses = read_responses(sock)
-        assert [r.status for r in responses] == [417 if name == "unsupported-expect" else 400]
+        # HTTP/9.9 is a version we do not speak (505), not a malformed one
+        expected = {"unsupported-expect": 417, "invalid-version": 505}.get(name, 400)
+        assert [r.status for r in responses] == [expected]
         assert responses[0].header("connection") == "close"
         assert is_closed(sock)
     assert upstream.stats.connections == 0 and upstream.stats.bytes == 0

@@ -113,6 +113,11 @@ def test_resolve_stable_preview_and_branch(view: FakeView) -> None:
         unknown = client.get("/api/v1/resolve", params={"host": "nobody--x.preview.localhost"}).json()
         nothing = client.get("/api/v1/resolve", params={"host": "other.example.org"}).json()
         missing = client.get("/api/v1/resolve", params={"host": "a", "branch": "gone"})
+        # matched as the proxy matches it: dot-segments gone, the query untouched, unsafe is a 400
+        traversal = client.get("/api/v1/resolve", params={"host": "shop.example.com", "path": "/x/%2e%2e/api/y?q=/../"})
+        unsafe = client.get("/api/v1/resolve", params={"host": "shop.example.com", "path": "/x/..%2fapi"})
+    assert traversal.json()["backend"] == "shop/catalog-api:8080" and traversal.json()["path"] == "/api/y?q=/../"
+    assert unsafe.status_code == 400 and "refuses" in unsafe.json()["detail"]
     assert (
         stable["backend"] == "shop/catalog-api:8080"
         and stable["branch"] == "main"
