@@ -16,22 +16,35 @@ a hit is one tuple and one dict lookup, whatever the size of the route table. Sn
 immutable (proxy/snapshot.py), so nothing else can make an entry stale. The cache is bounded
 and simply emptied when full, so a flood of distinct hosts or paths costs a miss each, nothing
 more. The TLS redirect is decided before it (certificates change apart from snapshots).
+
+Routing keys (docs/previews.md, proxy/routingkey.py) are looked at only when the request has a
+header that may hold one (X-Preview-Branch, baggage, Cookie), or the link parameter: then the
+cache says, once per raw Host, whether keys apply there at all (a stable host that is not
+protected), and a followed key is cached as (raw Host, path, slug), so a keyed request costs one
+more dict lookup than a plain one plus reading its key. A key is read on stable hosts no branch
+overlays too: the request is routed stable, but still carries the branch in baggage, so the
+services behind it keep the preview on their calls back through the proxy.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from time import time
+from typing import TYPE_CHECKING, Any, Final
 
 from httptools import HttpParserInvalidURLError, parse_url
 
+from gitops_ingress.core.naming import branch_slug
 from gitops_ingress.core.routing import ServiceRef, normalize_host
 from gitops_ingress.proxy import pages
 from gitops_ingress.proxy.forwarding import valid_host
+from gitops_ingress.proxy.routingkey import LINK, forward_lines, key_of, link_answer, set_cookie, split_link
 
 if TYPE_CHECKING:
     from gitops_ingress.core.backends import Endpoint
+    from gitops_ingress.core.previewkeys import PreviewKeyPolicy
     from gitops_ingress.core.routing import Resolution
+    from gitops_ingress.core.routing.overlay import BranchOverlay
     from gitops_ingress.proxy.exchange import Exchange
     from gitops_ingress.proxy.observe import ProxyObserver, RequestCounter
     from gitops_ingress.proxy.snapshot import Snapshot
@@ -43,31 +56,90 @@ LocalAnswer = tuple[bytes, bool]  # (whole response, close the connection after 
 # Service to proxy to), its endpoints, upstream Host bytes, and the Resolution itself (404 page)
 Routed = tuple[str, str, str, "RequestCounter", "ServiceRef | None", "tuple[Endpoint, ...]", bytes, "Resolution"]
 DEFAULT_CACHE_ENTRIES = 4096
+# where a Host stands for routing keys (RouteCache.key_place)
+KEYS_OFF: Final = 0  # protected, keys off, or an unknown preview name: keys and link ignored
+KEYS_ON: Final = 1  # a stable host: the link and keys work
+KEYS_PREVIEW_HOST: Final = 2  # a preview host: its name decides the branch, a key is ignored
 
 
 class RouteCache:
-    """(raw Host, target path) -> ``Routed``, for one snapshot object at a time."""
+    """(raw Host, target path) -> ``Routed``, for one snapshot object at a time; keyed requests
+    under (raw Host, target path, slug)."""
 
-    __slots__ = ("_entries", "_snapshot", "max_entries")
+    __slots__ = ("_entries", "_places", "_slugs", "_snapshot", "max_entries")
 
     def __init__(self, max_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
         self.max_entries = max_entries
-        self._entries: dict[tuple[bytes, bytes], Routed] = {}
+        self._entries: dict[tuple[bytes, ...], Routed] = {}
+        self._places: dict[bytes, int] = {}
+        self._slugs: dict[str, bytes] = {}
         self._snapshot: Snapshot | None = None
 
-    def route(self, snapshot: Snapshot, raw_host: bytes, target: bytes, observer: ProxyObserver) -> Routed:
+    def _follow(self, snapshot: Snapshot) -> None:
         if snapshot is not self._snapshot:  # a swap: nothing cached so far holds any more
             self._entries = {}
+            self._places = {}
+            self._slugs = {}
             self._snapshot = snapshot
+
+    def _put(self, key: tuple[bytes, ...], entry: Routed) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = entry
+
+    def route(self, snapshot: Snapshot, raw_host: bytes, target: bytes, observer: ProxyObserver) -> Routed:
+        self._follow(snapshot)
         cut = target.find(b"?")  # not ``in``: bytes.__contains__ raises and clears a TypeError first
         key = (raw_host, target if cut < 0 else target[:cut])
         entry = self._entries.get(key)
         if entry is None:
             entry = _resolve(snapshot, raw_host, key[1], observer)
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[key] = entry
+            self._put(key, entry)
         return entry
+
+    def route_keyed(
+        self, snapshot: Snapshot, raw_host: bytes, target: bytes, overlay: BranchOverlay, observer: ProxyObserver
+    ) -> Routed:
+        """Like ``route`` for a request with ``overlay``'s key: the branch's routes where the
+        branch changes the host, the stable ones elsewhere."""
+        self._follow(snapshot)
+        cut = target.find(b"?")
+        path = target if cut < 0 else target[:cut]
+        key = (raw_host, path, overlay.slug.encode())
+        entry = self._entries.get(key)
+        if entry is None:
+            resolution = snapshot.state.resolve_overlay(
+                overlay, raw_host.decode("ascii"), path.decode("utf-8", "surrogateescape")
+            )
+            if resolution is None:
+                entry = self.route(snapshot, raw_host, target, observer)
+            else:
+                entry = _routed(snapshot, resolution, raw_host, observer)
+            self._put(key, entry)
+        return entry
+
+    def key_place(self, snapshot: Snapshot, raw_host: bytes, policy: PreviewKeyPolicy) -> int:
+        """What routing keys can do on this Host (KEYS_*), decided once per Host and snapshot."""
+        self._follow(snapshot)
+        place = self._places.get(raw_host)
+        if place is None:
+            state = snapshot.state
+            host = normalize_host(raw_host.decode("ascii"))
+            if host.endswith("." + state.preview_domain):
+                place = KEYS_PREVIEW_HOST if state.resolve(host, "/").is_preview else KEYS_OFF
+            else:
+                place = KEYS_OFF if policy.protects(host) else KEYS_ON
+            if len(self._places) >= self.max_entries:
+                self._places.clear()
+            self._places[raw_host] = place
+        return place
+
+    def slug(self, branch: str) -> bytes:
+        """A branch's slug, as bytes for header lines (hashing a lossy name once per snapshot)."""
+        found = self._slugs.get(branch)
+        if found is None:
+            found = self._slugs[branch] = branch_slug(branch).encode()
+        return found
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -76,11 +148,16 @@ class RouteCache:
 def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyObserver) -> Routed:
     host_text = raw_host.decode("ascii")  # valid_host admitted ASCII only
     resolution = snapshot.state.resolve(host_text, path.decode("utf-8", "surrogateescape"))
+    upstream_host = resolution.upstream_host.encode() if resolution.branch is not None else raw_host
+    return _routed(snapshot, resolution, upstream_host, observer)
+
+
+def _routed(snapshot: Snapshot, resolution: Resolution, upstream_host: bytes, observer: ProxyObserver) -> Routed:
     match = resolution.match
     backend: Any = match.backend
-    preview = resolution.branch is not None
     service = backend if isinstance(backend, ServiceRef) else None
-    kind, branch, host_group = "preview" if preview else "stable", resolution.branch or "", match.host_group or ""
+    kind = "preview" if resolution.branch is not None else "stable"
+    branch, host_group = resolution.branch or "", match.host_group or ""
     return (
         kind,
         branch,
@@ -88,9 +165,54 @@ def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyOb
         observer.request_counter(kind, branch, host_group),
         service,
         snapshot.endpoints(service) if service is not None else (),
-        resolution.upstream_host.encode() if preview else raw_host,
+        upstream_host,
         resolution,
     )
+
+
+def _link(ex: Exchange, target: bytes) -> LocalAnswer | None:
+    """``?gitops-ingress-preview=<key>`` on a stable host: 302 without the parameter, setting the
+    cookie for a key that stands for a branch, clearing it for an empty one; an ignored key is
+    counted and sets nothing."""
+    link = split_link(target)
+    if link is None:
+        return None
+    ctx = ex.conn.ctx
+    policy = ctx.preview_keys
+    value, location = link
+    line = b""
+    if value:
+        verdict = policy.judge(value.decode("latin-1"), time())
+        if verdict.refused:
+            ctx.observer.preview_key_ignored(verdict.refused)
+        else:
+            line = set_cookie(value, max_age=policy.max_age, secure=ctx.listener.scheme == b"https")
+    else:
+        line = set_cookie(b"", max_age=0, secure=ctx.listener.scheme == b"https")
+    close = not ex.reusable()
+    return link_answer(location, line, close=close), close
+
+
+def _key_overlay(ex: Exchange, snapshot: Snapshot, place: int) -> BranchOverlay | None:
+    """The branch the request's routing key names, or None for routing as usual (no key, or one
+    that is ignored, and counted: docs/previews.md)."""
+    head = ex.head
+    value = key_of(head.preview_key, head.baggage, head.cookie)
+    if value is None:
+        return None
+    ctx = ex.conn.ctx
+    observer = ctx.observer
+    if place == KEYS_PREVIEW_HOST:
+        observer.preview_key_ignored("preview-host")
+        return None
+    verdict = ctx.preview_keys.judge(value.decode("latin-1"), time())
+    if verdict.refused:
+        observer.preview_key_ignored(verdict.refused)
+        return None
+    overlay = snapshot.state.overlays.get(verdict.slug)
+    if overlay is None:
+        observer.preview_key_ignored("unknown-branch")
+    return overlay
 
 
 def decide(ex: Exchange) -> LocalAnswer | None:
@@ -121,9 +243,24 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             close = not ex.reusable()
             return pages.redirect(b"https://" + host.encode() + target, close=close), close
     snapshot = ctx.holder.current
-    kind, branch, host_group, counter, service, endpoints, upstream_host, resolution = ctx.state.routes.route(
-        snapshot, raw_host, target, ctx.observer
-    )
+    routes = ctx.state.routes
+    routed: Routed | None = None
+    if head.preview_key or head.baggage or head.cookie or target.find(LINK) >= 0:
+        place = routes.key_place(snapshot, raw_host, ctx.preview_keys)
+        if place != KEYS_OFF:
+            if place == KEYS_ON and target.find(LINK) >= 0:
+                answer = _link(ex, target)
+                if answer is not None:
+                    return answer
+            overlay = _key_overlay(ex, snapshot, place)
+            if overlay is not None:
+                routed = routes.route_keyed(snapshot, raw_host, target, overlay, ctx.observer)
+                ex.preview_lines = forward_lines(overlay.slug.encode(), head.baggage)
+    if routed is None:
+        routed = routes.route(snapshot, raw_host, target, ctx.observer)
+    kind, branch, host_group, counter, service, endpoints, upstream_host, resolution = routed
+    if kind == "preview" and not ex.preview_lines:
+        ex.preview_lines = forward_lines(routes.slug(branch), head.baggage)
     ex.kind = kind
     ex.branch = branch
     ex.host_group = host_group

@@ -17,6 +17,7 @@ import html
 from functools import lru_cache
 
 REASONS: dict[int, bytes] = {
+    302: b"Found",
     308: b"Permanent Redirect",
     400: b"Bad Request",
     404: b"Not Found",
