@@ -193,7 +193,14 @@ def on_cpu(cpu: str, pin: bool) -> list[str]:
 
 
 def wrk(
-    port: int, duration: int, host: str = HOST, varied: bool = False, pid: int | None = None, *, pin: bool = False
+    port: int,
+    duration: int,
+    host: str = HOST,
+    varied: bool = False,
+    pid: int | None = None,
+    *,
+    pin: bool = False,
+    headers: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """One wrk run; with ``pid``, also the CPU microseconds that process spent per request."""
     script: list[str] = []
@@ -213,6 +220,7 @@ def wrk(
             *script,
             "-H",
             f"Host: {host}",
+            *(arg for header in headers for arg in ("-H", header)),
             f"http://{LOOPBACK}:{port}/",
         ],
         capture_output=True,
@@ -235,9 +243,15 @@ def wrk(
 
 
 def start_ours(
-    port: int, plane_port: int, admin_port: int, pin: bool = False, access_log: Path | None = None
+    port: int,
+    plane_port: int,
+    admin_port: int,
+    pin: bool = False,
+    access_log: Path | None = None,
+    checkout: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Our proxy; with ``access_log``, its JSON access log (stdout) goes to that file."""
+    """Our proxy; with ``access_log``, its JSON access log (stdout) goes to that file; with
+    ``checkout``, the proxy of that source tree (``--baseline``) instead of this one."""
     return subprocess.Popen(
         [
             *on_cpu(SERVER_CPU, pin),
@@ -255,6 +269,7 @@ def start_ours(
         ],
         stdout=access_log.open("wb") if access_log is not None else None,
         stderr=subprocess.DEVNULL,
+        cwd=checkout,
     )
 
 

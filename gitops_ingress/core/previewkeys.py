@@ -24,6 +24,7 @@ import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from gitops_ingress.core.settings import Settings
 
@@ -112,3 +113,11 @@ class PreviewKeyPolicy:
             return slug
         expiry = int(now) + self.max_age
         return f"{slug}.{expiry}.{_signature(self.secret, f'{slug}.{expiry}')}"
+
+
+def real_host_url(preview_url: str, stable_host: str, key: str) -> str:
+    """The link that opens a preview on its stable host: the preview URL's scheme and port (the
+    same proxy serves both names), the stable host, and the link parameter with ``key``."""
+    parts = urlsplit(preview_url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{stable_host}{port}/?{KEY_NAME}={key}"
