@@ -51,6 +51,7 @@ class KeyVerdict:
 
     slug: str = ""
     refused: str = ""  # "", "malformed", "unsigned", "forged" or "expired"
+    expires: int = 0  # a signed token's expiry (Unix seconds); 0: none
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,7 @@ class PreviewKeyPolicy:
             return KeyVerdict(refused="forged")
         if int(expiry) <= now:
             return KeyVerdict(refused="expired")
-        return KeyVerdict(slug)
+        return KeyVerdict(slug, expires=int(expiry))
 
     def issue(self, slug: str, now: float) -> str:
         """The key value a link or cookie carries for ``slug``: the slug itself, or a token valid

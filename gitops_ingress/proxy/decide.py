@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from gitops_ingress.core.routing import Resolution
     from gitops_ingress.core.routing.overlay import BranchOverlay
     from gitops_ingress.proxy.exchange import Exchange
+    from gitops_ingress.proxy.forwarding import RequestHead
     from gitops_ingress.proxy.observe import ProxyObserver, RequestCounter
     from gitops_ingress.proxy.snapshot import Snapshot
 
@@ -56,6 +57,11 @@ LocalAnswer = tuple[bytes, bool]  # (whole response, close the connection after 
 # Service to proxy to), its endpoints, upstream Host bytes, and the Resolution itself (404 page)
 Routed = tuple[str, str, str, "RequestCounter", "ServiceRef | None", "tuple[Endpoint, ...]", bytes, "Resolution"]
 DEFAULT_CACHE_ENTRIES = 4096
+# key header values longer than this together are judged every time rather than remembered, so a
+# flood of 10 KB cookies cannot fill the cache with 40 MB
+MAX_REMEMBERED_KEY_BYTES: Final = 1024
+# what a routing key stands for: the overlay (None: none), why it is ignored (""), token expiry
+KeyFound = tuple["BranchOverlay | None", str, int]
 # where a Host stands for routing keys (RouteCache.key_place)
 KEYS_OFF: Final = 0  # protected, keys off, or an unknown preview name: keys and link ignored
 KEYS_ON: Final = 1  # a stable host: the link and keys work
@@ -66,13 +72,14 @@ class RouteCache:
     """(raw Host, target path) -> ``Routed``, for one snapshot object at a time; keyed requests
     under (raw Host, target path, slug)."""
 
-    __slots__ = ("_entries", "_places", "_slugs", "_snapshot", "max_entries")
+    __slots__ = ("_entries", "_keys", "_places", "_slugs", "_snapshot", "max_entries")
 
     def __init__(self, max_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
         self.max_entries = max_entries
         self._entries: dict[tuple[bytes, ...], Routed] = {}
         self._places: dict[bytes, int] = {}
-        self._slugs: dict[str, bytes] = {}
+        self._slugs: dict[str, tuple[bytes, bytes]] = {}
+        self._keys: dict[tuple[bytes, bytes, bytes], KeyFound] = {}
         self._snapshot: Snapshot | None = None
 
     def _follow(self, snapshot: Snapshot) -> None:
@@ -80,6 +87,7 @@ class RouteCache:
             self._entries = {}
             self._places = {}
             self._slugs = {}
+            self._keys = {}
             self._snapshot = snapshot
 
     def _put(self, key: tuple[bytes, ...], entry: Routed) -> None:
@@ -134,12 +142,32 @@ class RouteCache:
             self._places[raw_host] = place
         return place
 
-    def slug(self, branch: str) -> bytes:
-        """A branch's slug, as bytes for header lines (hashing a lossy name once per snapshot)."""
+    def key(self, snapshot: Snapshot, head: RequestHead, policy: PreviewKeyPolicy) -> tuple[BranchOverlay | None, str]:
+        """The overlay the head's routing key names and why a key is ignored ("" when it is not,
+        or when there is none: (None, "")). Remembered by the header values, since a browser
+        sends the same cookie with every request; a signed token's expiry is checked each time."""
+        self._follow(snapshot)
+        values = (head.preview_key, head.baggage, head.cookie)
+        found = self._keys.get(values)
+        if found is None:
+            found = _find_key(snapshot, values, policy)
+            if len(head.preview_key) + len(head.baggage) + len(head.cookie) <= MAX_REMEMBERED_KEY_BYTES:
+                if len(self._keys) >= self.max_entries:
+                    self._keys.clear()
+                self._keys[values] = found
+        overlay, refused, expires = found
+        if expires and expires <= time():
+            return None, "expired"
+        return overlay, refused
+
+    def preview_lines(self, branch: str, baggage: bytes) -> bytes:
+        """What a request routed to ``branch``'s preview carries upstream (routingkey.py); made
+        once per branch and snapshot for the usual request without baggage of its own."""
         found = self._slugs.get(branch)
         if found is None:
-            found = self._slugs[branch] = branch_slug(branch).encode()
-        return found
+            slug = branch_slug(branch).encode()
+            found = self._slugs[branch] = (slug, forward_lines(slug, b""))
+        return forward_lines(found[0], baggage) if baggage else found[1]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -170,6 +198,17 @@ def _routed(snapshot: Snapshot, resolution: Resolution, upstream_host: bytes, ob
     )
 
 
+def _find_key(snapshot: Snapshot, values: tuple[bytes, bytes, bytes], policy: PreviewKeyPolicy) -> KeyFound:
+    value = key_of(*values)
+    if value is None:
+        return None, "", 0
+    verdict = policy.judge(value.decode("latin-1"), time())
+    if verdict.refused:
+        return None, verdict.refused, 0
+    overlay = snapshot.state.overlays.get(verdict.slug)
+    return overlay, "" if overlay is not None else "unknown-branch", verdict.expires
+
+
 def _link(ex: Exchange, target: bytes) -> LocalAnswer | None:
     """``?gitops-ingress-preview=<key>`` on a stable host: 302 without the parameter, setting the
     cookie for a key that stands for a branch, clearing it for an empty one; an ignored key is
@@ -196,22 +235,14 @@ def _link(ex: Exchange, target: bytes) -> LocalAnswer | None:
 def _key_overlay(ex: Exchange, snapshot: Snapshot, place: int) -> BranchOverlay | None:
     """The branch the request's routing key names, or None for routing as usual (no key, or one
     that is ignored, and counted: docs/previews.md)."""
-    head = ex.head
-    value = key_of(head.preview_key, head.baggage, head.cookie)
-    if value is None:
-        return None
     ctx = ex.conn.ctx
-    observer = ctx.observer
+    overlay, refused = ctx.state.routes.key(snapshot, ex.head, ctx.preview_keys)
     if place == KEYS_PREVIEW_HOST:
-        observer.preview_key_ignored("preview-host")
+        if overlay is not None or refused:
+            ctx.observer.preview_key_ignored("preview-host")
         return None
-    verdict = ctx.preview_keys.judge(value.decode("latin-1"), time())
-    if verdict.refused:
-        observer.preview_key_ignored(verdict.refused)
-        return None
-    overlay = snapshot.state.overlays.get(verdict.slug)
-    if overlay is None:
-        observer.preview_key_ignored("unknown-branch")
+    if refused:
+        ctx.observer.preview_key_ignored(refused)
     return overlay
 
 
@@ -255,12 +286,12 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             overlay = _key_overlay(ex, snapshot, place)
             if overlay is not None:
                 routed = routes.route_keyed(snapshot, raw_host, target, overlay, ctx.observer)
-                ex.preview_lines = forward_lines(overlay.slug.encode(), head.baggage)
+                ex.preview_lines = routes.preview_lines(overlay.branch, head.baggage)
     if routed is None:
         routed = routes.route(snapshot, raw_host, target, ctx.observer)
     kind, branch, host_group, counter, service, endpoints, upstream_host, resolution = routed
     if kind == "preview" and not ex.preview_lines:
-        ex.preview_lines = forward_lines(routes.slug(branch), head.baggage)
+        ex.preview_lines = routes.preview_lines(branch, head.baggage)
     ex.kind = kind
     ex.branch = branch
     ex.host_group = host_group

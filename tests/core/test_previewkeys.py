@@ -25,7 +25,7 @@ def test_tokens_verify_and_expire() -> None:
     token = policy.issue("feature-x", NOW)
     slug, expiry, _ = token.split(".")
     assert (slug, int(expiry)) == ("feature-x", NOW + 60)
-    assert policy.judge(token, NOW + 59) == KeyVerdict("feature-x")
+    assert policy.judge(token, NOW + 59) == KeyVerdict("feature-x", expires=NOW + 60)
     assert policy.judge(token, NOW + 60).refused == "expired"
     assert policy.judge("feature-x", NOW).refused == "unsigned"
     assert policy.judge(token.replace("feature-x", "feature-y"), NOW).refused == "forged"
