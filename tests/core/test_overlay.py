@@ -4,7 +4,7 @@ on a stable host resolves against them."""
 from __future__ import annotations
 
 from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
-from gitops_ingress.core.routing.overlay import changed_hosts
+from gitops_ingress.core.routing.overlay import changed_hosts, signatures
 
 
 def r(host: str, service: str, path: str = "/", **extra: object) -> Route:
@@ -23,7 +23,7 @@ def test_changed_hosts_compare_routing_not_positions() -> None:
             r("", "catch"),  # host-less: never overlaid
         ]
     )  # *.apps.example.com removed
-    assert changed_hosts(STABLE, branch) == {"api.example.com", "new.example.com", "*.apps.example.com"}
+    assert changed_hosts(signatures(STABLE), branch) == {"api.example.com", "new.example.com", "*.apps.example.com"}
 
 
 def test_resolve_overlay_routes_only_changed_hosts_and_never_preview_hosts() -> None:

@@ -19,28 +19,37 @@ routes it; ``by_slug`` finds the overlay a key names.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
+from operator import attrgetter
 
 from gitops_ingress.core.naming import branch_slug
 from gitops_ingress.core.routing.model import Route
 from gitops_ingress.core.routing.table import PathTable, RouteTable
 
-GroupSignature = tuple[frozenset[Route], object]
+GroupSignature = tuple[frozenset[tuple[object, ...]], object]
+Signatures = Mapping[str, GroupSignature]  # rule host -> what its group routes
+# every field of a Route but where it was written (a field added to Route is compared too)
+_ROUTING_FIELDS = attrgetter(*(item.name for item in fields(Route) if item.name not in ("file", "line")))
 
 
 def _signature(group: PathTable) -> GroupSignature:
     """What a host group routes, without where it was written."""
-    routes = frozenset(replace(route, file="", line=0) for route in group.routes())
-    return routes, group.fallback.backend
+    return frozenset(_ROUTING_FIELDS(route) for route in group.routes()), group.fallback.backend
 
 
-def changed_hosts(stable: RouteTable, branch: RouteTable) -> frozenset[str]:
+def signatures(table: RouteTable) -> dict[str, GroupSignature]:
+    """Every named host group's signature; made once per stable table and shared by every
+    branch's comparison (a thousand branches against a large stable table stay linear)."""
+    return {host: _signature(group) for host, group in table.named_groups()}
+
+
+def changed_hosts(stable: Signatures, branch: RouteTable) -> frozenset[str]:
     """Named rule hosts (``*.foo.com`` for wildcards) whose routing differs between the tables."""
-    mine = {host: group for host, group in branch.named_groups()}
-    theirs = {host: group for host, group in stable.named_groups()}
-    changed = set(mine.keys() ^ theirs.keys())
-    for host in mine.keys() & theirs.keys():
-        if _signature(mine[host]) != _signature(theirs[host]):
+    changed = set(stable)
+    for host, group in branch.named_groups():
+        if stable.get(host) == _signature(group):
+            changed.discard(host)
+        else:
             changed.add(host)
     return frozenset(changed)
 
@@ -65,7 +74,7 @@ class BranchOverlay:
         return False
 
 
-def overlay_of(branch: str, table: RouteTable, stable: RouteTable) -> BranchOverlay:
+def overlay_of(branch: str, table: RouteTable, stable: Signatures) -> BranchOverlay:
     return BranchOverlay(branch, branch_slug(branch), table, changed_hosts(stable, table))
 
 

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 from gitops_ingress.core.naming import preview_host, wildcard_preview_upstream_host
 from gitops_ingress.core.routing.model import NO_MATCH, RouteMatch
-from gitops_ingress.core.routing.overlay import BranchOverlay, by_slug, overlay_of
+from gitops_ingress.core.routing.overlay import BranchOverlay, Signatures, by_slug, overlay_of, signatures
 from gitops_ingress.core.routing.table import EMPTY_TABLE, RouteTable, normalize_host
 
 
@@ -80,6 +80,7 @@ class RoutingState:
         "_branch_overlays",
         "_index",
         "_shared",
+        "_stable_signatures",
         "_suffix",
         "overlays",
         "preview_domain",
@@ -97,18 +98,20 @@ class RoutingState:
         *,
         index: tuple[dict[str, PreviewTarget], bool] | None = None,
         overlays: Mapping[str, BranchOverlay] | None = None,
+        stable_signatures: Signatures | None = None,
     ) -> None:
         """``index``: what ``_build_index`` returns for exactly these previews, when the caller
         already has it (``with_branch``); None builds it. ``overlays``: likewise, every branch's
-        overlay against this stable table, by branch."""
+        overlay against this stable table, by branch, and the stable table's signatures."""
         self.stable = stable
         self.previews: dict[str, RouteTable] = dict(previews or {})
         self.preview_domain = preview_domain.lower().strip(".")
         self.version = version
         self._suffix = "." + self.preview_domain
         self._index, self._shared = index or _build_index(self.previews, self.preview_domain)
+        self._stable_signatures = stable_signatures if stable_signatures is not None else signatures(stable)
         if overlays is None:
-            overlays = {branch: overlay_of(branch, table, stable) for branch, table in self.previews.items()}
+            overlays = {b: overlay_of(b, table, self._stable_signatures) for b, table in self.previews.items()}
         self._branch_overlays = overlays
         self.overlays = by_slug(overlays)  # slug -> overlay, what a routing key looks up
 
@@ -182,7 +185,7 @@ class RoutingState:
         overlays.pop(branch, None)
         if table is not None:
             previews[branch] = table
-            overlays[branch] = overlay_of(branch, table, self.stable)
+            overlays[branch] = overlay_of(branch, table, self._stable_signatures)
         return RoutingState(
             self.stable,
             previews,
@@ -190,6 +193,7 @@ class RoutingState:
             version,
             index=self._index_with(branch, old, table),
             overlays=overlays,
+            stable_signatures=self._stable_signatures,
         )
 
     def _index_with(
