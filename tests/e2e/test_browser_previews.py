@@ -51,6 +51,9 @@ def test_the_link_switches_the_real_host_to_the_branch_until_cleared(tmp_path: P
         page.goto(real(stack, "/api/items?gitops-ingress-preview="))  # cleared
         expect(page.get_by_role("heading", level=1)).to_have_text(STABLE)
         expect(page.locator("p.carried")).to_have_text(" ")
+        # the refused branch keeps its last good commit, main's routes: nothing to overlay
+        page.goto(real(stack, "/api/items?gitops-ingress-preview=broken"))
+        expect(page.get_by_role("heading", level=1)).to_have_text(STABLE)
         # the dashboard's link does the same
         page.goto(stack.api + "/branches/feature%2Fapi-v2")
         link = page.locator("a.real-host").first
