@@ -51,3 +51,12 @@ def test_with_branch_keeps_overlays_in_step() -> None:
     # a new stable table re-derives every overlay
     restabled = changed.with_branch("main", RouteTable([r("shop.example.com", "web-v2")]), "main")
     assert restabled.overlaid_hosts("b") == []
+
+
+def test_the_wire_form_carries_no_overlays_and_a_proxy_derives_the_same() -> None:
+    state = RoutingState(STABLE, {"b": RouteTable([r("shop.example.com", "web-v2")])})
+    assert "overlays" not in state.to_dict()
+    again = RoutingState.from_dict(state.to_dict())
+    assert {slug: o.hosts for slug, o in again.overlays.items()} == {
+        slug: o.hosts for slug, o in state.overlays.items()
+    }
