@@ -217,6 +217,7 @@ def wrk(
     *,
     pin: bool = False,
     path: str = "/",
+    headers: tuple[str, ...] = (),
 ) -> dict[str, float]:
     """One wrk run; with ``pid``, also the CPU microseconds that process spent per request."""
     script: list[str] = []
@@ -236,6 +237,7 @@ def wrk(
             *script,
             "-H",
             f"Host: {host}",
+            *(arg for header in headers for arg in ("-H", header)),
             f"http://{LOOPBACK}:{port}{path}",
         ],
         capture_output=True,
@@ -258,9 +260,15 @@ def wrk(
 
 
 def start_ours(
-    port: int, plane_port: int, admin_port: int, pin: bool = False, access_log: Path | None = None
+    port: int,
+    plane_port: int,
+    admin_port: int,
+    pin: bool = False,
+    access_log: Path | None = None,
+    checkout: Path | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Our proxy; with ``access_log``, its JSON access log (stdout) goes to that file."""
+    """Our proxy; with ``access_log``, its JSON access log (stdout) goes to that file; with
+    ``checkout``, the proxy of that source tree (``--baseline``) instead of this one."""
     return subprocess.Popen(
         [
             *on_cpu(SERVER_CPU, pin),
@@ -278,6 +286,7 @@ def start_ours(
         ],
         stdout=access_log.open("wb") if access_log is not None else None,
         stderr=subprocess.DEVNULL,
+        cwd=checkout,
     )
 
 

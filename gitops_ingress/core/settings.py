@@ -121,6 +121,13 @@ class Settings(_Frozen):
     serve_ingresses_without_class: bool = True
     poll_interval: float = 60.0
     preview_ttl: float = 0.0
+    # routing keys on the real host (docs/previews.md): on or off, hosts that never take one
+    # (rule hosts, ``*.`` wildcards allowed), and the HMAC secret that makes keys signed tokens
+    # (set it by environment variable, GITOPS_INGRESS_PREVIEW_KEY_SECRET, not in the repository)
+    preview_keys: bool = True
+    preview_key_protected_hosts: tuple[str, ...] = ()
+    preview_key_secret: str = ""
+    preview_key_max_age: int = Field(default=7 * 24 * 3600, gt=0)  # seconds: cookie and token lifetime
     policy: PolicySettings = Field(default_factory=PolicySettings)
     validation: ValidationSettings = Field(default_factory=ValidationSettings)
     # "[NS/]SERVICE:PORT" -> URL, where each Service lives for the local target

@@ -27,6 +27,7 @@ from typing import IO, Any, NamedTuple
 
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.errors import ConfigError, GitopsIngressError, SourceError
+from gitops_ingress.core.previewkeys import PreviewKeyPolicy
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.proxy import BUILD
 from gitops_ingress.proxy.accesslog import AccessLog
@@ -195,7 +196,9 @@ class Worker:
         self.tls = CertificateStore(options.tls_dir) if options.tls_dir else None
         stream = access_stream if access_stream is not None else sys.stdout
         self.access_log = AccessLog(stream) if options.proxy.access_log else None
-        self.server = ProxyServer(options.proxy, self.holder, self.metrics, self.access_log)
+        self.server = ProxyServer(
+            options.proxy, self.holder, self.metrics, self.access_log, PreviewKeyPolicy.from_settings(options.settings)
+        )
         self.admin = AdminServer(self.holder, self.metrics, lambda: self.server.state.shutting_down)
         self.urls: list[str] = []
         self.failure: BaseException | None = None  # a background task that died (source, TLS watch)

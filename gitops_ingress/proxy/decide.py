@@ -23,25 +23,39 @@ immutable (proxy/snapshot.py), so nothing else can make an entry stale. The cach
 and simply emptied when full, so a flood of distinct hosts or paths costs a miss each, nothing
 more. The TLS redirect is decided per request after it (certificates change apart from snapshots,
 and a route's ``ssl-redirect: "false"`` opts out); annotated routes go through proxy/annotated.py.
+
+Routing keys (docs/previews.md, proxy/routingkey.py) are looked at only when the request has a
+header that may hold one (X-Preview-Branch, baggage, Cookie), or the link parameter: then the
+cache says, once per raw Host, whether keys apply there at all (a stable host that is not
+protected), and a followed key is cached as (raw Host, path, slug), so a keyed request costs one
+more dict lookup than a plain one plus reading its key. A key is read on stable hosts no branch
+overlays too: the request is routed stable, but still carries the branch in baggage, so the
+services behind it keep the preview on their calls back through the proxy.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from time import time
+from typing import TYPE_CHECKING, Any, Final
 
 from httptools import HttpParserInvalidURLError, parse_url
 
+from gitops_ingress.core.naming import branch_slug
 from gitops_ingress.core.routing import ServiceRef, normalize_host
 from gitops_ingress.core.routing.paths import UnsafePath, normalize_path
 from gitops_ingress.proxy import annotated, pages
 from gitops_ingress.proxy.forwarding import valid_host
+from gitops_ingress.proxy.routingkey import LINK, forward_lines, key_of, link_answer, set_cookie, split_link
 
 if TYPE_CHECKING:
     from gitops_ingress.core.annotations import RouteEffects
     from gitops_ingress.core.backends import Endpoint
+    from gitops_ingress.core.previewkeys import PreviewKeyPolicy
     from gitops_ingress.core.routing import Resolution
+    from gitops_ingress.core.routing.overlay import BranchOverlay
     from gitops_ingress.proxy.exchange import Exchange
+    from gitops_ingress.proxy.forwarding import RequestHead
     from gitops_ingress.proxy.observe import ProxyObserver, RequestCounter
     from gitops_ingress.proxy.snapshot import Snapshot
 
@@ -65,31 +79,117 @@ Routed = tuple[
     "bytes | None",
 ]
 DEFAULT_CACHE_ENTRIES = 4096
+# key header values longer than this together are judged every time rather than remembered, so a
+# flood of 10 KB cookies cannot fill the cache with 40 MB
+MAX_REMEMBERED_KEY_BYTES: Final = 1024
+# what a routing key stands for: the overlay (None: none), why it is ignored (""), token expiry
+KeyFound = tuple["BranchOverlay | None", str, int]
+# where a Host stands for routing keys (RouteCache.key_place)
+KEYS_OFF: Final = 0  # protected, keys off, or an unknown preview name: keys and link ignored
+KEYS_ON: Final = 1  # a stable host: the link and keys work
+KEYS_PREVIEW_HOST: Final = 2  # a preview host: its name decides the branch, a key is ignored
 
 
 class RouteCache:
-    """(raw Host, target path) -> ``Routed``, for one snapshot object at a time."""
+    """(raw Host, target path) -> ``Routed``, for one snapshot object at a time; keyed requests
+    under (raw Host, target path, slug)."""
 
-    __slots__ = ("_entries", "_snapshot", "max_entries")
+    __slots__ = ("_entries", "_keys", "_places", "_slugs", "_snapshot", "max_entries")
 
     def __init__(self, max_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
         self.max_entries = max_entries
-        self._entries: dict[tuple[bytes, bytes], Routed] = {}
+        self._entries: dict[tuple[bytes, ...], Routed] = {}
+        self._places: dict[bytes, int] = {}
+        self._slugs: dict[str, tuple[bytes, bytes]] = {}
+        self._keys: dict[tuple[bytes, bytes, bytes], KeyFound] = {}
         self._snapshot: Snapshot | None = None
 
-    def route(self, snapshot: Snapshot, raw_host: bytes, target: bytes, observer: ProxyObserver) -> Routed:
+    def _follow(self, snapshot: Snapshot) -> None:
         if snapshot is not self._snapshot:  # a swap: nothing cached so far holds any more
             self._entries = {}
+            self._places = {}
+            self._slugs = {}
+            self._keys = {}
             self._snapshot = snapshot
+
+    def _put(self, key: tuple[bytes, ...], entry: Routed) -> None:
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = entry
+
+    def route(self, snapshot: Snapshot, raw_host: bytes, target: bytes, observer: ProxyObserver) -> Routed:
+        self._follow(snapshot)
         cut = target.find(b"?")  # not ``in``: bytes.__contains__ raises and clears a TypeError first
         key = (raw_host, target if cut < 0 else target[:cut])
         entry = self._entries.get(key)
         if entry is None:
             entry = _resolve(snapshot, raw_host, key[1], observer)
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[key] = entry
+            self._put(key, entry)
         return entry
+
+    def route_keyed(
+        self, snapshot: Snapshot, raw_host: bytes, target: bytes, overlay: BranchOverlay, observer: ProxyObserver
+    ) -> Routed:
+        """Like ``route`` for a request with ``overlay``'s key: the branch's routes where the
+        branch changes the host, the stable ones elsewhere."""
+        self._follow(snapshot)
+        cut = target.find(b"?")
+        path = target if cut < 0 else target[:cut]
+        key = (raw_host, path, overlay.slug.encode())
+        entry = self._entries.get(key)
+        if entry is None:
+            sent = path.decode("utf-8", "surrogateescape")
+            normal = normalize_path(sent)  # UnsafePath: never cached
+            resolution = snapshot.state.resolve_overlay(overlay, raw_host.decode("ascii"), normal)
+            if resolution is None:
+                entry = self.route(snapshot, raw_host, target, observer)
+            else:
+                entry = _routed(snapshot, resolution, raw_host, observer, _changed(normal, sent))
+            self._put(key, entry)
+        return entry
+
+    def key_place(self, snapshot: Snapshot, raw_host: bytes, policy: PreviewKeyPolicy) -> int:
+        """What routing keys can do on this Host (KEYS_*), decided once per Host and snapshot."""
+        self._follow(snapshot)
+        place = self._places.get(raw_host)
+        if place is None:
+            state = snapshot.state
+            host = normalize_host(raw_host.decode("ascii"))
+            if host.endswith("." + state.preview_domain):
+                place = KEYS_PREVIEW_HOST if state.resolve(host, "/").is_preview else KEYS_OFF
+            else:
+                place = KEYS_OFF if policy.protects(host) else KEYS_ON
+            if len(self._places) >= self.max_entries:
+                self._places.clear()
+            self._places[raw_host] = place
+        return place
+
+    def key(self, snapshot: Snapshot, head: RequestHead, policy: PreviewKeyPolicy) -> tuple[BranchOverlay | None, str]:
+        """The overlay the head's routing key names and why a key is ignored ("" when it is not,
+        or when there is none: (None, "")). Remembered by the header values, since a browser
+        sends the same cookie with every request; a signed token's expiry is checked each time."""
+        self._follow(snapshot)
+        values = (head.preview_key, head.baggage, head.cookie)
+        found = self._keys.get(values)
+        if found is None:
+            found = _find_key(snapshot, values, policy)
+            if len(head.preview_key) + len(head.baggage) + len(head.cookie) <= MAX_REMEMBERED_KEY_BYTES:
+                if len(self._keys) >= self.max_entries:
+                    self._keys.clear()
+                self._keys[values] = found
+        overlay, refused, expires = found
+        if expires and expires <= time():
+            return None, "expired"
+        return overlay, refused
+
+    def preview_lines(self, branch: str, baggage: bytes) -> bytes:
+        """What a request routed to ``branch``'s preview carries upstream (routingkey.py); made
+        once per branch and snapshot for the usual request without baggage of its own."""
+        found = self._slugs.get(branch)
+        if found is None:
+            slug = branch_slug(branch).encode()
+            found = self._slugs[branch] = (slug, forward_lines(slug, b""))
+        return forward_lines(found[0], baggage) if baggage else found[1]
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -101,11 +201,23 @@ def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyOb
     sent = path.decode("utf-8", "surrogateescape")  # every byte survives the round trip
     normal = normalize_path(sent)
     resolution = snapshot.state.resolve(host_text, normal)
+    upstream_host = resolution.upstream_host.encode() if resolution.branch is not None else raw_host
+    return _routed(snapshot, resolution, upstream_host, observer, _changed(normal, sent))
+
+
+def _changed(normal: str, sent: str) -> bytes | None:
+    """The normalised path to forward, or None when it is the path as sent."""
+    return None if normal is sent else normal.encode("utf-8", "surrogateescape")
+
+
+def _routed(
+    snapshot: Snapshot, resolution: Resolution, upstream_host: bytes, observer: ProxyObserver, normal: bytes | None
+) -> Routed:
     match = resolution.match
     backend: Any = match.backend
-    preview = resolution.branch is not None
     service = backend if isinstance(backend, ServiceRef) else None
-    kind, branch, host_group = "preview" if preview else "stable", resolution.branch or "", match.host_group or ""
+    kind = "preview" if resolution.branch is not None else "stable"
+    branch, host_group = resolution.branch or "", match.host_group or ""
     return (
         kind,
         branch,
@@ -113,11 +225,59 @@ def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyOb
         observer.request_counter(kind, branch, host_group),
         service,
         snapshot.endpoints(service) if service is not None else (),
-        resolution.upstream_host.encode() if preview else raw_host,
+        upstream_host,
         resolution,
         match.route.effects if match.route is not None else None,
-        None if normal is sent else normal.encode("utf-8", "surrogateescape"),
+        normal,
     )
+
+
+def _find_key(snapshot: Snapshot, values: tuple[bytes, bytes, bytes], policy: PreviewKeyPolicy) -> KeyFound:
+    value = key_of(*values)
+    if value is None:
+        return None, "", 0
+    verdict = policy.judge(value.decode("latin-1"), time())
+    if verdict.refused:
+        return None, verdict.refused, 0
+    overlay = snapshot.state.overlays.get(verdict.slug)
+    return overlay, "" if overlay is not None else "unknown-branch", verdict.expires
+
+
+def _link(ex: Exchange, target: bytes) -> LocalAnswer | None:
+    """``?gitops-ingress-preview=<key>`` on a stable host: 302 without the parameter, setting the
+    cookie for a key that stands for a branch, clearing it for an empty one; an ignored key is
+    counted and sets nothing."""
+    link = split_link(target)
+    if link is None:
+        return None
+    ctx = ex.conn.ctx
+    policy = ctx.preview_keys
+    value, location = link
+    line = b""
+    if value:
+        verdict = policy.judge(value.decode("latin-1"), time())
+        if verdict.refused:
+            ctx.observer.preview_key_ignored(verdict.refused)
+        else:
+            line = set_cookie(value, max_age=policy.max_age, secure=ctx.listener.scheme == b"https")
+    else:
+        line = set_cookie(b"", max_age=0, secure=ctx.listener.scheme == b"https")
+    close = not ex.reusable()
+    return link_answer(location, line, close=close), close
+
+
+def _key_overlay(ex: Exchange, snapshot: Snapshot, place: int) -> BranchOverlay | None:
+    """The branch the request's routing key names, or None for routing as usual (no key, or one
+    that is ignored, and counted: docs/previews.md)."""
+    ctx = ex.conn.ctx
+    overlay, refused = ctx.state.routes.key(snapshot, ex.head, ctx.preview_keys)
+    if place == KEYS_PREVIEW_HOST:
+        if overlay is not None or refused:
+            ctx.observer.preview_key_ignored("preview-host")
+        return None
+    if refused:
+        ctx.observer.preview_key_ignored(refused)
+    return overlay
 
 
 def decide(ex: Exchange) -> LocalAnswer | None:
@@ -148,12 +308,27 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         ex.target = target  # the head is shared (proxy/repeats.py): the origin-form is this request's
     ctx = ex.conn.ctx
     snapshot = ctx.holder.current
+    routes = ctx.state.routes
+    routed: Routed | None = None
     try:
-        kind, branch, host_group, counter, service, endpoints, upstream_host, resolution, effects, normal = (
-            ctx.state.routes.route(snapshot, raw_host, target, ctx.observer)
-        )
+        if head.preview_key or head.baggage or head.cookie or target.find(LINK) >= 0:
+            place = routes.key_place(snapshot, raw_host, ctx.preview_keys)
+            if place != KEYS_OFF:
+                if place == KEYS_ON and target.find(LINK) >= 0:
+                    answer = _link(ex, target)
+                    if answer is not None:
+                        return answer
+                overlay = _key_overlay(ex, snapshot, place)
+                if overlay is not None:
+                    routed = routes.route_keyed(snapshot, raw_host, target, overlay, ctx.observer)
+                    ex.preview_lines = routes.preview_lines(overlay.branch, head.baggage)
+        if routed is None:
+            routed = routes.route(snapshot, raw_host, target, ctx.observer)
     except UnsafePath as exc:
         return pages.error(400, str(exc)), True
+    kind, branch, host_group, counter, service, endpoints, upstream_host, resolution, effects, normal = routed
+    if kind == "preview" and not ex.preview_lines:
+        ex.preview_lines = routes.preview_lines(branch, head.baggage)
     if normal is not None:  # forwarded as it was matched, with the query as it came
         cut = target.find(b"?")
         target = ex.target = normal if cut < 0 else normal + target[cut:]

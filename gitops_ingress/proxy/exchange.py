@@ -60,6 +60,7 @@ class Exchange:
         "mode",
         "out",
         "pending",
+        "preview_lines",
         "request_id",
         "response_started",
         "sent",
@@ -102,6 +103,7 @@ class Exchange:
         self.tunnel = False
         self.upstream_host = b""
         self.forwarded_host = b""
+        self.preview_lines = b""  # X-Preview-Branch and baggage, for previews (decide.py)
         self.sent = False
         self.out: list[bytes] = []  # response bytes gathered during one upstream read
 
@@ -160,6 +162,7 @@ class Exchange:
             conn.client_ip,
             conn.ctx.listener,
             self.request_id,
+            self.preview_lines,
         )
         if self.pending:
             data += b"".join(self.pending)

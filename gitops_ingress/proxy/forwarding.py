@@ -41,6 +41,9 @@ _XF_PROTO: Final = 11
 _XF_HOST: Final = 12
 _XF_PORT: Final = 13
 _REAL_IP: Final = 14
+_PREVIEW_KEY: Final = 15
+_BAGGAGE: Final = 16
+_COOKIE: Final = 17
 _SPECIAL: Final[dict[bytes, int]] = {
     b"host": _HOST,
     b"content-length": _CL,
@@ -61,6 +64,11 @@ _SPECIAL: Final[dict[bytes, int]] = {
     b"x-real-ip": _REAL_IP,
     b"forwarded": _FORWARDED,
     b"accept": _ACCEPT,
+    # routing keys (docs/previews.md): the client's X-Preview-Branch is read, never forwarded (the
+    # proxy writes its own for previews); baggage and cookies are forwarded and kept for reading
+    b"x-preview-branch": _PREVIEW_KEY,
+    b"baggage": _BAGGAGE,
+    b"cookie": _COOKIE,
 }
 # bytes allowed in a Host value (reg-name, IPv6 literal brackets, port); others are a 400
 _HOST_BYTES: Final = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:[]"
@@ -68,6 +76,7 @@ _REQUEST_ID_BYTES: Final = _HOST_BYTES + b"/+="
 MAX_HOST: Final = 253 + 1 + 6  # a DNS name, a trailing dot, ":65535"
 _ORDINARY_CONNECTION_TOKENS: Final = frozenset((b"close", b"keep-alive", b"upgrade"))
 _NO_TOKENS: Final[frozenset[bytes]] = frozenset()  # one object, not a frozenset() call per head
+_BAGGAGE_NAME: Final = frozenset((b"baggage",))
 
 
 _COMMON_CONNECTION: Final = {
@@ -98,9 +107,9 @@ class RequestHead:
     rewritten from absolute-form) to the Exchange instead. ``RequestHead()`` is the empty head of
     an answer refused before its head was complete."""
 
-    __slots__ = ("chunked", "content_length", "expect_continue", "forwarded", "forwarded_for", "forwarded_host",
-        "forwarded_port", "forwarded_proto", "has_body", "headers", "host", "http11", "keep_alive", "method",
-        "real_ip", "request_id", "target", "upgrade", "want_html")  # fmt: skip
+    __slots__ = ("baggage", "chunked", "content_length", "cookie", "expect_continue", "forwarded", "forwarded_for",
+        "forwarded_host", "forwarded_port", "forwarded_proto", "has_body", "headers", "host", "http11", "keep_alive",
+        "method", "preview_key", "real_ip", "request_id", "target", "upgrade", "want_html")  # fmt: skip
 
     def __init__(
         self,
@@ -122,6 +131,9 @@ class RequestHead:
         forwarded_host: bytes = b"",
         forwarded_port: bytes = b"",
         real_ip: bytes = b"",
+        preview_key: bytes = b"",
+        baggage: bytes = b"",
+        cookie: bytes = b"",
     ) -> None:
         self.method: Final = method
         self.target: Final = target
@@ -142,6 +154,10 @@ class RequestHead:
         self.forwarded_host: Final = forwarded_host
         self.forwarded_port: Final = forwarded_port
         self.real_ip: Final = real_ip
+        # where a routing key may be (proxy/routingkey.py): the values as sent, several joined
+        self.preview_key: Final = preview_key
+        self.baggage: Final = baggage
+        self.cookie: Final = cookie
         self.has_body: Final = chunked or bool(content_length)  # an attribute: read several times per request
 
     @property
@@ -153,9 +169,9 @@ class RequestHeadBuilder:
     """A request head while the parser reports it: the target in pieces, ``add`` per header, then
     ``finish`` for the RequestHead. Belongs to one connection's parse of one message."""
 
-    __slots__ = ("chunked", "connection_tokens", "content_length", "expect_continue", "forwarded", "forwarded_for",
-        "forwarded_host", "forwarded_port", "forwarded_proto", "header_bytes", "header_count", "headers", "host", "real_ip",
-        "request_id", "target", "upgrade", "want_html")  # fmt: skip
+    __slots__ = ("baggage", "chunked", "connection_tokens", "content_length", "cookie", "expect_continue", "forwarded",
+        "forwarded_for", "forwarded_host", "forwarded_port", "forwarded_proto", "header_bytes", "header_count", "headers",
+        "host", "preview_key", "real_ip", "request_id", "target", "upgrade", "want_html")  # fmt: skip
 
     def __init__(self) -> None:
         self.target = b""
@@ -176,6 +192,9 @@ class RequestHeadBuilder:
         self.want_html = False
         self.header_bytes = 0
         self.header_count = 0  # every header line, Host and the others add() sorts out included
+        self.preview_key = b""
+        self.baggage = b""
+        self.cookie = b""
 
     def add(self, name: bytes, value: bytes) -> None:
         """One header as parsed; raises ClientRequestError for what must be refused."""
@@ -225,6 +244,14 @@ class RequestHeadBuilder:
             self.forwarded_port = self.forwarded_port or value
         elif kind == _REAL_IP:
             self.real_ip = self.real_ip or value
+        elif kind == _COOKIE:
+            self.cookie = value if not self.cookie else self.cookie + b"; " + value
+            self.headers.append(name + b": " + value + b"\r\n")
+        elif kind == _BAGGAGE:
+            self.baggage = value if not self.baggage else self.baggage + b"," + value
+            self.headers.append(name + b": " + value + b"\r\n")
+        elif kind == _PREVIEW_KEY:
+            self.preview_key = self.preview_key or value  # the first: as with X-Forwarded-Proto
         elif kind == _XRID and len(value) <= 200 and not value.translate(None, _REQUEST_ID_BYTES):
             self.request_id = value  # kept only when short and plain: it goes into logs
 
@@ -266,6 +293,9 @@ class RequestHeadBuilder:
             self.forwarded_host,
             self.forwarded_port,
             self.real_ip,
+            self.preview_key,
+            self.baggage,
+            self.cookie,
         )
 
 
@@ -301,16 +331,21 @@ def upstream_request(
     client_ip: bytes,
     listener: ListenerForwarding,
     request_id: bytes,
+    preview_lines: bytes = b"",
 ) -> bytes:
     """The request head sent upstream (always HTTP/1.1, keep-alive unless upgrading): ``target``
     is the head's own or its origin-form (decide.py); ``listener`` writes the forwarded lines of
-    the listener the request came in on (forwarded.py)."""
+    the listener the request came in on (forwarded.py); ``preview_lines``, for a preview, are the
+    X-Preview-Branch and baggage lines (proxy/routingkey.py), which replace the client's baggage."""
     parts = [
         head.method, b" ", target, b" HTTP/1.1\r\nHost: ", upstream_host,
         listener.lines(head, forwarded_host, client_ip),
-        b"\r\nX-Request-Id: ", request_id, b"\r\n",
+        b"\r\nX-Request-Id: ", request_id, b"\r\n", preview_lines,
     ]  # fmt: skip
-    parts += head.headers
+    if preview_lines and head.baggage:
+        parts += _without(list(head.headers), _BAGGAGE_NAME)
+    else:
+        parts += head.headers
     parts.append(listener.via11 if head.http11 else listener.via10)
     if head.chunked:
         parts.append(b"Transfer-Encoding: chunked\r\n")

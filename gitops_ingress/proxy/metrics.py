@@ -84,6 +84,7 @@ class ProxyMetrics:
         self._series: dict[SeriesKey, RequestSeries] = {}
         self._latency: dict[str, _Latency] = {}
         self._errors: dict[str, int] = {}
+        self._ignored_keys: dict[str, int] = {}
         self._open = 0
         self._version = 0
         self._routes = 0
@@ -109,6 +110,9 @@ class ProxyMetrics:
 
     def upstream_error(self, reason: str) -> None:
         self._errors[reason] = self._errors.get(reason, 0) + 1
+
+    def preview_key_ignored(self, reason: str) -> None:
+        self._ignored_keys[reason] = self._ignored_keys.get(reason, 0) + 1
 
     def connection_opened(self) -> None:
         self._open += 1
@@ -168,6 +172,15 @@ class ProxyMetrics:
         for reason, count in sorted(self._errors.items()):
             errors.add_metric((reason,), count)
         yield errors
+        ignored = CounterMetricFamily(
+            PREFIX + "preview_keys_ignored",
+            "Routing keys not followed (docs/previews.md), by reason (malformed, unsigned, forged, expired,"
+            " unknown-branch, preview-host).",
+            labels=("reason",),
+        )
+        for reason, count in sorted(self._ignored_keys.items()):
+            ignored.add_metric((reason,), count)
+        yield ignored
         yield GaugeMetricFamily(PREFIX + "open_connections", "Open client connections.", value=self._open)
         yield GaugeMetricFamily(
             PREFIX + "route_table_version", "Version of the routing state being served.", value=self._version

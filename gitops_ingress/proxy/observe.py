@@ -24,6 +24,10 @@ class ProxyObserver(Protocol):
     def upstream_error(self, reason: str) -> None:
         """reason: "connect", "timeout", "reset", "protocol", "no-endpoint"."""
 
+    def preview_key_ignored(self, reason: str) -> None:
+        """A routing key that was not followed (proxy/routingkey.py): "malformed", "unsigned",
+        "forged", "expired", "unknown-branch" (unknown, deleted or refused) or "preview-host"."""
+
     def connection_opened(self) -> None: ...
 
     def connection_closed(self) -> None: ...
@@ -41,6 +45,9 @@ class NullObserver:
         return self._counter
 
     def upstream_error(self, reason: str) -> None:
+        pass
+
+    def preview_key_ignored(self, reason: str) -> None:
         pass
 
     def connection_opened(self) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING
 
+from gitops_ingress.core.previewkeys import PreviewKeyPolicy
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.decide import RouteCache
 from gitops_ingress.proxy.forwarded import ListenerForwarding, TrustedProxies
@@ -77,6 +78,7 @@ class ConnectionContext:
     on_access: AccessHook | None
     listener: ListenerForwarding  # the forwarded headers of this listener (proxy/forwarded.py)
     tls_redirect_hosts: Callable[[str], bool] | None  # plain listeners only
+    preview_keys: PreviewKeyPolicy  # who may use routing keys (proxy/routingkey.py)
     next_request_wait: float  # min(idle, header timeout): armed after each response
 
 
@@ -93,8 +95,10 @@ class ProxyServer:
         holder: SnapshotHolder,
         observer: ProxyObserver,
         on_access: AccessHook | None = None,
+        preview_keys: PreviewKeyPolicy | None = None,
     ) -> None:
         self.settings = settings.validated()
+        self.preview_keys = preview_keys or PreviewKeyPolicy()
         self.holder = holder
         self.observer = observer
         self.on_access = on_access if settings.access_log else None
@@ -132,6 +136,7 @@ class ProxyServer:
                     self.settings.via.encode(),
                 ),
                 tls_redirect_hosts=None if ssl_context is not None else tls_redirect_hosts,
+                preview_keys=self.preview_keys,
                 next_request_wait=min(self.settings.idle_timeout, self.settings.header_timeout),
             )
             if proxy_protocol:

@@ -13,6 +13,7 @@ decoded form, and a name is only ever a key into the view, never a file path.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -44,7 +45,7 @@ from gitops_ingress.web.auth import Access
 from gitops_ingress.web.events import events_router
 from gitops_ingress.web.forge import GitHubClient, repo_links
 from gitops_ingress.web.options import WebOptions
-from gitops_ingress.web.previews import previews_router
+from gitops_ingress.web.previews import previews_router, real_host_links
 from gitops_ingress.web.routemap import route_maps, unserved_services
 from gitops_ingress.web.timeline import timeline_svg
 from gitops_ingress.web.timewords import time_element
@@ -235,6 +236,8 @@ def dashboard_router(
             timeline=timeline_svg(history),
             findings=sorted_findings(status.findings),
             preview_bases=preview_bases,
+            real_links=real_host_links(view, status, time.time()),
+            overlaid=view.routing_state().overlaid_hosts(name),
         )
 
     return router

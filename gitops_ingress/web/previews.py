@@ -10,11 +10,15 @@ branch names, hosts and paths are chosen by whoever pushes.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
+
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from gitops_ingress.core.diff import RouteDiff
+from gitops_ingress.core.previewkeys import PreviewKeyPolicy, real_host_url
 from gitops_ingress.core.reports.markdown import cell, render_diff, render_findings
 from gitops_ingress.core.reports.summary import ValidationReport
 from gitops_ingress.core.status import (
@@ -62,8 +66,34 @@ def dashboard_url(public_url: str, branch: str) -> str:
     return public_url.rstrip("/") + branch_path(branch) if public_url else branch_path(branch)
 
 
-def summary_markdown(status: BranchStatus, diff: RouteDiff | None, stable_branch: str, public_url: str = "") -> str:
-    """The pull-request comment for a branch."""
+RealHostLinks = Mapping[tuple[str, str], str]  # (environment, stable host) -> link
+
+
+def real_host_links(view: ControlPlaneView, status: BranchStatus, now: float) -> dict[tuple[str, str], str]:
+    """ "Open on the real host" links (docs/previews.md) for the stable hosts the branch changes:
+    each carries the branch's key, a signed token valid for ``preview_key_max_age`` from ``now``
+    when a secret is set. None for wildcard hosts (no one name to open), protected hosts, keys
+    off, or the stable branch."""
+    policy = PreviewKeyPolicy.from_settings(view.settings)
+    if status.stable or not policy.enabled:
+        return {}
+    overlaid = set(view.routing_state().overlaid_hosts(status.name))
+    key = policy.issue(status.slug, now)
+    return {
+        (p.environment, p.stable_host): real_host_url(p.url, p.stable_host, key)
+        for p in status.preview_urls
+        if p.stable_host in overlaid and not p.stable_host.startswith("*.") and not policy.protects(p.stable_host)
+    }
+
+
+def summary_markdown(
+    status: BranchStatus,
+    diff: RouteDiff | None,
+    stable_branch: str,
+    public_url: str = "",
+    real_links: RealHostLinks | None = None,
+) -> str:
+    """The pull-request comment for a branch; ``real_links``: from ``real_host_links``."""
     state_line = f"**{cell(status.state.value)}**"
     if status.head is not None:
         state_line += f" at `{cell(status.head.sha[:12])}`"
@@ -76,9 +106,14 @@ def summary_markdown(status: BranchStatus, diff: RouteDiff | None, stable_branch
         "",
     ]
     if status.preview_urls:
-        lines += ["| Environment | Stable host | Preview URL |", "| --- | --- | --- |"]
+        links = real_links or {}
+        lines += ["| Environment | Stable host | Preview URL | On the real host |", "| --- | --- | --- | --- |"]
         for url in status.preview_urls:
-            lines.append(f"| {cell(url.environment)} | {cell(url.stable_host or '(any host)')} | {cell(url.url)} |")
+            real = links.get((url.environment, url.stable_host))
+            real_cell = f"[open on the real host]({cell(real)})" if real else "-"
+            lines.append(
+                f"| {cell(url.environment)} | {cell(url.stable_host or '(any host)')} | {cell(url.url)} | {real_cell} |"
+            )
     else:
         lines.append("No preview URLs (yet)." if not status.stable else "The stable branch has no previews.")
     lines.append("")
@@ -101,7 +136,8 @@ def previews_router(
     router = APIRouter(prefix=PREFIX + "/previews", tags=["previews"])
 
     def summary(status: BranchStatus) -> str:
-        return summary_markdown(status, view.diff(status.name), view.settings.stable_branch, options.public_url)
+        links = real_host_links(view, status, time.time())
+        return summary_markdown(status, view.diff(status.name), view.settings.stable_branch, options.public_url, links)
 
     @router.get(
         "",

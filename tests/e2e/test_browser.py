@@ -7,8 +7,9 @@ are kept under ``test-artifacts/screenshots/`` (git-ignored) for people to look 
 
 from __future__ import annotations
 
+import html
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,7 +48,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 def named_backend(name: str) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = f"<!doctype html><title>{name}</title><h1>backend {name}</h1><p>{self.path}</p>".encode()
+            # what a preview carries upstream (docs/previews.md), for tests/e2e/test_browser_previews.py
+            carried = html.escape(f"{self.headers.get('x-preview-branch', '')} {self.headers.get('baggage', '')}")
+            body = (
+                f"<!doctype html><title>{name}</title><h1>backend {name}</h1><p>{self.path}</p>"
+                f'<p class="carried">{carried}</p>'
+            ).encode()
             self.send_response(200)
             self.send_header("content-type", "text/html; charset=utf-8")
             self.send_header("content-length", str(len(body)))
@@ -78,8 +84,9 @@ class Stack:
 
 
 @contextmanager
-def running_stack(tmp_path: Path) -> Iterator[Stack]:
-    """``serve`` on the sample repository with a feature and a refused branch, every branch settled."""
+def running_stack(tmp_path: Path, env: Mapping[str, str] | None = None) -> Iterator[Stack]:
+    """``serve`` on the sample repository with a feature and a refused branch, every branch settled;
+    ``env``: serve's whole environment, when given."""
     remote, work = make_sample_remote(tmp_path)
     work.branch(FEATURE)
     work.write({FEATURE_FILE: FEATURE_YAML})
@@ -111,7 +118,7 @@ def running_stack(tmp_path: Path) -> Iterator[Stack]:
     ]
     for name, server in backends.items():
         args += ["--backend", f"{name}=http://127.0.0.1:{server.server_address[1]}"]
-    serve = Child(args, wait=WAIT)
+    serve = Child(args, wait=WAIT, env=env)
     stack = Stack(f"http://127.0.0.1:{api_port}", proxy_port, work)
     try:
 
@@ -140,10 +147,10 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 
 @contextmanager
-def browser_page(width: int = 1280, height: int = 900) -> Iterator[Page]:
+def browser_page(width: int = 1280, height: int = 900, extra_args: tuple[str, ...] = ()) -> Iterator[Page]:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args])
         context = browser.new_context(viewport={"width": width, "height": height})
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)

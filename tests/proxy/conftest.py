@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from gitops_ingress.core.backends import BackendMap
+from gitops_ingress.core.previewkeys import PreviewKeyPolicy
 from gitops_ingress.core.routing import ResourceRef, Route, RouteTable, RoutingState, ServiceRef
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.observe import NullObserver
@@ -56,12 +57,16 @@ class RecordingObserver(NullObserver):
     def __init__(self) -> None:
         self.finished: list[tuple[str, str, str, int]] = []
         self.errors: list[str] = []
+        self.ignored_keys: list[str] = []
 
     def request_counter(self, kind: str, branch: str, host: str) -> _RecordingCounter:
         return _RecordingCounter(self.finished, (kind, branch, host))
 
     def upstream_error(self, reason: str) -> None:
         self.errors.append(reason)
+
+    def preview_key_ignored(self, reason: str) -> None:
+        self.ignored_keys.append(reason)
 
 
 @dataclass
@@ -104,11 +109,12 @@ def make_proxy(loop_thread: LoopThread) -> Iterator[Callable[..., ProxyHarness]]
         backend_map: BackendMap,
         settings: ProxySettings | None = None,
         on_access: Callable[[dict[str, object]], None] | None = None,
+        preview_keys: PreviewKeyPolicy | None = None,
         **start_options: Any,
     ) -> ProxyHarness:
         holder = SnapshotHolder(Snapshot.from_backend_map(state, backend_map, "test"))
         observer = RecordingObserver()
-        server = ProxyServer(settings or ProxySettings(), holder, observer, on_access)
+        server = ProxyServer(settings or ProxySettings(), holder, observer, on_access, preview_keys)
         sock = socket.socket()
         sock.bind((LOOPBACK, 0))
         sock.listen(512)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import ssl
 import threading
@@ -115,3 +116,21 @@ def test_a_renewed_certificate_is_served_without_a_restart(
         assert changed.wait(WAIT)  # the watcher polls every 20 ms
         assert peer_serial(port, "shop.example.com", ca.path) == renewed
         assert peer_serial(port, "api.example.com", ca.path) == added
+
+
+def test_the_preview_link_sets_a_secure_cookie_over_https_and_settings_protect_hosts(
+    tmp_path: Path, ca: CertificateAuthority, start_upstream: Callable[[str], TestUpstream]
+) -> None:
+    upstream = start_upstream("echo")
+    ca.secret(tmp_path / "tls", "shop-example-com-tls", "shop.example.com")
+    protect = Settings(preview_key_protected_hosts=("api.example.com",))
+    with ProxyThread(dataclasses.replace(options(tmp_path, upstream), settings=protect)) as proxy:
+        link = https_get(proxy, ca, "shop.example.com", "/cart?gitops-ingress-preview=feature-x")
+        assert (link.status_code, link.headers["location"]) == (302, "/cart")
+        assert link.headers["set-cookie"].endswith("; HttpOnly; SameSite=Lax; Secure")
+        with httpx.Client(base_url=proxy.url(), timeout=WAIT) as client:
+            plain = client.get("/?gitops-ingress-preview=feature-x", headers={"Host": "shop.example.com"})
+            protected = client.get("/?gitops-ingress-preview=feature-x", headers={"Host": "api.example.com"})
+        assert plain.status_code == 302 and "Secure" not in plain.headers["set-cookie"]
+        assert protected.status_code == 200  # not interpreted on a protected host
+        assert json.loads(protected.text)["path"] == "/?gitops-ingress-preview=feature-x"

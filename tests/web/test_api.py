@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import time
 
 import pytest
 
 from gitops_ingress.core.errors import ConfigError
 from gitops_ingress.core.naming import preview_host
+from gitops_ingress.core.previewkeys import PreviewKeyPolicy
+from gitops_ingress.core.settings import Settings
 from gitops_ingress.web.options import WebOptions
 from tests.web.dashboard_fakes import (
     SHA_BAD,
@@ -229,3 +232,21 @@ def test_web_options_from_the_environment() -> None:
         WebOptions.from_environ({"GITOPS_INGRESS_WEB_ANONYMOUS_READ": "maybe"})
     with pytest.raises(ConfigError, match="both a user and a password"):
         WebOptions(basic_user="ops")
+
+
+def test_the_summary_links_changed_hosts_on_the_real_host_signed_when_a_secret_is_set(view: FakeView) -> None:
+    with open_client(view) as client:
+        plain = client.get("/api/v1/previews/summary.md", params={"branch": "feature/api-v2"}).text
+    real = "http://shop.example.com:8080/?gitops-ingress-preview=feature-api-v2-1fac20"
+    assert f"| [open on the real host]({real}) |" in plain
+    assert "| staging | shop.staging.example.com |" in plain and plain.count("open on the real host") == 1
+    view.settings = Settings.build(overrides={"preview_key_secret": "k", "preview_key_max_age": 600})
+    with open_client(view) as client:
+        signed = client.get("/api/v1/previews/summary.md", params={"branch": "feature/api-v2"}).text
+    token = signed.split("?gitops-ingress-preview=", 1)[1].split(")", 1)[0]
+    policy = PreviewKeyPolicy.from_settings(view.settings)
+    assert policy.judge(token, time.time()).slug == "feature-api-v2-1fac20"
+    view.settings = Settings.build(overrides={"preview_key_protected_hosts": ["shop.example.com"]})
+    with open_client(view) as client:
+        protected = client.get("/api/v1/previews/summary.md", params={"branch": "feature/api-v2"}).text
+    assert "open on the real host" not in protected

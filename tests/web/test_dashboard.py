@@ -256,3 +256,15 @@ def test_times_read_in_words_and_hosts_wrap_at_dots(view: FakeView) -> None:
     synced = 'synced <time datetime="2026-11-26T12:00:00+00:00" title="2026-11-26T12:00:00+00:00">'
     assert synced in overview and synced in feature  # each branch's last sync age, in words
     assert "shop.<wbr>example.<wbr>com" in feature and "overflow-wrap: anywhere" not in feature
+
+
+def test_the_branch_page_links_the_real_host_and_names_the_overlaid_hosts(view: FakeView) -> None:
+    with open_client(view) as client:
+        feature = words(client.get("/branches/feature/api-v2", headers=HTML).text)
+        broken = words(client.get("/branches/broken", headers=HTML).text)
+    assert (
+        'href="http://shop.example.com:8080/?gitops-ingress-preview=feature-api-v2-1fac20">open on the real host'
+        in (feature)
+    )
+    assert "these stable hosts are served by the branch: <code>shop.example.com</code>;" in feature
+    assert "changes no stable host" in broken and "open on the real host" not in broken

@@ -15,6 +15,10 @@ hosts. The index maps a preview host to the branch and to the Host that is sent 
 
 A name under the preview domain that is in no index is an unknown preview: the proxy answers 404
 and says so. States are immutable; a proxy swaps a whole new state in atomically.
+
+Each state also holds every branch's overlay (core/routing/overlay.py): the stable hosts a branch
+changes, which a routing key on the real host routes with the branch's table (docs/previews.md).
+They are derived from the tables here, so the wire form does not carry them.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any, NamedTuple
 
 from gitops_ingress.core.naming import preview_host, wildcard_preview_upstream_host
 from gitops_ingress.core.routing.model import NO_MATCH, RouteMatch
+from gitops_ingress.core.routing.overlay import BranchOverlay, Signatures, by_slug, overlay_of, signatures
 from gitops_ingress.core.routing.table import EMPTY_TABLE, RouteTable, normalize_host
 
 
@@ -71,7 +76,18 @@ def _build_index(previews: Mapping[str, RouteTable], domain: str) -> tuple[dict[
 
 
 class RoutingState:
-    __slots__ = ("_index", "_shared", "_suffix", "preview_domain", "previews", "stable", "version")
+    __slots__ = (
+        "_branch_overlays",
+        "_index",
+        "_shared",
+        "_stable_signatures",
+        "_suffix",
+        "overlays",
+        "preview_domain",
+        "previews",
+        "stable",
+        "version",
+    )
 
     def __init__(
         self,
@@ -81,15 +97,23 @@ class RoutingState:
         version: int = 0,
         *,
         index: tuple[dict[str, PreviewTarget], bool] | None = None,
+        overlays: Mapping[str, BranchOverlay] | None = None,
+        stable_signatures: Signatures | None = None,
     ) -> None:
         """``index``: what ``_build_index`` returns for exactly these previews, when the caller
-        already has it (``with_branch``); None builds it."""
+        already has it (``with_branch``); None builds it. ``overlays``: likewise, every branch's
+        overlay against this stable table, by branch, and the stable table's signatures."""
         self.stable = stable
         self.previews: dict[str, RouteTable] = dict(previews or {})
         self.preview_domain = preview_domain.lower().strip(".")
         self.version = version
         self._suffix = "." + self.preview_domain
         self._index, self._shared = index or _build_index(self.previews, self.preview_domain)
+        self._stable_signatures = stable_signatures if stable_signatures is not None else signatures(stable)
+        if overlays is None:
+            overlays = {b: overlay_of(b, table, self._stable_signatures) for b, table in self.previews.items()}
+        self._branch_overlays = overlays
+        self.overlays = by_slug(overlays)  # slug -> overlay, what a routing key looks up
 
     def preview_hosts(self, branch: str) -> dict[str, str]:
         """Preview host -> rule host ("" for host-less) for one branch."""
@@ -97,6 +121,11 @@ class RoutingState:
         if table is None:
             return {}
         return {preview_host(branch, host or None, self.preview_domain): host for host in table.hosts}
+
+    def overlaid_hosts(self, branch: str) -> list[str]:
+        """The stable rule hosts a routing key for this branch routes with its table, sorted."""
+        overlay = self._branch_overlays.get(branch)
+        return sorted(overlay.hosts) if overlay is not None else []
 
     def resolve(self, raw_host: str, path: str) -> Resolution:
         host = normalize_host(raw_host)
@@ -110,6 +139,15 @@ class RoutingState:
         if host.endswith(self._suffix):
             return Resolution(NO_MATCH, host, None, host, unknown_preview=True)
         return Resolution(self.stable.match(host, path), host, None, host)
+
+    def resolve_overlay(self, overlay: BranchOverlay, raw_host: str, path: str) -> Resolution | None:
+        """A request to a stable host with ``overlay``'s routing key: the branch's routing when
+        the branch changes that host, upstream Host unchanged; None (stable routing) for a host
+        it leaves alone and for preview hosts, whose name alone decides the branch."""
+        host = normalize_host(raw_host)
+        if host in self._index or host.endswith(self._suffix) or not overlay.covers(host, self.stable):
+            return None
+        return Resolution(overlay.table.match(host, path), host, overlay.branch, host)
 
     def to_dict(self) -> dict[str, Any]:
         """The wire form the control plane streams to proxies."""
@@ -149,10 +187,16 @@ class RoutingState:
         merged = dict(self.previews)
         names = dict(self._index)
         rebuild = self._shared
+        # routing-key overlays are against the stable table: a new one makes every overlay anew
+        overlays = dict(self._branch_overlays) if stable is None else None
         for branch, table in previews.items():
             old = merged.pop(branch, None)
             if table is not None:
                 merged[branch] = table
+            if overlays is not None:
+                overlays.pop(branch, None)
+                if table is not None:
+                    overlays[branch] = overlay_of(branch, table, self._stable_signatures)
             rebuild = rebuild or not _swap_names(names, branch, old, table, self.preview_domain)
         return RoutingState(
             self.stable if stable is None else stable,
@@ -160,6 +204,8 @@ class RoutingState:
             self.preview_domain,
             version,
             index=None if rebuild else (names, False),
+            overlays=overlays,
+            stable_signatures=self._stable_signatures if stable is None else None,
         )
 
 

@@ -295,9 +295,13 @@ class RouteTable:
         """(rule host, backend) of every host group with a catch-all, as the constructor takes them."""
         return [(host, group.catch_all) for host, group in self._all_groups() if group.catch_all is not None]
 
-    def _all_groups(self) -> Iterable[tuple[str, PathTable]]:
+    def named_groups(self) -> Iterable[tuple[str, PathTable]]:
+        """(rule host, group) of every exact and wildcard host group; not the host-less one."""
         yield from self._exact.items()
         yield from ((f"*.{parent}", group) for parent, group in self._wildcard.items())
+
+    def _all_groups(self) -> Iterable[tuple[str, PathTable]]:
+        yield from self.named_groups()
         if self._hostless is not None:
             yield "", self._hostless
 

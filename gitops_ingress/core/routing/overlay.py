@@ -1,0 +1,88 @@
+"""Branch overlays: which stable hosts a branch changes, for routing keys on the real host.
+
+A request to a stable host that carries a routing key (docs/previews.md) is routed with the
+branch's table *for that host only*, and with the stable table for every host the branch leaves
+as it is. So each branch's overlay is the set of rule hosts whose routes differ between the
+branch's table and the stable table, decided once per routing state, never per request:
+
+* a host group differs when its routes differ (host, match kind, compared path, path type,
+  backend and Ingress; the file and line a route was written at do not count), or its fallback
+  (catch-all or default backend) differs, or it exists on one side only;
+* only named hosts (exact and ``*.`` wildcards) are overlaid. The host-less group and the default
+  backend match every host, so overlaying them would steer hosts the branch never names; they
+  stay visible on the branch's host-less preview host.
+
+``BranchOverlay.covers`` answers for one normalised request host whether the branch's table
+routes it; ``by_slug`` finds the overlay a key names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from operator import attrgetter
+
+from gitops_ingress.core.naming import branch_slug
+from gitops_ingress.core.routing.model import Route
+from gitops_ingress.core.routing.table import PathTable, RouteTable
+
+GroupSignature = tuple[frozenset[tuple[object, ...]], object]
+Signatures = Mapping[str, GroupSignature]  # rule host -> what its group routes
+# every field of a Route but where it was written (a field added to Route is compared too)
+_ROUTING_FIELDS = attrgetter(*(item.name for item in fields(Route) if item.name not in ("file", "line")))
+
+
+def _signature(group: PathTable) -> GroupSignature:
+    """What a host group routes, without where it was written."""
+    return frozenset(_ROUTING_FIELDS(route) for route in group.routes()), group.fallback.backend
+
+
+def signatures(table: RouteTable) -> dict[str, GroupSignature]:
+    """Every named host group's signature; made once per stable table and shared by every
+    branch's comparison (a thousand branches against a large stable table stay linear)."""
+    return {host: _signature(group) for host, group in table.named_groups()}
+
+
+def changed_hosts(stable: Signatures, branch: RouteTable) -> frozenset[str]:
+    """Named rule hosts (``*.foo.com`` for wildcards) whose routing differs between the tables."""
+    changed = set(stable)
+    for host, group in branch.named_groups():
+        if stable.get(host) == _signature(group):
+            changed.discard(host)
+        else:
+            changed.add(host)
+    return frozenset(changed)
+
+
+@dataclass(frozen=True, slots=True)
+class BranchOverlay:
+    branch: str
+    slug: str
+    table: RouteTable
+    hosts: frozenset[str]  # rule hosts the branch changes
+
+    def covers(self, host: str, stable: RouteTable) -> bool:
+        """Whether the branch's table routes this normalised request host: the host group it
+        selects in the branch's table, or in the stable table (a host the branch removed), is
+        one the branch changes."""
+        if not self.hosts:
+            return False
+        for table in (self.table, stable):
+            name, _ = table.host_group(host)
+            if name and name in self.hosts:
+                return True
+        return False
+
+
+def overlay_of(branch: str, table: RouteTable, stable: Signatures) -> BranchOverlay:
+    return BranchOverlay(branch, branch_slug(branch), table, changed_hosts(stable, table))
+
+
+def by_slug(overlays: Mapping[str, BranchOverlay]) -> dict[str, BranchOverlay]:
+    """Overlays (given by branch) by the slug a key names. Every branch is here, also one that
+    changes no stable host: its key still travels in baggage. A slug claimed twice (a 24-bit hash
+    collision, core/naming.py) goes to the first branch by name, as preview hosts do."""
+    found: dict[str, BranchOverlay] = {}
+    for branch in sorted(overlays):
+        found.setdefault(overlays[branch].slug, overlays[branch])
+    return found
