@@ -25,7 +25,8 @@ from gitops_ingress.proxy.decide import decide
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamTimeout
 from gitops_ingress.proxy.flow import PEER_FULL
 from gitops_ingress.proxy.forwarding import RequestHead, ResponseHead, upstream_request
-from gitops_ingress.proxy.upstream import UpstreamConnection
+from gitops_ingress.proxy.grpc import DEADLINE_EXCEEDED, UNAVAILABLE, is_grpc, status_response
+from gitops_ingress.proxy.upstream import Upstream
 
 if TYPE_CHECKING:
     from gitops_ingress.proxy.observe import RequestCounter
@@ -39,6 +40,7 @@ _LENGTH: Final = 1
 _CHUNKED: Final = 2
 _RAW: Final = 3
 _LAST_CHUNK: Final = b"0\r\n\r\n"
+_LAST_CHUNK_HEAD: Final = b"0\r\n"  # trailer lines and an empty line follow
 
 
 class Exchange:
@@ -67,6 +69,7 @@ class Exchange:
         "started_at",
         "status",
         "target",
+        "trailers",
         "tried",
         "tunnel",
         "tunnel_buf",
@@ -85,8 +88,8 @@ class Exchange:
         self.local = local  # a response decided while parsing (an error page)
         self.close_after = local is not None
         self.body_done = not head.has_body
-        self.pending: list[bytes] = []  # body bytes (already framed for upstream) awaiting a connection
-        self.upstream: UpstreamConnection | None = None
+        self.pending: list[bytes] = []  # body bytes awaiting a connection (the upstream frames them)
+        self.upstream: Upstream | None = None
         self.key: ServiceRef | None = None
         self.endpoints: tuple[Endpoint, ...] = ()
         self.tried: tuple[Endpoint, ...] = ()
@@ -104,6 +107,7 @@ class Exchange:
         self.forwarded_host = b""
         self.sent = False
         self.out: list[bytes] = []  # response bytes gathered during one upstream read
+        self.trailers = b""  # trailer lines for a chunked response, when the client takes them
 
     # --- start: decide where the request goes ---
     def start(self, now: float) -> None:
@@ -137,17 +141,17 @@ class Exchange:
         else:
             pool.connect(endpoint, self._connected)
 
-    def _connected(self, upstream: UpstreamConnection | None, error: UpstreamError | None) -> None:
+    def _connected(self, upstream: Upstream | None, error: UpstreamError | None) -> None:
         if self.finished:  # the client left meanwhile: keep the fresh connection for others
             if upstream is not None:
-                self.conn.ctx.pool.release(upstream, monotonic())
+                upstream.release(True, monotonic())
             return
         if upstream is None:
             self.upstream_failed(error or UpstreamError("connect failed"), False)
         else:
             self._attach(upstream, monotonic())
 
-    def _attach(self, upstream: UpstreamConnection, now: float) -> None:
+    def _attach(self, upstream: Upstream, now: float) -> None:
         conn = self.conn
         self.upstream = upstream
         self.sent = True
@@ -161,11 +165,13 @@ class Exchange:
             conn.ctx.listener,
             self.request_id,
         )
-        if self.pending:
-            data += b"".join(self.pending)
-            self.pending.clear()
+        pending = self.pending
+        if pending:
+            self.pending = []
             conn.gate_resume(PEER_FULL)
-        upstream.send(self, data, head_only=head.method == b"HEAD", now=now)
+        upstream.send(
+            self, data, pending, ended=self.body_done, chunked=head.chunked, head_only=head.method == b"HEAD", now=now
+        )
         if head.expect_continue and not self.body_done and head.http11:
             conn.write(pages.CONTINUE)
 
@@ -173,10 +179,8 @@ class Exchange:
     def client_body(self, data: bytes) -> None:
         if self.finished:
             return
-        if self.head.chunked:
-            data = b"%x\r\n%b\r\n" % (len(data), data)
         if self.upstream is not None:
-            self.upstream.write(data)
+            self.upstream.write_body(data)
         else:
             self.pending.append(data)
             if sum(map(len, self.pending)) > self.conn.settings.high_water:
@@ -184,12 +188,8 @@ class Exchange:
 
     def client_body_done(self) -> None:
         self.body_done = True
-        if self.finished or not self.head.chunked:
-            return
-        if self.upstream is not None:
-            self.upstream.write(_LAST_CHUNK)
-        else:
-            self.pending.append(_LAST_CHUNK)
+        if not self.finished and self.upstream is not None:
+            self.upstream.end_body()  # when it comes before a connection, send() is told ``ended``
 
     def client_gone(self) -> None:
         """The client connection closed: nothing more can be sent; free the upstream."""
@@ -265,6 +265,12 @@ class Exchange:
         elif self.mode != _NONE:
             self.out.append(data)
 
+    def upstream_trailers(self, trailers: list[tuple[bytes, bytes]]) -> None:
+        """Kept for the last chunk when the client said ``TE: trailers``; dropped otherwise
+        (a Content-Length response has nowhere to put them)."""
+        if self.mode == _CHUNKED and self.head.te_trailers:
+            self.trailers = b"".join([name + b": " + value + b"\r\n" for name, value in trailers])
+
     def flush(self) -> None:
         if self.out:
             self.conn.write_many(self.out)  # transports take the items before returning: reuse the list
@@ -273,13 +279,10 @@ class Exchange:
     def upstream_done(self, reusable: bool, now: float) -> None:
         upstream, self.upstream = self.upstream, None
         if self.mode == _CHUNKED:
-            self.out.append(_LAST_CHUNK)
+            self.out += (_LAST_CHUNK_HEAD, self.trailers, b"\r\n") if self.trailers else (_LAST_CHUNK,)
         self.flush()
         if upstream is not None:
-            if reusable and self.body_done:
-                self.conn.ctx.pool.release(upstream, now)
-            else:
-                upstream.close()
+            upstream.release(reusable and self.body_done, now)
         self._finish(self.close_after or not self.body_done, now)
 
     def upstream_failed(self, error: UpstreamError, response_started: bool) -> None:
@@ -299,9 +302,13 @@ class Exchange:
             return
         log.warning("upstream error for %s: %s", self.key, error)  # failures only, never the hot path
         close = not self.reusable()
-        page = pages.service_error(
-            error.status, error.public, self.key, debug=self.conn.settings.debug_pages, close=close
-        )
+        if is_grpc(self.head):  # a gRPC client reads grpc-status, not an error page (proxy/grpc.py)
+            code = DEADLINE_EXCEEDED if isinstance(error, UpstreamTimeout) else UNAVAILABLE
+            page = status_response(code, error.public, close=close)
+        else:
+            page = pages.service_error(
+                error.status, error.public, self.key, debug=self.conn.settings.debug_pages, close=close
+            )
         self._respond(page, close=close, now=now)
 
     def _may_retry(self, error: UpstreamError, response_started: bool) -> bool:

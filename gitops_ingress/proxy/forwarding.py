@@ -41,6 +41,7 @@ _XF_PROTO: Final = 11
 _XF_HOST: Final = 12
 _XF_PORT: Final = 13
 _REAL_IP: Final = 14
+_TE_FIELD: Final = 15
 _SPECIAL: Final[dict[bytes, int]] = {
     b"host": _HOST,
     b"content-length": _CL,
@@ -51,7 +52,7 @@ _SPECIAL: Final[dict[bytes, int]] = {
     b"x-forwarded-for": _XFF,
     b"x-request-id": _XRID,
     b"keep-alive": _DROP,
-    b"te": _DROP,
+    b"te": _TE_FIELD,
     b"trailer": _DROP,
     b"proxy-connection": _DROP,
     b"proxy-authorization": _DROP,
@@ -100,7 +101,7 @@ class RequestHead:
 
     __slots__ = ("chunked", "content_length", "expect_continue", "forwarded", "forwarded_for", "forwarded_host",
         "forwarded_port", "forwarded_proto", "has_body", "headers", "host", "http11", "keep_alive", "method",
-        "real_ip", "request_id", "target", "upgrade", "want_html")  # fmt: skip
+        "real_ip", "request_id", "target", "te_trailers", "upgrade", "want_html")  # fmt: skip
 
     def __init__(
         self,
@@ -122,6 +123,7 @@ class RequestHead:
         forwarded_host: bytes = b"",
         forwarded_port: bytes = b"",
         real_ip: bytes = b"",
+        te_trailers: bool = False,
     ) -> None:
         self.method: Final = method
         self.target: Final = target
@@ -142,6 +144,7 @@ class RequestHead:
         self.forwarded_host: Final = forwarded_host
         self.forwarded_port: Final = forwarded_port
         self.real_ip: Final = real_ip
+        self.te_trailers: Final = te_trailers  # the client takes trailer fields (TE: trailers)
         self.has_body: Final = chunked or bool(content_length)  # an attribute: read several times per request
 
     @property
@@ -155,7 +158,7 @@ class RequestHeadBuilder:
 
     __slots__ = ("chunked", "connection_tokens", "content_length", "expect_continue", "forwarded", "forwarded_for",
         "forwarded_host", "forwarded_port", "forwarded_proto", "header_bytes", "headers", "host", "real_ip",
-        "request_id", "target", "upgrade", "want_html")  # fmt: skip
+        "request_id", "target", "te_trailers", "upgrade", "want_html")  # fmt: skip
 
     def __init__(self) -> None:
         self.target = b""
@@ -172,6 +175,7 @@ class RequestHeadBuilder:
         self.forwarded_host = b""
         self.forwarded_port = b""
         self.real_ip = b""
+        self.te_trailers = False
         self.request_id = b""
         self.want_html = False
         self.header_bytes = 0
@@ -224,6 +228,8 @@ class RequestHeadBuilder:
             self.forwarded_port = self.forwarded_port or value
         elif kind == _REAL_IP:
             self.real_ip = self.real_ip or value
+        elif kind == _TE_FIELD:  # hop-by-hop: not forwarded, but it says whether trailers may go back
+            self.te_trailers = self.te_trailers or b"trailers" in value.lower()
         elif kind == _XRID and len(value) <= 200 and not value.translate(None, _REQUEST_ID_BYTES):
             self.request_id = value  # kept only when short and plain: it goes into logs
 
@@ -263,6 +269,7 @@ class RequestHeadBuilder:
             self.forwarded_host,
             self.forwarded_port,
             self.real_ip,
+            self.te_trailers,
         )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from gitops_ingress.core.models import IngressBackend, LocatedIngress
+from gitops_ingress.core.protocols import BACKEND_PROTOCOL_ANNOTATION, annotation_scheme
 from gitops_ingress.core.routing.model import PATH_TYPES, Backend, ResourceRef, Route, ServiceRef, TLSEntry
 from gitops_ingress.core.routing.table import RouteTable
 from gitops_ingress.core.settings import Settings
@@ -50,6 +51,7 @@ def routes_of(item: LocatedIngress) -> list[Route]:
     spec = item.ingress.spec
     if spec is None:
         return []
+    protocol = backend_protocol(item)
     routes: list[Route] = []
     for rule_index, rule in enumerate(spec.rules):
         if rule.http is None or not rule.http.paths:
@@ -72,9 +74,15 @@ def routes_of(item: LocatedIngress) -> list[Route]:
                     file=position.file,
                     line=position.line,
                     environment=item.environment,
+                    protocol=protocol,
                 )
             )
     return routes
+
+
+def backend_protocol(item: LocatedIngress) -> str:
+    """The endpoint scheme the Ingress's backend-protocol annotation asks for, or ""."""
+    return annotation_scheme(item.ingress.metadata.annotations.get(BACKEND_PROTOCOL_ANNOTATION)) or ""
 
 
 def _default_route(item: LocatedIngress) -> Route | None:
@@ -83,7 +91,9 @@ def _default_route(item: LocatedIngress) -> Route | None:
     if backend is None:
         return None
     position = item.position("spec", "defaultBackend")
-    return Route("", "", "Default", backend, item.key, position.file, position.line, item.environment)
+    return Route(
+        "", "", "Default", backend, item.key, position.file, position.line, item.environment, backend_protocol(item)
+    )
 
 
 def compile_routes(items: Sequence[LocatedIngress], settings: Settings) -> RouteTable:

@@ -85,6 +85,9 @@ class Route:
     file: str = ""
     line: int = 0
     environment: str = ""
+    # the endpoint scheme its Ingress's backend-protocol annotation asks for ("": the endpoint's
+    # own; core/backends.py)
+    protocol: str = ""
 
     @property
     def kind(self) -> PathKind:
@@ -108,7 +111,7 @@ class Route:
         return f"{self.file}:{self.line}" if self.line else self.file
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "host": self.host,
             "path": self.path,
             "pathType": self.path_type,
@@ -118,6 +121,9 @@ class Route:
             "line": self.line,
             "environment": self.environment,
         }
+        if self.protocol:  # only when set: route tables without it read as before
+            data["protocol"] = self.protocol
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Route:
@@ -130,6 +136,7 @@ class Route:
             file=_text(data.get("file")),
             line=int(data.get("line") or 0),
             environment=_text(data.get("environment")),
+            protocol=_text(data.get("protocol")),
         )
 
 
