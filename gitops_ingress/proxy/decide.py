@@ -82,9 +82,8 @@ def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyOb
     service = backend if isinstance(backend, ServiceRef) else None
     kind, branch, host_group = "preview" if preview else "stable", resolution.branch or "", match.host_group or ""
     endpoints = snapshot.endpoints(service) if service is not None else ()
-    route = match.route
-    if route is not None and route.protocol:  # the Ingress's backend-protocol annotation (core/protocols.py)
-        endpoints = tuple(endpoint.speaking(route.protocol) for endpoint in endpoints)
+    if match.protocol:  # the Ingress's backend-protocol annotation (core/protocols.py)
+        endpoints = tuple(endpoint.speaking(match.protocol) for endpoint in endpoints)
     return (
         kind,
         branch,

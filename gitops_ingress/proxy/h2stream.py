@@ -74,12 +74,13 @@ def response_block(status: int, fields: Fields) -> bytes:
 
 class H2Stream:
     __slots__ = ("blocked", "closed", "conn", "deadline", "end_sent", "ended", "head_only", "head_seen", "headers",
-        "last_activity", "outbox", "outbox_bytes", "paused", "pool", "replays", "response_ended", "sent", "sent_bytes", "sink",
+        "last_activity", "outbox", "outbox_bytes", "paused", "placed", "pool", "replays", "response_ended", "sent", "sent_bytes", "sink",
         "stream_id", "timer", "unacked")  # fmt: skip
 
     def __init__(self, pool: H2Pool, conn: H2UpstreamConnection) -> None:
         self.pool = pool
         self.conn = conn
+        self.placed = True  # counted by ``conn`` (reserved there, or one of its streams)
         self.stream_id = 0  # given when the HEADERS go out (conn.start)
         self.sink: ResponseSink | None = None
         self.closed = False
@@ -231,8 +232,9 @@ class H2Stream:
         self.fail(UpstreamReset(f"upstream {self.conn.endpoint} went away before answering"))
 
     def rehome(self, conn: H2UpstreamConnection) -> None:
-        """Sent again on ``conn`` (H2Pool.replay)."""
+        """Sent again on ``conn`` (H2Pool.replay, which reserved it there)."""
         self.conn = conn
+        self.placed = True
         conn.start(self)
 
     def fail(self, error: UpstreamError) -> None:

@@ -204,6 +204,9 @@ class H2UpstreamConnection(asyncio.Protocol):
 
     def stream_done(self, stream: H2Stream, *, reset: bool) -> None:
         """The stream is over for us (RST_STREAM CANCEL first when ``reset`` and still open)."""
+        if not stream.placed:  # already done here (a replay moved it away, or a second close)
+            return
+        stream.placed = False
         stream_id = stream.stream_id
         if not stream_id:  # reserved, never started
             self.reserved -= 1

@@ -180,6 +180,7 @@ class RouteMatch:
     route: Route | None
     host_group: str | None
     via_default: bool = False
+    protocol: str = ""  # the route's (or the default backend's) protocol (core/protocols.py)
 
     @property
     def status(self) -> int:
