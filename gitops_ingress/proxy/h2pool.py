@@ -9,7 +9,7 @@ opened wait for that same connection instead of each opening their own.
 
 Cleartext endpoints (``h2c://``, ``grpc://``) speak HTTP/2 with prior knowledge; ``grpcs://``
 negotiates ``h2`` by ALPN and is refused (UpstreamProtocolError) when the server picks anything
-else. ``replay`` sends a never-processed stream again (proxy/h2stream.py) on a connection other
+else. ``replay`` sends a never-processed stream again (proxy/h2upstream_stream.py) on a connection other
 than the one that refused it.
 """
 
@@ -23,11 +23,11 @@ from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.dial import dial
 from gitops_ingress.proxy.errors import UpstreamConnectError, UpstreamError, UpstreamProtocolError
-from gitops_ingress.proxy.h2stream import H2Stream
 from gitops_ingress.proxy.h2upstream import H2UpstreamConnection
+from gitops_ingress.proxy.h2upstream_stream import H2UpstreamStream
 from gitops_ingress.proxy.repeats import ResponseHeads
 
-StreamCallback = Callable[[H2Stream | None, UpstreamError | None], None]
+StreamCallback = Callable[[H2UpstreamStream | None, UpstreamError | None], None]
 ConnectionCallback = Callable[[H2UpstreamConnection | None, UpstreamError | None], None]
 Key = tuple[str, int, str]
 
@@ -41,7 +41,7 @@ class H2Pool:
         self._tls: ssl.SSLContext | None = None
         self._closed = False
 
-    def acquire(self, endpoint: Endpoint) -> H2Stream | None:
+    def acquire(self, endpoint: Endpoint) -> H2UpstreamStream | None:
         """A stream reserved on an open connection with room, or None."""
         for conn in reversed(self._open.get(endpoint.key, ())):
             if conn.capacity > 0:
@@ -61,7 +61,7 @@ class H2Pool:
 
         self._with_connection(endpoint, connected)
 
-    def replay(self, stream: H2Stream) -> None:
+    def replay(self, stream: H2UpstreamStream) -> None:
         """Send a never-processed stream again, on another connection."""
         endpoint = stream.conn.endpoint
         old = stream.conn

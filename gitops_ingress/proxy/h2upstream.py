@@ -2,7 +2,7 @@
 
 An asyncio.Protocol over the ``h2`` library's state machine (it frames, runs HPACK and validates
 what the peer sends). The connection owns the socket and the connection-level rules; each
-request is an ``H2Stream`` (proxy/h2stream.py), which the connection feeds with the events of its
+request is an ``H2UpstreamStream`` (proxy/h2upstream_stream.py), which the connection feeds with the events of its
 stream id and whose body it sends as windows allow (``pump``). What happens on the connection:
 
 * The peer's SETTINGS_MAX_CONCURRENT_STREAMS bounds ``capacity``: the pool (proxy/h2pool.py)
@@ -46,7 +46,7 @@ from h2.settings import SettingCodes, Settings
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamProtocolError, UpstreamReset
 from gitops_ingress.proxy.flow import set_limits
-from gitops_ingress.proxy.h2stream import H2Stream
+from gitops_ingress.proxy.h2upstream_stream import H2UpstreamStream
 from gitops_ingress.proxy.timers import LazyTimer
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class H2UpstreamConnection(asyncio.Protocol):
         self.endpoint = endpoint
         self.h2 = H2Connection(H2Configuration(client_side=True, header_encoding=None))
         self.transport: asyncio.Transport | None = None
-        self.streams: dict[int, H2Stream] = {}
+        self.streams: dict[int, H2UpstreamStream] = {}
         self.reserved = 0  # streams handed out whose HEADERS have not gone yet
         self.going_away = False
         self.closed = False
@@ -92,7 +92,7 @@ class H2UpstreamConnection(asyncio.Protocol):
             self._broken(UpstreamProtocolError(f"upstream {self.endpoint} does not speak HTTP/2 as we do: {exc}"))
             return
         self.heard = self.heard or bool(events)
-        touched: list[H2Stream] = []
+        touched: list[H2UpstreamStream] = []
         for event in events:
             stream = self.streams.get(getattr(event, "stream_id", 0) or 0)
             if stream is not None and stream not in touched:
@@ -135,11 +135,11 @@ class H2UpstreamConnection(asyncio.Protocol):
             return 0
         return self.h2.remote_settings.max_concurrent_streams - len(self.streams) - self.reserved
 
-    def reserve(self) -> H2Stream:
+    def reserve(self) -> H2UpstreamStream:
         self.reserved += 1
-        return H2Stream(self.pool, self)
+        return H2UpstreamStream(self.pool, self)
 
-    def start(self, stream: H2Stream) -> None:
+    def start(self, stream: H2UpstreamStream) -> None:
         """Send the stream's HEADERS (and what of its body the windows allow); it was reserved here."""
         if self.failure is not None:
             stream.fail(self.failure)
@@ -165,7 +165,7 @@ class H2UpstreamConnection(asyncio.Protocol):
         self.pump(stream)
         self._flush()
 
-    def pump(self, stream: H2Stream) -> None:
+    def pump(self, stream: H2UpstreamStream) -> None:
         """Send what the windows allow of the stream's waiting body, END_STREAM after the last."""
         stream_id = stream.stream_id
         if not stream_id or stream.end_sent or self.closed or self.write_paused:
@@ -193,7 +193,7 @@ class H2UpstreamConnection(asyncio.Protocol):
             stream.outbox.clear()
         self._flush()
 
-    def acknowledge(self, stream: H2Stream, size: int) -> None:
+    def acknowledge(self, stream: H2UpstreamStream, size: int) -> None:
         if self.closed or not size:
             return
         try:
@@ -202,7 +202,7 @@ class H2UpstreamConnection(asyncio.Protocol):
             return
         self._flush()
 
-    def stream_done(self, stream: H2Stream, *, reset: bool) -> None:
+    def stream_done(self, stream: H2UpstreamStream, *, reset: bool) -> None:
         """The stream is over for us (RST_STREAM CANCEL first when ``reset`` and still open)."""
         if not stream.placed:  # already done here (a replay moved it away, or a second close)
             return
@@ -239,7 +239,7 @@ class H2UpstreamConnection(asyncio.Protocol):
             self.transport.close()
 
     # --- internals ---
-    def _event(self, event: Event, stream: H2Stream | None) -> None:
+    def _event(self, event: Event, stream: H2UpstreamStream | None) -> None:
         if isinstance(event, ResponseReceived):
             if stream is not None:
                 stream.on_response(_status(event.headers), list(event.headers or ()))

@@ -65,7 +65,7 @@ class ResponseSink(Protocol):
 
 class Upstream(Protocol):
     """What an exchange talks to: this module's connection, or one stream of an HTTP/2
-    connection (proxy/h2stream.py). Request bodies are handed over as they came; the
+    connection (proxy/h2upstream_stream.py). Request bodies are handed over as they came; the
     upstream frames them (HTTP/1.1 chunks here, DATA frames there)."""
 
     closed: bool

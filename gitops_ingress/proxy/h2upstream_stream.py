@@ -2,7 +2,7 @@
 
 The exchange (proxy/exchange.py) talks to an ``Upstream``: it sends a request head and body
 pieces and is told about the response through its ``ResponseSink``. For an HTTP/2 backend that
-upstream is an ``H2Stream``: the HTTP/1.1 head that forwarding.py wrote (the one place that decides
+upstream is an ``H2UpstreamStream``: the HTTP/1.1 head that forwarding.py wrote (the one place that decides
 which headers go upstream) becomes the stream's HEADERS (``request_headers``), body pieces become
 DATA frames as the peer's windows allow, and the response comes back as a ``ResponseHead`` built
 from the HEADERS frame, so the exchange frames it for its client exactly as an HTTP/1.1 response.
@@ -72,7 +72,7 @@ def response_block(status: int, fields: Fields) -> bytes:
     return b"".join(lines)
 
 
-class H2Stream:
+class H2UpstreamStream:
     __slots__ = ("blocked", "closed", "conn", "deadline", "end_sent", "ended", "head_only", "head_seen", "headers",
         "last_activity", "outbox", "outbox_bytes", "paused", "placed", "pool", "replays", "response_ended", "sent", "sent_bytes", "sink",
         "stream_id", "timer", "unacked")  # fmt: skip
