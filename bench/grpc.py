@@ -117,7 +117,7 @@ def main() -> int:
             proxy = subprocess.Popen(
                 [sys.executable, "-m", "gitops_ingress", "proxy", "--listen", f"{LOOPBACK}:{proxy_port}",
                  "--ingress-dir", folder, "--backend", f"bench/api:80=grpc://{LOOPBACK}:{server_port}",
-                 "--no-access-log", "--set", "h2c=true"],
+                 "--no-access-log", "--h2c"],
                 cwd=ROOT, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             wait_port(proxy_port)
