@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gitops_ingress.core.protocols import annotation_scheme, app_protocol_scheme
-from gitops_ingress.core.routing import Route, ServiceRef
+from gitops_ingress.core.routing import Route, RouteTable, ServiceRef
 
 
 @pytest.mark.parametrize(
@@ -29,3 +29,14 @@ def test_route_dict_carries_the_protocol_only_when_set() -> None:
     assert "protocol" not in plain.to_dict()
     assert Route.from_dict(grpc.to_dict()) == grpc
     assert Route.from_dict(plain.to_dict()) == plain
+
+
+def test_default_backend_keeps_its_protocol_and_a_protocol_change_is_a_new_version() -> None:
+    backend = ServiceRef("shop", "api", "80")
+    rule = Route("a.example.com", "/", "Prefix", backend, "shop/ing", protocol="grpc")
+    default = Route("", "", "Default", backend, "shop/ing", protocol="grpcs")
+    table = RouteTable([rule], default)
+    assert table.match("a.example.com", "/x").protocol == "grpc"
+    assert table.match("b.example.com", "/x").protocol == "grpcs"  # through the default backend
+    plain = RouteTable([Route("a.example.com", "/", "Prefix", backend, "shop/ing")], default)
+    assert plain.version != table.version
