@@ -9,7 +9,7 @@ HTTP/1.1 ``Upgrade: h2c`` dance is not offered). ``h2`` then checks the whole pr
 Each request stream gets an ``H2Stream`` (h2stream.py) as the client side of an ordinary Exchange,
 so routing by ``:authority``, the snapshot, the pool, retries, metrics and the access log are the
 HTTP/1.1 code. This module owns what is per connection: frames in and out (one socket write per
-read from either side), the receive windows (our SETTINGS: ``h2_max_streams`` concurrent streams,
+read from the client, and one per event loop round for what the upstreams answered), the receive windows (our SETTINGS: ``h2_max_streams`` concurrent streams,
 ``h2_stream_window`` per stream, the connection window opened to match), and the defences. Every
 one of these ends the connection with GOAWAY, leaving the rest of the server alone:
 
@@ -117,7 +117,9 @@ class H2ClientConnection(asyncio.Protocol):
         self.idle_since = monotonic()
         self.write_paused_since = 0.0
         self.blocked_since = 0.0  # a stream has DATA and no send window since then
-        self.timer = LazyTimer(asyncio.get_running_loop(), self._on_timer)
+        self.loop = asyncio.get_running_loop()
+        self.timer = LazyTimer(self.loop, self._on_timer)
+        self.flush_pending = False
 
     def take_over(self, transport: asyncio.Transport, data: bytes) -> None:
         """Start on ``transport`` (handed over by protocol.py); ``data``: bytes already read."""
@@ -221,16 +223,24 @@ class H2ClientConnection(asyncio.Protocol):
 
     # --- used by streams ---
     def flush(self) -> None:
+        self.flush_pending = False
         data = self.h2.data_to_send()
         if data and self.transport is not None and not self.closed:
             self.transport.write(data)
+
+    def schedule_flush(self) -> None:
+        """Flush once the event loop has run this round's callbacks: the answers of several
+        upstream reads go out in one socket write (and one TLS record), not one each."""
+        if not self.flush_pending:
+            self.flush_pending = True
+            self.loop.call_soon(self.flush)
 
     def acknowledge(self, length: int, stream_id: int) -> None:
         try:
             self.h2.acknowledge_received_data(length, stream_id)
         except H2Error:  # the stream closed meanwhile
             return
-        self.flush()
+        self.schedule_flush()
 
     def reset(self, stream: H2Stream, code: ErrorCodes) -> None:
         self.stream_finished(stream)

@@ -106,14 +106,14 @@ class H2Stream:
             if upstream is not None:  # None once the response is complete: nothing more to read
                 self.upstream_paused = True
                 upstream.pause_reading(True)
-        self.conn.flush()
+        self.conn.schedule_flush()
 
     def exchange_done(self, exchange: Exchange, close: bool) -> None:
         """The answer is complete (``close`` concerns HTTP/1.1 connections only)."""
         self.ctx.state.in_flight -= 1
         self.ended = True
         self.pump()
-        self.conn.flush()
+        self.conn.schedule_flush()
 
     def gate_pause(self, reason: int) -> None:
         self.held = True
