@@ -56,6 +56,7 @@ from h2.events import (
 )
 from h2.exceptions import H2Error, ProtocolError
 from h2.settings import SettingCodes
+from hyperframe.frame import GoAwayFrame
 
 from gitops_ingress.proxy import pages
 from gitops_ingress.proxy.errors import ClientRequestError
@@ -276,13 +277,18 @@ class H2ClientConnection(asyncio.Protocol):
         """Server shutdown: GOAWAY now; the streams already begun finish, then the socket closes."""
         if not self.going_away:
             self.going_away = True
-            self.h2.close_connection(ErrorCodes.NO_ERROR)
+            # written beside h2, not through close_connection: that would close its state machine
+            # and with it the streams we promise to finish (RFC 9113 6.8: last_stream_id says which)
             self.flush()
+            if self.transport is not None and not self.closed:
+                last = self.h2.highest_inbound_stream_id
+                self.transport.write(GoAwayFrame(0, last_stream_id=last, error_code=ErrorCodes.NO_ERROR).serialize())
         if not self.streams:
             self.close()
 
     def close(self) -> None:
         if not self.closed and self.transport is not None:
+            self.flush()  # what the last answers left for the next loop round goes first
             self.closed = True
             self.transport.close()
 

@@ -16,9 +16,12 @@ from dataclasses import dataclass, field
 import h2.config
 import h2.connection
 import h2.events
-from hyperframe.frame import Frame
+import hpack
+from hyperframe.frame import Frame, GoAwayFrame, HeadersFrame, RstStreamFrame, SettingsFrame
 
 from tests.support.upstreams import LOOPBACK, WAIT
+
+from .rawclient import connect
 
 
 @dataclass
@@ -130,3 +133,60 @@ class H2Client:
             answer.reset = int(event.error_code or 0)
         elif isinstance(event, h2.events.ConnectionTerminated):
             self.goaway = event
+
+
+# --- raw frames, for clients that break the protocol on purpose ---
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+REQUEST = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"shop.example.com"), (b":path", b"/")]
+
+
+def frames_until_closed(sock: socket.socket) -> list[Frame]:
+    """Every frame the proxy sends until it closes the connection (bounded by the socket timeout)."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    found: list[Frame] = []
+    while len(data) >= 9:
+        frame, length = Frame.parse_frame_header(memoryview(data[:9]))
+        frame.parse_body(memoryview(data[9 : 9 + length]))
+        found.append(frame)
+        data = data[9 + length :]
+    return found
+
+
+def read_frames(sock: socket.socket, sid: int, until: str) -> list[Frame]:
+    """Frames until one on stream ``sid`` has flag ``until`` (or is RST_STREAM, for "RST")."""
+    data, found = b"", []
+    while True:
+        while len(data) >= 9:
+            frame, length = Frame.parse_frame_header(memoryview(data[:9]))
+            if len(data) < 9 + length:
+                break
+            frame.parse_body(memoryview(data[9 : 9 + length]))
+            data = data[9 + length :]
+            found.append(frame)
+            hit = isinstance(frame, RstStreamFrame) if until == "RST" else until in frame.flags
+            if frame.stream_id == sid and hit:
+                return found
+        chunk = sock.recv(65536)
+        if not chunk:
+            return found
+        data += chunk
+
+
+def goaway_code(sock: socket.socket) -> int | None:
+    codes = [frame.error_code for frame in frames_until_closed(sock) if isinstance(frame, GoAwayFrame)]
+    return codes[-1] if codes else None
+
+
+def raw_connection(port: int) -> socket.socket:
+    sock = connect(port)
+    sock.sendall(PREFACE + SettingsFrame(0).serialize())
+    return sock
+
+
+def headers_frame(
+    sid: int, fields: list[tuple[bytes, bytes]], flags: tuple[str, ...] = ("END_HEADERS", "END_STREAM")
+) -> HeadersFrame:
+    frame = HeadersFrame(sid, hpack.Encoder().encode(fields), flags=flags)
+    return frame

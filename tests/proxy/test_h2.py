@@ -7,12 +7,16 @@ import json
 from collections.abc import Callable
 
 import pytest
+from h2.errors import ErrorCodes
+from h2.events import RemoteSettingsChanged
+from h2.settings import SettingCodes
+from hyperframe.frame import GoAwayFrame, HeadersFrame
 
 from gitops_ingress.proxy.config import ProxySettings
-from tests.support.upstreams import TestUpstream
+from tests.support.upstreams import WAIT, TestUpstream
 
 from .conftest import ProxyHarness, backends, make_state, route
-from .h2client import H2Client
+from .h2client import REQUEST, Answer, H2Client, headers_frame, raw_connection, read_frames
 from .rawclient import connect, read_responses
 
 pytestmark = pytest.mark.timeout(30)
@@ -108,3 +112,67 @@ def test_http11_still_works_on_an_h2c_listener(h2c_proxy: tuple[ProxyHarness, Te
     responses = read_responses(sock)
     sock.close()
     assert responses[0].status == 200
+
+
+def test_websocket_over_h2_is_refused_as_documented(h2c_proxy: tuple[ProxyHarness, TestUpstream]) -> None:
+    # RFC 8441: extended CONNECT is offered by SETTINGS_ENABLE_CONNECT_PROTOCOL=1, which we never
+    # send; a client must then use WebSocket over HTTP/1.1, which the proxy tunnels (test_websocket.py)
+    proxy, upstream = h2c_proxy
+    client = H2Client(proxy.port).start()
+    client.until(lambda: any(isinstance(event, RemoteSettingsChanged) for event in client.events))
+    assert client.h2.remote_settings.get(SettingCodes.ENABLE_CONNECT_PROTOCOL, 0) == 0
+    client.h2.config.validate_outbound_headers = False  # h2 itself would not send :protocol now
+    sid = client.h2.get_next_available_stream_id()
+    client.h2.send_headers(
+        sid,
+        [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
+         (":authority", "shop.example.com"), (":path", "/chat")],
+    )  # fmt: skip
+    client.flush()
+    client.answers[sid] = Answer()
+    assert client.answer(sid).reset == ErrorCodes.PROTOCOL_ERROR
+    # a plain CONNECT is a request a reverse proxy does not serve: 405, as over HTTP/1.1
+    plain = client.h2.get_next_available_stream_id()
+    client.h2.send_headers(plain, [(":method", "CONNECT"), (":authority", "shop.example.com:443")])
+    client.flush()
+    client.answers[plain] = Answer()
+    assert client.answer(plain).status == 405
+    client.close()
+    assert upstream.stats.requests == []
+
+
+def test_access_log_and_metrics_carry_h2(
+    make_proxy: Callable[..., ProxyHarness], start_upstream: Callable[[str], TestUpstream]
+) -> None:
+    upstream = start_upstream("echo")
+    records: list[dict[str, object]] = []
+    proxy = make_proxy(
+        make_state([route("shop.example.com", "/", "web")]),
+        backends({"web": [upstream.url]}),
+        ProxySettings(h2c=True, access_log=True),
+        records.append,
+    )
+    client = H2Client(proxy.port).start()
+    assert client.answer(client.request("/logged")).status == 200
+    assert client.answer(client.request("/missing", host="nowhere.example.net")).status == 404
+    client.close()
+    assert [(r["protocol"], r["target"], r["status"]) for r in records] == [
+        ("h2", "/logged", 200),
+        ("h2", "/missing", 404),
+    ]
+
+
+def test_shutdown_sends_goaway_and_lets_streams_finish(h2c_proxy: tuple[ProxyHarness, TestUpstream]) -> None:
+    proxy, upstream = h2c_proxy
+    sock = raw_connection(proxy.port)
+    held = [(b":method", b"GET"), *REQUEST[1:3], (b":path", b"/hold")]
+    sock.sendall(headers_frame(1, held).serialize())
+    assert upstream.stats.request_seen.wait(WAIT)
+    proxy.loop.call(lambda: [conn.shutdown() for conn in list(proxy.server.state.connections)])
+    proxy.loop.call(upstream.release.set)
+    frames = read_frames(sock, 1, "END_STREAM")  # begun before GOAWAY: answered in full
+    goaways = [frame for frame in frames if isinstance(frame, GoAwayFrame)]
+    assert [(g.error_code, g.last_stream_id) for g in goaways] == [(ErrorCodes.NO_ERROR, 1)]
+    assert any(isinstance(frame, HeadersFrame) and frame.stream_id == 1 for frame in frames), frames
+    assert sock.recv(65536) == b""  # and then the connection closes
+    sock.close()

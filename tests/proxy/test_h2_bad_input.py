@@ -4,7 +4,6 @@ GOAWAY and a closed connection, while other clients keep being served."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 
 import hpack
@@ -26,13 +25,20 @@ from gitops_ingress.proxy.config import ProxySettings
 from tests.support.upstreams import TestUpstream
 
 from .conftest import ProxyHarness, backends, make_state, route
-from .h2client import Answer, H2Client
+from .h2client import (
+    PREFACE,
+    REQUEST,
+    Answer,
+    H2Client,
+    frames_until_closed,
+    goaway_code,
+    headers_frame,
+    raw_connection,
+    read_frames,
+)
 from .rawclient import connect
 
 pytestmark = pytest.mark.timeout(30)
-
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-REQUEST = [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", b"shop.example.com"), (b":path", b"/")]
 
 
 @pytest.fixture
@@ -51,58 +57,6 @@ def proxy_for(
 @pytest.fixture
 def proxy(proxy_for: Callable[..., ProxyHarness]) -> ProxyHarness:
     return proxy_for()
-
-
-def frames_until_closed(sock: socket.socket) -> list[Frame]:
-    """Every frame the proxy sends until it closes the connection (bounded by the socket timeout)."""
-    data = b""
-    while chunk := sock.recv(65536):
-        data += chunk
-    found: list[Frame] = []
-    while len(data) >= 9:
-        frame, length = Frame.parse_frame_header(memoryview(data[:9]))
-        frame.parse_body(memoryview(data[9 : 9 + length]))
-        found.append(frame)
-        data = data[9 + length :]
-    return found
-
-
-def read_frames(sock: socket.socket, sid: int, until: str) -> list[Frame]:
-    """Frames until one on stream ``sid`` has flag ``until`` (or is RST_STREAM, for "RST")."""
-    data, found = b"", []
-    while True:
-        while len(data) >= 9:
-            frame, length = Frame.parse_frame_header(memoryview(data[:9]))
-            if len(data) < 9 + length:
-                break
-            frame.parse_body(memoryview(data[9 : 9 + length]))
-            data = data[9 + length :]
-            found.append(frame)
-            hit = isinstance(frame, RstStreamFrame) if until == "RST" else until in frame.flags
-            if frame.stream_id == sid and hit:
-                return found
-        chunk = sock.recv(65536)
-        if not chunk:
-            return found
-        data += chunk
-
-
-def goaway_code(sock: socket.socket) -> int | None:
-    codes = [frame.error_code for frame in frames_until_closed(sock) if isinstance(frame, GoAwayFrame)]
-    return codes[-1] if codes else None
-
-
-def raw_connection(proxy: ProxyHarness) -> socket.socket:
-    sock = connect(proxy.port)
-    sock.sendall(PREFACE + SettingsFrame(0).serialize())
-    return sock
-
-
-def headers_frame(
-    sid: int, fields: list[tuple[bytes, bytes]], flags: tuple[str, ...] = ("END_HEADERS", "END_STREAM")
-) -> HeadersFrame:
-    frame = HeadersFrame(sid, hpack.Encoder().encode(fields), flags=flags)
-    return frame
 
 
 def still_serving(proxy: ProxyHarness) -> bool:
@@ -163,7 +117,7 @@ def test_malformed_requests_are_stream_errors(proxy: ProxyHarness, extra: list[t
 @pytest.mark.parametrize("announced", [3, 10])
 def test_content_length_disagreeing_with_data_gets_goaway(proxy: ProxyHarness, announced: int) -> None:
     # h2 checks this itself, as a connection error (stricter than RFC 9113 8.1.1's stream error)
-    sock = raw_connection(proxy)
+    sock = raw_connection(proxy.port)
     fields = [(b":method", b"POST"), *REQUEST[1:], (b"content-length", b"%d" % announced)]
     sock.sendall(headers_frame(1, fields, flags=("END_HEADERS",)).serialize()
                  + DataFrame(1, b"hello", flags=("END_STREAM",)).serialize())  # fmt: skip
@@ -173,7 +127,7 @@ def test_content_length_disagreeing_with_data_gets_goaway(proxy: ProxyHarness, a
 
 
 def test_frames_on_a_closed_stream_get_rst_stream_closed(proxy: ProxyHarness) -> None:
-    sock = raw_connection(proxy)
+    sock = raw_connection(proxy.port)
     sock.sendall(headers_frame(1, REQUEST).serialize())
     assert any(frame.stream_id == 1 and "END_STREAM" in frame.flags for frame in read_frames(sock, 1, "END_STREAM"))
     sock.sendall(DataFrame(1, b"late", flags=("END_STREAM",)).serialize())  # closed both ways now
@@ -185,7 +139,7 @@ def test_frames_on_a_closed_stream_get_rst_stream_closed(proxy: ProxyHarness) ->
 
 
 def test_headers_without_end_headers_then_another_streams_frame(proxy: ProxyHarness) -> None:
-    sock = raw_connection(proxy)
+    sock = raw_connection(proxy.port)
     sock.sendall(headers_frame(1, REQUEST, flags=()).serialize() + headers_frame(3, REQUEST).serialize())
     assert goaway_code(sock) == ErrorCodes.PROTOCOL_ERROR
     sock.close()
@@ -193,7 +147,7 @@ def test_headers_without_end_headers_then_another_streams_frame(proxy: ProxyHarn
 
 
 def test_continuation_flood_gets_goaway(proxy: ProxyHarness) -> None:
-    sock = raw_connection(proxy)
+    sock = raw_connection(proxy.port)
     block = hpack.Encoder().encode(REQUEST)
     flood = HeadersFrame(1, block, flags=()).serialize()
     flood += b"".join(ContinuationFrame(1, b"\x00" * 0).serialize() for _ in range(200))
@@ -207,7 +161,7 @@ def test_hpack_bomb_gets_goaway(proxy: ProxyHarness) -> None:
     encoder = hpack.Encoder()
     big = (b"x-big", b"v" * 4000)
     block = encoder.encode([*REQUEST, big]) + b"".join(encoder.encode([big]) for _ in range(40))  # ~160 KB decoded
-    sock = raw_connection(proxy)
+    sock = raw_connection(proxy.port)
     sock.sendall(HeadersFrame(1, block, flags=("END_HEADERS", "END_STREAM")).serialize())
     assert goaway_code(sock) == ErrorCodes.ENHANCE_YOUR_CALM  # h2: a header list past our SETTINGS is a DoS
     sock.close()
@@ -216,7 +170,7 @@ def test_hpack_bomb_gets_goaway(proxy: ProxyHarness) -> None:
 
 def test_rapid_reset_gets_goaway(proxy_for: Callable[..., ProxyHarness]) -> None:
     proxy = proxy_for(h2_max_resets=50)
-    sock = raw_connection(proxy)
+    sock = raw_connection(proxy.port)
     burst = b"".join(
         headers_frame(sid, REQUEST).serialize() + RstStreamFrame(sid, error_code=ErrorCodes.CANCEL).serialize()
         for sid in range(1, 2 * 80, 2)
@@ -230,7 +184,7 @@ def test_rapid_reset_gets_goaway(proxy_for: Callable[..., ProxyHarness]) -> None
 @pytest.mark.parametrize("frame", [PingFrame(0, b"12345678"), SettingsFrame(0)], ids=["ping", "settings"])
 def test_control_frame_floods_get_goaway(proxy_for: Callable[..., ProxyHarness], frame: Frame) -> None:
     proxy = proxy_for(h2_max_control_frames=20)
-    sock = raw_connection(proxy)
+    sock = raw_connection(proxy.port)
     sock.sendall(frame.serialize() * 100)
     assert goaway_code(sock) == ErrorCodes.ENHANCE_YOUR_CALM
     sock.close()
@@ -253,7 +207,7 @@ def test_a_zero_window_stall_gets_goaway(proxy_for: Callable[..., ProxyHarness])
 
 def test_streams_past_the_limit_get_goaway(proxy_for: Callable[..., ProxyHarness]) -> None:
     proxy = proxy_for(h2_max_streams=2)
-    sock = raw_connection(proxy)
+    sock = raw_connection(proxy.port)
     held = [(b":method", b"GET"), *REQUEST[1:3], (b":path", b"/hold")]  # answered only when released
     sock.sendall(b"".join(headers_frame(sid, held).serialize() for sid in (1, 3, 5)))
     # h2 holds a client to the SETTINGS_MAX_CONCURRENT_STREAMS it was sent as a connection error
