@@ -30,6 +30,8 @@ Needs Debian's nginx and wrk (``apt-get install -y nginx-light wrk``).
     python bench/proxy.py [--duration 10] [--rounds 3] [--pairs 6] [--pin] [--access-log-on]
     python bench/proxy.py --duration 3 --rounds 3 --pairs 2     # a short run, about 90 s
 
+``--h2`` runs only the HTTP/2 comparison over TLS with h2load (bench/proxy_h2.py).
+
 ``--access-log-on`` runs only the access log comparison: nginx writing its default combined log
 to a file and ours its JSON log to a file, each beside itself with the log off, and prints the
 ratio with logs on (docs/proxy.md, "Access log").
@@ -313,12 +315,17 @@ def main() -> int:
         action="store_true",
         help="wrk on CPU 0; the upstream and the proxy under test (nginx or ours) on CPU 1 (taskset)",
     )
+    parser.add_argument("--h2", action="store_true", help="only HTTP/2 over TLS: h2load against nginx and ours")
     parser.add_argument(
         "--access-log-on",
         action="store_true",
         help="only compare logs off and on: nginx's combined log to a file, ours the JSON log to a file",
     )
     opts = parser.parse_args()
+    if opts.h2:
+        from bench.proxy_h2 import run_h2  # its own set-up: nginx with TLS and http2, ours with --tls-dir
+
+        return run_h2(opts)
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
             print(f"bench/proxy.py: {tool} not found: apt-get install -y nginx-light wrk", file=sys.stderr)

@@ -130,7 +130,8 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     ex.kind = kind
     ex.branch = branch
     ex.host_group = host_group
-    ex.counter = counter
+    # the cached counter is the HTTP/1.1 one: an HTTP/2 request asks for its own (one dict lookup)
+    ex.counter = counter if not ex.conn.h2 else ctx.observer.request_counter(kind, branch, host_group, "h2")
     if service is None:
         backend = resolution.match.backend
         if backend is not None:

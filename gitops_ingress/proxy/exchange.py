@@ -10,13 +10,19 @@ Where a request goes is decided in proxy/decide.py (the proxy's own answers neve
 upstream). Decisions made here: a request is retried on another endpoint only when it is idempotent, has no body and nothing has been sent to
 the client; a response that broke half-way aborts the client connection (the only honest signal
 left), and its upstream connection is closed, never pooled.
+
+The client side is whatever implements ``ClientSide``: an HTTP/1.1 connection (protocol.py), which
+gets the response as HTTP/1.1 bytes framed here, or one HTTP/2 stream (h2stream.py), which gets
+the upstream's ResponseHead and body pieces and frames them itself (``h2`` tells which). Trailers
+from an upstream come through ``upstream_trailers`` and are kept in ``trailers``: an HTTP/2 stream
+sends them as trailing HEADERS, an HTTP/1.1 client in the last chunk of a chunked response.
 """
 
 from __future__ import annotations
 
 import logging
 from time import monotonic
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.core.routing import ServiceRef
@@ -29,8 +35,9 @@ from gitops_ingress.proxy.grpc import DEADLINE_EXCEEDED, UNAVAILABLE, is_grpc, s
 from gitops_ingress.proxy.upstream import Upstream
 
 if TYPE_CHECKING:
+    from gitops_ingress.proxy.config import ProxySettings
     from gitops_ingress.proxy.observe import RequestCounter
-    from gitops_ingress.proxy.protocol import ClientConnection
+    from gitops_ingress.proxy.server import ConnectionContext
 
 log = logging.getLogger("gitops_ingress.proxy")
 
@@ -40,7 +47,28 @@ _LENGTH: Final = 1
 _CHUNKED: Final = 2
 _RAW: Final = 3
 _LAST_CHUNK: Final = b"0\r\n\r\n"
-_LAST_CHUNK_HEAD: Final = b"0\r\n"  # trailer lines and an empty line follow
+
+
+class ClientSide(Protocol):
+    """Where an Exchange's answer goes: an HTTP/1.1 connection or an HTTP/2 stream."""
+
+    ctx: ConnectionContext
+    settings: ProxySettings
+    client_ip: bytes
+    h2: bool  # True: the answer is given as a ResponseHead and body pieces (response_head)
+    protocol: str  # "h1" or "h2", for the access log and metrics
+
+    def write(self, data: bytes) -> None:
+        """A whole answer of the proxy's own (pages.py), or bytes of a tunnel or an HTTP/1.1 head."""
+
+    def write_many(self, data: list[bytes]) -> None: ...
+    def response_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None: ...
+    def gate_pause(self, reason: int) -> None: ...
+    def gate_resume(self, reason: int) -> None: ...
+    def exchange_done(self, exchange: Exchange, close: bool) -> None: ...
+    def start_tunnel(self, exchange: Exchange) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
 
 
 class Exchange:
@@ -77,7 +105,7 @@ class Exchange:
         "upstream_host",
     )  # fmt: skip
 
-    def __init__(self, conn: ClientConnection, head: RequestHead, now: float, local: bytes | None = None) -> None:
+    def __init__(self, conn: ClientSide, head: RequestHead, now: float, local: bytes | None = None) -> None:
         self.conn = conn
         self.head = head  # shared with other requests (proxy/repeats.py), never changed
         self.target = head.target  # or its origin-form, when the head has the absolute-form (decide.py)
@@ -107,7 +135,7 @@ class Exchange:
         self.forwarded_host = b""
         self.sent = False
         self.out: list[bytes] = []  # response bytes gathered during one upstream read
-        self.trailers = b""  # trailer lines for a chunked response, when the client takes them
+        self.trailers: list[tuple[bytes, bytes]] | None = None  # from the upstream, after the body
 
     # --- start: decide where the request goes ---
     def start(self, now: float) -> None:
@@ -222,6 +250,10 @@ class Exchange:
         conn = self.conn
         self.status = status
         self.response_started = True
+        if conn.h2:  # the stream frames the answer itself
+            self.mode = _RAW if body_allowed else _NONE
+            conn.response_head(status, head, body_allowed)
+            return
         if status == 101:
             if self.head.upgrade is None:
                 conn.abort()
@@ -266,10 +298,8 @@ class Exchange:
             self.out.append(data)
 
     def upstream_trailers(self, trailers: list[tuple[bytes, bytes]]) -> None:
-        """Kept for the last chunk when the client said ``TE: trailers``; dropped otherwise
-        (a Content-Length response has nowhere to put them)."""
-        if self.mode == _CHUNKED and self.head.te_trailers:
-            self.trailers = b"".join([name + b": " + value + b"\r\n" for name, value in trailers])
+        """Trailer fields of the response, after its last body piece and before upstream_done."""
+        self.trailers = trailers
 
     def flush(self) -> None:
         if self.out:
@@ -279,7 +309,11 @@ class Exchange:
     def upstream_done(self, reusable: bool, now: float) -> None:
         upstream, self.upstream = self.upstream, None
         if self.mode == _CHUNKED:
-            self.out += (_LAST_CHUNK_HEAD, self.trailers, b"\r\n") if self.trailers else (_LAST_CHUNK,)
+            trailers = self.trailers
+            if trailers and self.head.te_trailers:  # an HTTP/1.1 client takes them only if it said so
+                self.out += (b"0\r\n", *[name + b": " + value + b"\r\n" for name, value in trailers], b"\r\n")
+            else:
+                self.out.append(_LAST_CHUNK)
         self.flush()
         if upstream is not None:
             upstream.release(reusable and self.body_done, now)
@@ -360,13 +394,14 @@ class Exchange:
         seconds = self.ended_at - self.started_at
         counter = self.counter
         if counter is None:  # answered before routing (a refusal, a redirect): no route, no labels yet
-            counter = ctx.observer.request_counter(self.kind, self.branch, self.host_group)
+            counter = ctx.observer.request_counter(self.kind, self.branch, self.host_group, self.conn.protocol)
         counter.count(self.status, seconds)
         if ctx.on_access is not None:
             head = self.head
             ctx.on_access(
                 {
                     "client": self.conn.client_ip.decode(),
+                    "protocol": self.conn.protocol,
                     "method": head.method.decode("latin-1"),
                     "target": self.target.decode("latin-1"),
                     "host": head.host.decode("latin-1"),

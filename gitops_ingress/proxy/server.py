@@ -18,7 +18,7 @@ import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.decide import RouteCache
@@ -29,17 +29,23 @@ from gitops_ingress.proxy.pool import UpstreamPool
 from gitops_ingress.proxy.repeats import RequestHeads
 from gitops_ingress.proxy.snapshot import SnapshotHolder
 
-if TYPE_CHECKING:
-    from gitops_ingress.proxy.protocol import ClientConnection
-
 AccessHook = Callable[[dict[str, object]], None]
+
+
+class OpenConnection(Protocol):
+    """What shutdown needs of a client connection, HTTP/1.1 (protocol.py) or HTTP/2 (h2conn.py)."""
+
+    def shutdown(self) -> None:
+        """Close now when idle, else after the answers under way."""
+
+    def abort(self) -> None: ...
 
 
 @dataclass(slots=True)
 class ServerState:
     """Shared by every connection of one ProxyServer (one event loop, so no locks)."""
 
-    connections: set[ClientConnection] = field(default_factory=set)
+    connections: set[OpenConnection] = field(default_factory=set)
     in_flight: int = 0  # requests whose response has not been fully written
     total_requests: int = 0
     shutting_down: bool = False
@@ -49,11 +55,11 @@ class ServerState:
     routes: RouteCache = field(default_factory=RouteCache)  # per snapshot; see proxy/decide.py
     request_heads: RequestHeads = field(default_factory=RequestHeads)  # see proxy/repeats.py
 
-    def opened(self, conn: ClientConnection) -> None:
+    def opened(self, conn: OpenConnection) -> None:
         self.connections.add(conn)
         self.idle.clear()
 
-    def closed(self, conn: ClientConnection) -> None:
+    def closed(self, conn: OpenConnection) -> None:
         self.connections.discard(conn)
         if not self.connections:
             self.idle.set()
@@ -72,6 +78,7 @@ class ConnectionContext:
     listener: ListenerForwarding  # the forwarded headers of this listener (proxy/forwarded.py)
     tls_redirect_hosts: Callable[[str], bool] | None  # plain listeners only
     next_request_wait: float  # min(idle, header timeout): armed after each response
+    alpn: bool = False  # a TLS listener: a connection that negotiated h2 is handed to h2conn.py
 
 
 class ProxyServer:
@@ -121,6 +128,7 @@ class ProxyServer:
                 ),
                 tls_redirect_hosts=None if ssl_context is not None else tls_redirect_hosts,
                 next_request_wait=min(self.settings.idle_timeout, self.settings.header_timeout),
+                alpn=ssl_context is not None,
             )
             server = await loop.create_server(
                 lambda ctx=context: ClientConnection(ctx),

@@ -58,7 +58,7 @@ class RecordingObserver(NullObserver):
         self.finished: list[tuple[str, str, str, int]] = []
         self.errors: list[str] = []
 
-    def request_counter(self, kind: str, branch: str, host: str) -> _RecordingCounter:
+    def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> _RecordingCounter:
         return _RecordingCounter(self.finished, (kind, branch, host))
 
     def upstream_error(self, reason: str) -> None:
