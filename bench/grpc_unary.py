@@ -6,9 +6,11 @@ off, h2c with prior knowledge on its plain listener, the server as a ``grpc://``
 grpcio client in this process making one call at a time on one channel, first straight to the
 server, then through the proxy, alternating, ``--rounds`` rounds of ``--calls`` calls each. Each
 call's time is taken around the blocking stub call; per round the p50 and p99, then the medians
-over the rounds, and the proxy's added latency (through minus direct) at both.
+over the rounds, and the proxy's added latency (through minus direct) at both. The proxy
+process's CPU time per call (user + system, /proc) is printed too, with the load average: on a
+shared machine latency percentiles move with the neighbours, CPU time far less.
 
-    python bench/grpc.py [--calls 2000] [--rounds 3] [--size 100]
+    python bench/grpc_unary.py [--calls 2000] [--rounds 3] [--size 100]
 
 Which build of the request path ran (compiled or source, proxy/build.py) is printed beside the
 figures: compile in place first (``python3 setup.py build_ext --inplace``) to measure the compiled
@@ -92,6 +94,12 @@ def round_of(target: str, calls: int, payload: bytes, authority: str | None) -> 
     return times
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc): steadier than latency on a busy machine."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(times: list[float], fraction: float) -> float:
     ordered = sorted(times)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -123,11 +131,15 @@ def main() -> int:
             wait_port(proxy_port)
             payload = os.urandom(opts.size)
             runs: dict[str, list[tuple[float, float]]] = {"direct": [], "proxy": []}
+            proxy_cpu: list[float] = []  # the proxy's CPU time per call, microseconds, per round
             for number in range(opts.rounds):
                 order = ["direct", "proxy"] if number % 2 == 0 else ["proxy", "direct"]
                 for name in order:
                     target = f"{LOOPBACK}:{server_port if name == 'direct' else proxy_port}"
+                    before = cpu_seconds(proxy.pid)
                     times = round_of(target, opts.calls, payload, "grpc.bench" if name == "proxy" else None)
+                    if name == "proxy":
+                        proxy_cpu.append((cpu_seconds(proxy.pid) - before) / (opts.calls + 50) * 1e6)
                     runs[name].append((percentile(times, 0.5), percentile(times, 0.99)))
                 print(
                     f"round {number + 1}: "
@@ -151,6 +163,7 @@ def main() -> int:
     for name in ("direct", "proxy"):
         print(f"{name:8} {p50[name]:8.0f} {p99[name]:8.0f}")
     print(f"{'added':8} {p50['proxy'] - p50['direct']:8.0f} {p99['proxy'] - p99['direct']:8.0f}")
+    print(f"proxy CPU per call: {statistics.median(proxy_cpu):.0f} us; load average {os.getloadavg()[0]:.1f}")
     return 0
 
 
