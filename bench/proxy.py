@@ -38,6 +38,8 @@ host beside annotated hosts -1.0 % slower in req/s and -1.2 % in CPU per request
 pairs, target within 2 %); the rewrite host at 0.82 of nginx's req/s (target >= 0.8), with
 45.0 us of CPU per request against nginx's 32.5 us.
 
+``--h2`` runs only the HTTP/2 comparison over TLS with h2load (bench/proxy_h2.py).
+
 ``--access-log-on`` runs only the access log comparison: nginx writing its default combined log
 to a file and ours its JSON log to a file, each beside itself with the log off, and prints the
 ratio with logs on (docs/proxy.md, "Access log").
@@ -395,6 +397,7 @@ def main() -> int:
         action="store_true",
         help="wrk on CPU 0; the upstream and the proxy under test (nginx or ours) on CPU 1 (taskset)",
     )
+    parser.add_argument("--h2", action="store_true", help="only HTTP/2 over TLS: h2load against nginx and ours")
     parser.add_argument(
         "--access-log-on",
         action="store_true",
@@ -406,6 +409,10 @@ def main() -> int:
         help="only the annotation runs: a plain host beside annotated ones, and a regex host with rewrite against nginx",
     )
     opts = parser.parse_args()
+    if opts.h2:
+        from bench.proxy_h2 import run_h2  # its own set-up: nginx with TLS and http2, ours with --tls-dir
+
+        return run_h2(opts)
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
             print(f"bench/proxy.py: {tool} not found: apt-get install -y nginx-light wrk", file=sys.stderr)

@@ -6,7 +6,7 @@
 
 plus options of our own: ``--tls-listen`` (where HTTPS is served; default port 8443 on the
 ``--listen`` host), ``--https-redirect``, ``--no-access-log``, ``--trusted-proxy``, ``--debug-pages``,
-``--drain-timeout``, ``--max-body``,
+``--drain-timeout``, ``--max-body``, ``--h2c``,
 ``--settings FILE`` and ``--set NAME=VALUE`` for any other ProxySettings field.
 
 Settings (ingress class, namespace defaults, preview domain) come from ``gitops-ingress.yaml``:
@@ -38,7 +38,7 @@ from gitops_ingress.proxy.sources.files import FileSource, FileSourceError
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "proxy",
-        help="run the data plane: an HTTP/1.1 reverse proxy for stable and preview hosts",
+        help="run the data plane: an HTTP/1.1 and HTTP/2 reverse proxy for stable and preview hosts",
         description="Serve Ingress routes: from files (--ingress-dir with --backend) or pushed by the control plane (--controller).",
     )
     parser.add_argument("--listen", required=True, metavar="HOST:PORT", help="plain HTTP listener")
@@ -113,6 +113,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--drain-timeout", type=float, metavar="SECONDS", help="SIGTERM: time in-flight requests get")
     parser.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body (413 above)")
     parser.add_argument(
+        "--h2c",
+        action="store_true",
+        help="also speak HTTP/2 with prior knowledge on the plain listener (TLS always offers h2 by ALPN)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         default=[],
@@ -150,6 +155,7 @@ def build_options(args: argparse.Namespace) -> ProxyOptions:
         "debug_pages": args.debug_pages,
         "preview_domain": settings.preview_domain,
         "workers": args.workers,
+        "h2c": args.h2c,
     }
     if args.trusted_proxy:
         changes["trusted_proxies"] = tuple(args.trusted_proxy)

@@ -104,6 +104,11 @@ def add_parser(subparsers: Any) -> None:
         help="the proxy's admin port: /metrics, /healthz and /readyz, local target only (default: off)",
     )
     parser.add_argument(
+        "--h2c",
+        action="store_true",
+        help="the proxy also speaks HTTP/2 with prior knowledge on its plain listener (default: off)",
+    )
+    parser.add_argument(
         "--state-dir",
         default=".gitops-ingress",
         metavar="DIR",
@@ -183,11 +188,11 @@ class _Uvicorn(uvicorn.Server):
         return contextlib.nullcontext()
 
 
-def proxy_options(settings: Settings, proxy_listen: Address, admin: Address | None) -> ProxyOptions:
+def proxy_options(settings: Settings, proxy_listen: Address, admin: Address | None, h2c: bool = False) -> ProxyOptions:
     """The embedded proxy's options: what ``gitops-ingress proxy`` takes, from serve's own."""
     return ProxyOptions(
         listen=proxy_listen,
-        proxy=ProxySettings(preview_domain=settings.preview_domain, drain_timeout=DRAIN_TIMEOUT),
+        proxy=ProxySettings(preview_domain=settings.preview_domain, drain_timeout=DRAIN_TIMEOUT, h2c=h2c),
         settings=settings,
         admin_listen=admin,
         names=PROXY_OPTION_NAMES,
@@ -233,7 +238,7 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
             lead = functools.partial(elector.run, on_started=target.resync)
     else:
         target = LocalTarget()
-        options = proxy_options(settings, proxy_listen, admin)
+        options = proxy_options(settings, proxy_listen, admin, args.h2c)
     proxy_port = listeners.plain.getsockname()[1] if listeners is not None else None
     store = Store(state_db, settings.retention)
     # one JSON line per sync result on stderr, written as the proxy writes its access log

@@ -4,6 +4,9 @@
 for a Service port go to URL. A key without a namespace serves that Service in every namespace; a
 key with one wins over it. Several URLs for one key are several endpoints, spread round-robin by
 the proxy. PORT is written as in the Ingress: a number or a port name.
+
+How the proxy talks to an endpoint is its URL scheme: ``http://``, ``https://``, ``h2c://``,
+``grpc://``, ``grpcs://`` (core/protocols.py says what each means and where else it comes from).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gitops_ingress.core.errors import ConfigError
+from gitops_ingress.core.protocols import DEFAULT_PORTS, H2_SCHEMES, SCHEMES, TLS_SCHEMES
 from gitops_ingress.core.routing.model import ServiceRef
 
 
@@ -28,9 +32,19 @@ class Endpoint:
     port: int
     scheme: str = "http"
     key: tuple[str, int, str] = field(init=False, repr=False, compare=False)
+    h2: bool = field(init=False, repr=False, compare=False)  # HTTP/2 (proxy/h2upstream.py)
+    tls: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", (self.host, self.port, self.scheme))
+        object.__setattr__(self, "h2", self.scheme in H2_SCHEMES)
+        object.__setattr__(self, "tls", self.scheme in TLS_SCHEMES)
+
+    def speaking(self, scheme: str | None) -> Endpoint:
+        """This address with ``scheme`` (an annotation's choice), or itself when None or the same."""
+        if scheme is None or scheme == self.scheme:
+            return self
+        return Endpoint(self.host, self.port, scheme)
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
@@ -39,10 +53,10 @@ class Endpoint:
 
 def parse_endpoint(url: str) -> Endpoint:
     parts = urlsplit(url if "://" in url else f"http://{url}")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"backend URL {url!r}: expected http://HOST:PORT")
+    if parts.scheme not in SCHEMES or not parts.hostname:
+        raise ConfigError(f"backend URL {url!r}: expected SCHEME://HOST:PORT, SCHEME one of {', '.join(SCHEMES)}")
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
     except ValueError as exc:
         raise ConfigError(f"backend URL {url!r}: {exc}") from exc
     return Endpoint(parts.hostname, port, parts.scheme)

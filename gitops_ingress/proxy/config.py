@@ -58,6 +58,13 @@ class ProxySettings:
     drain_timeout: float = 30.0  # SIGTERM: how long in-flight requests may take to finish
     # seed of the canary-weight draws (proxy/annotated.py); None: from the system, a fixed one for tests
     canary_seed: int | None = None
+    # --- HTTP/2 from clients (proxy/h2conn.py; TLS listeners always offer h2 by ALPN) ---
+    h2c: bool = False  # plain listeners also speak HTTP/2 with prior knowledge (the preface)
+    h2_max_streams: int = 100  # SETTINGS_MAX_CONCURRENT_STREAMS; more are refused (REFUSED_STREAM)
+    h2_stream_window: int = 256 * 1024  # bytes a client may send on a stream before we acknowledge
+    h2_max_resets: int = 200  # client RST_STREAMs per h2_flood_window before GOAWAY (rapid reset)
+    h2_max_control_frames: int = 100  # SETTINGS and PING frames per h2_flood_window before GOAWAY
+    h2_flood_window: float = 10.0  # seconds over which the two counts above are taken
 
     def validated(self) -> ProxySettings:
         """Self, or a ConfigError naming the first field that cannot work."""
@@ -77,6 +84,8 @@ class ProxySettings:
             raise ConfigError(
                 f"proxy setting proxy_protocol: {', '.join(unknown)}: the listeners are 'plain' and 'tls'"
             )
+        if self.h2_stream_window > 2**31 - 1:
+            raise ConfigError("proxy setting h2_stream_window: at most 2147483647 (RFC 9113 6.9.2)")
         if self.low_water > self.high_water:
             raise ConfigError("proxy settings: low_water must not exceed high_water")
         return self

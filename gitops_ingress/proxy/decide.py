@@ -218,13 +218,16 @@ def _routed(
     service = backend if isinstance(backend, ServiceRef) else None
     kind = "preview" if resolution.branch is not None else "stable"
     branch, host_group = resolution.branch or "", match.host_group or ""
+    endpoints = snapshot.endpoints(service) if service is not None else ()
+    if match.protocol:  # the Ingress's backend-protocol annotation (core/protocols.py)
+        endpoints = tuple(endpoint.speaking(match.protocol) for endpoint in endpoints)
     return (
         kind,
         branch,
         host_group,
         observer.request_counter(kind, branch, host_group),
         service,
-        snapshot.endpoints(service) if service is not None else (),
+        endpoints,
         upstream_host,
         resolution,
         match.route.effects if match.route is not None else None,
@@ -353,7 +356,8 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     ex.kind = kind
     ex.branch = branch
     ex.host_group = host_group
-    ex.counter = counter
+    # the cached counter is the HTTP/1.1 one: an HTTP/2 request asks for its own (one dict lookup)
+    ex.counter = counter if not ex.conn.h2 else ctx.observer.request_counter(kind, branch, host_group, "h2")
     if service is None:
         backend = resolution.match.backend
         if backend is not None:

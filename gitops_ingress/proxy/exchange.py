@@ -10,13 +10,19 @@ Where a request goes is decided in proxy/decide.py (the proxy's own answers neve
 upstream). Decisions made here: a request is retried on another endpoint only when it is idempotent, has no body and nothing has been sent to
 the client; a response that broke half-way aborts the client connection (the only honest signal
 left), and its upstream connection is closed, never pooled.
+
+The client side is whatever implements ``ClientSide``: an HTTP/1.1 connection (protocol.py), which
+gets the response as HTTP/1.1 bytes framed here, or one HTTP/2 stream (h2stream.py), which gets
+the upstream's ResponseHead and body pieces and frames them itself (``h2`` tells which). Trailers
+from an upstream come through ``upstream_trailers`` and are kept in ``trailers``: an HTTP/2 stream
+sends them as trailing HEADERS, an HTTP/1.1 client in the last chunk of a chunked response.
 """
 
 from __future__ import annotations
 
 import logging
 from time import monotonic
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.core.routing import ServiceRef
@@ -25,11 +31,13 @@ from gitops_ingress.proxy.decide import decide
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamTimeout
 from gitops_ingress.proxy.flow import PEER_FULL
 from gitops_ingress.proxy.forwarding import RequestHead, ResponseHead, upstream_request
-from gitops_ingress.proxy.upstream import UpstreamConnection
+from gitops_ingress.proxy.grpc import DEADLINE_EXCEEDED, UNAVAILABLE, is_grpc, status_response
+from gitops_ingress.proxy.upstream import Upstream
 
 if TYPE_CHECKING:
+    from gitops_ingress.proxy.config import ProxySettings
     from gitops_ingress.proxy.observe import RequestCounter
-    from gitops_ingress.proxy.protocol import ClientConnection
+    from gitops_ingress.proxy.server import ConnectionContext
 
 log = logging.getLogger("gitops_ingress.proxy")
 
@@ -39,6 +47,28 @@ _LENGTH: Final = 1
 _CHUNKED: Final = 2
 _RAW: Final = 3
 _LAST_CHUNK: Final = b"0\r\n\r\n"
+
+
+class ClientSide(Protocol):
+    """Where an Exchange's answer goes: an HTTP/1.1 connection or an HTTP/2 stream."""
+
+    ctx: ConnectionContext
+    settings: ProxySettings
+    client_ip: bytes
+    h2: bool  # True: the answer is given as a ResponseHead and body pieces (response_head)
+    protocol: str  # "h1" or "h2", for the access log and metrics
+
+    def write(self, data: bytes) -> None:
+        """A whole answer of the proxy's own (pages.py), or bytes of a tunnel or an HTTP/1.1 head."""
+
+    def write_many(self, data: list[bytes]) -> None: ...
+    def response_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None: ...
+    def gate_pause(self, reason: int) -> None: ...
+    def gate_resume(self, reason: int) -> None: ...
+    def exchange_done(self, exchange: Exchange, close: bool) -> None: ...
+    def start_tunnel(self, exchange: Exchange) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
 
 
 class Exchange:
@@ -68,6 +98,7 @@ class Exchange:
         "started_at",
         "status",
         "target",
+        "trailers",
         "tried",
         "tunnel",
         "tunnel_buf",
@@ -75,7 +106,7 @@ class Exchange:
         "upstream_host",
     )  # fmt: skip
 
-    def __init__(self, conn: ClientConnection, head: RequestHead, now: float, local: bytes | None = None) -> None:
+    def __init__(self, conn: ClientSide, head: RequestHead, now: float, local: bytes | None = None) -> None:
         self.conn = conn
         self.head = head  # shared with other requests (proxy/repeats.py), never changed
         self.target = head.target  # or its origin-form, when the head has the absolute-form (decide.py)
@@ -86,8 +117,8 @@ class Exchange:
         self.local = local  # a response decided while parsing (an error page)
         self.close_after = local is not None
         self.body_done = not head.has_body
-        self.pending: list[bytes] = []  # body bytes (already framed for upstream) awaiting a connection
-        self.upstream: UpstreamConnection | None = None
+        self.pending: list[bytes] = []  # body bytes awaiting a connection (the upstream frames them)
+        self.upstream: Upstream | None = None
         self.key: ServiceRef | None = None
         self.endpoints: tuple[Endpoint, ...] = ()
         self.tried: tuple[Endpoint, ...] = ()
@@ -106,6 +137,7 @@ class Exchange:
         self.preview_lines = b""  # X-Preview-Branch and baggage, for previews (decide.py)
         self.sent = False
         self.out: list[bytes] = []  # response bytes gathered during one upstream read
+        self.trailers: list[tuple[bytes, bytes]] | None = None  # from the upstream, after the body
 
     # --- start: decide where the request goes ---
     def start(self, now: float) -> None:
@@ -139,17 +171,17 @@ class Exchange:
         else:
             pool.connect(endpoint, self._connected)
 
-    def _connected(self, upstream: UpstreamConnection | None, error: UpstreamError | None) -> None:
+    def _connected(self, upstream: Upstream | None, error: UpstreamError | None) -> None:
         if self.finished:  # the client left meanwhile: keep the fresh connection for others
             if upstream is not None:
-                self.conn.ctx.pool.release(upstream, monotonic())
+                upstream.release(True, monotonic())
             return
         if upstream is None:
             self.upstream_failed(error or UpstreamError("connect failed"), False)
         else:
             self._attach(upstream, monotonic())
 
-    def _attach(self, upstream: UpstreamConnection, now: float) -> None:
+    def _attach(self, upstream: Upstream, now: float) -> None:
         conn = self.conn
         self.upstream = upstream
         self.sent = True
@@ -164,11 +196,13 @@ class Exchange:
             self.request_id,
             self.preview_lines,
         )
-        if self.pending:
-            data += b"".join(self.pending)
-            self.pending.clear()
+        pending = self.pending
+        if pending:
+            self.pending = []
             conn.gate_resume(PEER_FULL)
-        upstream.send(self, data, head_only=head.method == b"HEAD", now=now)
+        upstream.send(
+            self, data, pending, ended=self.body_done, chunked=head.chunked, head_only=head.method == b"HEAD", now=now
+        )
         if head.expect_continue and not self.body_done and head.http11:
             conn.write(pages.CONTINUE)
 
@@ -176,10 +210,8 @@ class Exchange:
     def client_body(self, data: bytes) -> None:
         if self.finished:
             return
-        if self.head.chunked:
-            data = b"%x\r\n%b\r\n" % (len(data), data)
         if self.upstream is not None:
-            self.upstream.write(data)
+            self.upstream.write_body(data)
         else:
             self.pending.append(data)
             if sum(map(len, self.pending)) > self.conn.settings.high_water:
@@ -187,12 +219,8 @@ class Exchange:
 
     def client_body_done(self) -> None:
         self.body_done = True
-        if self.finished or not self.head.chunked:
-            return
-        if self.upstream is not None:
-            self.upstream.write(_LAST_CHUNK)
-        else:
-            self.pending.append(_LAST_CHUNK)
+        if not self.finished and self.upstream is not None:
+            self.upstream.end_body()  # when it comes before a connection, send() is told ``ended``
 
     def client_gone(self) -> None:
         """The client connection closed: nothing more can be sent; free the upstream."""
@@ -225,6 +253,10 @@ class Exchange:
         conn = self.conn
         self.status = status
         self.response_started = True
+        if conn.h2:  # the stream frames the answer itself
+            self.mode = _RAW if body_allowed else _NONE
+            conn.response_head(status, head, body_allowed)
+            return
         if status == 101:
             if self.head.upgrade is None:
                 conn.abort()
@@ -278,6 +310,10 @@ class Exchange:
         elif self.mode != _NONE:
             self.out.append(data)
 
+    def upstream_trailers(self, trailers: list[tuple[bytes, bytes]]) -> None:
+        """Trailer fields of the response, after its last body piece and before upstream_done."""
+        self.trailers = trailers
+
     def flush(self) -> None:
         if self.out:
             self.conn.write_many(self.out)  # transports take the items before returning: reuse the list
@@ -286,13 +322,14 @@ class Exchange:
     def upstream_done(self, reusable: bool, now: float) -> None:
         upstream, self.upstream = self.upstream, None
         if self.mode == _CHUNKED:
-            self.out.append(_LAST_CHUNK)
+            trailers = self.trailers
+            if trailers and self.head.te_trailers:  # an HTTP/1.1 client takes them only if it said so
+                self.out += (b"0\r\n", *[name + b": " + value + b"\r\n" for name, value in trailers], b"\r\n")
+            else:
+                self.out.append(_LAST_CHUNK)
         self.flush()
         if upstream is not None:
-            if reusable and self.body_done:
-                self.conn.ctx.pool.release(upstream, now)
-            else:
-                upstream.close()
+            upstream.release(reusable and self.body_done, now)
         self._finish(self.close_after or not self.body_done, now)
 
     def upstream_failed(self, error: UpstreamError, response_started: bool) -> None:
@@ -319,9 +356,13 @@ class Exchange:
             return
         log.warning("upstream error for %s: %s", self.key, error)  # failures only, never the hot path
         close = not self.reusable()
-        page = pages.service_error(
-            error.status, error.public, self.key, debug=self.conn.settings.debug_pages, close=close
-        )
+        if is_grpc(self.head):  # a gRPC client reads grpc-status, not an error page (proxy/grpc.py)
+            code = DEADLINE_EXCEEDED if isinstance(error, UpstreamTimeout) else UNAVAILABLE
+            page = status_response(code, error.public, close=close)
+        else:
+            page = pages.service_error(
+                error.status, error.public, self.key, debug=self.conn.settings.debug_pages, close=close
+            )
         self._respond(page, close=close, now=now)
 
     def _may_retry(self, error: UpstreamError, response_started: bool) -> bool:
@@ -356,7 +397,12 @@ class Exchange:
     def _respond(self, data: bytes, *, close: bool, now: float) -> None:
         self.response_started = True
         self.status = int(data[9:12])
-        self.conn.write_many(pages.dated(data, self.conn.ctx.state.date.line()))
+        conn = self.conn
+        dated = pages.dated(data, conn.ctx.state.date.line())
+        if conn.h2:  # an HTTP/2 stream frames a whole page itself (h2stream.py): one piece
+            conn.write(b"".join(dated))
+        else:
+            conn.write_many(dated)
         self._finish(close, now)
 
     def _finish(self, close: bool, now: float) -> None:
@@ -373,13 +419,14 @@ class Exchange:
         seconds = self.ended_at - self.started_at
         counter = self.counter
         if counter is None:  # answered before routing (a refusal, a redirect): no route, no labels yet
-            counter = ctx.observer.request_counter(self.kind, self.branch, self.host_group)
+            counter = ctx.observer.request_counter(self.kind, self.branch, self.host_group, self.conn.protocol)
         counter.count(self.status, seconds)
         if ctx.on_access is not None:
             head = self.head
             ctx.on_access(
                 {
                     "client": self.conn.client_ip.decode(),
+                    "protocol": self.conn.protocol,
                     "method": head.method.decode("latin-1"),
                     "target": self.target.decode("latin-1"),
                     "host": head.host.decode("latin-1"),

@@ -44,6 +44,7 @@ _REAL_IP: Final = 14
 _PREVIEW_KEY: Final = 15
 _BAGGAGE: Final = 16
 _COOKIE: Final = 17
+_TE_FIELD: Final = 18
 _SPECIAL: Final[dict[bytes, int]] = {
     b"host": _HOST,
     b"content-length": _CL,
@@ -54,7 +55,7 @@ _SPECIAL: Final[dict[bytes, int]] = {
     b"x-forwarded-for": _XFF,
     b"x-request-id": _XRID,
     b"keep-alive": _DROP,
-    b"te": _DROP,
+    b"te": _TE_FIELD,
     b"trailer": _DROP,
     b"proxy-connection": _DROP,
     b"proxy-authorization": _DROP,
@@ -109,7 +110,7 @@ class RequestHead:
 
     __slots__ = ("baggage", "chunked", "content_length", "cookie", "expect_continue", "forwarded", "forwarded_for",
         "forwarded_host", "forwarded_port", "forwarded_proto", "has_body", "headers", "host", "http11", "keep_alive",
-        "method", "preview_key", "real_ip", "request_id", "target", "upgrade", "want_html")  # fmt: skip
+        "method", "preview_key", "real_ip", "request_id", "target", "te_trailers", "upgrade", "want_html")  # fmt: skip
 
     def __init__(
         self,
@@ -134,6 +135,7 @@ class RequestHead:
         preview_key: bytes = b"",
         baggage: bytes = b"",
         cookie: bytes = b"",
+        te_trailers: bool = False,
     ) -> None:
         self.method: Final = method
         self.target: Final = target
@@ -158,6 +160,7 @@ class RequestHead:
         self.preview_key: Final = preview_key
         self.baggage: Final = baggage
         self.cookie: Final = cookie
+        self.te_trailers: Final = te_trailers  # the client takes trailer fields (TE: trailers)
         self.has_body: Final = chunked or bool(content_length)  # an attribute: read several times per request
 
     @property
@@ -171,7 +174,7 @@ class RequestHeadBuilder:
 
     __slots__ = ("baggage", "chunked", "connection_tokens", "content_length", "cookie", "expect_continue", "forwarded",
         "forwarded_for", "forwarded_host", "forwarded_port", "forwarded_proto", "header_bytes", "header_count", "headers",
-        "host", "preview_key", "real_ip", "request_id", "target", "upgrade", "want_html")  # fmt: skip
+        "host", "preview_key", "real_ip", "request_id", "target", "te_trailers", "upgrade", "want_html")  # fmt: skip
 
     def __init__(self) -> None:
         self.target = b""
@@ -188,6 +191,7 @@ class RequestHeadBuilder:
         self.forwarded_host = b""
         self.forwarded_port = b""
         self.real_ip = b""
+        self.te_trailers = False
         self.request_id = b""
         self.want_html = False
         self.header_bytes = 0
@@ -252,6 +256,8 @@ class RequestHeadBuilder:
             self.headers.append(name + b": " + value + b"\r\n")
         elif kind == _PREVIEW_KEY:
             self.preview_key = self.preview_key or value  # the first: as with X-Forwarded-Proto
+        elif kind == _TE_FIELD:  # hop-by-hop: not forwarded, but it says whether trailers may go back
+            self.te_trailers = self.te_trailers or b"trailers" in value.lower()
         elif kind == _XRID and len(value) <= 200 and not value.translate(None, _REQUEST_ID_BYTES):
             self.request_id = value  # kept only when short and plain: it goes into logs
 
@@ -296,6 +302,7 @@ class RequestHeadBuilder:
             self.preview_key,
             self.baggage,
             self.cookie,
+            self.te_trailers,
         )
 
 

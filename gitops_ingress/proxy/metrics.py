@@ -9,7 +9,7 @@
   4 us per request here), ours are plain counters. No lock is needed because everything runs on
   the worker's one event loop: the request path, the route source that swaps tables, and the
   admin server that renders ``/metrics``.
-* The labels of a request (kind, branch, rule host) are known once its route is, so the request
+* The labels of a request (kind, branch, rule host; the client protocol, h1 or h2) are known once its route is, so the request
   path asks for their ``RequestSeries`` once per cached route (proxy/decide.py) and counts into it
   directly: per request that is two list increments and a float add. Building and hashing a key
   tuple per request, two dict operations and a ``bisect`` call were a fifth of the proxy's own
@@ -43,7 +43,7 @@ PREFIX: Final = "gitops_ingress_proxy_"
 
 __all__ = ["CONTENT_TYPE_LATEST", "ProxyMetrics"]
 
-SeriesKey = tuple[str, str, str]  # kind, branch, host
+SeriesKey = tuple[str, str, str, str]  # kind, branch, host, protocol
 STATUS_CLASSES: Final = 6  # 1xx to 5xx by status // 100; index 0 holds anything outside 100-599
 
 
@@ -94,12 +94,12 @@ class ProxyMetrics:
 
     # --- ProxyObserver: called on the request path -------------------------------------------
 
-    def request_counter(self, kind: str, branch: str, host: str) -> RequestSeries:
-        key = (kind, branch, host)
+    def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> RequestSeries:
+        key = (kind, branch, host, protocol)
         series = self._series.get(key)
         if series is None:
             if len(self._series) >= self._max_series:  # folded: see the module docstring
-                key = (kind, OTHER if branch else "", OTHER)
+                key = (kind, OTHER if branch else "", OTHER, protocol)
                 series = self._series.get(key)
             if series is None:
                 latency = self._latency.get(kind)
@@ -144,13 +144,14 @@ class ProxyMetrics:
         """The prometheus-client collector protocol: the current values as metric families."""
         requests = CounterMetricFamily(
             PREFIX + "requests",
-            "Requests answered, by route kind (stable or preview), branch, rule host and status class.",
-            labels=("kind", "branch", "host", "status_class"),
+            "Requests answered, by route kind (stable or preview), branch, rule host, client protocol "
+            "(h1, h2) and status class.",
+            labels=("kind", "branch", "host", "protocol", "status_class"),
         )
-        for (kind, branch, host), series in sorted(self._series.items()):
+        for (kind, branch, host, protocol), series in sorted(self._series.items()):
             for status_class, count in enumerate(series.by_class):
                 if count:
-                    requests.add_metric((kind, branch, host or NO_HOST, f"{status_class}xx"), count)
+                    requests.add_metric((kind, branch, host or NO_HOST, protocol, f"{status_class}xx"), count)
         yield requests
         latency = HistogramMetricFamily(
             PREFIX + "request_duration_seconds",

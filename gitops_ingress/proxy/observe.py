@@ -17,9 +17,10 @@ class RequestCounter(Protocol):
 
 
 class ProxyObserver(Protocol):
-    def request_counter(self, kind: str, branch: str, host: str) -> RequestCounter:
+    def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> RequestCounter:
         """Where requests with these labels are counted: kind is "stable" or "preview", branch is
-        "" for stable, host is the rule host group ("" when no rule matched)."""
+        "" for stable, host is the rule host group ("" when no rule matched), protocol what the
+        client spoke ("h1" or "h2")."""
 
     def upstream_error(self, reason: str) -> None:
         """reason: "connect", "timeout", "reset", "protocol", "no-endpoint"."""
@@ -41,7 +42,7 @@ class _NullCounter:
 class NullObserver:
     _counter = _NullCounter()
 
-    def request_counter(self, kind: str, branch: str, host: str) -> RequestCounter:
+    def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> RequestCounter:
         return self._counter
 
     def upstream_error(self, reason: str) -> None:

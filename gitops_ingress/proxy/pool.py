@@ -11,6 +11,9 @@ sent whole; everything else is closed (see proxy/exchange.py).
 The stacks are keyed by ``Endpoint.key`` (its fields as a tuple: hashed in C), so a new snapshot
 with equal endpoints still finds the warm connections; each connection carries its own stack for
 ``release``.
+
+HTTP/2 endpoints (``Endpoint.h2``) are the ``H2Pool``'s (proxy/h2pool.py): what it hands out is
+a stream of a shared connection, not a connection, behind the same ``acquire`` and ``connect``.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from collections.abc import Callable, Hashable
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.config import ProxySettings
-from gitops_ingress.proxy.errors import UpstreamConnectError, UpstreamError, UpstreamTimeout
+from gitops_ingress.proxy.dial import dial
+from gitops_ingress.proxy.errors import UpstreamConnectError, UpstreamError
+from gitops_ingress.proxy.h2pool import H2Pool
 from gitops_ingress.proxy.observe import ProxyObserver
 from gitops_ingress.proxy.repeats import ResponseHeads
-from gitops_ingress.proxy.upstream import UpstreamConnection
+from gitops_ingress.proxy.upstream import Upstream, UpstreamConnection
 
-ConnectCallback = Callable[[UpstreamConnection | None, UpstreamError | None], None]
+ConnectCallback = Callable[[Upstream | None, UpstreamError | None], None]
 
 
 class UpstreamPool:
@@ -38,6 +43,7 @@ class UpstreamPool:
         self._closed = False
         self._tls: ssl.SSLContext | None = None  # for https:// endpoints, made on first use
         self.heads = ResponseHeads(settings.via.encode())  # parsed response heads, shared by every upstream connection
+        self.h2 = H2Pool(settings, self.heads)
 
     def pick(self, key: Hashable, endpoints: tuple[Endpoint, ...], avoid: tuple[Endpoint, ...] = ()) -> Endpoint:
         """Round-robin over ``endpoints``; skips the ones in ``avoid`` while others remain."""
@@ -60,7 +66,9 @@ class UpstreamPool:
             stack = self._idle[endpoint.key] = []
         return stack
 
-    def acquire(self, endpoint: Endpoint) -> UpstreamConnection | None:
+    def acquire(self, endpoint: Endpoint) -> Upstream | None:
+        if endpoint.h2:
+            return self.h2.acquire(endpoint)
         stack = self.stack(endpoint)
         while stack:
             conn = stack.pop()
@@ -83,7 +91,10 @@ class UpstreamPool:
         if stack and conn in stack:
             stack.remove(conn)
 
-    def connect(self, endpoint: Endpoint, done: ConnectCallback) -> asyncio.Task[UpstreamConnection]:
+    def connect(self, endpoint: Endpoint, done: ConnectCallback) -> None:
+        if endpoint.h2:
+            self.h2.connect(endpoint, done)
+            return
         task = asyncio.get_running_loop().create_task(self._open(endpoint))
 
         def finished(task: asyncio.Task[UpstreamConnection]) -> None:
@@ -98,26 +109,10 @@ class UpstreamPool:
                 done(None, UpstreamConnectError(f"connect to {endpoint}: {error!r}"))
 
         task.add_done_callback(finished)
-        return task
 
     async def _open(self, endpoint: Endpoint) -> UpstreamConnection:
-        loop = asyncio.get_running_loop()
         tls = self._client_tls() if endpoint.scheme == "https" else None
-        try:
-            _, conn = await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: UpstreamConnection(self, endpoint),
-                    endpoint.host,
-                    endpoint.port,
-                    ssl=tls,
-                    server_hostname=endpoint.host if tls else None,
-                ),
-                self.settings.connect_timeout,
-            )
-        except TimeoutError as exc:
-            raise UpstreamTimeout(f"connect to {endpoint} timed out after {self.settings.connect_timeout:g}s") from exc
-        except (OSError, ssl.SSLError) as exc:
-            raise UpstreamConnectError(f"connect to {endpoint}: {exc.strerror or exc}") from exc
+        _, conn = await dial(lambda: UpstreamConnection(self, endpoint), endpoint, self.settings.connect_timeout, tls)
         return conn
 
     def _client_tls(self) -> ssl.SSLContext:
@@ -132,6 +127,7 @@ class UpstreamPool:
 
     def close(self) -> None:
         self._closed = True
+        self.h2.close()
         for stack in self._idle.values():
             for conn in stack:
                 conn.close()

@@ -20,6 +20,10 @@ Timeouts share one timer per connection that is re-armed lazily: the hot path re
 when the timer fires it checks which limit applies now (header, body, idle, write stall) and
 re-arms for the next deadline. Entering a state with an earlier deadline (a new request head)
 pulls the timer forward; nothing else touches it per request.
+
+HTTP/2 is not spoken here: a TLS connection that negotiated ``h2`` by ALPN, or a plain one opening
+with the HTTP/2 preface when the ``h2c`` setting is on, is handed over to h2conn.py before any
+request; the preface shows up as the parser's error on ``PRI``, off the hot path.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ from gitops_ingress.proxy import pages
 from gitops_ingress.proxy.errors import ClientRequestError
 from gitops_ingress.proxy.exchange import Exchange
 from gitops_ingress.proxy.flow import BACKLOG, TUNNEL_WAIT, ReadGate, set_limits
-from gitops_ingress.proxy.forwarding import RequestHead, RequestHeadBuilder
+from gitops_ingress.proxy.forwarding import RequestHead, RequestHeadBuilder, ResponseHead
+from gitops_ingress.proxy.h2conn import PREFACE, H2ClientConnection
 from gitops_ingress.proxy.timers import LazyTimer
 
 if TYPE_CHECKING:
@@ -86,6 +91,7 @@ class ClientConnection(asyncio.Protocol):
         "dead",
         "fresh",
         "gate",
+        "h2",
         "head_bytes",
         "head_started",
         "idle_since",
@@ -94,6 +100,7 @@ class ClientConnection(asyncio.Protocol):
         "method",
         "parser",
         "parsing",
+        "protocol",
         "queue",
         "received",
         "settings",
@@ -131,6 +138,8 @@ class ClientConnection(asyncio.Protocol):
         self.upgrading: Exchange | None = None
         self.counted = False
         self.last_keep_alive = True  # the last request parsed let the connection live on
+        self.h2 = False  # exchange.ClientSide: the Exchange frames HTTP/1.1 answers itself
+        self.protocol = "h1"
 
     # --- asyncio.Protocol ---
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -152,6 +161,11 @@ class ClientConnection(asyncio.Protocol):
         set_limits(transport, self.settings.high_water, self.settings.low_water)
         now = monotonic()
         self.idle_since = self.last_read = now
+        if ctx.alpn:
+            ssl_object = transport.get_extra_info("ssl_object")
+            if ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2":
+                self._become_h2(b"")
+                return
         self.timer.arm(now + self.settings.header_timeout)
 
     def data_received(self, data: bytes) -> None:
@@ -208,6 +222,9 @@ class ClientConnection(asyncio.Protocol):
                 return self._extension_method(data, match)
             self._refuse(400, f"malformed request: {exc}")
         except HttpParserError as exc:
+            if self.settings.h2c and not self.queue and data.startswith(PREFACE[:16]):
+                self._become_h2(data)  # prior knowledge: h2 checks the rest of the preface
+                return False  # the h2 connection owns the bytes from here on
             self._refuse(400, f"malformed request: {exc}")
         else:
             return True
@@ -378,7 +395,24 @@ class ClientConnection(asyncio.Protocol):
             self.closed = True
             self.transport.abort()
 
+    def response_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None:
+        """exchange.ClientSide: never called, as ``h2`` is False (the Exchange frames the head)."""
+        raise NotImplementedError
+
     # --- internals ---
+    def _become_h2(self, data: bytes) -> None:
+        """Hand the transport, and the connection's place in the server, to an HTTP/2 protocol."""
+        transport = self.transport
+        if transport is None:
+            return
+        self.timer.cancel()
+        self.closed = True  # this object is done; the connection lives on in the other one
+        self.counted = False
+        self.ctx.state.connections.discard(self)
+        successor = H2ClientConnection(self.ctx, self.client_ip)
+        transport.set_protocol(successor)
+        successor.take_over(transport, data)
+
     def _queue(self, exchange: Exchange) -> None:
         self.queue.append(exchange)
         if len(self.queue) > self.settings.max_pipelined:

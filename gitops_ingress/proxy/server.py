@@ -20,7 +20,7 @@ import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from gitops_ingress.core.previewkeys import PreviewKeyPolicy
 from gitops_ingress.proxy.config import ProxySettings
@@ -34,17 +34,23 @@ from gitops_ingress.proxy.proxyheader import PreambleListener
 from gitops_ingress.proxy.repeats import RequestHeads
 from gitops_ingress.proxy.snapshot import SnapshotHolder
 
-if TYPE_CHECKING:
-    from gitops_ingress.proxy.protocol import ClientConnection
-
 AccessHook = Callable[[dict[str, object]], None]
+
+
+class OpenConnection(Protocol):
+    """What shutdown needs of a client connection, HTTP/1.1 (protocol.py) or HTTP/2 (h2conn.py)."""
+
+    def shutdown(self) -> None:
+        """Close now when idle, else after the answers under way."""
+
+    def abort(self) -> None: ...
 
 
 @dataclass(slots=True)
 class ServerState:
     """Shared by every connection of one ProxyServer (one event loop, so no locks)."""
 
-    connections: set[ClientConnection] = field(default_factory=set)
+    connections: set[OpenConnection] = field(default_factory=set)
     in_flight: int = 0  # requests whose response has not been fully written
     total_requests: int = 0
     shutting_down: bool = False
@@ -56,11 +62,11 @@ class ServerState:
     canary_draws: random.Random = field(default_factory=random.Random)  # canary-weight (proxy/annotated.py)
     date: HttpDate = field(default_factory=HttpDate)  # the Date line of this second
 
-    def opened(self, conn: ClientConnection) -> None:
+    def opened(self, conn: OpenConnection) -> None:
         self.connections.add(conn)
         self.idle.clear()
 
-    def closed(self, conn: ClientConnection) -> None:
+    def closed(self, conn: OpenConnection) -> None:
         self.connections.discard(conn)
         if not self.connections:
             self.idle.set()
@@ -80,6 +86,7 @@ class ConnectionContext:
     tls_redirect_hosts: Callable[[str], bool] | None  # plain listeners only
     preview_keys: PreviewKeyPolicy  # who may use routing keys (proxy/routingkey.py)
     next_request_wait: float  # min(idle, header timeout): armed after each response
+    alpn: bool = False  # a TLS listener: a connection that negotiated h2 is handed to h2conn.py
 
 
 class ProxyServer:
@@ -138,6 +145,7 @@ class ProxyServer:
                 tls_redirect_hosts=None if ssl_context is not None else tls_redirect_hosts,
                 preview_keys=self.preview_keys,
                 next_request_wait=min(self.settings.idle_timeout, self.settings.header_timeout),
+                alpn=ssl_context is not None,
             )
             if proxy_protocol:
                 sock.setblocking(False)

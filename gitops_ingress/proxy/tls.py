@@ -22,12 +22,12 @@ that host's clients to the default certificate), and a reload that finds no usab
 keeps the previous index. A pair that is gone from the folder is gone from the index.
 
 What a client that cannot be served is told. RFC 7301 wants a ``no_application_protocol`` alert
-for a client whose ALPN list has nothing we speak (only ``h2``), RFC 8446 a ``protocol_version``
+for a client whose ALPN list has nothing we speak (say only ``h3``), RFC 8446 a ``protocol_version``
 alert for one below TLS 1.2. Neither reaches the client today, for two reasons outside this
 module: (1) Python's ``ssl`` answers an ALPN mismatch by not acknowledging ALPN at all
 (``SSL_TLSEXT_ERR_NOACK`` in CPython's ``_selectALPN_cb``; no public hook selects the protocol or
 fails the handshake), so the handshake completes without ALPN and the client learns only from the
-missing ALPN answer that we speak no h2 (an h2-only client then gives up on its own). The one way around it (the private ``SSLContext._msg_callback`` sees the ClientHello's ALPN
+missing ALPN answer that we speak none of its protocols. The one way around it (the private ``SSLContext._msg_callback`` sees the ClientHello's ALPN
 list before the SNI callback runs, which may then return 120 to fail the handshake with
 ``no_application_protocol``; tried) runs into the second reason;
 (2) for a handshake OpenSSL does fail (an old version, or an alert returned from the SNI
@@ -53,7 +53,7 @@ log = logging.getLogger("gitops_ingress.proxy.tls")
 
 DEFAULT_NAME = "default"
 MAX_FILES = 10_000  # bound on the folder walk
-ALPN = ["http/1.1"]
+ALPN = ["h2", "http/1.1"]  # h2 first: a client offering both gets HTTP/2 (proxy/h2conn.py)
 
 Fingerprint = tuple[tuple[str, int, int, int], ...]
 

@@ -51,6 +51,9 @@ class ResponseSink(Protocol):
     def upstream_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None: ...
     def upstream_interim(self, status: int, head: ResponseHead) -> None: ...
     def upstream_body(self, data: bytes) -> None: ...
+    def upstream_trailers(self, trailers: list[tuple[bytes, bytes]]) -> None:
+        """Trailer fields (lowercase names), before ``upstream_done``; only HTTP/2 upstreams send them."""
+
     def upstream_done(self, reusable: bool, now: float) -> None:
         """The response is complete at ``now`` (time.monotonic()); ``reusable``: keep-alive."""
 
@@ -61,6 +64,25 @@ class ResponseSink(Protocol):
     def flush(self) -> None: ...
 
 
+class Upstream(Protocol):
+    """What an exchange talks to: this module's connection, or one stream of an HTTP/2
+    connection (proxy/h2upstream_stream.py). Request bodies are handed over as they came; the
+    upstream frames them (HTTP/1.1 chunks here, DATA frames there)."""
+
+    closed: bool
+
+    def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
+             head_only: bool, now: float) -> None: ...  # fmt: skip
+    def write_body(self, data: bytes) -> None: ...
+    def end_body(self) -> None: ...
+    def write(self, data: bytes) -> None: ...
+    def pause_reading(self, paused: bool) -> None: ...
+    def detach(self) -> None: ...
+    def release(self, reusable: bool, now: float) -> None: ...
+    def close(self) -> None: ...
+
+
+_LAST_CHUNK: Final = b"0\r\n\r\n"
 _EMPTY_LINES: Final = re.compile(rb"[\r\n]*")  # what llhttp skips before a status line (any protocol name)
 
 
@@ -71,6 +93,7 @@ class _HeadDone(Exception):
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
         "body_allowed",
+        "chunked",
         "closed",
         "endpoint",
         "gate",
@@ -107,6 +130,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.head_seen = False
         self.body_allowed = True
         self.tunnel = False
+        self.chunked = False  # the request body being sent is chunked
         self.closed = False
         self.last_read = 0.0
         self.idle_since = 0.0
@@ -218,9 +242,18 @@ class UpstreamConnection(asyncio.Protocol):
         self._finish(reusable=self.parser.should_keep_alive())
 
     # --- used by the exchange and the pool ---
-    def send(self, sink: ResponseSink, data: bytes, *, head_only: bool, now: float) -> None:
-        """Start a request: ``data`` is its head (and any body bytes already at hand); ``now``
-        is time.monotonic(), read by the caller in this callback."""
+    def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
+             head_only: bool, now: float) -> None:  # fmt: skip
+        """Start a request: ``head`` and the body pieces already at hand (``ended``: all of it),
+        written in one go; ``now`` is time.monotonic(), read by the caller in this callback."""
+        self.chunked = chunked
+        data = head
+        if chunked:
+            data += b"".join([b"%x\r\n%b\r\n" % (len(piece), piece) for piece in body if piece])
+            if ended:
+                data += _LAST_CHUNK
+        elif body:
+            data += b"".join(body)
         self.sink = sink
         self.head_only = head_only
         self.head_seen = False
@@ -236,6 +269,20 @@ class UpstreamConnection(asyncio.Protocol):
     def write(self, data: bytes) -> None:
         if self.transport is not None:
             self.transport.write(data)
+
+    def write_body(self, data: bytes) -> None:
+        self.write(b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data)
+
+    def end_body(self) -> None:
+        if self.chunked:
+            self.write(_LAST_CHUNK)
+
+    def release(self, reusable: bool, now: float) -> None:
+        """The exchange is done with this connection at ``now``: back to the pool, or closed."""
+        if reusable:
+            self.pool.release(self, now)
+        else:
+            self.close()
 
     def pause_reading(self, paused: bool) -> None:
         """The client cannot take more: stop reading the response (and stop blaming the upstream)."""

@@ -49,3 +49,26 @@ def test_equal_endpoints_are_one_key_and_the_stored_hash_stays_out_of_sight():
     assert pools[again] == "warm"  # a new snapshot's equal endpoint finds the old pool entry
     assert Endpoint("10.0.0.1", 80, "https") not in pools and Endpoint("10.0.0.1", 81) not in pools
     assert repr(first) == "Endpoint(host='10.0.0.1', port=80, scheme='http')"
+
+
+@pytest.mark.parametrize(
+    ("url", "scheme", "port", "h2", "tls"),
+    [
+        ("h2c://127.0.0.1:50051", "h2c", 50051, True, False),
+        ("grpc://127.0.0.1", "grpc", 80, True, False),
+        ("grpcs://backend.local", "grpcs", 443, True, True),
+        ("https://backend.local", "https", 443, False, True),
+        ("127.0.0.1:8080", "http", 8080, False, False),
+    ],
+)
+def test_url_scheme_is_the_endpoint_protocol(url: str, scheme: str, port: int, h2: bool, tls: bool) -> None:
+    endpoint = parse_endpoint(url)
+    assert (endpoint.scheme, endpoint.port, endpoint.h2, endpoint.tls) == (scheme, port, h2, tls)
+    assert parse_endpoint(str(endpoint)) == endpoint  # shipped to proxies as its URL (to_dict)
+
+
+def test_an_annotation_scheme_replaces_the_endpoint_scheme_only_when_given() -> None:
+    endpoint = Endpoint("10.0.0.1", 8080)
+    assert endpoint.speaking(None) is endpoint
+    grpc = endpoint.speaking("grpc")
+    assert (grpc.host, grpc.port, grpc.h2, grpc.key) == ("10.0.0.1", 8080, True, ("10.0.0.1", 8080, "grpc"))

@@ -19,6 +19,7 @@ from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.observe import NullObserver
 from gitops_ingress.proxy.server import ProxyServer
 from gitops_ingress.proxy.snapshot import Snapshot, SnapshotHolder
+from tests.support.grpc_servers import EchoServer
 from tests.support.upstreams import LOOPBACK, LoopThread, TestUpstream
 
 NS = "shop"
@@ -59,7 +60,7 @@ class RecordingObserver(NullObserver):
         self.errors: list[str] = []
         self.ignored_keys: list[str] = []
 
-    def request_counter(self, kind: str, branch: str, host: str) -> _RecordingCounter:
+    def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> _RecordingCounter:
         return _RecordingCounter(self.finished, (kind, branch, host))
 
     def upstream_error(self, reason: str) -> None:
@@ -98,6 +99,14 @@ def loop_thread() -> Iterator[LoopThread]:
 @pytest.fixture
 def start_upstream(loop_thread: LoopThread) -> Iterator[Callable[..., TestUpstream]]:
     yield from loop_thread.serving(lambda behavior="echo": TestUpstream(behavior))
+
+
+@pytest.fixture
+def grpc_server() -> Iterator[EchoServer]:
+    """A grpcio server (tests/support/grpc_servers.py) on 127.0.0.1."""
+    server = EchoServer()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -60,7 +60,7 @@ def test_metrics_are_served_in_the_prometheus_format() -> None:
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith("text/plain; version=")
         assert (
-            'gitops_ingress_proxy_requests_total{branch="feature-x",host="shop.example.com",kind="preview",status_class="2xx"} 1.0'
+            'gitops_ingress_proxy_requests_total{branch="feature-x",host="shop.example.com",kind="preview",protocol="h1",status_class="2xx"} 1.0'
             in answer.text
         )
         assert "gitops_ingress_proxy_route_table_version 5.0" in answer.text

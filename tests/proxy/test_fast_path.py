@@ -216,7 +216,15 @@ def test_head_split_across_reads_is_whole(loop_thread: LoopThread, size: int) ->
         results = []
         for _ in range(2):  # twice on one connection: the second head comes from the cache
             sink = _Sink()
-            conn.send(sink, b"GET / HTTP/1.1\r\n\r\n", head_only=False, now=asyncio.get_running_loop().time())
+            conn.send(
+                sink,
+                b"GET / HTTP/1.1\r\n\r\n",
+                [],
+                ended=True,
+                chunked=False,
+                head_only=False,
+                now=asyncio.get_running_loop().time(),
+            )
             for start in range(0, len(answer), size):
                 conn.data_received(answer[start : start + size])
             results.append((sink.heads, sink.body, sink.done))

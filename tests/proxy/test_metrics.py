@@ -28,12 +28,29 @@ def test_requests_are_counted_by_kind_branch_host_and_status_class() -> None:
     metrics.request_counter("stable", "", "shop.example.com").count(502, 0.2)
     metrics.request_counter("preview", "feature-login", "shop.example.com").count(404, 0.001)
     name = "gitops_ingress_proxy_requests_total"
-    assert value(metrics, name, kind="stable", branch="", host="shop.example.com", status_class="2xx") == 2
-    assert value(metrics, name, kind="stable", branch="", host="shop.example.com", status_class="5xx") == 1
     assert (
-        value(metrics, name, kind="preview", branch="feature-login", host="shop.example.com", status_class="4xx") == 1
+        value(metrics, name, kind="stable", branch="", host="shop.example.com", protocol="h1", status_class="2xx") == 2
     )
-    assert value(metrics, name, kind="stable", branch="", host="-", status_class="2xx") == 0
+    assert (
+        value(metrics, name, kind="stable", branch="", host="shop.example.com", protocol="h1", status_class="5xx") == 1
+    )
+    assert (
+        value(
+            metrics,
+            name,
+            kind="preview",
+            branch="feature-login",
+            host="shop.example.com",
+            protocol="h1",
+            status_class="4xx",
+        )
+        == 1
+    )
+    assert value(metrics, name, kind="stable", branch="", host="-", protocol="h1", status_class="2xx") == 0
+    metrics.request_counter("stable", "", "shop.example.com", "h2").count(200, 0.003)
+    assert (
+        value(metrics, name, kind="stable", branch="", host="shop.example.com", protocol="h2", status_class="2xx") == 1
+    )
 
 
 def test_latency_lands_in_histogram_buckets() -> None:
@@ -65,7 +82,7 @@ def test_counters_are_shared_by_label_set_and_odd_statuses_count_as_0xx() -> Non
     metrics.request_counter("stable", "", "a").count(99, 0.001)
     metrics.request_counter("stable", "", "a").count(700, 0.001)
     name = "gitops_ingress_proxy_requests_total"
-    assert value(metrics, name, kind="stable", branch="", host="a", status_class="0xx") == 2
+    assert value(metrics, name, kind="stable", branch="", host="a", protocol="h1", status_class="0xx") == 2
 
 
 def test_upstream_errors_and_open_connections() -> None:
@@ -101,7 +118,13 @@ def test_label_sets_are_capped() -> None:
     assert len(counted) == 4  # three real hosts and "other"
     assert (
         value(
-            metrics, "gitops_ingress_proxy_requests_total", kind="stable", branch="", host="other", status_class="2xx"
+            metrics,
+            "gitops_ingress_proxy_requests_total",
+            kind="stable",
+            branch="",
+            host="other",
+            protocol="h1",
+            status_class="2xx",
         )
         == 7
     )
@@ -111,6 +134,14 @@ def test_each_instance_has_its_own_registry() -> None:
     first, second = ProxyMetrics(), ProxyMetrics()  # would raise "Duplicated timeseries" on a shared one
     first.request_counter("stable", "", "a").count(200, 0.001)
     assert (
-        value(second, "gitops_ingress_proxy_requests_total", kind="stable", branch="", host="a", status_class="2xx")
+        value(
+            second,
+            "gitops_ingress_proxy_requests_total",
+            kind="stable",
+            branch="",
+            host="a",
+            protocol="h1",
+            status_class="2xx",
+        )
         == 0
     )

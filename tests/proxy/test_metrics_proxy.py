@@ -46,8 +46,14 @@ def test_traffic_shows_in_metrics_and_the_access_log(
             assert client.get("/", headers={"Host": "nowhere.example.net"}).status_code == 404
         proxy.call(lambda: None)  # one round trip through the loop: every callback before it ran
         metrics = httpx.get(proxy.admin_url + "/metrics", timeout=WAIT).text
-        assert 'requests_total{branch="",host="shop.example.com",kind="stable",status_class="2xx"} 2.0' in metrics
-        assert 'requests_total{branch="",host="down.example.com",kind="stable",status_class="5xx"} 1.0' in metrics
+        assert (
+            'requests_total{branch="",host="shop.example.com",kind="stable",protocol="h1",status_class="2xx"} 2.0'
+            in metrics
+        )
+        assert (
+            'requests_total{branch="",host="down.example.com",kind="stable",protocol="h1",status_class="5xx"} 1.0'
+            in metrics
+        )
         assert 'upstream_errors_total{reason="connect"} 1.0' in metrics
         assert "gitops_ingress_proxy_route_table_version 1.0" in metrics
         assert httpx.get(proxy.admin_url + "/readyz", timeout=WAIT).status_code == 200
@@ -59,7 +65,7 @@ def test_traffic_shows_in_metrics_and_the_access_log(
         ("down.example.com", "/", 502),
         ("nowhere.example.net", "/", 404),
     ]
-    assert all(isinstance(r["seconds"], float) and r["pid"] > 0 for r in lines)
+    assert all(isinstance(r["seconds"], float) and r["pid"] > 0 and r["protocol"] == "h1" for r in lines)
 
 
 def test_the_access_log_can_be_switched_off(tmp_path: Path, start_upstream: Callable[[str], TestUpstream]) -> None:

@@ -16,6 +16,7 @@ from gitops_ingress.core.annotations import RouteEffects, effects_of
 from gitops_ingress.core.annotations import canary as canary_family
 from gitops_ingress.core.annotations.model import Canary
 from gitops_ingress.core.models import IngressBackend, LocatedIngress
+from gitops_ingress.core.protocols import BACKEND_PROTOCOL_ANNOTATION, annotation_scheme
 from gitops_ingress.core.routing.model import PATH_TYPES, Backend, ResourceRef, Route, ServiceRef, TLSEntry
 from gitops_ingress.core.routing.table import RouteTable
 from gitops_ingress.core.settings import Settings
@@ -55,6 +56,7 @@ def routes_of(item: LocatedIngress) -> list[Route]:
     if spec is None:
         return []
     effects = effects_of(item.ingress.metadata.annotations)
+    protocol = backend_protocol(item)
     routes: list[Route] = []
     for rule_index, rule in enumerate(spec.rules):
         if rule.http is None or not rule.http.paths:
@@ -78,6 +80,7 @@ def routes_of(item: LocatedIngress) -> list[Route]:
                     line=position.line,
                     environment=item.environment,
                     effects=None if effects is None else effects.with_rewrite_path(http_path.path or ""),
+                    protocol=protocol,
                 )
             )
     return routes
@@ -129,13 +132,28 @@ def _annotated_hosts(routes: Sequence[Route]) -> list[Route]:
     return added
 
 
+def backend_protocol(item: LocatedIngress) -> str:
+    """The endpoint scheme the Ingress's backend-protocol annotation asks for, or ""."""
+    return annotation_scheme(item.ingress.metadata.annotations.get(BACKEND_PROTOCOL_ANNOTATION)) or ""
+
+
 def _default_route(item: LocatedIngress) -> Route | None:
     spec = item.ingress.spec
     backend = backend_of(item, spec.default_backend) if spec is not None else None
     if backend is None:
         return None
     position = item.position("spec", "defaultBackend")
-    return Route("", "", "Default", backend, item.key, position.file, position.line, item.environment)
+    return Route(
+        "",
+        "",
+        "Default",
+        backend,
+        item.key,
+        position.file,
+        position.line,
+        item.environment,
+        protocol=backend_protocol(item),
+    )
 
 
 def compile_routes(items: Sequence[LocatedIngress], settings: Settings) -> RouteTable:

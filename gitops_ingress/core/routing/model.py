@@ -90,6 +90,9 @@ class Route:
     # What its Ingress's honoured annotations do (core/annotations); None for a plain route, so
     # the request path of a host without annotations never looks further.
     effects: RouteEffects | None = None
+    # the endpoint scheme its Ingress's backend-protocol annotation asks for ("": the endpoint's
+    # own; core/backends.py)
+    protocol: str = ""
 
     @property
     def kind(self) -> PathKind:
@@ -125,6 +128,8 @@ class Route:
         }
         if self.effects is not None:
             data["annotations"] = self.effects.to_dict()
+        if self.protocol:  # only when set: route tables without it read as before
+            data["protocol"] = self.protocol
         return data
 
     @classmethod
@@ -139,6 +144,7 @@ class Route:
             line=int(data.get("line") or 0),
             environment=_text(data.get("environment")),
             effects=_effects(data.get("annotations"), str(data.get("path") or "")),
+            protocol=_text(data.get("protocol")),
         )
 
 
@@ -190,6 +196,7 @@ class RouteMatch:
     route: Route | None
     host_group: str | None
     via_default: bool = False
+    protocol: str = ""  # the route's (or the default backend's) protocol (core/protocols.py)
 
     @property
     def status(self) -> int:

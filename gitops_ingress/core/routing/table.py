@@ -114,7 +114,7 @@ class PathTable:
         current = bucket.get(key)
         winner = route if current is None else _preferred(current.route, route)  # type: ignore[arg-type]
         if current is None or winner is not current.route:
-            bucket[key] = RouteMatch(route.backend, route, self.name)
+            bucket[key] = RouteMatch(route.backend, route, self.name, protocol=route.protocol)
 
     def routes(self) -> list[Route]:
         return [m.route for m in (*self.exact.values(), *self.prefix.values())]  # type: ignore[misc]
@@ -182,9 +182,11 @@ class RouteTable:
             if group.catch_all is not None:
                 group.fallback = RouteMatch(group.catch_all, None, group.name, via_default=True)
             elif default_backend is not None:
-                group.fallback = RouteMatch(default_backend.backend, None, group.name, via_default=True)
+                group.fallback = RouteMatch(
+                    default_backend.backend, None, group.name, via_default=True, protocol=default_backend.protocol
+                )
         self._no_group = (
-            RouteMatch(default_backend.backend, None, None, via_default=True)
+            RouteMatch(default_backend.backend, None, None, via_default=True, protocol=default_backend.protocol)
             if default_backend is not None
             else NO_MATCH
         )
@@ -204,9 +206,12 @@ class RouteTable:
     def _fingerprint(self) -> str:
         digest = hashlib.sha256()
         for route in self.routes:
-            digest.update(f"{route.key}{route.backend}{route.ingress}{route.effects or ''}\n".encode())
+            # the protocol only when set, so tables without one keep their versions
+            protocol = f" {route.protocol}" if route.protocol else ""
+            digest.update(f"{route.key}{route.backend}{route.ingress}{route.effects or ''}{protocol}\n".encode())
         if self.default_backend is not None:
-            digest.update(f"default {self.default_backend.backend}".encode())
+            default = self.default_backend
+            digest.update(f"default {default.backend}{f' {default.protocol}' if default.protocol else ''}".encode())
         for entry in self.tls:
             digest.update(f"tls {entry.hosts} {entry.secret_name}".encode())
         return digest.hexdigest()[:16]

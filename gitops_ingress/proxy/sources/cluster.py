@@ -34,6 +34,7 @@ from gitops_ingress.core.labels import (
     TLS_SECRET,
 )
 from gitops_ingress.core.models import Ingress, LocatedIngress, SourceMap
+from gitops_ingress.core.protocols import app_protocol_scheme
 from gitops_ingress.core.routing import RouteTable, RoutingState, ServiceRef, compile_routes, is_ours
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.proxy.snapshot import Snapshot
@@ -101,6 +102,7 @@ class ClusterView:
             return (Endpoint(target.rstrip("."), external),) if target else ()
         if port is None:
             return ()
+        scheme = app_protocol_scheme(port.get("appProtocol"))  # h2c and gRPC backends say so here
         found: list[Endpoint] = []
         for eps in self.slices.get((ref.namespace, ref.name), []):
             wanted = port.get("name") or ""
@@ -110,7 +112,7 @@ class ClusterView:
             for endpoint in eps.get("endpoints") or []:
                 if (endpoint.get("conditions") or {}).get("ready") is False:
                     continue  # ready endpoints only; unknown readiness counts as ready (API semantics)
-                found.extend(Endpoint(address, int(number)) for address in endpoint.get("addresses") or [])
+                found.extend(Endpoint(address, int(number), scheme) for address in endpoint.get("addresses") or [])
         return tuple(found)
 
     def tls_secrets(self, ours: list[Key]) -> dict[Key, Obj]:

@@ -1,0 +1,149 @@
+"""``bench/proxy.py --h2``: HTTP/2 over TLS, our proxy beside nginx, in front of the same upstream.
+
+Set-up, all on 127.0.0.1: the upstream nginx of bench/proxy.py (``return 200 "ok"``); a front
+nginx (1 worker, ``listen ... ssl http2``, the upstream kept alive over HTTP/1.1) and our proxy
+(1 worker, access log off, ``--tls-dir`` with the same certificate and key, the same upstream
+through ``--backend``). ``h2load -c10 -m10 -D<duration>`` over TLS against each (ALPN h2),
+alternating, ``--rounds`` rounds, medians; latency percentiles from h2load's per-request log
+(its summary has none), and the CPU time per request of the front process as bench/proxy.py
+takes it. Needs Debian's nginx and nghttp2-client (``apt-get install -y nginx-light nghttp2-client``).
+
+    python bench/proxy.py --h2 [--duration 10] [--rounds 3] [--pin]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.proxy import (
+    HOST,
+    LOAD_CPU,
+    LOOPBACK,
+    NGINX_CONF,
+    SERVER_CPU,
+    UPSTREAM_BODY,
+    WAIT,
+    cpu_seconds,
+    free_port,
+    median,
+    on_cpu,
+)
+from tests.proxy.fixtures_ops import CertificateAuthority
+from tests.support.manifests import ingress, to_yaml
+
+FRONT_H2_BODY = """upstream app {{ server {LOOPBACK}:{upstream}; keepalive 64; }}
+server {{ listen {LOOPBACK}:{port} ssl http2; keepalive_requests 100000;
+  ssl_certificate {cert}; ssl_certificate_key {key};
+  location / {{ proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection ""; }} }}"""
+FINISHED = re.compile(r"finished in [\d.]+\w*, ([\d.]+) req/s")
+REQUESTS = re.compile(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded")
+
+
+def h2load(port: int, duration: int, pid: int, log: Path, *, pin: bool) -> dict[str, float]:
+    """One h2load run: requests per second, p50 and p99 in ms, CPU us per request of ``pid``."""
+    before = cpu_seconds(pid)
+    out = subprocess.run(
+        [*on_cpu(LOAD_CPU, pin), "h2load", "-c10", "-m10", f"-D{duration}", "--warm-up-time=1",
+         f"--log-file={log}", "-H", f":authority: {HOST}", f"https://{LOOPBACK}:{port}/"],
+        capture_output=True, text=True, timeout=duration + 60, check=True,
+    ).stdout  # fmt: skip
+    counts = REQUESTS.search(out)
+    if counts is None or counts.group(3) != counts.group(1):
+        raise RuntimeError(f"h2load reported failures:\n{out}")
+    durations = sorted(int(line.split("\t")[2]) / 1000 for line in log.read_text().splitlines() if line)
+    result = {
+        "rps": float(FINISHED.search(out).group(1)),  # type: ignore[union-attr]
+        "p50": durations[len(durations) // 2],
+        "p99": durations[min(len(durations) - 1, int(len(durations) * 0.99))],
+        "cpu_us": (cpu_seconds(pid) - before) / max(int(counts.group(3)), 1) * 1e6,
+    }
+    log.unlink()
+    return result
+
+
+def run_h2(opts: argparse.Namespace) -> int:
+    for tool in ("nginx", "h2load"):
+        if shutil.which(tool) is None:
+            print(
+                f"bench/proxy.py --h2: {tool} not found: apt-get install -y nginx-light nghttp2-client", file=sys.stderr
+            )
+            return 2
+    folder = Path(tempfile.mkdtemp(prefix="bench-proxy-h2-"))
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        upstream_port, front_port, ours_port, ours_plain = (free_port() for _ in range(4))
+        CertificateAuthority(folder / "ca").secret(folder / "tls", "bench-tls", HOST)
+        cert, key = folder / "tls" / "bench-tls" / "tls.crt", folder / "tls" / "bench-tls" / "tls.key"
+        bodies = {
+            "upstream": UPSTREAM_BODY.format(LOOPBACK=LOOPBACK, port=upstream_port),
+            "front": FRONT_H2_BODY.format(
+                LOOPBACK=LOOPBACK, upstream=upstream_port, port=front_port, cert=cert, key=key
+            ),
+        }
+        for name, body in bodies.items():
+            conf = folder / f"{name}.conf"
+            conf.write_text(NGINX_CONF.format(folder=folder, name=name, body=body))
+            children.append(
+                subprocess.Popen([*on_cpu(SERVER_CPU, opts.pin), "nginx", "-c", str(conf), "-p", str(folder)])
+            )
+        env = folder / "production"
+        env.mkdir()
+        (env / "bench.yaml").write_text(to_yaml(ingress("bench", HOST, "upstream")))
+        ours = subprocess.Popen(
+            [*on_cpu(SERVER_CPU, opts.pin), sys.executable, "-m", "gitops_ingress", "proxy",
+             "--listen", f"{LOOPBACK}:{ours_plain}", "--tls-listen", f"{LOOPBACK}:{ours_port}",
+             "--tls-dir", str(folder / "tls"), "--ingress-dir", str(env),
+             "--backend", f"upstream:80=http://{LOOPBACK}:{upstream_port}", "--no-access-log"],
+            stderr=(folder / "ours.err").open("wb"),
+        )  # fmt: skip
+        children.append(ours)
+        deadline = time.monotonic() + WAIT
+        while b" serving " not in (folder / "ours.err").read_bytes():  # its ready line
+            if time.monotonic() > deadline or ours.poll() is not None:
+                raise RuntimeError(f"our proxy did not start: {(folder / 'ours.err').read_text()}")
+            time.sleep(0.1)
+        fronts = {"nginx": (children[1].pid, front_port), "ours": (ours.pid, ours_port)}
+        log = folder / "h2load.log"
+        for pid, port in fronts.values():
+            h2load(port, 2, pid, log, pin=opts.pin)  # warm-up: TLS sessions, pools
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in fronts}
+        for round_no in range(opts.rounds):
+            order = list(fronts) if round_no % 2 == 0 else list(fronts)[::-1]
+            for name in order:
+                runs[name].append(h2load(fronts[name][1], opts.duration, fronts[name][0], log, pin=opts.pin))
+            print(
+                f"round {round_no + 1}: " + ", ".join(f"{n} {r[-1]['rps']:.0f}" for n, r in runs.items()),
+                file=sys.stderr,
+            )
+        print(
+            f"\nh2load -c10 -m10 -D{opts.duration} over TLS (ALPN h2), {opts.rounds} rounds, medians ({os.cpu_count()} cores)"
+        )
+        print(f"{'':10} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'CPU us/req':>11}")
+        for name, result in runs.items():
+            print(f"{name:10} {median(result, 'rps'):>10.0f} {median(result, 'p50'):>8.2f} {median(result, 'p99'):>8.2f} "
+                  f"{median(result, 'cpu_us'):>11.1f}")  # fmt: skip
+        ratio = statistics.median(o["rps"] / n["rps"] for o, n in zip(runs["ours"], runs["nginx"], strict=True))
+        print(f"throughput ours/nginx: {median(runs['ours'], 'rps') / median(runs['nginx'], 'rps'):.2f} "
+              f"(target >= 0.7; per round {ratio:.2f})")  # fmt: skip
+        print(f"p99 ours/nginx: {median(runs['ours'], 'p99') / median(runs['nginx'], 'p99'):.2f} (target <= 1.5)")
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM if child.args[0] != "nginx" else signal.SIGQUIT)
+        for child in children:
+            try:
+                child.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        shutil.rmtree(folder, ignore_errors=True)

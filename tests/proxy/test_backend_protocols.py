@@ -1,0 +1,74 @@
+"""Backend protocols reaching the proxy: appProtocol in the cluster source, the annotation through
+compile, both ending at an HTTP/2 upstream."""
+
+from __future__ import annotations
+
+import httpx
+
+from gitops_ingress.core.backends import BackendMap
+from gitops_ingress.core.models import Ingress, LocatedIngress, SourceMap
+from gitops_ingress.core.routing import RoutingState, ServiceRef, compile_routes
+from gitops_ingress.core.settings import Settings
+from gitops_ingress.proxy.sources.cluster import ClusterView
+from tests.support.h2upstreams import H2TestUpstream
+
+
+def test_cluster_endpoints_take_the_service_port_app_protocol() -> None:
+    service = {
+        "metadata": {"namespace": "shop", "name": "api"},
+        "spec": {"ports": [{"name": "grpc", "port": 50051, "appProtocol": "kubernetes.io/h2c"}]},
+    }
+    endpoint_slice = {
+        "metadata": {"namespace": "shop", "name": "api-1", "labels": {"kubernetes.io/service-name": "api"}},
+        "ports": [{"name": "grpc", "port": 9000}],
+        "endpoints": [{"addresses": ["10.0.0.7"], "conditions": {"ready": True}}],
+    }
+    objects = {
+        "ingresses": {},
+        "services": {("shop", "api"): service},
+        "endpointslices": {("shop", "api-1"): endpoint_slice},
+        "secrets": {},
+    }
+    (endpoint,) = ClusterView(objects, Settings()).endpoints(ServiceRef("shop", "api", "grpc"))
+    assert (endpoint.host, endpoint.port, endpoint.scheme, endpoint.h2) == ("10.0.0.7", 9000, "h2c", True)
+
+
+def test_backend_protocol_annotation_sends_an_http_endpoint_over_h2c(make_proxy, loop_thread) -> None:
+    upstream = loop_thread.run(H2TestUpstream().start())
+    try:
+        ingress = Ingress.model_validate(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "Ingress",
+                "metadata": {
+                    "name": "api",
+                    "namespace": "shop",
+                    "annotations": {"nginx.ingress.kubernetes.io/backend-protocol": "GRPC"},
+                },
+                "spec": {
+                    "rules": [
+                        {
+                            "host": "api.example.com",
+                            "http": {
+                                "paths": [
+                                    {
+                                        "path": "/",
+                                        "pathType": "Prefix",
+                                        "backend": {"service": {"name": "api", "port": {"number": 80}}},
+                                    }
+                                ]
+                            },
+                        }
+                    ]
+                },
+            }
+        )
+        settings = Settings(serve_ingresses_without_class=True)
+        table = compile_routes([LocatedIngress(ingress, "shop", SourceMap("api.yaml"))], settings)
+        assert [route.protocol for route in table.routes] == ["grpc"]
+        # the backend map says http://, the annotation wins (as in ingress-nginx)
+        proxy = make_proxy(RoutingState(table), BackendMap({"shop/api:80": [f"http://127.0.0.1:{upstream.port}"]}))
+        got = httpx.get(f"{proxy.url}/hello", headers={"Host": "api.example.com"}, timeout=10)
+        assert got.status_code == 200 and got.json()["stream"] == 1  # an HTTP/2 stream: it spoke h2c
+    finally:
+        loop_thread.run(upstream.stop())

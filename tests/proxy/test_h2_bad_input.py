@@ -1,0 +1,216 @@
+"""HTTP/2 bad input over real sockets: every malformed request is a stream error (RST_STREAM
+PROTOCOL_ERROR, the connection serves on), every connection-level violation and known attack a
+GOAWAY and a closed connection, while other clients keep being served."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import hpack
+import pytest
+from h2.errors import ErrorCodes
+from h2.settings import SettingCodes
+from hyperframe.frame import (
+    ContinuationFrame,
+    DataFrame,
+    Frame,
+    GoAwayFrame,
+    HeadersFrame,
+    PingFrame,
+    RstStreamFrame,
+    SettingsFrame,
+)
+
+from gitops_ingress.proxy.config import ProxySettings
+from tests.support.upstreams import TestUpstream
+
+from .conftest import ProxyHarness, backends, make_state, route
+from .h2client import (
+    PREFACE,
+    REQUEST,
+    Answer,
+    H2Client,
+    frames_until_closed,
+    goaway_code,
+    headers_frame,
+    raw_connection,
+    read_frames,
+)
+from .rawclient import connect
+
+pytestmark = pytest.mark.timeout(30)
+
+
+@pytest.fixture
+def proxy_for(
+    make_proxy: Callable[..., ProxyHarness], start_upstream: Callable[[str], TestUpstream]
+) -> Iterator[Callable[..., ProxyHarness]]:
+    upstream = start_upstream("echo")
+
+    def make(**settings: object) -> ProxyHarness:
+        state = make_state([route("shop.example.com", "/", "web")])
+        return make_proxy(state, backends({"web": [upstream.url]}), ProxySettings(h2c=True).with_changes(**settings))
+
+    yield make
+
+
+@pytest.fixture
+def proxy(proxy_for: Callable[..., ProxyHarness]) -> ProxyHarness:
+    return proxy_for()
+
+
+def still_serving(proxy: ProxyHarness) -> bool:
+    client = H2Client(proxy.port).start()
+    answer = client.answer(client.request("/ok"))
+    client.close()
+    return answer.status == 200
+
+
+def reset_code(
+    proxy: ProxyHarness, extra: list[tuple[str, str]], path: str = "/", body: bytes | None = None
+) -> tuple[int | None, bool]:
+    """Send one request with ``extra`` fields; the reset code it gets, and whether the same
+    connection then serves a good request."""
+    client = H2Client(proxy.port).start()
+    client.h2.config.validate_outbound_headers = False  # we mean to send what h2 would refuse
+    client.h2.config.normalize_outbound_headers = False
+    sid = client.h2.get_next_available_stream_id()
+    fields = [(":method", "POST" if body is not None else "GET"), (":scheme", "http"),
+              (":authority", "shop.example.com"), (":path", path), *extra]  # fmt: skip
+    client.h2.send_headers(sid, fields, end_stream=body is None)
+    if body is not None:
+        client.h2.send_data(sid, body, end_stream=True)
+    client.flush()
+    client.answers[sid] = Answer()
+    bad = client.answer(sid)
+    good = client.answer(client.request("/after")).status == 200
+    client.close()
+    return bad.reset, good
+
+
+def test_a_preface_that_is_not_a_preface_gets_goaway(proxy: ProxyHarness) -> None:
+    sock = connect(proxy.port)
+    sock.sendall(b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n" + SettingsFrame(0).serialize())
+    assert goaway_code(sock) == ErrorCodes.PROTOCOL_ERROR
+    sock.close()
+    assert still_serving(proxy)
+
+
+@pytest.mark.parametrize(
+    ("extra", "path"),
+    [
+        ([("X-Upper", "1")], "/"),
+        ([("connection", "keep-alive")], "/"),
+        ([("transfer-encoding", "chunked")], "/"),
+        ([("upgrade", "websocket")], "/"),
+        ([("te", "gzip")], "/"),
+        ([("x-bad", "a\r\nb")], "/"),
+        ([], ""),
+        ([], "nope"),
+        ([(":protocol", "websocket")], "/"),  # extended CONNECT: never enabled (RFC 8441)
+    ],
+)
+def test_malformed_requests_are_stream_errors(proxy: ProxyHarness, extra: list[tuple[str, str]], path: str) -> None:
+    assert reset_code(proxy, extra, path) == (ErrorCodes.PROTOCOL_ERROR, True)
+
+
+@pytest.mark.parametrize("announced", [3, 10])
+def test_content_length_disagreeing_with_data_gets_goaway(proxy: ProxyHarness, announced: int) -> None:
+    # h2 checks this itself, as a connection error (stricter than RFC 9113 8.1.1's stream error)
+    sock = raw_connection(proxy.port)
+    fields = [(b":method", b"POST"), *REQUEST[1:], (b"content-length", b"%d" % announced)]
+    sock.sendall(headers_frame(1, fields, flags=("END_HEADERS",)).serialize()
+                 + DataFrame(1, b"hello", flags=("END_STREAM",)).serialize())  # fmt: skip
+    assert goaway_code(sock) == ErrorCodes.PROTOCOL_ERROR
+    sock.close()
+    assert still_serving(proxy)
+
+
+def test_frames_on_a_closed_stream_get_rst_stream_closed(proxy: ProxyHarness) -> None:
+    sock = raw_connection(proxy.port)
+    sock.sendall(headers_frame(1, REQUEST).serialize())
+    assert any(frame.stream_id == 1 and "END_STREAM" in frame.flags for frame in read_frames(sock, 1, "END_STREAM"))
+    sock.sendall(DataFrame(1, b"late", flags=("END_STREAM",)).serialize())  # closed both ways now
+    resets = [frame for frame in read_frames(sock, 1, "RST") if isinstance(frame, RstStreamFrame)]
+    assert [frame.error_code for frame in resets] == [ErrorCodes.STREAM_CLOSED]
+    sock.sendall(headers_frame(3, REQUEST).serialize())  # a stream error: the connection serves on
+    assert any(frame.stream_id == 3 and "END_STREAM" in frame.flags for frame in read_frames(sock, 3, "END_STREAM"))
+    sock.close()
+
+
+def test_headers_without_end_headers_then_another_streams_frame(proxy: ProxyHarness) -> None:
+    sock = raw_connection(proxy.port)
+    sock.sendall(headers_frame(1, REQUEST, flags=()).serialize() + headers_frame(3, REQUEST).serialize())
+    assert goaway_code(sock) == ErrorCodes.PROTOCOL_ERROR
+    sock.close()
+    assert still_serving(proxy)
+
+
+def test_continuation_flood_gets_goaway(proxy: ProxyHarness) -> None:
+    sock = raw_connection(proxy.port)
+    block = hpack.Encoder().encode(REQUEST)
+    flood = HeadersFrame(1, block, flags=()).serialize()
+    flood += b"".join(ContinuationFrame(1, b"\x00" * 0).serialize() for _ in range(200))
+    sock.sendall(flood)
+    assert goaway_code(sock) == ErrorCodes.PROTOCOL_ERROR
+    sock.close()
+    assert still_serving(proxy)
+
+
+def test_hpack_bomb_gets_goaway(proxy: ProxyHarness) -> None:
+    encoder = hpack.Encoder()
+    big = (b"x-big", b"v" * 4000)
+    block = encoder.encode([*REQUEST, big]) + b"".join(encoder.encode([big]) for _ in range(40))  # ~160 KB decoded
+    sock = raw_connection(proxy.port)
+    sock.sendall(HeadersFrame(1, block, flags=("END_HEADERS", "END_STREAM")).serialize())
+    assert goaway_code(sock) == ErrorCodes.ENHANCE_YOUR_CALM  # h2: a header list past our SETTINGS is a DoS
+    sock.close()
+    assert still_serving(proxy)
+
+
+def test_rapid_reset_gets_goaway(proxy_for: Callable[..., ProxyHarness]) -> None:
+    proxy = proxy_for(h2_max_resets=50)
+    sock = raw_connection(proxy.port)
+    burst = b"".join(
+        headers_frame(sid, REQUEST).serialize() + RstStreamFrame(sid, error_code=ErrorCodes.CANCEL).serialize()
+        for sid in range(1, 2 * 80, 2)
+    )
+    sock.sendall(burst)
+    assert goaway_code(sock) == ErrorCodes.ENHANCE_YOUR_CALM
+    sock.close()
+    assert still_serving(proxy)
+
+
+@pytest.mark.parametrize("frame", [PingFrame(0, b"12345678"), SettingsFrame(0)], ids=["ping", "settings"])
+def test_control_frame_floods_get_goaway(proxy_for: Callable[..., ProxyHarness], frame: Frame) -> None:
+    proxy = proxy_for(h2_max_control_frames=20)
+    sock = raw_connection(proxy.port)
+    sock.sendall(frame.serialize() * 100)
+    assert goaway_code(sock) == ErrorCodes.ENHANCE_YOUR_CALM
+    sock.close()
+    assert still_serving(proxy)
+
+
+def test_a_zero_window_stall_gets_goaway(proxy_for: Callable[..., ProxyHarness]) -> None:
+    proxy = proxy_for(write_timeout=0.5)
+    sock = connect(proxy.port)
+    zero = SettingsFrame(0, settings={SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    sock.sendall(PREFACE + zero.serialize() + headers_frame(1, REQUEST).serialize())
+    # the response HEADERS go out, its DATA never can: the proxy gives up after write_timeout
+    frames = frames_until_closed(sock)
+    sock.close()
+    assert [f.error_code for f in frames if isinstance(f, GoAwayFrame)] == [ErrorCodes.ENHANCE_YOUR_CALM]
+    assert any(isinstance(f, HeadersFrame) for f in frames)
+    assert not any(isinstance(f, DataFrame) and f.data for f in frames)
+    assert still_serving(proxy)
+
+
+def test_streams_past_the_limit_get_goaway(proxy_for: Callable[..., ProxyHarness]) -> None:
+    proxy = proxy_for(h2_max_streams=2)
+    sock = raw_connection(proxy.port)
+    held = [(b":method", b"GET"), *REQUEST[1:3], (b":path", b"/hold")]  # answered only when released
+    sock.sendall(b"".join(headers_frame(sid, held).serialize() for sid in (1, 3, 5)))
+    # h2 holds a client to the SETTINGS_MAX_CONCURRENT_STREAMS it was sent as a connection error
+    assert goaway_code(sock) == ErrorCodes.PROTOCOL_ERROR
+    sock.close()
+    assert still_serving(proxy)
