@@ -114,7 +114,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
                 return pages.error(400, "invalid host in request target"), True
         target = (url.path or b"/") + (b"?" + url.query if url.query else b"")
         ex.target = target  # the head is shared (proxy/repeats.py): the origin-form is this request's
-    ctx = ex.conn.ctx
+    ctx = ex.ctx
     if ctx.tls_redirect_hosts is not None:
         host = normalize_host(raw_host.decode("ascii"))
         if ctx.tls_redirect_hosts(host):
@@ -128,7 +128,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     ex.branch = branch
     ex.host_group = host_group
     # the cached counter is the HTTP/1.1 one: an HTTP/2 request asks for its own (one dict lookup)
-    ex.counter = counter if not ex.conn.h2 else ctx.observer.request_counter(kind, branch, host_group, "h2")
+    ex.counter = counter if not ex.h2 else ctx.observer.request_counter(kind, branch, host_group, "h2")
     if service is None:
         backend = resolution.match.backend
         if backend is not None:

@@ -77,10 +77,12 @@ class Exchange:
         "close_after",
         "conn",
         "counter",
+        "ctx",
         "ended_at",
         "endpoints",
         "finished",
         "forwarded_host",
+        "h2",
         "head",
         "host_group",
         "key",
@@ -106,6 +108,10 @@ class Exchange:
 
     def __init__(self, conn: ClientSide, head: RequestHead, now: float, local: bytes | None = None) -> None:
         self.conn = conn
+        # read once here: ``conn`` is a Protocol, so compiled code reaches its attributes by a
+        # generic lookup; these two are native from now on (the HTTP/1.1 path reads them often)
+        self.ctx: ConnectionContext = conn.ctx
+        self.h2: bool = conn.h2
         self.head = head  # shared with other requests (proxy/repeats.py), never changed
         self.target = head.target  # or its origin-form, when the head has the absolute-form (decide.py)
         self.started_at = now
@@ -140,8 +146,7 @@ class Exchange:
     def start(self, now: float) -> None:
         """``now``: time.monotonic(), read by the caller in the callback that starts us."""
         self.started = True
-        conn = self.conn
-        state = conn.ctx.state
+        state = self.ctx.state
         state.in_flight += 1
         state.total_requests += 1
         if self.local is not None:
@@ -156,10 +161,10 @@ class Exchange:
 
     def reusable(self) -> bool:
         """Whether the client connection can stay open after a response sent now."""
-        return self.body_done and self.head.keep_alive and not self.conn.ctx.state.shutting_down
+        return self.body_done and self.head.keep_alive and not self.ctx.state.shutting_down
 
     def _dispatch(self, now: float) -> None:
-        pool = self.conn.ctx.pool
+        pool = self.ctx.pool
         endpoint = pool.pick(self.key, self.endpoints, self.tried)
         self.tried += (endpoint,)
         upstream = pool.acquire(endpoint)
@@ -171,7 +176,7 @@ class Exchange:
     def _connected(self, upstream: UpstreamConnection | None, error: UpstreamError | None) -> None:
         if self.finished:  # the client left meanwhile: keep the fresh connection for others
             if upstream is not None:
-                self.conn.ctx.pool.release(upstream, monotonic())
+                self.ctx.pool.release(upstream, monotonic())
             return
         if upstream is None:
             self.upstream_failed(error or UpstreamError("connect failed"), False)
@@ -189,7 +194,7 @@ class Exchange:
             self.upstream_host,
             self.forwarded_host,
             conn.client_ip,
-            conn.ctx.listener,
+            self.ctx.listener,
             self.request_id,
         )
         if self.pending:
@@ -210,7 +215,7 @@ class Exchange:
             self.upstream.write(data)
         else:
             self.pending.append(data)
-            if sum(map(len, self.pending)) > self.conn.settings.high_water:
+            if sum(map(len, self.pending)) > self.ctx.settings.high_water:
                 self.conn.gate_pause(PEER_FULL)
 
     def client_body_done(self) -> None:
@@ -228,7 +233,7 @@ class Exchange:
             self.upstream.detach()
             self.upstream = None
         if self.started and not self.finished:
-            self.conn.ctx.state.in_flight -= 1
+            self.ctx.state.in_flight -= 1
             self.status = self.status or 499  # nginx's "client closed request"
             self._record(monotonic())
         self.finished = True
@@ -253,7 +258,7 @@ class Exchange:
         conn = self.conn
         self.status = status
         self.response_started = True
-        if conn.h2:  # the stream frames the answer itself
+        if self.h2:  # the stream frames the answer itself
             self.mode = _RAW if body_allowed else _NONE
             conn.response_head(status, head, body_allowed)
             return
@@ -268,7 +273,7 @@ class Exchange:
                 self.upstream.write(b"".join(self.tunnel_buf))
                 self.tunnel_buf.clear()
             return
-        close = not (self.head.keep_alive and not conn.ctx.state.shutting_down) or self.head.upgrade is not None
+        close = not (self.head.keep_alive and not self.ctx.state.shutting_down) or self.head.upgrade is not None
         if head.length_head and body_allowed and not close and self.head.http11:
             self.mode = _LENGTH  # the usual case, its client head built once (ResponseHead)
             self.close_after = False
@@ -320,14 +325,14 @@ class Exchange:
         self.flush()
         if upstream is not None:
             if reusable and self.body_done:
-                self.conn.ctx.pool.release(upstream, now)
+                self.ctx.pool.release(upstream, now)
             else:
                 upstream.close()
         self._finish(self.close_after or not self.body_done, now)
 
     def upstream_failed(self, error: UpstreamError, response_started: bool) -> None:
         self.upstream = None
-        ctx = self.conn.ctx
+        ctx = self.ctx
         ctx.observer.upstream_error(error.reason)
         if self.finished:
             return
@@ -343,7 +348,7 @@ class Exchange:
         log.warning("upstream error for %s: %s", self.key, error)  # failures only, never the hot path
         close = not self.reusable()
         page = pages.service_error(
-            error.status, error.public, self.key, debug=self.conn.settings.debug_pages, close=close
+            error.status, error.public, self.key, debug=self.ctx.settings.debug_pages, close=close
         )
         self._respond(page, close=close, now=now)
 
@@ -351,7 +356,7 @@ class Exchange:
         head = self.head
         if response_started or head.has_body or head.upgrade is not None or not head.idempotent:
             return False
-        if len(self.tried) > self.conn.settings.retries:
+        if len(self.tried) > self.ctx.settings.retries:
             return False
         # a read timeout means the upstream may still be working on it: do not double the load
         return not (isinstance(error, UpstreamTimeout) and self.sent)
@@ -391,7 +396,7 @@ class Exchange:
 
     def _record(self, now: float) -> None:
         """Count the answer, ended at ``now`` (time.monotonic(), read once per answer by the caller)."""
-        ctx = self.conn.ctx
+        ctx = self.ctx
         self.ended_at = now
         seconds = self.ended_at - self.started_at
         counter = self.counter
