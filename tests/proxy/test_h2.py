@@ -4,6 +4,7 @@ upstreams, flow control, and every malformed request answered with RST_STREAM PR
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import pytest
@@ -78,12 +79,24 @@ def test_large_download_respects_the_client_window(h2c_proxy: tuple[ProxyHarness
     proxy, upstream = h2c_proxy
     client = H2Client(proxy.port).start()
     client.auto_ack = False  # a reader that never opens its window past the first 64 KiB
-    size = 5_000_000
+    size = 12_000_000
     sid = client.request(f"/big?size={size}")
     client.until(lambda: len(client.answers[sid].body) >= 65_535)
-    # the proxy stops reading the upstream instead of buffering the body: the upstream stalls
-    # with most of the body unsent (its socket and ours hold at most a few high-water marks)
-    assert len(client.answers[sid].body) == 65_535
+    assert len(client.answers[sid].body) == 65_535  # the initial window, and not a byte more
+
+    def held() -> list[tuple[bool, int]]:
+        return [
+            (s.upstream_paused, s.queued)
+            for c in proxy.server.state.connections
+            for s in getattr(c, "streams", {}).values()
+        ]
+
+    # the proxy stops reading the upstream instead of buffering the body: what it holds stays
+    # near its high-water mark (what the upstream has sent meanwhile waits in kernel buffers)
+    deadline = time.monotonic() + WAIT
+    while not any(paused for paused, _ in proxy.loop.call(held)):
+        assert time.monotonic() < deadline, "the proxy never paused the upstream"
+    assert all(queued < 2 * ProxySettings().high_water for _, queued in proxy.loop.call(held))
     client.auto_ack = True
     client.h2.acknowledge_received_data(65_535, sid)
     client.flush()
