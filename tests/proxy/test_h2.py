@@ -189,3 +189,16 @@ def test_shutdown_sends_goaway_and_lets_streams_finish(h2c_proxy: tuple[ProxyHar
     assert any(isinstance(frame, HeadersFrame) and frame.stream_id == 1 for frame in frames), frames
     assert sock.recv(65536) == b""  # and then the connection closes
     sock.close()
+
+
+def test_head_and_bodiless_statuses(h2c_proxy: tuple[ProxyHarness, TestUpstream]) -> None:
+    proxy, _ = h2c_proxy
+    client = H2Client(proxy.port).start()
+    head = client.answer(client.request("/big?size=1000", method="HEAD"))
+    empty = client.answer(client.request("/status/204"))
+    streamed = client.answer(client.request("/stream?n=3&size=5"))  # chunked upstream: DATA, no length
+    client.close()
+    assert (head.status, head.header(b"content-length"), head.body, head.ended) == (200, b"1000", b"", True)
+    assert (empty.status, empty.header(b"content-length"), empty.body, empty.ended) == (204, None, b"", True)
+    assert (streamed.status, streamed.header(b"content-length"), streamed.body) == (200, None, b"x" * 15)
+    assert streamed.header(b"transfer-encoding") is None
