@@ -253,7 +253,7 @@ def _link(ex: Exchange, target: bytes) -> LocalAnswer | None:
     link = split_link(target)
     if link is None:
         return None
-    ctx = ex.conn.ctx
+    ctx = ex.ctx
     policy = ctx.preview_keys
     value, location = link
     line = b""
@@ -272,7 +272,7 @@ def _link(ex: Exchange, target: bytes) -> LocalAnswer | None:
 def _key_overlay(ex: Exchange, snapshot: Snapshot, place: int) -> BranchOverlay | None:
     """The branch the request's routing key names, or None for routing as usual (no key, or one
     that is ignored, and counted: docs/previews.md)."""
-    ctx = ex.conn.ctx
+    ctx = ex.ctx
     overlay, refused = ctx.state.routes.key(snapshot, ex.head, ctx.preview_keys)
     if place == KEYS_PREVIEW_HOST:
         if overlay is not None or refused:
@@ -309,7 +309,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
                 return pages.error(400, "invalid host in request target"), True
         target = (url.path or b"/") + (b"?" + url.query if url.query else b"")
         ex.target = target  # the head is shared (proxy/repeats.py): the origin-form is this request's
-    ctx = ex.conn.ctx
+    ctx = ex.ctx
     snapshot = ctx.holder.current
     routes = ctx.state.routes
     routed: Routed | None = None
@@ -357,7 +357,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     ex.branch = branch
     ex.host_group = host_group
     # the cached counter is the HTTP/1.1 one: an HTTP/2 request asks for its own (one dict lookup)
-    ex.counter = counter if not ex.conn.h2 else ctx.observer.request_counter(kind, branch, host_group, "h2")
+    ex.counter = counter if not ex.h2 else ctx.observer.request_counter(kind, branch, host_group, "h2")
     if service is None:
         backend = resolution.match.backend
         if backend is not None:

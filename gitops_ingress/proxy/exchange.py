@@ -78,10 +78,12 @@ class Exchange:
         "close_after",
         "conn",
         "counter",
+        "ctx",
         "ended_at",
         "endpoints",
         "finished",
         "forwarded_host",
+        "h2",
         "head",
         "host_group",
         "key",
@@ -108,6 +110,10 @@ class Exchange:
 
     def __init__(self, conn: ClientSide, head: RequestHead, now: float, local: bytes | None = None) -> None:
         self.conn = conn
+        # read once here: ``conn`` is a Protocol, so compiled code reaches its attributes by a
+        # generic lookup; these two are native from now on (the HTTP/1.1 path reads them often)
+        self.ctx: ConnectionContext = conn.ctx
+        self.h2: bool = conn.h2
         self.head = head  # shared with other requests (proxy/repeats.py), never changed
         self.target = head.target  # or its origin-form, when the head has the absolute-form (decide.py)
         self.started_at = now
@@ -143,8 +149,7 @@ class Exchange:
     def start(self, now: float) -> None:
         """``now``: time.monotonic(), read by the caller in the callback that starts us."""
         self.started = True
-        conn = self.conn
-        state = conn.ctx.state
+        state = self.ctx.state
         state.in_flight += 1
         state.total_requests += 1
         if self.local is not None:
@@ -159,10 +164,10 @@ class Exchange:
 
     def reusable(self) -> bool:
         """Whether the client connection can stay open after a response sent now."""
-        return self.body_done and self.head.keep_alive and not self.conn.ctx.state.shutting_down
+        return self.body_done and self.head.keep_alive and not self.ctx.state.shutting_down
 
     def _dispatch(self, now: float) -> None:
-        pool = self.conn.ctx.pool
+        pool = self.ctx.pool
         endpoint = pool.pick(self.key, self.endpoints, self.tried)
         self.tried += (endpoint,)
         upstream = pool.acquire(endpoint)
@@ -192,7 +197,7 @@ class Exchange:
             self.upstream_host,
             self.forwarded_host,
             conn.client_ip,
-            conn.ctx.listener,
+            self.ctx.listener,
             self.request_id,
             self.preview_lines,
         )
@@ -214,7 +219,7 @@ class Exchange:
             self.upstream.write_body(data)
         else:
             self.pending.append(data)
-            if sum(map(len, self.pending)) > self.conn.settings.high_water:
+            if sum(map(len, self.pending)) > self.ctx.settings.high_water:
                 self.conn.gate_pause(PEER_FULL)
 
     def client_body_done(self) -> None:
@@ -228,7 +233,7 @@ class Exchange:
             self.upstream.detach()
             self.upstream = None
         if self.started and not self.finished:
-            self.conn.ctx.state.in_flight -= 1
+            self.ctx.state.in_flight -= 1
             self.status = self.status or 499  # nginx's "client closed request"
             self._record(monotonic())
         self.finished = True
@@ -253,7 +258,7 @@ class Exchange:
         conn = self.conn
         self.status = status
         self.response_started = True
-        if conn.h2:  # the stream frames the answer itself
+        if self.h2:  # the stream frames the answer itself
             self.mode = _RAW if body_allowed else _NONE
             conn.response_head(status, head, body_allowed)
             return
@@ -268,7 +273,7 @@ class Exchange:
                 self.upstream.write(b"".join(self.tunnel_buf))
                 self.tunnel_buf.clear()
             return
-        close = not (self.head.keep_alive and not conn.ctx.state.shutting_down) or self.head.upgrade is not None
+        close = not (self.head.keep_alive and not self.ctx.state.shutting_down) or self.head.upgrade is not None
         if head.length_head and body_allowed and not close and self.head.http11:
             self.mode = _LENGTH  # the usual case, its client head built once (ResponseHead)
             self.close_after = False
@@ -290,7 +295,7 @@ class Exchange:
             close = True
         self.close_after = close
         http10_keep_alive = not self.head.http11 and not close
-        date = b"" if head.has_date else conn.ctx.state.date.line()
+        date = b"" if head.has_date else self.ctx.state.date.line()
         self.out.append(
             head.client_head(
                 status, length=length, chunked=chunked, close=close, keep_alive_10=http10_keep_alive, date=date
@@ -334,7 +339,7 @@ class Exchange:
 
     def upstream_failed(self, error: UpstreamError, response_started: bool) -> None:
         self.upstream = None
-        ctx = self.conn.ctx
+        ctx = self.ctx
         ctx.observer.upstream_error(error.reason)
         if self.finished:
             return
@@ -361,7 +366,7 @@ class Exchange:
             page = status_response(code, error.public, close=close)
         else:
             page = pages.service_error(
-                error.status, error.public, self.key, debug=self.conn.settings.debug_pages, close=close
+                error.status, error.public, self.key, debug=self.ctx.settings.debug_pages, close=close
             )
         self._respond(page, close=close, now=now)
 
@@ -369,7 +374,7 @@ class Exchange:
         head = self.head
         if response_started or head.has_body or head.upgrade is not None or not head.idempotent:
             return False
-        if len(self.tried) > self.conn.settings.retries:
+        if len(self.tried) > self.ctx.settings.retries:
             return False
         # a read timeout means the upstream may still be working on it: do not double the load
         return not (isinstance(error, UpstreamTimeout) and self.sent)
@@ -398,7 +403,7 @@ class Exchange:
         self.response_started = True
         self.status = int(data[9:12])
         conn = self.conn
-        dated = pages.dated(data, conn.ctx.state.date.line())
+        dated = pages.dated(data, self.ctx.state.date.line())
         if conn.h2:  # an HTTP/2 stream frames a whole page itself (h2stream.py): one piece
             conn.write(b"".join(dated))
         else:
@@ -414,7 +419,7 @@ class Exchange:
 
     def _record(self, now: float) -> None:
         """Count the answer, ended at ``now`` (time.monotonic(), read once per answer by the caller)."""
-        ctx = self.conn.ctx
+        ctx = self.ctx
         self.ended_at = now
         seconds = self.ended_at - self.started_at
         counter = self.counter

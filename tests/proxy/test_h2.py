@@ -4,6 +4,7 @@ upstreams, flow control, and every malformed request answered with RST_STREAM PR
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import pytest
@@ -78,12 +79,24 @@ def test_large_download_respects_the_client_window(h2c_proxy: tuple[ProxyHarness
     proxy, upstream = h2c_proxy
     client = H2Client(proxy.port).start()
     client.auto_ack = False  # a reader that never opens its window past the first 64 KiB
-    size = 5_000_000
+    size = 12_000_000
     sid = client.request(f"/big?size={size}")
     client.until(lambda: len(client.answers[sid].body) >= 65_535)
-    # the proxy stops reading the upstream instead of buffering the body: the upstream stalls
-    # with most of the body unsent (its socket and ours hold at most a few high-water marks)
-    assert len(client.answers[sid].body) == 65_535
+    assert len(client.answers[sid].body) == 65_535  # the initial window, and not a byte more
+
+    def held() -> list[tuple[bool, int]]:
+        return [
+            (s.upstream_paused, s.queued)
+            for c in proxy.server.state.connections
+            for s in getattr(c, "streams", {}).values()
+        ]
+
+    # the proxy stops reading the upstream instead of buffering the body: what it holds stays
+    # near its high-water mark (what the upstream has sent meanwhile waits in kernel buffers)
+    deadline = time.monotonic() + WAIT
+    while not any(paused for paused, _ in proxy.loop.call(held)):
+        assert time.monotonic() < deadline, "the proxy never paused the upstream"
+    assert all(queued < 2 * ProxySettings().high_water for _, queued in proxy.loop.call(held))
     client.auto_ack = True
     client.h2.acknowledge_received_data(65_535, sid)
     client.flush()
@@ -176,3 +189,16 @@ def test_shutdown_sends_goaway_and_lets_streams_finish(h2c_proxy: tuple[ProxyHar
     assert any(isinstance(frame, HeadersFrame) and frame.stream_id == 1 for frame in frames), frames
     assert sock.recv(65536) == b""  # and then the connection closes
     sock.close()
+
+
+def test_head_and_bodiless_statuses(h2c_proxy: tuple[ProxyHarness, TestUpstream]) -> None:
+    proxy, _ = h2c_proxy
+    client = H2Client(proxy.port).start()
+    head = client.answer(client.request("/big?size=1000", method="HEAD"))
+    empty = client.answer(client.request("/status/204"))
+    streamed = client.answer(client.request("/stream?n=3&size=5"))  # chunked upstream: DATA, no length
+    client.close()
+    assert (head.status, head.header(b"content-length"), head.body, head.ended) == (200, b"1000", b"", True)
+    assert (empty.status, empty.header(b"content-length"), empty.body, empty.ended) == (204, None, b"", True)
+    assert (streamed.status, streamed.header(b"content-length"), streamed.body) == (200, None, b"x" * 15)
+    assert streamed.header(b"transfer-encoding") is None
