@@ -89,6 +89,12 @@ class SyncRecord(_Frozen):
     message: str = ""
     findings: tuple[Finding, ...] = ()
     files_parsed: int = 0
+    # when the control plane noticed the push that brought the commit (its webhook delivery, else
+    # the fetch that found it; "" when unknown, e.g. rows older than this field)
+    noticed_at: str = ""
+    # from noticed_at until the commit's routes went live; None when they did not (refused,
+    # error) or the time is unknown
+    push_to_live_ms: float | None = None
 
 
 class ControlPlaneEvent(_Frozen):
