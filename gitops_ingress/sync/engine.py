@@ -350,7 +350,7 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
             "push_to_live_ms": None if to_live_ms is None else round(to_live_ms, 3),
         }
         self.bus.publish("sync", name, data)
-        self._log_sync(name, commit, result, duration_ms, plan.results, plan.message)
+        self._log_sync(name, commit, result, duration_ms, plan.results, plan.message, to_live_ms)
         self.bus.publish("branch", name, {"state": plan.state.value, "commit": commit})
         if routes_changed:
             self.bus.publish("routes", name, {"version": self._book.state.version})
@@ -363,8 +363,10 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         duration_ms: float | None,
         environments: Mapping[str, str],
         message: str,
+        push_to_live_ms: float | None = None,
     ) -> None:
-        """One log line per sync result: applied, refused (with why) or error (retried)."""
+        """One log line per sync result: applied, refused (with why) or error (retried); an
+        applied one says its push-to-live time."""
         if self._sync_log is None:
             return
         record: dict[str, Any] = {
@@ -377,6 +379,8 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         }
         if message:
             record["message"] = message
+        if push_to_live_ms is not None:
+            record["push_to_live_ms"] = round(push_to_live_ms, 3)
         self._sync_log(record)
 
     # -- deletion -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Push to live between real processes: ``serve`` over a bare repository, a push, a signed GitHub
 delivery, and the sync it caused found in ``/api/v1/history`` with when the push was noticed and
-how long it took to go live, that time on ``/metrics``, and on the branch page's timeline."""
+how long it took to go live, that time in the sync log line, on ``/metrics`` and on the branch
+page's timeline."""
 
 from __future__ import annotations
 
@@ -70,6 +71,9 @@ def test_a_pushed_commit_shows_when_it_was_noticed_and_its_push_to_live_time(
         assert older and all(
             r["push_to_live_ms"] is not None for r in older
         )  # the first sync: noticed by the start's fetch
+
+        line = serve.expect(rf'"event":"sync".*"commit":"{commit}".*"push_to_live_ms":([\d.]+)')
+        assert float(line.group(1)) == pytest.approx(rows[0]["push_to_live_ms"], abs=0.001)  # the sync log says it too
 
         metrics = serve.http.get(f"{serve.api}/metrics").text
         count = re.search(r"^gitops_ingress_push_to_live_seconds_count (\S+)$", metrics, re.MULTILINE)
