@@ -152,4 +152,5 @@ class Watcher:
             log.exception("fetch failed unexpectedly")
         else:
             self.failures = 0
-            self._unfetched = {}
+            # what this fetch covered is done; a one-ref fetch leaves the others' times waiting
+            self._unfetched = {} if target is None else {k: v for k, v in noticed.items() if k != target}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gitops_ingress.core.errors import SourceError
 from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync import Store
 from gitops_ingress.sync.pushes import PER_BRANCH, PushTimes
@@ -129,3 +130,28 @@ def test_an_old_state_db_gains_the_push_columns(tmp_path: Path) -> None:
     assert (kept.commit, kept.noticed_at, kept.push_to_live_ms) == ("c0", "", None)
     assert (new.commit, new.noticed_at, new.push_to_live_ms) == ("c1", "2026-12-02T00:00:00+00:00", 750.0)
     Store(path).close()  # opening a migrated file again adds nothing twice
+
+
+async def test_a_failed_fetch_keeps_its_notice_times_for_the_fetch_that_follows() -> None:
+    seen: list[tuple[str | None, dict[str | None, Noticed]]] = []
+    fetched = asyncio.Event()
+
+    async def refresh(branch: str | None, noticed: NoticedMap) -> None:
+        seen.append((branch, dict(noticed)))
+        fetched.set()
+        if len(seen) == 1:
+            raise SourceError("the remote is down")
+
+    watcher = Watcher(refresh, interval=3600, debounce=0.01, retry_initial=3600)
+    watcher.start()
+    try:
+        for branch in ("feature/a", "feature/b", None):
+            fetched.clear()
+            watcher.request(branch)  # a delivery wakes the watcher even while it backs off
+            await asyncio.wait_for(fetched.wait(), 5)
+    finally:
+        await watcher.stop()
+    (_, first), (second_target, second), (third_target, third) = seen
+    assert second_target == "feature/b" and second["feature/a"] is first["feature/a"]  # carried over
+    assert third_target is None and third["feature/a"] is first["feature/a"]  # not fetched by the one-ref fetch
+    assert "feature/b" not in third  # fetched: done
