@@ -158,5 +158,7 @@ class WebhookReceiver(Protocol):
         """Count a delivery's outcome ("accepted", "ignored", "replayed", "unauthorized",
         "malformed", "too_large") for metrics and the delivery log."""
 
-    async def push(self, branch: str | None, deleted: bool) -> None:
-        """Fetch ``branch`` (None: every branch) from the configured remote, debounced."""
+    async def push(self, branch: str | None, deleted: bool, received: float | None = None) -> None:
+        """Fetch ``branch`` (None: every branch) from the configured remote, debounced.
+        ``received``: when the delivery arrived, on ``time.monotonic()`` (None: now), the moment
+        its push counts as noticed for push-to-live."""

@@ -28,7 +28,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from gitops_ingress.core.errors import GitopsIngressError
 
@@ -46,6 +46,12 @@ class Noticed:
     @classmethod
     def now(cls) -> Noticed:
         return cls(datetime.now(UTC).isoformat(), time.monotonic())
+
+    @classmethod
+    def at_clock(cls, clock: float) -> Noticed:
+        """An earlier moment read from ``time.monotonic()``, with its wall-clock time."""
+        ago = max(0.0, time.monotonic() - clock)
+        return cls((datetime.now(UTC) - timedelta(seconds=ago)).isoformat(), clock)
 
     def elapsed_ms(self) -> float:
         return (time.monotonic() - self.clock) * 1000
@@ -87,10 +93,10 @@ class Watcher:
     def busy(self) -> bool:
         return self._fetching or bool(self._pending)
 
-    def request(self, branch: str | None) -> None:
+    def request(self, branch: str | None, noticed: Noticed | None = None) -> None:
         """Fetch ``branch`` (None: every branch) soon; the first request since the last fetch
-        sets when the branch was noticed."""
-        self._pending.setdefault(branch, Noticed.now())
+        sets when the branch was noticed (``noticed``, default now)."""
+        self._pending.setdefault(branch, noticed or Noticed.now())
         self._wake.set()
 
     def start(self, *, after_failure: bool = False) -> None:

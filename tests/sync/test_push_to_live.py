@@ -155,3 +155,11 @@ async def test_a_failed_fetch_keeps_its_notice_times_for_the_fetch_that_follows(
     assert second_target == "feature/b" and second["feature/a"] is first["feature/a"]  # carried over
     assert third_target is None and third["feature/a"] is first["feature/a"]  # not fetched by the one-ref fetch
     assert "feature/b" not in third  # fetched: done
+
+
+def test_a_moment_read_earlier_keeps_its_clock_and_gets_its_wall_time() -> None:
+    clock = time.monotonic() - 2.0  # a delivery that arrived two seconds ago
+    noticed, now = Noticed.at_clock(clock), Noticed.now()
+    assert noticed.clock == clock and noticed.elapsed_ms() >= 2000
+    seconds = (datetime.fromisoformat(now.at) - datetime.fromisoformat(noticed.at)).total_seconds()
+    assert 1.9 <= seconds <= 2.5
