@@ -89,6 +89,12 @@ class SyncRecord(_Frozen):
     message: str = ""
     findings: tuple[Finding, ...] = ()
     files_parsed: int = 0
+    # when the control plane noticed the push that brought the commit (its webhook delivery, else
+    # the fetch that found it; "" when unknown, e.g. rows older than this field)
+    noticed_at: str = ""
+    # from noticed_at until the commit's routes went live; None when they did not (refused,
+    # error) or the time is unknown
+    push_to_live_ms: float | None = None
 
 
 class ControlPlaneEvent(_Frozen):
@@ -152,5 +158,7 @@ class WebhookReceiver(Protocol):
         """Count a delivery's outcome ("accepted", "ignored", "replayed", "unauthorized",
         "malformed", "too_large") for metrics and the delivery log."""
 
-    async def push(self, branch: str | None, deleted: bool) -> None:
-        """Fetch ``branch`` (None: every branch) from the configured remote, debounced."""
+    async def push(self, branch: str | None, deleted: bool, received: float | None = None) -> None:
+        """Fetch ``branch`` (None: every branch) from the configured remote, debounced.
+        ``received``: when the delivery arrived, on ``time.monotonic()`` (None: now), the moment
+        its push counts as noticed for push-to-live."""

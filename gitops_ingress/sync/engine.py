@@ -25,6 +25,11 @@ Why it is shaped this way:
   adopted, the mirror's heads are scheduled, and the watcher fetches in the background.
 * Every sync result (applied, refused, error) goes to ``sync_log`` as one record; ``serve``
   writes them as JSON lines with the proxy's access-log writer.
+* Push to live: the watcher says when each branch was noticed (a webhook's arrival, else the
+  fetch's start); ``_schedule`` keeps that time per branch and commit when a new head is wanted
+  (the newest head's own time, not the earliest of the heads it superseded: those never went
+  live), and ``_sync`` measures from it to the moment the route book is set, after the target
+  accepted the plan (``pushes.py``, docs/dev/architecture.md "Push to live").
 
 The engine is also the web layer's ``ControlPlaneView`` and ``WebhookReceiver`` (view.py).
 """
@@ -53,13 +58,14 @@ from gitops_ingress.sync.metrics import SyncMetrics
 from gitops_ingress.sync.parsecache import ParseCache
 from gitops_ingress.sync.plan import plan_commit
 from gitops_ingress.sync.protocols import RepoSource, Target
+from gitops_ingress.sync.pushes import PushTimes
 from gitops_ingress.sync.records import BranchRecord, http_url_for, now_iso
 from gitops_ingress.sync.repoaccess import RepoAccess
 from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.startup import StartupMixin
 from gitops_ingress.sync.store import Store, SyncEntry
 from gitops_ingress.sync.view import ViewMixin
-from gitops_ingress.sync.watcher import Watcher
+from gitops_ingress.sync.watcher import Noticed, NoticedMap, Watcher
 
 log = logging.getLogger("gitops_ingress.sync")
 T = TypeVar("T")
@@ -108,6 +114,7 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         self._url_for = http_url_for(self.options.preview_port)
         self._records: dict[str, BranchRecord] = {}
         self._wanted: dict[str, str] = {}
+        self._pushes = PushTimes()
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._retries: dict[str, int] = {}
         self._retry_delays = (self.options.retry_initial, self.options.retry_max)
@@ -194,20 +201,22 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
 
     # -- fetching and scheduling ----------------------------------------------------------
 
-    async def refresh(self, branch: str | None) -> None:
-        """Fetch ``branch`` (None: all) from the configured remote and schedule what changed."""
+    async def refresh(self, branch: str | None, noticed: NoticedMap | None = None) -> None:
+        """Fetch ``branch`` (None: all) from the configured remote and schedule what changed.
+        ``noticed``: when the watcher learnt of each branch's push (default: now, the fetch's start)."""
+        noticed = noticed if noticed is not None else {None: Noticed.now()}
         try:
             heads = await self._access.fetch(branch)
         except GitopsIngressError as exc:
             if branch is not None:
                 # a single-ref fetch can fail on the ref itself (a hostile name): a full fetch
                 # does not depend on it
-                return await self.refresh(None)
+                return await self.refresh(None, noticed)
             self.metrics.fetch_failures.inc()
             self._set_remote_error(str(exc))
             raise
         self._set_remote_error(None)
-        self._schedule(heads, branch)
+        self._schedule(heads, branch, noticed)
 
     def _set_remote_error(self, message: str | None) -> None:
         if message != self._remote_error:
@@ -222,7 +231,9 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
             fnmatch.fnmatchcase(name, p) for p in patterns.exclude
         )
 
-    def _schedule(self, heads: dict[str, str], only: str | None) -> None:
+    def _schedule(self, heads: dict[str, str], only: str | None, noticed: NoticedMap | None = None) -> None:
+        noticed = noticed or {}
+        fallback = noticed.get(None) or Noticed.now()  # a branch no delivery named: noticed by this fetch
         names = [only] if only is not None else sorted(heads.keys() | self._records.keys())
         for name in names:
             head = heads.get(name)
@@ -237,6 +248,7 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
                 self.bus.publish("branch", name, {"state": record.state.value})
             record.head = head
             if name in self._wanted or not record.is_current(head):
+                self._pushes.note(name, head, noticed.get(name) or fallback)
                 self._want(name, head)
 
     def _want(self, name: str, what: str) -> None:
@@ -271,6 +283,7 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
     async def _sync(self, name: str, commit: str) -> None:
         record = self._records.get(name)
         if record is None or record.is_current(commit):
+            self._pushes.forget(name, commit)
             return
         started, started_at = time.perf_counter(), now_iso()
         build = await self._build(commit)
@@ -284,6 +297,9 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         live = {row.environment: row.table for row in plan.rows if row.table is not None}
         routes_changed = self._book.set(name, live)
         duration_ms = (time.perf_counter() - started) * 1000
+        noticed = self._pushes.get(name, commit)
+        # live only when the commit was applied: a refused one's routes never went live
+        to_live_ms = noticed.elapsed_ms() if noticed is not None and plan.state is SyncState.APPLIED else None
         findings = {row.environment: row.findings for row in plan.rows}
         message = {"refused": plan.message}
         history = [
@@ -296,6 +312,8 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
                 message.get(result, ""),
                 findings.get(env, build.findings),
                 build.files_parsed,
+                noticed.at if noticed is not None else "",
+                to_live_ms,
             )
             for env, result in plan.results.items()
         ]
@@ -315,8 +333,11 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         record.synced, record.head_info, record.state = commit, build.info, plan.state
         record.message, record.updated_at, record.deleted_at = plan.message, updated_at, None
         record.environments = {row.environment: row for row in plan.rows}
+        self._pushes.forget(name, commit)
         result = "refused" if plan.state is SyncState.REFUSED else "applied"
         self.metrics.sync_duration.labels(result).observe(duration_ms / 1000)
+        if to_live_ms is not None:
+            self.metrics.push_to_live.observe(to_live_ms / 1000)
         self.metrics.files_parsed.inc(build.files_parsed)
         self.metrics.last_success.labels(name).set(time.time())
         data: dict[str, Any] = {
@@ -326,9 +347,10 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
             "files_parsed": build.files_parsed,
             "files": build.files_total,
             "environments": plan.results,
+            "push_to_live_ms": None if to_live_ms is None else round(to_live_ms, 3),
         }
         self.bus.publish("sync", name, data)
-        self._log_sync(name, commit, result, duration_ms, plan.results, plan.message)
+        self._log_sync(name, commit, result, duration_ms, plan.results, plan.message, to_live_ms)
         self.bus.publish("branch", name, {"state": plan.state.value, "commit": commit})
         if routes_changed:
             self.bus.publish("routes", name, {"version": self._book.state.version})
@@ -341,8 +363,10 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         duration_ms: float | None,
         environments: Mapping[str, str],
         message: str,
+        push_to_live_ms: float | None = None,
     ) -> None:
-        """One log line per sync result: applied, refused (with why) or error (retried)."""
+        """One log line per sync result: applied, refused (with why) or error (retried); an
+        applied one says its push-to-live time."""
         if self._sync_log is None:
             return
         record: dict[str, Any] = {
@@ -355,6 +379,8 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         }
         if message:
             record["message"] = message
+        if push_to_live_ms is not None:
+            record["push_to_live_ms"] = round(push_to_live_ms, 3)
         self._sync_log(record)
 
     # -- deletion -------------------------------------------------------------------------
@@ -392,6 +418,7 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         entry = SyncEntry(record.synced or "", "", now_iso(), 0.0, "removed", "branch deleted; previews removed")
         await self._in_store(self._store.delete_branch, name, history=[entry])
         del self._records[name]
+        self._pushes.forget(name)
         self.metrics.forget_branch(name)
         self.bus.publish("deleted", name, {"commit": record.synced})
         if routes_changed:

@@ -5,7 +5,8 @@ Split from the engine (engine.py): what happens after a sync raised is its own p
 * A failure (target or repository) puts the branch in ERROR with the message and the retry's
   delay, stores that with one history row, logs one sync line, and wants the same work again
   after an exponential back-off (``retry_initial`` doubling up to ``retry_max``); the target keeps
-  its last good state throughout.
+  its last good state throughout. The row carries when the commit's push was noticed, and the
+  retry keeps that time, so the push-to-live of a commit that went live after retries counts them.
 * ``Standby`` (the target writes only on the leading replica, and this one does not lead) is no
   failure: the branch shows STANDBY naming the leader, nothing is stored (no history row per
   retry: nothing happened) and the retry keeps the same back-off, so the branch turns applied
@@ -23,6 +24,7 @@ from typing import Any
 from gitops_ingress.core.errors import GitopsIngressError, Standby
 from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync.events import EventBus
+from gitops_ingress.sync.pushes import PushTimes
 from gitops_ingress.sync.records import BranchRecord, now_iso
 from gitops_ingress.sync.store import SyncEntry
 
@@ -38,6 +40,7 @@ class FailureMixin:
     _retries: dict[str, int]
     _timers: dict[str, asyncio.TimerHandle]
     _wanted: dict[str, str]
+    _pushes: PushTimes
     bus: EventBus
     _retry_delays: tuple[float, float]  # (initial, max)
     _save: Callable[..., Coroutine[Any, Any, None]]
@@ -58,6 +61,7 @@ class FailureMixin:
             record.state = SyncState.ERROR
             record.message = f"{message}; retrying in {delay:.0f}s, last good routes keep serving"
             record.updated_at = now_iso()
+            noticed = None if isinstance(what, Marker) else self._pushes.get(name, what)
             await self._save(
                 name,
                 record,
@@ -69,6 +73,7 @@ class FailureMixin:
                         0.0,
                         "error",
                         message,
+                        noticed_at=noticed.at if noticed is not None else "",
                     )
                 ],
             )

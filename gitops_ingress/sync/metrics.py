@@ -11,6 +11,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # sync durations run from a few ms (a cached re-sync) to seconds (a cold 100k-file branch)
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# push to live adds the debounce and the fetch, and error retries with back-off: up to minutes
+_PUSH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
 class SyncMetrics:
@@ -21,6 +23,13 @@ class SyncMetrics:
             "Time to reconcile one branch commit (read, parse, validate, apply, record).",
             ["result"],
             buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.push_to_live = Histogram(
+            "gitops_ingress_push_to_live_seconds",
+            "From a push being noticed (webhook arrival, else the fetch that found it) until its"
+            " commit's routes went live.",
+            buckets=_PUSH_BUCKETS,
             registry=self.registry,
         )
         self.queue_depth = Gauge(

@@ -74,7 +74,9 @@ CREATE TABLE IF NOT EXISTS syncs (
     result TEXT NOT NULL,
     message TEXT NOT NULL DEFAULT '',
     findings TEXT NOT NULL DEFAULT '[]',
-    files_parsed INTEGER NOT NULL DEFAULT 0
+    files_parsed INTEGER NOT NULL DEFAULT 0,
+    noticed_at TEXT NOT NULL DEFAULT '',
+    push_to_live_ms REAL
 );
 CREATE INDEX IF NOT EXISTS syncs_by_branch ON syncs (branch, id);
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -86,6 +88,13 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (received_at);
 """
 TABLES = frozenset({"branches", "environments", "syncs", "deliveries"})
+# Columns added since a table was first created: (table, column, definition). ``CREATE TABLE IF
+# NOT EXISTS`` leaves an older state.db as it was, so each is added when missing; old rows get the
+# default (no push time known).
+ADDED_COLUMNS = (
+    ("syncs", "noticed_at", "TEXT NOT NULL DEFAULT ''"),
+    ("syncs", "push_to_live_ms", "REAL"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +130,8 @@ class SyncEntry:
     message: str = ""
     findings: tuple[Finding, ...] = ()
     files_parsed: int = 0
+    noticed_at: str = ""  # when the push that brought the commit was noticed ("": unknown)
+    push_to_live_ms: float | None = None  # from then until the routes went live (None: they did not)
 
 
 def _findings_json(findings: Iterable[Finding]) -> str:
@@ -134,6 +145,14 @@ def _findings(text: str | None) -> tuple[Finding, ...]:
 def _days_ago(days: float) -> str:
     """An ISO time to compare with the stored ones (UTC ISO 8601, as the engine and view write them)."""
     return (datetime.now(UTC) - timedelta(days=days)).isoformat()
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Add the columns an older state.db lacks (``ADDED_COLUMNS``)."""
+    for table, column, definition in ADDED_COLUMNS:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -150,6 +169,7 @@ class Store:
             self._db = _connect(path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            _migrate(self._db)
             self._reader = _connect(path)
         except (OSError, sqlite3.Error) as exc:
             raise SourceError(f"{path}: cannot open the state database: {exc}") from exc
@@ -272,7 +292,8 @@ class Store:
             return
         db.executemany(
             "INSERT INTO syncs (branch, commit_sha, environment, started_at, duration_ms, result,"
-            " message, findings, files_parsed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " message, findings, files_parsed, noticed_at, push_to_live_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     branch,
@@ -284,6 +305,8 @@ class Store:
                     e.message,
                     _findings_json(e.findings),
                     e.files_parsed,
+                    e.noticed_at,
+                    e.push_to_live_ms,
                 )
                 for e in history
             ],
@@ -300,7 +323,7 @@ class Store:
     def history(self, branch: str | None = None, limit: int = 50) -> list[SyncRecord]:
         query = (
             "SELECT id, branch, commit_sha, environment, started_at, duration_ms, result, message,"
-            " findings, files_parsed FROM syncs"
+            " findings, files_parsed, noticed_at, push_to_live_ms FROM syncs"
         )
         params: tuple[Any, ...] = ()
         if branch is not None:
@@ -320,6 +343,8 @@ class Store:
                 message=row[7],
                 findings=_findings(row[8]),
                 files_parsed=row[9],
+                noticed_at=row[10],
+                push_to_live_ms=row[11],
             )
             for row in rows
         ]

@@ -26,7 +26,7 @@ from gitops_ingress.sync.protocols import RepoSource
 from gitops_ingress.sync.records import BranchRecord, UrlFor, to_status
 from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import Store
-from gitops_ingress.sync.watcher import Watcher
+from gitops_ingress.sync.watcher import Noticed, Watcher
 
 T = TypeVar("T")
 
@@ -123,6 +123,6 @@ class ViewMixin:
         if delivery_id:
             await self._in_store(self._store.delivery_result, delivery_id, result, forge)
 
-    async def push(self, branch: str | None, deleted: bool) -> None:
+    async def push(self, branch: str | None, deleted: bool, received: float | None = None) -> None:
         # deleted or not, the fetch decides: the remote is the truth, never the payload
-        self._watcher.request(branch)
+        self._watcher.request(branch, None if received is None else Noticed.at_clock(received))

@@ -10,6 +10,13 @@ With nothing pending the task polls every ``interval`` seconds, spread by a rand
 many instances do not hit one forge in step. After a failure it retries with exponential back-off
 instead; a webhook still wakes it at once, since a delivery suggests the remote is back.
 
+The watcher also remembers when each pending branch was *noticed* (``Noticed``): the arrival of
+its first webhook delivery since the last fetch, or the start of a poll when no delivery came.
+The earliest time per pending key wins (a forge's retry of the same push is not a new push; a
+fetch that failed keeps its times for the next one), and the fetch hands the whole map to
+``refresh`` so the engine can time push-to-live per branch
+(docs/dev/architecture.md, "Push to live").
+
 The fetching itself (``refresh``) belongs to the engine; the watcher only decides when.
 """
 
@@ -18,17 +25,46 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from gitops_ingress.core.errors import GitopsIngressError
 
 log = logging.getLogger("gitops_ingress.sync")
 
 
+@dataclass(frozen=True, slots=True)
+class Noticed:
+    """When the control plane learnt of a push: ``at`` for people (UTC ISO 8601), ``clock`` (the
+    monotonic clock) for measuring, so a wall-clock step never makes a push-to-live time wrong."""
+
+    at: str
+    clock: float
+
+    @classmethod
+    def now(cls) -> Noticed:
+        return cls(datetime.now(UTC).isoformat(), time.monotonic())
+
+    @classmethod
+    def at_clock(cls, clock: float) -> Noticed:
+        """An earlier moment read from ``time.monotonic()``, with its wall-clock time."""
+        ago = max(0.0, time.monotonic() - clock)
+        return cls((datetime.now(UTC) - timedelta(seconds=ago)).isoformat(), clock)
+
+    def elapsed_ms(self) -> float:
+        return (time.monotonic() - self.clock) * 1000
+
+
+NoticedMap = Mapping[str | None, Noticed]  # branch (None: every branch) -> when it was noticed
+Refresh = Callable[[str | None, NoticedMap], Awaitable[None]]
+
+
 class Watcher:
     def __init__(
         self,
-        refresh: Callable[[str | None], Awaitable[None]],
+        refresh: Refresh,
         *,
         interval: float,
         jitter: float = 0.1,
@@ -46,8 +82,9 @@ class Watcher:
         self._retry_max = retry_max
         self._on_change = on_change
         self._rng = rng or random.Random()
-        self._pending: set[str | None] = set()
+        self._pending: dict[str | None, Noticed] = {}
         self._wake = asyncio.Event()
+        self._unfetched: dict[str | None, Noticed] = {}  # noticed before a fetch that failed
         self._fetching = False
         self._task: asyncio.Task[None] | None = None
         self.failures = 0
@@ -56,9 +93,10 @@ class Watcher:
     def busy(self) -> bool:
         return self._fetching or bool(self._pending)
 
-    def request(self, branch: str | None) -> None:
-        """Fetch ``branch`` (None: every branch) soon."""
-        self._pending.add(branch)
+    def request(self, branch: str | None, noticed: Noticed | None = None) -> None:
+        """Fetch ``branch`` (None: every branch) soon; the first request since the last fetch
+        sets when the branch was noticed (``noticed``, default now)."""
+        self._pending.setdefault(branch, noticed or Noticed.now())
         self._wake.set()
 
     def start(self, *, after_failure: bool = False) -> None:
@@ -91,11 +129,11 @@ class Watcher:
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.next_delay())
                 except TimeoutError:
-                    self._pending.add(None)
+                    self._pending.setdefault(None, Noticed.now())  # a poll: noticed as it starts
                 else:
                     await asyncio.sleep(self._debounce)  # coalesce a burst of deliveries
             self._wake.clear()
-            batch, self._pending = self._pending, set()
+            batch, self._pending = self._pending, {}
             self._fetching = True
             try:
                 await self._fetch(batch)
@@ -103,12 +141,15 @@ class Watcher:
                 self._fetching = False
                 self._on_change()
 
-    async def _fetch(self, batch: set[str | None]) -> None:
+    async def _fetch(self, batch: dict[str | None, Noticed]) -> None:
         # one branch: just its ref; more (a push of many refs, deliveries that arrived during the
         # last fetch): every ref in one fetch, which costs about as much as one ref, not one each
         (target,) = batch if len(batch) == 1 else (None,)
+        # pushes noticed before a failed fetch are still waiting: their times carry over
+        noticed = {**batch, **self._unfetched}
+        self._unfetched = noticed
         try:
-            await self._refresh(target)
+            await self._refresh(target, noticed)
         except GitopsIngressError as exc:
             self.failures += 1
             log.warning("fetch failed (attempt %d, next in about %.0fs): %s", self.failures, self.next_delay(), exc)
@@ -117,3 +158,5 @@ class Watcher:
             log.exception("fetch failed unexpectedly")
         else:
             self.failures = 0
+            # what this fetch covered is done; a one-ref fetch leaves the others' times waiting
+            self._unfetched = {} if target is None else {k: v for k, v in noticed.items() if k != target}

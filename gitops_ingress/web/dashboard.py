@@ -47,7 +47,7 @@ from gitops_ingress.web.forge import GitHubClient, repo_links
 from gitops_ingress.web.options import WebOptions
 from gitops_ingress.web.previews import previews_router, real_host_links
 from gitops_ingress.web.routemap import route_maps, unserved_services
-from gitops_ingress.web.timeline import timeline_svg
+from gitops_ingress.web.timeline import milliseconds, push_to_live_summary, timeline_svg
 from gitops_ingress.web.timewords import time_element
 from gitops_ingress.web.tryout import try_request
 
@@ -234,6 +234,8 @@ def dashboard_router(
             diff=diff,
             history=history,
             timeline=timeline_svg(history),
+            push_to_live=push_to_live_summary(history),
+            milliseconds=milliseconds,
             findings=sorted_findings(status.findings),
             preview_bases=preview_bases,
             real_links=real_host_links(view, status, time.time()),

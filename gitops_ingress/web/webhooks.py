@@ -13,6 +13,7 @@ secret; an endpoint without a configured secret refuses everything (401), never 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter, Request
@@ -67,6 +68,7 @@ def webhook_router(
     router = APIRouter()
 
     async def receive(endpoint: str, request: Request) -> JSONResponse:
+        arrived = time.monotonic()  # push-to-live counts from here, not from after the checks
         try:
             body = await read_capped(request, max_body)
         except BodyTooLarge:
@@ -90,7 +92,7 @@ def webhook_router(
         if event.delivery_id and await receiver.seen_delivery(event.delivery_id):
             await receiver.record_delivery(forge.value, "replayed")
             return _answer(202, status="ignored", reason=f"delivery {event.delivery_id} was already received")
-        await receiver.push(event.branch, event.deleted)
+        await receiver.push(event.branch, event.deleted, arrived)
         await receiver.record_delivery(forge.value, "accepted", event.delivery_id)
         return _answer(202, status="accepted", branch=event.branch, deleted=event.deleted)
 

@@ -7,10 +7,10 @@ import random
 
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.sync.engine import EngineOptions
-from gitops_ingress.sync.watcher import Watcher
+from gitops_ingress.sync.watcher import NoticedMap, Watcher
 
 
-async def _refresh(branch: str | None) -> None:
+async def _refresh(branch: str | None, noticed: NoticedMap) -> None:
     return None
 
 

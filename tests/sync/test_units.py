@@ -23,7 +23,7 @@ from gitops_ingress.sync.parsecache import ParseCache
 from gitops_ingress.sync.plan import plan_commit
 from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import EnvironmentRow, Store, SyncEntry
-from gitops_ingress.sync.watcher import Watcher
+from gitops_ingress.sync.watcher import NoticedMap, Watcher
 from tests.support.manifests import ingress, to_yaml
 
 pytestmark = pytest.mark.anyio
@@ -215,7 +215,7 @@ async def test_watcher_coalesces_a_burst_of_requests_for_several_refs_into_one_f
     calls: list[str | None] = []
     done = asyncio.Event()
 
-    async def refresh(branch: str | None) -> None:
+    async def refresh(branch: str | None, noticed: NoticedMap) -> None:
         calls.append(branch)
         done.set()
 
@@ -237,7 +237,7 @@ async def test_watcher_fetches_just_the_ref_when_one_branch_is_pending() -> None
     calls: list[str | None] = []
     finished = asyncio.Event()
 
-    async def refresh(branch: str | None) -> None:
+    async def refresh(branch: str | None, noticed: NoticedMap) -> None:
         calls.append(branch)
 
     watcher = Watcher(refresh, interval=3600, debounce=0.05, on_change=finished.set)
@@ -252,7 +252,7 @@ async def test_watcher_fetches_just_the_ref_when_one_branch_is_pending() -> None
 
 
 def test_watcher_backs_off_exponentially_with_jitter_and_a_ceiling() -> None:
-    async def refresh(branch: str | None) -> None:
+    async def refresh(branch: str | None, noticed: NoticedMap) -> None:
         return None
 
     watcher = Watcher(refresh, interval=60, jitter=0.1, retry_initial=1, retry_max=8, rng=random.Random(7))

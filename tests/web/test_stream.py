@@ -98,7 +98,7 @@ class NoReceiver:
     async def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
         return None
 
-    async def push(self, branch: str | None, deleted: bool) -> None:
+    async def push(self, branch: str | None, deleted: bool, received: float | None = None) -> None:
         return None
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class RecordingReceiver:
         self.seen: set[str] = set()
         self.pushes: list[tuple[str | None, bool]] = []
         self.results: list[tuple[str, str]] = []
+        self.received: list[float | None] = []
 
     async def seen_delivery(self, delivery_id: str) -> bool:
         if delivery_id in self.seen:
@@ -41,8 +43,9 @@ class RecordingReceiver:
     async def record_delivery(self, forge: str, result: str, delivery_id: str | None = None) -> None:
         self.results.append((forge, result))
 
-    async def push(self, branch: str | None, deleted: bool) -> None:
+    async def push(self, branch: str | None, deleted: bool, received: float | None = None) -> None:
         self.pushes.append((branch, deleted))
+        self.received.append(received)
 
 
 class EmptyView:
@@ -95,10 +98,13 @@ def github(event: str, body: bytes, delivery: str = "d-1", signature: str | None
 
 def test_github_push_is_accepted_and_fetches_the_branch(client: httpx.Client, receiver: RecordingReceiver) -> None:
     body = body_of("github/push-branch-update.json")
+    sent = time.monotonic()
     answer = client.post("/webhooks/github", content=body, headers=github("push", body))
     assert answer.status_code == 202 and answer.json()["status"] == "accepted"
     assert receiver.pushes == [("changes", False)]
     assert receiver.results == [("github", "accepted")]
+    (received,) = receiver.received  # the delivery's arrival, for push to live
+    assert received is not None and sent <= received <= time.monotonic()
 
 
 @pytest.mark.parametrize("signature", ["", "sha256=" + "0" * 64, hub(b"another body")])
