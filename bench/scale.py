@@ -6,7 +6,8 @@ A bare repository of BRANCHES branches (``bench/sync.py``'s ``make_scale_repo``)
 real ``serve`` process; once every branch is live (followed on ``/api/v1/proxy/stream``) the run
 prints: the process's resident memory, the time and size of ``GET /api/branches`` (median of a
 few), and the size of one control-plane stream message. Then NEW branches arrive in one
-``git push`` and one generic webhook per branch is sent (as forges send one per ref), and the run
+``git push`` and one generic webhook per branch is sent, WEBHOOK_CONNECTIONS at a time (as forges
+send one per ref, in parallel connections), and the run
 prints how long after the first webhook all of them were live (probing each preview host through
 the proxy), with a stream client following the burst as a proxy would, and the sizes of the
 stream's messages meanwhile.
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -43,6 +45,7 @@ ISSUE_FIGURES = {  # issue 12, "Scale", measured on main before it
 }
 LIVE_WAIT = 600.0
 PREVIEW_DOMAIN = "preview.localhost"  # serve's default
+WEBHOOK_CONNECTIONS = 32  # parallel deliveries, as a forge sends one push event per ref at once
 
 
 def rss_mib(pid: int) -> float:
@@ -185,8 +188,9 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
         sent_at = [0.0]
 
         def deliver() -> None:
-            for name in names:
-                serve.webhook(name)
+            # one push event per ref, delivered in parallel connections as a forge does
+            with ThreadPoolExecutor(WEBHOOK_CONNECTIONS) as senders:
+                list(senders.map(serve.webhook, names))
             sent_at[0] = time.perf_counter()
 
         sender = threading.Thread(target=deliver, daemon=True)

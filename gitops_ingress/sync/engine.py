@@ -331,7 +331,7 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         self._log_sync(name, commit, result, duration_ms, plan.results, plan.message)
         self.bus.publish("branch", name, {"state": plan.state.value, "commit": commit})
         if routes_changed:
-            self.bus.publish("routes", name, {"version": self._book.state.version})
+            self.bus.publish("routes", name, {"version": self._book.version})
 
     def _log_sync(
         self,
@@ -395,7 +395,7 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         self.metrics.forget_branch(name)
         self.bus.publish("deleted", name, {"commit": record.synced})
         if routes_changed:
-            self.bus.publish("routes", name, {"version": self._book.state.version})
+            self.bus.publish("routes", name, {"version": self._book.version})
 
     # -- helpers --------------------------------------------------------------------------
 
