@@ -104,6 +104,10 @@ class GitReader:
     def commit_info(self, sha: str) -> CommitInfo:
         return self._commit(self._binsha(sha))[1]
 
+    def tree_id(self, sha: str) -> str:
+        """The id of commit ``sha``'s root tree (equal ids: equal files)."""
+        return self._commit_tree(self._binsha(sha)).hex()
+
     def list_tree(self, sha: str, root: str, *, max_file_bytes: int, max_files: int) -> GitTreeListing:
         """The ``*.yaml``/``*.yml`` blobs below ``root`` (a folder, or one file) of commit ``sha``.
 

@@ -48,7 +48,7 @@ from gitops_ingress.core.build import TreeBuild
 from gitops_ingress.core.errors import GitopsIngressError
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
-from gitops_ingress.sync.build import build_commit
+from gitops_ingress.sync.build import BuildCache
 from gitops_ingress.sync.drift import DriftRepair
 from gitops_ingress.sync.events import EventBus
 from gitops_ingress.sync.failures import FailureMixin, Marker
@@ -106,6 +106,7 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         self.metrics = metrics or SyncMetrics()
         self.bus = bus or EventBus()
         self.cache = cache or ParseCache()
+        self._builds = BuildCache()  # by root tree id: a commit whose tree was built is a look-up
         self._sync_log = sync_log
         self._book = RouteBook(settings.stable_branch, settings.preview_domain)
         self._url_for = http_url_for(self.options.preview_port)
@@ -410,9 +411,12 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
     # -- helpers --------------------------------------------------------------------------
 
     async def _build(self, commit: str) -> TreeBuild:
-        """One commit through the pipeline, in a build slot, off the event loop."""
+        """One commit through the pipeline (or its tree's build, kept), in a build slot, off the
+        event loop."""
         async with self._build_slots:
-            return await self._in_thread(self._executor, build_commit, self._repo, commit, self._settings, self.cache)
+            return await self._in_thread(
+                self._executor, self._builds.build, self._repo, commit, self._settings, self.cache
+            )
 
     async def _save(self, name: str, record: BranchRecord, **rows: Any) -> None:
         """The record's own fields to the store (plus ``environments``/``history`` rows if given)."""

@@ -217,3 +217,23 @@ async def test_a_status_is_made_once_and_follows_every_change(tmp_path: Path) ->
         refused = h.engine.branch("feature/x")
         assert refused is not None and refused.state is SyncState.REFUSED and refused.head is not None
         assert refused.head.sha == bad and refused.applied_commit == commit and "refused" in refused.message
+
+
+async def test_a_commit_whose_tree_was_built_is_not_built_again(tmp_path: Path) -> None:
+    """A new branch at a tree already built (a branch made from main, an empty commit) takes that
+    build: its commit is never read as files, yet it shows its own commit and serves its previews."""
+    remote, work = seed(tmp_path)
+    async with running(tmp_path, remote) as h:
+        work.branch("feature/same")
+        commit = work.commit("nothing changed but the commit")
+        work.push("feature/same")
+        event = await h.wait_event(
+            lambda e: e.type == "sync" and e.branch == "feature/same", lambda: h.engine.push("feature/same", False)
+        )
+        assert event.data["commit"] == commit and event.data["files_parsed"] == 0
+        assert commit not in h.mirror.built and remote.head("main") in h.mirror.built
+        status = h.engine.branch("feature/same")
+        assert status is not None and status.applied_commit == commit and status.head is not None
+        assert status.head.sha == commit and status.head.message.strip() == "nothing changed but the commit"
+        assert h.resolve(preview("feature/same", "api.example.com"), "/v1/x") == "shop/api:80"
+        assert h.engine.history("feature/same")[0].commit == commit
