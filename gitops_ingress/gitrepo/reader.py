@@ -53,7 +53,9 @@ _BATCH_THRESHOLD = 32  # below this the long-lived cat-file pipe is quicker than
 
 
 class GitReader:
-    def __init__(self, path: Path, *, cache_entries: int = 65_536, read_handles: int = 4) -> None:
+    def __init__(self, path: Path, *, cache_entries: int = 65_536, read_handles: int = 8) -> None:
+        # read_handles: one per engine build worker (sync.EngineOptions.build_workers), so none
+        # of them waits for a pipe or opens one per read
         self._path = Path(path)
         self._repo: Repo | None = None
         self._lock = threading.RLock()

@@ -78,7 +78,7 @@ class EngineOptions:
     poll_interval: float | None = None  # None: settings.poll_interval
     poll_jitter: float = 0.1
     debounce: float = 0.05
-    build_workers: int = 4
+    build_workers: int = 8  # a build mostly waits on git round trips (about 7 per new commit)
     retry_initial: float = 1.0
     retry_max: float = 60.0
     preview_port: int | None = None  # the proxy's port, for preview URLs
