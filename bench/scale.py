@@ -6,7 +6,8 @@ A bare repository of BRANCHES branches (``bench/sync.py``'s ``make_scale_repo``)
 real ``serve`` process; once every branch is live (followed on ``/api/v1/proxy/stream``) the run
 prints: the process's resident memory, the time and size of ``GET /api/branches`` (median of a
 few), and the size of one control-plane stream message. Then NEW branches arrive in one
-``git push`` and one generic webhook per branch is sent (as forges send one per ref), and the run
+``git push`` and one generic webhook per branch is sent, WEBHOOK_CONNECTIONS at a time (as forges
+send one per ref, in parallel connections), and the run
 prints how long after the first webhook all of them were live (probing each preview host through
 the proxy), with a stream client following the burst as a proxy would, and the sizes of the
 stream's messages meanwhile.
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -43,6 +45,7 @@ ISSUE_FIGURES = {  # issue 12, "Scale", measured on main before it
 }
 LIVE_WAIT = 600.0
 PREVIEW_DOMAIN = "preview.localhost"  # serve's default
+WEBHOOK_CONNECTIONS = 32  # parallel deliveries, as a forge sends one push event per ref at once
 
 
 def rss_mib(pid: int) -> float:
@@ -63,6 +66,7 @@ class Stream:
         self._followed: Followed | None = None
         self.sizes: dict[str, list[int]] = {}  # message type -> the size of each such line
         self._reader: threading.Thread | None = None
+        self._moved = threading.Condition()  # notified on every message followed
 
     def wait_previews(self, count: int) -> int:
         """Until the followed state has ``count`` previews; the size of the whole state then."""
@@ -91,7 +95,20 @@ class Stream:
     def _follow(self, line: str) -> None:
         message = decode_line(line.encode())
         self.sizes.setdefault(message.kind, []).append(len(line))
-        self._followed = apply(self._followed, message)
+        with self._moved:
+            self._followed = apply(self._followed, message)
+            self._moved.notify_all()
+
+    def wait_for_more(self, than: int, timeout: float) -> None:
+        """Until the followed state holds more previews than ``than``, or ``timeout``."""
+        with self._moved:
+            self._moved.wait_for(lambda: self.previews() > than, timeout)
+
+    def previews(self) -> int:
+        return 0 if self._followed is None else len(self._followed.state.previews)
+
+    def has_preview(self, branch: str) -> bool:
+        return self._followed is not None and branch in self._followed.state.previews
 
     def table_version(self, branch: str) -> str:
         """The fingerprint of ``branch``'s table in the followed state ("" when it has none)."""
@@ -104,14 +121,21 @@ class Stream:
             self._context.__exit__(None, None, None)
 
 
-def wait_live(serve: ServeProcess, hosts: list[str]) -> None:
-    """Until the proxy routes every one of ``hosts`` (anything but 404: no backend is mapped)."""
-    pending = set(hosts)
+def wait_live(serve: ServeProcess, stream: Stream, hosts: dict[str, str]) -> None:
+    """Until the proxy routes every one of ``hosts`` (preview host -> branch; anything but 404:
+    no backend is mapped). A host is probed once the stream shows its branch, so the probes do
+    not keep the serve process busy answering 404s while it builds (the stream is published at
+    the same moment as the embedded proxy's switch, so this waits no less)."""
+    pending = dict(hosts)
     deadline = time.monotonic() + LIVE_WAIT
     while pending:
-        pending = {host for host in pending if serve.get(host).status_code == 404}
+        shown = {host: branch for host, branch in pending.items() if stream.has_preview(branch)}
+        pending = {host: branch for host, branch in pending.items() if host not in shown}
+        pending.update({host: branch for host, branch in shown.items() if serve.get(host).status_code == 404})
         if time.monotonic() > deadline:
             raise SystemExit(f"{len(pending)} preview hosts never went live")
+        if pending and not any(stream.has_preview(branch) for branch in pending.values()):
+            stream.wait_for_more(stream.previews(), 0.05)  # nothing to probe yet: the stream moves first
 
 
 def one_branch_change(serve: ServeProcess, stream: Stream, repo: Path, incoming: Path) -> int:
@@ -185,15 +209,20 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
         sent_at = [0.0]
 
         def deliver() -> None:
-            for name in names:
-                serve.webhook(name)
+            # one push event per ref, delivered in parallel connections as a forge does
+            with ThreadPoolExecutor(WEBHOOK_CONNECTIONS) as senders:
+                list(senders.map(serve.webhook, names))
             sent_at[0] = time.perf_counter()
 
         sender = threading.Thread(target=deliver, daemon=True)
         sender.start()
         wait_live(
             serve,
-            [preview_host(name, f"app{n % args.files}.example.com", PREVIEW_DOMAIN) for n, name in enumerate(names)],
+            stream,
+            {
+                preview_host(name, f"app{n % args.files}.example.com", PREVIEW_DOMAIN): name
+                for n, name in enumerate(names)
+            },
         )
         live = time.perf_counter() - first_webhook
         sender.join(LIVE_WAIT)

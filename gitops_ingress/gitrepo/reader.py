@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from io import BytesIO
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -52,14 +53,16 @@ _BATCH_THRESHOLD = 32  # below this the long-lived cat-file pipe is quicker than
 
 
 class GitReader:
-    def __init__(self, path: Path, *, cache_entries: int = 65_536, read_handles: int = 4) -> None:
+    def __init__(self, path: Path, *, cache_entries: int = 65_536, read_handles: int = 8) -> None:
+        # read_handles: one per engine build worker (sync.EngineOptions.build_workers), so none
+        # of them waits for a pipe or opens one per read
         self._path = Path(path)
         self._repo: Repo | None = None
         self._lock = threading.RLock()
         self._handles = _Handles(self._new_repo, read_handles)
         self._tree_entries = lru_cache(maxsize=cache_entries)(self._read_tree_entries)
         self._blob_size = lru_cache(maxsize=cache_entries * 4)(self._read_blob_size)
-        self._commit_tree = lru_cache(maxsize=cache_entries)(self._read_commit_tree)
+        self._commit = lru_cache(maxsize=cache_entries)(self._read_commit)
 
     @property
     def path(self) -> Path:
@@ -101,16 +104,11 @@ class GitReader:
             raise RevisionNotFound(f"{rev!r} names no commit in {self._path}") from exc
 
     def commit_info(self, sha: str) -> CommitInfo:
-        binsha = self._binsha(sha)
-        self._commit_tree(binsha)  # checks that the object exists and is a commit
-        with self._handles.borrow() as repo:
-            commit = Commit(repo, binsha)
-            author = commit.author
-            message = commit.message
-            when = commit.authored_datetime.isoformat()
-        if isinstance(message, bytes):
-            message = message.decode("utf-8", errors="replace")
-        return CommitInfo(sha=sha, author=author.name or "", email=author.email or "", message=message, time=when)
+        return self._commit(self._binsha(sha))[1]
+
+    def tree_id(self, sha: str) -> str:
+        """The id of commit ``sha``'s root tree (equal ids: equal files)."""
+        return self._commit_tree(self._binsha(sha)).hex()
 
     def list_tree(self, sha: str, root: str, *, max_file_bytes: int, max_files: int) -> GitTreeListing:
         """The ``*.yaml``/``*.yml`` blobs below ``root`` (a folder, or one file) of commit ``sha``.
@@ -214,12 +212,29 @@ class GitReader:
             except (ValueError, BadObject) as exc:
                 raise RevisionNotFound(f"object {binsha.hex()} is not in {self._path}") from exc
 
-    def _read_commit_tree(self, binsha: bytes) -> bytes:
+    def _commit_tree(self, binsha: bytes) -> bytes:
+        return self._commit(binsha)[0]
+
+    def _read_commit(self, binsha: bytes) -> tuple[bytes, CommitInfo]:
+        """A commit's tree id and description from ONE read of the object: a sync needs both,
+        and under a burst of new branches every round trip on a pipe is queued behind others."""
         kind, data = self._read_object(binsha)
-        header = data[: data.find(b"\n")]
-        if kind != b"commit" or not header.startswith(b"tree "):
+        if kind != b"commit" or not data.startswith(b"tree "):
             raise RevisionNotFound(f"{binsha.hex()} is a {kind.decode()}, not a commit")
-        return bytes.fromhex(header[5:].decode("ascii"))
+        commit = Commit(self._open(), binsha)
+        commit._deserialize(BytesIO(data))  # parses the bytes in hand; reads nothing
+        author = commit.author
+        message = commit.message
+        if isinstance(message, bytes):
+            message = message.decode("utf-8", errors="replace")
+        info = CommitInfo(
+            sha=binsha.hex(),
+            author=author.name or "",
+            email=author.email or "",
+            message=message,
+            time=commit.authored_datetime.isoformat(),
+        )
+        return commit.tree.binsha, info
 
     def _read_tree_entries(self, binsha: bytes) -> tuple[RawEntry, ...]:
         kind, data = self._read_object(binsha)

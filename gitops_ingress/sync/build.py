@@ -5,9 +5,21 @@ are safe from several threads (``RepoSource``; the git reader lends each read a 
 of its own), so builds of different branches overlap their git round trips instead of queueing
 behind one lock, which made a burst of new branches wait on one pipe. The parse cache is handed
 to the pipeline, which takes files it has parsed before by blob SHA and reads only the rest.
+
+Builds are kept by the id of the commit's root tree (``BuildCache``). Within one engine the
+settings are fixed, and a build reads nothing but the tree (kustomize renders from it too), so two
+commits with one tree build alike: only the commit and its description differ, and those are put
+on the kept build. Git names a tree by its content, so the id is free and exact: 500 branches
+pushed at the commit of ``main`` (or one commit after another with no change to the files) cost
+one build and 499 look-ups, and a rebuild of a commit already built costs a look-up. The cache is
+bounded, least recently used out; a miss only costs a build.
 """
 
 from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import replace
 
 from gitops_ingress import kustomize
 from gitops_ingress.core.build import TreeBuild, build
@@ -15,8 +27,29 @@ from gitops_ingress.core.objects import ParseStore
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.sync.protocols import RepoSource
 
+DEFAULT_BUILDS = 256
 
-def build_commit(repo: RepoSource, commit: str, settings: Settings, cache: ParseStore) -> TreeBuild:
-    return build(
-        repo.tree(commit), settings, cache=cache, commit=commit, info=repo.commit_info(commit), render=kustomize.render
-    )
+
+class BuildCache:
+    def __init__(self, capacity: int = DEFAULT_BUILDS) -> None:
+        self._capacity = capacity
+        self._builds: OrderedDict[str, TreeBuild] = OrderedDict()  # root tree id -> its build
+        self._lock = threading.Lock()  # builds run on several threads
+
+    def build(self, repo: RepoSource, commit: str, settings: Settings, cache: ParseStore) -> TreeBuild:
+        """``commit`` built, or the build of a commit with the same tree, as ``commit``'s (nothing
+        parsed: ``files_parsed`` is 0)."""
+        tree = repo.tree_id(commit)
+        info = repo.commit_info(commit)
+        with self._lock:
+            kept = self._builds.get(tree)
+            if kept is not None:
+                self._builds.move_to_end(tree)
+        if kept is not None:
+            return replace(kept, commit=commit, info=info, files_parsed=0)
+        built = build(repo.tree(commit), settings, cache=cache, commit=commit, info=info, render=kustomize.render)
+        with self._lock:
+            self._builds[tree] = built
+            while len(self._builds) > self._capacity:
+                self._builds.popitem(last=False)
+        return built

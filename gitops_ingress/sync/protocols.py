@@ -33,6 +33,9 @@ class RepoSource(Protocol):
 
     def commit_info(self, sha: str) -> CommitInfo: ...
 
+    def tree_id(self, sha: str) -> str:
+        """The id of commit ``sha``'s root tree: two commits with one tree hold the same files."""
+
     def tree(self, sha: str) -> TreeSource:
         """Commit ``sha`` as the pipeline's tree source (file content ids: blob SHAs)."""
 

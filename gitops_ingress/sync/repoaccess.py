@@ -6,7 +6,7 @@ go on. Reads (``branches()``, and the tree and blob reads a build does) need no 
 repository's reads are safe from several threads (``RepoSource``). Before this object the engine
 kept the fetch thread and the fetch order itself, next to its scheduling.
 
-``build_commit`` (sync/build.py) does its reads on the engine's build pool; everything else that
+``BuildCache.build`` (sync/build.py) does its reads on the engine's build pool; everything else that
 touches the mirror goes through the methods here.
 """
 

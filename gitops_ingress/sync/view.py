@@ -23,7 +23,7 @@ from gitops_ingress.core.status import BranchStatus, SyncRecord, SyncState
 from gitops_ingress.sync.events import EventBus, Subscription
 from gitops_ingress.sync.metrics import SyncMetrics
 from gitops_ingress.sync.protocols import RepoSource
-from gitops_ingress.sync.records import BranchRecord, UrlFor, to_status
+from gitops_ingress.sync.records import BranchRecord, UrlFor
 from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import Store
 from gitops_ingress.sync.watcher import Noticed, Watcher
@@ -58,7 +58,7 @@ class ViewMixin:
         return self._settings
 
     def _status(self, record: BranchRecord) -> BranchStatus:
-        status = to_status(record, self._settings.preview_domain, self._url_for)
+        status = record.status(self._settings.preview_domain, self._url_for)  # cached until it changes
         if self._remote_error and record.state is not SyncState.DELETED:
             note = f"remote unavailable ({self._remote_error}); last good routes keep serving"
             message = f"{note}; {status.message}" if status.message else note

@@ -19,6 +19,7 @@ from gitops_ingress.core.routing import RouteTable
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import ControlPlaneEvent
 from gitops_ingress.gitrepo import FetchResult, Mirror
+from gitops_ingress.gitrepo.source import CommitTree
 from gitops_ingress.sync import (
     DesiredEnvironment,
     Engine,
@@ -108,15 +109,36 @@ class CountingMirror(Mirror):
         super().__init__(remote, path, fetch_timeout=fetch_timeout)
         self._loop = asyncio.get_running_loop()
         self._fetched = asyncio.Event()
+        self._built = asyncio.Event()
         self.fetches = 0
         self.asked: list[str | None] = []  # what each fetch was asked for, in order
         self.hold: threading.Event | None = None  # when set: fetches wait for it (a slow remote)
+        self.built: list[str] = []  # the commits a build asked for, in order (``tree``)
+        self.build_hold: threading.Event | None = None  # when set: builds wait for it (a slow build)
 
     def fetch(self, branch: str | None = None) -> FetchResult:
         self._loop.call_soon_threadsafe(self._count, branch)
         if self.hold is not None:
             self.hold.wait(WAIT)
         return super().fetch(branch)
+
+    def tree(self, sha: str) -> CommitTree:
+        """Called once per build, on a build thread."""
+        self._loop.call_soon_threadsafe(self._building, sha)
+        if self.build_hold is not None:
+            self.build_hold.wait(WAIT)
+        return super().tree(sha)
+
+    def _building(self, sha: str) -> None:
+        self.built.append(sha)
+        self._built.set()
+        self._built = asyncio.Event()
+
+    async def wait_built(self, sha: str) -> None:
+        """Until a build of ``sha`` has started (TimeoutError after WAIT)."""
+        async with asyncio.timeout(WAIT):
+            while sha not in self.built:
+                await self._built.wait()
 
     def _count(self, branch: str | None) -> None:
         self.asked.append(branch)

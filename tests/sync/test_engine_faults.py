@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -251,3 +252,25 @@ async def test_a_hanging_fetch_does_not_hold_up_the_next_read(tmp_path: Path) ->
         finally:
             access.close()
             mirror.close()
+
+
+async def test_a_fetch_while_a_branch_builds_does_not_throw_the_build_away(tmp_path: Path) -> None:
+    """Webhooks keep coming while a branch builds (a push of 500 refs is 500 webhooks, and so
+    several fetches): each fetch finds the head being synced and leaves it be, so the commit is
+    built once, where each fetch used to discard the build under way and start it again."""
+    remote, work = seed(tmp_path, branch="feature/x")
+    async with running(tmp_path, remote) as h:
+        work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web-v2"))})
+        commit = work.commit("v2")
+        work.push("feature/x")
+        h.mirror.build_hold = threading.Event()
+        try:
+            await h.engine.refresh("feature/x")
+            await h.mirror.wait_built(commit)  # its build is under way, and held
+            await h.engine.refresh("feature/x")  # more webhooks' fetches see the same head
+            await h.engine.refresh(None)
+        finally:
+            h.mirror.build_hold.set()
+        await h.engine.settle(WAIT)
+        assert h.mirror.built.count(commit) == 1
+        assert h.resolve(preview_host("feature/x", "shop.example.com", "preview.localhost")) == "shop/web-v2:80"

@@ -186,3 +186,54 @@ async def test_polling_picks_up_pushes_without_a_webhook(tmp_path: Path) -> None
         work.push("feature/polled")
         event = await h.wait_event(lambda e: e.type == "sync" and e.branch == "feature/polled")
         assert event.data["commit"] == remote.head("feature/polled")
+
+
+async def test_a_status_is_made_once_and_follows_every_change(tmp_path: Path) -> None:
+    """A branch's status (with its preview hosts) is kept until the branch changes: asked twice
+    it is the same object, and a new host or a refused commit shows at once."""
+    remote, work = seed(tmp_path, branch="feature/x")
+    async with running(tmp_path, remote) as h:
+
+        async def synced(path: str, text: str) -> str:
+            work.write({path: text})
+            commit = work.commit(f"{path} changed")
+            work.push("feature/x")
+            await h.wait_event(
+                lambda e: e.type == "branch" and e.branch == "feature/x" and e.data.get("commit") == commit,
+                lambda: h.engine.push("feature/x", False),
+            )
+            return commit
+
+        first = h.engine.branch("feature/x")
+        assert first is not None and first is h.engine.branch("feature/x")
+        assert first in h.engine.branches()
+        commit = await synced("environments/production/new.yaml", to_yaml(ingress("new", "new.example.com", "web")))
+        grown = h.engine.branch("feature/x")
+        assert grown is not None and grown.applied_commit == commit
+        assert {p.host for p in grown.preview_urls} == {p.host for p in first.preview_urls} | {
+            preview("feature/x", "new.example.com")
+        }
+        bad = await synced("environments/production/bad.yaml", BAD_HOST)
+        refused = h.engine.branch("feature/x")
+        assert refused is not None and refused.state is SyncState.REFUSED and refused.head is not None
+        assert refused.head.sha == bad and refused.applied_commit == commit and "refused" in refused.message
+
+
+async def test_a_commit_whose_tree_was_built_is_not_built_again(tmp_path: Path) -> None:
+    """A new branch at a tree already built (a branch made from main, an empty commit) takes that
+    build: its commit is never read as files, yet it shows its own commit and serves its previews."""
+    remote, work = seed(tmp_path)
+    async with running(tmp_path, remote) as h:
+        work.branch("feature/same")
+        commit = work.commit("nothing changed but the commit")
+        work.push("feature/same")
+        event = await h.wait_event(
+            lambda e: e.type == "sync" and e.branch == "feature/same", lambda: h.engine.push("feature/same", False)
+        )
+        assert event.data["commit"] == commit and event.data["files_parsed"] == 0
+        assert commit not in h.mirror.built and remote.head("main") in h.mirror.built
+        status = h.engine.branch("feature/same")
+        assert status is not None and status.applied_commit == commit and status.head is not None
+        assert status.head.sha == commit and status.head.message.strip() == "nothing changed but the commit"
+        assert h.resolve(preview("feature/same", "api.example.com"), "/v1/x") == "shop/api:80"
+        assert h.engine.history("feature/same")[0].commit == commit

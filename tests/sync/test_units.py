@@ -302,6 +302,24 @@ def test_the_route_book_publishes_only_real_changes() -> None:
     assert len(states) == 3 and "feature/y" in book.state.previews
 
 
+async def test_the_route_book_publishes_a_burst_as_one_state() -> None:
+    """On a loop, changes made together are published as one state carrying all of them (a push
+    of 500 branches is not 500 publications), while reads see each change at once."""
+    book = RouteBook("main", "preview.localhost")
+    published: asyncio.Queue[RoutingState] = asyncio.Queue()
+    book.subscribe(published.put_nowait)
+    tables = {"production": table("a.example.com", "web")}
+    for n in range(3):
+        assert book.set(f"feature/{n}", tables)
+    assert book.version == 3 and published.empty()  # nothing published yet, the version known
+    assert set(book.state.previews) == {"feature/0", "feature/1", "feature/2"}
+    burst = await asyncio.wait_for(published.get(), 20.0)
+    assert burst is book.state and burst.version == 3
+    assert book.set("feature/0", {})
+    alone = await asyncio.wait_for(published.get(), 20.0)
+    assert alone.version == 4 and set(alone.previews) == {"feature/1", "feature/2"} and published.empty()
+
+
 def test_merge_tables_keeps_every_environment() -> None:
     merged = RouteTable.merge(
         {"staging": table("s.example.com", "web", "staging"), "production": table("a.example.com", "api")}
