@@ -35,6 +35,8 @@ _STATUS_OF = {
     SyncState.ERROR: ("error", "the control plane could not apply it"),
     SyncState.STANDBY: ("pending", "waiting for the leading replica to apply it"),
     SyncState.DELETED: ("error", "the branch was deleted"),
+    SyncState.EXPIRED: ("error", "the preview expired; push to bring it back"),
+    SyncState.CAPPED: ("failure", "preview refused: max_previews reached"),
 }
 
 
