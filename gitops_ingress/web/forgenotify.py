@@ -69,7 +69,8 @@ class ForgeNotifier:
             return
         self._sent[name] = (status.head.sha, status.state)
         state, description = STATUS_OF[status.state]
-        link = dashboard_url(self._public_url, name)
+        # a forge wants an absolute link: without the dashboard's public URL there is none to give
+        link = dashboard_url(self._public_url, name) if self._public_url else ""
         await self._statuses.set_status(status.head.sha, state, description, link)
         if self._deployments is None or status.stable:
             return
