@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -43,7 +44,7 @@ class ForgeStandIn:
     fail_with: int | None = None
     requests: list[Recorded] = field(default_factory=list)
     statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # sha -> bodies
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Condition = field(default_factory=threading.Condition)  # notified per request
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
@@ -73,17 +74,28 @@ class ForgeStandIn:
     def route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Answer:
         raise NotImplementedError
 
+    def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``condition()`` holds (re-checked after every request) or ``timeout``."""
+        with self._lock:
+            return self._lock.wait_for(condition, timeout)
+
     def handle(self, method: str, raw_path: str, headers: dict[str, str], body: Any) -> Answer:
         with self._lock:
-            parts = urlsplit(raw_path)
-            self.requests.append(Recorded(method, parts.path, headers, body))
-            if self.fail_with is not None:
-                return self.fail_with, {"message": "stand-in told to fail"}
-            if not self.authorized(headers):
-                return 401, {"message": "401 Unauthorized"}
-            if body is not None and not headers.get("content-type", "").startswith("application/json"):
-                return 415, {"message": "JSON bodies only"}
-            return self.route(method, parts.path, parse_qs(parts.query), body)
+            try:
+                return self._handle(method, raw_path, headers, body)
+            finally:
+                self._lock.notify_all()
+
+    def _handle(self, method: str, raw_path: str, headers: dict[str, str], body: Any) -> Answer:
+        parts = urlsplit(raw_path)
+        self.requests.append(Recorded(method, parts.path, headers, body))
+        if self.fail_with is not None:
+            return self.fail_with, {"message": "stand-in told to fail"}
+        if not self.authorized(headers):
+            return 401, {"message": "401 Unauthorized"}
+        if body is not None and not headers.get("content-type", "").startswith("application/json"):
+            return 415, {"message": "JSON bodies only"}
+        return self.route(method, parts.path, parse_qs(parts.query), body)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         stand_in = self
