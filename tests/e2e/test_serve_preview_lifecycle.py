@@ -49,6 +49,9 @@ def test_serve_expires_idle_previews_keeps_kept_ones_and_a_push_brings_them_back
         idle = serve.branches()["feature/idle"]
         assert idle["message"] == "preview expired after 1s idle; push to bring it back", idle
         assert idle["preview_urls"] == []
+        page = serve.http.get(f"{serve.api}/branches/feature%2Fidle", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and "preview expired after 1s idle; push to bring it back" in page.text
+        assert 'class="state state-expired"' in page.text
         assert serve.get(shop("feature/idle")).status_code == 404
         kept = serve.branches()["keep/demo"]
         assert kept["state"] == "applied" and kept["preview_urls"], kept
@@ -88,6 +91,8 @@ def test_serve_caps_live_previews_and_brings_the_capped_back_when_room_frees(
         old = serve.branches()["feature/old"]
         assert old["state"] == "capped" and old["preview_urls"] == [], old
         assert old["message"].startswith("preview refused: max_previews=1 reached"), old
+        page = serve.http.get(f"{serve.api}/branches/feature%2Fold", headers={"Accept": "text/html"})
+        assert "preview refused: max_previews=1 reached" in page.text and "state-capped" in page.text
         assert serve.get(shop("feature/old")).status_code == 404
         before = len(upstreams["web-v2"].stats.requests)
         assert served_by(upstreams["web-v2"], serve.get(shop("feature/new")), before)
