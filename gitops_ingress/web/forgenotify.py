@@ -4,9 +4,11 @@
 plane's events instead, because a preview also goes when nobody pushes (it expired, the cap
 refused it, its branch was deleted) and the forge should say so:
 
-* every change of a branch's state at its head commit becomes a commit status (forgestatus.py:
-  GitHub, GitLab, Gitea/Forgejo), linking to the branch's dashboard page; a repeated event for
-  the same commit and state sends nothing;
+* every change of a preview branch's state at its head commit becomes a commit status
+  (forgestatus.py: GitHub, GitLab, Gitea/Forgejo), linking to the branch's dashboard page; a
+  repeated event for the same commit and state sends nothing. The stable branch gets none: the
+  status is the preview's, and a new branch starts at the stable head, whose status it would
+  overwrite under the same context;
 * on GitHub (``ForgeOptions.deployments``), a preview branch that is applied with preview URLs
   is deployed to its environment ``preview/<branch>`` with the first preview URL, and marked
   ``inactive`` when its previews go (expired, capped, deleted).
@@ -65,14 +67,19 @@ class ForgeNotifier:
         if event.type != "branch":
             return
         status = self._view.branch(name)
-        if status is None or status.head is None or self._sent.get(name) == (status.head.sha, status.state):
+        if (
+            status is None
+            or status.stable
+            or status.head is None
+            or self._sent.get(name) == (status.head.sha, status.state)
+        ):
             return
         self._sent[name] = (status.head.sha, status.state)
         state, description = STATUS_OF[status.state]
         # a forge wants an absolute link: without the dashboard's public URL there is none to give
         link = dashboard_url(self._public_url, name) if self._public_url else ""
         await self._statuses.set_status(status.head.sha, state, description, link)
-        if self._deployments is None or status.stable:
+        if self._deployments is None:
             return
         if status.state is SyncState.APPLIED and status.preview_urls:
             await self._deployments.deploy(name, status.head.sha, status.preview_urls[0].url, description)
