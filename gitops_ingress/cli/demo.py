@@ -256,6 +256,14 @@ def instructions(api: str, proxy: tuple[str, int], feature: dict[str, Any], work
     )
 
 
+def serve_namespace(argv: list[str]) -> argparse.Namespace:
+    """``serve``'s arguments as its own parser reads them, defaults included: a Namespace
+    written out here went stale whenever serve gained an option (``--h2c`` did)."""
+    parser = argparse.ArgumentParser(prog="gitops-ingress")
+    serve_command.add_parser(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["serve", *argv])
+
+
 async def demo(args: argparse.Namespace, stop: asyncio.Event) -> int:
     listen = parse_address(args.listen, "--listen")
     proxy_listen = parse_address(args.proxy_listen, "--proxy-listen")
@@ -268,18 +276,22 @@ async def demo(args: argparse.Namespace, stop: asyncio.Event) -> int:
         await asyncio.to_thread(git, work, "switch", "--quiet", FEATURE)
         refs |= service_ports(work, settings)
         servers, backend_options = await start_backends(refs)
-        serve_args = argparse.Namespace(
-            repo=str(remote),
-            target="local",
-            listen=args.listen,
-            proxy_listen=args.proxy_listen,
-            proxy_admin_listen=None,
-            state_dir=str(root / "state"),
-            backend=backend_options,
-            poll_interval=5.0,
-            webhook_secret_file=None,
-            rebuild_state=False,  # a new state folder every time
-            preview_domain=None,
+        serve_args = serve_namespace(
+            [
+                "--repo",
+                str(remote),
+                "--target",
+                "local",
+                "--listen",
+                args.listen,
+                "--proxy-listen",
+                args.proxy_listen,
+                "--state-dir",
+                str(root / "state"),  # a new state folder every time
+                "--poll-interval",
+                "5",
+                *(arg for option in backend_options for arg in ("--backend", option)),
+            ]
         )
         serving = asyncio.create_task(serve_command.serve(serve_args, "", listen, proxy_listen))
         stopped = asyncio.create_task(stop.wait())

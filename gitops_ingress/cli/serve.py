@@ -65,6 +65,7 @@ from gitops_ingress.proxy.sources.inprocess import InProcessSource
 from gitops_ingress.proxy.workers import new_event_loop
 from gitops_ingress.sync import Engine, EngineOptions, LocalTarget, Store, statefile
 from gitops_ingress.web.app import create_app
+from gitops_ingress.web.forgenotify import ForgeNotifier
 from gitops_ingress.web.options import WebOptions
 from gitops_ingress.web.webhooks import ENDPOINTS
 
@@ -247,13 +248,14 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
     proxy = (
         Worker(options, source=InProcessSource(engine, backends), listeners=listeners) if options is not None else None
     )
+    dashboard = web_options(args.repo, proxy_url=_loopback_url(proxy_listen[0], proxy_port))
     app = create_app(
         engine,
         engine,
         webhook_secrets=dict.fromkeys(ENDPOINTS, secret),
         backends=backends,
         metrics=engine.metrics.registry,
-        web_options=web_options(args.repo, proxy_url=_loopback_url(proxy_listen[0], proxy_port)),
+        web_options=dashboard,
         # the embedded proxy reaches exactly the backend map; a cluster's endpoints are the
         # proxies' business, so the kubernetes target marks nothing
         endpoints=backends.serves if proxy is not None else None,
@@ -264,9 +266,12 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     leader_task: asyncio.Task[None] | None = None
+    forge_task: asyncio.Task[None] | None = None
     try:
         if lead is not None:
             leader_task = asyncio.create_task(lead())
+        if dashboard.forge.enabled:  # statuses and deployments as previews come and go
+            forge_task = asyncio.create_task(ForgeNotifier(engine, dashboard).run())
         await engine.start()
         web_task = asyncio.create_task(web.serve(sockets=[api_socket]))
         api = f"api http://{listen[0]}:{api_socket.getsockname()[1]}"
@@ -289,6 +294,9 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
             await proxy.stop()
         elif listeners is not None:
             listeners.close()
+        if forge_task is not None:
+            forge_task.cancel()
+            await asyncio.gather(forge_task, return_exceptions=True)
         await engine.stop()
         sync_log.flush()
         if leader_task is not None:

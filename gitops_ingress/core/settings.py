@@ -9,6 +9,7 @@ a Settings object after construction.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -120,7 +121,15 @@ class Settings(_Frozen):
     ingress_class: str = "gitops-ingress"
     serve_ingresses_without_class: bool = True
     poll_interval: float = 60.0
-    preview_ttl: float = 0.0
+    # Preview lifecycle (docs/previews-lifecycle.md). ``preview_ttl``: seconds a preview lives after
+    # its branch's last push (0: forever); ``preview_keep``: branch globs that never expire;
+    # ``max_previews``: live previews at most (0: no cap), the least recently pushed shelved first;
+    # ``deleted_preview_grace``: seconds a deleted branch keeps its previews (0: removed at once;
+    # this was ``preview_ttl``'s meaning before it became the idle time-to-live).
+    preview_ttl: float = Field(default=0.0, ge=0)
+    preview_keep: tuple[str, ...] = ()
+    max_previews: int = Field(default=0, ge=0)
+    deleted_preview_grace: float = Field(default=0.0, ge=0)
     # routing keys on the real host (docs/previews.md): on or off, hosts that never take one
     # (rule hosts, ``*.`` wildcards allowed), and the HMAC secret that makes keys signed tokens
     # (set it by environment variable, GITOPS_INGRESS_PREVIEW_KEY_SECRET, not in the repository)
@@ -137,6 +146,10 @@ class Settings(_Frozen):
     @property
     def stable_branch(self) -> str:
         return self.branches.stable
+
+    def preview_kept(self, branch: str) -> bool:
+        """A branch whose previews never expire (``preview_keep``)."""
+        return any(fnmatch.fnmatchcase(branch, pattern) for pattern in self.preview_keep)
 
     @classmethod
     def build(

@@ -34,7 +34,9 @@ class SyncState(str, enum.Enum):
     REFUSED = "refused"  # the head commit failed validation; the last good state keeps serving
     ERROR = "error"  # the target or the repository failed; retrying with back-off
     STANDBY = "standby"  # another replica leads and applies; this one waits (nothing to fix)
-    DELETED = "deleted"  # the branch is gone; its previews are removed (after the TTL)
+    DELETED = "deleted"  # the branch is gone; its previews are removed (after deleted_preview_grace)
+    EXPIRED = "expired"  # no push for preview_ttl: its previews are removed until the next push
+    CAPPED = "capped"  # refused by max_previews: its previews wait for room (or the next push)
 
 
 class CommitInfo(_Frozen):
@@ -85,7 +87,7 @@ class SyncRecord(_Frozen):
     environment: str = ""
     started_at: str
     duration_ms: float
-    result: str  # "applied" | "unchanged" | "refused" | "error" | "removed"
+    result: str  # "applied" | "unchanged" | "refused" | "error" | "removed" | "expired" | "capped"
     message: str = ""
     findings: tuple[Finding, ...] = ()
     files_parsed: int = 0

@@ -26,6 +26,8 @@ Why it is shaped this way:
   and stores nothing (failures.py).
 * A start never waits on the remote when there is something to serve: the stored state is
   adopted, the mirror's heads are scheduled, and the watcher fetches in the background.
+* Idle previews expire and live previews are capped (lifecycle.py): that work runs in the
+  branch's slot like a sync, marked ``EXPIRE`` or ``CAP``.
 * Every sync result (applied, refused, error) goes to ``sync_log`` as one record; ``serve``
   writes them as JSON lines with the proxy's access-log writer.
 * Push to live: the watcher says when each branch was noticed (a webhook's arrival, else the
@@ -57,6 +59,7 @@ from gitops_ingress.sync.build import BuildCache
 from gitops_ingress.sync.drift import DriftRepair
 from gitops_ingress.sync.events import EventBus
 from gitops_ingress.sync.failures import FailureMixin, Marker
+from gitops_ingress.sync.lifecycle import CAP, EXPIRE, LifecycleMixin
 from gitops_ingress.sync.metrics import SyncMetrics
 from gitops_ingress.sync.parsecache import ParseCache
 from gitops_ingress.sync.plan import plan_commit
@@ -90,7 +93,7 @@ class EngineOptions:
     preview_port: int | None = None  # the proxy's port, for preview URLs
 
 
-class Engine(StartupMixin, FailureMixin, ViewMixin):
+class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
     def __init__(
         self,
         repo: RepoSource,
@@ -124,6 +127,7 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         self._retries: dict[str, int] = {}
         self._retry_delays = (self.options.retry_initial, self.options.retry_max)
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._expiry: dict[str, asyncio.TimerHandle] = {}  # lifecycle.py: idle previews' timers
         self._access = RepoAccess(repo)
         self._executor = ThreadPoolExecutor(self.options.build_workers, thread_name_prefix="sync-build")
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="sync-store")
@@ -151,6 +155,7 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         watching. The first fetch runs in the background, unless the mirror holds no branch
         at all (a first start: nothing to serve before it)."""
         await self._adopt_stored()
+        await self._resume_lifecycle()
         await self._access.ensure()
         local = await self._access.heads()
         if local:
@@ -175,7 +180,7 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         if self._drift_task is not None:
             self._drift_task.cancel()
             await asyncio.gather(self._drift_task, return_exceptions=True)
-        for timer in self._timers.values():
+        for timer in (*self._timers.values(), *self._expiry.values()):
             timer.cancel()
         workers = list(self._workers.values())
         for task in workers:
@@ -251,6 +256,8 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
             if record is None:
                 record = self._records[name] = BranchRecord(name, name == self._settings.stable_branch)
                 self.bus.publish("branch", name, {"state": record.state.value})
+            if record.head != head:
+                record.pushed_at = time.time()  # the head's arrival: idle time counts from here
             record.head = head
             if self._syncing.get(name) == head and name not in self._wanted:
                 continue  # its sync of this very head is under way: a re-want would discard it
@@ -274,6 +281,10 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
                         await self._deleted(name)
                     elif what is REMOVE:
                         await self._remove(name)
+                    elif what is EXPIRE:
+                        await self._expire(name)
+                    elif what is CAP:
+                        await self._cap(name)
                     else:
                         self._syncing[name] = what
                         try:
@@ -365,6 +376,7 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         self.bus.publish("branch", name, {"state": plan.state.value, "commit": commit})
         if routes_changed:
             self.bus.publish("routes", name, {"version": self._book.version})
+        self._lifecycle_after_sync(name)
 
     def _log_sync(
         self,
@@ -406,11 +418,13 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
             self.bus.publish("branch", name, {"state": record.state.value})
             return
         record.deleted_at = record.deleted_at or now_iso()
-        if self._settings.preview_ttl <= 0:
+        self._cancel_expiry(name)
+        grace = self._settings.deleted_preview_grace
+        if grace <= 0:
             await self._remove(name)
             return
         record.state = SyncState.DELETED
-        record.message = f"deleted; previews removed after {self._settings.preview_ttl:g}s"
+        record.message = f"deleted; previews removed after {grace:g}s"
         record.updated_at = now_iso()
         await self._save(name, record)
         self._schedule_removal(name, record.deleted_at)
@@ -418,7 +432,7 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
 
     def _schedule_removal(self, name: str, deleted_at: str) -> None:
         elapsed = (datetime.now(UTC) - datetime.fromisoformat(deleted_at)).total_seconds()
-        self._later(max(0.0, self._settings.preview_ttl - elapsed), name, REMOVE)
+        self._later(max(0.0, self._settings.deleted_preview_grace - elapsed), name, REMOVE)
 
     async def _remove(self, name: str) -> None:
         record = self._records.get(name)
@@ -430,10 +444,12 @@ class Engine(StartupMixin, FailureMixin, ViewMixin):
         await self._in_store(self._store.delete_branch, name, history=[entry])
         del self._records[name]
         self._pushes.forget(name)
+        self._cancel_expiry(name)
         self.metrics.forget_branch(name)
         self.bus.publish("deleted", name, {"commit": record.synced})
         if routes_changed:
             self.bus.publish("routes", name, {"version": self._book.version})
+        self._make_room()
 
     # -- helpers --------------------------------------------------------------------------
 

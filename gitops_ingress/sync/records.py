@@ -38,6 +38,9 @@ def now_iso() -> str:
 
 
 UrlFor = Callable[[str], str]
+# a branch in these states needs nothing for the commit it was reconciled at: an expired or capped
+# preview comes back on a new head (or, capped, when room frees), not on every fetch
+RECONCILED = frozenset({SyncState.APPLIED, SyncState.REFUSED, SyncState.EXPIRED, SyncState.CAPPED})
 
 
 def http_url_for(port: int | None) -> UrlFor:
@@ -58,6 +61,9 @@ class BranchRecord:
     updated_at: str = ""
     deleted_at: str | None = None
     environments: dict[str, EnvironmentRow] = field(default_factory=dict)
+    # when the head arrived (epoch seconds; the preview lifecycle counts idle time from it); only
+    # in memory, taken back from the sync history at start (lifecycle.py)
+    pushed_at: float | None = None
     # the last status made and what it was made from (``status``); not part of the record's value
     _shown: tuple[tuple[object, ...], BranchStatus] | None = field(default=None, compare=False, repr=False)
 
@@ -114,7 +120,7 @@ class BranchRecord:
 
     def is_current(self, head: str) -> bool:
         """Nothing to do for ``head``: it was reconciled and the branch is not in error."""
-        return self.synced == head and self.state in (SyncState.APPLIED, SyncState.REFUSED) and not self.deleted_at
+        return self.synced == head and self.state in RECONCILED and not self.deleted_at
 
 
 def to_status(record: BranchRecord, preview_domain: str, url_for: UrlFor) -> BranchStatus:

@@ -255,13 +255,13 @@ def install_dashboard(
 ) -> None:
     """Add the dashboard, the JSON API (``/api/v1``), the event stream and the preview endpoints.
 
-    ``forge`` defaults to a GitHub client when ``options.forge`` has a repository and a token;
+    ``forge`` defaults to a GitHub client when ``options.forge`` is GitHub with a repository and a token;
     ``endpoints`` says which Services the proxy can reach (unknown, so nothing marked, without)."""
     options = options or WebOptions()
     access = Access(options)
     templates = templates_for(options)
-    if forge is None and options.forge.enabled:
-        forge = GitHubClient(options.forge)
+    if forge is None and options.forge.enabled and options.forge.kind == "github":
+        forge = GitHubClient(options.forge)  # PR comments: GitHub's (other forges get statuses, forgenotify.py)
     app.add_middleware(SecurityHeaders)
     app.include_router(api_router(view, access, options.page_size))
     app.include_router(previews_router(view, access, options, forge))

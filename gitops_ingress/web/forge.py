@@ -9,7 +9,9 @@ Publishing: a preview summary is posted to a pull request as one comment that is
 push (found again by a hidden marker) rather than a new comment per push, and the head commit gets
 a status whose link opens the branch's dashboard page. GitHub's REST API is spoken with httpx at a
 configurable base URL (GitHub Enterprise, or a local stand-in in tests); transport and HTTP errors
-become ``ForgeError`` at this boundary.
+become ``ForgeError`` at this boundary (``forge_request``, which the GitLab and Gitea clients of
+forgestatus.py share). On GitHub each preview branch is also a deployment (an environment
+``preview/<branch>`` with the preview URL), marked ``inactive`` when the preview goes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ _SCP_LIKE = re.compile(r"^(?:[\w.-]+@)?([\w.-]+):(?!//)(.+)$")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
 STATUS_STATES = ("error", "failure", "pending", "success")
+DEPLOYMENT_ENVIRONMENT = "preview/{branch}"
 
 
 class ForgeError(GitopsIngressError):
@@ -138,6 +141,43 @@ class GitHubClient:
         async with self._client() as client:
             await self._send(client, "POST", f"/statuses/{sha}", payload)
 
+    async def deploy(self, branch: str, sha: str, environment_url: str, description: str) -> int:
+        """A deployment of ``sha`` to the branch's transient environment, marked ``success`` with
+        the preview URL (GitHub marks the environment's older deployments inactive); its id."""
+        if not _SHA.match(sha):
+            raise ForgeError(f"deployment: bad commit {sha!r}")
+        payload: dict[str, Any] = {
+            "ref": sha,
+            "environment": DEPLOYMENT_ENVIRONMENT.format(branch=branch),
+            "description": description[:140],
+            "auto_merge": False,  # a preview deploys the commit as it is
+            "required_contexts": [],  # and does not wait for the checks our own status is one of
+            "transient_environment": True,
+            "production_environment": False,
+        }
+        async with self._client() as client:
+            created = await self._send(client, "POST", "/deployments", payload)
+            if not isinstance(created, dict) or not isinstance(created.get("id"), int):
+                raise ForgeError("GitHub API: the deployment answer has no id")
+            status = {"state": "success", "environment_url": environment_url, "description": description[:140]}
+            await self._send(client, "POST", f"/deployments/{created['id']}/statuses", status)
+        return int(created["id"])
+
+    async def deactivate(self, branch: str, description: str) -> int | None:
+        """Mark the branch environment's newest deployment ``inactive`` (the preview went); its
+        id, or None when the environment has none."""
+        environment = DEPLOYMENT_ENVIRONMENT.format(branch=branch)
+        async with self._client() as client:
+            found = await self._send(client, "GET", "/deployments", params={"environment": environment, "per_page": 1})
+            if not isinstance(found, list):
+                raise ForgeError("GitHub API: deployment list was not a list")
+            if not found:
+                return None
+            newest = int(found[0]["id"])
+            status = {"state": "inactive", "description": description[:140]}
+            await self._send(client, "POST", f"/deployments/{newest}/statuses", status)
+        return newest
+
     async def _find_comment(self, client: httpx.AsyncClient, pull_request: int) -> int | None:
         for page in range(1, MAX_COMMENT_PAGES + 1):
             comments = await self._send(
@@ -160,14 +200,27 @@ class GitHubClient:
         payload: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
     ) -> Any:
-        try:
-            response = await client.request(method, path, json=payload, params=params)
-        except httpx.HTTPError as exc:
-            raise ForgeError(f"GitHub API {method} {path}: {type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 400:
-            reason = response.text[:200].replace("\n", " ")
-            raise ForgeError(f"GitHub API {method} {path}: HTTP {response.status_code}: {reason}")
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ForgeError(f"GitHub API {method} {path}: answer is not JSON") from exc
+        return await forge_request(client, "GitHub", method, path, payload, params)
+
+
+async def forge_request(
+    client: httpx.AsyncClient,
+    forge: str,
+    method: str,
+    path: str,
+    payload: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+) -> Any:
+    """One JSON request to a forge's API; transport and HTTP errors become ``ForgeError`` (with
+    the answer's first 200 characters, never the request's headers)."""
+    try:
+        response = await client.request(method, path, json=payload, params=params)
+    except httpx.HTTPError as exc:
+        raise ForgeError(f"{forge} API {method} {path}: {type(exc).__name__}: {exc}") from exc
+    if response.status_code >= 400:
+        reason = response.text[:200].replace("\n", " ")
+        raise ForgeError(f"{forge} API {method} {path}: HTTP {response.status_code}: {reason}")
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise ForgeError(f"{forge} API {method} {path}: answer is not JSON") from exc

@@ -17,17 +17,30 @@ from gitops_ingress.core.errors import ConfigError
 
 ENV_PREFIX = "GITOPS_INGRESS_WEB_"
 GITHUB_API = "https://api.github.com"
+# the API base each forge kind has without GITOPS_INGRESS_WEB_FORGE_API_URL (Gitea and Forgejo
+# run on your own host, so they have none)
+DEFAULT_API = {"github": GITHUB_API, "gitlab": "https://gitlab.com/api/v4", "gitea": ""}
+FORGE_KINDS = {"github": "github", "gitlab": "gitlab", "gitea": "gitea", "forgejo": "gitea"}
 
 
 @dataclass(frozen=True, slots=True)
 class ForgeOptions:
-    """Where PR comments and commit statuses are posted (the GitHub REST API or a stand-in)."""
+    """Where PR comments, commit statuses and (GitHub) deployments are posted: a forge's REST API
+    or a stand-in. ``kind``: github, gitlab or gitea (Forgejo speaks Gitea's API)."""
 
     api_url: str = GITHUB_API
-    repository: str = ""  # "owner/name"
+    repository: str = ""  # GitHub and Gitea "owner/name"; GitLab "group/project" or its numeric id
     token: str = ""
     status_context: str = "gitops-ingress/preview"
     timeout: float = 10.0
+    kind: str = "github"
+    deployments: bool = True  # GitHub: a deployment per preview branch, inactive when it goes
+
+    def __post_init__(self) -> None:
+        if self.kind not in DEFAULT_API:
+            raise ConfigError(f"forge kind {self.kind!r}: expected one of github, gitlab, gitea")
+        if self.enabled and not self.api_url:
+            raise ConfigError(f"a {self.kind} forge needs its API URL ({ENV_PREFIX}FORGE_API_URL)")
 
     @property
     def enabled(self) -> bool:
@@ -80,7 +93,9 @@ class WebOptions:
     def from_environ(cls, environ: Mapping[str, str], **overrides: object) -> WebOptions:
         """``GITOPS_INGRESS_WEB_TOKEN``, ``_BASIC_USER``, ``_BASIC_PASSWORD``, ``_REPO_URL``,
         ``_PUBLIC_URL``, ``_ANONYMOUS_READ`` (true/false), ``_GITHUB_API_URL``,
-        ``_GITHUB_REPOSITORY``, ``_GITHUB_TOKEN``, ``_ALLOWED_HOSTS`` (comma-separated); keyword
+        ``_GITHUB_REPOSITORY``, ``_GITHUB_TOKEN``, ``_ALLOWED_HOSTS`` (comma-separated), the forge
+        (``_FORGE``: github, gitlab, gitea or forgejo; ``_FORGE_API_URL``, ``_FORGE_REPOSITORY``,
+        ``_FORGE_TOKEN``, which win over the ``_GITHUB_*`` ones; ``_FORGE_DEPLOYMENTS``); keyword
         overrides win."""
 
         def get(name: str) -> str:
@@ -89,10 +104,19 @@ class WebOptions:
         anonymous = get("ANONYMOUS_READ").lower()
         if anonymous not in ("", "true", "false", "1", "0"):
             raise ConfigError(f"{ENV_PREFIX}ANONYMOUS_READ={anonymous!r}: expected true or false")
+        kind = FORGE_KINDS.get(get("FORGE").lower() or "github")
+        if kind is None:
+            raise ConfigError(f"{ENV_PREFIX}FORGE={get('FORGE')!r}: expected github, gitlab, gitea or forgejo")
+        deployments = get("FORGE_DEPLOYMENTS").lower()
+        if deployments not in ("", "true", "false", "1", "0"):
+            raise ConfigError(f"{ENV_PREFIX}FORGE_DEPLOYMENTS={deployments!r}: expected true or false")
+        github = kind == "github"  # the GITHUB_* spellings name GitHub's only
         forge = ForgeOptions(
-            api_url=get("GITHUB_API_URL") or GITHUB_API,
-            repository=get("GITHUB_REPOSITORY"),
-            token=get("GITHUB_TOKEN"),
+            api_url=get("FORGE_API_URL") or (get("GITHUB_API_URL") if github else "") or DEFAULT_API[kind],
+            repository=get("FORGE_REPOSITORY") or (get("GITHUB_REPOSITORY") if github else ""),
+            token=get("FORGE_TOKEN") or (get("GITHUB_TOKEN") if github else ""),
+            kind=kind,
+            deployments=deployments not in ("false", "0"),
         )
         values: dict[str, object] = {
             "bearer_token": get("TOKEN"),

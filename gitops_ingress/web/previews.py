@@ -30,16 +30,8 @@ from gitops_ingress.core.status import (
 from gitops_ingress.web.api import PREFIX, BranchParam, branch_or_404, branch_path
 from gitops_ingress.web.auth import Access
 from gitops_ingress.web.forge import ForgeError, GitHubClient
+from gitops_ingress.web.forgestatus import STATUS_OF
 from gitops_ingress.web.options import WebOptions
-
-_STATUS_OF = {
-    SyncState.APPLIED: ("success", "routes applied; previews are live"),
-    SyncState.PENDING: ("pending", "waiting to be reconciled"),
-    SyncState.REFUSED: ("failure", "refused: validation found errors"),
-    SyncState.ERROR: ("error", "the control plane could not apply it"),
-    SyncState.STANDBY: ("pending", "waiting for the leading replica to apply it"),
-    SyncState.DELETED: ("error", "the branch was deleted"),
-}
 
 
 class PreviewsOut(BaseModel):
@@ -182,7 +174,7 @@ def previews_router(
             raise HTTPException(409, "publishing is not configured (forge repository and token)")
         if status.head is None:
             raise HTTPException(409, f"branch {status.name!r} has no head commit yet")
-        state, description = _STATUS_OF[status.state]
+        state, description = STATUS_OF[status.state]
         try:
             comment = await forge.upsert_comment(request.pullRequest, summary(status))
             await forge.set_status(status.head.sha, state, description, dashboard_url(options.public_url, status.name))

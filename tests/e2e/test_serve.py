@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,15 +37,22 @@ class ServeProcess(Child):
     """One ``gitops-ingress serve`` child, with an HTTP client for its API and its proxy."""
 
     def __init__(
-        self, tmp_path: Path, repo: str, backends: dict[str, str], *extra: str, cwd: Path | None = None
+        self,
+        tmp_path: Path,
+        repo: str,
+        backends: dict[str, str],
+        *extra: str,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
-        """``cwd``: the checkout whose ``gitops_ingress`` runs (bench/scale.py's peer); this one by default."""
+        """``cwd``: the checkout whose ``gitops_ingress`` runs (bench/scale.py's peer); this one by
+        default. ``env``: the child's environment (this process's by default)."""
         secret_file = tmp_path / "webhook-secret"
         secret_file.write_text(SECRET + "\n")
         args = serve_args(tmp_path, repo, "--webhook-secret-file", str(secret_file), *extra)
         for key, url in backends.items():
             args += ["--backend", f"{key}={url}"]
-        super().__init__(args, _READY, wait=WAIT, cwd=cwd)
+        super().__init__(args, _READY, wait=WAIT, cwd=cwd, env=env)
         self.api, self.proxy = self.groups
         self.http = httpx.Client(timeout=WAIT)
 

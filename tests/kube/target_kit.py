@@ -83,11 +83,15 @@ def labels(obj: Any) -> Mapping[str, str]:
     return obj.metadata.labels or {}
 
 
-def shop_remote(tmp_path: Path, *branches: str) -> tuple[Remote, WorkTree]:
-    """A bare remote whose ``main`` (and each of ``branches``) holds the shop Ingress to ``web``."""
+def shop_remote(tmp_path: Path, *branches: str, settings: str | None = None) -> tuple[Remote, WorkTree]:
+    """A bare remote whose ``main`` (and each of ``branches``) holds the shop Ingress to ``web``
+    (and ``settings`` as its ``gitops-ingress.yaml``, when given)."""
     remote = make_remote(tmp_path)
     work = remote.clone()
-    work.write({"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web"))})
+    files = {"environments/production/shop.yaml": to_yaml(ingress("shop", "shop.example.com", "web"))}
+    if settings is not None:
+        files["gitops-ingress.yaml"] = settings
+    work.write(files)
     work.commit("stable")
     work.push("main")
     for branch in branches:

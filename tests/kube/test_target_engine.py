@@ -19,7 +19,7 @@ FEATURE_NS = preview_namespace("{namespace}-{branch}", "shop", "feature")
 
 
 def test_faults_back_off_keep_the_last_state_and_say_so(stand_in: StandIn, tmp_path: Path) -> None:
-    settings = Settings.build(None, {}, {"preview_ttl": 0.2})
+    settings = Settings.build(None, {}, {"deleted_preview_grace": 0.2})
     remote, work = shop_remote(tmp_path, "feature")
     read = Reader(stand_in)
     backend = read.backend

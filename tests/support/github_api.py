@@ -1,10 +1,13 @@
 """A local stand-in for the parts of the GitHub REST API that PR previews use.
 
-Real HTTP on 127.0.0.1 (a ThreadingHTTPServer in a thread), so the client under test goes through
+Real HTTP on 127.0.0.1 (the server of forge_api.py), so the client under test goes through
 httpx, sockets, headers and JSON exactly as against api.github.com. It records every request and
 keeps state like GitHub does: issue comments per pull request (listed with ``per_page``/``page``,
-created with POST, edited with PATCH on ``/issues/comments/{id}``) and commit statuses. A wrong
-token gets 401, an unknown repository 404; ``fail_with`` makes every answer an error.
+created with POST, edited with PATCH on ``/issues/comments/{id}``), commit statuses, and
+deployments (``POST /deployments`` needs ``ref``; ``GET /deployments?environment=`` lists the
+newest first; ``POST /deployments/{id}/statuses`` needs a deployment state, ``inactive`` among
+them). A wrong token (``Authorization: Bearer``) gets 401, an unknown repository 404;
+``fail_with`` makes every answer an error.
 
     with GitHubStandIn(token="t0k", repository="acme/routes") as api:
         ForgeOptions(api_url=api.url, repository="acme/routes", token="t0k")
@@ -12,72 +15,35 @@ token gets 401, an unknown repository 404; ``fail_with`` makes every answer an e
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from typing import Any
+
+from tests.support.forge_api import Answer, ForgeStandIn, Recorded
+
+__all__ = ["GitHubStandIn", "Recorded"]
 
 _COMMENTS = re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$")
 _COMMENT = re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$")
 _STATUSES = re.compile(r"^/repos/([^/]+/[^/]+)/statuses/([0-9a-f]{7,64})$")
+_DEPLOYMENTS = re.compile(r"^/repos/([^/]+/[^/]+)/deployments$")
+_DEPLOYMENT_STATUSES = re.compile(r"^/repos/([^/]+/[^/]+)/deployments/(\d+)/statuses$")
+DEPLOYMENT_STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
 
 
 @dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-@dataclass
-class GitHubStandIn:
-    token: str = "test-token"
+class GitHubStandIn(ForgeStandIn):
     repository: str = "acme/routes"
-    fail_with: int | None = None
-    requests: list[Recorded] = field(default_factory=list)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
-    statuses: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    deployments: list[dict[str, Any]] = field(default_factory=list)  # oldest first
+    deployment_statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     _next_id: int = 1000
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
 
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("start the stand-in first (use it as a context manager)")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def authorized(self, headers: dict[str, str]) -> bool:
+        return headers.get("authorization") == f"Bearer {self.token}"
 
-    def __enter__(self) -> Self:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, name="github-stand-in", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
-        with self._lock:
-            parts = urlsplit(raw_path)
-            self.requests.append(Recorded(method, parts.path, headers, body))
-            if self.fail_with is not None:
-                return self.fail_with, {"message": "stand-in told to fail"}
-            if headers.get("authorization") != f"Bearer {self.token}":
-                return 401, {"message": "Bad credentials"}
-            return self._route(method, parts.path, parse_qs(parts.query), body)
-
-    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
-        for pattern in (_COMMENTS, _COMMENT, _STATUSES):
+    def route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Answer:
+        for pattern in (_COMMENTS, _COMMENT, _STATUSES, _DEPLOYMENTS, _DEPLOYMENT_STATUSES):
             found = pattern.match(path)
             if found and found.group(1) != self.repository:
                 return 404, {"message": "Not Found"}
@@ -104,32 +70,30 @@ class GitHubStandIn:
                         return 200, comment
             return 404, {"message": "Not Found"}
         if (found := _STATUSES.match(path)) and method == "POST":
-            if body.get("state") not in ("error", "failure", "pending", "success"):
+            return self._status(found.group(2), body, ("error", "failure", "pending", "success"), 422)
+        if _DEPLOYMENTS.match(path):
+            return self._deployments(method, query, body)
+        if (found := _DEPLOYMENT_STATUSES.match(path)) and method == "POST":
+            number = int(found.group(2))
+            if not any(d["id"] == number for d in self.deployments):
+                return 404, {"message": "Not Found"}
+            if not isinstance(body, dict) or body.get("state") not in DEPLOYMENT_STATES:
                 return 422, {"message": "Validation Failed"}
-            self.statuses.setdefault(found.group(2), []).append(body)
-            return 201, {"id": 1, **body}
+            self.deployment_statuses.setdefault(number, []).append(body)
+            return 201, {"id": len(self.deployment_statuses[number]), **body}
         return 404, {"message": "Not Found"}
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        stand_in = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _serve(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else None
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                status, answer = stand_in.handle(self.command, self.path, headers, body)
-                data = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PATCH = _serve
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        return Handler
+    def _deployments(self, method: str, query: dict[str, list[str]], body: Any) -> Answer:
+        if method == "GET":
+            environment = query.get("environment", [None])[0]
+            per_page = int(query.get("per_page", ["30"])[0])
+            found = [d for d in reversed(self.deployments) if environment in (None, d["environment"])]
+            return 200, found[:per_page]
+        if method != "POST":
+            return 404, {"message": "Not Found"}
+        if not isinstance(body, dict) or not isinstance(body.get("ref"), str) or not body["ref"]:
+            return 422, {"message": "Validation Failed: ref is required"}
+        self._next_id += 1
+        deployment = {"id": self._next_id, **body, "environment": body.get("environment") or "production"}
+        self.deployments.append(deployment)
+        return 201, deployment

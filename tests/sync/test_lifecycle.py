@@ -75,7 +75,7 @@ async def test_deleted_branch_loses_previews_at_once(tmp_path: Path) -> None:
 
 async def test_deleted_branch_keeps_previews_for_the_ttl(tmp_path: Path) -> None:
     remote, work = seed(tmp_path, branch="feature/ttl")
-    settings = Settings(preview_ttl=0.5)
+    settings = Settings(deleted_preview_grace=0.5)
     async with running(tmp_path, remote, settings) as h:
         host = preview("feature/ttl", "shop.example.com")
         work.delete_remote_branch("feature/ttl")
@@ -89,7 +89,7 @@ async def test_deleted_branch_keeps_previews_for_the_ttl(tmp_path: Path) -> None
 
 async def test_branch_that_comes_back_within_the_ttl_is_kept(tmp_path: Path) -> None:
     remote, work = seed(tmp_path, branch="feature/back")
-    async with running(tmp_path, remote, Settings(preview_ttl=3600)) as h:
+    async with running(tmp_path, remote, Settings(deleted_preview_grace=3600)) as h:
         work.delete_remote_branch("feature/back")
         await h.refresh(None)
         assert h.engine.branch("feature/back").state is SyncState.DELETED  # type: ignore[union-attr]
