@@ -7,6 +7,10 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
   (308 to the annotated host), ``app-root`` (302 for ``/``), ``temporal-redirect`` /
   ``permanent-redirect`` (their codes), then HTTPS enforcement (308; ``force-ssl-redirect`` even
   for a host without TLS, ``ssl-redirect: "false"`` opts out of the default, decide.py);
+* ``cors``: ``enable-cors``: an OPTIONS request from an allowed origin is a preflight the proxy
+  answers itself (204 with the CORS lines, as ingress-nginx's ``return 204``, before any access
+  check); any other request from an allowed origin gets the lines added to the upstream's head
+  (``Exchange.response_lines``);
 * ``refused``: 403 for a client address the route's allow/deny ranges exclude;
 * ``to_canary``: whether a route's canary takes this request: header, then cookie, then weight,
   drawn from the server's own ``random.Random`` (seeded by ``ProxySettings.canary_seed``);
@@ -74,6 +78,21 @@ def _cookie(header: bytes, name: bytes) -> bytes | None:
         key, _, value = pair.strip().partition(b"=")
         if key.lower() == name:  # nginx compares cookie names case-insensitively
             return value
+    return None
+
+
+def cors(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
+    """The preflight answer, or None with the CORS lines kept for the upstream's answer."""
+    policy = effects.cors
+    if policy is None:
+        return None
+    lines = policy.lines_for(_header(ex.head.headers, b"origin"))
+    if not lines:
+        return None
+    if ex.head.method == b"OPTIONS":
+        close = not ex.reusable()
+        return pages.response(204, b"", close=close, extra=lines), close
+    ex.response_lines = lines
     return None
 
 

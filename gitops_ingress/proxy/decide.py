@@ -336,7 +336,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         cut = target.find(b"?")
         target = ex.target = normal if cut < 0 else normal + target[cut:]
     if effects is not None:
-        local = annotated.answer(ex, effects, raw_host, target, ctx.listener.scheme)
+        local = annotated.answer(ex, effects, raw_host, target, ctx.listener.scheme) or annotated.cors(ex, effects)
         if local is not None:
             return local
     if ctx.tls_redirect_hosts is not None and (effects is None or effects.ssl_redirect is not False):

@@ -94,6 +94,7 @@ class Exchange:
         "pending",
         "preview_lines",
         "request_id",
+        "response_lines",
         "response_started",
         "sent",
         "started",
@@ -144,6 +145,7 @@ class Exchange:
         self.sent = False
         self.out: list[bytes] = []  # response bytes gathered during one upstream read
         self.trailers: list[tuple[bytes, bytes]] | None = None  # from the upstream, after the body
+        self.response_lines = b""  # header lines an annotation adds to the upstream's answer (CORS)
 
     # --- start: decide where the request goes ---
     def start(self, now: float) -> None:
@@ -274,7 +276,8 @@ class Exchange:
                 self.tunnel_buf.clear()
             return
         close = not (self.head.keep_alive and not self.ctx.state.shutting_down) or self.head.upgrade is not None
-        if head.length_head and body_allowed and not close and self.head.http11:
+        added = self.response_lines
+        if head.length_head and body_allowed and not close and self.head.http11 and not added:
             self.mode = _LENGTH  # the usual case, its client head built once (ResponseHead)
             self.close_after = False
             self.out.append(head.length_head)
@@ -298,7 +301,13 @@ class Exchange:
         date = b"" if head.has_date else self.ctx.state.date.line()
         self.out.append(
             head.client_head(
-                status, length=length, chunked=chunked, close=close, keep_alive_10=http10_keep_alive, date=date
+                status,
+                length=length,
+                chunked=chunked,
+                close=close,
+                keep_alive_10=http10_keep_alive,
+                date=date,
+                added=added,
             )
         )
 

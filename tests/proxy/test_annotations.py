@@ -185,3 +185,78 @@ def test_source_ranges_judge_the_client_a_trusted_proxy_names(serve) -> None:
     assert get(port, "ipallow.foo.com", "/", b"X-Forwarded-For: 198.51.100.1, 192.0.2.7\r\n").status == 200
     assert get(port, "ipallow.foo.com", "/", b"X-Forwarded-For: 198.51.100.1\r\n").status == 403
     assert get(port, "ipallow.foo.com", "/").status == 403  # the proxy itself is not in the range
+
+
+def preflight(port: int, host: str, origin: str):
+    (response,) = exchange(
+        port,
+        f"OPTIONS /cors HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\n"
+        "Access-Control-Request-Method: POST\r\n\r\n".encode(),
+    )
+    return response
+
+
+def test_enable_cors_answers_the_preflight_with_the_defaults(serve) -> None:
+    """e2e cors.go "should enable cors": OPTIONS gets 204 and ingress-nginx's default lines."""
+    port, _ = serve(ingress(host="cors.foo.com", annotations={P + "enable-cors": "true"}))
+    response = preflight(port, "cors.foo.com", "https://any.example")
+    assert response.status == 204
+    assert response.header("access-control-allow-origin") == "*"
+    assert response.header("access-control-allow-methods") == "GET, PUT, POST, DELETE, PATCH, OPTIONS"
+    assert response.header("access-control-allow-headers") == (
+        "DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization"
+    )
+    assert response.header("access-control-max-age") == "1728000"
+    assert response.header("access-control-allow-credentials") == "true"
+    plain = get(port, "cors.foo.com", "/")
+    assert upstream_saw(plain)["path"] == "/"  # the upstream answers, the proxy adds the lines
+    assert plain.header("access-control-allow-origin") == "*"
+
+
+def test_cors_settings_reach_the_preflight_and_the_response(serve) -> None:
+    """e2e cors.go: methods, headers, expose headers, max age and no credentials."""
+    annotations = {
+        "enable-cors": "true",
+        "cors-allow-methods": "POST, GET",
+        "cors-allow-headers": "X-CustomHeader, Keep-Alive",
+        "cors-expose-headers": "X-CustomResponseHeader, X-E2E",
+        "cors-allow-credentials": "false",
+        "cors-max-age": "200",
+    }
+    port, _ = serve(ingress(host="cors.foo.com", annotations={P + k: v for k, v in annotations.items()}))
+    response = preflight(port, "cors.foo.com", "https://any.example")
+    assert response.header("access-control-allow-methods") == "POST, GET"
+    assert response.header("access-control-allow-headers") == "X-CustomHeader, Keep-Alive"
+    assert response.header("access-control-expose-headers") == "X-CustomResponseHeader, X-E2E"
+    assert response.header("access-control-max-age") == "200"
+    assert response.header("access-control-allow-credentials") is None
+    assert get(port, "cors.foo.com", "/").header("access-control-expose-headers") == "X-CustomResponseHeader, X-E2E"
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("https://origin.cors.com:8080", True),
+        ("http://origin.cors.com", False),  # another scheme
+        ("https://sub.wild.cors.com", True),
+        ("https://SUB.Wild.cors.com", True),  # nginx's ~*: case-insensitive
+        ("https://a.b.wild.cors.com", False),  # * is one label
+        ("https://wild.cors.com", False),
+        ("https://evil.com/https://origin.cors.com:8080", False),
+    ],
+)
+def test_cors_allow_origin_lists_and_wildcard_subdomains(serve, origin, allowed) -> None:
+    """e2e cors.go "should allow origin for cors" / "should not allow origin" / wildcard origins."""
+    origins = "https://origin.cors.com:8080, https://*.wild.cors.com"
+    annotations = {P + "enable-cors": "true", P + "cors-allow-origin": origins}
+    port, _ = serve(ingress(host="cors.foo.com", annotations=annotations))
+    response = preflight(port, "cors.foo.com", origin)
+    plain = get(port, "cors.foo.com", "/", f"Origin: {origin}\r\n".encode())
+    if allowed:
+        assert (response.status, response.header("access-control-allow-origin")) == (204, origin)
+        assert plain.header("access-control-allow-origin") == origin
+    else:  # not a preflight for us: the upstream answers the OPTIONS, nothing is added
+        assert upstream_saw(response)["method"] == "OPTIONS"
+        assert response.header("access-control-allow-origin") is None
+        assert plain.header("access-control-allow-origin") is None
+    assert get(port, "cors.foo.com", "/").header("access-control-allow-origin") is None  # no Origin

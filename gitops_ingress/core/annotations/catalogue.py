@@ -59,14 +59,7 @@ _REASONS: dict[str, str] = {
     "auth-keepalive-timeout": _NGINX_ONLY,
     "enable-global-auth": "there is no global auth",
     "satisfy": "only one access check per route exists",
-    # headers and CORS
-    "enable-cors": _PLANNED,
-    "cors-allow-origin": _PLANNED,
-    "cors-allow-methods": _PLANNED,
-    "cors-allow-headers": _PLANNED,
-    "cors-expose-headers": _PLANNED,
-    "cors-allow-credentials": _PLANNED,
-    "cors-max-age": _PLANNED,
+    # headers
     "custom-headers": "a ConfigMap reference; not supported",
     "connection-proxy-header": _NGINX_ONLY,
     # backends
