@@ -12,6 +12,8 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
   check); any other request from an allowed origin gets the lines added to the upstream's head
   (``Exchange.response_lines``);
 * ``refused``: 403 for a client address the route's allow/deny ranges exclude;
+* ``limit_body``: ``proxy-body-size``: 413 when the Content-Length passes it, else the
+  allowance the Exchange counts a chunked (or any) body down against, 413 when it runs out;
 * ``to_canary``: whether a route's canary takes this request: header, then cookie, then weight,
   drawn from the server's own ``random.Random`` (seeded by ``ProxySettings.canary_seed``);
 * ``adjust``: what the upstream is sent: the ``rewrite-target`` path (the query kept, as nginx
@@ -110,6 +112,19 @@ def refused(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
         return None
     close = not ex.reusable()
     return pages.error(403, "the client address is not allowed here", close), close
+
+
+def limit_body(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
+    """413 for a declared body larger than the route takes; otherwise the Exchange counts."""
+    limit = effects.body_limit
+    if limit is None or not ex.head.has_body:
+        return None
+    declared = ex.head.content_length
+    allowance = limit - sum(map(len, ex.pending))  # what came before the route was known
+    if (declared is not None and declared > limit) or allowance < 0:
+        return pages.error(413, f"request body larger than {limit} bytes"), True
+    ex.body_allowance = allowance
+    return None
 
 
 def to_canary(ex: Exchange, canary: Canary, draws: random.Random) -> bool:

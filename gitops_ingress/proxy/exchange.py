@@ -73,6 +73,7 @@ class ClientSide(Protocol):
 
 class Exchange:
     __slots__ = (
+        "body_allowance",
         "body_done",
         "branch",
         "close_after",
@@ -146,6 +147,7 @@ class Exchange:
         self.out: list[bytes] = []  # response bytes gathered during one upstream read
         self.trailers: list[tuple[bytes, bytes]] | None = None  # from the upstream, after the body
         self.response_lines = b""  # header lines an annotation adds to the upstream's answer (CORS)
+        self.body_allowance = -1  # body bytes the route still takes (proxy-body-size); -1: no limit
 
     # --- start: decide where the request goes ---
     def start(self, now: float) -> None:
@@ -217,6 +219,11 @@ class Exchange:
     def client_body(self, data: bytes) -> None:
         if self.finished:
             return
+        if self.body_allowance >= 0:  # a route's proxy-body-size (proxy/annotated.py)
+            self.body_allowance -= len(data)
+            if self.body_allowance < 0:
+                self.refuse(pages.error(413, "request body larger than the route allows"))
+                return
         if self.upstream is not None:
             self.upstream.write_body(data)
         else:

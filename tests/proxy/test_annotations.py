@@ -260,3 +260,26 @@ def test_cors_allow_origin_lists_and_wildcard_subdomains(serve, origin, allowed)
         assert response.header("access-control-allow-origin") is None
         assert plain.header("access-control-allow-origin") is None
     assert get(port, "cors.foo.com", "/").header("access-control-allow-origin") is None  # no Origin
+
+
+def post(port: int, host: str, body: bytes, *, chunked: bool = False):
+    if chunked:  # in two chunks, the second one passing the limit
+        half = len(body) // 2
+        framing = b"Transfer-Encoding: chunked\r\n\r\n"
+        payload = b"%x\r\n%b\r\n%x\r\n%b\r\n0\r\n\r\n" % (half, body[:half], len(body) - half, body[half:])
+    else:
+        framing, payload = b"Content-Length: %d\r\n\r\n" % len(body), body
+    (response,) = exchange(port, f"POST /upload HTTP/1.1\r\nHost: {host}\r\n".encode() + framing + payload)
+    return response
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_proxy_body_size_refuses_a_larger_body_with_413(serve, chunked) -> None:
+    """e2e proxy.go "should set client_max_body_size": a body over the size gets 413, one at it passes."""
+    limited = ingress("limited", host="body.foo.com", path="/upload", annotations={P + "proxy-body-size": "1k"})
+    unlimited = ingress("unlimited", host="free.foo.com", path="/upload", annotations={P + "proxy-body-size": "0"})
+    port, _ = serve(limited, unlimited)
+    assert upstream_saw(post(port, "body.foo.com", b"x" * 1024, chunked=chunked))["body_len"] == 1024
+    response = post(port, "body.foo.com", b"x" * 1025, chunked=chunked)
+    assert (response.status, response.header("connection")) == (413, "close")
+    assert upstream_saw(post(port, "free.foo.com", b"x" * 100_000, chunked=chunked))["body_len"] == 100_000

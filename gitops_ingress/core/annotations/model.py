@@ -232,6 +232,7 @@ class RouteEffects:
     canary: Canary | None = None  # set on the main route only (routing/compile.py)
     allow_ranges: tuple[str, ...] = ()  # whitelist/allowlist-source-range: only these clients
     deny_ranges: tuple[str, ...] = ()  # denylist-source-range: never these clients
+    body_limit: int | None = None  # proxy-body-size in bytes; None: no route limit
     cors: Cors | None = None  # enable-cors: preflights answered, headers added (proxy/annotated.py)
     _networks: tuple[tuple[Network, ...], tuple[Network, ...]] = field(
         default=((), ()), init=False, repr=False, compare=False, hash=False
@@ -322,4 +323,5 @@ _FIELDS = (
     "www_redirect",
     "allow_ranges",
     "deny_ranges",
+    "body_limit",
 )

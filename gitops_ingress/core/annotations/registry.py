@@ -1,6 +1,6 @@
 """The registry: the one place that knows every ``nginx.ingress.kubernetes.io/*`` key.
 
-Each family module (routing, redirects, canary, access, cors, backends, refused, catalogue) lists its specs; this module
+Each family module (routing, redirects, canary, access, cors, limits, backends, refused, catalogue) lists its specs; this module
 puts them in one table, answers ``lookup`` for any key (by name, then by the refused patterns,
 then "unknown"), and compiles an Ingress's honoured annotations into ``RouteEffects``. Adding an
 annotation is one spec in its family's module plus its effect in ``effects_of``.
@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from gitops_ingress.core.annotations import access, backends, canary, catalogue, cors, redirects, refused, routing
+from gitops_ingress.core.annotations import (
+    access,
+    backends,
+    canary,
+    catalogue,
+    cors,
+    limits,
+    redirects,
+    refused,
+    routing,
+)
 from gitops_ingress.core.annotations.model import (
     PREFIX,
     AnnotationSpec,
@@ -25,6 +35,7 @@ _FAMILIES = (
     canary.SPECS,
     access.SPECS,
     cors.SPECS,
+    limits.SPECS,
     backends.SPECS,
     catalogue.SPECS,
 )
@@ -115,6 +126,7 @@ def effects_of(annotations: Mapping[str, str]) -> RouteEffects | None:
         allow_ranges=_names(values, "allowlist-source-range", "whitelist-source-range"),
         deny_ranges=_names(values, "denylist-source-range"),
         cors=cors.policy(values),
+        body_limit=limits.body_limit(values),
     )
     return None if effects == NO_EFFECTS else effects
 
