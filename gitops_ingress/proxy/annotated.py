@@ -14,6 +14,8 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
 * ``refused``: 403 for a client address the route's allow/deny ranges exclude;
 * ``limit_body``: ``proxy-body-size``: 413 when the Content-Length passes it, else the
   allowance the Exchange counts a chunked (or any) body down against, 413 when it runs out;
+* ``set_timeouts``: ``proxy-connect-timeout`` / ``proxy-read-timeout``: the (connect, read) seconds the
+  Exchange hands the pool and the upstream for this request (None: the proxy's own, no cost);
 * ``to_canary``: whether a route's canary takes this request: header, then cookie, then weight,
   drawn from the server's own ``random.Random`` (seeded by ``ProxySettings.canary_seed``);
 * ``adjust``: what the upstream is sent: the ``rewrite-target`` path (the query kept, as nginx
@@ -125,6 +127,15 @@ def limit_body(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
         return pages.error(413, f"request body larger than {limit} bytes"), True
     ex.body_allowance = allowance
     return None
+
+
+def set_timeouts(ex: Exchange, effects: RouteEffects) -> None:
+    if effects.connect_timeout or effects.read_timeout:
+        settings = ex.ctx.settings
+        ex.timeouts = (
+            float(effects.connect_timeout) or settings.connect_timeout,
+            float(effects.read_timeout) or settings.read_timeout,
+        )
 
 
 def to_canary(ex: Exchange, canary: Canary, draws: random.Random) -> bool:

@@ -385,4 +385,5 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     ex.request_id = head.request_id or ctx.state.request_ids.next()
     if effects is not None:
         annotated.adjust(ex, effects)
+        annotated.set_timeouts(ex, effects)
     return None

@@ -102,6 +102,7 @@ class Exchange:
         "started_at",
         "status",
         "target",
+        "timeouts",
         "trailers",
         "tried",
         "tunnel",
@@ -147,6 +148,7 @@ class Exchange:
         self.out: list[bytes] = []  # response bytes gathered during one upstream read
         self.trailers: list[tuple[bytes, bytes]] | None = None  # from the upstream, after the body
         self.response_lines = b""  # header lines an annotation adds to the upstream's answer (CORS)
+        self.timeouts: tuple[float, float] | None = None  # a route's (connect, read) (proxy/annotated.py)
         self.body_allowance = -1  # body bytes the route still takes (proxy-body-size); -1: no limit
 
     # --- start: decide where the request goes ---
@@ -178,7 +180,8 @@ class Exchange:
         if upstream is not None:
             self._attach(upstream, now)
         else:
-            pool.connect(endpoint, self._connected)
+            timeouts = self.timeouts
+            pool.connect(endpoint, self._connected, timeouts[0] if timeouts else self.ctx.settings.connect_timeout)
 
     def _connected(self, upstream: Upstream | None, error: UpstreamError | None) -> None:
         if self.finished:  # the client left meanwhile: keep the fresh connection for others
@@ -209,8 +212,16 @@ class Exchange:
         if pending:
             self.pending = []
             conn.gate_resume(PEER_FULL)
+        timeouts = self.timeouts
         upstream.send(
-            self, data, pending, ended=self.body_done, chunked=head.chunked, head_only=head.method == b"HEAD", now=now
+            self,
+            data,
+            pending,
+            ended=self.body_done,
+            chunked=head.chunked,
+            head_only=head.method == b"HEAD",
+            now=now,
+            read_timeout=timeouts[1] if timeouts else self.ctx.settings.read_timeout,
         )
         if head.expect_continue and not self.body_done and head.http11:
             conn.write(pages.CONTINUE)

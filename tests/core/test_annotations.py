@@ -88,6 +88,8 @@ def test_a_refused_annotation_is_an_error_and_a_policy_denial_is_not_reported_tw
         ("cors-max-age", "-1", "out of range"),
         ("proxy-body-size", "8 MB", "not a size"),
         ("proxy-body-size", "1t", "not a size"),
+        ("proxy-read-timeout", "60s", "not a whole number"),
+        ("proxy-connect-timeout", "0", "out of range"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_file_line_and_rule(key: str, value: str, words: str) -> None:

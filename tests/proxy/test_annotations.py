@@ -16,6 +16,7 @@ from tests.core.test_validation_environment import SETTINGS, env
 from tests.proxy.conftest import backends
 from tests.proxy.rawclient import exchange
 from tests.support.manifests import ingress
+from tests.support.upstreams import Blackhole
 
 P = PREFIX
 
@@ -283,3 +284,23 @@ def test_proxy_body_size_refuses_a_larger_body_with_413(serve, chunked) -> None:
     response = post(port, "body.foo.com", b"x" * 1025, chunked=chunked)
     assert (response.status, response.header("connection")) == (413, "close")
     assert upstream_saw(post(port, "free.foo.com", b"x" * 100_000, chunked=chunked))["body_len"] == 100_000
+
+
+def test_proxy_read_timeout_gives_the_route_its_own_504(make_proxy, start_upstream) -> None:
+    """e2e proxy.go "should set timeouts": the route's 1 s, not the proxy's minute, ends the wait."""
+    silent = start_upstream("silent")
+    obj = ingress(host="timeout.foo.com", annotations={P + "proxy-read-timeout": "1"})
+    proxy = make_proxy(state_of(obj), backends({"web": [silent.url]}), ProxySettings(read_timeout=60))
+    assert get(proxy.port, "timeout.foo.com", "/").status == 504
+    assert silent.stats.connections == 1  # a read timeout is not retried
+
+
+def test_proxy_connect_timeout_gives_the_route_its_own_504(make_proxy) -> None:
+    hole = Blackhole()
+    try:
+        obj = ingress(host="timeout.foo.com", annotations={P + "proxy-connect-timeout": "1"})
+        settings = ProxySettings(connect_timeout=60)
+        proxy = make_proxy(state_of(obj), backends({"web": [f"http://127.0.0.1:{hole.port}"]}), settings)
+        assert get(proxy.port, "timeout.foo.com", "/").status == 504
+    finally:
+        hole.close()

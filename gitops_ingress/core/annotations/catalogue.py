@@ -18,8 +18,6 @@ _OBSERVABILITY = "observability of nginx modules; the proxy has its own metrics 
 
 _REASONS: dict[str, str] = {
     # limits and timeouts
-    "proxy-connect-timeout": _PLANNED + "; the proxy's own timeouts apply",
-    "proxy-read-timeout": _PLANNED + "; the proxy's own timeouts apply",
     "proxy-send-timeout": _PLANNED + "; the proxy's own timeouts apply",
     "proxy-next-upstream": _PLANNED,
     "proxy-next-upstream-timeout": _PLANNED,

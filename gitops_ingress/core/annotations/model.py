@@ -233,6 +233,8 @@ class RouteEffects:
     allow_ranges: tuple[str, ...] = ()  # whitelist/allowlist-source-range: only these clients
     deny_ranges: tuple[str, ...] = ()  # denylist-source-range: never these clients
     body_limit: int | None = None  # proxy-body-size in bytes; None: no route limit
+    connect_timeout: int = 0  # proxy-connect-timeout, seconds; 0: the proxy's
+    read_timeout: int = 0  # proxy-read-timeout, seconds; 0: the proxy's
     cors: Cors | None = None  # enable-cors: preflights answered, headers added (proxy/annotated.py)
     _networks: tuple[tuple[Network, ...], tuple[Network, ...]] = field(
         default=((), ()), init=False, repr=False, compare=False, hash=False
@@ -324,4 +326,6 @@ _FIELDS = (
     "allow_ranges",
     "deny_ranges",
     "body_limit",
+    "connect_timeout",
+    "read_timeout",
 )

@@ -127,6 +127,8 @@ def effects_of(annotations: Mapping[str, str]) -> RouteEffects | None:
         deny_ranges=_names(values, "denylist-source-range"),
         cors=cors.policy(values),
         body_limit=limits.body_limit(values),
+        connect_timeout=limits.seconds(values, "proxy-connect-timeout"),
+        read_timeout=limits.seconds(values, "proxy-read-timeout"),
     )
     return None if effects == NO_EFFECTS else effects
 
