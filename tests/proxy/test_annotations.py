@@ -14,6 +14,7 @@ from gitops_ingress.core.routing import RoutingState, compile_routes
 from gitops_ingress.proxy.config import ProxySettings
 from tests.core.test_validation_environment import SETTINGS, env
 from tests.proxy.conftest import backends
+from tests.proxy.h2client import H2Client
 from tests.proxy.rawclient import exchange
 from tests.support.manifests import ingress
 from tests.support.upstreams import Blackhole
@@ -304,3 +305,18 @@ def test_proxy_connect_timeout_gives_the_route_its_own_504(make_proxy) -> None:
         assert get(proxy.port, "timeout.foo.com", "/").status == 504
     finally:
         hole.close()
+
+
+def test_cors_reaches_http2_clients(serve) -> None:
+    """The same lines as fields: on the upstream's answer and on the proxy's preflight."""
+    annotations = {P + "enable-cors": "true", P + "cors-allow-origin": "https://app.example"}
+    port, _ = serve(ingress(host="cors.foo.com", annotations=annotations), settings=ProxySettings(h2c=True))
+    client = H2Client(port).start()
+    try:
+        origin = [("origin", "https://app.example")]
+        plain = client.answer(client.request("/", host="cors.foo.com", extra=origin))
+        flight = client.answer(client.request("/", host="cors.foo.com", method="OPTIONS", extra=origin))
+    finally:
+        client.close()
+    assert plain.status == 200 and plain.header(b"access-control-allow-origin") == b"https://app.example"
+    assert flight.status == 204 and flight.header(b"access-control-max-age") == b"1728000"
