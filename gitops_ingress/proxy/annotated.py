@@ -7,7 +7,15 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
   (308 to the annotated host), ``app-root`` (302 for ``/``), ``temporal-redirect`` /
   ``permanent-redirect`` (their codes), then HTTPS enforcement (308; ``force-ssl-redirect`` even
   for a host without TLS, ``ssl-redirect: "false"`` opts out of the default, decide.py);
+* ``cors``: ``enable-cors``: an OPTIONS request from an allowed origin is a preflight the proxy
+  answers itself (204 with the CORS lines, as ingress-nginx's ``return 204``, before any access
+  check); any other request from an allowed origin gets the lines added to the upstream's head
+  (``Exchange.response_lines``);
 * ``refused``: 403 for a client address the route's allow/deny ranges exclude;
+* ``limit_body``: ``proxy-body-size``: 413 when the Content-Length passes it, else the
+  allowance the Exchange counts a chunked (or any) body down against, 413 when it runs out;
+* ``set_timeouts``: ``proxy-connect-timeout`` / ``proxy-read-timeout``: the (connect, read) seconds the
+  Exchange hands the pool and the upstream for this request (None: the proxy's own, no cost);
 * ``to_canary``: whether a route's canary takes this request: header, then cookie, then weight,
   drawn from the server's own ``random.Random`` (seeded by ``ProxySettings.canary_seed``);
 * ``adjust``: what the upstream is sent: the ``rewrite-target`` path (the query kept, as nginx
@@ -77,6 +85,21 @@ def _cookie(header: bytes, name: bytes) -> bytes | None:
     return None
 
 
+def cors(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
+    """The preflight answer, or None with the CORS lines kept for the upstream's answer."""
+    policy = effects.cors
+    if policy is None:
+        return None
+    lines = policy.lines_for(_header(ex.head.headers, b"origin"))
+    if not lines:
+        return None
+    if ex.head.method == b"OPTIONS":
+        close = not ex.reusable()
+        return pages.response(204, b"", close=close, extra=lines), close
+    ex.response_lines = lines
+    return None
+
+
 def refused(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
     """403 for a client outside the route's allowed ranges or inside its denied ones."""
     if not effects.limits_clients:
@@ -91,6 +114,28 @@ def refused(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
         return None
     close = not ex.reusable()
     return pages.error(403, "the client address is not allowed here", close), close
+
+
+def limit_body(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
+    """413 for a declared body larger than the route takes; otherwise the Exchange counts."""
+    limit = effects.body_limit
+    if limit is None or not ex.head.has_body:
+        return None
+    declared = ex.head.content_length
+    allowance = limit - sum(map(len, ex.pending))  # what came before the route was known
+    if (declared is not None and declared > limit) or allowance < 0:
+        return pages.error(413, f"request body larger than {limit} bytes"), True
+    ex.body_allowance = allowance
+    return None
+
+
+def set_timeouts(ex: Exchange, effects: RouteEffects) -> None:
+    if effects.connect_timeout or effects.read_timeout:
+        settings = ex.ctx.settings
+        ex.timeouts = (
+            float(effects.connect_timeout) or settings.connect_timeout,
+            float(effects.read_timeout) or settings.read_timeout,
+        )
 
 
 def to_canary(ex: Exchange, canary: Canary, draws: random.Random) -> bool:

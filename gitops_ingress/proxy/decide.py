@@ -336,7 +336,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         cut = target.find(b"?")
         target = ex.target = normal if cut < 0 else normal + target[cut:]
     if effects is not None:
-        local = annotated.answer(ex, effects, raw_host, target, ctx.listener.scheme)
+        local = annotated.answer(ex, effects, raw_host, target, ctx.listener.scheme) or annotated.cors(ex, effects)
         if local is not None:
             return local
     if ctx.tls_redirect_hosts is not None and (effects is None or effects.ssl_redirect is not False):
@@ -345,7 +345,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             close = not ex.reusable()
             return pages.redirect(b"https://" + host.encode() + target, close=close), close
     if effects is not None:
-        local = annotated.refused(ex, effects)
+        local = annotated.refused(ex, effects) or annotated.limit_body(ex, effects)
         if local is not None:
             return local
         canary = effects.canary
@@ -385,4 +385,5 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     ex.request_id = head.request_id or ctx.state.request_ids.next()
     if effects is not None:
         annotated.adjust(ex, effects)
+        annotated.set_timeouts(ex, effects)
     return None

@@ -73,6 +73,7 @@ class ClientSide(Protocol):
 
 class Exchange:
     __slots__ = (
+        "body_allowance",
         "body_done",
         "branch",
         "close_after",
@@ -94,12 +95,14 @@ class Exchange:
         "pending",
         "preview_lines",
         "request_id",
+        "response_lines",
         "response_started",
         "sent",
         "started",
         "started_at",
         "status",
         "target",
+        "timeouts",
         "trailers",
         "tried",
         "tunnel",
@@ -144,6 +147,9 @@ class Exchange:
         self.sent = False
         self.out: list[bytes] = []  # response bytes gathered during one upstream read
         self.trailers: list[tuple[bytes, bytes]] | None = None  # from the upstream, after the body
+        self.response_lines = b""  # header lines an annotation adds to the upstream's answer (CORS)
+        self.timeouts: tuple[float, float] | None = None  # a route's (connect, read) (proxy/annotated.py)
+        self.body_allowance = -1  # body bytes the route still takes (proxy-body-size); -1: no limit
 
     # --- start: decide where the request goes ---
     def start(self, now: float) -> None:
@@ -174,7 +180,8 @@ class Exchange:
         if upstream is not None:
             self._attach(upstream, now)
         else:
-            pool.connect(endpoint, self._connected)
+            timeouts = self.timeouts
+            pool.connect(endpoint, self._connected, timeouts[0] if timeouts else self.ctx.settings.connect_timeout)
 
     def _connected(self, upstream: Upstream | None, error: UpstreamError | None) -> None:
         if self.finished:  # the client left meanwhile: keep the fresh connection for others
@@ -205,8 +212,16 @@ class Exchange:
         if pending:
             self.pending = []
             conn.gate_resume(PEER_FULL)
+        timeouts = self.timeouts
         upstream.send(
-            self, data, pending, ended=self.body_done, chunked=head.chunked, head_only=head.method == b"HEAD", now=now
+            self,
+            data,
+            pending,
+            ended=self.body_done,
+            chunked=head.chunked,
+            head_only=head.method == b"HEAD",
+            now=now,
+            read_timeout=timeouts[1] if timeouts else self.ctx.settings.read_timeout,
         )
         if head.expect_continue and not self.body_done and head.http11:
             conn.write(pages.CONTINUE)
@@ -215,6 +230,11 @@ class Exchange:
     def client_body(self, data: bytes) -> None:
         if self.finished:
             return
+        if self.body_allowance >= 0:  # a route's proxy-body-size (proxy/annotated.py)
+            self.body_allowance -= len(data)
+            if self.body_allowance < 0:
+                self.refuse(pages.error(413, "request body larger than the route allows"))
+                return
         if self.upstream is not None:
             self.upstream.write_body(data)
         else:
@@ -274,7 +294,8 @@ class Exchange:
                 self.tunnel_buf.clear()
             return
         close = not (self.head.keep_alive and not self.ctx.state.shutting_down) or self.head.upgrade is not None
-        if head.length_head and body_allowed and not close and self.head.http11:
+        added = self.response_lines
+        if head.length_head and body_allowed and not close and self.head.http11 and not added:
             self.mode = _LENGTH  # the usual case, its client head built once (ResponseHead)
             self.close_after = False
             self.out.append(head.length_head)
@@ -298,7 +319,13 @@ class Exchange:
         date = b"" if head.has_date else self.ctx.state.date.line()
         self.out.append(
             head.client_head(
-                status, length=length, chunked=chunked, close=close, keep_alive_10=http10_keep_alive, date=date
+                status,
+                length=length,
+                chunked=chunked,
+                close=close,
+                keep_alive_10=http10_keep_alive,
+                date=date,
+                added=added,
             )
         )
 

@@ -463,15 +463,16 @@ class ResponseHead:
         )
 
     def client_head(self, status: int, *, length: bytes | None, chunked: bool,
-                    close: bool, keep_alive_10: bool, date: bytes = b"") -> bytes:  # fmt: skip
+                    close: bool, keep_alive_10: bool, date: bytes = b"", added: bytes = b"") -> bytes:  # fmt: skip
         """The head for the client: framing decided by the caller, hop-by-hop headers gone, our
-        Via added, and ``date`` (a Date line, for a head without one)."""
+        Via added, ``date`` (a Date line, for a head without one) and ``added`` (lines a route's
+        annotations add, proxy/annotated.py)."""
         if length is not None:
-            framing = self.added + date + b"Content-Length: %b\r\n" % length
+            framing = self.added + date + added + b"Content-Length: %b\r\n" % length
         elif chunked:
-            framing = self.added + date + b"Transfer-Encoding: chunked\r\n"
+            framing = self.added + date + added + b"Transfer-Encoding: chunked\r\n"
         else:
-            framing = self.added + date
+            framing = self.added + date + added
         if status == 101 and self.upgrade is not None:
             framing += b"Connection: upgrade\r\nUpgrade: %b\r\n" % self.upgrade
         elif close:

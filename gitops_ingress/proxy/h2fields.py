@@ -123,14 +123,22 @@ def page_fields(page: bytes) -> tuple[Fields, bytes]:
     """One of the proxy's own pages (a whole HTTP/1.1 response, pages.py) as HEADERS and body."""
     end = page.find(b"\r\n\r\n")
     head, body = page[:end], page[end + 4 :]
-    lines = head.split(b"\r\n")
-    fields: Fields = [(b":status", lines[0][9:12])]
-    for line in lines[1:]:
+    cut = head.find(b"\r\n")
+    fields: Fields = [(b":status", head[9:12])]
+    if cut >= 0:
+        fields += line_fields(head[cut + 2 :])
+    return fields, body
+
+
+def line_fields(lines: bytes) -> Fields:
+    """Header lines (CRLF-separated, as pages.py and proxy/annotated.py write them) as fields."""
+    fields: Fields = []
+    for line in lines.split(b"\r\n"):
         name, _, value = line.partition(b":")
         name = name.lower()
-        if name not in _RESPONSE_DROPPED:
+        if name and name not in _RESPONSE_DROPPED:
             fields.append((name, value.strip(_WHITESPACE)))
-    return fields, body
+    return fields
 
 
 def trailer_fields(trailers: Fields) -> Fields:

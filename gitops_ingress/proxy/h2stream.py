@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from h2.errors import ErrorCodes
 from h2.exceptions import H2Error
 
-from gitops_ingress.proxy.h2fields import Fields, page_fields, response_fields, trailer_fields
+from gitops_ingress.proxy.h2fields import Fields, line_fields, page_fields, response_fields, trailer_fields
 
 if TYPE_CHECKING:
     from gitops_ingress.proxy.exchange import Exchange
@@ -82,7 +82,11 @@ class H2Stream:
 
     # --- exchange.ClientSide: the response ---
     def response_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None:
-        self.head_fields = response_fields(status, head, body_allowed)
+        fields = response_fields(status, head, body_allowed)
+        exchange = self.exchange
+        if exchange is not None and exchange.response_lines:  # a route's CORS lines (proxy/annotated.py)
+            fields += line_fields(exchange.response_lines)
+        self.head_fields = fields
 
     def write(self, page: bytes) -> None:
         """One of the proxy's own answers, a whole HTTP/1.1 response (pages.py)."""

@@ -74,7 +74,7 @@ def response_block(status: int, fields: Fields) -> bytes:
 
 class H2UpstreamStream:
     __slots__ = ("blocked", "closed", "conn", "deadline", "end_sent", "ended", "head_only", "head_seen", "headers",
-        "last_activity", "outbox", "outbox_bytes", "paused", "placed", "pool", "replays", "response_ended", "sent", "sent_bytes", "sink",
+        "last_activity", "outbox", "outbox_bytes", "paused", "placed", "pool", "read_timeout", "replays", "response_ended", "sent", "sent_bytes", "sink",
         "stream_id", "timer", "unacked")  # fmt: skip
 
     def __init__(self, pool: H2Pool, conn: H2UpstreamConnection) -> None:
@@ -100,12 +100,14 @@ class H2UpstreamStream:
         self.blocked = False  # the client was told to stop sending its body
         self.last_activity = 0.0
         self.deadline = 0.0  # grpc-timeout, 0: none
+        self.read_timeout = pool.settings.read_timeout  # this request's (a route's proxy-read-timeout)
         self.timer = LazyTimer(asyncio.get_running_loop(), self._on_timer)
 
     # --- Upstream, for the exchange ---
     def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
-             head_only: bool, now: float) -> None:  # fmt: skip
+             head_only: bool, now: float, read_timeout: float) -> None:  # fmt: skip
         self.sink = sink
+        self.read_timeout = read_timeout
         self.head_only = head_only
         self.headers = request_headers(head, b"https" if self.conn.endpoint.tls else b"http")
         timeout = grpc_timeout(self.headers)
@@ -253,7 +255,7 @@ class H2UpstreamStream:
                 self.sink.upstream_writable(False)
 
     def _arm(self, now: float) -> None:
-        at = self.last_activity + self.pool.settings.read_timeout
+        at = self.last_activity + self.read_timeout
         self.timer.arm(min(at, self.deadline) if self.deadline else at)
 
     def _on_timer(self) -> None:
@@ -264,7 +266,7 @@ class H2UpstreamStream:
         if self.deadline and now >= self.deadline:
             self.fail(UpstreamTimeout(f"upstream {endpoint}: the request's grpc-timeout passed"))
             return
-        read_timeout = self.pool.settings.read_timeout
+        read_timeout = self.read_timeout
         if self.paused:  # the client is slow, not the upstream
             self.last_activity = now
         elif now - self.last_activity >= read_timeout:

@@ -91,11 +91,13 @@ class UpstreamPool:
         if stack and conn in stack:
             stack.remove(conn)
 
-    def connect(self, endpoint: Endpoint, done: ConnectCallback) -> None:
+    def connect(self, endpoint: Endpoint, done: ConnectCallback, timeout: float) -> None:
+        """A new connection to ``endpoint`` within ``timeout`` seconds (HTTP/2 endpoints share
+        connections: theirs is the proxy's ``connect_timeout``)."""
         if endpoint.h2:
             self.h2.connect(endpoint, done)
             return
-        task = asyncio.get_running_loop().create_task(self._open(endpoint))
+        task = asyncio.get_running_loop().create_task(self._open(endpoint, timeout))
 
         def finished(task: asyncio.Task[UpstreamConnection]) -> None:
             if task.cancelled():
@@ -110,9 +112,9 @@ class UpstreamPool:
 
         task.add_done_callback(finished)
 
-    async def _open(self, endpoint: Endpoint) -> UpstreamConnection:
+    async def _open(self, endpoint: Endpoint, timeout: float) -> UpstreamConnection:
         tls = self._client_tls() if endpoint.scheme == "https" else None
-        _, conn = await dial(lambda: UpstreamConnection(self, endpoint), endpoint, self.settings.connect_timeout, tls)
+        _, conn = await dial(lambda: UpstreamConnection(self, endpoint), endpoint, timeout, tls)
         return conn
 
     def _client_tls(self) -> ssl.SSLContext:

@@ -72,7 +72,7 @@ class Upstream(Protocol):
     closed: bool
 
     def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
-             head_only: bool, now: float) -> None: ...  # fmt: skip
+             head_only: bool, now: float, read_timeout: float) -> None: ...  # fmt: skip
     def write_body(self, data: bytes) -> None: ...
     def end_body(self) -> None: ...
     def write(self, data: bytes) -> None: ...
@@ -106,6 +106,7 @@ class UpstreamConnection(asyncio.Protocol):
         "last_read",
         "parser",
         "pool",
+        "read_timeout",
         "sink",
         "stack",
         "status",
@@ -134,6 +135,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.closed = False
         self.last_read = 0.0
         self.idle_since = 0.0
+        self.read_timeout = pool.settings.read_timeout  # this request's (a route's proxy-read-timeout)
         self.timer = LazyTimer(asyncio.get_running_loop(), self._on_timer)
 
     # --- asyncio.Protocol ---
@@ -243,9 +245,10 @@ class UpstreamConnection(asyncio.Protocol):
 
     # --- used by the exchange and the pool ---
     def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
-             head_only: bool, now: float) -> None:  # fmt: skip
+             head_only: bool, now: float, read_timeout: float) -> None:  # fmt: skip
         """Start a request: ``head`` and the body pieces already at hand (``ended``: all of it),
-        written in one go; ``now`` is time.monotonic(), read by the caller in this callback."""
+        written in one go; ``now`` is time.monotonic(), read by the caller in this callback;
+        ``read_timeout``: how long the upstream may be silent for this request."""
         self.chunked = chunked
         data = head
         if chunked:
@@ -262,7 +265,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.tunnel = False
         self.status = 0
         self.last_read = now
-        self.timer.arm(now + self.pool.settings.read_timeout)
+        self.read_timeout = read_timeout
+        self.timer.arm(now + read_timeout)
         if self.transport is not None:
             self.transport.write(data)
 
@@ -368,9 +372,9 @@ class UpstreamConnection(asyncio.Protocol):
                 self.timer.arm(self.idle_since + settings.upstream_idle_timeout)
             return
         if self.gate is not None and self.gate.paused:
-            self.timer.arm(now + settings.read_timeout)  # we paused it: the client is slow, not the upstream
+            self.timer.arm(now + self.read_timeout)  # we paused it: the client is slow, not the upstream
             return
-        if now - self.last_read >= settings.read_timeout:
-            self._fail(UpstreamTimeout(f"upstream {self.endpoint} sent nothing for {settings.read_timeout:g}s"))
+        if now - self.last_read >= self.read_timeout:
+            self._fail(UpstreamTimeout(f"upstream {self.endpoint} sent nothing for {self.read_timeout:g}s"))
             return
-        self.timer.arm(self.last_read + settings.read_timeout)
+        self.timer.arm(self.last_read + self.read_timeout)

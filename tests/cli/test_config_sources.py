@@ -31,7 +31,7 @@ kind: Ingress
 metadata:
   name: web
   annotations:
-    nginx.ingress.kubernetes.io/proxy-body-size: 8m
+    nginx.ingress.kubernetes.io/proxy-buffer-size: 8k
 spec:
   tls:
     - hosts: [{host}]
@@ -93,7 +93,7 @@ def test_an_overlay_is_validated_as_kustomize_renders_it(tmp_path: Path, cli) ->
     assert item.ingress.spec.tls[0].secret_name == "prod-tls"
     annotations = item.ingress.metadata.annotations or {}
     assert "config.kubernetes.io/origin" not in annotations  # never applied
-    assert annotations == {"nginx.ingress.kubernetes.io/proxy-body-size": "8m"}
+    assert annotations == {"nginx.ingress.kubernetes.io/proxy-buffer-size": "8k"}
     # the patch files are inputs, not Ingresses; the user's kustomization was not changed
     assert "buildMetadata" not in (root / "environments/prod/kustomization.yaml").read_text()
     assert {"environments/prod/host.yaml", "base/ingress.yaml"} <= {
@@ -276,7 +276,7 @@ def test_validate_dot_inside_an_overlay_reaches_its_base(tmp_path: Path, cli, mo
 def test_an_annotation_a_strategic_merge_patch_adds_is_found_in_the_patch(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     root = _repository(tmp_path)
     tls = root / "environments/prod/tls.yaml"
-    tls.write_text(tls.read_text().replace("proxy-body-size: 8m", "server-snippet: return 403;"))
+    tls.write_text(tls.read_text().replace("proxy-buffer-size: 8k", "server-snippet: return 403;"))
     code, findings = _validate(cli, str(root / "environments"))
     (denied,) = [f for f in findings if f["severity"] == "error"]
     assert code == 1 and denied["file"].endswith("environments/prod/tls.yaml")

@@ -79,6 +79,17 @@ def test_a_refused_annotation_is_an_error_and_a_policy_denial_is_not_reported_tw
         ("whitelist-source-range", "10.0.0.0/8, not-a-cidr", "not an IP address or CIDR"),
         ("canary-weight", "ten", "not a whole number"),
         ("load-balance", "random", "not a load-balancing algorithm"),
+        ("enable-cors", "maybe", "not a boolean"),
+        ("cors-allow-origin", "https://ok.example, ftp://x.example", "is not an origin"),
+        ("cors-allow-origin", "origin.example", "is not an origin"),
+        ("cors-allow-methods", "GET; DELETE", "not a comma-separated list of methods"),
+        ("cors-allow-headers", "X-A, X B:", "not a comma-separated list of header names"),
+        ("cors-expose-headers", "X-A, {}", "not a comma-separated list of header names or *"),
+        ("cors-max-age", "-1", "out of range"),
+        ("proxy-body-size", "8 MB", "not a size"),
+        ("proxy-body-size", "1t", "not a size"),
+        ("proxy-read-timeout", "60s", "not a whole number"),
+        ("proxy-connect-timeout", "0", "out of range"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_file_line_and_rule(key: str, value: str, words: str) -> None:
@@ -169,6 +180,22 @@ def test_effects_survive_the_wire_form_and_change_the_table_version() -> None:
     )
     (route,) = again.routes
     assert route.effects is not None and route.effects.rewrite("/shop/cart") == "/cart"
+
+
+def test_a_cors_policy_survives_the_wire_form() -> None:
+    from gitops_ingress.core.routing import RouteTable
+
+    annotations = {P + "enable-cors": "true", P + "cors-allow-origin": "https://*.a.example", P + "cors-max-age": "5"}
+    (route,) = RouteTable.from_dict(table_of(annotated(annotations)).to_dict()).routes
+    policy = route.effects.cors if route.effects is not None else None
+    assert policy is not None and (policy.origins, policy.max_age) == (("https://*.a.example",), 5)
+    assert policy.lines_for(b"https://x.a.example").startswith(b"Access-Control-Allow-Origin: https://x.a.example\r\n")
+    assert policy.lines_for(b"https://a.example") == b""
+
+
+def test_cors_settings_without_enable_cors_do_nothing() -> None:
+    (route,) = table_of(annotated({P + "cors-allow-origin": "https://a.example"})).routes
+    assert route.effects is None
 
 
 def test_server_alias_serves_the_same_paths_unless_the_alias_is_a_rule_host() -> None:

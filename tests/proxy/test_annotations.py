@@ -14,8 +14,10 @@ from gitops_ingress.core.routing import RoutingState, compile_routes
 from gitops_ingress.proxy.config import ProxySettings
 from tests.core.test_validation_environment import SETTINGS, env
 from tests.proxy.conftest import backends
+from tests.proxy.h2client import H2Client
 from tests.proxy.rawclient import exchange
 from tests.support.manifests import ingress
+from tests.support.upstreams import Blackhole
 
 P = PREFIX
 
@@ -185,3 +187,136 @@ def test_source_ranges_judge_the_client_a_trusted_proxy_names(serve) -> None:
     assert get(port, "ipallow.foo.com", "/", b"X-Forwarded-For: 198.51.100.1, 192.0.2.7\r\n").status == 200
     assert get(port, "ipallow.foo.com", "/", b"X-Forwarded-For: 198.51.100.1\r\n").status == 403
     assert get(port, "ipallow.foo.com", "/").status == 403  # the proxy itself is not in the range
+
+
+def preflight(port: int, host: str, origin: str):
+    (response,) = exchange(
+        port,
+        f"OPTIONS /cors HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\n"
+        "Access-Control-Request-Method: POST\r\n\r\n".encode(),
+    )
+    return response
+
+
+def test_enable_cors_answers_the_preflight_with_the_defaults(serve) -> None:
+    """e2e cors.go "should enable cors": OPTIONS gets 204 and ingress-nginx's default lines."""
+    port, _ = serve(ingress(host="cors.foo.com", annotations={P + "enable-cors": "true"}))
+    response = preflight(port, "cors.foo.com", "https://any.example")
+    assert response.status == 204
+    assert response.header("access-control-allow-origin") == "*"
+    assert response.header("access-control-allow-methods") == "GET, PUT, POST, DELETE, PATCH, OPTIONS"
+    assert response.header("access-control-allow-headers") == (
+        "DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization"
+    )
+    assert response.header("access-control-max-age") == "1728000"
+    assert response.header("access-control-allow-credentials") == "true"
+    plain = get(port, "cors.foo.com", "/")
+    assert upstream_saw(plain)["path"] == "/"  # the upstream answers, the proxy adds the lines
+    assert plain.header("access-control-allow-origin") == "*"
+
+
+def test_cors_settings_reach_the_preflight_and_the_response(serve) -> None:
+    """e2e cors.go: methods, headers, expose headers, max age and no credentials."""
+    annotations = {
+        "enable-cors": "true",
+        "cors-allow-methods": "POST, GET",
+        "cors-allow-headers": "X-CustomHeader, Keep-Alive",
+        "cors-expose-headers": "X-CustomResponseHeader, X-E2E",
+        "cors-allow-credentials": "false",
+        "cors-max-age": "200",
+    }
+    port, _ = serve(ingress(host="cors.foo.com", annotations={P + k: v for k, v in annotations.items()}))
+    response = preflight(port, "cors.foo.com", "https://any.example")
+    assert response.header("access-control-allow-methods") == "POST, GET"
+    assert response.header("access-control-allow-headers") == "X-CustomHeader, Keep-Alive"
+    assert response.header("access-control-expose-headers") == "X-CustomResponseHeader, X-E2E"
+    assert response.header("access-control-max-age") == "200"
+    assert response.header("access-control-allow-credentials") is None
+    assert get(port, "cors.foo.com", "/").header("access-control-expose-headers") == "X-CustomResponseHeader, X-E2E"
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("https://origin.cors.com:8080", True),
+        ("http://origin.cors.com", False),  # another scheme
+        ("https://sub.wild.cors.com", True),
+        ("https://SUB.Wild.cors.com", True),  # nginx's ~*: case-insensitive
+        ("https://a.b.wild.cors.com", False),  # * is one label
+        ("https://wild.cors.com", False),
+        ("https://evil.com/https://origin.cors.com:8080", False),
+    ],
+)
+def test_cors_allow_origin_lists_and_wildcard_subdomains(serve, origin, allowed) -> None:
+    """e2e cors.go "should allow origin for cors" / "should not allow origin" / wildcard origins."""
+    origins = "https://origin.cors.com:8080, https://*.wild.cors.com"
+    annotations = {P + "enable-cors": "true", P + "cors-allow-origin": origins}
+    port, _ = serve(ingress(host="cors.foo.com", annotations=annotations))
+    response = preflight(port, "cors.foo.com", origin)
+    plain = get(port, "cors.foo.com", "/", f"Origin: {origin}\r\n".encode())
+    if allowed:
+        assert (response.status, response.header("access-control-allow-origin")) == (204, origin)
+        assert plain.header("access-control-allow-origin") == origin
+    else:  # not a preflight for us: the upstream answers the OPTIONS, nothing is added
+        assert upstream_saw(response)["method"] == "OPTIONS"
+        assert response.header("access-control-allow-origin") is None
+        assert plain.header("access-control-allow-origin") is None
+    assert get(port, "cors.foo.com", "/").header("access-control-allow-origin") is None  # no Origin
+
+
+def post(port: int, host: str, body: bytes, *, chunked: bool = False):
+    if chunked:  # in two chunks, the second one passing the limit
+        half = len(body) // 2
+        framing = b"Transfer-Encoding: chunked\r\n\r\n"
+        payload = b"%x\r\n%b\r\n%x\r\n%b\r\n0\r\n\r\n" % (half, body[:half], len(body) - half, body[half:])
+    else:
+        framing, payload = b"Content-Length: %d\r\n\r\n" % len(body), body
+    (response,) = exchange(port, f"POST /upload HTTP/1.1\r\nHost: {host}\r\n".encode() + framing + payload)
+    return response
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_proxy_body_size_refuses_a_larger_body_with_413(serve, chunked) -> None:
+    """e2e proxy.go "should set client_max_body_size": a body over the size gets 413, one at it passes."""
+    limited = ingress("limited", host="body.foo.com", path="/upload", annotations={P + "proxy-body-size": "1k"})
+    unlimited = ingress("unlimited", host="free.foo.com", path="/upload", annotations={P + "proxy-body-size": "0"})
+    port, _ = serve(limited, unlimited)
+    assert upstream_saw(post(port, "body.foo.com", b"x" * 1024, chunked=chunked))["body_len"] == 1024
+    response = post(port, "body.foo.com", b"x" * 1025, chunked=chunked)
+    assert (response.status, response.header("connection")) == (413, "close")
+    assert upstream_saw(post(port, "free.foo.com", b"x" * 100_000, chunked=chunked))["body_len"] == 100_000
+
+
+def test_proxy_read_timeout_gives_the_route_its_own_504(make_proxy, start_upstream) -> None:
+    """e2e proxy.go "should set timeouts": the route's 1 s, not the proxy's minute, ends the wait."""
+    silent = start_upstream("silent")
+    obj = ingress(host="timeout.foo.com", annotations={P + "proxy-read-timeout": "1"})
+    proxy = make_proxy(state_of(obj), backends({"web": [silent.url]}), ProxySettings(read_timeout=60))
+    assert get(proxy.port, "timeout.foo.com", "/").status == 504
+    assert silent.stats.connections == 1  # a read timeout is not retried
+
+
+def test_proxy_connect_timeout_gives_the_route_its_own_504(make_proxy) -> None:
+    hole = Blackhole()
+    try:
+        obj = ingress(host="timeout.foo.com", annotations={P + "proxy-connect-timeout": "1"})
+        settings = ProxySettings(connect_timeout=60)
+        proxy = make_proxy(state_of(obj), backends({"web": [f"http://127.0.0.1:{hole.port}"]}), settings)
+        assert get(proxy.port, "timeout.foo.com", "/").status == 504
+    finally:
+        hole.close()
+
+
+def test_cors_reaches_http2_clients(serve) -> None:
+    """The same lines as fields: on the upstream's answer and on the proxy's preflight."""
+    annotations = {P + "enable-cors": "true", P + "cors-allow-origin": "https://app.example"}
+    port, _ = serve(ingress(host="cors.foo.com", annotations=annotations), settings=ProxySettings(h2c=True))
+    client = H2Client(port).start()
+    try:
+        origin = [("origin", "https://app.example")]
+        plain = client.answer(client.request("/", host="cors.foo.com", extra=origin))
+        flight = client.answer(client.request("/", host="cors.foo.com", method="OPTIONS", extra=origin))
+    finally:
+        client.close()
+    assert plain.status == 200 and plain.header(b"access-control-allow-origin") == b"https://app.example"
+    assert flight.status == 204 and flight.header(b"access-control-max-age") == b"1728000"

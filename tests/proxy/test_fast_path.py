@@ -224,6 +224,7 @@ def test_head_split_across_reads_is_whole(loop_thread: LoopThread, size: int) ->
                 chunked=False,
                 head_only=False,
                 now=asyncio.get_running_loop().time(),
+                read_timeout=pool.settings.read_timeout,
             )
             for start in range(0, len(answer), size):
                 conn.data_received(answer[start : start + size])

@@ -18,9 +18,6 @@ _OBSERVABILITY = "observability of nginx modules; the proxy has its own metrics 
 
 _REASONS: dict[str, str] = {
     # limits and timeouts
-    "proxy-body-size": _PLANNED + "; the proxy's own body limit applies",
-    "proxy-connect-timeout": _PLANNED + "; the proxy's own timeouts apply",
-    "proxy-read-timeout": _PLANNED + "; the proxy's own timeouts apply",
     "proxy-send-timeout": _PLANNED + "; the proxy's own timeouts apply",
     "proxy-next-upstream": _PLANNED,
     "proxy-next-upstream-timeout": _PLANNED,
@@ -59,14 +56,7 @@ _REASONS: dict[str, str] = {
     "auth-keepalive-timeout": _NGINX_ONLY,
     "enable-global-auth": "there is no global auth",
     "satisfy": "only one access check per route exists",
-    # headers and CORS
-    "enable-cors": _PLANNED,
-    "cors-allow-origin": _PLANNED,
-    "cors-allow-methods": _PLANNED,
-    "cors-allow-headers": _PLANNED,
-    "cors-expose-headers": _PLANNED,
-    "cors-allow-credentials": _PLANNED,
-    "cors-max-age": _PLANNED,
+    # headers
     "custom-headers": "a ConfigMap reference; not supported",
     "connection-proxy-header": _NGINX_ONLY,
     # backends

@@ -142,6 +142,72 @@ class Canary:
         return cls(backend, str(data.get("ingress") or ""), **{name: data[name] for name in names if name in data})
 
 
+CORS_METHODS = "GET, PUT, POST, DELETE, PATCH, OPTIONS"  # ingress-nginx's defaults
+CORS_HEADERS = (
+    "DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization"
+)
+CORS_MAX_AGE = 1728000
+
+
+def _origin_regex(origin: str) -> str:
+    """ingress-nginx's buildOriginRegex: the origin quoted, its one ``*`` a DNS label."""
+    return re.escape(origin).replace(r"\*", r"[A-Za-z0-9\-]+", 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Cors:
+    """``enable-cors`` and its ``cors-*`` settings: which origins get the headers, and the lines.
+
+    ``origins == ("*",)`` (the default) allows every request and answers ``*``; otherwise the
+    request's Origin must match one entry, case-insensitively, ``*.`` standing for one label."""
+
+    origins: tuple[str, ...] = ("*",)
+    methods: str = CORS_METHODS
+    headers: str = CORS_HEADERS
+    credentials: bool = True
+    expose: str = ""
+    max_age: int = CORS_MAX_AGE
+    _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
+    _lines: bytes = field(default=b"", init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.origins != ("*",):
+            alternatives = "|".join(f"(?:{_origin_regex(origin)})" for origin in self.origins)
+            object.__setattr__(self, "_pattern", re.compile(alternatives, re.IGNORECASE))
+        lines = b"Access-Control-Allow-Credentials: true\r\n" if self.credentials else b""
+        lines += b"Access-Control-Allow-Methods: %b\r\n" % self.methods.encode()
+        lines += b"Access-Control-Allow-Headers: %b\r\n" % self.headers.encode()
+        if self.expose:
+            lines += b"Access-Control-Expose-Headers: %b\r\n" % self.expose.encode()
+        object.__setattr__(self, "_lines", lines + b"Access-Control-Max-Age: %d\r\n" % self.max_age)
+
+    def lines_for(self, origin: bytes | None) -> bytes:
+        """The CORS header lines for a request with this Origin; empty when it is not allowed."""
+        pattern = self._pattern
+        if pattern is None:
+            return b"Access-Control-Allow-Origin: *\r\n" + self._lines
+        if origin is None or pattern.fullmatch(origin.decode("latin-1")) is None:
+            return b""
+        return b"Access-Control-Allow-Origin: " + origin + b"\r\n" + self._lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "origins": list(self.origins),
+            "methods": self.methods,
+            "headers": self.headers,
+            "credentials": self.credentials,
+            "expose": self.expose,
+            "max_age": self.max_age,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Cors:
+        values = {
+            name: data[name] for name in ("methods", "headers", "credentials", "expose", "max_age") if name in data
+        }
+        return cls(tuple(data.get("origins") or ("*",)), **values)
+
+
 @dataclass(frozen=True, slots=True)
 class RouteEffects:
     """The honoured annotations of one Ingress, as its routes apply them.
@@ -166,6 +232,10 @@ class RouteEffects:
     canary: Canary | None = None  # set on the main route only (routing/compile.py)
     allow_ranges: tuple[str, ...] = ()  # whitelist/allowlist-source-range: only these clients
     deny_ranges: tuple[str, ...] = ()  # denylist-source-range: never these clients
+    body_limit: int | None = None  # proxy-body-size in bytes; None: no route limit
+    connect_timeout: int = 0  # proxy-connect-timeout, seconds; 0: the proxy's
+    read_timeout: int = 0  # proxy-read-timeout, seconds; 0: the proxy's
+    cors: Cors | None = None  # enable-cors: preflights answered, headers added (proxy/annotated.py)
     _networks: tuple[tuple[Network, ...], tuple[Network, ...]] = field(
         default=((), ()), init=False, repr=False, compare=False, hash=False
     )
@@ -200,7 +270,7 @@ class RouteEffects:
         """The same effects with the rewrite regex of the route path compiled (one per route)."""
         if not self.rewrite_target:
             return self
-        effects = RouteEffects(**{name: getattr(self, name) for name in (*_FIELDS, "canary")})
+        effects = RouteEffects(**{name: getattr(self, name) for name in (*_FIELDS, "canary", "cors")})
         object.__setattr__(effects, "_pattern", re.compile(path, re.IGNORECASE))
         return effects
 
@@ -217,6 +287,8 @@ class RouteEffects:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"canary": self.canary.to_dict()} if self.canary is not None else {}
+        if self.cors is not None:
+            data["cors"] = self.cors.to_dict()
         for name in _FIELDS:
             value = getattr(self, name)
             if value not in ("", False, None, 0, ()):
@@ -233,6 +305,8 @@ class RouteEffects:
                 values[name] = tuple(values[name])
         if canary_backend is not None and isinstance(data.get("canary"), dict):
             values["canary"] = Canary.from_dict(data["canary"], canary_backend)
+        if isinstance(data.get("cors"), dict):
+            values["cors"] = Cors.from_dict(data["cors"])
         return cls(**values)
 
 
@@ -251,4 +325,7 @@ _FIELDS = (
     "www_redirect",
     "allow_ranges",
     "deny_ranges",
+    "body_limit",
+    "connect_timeout",
+    "read_timeout",
 )

@@ -1,6 +1,6 @@
 """The registry: the one place that knows every ``nginx.ingress.kubernetes.io/*`` key.
 
-Each family module (routing, redirects, backends, refused, catalogue) lists its specs; this module
+Each family module (routing, redirects, canary, access, cors, limits, backends, refused, catalogue) lists its specs; this module
 puts them in one table, answers ``lookup`` for any key (by name, then by the refused patterns,
 then "unknown"), and compiles an Ingress's honoured annotations into ``RouteEffects``. Adding an
 annotation is one spec in its family's module plus its effect in ``effects_of``.
@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from gitops_ingress.core.annotations import access, backends, canary, catalogue, redirects, refused, routing
+from gitops_ingress.core.annotations import (
+    access,
+    backends,
+    canary,
+    catalogue,
+    cors,
+    limits,
+    redirects,
+    refused,
+    routing,
+)
 from gitops_ingress.core.annotations.model import (
     PREFIX,
     AnnotationSpec,
@@ -19,7 +29,16 @@ from gitops_ingress.core.annotations.model import (
     Status,
 )
 
-_FAMILIES = (routing.SPECS, redirects.SPECS, canary.SPECS, access.SPECS, backends.SPECS, catalogue.SPECS)
+_FAMILIES = (
+    routing.SPECS,
+    redirects.SPECS,
+    canary.SPECS,
+    access.SPECS,
+    cors.SPECS,
+    limits.SPECS,
+    backends.SPECS,
+    catalogue.SPECS,
+)
 REGISTRY: dict[str, AnnotationSpec] = {spec.name: spec for family in _FAMILIES for spec in family}
 REGISTRY.update({name: refused.SNIPPET for name in refused.SNIPPETS})
 REGISTRY.update({name: refused.AUTH_TLS for name in refused.AUTH_TLS_KEYS})
@@ -106,6 +125,10 @@ def effects_of(annotations: Mapping[str, str]) -> RouteEffects | None:
         from_to_www=bool(_flag(values, "from-to-www-redirect")),
         allow_ranges=_names(values, "allowlist-source-range", "whitelist-source-range"),
         deny_ranges=_names(values, "denylist-source-range"),
+        cors=cors.policy(values),
+        body_limit=limits.body_limit(values),
+        connect_timeout=limits.seconds(values, "proxy-connect-timeout"),
+        read_timeout=limits.seconds(values, "proxy-read-timeout"),
     )
     return None if effects == NO_EFFECTS else effects
 
