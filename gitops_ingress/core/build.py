@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from gitops_ingress.core.environments import Root, environment_for, in_environment_folder
 from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.findings import Finding, Severity, has_errors, sorted_findings
-from gitops_ingress.core.kustomize import Renderer, Rendering, render_environment
+from gitops_ingress.core.kustomize import Renderer, Rendering, render_environments
 from gitops_ingress.core.models import IngressClass, LocatedIngress
 from gitops_ingress.core.objects import ParsedFile, ParseStore, parse_file
 from gitops_ingress.core.routing import RouteTable, compile_routes
@@ -252,13 +252,10 @@ def _render_all(
     shapes: LineShapes,
 ) -> dict[str, Rendering]:
     """Step 2's kustomized environments: environment -> its kustomization's render."""
-    rendered: dict[str, Rendering] = {}
-    for name in chosen:
-        kustomization = listed.kustomizations.get(name)
-        if kustomization is not None:
-            root = listed.roots[name]
-            rendered[name] = render_environment(tree, kustomization, root, render, name, settings, shapes, cache)
-    return rendered
+    wanted = [
+        (name, listed.kustomizations[name], listed.roots[name]) for name in chosen if name in listed.kustomizations
+    ]
+    return render_environments(tree, wanted, render, settings, shapes, cache)
 
 
 def _charts(listed: _Listed, chosen: Sequence[str]) -> dict[str, ParsedFile | Finding]:

@@ -13,8 +13,8 @@ level), handed to ``core.build.build`` as a ``Renderer``. The steps:
    refused the same way (the service runs no Helm).
 2. Render a copy: the top kustomization gets ``buildMetadata: [originAnnotations]`` (the user's
    file is not changed), the renderer materialises the inputs and runs kustomize with a timeout and
-   output limit (``policy.limits``). A failure is one ``kustomize/render`` finding at the
-   kustomization with kustomize's own message.
+   output limit (``policy.limits``); the environments' renders run at the same time. A failure is
+   one ``kustomize/render`` finding at the kustomization with kustomize's own message.
 3. Map every rendered object back: ``config.kubernetes.io/origin`` names its source file, whose
    positions the object takes (the annotation is removed, so it is never applied); the fields a
    patch set (strategic merge or JSON 6902, with the patch's target) take the patch file's lines.
@@ -23,10 +23,13 @@ level), handed to ``core.build.build`` as a ``Renderer``. The steps:
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 import posixpath
 import re
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -119,19 +122,75 @@ def repository_path(root: Root, path: str) -> str | None:
     return "" if located == "." else located
 
 
-def render_environment(
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One kustomization gathered and not in the cache: what its render needs and its mapping after."""
+
+    environment: str
+    kustomization: str
+    root: Root
+    inputs: _Inputs
+    contents: Mapping[str, bytes]
+    content_id: str
+    read: tuple[str, ...]
+
+
+def render_environments(
+    tree: TreeSource,
+    wanted: Sequence[tuple[str, str, Root]],
+    renderer: Renderer | None,
+    settings: Settings,
+    shapes: LineShapes,
+    cache: ParseStore | None = None,
+) -> dict[str, Rendering]:
+    """environment -> the objects its kustomization renders to, with their origins' positions.
+    ``wanted``: (environment, kustomization, the root it was listed under; no input may leave its
+    repository). ``cache``: renders by a content id of all their inputs (a push that changes none of
+    an overlay's inputs does not run kustomize for it again).
+
+    Gathering and mapping run here one after another (a git tree source streams its reads through
+    one process and is not shared between threads); the kustomize runs between them go at the same
+    time, one thread each waiting on its child, since nearly all of a render's time is the child's
+    CPU (bench/validate.py: several overlays then take the machine's cores, not one)."""
+    done: dict[str, Rendering] = {}
+    jobs: list[_Job] = []
+    for environment, kustomization, root in wanted:
+        prepared = _prepare(tree, kustomization, root, renderer, environment, settings, cache)
+        if isinstance(prepared, Rendering):
+            done[environment] = prepared
+        else:
+            jobs.append(prepared)
+    if renderer is None or not jobs:
+        return {environment: done[environment] for environment, _, _ in wanted}
+    limits = settings.policy.limits
+    calls = [functools.partial(_run, renderer, job, limits) for job in jobs]
+    if len(calls) == 1:
+        outputs = [calls[0]()]
+    else:
+        with ThreadPoolExecutor(max_workers=min(len(calls), os.cpu_count() or 1)) as pool:
+            outputs = list(pool.map(lambda call: call(), calls))
+    for job, output in zip(jobs, outputs, strict=True):
+        if isinstance(output, RenderError):
+            message = f"kustomize could not render it: {output}"
+            parsed = ParsedFile(job.kustomization, (), (), (_finding("kustomize/render", job.kustomization, message),))
+        else:
+            parsed = _mapped(job, output, settings, shapes)
+        if cache is not None and all(file.content_id for file in job.inputs.files.values()):
+            cache.put(job.content_id, job.kustomization, parsed)
+        done[job.environment] = Rendering(parsed, job.read, rendered=True)
+    return {environment: done[environment] for environment, _, _ in wanted}
+
+
+def _prepare(
     tree: TreeSource,
     kustomization: str,
     root: Root,
     renderer: Renderer | None,
     environment: str,
     settings: Settings,
-    shapes: LineShapes,
-    cache: ParseStore | None = None,
-) -> Rendering:
-    """The objects ``kustomization`` renders to, with their origins' positions. ``root``: what it was
-    listed under; no input may leave its repository. ``cache``: renders by a content id of all their inputs (a
-    push that changes none of an overlay's inputs does not run kustomize for it again)."""
+    cache: ParseStore | None,
+) -> Rendering | _Job:
+    """Step 1, and the cache: a Rendering when nothing is to be run (refused, or known)."""
     limits = settings.policy.limits
     inputs = _Inputs()
     contents: dict[str, bytes] = {}
@@ -153,39 +212,30 @@ def render_environment(
     known = cache.get(content_id, kustomization) if cache is not None else None
     if known is not None:
         return Rendering(known, read)
-    parsed = _render(kustomization, root, renderer, environment, settings, shapes, inputs, contents)
-    if cache is not None and all(file.content_id for file in inputs.files.values()):
-        cache.put(content_id, kustomization, parsed)
-    return Rendering(parsed, read, rendered=True)
+    return _Job(environment, kustomization, root, inputs, contents, content_id, read)
 
 
-def _render(
-    kustomization: str,
-    root: Root,
-    renderer: Renderer,
-    environment: str,
-    settings: Settings,
-    shapes: LineShapes,
-    inputs: _Inputs,
-    contents: Mapping[str, bytes],
-) -> ParsedFile:
-    """Steps 2 and 3."""
-    limits = settings.policy.limits
-    folder = posixpath.dirname(kustomization)
+def _run(renderer: Renderer, job: _Job, limits: LimitSettings) -> bytes | RenderError:
+    """Step 2: kustomize's output, or its error (returned: it becomes the job's finding)."""
     try:
-        materialised = {_placed(root, path): data for path, data in contents.items()}
-        materialised[_placed(root, kustomization)] = _with_origins(contents[kustomization])
-        rendered = renderer(materialised, posixpath.dirname(_placed(root, kustomization)), limits)
+        materialised = {_placed(job.root, path): data for path, data in job.contents.items()}
+        materialised[_placed(job.root, job.kustomization)] = _with_origins(job.contents[job.kustomization])
+        return renderer(materialised, posixpath.dirname(_placed(job.root, job.kustomization)), limits)
     except RenderError as exc:
-        finding = _finding("kustomize/render", kustomization, f"kustomize could not render it: {exc}")
-        return ParsedFile(kustomization, (), (), (finding,))
+        return exc
+
+
+def _mapped(job: _Job, rendered: bytes, settings: Settings, shapes: LineShapes) -> ParsedFile:
+    """Step 3."""
+    limits = settings.policy.limits
     big = limits.model_copy(
         update={"max_file_bytes": limits.max_render_output_bytes, "max_documents_per_file": limits.max_objects}
     )
-    loaded = load_yaml_file(kustomization, rendered, big, shapes=shapes)
-    origins = _Origins(folder, contents, limits, shapes, inputs.patches)
-    documents = [origins.locate(doc, kustomization) for doc in loaded.documents if isinstance(doc.data, dict)]
-    return parse_documents(kustomization, documents, loaded.findings, environment, settings)
+    loaded = load_yaml_file(job.kustomization, rendered, big, shapes=shapes)
+    folder = posixpath.dirname(job.kustomization)
+    origins = _Origins(folder, job.contents, limits, shapes, job.inputs.patches)
+    documents = [origins.locate(doc, job.kustomization) for doc in loaded.documents if isinstance(doc.data, dict)]
+    return parse_documents(job.kustomization, documents, loaded.findings, job.environment, settings)
 
 
 def _gather(

@@ -281,3 +281,29 @@ def test_an_annotation_a_strategic_merge_patch_adds_is_found_in_the_patch(tmp_pa
     (denied,) = [f for f in findings if f["severity"] == "error"]
     assert code == 1 and denied["file"].endswith("environments/prod/tls.yaml")
     assert denied["line"] == line_of(tls.read_text(), "nginx.ingress.kubernetes.io/server-snippet")
+
+
+def test_overlays_rendered_together_each_keep_their_own_render_and_failure(tmp_path: Path) -> None:
+    """The environments' kustomize runs go at the same time: each result still lands on its own
+    environment, and one overlay that fails to render is that overlay's finding only."""
+    root = _repository(tmp_path)
+    for env in ("stage", "dev", "broken"):
+        host = f"{env}.example.com"
+        overlay = _overlay().replace("namespace: prod", f"namespace: {env}").replace("prod-", f"{env}-")
+        (root / f"environments/{env}").mkdir()
+        (root / f"environments/{env}/kustomization.yaml").write_text(overlay)
+        (root / f"environments/{env}/host.yaml").write_text(JSON_PATCH.format(host=host))
+        if env != "broken":  # its strategic-merge patch file is missing: kustomize refuses it
+            (root / f"environments/{env}/tls.yaml").write_text(MERGE_PATCH.format(host=host, secret=f"{env}-tls"))
+    built = build_paths([str(root / "environments")])
+    assert sorted(built.environments) == ["broken", "dev", "prod", "stage"]
+    for env in ("dev", "prod", "stage"):
+        (item,) = built.environments[env].ingresses
+        assert (item.namespace, item.name) == (env, f"{env}-web")
+        assert item.ingress.spec is not None and item.ingress.spec.rules[0].host == f"{env}.example.com"
+        assert item.ingress.spec.tls[0].secret_name == f"{env}-tls"
+        assert built.environments[env].ok
+    broken = built.environments["broken"]
+    assert broken.ingresses == ()
+    assert [f.rule for f in broken.findings] == ["kustomize/render"]
+    assert "tls.yaml" in broken.findings[0].message
