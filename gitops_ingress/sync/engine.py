@@ -318,6 +318,8 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
         # write is retried by a re-sync, and the status never shows a commit not yet live.
         live = {row.environment: row.table for row in plan.rows if row.table is not None}
         routes_changed = self._book.set(name, live)
+        if routes_changed:
+            await self._book.wait_published()  # "applied" means the proxies have it (routebook.py)
         duration_ms = (time.perf_counter() - started) * 1000
         noticed = self._pushes.get(name, commit)
         # live only when the commit was applied: a refused one's routes never went live
@@ -440,6 +442,8 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
             return
         await self._target.remove(name, record.stable)
         routes_changed = self._book.set(name, {})  # gone from the proxies first, as in _sync
+        if routes_changed:
+            await self._book.wait_published()
         entry = SyncEntry(record.synced or "", "", now_iso(), 0.0, "removed", "branch deleted; previews removed")
         await self._in_store(self._store.delete_branch, name, history=[entry])
         del self._records[name]

@@ -181,12 +181,14 @@ class LifecycleMixin:
         self._cancel_expiry(name)
         await self._target.remove(name, record.stable)
         routes_changed = self._book.set(name, {})
+        if routes_changed:
+            await self._book.wait_published()
         record.state, record.message, record.updated_at = state, message, now_iso()
         record.environments = {}
         entry = SyncEntry(record.synced or "", "", record.updated_at, 0.0, state.value, message)
         await self._save(name, record, environments=[], history=[entry])
         self.bus.publish("branch", name, {"state": state.value})
         if routes_changed:
-            self.bus.publish("routes", name, {"version": self._book.state.version})
+            self.bus.publish("routes", name, {"version": self._book.version})
         if state is SyncState.EXPIRED:
             self._make_room()

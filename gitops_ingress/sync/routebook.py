@@ -19,9 +19,11 @@ spell is published on the loop's next turn, and changes that follow within ``PUB
 of a publication wait for the next one, which carries all of them as one new immutable state
 (``RoutingState.with_changes``, one version). A lone change is therefore live on the next turn
 of the loop, and a burst costs a publication per interval, not per branch. Versions still count
-changes (a publication of five changes is five versions on), as when each was published alone. ``state`` always
-answers with every change recorded so far (it folds the pending ones in), so what the API shows
-and what the engine reports never lag. Subscribers are called on the event loop; without a
+changes (a publication of five changes is five versions on), as when each was published alone.
+``published`` is what the proxies were given, and what everything that shows routes reads (the
+API, the dashboard, a new stream client's whole state), so nothing shows a route no proxy
+serves yet; a sync awaits ``wait_published`` before it records "applied" for the same reason.
+``state`` folds the pending changes in (the next publication's work). Subscribers are called on the event loop; without a
 running loop (a unit test) ``set`` publishes at once. A change that leaves the routes as they were
 publishes nothing, so a re-sync wakes no proxy. Nothing here does I/O.
 """
@@ -53,6 +55,7 @@ class RouteBook:
         self._publishing: asyncio.TimerHandle | None = None
         self._last_published = float("-inf")  # the loop's clock
         self._listeners: list[StateListener] = []
+        self._waiters: list[asyncio.Future[None]] = []  # wait_published, woken by _publish
 
     @property
     def state(self) -> RoutingState:
@@ -65,6 +68,19 @@ class RouteBook:
             self._state = self._state.with_changes(stable, pending, self.version)
             self._pending_changes = 0
         return self._state
+
+    @property
+    def published(self) -> RoutingState:
+        """The state the subscribers (the proxies) were last given."""
+        return self._published
+
+    async def wait_published(self) -> None:
+        """Return once every change recorded so far has been published (at once when none waits)."""
+        if not self._pending and self._publishing is None:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        await waiter
 
     @property
     def version(self) -> int:
@@ -122,11 +138,14 @@ class RouteBook:
 
     def _publish(self) -> None:
         self._publishing = None
+        waiters, self._waiters = self._waiters, []
         state = self.state
-        if state is self._published:
-            return
-        self._published = state
-        with contextlib.suppress(RuntimeError):  # no loop: no interval to keep
-            self._last_published = asyncio.get_running_loop().time()
-        for listener in list(self._listeners):
-            listener(state)
+        if state is not self._published:
+            self._published = state
+            with contextlib.suppress(RuntimeError):  # no loop: no interval to keep
+                self._last_published = asyncio.get_running_loop().time()
+            for listener in list(self._listeners):
+                listener(state)
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)

@@ -101,7 +101,7 @@ class ViewMixin:
         return self._store.history(branch, limit)
 
     def routing_state(self) -> RoutingState:
-        return self._book.state
+        return self._book.published  # what the proxies serve, never ahead of them
 
     def subscribe_routes(self, listener: Callable[[RoutingState], None]) -> Callable[[], None]:
         """Call ``listener`` (on the loop, without blocking) with every new routing state: the

@@ -320,6 +320,19 @@ async def test_the_route_book_publishes_a_burst_as_one_state() -> None:
     assert alone.version == 4 and set(alone.previews) == {"feature/1", "feature/2"} and published.empty()
 
 
+async def test_what_shows_routes_never_runs_ahead_of_the_proxies() -> None:
+    """``published`` (what the API, the dashboard and a new stream client read) is the state the
+    subscribers were given; a sync that awaits ``wait_published`` returns only once they have it."""
+    book = RouteBook("main", "preview.localhost")
+    given: list[RoutingState] = []
+    book.subscribe(given.append)
+    assert book.set("feature/x", {"production": table("a.example.com", "web")})
+    assert book.published.previews == {} and not given  # recorded, not yet served
+    await asyncio.wait_for(book.wait_published(), 20.0)
+    assert given and book.published is given[-1] and "feature/x" in book.published.previews
+    await asyncio.wait_for(book.wait_published(), 1.0)  # nothing pending: at once
+
+
 def test_merge_tables_keeps_every_environment() -> None:
     merged = RouteTable.merge(
         {"staging": table("s.example.com", "web", "staging"), "production": table("a.example.com", "api")}
