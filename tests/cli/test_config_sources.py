@@ -16,10 +16,6 @@ from gitops_ingress.cli.sources import build_paths
 from tests.support.gitrepos import git
 from tests.support.manifests import drop, ingress, line_of, set_at, to_yaml
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("kubectl") is None and shutil.which("kustomize") is None, reason="needs kubectl"
-)
-
 BASE_KUSTOMIZATION = "resources:\n  - ingress.yaml\n  - service.yaml\n"
 SERVICE = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n    - port: 80\n"
 JSON_PATCH = """- op: replace

@@ -3,19 +3,12 @@ false errors, every kustomize overlay rendered by the real kubectl."""
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from pathlib import Path
-
-import pytest
 
 from gitops_ingress.cli.sources import build_paths
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("kubectl") is None and shutil.which("kustomize") is None, reason="needs kubectl"
-)
 
 
 def test_the_corpus_has_at_least_thirty_files() -> None:

@@ -4,7 +4,6 @@ prior knowledge (h2c), h2load with many concurrent streams, and the access log's
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +28,6 @@ from .fixtures_ops import (  # noqa: F401
 
 pytestmark = [
     pytest.mark.timeout(60),
-    pytest.mark.skipif(shutil.which("curl") is None or shutil.which("h2load") is None, reason="needs curl, h2load"),
 ]
 
 

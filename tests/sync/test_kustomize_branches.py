@@ -4,7 +4,6 @@ base) keeps the last good routes."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from tests.sync.conftest import running, seed
 
 pytestmark = [
     pytest.mark.anyio,
-    pytest.mark.skipif(shutil.which("kubectl") is None and shutil.which("kustomize") is None, reason="needs kubectl"),
 ]
 
 OVERLAY = "resources:\n  - ../../base\nnamespace: shop-prod\npatches:\n  - path: host.yaml\n    target:\n      kind: Ingress\n"
