@@ -297,6 +297,19 @@ def rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def stop_children(children: list[subprocess.Popen[bytes]], folder: Path) -> None:
+    """Stop every process a run started (nginx gracefully, by SIGQUIT) and remove its folder."""
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM if child.args[0] != "nginx" else signal.SIGQUIT)
+    for child in children:
+        try:
+            child.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            child.kill()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def median(runs: list[dict[str, float]], key: str) -> float:
     return statistics.median(run[key] for run in runs)
 
@@ -588,15 +601,7 @@ def main() -> int:
         )
         return 0
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM if child.args[0] != "nginx" else signal.SIGQUIT)
-        for child in children:
-            try:
-                child.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        shutil.rmtree(folder, ignore_errors=True)
+        stop_children(children, folder)
 
 
 if __name__ == "__main__":

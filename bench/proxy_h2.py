@@ -17,7 +17,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from bench.proxy import (
     free_port,
     median,
     on_cpu,
+    stop_children,
 )
 from tests.proxy.fixtures_ops import CertificateAuthority
 from tests.support.manifests import ingress, to_yaml
@@ -138,12 +138,4 @@ def run_h2(opts: argparse.Namespace) -> int:
         print(f"p99 ours/nginx: {median(runs['ours'], 'p99') / median(runs['nginx'], 'p99'):.2f} (target <= 1.5)")
         return 0
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM if child.args[0] != "nginx" else signal.SIGQUIT)
-        for child in children:
-            try:
-                child.wait(WAIT)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        shutil.rmtree(folder, ignore_errors=True)
+        stop_children(children, folder)
