@@ -34,6 +34,7 @@ after the handshake: reads and writes go straight to ``SSLObject``'s own methods
 from __future__ import annotations
 
 import ssl
+import struct
 from typing import Final
 
 ALPN: Final = ("h2", "http/1.1")  # h2 first: a client offering both gets HTTP/2 (proxy/h2conn.py)
@@ -45,41 +46,43 @@ _ALERT_RECORD: Final = b"\x15\x03\x03\x00\x02\x02" + bytes([NO_APPLICATION_PROTO
 _HANDSHAKE_RECORD: Final = 22
 _CLIENT_HELLO: Final = 1
 _ALPN_EXTENSION: Final = 16
+_ALPN_TYPE: Final = _ALPN_EXTENSION.to_bytes(2, "big")
+_U16: Final = struct.Struct("!H")
+_EXTENSION: Final = struct.Struct("!HH")  # type, length
 
 
 def offered_alpn(records: bytes) -> tuple[bytes, ...] | None:
     """The ALPN protocol names a ClientHello offers, from the TLS records that carry it; None
     when it has no ALPN extension, or when the bytes are not a complete ClientHello (OpenSSL
     judges those itself)."""
-    hello = bytearray()
-    at = 0
+    if _ALPN_TYPE not in records:  # no ALPN extension can be in there: no walk (wrk, s_time, ...)
+        return None
+    hello = records[5 : 5 + _U16.unpack_from(records, 3)[0]] if len(records) >= 5 else b""
+    at = 5 + len(hello)
     while at + 5 <= len(records) and records[at] == _HANDSHAKE_RECORD:  # a hello may span records
-        size = int.from_bytes(records[at + 3 : at + 5], "big")
+        size = _U16.unpack_from(records, at + 3)[0]
         hello += records[at + 5 : at + 5 + size]
         at += 5 + size
-    if len(hello) < 4 or hello[0] != _CLIENT_HELLO:
+    if len(hello) < 4 + 2 + 32 + 1 or records[0] != _HANDSHAKE_RECORD or hello[0] != _CLIENT_HELLO:
         return None
     end = min(len(hello), 4 + int.from_bytes(hello[1:4], "big"))
     at = 4 + 2 + 32  # handshake header, legacy_version, random
-    if at >= end:
-        return None
     at += 1 + hello[at]  # legacy_session_id
     if at + 2 > end:
         return None
-    at += 2 + int.from_bytes(hello[at : at + 2], "big")  # cipher_suites
+    at += 2 + _U16.unpack_from(hello, at)[0]  # cipher_suites
     if at >= end:
         return None
     at += 1 + hello[at]  # legacy_compression_methods
     if at + 2 > end:
         return None
-    end = min(end, at + 2 + int.from_bytes(hello[at : at + 2], "big"))
+    end = min(end, at + 2 + _U16.unpack_from(hello, at)[0])
     at += 2
     while at + 4 <= end:
-        kind = int.from_bytes(hello[at : at + 2], "big")
-        size = int.from_bytes(hello[at + 2 : at + 4], "big")
+        kind, size = _EXTENSION.unpack_from(hello, at)
         at += 4
         if kind == _ALPN_EXTENSION:
-            return _protocol_names(bytes(hello[at : min(at + size, end)]))
+            return _protocol_names(hello[at : min(at + size, end)])
         at += size
     return None
 
