@@ -44,6 +44,9 @@ log = logging.getLogger("gitops_ingress.proxy.tls")
 
 DEFAULT_NAME = "default"
 MAX_FILES = 10_000  # bound on the folder walk
+# TLS 1.3 session tickets sent after a full handshake (OpenSSL's default is 2): one resumes the next
+# connection, and browsers keep one per origin; each ticket is a sealed session and a record more.
+TLS13_TICKETS = 1
 
 Fingerprint = tuple[tuple[str, int, int, int], ...]
 
@@ -121,6 +124,7 @@ def new_server_context() -> ssl.SSLContext:
     context = ServerContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(list(ALPN))
+    context.num_tickets = TLS13_TICKETS
     return context
 
 
@@ -185,6 +189,7 @@ class CertificateStore:
         self._context = new_server_context()
         # The front context must hold a chain for clients that send no SNI at all.
         self._context.load_cert_chain(index.default.pair.cert, index.default.pair.key)
+        self._front = index.default  # the certificate the front context serves (never reloaded)
         self._context.sni_callback = self._on_sni
 
     def _build(self, pairs: list[CertificatePair], previous: _Index | None = None) -> _Index | None:
@@ -218,8 +223,9 @@ class CertificateStore:
 
     def _on_sni(self, sslobj: ssl.SSLObject, server_name: str | None, _ctx: ssl.SSLContext) -> None:
         index = self._index  # read once: a reload may swap it during the handshake
-        chosen = index.covering(server_name.lower().rstrip(".")) if server_name else None
-        sslobj.context = (chosen or index.default).context
+        chosen = (index.covering(server_name.lower().rstrip(".")) if server_name else None) or index.default
+        if chosen is not self._front:  # switching costs OpenSSL a copy of the certificate set-up
+            sslobj.context = chosen.context
 
     def pick(self, server_name: str) -> LoadedCertificate:
         """The certificate a handshake for ``server_name`` gets (exact, wildcard, default)."""

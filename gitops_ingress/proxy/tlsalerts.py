@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import ssl
 import struct
-from typing import Final
+from typing import Final, Protocol
 
 ALPN: Final = ("h2", "http/1.1")  # h2 first: a client offering both gets HTTP/2 (proxy/h2conn.py)
 SPOKEN: Final = frozenset(name.encode() for name in ALPN)
@@ -55,7 +55,7 @@ def offered_alpn(records: bytes) -> tuple[bytes, ...] | None:
     """The ALPN protocol names a ClientHello offers, from the TLS records that carry it; None
     when it has no ALPN extension, or when the bytes are not a complete ClientHello (OpenSSL
     judges those itself)."""
-    if _ALPN_TYPE not in records:  # no ALPN extension can be in there: no walk (wrk, s_time, ...)
+    if not _may_hold_alpn(records):  # no walk for a client without ALPN (wrk, s_time, ...)
         return None
     hello = records[5 : 5 + _U16.unpack_from(records, 3)[0]] if len(records) >= 5 else b""
     at = 5 + len(hello)
@@ -87,6 +87,18 @@ def offered_alpn(records: bytes) -> tuple[bytes, ...] | None:
     return None
 
 
+def _may_hold_alpn(records: bytes) -> bool:
+    """Whether some place in ``records`` reads as an ALPN extension's header: its type, then a
+    length 2 more than the list's length after it. False rules ALPN out without the walk."""
+    at = records.find(_ALPN_TYPE)
+    while 0 <= at <= len(records) - 6:
+        size, listed = _EXTENSION.unpack_from(records, at + 2)
+        if size == listed + 2:
+            return True
+        at = records.find(_ALPN_TYPE, at + 1)
+    return False
+
+
 def _protocol_names(extension: bytes) -> tuple[bytes, ...]:
     names: list[bytes] = []
     at = 2  # the list's own length
@@ -97,9 +109,19 @@ def _protocol_names(extension: bytes) -> tuple[bytes, ...]:
     return tuple(names)
 
 
+class _TLSConnection(Protocol):
+    """What is used here of ``_ssl._SSLSocket``, the C object under ``ssl.SSLObject`` (unstubbed)."""
+
+    def do_handshake(self) -> None: ...
+    def read(self, size: int, buffer: bytearray | memoryview = ..., /) -> int | bytes: ...
+    def write(self, data: bytes | bytearray | memoryview, /) -> int: ...
+    def pending(self) -> int: ...
+
+
 class HandshakeObject(ssl.SSLObject):
     """An ``SSLObject`` whose failed handshakes send their alert first (see the module's docstring)."""
 
+    _sslobj: _TLSConnection  # set by ssl.SSLObject._create
     _incoming: ssl.MemoryBIO
     _outgoing: ssl.MemoryBIO
     _hello: bytes | None  # the ClientHello's bytes so far; None once answered
@@ -119,6 +141,11 @@ class HandshakeObject(ssl.SSLObject):
             incoming, outgoing, server_side, server_hostname, session, context
         )
         self._incoming, self._outgoing, self._hello, self._failure = incoming, outgoing, b"", None
+        # The transports call read, write and pending for every record; ssl.SSLObject's own
+        # methods only forward to the C object (every caller passes read's size), so the C
+        # methods are bound in their place, one Python frame less per call.
+        tls = self._sslobj
+        self.__dict__.update(read=tls.read, write=tls.write, pending=tls.pending)
         return self
 
     def do_handshake(self) -> None:
@@ -130,7 +157,7 @@ class HandshakeObject(ssl.SSLObject):
             self._incoming.write(arrived)
             hello += arrived
         try:
-            super().do_handshake()
+            self._sslobj.do_handshake()  # ssl.SSLObject's own method only forwards to it
         except ssl.SSLWantReadError:
             if hello is None:
                 raise

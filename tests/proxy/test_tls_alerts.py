@@ -3,11 +3,13 @@ proxy`` process (uvloop, as in production): RFC 7301 3.2 and RFC 8446 6.2 want a
 (``no_application_protocol``, ``protocol_version``), which proxy/tlsalerts.py makes reach the
 client despite Python's ssl (no ALPN failure) and the event loops' SSL transports (CPython
 gh-98078). Both Python's ssl and ``openssl s_client`` are asked, since each reports the alert it
-read in its own words."""
+read in its own words. And what a client that can be served keeps: its session, resumed by a
+ticket (TLS 1.2 and 1.3) or by session ID (TLS 1.2)."""
 
 from __future__ import annotations
 
 import shutil
+import socket
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -93,3 +95,36 @@ def test_openssl_s_client_reads_no_application_protocol(tls_port: int, version: 
 def test_openssl_s_client_below_tls12_reads_protocol_version(tls_port: int, version: str) -> None:
     printed = s_client(tls_port, version, "-cipher", "DEFAULT:@SECLEVEL=0")
     assert "alert protocol version" in printed, printed
+
+
+def resumes(port: int, version: ssl.TLSVersion, *, tickets: bool) -> tuple[bool, bool]:
+    """Two connections, the second offering the first's session: (first resumed, second resumed).
+    Without ``tickets`` the client refuses TLS 1.2 session tickets, so only the server's session
+    ID cache can resume it."""
+    context = client()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    context.minimum_version = context.maximum_version = version
+    if not tickets:
+        context.options |= ssl.OP_NO_TICKET
+    session = None
+    reused: list[bool] = []
+    for _ in range(2):
+        with (
+            socket.create_connection((LOOPBACK, port), timeout=WAIT) as raw,
+            context.wrap_socket(raw, server_hostname="shop.example.com", session=session) as tls,
+        ):
+            tls.sendall(b"GET / HTTP/1.1\r\nHost: shop.example.com\r\nConnection: close\r\n\r\n")
+            while tls.recv(65536):  # the answer, and with TLS 1.3 the session ticket before it
+                pass
+            reused.append(tls.session_reused)
+            session = tls.session
+    return reused[0], reused[1]
+
+
+@pytest.mark.parametrize(
+    ("version", "tickets"),
+    [(ssl.TLSVersion.TLSv1_2, True), (ssl.TLSVersion.TLSv1_2, False), (ssl.TLSVersion.TLSv1_3, True)],
+    ids=["tls1.2-ticket", "tls1.2-session-id", "tls1.3-ticket"],
+)
+def test_sessions_resume_by_ticket_and_by_session_id(tls_port: int, version: ssl.TLSVersion, tickets: bool) -> None:
+    assert resumes(tls_port, version, tickets=tickets) == (False, True)
