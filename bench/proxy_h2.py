@@ -81,12 +81,17 @@ def missing_tools(option: str, packages: dict[str, str]) -> bool:
 
 
 def start_tls_fronts(
-    opts: argparse.Namespace, folder: Path, front_body: str, children: list[subprocess.Popen[bytes]]
+    opts: argparse.Namespace,
+    folder: Path,
+    front_body: str,
+    children: list[subprocess.Popen[bytes]],
+    baseline: Path | None = None,
 ) -> dict[str, tuple[int, int]]:
     """The upstream nginx, a front nginx from ``front_body`` (a template with LOOPBACK, upstream,
-    port, cert and key) and our proxy with ``--tls-dir`` holding the same ECDSA P-256 certificate;
-    each started process is appended to ``children``. Returns name -> (pid, TLS port) once ours serves."""
-    upstream_port, front_port, ours_port, ours_plain = (free_port() for _ in range(4))
+    port, cert and key) and our proxy with ``--tls-dir`` holding the same ECDSA P-256 certificate
+    (with ``baseline``, also the proxy of that source tree, as "baseline"); each started process
+    is appended to ``children``. Returns name -> (pid, TLS port) once each serves."""
+    upstream_port, front_port = free_port(), free_port()
     CertificateAuthority(folder / "ca").secret(folder / "tls", "bench-tls", HOST)
     cert, key = folder / "tls" / "bench-tls" / "tls.crt", folder / "tls" / "bench-tls" / "tls.key"
     bodies = {
@@ -100,20 +105,25 @@ def start_tls_fronts(
     env = folder / "production"
     env.mkdir()
     (env / "bench.yaml").write_text(to_yaml(ingress("bench", HOST, "upstream")))
-    ours = subprocess.Popen(
-        [*on_cpu(SERVER_CPU, opts.pin), sys.executable, "-m", "gitops_ingress", "proxy",
-         "--listen", f"{LOOPBACK}:{ours_plain}", "--tls-listen", f"{LOOPBACK}:{ours_port}",
-         "--tls-dir", str(folder / "tls"), "--ingress-dir", str(env),
-         "--backend", f"upstream:80=http://{LOOPBACK}:{upstream_port}", "--no-access-log"],
-        stderr=(folder / "ours.err").open("wb"),
-    )  # fmt: skip
-    children.append(ours)
-    deadline = time.monotonic() + WAIT
-    while b" serving " not in (folder / "ours.err").read_bytes():  # its ready line
-        if time.monotonic() > deadline or ours.poll() is not None:
-            raise RuntimeError(f"our proxy did not start: {(folder / 'ours.err').read_text()}")
-        time.sleep(0.1)
-    return {"nginx": (children[-2].pid, front_port), "ours": (ours.pid, ours_port)}
+    fronts = {"nginx": (children[-1].pid, front_port)}
+    checkouts = {"ours": None} | ({"baseline": baseline} if baseline is not None else {})
+    for name, checkout in checkouts.items():
+        port, err = free_port(), folder / f"{name}.err"
+        proc = subprocess.Popen(
+            [*on_cpu(SERVER_CPU, opts.pin), sys.executable, "-m", "gitops_ingress", "proxy",
+             "--listen", f"{LOOPBACK}:{free_port()}", "--tls-listen", f"{LOOPBACK}:{port}",
+             "--tls-dir", str(folder / "tls"), "--ingress-dir", str(env),
+             "--backend", f"upstream:80=http://{LOOPBACK}:{upstream_port}", "--no-access-log"],
+            stderr=err.open("wb"), cwd=checkout,
+        )  # fmt: skip
+        children.append(proc)
+        deadline = time.monotonic() + WAIT
+        while b" serving " not in err.read_bytes():  # its ready line
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"{name} did not start: {err.read_text()}")
+            time.sleep(0.1)
+        fronts[name] = (proc.pid, port)
+    return fronts
 
 
 def run_h2(opts: argparse.Namespace) -> int:

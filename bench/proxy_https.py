@@ -81,7 +81,7 @@ def run_https(opts: argparse.Namespace) -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-proxy-https-"))
     children: list[subprocess.Popen[bytes]] = []
     try:
-        fronts = start_tls_fronts(opts, folder, FRONT_HTTPS_BODY, children)
+        fronts = start_tls_fronts(opts, folder, FRONT_HTTPS_BODY, children, opts.baseline)
         check_answers(fronts)
         kinds = ["keep-alive", *(f"{mode[1:]} {version[1:].replace('_', '.')}" for mode, version in HANDSHAKES)]
         runs: dict[tuple[str, str], list[dict[str, float]]] = {(n, k): [] for n in fronts for k in kinds}
@@ -107,22 +107,26 @@ def run_https(opts: argparse.Namespace) -> int:
             f"load average {os.getloadavg()[0]:.1f}); keep-alive: wrk -t1 -c50 (TLS 1.3); "
             f"new connections: {CLIENTS} x openssl s_time, one request each"
         )
-        print(
-            f"{'':20} {'nginx /s':>10} {'ours /s':>10} {'ours/nginx':>11} {'per round':>16} {'CPU us nginx':>13} {'ours':>7}"
-        )
+        ours = [name for name in fronts if name != "nginx"]  # "ours", and "baseline" with --baseline
+        print(f"{'':14} {'nginx /s':>9}" + "".join(f" {n + ' /s':>12} {'/nginx':>6} {'per round':>16}" for n in ours)
+              + f" {'CPU us nginx':>13}" + "".join(f" {n:>9}" for n in ours))  # fmt: skip
         for kind in kinds:
             key = "rps" if kind == "keep-alive" else "cps"
-            target = 1.0 if kind == "keep-alive" else 0.9
-            nginx, ours = runs["nginx", kind], runs["ours", kind]
-            per_round = [o[key] / n[key] for o, n in zip(ours, nginx, strict=True)]
-            print(
-                f"{kind:20} {median(nginx, key):>10.0f} {median(ours, key):>10.0f} "
-                f"{median(ours, key) / median(nginx, key):>6.2f} >={target:<3} "
-                f"{' '.join(f'{r:.2f}' for r in per_round):>16} {median(nginx, 'cpu_us'):>13.1f} "
-                f"{median(ours, 'cpu_us'):>7.1f}"
+            nginx = runs["nginx", kind]
+            line = f"{kind:14} {median(nginx, key):>9.0f}"
+            for name in ours:
+                per_round = " ".join(f"{o[key] / n[key]:.2f}" for o, n in zip(runs[name, kind], nginx, strict=True))
+                line += f" {median(runs[name, kind], key):>12.0f} {median(runs[name, kind], key) / median(nginx, key):>6.2f} {per_round:>16}"
+            line += f" {median(nginx, 'cpu_us'):>13.1f}" + "".join(
+                f" {median(runs[n, kind], 'cpu_us'):>9.1f}" for n in ours
             )
-        print(f"per-round median ratio of all new-connection runs: "
-              f"{statistics.median(o['cps'] / n['cps'] for k in kinds[1:] for o, n in zip(runs['ours', k], runs['nginx', k], strict=True)):.2f}")  # fmt: skip
+            print(line)
+        for name in ours:
+            ratios = [
+                o["cps"] / n["cps"] for k in kinds[1:] for o, n in zip(runs[name, k], runs["nginx", k], strict=True)
+            ]
+            print(f"{name}/nginx: keep-alive {median(runs[name, 'keep-alive'], 'rps') / median(runs['nginx', 'keep-alive'], 'rps'):.2f} "
+                  f"(target >= 1.0); new connections, median of every run's ratio {statistics.median(ratios):.2f} (target >= 0.9)")  # fmt: skip
         return 0
     finally:
         stop_children(children, folder)
