@@ -109,6 +109,9 @@ def _protocol_names(extension: bytes) -> tuple[bytes, ...]:
     return tuple(names)
 
 
+_FORWARDED: Final = ("read", "write", "pending", "getpeercert", "cipher", "compression", "selected_alpn_protocol")
+
+
 class _TLSConnection(Protocol):
     """What is used here of ``_ssl._SSLSocket``, the C object under ``ssl.SSLObject`` (unstubbed)."""
 
@@ -141,11 +144,11 @@ class HandshakeObject(ssl.SSLObject):
             incoming, outgoing, server_side, server_hostname, session, context
         )
         self._incoming, self._outgoing, self._hello, self._failure = incoming, outgoing, b"", None
-        # The transports call read, write and pending for every record; ssl.SSLObject's own
-        # methods only forward to the C object (every caller passes read's size), so the C
-        # methods are bound in their place, one Python frame less per call.
+        # The transports call read, write and pending for every record, and the others once per
+        # handshake; ssl.SSLObject's own methods only forward to the C object (every caller
+        # passes read's size), so the C methods are bound in their place: a Python frame less.
         tls = self._sslobj
-        self.__dict__.update(read=tls.read, write=tls.write, pending=tls.pending)
+        self.__dict__.update({name: getattr(tls, name) for name in _FORWARDED})
         return self
 
     def do_handshake(self) -> None:
