@@ -40,6 +40,9 @@ pairs, target within 2 %); the rewrite host at 0.82 of nginx's req/s (target >= 
 
 ``--h2`` runs only the HTTP/2 comparison over TLS with h2load (bench/proxy_h2.py).
 
+``--https`` runs only the HTTPS/1.1 comparison (bench/proxy_https.py): keep-alive throughput and
+new TLS connections per second, full and resumed handshakes, TLS 1.2 and 1.3.
+
 ``--access-log-on`` runs only the access log comparison: nginx writing its default combined log
 to a file and ours its JSON log to a file, each beside itself with the log off, and prints the
 ratio with logs on (docs/proxy.md, "Access log").
@@ -220,6 +223,7 @@ def wrk(
     pin: bool = False,
     path: str = "/",
     headers: tuple[str, ...] = (),
+    scheme: str = "http",
 ) -> dict[str, float]:
     """One wrk run; with ``pid``, also the CPU microseconds that process spent per request."""
     script: list[str] = []
@@ -240,7 +244,7 @@ def wrk(
             "-H",
             f"Host: {host}",
             *(arg for header in headers for arg in ("-H", header)),
-            f"http://{LOOPBACK}:{port}{path}",
+            f"{scheme}://{LOOPBACK}:{port}{path}",
         ],
         capture_output=True,
         text=True,
@@ -414,6 +418,18 @@ def main() -> int:
     )
     parser.add_argument("--h2", action="store_true", help="only HTTP/2 over TLS: h2load against nginx and ours")
     parser.add_argument(
+        "--https",
+        action="store_true",
+        help="only HTTPS/1.1: keep-alive throughput (wrk) and new TLS connections per second, full and resumed, "
+        "TLS 1.2 and 1.3 (openssl s_time), against nginx with ssl_session_cache",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="with --https: also run the proxy of that source tree (git archive of the commit to compare)",
+    )
+    parser.add_argument(
         "--access-log-on",
         action="store_true",
         help="only compare logs off and on: nginx's combined log to a file, ours the JSON log to a file",
@@ -428,6 +444,10 @@ def main() -> int:
         from bench.proxy_h2 import run_h2  # its own set-up: nginx with TLS and http2, ours with --tls-dir
 
         return run_h2(opts)
+    if opts.https:
+        from bench.proxy_https import run_https  # the TLS set-up of bench/proxy_h2.py, HTTP/1.1 only
+
+        return run_https(opts)
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
             print(f"bench/proxy.py: {tool} not found: apt-get install -y nginx-light wrk", file=sys.stderr)

@@ -71,48 +71,68 @@ def h2load(port: int, duration: int, pid: int, log: Path, *, pin: bool) -> dict[
     return result
 
 
+def missing_tools(option: str, packages: dict[str, str]) -> bool:
+    """Say which of the tools (name -> Debian package) is not installed; True when one is not."""
+    missing = [tool for tool in packages if shutil.which(tool) is None]
+    if missing:
+        print(f"bench/proxy.py {option}: {', '.join(missing)} not found: "
+              f"apt-get install -y {' '.join(packages[t] for t in missing)}", file=sys.stderr)  # fmt: skip
+    return bool(missing)
+
+
+def start_tls_fronts(
+    opts: argparse.Namespace,
+    folder: Path,
+    front_body: str,
+    children: list[subprocess.Popen[bytes]],
+    baseline: Path | None = None,
+) -> dict[str, tuple[int, int]]:
+    """The upstream nginx, a front nginx from ``front_body`` (a template with LOOPBACK, upstream,
+    port, cert and key) and our proxy with ``--tls-dir`` holding the same ECDSA P-256 certificate
+    (with ``baseline``, also the proxy of that source tree, as "baseline"); each started process
+    is appended to ``children``. Returns name -> (pid, TLS port) once each serves."""
+    upstream_port, front_port = free_port(), free_port()
+    CertificateAuthority(folder / "ca").secret(folder / "tls", "bench-tls", HOST)
+    cert, key = folder / "tls" / "bench-tls" / "tls.crt", folder / "tls" / "bench-tls" / "tls.key"
+    bodies = {
+        "upstream": UPSTREAM_BODY.format(LOOPBACK=LOOPBACK, port=upstream_port),
+        "front": front_body.format(LOOPBACK=LOOPBACK, upstream=upstream_port, port=front_port, cert=cert, key=key),
+    }
+    for name, body in bodies.items():
+        conf = folder / f"{name}.conf"
+        conf.write_text(NGINX_CONF.format(folder=folder, name=name, body=body))
+        children.append(subprocess.Popen([*on_cpu(SERVER_CPU, opts.pin), "nginx", "-c", str(conf), "-p", str(folder)]))
+    env = folder / "production"
+    env.mkdir()
+    (env / "bench.yaml").write_text(to_yaml(ingress("bench", HOST, "upstream")))
+    fronts = {"nginx": (children[-1].pid, front_port)}
+    checkouts = {"ours": None} | ({"baseline": baseline} if baseline is not None else {})
+    for name, checkout in checkouts.items():
+        port, err = free_port(), folder / f"{name}.err"
+        proc = subprocess.Popen(
+            [*on_cpu(SERVER_CPU, opts.pin), sys.executable, "-m", "gitops_ingress", "proxy",
+             "--listen", f"{LOOPBACK}:{free_port()}", "--tls-listen", f"{LOOPBACK}:{port}",
+             "--tls-dir", str(folder / "tls"), "--ingress-dir", str(env),
+             "--backend", f"upstream:80=http://{LOOPBACK}:{upstream_port}", "--no-access-log"],
+            stderr=err.open("wb"), cwd=checkout,
+        )  # fmt: skip
+        children.append(proc)
+        deadline = time.monotonic() + WAIT
+        while b" serving " not in err.read_bytes():  # its ready line
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"{name} did not start: {err.read_text()}")
+            time.sleep(0.1)
+        fronts[name] = (proc.pid, port)
+    return fronts
+
+
 def run_h2(opts: argparse.Namespace) -> int:
-    for tool in ("nginx", "h2load"):
-        if shutil.which(tool) is None:
-            print(
-                f"bench/proxy.py --h2: {tool} not found: apt-get install -y nginx-light nghttp2-client", file=sys.stderr
-            )
-            return 2
+    if missing_tools("--h2", {"nginx": "nginx-light", "h2load": "nghttp2-client"}):
+        return 2
     folder = Path(tempfile.mkdtemp(prefix="bench-proxy-h2-"))
     children: list[subprocess.Popen[bytes]] = []
     try:
-        upstream_port, front_port, ours_port, ours_plain = (free_port() for _ in range(4))
-        CertificateAuthority(folder / "ca").secret(folder / "tls", "bench-tls", HOST)
-        cert, key = folder / "tls" / "bench-tls" / "tls.crt", folder / "tls" / "bench-tls" / "tls.key"
-        bodies = {
-            "upstream": UPSTREAM_BODY.format(LOOPBACK=LOOPBACK, port=upstream_port),
-            "front": FRONT_H2_BODY.format(
-                LOOPBACK=LOOPBACK, upstream=upstream_port, port=front_port, cert=cert, key=key
-            ),
-        }
-        for name, body in bodies.items():
-            conf = folder / f"{name}.conf"
-            conf.write_text(NGINX_CONF.format(folder=folder, name=name, body=body))
-            children.append(
-                subprocess.Popen([*on_cpu(SERVER_CPU, opts.pin), "nginx", "-c", str(conf), "-p", str(folder)])
-            )
-        env = folder / "production"
-        env.mkdir()
-        (env / "bench.yaml").write_text(to_yaml(ingress("bench", HOST, "upstream")))
-        ours = subprocess.Popen(
-            [*on_cpu(SERVER_CPU, opts.pin), sys.executable, "-m", "gitops_ingress", "proxy",
-             "--listen", f"{LOOPBACK}:{ours_plain}", "--tls-listen", f"{LOOPBACK}:{ours_port}",
-             "--tls-dir", str(folder / "tls"), "--ingress-dir", str(env),
-             "--backend", f"upstream:80=http://{LOOPBACK}:{upstream_port}", "--no-access-log"],
-            stderr=(folder / "ours.err").open("wb"),
-        )  # fmt: skip
-        children.append(ours)
-        deadline = time.monotonic() + WAIT
-        while b" serving " not in (folder / "ours.err").read_bytes():  # its ready line
-            if time.monotonic() > deadline or ours.poll() is not None:
-                raise RuntimeError(f"our proxy did not start: {(folder / 'ours.err').read_text()}")
-            time.sleep(0.1)
-        fronts = {"nginx": (children[1].pid, front_port), "ours": (ours.pid, ours_port)}
+        fronts = start_tls_fronts(opts, folder, FRONT_H2_BODY, children)
         log = folder / "h2load.log"
         for pid, port in fronts.values():
             h2load(port, 2, pid, log, pin=opts.pin)  # warm-up: TLS sessions, pools

@@ -342,6 +342,8 @@ class ClientConnection(asyncio.Protocol):
         if self.transport is not None and not self.closed:
             if len(data) == 1:
                 self.transport.write(data[0])
+            elif self.ctx.alpn:  # TLS: the SSL transports seal each item as a record of its own
+                self.transport.write(b"".join(data))
             else:
                 self.transport.writelines(data)
 

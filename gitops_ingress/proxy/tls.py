@@ -21,20 +21,10 @@ keeps its old configuration when a reload fails: a half-written or broken renewa
 that host's clients to the default certificate), and a reload that finds no usable pair at all
 keeps the previous index. A pair that is gone from the folder is gone from the index.
 
-What a client that cannot be served is told. RFC 7301 wants a ``no_application_protocol`` alert
-for a client whose ALPN list has nothing we speak (say only ``h3``), RFC 8446 a ``protocol_version``
-alert for one below TLS 1.2. Neither reaches the client today, for two reasons outside this
-module: (1) Python's ``ssl`` answers an ALPN mismatch by not acknowledging ALPN at all
-(``SSL_TLSEXT_ERR_NOACK`` in CPython's ``_selectALPN_cb``; no public hook selects the protocol or
-fails the handshake), so the handshake completes without ALPN and the client learns only from the
-missing ALPN answer that we speak none of its protocols. The one way around it (the private ``SSLContext._msg_callback`` sees the ClientHello's ALPN
-list before the SNI callback runs, which may then return 120 to fail the handshake with
-``no_application_protocol``; tried) runs into the second reason;
-(2) for a handshake OpenSSL does fail (an old version, or an alert returned from the SNI
-callback), OpenSSL writes the alert into the outgoing memory BIO, but the SSL transports of
-asyncio and uvloop force-close the socket without flushing that BIO (CPython gh-98078, fixed
-upstream only in 2026, not in the 3.11 we run; uvloop's sslproto copies the same code), so the
-client reads EOF instead. tests/proxy/test_tls_alerts.py holds both as strict xfails.
+What a client that cannot be served is told (RFC 7301's ``no_application_protocol``, RFC
+8446's ``protocol_version``): the contexts are ``tlsalerts.ServerContext``s, whose connections
+send the alert before the socket closes (proxy/tlsalerts.py says why Python's ``ssl`` and the
+event loops' SSL transports need that help).
 """
 
 from __future__ import annotations
@@ -48,12 +38,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_ingress.core.errors import ConfigError
+from gitops_ingress.proxy.tlsalerts import ALPN, ServerContext
 
 log = logging.getLogger("gitops_ingress.proxy.tls")
 
 DEFAULT_NAME = "default"
 MAX_FILES = 10_000  # bound on the folder walk
-ALPN = ["h2", "http/1.1"]  # h2 first: a client offering both gets HTTP/2 (proxy/h2conn.py)
+# TLS 1.3 session tickets sent after a full handshake (OpenSSL's default is 2): one resumes the next
+# connection, and browsers keep one per origin; each ticket is a sealed session and a record more.
+TLS13_TICKETS = 1
 
 Fingerprint = tuple[tuple[str, int, int, int], ...]
 
@@ -128,9 +121,10 @@ def certificate_names(pem: bytes) -> tuple[str, ...]:
 
 
 def new_server_context() -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context = ServerContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_alpn_protocols(ALPN)
+    context.set_alpn_protocols(list(ALPN))
+    context.num_tickets = TLS13_TICKETS
     return context
 
 
@@ -195,6 +189,7 @@ class CertificateStore:
         self._context = new_server_context()
         # The front context must hold a chain for clients that send no SNI at all.
         self._context.load_cert_chain(index.default.pair.cert, index.default.pair.key)
+        self._front = index.default  # the certificate the front context serves (never reloaded)
         self._context.sni_callback = self._on_sni
 
     def _build(self, pairs: list[CertificatePair], previous: _Index | None = None) -> _Index | None:
@@ -228,8 +223,9 @@ class CertificateStore:
 
     def _on_sni(self, sslobj: ssl.SSLObject, server_name: str | None, _ctx: ssl.SSLContext) -> None:
         index = self._index  # read once: a reload may swap it during the handshake
-        chosen = index.covering(server_name.lower().rstrip(".")) if server_name else None
-        sslobj.context = (chosen or index.default).context
+        chosen = (index.covering(server_name.lower().rstrip(".")) if server_name else None) or index.default
+        if chosen is not self._front:  # switching costs OpenSSL a copy of the certificate set-up
+            sslobj.context = chosen.context
 
     def pick(self, server_name: str) -> LoadedCertificate:
         """The certificate a handshake for ``server_name`` gets (exact, wildcard, default)."""

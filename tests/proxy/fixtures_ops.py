@@ -118,6 +118,21 @@ def peer_serial(port: int, server_name: str | None, ca_path: Path) -> int:
     return x509.load_der_x509_certificate(der).serial_number
 
 
+def handshake_outcome(port: int, context: ssl.SSLContext) -> str:
+    """How a handshake with 127.0.0.1:port (SNI shop.example.com, no verification) ends: the
+    negotiated ALPN protocol, or the client's error, whose text names the alert it read."""
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((LOOPBACK, port), timeout=WAIT) as raw,
+            context.wrap_socket(raw, server_hostname="shop.example.com") as tls,
+        ):
+            return f"negotiated {tls.selected_alpn_protocol()}"
+    except (ssl.SSLError, OSError) as exc:
+        return f"failed: {exc}"
+
+
 # --- the proxy in a thread ------------------------------------------------------------------------
 
 

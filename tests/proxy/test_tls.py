@@ -209,8 +209,8 @@ def test_a_broken_pem_at_start_is_left_out_and_its_host_gets_the_default(
 def test_the_server_context_refuses_tls11_with_a_protocol_version_alert(
     ca: CertificateAuthority, tls_dir: Path
 ) -> None:
-    """Our context makes OpenSSL write the alert; over a blocking socket it reaches the client.
-    (The proxy's event loop transport drops it: tests/proxy/test_tls_alerts.py.)"""
+    """Our context makes OpenSSL write the alert; over a blocking socket it reaches the client
+    (through the event loops' transports: tests/proxy/test_tls_alerts.py, test_tlsalerts.py)."""
     ca.secret(tls_dir, "shop-tls", "shop.example.com")
     old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     old.check_hostname, old.verify_mode = False, ssl.CERT_NONE
