@@ -39,6 +39,8 @@ from gitops_ingress.core.environments import Root
 from gitops_ingress.core.errors import RenderError, SourceError
 from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.findings import Finding, Severity
+from gitops_ingress.core.kustomize_patch import Unsupported
+from gitops_ingress.core.kustomize_render import render as render_subset
 from gitops_ingress.core.loading import Document, load_yaml_file, load_yaml_mapping_document
 from gitops_ingress.core.models import FieldPath, SourceMap
 from gitops_ingress.core.objects import ParsedFile, ParseStore, expand_lists, parse_documents
@@ -155,11 +157,19 @@ def render_environments(
     done: dict[str, Rendering] = {}
     jobs: list[_Job] = []
     for environment, kustomization, root in wanted:
-        prepared = _prepare(tree, kustomization, root, renderer, environment, settings, cache)
+        prepared = _prepare(tree, kustomization, root, environment, settings, cache)
         if isinstance(prepared, Rendering):
             done[environment] = prepared
+            continue
+        here = _rendered_here(prepared, settings, shapes)
+        if here is not None:
+            done[environment] = _finished(prepared, here, cache)
+        elif renderer is None:
+            message = "this folder holds a kustomization, but kustomize rendering is not available here"
+            finding = _finding("kustomize/render", kustomization, message)
+            done[environment] = Rendering(ParsedFile(kustomization, (), (), (finding,)), prepared.read)
         else:
-            jobs.append(prepared)
+            jobs.append(prepared)  # outside core.kustomize_render's subset: kustomize renders it
     if renderer is None or not jobs:
         return {environment: done[environment] for environment, _, _ in wanted}
     limits = settings.policy.limits
@@ -175,17 +185,20 @@ def render_environments(
             parsed = ParsedFile(job.kustomization, (), (), (_finding("kustomize/render", job.kustomization, message),))
         else:
             parsed = _mapped(job, output, settings, shapes)
-        if cache is not None and all(file.content_id for file in job.inputs.files.values()):
-            cache.put(job.content_id, job.kustomization, parsed)
-        done[job.environment] = Rendering(parsed, job.read, rendered=True)
+        done[job.environment] = _finished(job, parsed, cache)
     return {environment: done[environment] for environment, _, _ in wanted}
+
+
+def _finished(job: _Job, parsed: ParsedFile, cache: ParseStore | None) -> Rendering:
+    if cache is not None and all(file.content_id for file in job.inputs.files.values()):
+        cache.put(job.content_id, job.kustomization, parsed)
+    return Rendering(parsed, job.read, rendered=True)
 
 
 def _prepare(
     tree: TreeSource,
     kustomization: str,
     root: Root,
-    renderer: Renderer | None,
     environment: str,
     settings: Settings,
     cache: ParseStore | None,
@@ -198,11 +211,6 @@ def _prepare(
     read = tuple(sorted(inputs.files))
     if inputs.findings:
         return Rendering(ParsedFile(kustomization, (), (), tuple(inputs.findings)), read)
-    if renderer is None:
-        message = "this folder holds a kustomization, but kustomize rendering is not available here"
-        return Rendering(
-            ParsedFile(kustomization, (), (), (_finding("kustomize/render", kustomization, message),)), read
-        )
     content_id = (
         "kustomize:"
         + hashlib.sha256(
@@ -213,6 +221,21 @@ def _prepare(
     if known is not None:
         return Rendering(known, read)
     return _Job(environment, kustomization, root, inputs, contents, content_id, read)
+
+
+def _rendered_here(job: _Job, settings: Settings, shapes: LineShapes) -> ParsedFile | None:
+    """Step 2 without kustomize (``core.kustomize_render``), with step 3's positions taken from
+    the documents the objects were read from; None when kustomize is to render it."""
+    limits = settings.policy.limits
+    try:
+        rendered = render_subset(job.kustomization, job.contents, limits, shapes)
+    except Unsupported:
+        return None
+    origins = _Origins(posixpath.dirname(job.kustomization), job.contents, limits, shapes, job.inputs.patches)
+    documents = [
+        origins.placed(item.data, item.file, item.source, index, item.name) for index, item in enumerate(rendered)
+    ]
+    return parse_documents(job.kustomization, documents, (), job.environment, settings)
 
 
 def _run(renderer: Renderer, job: _Job, limits: LimitSettings) -> bytes | RenderError:
@@ -400,14 +423,18 @@ class _Origins:
         source = _matching(expand_lists(self._documents(path), []), data)
         if source is None:
             return Document(data, SourceMap(path, {(): (1, 1)}), document.index, 1)
+        return self.placed(data, path, source, document.index, _name(source.data))
+
+    def placed(self, data: dict[str, Any], path: str, source: Document, index: int, name: str) -> Document:
+        """``data`` at the positions of ``source`` (a document of ``path`` named ``name``), the
+        fields a patch set at the patch's."""
         marks: dict[FieldPath, tuple[int, int]] = dict(source.source.marks)
         origins: dict[FieldPath, str] = {}
-        name = _name(source.data)
         for patch in self._patches:
             for field_path, mark in _patched(patch, data, name):
                 marks[field_path] = mark
                 origins[field_path] = patch.file
-        return Document(data, SourceMap(path, marks, origins), document.index, source.line)
+        return Document(data, SourceMap(path, marks, origins), index, source.line)
 
 
 def _pop_origin(data: dict[str, Any]) -> str | None:
