@@ -428,12 +428,14 @@ class _Origins:
     def placed(self, data: dict[str, Any], path: str, source: Document, index: int, name: str) -> Document:
         """``data`` at the positions of ``source`` (a document of ``path`` named ``name``), the
         fields a patch set at the patch's."""
+        patched = [(patch.file, found) for patch in self._patches for found in _patched(patch, data, name)]
+        if not patched and source.source.file == path:  # its own positions, still read lazily
+            return Document(data, source.source, index, source.line)
         marks: dict[FieldPath, tuple[int, int]] = dict(source.source.marks)
         origins: dict[FieldPath, str] = {}
-        for patch in self._patches:
-            for field_path, mark in _patched(patch, data, name):
-                marks[field_path] = mark
-                origins[field_path] = patch.file
+        for file, (field_path, mark) in patched:
+            marks[field_path] = mark
+            origins[field_path] = file
         return Document(data, SourceMap(path, marks, origins), index, source.line)
 
 
