@@ -8,7 +8,7 @@ for that kustomization instead, so what is validated is always what kustomize re
 (docs/dev/architecture.md, "Kustomize"). The subset, as kustomize v5 does it:
 
 * ``resources``: files (multi-document YAML or JSON) of Ingresses, and folders holding a
-  kustomization, built first and recursively. Adding an object whose id (group, version, kind,
+  kustomization, built first and recursively; the deprecated ``bases`` after them. Adding an object whose id (group, version, kind,
   namespace with "" as ``default``, name) is already there is kustomize's error, so not done here.
 * Then this level's transformers, in kustomize's order: ``patchesStrategicMerge``, ``patches``
   (strategic merge or JSON 6902, by file or inline, with or without a target), ``namespace``,
@@ -21,7 +21,7 @@ for that kustomization instead, so what is validated is always what kustomize re
   then by its id's text ``group_version_kind|namespace|name``, ``~X`` standing for no namespace.
 
 Not done here, so rendered by kustomize: any other kind or a ``List``, generators, components,
-``replacements``, ``vars``, ``helmCharts``, ``replicas``, ``bases``, ``transformers``,
+``replacements``, ``vars``, ``helmCharts``, ``replicas``, ``transformers``,
 ``openapi``, ``crds``, ``sortOptions``, any other field, patch options, and every error (a missing
 file, a patch that matches nothing, a conflict): kustomize's run then gives its own message.
 """
@@ -47,6 +47,7 @@ _FIELDS = frozenset(
         "apiVersion",
         "kind",
         "resources",
+        "bases",
         "namespace",
         "namePrefix",
         "nameSuffix",
@@ -208,7 +209,7 @@ def _build(path: str, reader: _Reader, stack: tuple[str, ...]) -> list[_Resource
     folder = posixpath.dirname(path)
     built: list[_Resource] = []
     seen: set[tuple[str, str, str, str]] = set()
-    for entry in _list(kustomization, "resources"):
+    for entry in [*_list(kustomization, "resources"), *_list(kustomization, "bases")]:  # kustomize's order
         target = _below(folder, entry)
         if target in reader.contents and _inside(folder, target):
             added = reader.resources(target)

@@ -199,12 +199,29 @@ LAYOUTS: dict[str, dict[str, str]] = {
         ),
         "env/sub/own.yaml": ingress("own", "own.example.com", namespace="default"),
     },
+    "JSON resources, empty documents, nulls and quoted scalars in a spec, explicit default namespace": {
+        "env/kustomization.yaml": (
+            "resources:\n  - web.json\n  - docs.yaml\nnamespace: default\n"
+            "commonLabels:\n  enabled: 'true'\n  version: '1.10'\n"
+            "commonAnnotations:\n  note: 'on'\n"
+            "patchesStrategicMerge:\n  - docs-patch.yaml\n"
+        ),
+        "env/web.json": json.dumps(yaml.safe_load(ingress("web", "web.example.com", namespace="default"))),
+        "env/docs.yaml": "---\n# a comment document\n---\n"
+        + ingress("docs", "docs.example.com").replace("ingressClassName: nginx", "ingressClassName: null")
+        + "---\n",
+        "env/docs-patch.yaml": (
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: docs\n  namespace: default\n"
+            "  annotations:\n    added: 'yes'\nspec:\n  defaultBackend:\n    service:\n      name: docs\n"
+            "      port:\n        number: 0x50\n"
+        ),
+    },
     "two overlays of one base in one render, an empty annotations map": {
         "base/kustomization.yaml": "resources:\n  - web.yaml\n",
         "base/web.yaml": ingress("web", "web.example.com", annotations={}),
         "blue/kustomization.yaml": "resources:\n  - ../base\nnamePrefix: blue-\n",
         "green/kustomization.yml": "resources:\n  - ../base\nnamespace: green\n",
-        "env/Kustomization": "resources:\n  - ../blue\n  - ../green\nimages:\n  - name: nginx\n    newTag: '1.27'\n",
+        "env/Kustomization": "resources:\n  - ../blue\nbases:\n  - ../green\nimages:\n  - name: nginx\n    newTag: '1.27'\n",
     },
 }
 
