@@ -332,8 +332,8 @@ def _patch(resources: list[_Resource], entry: Any, folder: str, reader: _Reader,
                 patched = json_patch(resource.data, documents[0])
                 if _identity(patched) != _identity(resource.data):
                     raise Unsupported("a JSON 6902 patch that changes an object's id")
-                _check_strings(patched["metadata"].get("labels", {}), "labels")
-                _check_strings(patched["metadata"].get("annotations", {}), "annotations")
+                for key in ("labels", "annotations"):
+                    _check_strings(patched["metadata"].get(key, {}), f"metadata.{key} after a patch")
                 resources[index] = replace(resource, data=patched)
         return
     if json_only or not documents or not all(isinstance(doc, dict) for doc in documents):
@@ -387,6 +387,11 @@ def _merge_into(resource: _Resource, patch: Mapping[str, Any]) -> None:
     elif metadata is not None:
         raise Unsupported("a patch whose metadata is not a mapping")
     strategic_merge(resource.data, body)
+    merged = resource.data.get("metadata")
+    if not isinstance(merged, dict):
+        raise Unsupported("a strategic-merge patch that removes metadata")
+    for key in ("labels", "annotations"):
+        _check_strings(merged.get(key, {}), f"metadata.{key} after a patch")
 
 
 def _sort_key(resource: _Resource) -> str:
