@@ -180,13 +180,14 @@ def render_environments(
         with ThreadPoolExecutor(max_workers=min(len(calls), os.cpu_count() or 1)) as pool:
             outputs = list(pool.map(lambda call: call(), calls))
     for job, output in zip(jobs, outputs, strict=True):
-        if isinstance(output, RenderError):
-            message = f"kustomize could not render it: {output}"
-            parsed = ParsedFile(job.kustomization, (), (), (_finding("kustomize/render", job.kustomization, message),))
-        else:
-            parsed = _mapped(job, output, settings, shapes)
+        parsed = _failed(job, output) if isinstance(output, RenderError) else _mapped(job, output, settings, shapes)
         done[job.environment] = _finished(job, parsed, cache)
     return {environment: done[environment] for environment, _, _ in wanted}
+
+
+def _failed(job: _Job, error: RenderError) -> ParsedFile:
+    message = f"kustomize could not render it: {error}"
+    return ParsedFile(job.kustomization, (), (), (_finding("kustomize/render", job.kustomization, message),))
 
 
 def _finished(job: _Job, parsed: ParsedFile, cache: ParseStore | None) -> Rendering:
@@ -231,6 +232,8 @@ def _rendered_here(job: _Job, settings: Settings, shapes: LineShapes) -> ParsedF
         rendered = render_subset(job.kustomization, job.contents, limits, shapes)
     except Unsupported:
         return None
+    except RenderError as exc:
+        return _failed(job, exc)
     origins = _Origins(posixpath.dirname(job.kustomization), job.contents, limits, shapes, job.inputs.patches)
     documents = [
         origins.placed(item.data, item.file, item.source, index, item.name) for index, item in enumerate(rendered)

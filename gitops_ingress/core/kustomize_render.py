@@ -1,29 +1,33 @@
 """Rendering a kustomization as ``kubectl kustomize`` does, for the common subset, without kustomize.
 
 ``kubectl kustomize`` costs seconds per thousand objects and grows faster than the objects of one
-render (kustomize#5084), while a repository of plain Ingresses needs only a handful of its
-transformers. ``render`` does those here, on files the caller already read from the tree (a folder
-or a git commit); anything outside the subset raises ``Unsupported`` and the caller runs kustomize
-for that kustomization instead, so what is validated is always what kustomize renders
+render (kustomize#5084), while a repository of Ingresses and their Services needs only a handful
+of its transformers. ``render`` does those here, on files the caller already read from the tree
+(a folder or a git commit); anything outside the subset raises ``Unsupported`` and the caller runs
+kustomize for that kustomization instead, so what is validated is always what kustomize renders
 (docs/dev/architecture.md, "Kustomize"). The subset, as kustomize v5 does it:
 
-* ``resources``: files (multi-document YAML or JSON) of Ingresses, and folders holding a
-  kustomization, built first and recursively; the deprecated ``bases`` after them. Adding an object whose id (group, version, kind,
-  namespace with "" as ``default``, name) is already there is kustomize's error, so not done here.
+* ``resources``: files (multi-document YAML or JSON) of Ingresses and ``v1`` Services, and folders
+  holding a kustomization, built first and recursively; the deprecated ``bases`` after them.
+  Adding an object whose id (group, version, kind, namespace with "" as ``default``, name) is
+  already there is kustomize's error, so not done here.
 * Then this level's transformers, in kustomize's order: ``patchesStrategicMerge``, ``patches``
   (strategic merge or JSON 6902, by file or inline, with or without a target), ``namespace``,
   ``namePrefix``/``nameSuffix``, ``labels`` then ``commonLabels``, ``commonAnnotations``,
-  ``patchesJson6902``. On an Ingress these touch ``metadata`` only: kustomize's field specs give an
-  Ingress no selectors or templates, and no other object is rendered here, so no name references
-  need following. ``images`` has nothing to change on an Ingress; ``buildMetadata`` may hold
-  ``originAnnotations`` (origins are kept directly: each object keeps the document it was read from).
-* The output in kustomize's default (``legacy``) order: by kind's rank (one rank for Ingress),
+  ``patchesJson6902``. kustomize's field specs touch ``metadata`` of an Ingress, and of a Service
+  also ``spec/selector`` (the labels that include selectors; created when absent). ``images`` has
+  nothing to change on either; ``buildMetadata`` may hold ``originAnnotations`` (origins are kept
+  directly: each object keeps the document it was read from).
+* Last, kustomize's name references: an Ingress backend that names a Service by a name the Service
+  had before (a prefix or suffix added since) names it by its name now.
+* The output in kustomize's default (``legacy``) order: by kind's rank (Service before Ingress),
   then by its id's text ``group_version_kind|namespace|name``, ``~X`` standing for no namespace.
 
-Not done here, so rendered by kustomize: any other kind or a ``List``, generators, components,
-``replacements``, ``vars``, ``helmCharts``, ``replicas``, ``transformers``,
-``openapi``, ``crds``, ``sortOptions``, any other field, patch options, and every error (a missing
-file, a patch that matches nothing, a conflict): kustomize's run then gives its own message.
+Not done here, so rendered by kustomize: any other kind or a ``List``, a strategic-merge patch of
+a Service (its ports merge by key), generators, components, ``replacements``, ``vars``,
+``helmCharts``, ``replicas``, ``transformers``, ``openapi``, ``crds``, ``sortOptions``, any other
+field, patch options, and every error (a missing file, a patch that matches nothing, a conflict):
+kustomize's run then gives its own message.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from gitops_ingress.core.errors import RenderError
 from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.kustomize_patch import Unsupported, json_patch, selects, strategic_merge
 from gitops_ingress.core.loading import Document, load_yaml_file
@@ -61,7 +66,16 @@ _FIELDS = frozenset(
         "buildMetadata",
     }
 )
-_API_VERSIONS = frozenset({"networking.k8s.io/v1", "networking.k8s.io/v1beta1", "extensions/v1beta1"})
+_KINDS = frozenset(
+    {
+        ("networking.k8s.io/v1", "Ingress"),
+        ("networking.k8s.io/v1beta1", "Ingress"),
+        ("extensions/v1beta1", "Ingress"),
+        ("v1", "Service"),
+    }
+)
+# kustomize's legacy order ranks Service among the kinds it puts first, and Ingress after them
+_RANK = {"Service": "0", "Ingress": "1"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +106,7 @@ class _Reader:
     shapes: LineShapes
     loaded: dict[str, list[Document]] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
+    output: int = 0  # the bytes of every resource file, once per use: about what kustomize writes
 
     def documents(self, path: str) -> list[Document]:
         if path not in self.loaded:
@@ -110,17 +125,27 @@ class _Reader:
     def resources(self, path: str) -> list[_Resource]:
         """The objects of a resource file, to be changed by the transformers: read again when the
         render uses the file a second time (the first use has changed the first reading)."""
+        self.output += len(self.contents.get(path, b""))
+        if self.output > self.limits.max_render_output_bytes:
+            raise over_output_limit(self.limits)  # a base used over and over: as kustomize's run would be
         documents = self._load(path) if path in self.used else self.documents(path)
         self.used.add(path)
         return [_resource(doc, path) for doc in documents]
 
 
+def over_output_limit(limits: LimitSettings) -> RenderError:
+    limit = limits.max_render_output_bytes
+    return RenderError(f"the rendered output is over {limit} bytes (policy.limits.max_render_output_bytes)")
+
+
 def render(
     kustomization: str, contents: Mapping[str, bytes], limits: LimitSettings, shapes: LineShapes
 ) -> list[Rendered]:
-    """The objects ``kustomization`` (a path of ``contents``) renders to, in kustomize's order."""
+    """The objects ``kustomization`` (a path of ``contents``) renders to, in kustomize's order;
+    ``RenderError`` when they would be over ``max_render_output_bytes``."""
     reader = _Reader(contents, limits, shapes)
     built = _build(kustomization, reader, ())
+    _fix_service_references(built)
     built.sort(key=_sort_key)
     return [_finished(resource) for resource in built]
 
@@ -129,8 +154,8 @@ def _resource(document: Document, path: str) -> _Resource:
     data = document.data
     if not isinstance(data, dict):
         raise Unsupported(f"{path}: a document that is not a mapping")
-    if data.get("kind") != "Ingress" or data.get("apiVersion") not in _API_VERSIONS:
-        raise Unsupported(f"{path}: a {data.get('kind')!r} of {data.get('apiVersion')!r}, not an Ingress")
+    if (data.get("apiVersion"), data.get("kind")) not in _KINDS:
+        raise Unsupported(f"{path}: a {data.get('kind')!r} of {data.get('apiVersion')!r}, not an Ingress or Service")
     metadata = data.get("metadata")
     if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) or not metadata["name"]:
         raise Unsupported(f"{path}: an object without a name")
@@ -249,22 +274,83 @@ def _transformed(
     if namespace or prefix or suffix:
         resources = [_renamed(resource, namespace, prefix, suffix) for resource in resources]
     labels: dict[str, str] = {}
+    selectors: dict[str, str] = {}  # the labels a Service's selector gets too
     for entry in _list(kustomization, "labels"):
         if not isinstance(entry, dict) or entry.keys() - {"pairs", "includeSelectors", "includeTemplates"}:
             raise Unsupported("a labels entry with fields")
-        labels.update(_strings(entry, "pairs"))
-    labels.update(_strings(kustomization, "commonLabels"))
+        pairs = _strings(entry, "pairs")
+        labels.update(pairs)
+        if entry.get("includeSelectors") is True:
+            selectors.update(pairs)
+        elif entry.get("includeSelectors") not in (None, False):
+            raise Unsupported("includeSelectors that is not a boolean")
+    common = _strings(kustomization, "commonLabels")
+    labels.update(common)
+    selectors.update(common)
     annotations = _strings(kustomization, "commonAnnotations")
     for resource in resources:
         metadata = resource.data["metadata"]
         for key, values in (("labels", labels), ("annotations", annotations)):
             if values:
                 metadata[key] = {**(metadata.get(key) or {}), **values}
+        if selectors and resource.data["kind"] == "Service":
+            _select(resource.data, selectors)
     for entry in _list(kustomization, "patchesJson6902"):
         if not isinstance(entry, dict) or not isinstance(entry.get("target"), dict):
             raise Unsupported("a patchesJson6902 entry without a target")
         _patch(resources, entry, folder, reader, json_only=True)
     return resources
+
+
+def _select(service: dict[str, Any], selectors: Mapping[str, str]) -> None:
+    """kustomize's field spec ``spec/selector`` of a Service, created when absent."""
+    spec = service.setdefault("spec", {})
+    if not isinstance(spec, dict):
+        raise Unsupported("a Service whose spec is not a mapping")
+    current = spec.get("selector", {})
+    _check_strings(current, "a Service's selector")
+    spec["selector"] = {**current, **selectors}
+
+
+def _backend_names(ingress: Mapping[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """Where an Ingress names a Service (kustomize's name references): (holder, key) pairs."""
+    spec = ingress.get("spec")
+    if not isinstance(spec, dict):
+        return []
+    backends = [spec.get("defaultBackend"), spec.get("backend")]
+    for rule in spec.get("rules") or []:
+        http = rule.get("http") if isinstance(rule, dict) else None
+        paths = http.get("paths") if isinstance(http, dict) else None
+        backends.extend(path.get("backend") for path in paths or [] if isinstance(path, dict))
+    found: list[tuple[dict[str, Any], str]] = []
+    for backend in backends:
+        if not isinstance(backend, dict):
+            continue
+        service = backend.get("service")
+        if isinstance(service, dict) and isinstance(service.get("name"), str):
+            found.append((service, "name"))
+        if isinstance(backend.get("serviceName"), str):
+            found.append((backend, "serviceName"))
+    return found
+
+
+def _fix_service_references(resources: list[_Resource]) -> None:
+    """kustomize's last step: an Ingress that names a Service by a name it had before (a prefix, a
+    suffix) names it by its name now, when exactly one such Service is in the Ingress's namespace."""
+    services = [resource for resource in resources if resource.data["kind"] == "Service"]
+    if not services:
+        return
+    for resource in resources:
+        if resource.data["kind"] != "Ingress":
+            continue
+        namespace = resource.ids[-1][0] or "default"
+        for holder, key in _backend_names(resource.data):
+            named = [s for s in services if holder[key] in {name for _, name in s.ids[:-1]}]
+            here = [s for s in named if (s.ids[-1][0] or "default") == namespace]
+            if len(here) != len(named) or len(here) > 1:
+                raise Unsupported("a Service reference kustomize resolves across namespaces or ambiguously")
+            if here:
+                holder[key] = here[0].ids[-1][1]
 
 
 def _renamed(resource: _Resource, namespace: str, prefix: str, suffix: str) -> _Resource:
@@ -379,7 +465,10 @@ def _by_id(resources: list[_Resource], patch: Mapping[str, Any]) -> _Resource:
 
 
 def _merge_into(resource: _Resource, patch: Mapping[str, Any]) -> None:
-    """kustomize keeps the object's kind, name and namespace whatever the patch says."""
+    """kustomize keeps the object's kind, name and namespace whatever the patch says. A Service's
+    ports merge by port number in kustomize: its patches are not done here."""
+    if resource.data["kind"] != "Ingress":
+        raise Unsupported(f"a strategic-merge patch of a {resource.data['kind']}")
     metadata = patch.get("metadata")
     body = {key: value for key, value in patch.items() if key not in ("apiVersion", "kind", "metadata")}
     if isinstance(metadata, dict):
@@ -397,7 +486,8 @@ def _merge_into(resource: _Resource, patch: Mapping[str, Any]) -> None:
 def _sort_key(resource: _Resource) -> str:
     group, _, version = resource.data["apiVersion"].rpartition("/")
     namespace, name = resource.ids[-1]
-    return f"{group or '~G'}_{version or '~V'}_{resource.data['kind']}|{namespace or '~X'}|{name}"
+    kind = resource.data["kind"]
+    return f"{_RANK[kind]}{group or '~G'}_{version or '~V'}_{kind}|{namespace or '~X'}|{name}"
 
 
 def _finished(resource: _Resource) -> Rendered:

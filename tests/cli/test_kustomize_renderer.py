@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,17 @@ JSON_HOST = """- op: replace
   value: payments
 """
 
+SERVICE = """apiVersion: v1
+kind: Service
+metadata:
+  name: {name}
+  namespace: shop
+spec:
+{selector}  ports:
+    - name: http
+      port: 80
+"""
+
 LAYOUTS: dict[str, dict[str, str]] = {
     "namespace, prefix, suffix, labels, annotations": {
         **BASE,
@@ -216,6 +228,31 @@ LAYOUTS: dict[str, dict[str, str]] = {
             "      port:\n        number: 0x50\n"
         ),
     },
+    "Services beside the Ingresses: selectors, and backends that follow a Service's new name": {
+        "base/kustomization.yaml": "resources:\n  - app.yaml\n  - legacy.yaml\ncommonLabels:\n  app: shop\n",
+        "base/app.yaml": ingress("shop", "shop.example.com", namespace="shop")
+        .replace("name: shop-api", "name: elsewhere")
+        .replace(
+            "  tls:", "  defaultBackend:\n    service:\n      name: shop-api\n      port:\n        number: 80\n  tls:"
+        )
+        + "---\n"
+        + SERVICE.format(name="shop", selector="  selector:\n    component: web\n")
+        + "---\n"
+        + SERVICE.format(name="shop-api", selector=""),
+        "base/legacy.yaml": (
+            "apiVersion: extensions/v1beta1\nkind: Ingress\nmetadata:\n  name: legacy\n  namespace: shop\nspec:\n"
+            "  backend:\n    serviceName: shop\n    servicePort: 80\n  rules:\n    - host: old.example.com\n"
+            "      http:\n        paths:\n          - backend:\n              serviceName: shop-api\n"
+            "              servicePort: http\n"
+        ),
+        "env/kustomization.yaml": (
+            "resources:\n  - ../base\nnamePrefix: prod-\nnameSuffix: -v1\n"
+            "labels:\n  - pairs:\n      tier: web\n    includeSelectors: true\n  - pairs:\n      owner: team-a\n"
+            "commonAnnotations:\n  owner: platform\n"
+            "patches:\n  - target:\n      kind: Service\n      name: shop-api\n    patch: |-\n"
+            "      - op: add\n        path: /spec/ports/-\n        value:\n          name: metrics\n          port: 9090\n"
+        ),
+    },
     "two overlays of one base in one render, an empty annotations map": {
         "base/kustomization.yaml": "resources:\n  - web.yaml\n",
         "base/web.yaml": ingress("web", "web.example.com", annotations={}),
@@ -235,11 +272,12 @@ def _write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def _job(root: Path) -> _Job:
+def _job(root: Path, folder: str = "env") -> _Job:
     names = [
-        name for name in ("kustomization.yaml", "kustomization.yml", "Kustomization") if (root / "env" / name).exists()
+        name for name in ("kustomization.yaml", "kustomization.yml", "Kustomization") if (root / folder / name).exists()
     ]
-    prepared = _prepare(FolderTree(), f"{root}/env/{names[0]}", Root(str(root), "", "env"), "env", SETTINGS, None)
+    where = Root(str(root), "", folder)
+    prepared = _prepare(FolderTree(), f"{root}/{folder}/{names[0]}", where, folder, SETTINGS, None)
     assert isinstance(prepared, _Job), prepared
     return prepared
 
@@ -278,6 +316,24 @@ def test_the_renderer_renders_what_kubectl_kustomize_renders(layout: str, tmp_pa
 SHARED_NAMES = {"a/mid-alpha-prod": 64}
 
 
+CORPUS = Path(__file__).parents[1] / "data" / "corpus"
+CORPUS_OVERLAYS = sorted(
+    path.parent.relative_to(CORPUS).as_posix()
+    for name in ("kustomization.yaml", "kustomization.yml", "Kustomization")
+    for path in (CORPUS / "environments").glob(f"*/{name}")
+)
+
+
+@pytest.mark.parametrize("folder", CORPUS_OVERLAYS)
+def test_the_corpus_overlays_render_here_as_kubectl_renders_them(folder: str, tmp_path: Path) -> None:
+    shutil.copytree(CORPUS, tmp_path, dirs_exist_ok=True)
+    (tmp_path / ".git").mkdir()
+    job = _job(tmp_path, folder)
+    here = _rendered_here(job, SETTINGS, LineShapes())
+    assert here is not None  # in the subset: Ingresses and Services, the usual transformers and patches
+    assert here == _mapped(job, _kubectl(job), SETTINGS, LineShapes())
+
+
 def test_positions_name_the_patch_that_set_a_field(tmp_path: Path) -> None:
     job = _job(_write(tmp_path, LAYOUTS["strategic merge on rules, tls and annotations; JSON 6902 on paths"]))
     here = _rendered_here(job, SETTINGS, LineShapes())
@@ -291,7 +347,9 @@ def test_positions_name_the_patch_that_set_a_field(tmp_path: Path) -> None:
 
 UNSUPPORTED = {  # what the overlay adds to its resources (``- ../base``) and fields
     "a configMapGenerator": "configMapGenerator:\n  - name: settings\n    literals: [a=b]\n",
-    "a Service beside the Ingresses": "  - service.yaml\n",
+    "a Deployment beside the Ingresses": "  - deployment.yaml\n",
+    "a strategic-merge patch of a Service": "  - service.yaml\npatches:\n  - patch: |-\n      apiVersion: v1\n"
+    "      kind: Service\n      metadata:\n        name: shop\n      spec:\n        ports:\n          - port: 81\n",
     "a strategic-merge directive": "patches:\n  - patch: |-\n      apiVersion: networking.k8s.io/v1\n"
     "      kind: Ingress\n      metadata:\n        name: shop\n      spec:\n        $retainKeys: [rules]\n",
     "a replacement": "replacements:\n  - source:\n      kind: Ingress\n      name: shop\n      fieldPath: spec.rules.0.host\n"
@@ -306,6 +364,9 @@ def test_what_the_renderer_does_not_do_falls_back_to_kubectl(feature: str, tmp_p
         **BASE,
         "env/kustomization.yaml": "namespace: prod\nresources:\n  - ../base\n" + UNSUPPORTED[feature],
         "env/service.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: shop\nspec:\n  ports: [{port: 80}]\n",
+        "env/deployment.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\nspec:\n"
+        "  selector:\n    matchLabels: {app: shop}\n  template:\n    metadata:\n      labels: {app: shop}\n"
+        "    spec:\n      containers: [{name: shop, image: nginx}]\n",
         "env/null-patch.yaml": "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: shop\n"
         "  annotations:\n    dropped: null\n",
     }
