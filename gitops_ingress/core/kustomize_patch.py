@@ -100,13 +100,24 @@ def json_patch(document: dict[str, Any], operations: Sequence[Any]) -> dict[str,
                 _remove(result, _pointer(source))
             result = _add(result, path, value)
         elif op == "test":
-            if _get(result, path) != operation["value"]:
+            if not _same(_get(result, path), operation["value"]):
                 raise Unsupported("a JSON 6902 test that fails")
         else:
             raise Unsupported(f"the JSON 6902 operation {op!r}")
     if not isinstance(result, dict):
         raise Unsupported("a JSON 6902 patch that replaces the whole object")
     return result
+
+
+def _same(one: Any, other: Any) -> bool:
+    """JSON equality as Go decodes it: numbers by value, but ``true`` is not ``1``."""
+    if isinstance(one, bool) or isinstance(other, bool):
+        return type(one) is type(other) and one == other
+    if isinstance(one, dict) and isinstance(other, dict):
+        return one.keys() == other.keys() and all(_same(one[key], other[key]) for key in one)
+    if isinstance(one, list) and isinstance(other, list):
+        return len(one) == len(other) and all(_same(a, b) for a, b in zip(one, other, strict=True))
+    return bool(one == other) and (isinstance(one, str) == isinstance(other, str))
 
 
 def _pointer(text: str) -> list[str]:

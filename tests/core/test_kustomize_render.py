@@ -70,7 +70,10 @@ def _web() -> dict[str, Any]:
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {"name": "web", "labels": {"app": "web", "tier": "front"}, "annotations": {"a": "1"}},
-        "spec": {"ingressClassName": "nginx", "rules": [{"host": "a.example.com"}, {"host": "b.example.com"}]},
+        "spec": {
+            "ingressClassName": "nginx",
+            "rules": [{"host": "a.example.com", "port": 1}, {"host": "b.example.com"}],
+        },
     }
 
 
@@ -112,10 +115,11 @@ def test_json_patch_does_the_six_operations_on_a_copy() -> None:
             {"op": "copy", "from": "/metadata/labels/app", "path": "/metadata/annotations/app"},
             {"op": "move", "from": "/metadata/labels/tier", "path": "/metadata/labels/layer"},
             {"op": "test", "path": "/spec/ingressClassName", "value": "nginx"},
+            {"op": "test", "path": "/spec/rules/0/port", "value": 1.0},
             {"op": "add", "path": "/metadata/annotations/a~1b", "value": "slash"},
         ],
     )
-    assert patched["spec"]["rules"] == [{"host": "z.example.com"}, {"host": "c.example.com"}]
+    assert patched["spec"]["rules"] == [{"host": "z.example.com", "port": 1.0}, {"host": "c.example.com"}]
     assert patched["metadata"]["labels"] == {"app": "web", "layer": "front"}
     assert patched["metadata"]["annotations"] == {"a": "1", "app": "web", "a/b": "slash"}
     assert web == _web()
@@ -128,6 +132,7 @@ def test_json_patch_does_the_six_operations_on_a_copy() -> None:
         {"op": "remove", "path": "/spec/rules/5"},
         {"op": "add", "path": "/metadata/missing/key", "value": 1},
         {"op": "test", "path": "/spec/ingressClassName", "value": "other"},
+        {"op": "test", "path": "/spec/rules/0/port", "value": True},  # JSON's true is not 1
         {"op": "add", "path": "spec", "value": 1},
         {"op": "frobnicate", "path": "/spec"},
     ],
