@@ -8,16 +8,17 @@ OpenAPI schema, the approach of kubeconform and friends. Prints objects per seco
 
 The same objects laid out as a kustomize base with 3 overlays (``--kustomize``: each overlay renders
 a third of the base's folders, with its own namespace and name prefix, so the object count is the
-same) are validated too: rendering by the real kubectl, mapping every object back to its origin.
-In the same run, kustomize alone renders each overlay (what ``validate`` runs, with the origin
-annotations it asks for): the floor under the kustomize layout's time, which no change of ours can
-go below. Each figure is wall seconds and CPU seconds (the process and its children): on a shared
-machine the CPU seconds are the steadier measure, and the comparable one for the floor, since
-kustomize alone renders the overlays one after another while validate renders them at once.
+same) are validated too: rendered by gitops-ingress's own kustomize renderer
+(``core/kustomize_render.py``, which this layout stays inside), every object placed at its
+origin's lines. The two layouts run alternately; the target is at most 1.5x the plain one. In the
+same run (unless ``--no-kustomize-alone``), kustomize alone renders each overlay, as ``validate``
+would hand a kustomization outside the subset to it (with the origin annotations it asks for):
+what rendering by kubectl would cost. Each figure is wall seconds and CPU seconds (the process and
+its children): on a shared machine the CPU seconds are the steadier measure.
 
 A second figure: the median time of one route match in a table of 10,000 hosts with 10 paths each.
 
-    python bench/validate.py [--objects 10000] [--files 2000] [--runs 3] [--no-peer]
+    python bench/validate.py [--objects 10000] [--files 2000] [--runs 3] [--no-peer] [--no-kustomize-alone]
 """
 
 from __future__ import annotations
