@@ -11,11 +11,14 @@ level), handed to ``core.build.build`` as a ``Renderer``. The steps:
    repository, or a path the tree does not hold is a finding at its line, and nothing is rendered,
    so kustomize never fetches from the network or reads a file of the host. ``helmCharts`` is
    refused the same way (the service runs no Helm).
-2. Render a copy: the top kustomization gets ``buildMetadata: [originAnnotations]`` (the user's
-   file is not changed), the renderer materialises the inputs and runs kustomize with a timeout and
-   output limit (``policy.limits``); the environments' renders run at the same time. A failure is
-   one ``kustomize/render`` finding at the kustomization with kustomize's own message.
-3. Map every rendered object back: ``config.kubernetes.io/origin`` names its source file, whose
+2. Render: ``core.kustomize_render`` renders the common subset (Ingresses and Services with the
+   usual transformers and patches) from the gathered bytes, each object keeping the document it
+   was read from. Anything outside it goes to kustomize: the top kustomization gets
+   ``buildMetadata: [originAnnotations]`` in a copy (the user's file is not changed), the
+   ``Renderer`` materialises the inputs and runs kustomize with a timeout and output limit
+   (``policy.limits``); those environments' renders run at the same time. A failure is one
+   ``kustomize/render`` finding at the kustomization with kustomize's own message.
+3. Map every object kustomize rendered back: ``config.kubernetes.io/origin`` names its source file, whose
    positions the object takes (the annotation is removed, so it is never applied); the fields a
    patch set (strategic merge or JSON 6902, with the patch's target) take the patch file's lines.
    Findings then name the file and line a person edits.
@@ -63,7 +66,8 @@ class Renderer(Protocol):
 @dataclass(frozen=True, slots=True)
 class Rendering:
     """One kustomization rendered: its objects (as one parsed file named after the kustomization),
-    the files it was built from, and whether kustomize ran (False: refused, or from the cache)."""
+    the files it was built from, and whether it was rendered now (by ``core.kustomize_render`` or
+    kustomize; False: refused, or from the cache)."""
 
     parsed: ParsedFile
     inputs: tuple[str, ...]
