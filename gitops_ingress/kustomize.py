@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from gitops_ingress.core.errors import RenderError
+from gitops_ingress.core.kustomize_render import over_output_limit
 from gitops_ingress.core.settings import LimitSettings
 
 _KLOG = re.compile(r'^[EWI]\d{4} [\d:.]+\s+\d+ \S+\] .*?err="(.*)"\s*$')
@@ -62,11 +63,10 @@ def render(files: Mapping[str, bytes], directory: str, limits: LimitSettings) ->
             "NO_PROXY": "",
             "KUBECONFIG": os.devnull,
         }
-        limit = limits.max_render_output_bytes
         with output.open("wb") as sink:
             returncode, stderr = _run(command, sink, output, environment, scratch, limits)
-        if returncode is None or output.stat().st_size > limit:
-            raise RenderError(f"the rendered output is over {limit} bytes (policy.limits.max_render_output_bytes)")
+        if returncode is None or output.stat().st_size > limits.max_render_output_bytes:
+            raise over_output_limit(limits)
         if returncode != 0:
             raise RenderError(_message(stderr.decode("utf-8", "replace"), str(top)))
         return output.read_bytes()

@@ -11,11 +11,14 @@ level), handed to ``core.build.build`` as a ``Renderer``. The steps:
    repository, or a path the tree does not hold is a finding at its line, and nothing is rendered,
    so kustomize never fetches from the network or reads a file of the host. ``helmCharts`` is
    refused the same way (the service runs no Helm).
-2. Render a copy: the top kustomization gets ``buildMetadata: [originAnnotations]`` (the user's
-   file is not changed), the renderer materialises the inputs and runs kustomize with a timeout and
-   output limit (``policy.limits``); the environments' renders run at the same time. A failure is
-   one ``kustomize/render`` finding at the kustomization with kustomize's own message.
-3. Map every rendered object back: ``config.kubernetes.io/origin`` names its source file, whose
+2. Render: ``core.kustomize_render`` renders the common subset (Ingresses and Services with the
+   usual transformers and patches) from the gathered bytes, each object keeping the document it
+   was read from. Anything outside it goes to kustomize: the top kustomization gets
+   ``buildMetadata: [originAnnotations]`` in a copy (the user's file is not changed), the
+   ``Renderer`` materialises the inputs and runs kustomize with a timeout and output limit
+   (``policy.limits``); those environments' renders run at the same time. A failure is one
+   ``kustomize/render`` finding at the kustomization with kustomize's own message.
+3. Map every object kustomize rendered back: ``config.kubernetes.io/origin`` names its source file, whose
    positions the object takes (the annotation is removed, so it is never applied); the fields a
    patch set (strategic merge or JSON 6902, with the patch's target) take the patch file's lines.
    Findings then name the file and line a person edits.
@@ -39,6 +42,8 @@ from gitops_ingress.core.environments import Root
 from gitops_ingress.core.errors import RenderError, SourceError
 from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.findings import Finding, Severity
+from gitops_ingress.core.kustomize_patch import Unsupported
+from gitops_ingress.core.kustomize_render import render as render_subset
 from gitops_ingress.core.loading import Document, load_yaml_file, load_yaml_mapping_document
 from gitops_ingress.core.models import FieldPath, SourceMap
 from gitops_ingress.core.objects import ParsedFile, ParseStore, expand_lists, parse_documents
@@ -61,7 +66,8 @@ class Renderer(Protocol):
 @dataclass(frozen=True, slots=True)
 class Rendering:
     """One kustomization rendered: its objects (as one parsed file named after the kustomization),
-    the files it was built from, and whether kustomize ran (False: refused, or from the cache)."""
+    the files it was built from, and whether it was rendered now (by ``core.kustomize_render`` or
+    kustomize; False: refused, or from the cache)."""
 
     parsed: ParsedFile
     inputs: tuple[str, ...]
@@ -155,11 +161,19 @@ def render_environments(
     done: dict[str, Rendering] = {}
     jobs: list[_Job] = []
     for environment, kustomization, root in wanted:
-        prepared = _prepare(tree, kustomization, root, renderer, environment, settings, cache)
+        prepared = _prepare(tree, kustomization, root, environment, settings, cache)
         if isinstance(prepared, Rendering):
             done[environment] = prepared
+            continue
+        here = _rendered_here(prepared, settings, shapes)
+        if here is not None:
+            done[environment] = _finished(prepared, here, cache)
+        elif renderer is None:
+            message = "this folder holds a kustomization, but kustomize rendering is not available here"
+            finding = _finding("kustomize/render", kustomization, message)
+            done[environment] = Rendering(ParsedFile(kustomization, (), (), (finding,)), prepared.read)
         else:
-            jobs.append(prepared)
+            jobs.append(prepared)  # outside core.kustomize_render's subset: kustomize renders it
     if renderer is None or not jobs:
         return {environment: done[environment] for environment, _, _ in wanted}
     limits = settings.policy.limits
@@ -170,22 +184,26 @@ def render_environments(
         with ThreadPoolExecutor(max_workers=min(len(calls), os.cpu_count() or 1)) as pool:
             outputs = list(pool.map(lambda call: call(), calls))
     for job, output in zip(jobs, outputs, strict=True):
-        if isinstance(output, RenderError):
-            message = f"kustomize could not render it: {output}"
-            parsed = ParsedFile(job.kustomization, (), (), (_finding("kustomize/render", job.kustomization, message),))
-        else:
-            parsed = _mapped(job, output, settings, shapes)
-        if cache is not None and all(file.content_id for file in job.inputs.files.values()):
-            cache.put(job.content_id, job.kustomization, parsed)
-        done[job.environment] = Rendering(parsed, job.read, rendered=True)
+        parsed = _failed(job, output) if isinstance(output, RenderError) else _mapped(job, output, settings, shapes)
+        done[job.environment] = _finished(job, parsed, cache)
     return {environment: done[environment] for environment, _, _ in wanted}
+
+
+def _failed(job: _Job, error: RenderError) -> ParsedFile:
+    message = f"kustomize could not render it: {error}"
+    return ParsedFile(job.kustomization, (), (), (_finding("kustomize/render", job.kustomization, message),))
+
+
+def _finished(job: _Job, parsed: ParsedFile, cache: ParseStore | None) -> Rendering:
+    if cache is not None and all(file.content_id for file in job.inputs.files.values()):
+        cache.put(job.content_id, job.kustomization, parsed)
+    return Rendering(parsed, job.read, rendered=True)
 
 
 def _prepare(
     tree: TreeSource,
     kustomization: str,
     root: Root,
-    renderer: Renderer | None,
     environment: str,
     settings: Settings,
     cache: ParseStore | None,
@@ -198,11 +216,6 @@ def _prepare(
     read = tuple(sorted(inputs.files))
     if inputs.findings:
         return Rendering(ParsedFile(kustomization, (), (), tuple(inputs.findings)), read)
-    if renderer is None:
-        message = "this folder holds a kustomization, but kustomize rendering is not available here"
-        return Rendering(
-            ParsedFile(kustomization, (), (), (_finding("kustomize/render", kustomization, message),)), read
-        )
     content_id = (
         "kustomize:"
         + hashlib.sha256(
@@ -213,6 +226,23 @@ def _prepare(
     if known is not None:
         return Rendering(known, read)
     return _Job(environment, kustomization, root, inputs, contents, content_id, read)
+
+
+def _rendered_here(job: _Job, settings: Settings, shapes: LineShapes) -> ParsedFile | None:
+    """Step 2 without kustomize (``core.kustomize_render``), with step 3's positions taken from
+    the documents the objects were read from; None when kustomize is to render it."""
+    limits = settings.policy.limits
+    try:
+        rendered = render_subset(job.kustomization, job.contents, limits, shapes)
+    except Unsupported:
+        return None
+    except RenderError as exc:
+        return _failed(job, exc)
+    origins = _Origins(posixpath.dirname(job.kustomization), job.contents, limits, shapes, job.inputs.patches)
+    documents = [
+        origins.placed(item.data, item.file, item.source, index, item.name) for index, item in enumerate(rendered)
+    ]
+    return parse_documents(job.kustomization, documents, (), job.environment, settings)
 
 
 def _run(renderer: Renderer, job: _Job, limits: LimitSettings) -> bytes | RenderError:
@@ -400,14 +430,20 @@ class _Origins:
         source = _matching(expand_lists(self._documents(path), []), data)
         if source is None:
             return Document(data, SourceMap(path, {(): (1, 1)}), document.index, 1)
+        return self.placed(data, path, source, document.index, _name(source.data))
+
+    def placed(self, data: dict[str, Any], path: str, source: Document, index: int, name: str) -> Document:
+        """``data`` at the positions of ``source`` (a document of ``path`` named ``name``), the
+        fields a patch set at the patch's."""
+        patched = [(patch.file, found) for patch in self._patches for found in _patched(patch, data, name)]
+        if not patched and source.source.file == path:  # its own positions, still read lazily
+            return Document(data, source.source, index, source.line)
         marks: dict[FieldPath, tuple[int, int]] = dict(source.source.marks)
         origins: dict[FieldPath, str] = {}
-        name = _name(source.data)
-        for patch in self._patches:
-            for field_path, mark in _patched(patch, data, name):
-                marks[field_path] = mark
-                origins[field_path] = patch.file
-        return Document(data, SourceMap(path, marks, origins), document.index, source.line)
+        for file, (field_path, mark) in patched:
+            marks[field_path] = mark
+            origins[field_path] = file
+        return Document(data, SourceMap(path, marks, origins), index, source.line)
 
 
 def _pop_origin(data: dict[str, Any]) -> str | None:

@@ -281,11 +281,13 @@ def test_an_annotation_a_strategic_merge_patch_adds_is_found_in_the_patch(tmp_pa
 
 def test_overlays_rendered_together_each_keep_their_own_render_and_failure(tmp_path: Path) -> None:
     """The environments' kustomize runs go at the same time: each result still lands on its own
-    environment, and one overlay that fails to render is that overlay's finding only."""
+    environment, and one overlay that fails to render is that overlay's finding only. (A generator
+    puts each overlay outside core.kustomize_render's subset, so kustomize renders them all.)"""
     root = _repository(tmp_path)
+    generator = "configMapGenerator:\n  - name: settings\n    literals: [mode=live]\n"
     for env in ("stage", "dev", "broken"):
         host = f"{env}.example.com"
-        overlay = _overlay().replace("namespace: prod", f"namespace: {env}").replace("prod-", f"{env}-")
+        overlay = _overlay(extra=generator).replace("namespace: prod", f"namespace: {env}").replace("prod-", f"{env}-")
         (root / f"environments/{env}").mkdir()
         (root / f"environments/{env}/kustomization.yaml").write_text(overlay)
         (root / f"environments/{env}/host.yaml").write_text(JSON_PATCH.format(host=host))
