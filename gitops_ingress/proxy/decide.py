@@ -353,6 +353,9 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             alternative = canary.backend
             service = alternative if isinstance(alternative, ServiceRef) else None
             endpoints = snapshot.endpoints(service) if service is not None else ()
+            protocol = resolution.match.protocol
+            if protocol:  # the main route's backend-protocol is the canary's too (as ingress-nginx's location)
+                endpoints = tuple(endpoint.speaking(protocol) for endpoint in endpoints)
     ex.kind = kind
     ex.branch = branch
     ex.host_group = host_group
