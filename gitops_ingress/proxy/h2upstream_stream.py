@@ -105,7 +105,7 @@ class H2UpstreamStream:
 
     # --- Upstream, for the exchange ---
     def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
-             head_only: bool, now: float, read_timeout: float) -> None:  # fmt: skip
+             head_only: bool, now: float, read_timeout: float, send_timeout: float) -> None:  # fmt: skip
         self.sink = sink
         self.read_timeout = read_timeout
         self.head_only = head_only
