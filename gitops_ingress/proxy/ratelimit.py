@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from gitops_ingress.core.annotations.rates import RateLimit
+from gitops_ingress.core.annotations.rates import RequestLimits
 
 Key = tuple[str, str]  # (Ingress "namespace/name", client address)
 DEFAULT_MAX_CLIENTS = 65536
@@ -31,7 +31,7 @@ class ClientLimiter:
         self._buckets: OrderedDict[Key, list[float]] = OrderedDict()  # tokens per rate, then the time
         self._active: dict[Key, int] = {}
 
-    def take(self, key: Key, limit: RateLimit, now: float) -> bool:
+    def take(self, key: Key, limit: RequestLimits, now: float) -> bool:
         """One request of ``key`` at ``now`` (time.monotonic()): True when every rate admits it."""
         rates = limit.rates
         if not rates:
@@ -55,7 +55,7 @@ class ClientLimiter:
                 state[index] -= 1.0
         return admitted
 
-    def enter(self, key: Key, limit: RateLimit) -> bool:
+    def enter(self, key: Key, limit: RequestLimits) -> bool:
         """A request of ``key`` starts: False (nothing counted) when it has ``connections`` already."""
         count = self._active.get(key, 0)
         if count >= limit.connections:

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from gitops_ingress.core.annotations import PREFIX
-from gitops_ingress.core.annotations.rates import RateLimit
+from gitops_ingress.core.annotations.rates import RequestLimits
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.ratelimit import ClientLimiter
 from tests.proxy.conftest import backends
@@ -88,17 +88,17 @@ def test_limit_connections_answers_503_past_the_requests_in_progress(make_proxy,
 def test_the_limiter_forgets_the_longest_idle_client_past_its_bound() -> None:
     """A flood of addresses cannot grow the table: the least recently seen is evicted."""
     limiter = ClientLimiter(max_clients=100)
-    limit = RateLimit(rpm=1, burst_multiplier=1)
+    limit = RequestLimits(rpm=1, burst_multiplier=1)
     assert [limiter.take(("shop/web", "10.0.0.1"), limit, 0.0) for _ in range(3)] == [True, True, False]
     for number in range(1000):
         limiter.take(("shop/web", f"10.1.{number // 256}.{number % 256}"), limit, 1.0)
     assert limiter.clients == 100
     assert limiter.take(("shop/web", "10.0.0.1"), limit, 2.0)  # forgotten: back with a full bucket
-    assert limiter.take(("shop/web", "10.0.0.9"), RateLimit(rps=1, burst_multiplier=1), 0.0)
+    assert limiter.take(("shop/web", "10.0.0.9"), RequestLimits(rps=1, burst_multiplier=1), 0.0)
 
 
 def test_a_bucket_refills_at_the_rate() -> None:
-    limiter, limit, key = ClientLimiter(), RateLimit(rps=2, burst_multiplier=1), ("shop/web", "10.0.0.1")
+    limiter, limit, key = ClientLimiter(), RequestLimits(rps=2, burst_multiplier=1), ("shop/web", "10.0.0.1")
     assert [limiter.take(key, limit, 10.0) for _ in range(4)] == [True, True, True, False]
     assert limiter.take(key, limit, 10.5) and not limiter.take(key, limit, 10.5)  # half a second: one token
 

@@ -55,7 +55,8 @@ _REASONS: dict[str, str] = {
     "upstream-hash-by": "consistent hashing is not supported",
     "upstream-hash-by-subset": "consistent hashing is not supported",
     "upstream-hash-by-subset-size": "consistent hashing is not supported",
-    "affinity-canary-behavior": "a canary request is balanced over the canary's endpoints without a cookie",
+    "affinity-canary-behavior": "the canary rules decide per request first; the cookie then picks among that "
+    "Service's endpoints",
     "session-cookie-conditional-samesite-none": "SameSite=None is sent to every client",
     "session-cookie-change-on-failure": "the cookie is kept when its endpoint fails (ingress-nginx's default)",
     "default-backend": _PLANNED + "; use spec.defaultBackend",

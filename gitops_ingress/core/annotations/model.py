@@ -24,7 +24,7 @@ from gitops_ingress.core.errors import GitopsIngressError
 
 if TYPE_CHECKING:  # routing's model imports this one; a Canary only holds its backend
     from gitops_ingress.core.annotations.affinity import Affinity
-    from gitops_ingress.core.annotations.rates import RateLimit
+    from gitops_ingress.core.annotations.rates import RequestLimits
     from gitops_ingress.core.routing.model import Backend
 
 PREFIX = "nginx.ingress.kubernetes.io/"
@@ -253,7 +253,7 @@ class RouteEffects:
     send_timeout: int = 0  # proxy-send-timeout, seconds; 0: the proxy's
     buffering: bool = False  # proxy-buffering: on, the response is held (proxy/annotated.py)
     service_upstream: bool = False  # service-upstream: the Service's cluster IP (annotations/backends.py)
-    rate_limit: RateLimit | None = None  # limit-rps, -rpm, -connections (annotations/rates.py)
+    rate_limit: RequestLimits | None = None  # limit-rps, -rpm, -connections (annotations/rates.py)
     affinity: Affinity | None = None  # affinity: cookie (annotations/affinity.py)
     _networks: tuple[tuple[Network, ...], tuple[Network, ...]] = field(
         default=((), ()), init=False, repr=False, compare=False, hash=False
@@ -324,9 +324,9 @@ class RouteEffects:
         if canary_backend is not None and isinstance(data.get("canary"), dict):
             values["canary"] = Canary.from_dict(data["canary"], canary_backend)
         from gitops_ingress.core.annotations.affinity import Affinity  # they import this module
-        from gitops_ingress.core.annotations.rates import RateLimit
+        from gitops_ingress.core.annotations.rates import RequestLimits
 
-        readers = {"cors": Cors.from_dict, "rate_limit": RateLimit.from_dict, "affinity": Affinity.from_dict}
+        readers = {"cors": Cors.from_dict, "rate_limit": RequestLimits.from_dict, "affinity": Affinity.from_dict}
         for name, read in readers.items():
             if isinstance(data.get(name), dict):
                 values[name] = read(data[name])

@@ -4,7 +4,7 @@ ingress-nginx's ratelimit annotation: zones per Ingress keyed by the client addr
 the rate times the multiplier (default 5) taken at once (``nodelay``), 503 for a request over a
 limit (ingress-nginx's ``limit-req-status-code`` and ``limit-conn-status-code`` defaults).
 
-``RateLimit`` is what a route keeps; the proxy keeps the counts (proxy/ratelimit.py), one set
+``RequestLimits`` is what a route keeps; the proxy keeps the counts (proxy/ratelimit.py), one set
 per proxy worker: nginx shares its zones between workers, so N workers admit up to N times the
 rate. The arithmetic is nginx's ``limit_req``: a request is refused when the excess it would add
 passes the burst, so a fresh client gets ``burst + 1`` requests at once, then the rate.
@@ -44,7 +44,7 @@ SPECS = (
 
 
 @dataclass(frozen=True, slots=True)
-class RateLimit:
+class RequestLimits:
     """The limits of one Ingress's routes: requests per second and per minute (0: none), the
     requests in progress a client may have (0: any), the burst multiplier, the exempt ranges."""
 
@@ -82,7 +82,7 @@ class RateLimit:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RateLimit:
+    def from_dict(cls, data: Mapping[str, Any]) -> RequestLimits:
         return cls(
             int(data.get("rps") or 0),
             int(data.get("rpm") or 0),
@@ -97,9 +97,9 @@ def _number(parsed: Mapping[str, object], name: str, default: int = 0) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
-def policy(parsed: Mapping[str, object]) -> RateLimit | None:
+def policy(parsed: Mapping[str, object]) -> RequestLimits | None:
     """The Ingress's limits; None when it sets no rate and no connection limit."""
-    limit = RateLimit(
+    limit = RequestLimits(
         rps=_number(parsed, "limit-rps"),
         rpm=_number(parsed, "limit-rpm"),
         connections=_number(parsed, "limit-connections"),
