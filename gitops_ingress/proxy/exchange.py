@@ -359,9 +359,12 @@ class Exchange:
     def flush(self) -> None:
         out = self.out
         if out:
-            # proxy-buffering: held until the response is complete (no upstream any more) or fills the hold
-            if self.hold and self.upstream is not None and sum(map(len, out)) < self.hold:
-                return
+            if self.hold and self.upstream is not None:
+                # proxy-buffering: held until the response is complete (no upstream any more) or
+                # fills the hold; from then on it streams
+                if sum(map(len, out)) < self.hold:
+                    return
+                self.hold = 0
             self.conn.write_many(out)  # transports take the items before returning: reuse the list
             out.clear()
 
