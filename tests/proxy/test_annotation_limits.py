@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 
+import httpx
 import pytest
 
 from gitops_ingress.core.annotations import PREFIX
@@ -16,9 +17,11 @@ from gitops_ingress.core.annotations.rates import RequestLimits
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.ratelimit import ClientLimiter
 from tests.proxy.conftest import backends
+from tests.proxy.fixtures_ops import WAIT, ProxyProcess, write
 from tests.proxy.rawclient import connect, exchange, read_responses
 from tests.proxy.test_annotations import get, state_of
-from tests.support.manifests import ingress
+from tests.support.manifests import ingress, to_yaml
+from tests.support.upstreams import LOOPBACK
 
 P = PREFIX
 HOST = "limit.foo.com"
@@ -157,3 +160,21 @@ def test_proxy_buffering_holds_the_response_until_complete_or_the_hold_fills(
         assert received.startswith(b"HTTP/1.1 200") and b"first" in received and b"second" in received
     finally:
         sock.close()
+
+
+def test_limits_and_affinity_in_the_proxy_process(tmp_path, start_upstream) -> None:
+    """``gitops-ingress proxy`` over Ingress files: the limit and the sticky cookie as a user runs them."""
+    first, second = start_upstream("echo"), start_upstream("echo")
+    env = tmp_path / "production"
+    limits = {P + "limit-rpm": "1", P + "limit-burst-multiplier": "1"}
+    write(env / "limited.yaml", to_yaml(ingress("limited", HOST, annotations=limits)))
+    write(env / "sticky.yaml", to_yaml(ingress("sticky", "sticky.foo.com", annotations={P + "affinity": "cookie"})))
+    args = ["--listen", f"{LOOPBACK}:0", "--ingress-dir", str(env), "--no-access-log", "--set", "send_timeout=30"]
+    for upstream in (first, second):
+        args += ["--backend", f"shop/web:80={upstream.url}"]
+    with ProxyProcess(args) as proxy, httpx.Client(base_url=proxy.wait_serving().url(), timeout=WAIT) as client:
+        assert [client.get("/", headers={"Host": HOST}).status_code for _ in range(3)] == [200, 200, 503]
+        answer = client.get("/", headers={"Host": "sticky.foo.com"})
+        cookie = answer.headers["set-cookie"].split(";")[0]
+        ports = {client.get("/", headers={"Host": "sticky.foo.com", "Cookie": cookie}).json()["port"] for _ in range(4)}
+        assert ports == {answer.json()["port"]}
