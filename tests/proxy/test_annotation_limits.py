@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import httpx
 import pytest
@@ -46,9 +47,20 @@ def test_limit_rpm_takes_a_burst_of_rate_times_multiplier_then_answers_503(make_
     assert len(upstream.stats.requests) == 3  # a refused request never reaches the upstream
 
 
-def test_limit_rps_default_multiplier_is_five(make_proxy, start_upstream) -> None:
+def test_the_default_burst_multiplier_is_five(make_proxy, start_upstream) -> None:
     proxy, _ = limited_proxy(make_proxy, start_upstream, {"limit-rpm": "2"})  # a minute's rate: no refill here
     assert statuses(proxy.port, 12) == [200] * 11 + [503]  # 2 x 5 + 1
+
+
+def test_limit_rps_admits_the_burst_and_then_the_rate(make_proxy, start_upstream) -> None:
+    """rps 1 x 5: six at once, then one more per second: bounded by the time the requests took."""
+    proxy, _ = limited_proxy(make_proxy, start_upstream, {"limit-rps": "1"})
+    started = time.monotonic()
+    answered = statuses(proxy.port, 30)
+    elapsed = time.monotonic() - started
+    admitted = answered.count(200)
+    assert set(answered) == {200, 503} and answered[:6] == [200] * 6
+    assert admitted <= 6 + int(elapsed) + 1  # the refill over the run, and no more
 
 
 def test_limits_are_per_client_address_as_trusted_proxies_decide(make_proxy, start_upstream) -> None:

@@ -3,7 +3,8 @@
 ``ClusterView`` holds the caches of raw JSON objects the watches keep (Ingresses, Services,
 EndpointSlices, TLS Secrets) and computes from them, without I/O beyond writing the TLS files:
 which Ingresses are ours and which are previews (restored to the hosts they have in git), the
-ready endpoints of each Service (through ExternalName Services), and the TLS Secrets our Ingresses
+ready endpoints of each Service (through ExternalName Services), the cluster IP of the Services
+that ``service-upstream`` routes reach (``Snapshot.addresses``), and the TLS Secrets our Ingresses
 name. ``build`` runs in a worker thread on every debounced change; ``kubernetes.py`` owns the
 watching, the retries and the status writes.
 """
