@@ -72,7 +72,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the benches share the tests' helpers, as bench/sync.py does
 
 from gitops_ingress.core.annotations import RouteEffects
+from gitops_ingress.core.annotations.affinity import Affinity
 from gitops_ingress.core.annotations.model import Canary, Cors
+from gitops_ingress.core.annotations.rates import RequestLimits
 from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
 from tests.support.upstreams import refused_port as free_port
 
@@ -320,16 +322,20 @@ def median(runs: list[dict[str, float]], key: str) -> float:
 
 def annotated_table() -> RouteTable:
     """The bench host without annotations beside a regex host with rewrite-target, a host
-    with a canary by header and weight and one with CORS, a body limit and a read timeout: what ``--annotations`` compares against ``table(0)``."""
+    with a canary by header and weight, one with CORS, a body limit and a read timeout, and one
+    with a rate limit, a sticky cookie, buffering and a send timeout: what ``--annotations``
+    compares against ``table(0)``."""
     rewrite = RouteEffects(rewrite_target="/$2", regex=True).with_rewrite_path(REWRITE_PATH)
     canary = RouteEffects(canary=Canary(SERVICE, "bench/canary", header="x-canary", weight=20))
     cors = RouteEffects(cors=Cors(origins=("https://*.example.com",)), body_limit=8 << 20, read_timeout=30)
+    limits = RouteEffects(rate_limit=RequestLimits(rps=1_000_000), affinity=Affinity(), buffering=True, send_timeout=30)
     return RouteTable(
         [
             Route(HOST, "/", "Prefix", SERVICE, "bench/main"),
             Route(REWRITE_HOST, REWRITE_PATH, "ImplementationSpecific", SERVICE, "bench/rewrite", effects=rewrite),
             Route("canary.example.com", "/", "Prefix", SERVICE, "bench/canary", effects=canary),
             Route("cors.example.com", "/", "Prefix", SERVICE, "bench/cors", effects=cors),
+            Route("limits.example.com", "/", "Prefix", SERVICE, "bench/limits", effects=limits),
         ]
     )
 

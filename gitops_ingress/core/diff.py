@@ -148,11 +148,19 @@ def diff_tables(base: RouteTable, head: RouteTable, environment: str = "") -> li
 
 
 def _split(route: Route) -> str:
-    """Where a route's requests go when a canary takes some of them (core/annotations/canary.py)."""
-    canary = route.effects.canary if route.effects is not None else None
+    """Where a route's requests go when a canary takes some of them (core/annotations/canary.py),
+    and how its Service's endpoints are chosen when an annotation decides that: a sticky cookie
+    (core/annotations/affinity.py) or the Service's cluster IP (service-upstream)."""
+    effects = route.effects
+    canary = effects.canary if effects is not None else None
+    how = ""
+    if effects is not None and effects.affinity is not None:
+        how += f", each client kept on one endpoint by cookie {effects.affinity.name}"
+    if effects is not None and effects.service_upstream:
+        how += ", through the Service's cluster IP"
     if canary is None:
-        return f"100 % to {route.backend}"
-    return f"{100 - 100 * canary.weight / canary.weight_total:g} % to {route.backend}, {canary.split}"
+        return f"100 % to {route.backend}{how}"
+    return f"{100 - 100 * canary.weight / canary.weight_total:g} % to {route.backend}, {canary.split}{how}"
 
 
 def _split_changes(base: RouteTable, head: RouteTable, env: str) -> list[RouteChange]:

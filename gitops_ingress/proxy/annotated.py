@@ -11,11 +11,19 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
   answers itself (204 with the CORS lines, as ingress-nginx's ``return 204``, before any access
   check); any other request from an allowed origin gets the lines added to the upstream's head
   (``Exchange.response_lines``);
-* ``refused``: 403 for a client address the route's allow/deny ranges exclude;
 * ``limit_body``: ``proxy-body-size``: 413 when the Content-Length passes it, else the
   allowance the Exchange counts a chunked (or any) body down against, 413 when it runs out;
-* ``set_timeouts``: ``proxy-connect-timeout`` / ``proxy-read-timeout``: the (connect, read) seconds the
-  Exchange hands the pool and the upstream for this request (None: the proxy's own, no cost);
+* ``limited``: ``limit-rps`` / ``limit-rpm`` / ``limit-connections``: 503 over a limit, per
+  (Ingress, client address) and per worker (proxy/ratelimit.py), before the access check as
+  nginx's preaccess phase comes before its access phase;
+* ``refused``: 403 for a client address the route's allow/deny ranges exclude (the address is
+  ``client_address``'s, with trusted_proxies, for the limits too);
+* ``set_timeouts``: ``proxy-connect-timeout`` / ``proxy-read-timeout`` / ``proxy-send-timeout``:
+  the (connect, read, send) seconds the Exchange hands the pool and the upstream for this request
+  (None: the proxy's own, no cost); and ``proxy-buffering: on``: the bytes of the response the
+  Exchange holds before writing (``Exchange.hold``);
+* ``sticky``: ``affinity: cookie``: the endpoint the cookie names (``Exchange.preferred``), or
+  one picked now and a Set-Cookie line for the answer;
 * ``to_canary``: whether a route's canary takes this request: header, then cookie, then weight,
   drawn from the server's own ``random.Random`` (seeded by ``ProxySettings.canary_seed``);
 * ``adjust``: what the upstream is sent: the ``rewrite-target`` path (the query kept, as nginx
@@ -25,8 +33,12 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
 from __future__ import annotations
 
 import random
+from functools import partial
+from time import gmtime, strftime, time
 from typing import TYPE_CHECKING
 
+from gitops_ingress.core.annotations.affinity import Affinity
+from gitops_ingress.core.annotations.rates import LIMITED_STATUS
 from gitops_ingress.proxy import pages
 
 if TYPE_CHECKING:
@@ -100,17 +112,22 @@ def cors(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
     return None
 
 
-def refused(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
-    """403 for a client outside the route's allowed ranges or inside its denied ones."""
-    if not effects.limits_clients:
-        return None
+def client_address(ex: Exchange) -> str:
+    """The client the request is from: the peer, or the one trusted proxies name (proxy/forwarded.py)."""
     conn = ex.conn
     peer = conn.client_ip
     trusted = conn.ctx.listener.trusted
     client = peer
     if trusted.trusts(peer):
         client = trusted.client_of(ex.head.forwarded_for + b", " + peer if ex.head.forwarded_for else peer)
-    if effects.admits(client.decode("latin-1")):
+    return client.decode("latin-1")
+
+
+def refused(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
+    """403 for a client outside the route's allowed ranges or inside its denied ones."""
+    if not effects.limits_clients:
+        return None
+    if effects.admits(client_address(ex)):
         return None
     close = not ex.reusable()
     return pages.error(403, "the client address is not allowed here", close), close
@@ -129,13 +146,62 @@ def limit_body(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
     return None
 
 
+def limited(ex: Exchange, effects: RouteEffects, ingress: str) -> LocalAnswer | None:
+    """503 for a request over the Ingress's ``limit-rps``/``-rpm`` or ``limit-connections`` from
+    this client (core/annotations/rates.py); a request let through under ``limit-connections`` is
+    counted until it ends (``Exchange.on_end``)."""
+    limit = effects.rate_limit
+    if limit is None:
+        return None
+    client = client_address(ex)
+    if limit.exempts(client):
+        return None
+    limiter = ex.ctx.state.limiter
+    key = (ingress, client)
+    if limiter.take(key, limit, ex.started_at):
+        if not limit.connections:
+            return None
+        if limiter.enter(key, limit):
+            ex.on_end = partial(limiter.leave, key)
+            return None
+    close = not ex.reusable()
+    return pages.error(LIMITED_STATUS, "too many requests from this client", close), close
+
+
 def set_timeouts(ex: Exchange, effects: RouteEffects) -> None:
-    if effects.connect_timeout or effects.read_timeout:
+    if effects.connect_timeout or effects.read_timeout or effects.send_timeout:
         settings = ex.ctx.settings
         ex.timeouts = (
             float(effects.connect_timeout) or settings.connect_timeout,
             float(effects.read_timeout) or settings.read_timeout,
+            float(effects.send_timeout) or settings.send_timeout,
         )
+    if effects.buffering:
+        ex.hold = ex.ctx.settings.buffered_response
+
+
+def sticky(ex: Exchange, effects: RouteEffects, route_path: str) -> None:
+    """``affinity: cookie``: the endpoint the request's cookie names, or one chosen now whose
+    cookie the answer sets (core/annotations/affinity.py)."""
+    affinity = effects.affinity
+    if affinity is None or ex.key is None:
+        return
+    endpoints = ex.endpoints
+    header = _header(ex.head.headers, b"cookie")
+    wanted = _cookie(header, affinity.name.lower().encode()) if header is not None else None
+    if wanted is not None:
+        for endpoint in endpoints:
+            if Affinity.value_of(endpoint.host, endpoint.port).encode() == wanted:
+                ex.preferred = endpoint
+                return
+    chosen = ex.ctx.pool.pick(ex.key, endpoints)
+    ex.preferred = chosen
+    # nginx's cookie_time, as ingress-nginx's cookies carry it: "Thu, 18-Nov-10 11:27:35 GMT"
+    expires = strftime("%a, %d-%b-%y %H:%M:%S GMT", gmtime(time() + affinity.expires)) if affinity.expires else ""
+    https = ex.ctx.listener.scheme == b"https"
+    value = Affinity.value_of(chosen.host, chosen.port)
+    line = f"Set-Cookie: {affinity.name}={value}; {affinity.attributes(route_path, https, expires)}\r\n"
+    ex.response_lines += line.encode("latin-1")
 
 
 def to_canary(ex: Exchange, canary: Canary, draws: random.Random) -> bool:

@@ -29,6 +29,9 @@ class ProxySettings:
     idle_timeout: float = 75.0  # a client keep-alive connection with no request
     write_timeout: float = 60.0  # a client that stops reading while we have bytes for it
     upstream_idle_timeout: float = 50.0  # pooled idle upstream connections are closed after this
+    # an upstream that takes none of the request's bytes for this long (its socket full) ends it in 504,
+    # nginx's proxy_send_timeout (60 s in ingress-nginx); a route's proxy-send-timeout replaces it
+    send_timeout: float = 60.0
     # --- limits ---
     max_request_line: int = 8 * 1024  # bytes of the request target (414 above)
     max_header_bytes: int = 32 * 1024  # bytes of all header lines together (431 above)
@@ -38,6 +41,8 @@ class ProxySettings:
     max_pipelined: int = 16  # requests parsed ahead of the one being answered
     pool_max_idle: int = 64  # idle keep-alive connections kept per upstream endpoint
     retries: int = 1  # extra attempts on another endpoint (idempotent requests, nothing sent yet)
+    limit_clients: int = 65536  # client addresses with a limit-rps/-rpm bucket per worker (proxy/ratelimit.py)
+    buffered_response: int = 1024 * 1024  # bytes a proxy-buffering route holds of a response (annotated.py)
     # --- flow control: transport buffer marks, bytes ---
     high_water: int = 256 * 1024
     low_water: int = 64 * 1024

@@ -218,9 +218,8 @@ def _routed(
     service = backend if isinstance(backend, ServiceRef) else None
     kind = "preview" if resolution.branch is not None else "stable"
     branch, host_group = resolution.branch or "", match.host_group or ""
-    endpoints = snapshot.endpoints(service) if service is not None else ()
-    if match.protocol:  # the Ingress's backend-protocol annotation (core/protocols.py)
-        endpoints = tuple(endpoint.speaking(match.protocol) for endpoint in endpoints)
+    effects = match.route.effects if match.route is not None else None
+    endpoints = _endpoints(snapshot, service, match.protocol, effects)
     return (
         kind,
         branch,
@@ -230,9 +229,25 @@ def _routed(
         endpoints,
         upstream_host,
         resolution,
-        match.route.effects if match.route is not None else None,
+        effects,
         normal,
     )
+
+
+def _endpoints(
+    snapshot: Snapshot, service: ServiceRef | None, protocol: str, effects: RouteEffects | None
+) -> tuple[Endpoint, ...]:
+    """Where ``service`` is reached for a route: its endpoints, or with ``service-upstream`` its
+    own address where the route source knows one (proxy/sources/cluster.py), spoken to in the
+    route's backend-protocol (core/protocols.py) when it sets one."""
+    if service is None:
+        return ()
+    found = snapshot.endpoints(service)
+    if effects is not None and effects.service_upstream:
+        found = snapshot.addresses(service) or found
+    if protocol:
+        found = tuple(endpoint.speaking(protocol) for endpoint in found)
+    return found
 
 
 def _find_key(snapshot: Snapshot, values: tuple[bytes, bytes, bytes], policy: PreviewKeyPolicy) -> KeyFound:
@@ -345,14 +360,21 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             close = not ex.reusable()
             return pages.redirect(b"https://" + host.encode() + target, close=close), close
     if effects is not None:
-        local = annotated.refused(ex, effects) or annotated.limit_body(ex, effects)
+        route = resolution.match.route
+        ingress = route.ingress if route is not None else ""
+        local = (
+            annotated.limit_body(ex, effects)
+            or annotated.limited(ex, effects, ingress)
+            or annotated.refused(ex, effects)
+        )
         if local is not None:
             return local
         canary = effects.canary
         if canary is not None and annotated.to_canary(ex, canary, ctx.state.canary_draws):
             alternative = canary.backend
             service = alternative if isinstance(alternative, ServiceRef) else None
-            endpoints = snapshot.endpoints(service) if service is not None else ()
+            # the main route's backend-protocol is the canary's too (ingress-nginx's one location)
+            endpoints = _endpoints(snapshot, service, resolution.match.protocol, effects)
     ex.kind = kind
     ex.branch = branch
     ex.host_group = host_group
@@ -386,4 +408,6 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     if effects is not None:
         annotated.adjust(ex, effects)
         annotated.set_timeouts(ex, effects)
+        route = resolution.match.route
+        annotated.sticky(ex, effects, route.path if route is not None else "/")
     return None

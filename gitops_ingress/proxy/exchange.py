@@ -21,6 +21,7 @@ sends them as trailing HEADERS, an HTTP/1.1 client in the last chunk of a chunke
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from time import monotonic
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -86,13 +87,16 @@ class Exchange:
         "forwarded_host",
         "h2",
         "head",
+        "hold",
         "host_group",
         "key",
         "kind",
         "local",
         "mode",
+        "on_end",
         "out",
         "pending",
+        "preferred",
         "preview_lines",
         "request_id",
         "response_lines",
@@ -148,8 +152,11 @@ class Exchange:
         self.out: list[bytes] = []  # response bytes gathered during one upstream read
         self.trailers: list[tuple[bytes, bytes]] | None = None  # from the upstream, after the body
         self.response_lines = b""  # header lines an annotation adds to the upstream's answer (CORS)
-        self.timeouts: tuple[float, float] | None = None  # a route's (connect, read) (proxy/annotated.py)
+        self.timeouts: tuple[float, float, float] | None = None  # a route's (connect, read, send) (annotated.py)
         self.body_allowance = -1  # body bytes the route still takes (proxy-body-size); -1: no limit
+        self.hold = 0  # response bytes held before writing (proxy-buffering: on); 0: streamed as read
+        self.preferred: Endpoint | None = None  # the endpoint a sticky cookie chose (affinity)
+        self.on_end: Callable[[], None] | None = None  # called once when the exchange ends (limit-connections)
 
     # --- start: decide where the request goes ---
     def start(self, now: float) -> None:
@@ -174,7 +181,9 @@ class Exchange:
 
     def _dispatch(self, now: float) -> None:
         pool = self.ctx.pool
-        endpoint = pool.pick(self.key, self.endpoints, self.tried)
+        endpoint = self.preferred
+        if endpoint is None or self.tried:  # a retry after the sticky endpoint failed goes elsewhere
+            endpoint = pool.pick(self.key, self.endpoints, self.tried)
         self.tried += (endpoint,)
         upstream = pool.acquire(endpoint)
         if upstream is not None:
@@ -222,6 +231,7 @@ class Exchange:
             head_only=head.method == b"HEAD",
             now=now,
             read_timeout=timeouts[1] if timeouts else self.ctx.settings.read_timeout,
+            send_timeout=timeouts[2] if timeouts else self.ctx.settings.send_timeout,
         )
         if head.expect_continue and not self.body_done and head.http11:
             conn.write(pages.CONTINUE)
@@ -347,9 +357,16 @@ class Exchange:
         self.trailers = trailers
 
     def flush(self) -> None:
-        if self.out:
-            self.conn.write_many(self.out)  # transports take the items before returning: reuse the list
-            self.out.clear()
+        out = self.out
+        if out:
+            if self.hold and self.upstream is not None:
+                # proxy-buffering: held until the response is complete (no upstream any more) or
+                # fills the hold; from then on it streams
+                if sum(map(len, out)) < self.hold:
+                    return
+                self.hold = 0
+            self.conn.write_many(out)  # transports take the items before returning: reuse the list
+            out.clear()
 
     def upstream_done(self, reusable: bool, now: float) -> None:
         upstream, self.upstream = self.upstream, None
@@ -447,6 +464,10 @@ class Exchange:
     def _record(self, now: float) -> None:
         """Count the answer, ended at ``now`` (time.monotonic(), read once per answer by the caller)."""
         ctx = self.ctx
+        on_end = self.on_end
+        if on_end is not None:
+            self.on_end = None
+            on_end()
         self.ended_at = now
         seconds = self.ended_at - self.started_at
         counter = self.counter

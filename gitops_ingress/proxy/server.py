@@ -31,6 +31,7 @@ from gitops_ingress.proxy.httpdate import HttpDate
 from gitops_ingress.proxy.observe import ProxyObserver
 from gitops_ingress.proxy.pool import UpstreamPool
 from gitops_ingress.proxy.proxyheader import PreambleListener
+from gitops_ingress.proxy.ratelimit import ClientLimiter
 from gitops_ingress.proxy.repeats import RequestHeads
 from gitops_ingress.proxy.snapshot import SnapshotHolder
 
@@ -60,6 +61,7 @@ class ServerState:
     routes: RouteCache = field(default_factory=RouteCache)  # per snapshot; see proxy/decide.py
     request_heads: RequestHeads = field(default_factory=RequestHeads)  # see proxy/repeats.py
     canary_draws: random.Random = field(default_factory=random.Random)  # canary-weight (proxy/annotated.py)
+    limiter: ClientLimiter = field(default_factory=ClientLimiter)  # limit-rps/-rpm/-connections (annotated.py)
     date: HttpDate = field(default_factory=HttpDate)  # the Date line of this second
 
     def opened(self, conn: OpenConnection) -> None:
@@ -109,7 +111,9 @@ class ProxyServer:
         self.holder = holder
         self.observer = observer
         self.on_access = on_access if settings.access_log else None
-        self.state = ServerState(canary_draws=random.Random(self.settings.canary_seed))
+        self.state = ServerState(
+            canary_draws=random.Random(self.settings.canary_seed), limiter=ClientLimiter(self.settings.limit_clients)
+        )
         self.state.idle.set()
         self.pool = UpstreamPool(self.settings, observer)
         self.trusted = TrustedProxies(self.settings.trusted_proxies)  # shared by the listeners

@@ -28,6 +28,9 @@ class Snapshot:
     state: RoutingState = field(default_factory=RoutingState)
     endpoints: EndpointResolver = _no_endpoints
     source: str = ""  # where it came from, for logs and /readyz ("files", "controller", ...)
+    # a Service's own address (its cluster IP), for routes with service-upstream; () where the
+    # source knows none (the backend map: its URLs already are where the Service lives)
+    addresses: EndpointResolver = _no_endpoints
 
     @classmethod
     def from_backend_map(cls, state: RoutingState, backends: BackendMap, source: str = "") -> Snapshot:

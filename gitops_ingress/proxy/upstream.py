@@ -72,7 +72,7 @@ class Upstream(Protocol):
     closed: bool
 
     def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
-             head_only: bool, now: float, read_timeout: float) -> None: ...  # fmt: skip
+             head_only: bool, now: float, read_timeout: float, send_timeout: float) -> None: ...  # fmt: skip
     def write_body(self, data: bytes) -> None: ...
     def end_body(self) -> None: ...
     def write(self, data: bytes) -> None: ...
@@ -107,8 +107,10 @@ class UpstreamConnection(asyncio.Protocol):
         "parser",
         "pool",
         "read_timeout",
+        "send_timeout",
         "sink",
         "stack",
+        "stalled_since",
         "status",
         "timer",
         "transport",
@@ -136,6 +138,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.last_read = 0.0
         self.idle_since = 0.0
         self.read_timeout = pool.settings.read_timeout  # this request's (a route's proxy-read-timeout)
+        self.send_timeout = pool.settings.send_timeout  # this request's (a route's proxy-send-timeout)
+        self.stalled_since = 0.0  # when the upstream stopped taking our bytes (pause_writing); 0: it takes them
         self.timer = LazyTimer(asyncio.get_running_loop(), self._on_timer)
 
     # --- asyncio.Protocol ---
@@ -197,9 +201,13 @@ class UpstreamConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         if self.sink is not None:
+            now = monotonic()
+            self.stalled_since = now
+            self.timer.arm(now + self.send_timeout)  # proxy_send_timeout: between two successive writes
             self.sink.upstream_writable(False)
 
     def resume_writing(self) -> None:
+        self.stalled_since = 0.0
         if self.sink is not None:
             self.sink.upstream_writable(True)
 
@@ -245,7 +253,7 @@ class UpstreamConnection(asyncio.Protocol):
 
     # --- used by the exchange and the pool ---
     def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
-             head_only: bool, now: float, read_timeout: float) -> None:  # fmt: skip
+             head_only: bool, now: float, read_timeout: float, send_timeout: float) -> None:  # fmt: skip
         """Start a request: ``head`` and the body pieces already at hand (``ended``: all of it),
         written in one go; ``now`` is time.monotonic(), read by the caller in this callback;
         ``read_timeout``: how long the upstream may be silent for this request."""
@@ -266,6 +274,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.status = 0
         self.last_read = now
         self.read_timeout = read_timeout
+        self.send_timeout = send_timeout
         self.timer.arm(now + read_timeout)
         if self.transport is not None:
             self.transport.write(data)
@@ -371,6 +380,14 @@ class UpstreamConnection(asyncio.Protocol):
             else:  # timers may fire a hair early
                 self.timer.arm(self.idle_since + settings.upstream_idle_timeout)
             return
+        stalled = self.stalled_since
+        if stalled:
+            if now - stalled >= self.send_timeout:
+                self._fail(
+                    UpstreamTimeout(f"upstream {self.endpoint} took no request bytes for {self.send_timeout:g}s")
+                )
+                return
+            self.timer.arm(stalled + self.send_timeout)
         if self.gate is not None and self.gate.paused:
             self.timer.arm(now + self.read_timeout)  # we paused it: the client is slow, not the upstream
             return

@@ -11,8 +11,10 @@ from tests.core.test_validation_environment import A, B, env
 from tests.support.manifests import ingress, line_of, to_yaml
 
 P = PREFIX
-FIRST = ingress("a", annotations={P + "rewrite-target": "/", P + "affinity": "true", "example.com/owner": "x"})
-SECOND = ingress("b", host="other.example.com", annotations={P + "affinity": "true", P + "app-root": "/x"})
+FIRST = ingress(
+    "a", annotations={P + "rewrite-target": "/", P + "proxy-next-upstream": "error", "example.com/owner": "x"}
+)
+SECOND = ingress("b", host="other.example.com", annotations={P + "proxy-next-upstream": "error", P + "app-root": "/x"})
 
 
 def report() -> ValidationReport:
@@ -22,19 +24,23 @@ def report() -> ValidationReport:
 
 def test_each_key_once_with_status_count_and_first_place() -> None:
     uses = {use.key: use for use in report().annotations}
-    assert sorted(uses) == [P + "affinity", P + "app-root", P + "rewrite-target"]  # not example.com/owner
-    affinity = uses[P + "affinity"]
-    assert (affinity.status.value, affinity.count, affinity.file) == ("ignored", 2, A)
-    assert affinity.line == line_of(to_yaml(FIRST), P + "affinity")
+    assert sorted(uses) == [P + "app-root", P + "proxy-next-upstream", P + "rewrite-target"]  # not example.com/owner
+    ignored = uses[P + "proxy-next-upstream"]
+    assert (ignored.status.value, ignored.count, ignored.file) == ("ignored", 2, A)
+    assert ignored.line == line_of(to_yaml(FIRST), P + "proxy-next-upstream")
     assert uses[P + "rewrite-target"].status.value == "honoured-with-difference"
 
 
 def test_text_json_and_markdown_show_the_table() -> None:
     text = render_findings("text", report())
-    assert f"{P}affinity" in text and "ignored: not honoured yet" in text and f"2x, first at {A}:" in text
+    assert f"{P}proxy-next-upstream" in text and "ignored: not honoured yet" in text and f"2x, first at {A}:" in text
     document = json.loads(render_findings("json", report()))
-    assert [item["key"] for item in document["annotations"]] == [P + "affinity", P + "app-root", P + "rewrite-target"]
-    assert document["annotations"][0]["status"] == "ignored"
+    assert [item["key"] for item in document["annotations"]] == [
+        P + "app-root",
+        P + "proxy-next-upstream",
+        P + "rewrite-target",
+    ]
+    assert document["annotations"][1]["status"] == "ignored"
     markdown = render_findings("markdown", report())
     assert "| Annotation | Status | Difference or reason | Uses | First at |" in markdown
     assert f"| {P}rewrite-target | honoured, with a difference |" in markdown
@@ -42,5 +48,5 @@ def test_text_json_and_markdown_show_the_table() -> None:
 
 def test_the_ignored_warning_names_file_and_line_in_every_report() -> None:
     text = render_findings("text", report())
-    assert f"{B}:{line_of(to_yaml(SECOND), P + 'affinity')}:" in text
+    assert f"{B}:{line_of(to_yaml(SECOND), P + 'proxy-next-upstream')}:" in text
     assert "annotation/ignored" in text

@@ -28,7 +28,9 @@ def annotated(annotations: dict[str, str], **options) -> dict:
         ("some-new-snippet", Status.REFUSED),
         ("auth-tls-secret", Status.REFUSED),
         ("auth-tls-anything-else", Status.REFUSED),
-        ("affinity", Status.IGNORED),
+        ("proxy-next-upstream", Status.IGNORED),
+        ("affinity", Status.HONOURED),
+        ("limit-rps", Status.DIFFERENT),
         ("no-such-annotation", Status.IGNORED),
     ],
 )
@@ -47,14 +49,16 @@ def test_every_ignored_or_refused_key_says_why() -> None:
 
 
 def test_an_ignored_annotation_warns_at_its_line() -> None:
-    obj = annotated({P + "affinity": "true"})
+    obj = annotated({P + "proxy-next-upstream": "error"})
     (finding,) = by_rule(env({A: obj}), "annotation/ignored")
     assert (finding.file, finding.line, finding.severity) == (
         A,
-        line_of(to_yaml(obj), P + "affinity"),
+        line_of(to_yaml(obj), P + "proxy-next-upstream"),
         Severity.WARNING,
     )
-    assert "nginx.ingress.kubernetes.io/affinity" in finding.message and "not honoured yet" in finding.message
+    assert (
+        "nginx.ingress.kubernetes.io/proxy-next-upstream" in finding.message and "not honoured yet" in finding.message
+    )
 
 
 def test_a_refused_annotation_is_an_error_and_a_policy_denial_is_not_reported_twice() -> None:
@@ -106,7 +110,7 @@ def test_a_path_that_is_no_regex_is_an_error_once_the_ingress_uses_regex() -> No
 
 
 def test_other_controllers_annotations_are_not_checked() -> None:
-    obj = annotated({P + "affinity": "true", P + "server-snippet": "x"}, ingress_class="alb")
+    obj = annotated({P + "proxy-next-upstream": "error", P + "server-snippet": "x"}, ingress_class="alb")
     assert by_rule(env({A: obj}), "annotation/ignored") == []
 
 
@@ -267,3 +271,84 @@ def test_the_diff_reports_a_canary_weight_change_as_where_requests_go() -> None:
     assert "split 90 % to shop/web:80, 10 % to shop/web-canary:80" in change.message
     assert "-> 50 % to shop/web:80, 50 % to shop/web-canary:80" in change.message
     assert diff_tables(after, table_of(ingress(), canary_ingress("50")), "prod") == []
+
+
+@pytest.mark.parametrize(
+    ("annotations", "words"),
+    [
+        (
+            {P + "affinity": "cookie", P + "session-cookie-name": "SERVERID"},
+            "each client kept on one endpoint by cookie SERVERID",
+        ),
+        ({P + "service-upstream": "true"}, "through the Service's cluster IP"),
+    ],
+)
+def test_the_diff_reports_annotations_that_change_how_endpoints_are_chosen(annotations, words) -> None:
+    from gitops_ingress.core.diff import ChangeKind, diff_tables
+
+    plain, annotated_table = table_of(ingress()), table_of(ingress(annotations=annotations))
+    (change,) = diff_tables(plain, annotated_table, "prod")
+    assert change.kind is ChangeKind.RETARGETED
+    assert f"split 100 % to shop/web:80 -> 100 % to shop/web:80, {words}" in change.message
+    (back,) = diff_tables(annotated_table, plain, "prod")
+    assert f"{words} -> 100 % to shop/web:80" in back.message
+    limits = {P + "limit-rps": "5", P + "proxy-buffering": "on", P + "proxy-send-timeout": "5"}
+    assert diff_tables(plain, table_of(ingress(annotations=limits)), "prod") == []  # limits are not routing
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("limit-rps", "fast"),
+        ("limit-rpm", "-1"),
+        ("limit-connections", "1.5"),
+        ("limit-burst-multiplier", "0"),
+        ("limit-allowlist", "10.0.0.300/8"),
+        ("proxy-send-timeout", "60s"),
+        ("proxy-buffering", "maybe"),
+        ("service-upstream", "yes please"),
+        ("affinity", "ip"),
+        ("affinity-mode", "sticky"),
+        ("session-cookie-name", "a b"),
+        ("session-cookie-path", "no-slash"),
+        ("session-cookie-max-age", "soon"),
+        ("session-cookie-expires", "-5"),
+        ("session-cookie-samesite", "Sometimes"),
+        ("session-cookie-secure", "2"),
+    ],
+)
+def test_a_bad_limit_or_affinity_value_is_an_invalid_value_at_its_line(key: str, value: str) -> None:
+    obj = annotated({P + key: value})
+    (finding,) = by_rule(env({A: obj}), "annotation/invalid-value")
+    assert (finding.file, finding.line) == (A, line_of(to_yaml(obj), P + key))
+    assert P + key in finding.message
+
+
+def test_limits_and_affinity_compile_and_survive_the_wire_form() -> None:
+    from gitops_ingress.core.routing import RouteTable
+
+    annotations = {
+        P + "limit-rps": "5",
+        P + "limit-rpm": "100",
+        P + "limit-connections": "3",
+        P + "limit-burst-multiplier": "2",
+        P + "limit-whitelist": "10.0.0.1/8",
+        P + "affinity": "cookie",
+        P + "session-cookie-samesite": "lax",
+        P + "session-cookie-max-age": "60",
+        P + "proxy-buffering": "on",
+        P + "proxy-send-timeout": "7",
+        P + "service-upstream": "true",
+    }
+    table = table_of(ingress(annotations=annotations))
+    (route,) = table.routes
+    effects = route.effects
+    assert effects is not None and effects.rate_limit is not None and effects.affinity is not None
+    limit = effects.rate_limit
+    assert (limit.rps, limit.rpm, limit.connections, limit.allowlist) == (5, 100, 3, ("10.0.0.0/8",))
+    assert limit.rates == ((5.0, 11.0), (100 / 60, 201.0))  # burst = rate x multiplier, plus the first
+    assert limit.exempts("10.1.2.3") and limit.exempts("::ffff:10.1.2.3") and not limit.exempts("11.0.0.1")
+    assert (effects.affinity.name, effects.affinity.samesite, effects.affinity.max_age) == ("INGRESSCOOKIE", "Lax", 60)
+    assert (effects.buffering, effects.send_timeout, effects.service_upstream) == (True, 7, True)
+    (again,) = RouteTable.from_dict(table.to_dict()).routes
+    assert again == route

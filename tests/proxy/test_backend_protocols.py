@@ -10,7 +10,9 @@ from gitops_ingress.core.models import Ingress, LocatedIngress, SourceMap
 from gitops_ingress.core.routing import RoutingState, ServiceRef, compile_routes
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.proxy.sources.cluster import ClusterView
+from tests.proxy.test_annotations import state_of
 from tests.support.h2upstreams import H2TestUpstream
+from tests.support.manifests import ingress
 
 
 def test_cluster_endpoints_take_the_service_port_app_protocol() -> None:
@@ -72,3 +74,30 @@ def test_backend_protocol_annotation_sends_an_http_endpoint_over_h2c(make_proxy,
         assert got.status_code == 200 and got.json()["stream"] == 1  # an HTTP/2 stream: it spoke h2c
     finally:
         loop_thread.run(upstream.stop())
+
+
+def test_a_canary_service_gets_the_main_route_backend_protocol(make_proxy, loop_thread) -> None:
+    """ingress-nginx serves the canary from the main Ingress's location, so with its grpc_pass: the
+    alternative Service's http:// endpoint is spoken to over h2c too (issue 15)."""
+    main_upstream = loop_thread.run(H2TestUpstream().start())
+    canary_upstream = loop_thread.run(H2TestUpstream().start())
+    try:
+        prefix = "nginx.ingress.kubernetes.io/"
+        main = ingress("main", host="api.example.com", service="api", annotations={prefix + "backend-protocol": "GRPC"})
+        canary = ingress(
+            "canary",
+            host="api.example.com",
+            service="canary",
+            annotations={prefix + "canary": "true", prefix + "canary-by-header": "X-Canary"},
+        )
+        urls = {
+            "shop/api:80": [f"http://127.0.0.1:{main_upstream.port}"],
+            "shop/canary:80": [f"http://127.0.0.1:{canary_upstream.port}"],
+        }
+        proxy = make_proxy(state_of(main, canary), BackendMap(urls))
+        got = httpx.get(f"{proxy.url}/hello", headers={"Host": "api.example.com", "X-Canary": "always"}, timeout=10)
+        assert got.status_code == 200 and got.json()["stream"] == 1
+        assert (canary_upstream.streams, main_upstream.streams) == (1, 0)
+    finally:
+        loop_thread.run(main_upstream.stop())
+        loop_thread.run(canary_upstream.stop())

@@ -225,6 +225,7 @@ def test_head_split_across_reads_is_whole(loop_thread: LoopThread, size: int) ->
                 head_only=False,
                 now=asyncio.get_running_loop().time(),
                 read_timeout=pool.settings.read_timeout,
+                send_timeout=pool.settings.send_timeout,
             )
             for start in range(0, len(answer), size):
                 conn.data_received(answer[start : start + size])

@@ -1,9 +1,16 @@
-"""The backend family: ``backend-protocol`` (its GRPC and GRPCS values belong to the HTTP/2
-upstream work, issue 15, which will give them their effect here) and ``load-balance``."""
+"""The backend family: ``backend-protocol`` (core/protocols.py gives it its effect),
+``load-balance`` and ``service-upstream``.
+
+``service-upstream: "true"`` sends the route's requests to the Service's cluster IP and port,
+one endpoint that kube-proxy balances, instead of to its ready endpoints: the Kubernetes route
+source resolves it so (proxy/sources/cluster.py); in the backend map (``proxy``, ``serve``)
+the map is where a Service lives, so its URLs are used as they are.
+"""
 
 from __future__ import annotations
 
-from gitops_ingress.core.annotations.model import AnnotationSpec, AnnotationValueError, Status
+from gitops_ingress.core.annotations import values
+from gitops_ingress.core.annotations.model import AnnotationSpec, Status
 
 FAMILY = "backends"
 
@@ -11,18 +18,8 @@ PROTOCOLS = ("HTTP", "HTTPS", "GRPC", "GRPCS", "AJP", "FCGI", "AUTO_HTTP")
 BALANCERS = ("round_robin", "ewma")
 
 
-def protocol(value: str) -> str:
-    text = value.strip().upper()
-    if text not in PROTOCOLS:
-        raise AnnotationValueError(f'"{value}" is not a backend protocol: one of {", ".join(PROTOCOLS)}')
-    return text
-
-
-def balancer(value: str) -> str:
-    text = value.strip().lower()
-    if text not in BALANCERS:
-        raise AnnotationValueError(f'"{value}" is not a load-balancing algorithm: one of {", ".join(BALANCERS)}')
-    return text
+protocol = values.choice(PROTOCOLS, "a backend protocol")
+balancer = values.choice(BALANCERS, "a load-balancing algorithm")
 
 
 SPECS = (
@@ -38,6 +35,13 @@ SPECS = (
         Status.DIFFERENT,
         "HTTP and HTTPS (TLS follows the backend's https:// endpoint); GRPC/GRPCS come with HTTP/2 upstreams",
         protocol,
+        FAMILY,
+    ),
+    AnnotationSpec(
+        "service-upstream",
+        Status.DIFFERENT,
+        "the Kubernetes route source uses the Service's cluster IP; the backend map's URLs are the Service there",
+        values.boolean,
         FAMILY,
     ),
 )

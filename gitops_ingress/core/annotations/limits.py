@@ -1,7 +1,12 @@
-"""The limits family: ``proxy-body-size`` (nginx's ``client_max_body_size`` per location) and
-``proxy-connect-timeout`` / ``proxy-read-timeout`` (whole seconds, as ingress-nginx writes them
-into ``proxy_connect_timeout`` / ``proxy_read_timeout``), applied to the upstream connection of
-each request of the route.
+"""The limits family: ``proxy-body-size`` (nginx's ``client_max_body_size`` per location),
+``proxy-connect-timeout`` / ``proxy-read-timeout`` / ``proxy-send-timeout`` (whole seconds, as
+ingress-nginx writes them into ``proxy_connect_timeout`` / ``proxy_read_timeout`` /
+``proxy_send_timeout``), applied to the upstream connection of each request of the route, and
+``proxy-buffering`` (``on``: the response is read ahead of the client and held, proxy/annotated.py).
+
+``proxy-send-timeout`` is nginx's: the time between two successive writes of the request to the
+upstream, that is how long the upstream may leave the proxy's request bytes untaken (its socket
+full) before the request ends in 504; the proxy's own ``send_timeout`` applies otherwise.
 
 A size is nginx's: a whole number of bytes, or with ``k``/``m``/``g`` (either case) for KiB,
 MiB, GiB; ``0`` turns the route's check off. The proxy's own ``max_body`` (proxy/config.py) is
@@ -48,6 +53,21 @@ SPECS = (
         FAMILY,
     ),
     AnnotationSpec("proxy-read-timeout", Status.HONOURED, "", _seconds, FAMILY),
+    AnnotationSpec(
+        "proxy-send-timeout",
+        Status.DIFFERENT,
+        "applies to HTTP/1.1 upstreams; HTTP/2 upstreams take request bodies by flow control, under the read timeout",
+        _seconds,
+        FAMILY,
+    ),
+    AnnotationSpec(
+        "proxy-buffering",
+        Status.DIFFERENT,
+        "on: the response is held in memory up to the proxy's buffered_response (1 MiB) and sent when complete or "
+        "when that fills (no temporary files); proxy-buffer-size and proxy-buffers-number stay nginx's",
+        values.boolean,
+        FAMILY,
+    ),
 )
 
 

@@ -23,10 +23,24 @@ from typing import TYPE_CHECKING, Any
 from gitops_ingress.core.errors import GitopsIngressError
 
 if TYPE_CHECKING:  # routing's model imports this one; a Canary only holds its backend
+    from gitops_ingress.core.annotations.affinity import Affinity
+    from gitops_ingress.core.annotations.rates import RequestLimits
     from gitops_ingress.core.routing.model import Backend
 
 PREFIX = "nginx.ingress.kubernetes.io/"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """A client address as ranges judge it (an IPv4-mapped IPv6 address as its IPv4 one); None
+    for text that is no address."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 class Status(str, enum.Enum):
@@ -236,6 +250,11 @@ class RouteEffects:
     connect_timeout: int = 0  # proxy-connect-timeout, seconds; 0: the proxy's
     read_timeout: int = 0  # proxy-read-timeout, seconds; 0: the proxy's
     cors: Cors | None = None  # enable-cors: preflights answered, headers added (proxy/annotated.py)
+    send_timeout: int = 0  # proxy-send-timeout, seconds; 0: the proxy's
+    buffering: bool = False  # proxy-buffering: on, the response is held (proxy/annotated.py)
+    service_upstream: bool = False  # service-upstream: the Service's cluster IP (annotations/backends.py)
+    rate_limit: RequestLimits | None = None  # limit-rps, -rpm, -connections (annotations/rates.py)
+    affinity: Affinity | None = None  # affinity: cookie (annotations/affinity.py)
     _networks: tuple[tuple[Network, ...], tuple[Network, ...]] = field(
         default=((), ()), init=False, repr=False, compare=False, hash=False
     )
@@ -255,12 +274,9 @@ class RouteEffects:
 
     def admits(self, address: str) -> bool:
         """nginx's order: the deny list first, then the allow list (and deny all others)."""
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
+        ip = client_ip(address)
+        if ip is None:
             return False
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
         allow, deny = self._networks
         if any(ip in network for network in deny):
             return False
@@ -270,7 +286,7 @@ class RouteEffects:
         """The same effects with the rewrite regex of the route path compiled (one per route)."""
         if not self.rewrite_target:
             return self
-        effects = RouteEffects(**{name: getattr(self, name) for name in (*_FIELDS, "canary", "cors")})
+        effects = RouteEffects(**{name: getattr(self, name) for name in (*_FIELDS, *_OBJECTS)})
         object.__setattr__(effects, "_pattern", re.compile(path, re.IGNORECASE))
         return effects
 
@@ -286,9 +302,11 @@ class RouteEffects:
         return "".join(part if isinstance(part, str) else _capture(found, part) for part in self._template)
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"canary": self.canary.to_dict()} if self.canary is not None else {}
-        if self.cors is not None:
-            data["cors"] = self.cors.to_dict()
+        data: dict[str, Any] = {}
+        for name in _OBJECTS:
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value.to_dict()
         for name in _FIELDS:
             value = getattr(self, name)
             if value not in ("", False, None, 0, ()):
@@ -305,8 +323,13 @@ class RouteEffects:
                 values[name] = tuple(values[name])
         if canary_backend is not None and isinstance(data.get("canary"), dict):
             values["canary"] = Canary.from_dict(data["canary"], canary_backend)
-        if isinstance(data.get("cors"), dict):
-            values["cors"] = Cors.from_dict(data["cors"])
+        from gitops_ingress.core.annotations.affinity import Affinity  # they import this module
+        from gitops_ingress.core.annotations.rates import RequestLimits
+
+        readers = {"cors": Cors.from_dict, "rate_limit": RequestLimits.from_dict, "affinity": Affinity.from_dict}
+        for name, read in readers.items():
+            if isinstance(data.get(name), dict):
+                values[name] = read(data[name])
         return cls(**values)
 
 
@@ -328,4 +351,8 @@ _FIELDS = (
     "body_limit",
     "connect_timeout",
     "read_timeout",
+    "send_timeout",
+    "buffering",
+    "service_upstream",
 )
+_OBJECTS = ("canary", "cors", "rate_limit", "affinity")  # the effects that are objects of their own

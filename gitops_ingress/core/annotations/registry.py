@@ -1,6 +1,7 @@
 """The registry: the one place that knows every ``nginx.ingress.kubernetes.io/*`` key.
 
-Each family module (routing, redirects, canary, access, cors, limits, backends, refused, catalogue) lists its specs; this module
+Each family module (routing, redirects, canary, access, cors, limits, rates, backends, affinity,
+refused, catalogue) lists its specs; this module
 puts them in one table, answers ``lookup`` for any key (by name, then by the refused patterns,
 then "unknown"), and compiles an Ingress's honoured annotations into ``RouteEffects``. Adding an
 annotation is one spec in its family's module plus its effect in ``effects_of``.
@@ -12,11 +13,13 @@ from collections.abc import Iterator, Mapping
 
 from gitops_ingress.core.annotations import (
     access,
+    affinity,
     backends,
     canary,
     catalogue,
     cors,
     limits,
+    rates,
     redirects,
     refused,
     routing,
@@ -36,7 +39,9 @@ _FAMILIES = (
     access.SPECS,
     cors.SPECS,
     limits.SPECS,
+    rates.SPECS,
     backends.SPECS,
+    affinity.SPECS,
     catalogue.SPECS,
 )
 REGISTRY: dict[str, AnnotationSpec] = {spec.name: spec for family in _FAMILIES for spec in family}
@@ -129,6 +134,11 @@ def effects_of(annotations: Mapping[str, str]) -> RouteEffects | None:
         body_limit=limits.body_limit(values),
         connect_timeout=limits.seconds(values, "proxy-connect-timeout"),
         read_timeout=limits.seconds(values, "proxy-read-timeout"),
+        send_timeout=limits.seconds(values, "proxy-send-timeout"),
+        buffering=bool(_flag(values, "proxy-buffering")),
+        service_upstream=bool(_flag(values, "service-upstream")),
+        rate_limit=rates.policy(values),
+        affinity=affinity.policy(values),
     )
     return None if effects == NO_EFFECTS else effects
 

@@ -41,6 +41,19 @@ def integer(low: int, high: int) -> Callable[[str], int]:
 redirect_code = integer(300, 399)
 
 
+def choice(choices: tuple[str, ...], what: str) -> Callable[[str], str]:
+    """One of ``choices``, in any case, returned as the choice is spelt; ``what`` names the kind."""
+    spelt = {option.lower(): option for option in choices}
+
+    def parse(value: str) -> str:
+        found = spelt.get(value.strip().lower())
+        if found is None:
+            raise AnnotationValueError(f'"{value}" is not {what}: one of {", ".join(choices)}')
+        return found
+
+    return parse
+
+
 def url(value: str) -> str:
     """An absolute http(s) URL, as ingress-nginx's redirect annotations require."""
     text = value.strip()

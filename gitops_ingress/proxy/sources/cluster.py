@@ -3,7 +3,8 @@
 ``ClusterView`` holds the caches of raw JSON objects the watches keep (Ingresses, Services,
 EndpointSlices, TLS Secrets) and computes from them, without I/O beyond writing the TLS files:
 which Ingresses are ours and which are previews (restored to the hosts they have in git), the
-ready endpoints of each Service (through ExternalName Services), and the TLS Secrets our Ingresses
+ready endpoints of each Service (through ExternalName Services), the cluster IP of the Services
+that ``service-upstream`` routes reach (``Snapshot.addresses``), and the TLS Secrets our Ingresses
 name. ``build`` runs in a worker thread on every debounced change; ``kubernetes.py`` owns the
 watching, the retries and the status writes.
 """
@@ -115,6 +116,18 @@ class ClusterView:
                 found.extend(Endpoint(address, int(number), scheme) for address in endpoint.get("addresses") or [])
         return tuple(found)
 
+    def address(self, ref: ServiceRef) -> tuple[Endpoint, ...]:
+        """The Service's cluster IP and port, for ``service-upstream`` (ingress-nginx's: one
+        upstream that kube-proxy balances); () for a headless or ExternalName Service, whose
+        endpoints are used instead, as ingress-nginx falls back for them."""
+        service = self.objects["services"].get((ref.namespace, ref.name))
+        spec = (service or {}).get("spec") or {}
+        cluster_ip = str(spec.get("clusterIP") or "")
+        port = next((p for p in spec.get("ports") or [] if _port_matches(p, ref.port)), None)
+        if port is None or not cluster_ip or cluster_ip == "None" or spec.get("type") == "ExternalName":
+            return ()
+        return (Endpoint(cluster_ip, int(port.get("port") or 80), app_protocol_scheme(port.get("appProtocol"))),)
+
     def tls_secrets(self, ours: list[Key]) -> dict[Key, Obj]:
         named: dict[Key, Obj] = {}
         for key in ours:
@@ -158,19 +171,39 @@ def build(
     previews = {branch: compile_routes(items, settings) for branch, items in preview_items.items()}
     state = RoutingState(stable, previews, settings.preview_domain, version)
     resolved: dict[ServiceRef, tuple[Endpoint, ...]] = {}
+    addressed: dict[ServiceRef, tuple[Endpoint, ...]] = {}
     for table in (stable, *previews.values()):
         for ref in _refs(table):
             resolved[ref] = view.endpoints(ref)
+        for ref in _service_upstream_refs(table):
+            addressed[ref] = view.address(ref)
 
     def endpoints(ref: ServiceRef) -> tuple[Endpoint, ...]:
         return resolved.get(ref, ())
 
-    return Snapshot(state, endpoints, "kubernetes"), ours, view.tls_secrets(ours)
+    def addresses(ref: ServiceRef) -> tuple[Endpoint, ...]:
+        return addressed.get(ref, ())
+
+    return Snapshot(state, endpoints, "kubernetes", addresses), ours, view.tls_secrets(ours)
 
 
 def _refs(table: RouteTable) -> set[ServiceRef]:
     routes = [*table.routes, *([table.default_backend] if table.default_backend else [])]
     return {r.backend for r in routes if isinstance(r.backend, ServiceRef)}
+
+
+def _service_upstream_refs(table: RouteTable) -> set[ServiceRef]:
+    """The Services routes reach with ``service-upstream`` (and their canaries' Services)."""
+    found: set[ServiceRef] = set()
+    for route in table.routes:
+        effects = route.effects
+        if effects is None or not effects.service_upstream:
+            continue
+        canary = effects.canary
+        for backend in (route.backend, canary.backend if canary is not None else None):
+            if isinstance(backend, ServiceRef):
+                found.add(backend)
+    return found
 
 
 def write_secrets(root: Path, secrets: Mapping[Key, Obj]) -> None:
