@@ -222,6 +222,7 @@ class Exchange:
             head_only=head.method == b"HEAD",
             now=now,
             read_timeout=timeouts[1] if timeouts else self.ctx.settings.read_timeout,
+            trailers=head.te_trailers,
         )
         if head.expect_continue and not self.body_done and head.http11:
             conn.write(pages.CONTINUE)

@@ -105,7 +105,8 @@ class H2UpstreamStream:
 
     # --- Upstream, for the exchange ---
     def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
-             head_only: bool, now: float, read_timeout: float) -> None:  # fmt: skip
+             head_only: bool, now: float, read_timeout: float, trailers: bool = False) -> None:  # fmt: skip
+        # ``trailers`` is for HTTP/1.1 upstreams: an HTTP/2 stream always reads its trailers
         self.sink = sink
         self.read_timeout = read_timeout
         self.head_only = head_only
