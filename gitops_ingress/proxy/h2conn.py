@@ -268,6 +268,9 @@ class H2ClientConnection(asyncio.Protocol):
         if not stream.request_ended:  # answered before the body ended: the rest is not wanted
             self.wire.send_reset(stream.stream_id, NO_ERROR)
             stream.request_ended = True
+        if stream.held_bytes:  # DATA held back while the upstream could not take it: the connection's window
+            self.wire.acknowledge(stream.held_bytes, None)
+            stream.held_bytes = 0
         if not self.streams:
             self.idle_since = monotonic()
             if self.going_away:
