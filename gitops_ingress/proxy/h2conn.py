@@ -139,6 +139,7 @@ class H2ClientConnection(asyncio.Protocol):
         for stream in streams:
             stream.closed = True
             stream.client_gone()
+            stream.exchange = None
         self.ctx.state.closed(self)
         self.ctx.observer.connection_closed()
 
@@ -263,6 +264,9 @@ class H2ClientConnection(asyncio.Protocol):
 
     def stream_finished(self, stream: H2Stream) -> None:
         stream.closed = True
+        # the stream and its exchange point at each other: without this the pair waits for the
+        # cyclic garbage collector, whose runs were a visible share of an HTTP/2 request's time
+        stream.exchange = None
         if self.streams.get(stream.stream_id) is stream:
             del self.streams[stream.stream_id]
         if not stream.request_ended:  # answered before the body ended: the rest is not wanted
