@@ -20,6 +20,7 @@ from hyperframe.frame import (
     PingFrame,
     RstStreamFrame,
     SettingsFrame,
+    WindowUpdateFrame,
 )
 
 from gitops_ingress.proxy.config import ProxySettings
@@ -238,3 +239,46 @@ def test_streams_past_the_limit_are_refused(proxy_for: Callable[..., ProxyHarnes
     assert [f.opaque_data for f in pongs] == [b"still-on"]
     sock.close()
     assert still_serving(proxy)
+
+
+@pytest.mark.parametrize(
+    ("frames", "code"),
+    [
+        (DataFrame(1, b"x").serialize(), ErrorCodes.PROTOCOL_ERROR),  # DATA on an idle stream
+        (WindowUpdateFrame(7, 10).serialize(), ErrorCodes.PROTOCOL_ERROR),  # on an idle stream
+        (WindowUpdateFrame(0, 2**31 - 1).serialize(), ErrorCodes.FLOW_CONTROL_ERROR),  # window overflow
+        (
+            SettingsFrame(0, settings={SettingCodes.INITIAL_WINDOW_SIZE: 2**31}).serialize(),
+            ErrorCodes.FLOW_CONTROL_ERROR,
+        ),
+        (SettingsFrame(0, settings={SettingCodes.MAX_FRAME_SIZE: 100}).serialize(), ErrorCodes.PROTOCOL_ERROR),
+        (b"\x00\x00\x01\x06\x00\x00\x00\x00\x00x", ErrorCodes.FRAME_SIZE_ERROR),  # a PING of 1 octet
+        (b"\x00\x40\x01\x00\x00\x00\x00\x00\x01" + b"x" * 16385, ErrorCodes.FRAME_SIZE_ERROR),  # too big
+        (HeadersFrame(1, b"\xbf\x7f", flags=("END_HEADERS",)).serialize(), ErrorCodes.COMPRESSION_ERROR),
+    ],
+    ids=[
+        "data-idle",
+        "window-idle",
+        "window-overflow",
+        "settings-window",
+        "settings-frame-size",
+        "ping-size",
+        "frame-size",
+        "hpack-index",
+    ],
+)
+def test_connection_errors_get_goaway_with_their_code(proxy: ProxyHarness, frames: bytes, code: ErrorCodes) -> None:
+    sock = raw_connection(proxy.port)
+    sock.sendall(frames)
+    assert goaway_code(sock) == code
+    sock.close()
+    assert still_serving(proxy)
+
+
+def test_a_zero_window_increment_on_a_stream_is_a_stream_error(proxy: ProxyHarness) -> None:
+    sock = raw_connection(proxy.port)
+    held = [(b":method", b"GET"), *REQUEST[1:3], (b":path", b"/hold")]
+    sock.sendall(headers_frame(1, held).serialize() + WindowUpdateFrame(1, 0).serialize())
+    assert rst_codes(sock, 1) == [ErrorCodes.PROTOCOL_ERROR]  # RFC 9113 6.9
+    assert serves_on(sock, 3)
+    sock.close()
