@@ -36,6 +36,13 @@ REQUEST_PATH = (
     "flow",
     "forwarded",
     "forwarding",
+    "h2conn",  # HTTP/2 from clients: the connection, its frame layer, HPACK, streams and fields
+    "h2decode",
+    "h2encode",
+    "h2fields",
+    "h2frames",
+    "h2stream",
+    "h2wire",
     "httpdate",  # the Date line, on every response the proxy writes or lacks one
     "metrics",
     "pool",

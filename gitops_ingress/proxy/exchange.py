@@ -232,6 +232,7 @@ class Exchange:
             now=now,
             read_timeout=timeouts[1] if timeouts else self.ctx.settings.read_timeout,
             send_timeout=timeouts[2] if timeouts else self.ctx.settings.send_timeout,
+            trailers=head.te_trailers,
         )
         if head.expect_continue and not self.body_done and head.http11:
             conn.write(pages.CONTINUE)

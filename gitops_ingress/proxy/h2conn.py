@@ -1,37 +1,37 @@
-"""HTTP/2 from clients: one asyncio.Protocol per connection, driving the ``h2`` state machine.
+"""HTTP/2 from clients: one asyncio.Protocol per connection, over our own frame layer (h2wire.py).
 
 How a connection becomes HTTP/2. Every connection starts as an HTTP/1.1 ``ClientConnection``
 (protocol.py), so the HTTP/1.1 path is untouched; it hands its transport over here when TLS
 negotiated ``h2`` by ALPN (tls.py offers ``h2`` before ``http/1.1``), or, on a plain listener with
 the ``h2c`` setting, when the first bytes are the connection preface (prior knowledge; the
-HTTP/1.1 ``Upgrade: h2c`` dance is not offered). ``h2`` then checks the whole preface itself.
+HTTP/1.1 ``Upgrade: h2c`` dance is not offered). h2wire.py checks the whole preface itself.
 
 Each request stream gets an ``H2Stream`` (h2stream.py) as the client side of an ordinary Exchange,
 so routing by ``:authority``, the snapshot, the pool, retries, metrics and the access log are the
-HTTP/1.1 code. This module owns what is per connection: frames in and out (one socket write per
-read from the client, and one per event loop round for what the upstreams answered), the receive windows (our SETTINGS: ``h2_max_streams`` concurrent streams,
-``h2_stream_window`` per stream, the connection window opened to match), and the defences. Every
-one of these ends the connection with GOAWAY, leaving the rest of the server alone:
+HTTP/1.1 code. The frames, windows and stream states are h2wire.py's; this module owns what is
+policy: our SETTINGS (``h2_max_streams`` concurrent streams, ``h2_stream_window`` per stream,
+the connection window opened to match, ``max_header_bytes`` as the header list bound), when
+frames leave (one socket write per read from the client, and one per event loop round for what
+the upstreams answered), and the defences. Every one of these ends the connection with GOAWAY,
+leaving the rest of the server alone:
 
 * rapid reset (CVE-2023-44487): more than ``h2_max_resets`` RST_STREAM from the client within
   ``h2_flood_window`` seconds: GOAWAY ENHANCE_YOUR_CALM;
 * SETTINGS and PING floods: more than ``h2_max_control_frames`` of them within the window, the
   same; a client that does not read our ACKs fills the socket buffer, which stops our reading
   and then trips ``write_timeout``;
-* CONTINUATION flood (CVE-2024-27316) and HPACK bombs: a header block is bounded twice, by ``h2``
-  (at most 64 CONTINUATION frames) and by the decoder (the decoded list at most
-  ``max_header_bytes``, our SETTINGS_MAX_HEADER_LIST_SIZE): COMPRESSION or PROTOCOL_ERROR;
+* CONTINUATION flood (CVE-2024-27316) and HPACK bombs: h2wire.py bounds a header block (64
+  CONTINUATION frames, PROTOCOL_ERROR) and its decoded list (``max_header_bytes``,
+  ENHANCE_YOUR_CALM);
 * zero-window stalls: response DATA that has found no send window for ``write_timeout`` seconds:
   GOAWAY and close, so a client cannot pin upstream connections by never opening its window;
-* every other protocol violation ``h2`` detects (a bad preface, HEADERS without END_HEADERS
-  followed by another stream's frame, DATA on a stream the client had ended): GOAWAY with its
-  error code. One of these is stricter than RFC 9113 8.1.1 asks: ``h2`` checks content-length
-  against the DATA frames itself and makes a mismatch a connection error, not a stream error.
+* every other connection error RFC 9113 names (a bad preface, HEADERS without END_HEADERS
+  followed by another stream's frame, frames on idle streams): GOAWAY with its error code.
 
-Malformed requests (h2fields.py) are stream errors: RST_STREAM PROTOCOL_ERROR, the connection
-lives on. A client opening more than ``h2_max_streams`` at once ignores the SETTINGS it was sent:
-``h2`` makes that a connection error (GOAWAY PROTOCOL_ERROR). After GOAWAY (shutdown), new
-streams are refused with REFUSED_STREAM, which a client may retry elsewhere.
+Stream errors are RST_STREAM and the connection lives on: malformed requests (h2fields.py) and a
+content-length the DATA disagrees with get PROTOCOL_ERROR, DATA after the client ended its stream
+STREAM_CLOSED, a stream past ``h2_max_streams`` REFUSED_STREAM (h2wire.py). After GOAWAY
+(shutdown), new streams are refused with REFUSED_STREAM, which a client may retry elsewhere.
 """
 
 from __future__ import annotations
@@ -41,46 +41,30 @@ import logging
 from time import monotonic
 from typing import TYPE_CHECKING
 
-from h2.config import H2Configuration
-from h2.connection import ConnectionState, H2Connection
-from h2.errors import ErrorCodes
-from h2.events import (
-    ConnectionTerminated,
-    DataReceived,
-    PingReceived,
-    RemoteSettingsChanged,
-    RequestReceived,
-    StreamEnded,
-    StreamReset,
-    WindowUpdated,
-)
-from h2.exceptions import H2Error, ProtocolError
-from h2.settings import SettingCodes
-from hyperframe.frame import GoAwayFrame
-
 from gitops_ingress.proxy import pages
 from gitops_ingress.proxy.errors import ClientRequestError
 from gitops_ingress.proxy.exchange import Exchange
 from gitops_ingress.proxy.flow import PEER_FULL, ReadGate, set_limits
 from gitops_ingress.proxy.forwarding import RequestHead
 from gitops_ingress.proxy.h2fields import MalformedRequest, request_head
+from gitops_ingress.proxy.h2frames import (
+    ENHANCE_YOUR_CALM,
+    ERROR_NAMES,
+    INTERNAL_ERROR,
+    NO_ERROR,
+    PROTOCOL_ERROR,
+    REFUSED_STREAM,
+    H2ConnectionError,
+    H2StreamError,
+)
 from gitops_ingress.proxy.h2stream import H2Stream
+from gitops_ingress.proxy.h2wire import H2Wire
 from gitops_ingress.proxy.timers import LazyTimer
 
 if TYPE_CHECKING:
     from gitops_ingress.proxy.server import ConnectionContext
 
 log = logging.getLogger("gitops_ingress.proxy")
-
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-_CONFIG = H2Configuration(
-    client_side=False,
-    header_encoding=None,
-    validate_inbound_headers=False,  # h2fields.py checks requests, as stream errors
-    normalize_inbound_headers=False,
-    validate_outbound_headers=False,  # response fields are built lowercased and checked upstream
-    normalize_outbound_headers=False,
-)
 
 
 class RateLimit:
@@ -109,8 +93,8 @@ class H2ClientConnection(asyncio.Protocol):
         self.client_ip = client_ip
         self.transport: asyncio.Transport | None = None
         self.gate: ReadGate | None = None
-        self.h2 = H2Connection(_CONFIG)
-        self.streams: dict[int, H2Stream] = {}
+        self.wire = H2Wire(self, settings.h2_max_streams, settings.h2_stream_window, settings.max_header_bytes)
+        self.streams: dict[int, H2Stream] = self.wire.streams
         self.resets = RateLimit(settings.h2_max_resets, settings.h2_flood_window)
         self.control = RateLimit(settings.h2_max_control_frames, settings.h2_flood_window)
         self.closed = False
@@ -121,6 +105,7 @@ class H2ClientConnection(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.timer = LazyTimer(self.loop, self._on_timer)
         self.flush_pending = False
+        self.now = 0.0  # time.monotonic() of the read being handled
 
     def take_over(self, transport: asyncio.Transport, data: bytes) -> None:
         """Start on ``transport`` (handed over by protocol.py); ``data``: bytes already read."""
@@ -128,68 +113,23 @@ class H2ClientConnection(asyncio.Protocol):
         self.gate = ReadGate(transport)
         set_limits(transport, self.settings.high_water, self.settings.low_water)
         self.ctx.state.opened(self)
-        settings = self.settings
-        h2 = self.h2
-        h2.local_settings.update(
-            {
-                SettingCodes.MAX_CONCURRENT_STREAMS: settings.h2_max_streams,
-                SettingCodes.INITIAL_WINDOW_SIZE: settings.h2_stream_window,
-                SettingCodes.MAX_HEADER_LIST_SIZE: settings.max_header_bytes,
-                SettingCodes.ENABLE_PUSH: 0,
-            }
-        )
-        h2.local_settings.acknowledge()  # enforced from the start, as hypercorn does
-        h2.decoder.max_header_list_size = settings.max_header_bytes  # the HPACK bomb bound
-        h2.initiate_connection()
-        # the connection window matches the streams', so one held stream never starves the others
-        extra = settings.h2_stream_window * min(settings.h2_max_streams, 16) - 65_535
-        if extra > 0:
-            h2.increment_flow_control_window(extra)
+        self.wire.start()
         self.flush()
-        self.timer.arm(self.idle_since + settings.idle_timeout)
+        self.timer.arm(self.idle_since + self.settings.idle_timeout)
         if data:
             self.data_received(data)
 
     # --- asyncio.Protocol ---
     def data_received(self, data: bytes) -> None:
+        self.now = monotonic()
         try:
-            events = self.h2.receive_data(data)
-        except ProtocolError as exc:  # h2 has queued a GOAWAY with the right code, but for the preface
+            self.wire.receive(data)
+        except H2ConnectionError as exc:
             log.info("http/2 client %s: %s", self.client_ip.decode(), exc)
-            self._go_away(None if self.h2.state_machine.state == ConnectionState.CLOSED else ErrorCodes.PROTOCOL_ERROR)
+            self._go_away(exc.code)
             return
-        now = monotonic()
-        for event in events:
-            if isinstance(event, DataReceived):
-                self._data(event, now)
-            elif isinstance(event, RequestReceived):
-                self._request(event, now)
-            elif isinstance(event, StreamEnded):
-                stream = self.streams.get(event.stream_id or 0)
-                if stream is not None:
-                    stream.client_end()
-            elif isinstance(event, WindowUpdated):
-                self._window_opened(event.stream_id)
-            elif isinstance(event, StreamReset):
-                stream = self.streams.pop(event.stream_id or 0, None)
-                if stream is not None:
-                    stream.closed = True
-                    stream.client_gone()
-                if self.resets.exceeded(now):
-                    self._go_away(ErrorCodes.ENHANCE_YOUR_CALM)
-                    return
-            elif isinstance(event, (PingReceived, RemoteSettingsChanged)):
-                if self.control.exceeded(now):
-                    self._go_away(ErrorCodes.ENHANCE_YOUR_CALM)
-                    return
-                if isinstance(event, RemoteSettingsChanged):
-                    self._window_opened(0)
-            elif isinstance(event, ConnectionTerminated):
-                self._go_away(None)
-                return
-            if self.closed:
-                return
-        self.flush()
+        if not self.closed:
+            self.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -199,6 +139,7 @@ class H2ClientConnection(asyncio.Protocol):
         for stream in streams:
             stream.closed = True
             stream.client_gone()
+            stream.exchange = None
         self.ctx.state.closed(self)
         self.ctx.observer.connection_closed()
 
@@ -222,10 +163,79 @@ class H2ClientConnection(asyncio.Protocol):
             if exchange is not None and exchange.upstream is not None and not stream.upstream_paused:
                 exchange.upstream.pause_reading(False)
 
+    # --- from the frame layer (h2wire.py) ---
+    def request(self, sid: int, fields: list[tuple[bytes, bytes]], end_stream: bool) -> None:
+        """HEADERS opening stream ``sid``."""
+        now = self.now
+        if self.going_away:  # shutting down: safe for the client to retry elsewhere
+            self.wire.send_reset(sid, REFUSED_STREAM)
+            return
+        settings = self.settings
+        try:
+            head = request_head(fields, end_stream, settings.max_headers, settings.max_header_bytes)
+        except MalformedRequest as exc:
+            raise H2StreamError(sid, PROTOCOL_ERROR, str(exc)) from exc
+        except ClientRequestError as exc:
+            stream = self._stream(sid, end_stream, -1)
+            self._start(stream, Exchange(stream, RequestHead(), now, local=pages.error(exc.status, str(exc))))
+            return
+        length = head.content_length
+        if end_stream and length:
+            raise H2StreamError(sid, PROTOCOL_ERROR, f"content-length {length} on a request without DATA")
+        stream = self._stream(sid, end_stream, -1 if length is None else length)
+        limit = settings.max_body
+        if limit is not None and length is not None and length > limit:
+            page = pages.error(413, f"request body larger than {limit} bytes")
+            self._start(stream, Exchange(stream, head, now, local=page))
+            return
+        self._start(stream, Exchange(stream, head, now))
+
+    def client_data(self, stream: H2Stream, data: bytes, length: int, ended: bool) -> None:
+        """Request DATA (``length``: flow-controlled octets), and the end of the request."""
+        if (data or length) and not stream.client_data(data, length):
+            stream.reset(PROTOCOL_ERROR)
+            return
+        if ended:
+            stream.client_end()
+
+    def client_reset(self, sid: int) -> None:
+        """RST_STREAM from the client."""
+        stream = self.streams.pop(sid, None)
+        if stream is not None:
+            stream.closed = True
+            stream.client_gone()
+        if self.resets.exceeded(self.now):
+            raise H2ConnectionError(ENHANCE_YOUR_CALM, f"more than {self.resets.limit} resets (rapid reset)")
+
+    def control_frame(self) -> None:
+        """SETTINGS or PING from the client."""
+        if self.control.exceeded(self.now):
+            raise H2ConnectionError(ENHANCE_YOUR_CALM, f"more than {self.control.limit} SETTINGS or PING frames")
+
+    def stream_error(self, exc: H2StreamError) -> None:
+        log.info("http/2 client %s, stream %d: %s", self.client_ip.decode(), exc.stream_id, exc)
+        stream = self.streams.get(exc.stream_id)
+        if stream is not None:
+            stream.reset(exc.code)
+        else:
+            self.wire.send_reset(exc.stream_id, exc.code)
+
+    def peer_goaway(self) -> None:
+        """GOAWAY from the client: it opens nothing more, and we end here."""
+        self._go_away(None)
+
+    def window_opened(self, stream: H2Stream | None) -> None:
+        self.blocked_since = 0.0
+        if stream is not None:
+            stream.window_opened()
+        else:
+            for each in list(self.streams.values()):
+                each.window_opened()
+
     # --- used by streams ---
     def flush(self) -> None:
         self.flush_pending = False
-        data = self.h2.data_to_send()
+        data = self.wire.take()
         if data and self.transport is not None and not self.closed:
             self.transport.write(data)
 
@@ -236,19 +246,14 @@ class H2ClientConnection(asyncio.Protocol):
             self.flush_pending = True
             self.loop.call_soon(self.flush)
 
-    def acknowledge(self, length: int, stream_id: int) -> None:
-        try:
-            self.h2.acknowledge_received_data(length, stream_id)
-        except H2Error:  # the stream closed meanwhile
-            return
+    def acknowledge(self, length: int, stream: H2Stream) -> None:
+        self.wire.acknowledge(length, None if stream.closed else stream)
         self.schedule_flush()
 
-    def reset(self, stream: H2Stream, code: ErrorCodes) -> None:
+    def reset(self, stream: H2Stream, code: int) -> None:
+        stream.request_ended = True  # the RST_STREAM below is the only one
         self.stream_finished(stream)
-        try:
-            self.h2.reset_stream(stream.stream_id, code)
-        except H2Error:
-            return
+        self.wire.send_reset(stream.stream_id, code)
         self.flush()
 
     def blocked(self, stream: H2Stream) -> None:
@@ -259,14 +264,17 @@ class H2ClientConnection(asyncio.Protocol):
 
     def stream_finished(self, stream: H2Stream) -> None:
         stream.closed = True
+        # the stream and its exchange point at each other: without this the pair waits for the
+        # cyclic garbage collector, whose runs were a visible share of an HTTP/2 request's time
+        stream.exchange = None
         if self.streams.get(stream.stream_id) is stream:
             del self.streams[stream.stream_id]
         if not stream.request_ended:  # answered before the body ended: the rest is not wanted
-            try:
-                self.h2.reset_stream(stream.stream_id, ErrorCodes.NO_ERROR)
-            except H2Error:
-                pass
+            self.wire.send_reset(stream.stream_id, NO_ERROR)
             stream.request_ended = True
+        if stream.held_bytes:  # DATA held back while the upstream could not take it: the connection's window
+            self.wire.acknowledge(stream.held_bytes, None)
+            stream.held_bytes = 0
         if not self.streams:
             self.idle_since = monotonic()
             if self.going_away:
@@ -274,15 +282,12 @@ class H2ClientConnection(asyncio.Protocol):
 
     # --- server.py: the connection set ---
     def shutdown(self) -> None:
-        """Server shutdown: GOAWAY now; the streams already begun finish, then the socket closes."""
+        """Server shutdown: GOAWAY now; the streams already begun finish, then the socket closes
+        (RFC 9113 6.8: the GOAWAY's last stream id says which)."""
         if not self.going_away:
             self.going_away = True
-            # written beside h2, not through close_connection: that would close its state machine
-            # and with it the streams we promise to finish (RFC 9113 6.8: last_stream_id says which)
+            self.wire.send_goaway(NO_ERROR)
             self.flush()
-            if self.transport is not None and not self.closed:
-                last = self.h2.highest_inbound_stream_id
-                self.transport.write(GoAwayFrame(0, last_stream_id=last, error_code=ErrorCodes.NO_ERROR).serialize())
         if not self.streams:
             self.close()
 
@@ -298,34 +303,8 @@ class H2ClientConnection(asyncio.Protocol):
             self.transport.abort()
 
     # --- internals ---
-    def _request(self, event: RequestReceived, now: float) -> None:
-        sid = event.stream_id or 0
-        end_stream = event.stream_ended is not None
-        if self.going_away:  # shutting down: safe for the client to retry elsewhere
-            self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
-            return
-        try:
-            head = request_head(
-                list(event.headers or ()), end_stream, self.settings.max_headers, self.settings.max_header_bytes
-            )
-        except MalformedRequest as exc:
-            log.info("http/2 client %s, stream %d: %s", self.client_ip.decode(), sid, exc)
-            self.h2.reset_stream(sid, ErrorCodes.PROTOCOL_ERROR)
-            return
-        except ClientRequestError as exc:
-            stream = self._stream(sid, end_stream)
-            self._start(stream, Exchange(stream, RequestHead(), now, local=pages.error(exc.status, str(exc))))
-            return
-        stream = self._stream(sid, end_stream)
-        limit = self.settings.max_body
-        if limit is not None and head.content_length is not None and head.content_length > limit:
-            page = pages.error(413, f"request body larger than {limit} bytes")
-            self._start(stream, Exchange(stream, head, now, local=page))
-            return
-        self._start(stream, Exchange(stream, head, now))
-
-    def _stream(self, sid: int, end_stream: bool) -> H2Stream:
-        stream = self.streams[sid] = H2Stream(self, sid)
+    def _stream(self, sid: int, end_stream: bool, expected: int) -> H2Stream:
+        stream = self.streams[sid] = H2Stream(self, sid, expected)
         stream.request_ended = end_stream
         return stream
 
@@ -335,37 +314,13 @@ class H2ClientConnection(asyncio.Protocol):
             exchange.start(exchange.started_at)
         except Exception:  # a bug of ours: this stream gets a 500, the log the traceback
             log.exception("error while starting an http/2 request")
-            stream.reset(ErrorCodes.INTERNAL_ERROR)
+            stream.reset(INTERNAL_ERROR)
 
-    def _data(self, event: DataReceived, now: float) -> None:
-        sid = event.stream_id or 0
-        stream = self.streams.get(sid)
-        length = event.flow_controlled_length or 0
-        if stream is None:  # answered and finished already: give the window back
-            if length:
-                self.acknowledge(length, sid)
-            return
-        if not stream.client_data(event.data or b"", length):
-            stream.reset(ErrorCodes.PROTOCOL_ERROR)
-
-    def _window_opened(self, stream_id: int | None) -> None:
-        self.blocked_since = 0.0
-        if stream_id:
-            stream = self.streams.get(stream_id)
-            if stream is not None:
-                stream.window_opened()
-        else:
-            for stream in list(self.streams.values()):
-                stream.window_opened()
-
-    def _go_away(self, code: ErrorCodes | None) -> None:
-        """End the connection: GOAWAY ``code`` (None: h2 has queued its own), then close."""
+    def _go_away(self, code: int | None) -> None:
+        """End the connection: GOAWAY ``code`` (None: the client's GOAWAY ended it), then close."""
         if code is not None:
-            log.warning("http/2 client %s: GOAWAY %s", self.client_ip.decode(), code.name)
-            try:
-                self.h2.close_connection(code)
-            except H2Error:
-                pass
+            log.warning("http/2 client %s: GOAWAY %s", self.client_ip.decode(), ERROR_NAMES.get(code, str(code)))
+            self.wire.send_goaway(code)
         self.going_away = True
         self.flush()
         self.close()
@@ -381,7 +336,7 @@ class H2ClientConnection(asyncio.Protocol):
         if self.blocked_since and not any(stream.queued for stream in self.streams.values()):
             self.blocked_since = 0.0  # the blocked streams ended or were reset meanwhile
         if self.blocked_since and now - self.blocked_since >= settings.write_timeout:
-            self._go_away(ErrorCodes.ENHANCE_YOUR_CALM)  # a zero-window stall
+            self._go_away(ENHANCE_YOUR_CALM)  # a zero-window stall
             return
         if not self.streams and now - self.idle_since >= settings.idle_timeout:
             self.shutdown()

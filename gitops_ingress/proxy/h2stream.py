@@ -6,7 +6,8 @@ talks to its client through a few calls (``exchange.ClientSide``), which ``Clien
 (protocol.py) implements with HTTP/1.1 bytes on a socket and ``H2Stream`` implements here with
 frames on one stream of an ``H2ClientConnection`` (h2conn.py): the response head becomes HEADERS
 (h2fields.py), body pieces become DATA within the peer's flow-control windows, upstream trailers
-(``Exchange.upstream_trailers``) a trailing HEADERS frame, the end END_STREAM.
+(``Exchange.upstream_trailers``) a trailing HEADERS frame, the end END_STREAM. The stream's
+flow-control windows and content-length live here too, as fields h2wire.py reads and moves.
 
 Backpressure both ways, so that no body is ever buffered whole:
 
@@ -24,10 +25,8 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from h2.errors import ErrorCodes
-from h2.exceptions import H2Error
-
 from gitops_ingress.proxy.h2fields import Fields, line_fields, page_fields, response_fields, trailer_fields
+from gitops_ingress.proxy.h2frames import INTERNAL_ERROR
 
 if TYPE_CHECKING:
     from gitops_ingress.proxy.exchange import Exchange
@@ -46,6 +45,7 @@ class H2Stream:
         "ctx",
         "ended",
         "exchange",
+        "expected",
         "h2",
         "head_fields",
         "held",
@@ -54,13 +54,16 @@ class H2Stream:
         "protocol",
         "queued",
         "received",
+        "recv_unacked",
+        "recv_window",
         "request_ended",
+        "send_window",
         "settings",
         "stream_id",
         "upstream_paused",
     )  # fmt: skip
 
-    def __init__(self, conn: H2ClientConnection, stream_id: int) -> None:
+    def __init__(self, conn: H2ClientConnection, stream_id: int, expected: int) -> None:
         self.conn = conn
         self.ctx = conn.ctx
         self.settings = conn.ctx.settings
@@ -79,6 +82,11 @@ class H2Stream:
         self.held_bytes = 0
         self.upstream_paused = False
         self.closed = False  # finished or reset: nothing more is sent on this stream
+        wire = conn.wire
+        self.send_window = wire.peer_window  # what we may send (RFC 9113 6.9)
+        self.recv_window = wire.stream_window  # what the client may still send
+        self.recv_unacked = 0  # consumed, not yet given back by WINDOW_UPDATE
+        self.expected = expected  # the request's content-length, -1 without one (8.1.1)
 
     # --- exchange.ClientSide: the response ---
     def response_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None:
@@ -127,23 +135,23 @@ class H2Stream:
             self.held = False
             held, self.held_bytes = self.held_bytes, 0
             if held:
-                self.conn.acknowledge(held, self.stream_id)
+                self.conn.acknowledge(held, self)
 
     def close(self) -> None:
         """The response broke half-way: the stream is reset (the connection is not ours to close)."""
-        self.reset(ErrorCodes.INTERNAL_ERROR)
+        self.reset(INTERNAL_ERROR)
 
     def abort(self) -> None:
-        self.reset(ErrorCodes.INTERNAL_ERROR)
+        self.reset(INTERNAL_ERROR)
 
     def start_tunnel(self, exchange: Exchange) -> None:
         """Never asked for: HTTP/2 requests carry no Upgrade (h2fields.py refuses it)."""
-        self.reset(ErrorCodes.INTERNAL_ERROR)
+        self.reset(INTERNAL_ERROR)
 
     # --- from the connection ---
     def client_data(self, data: bytes, flow_length: int) -> bool:
         """Request DATA; False when it passes ``max_body`` (the caller resets the stream). Against
-        content-length ``h2`` checks it itself (h2conn.py)."""
+        content-length h2wire.py checks it."""
         self.received += len(data)
         limit = self.settings.max_body
         exchange = self.exchange
@@ -154,7 +162,7 @@ class H2Stream:
         if self.held:
             self.held_bytes += flow_length
         elif flow_length:
-            self.conn.acknowledge(flow_length, self.stream_id)
+            self.conn.acknowledge(flow_length, self)
         return True
 
     def client_end(self) -> None:
@@ -176,7 +184,7 @@ class H2Stream:
     def window_opened(self) -> None:
         self.pump()
 
-    def reset(self, code: ErrorCodes) -> None:
+    def reset(self, code: int) -> None:
         if not self.closed:
             self.client_gone()
             self.conn.reset(self, code)
@@ -186,45 +194,40 @@ class H2Stream:
         """Send what the windows allow: HEADERS first, then DATA, then the end."""
         if self.closed:
             return
-        h2 = self.conn.h2
+        wire = self.conn.wire
         sid = self.stream_id
-        try:
-            fields = self.head_fields
-            if fields is not None:
-                self.head_fields = None
-                only_head = self.ended and not self.outbox and self._trailers() is None
-                h2.send_headers(sid, fields, end_stream=only_head)
-                if only_head:
-                    self.conn.stream_finished(self)
-                    return
-            outbox = self.outbox
-            while outbox:
-                window = min(h2.local_flow_control_window(sid), h2.max_outbound_frame_size)
-                if window <= 0:
-                    self.conn.blocked(self)
-                    break
-                piece = outbox[0]
-                if len(piece) > window:
-                    outbox[0] = piece[window:]
-                    piece = piece[:window]
-                else:
-                    outbox.popleft()
-                self.queued -= len(piece)
-                last = self.ended and not outbox and self._trailers() is None
-                h2.send_data(sid, piece, end_stream=last)
-                if last:
-                    self.conn.stream_finished(self)
-                    return
-            if self.ended and not outbox and self.exchange is not None:
-                trailers = self._trailers()
-                if trailers is not None:
-                    h2.send_headers(sid, trailer_fields(trailers), end_stream=True)
-                else:
-                    h2.end_stream(sid)
+        fields = self.head_fields
+        if fields is not None:
+            self.head_fields = None
+            only_head = self.ended and not self.outbox and self._trailers() is None
+            wire.send_headers(sid, fields, only_head)
+            if only_head:
                 self.conn.stream_finished(self)
                 return
-        except H2Error:  # the stream was reset or the connection closed meanwhile
-            self.client_gone()
+        outbox = self.outbox
+        while outbox:
+            window = wire.window(self)
+            if window <= 0:
+                self.conn.blocked(self)
+                break
+            piece = outbox[0]
+            if len(piece) > window:
+                outbox[0] = piece[window:]
+                piece = piece[:window]
+            else:
+                outbox.popleft()
+            self.queued -= len(piece)
+            last = self.ended and not outbox and self._trailers() is None
+            wire.send_data(self, piece, last)
+            if last:
+                self.conn.stream_finished(self)
+                return
+        if self.ended and not outbox and self.exchange is not None:
+            trailers = self._trailers()
+            if trailers is not None:
+                wire.send_headers(sid, trailer_fields(trailers), True)
+            else:
+                wire.send_data(self, b"", True)
             self.conn.stream_finished(self)
             return
         if self.upstream_paused and self.queued <= self.settings.low_water:

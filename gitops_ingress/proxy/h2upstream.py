@@ -1,7 +1,7 @@
 """One HTTP/2 connection to an upstream endpoint, multiplexing the streams of many exchanges.
 
-An asyncio.Protocol over the ``h2`` library's state machine (it frames, runs HPACK and validates
-what the peer sends). The connection owns the socket and the connection-level rules; each
+An asyncio.Protocol over the ``h2`` library's state machine (it frames and validates what the
+peer sends; HPACK is ours, h2hpack.py, as h2's was the largest cost of a gRPC call). The connection owns the socket and the connection-level rules; each
 request is an ``H2UpstreamStream`` (proxy/h2upstream_stream.py), which the connection feeds with the events of its
 stream id and whose body it sends as windows allow (``pump``). What happens on the connection:
 
@@ -46,6 +46,7 @@ from h2.settings import SettingCodes, Settings
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamProtocolError, UpstreamReset
 from gitops_ingress.proxy.flow import set_limits
+from gitops_ingress.proxy.h2hpack import DecoderForH2, EncoderForH2
 from gitops_ingress.proxy.h2upstream_stream import H2UpstreamStream
 from gitops_ingress.proxy.timers import LazyTimer
 
@@ -60,6 +61,8 @@ class H2UpstreamConnection(asyncio.Protocol):
         self.pool = pool
         self.endpoint = endpoint
         self.h2 = H2Connection(H2Configuration(client_side=True, header_encoding=None))
+        self.h2.encoder = EncoderForH2()  # type: ignore[assignment]  # our HPACK, h2's state machine (h2hpack.py)
+        self.h2.decoder = DecoderForH2()  # type: ignore[assignment]
         self.transport: asyncio.Transport | None = None
         self.streams: dict[int, H2UpstreamStream] = {}
         self.reserved = 0  # streams handed out whose HEADERS have not gone yet

@@ -105,9 +105,10 @@ class H2UpstreamStream:
 
     # --- Upstream, for the exchange ---
     def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
-             head_only: bool, now: float, read_timeout: float, send_timeout: float) -> None:  # fmt: skip
+             head_only: bool, now: float, read_timeout: float, send_timeout: float, trailers: bool = False) -> None:  # fmt: skip
         # send_timeout is HTTP/1.1's: here the body waits on the peer's flow-control window, and
         # a peer that opens none is the read timeout's (core/annotations/limits.py)
+        # ``trailers`` is for HTTP/1.1 upstreams: an HTTP/2 stream always reads its trailers
         self.sink = sink
         self.read_timeout = read_timeout
         self.head_only = head_only

@@ -48,7 +48,8 @@ from gitops_ingress.proxy.errors import ClientRequestError
 from gitops_ingress.proxy.exchange import Exchange
 from gitops_ingress.proxy.flow import BACKLOG, TUNNEL_WAIT, ReadGate, set_limits
 from gitops_ingress.proxy.forwarding import RequestHead, RequestHeadBuilder, ResponseHead
-from gitops_ingress.proxy.h2conn import PREFACE, H2ClientConnection
+from gitops_ingress.proxy.h2conn import H2ClientConnection
+from gitops_ingress.proxy.h2frames import PREFACE
 from gitops_ingress.proxy.timers import LazyTimer
 
 if TYPE_CHECKING:

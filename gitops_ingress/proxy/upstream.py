@@ -14,7 +14,10 @@ which was the largest single cost of a small response; so this protocol has no `
 (httptools then skips that callback) and keeps the bytes received since the request was sent
 until the head is complete: the head is then cut out of them whole (the first empty line after
 the status line; llhttp is strict about CRLF, so that is unambiguous) and forwarded as one block
-by ``ResponseHead``. httptools still validates and frames everything.
+by ``ResponseHead``. httptools still validates and frames everything. Only a request whose
+client takes trailers (``TE: trailers``, as gRPC and HTTP/2 clients say) gets a parser over a
+``_TrailerReader`` instead, which has ``on_header`` and keeps the fields that come after the head:
+the trailers of a chunked body, passed on by ``upstream_trailers`` before the end.
 
 One shortcut skips the parser: a read that holds exactly one whole response, whose head is
 byte for byte one that httptools already accepted (``ResponseHeads.known``) and is framed by a
@@ -52,7 +55,8 @@ class ResponseSink(Protocol):
     def upstream_interim(self, status: int, head: ResponseHead) -> None: ...
     def upstream_body(self, data: bytes) -> None: ...
     def upstream_trailers(self, trailers: list[tuple[bytes, bytes]]) -> None:
-        """Trailer fields (lowercase names), before ``upstream_done``; only HTTP/2 upstreams send them."""
+        """Trailer fields (lowercase names), before ``upstream_done``: an HTTP/2 upstream's, or a
+        chunked HTTP/1.1 body's when they were asked for (``send(..., trailers=True)``)."""
 
     def upstream_done(self, reusable: bool, now: float) -> None:
         """The response is complete at ``now`` (time.monotonic()); ``reusable``: keep-alive."""
@@ -72,7 +76,7 @@ class Upstream(Protocol):
     closed: bool
 
     def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
-             head_only: bool, now: float, read_timeout: float, send_timeout: float) -> None: ...  # fmt: skip
+             head_only: bool, now: float, read_timeout: float, send_timeout: float, trailers: bool = False) -> None: ...  # fmt: skip
     def write_body(self, data: bytes) -> None: ...
     def end_body(self) -> None: ...
     def write(self, data: bytes) -> None: ...
@@ -84,6 +88,37 @@ class Upstream(Protocol):
 
 _LAST_CHUNK: Final = b"0\r\n\r\n"
 _EMPTY_LINES: Final = re.compile(rb"[\r\n]*")  # what llhttp skips before a status line (any protocol name)
+
+
+class _TrailerReader:
+    """The parser callbacks of a response whose trailers are wanted: the connection's own, and
+    ``on_header`` for the fields after the head (those of the head are cut out whole as always)."""
+
+    __slots__ = ("conn", "fields")
+
+    def __init__(self, conn: UpstreamConnection) -> None:
+        self.conn = conn
+        self.fields: list[tuple[bytes, bytes]] = []
+
+    def on_message_begin(self) -> None:
+        self.fields = []
+        self.conn.on_message_begin()
+
+    def on_headers_complete(self) -> None:
+        self.conn.on_headers_complete()
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.conn.head_seen:  # after the final head: a trailer field
+            self.fields.append((name.lower(), value))
+
+    def on_body(self, body: bytes) -> None:
+        self.conn.on_body(body)
+
+    def on_message_complete(self) -> None:
+        sink = self.conn.sink
+        if self.fields and sink is not None and self.conn.head_seen:
+            sink.upstream_trailers(self.fields)
+        self.conn.on_message_complete()
 
 
 class _HeadDone(Exception):
@@ -105,6 +140,7 @@ class UpstreamConnection(asyncio.Protocol):
         "idle_since",
         "last_read",
         "parser",
+        "plain_parser",
         "pool",
         "read_timeout",
         "send_timeout",
@@ -123,7 +159,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.stack = pool.stack(endpoint)  # where this connection idles in the pool
         self.transport: asyncio.Transport | None = None
         self.gate: ReadGate | None = None
-        self.parser = HttpResponseParser(self)
+        self.plain_parser = HttpResponseParser(self)
+        self.parser = self.plain_parser
         self.sink: ResponseSink | None = None
         self.head = ResponseHead()
         self.head_parts: list[bytes] | None = None  # bytes received while a head is awaited
@@ -172,7 +209,7 @@ class UpstreamConnection(asyncio.Protocol):
         except HttpParserCallbackError as exc:
             if isinstance(exc.__context__, _HeadDone):
                 reusable = self._head_reusable()
-                self.parser = HttpResponseParser(self)
+                self.plain_parser = self.parser = HttpResponseParser(self)
                 self._finish(reusable)
             else:
                 self._fail(UpstreamProtocolError(f"upstream {self.endpoint}: {exc}"))
@@ -253,11 +290,17 @@ class UpstreamConnection(asyncio.Protocol):
 
     # --- used by the exchange and the pool ---
     def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
-             head_only: bool, now: float, read_timeout: float, send_timeout: float) -> None:  # fmt: skip
+             head_only: bool, now: float, read_timeout: float, send_timeout: float, trailers: bool = False) -> None:  # fmt: skip
         """Start a request: ``head`` and the body pieces already at hand (``ended``: all of it),
         written in one go; ``now`` is time.monotonic(), read by the caller in this callback;
-        ``read_timeout``: how long the upstream may be silent for this request."""
+        ``read_timeout``: how long the upstream may be silent for this request; ``trailers``: the
+        client takes trailers, so those of a chunked response are read (at a message boundary a
+        fresh parser is the same parser)."""
         self.chunked = chunked
+        if trailers:
+            self.parser = HttpResponseParser(_TrailerReader(self))
+        elif self.parser is not self.plain_parser:
+            self.parser = self.plain_parser
         data = head
         if chunked:
             data += b"".join([b"%x\r\n%b\r\n" % (len(piece), piece) for piece in body if piece])

@@ -114,6 +114,15 @@ def test_hop_by_hop_response_headers_are_removed(echo_proxy) -> None:
     assert "content-type" in names
 
 
+def test_chunked_trailers_reach_a_client_that_said_te_trailers(echo_proxy) -> None:
+    proxy, _ = echo_proxy
+    (asked,) = exchange(proxy.port, b"GET /trailers HTTP/1.1\r\n" + H + b"TE: trailers\r\n\r\n")
+    (unasked,) = exchange(proxy.port, b"GET /trailers HTTP/1.1\r\n" + H + b"\r\n")
+    assert asked.body == unasked.body == b"hello"
+    assert asked.headers[-2:] == [("x-checksum", "abc123"), ("x-count", "5")]  # the collector lists trailers last
+    assert "x-checksum" not in {name.lower() for name, _ in unasked.headers}
+
+
 def test_hosts_route_to_their_services(routed) -> None:
     proxy, ports = routed
     with httpx.Client(base_url=proxy.url) as http:

@@ -64,6 +64,19 @@ def test_many_streams_on_one_connection(h2c_proxy: tuple[ProxyHarness, TestUpstr
     assert paths == [f"/n{index}" for index in range(20)]
 
 
+def test_chunked_trailers_of_an_http11_upstream_become_trailing_headers(
+    h2c_proxy: tuple[ProxyHarness, TestUpstream],
+) -> None:
+    proxy, _ = h2c_proxy
+    client = H2Client(proxy.port).start()
+    asked = client.answer(client.request("/trailers", extra=[("te", "trailers")]))
+    unasked = client.answer(client.request("/trailers"))
+    client.close()
+    assert (asked.status, asked.body) == (200, b"hello")
+    assert asked.trailers == [(b"x-checksum", b"abc123"), (b"x-count", b"5")]
+    assert (unasked.body, unasked.trailers) == (b"hello", [])  # not asked for: dropped, as before
+
+
 def test_upload_without_content_length_goes_upstream_chunked(h2c_proxy: tuple[ProxyHarness, TestUpstream]) -> None:
     proxy, _ = h2c_proxy
     client = H2Client(proxy.port).start()

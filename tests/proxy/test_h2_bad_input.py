@@ -4,6 +4,7 @@ GOAWAY and a closed connection, while other clients keep being served."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 
 import hpack
@@ -19,6 +20,7 @@ from hyperframe.frame import (
     PingFrame,
     RstStreamFrame,
     SettingsFrame,
+    WindowUpdateFrame,
 )
 
 from gitops_ingress.proxy.config import ProxySettings
@@ -114,16 +116,36 @@ def test_malformed_requests_are_stream_errors(proxy: ProxyHarness, extra: list[t
     assert reset_code(proxy, extra, path) == (ErrorCodes.PROTOCOL_ERROR, True)
 
 
+def serves_on(sock: socket.socket, sid: int) -> bool:
+    """Whether the connection answers a good request on stream ``sid`` after a stream error."""
+    sock.sendall(headers_frame(sid, REQUEST).serialize())
+    return any(frame.stream_id == sid and "END_STREAM" in frame.flags for frame in read_frames(sock, sid, "END_STREAM"))
+
+
+def rst_codes(sock: socket.socket, sid: int) -> list[int]:
+    return [f.error_code for f in read_frames(sock, sid, "RST") if isinstance(f, RstStreamFrame) and f.stream_id == sid]
+
+
 @pytest.mark.parametrize("announced", [3, 10])
-def test_content_length_disagreeing_with_data_gets_goaway(proxy: ProxyHarness, announced: int) -> None:
-    # h2 checks this itself, as a connection error (stricter than RFC 9113 8.1.1's stream error)
+def test_content_length_disagreeing_with_data_is_a_stream_error(proxy: ProxyHarness, announced: int) -> None:
+    # RFC 9113 8.1.1: a malformed request, RST_STREAM PROTOCOL_ERROR; the connection serves on
     sock = raw_connection(proxy.port)
     fields = [(b":method", b"POST"), *REQUEST[1:], (b"content-length", b"%d" % announced)]
     sock.sendall(headers_frame(1, fields, flags=("END_HEADERS",)).serialize()
                  + DataFrame(1, b"hello", flags=("END_STREAM",)).serialize())  # fmt: skip
-    assert goaway_code(sock) == ErrorCodes.PROTOCOL_ERROR
+    assert rst_codes(sock, 1) == [ErrorCodes.PROTOCOL_ERROR]
+    assert serves_on(sock, 3)
     sock.close()
-    assert still_serving(proxy)
+
+
+def test_data_after_the_client_ended_its_stream_is_a_stream_error(proxy: ProxyHarness) -> None:
+    # RFC 9113 5.1: the stream is half-closed (remote) while its answer is pending: STREAM_CLOSED
+    sock = raw_connection(proxy.port)
+    held = [(b":method", b"GET"), *REQUEST[1:3], (b":path", b"/hold")]
+    sock.sendall(headers_frame(1, held).serialize() + DataFrame(1, b"late").serialize())
+    assert rst_codes(sock, 1) == [ErrorCodes.STREAM_CLOSED]
+    assert serves_on(sock, 3)
+    sock.close()
 
 
 def test_frames_on_a_closed_stream_get_rst_stream_closed(proxy: ProxyHarness) -> None:
@@ -205,12 +227,58 @@ def test_a_zero_window_stall_gets_goaway(proxy_for: Callable[..., ProxyHarness])
     assert still_serving(proxy)
 
 
-def test_streams_past_the_limit_get_goaway(proxy_for: Callable[..., ProxyHarness]) -> None:
+def test_streams_past_the_limit_are_refused(proxy_for: Callable[..., ProxyHarness]) -> None:
     proxy = proxy_for(h2_max_streams=2)
     sock = raw_connection(proxy.port)
     held = [(b":method", b"GET"), *REQUEST[1:3], (b":path", b"/hold")]  # answered only when released
     sock.sendall(b"".join(headers_frame(sid, held).serialize() for sid in (1, 3, 5)))
-    # h2 holds a client to the SETTINGS_MAX_CONCURRENT_STREAMS it was sent as a connection error
-    assert goaway_code(sock) == ErrorCodes.PROTOCOL_ERROR
+    # RFC 9113 5.1.2: a stream error the client may retry, not the connection's end
+    assert rst_codes(sock, 5) == [ErrorCodes.REFUSED_STREAM]
+    sock.sendall(PingFrame(0, b"still-on").serialize())
+    pongs = [f for f in read_frames(sock, 0, "ACK") if isinstance(f, PingFrame)]
+    assert [f.opaque_data for f in pongs] == [b"still-on"]
     sock.close()
     assert still_serving(proxy)
+
+
+@pytest.mark.parametrize(
+    ("frames", "code"),
+    [
+        (DataFrame(1, b"x").serialize(), ErrorCodes.PROTOCOL_ERROR),  # DATA on an idle stream
+        (WindowUpdateFrame(7, 10).serialize(), ErrorCodes.PROTOCOL_ERROR),  # on an idle stream
+        (WindowUpdateFrame(0, 2**31 - 1).serialize(), ErrorCodes.FLOW_CONTROL_ERROR),  # window overflow
+        (
+            SettingsFrame(0, settings={SettingCodes.INITIAL_WINDOW_SIZE: 2**31}).serialize(),
+            ErrorCodes.FLOW_CONTROL_ERROR,
+        ),
+        (SettingsFrame(0, settings={SettingCodes.MAX_FRAME_SIZE: 100}).serialize(), ErrorCodes.PROTOCOL_ERROR),
+        (b"\x00\x00\x01\x06\x00\x00\x00\x00\x00x", ErrorCodes.FRAME_SIZE_ERROR),  # a PING of 1 octet
+        (b"\x00\x40\x01\x00\x00\x00\x00\x00\x01" + b"x" * 16385, ErrorCodes.FRAME_SIZE_ERROR),  # too big
+        (HeadersFrame(1, b"\xbf\x7f", flags=("END_HEADERS",)).serialize(), ErrorCodes.COMPRESSION_ERROR),
+    ],
+    ids=[
+        "data-idle",
+        "window-idle",
+        "window-overflow",
+        "settings-window",
+        "settings-frame-size",
+        "ping-size",
+        "frame-size",
+        "hpack-index",
+    ],
+)
+def test_connection_errors_get_goaway_with_their_code(proxy: ProxyHarness, frames: bytes, code: ErrorCodes) -> None:
+    sock = raw_connection(proxy.port)
+    sock.sendall(frames)
+    assert goaway_code(sock) == code
+    sock.close()
+    assert still_serving(proxy)
+
+
+def test_a_zero_window_increment_on_a_stream_is_a_stream_error(proxy: ProxyHarness) -> None:
+    sock = raw_connection(proxy.port)
+    held = [(b":method", b"GET"), *REQUEST[1:3], (b":path", b"/hold")]
+    sock.sendall(headers_frame(1, held).serialize() + WindowUpdateFrame(1, 0).serialize())
+    assert rst_codes(sock, 1) == [ErrorCodes.PROTOCOL_ERROR]  # RFC 9113 6.9
+    assert serves_on(sock, 3)
+    sock.close()

@@ -6,7 +6,7 @@ complete requests), so tests can assert that nothing reached an upstream. Behavi
 
 * ``echo``: answers every request with JSON of its method, target, headers and body; a few paths
   change the answer: ``/status/NNN``, ``/big?size=N`` (Content-Length body), ``/stream?n=K&size=S``
-  (chunked), ``/eof?size=N`` (body delimited by closing), ``/close`` (Connection: close),
+  (chunked), ``/trailers`` (chunked with trailer fields), ``/eof?size=N`` (body delimited by closing), ``/close`` (Connection: close),
   ``/hold`` (answers only when ``release`` is set), ``/trickle`` (a first chunk, the rest on ``release``), and WebSocket upgrades (echoes frames back).
 * ``silent``: reads, never answers.
 * ``reset``: sends half a response, then resets the connection (``reset-eof``: the same for a
@@ -230,6 +230,10 @@ class _UpstreamProtocol(asyncio.Protocol):
             self._write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
             await asyncio.wait_for(self.server.release.wait(), WAIT)
             self._write(b"6\r\nsecond\r\n0\r\n\r\n")
+        elif path == "/trailers":  # a chunked body with trailer fields, sent whether asked for or not
+            self._write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum, X-Count\r\n\r\n")
+            self._write(b"5\r\nhello\r\n")
+            self._write(b"0\r\nX-Checksum: abc123\r\nX-Count: 5\r\n\r\n")
         elif path == "/eof":
             size = int(query.get("size", "1000"))
             self._write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"e" * size)
