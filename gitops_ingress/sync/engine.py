@@ -128,6 +128,7 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
         self._retry_delays = (self.options.retry_initial, self.options.retry_max)
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._expiry: dict[str, asyncio.TimerHandle] = {}  # lifecycle.py: idle previews' timers
+        self._cap_check: asyncio.Handle | None = None  # lifecycle.py: the cap, checked once per turn
         self._access = RepoAccess(repo)
         self._executor = ThreadPoolExecutor(self.options.build_workers, thread_name_prefix="sync-build")
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="sync-store")
@@ -182,6 +183,8 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
             await asyncio.gather(self._drift_task, return_exceptions=True)
         for timer in (*self._timers.values(), *self._expiry.values()):
             timer.cancel()
+        if self._cap_check is not None:
+            self._cap_check.cancel()
         workers = list(self._workers.values())
         for task in workers:
             task.cancel()
@@ -196,7 +199,7 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
         return name in self._wanted or name in self._workers or name in self._timers
 
     def idle(self) -> bool:
-        return not self._wanted and not self._workers and not self._watcher.busy
+        return not self._wanted and not self._workers and not self._watcher.busy and self._cap_check is None
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until nothing is fetching, waiting or syncing (TimeoutError after ``timeout``)."""
