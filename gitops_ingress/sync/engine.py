@@ -36,7 +36,10 @@ Why it is shaped this way:
   live), and ``_sync`` measures from it to the moment the route book is set, after the target
   accepted the plan (``pushes.py``, docs/dev/architecture.md "Push to live").
 
-The engine is also the web layer's ``ControlPlaneView`` and ``WebhookReceiver`` (view.py).
+What each slot's work does lives beside it, one module per concept: one commit's sync
+(syncing.py), a deleted branch (deletion.py), a failed one (failures.py), the preview lifecycle
+(lifecycle.py), the start-up (startup.py). The engine is also the web layer's
+``ControlPlaneView`` and ``WebhookReceiver`` (view.py).
 """
 
 from __future__ import annotations
@@ -45,41 +48,32 @@ import asyncio
 import fnmatch
 import logging
 import time
-from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from gitops_ingress.core.build import TreeBuild
 from gitops_ingress.core.errors import GitopsIngressError
 from gitops_ingress.core.settings import Settings
-from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync.build import BuildCache
+from gitops_ingress.sync.deletion import DELETE, REMOVE, DeletionMixin
 from gitops_ingress.sync.drift import DriftRepair
 from gitops_ingress.sync.events import EventBus
-from gitops_ingress.sync.failures import FailureMixin, Marker
+from gitops_ingress.sync.failures import FailureMixin
 from gitops_ingress.sync.lifecycle import CAP, EXPIRE, LifecycleMixin
 from gitops_ingress.sync.metrics import SyncMetrics
 from gitops_ingress.sync.parsecache import ParseCache
-from gitops_ingress.sync.plan import plan_commit
 from gitops_ingress.sync.protocols import RepoSource, Target
 from gitops_ingress.sync.pushes import PushTimes
-from gitops_ingress.sync.records import BranchRecord, http_url_for, now_iso
+from gitops_ingress.sync.records import BranchRecord, http_url_for
 from gitops_ingress.sync.repoaccess import RepoAccess
 from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.startup import StartupMixin
-from gitops_ingress.sync.store import Store, SyncEntry
+from gitops_ingress.sync.store import Store
+from gitops_ingress.sync.syncing import SyncLog, SyncMixin
 from gitops_ingress.sync.view import ViewMixin
 from gitops_ingress.sync.watcher import Noticed, NoticedMap, Watcher
 
 log = logging.getLogger("gitops_ingress.sync")
-T = TypeVar("T")
-SyncLog = Callable[[dict[str, Any]], None]  # one JSON log line per record (serve: proxy.accesslog.AccessLog)
-
-
-DELETE = Marker("<deleted on the remote>")
-REMOVE = Marker("<remove previews>")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +87,7 @@ class EngineOptions:
     preview_port: int | None = None  # the proxy's port, for preview URLs
 
 
-class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
+class Engine(SyncMixin, DeletionMixin, StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
     def __init__(
         self,
         repo: RepoSource,
@@ -303,170 +297,7 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
             self._workers.pop(name, None)
             self._notify()
 
-    # -- one sync -------------------------------------------------------------------------
-
-    async def _sync(self, name: str, commit: str) -> None:
-        record = self._records.get(name)
-        if record is None or record.is_current(commit):
-            self._pushes.forget(name, commit)
-            return
-        started, started_at = time.perf_counter(), now_iso()
-        build = await self._build(commit)
-        if name in self._wanted:
-            return  # superseded by newer work while building
-        plan = plan_commit(build, record.environments)
-        await self._target.apply(name, record.stable, plan.desired)
-        # The routes go live once the target accepted them (for the local target this is the
-        # embedded proxy switching), before the store write, which only records it: a failed
-        # write is retried by a re-sync, and the status never shows a commit not yet live.
-        live = {row.environment: row.table for row in plan.rows if row.table is not None}
-        routes_changed = self._book.set(name, live)
-        if routes_changed:
-            await self._book.wait_published()  # "applied" means the proxies have it (routebook.py)
-        duration_ms = (time.perf_counter() - started) * 1000
-        noticed = self._pushes.get(name, commit)
-        # live only when the commit was applied: a refused one's routes never went live
-        to_live_ms = noticed.elapsed_ms() if noticed is not None and plan.state is SyncState.APPLIED else None
-        findings = {row.environment: row.findings for row in plan.rows}
-        message = {"refused": plan.message}
-        history = [
-            SyncEntry(
-                commit,
-                env,
-                started_at,
-                duration_ms,
-                result,
-                message.get(result, ""),
-                findings.get(env, build.findings),
-                build.files_parsed,
-                noticed.at if noticed is not None else "",
-                to_live_ms,
-            )
-            for env, result in plan.results.items()
-        ]
-        updated_at = now_iso()
-        await self._in_store(
-            self._store.save_branch,
-            name,
-            head=commit,
-            head_info=build.info,
-            state=plan.state,
-            message=plan.message,
-            updated_at=updated_at,
-            deleted_at=None,
-            environments=plan.rows,
-            history=history,
-        )
-        record.synced, record.head_info, record.state = commit, build.info, plan.state
-        record.message, record.updated_at, record.deleted_at = plan.message, updated_at, None
-        record.environments = {row.environment: row for row in plan.rows}
-        self._pushes.forget(name, commit)
-        result = "refused" if plan.state is SyncState.REFUSED else "applied"
-        self.metrics.sync_duration.labels(result).observe(duration_ms / 1000)
-        if to_live_ms is not None:
-            self.metrics.push_to_live.observe(to_live_ms / 1000)
-        self.metrics.files_parsed.inc(build.files_parsed)
-        self.metrics.last_success.labels(name).set(time.time())
-        data: dict[str, Any] = {
-            "commit": commit,
-            "result": result,
-            "duration_ms": round(duration_ms, 3),
-            "files_parsed": build.files_parsed,
-            "files": build.files_total,
-            "environments": plan.results,
-            "push_to_live_ms": None if to_live_ms is None else round(to_live_ms, 3),
-        }
-        self.bus.publish("sync", name, data)
-        self._log_sync(name, commit, result, duration_ms, plan.results, plan.message, to_live_ms)
-        self.bus.publish("branch", name, {"state": plan.state.value, "commit": commit})
-        if routes_changed:
-            self.bus.publish("routes", name, {"version": self._book.version})
-        self._lifecycle_after_sync(name)
-
-    def _log_sync(
-        self,
-        name: str,
-        commit: str,
-        result: str,
-        duration_ms: float | None,
-        environments: Mapping[str, str],
-        message: str,
-        push_to_live_ms: float | None = None,
-    ) -> None:
-        """One log line per sync result: applied, refused (with why) or error (retried); an
-        applied one says its push-to-live time."""
-        if self._sync_log is None:
-            return
-        record: dict[str, Any] = {
-            "event": "sync",
-            "branch": name,
-            "commit": commit,
-            "result": result,
-            "environments": dict(environments),
-            "duration_ms": None if duration_ms is None else round(duration_ms, 3),
-        }
-        if message:
-            record["message"] = message
-        if push_to_live_ms is not None:
-            record["push_to_live_ms"] = round(push_to_live_ms, 3)
-        self._sync_log(record)
-
-    # -- deletion -------------------------------------------------------------------------
-
-    async def _deleted(self, name: str) -> None:
-        record = self._records.get(name)
-        if record is None:
-            return
-        if record.stable:
-            record.state = SyncState.ERROR
-            record.message = "the stable branch is gone from the remote; its last routes keep serving"
-            self.bus.publish("branch", name, {"state": record.state.value})
-            return
-        record.deleted_at = record.deleted_at or now_iso()
-        self._cancel_expiry(name)
-        grace = self._settings.deleted_preview_grace
-        if grace <= 0:
-            await self._remove(name)
-            return
-        record.state = SyncState.DELETED
-        record.message = f"deleted; previews removed after {grace:g}s"
-        record.updated_at = now_iso()
-        await self._save(name, record)
-        self._schedule_removal(name, record.deleted_at)
-        self.bus.publish("branch", name, {"state": record.state.value})
-
-    def _schedule_removal(self, name: str, deleted_at: str) -> None:
-        elapsed = (datetime.now(UTC) - datetime.fromisoformat(deleted_at)).total_seconds()
-        self._later(max(0.0, self._settings.deleted_preview_grace - elapsed), name, REMOVE)
-
-    async def _remove(self, name: str) -> None:
-        record = self._records.get(name)
-        if record is None:
-            return
-        await self._target.remove(name, record.stable)
-        routes_changed = self._book.set(name, {})  # gone from the proxies first, as in _sync
-        if routes_changed:
-            await self._book.wait_published()
-        entry = SyncEntry(record.synced or "", "", now_iso(), 0.0, "removed", "branch deleted; previews removed")
-        await self._in_store(self._store.delete_branch, name, history=[entry])
-        del self._records[name]
-        self._pushes.forget(name)
-        self._cancel_expiry(name)
-        self.metrics.forget_branch(name)
-        self.bus.publish("deleted", name, {"commit": record.synced})
-        if routes_changed:
-            self.bus.publish("routes", name, {"version": self._book.version})
-        self._make_room()
-
     # -- helpers --------------------------------------------------------------------------
-
-    async def _build(self, commit: str) -> TreeBuild:
-        """One commit through the pipeline (or its tree's build, kept), in a build slot, off the
-        event loop."""
-        async with self._build_slots:
-            return await self._in_thread(
-                self._executor, self._builds.build, self._repo, commit, self._settings, self.cache
-            )
 
     async def _save(self, name: str, record: BranchRecord, **rows: Any) -> None:
         """The record's own fields to the store (plus ``environments``/``history`` rows if given)."""
@@ -481,7 +312,3 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
             deleted_at=record.deleted_at,
             **rows,
         )
-
-    @staticmethod
-    async def _in_thread(executor: ThreadPoolExecutor, call: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(executor, call, *args)
