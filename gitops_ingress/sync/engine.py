@@ -74,6 +74,7 @@ from gitops_ingress.sync.view import ViewMixin
 from gitops_ingress.sync.watcher import Noticed, NoticedMap, Watcher
 
 log = logging.getLogger("gitops_ingress.sync")
+PRELOAD_AT = 8  # new heads in one fetch from which their objects are read ahead in one go
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,7 @@ class Engine(SyncMixin, DeletionMixin, StartupMixin, FailureMixin, LifecycleMixi
         if local:
             # the stored state serves now and what the mirror already holds is scheduled; the
             # remote is asked in the background, so a remote that hangs holds up nothing
+            await self._preload(local)
             self._schedule(local, None)
             self._watcher.request(None)
             self._watcher.start()
@@ -223,7 +225,27 @@ class Engine(SyncMixin, DeletionMixin, StartupMixin, FailureMixin, LifecycleMixi
             self._set_remote_error(str(exc))
             raise
         self._set_remote_error(None)
+        await self._preload(heads)
         self._schedule(heads, branch, noticed)
+
+    async def _preload(self, heads: dict[str, str]) -> None:
+        """A burst (``PRELOAD_AT`` new heads or more) has its new objects read in a few passes
+        before its builds start, instead of several git round trips per build (gitrepo/preload.py).
+        Only a speed-up: when it fails, each build reads what it needs as it always did."""
+        fresh = {
+            head
+            for name, head in heads.items()
+            if self.tracked(name)
+            and self._syncing.get(name) != head
+            and ((record := self._records.get(name)) is None or not record.is_current(head))
+        }
+        if len(fresh) < PRELOAD_AT:
+            return
+        limits = self._settings.policy.limits
+        try:
+            await self._access.preload(sorted(fresh), self._settings.environments_dir, limits.max_file_bytes)
+        except GitopsIngressError as exc:
+            log.warning("reading %d new commits ahead failed; their builds read them one by one: %s", len(fresh), exc)
 
     def _set_remote_error(self, message: str | None) -> None:
         if message != self._remote_error:
