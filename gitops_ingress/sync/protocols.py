@@ -16,14 +16,23 @@ from gitops_ingress.core.status import CommitInfo
 from gitops_ingress.core.tree import TreeSource
 
 
+class Fetched(Protocol):
+    """What a fetch returns, as far as the engine reads it."""
+
+    @property
+    def heads(self) -> Mapping[str, str] | None:
+        """Every branch's head when the fetch read them all (None: the engine reads them)."""
+
+
 class RepoSource(Protocol):
     """A mirror of the config repository. Blocking, and safe to read from several threads at once:
     the engine's builds call ``commit_info`` and ``tree`` from its worker threads in parallel."""
 
     def ensure(self) -> None: ...
 
-    def fetch(self, branch: str | None = None) -> object:
-        """Bring ``branch`` (None: every branch) up to date; the engine then reads ``branches()``."""
+    def fetch(self, branch: str | None = None) -> Fetched:
+        """Bring ``branch`` (None: every branch) up to date; the engine then takes the heads from
+        the result, or reads ``branches()`` when it has none."""
 
     def branches(self) -> dict[str, str]: ...
 

@@ -52,8 +52,8 @@ class RepoAccess:
         self._fetch_thread.shutdown(wait=False, cancel_futures=True)
 
     def _fetch_and_read_heads(self, branch: str | None) -> dict[str, str]:
-        self.repo.fetch(branch)
-        return self._read_heads()
+        heads = self.repo.fetch(branch).heads  # a fetch of every branch read them already
+        return dict(heads) if heads is not None else self._read_heads()
 
     def _read_heads(self) -> dict[str, str]:
         return self.repo.branches()
