@@ -11,8 +11,10 @@ Why it is shaped this way:
   builds in a 1,500-branch run).
 * The blocking part (git object reads, parsing, validation) runs in a small thread pool bounded by
   a semaphore; the mirror's reads are safe from several threads, so builds overlap their git round
-  trips. Fetches belong to ``RepoAccess`` (repoaccess.py): one at a time, on a thread of their
-  own, so a hanging fetch never blocks reads. Store writes run on a thread of
+  trips. A fetch that brings ``PRELOAD_AT`` new heads or more (a push of 500 branches) first has
+  their new objects read in a few passes for all of them (``_preload``, gitrepo/preload.py), so
+  those builds make no round trip at all. Fetches belong to ``RepoAccess`` (repoaccess.py): one
+  at a time, on a thread of their own, so a hanging fetch never blocks reads. Store writes run on a thread of
   their own too, in order, off the loop that also serves the web app and ``serve``'s proxy.
 * The engine owns the one routing state (``RouteBook``, routebook.py) and publishes it
   (``subscribe_routes``, view.py) as soon as the target accepted a change.
@@ -82,7 +84,7 @@ class EngineOptions:
     poll_interval: float | None = None  # None: settings.poll_interval
     poll_jitter: float = 0.1
     debounce: float = 0.05
-    build_workers: int = 8  # a build mostly waits on git round trips (about 7 per new commit)
+    build_workers: int = 8  # a build outside a burst mostly waits on git (about 7 round trips per new commit)
     retry_initial: float = 1.0
     retry_max: float = 60.0
     preview_port: int | None = None  # the proxy's port, for preview URLs
