@@ -211,10 +211,13 @@ class GitReader:
     def _cat_file(self, option: str, ids: Sequence[bytes]) -> bytes:
         """One ``git cat-file`` run (``--batch`` or ``--batch-check``) over ``ids``: its output."""
         request = b"".join(binsha.hex().encode() + b"\n" for binsha in ids)
-        # keep GitPython's handle alive: dropping it terminates the process
-        handle = self._open().git.cat_file(option, as_process=True, istream=subprocess.PIPE)
-        process = handle.proc
-        out, err = process.communicate(request) if process else (b"", b"not started")
+        try:
+            # keep GitPython's handle alive: dropping it terminates the process
+            handle = self._open().git.cat_file(option, as_process=True, istream=subprocess.PIPE)
+            process = handle.proc
+            out, err = process.communicate(request) if process else (b"", b"not started")
+        except (OSError, GitCommandError) as exc:  # the repository's folder gone, git not started
+            raise RepositoryError(f"git cat-file could not run in {self._path}: {exc}") from exc
         if not process or process.returncode != 0:
             raise RepositoryError(f"git cat-file failed in {self._path}: {err.decode(errors='replace')[-200:]}")
         return bytes(out)
