@@ -9,7 +9,8 @@ few), and the size of one control-plane stream message. Then NEW branches arrive
 ``git push`` and one generic webhook per branch is sent, WEBHOOK_CONNECTIONS at a time (as forges
 send one per ref, in parallel connections), and the run
 prints how long after the first webhook all of them were live (probing each preview host through
-the proxy), with a stream client following the burst as a proxy would, and the sizes of the
+the proxy) and the CPU time ``serve`` spent meanwhile (the steadier figure on a shared machine),
+with a stream client following the burst as a proxy would, and the sizes of the
 stream's messages meanwhile.
 
 Figures only, no targets asserted; the issue's figures for main before it are printed beside.
@@ -18,6 +19,7 @@ Figures only, no targets asserted; the issue's figures for main before it are pr
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -46,6 +48,15 @@ ISSUE_FIGURES = {  # issue 12, "Scale", measured on main before it
 LIVE_WAIT = 600.0
 PREVIEW_DOMAIN = "preview.localhost"  # serve's default
 WEBHOOK_CONNECTIONS = 32  # parallel deliveries, as a forge sends one push event per ref at once
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """(the process's own CPU seconds, its finished children's: git): less noisy than wall time on
+    a shared machine, where the wall time of a burst is its CPU time over the share it gets."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return (utime + stime) / ticks, (cutime + cstime) / ticks
 
 
 def rss_mib(pid: int) -> float:
@@ -203,6 +214,7 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
         stream.sizes.clear()
         stream.follow_in_background()  # a connected proxy follows the burst, as in production
 
+        cpu_before = cpu_seconds(serve.proc.pid)
         git(incoming, "push", "-q", "--no-verify", str(repo), "refs/heads/new/*:refs/heads/new/*")
         names = [f"new/b{n:04d}" for n in range(args.new)]
         first_webhook = time.perf_counter()
@@ -225,11 +237,17 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
             },
         )
         live = time.perf_counter() - first_webhook
+        cpu_after = cpu_seconds(serve.proc.pid)
         sender.join(LIVE_WAIT)
         report(
             "burst",
             f"{args.new} new branches from one push: all live {live:.2f} s after the first webhook "
             f"({len(names)} webhooks, the last sent {(sent_at[0] - first_webhook):.2f} s after the first)",
+        )
+        report(
+            "burst cpu",
+            f"serve's CPU time meanwhile: {cpu_after[0] - cpu_before[0]:.2f} s "
+            f"(+ {cpu_after[1] - cpu_before[1]:.2f} s in its git processes)",
         )
         deltas = list(stream.sizes.get("delta", []))
         wholes = stream.sizes.get("state", [])
@@ -267,7 +285,7 @@ def main() -> None:
     runs = [("before", args.peer.resolve())] if args.peer else []
     results = [(label, measure(args, label, checkout)) for label, checkout in [*runs, ("after", None)]]
     print("\nscale figures" + (" (before: the peer checkout; after: this one)" if args.peer else ""))
-    for name in ("start", "rss", "branches", "page", "whole", "burst", "burst stream", "one"):
+    for name in ("start", "rss", "branches", "page", "whole", "burst", "burst cpu", "burst stream", "one"):
         for label, figures in results:
             if name in figures:
                 print(f"  {label:>6}: {figures[name]}")

@@ -62,20 +62,24 @@ PRUNE_EXPIRE = "1.hour.ago"
 
 @dataclass(frozen=True, slots=True)
 class FetchResult:
-    """What a fetch changed: branch -> (old head or None when new, new head); deleted branches."""
+    """What a fetch changed: branch -> (old head or None when new, new head); deleted branches.
+    ``heads``: every branch's head after a fetch of every branch (None after a one-ref fetch),
+    read once for both this comparison and the caller (with 1,500 refs each read costs)."""
 
     updated: Mapping[str, tuple[str | None, str]] = field(default_factory=dict)
     deleted: tuple[str, ...] = ()
+    heads: Mapping[str, str] | None = None
 
     @property
     def changed(self) -> bool:
         return bool(self.updated or self.deleted)
 
     @classmethod
-    def between(cls, before: Mapping[str, str], after: Mapping[str, str]) -> FetchResult:
+    def between(cls, before: Mapping[str, str], after: Mapping[str, str], *, whole: bool = False) -> FetchResult:
+        """``whole``: ``after`` holds every branch (a fetch of all of them): kept as ``heads``."""
         updated = {name: (before.get(name), sha) for name, sha in after.items() if before.get(name) != sha}
         deleted = tuple(sorted(name for name in before if name not in after))
-        return cls(updated=dict(sorted(updated.items())), deleted=deleted)
+        return cls(updated=dict(sorted(updated.items())), deleted=deleted, heads=dict(after) if whole else None)
 
 
 class Mirror(GitReader):
@@ -177,7 +181,7 @@ class Mirror(GitReader):
         if branch is None:
             before = self.branches()
             self._fetch(ALL_BRANCHES, prune=True)
-            return FetchResult.between(before, self.branches())
+            return FetchResult.between(before, self.branches(), whole=True)
         ref = branch_ref(branch, self._ref_format_ok)
         old = self._head_of(ref)
         if self._fetch(f"+{ref}:{ref}", prune=False):
@@ -217,7 +221,7 @@ class Mirror(GitReader):
                 f"the mirror {self.path} was deleted; making it again from {self.remote} failed: {exc}"
             ) from exc
         self._refill = False
-        return FetchResult.between({}, self.branches())
+        return FetchResult.between({}, self.branches(), whole=True)
 
     def _fetch(self, refspec: str, *, prune: bool) -> bool:
         """Run one fetch; False when the remote has no such ref (a single deleted branch)."""

@@ -5,9 +5,12 @@ processes (``--batch`` and ``--batch-check``) per ``Repo`` handle: reading a blo
 on a pipe, not a process start. Those pipes are not thread-safe, so each object read borrows a
 handle from a small pool (``_Handles``) for the length of the read: sync builds run in several
 worker threads at once, and a build is mostly waiting on such round trips (eight per branch), so
-one shared pipe made a burst of 500 new branches a queue of 4,000 round trips in a row. Git objects are immutable, so tree entries, blob sizes and
-commit -> tree are cached by object id with bounded LRU caches: after the first branch, listing
-another branch that shares folders costs dictionary look-ups. ``GitReader`` opens any existing
+one shared pipe made a burst of 500 new branches a queue of 4,000 round trips in a row. Git
+objects are immutable, so tree entries, blob sizes and commit -> tree are kept by object id in
+bounded memos (memo.py): after the first branch, listing another branch that shares folders costs
+dictionary look-ups. For a burst of new commits ``preload`` reads all of their new objects in a
+few ``cat-file`` passes first (preload.py), blobs' bytes included, so their builds make no round
+trip at all. ``GitReader`` opens any existing
 repository (bare or not, e.g. for ``validate --repo DIR --ref REF``); ``Mirror`` adds fetching.
 """
 
@@ -16,9 +19,8 @@ from __future__ import annotations
 import re
 import subprocess
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from types import TracebackType
@@ -36,6 +38,8 @@ from gitops_ingress.gitrepo.errors import (
     RepositoryError,
     RevisionNotFound,
 )
+from gitops_ingress.gitrepo.memo import Memo
+from gitops_ingress.gitrepo.preload import Memos, parse_batch, preload
 from gitops_ingress.gitrepo.refs import HEADS
 from gitops_ingress.gitrepo.source import CommitTree
 from gitops_ingress.gitrepo.tree import (
@@ -50,19 +54,25 @@ from gitops_ingress.gitrepo.tree import (
 
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
 _BATCH_THRESHOLD = 32  # below this the long-lived cat-file pipe is quicker than a new process
+PRELOAD_BYTES = 32 * 1024 * 1024  # blobs' bytes kept from a preload until a build reads them
 
 
 class GitReader:
-    def __init__(self, path: Path, *, cache_entries: int = 65_536, read_handles: int = 8) -> None:
-        # read_handles: one per engine build worker (sync.EngineOptions.build_workers), so none
-        # of them waits for a pipe or opens one per read
+    def __init__(
+        self, path: Path, *, cache_entries: int = 65_536, read_handles: int = 8, preload_bytes: int = PRELOAD_BYTES
+    ) -> None:
+        # read_handles: at least one per engine build worker (sync.EngineOptions.build_workers),
+        # so none of them waits for a pipe or opens one per read
         self._path = Path(path)
         self._repo: Repo | None = None
         self._lock = threading.RLock()
         self._handles = _Handles(self._new_repo, read_handles)
-        self._tree_entries = lru_cache(maxsize=cache_entries)(self._read_tree_entries)
-        self._blob_size = lru_cache(maxsize=cache_entries * 4)(self._read_blob_size)
-        self._commit = lru_cache(maxsize=cache_entries)(self._read_commit)
+        self._memos = Memos(
+            commits=Memo(cache_entries),
+            trees=Memo(cache_entries),
+            sizes=Memo(cache_entries * 4),
+            blobs=Memo(preload_bytes, len),
+        )
 
     @property
     def path(self) -> Path:
@@ -106,6 +116,12 @@ class GitReader:
     def commit_info(self, sha: str) -> CommitInfo:
         return self._commit(self._binsha(sha))[1]
 
+    def preload(self, commits: Iterable[str], root: str, *, max_file_bytes: int) -> int:
+        """Read what building ``commits`` below ``root`` needs in a few ``cat-file`` runs for all
+        of them (preload.py), so their builds find it in memory; returns the objects read."""
+        ids = [self._binsha(sha) for sha in commits]
+        return preload(self._cat_file, self._parse_commit, self._memos, ids, root, max_file_bytes=max_file_bytes)
+
     def tree_id(self, sha: str) -> str:
         """The id of commit ``sha``'s root tree (equal ids: equal files)."""
         return self._commit_tree(self._binsha(sha)).hex()
@@ -134,6 +150,9 @@ class GitReader:
         return CommitTree(self, sha)
 
     def read_blob(self, sha: str) -> bytes:
+        preloaded = self._memos.blobs.peek(self._binsha(sha))
+        if preloaded is not None:
+            return preloaded
         kind, data = self._read_object(self._binsha(sha))
         if kind != b"blob":
             raise RevisionNotFound(f"{sha} is a {kind.decode()}, not a blob")
@@ -143,26 +162,22 @@ class GitReader:
         """Many blobs at once (a cold start): one ``git cat-file --batch`` run with every id on
         its stdin streams them without a round trip per blob, about 10x faster than ``read_blob``
         in a loop once there are more than a few dozen."""
-        wanted = list(dict.fromkeys(shas))
-        request = b"".join(self._binsha(sha).hex().encode() + b"\n" for sha in wanted)
-        if len(wanted) < _BATCH_THRESHOLD:
-            return {sha: self.read_blob(sha) for sha in wanted}
-        # keep GitPython's handle alive: dropping it terminates the process
-        handle = self._open().git.cat_file("--batch", as_process=True, istream=subprocess.PIPE)
-        process = handle.proc
-        out, err = process.communicate(request) if process else (b"", b"not started")
-        if not process or process.returncode != 0:
-            raise RepositoryError(f"git cat-file failed in {self._path}: {err.decode(errors='replace')[-200:]}")
         blobs: dict[str, bytes] = {}
-        offset = 0
+        wanted: list[str] = []
+        for sha in dict.fromkeys(shas):
+            preloaded = self._memos.blobs.peek(self._binsha(sha))
+            if preloaded is not None:
+                blobs[sha] = preloaded
+            else:
+                wanted.append(sha)
+        if len(wanted) < _BATCH_THRESHOLD:
+            return blobs | {sha: self.read_blob(sha) for sha in wanted}
+        objects = parse_batch(self._cat_file("--batch", [self._binsha(sha) for sha in wanted]))
         for sha in wanted:
-            end = out.find(b"\n", offset)
-            header = out[offset:end].split()
-            if end < 0 or len(header) != 3 or header[1] != b"blob":
+            kind, data = objects.get(bytes.fromhex(sha), (b"missing", b""))
+            if kind != b"blob":
                 raise RevisionNotFound(f"{sha} is not a blob in {self._path}")
-            offset = end + 1 + int(header[2])
-            blobs[sha] = out[end + 1 : offset]
-            offset += 1  # the newline after each object
+            blobs[sha] = data
         return blobs
 
     def read_file(self, sha: str, path: str, *, max_bytes: int | None = None) -> bytes | None:
@@ -193,6 +208,20 @@ class GitReader:
         except (InvalidGitRepositoryError, NoSuchPathError) as exc:
             raise RepositoryError(f"{self._path} is not a git repository") from exc
 
+    def _cat_file(self, option: str, ids: Sequence[bytes]) -> bytes:
+        """One ``git cat-file`` run (``--batch`` or ``--batch-check``) over ``ids``: its output."""
+        request = b"".join(binsha.hex().encode() + b"\n" for binsha in ids)
+        try:
+            # keep GitPython's handle alive: dropping it terminates the process
+            handle = self._open().git.cat_file(option, as_process=True, istream=subprocess.PIPE)
+            process = handle.proc
+            out, err = process.communicate(request) if process else (b"", b"not started")
+        except (OSError, GitCommandError) as exc:  # the repository's folder gone, git not started
+            raise RepositoryError(f"git cat-file could not run in {self._path}: {exc}") from exc
+        if not process or process.returncode != 0:
+            raise RepositoryError(f"git cat-file failed in {self._path}: {err.decode(errors='replace')[-200:]}")
+        return bytes(out)
+
     def _run(self, *args: str) -> str:
         """A one-off git command in the repository (no shell; arguments never start with '-')."""
         git = self._open().git
@@ -215,12 +244,24 @@ class GitReader:
     def _commit_tree(self, binsha: bytes) -> bytes:
         return self._commit(binsha)[0]
 
+    def _commit(self, binsha: bytes) -> tuple[bytes, CommitInfo]:
+        return self._memos.commits.get(binsha, self._read_commit)
+
+    def _tree_entries(self, binsha: bytes) -> tuple[RawEntry, ...]:
+        return self._memos.trees.get(binsha, self._read_tree_entries)
+
+    def _blob_size(self, binsha: bytes) -> int:
+        return self._memos.sizes.get(binsha, self._read_blob_size)
+
     def _read_commit(self, binsha: bytes) -> tuple[bytes, CommitInfo]:
         """A commit's tree id and description from ONE read of the object: a sync needs both,
         and under a burst of new branches every round trip on a pipe is queued behind others."""
         kind, data = self._read_object(binsha)
         if kind != b"commit" or not data.startswith(b"tree "):
             raise RevisionNotFound(f"{binsha.hex()} is a {kind.decode()}, not a commit")
+        return self._parse_commit(binsha, data)
+
+    def _parse_commit(self, binsha: bytes, data: bytes) -> tuple[bytes, CommitInfo]:
         commit = Commit(self._open(), binsha)
         commit._deserialize(BytesIO(data))  # parses the bytes in hand; reads nothing
         author = commit.author

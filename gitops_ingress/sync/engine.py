@@ -11,8 +11,10 @@ Why it is shaped this way:
   builds in a 1,500-branch run).
 * The blocking part (git object reads, parsing, validation) runs in a small thread pool bounded by
   a semaphore; the mirror's reads are safe from several threads, so builds overlap their git round
-  trips. Fetches belong to ``RepoAccess`` (repoaccess.py): one at a time, on a thread of their
-  own, so a hanging fetch never blocks reads. Store writes run on a thread of
+  trips. A fetch that brings ``PRELOAD_AT`` new heads or more (a push of 500 branches) first has
+  their new objects read in a few passes for all of them (``_preload``, gitrepo/preload.py), so
+  those builds make no round trip at all. Fetches belong to ``RepoAccess`` (repoaccess.py): one
+  at a time, on a thread of their own, so a hanging fetch never blocks reads. Store writes run on a thread of
   their own too, in order, off the loop that also serves the web app and ``serve``'s proxy.
 * The engine owns the one routing state (``RouteBook``, routebook.py) and publishes it
   (``subscribe_routes``, view.py) as soon as the target accepted a change.
@@ -36,7 +38,10 @@ Why it is shaped this way:
   live), and ``_sync`` measures from it to the moment the route book is set, after the target
   accepted the plan (``pushes.py``, docs/dev/architecture.md "Push to live").
 
-The engine is also the web layer's ``ControlPlaneView`` and ``WebhookReceiver`` (view.py).
+What each slot's work does lives beside it, one module per concept: one commit's sync
+(syncing.py), a deleted branch (deletion.py), a failed one (failures.py), the preview lifecycle
+(lifecycle.py), the start-up (startup.py). The engine is also the web layer's
+``ControlPlaneView`` and ``WebhookReceiver`` (view.py).
 """
 
 from __future__ import annotations
@@ -45,41 +50,33 @@ import asyncio
 import fnmatch
 import logging
 import time
-from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from gitops_ingress.core.build import TreeBuild
 from gitops_ingress.core.errors import GitopsIngressError
 from gitops_ingress.core.settings import Settings
-from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync.build import BuildCache
+from gitops_ingress.sync.deletion import DELETE, REMOVE, DeletionMixin
 from gitops_ingress.sync.drift import DriftRepair
 from gitops_ingress.sync.events import EventBus
-from gitops_ingress.sync.failures import FailureMixin, Marker
+from gitops_ingress.sync.failures import FailureMixin
 from gitops_ingress.sync.lifecycle import CAP, EXPIRE, LifecycleMixin
 from gitops_ingress.sync.metrics import SyncMetrics
 from gitops_ingress.sync.parsecache import ParseCache
-from gitops_ingress.sync.plan import plan_commit
 from gitops_ingress.sync.protocols import RepoSource, Target
 from gitops_ingress.sync.pushes import PushTimes
-from gitops_ingress.sync.records import BranchRecord, http_url_for, now_iso
+from gitops_ingress.sync.records import BranchRecord, http_url_for
 from gitops_ingress.sync.repoaccess import RepoAccess
 from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.startup import StartupMixin
-from gitops_ingress.sync.store import Store, SyncEntry
+from gitops_ingress.sync.store import Store
+from gitops_ingress.sync.syncing import SyncLog, SyncMixin
 from gitops_ingress.sync.view import ViewMixin
 from gitops_ingress.sync.watcher import Noticed, NoticedMap, Watcher
 
 log = logging.getLogger("gitops_ingress.sync")
-T = TypeVar("T")
-SyncLog = Callable[[dict[str, Any]], None]  # one JSON log line per record (serve: proxy.accesslog.AccessLog)
-
-
-DELETE = Marker("<deleted on the remote>")
-REMOVE = Marker("<remove previews>")
+PRELOAD_AT = 8  # new heads in one fetch from which their objects are read ahead in one go
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,13 +84,13 @@ class EngineOptions:
     poll_interval: float | None = None  # None: settings.poll_interval
     poll_jitter: float = 0.1
     debounce: float = 0.05
-    build_workers: int = 8  # a build mostly waits on git round trips (about 7 per new commit)
+    build_workers: int = 8  # a build outside a burst mostly waits on git (about 7 round trips per new commit)
     retry_initial: float = 1.0
     retry_max: float = 60.0
     preview_port: int | None = None  # the proxy's port, for preview URLs
 
 
-class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
+class Engine(SyncMixin, DeletionMixin, StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
     def __init__(
         self,
         repo: RepoSource,
@@ -128,6 +125,7 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
         self._retry_delays = (self.options.retry_initial, self.options.retry_max)
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._expiry: dict[str, asyncio.TimerHandle] = {}  # lifecycle.py: idle previews' timers
+        self._cap_check: asyncio.Handle | None = None  # lifecycle.py: the cap, checked once per turn
         self._access = RepoAccess(repo)
         self._executor = ThreadPoolExecutor(self.options.build_workers, thread_name_prefix="sync-build")
         self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="sync-store")
@@ -161,6 +159,7 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
         if local:
             # the stored state serves now and what the mirror already holds is scheduled; the
             # remote is asked in the background, so a remote that hangs holds up nothing
+            await self._preload(local)
             self._schedule(local, None)
             self._watcher.request(None)
             self._watcher.start()
@@ -182,6 +181,8 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
             await asyncio.gather(self._drift_task, return_exceptions=True)
         for timer in (*self._timers.values(), *self._expiry.values()):
             timer.cancel()
+        if self._cap_check is not None:
+            self._cap_check.cancel()
         workers = list(self._workers.values())
         for task in workers:
             task.cancel()
@@ -196,7 +197,7 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
         return name in self._wanted or name in self._workers or name in self._timers
 
     def idle(self) -> bool:
-        return not self._wanted and not self._workers and not self._watcher.busy
+        return not self._wanted and not self._workers and not self._watcher.busy and self._cap_check is None
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until nothing is fetching, waiting or syncing (TimeoutError after ``timeout``)."""
@@ -226,7 +227,27 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
             self._set_remote_error(str(exc))
             raise
         self._set_remote_error(None)
+        await self._preload(heads)
         self._schedule(heads, branch, noticed)
+
+    async def _preload(self, heads: dict[str, str]) -> None:
+        """A burst (``PRELOAD_AT`` new heads or more) has its new objects read in a few passes
+        before its builds start, instead of several git round trips per build (gitrepo/preload.py).
+        Only a speed-up: when it fails, each build reads what it needs as it always did."""
+        fresh = {
+            head
+            for name, head in heads.items()
+            if self.tracked(name)
+            and self._syncing.get(name) != head
+            and ((record := self._records.get(name)) is None or not record.is_current(head))
+        }
+        if len(fresh) < PRELOAD_AT:
+            return
+        limits = self._settings.policy.limits
+        try:
+            await self._access.preload(sorted(fresh), self._settings.environments_dir, limits.max_file_bytes)
+        except GitopsIngressError as exc:
+            log.warning("reading %d new commits ahead failed; their builds read them one by one: %s", len(fresh), exc)
 
     def _set_remote_error(self, message: str | None) -> None:
         if message != self._remote_error:
@@ -300,170 +321,7 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
             self._workers.pop(name, None)
             self._notify()
 
-    # -- one sync -------------------------------------------------------------------------
-
-    async def _sync(self, name: str, commit: str) -> None:
-        record = self._records.get(name)
-        if record is None or record.is_current(commit):
-            self._pushes.forget(name, commit)
-            return
-        started, started_at = time.perf_counter(), now_iso()
-        build = await self._build(commit)
-        if name in self._wanted:
-            return  # superseded by newer work while building
-        plan = plan_commit(build, record.environments)
-        await self._target.apply(name, record.stable, plan.desired)
-        # The routes go live once the target accepted them (for the local target this is the
-        # embedded proxy switching), before the store write, which only records it: a failed
-        # write is retried by a re-sync, and the status never shows a commit not yet live.
-        live = {row.environment: row.table for row in plan.rows if row.table is not None}
-        routes_changed = self._book.set(name, live)
-        if routes_changed:
-            await self._book.wait_published()  # "applied" means the proxies have it (routebook.py)
-        duration_ms = (time.perf_counter() - started) * 1000
-        noticed = self._pushes.get(name, commit)
-        # live only when the commit was applied: a refused one's routes never went live
-        to_live_ms = noticed.elapsed_ms() if noticed is not None and plan.state is SyncState.APPLIED else None
-        findings = {row.environment: row.findings for row in plan.rows}
-        message = {"refused": plan.message}
-        history = [
-            SyncEntry(
-                commit,
-                env,
-                started_at,
-                duration_ms,
-                result,
-                message.get(result, ""),
-                findings.get(env, build.findings),
-                build.files_parsed,
-                noticed.at if noticed is not None else "",
-                to_live_ms,
-            )
-            for env, result in plan.results.items()
-        ]
-        updated_at = now_iso()
-        await self._in_store(
-            self._store.save_branch,
-            name,
-            head=commit,
-            head_info=build.info,
-            state=plan.state,
-            message=plan.message,
-            updated_at=updated_at,
-            deleted_at=None,
-            environments=plan.rows,
-            history=history,
-        )
-        record.synced, record.head_info, record.state = commit, build.info, plan.state
-        record.message, record.updated_at, record.deleted_at = plan.message, updated_at, None
-        record.environments = {row.environment: row for row in plan.rows}
-        self._pushes.forget(name, commit)
-        result = "refused" if plan.state is SyncState.REFUSED else "applied"
-        self.metrics.sync_duration.labels(result).observe(duration_ms / 1000)
-        if to_live_ms is not None:
-            self.metrics.push_to_live.observe(to_live_ms / 1000)
-        self.metrics.files_parsed.inc(build.files_parsed)
-        self.metrics.last_success.labels(name).set(time.time())
-        data: dict[str, Any] = {
-            "commit": commit,
-            "result": result,
-            "duration_ms": round(duration_ms, 3),
-            "files_parsed": build.files_parsed,
-            "files": build.files_total,
-            "environments": plan.results,
-            "push_to_live_ms": None if to_live_ms is None else round(to_live_ms, 3),
-        }
-        self.bus.publish("sync", name, data)
-        self._log_sync(name, commit, result, duration_ms, plan.results, plan.message, to_live_ms)
-        self.bus.publish("branch", name, {"state": plan.state.value, "commit": commit})
-        if routes_changed:
-            self.bus.publish("routes", name, {"version": self._book.version})
-        self._lifecycle_after_sync(name)
-
-    def _log_sync(
-        self,
-        name: str,
-        commit: str,
-        result: str,
-        duration_ms: float | None,
-        environments: Mapping[str, str],
-        message: str,
-        push_to_live_ms: float | None = None,
-    ) -> None:
-        """One log line per sync result: applied, refused (with why) or error (retried); an
-        applied one says its push-to-live time."""
-        if self._sync_log is None:
-            return
-        record: dict[str, Any] = {
-            "event": "sync",
-            "branch": name,
-            "commit": commit,
-            "result": result,
-            "environments": dict(environments),
-            "duration_ms": None if duration_ms is None else round(duration_ms, 3),
-        }
-        if message:
-            record["message"] = message
-        if push_to_live_ms is not None:
-            record["push_to_live_ms"] = round(push_to_live_ms, 3)
-        self._sync_log(record)
-
-    # -- deletion -------------------------------------------------------------------------
-
-    async def _deleted(self, name: str) -> None:
-        record = self._records.get(name)
-        if record is None:
-            return
-        if record.stable:
-            record.state = SyncState.ERROR
-            record.message = "the stable branch is gone from the remote; its last routes keep serving"
-            self.bus.publish("branch", name, {"state": record.state.value})
-            return
-        record.deleted_at = record.deleted_at or now_iso()
-        self._cancel_expiry(name)
-        grace = self._settings.deleted_preview_grace
-        if grace <= 0:
-            await self._remove(name)
-            return
-        record.state = SyncState.DELETED
-        record.message = f"deleted; previews removed after {grace:g}s"
-        record.updated_at = now_iso()
-        await self._save(name, record)
-        self._schedule_removal(name, record.deleted_at)
-        self.bus.publish("branch", name, {"state": record.state.value})
-
-    def _schedule_removal(self, name: str, deleted_at: str) -> None:
-        elapsed = (datetime.now(UTC) - datetime.fromisoformat(deleted_at)).total_seconds()
-        self._later(max(0.0, self._settings.deleted_preview_grace - elapsed), name, REMOVE)
-
-    async def _remove(self, name: str) -> None:
-        record = self._records.get(name)
-        if record is None:
-            return
-        await self._target.remove(name, record.stable)
-        routes_changed = self._book.set(name, {})  # gone from the proxies first, as in _sync
-        if routes_changed:
-            await self._book.wait_published()
-        entry = SyncEntry(record.synced or "", "", now_iso(), 0.0, "removed", "branch deleted; previews removed")
-        await self._in_store(self._store.delete_branch, name, history=[entry])
-        del self._records[name]
-        self._pushes.forget(name)
-        self._cancel_expiry(name)
-        self.metrics.forget_branch(name)
-        self.bus.publish("deleted", name, {"commit": record.synced})
-        if routes_changed:
-            self.bus.publish("routes", name, {"version": self._book.version})
-        self._make_room()
-
     # -- helpers --------------------------------------------------------------------------
-
-    async def _build(self, commit: str) -> TreeBuild:
-        """One commit through the pipeline (or its tree's build, kept), in a build slot, off the
-        event loop."""
-        async with self._build_slots:
-            return await self._in_thread(
-                self._executor, self._builds.build, self._repo, commit, self._settings, self.cache
-            )
 
     async def _save(self, name: str, record: BranchRecord, **rows: Any) -> None:
         """The record's own fields to the store (plus ``environments``/``history`` rows if given)."""
@@ -478,7 +336,3 @@ class Engine(StartupMixin, FailureMixin, LifecycleMixin, ViewMixin):
             deleted_at=record.deleted_at,
             **rows,
         )
-
-    @staticmethod
-    async def _in_thread(executor: ThreadPoolExecutor, call: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(executor, call, *args)

@@ -10,8 +10,8 @@ of the stored head, so a restart does not make every preview young again):
   next push brings it back (a new head is a sync like any other). ``preview_keep`` globs exempt
   a branch. One timer per branch, armed after every sync; the timer only wants the work, and the
   work checks the rule again, so a push racing the timer never expires a fresh preview.
-* ``max_previews`` > 0: after a sync, when more preview branches serve than the cap, the least
-  recently pushed go CAPPED (removed, "preview refused: max_previews=N reached"); when a preview
+* ``max_previews`` > 0: after syncs (checked once per turn of the loop, since the check reads
+  every branch), when more preview branches serve than the cap, the least recently pushed go CAPPED (removed, "preview refused: max_previews=N reached"); when a preview
   goes (expired, capped, deleted), the most recently pushed capped branches are synced again while
   there is room. A push to a capped branch makes it the newest, so it is applied and an older one
   makes room. The stable branch never counts; kept branches count but are never capped.
@@ -71,6 +71,7 @@ class LifecycleMixin:
     _store: Store
     bus: EventBus
     _expiry: dict[str, asyncio.TimerHandle]
+    _cap_check: asyncio.Handle | None  # the cap check of this turn of the loop, when one is due
     _want: Callable[[str, str], None]
     _save: Callable[..., Coroutine[Any, Any, None]]
     _in_store: Callable[..., Coroutine[Any, Any, Any]]
@@ -92,11 +93,18 @@ class LifecycleMixin:
 
     def _lifecycle_after_sync(self, name: str) -> None:
         self._arm_expiry(name)
+        if self._settings.max_previews > 0 and self._cap_check is None:
+            # once per turn of the loop, not per sync: the check reads every branch, and a burst
+            # of 500 new branches ends hundreds of syncs per turn (``idle`` waits for it)
+            self._cap_check = asyncio.get_running_loop().call_soon(self._cap_checked)
+
+    def _cap_checked(self) -> None:
+        self._cap_check = None
         self._enforce_cap()
 
     def _live_preview(self, record: BranchRecord) -> bool:
         """A preview branch whose previews serve (a deleted branch in its grace too)."""
-        return not record.stable and bool(record.applied_tables)
+        return not record.stable and record.serves
 
     def _arm_expiry(self, name: str) -> None:
         self._cancel_expiry(name)
@@ -124,8 +132,10 @@ class LifecycleMixin:
         """The branches to cap now: the least recently pushed live previews beyond
         ``max_previews`` (kept branches count, but are never the ones capped)."""
         cap = self._settings.max_previews
+        if cap <= 0:
+            return []
         live = [r for r in self._records.values() if self._live_preview(r)]
-        if cap <= 0 or len(live) <= cap:
+        if len(live) <= cap:
             return []
         candidates = sorted(
             (r for r in live if not self._settings.preview_kept(r.name)), key=lambda r: r.pushed_at or 0.0

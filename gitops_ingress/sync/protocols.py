@@ -8,12 +8,20 @@ name only the attributes the engine reads, which keeps them small and the adapte
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from gitops_ingress.core.desired import DesiredEnvironment
 from gitops_ingress.core.status import CommitInfo
 from gitops_ingress.core.tree import TreeSource
+
+
+class Fetched(Protocol):
+    """What a fetch returns, as far as the engine reads it."""
+
+    @property
+    def heads(self) -> Mapping[str, str] | None:
+        """Every branch's head when the fetch read them all (None: the engine reads them)."""
 
 
 class RepoSource(Protocol):
@@ -22,8 +30,9 @@ class RepoSource(Protocol):
 
     def ensure(self) -> None: ...
 
-    def fetch(self, branch: str | None = None) -> object:
-        """Bring ``branch`` (None: every branch) up to date; the engine then reads ``branches()``."""
+    def fetch(self, branch: str | None = None) -> Fetched:
+        """Bring ``branch`` (None: every branch) up to date; the engine then takes the heads from
+        the result, or reads ``branches()`` when it has none."""
 
     def branches(self) -> dict[str, str]: ...
 
@@ -38,6 +47,10 @@ class RepoSource(Protocol):
 
     def tree(self, sha: str) -> TreeSource:
         """Commit ``sha`` as the pipeline's tree source (file content ids: blob SHAs)."""
+
+    def preload(self, commits: Iterable[str], root: str, *, max_file_bytes: int) -> object:
+        """Read ahead, for all of ``commits`` at once, what their builds below ``root`` will read
+        (a burst of new branches: a few passes instead of round trips per commit)."""
 
 
 class Target(Protocol):

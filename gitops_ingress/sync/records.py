@@ -91,6 +91,12 @@ class BranchRecord:
         return tables
 
     @property
+    def serves(self) -> bool:
+        """Whether any environment has a live table (``applied_tables`` without building it: the
+        preview cap asks this of every branch)."""
+        return any(env.table is not None for env in self.environments.values())
+
+    @property
     def applied_commit(self) -> str | None:
         """The commit live in every environment; None when none is, or when they differ (a
         commit is applied as one unit, so they differ only after a partial failure of a target,

@@ -13,7 +13,8 @@ touches the mirror goes through the methods here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -42,12 +43,17 @@ class RepoAccess:
         async with self._fetch_order:
             return await self._on_fetch_thread(self._read_heads)
 
+    async def preload(self, commits: Sequence[str], root: str, max_file_bytes: int) -> None:
+        """Read a burst's new objects ahead of its builds (on the fetch thread: a burst's next
+        fetch waits for it anyway, and no build thread is taken)."""
+        await self._on_fetch_thread(functools.partial(self.repo.preload, commits, root, max_file_bytes=max_file_bytes))
+
     def close(self) -> None:
         self._fetch_thread.shutdown(wait=False, cancel_futures=True)
 
     def _fetch_and_read_heads(self, branch: str | None) -> dict[str, str]:
-        self.repo.fetch(branch)
-        return self._read_heads()
+        heads = self.repo.fetch(branch).heads  # a fetch of every branch read them already
+        return dict(heads) if heads is not None else self._read_heads()
 
     def _read_heads(self) -> dict[str, str]:
         return self.repo.branches()

@@ -92,7 +92,10 @@ def test_fetch_one_branch_leaves_the_others_alone(work: WorkTree, mirror: Mirror
     assert mirror.fetch("feature").updated == {"feature": (None, feature)}
     assert mirror.branches() == {"feature": feature}
     assert mirror.fetch("main").updated == {"main": (None, main)}
-    assert mirror.fetch("main").updated == {}
+    one = mirror.fetch("main")
+    assert one.updated == {} and one.heads is None  # a one-ref fetch: the engine reads the heads
+    everything = mirror.fetch()  # a fetch of every branch hands them over, read once
+    assert everything.heads == mirror.branches() == {"main": main, "feature": feature}
 
 
 def test_fetch_one_deleted_branch(work: WorkTree, mirror: Mirror) -> None:
