@@ -12,6 +12,10 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
   check); any other request from an allowed origin gets the lines added to the upstream's head
   (``Exchange.response_lines``);
 * ``refused``: 403 for a client address the route's allow/deny ranges exclude;
+* ``authenticate``: ``auth-type: basic``: 401 with ``WWW-Authenticate: Basic realm="..."`` unless
+  the Authorization header holds a user and password of the route's Secret (core/htpasswd.py:
+  constant-time checks), 503 when the snapshot has no credentials for it (a missing Secret, as
+  ingress-nginx denies the location); the Authorization header then goes upstream as it came;
 * ``limit_body``: ``proxy-body-size``: 413 when the Content-Length passes it, else the
   allowance the Exchange counts a chunked (or any) body down against, 413 when it runs out;
 * ``set_timeouts``: ``proxy-connect-timeout`` / ``proxy-read-timeout``: the (connect, read) seconds the
@@ -24,7 +28,9 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
 
 from __future__ import annotations
 
+import binascii
 import random
+from base64 import b64decode
 from typing import TYPE_CHECKING
 
 from gitops_ingress.proxy import pages
@@ -33,6 +39,7 @@ if TYPE_CHECKING:
     from gitops_ingress.core.annotations import RouteEffects
     from gitops_ingress.core.annotations.model import Canary
     from gitops_ingress.proxy.exchange import Exchange
+    from gitops_ingress.proxy.snapshot import Snapshot
 
 LocalAnswer = tuple[bytes, bool]
 
@@ -114,6 +121,34 @@ def refused(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
         return None
     close = not ex.reusable()
     return pages.error(403, "the client address is not allowed here", close), close
+
+
+def _basic_credentials(value: bytes | None) -> tuple[bytes, bytes] | None:
+    """(user, password) of a ``Basic`` Authorization value; None when it is absent or malformed."""
+    if value is None or value[:6].lower() != b"basic ":
+        return None
+    try:
+        decoded = b64decode(value[6:].strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, colon, password = decoded.partition(b":")
+    return (user, password) if colon else None
+
+
+def authenticate(ex: Exchange, effects: RouteEffects, snapshot: Snapshot) -> LocalAnswer | None:
+    """401 unless the request carries a user and password of the route's Secret; 503 without one."""
+    auth = effects.basic_auth
+    if auth is None:
+        return None
+    known = snapshot.credentials.get(auth.secret_key)
+    close = not ex.reusable()
+    if known is None:
+        return pages.error(503, "the authentication of this route is not available", close), close
+    given = _basic_credentials(_header(ex.head.headers, b"authorization"))
+    if given is not None and known.check(*given):
+        return None
+    body = b"401 Unauthorized: authorization required\n"
+    return pages.response(401, body, close=close, extra=auth.challenge), close
 
 
 def limit_body(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:

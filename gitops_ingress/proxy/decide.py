@@ -345,7 +345,11 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             close = not ex.reusable()
             return pages.redirect(b"https://" + host.encode() + target, close=close), close
     if effects is not None:
-        local = annotated.refused(ex, effects) or annotated.limit_body(ex, effects)
+        local = (
+            annotated.refused(ex, effects)
+            or annotated.authenticate(ex, effects, snapshot)
+            or annotated.limit_body(ex, effects)
+        )
         if local is not None:
             return local
         canary = effects.canary

@@ -10,10 +10,11 @@ changes the routing of a request in flight.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from gitops_ingress.core.backends import BackendMap, Endpoint
+from gitops_ingress.core.htpasswd import Htpasswd
 from gitops_ingress.core.routing import RoutingState, ServiceRef
 
 EndpointResolver = Callable[[ServiceRef], tuple[Endpoint, ...]]
@@ -28,10 +29,19 @@ class Snapshot:
     state: RoutingState = field(default_factory=RoutingState)
     endpoints: EndpointResolver = _no_endpoints
     source: str = ""  # where it came from, for logs and /readyz ("files", "controller", ...)
+    # the htpasswd of each Secret an auth-type: basic route names, by BasicAuth.secret_key
+    # (proxy/secrets.py); a route whose Secret is missing here answers 503
+    credentials: Mapping[tuple[str, str, str], Htpasswd] = field(default_factory=dict)
 
     @classmethod
-    def from_backend_map(cls, state: RoutingState, backends: BackendMap, source: str = "") -> Snapshot:
-        return cls(state, backends.endpoints, source)
+    def from_backend_map(
+        cls,
+        state: RoutingState,
+        backends: BackendMap,
+        source: str = "",
+        credentials: Mapping[tuple[str, str, str], Htpasswd] | None = None,
+    ) -> Snapshot:
+        return cls(state, backends.endpoints, source, credentials or {})
 
 
 class SnapshotHolder:

@@ -37,10 +37,6 @@ _REASONS: dict[str, str] = {
     "global-rate-limit-key": "needs a shared memcached; not supported",
     "global-rate-limit-ignored-cidrs": "needs a shared memcached; not supported",
     # access
-    "auth-type": _PLANNED,
-    "auth-secret": _PLANNED,
-    "auth-secret-type": _PLANNED,
-    "auth-realm": _PLANNED,
     "auth-url": _PLANNED,
     "auth-method": _PLANNED,
     "auth-signin": _PLANNED,

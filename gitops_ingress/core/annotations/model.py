@@ -209,6 +209,36 @@ class Cors:
 
 
 @dataclass(frozen=True, slots=True)
+class BasicAuth:
+    """``auth-type: basic``: the Secret with the credentials (``auth-secret``, in ``namespace``
+    unless it names its own), how it holds them (``auth-secret-type``), the ``auth-realm``.
+    An empty ``name`` is an auth-type without a usable secret: the route answers 503, as
+    ingress-nginx denies such a location (never served open)."""
+
+    namespace: str
+    name: str
+    secret_type: str = "auth-file"
+    realm: str = ""
+    challenge: bytes = field(default=b"", init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        line = b'WWW-Authenticate: Basic realm="%b"\r\n' % self.realm.encode("utf-8")
+        object.__setattr__(self, "challenge", line)
+
+    @property
+    def secret_key(self) -> tuple[str, str, str]:
+        """What the proxy's snapshot keeps the parsed credentials by (proxy/snapshot.py)."""
+        return (self.namespace, self.name, self.secret_type)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, "name": self.name, "secret_type": self.secret_type, "realm": self.realm}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BasicAuth:
+        return cls(str(data["namespace"]), str(data["name"]), str(data["secret_type"]), str(data["realm"]))
+
+
+@dataclass(frozen=True, slots=True)
 class RouteEffects:
     """The honoured annotations of one Ingress, as its routes apply them.
 
@@ -236,6 +266,7 @@ class RouteEffects:
     connect_timeout: int = 0  # proxy-connect-timeout, seconds; 0: the proxy's
     read_timeout: int = 0  # proxy-read-timeout, seconds; 0: the proxy's
     cors: Cors | None = None  # enable-cors: preflights answered, headers added (proxy/annotated.py)
+    basic_auth: BasicAuth | None = None  # auth-type: basic (proxy/annotated.py, core/htpasswd.py)
     _networks: tuple[tuple[Network, ...], tuple[Network, ...]] = field(
         default=((), ()), init=False, repr=False, compare=False, hash=False
     )
@@ -270,7 +301,7 @@ class RouteEffects:
         """The same effects with the rewrite regex of the route path compiled (one per route)."""
         if not self.rewrite_target:
             return self
-        effects = RouteEffects(**{name: getattr(self, name) for name in (*_FIELDS, "canary", "cors")})
+        effects = RouteEffects(**{name: getattr(self, name) for name in (*_FIELDS, *_OBJECTS)})
         object.__setattr__(effects, "_pattern", re.compile(path, re.IGNORECASE))
         return effects
 
@@ -289,6 +320,8 @@ class RouteEffects:
         data: dict[str, Any] = {"canary": self.canary.to_dict()} if self.canary is not None else {}
         if self.cors is not None:
             data["cors"] = self.cors.to_dict()
+        if self.basic_auth is not None:
+            data["basic_auth"] = self.basic_auth.to_dict()
         for name in _FIELDS:
             value = getattr(self, name)
             if value not in ("", False, None, 0, ()):
@@ -307,9 +340,12 @@ class RouteEffects:
             values["canary"] = Canary.from_dict(data["canary"], canary_backend)
         if isinstance(data.get("cors"), dict):
             values["cors"] = Cors.from_dict(data["cors"])
+        if isinstance(data.get("basic_auth"), dict):
+            values["basic_auth"] = BasicAuth.from_dict(data["basic_auth"])
         return cls(**values)
 
 
+_OBJECTS = ("canary", "cors", "basic_auth")  # fields with a to_dict of their own
 _FIELDS = (
     "rewrite_target",
     "regex",
