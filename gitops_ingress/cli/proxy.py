@@ -69,11 +69,6 @@ def add_parser(subparsers: Any) -> None:
         "--tls-dir", metavar="DIR", help="certificates: DIR/<secret>/tls.crt+tls.key or DIR/<name>.crt+.key"
     )
     parser.add_argument(
-        "--secret-dir",
-        metavar="DIR",
-        help="Secrets of auth-type: basic Ingresses (with --ingress-dir): DIR/<namespace>/<name>/auth or DIR/<name>/auth",
-    )
-    parser.add_argument(
         "--tls-listen", metavar="HOST:PORT", help="HTTPS listener (default: the --listen host, port 8443)"
     )
     parser.add_argument(

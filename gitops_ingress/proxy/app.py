@@ -125,7 +125,7 @@ def make_source(options: ProxyOptions) -> FileSource | ControllerSource | Kubern
     if options.controller and options.ingress_dirs:
         raise ConfigError("--controller and --ingress-dir are alternatives: give one")
     if options.controller:
-        return ControllerSource(options.controller)
+        return ControllerSource(options.controller, secret_dir=Path(options.secret_dir) if options.secret_dir else None)
     if not options.ingress_dirs:
         raise ConfigError("give --ingress-dir DIR (with --backend) or --controller URL")
     backends = BackendMap.from_options(options.backends, options.settings.backends)

@@ -90,6 +90,13 @@ def _missing(auth: BasicAuth, why: str, where: str = "") -> Finding:
     )
 
 
+def from_folder(root: Path | None, state: RoutingState) -> tuple[Credentials, list[Finding]]:
+    """The credentials of ``state``'s basic-auth routes from the folder ``root`` (blocking; None:
+    no folder, so every such Secret is missing and its routes answer 503)."""
+    names = [(auth.namespace, auth.name) for auth in wanted(state)]
+    return credentials_of(state, read_folder(root, names) if root is not None else {})
+
+
 def read_folder(root: Path, names: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, SecretData]]:
     """The Secrets ``names`` from ``root`` (blocking): each key a file of the Secret's folder."""
     found: dict[tuple[str, str], tuple[str, SecretData]] = {}

@@ -99,9 +99,7 @@ def build_snapshot(
     if errors:
         raise FileSourceError(errors)
     state = RoutingState(RouteTable.merge(built.tables()), {}, settings.preview_domain, version)
-    names = [(auth.namespace, auth.name) for auth in secrets.wanted(state)]
-    found = secrets.read_folder(secret_dir, names) if secret_dir is not None else {}
-    credentials, findings = secrets.credentials_of(state, found)
+    credentials, findings = secrets.from_folder(secret_dir, state)
     refused = [f for f in findings if f.severity is Severity.ERROR]
     if refused:
         raise FileSourceError(refused)
