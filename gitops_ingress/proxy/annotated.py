@@ -23,7 +23,8 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
 * ``to_canary``: whether a route's canary takes this request: header, then cookie, then weight,
   drawn from the server's own ``random.Random`` (seeded by ``ProxySettings.canary_seed``);
 * ``adjust``: what the upstream is sent: the ``rewrite-target`` path (the query kept, as nginx
-  appends the arguments), the ``upstream-vhost`` Host, the ``x-forwarded-prefix`` header.
+  appends the arguments), the ``upstream-vhost`` Host, the ``x-forwarded-prefix`` header; and
+  ``auth-url``'s check, which the Exchange runs before it dispatches (proxy/forwardauth.py).
 """
 
 from __future__ import annotations
@@ -107,17 +108,21 @@ def cors(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
     return None
 
 
+def client_address(ex: Exchange) -> bytes:
+    """The client's address: the peer's, or with ``trusted_proxies`` the one X-Forwarded-For names."""
+    conn = ex.conn
+    peer = conn.client_ip
+    trusted = conn.ctx.listener.trusted
+    if trusted.trusts(peer):
+        return trusted.client_of(ex.head.forwarded_for + b", " + peer if ex.head.forwarded_for else peer)
+    return peer
+
+
 def refused(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
     """403 for a client outside the route's allowed ranges or inside its denied ones."""
     if not effects.limits_clients:
         return None
-    conn = ex.conn
-    peer = conn.client_ip
-    trusted = conn.ctx.listener.trusted
-    client = peer
-    if trusted.trusts(peer):
-        client = trusted.client_of(ex.head.forwarded_for + b", " + peer if ex.head.forwarded_for else peer)
-    if effects.admits(client.decode("latin-1")):
+    if effects.admits(client_address(ex).decode("latin-1")):
         return None
     close = not ex.reusable()
     return pages.error(403, "the client address is not allowed here", close), close
@@ -202,6 +207,8 @@ def adjust(ex: Exchange, effects: RouteEffects) -> None:
         ex.target = rewritten + query
     if effects.upstream_vhost:
         ex.upstream_host = effects.upstream_vhost.encode()
+    if effects.forward_auth is not None:  # asked once the request is ready to go (proxy/forwardauth.py)
+        ex.forward_auth = effects.forward_auth
     if effects.x_forwarded_prefix:
         # The Host value is followed by the forwarded lines, each starting with CRLF
         # (forwarding.upstream_request): one more line rides after it.

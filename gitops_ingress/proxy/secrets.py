@@ -23,7 +23,7 @@ import binascii
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from gitops_ingress.core.annotations.model import BasicAuth
+from gitops_ingress.core.annotations.authn import BasicAuth
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.htpasswd import AUTH_KEY, Htpasswd, HtpasswdError, from_secret
 from gitops_ingress.core.routing import RoutingState

@@ -11,13 +11,15 @@ import pytest
 
 from gitops_ingress.core.annotations import PREFIX as P
 from gitops_ingress.core.annotations import effects_of
-from gitops_ingress.core.annotations.model import BasicAuth, RouteEffects
+from gitops_ingress.core.annotations.authn import BasicAuth
+from gitops_ingress.core.annotations.model import RouteEffects
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.htpasswd import _DUMMY_BCRYPT, Htpasswd, HtpasswdError, apr1, from_secret
 from tests.core.test_validation_environment import A, by_rule, env
 from tests.support.manifests import ingress, line_of, to_yaml
 
 BASIC = {P + "auth-type": "basic", P + "auth-secret": "basic-auth"}
+FORWARD = {P + "auth-url": "http://auth.example.com/check"}
 
 
 def test_apr1_is_apaches_md5_crypt() -> None:
@@ -100,12 +102,23 @@ def test_basic_auth_effects_take_the_ingress_namespace_unless_the_secret_names_o
         ("auth-type", "oauth", "not an auth type"),
         ("auth-secret", "Bad_Name", "not a Secret name"),
         ("auth-secret", "a/b/c", "not a Secret name"),
-        ("auth-secret-type", "auth-json", "auth-file or auth-map"),
+        ("auth-secret-type", "auth-json", "one of auth-file, auth-map"),
         ("auth-realm", 'say "hi"', "without quotes"),
+        ("auth-url", "auth.example.com/check", "not an absolute http:// or https:// URL"),
+        ("auth-url", "ftp://auth.example.com/", "not an absolute http:// or https:// URL"),
+        ("auth-url", "http://auth.example.com/check;rm", "not an absolute http:// or https:// URL"),
+        ("auth-url", "https://$host/oauth2/auth", "nginx variables"),
+        ("auth-url", "http://user:pw@auth.example.com/", "credentials"),
+        ("auth-method", "BREW", "is not an HTTP method: one of GET"),
+        ("auth-response-headers", "X-User, X User", "not a comma-separated list of header names"),
+        ("auth-signin", "https://$host/start?rd=$arg_x", "only $escaped_request_uri"),
+        ("auth-signin", "/relative/start", "not an absolute"),
+        ("auth-signin-redirect-param", "r d", "not a query parameter name"),
     ],
 )
 def test_a_bad_auth_value_is_an_error_at_its_line(key: str, value: str, words: str) -> None:
-    obj = ingress(annotations=BASIC | {P + key: value})
+    base = BASIC if key in ("auth-type", "auth-secret", "auth-secret-type", "auth-realm") else FORWARD
+    obj = ingress(annotations=base | {P + key: value})
     (finding,) = by_rule(env({A: obj}), "annotation/invalid-value")
     assert (finding.file, finding.line, finding.severity) == (A, line_of(to_yaml(obj), P + key), Severity.ERROR)
     assert words in finding.message
@@ -117,3 +130,29 @@ def test_auth_type_without_a_secret_is_an_error() -> None:
     assert finding.line == line_of(to_yaml(obj), P + "auth-type") and "needs" in finding.message
     effects = effects_of({P + "auth-type": "basic"}, "shop")
     assert effects is not None and effects.basic_auth == BasicAuth("shop", "")  # denied: 503, never open
+
+
+def test_forward_auth_effects_and_the_signin_location() -> None:
+    annotations = {
+        P + "auth-url": "https://auth.example.com:8443/oauth2/auth?x=1",
+        P + "auth-response-headers": "X-User, X-Email",
+        P + "auth-signin": "https://$host/oauth2/start",
+        P + "auth-method": "post",
+    }
+    effects = effects_of(annotations, "shop")
+    assert effects is not None and (auth := effects.forward_auth) is not None
+    assert (auth.tls, auth.host, auth.port, auth.target, auth.method) == (
+        True,
+        "auth.example.com",
+        8443,
+        b"/oauth2/auth?x=1",
+        "POST",
+    )
+    assert auth.copied == {b"x-user", b"x-email"} and auth.host_header == b"auth.example.com:8443"
+    assert auth.signin_location(b"https", b"shop.example.com", b"/a?b=c") == (
+        b"https://shop.example.com/oauth2/start?rd=https://shop.example.com%2Fa%3Fb%3Dc"
+    )
+    assert RouteEffects.from_dict(effects.to_dict()) == effects
+    own = effects_of(annotations | {P + "auth-signin": "https://login.example.com/?rd=$escaped_request_uri"}, "shop")
+    assert own is not None and own.forward_auth is not None
+    assert own.forward_auth.signin_location(b"http", b"h", b"/x") == b"https://login.example.com/?rd=%2Fx"  # its own rd

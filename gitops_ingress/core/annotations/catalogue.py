@@ -37,12 +37,6 @@ _REASONS: dict[str, str] = {
     "global-rate-limit-key": "needs a shared memcached; not supported",
     "global-rate-limit-ignored-cidrs": "needs a shared memcached; not supported",
     # access
-    "auth-url": _PLANNED,
-    "auth-method": _PLANNED,
-    "auth-signin": _PLANNED,
-    "auth-signin-redirect-param": _PLANNED,
-    "auth-response-headers": _PLANNED,
-    "auth-request-redirect": _PLANNED,
     "auth-proxy-set-headers": "a ConfigMap reference; not supported",
     "auth-cache-key": "auth caching is not supported",
     "auth-cache-duration": "auth caching is not supported",

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gitops_ingress.core.annotations.authn import BasicAuth, ForwardAuth
 from gitops_ingress.core.errors import GitopsIngressError
 
 if TYPE_CHECKING:  # routing's model imports this one; a Canary only holds its backend
@@ -209,36 +210,6 @@ class Cors:
 
 
 @dataclass(frozen=True, slots=True)
-class BasicAuth:
-    """``auth-type: basic``: the Secret with the credentials (``auth-secret``, in ``namespace``
-    unless it names its own), how it holds them (``auth-secret-type``), the ``auth-realm``.
-    An empty ``name`` is an auth-type without a usable secret: the route answers 503, as
-    ingress-nginx denies such a location (never served open)."""
-
-    namespace: str
-    name: str
-    secret_type: str = "auth-file"
-    realm: str = ""
-    challenge: bytes = field(default=b"", init=False, repr=False, compare=False, hash=False)
-
-    def __post_init__(self) -> None:
-        line = b'WWW-Authenticate: Basic realm="%b"\r\n' % self.realm.encode("utf-8")
-        object.__setattr__(self, "challenge", line)
-
-    @property
-    def secret_key(self) -> tuple[str, str, str]:
-        """What the proxy's snapshot keeps the parsed credentials by (proxy/snapshot.py)."""
-        return (self.namespace, self.name, self.secret_type)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"namespace": self.namespace, "name": self.name, "secret_type": self.secret_type, "realm": self.realm}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BasicAuth:
-        return cls(str(data["namespace"]), str(data["name"]), str(data["secret_type"]), str(data["realm"]))
-
-
-@dataclass(frozen=True, slots=True)
 class RouteEffects:
     """The honoured annotations of one Ingress, as its routes apply them.
 
@@ -267,6 +238,7 @@ class RouteEffects:
     read_timeout: int = 0  # proxy-read-timeout, seconds; 0: the proxy's
     cors: Cors | None = None  # enable-cors: preflights answered, headers added (proxy/annotated.py)
     basic_auth: BasicAuth | None = None  # auth-type: basic (proxy/annotated.py, core/htpasswd.py)
+    forward_auth: ForwardAuth | None = None  # auth-url: a subrequest decides (proxy/forwardauth.py)
     _networks: tuple[tuple[Network, ...], tuple[Network, ...]] = field(
         default=((), ()), init=False, repr=False, compare=False, hash=False
     )
@@ -322,6 +294,8 @@ class RouteEffects:
             data["cors"] = self.cors.to_dict()
         if self.basic_auth is not None:
             data["basic_auth"] = self.basic_auth.to_dict()
+        if self.forward_auth is not None:
+            data["forward_auth"] = self.forward_auth.to_dict()
         for name in _FIELDS:
             value = getattr(self, name)
             if value not in ("", False, None, 0, ()):
@@ -342,10 +316,12 @@ class RouteEffects:
             values["cors"] = Cors.from_dict(data["cors"])
         if isinstance(data.get("basic_auth"), dict):
             values["basic_auth"] = BasicAuth.from_dict(data["basic_auth"])
+        if isinstance(data.get("forward_auth"), dict):
+            values["forward_auth"] = ForwardAuth.from_dict(data["forward_auth"])
         return cls(**values)
 
 
-_OBJECTS = ("canary", "cors", "basic_auth")  # fields with a to_dict of their own
+_OBJECTS = ("canary", "cors", "basic_auth", "forward_auth")  # fields with a to_dict of their own
 _FIELDS = (
     "rewrite_target",
     "regex",

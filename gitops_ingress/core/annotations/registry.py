@@ -130,6 +130,7 @@ def effects_of(annotations: Mapping[str, str], namespace: str = "") -> RouteEffe
         deny_ranges=_names(values, "denylist-source-range"),
         cors=cors.policy(values),
         basic_auth=auth.basic_auth(values, namespace),
+        forward_auth=auth.forward_auth(values),
         body_limit=limits.body_limit(values),
         connect_timeout=limits.seconds(values, "proxy-connect-timeout"),
         read_timeout=limits.seconds(values, "proxy-read-timeout"),
