@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from gitops_ingress.core.annotations import PREFIX as P
+from tests.proxy.h2client import H2Client
 from tests.support.manifests import ingress, to_yaml
 from tests.support.upstreams import TestUpstream
 
@@ -154,4 +155,34 @@ def test_an_auth_service_down_or_too_slow_is_500_never_open(
             assert client.get("/", headers={"Host": "down.foo.com"} | GOOD).status_code == 500
             assert client.get("/", headers={"Host": "slow.foo.com", "Authorization": "Bearer slow"}).status_code == 500
             assert upstream.stats.requests == []
+        assert proxy.stop() == 0
+
+
+def test_both_authentications_reach_http2_clients(
+    tmp_path: Path, start_upstream_echo: TestUpstream, auth_service: str
+) -> None:
+    """The same answers as fields over h2c: 401 with the challenge, the pass with the copied lines."""
+    env = tmp_path / "production"
+    forward = {P + "auth-url": auth_service + "/auth", P + "auth-response-headers": "X-User"}
+    basic = {P + "auth-type": "basic", P + "auth-secret": "basic-auth", P + "auth-realm": "h2"}
+    write(env / "fwd.yaml", to_yaml(ingress("fwd", "fwd.foo.com", "web", annotations=forward)))
+    write(env / "basic.yaml", to_yaml(ingress("basic", "basic.foo.com", "web", annotations=basic)))
+    write(tmp_path / "secrets" / "shop" / "basic-auth" / "auth", "foo:$apr1$OFG3Xybp$ckL0FHDAkoXYIlH9.cysT0\n")
+    args = ["--listen", f"{LOOPBACK}:0", "--ingress-dir", str(env), "--secret-dir", str(tmp_path / "secrets"),
+            "--backend", f"web:80={start_upstream_echo.url}", "--no-access-log", "--h2c"]  # fmt: skip
+    with ProxyProcess(args) as proxy:
+        port = int(proxy.wait_serving().url().rsplit(":", 1)[1])
+        client = H2Client(port).start()
+        try:
+            asked = client.answer(client.request("/", host="basic.foo.com"))
+            good = [("authorization", "Basic " + base64.b64encode(b"foo:bar").decode())]
+            passed = client.answer(client.request("/", host="basic.foo.com", extra=good))
+            denied = client.answer(client.request("/", host="fwd.foo.com"))
+            through = client.answer(client.request("/", host="fwd.foo.com", extra=[("authorization", "Bearer good")]))
+        finally:
+            client.close()
+        assert asked.status == 401 and asked.header(b"www-authenticate") == b'Basic realm="h2"'
+        assert passed.status == 200
+        assert denied.status == 401 and denied.header(b"www-authenticate") == b'Bearer realm="auth"'
+        assert through.status == 200 and b'"alice"' in through.body
         assert proxy.stop() == 0
