@@ -69,6 +69,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the benches share the tests' helpers, as bench/sync.py does
 
 from gitops_ingress.core.annotations import RouteEffects
+from gitops_ingress.core.annotations.authn import BasicAuth, ForwardAuth
 from gitops_ingress.core.annotations.model import Canary, Cors
 from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
 from tests.support.upstreams import refused_port as free_port
@@ -268,9 +269,11 @@ def start_ours(
     pin: bool = False,
     access_log: Path | None = None,
     checkout: Path | None = None,
+    secret_dir: Path | None = None,
 ) -> subprocess.Popen[bytes]:
     """Our proxy; with ``access_log``, its JSON access log (stdout) goes to that file; with
-    ``checkout``, the proxy of that source tree (``--baseline``) instead of this one."""
+    ``checkout``, the proxy of that source tree instead of this one; ``secret_dir``: its
+    ``--secret-dir`` (the basic-auth host of ``--annotations``)."""
     return subprocess.Popen(
         [
             *on_cpu(SERVER_CPU, pin),
@@ -285,6 +288,7 @@ def start_ours(
             "--admin-listen",
             f"{LOOPBACK}:{admin_port}",
             "--access-log" if access_log is not None else "--no-access-log",
+            *(["--secret-dir", str(secret_dir)] if secret_dir is not None else []),
         ],
         stdout=access_log.open("wb") if access_log is not None else None,
         stderr=subprocess.DEVNULL,
@@ -316,18 +320,35 @@ def median(runs: list[dict[str, float]], key: str) -> float:
 
 def annotated_table() -> RouteTable:
     """The bench host without annotations beside a regex host with rewrite-target, a host
-    with a canary by header and weight and one with CORS, a body limit and a read timeout: what ``--annotations`` compares against ``table(0)``."""
+    with a canary by header and weight, one with CORS, a body limit and a read timeout, one with
+    basic auth (its htpasswd in ``--secret-dir``, ``write_bench_secret``) and one with auth-url:
+    what ``--annotations`` compares against ``table(0)``."""
     rewrite = RouteEffects(rewrite_target="/$2", regex=True).with_rewrite_path(REWRITE_PATH)
     canary = RouteEffects(canary=Canary(SERVICE, "bench/canary", header="x-canary", weight=20))
     cors = RouteEffects(cors=Cors(origins=("https://*.example.com",)), body_limit=8 << 20, read_timeout=30)
+    basic = RouteEffects(basic_auth=BasicAuth(BENCH_SECRET[0], BENCH_SECRET[1], realm="bench"))
+    forward = RouteEffects(forward_auth=ForwardAuth(f"http://{LOOPBACK}:9/auth", response_headers=("X-User",)))
     return RouteTable(
         [
             Route(HOST, "/", "Prefix", SERVICE, "bench/main"),
             Route(REWRITE_HOST, REWRITE_PATH, "ImplementationSpecific", SERVICE, "bench/rewrite", effects=rewrite),
             Route("canary.example.com", "/", "Prefix", SERVICE, "bench/canary", effects=canary),
             Route("cors.example.com", "/", "Prefix", SERVICE, "bench/cors", effects=cors),
+            Route("auth.example.com", "/", "Prefix", SERVICE, "bench/auth", effects=basic),
+            Route("sso.example.com", "/", "Prefix", SERVICE, "bench/sso", effects=forward),
         ]
     )
+
+
+BENCH_SECRET = ("bench", "bench-auth")
+
+
+def write_bench_secret(folder: Path) -> Path:
+    """The ``--secret-dir`` of the bench proxy: one apr1 user (foo, password bar)."""
+    secret = folder / "secrets" / BENCH_SECRET[0] / BENCH_SECRET[1]
+    secret.mkdir(parents=True)
+    (secret / "auth").write_text("foo:$apr1$OFG3Xybp$ckL0FHDAkoXYIlH9.cysT0\n")
+    return folder / "secrets"
 
 
 def annotations_comparison(opts: argparse.Namespace, load: Callable[[bytes, int], None], ports: dict[str, int],
@@ -460,7 +481,7 @@ def main() -> int:
         upstream = f"http://{LOOPBACK}:{upstream_port}"
         small = ControlPlane.message(RoutingState(table(0), version=1), upstream)
         plane.push(small)
-        ours = start_ours(ours_port, plane.port, admin_port, opts.pin)
+        ours = start_ours(ours_port, plane.port, admin_port, opts.pin, secret_dir=write_bench_secret(folder))
         children.append(ours)
         admin = f"http://{LOOPBACK}:{admin_port}"
         wait_version(admin, 1)
