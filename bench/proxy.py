@@ -38,6 +38,13 @@ host beside annotated hosts -1.0 % slower in req/s and -1.2 % in CPU per request
 pairs, target within 2 %); the rewrite host at 0.82 of nginx's req/s (target >= 0.8), with
 45.0 us of CPU per request against nginx's 32.5 us.
 
+With a basic-auth host and an auth-url host added to the annotated set (issue 16, 2 December; a
+load average of 11 to 21 from other work, so single pairs moved between 0.45 and 2.4): the plain
+host beside the set against alone, CPU per request -9.5 % (6 pairs) and -5.9 % (14 pairs), that
+is no cost above the noise. Against main's proxy (both compiled, the same annotated table, 12 and
+16 alternating pairs of 4 s on the plain host): req/s 1.033 and 1.049 of main's, CPU per request
+1.036 and 0.992 of main's.
+
 ``--h2`` runs only the HTTP/2 comparison over TLS with h2load (bench/proxy_h2.py).
 
 ``--access-log-on`` runs only the access log comparison: nginx writing its default combined log

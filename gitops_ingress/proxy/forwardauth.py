@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from typing import TYPE_CHECKING
 
 from gitops_ingress.proxy import annotated, pages
@@ -125,7 +124,7 @@ async def _ask(ex: Exchange, auth: ForwardAuth) -> tuple[int, list[tuple[bytes, 
     timeouts = ex.timeouts
     connect = timeouts[0] if timeouts else settings.connect_timeout
     total = min(timeouts[1] if timeouts else settings.read_timeout, MAX_SECONDS)
-    context = ssl.create_default_context() if auth.tls else None
+    context = ex.ctx.pool.client_tls() if auth.tls else None
     reader, writer = await asyncio.wait_for(
         asyncio.open_connection(auth.host, auth.port, ssl=context, limit=MAX_HEAD), connect
     )
