@@ -375,6 +375,10 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             close=close,
         )
         return page, close
+    if not endpoints and effects is not None and effects.default_backend:
+        # ingress-nginx's default-backend annotation: its Service answers instead of the 503
+        service = ServiceRef(service.namespace, effects.default_backend, service.port)
+        endpoints = snapshot.endpoints(service)
     if not endpoints:
         ctx.observer.upstream_error("no-endpoint")
         close = not ex.reusable()

@@ -239,6 +239,7 @@ class RouteEffects:
     cors: Cors | None = None  # enable-cors: preflights answered, headers added (proxy/annotated.py)
     basic_auth: BasicAuth | None = None  # auth-type: basic (proxy/annotated.py, core/htpasswd.py)
     forward_auth: ForwardAuth | None = None  # auth-url: a subrequest decides (proxy/forwardauth.py)
+    default_backend: str = ""  # a Service of the Ingress's namespace for a route without endpoints (decide.py)
     _networks: tuple[tuple[Network, ...], tuple[Network, ...]] = field(
         default=((), ()), init=False, repr=False, compare=False, hash=False
     )
@@ -340,4 +341,5 @@ _FIELDS = (
     "body_limit",
     "connect_timeout",
     "read_timeout",
+    "default_backend",
 )

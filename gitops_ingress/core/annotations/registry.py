@@ -1,6 +1,6 @@
 """The registry: the one place that knows every ``nginx.ingress.kubernetes.io/*`` key.
 
-Each family module (routing, redirects, canary, access, auth, cors, limits, backends, refused, catalogue) lists its specs; this module
+Each family module (routing, redirects, canary, access, auth, cors, defaultbackend, limits, backends, refused, catalogue) lists its specs; this module
 puts them in one table, answers ``lookup`` for any key (by name, then by the refused patterns,
 then "unknown"), and compiles an Ingress's honoured annotations into ``RouteEffects``. Adding an
 annotation is one spec in its family's module plus its effect in ``effects_of``.
@@ -17,6 +17,7 @@ from gitops_ingress.core.annotations import (
     canary,
     catalogue,
     cors,
+    defaultbackend,
     limits,
     redirects,
     refused,
@@ -37,6 +38,7 @@ _FAMILIES = (
     access.SPECS,
     auth.SPECS,
     cors.SPECS,
+    defaultbackend.SPECS,
     limits.SPECS,
     backends.SPECS,
     catalogue.SPECS,
@@ -131,6 +133,7 @@ def effects_of(annotations: Mapping[str, str], namespace: str = "") -> RouteEffe
         cors=cors.policy(values),
         basic_auth=auth.basic_auth(values, namespace),
         forward_auth=auth.forward_auth(values),
+        default_backend=_text(values, "default-backend"),
         body_limit=limits.body_limit(values),
         connect_timeout=limits.seconds(values, "proxy-connect-timeout"),
         read_timeout=limits.seconds(values, "proxy-read-timeout"),

@@ -191,8 +191,14 @@ def build(
 
 
 def _refs(table: RouteTable) -> set[ServiceRef]:
+    """Every Service the table may send to: the routes', and their default-backend annotation's."""
     routes = [*table.routes, *([table.default_backend] if table.default_backend else [])]
-    return {r.backend for r in routes if isinstance(r.backend, ServiceRef)}
+    refs = {r.backend for r in routes if isinstance(r.backend, ServiceRef)}
+    for route in table.routes:
+        fallback = route.effects.default_backend if route.effects is not None else ""
+        if fallback and isinstance(route.backend, ServiceRef):
+            refs.add(ServiceRef(route.backend.namespace, fallback, route.backend.port))
+    return refs
 
 
 def write_secrets(root: Path, secrets: Mapping[Key, Obj]) -> None:
