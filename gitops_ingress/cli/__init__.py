@@ -39,13 +39,18 @@ COMMANDS = {
 
 
 def add_routing_options(parser: argparse.ArgumentParser) -> None:
-    """``--backend`` and ``--preview-domain``, the same for ``proxy`` and ``serve``."""
+    """``--backend``, ``--secret-dir`` and ``--preview-domain``, the same for ``proxy`` and ``serve``."""
     parser.add_argument(
         "--backend",
         action="append",
         default=[],
         metavar="[NS/]SERVICE:PORT=URL",
         help="where a Service port lives (repeatable; several URLs are several endpoints)",
+    )
+    parser.add_argument(
+        "--secret-dir",
+        metavar="DIR",
+        help="Secrets of auth-type: basic Ingresses: DIR/<namespace>/<name>/auth or DIR/<name>/auth",
     )
     parser.add_argument("--preview-domain", metavar="DOMAIN", help="domain of the preview hosts")
 

@@ -1,7 +1,7 @@
 """``gitops-ingress proxy``: the data plane (docs/cli.md, docs/proxy.md).
 
     proxy --listen HOST:PORT [--ingress-dir DIR ...] [--backend [NS/]SERVICE:PORT=URL ...]
-          [--controller URL | --kubernetes] [--tls-dir DIR] [--workers N]
+          [--controller URL | --kubernetes] [--tls-dir DIR] [--secret-dir DIR] [--workers N]
           [--preview-domain DOMAIN] [--admin-listen HOST:PORT]
 
 plus options of our own: ``--tls-listen`` (where HTTPS is served; default port 8443 on the
@@ -183,6 +183,7 @@ def build_options(args: argparse.Namespace) -> ProxyOptions:
         publish_address=args.publish_address,
         publish_service=args.publish_service,
         tls_dir=args.tls_dir,
+        secret_dir=args.secret_dir,
         tls_listen=parse_address(args.tls_listen, "--tls-listen") if args.tls_listen else None,
         https_redirect=args.https_redirect,
         admin_listen=parse_address(args.admin_listen, "--admin-listen") if args.admin_listen else None,

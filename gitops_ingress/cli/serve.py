@@ -230,6 +230,7 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
         overrides["preview_domain"] = args.preview_domain
     settings = await asyncio.to_thread(load_settings, mirror, overrides)
     backends = BackendMap.from_options(args.backend, settings.backends)
+    secret_dir = Path(args.secret_dir) if args.secret_dir else None
     lead: Callable[[], Coroutine[Any, Any, None]] | None = None  # leader election, for the kubernetes target
     target: KubernetesTarget | LocalTarget
     options: ProxyOptions | None = None
@@ -246,7 +247,9 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
     sync_log = AccessLog(sys.stderr)
     engine = Engine(mirror, target, settings, store, options=EngineOptions(preview_port=proxy_port), sync_log=sync_log)
     proxy = (
-        Worker(options, source=InProcessSource(engine, backends), listeners=listeners) if options is not None else None
+        Worker(options, source=InProcessSource(engine, backends, secret_dir), listeners=listeners)
+        if options is not None
+        else None
     )
     dashboard = web_options(args.repo, proxy_url=_loopback_url(proxy_listen[0], proxy_port))
     app = create_app(

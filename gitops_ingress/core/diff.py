@@ -150,7 +150,8 @@ def diff_tables(base: RouteTable, head: RouteTable, environment: str = "") -> li
 def _split(route: Route) -> str:
     """Where a route's requests go when a canary takes some of them (core/annotations/canary.py),
     and how its Service's endpoints are chosen when an annotation decides that: a sticky cookie
-    (core/annotations/affinity.py) or the Service's cluster IP (service-upstream)."""
+    (core/annotations/affinity.py) or the Service's cluster IP (service-upstream), and where when
+    its Service has no ready endpoint (the default-backend annotation)."""
     effects = route.effects
     canary = effects.canary if effects is not None else None
     how = ""
@@ -159,13 +160,19 @@ def _split(route: Route) -> str:
     if effects is not None and effects.service_upstream:
         how += ", through the Service's cluster IP"
     if canary is None:
-        return f"100 % to {route.backend}{how}"
-    return f"{100 - 100 * canary.weight / canary.weight_total:g} % to {route.backend}, {canary.split}{how}"
+        where = f"100 % to {route.backend}{how}"
+    else:
+        where = f"{100 - 100 * canary.weight / canary.weight_total:g} % to {route.backend}, {canary.split}{how}"
+    backend = route.backend
+    if effects is not None and effects.default_backend and isinstance(backend, ServiceRef):
+        fallback = ServiceRef(backend.namespace, effects.default_backend, backend.port)
+        where += f" ({fallback} when it has no ready endpoint)"
+    return where
 
 
 def _split_changes(base: RouteTable, head: RouteTable, env: str) -> list[RouteChange]:
-    """A canary's share changing moves requests, though no one request's main backend changed
-    (so no probe sees it): one entry per route whose split differs, with both splits."""
+    """A canary's share or a default-backend changing moves requests, though no one request's main
+    backend changed (so no probe sees it): one entry per route whose split differs, with both."""
     old, new = base.effective_routes(), head.effective_routes()
     found = []
     for key in sorted(old.keys() & new.keys()):

@@ -11,6 +11,10 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
   answers itself (204 with the CORS lines, as ingress-nginx's ``return 204``, before any access
   check); any other request from an allowed origin gets the lines added to the upstream's head
   (``Exchange.response_lines``);
+* ``authenticate``: ``auth-type: basic``: 401 with ``WWW-Authenticate: Basic realm="..."`` unless
+  the Authorization header holds a user and password of the route's Secret (core/htpasswd.py:
+  constant-time checks), 503 when the snapshot has no credentials for it (a missing Secret, as
+  ingress-nginx denies the location); the Authorization header then goes upstream as it came;
 * ``limit_body``: ``proxy-body-size``: 413 when the Content-Length passes it, else the
   allowance the Exchange counts a chunked (or any) body down against, 413 when it runs out;
 * ``limited``: ``limit-rps`` / ``limit-rpm`` / ``limit-connections``: 503 over a limit, per
@@ -27,12 +31,15 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
 * ``to_canary``: whether a route's canary takes this request: header, then cookie, then weight,
   drawn from the server's own ``random.Random`` (seeded by ``ProxySettings.canary_seed``);
 * ``adjust``: what the upstream is sent: the ``rewrite-target`` path (the query kept, as nginx
-  appends the arguments), the ``upstream-vhost`` Host, the ``x-forwarded-prefix`` header.
+  appends the arguments), the ``upstream-vhost`` Host, the ``x-forwarded-prefix`` header; and
+  ``auth-url``'s check, which the Exchange runs before it dispatches (proxy/forwardauth.py).
 """
 
 from __future__ import annotations
 
+import binascii
 import random
+from base64 import b64decode
 from functools import partial
 from time import gmtime, strftime, time
 from typing import TYPE_CHECKING
@@ -45,6 +52,7 @@ if TYPE_CHECKING:
     from gitops_ingress.core.annotations import RouteEffects
     from gitops_ingress.core.annotations.model import Canary
     from gitops_ingress.proxy.exchange import Exchange
+    from gitops_ingress.proxy.snapshot import Snapshot
 
 LocalAnswer = tuple[bytes, bool]
 
@@ -112,25 +120,52 @@ def cors(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
     return None
 
 
-def client_address(ex: Exchange) -> str:
-    """The client the request is from: the peer, or the one trusted proxies name (proxy/forwarded.py)."""
+def client_address(ex: Exchange) -> bytes:
+    """The client's address: the peer's, or with ``trusted_proxies`` the one X-Forwarded-For names."""
     conn = ex.conn
     peer = conn.client_ip
     trusted = conn.ctx.listener.trusted
-    client = peer
     if trusted.trusts(peer):
-        client = trusted.client_of(ex.head.forwarded_for + b", " + peer if ex.head.forwarded_for else peer)
-    return client.decode("latin-1")
+        return trusted.client_of(ex.head.forwarded_for + b", " + peer if ex.head.forwarded_for else peer)
+    return peer
 
 
 def refused(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
     """403 for a client outside the route's allowed ranges or inside its denied ones."""
     if not effects.limits_clients:
         return None
-    if effects.admits(client_address(ex)):
+    if effects.admits(client_address(ex).decode("latin-1")):
         return None
     close = not ex.reusable()
     return pages.error(403, "the client address is not allowed here", close), close
+
+
+def _basic_credentials(value: bytes | None) -> tuple[bytes, bytes] | None:
+    """(user, password) of a ``Basic`` Authorization value; None when it is absent or malformed."""
+    if value is None or value[:6].lower() != b"basic ":
+        return None
+    try:
+        decoded = b64decode(value[6:].strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    user, colon, password = decoded.partition(b":")
+    return (user, password) if colon else None
+
+
+def authenticate(ex: Exchange, effects: RouteEffects, snapshot: Snapshot) -> LocalAnswer | None:
+    """401 unless the request carries a user and password of the route's Secret; 503 without one."""
+    auth = effects.basic_auth
+    if auth is None:
+        return None
+    known = snapshot.credentials.get(auth.secret_key)
+    close = not ex.reusable()
+    if known is None:
+        return pages.error(503, "the authentication of this route is not available", close), close
+    given = _basic_credentials(_header(ex.head.headers, b"authorization"))
+    if given is not None and known.check(*given):
+        return None
+    body = b"401 Unauthorized: authorization required\n"
+    return pages.response(401, body, close=close, extra=auth.challenge), close
 
 
 def limit_body(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
@@ -153,7 +188,7 @@ def limited(ex: Exchange, effects: RouteEffects, ingress: str) -> LocalAnswer | 
     limit = effects.rate_limit
     if limit is None:
         return None
-    client = client_address(ex)
+    client = client_address(ex).decode("latin-1")
     if limit.exempts(client):
         return None
     limiter = ex.ctx.state.limiter
@@ -233,6 +268,8 @@ def adjust(ex: Exchange, effects: RouteEffects) -> None:
         ex.target = rewritten + query
     if effects.upstream_vhost:
         ex.upstream_host = effects.upstream_vhost.encode()
+    if effects.forward_auth is not None:  # asked once the request is ready to go (proxy/forwardauth.py)
+        ex.forward_auth = effects.forward_auth
     if effects.x_forwarded_prefix:
         # The Host value is followed by the forwarded lines, each starting with CRLF
         # (forwarding.upstream_request): one more line rides after it.

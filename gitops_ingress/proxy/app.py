@@ -69,6 +69,7 @@ class ProxyOptions:
     publish_address: str = ""  # --kubernetes: the address written to each Ingress's status
     publish_service: str = ""  # --kubernetes: NS/NAME of the LoadBalancer Service whose address to publish
     tls_dir: str | None = None
+    secret_dir: str | None = None  # Secrets of auth-type: basic routes, for --ingress-dir (proxy/secrets.py)
     tls_listen: Address | None = None
     https_redirect: bool = False
     admin_listen: Address | None = None
@@ -124,12 +125,16 @@ def make_source(options: ProxyOptions) -> FileSource | ControllerSource | Kubern
     if options.controller and options.ingress_dirs:
         raise ConfigError("--controller and --ingress-dir are alternatives: give one")
     if options.controller:
-        return ControllerSource(options.controller)
+        return ControllerSource(options.controller, secret_dir=Path(options.secret_dir) if options.secret_dir else None)
     if not options.ingress_dirs:
         raise ConfigError("give --ingress-dir DIR (with --backend) or --controller URL")
     backends = BackendMap.from_options(options.backends, options.settings.backends)
     return FileSource(
-        [Path(d) for d in options.ingress_dirs], backends, options.settings, interval=options.reload_interval
+        [Path(d) for d in options.ingress_dirs],
+        backends,
+        options.settings,
+        interval=options.reload_interval,
+        secret_dir=Path(options.secret_dir) if options.secret_dir else None,
     )
 
 

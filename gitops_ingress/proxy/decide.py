@@ -366,6 +366,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             annotated.limit_body(ex, effects)
             or annotated.limited(ex, effects, ingress)
             or annotated.refused(ex, effects)
+            or annotated.authenticate(ex, effects, snapshot)
         )
         if local is not None:
             return local
@@ -393,6 +394,10 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             close=close,
         )
         return page, close
+    if not endpoints and effects is not None and effects.default_backend:
+        # ingress-nginx's default-backend annotation: its Service answers instead of the 503
+        service = ServiceRef(service.namespace, effects.default_backend, service.port)
+        endpoints = snapshot.endpoints(service)
     if not endpoints:
         ctx.observer.upstream_error("no-endpoint")
         close = not ex.reusable()

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.core.routing import ServiceRef
-from gitops_ingress.proxy import pages
+from gitops_ingress.proxy import forwardauth, pages
 from gitops_ingress.proxy.decide import decide
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamTimeout
 from gitops_ingress.proxy.flow import PEER_FULL
@@ -36,6 +36,7 @@ from gitops_ingress.proxy.grpc import DEADLINE_EXCEEDED, UNAVAILABLE, is_grpc, s
 from gitops_ingress.proxy.upstream import Upstream
 
 if TYPE_CHECKING:
+    from gitops_ingress.core.annotations.authn import ForwardAuth
     from gitops_ingress.proxy.config import ProxySettings
     from gitops_ingress.proxy.observe import RequestCounter
     from gitops_ingress.proxy.server import ConnectionContext
@@ -48,6 +49,7 @@ _LENGTH: Final = 1
 _CHUNKED: Final = 2
 _RAW: Final = 3
 _LAST_CHUNK: Final = b"0\r\n\r\n"
+_NOTHING_DROPPED: Final[frozenset[bytes]] = frozenset()
 
 
 class ClientSide(Protocol):
@@ -81,9 +83,11 @@ class Exchange:
         "conn",
         "counter",
         "ctx",
+        "dropped",
         "ended_at",
         "endpoints",
         "finished",
+        "forward_auth",
         "forwarded_host",
         "h2",
         "head",
@@ -157,6 +161,8 @@ class Exchange:
         self.hold = 0  # response bytes held before writing (proxy-buffering: on); 0: streamed as read
         self.preferred: Endpoint | None = None  # the endpoint a sticky cookie chose (affinity)
         self.on_end: Callable[[], None] | None = None  # called once when the exchange ends (limit-connections)
+        self.forward_auth: ForwardAuth | None = None  # auth-url: asked before dispatch (proxy/forwardauth.py)
+        self.dropped: frozenset[bytes] = _NOTHING_DROPPED  # client lines not forwarded (auth-response-headers)
 
     # --- start: decide where the request goes ---
     def start(self, now: float) -> None:
@@ -173,7 +179,24 @@ class Exchange:
             page, close = local
             self._respond(page, close=close, now=now)
             return
+        auth = self.forward_auth
+        if auth is not None:
+            forwardauth.start(self, auth)
+            return
         self._dispatch(now)
+
+    def auth_done(self, page: bytes | None, close: bool, lines: bytes) -> None:
+        """The auth-url check ended: answer ``page``, or go upstream with the auth service's lines."""
+        if self.finished:  # the client left, or its body broke a rule, meanwhile
+            return
+        if page is not None:
+            self._respond(page, close=close, now=monotonic())
+            return
+        auth = self.forward_auth
+        if auth is not None:
+            self.dropped = auth.copied
+        self.upstream_host += lines  # after the Host value, as x-forwarded-prefix (annotated.adjust)
+        self._dispatch(monotonic())
 
     def reusable(self) -> bool:
         """Whether the client connection can stay open after a response sent now."""
@@ -216,6 +239,7 @@ class Exchange:
             self.ctx.listener,
             self.request_id,
             self.preview_lines,
+            self.dropped,
         )
         pending = self.pending
         if pending:

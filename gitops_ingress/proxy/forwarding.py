@@ -339,18 +339,23 @@ def upstream_request(
     listener: ListenerForwarding,
     request_id: bytes,
     preview_lines: bytes = b"",
+    dropped: frozenset[bytes] = _NO_TOKENS,
 ) -> bytes:
     """The request head sent upstream (always HTTP/1.1, keep-alive unless upgrading): ``target``
     is the head's own or its origin-form (decide.py); ``listener`` writes the forwarded lines of
     the listener the request came in on (forwarded.py); ``preview_lines``, for a preview, are the
-    X-Preview-Branch and baggage lines (proxy/routingkey.py), which replace the client's baggage."""
+    X-Preview-Branch and baggage lines (proxy/routingkey.py), which replace the client's baggage;
+    the client's lines named in ``dropped`` (lowercase) are left out (auth-response-headers,
+    proxy/forwardauth.py, whose lines ride after the Host value)."""
     parts = [
         head.method, b" ", target, b" HTTP/1.1\r\nHost: ", upstream_host,
         listener.lines(head, forwarded_host, client_ip),
         b"\r\nX-Request-Id: ", request_id, b"\r\n", preview_lines,
     ]  # fmt: skip
     if preview_lines and head.baggage:
-        parts += _without(list(head.headers), _BAGGAGE_NAME)
+        parts += _without(list(head.headers), _BAGGAGE_NAME | dropped)
+    elif dropped:
+        parts += _without(list(head.headers), dropped)
     else:
         parts += head.headers
     parts.append(listener.via11 if head.http11 else listener.via10)

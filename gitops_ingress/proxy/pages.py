@@ -24,6 +24,7 @@ REASONS: dict[int, bytes] = {
     307: b"Temporary Redirect",
     308: b"Permanent Redirect",
     400: b"Bad Request",
+    401: b"Unauthorized",
     403: b"Forbidden",
     404: b"Not Found",
     405: b"Method Not Allowed",

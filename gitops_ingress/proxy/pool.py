@@ -113,11 +113,13 @@ class UpstreamPool:
         task.add_done_callback(finished)
 
     async def _open(self, endpoint: Endpoint, timeout: float) -> UpstreamConnection:
-        tls = self._client_tls() if endpoint.scheme == "https" else None
+        tls = self.client_tls() if endpoint.scheme == "https" else None
         _, conn = await dial(lambda: UpstreamConnection(self, endpoint), endpoint, timeout, tls)
         return conn
 
-    def _client_tls(self) -> ssl.SSLContext:
+    def client_tls(self) -> ssl.SSLContext:
+        """The one client TLS context of HTTPS upstreams (and auth-url's, proxy/forwardauth.py),
+        made on first use: loading the CA store costs milliseconds."""
         if self._tls is None:
             self._tls = ssl.create_default_context()
         return self._tls

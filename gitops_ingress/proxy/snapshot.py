@@ -10,10 +10,11 @@ changes the routing of a request in flight.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from gitops_ingress.core.backends import BackendMap, Endpoint
+from gitops_ingress.core.htpasswd import Htpasswd
 from gitops_ingress.core.routing import RoutingState, ServiceRef
 
 EndpointResolver = Callable[[ServiceRef], tuple[Endpoint, ...]]
@@ -31,10 +32,19 @@ class Snapshot:
     # a Service's own address (its cluster IP), for routes with service-upstream; () where the
     # source knows none (the backend map: its URLs already are where the Service lives)
     addresses: EndpointResolver = _no_endpoints
+    # the htpasswd of each Secret an auth-type: basic route names, by BasicAuth.secret_key
+    # (proxy/secrets.py); a route whose Secret is missing here answers 503
+    credentials: Mapping[tuple[str, str, str], Htpasswd] = field(default_factory=dict)
 
     @classmethod
-    def from_backend_map(cls, state: RoutingState, backends: BackendMap, source: str = "") -> Snapshot:
-        return cls(state, backends.endpoints, source)
+    def from_backend_map(
+        cls,
+        state: RoutingState,
+        backends: BackendMap,
+        source: str = "",
+        credentials: Mapping[tuple[str, str, str], Htpasswd] | None = None,
+    ) -> Snapshot:
+        return cls(state, backends.endpoints, source, credentials=credentials or {})
 
 
 class SnapshotHolder:

@@ -352,3 +352,25 @@ def test_limits_and_affinity_compile_and_survive_the_wire_form() -> None:
     assert (effects.buffering, effects.send_timeout, effects.service_upstream) == (True, 7, True)
     (again,) = RouteTable.from_dict(table.to_dict()).routes
     assert again == route
+
+
+def test_default_backend_names_a_service_of_the_ingress_namespace() -> None:
+    effects = effects_of({P + "default-backend": "fallback"}, "shop")
+    assert effects is not None and effects.default_backend == "fallback"
+    obj = annotated({P + "default-backend": "other/fallback"})
+    (finding,) = by_rule(env({A: obj}), "annotation/invalid-value")
+    assert finding.line == line_of(to_yaml(obj), P + "default-backend") and "not a Service name" in finding.message
+
+
+def test_the_diff_reports_a_default_backend_change_as_where_requests_go() -> None:
+    from gitops_ingress.core.diff import ChangeKind, diff_tables
+
+    before = table_of(ingress())
+    after = table_of(annotated({P + "default-backend": "fallback"}))
+    (change,) = diff_tables(before, after, "prod")
+    assert change.kind is ChangeKind.RETARGETED
+    assert (
+        "split 100 % to shop/web:80 -> 100 % to shop/web:80 (shop/fallback:80 when it has no ready endpoint)"
+        in change.message
+    )
+    assert diff_tables(after, table_of(annotated({P + "default-backend": "fallback"})), "prod") == []

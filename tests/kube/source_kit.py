@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes
+from kubernetes.client.exceptions import ApiException
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.snapshot import Snapshot
@@ -70,6 +71,20 @@ class Cluster(Reader):
         self.discovery.patch_namespaced_endpoint_slice(
             body["metadata"]["name"], ns, body, field_manager="test", _content_type="application/apply-patch+yaml"
         )
+
+    def secret(self, ns: str, name: str, data: dict[str, str], kind: str = "Opaque") -> None:
+        """A Secret with ``data`` (text, encoded here as the API stores it), created or replaced."""
+        body = {
+            "metadata": {"name": name},
+            "type": kind,
+            "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
+        }
+        try:
+            self.core.replace_namespaced_secret(name, ns, body)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            self.core.create_namespaced_secret(ns, body)
 
     def tls_secret(self, ns: str, name: str, cert: bytes, key: bytes) -> None:
         self.core.create_namespaced_secret(

@@ -8,6 +8,7 @@ import logging
 import threading
 from pathlib import Path
 
+from gitops_ingress.core.annotations import PREFIX
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.core.naming import preview_host
 from tests.kube.source_kit import Cluster, endpoints_for, running
@@ -149,3 +150,30 @@ def test_forbidden_watch_names_the_missing_permission_and_publishes_nothing(stan
         asyncio.run(scenario())
     finally:
         logger.removeHandler(seen)
+
+
+def test_basic_auth_reads_the_secret_through_the_api_and_follows_its_changes(stand_in: StandIn) -> None:
+    """As ingress-nginx: the Secret named by auth-secret, key ``auth``; a service-account token
+    Secret is not even cached; a user added to the Secret can log in after the next snapshot."""
+    cluster = _shop(stand_in)
+    cluster.secret("shop", "token", {"token": "x"}, kind="kubernetes.io/service-account-token")
+    target = make_target(stand_in)
+    annotations = {PREFIX + "auth-type": "basic", PREFIX + "auth-secret": "basic-auth"}
+    shop = ingress("shop", "shop.example.com", "web", annotations=annotations)
+    jane = "jane:$apr1$OFG3Xybp$ckL0FHDAkoXYIlH9.cysT0\n"  # password bar
+    key = ("shop", "basic-auth", "auth-file")
+
+    async def scenario() -> None:
+        await target.apply("main", True, envs(environment("production", "c1", shop)))
+        async with running(stand_in) as following:
+            snap = await following.until(lambda s: endpoints_for(s, "shop.example.com") is not None)
+            assert key not in snap.credentials  # no Secret yet: the route answers 503
+            assert ("shop", "token") not in following.source.objects["secrets"]
+            await asyncio.to_thread(cluster.secret, "shop", "basic-auth", {"auth": jane})
+            snap = await following.until(lambda s: key in s.credentials)
+            assert snap.credentials[key].check(b"jane", b"bar") and not snap.credentials[key].check(b"ali", b"bar")
+            ali = "ali:$apr1$OFG3Xybp$ckL0FHDAkoXYIlH9.cysT0\n"
+            await asyncio.to_thread(cluster.secret, "shop", "basic-auth", {"auth": jane + ali})
+            await following.until(lambda s: key in s.credentials and s.credentials[key].check(b"ali", b"bar"))
+
+    asyncio.run(scenario())

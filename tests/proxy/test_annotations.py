@@ -320,3 +320,17 @@ def test_cors_reaches_http2_clients(serve) -> None:
         client.close()
     assert plain.status == 200 and plain.header(b"access-control-allow-origin") == b"https://app.example"
     assert flight.status == 204 and flight.header(b"access-control-max-age") == b"1728000"
+
+
+def test_default_backend_answers_for_a_service_without_endpoints(serve) -> None:
+    """e2e default_backend.go: the annotation's Service is the upstream when the rule's Service
+    has no active endpoint; a Service with endpoints keeps its requests; without the annotation, 503."""
+    fallback = {P + "default-backend": "fallback"}
+    empty = ingress("empty", host="default.foo.com", service="gone", annotations=fallback)
+    alive = ingress("alive", host="alive.foo.com", service="web", annotations=fallback)
+    plain = ingress("plain", host="plain.foo.com", service="gone")
+    port, ports = serve(empty, alive, plain, services=("web", "fallback"))
+    record = upstream_saw(get(port, "default.foo.com", "/some/path?x=1"))
+    assert (record["port"], record["path"]) == (ports["fallback"], "/some/path?x=1")
+    assert upstream_saw(get(port, "alive.foo.com", "/"))["port"] == ports["web"]
+    assert get(port, "plain.foo.com", "/").status == 503

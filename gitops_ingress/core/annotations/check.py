@@ -4,7 +4,8 @@ Findings (rule origin ``annotation/``), each at the annotation's line:
 
 * ``annotation/refused`` (error): a snippet or ``auth-tls-*`` key (registry: refused). A key the
   team's ``policy.denied_annotations`` already denies gets that policy's error instead, not two;
-* ``annotation/invalid-value`` (error): the parser's message (ingress-nginx would refuse it too);
+* ``annotation/invalid-value`` (error): the parser's message (ingress-nginx would refuse it too),
+  or ``auth-type`` without ``auth-secret``;
 * ``annotation/invalid-regex`` (error): a path of a regex Ingress that is no regular expression;
 * ``annotation/ignored`` (warning): a known key without effect here, and why;
 * ``annotation/unknown`` (warning): a key under the prefix that ingress-nginx does not have.
@@ -19,7 +20,8 @@ import re
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
-from gitops_ingress.core.annotations.model import AnnotationValueError, Status
+from gitops_ingress.core.annotations import auth
+from gitops_ingress.core.annotations.model import PREFIX, AnnotationValueError, Status
 from gitops_ingress.core.annotations.registry import UNKNOWN, effects_of, lookup
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.models import LocatedIngress
@@ -51,6 +53,16 @@ def check_annotations(item: LocatedIngress, denied: Sequence[str]) -> list[Findi
                 spec.parse(raw)
             except AnnotationValueError as exc:
                 report.add("annotation/invalid-value", path, f'annotation "{key}": {exc}', "", name=name)
+    if auth.missing_secret(annotations, PREFIX):
+        key = PREFIX + "auth-type"
+        message = f'annotation "{key}": needs {PREFIX}auth-secret (the route would answer 503, as in ingress-nginx)'
+        report.add(
+            "annotation/invalid-value",
+            ("metadata", "annotations", key),
+            message,
+            "",
+            name=f"metadata.annotations[{key}]",
+        )
     effects = effects_of(annotations)
     if effects is not None and effects.regex:
         _regex_paths(item, report)

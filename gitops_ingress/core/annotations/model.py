@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gitops_ingress.core.annotations.authn import BasicAuth, ForwardAuth
 from gitops_ingress.core.errors import GitopsIngressError
 
 if TYPE_CHECKING:  # routing's model imports this one; a Canary only holds its backend
@@ -255,6 +256,9 @@ class RouteEffects:
     service_upstream: bool = False  # service-upstream: the Service's cluster IP (annotations/backends.py)
     rate_limit: RequestLimits | None = None  # limit-rps, -rpm, -connections (annotations/rates.py)
     affinity: Affinity | None = None  # affinity: cookie (annotations/affinity.py)
+    basic_auth: BasicAuth | None = None  # auth-type: basic (proxy/annotated.py, core/htpasswd.py)
+    forward_auth: ForwardAuth | None = None  # auth-url: a subrequest decides (proxy/forwardauth.py)
+    default_backend: str = ""  # a Service of the Ingress's namespace for a route without endpoints (decide.py)
     _networks: tuple[tuple[Network, ...], tuple[Network, ...]] = field(
         default=((), ()), init=False, repr=False, compare=False, hash=False
     )
@@ -326,7 +330,13 @@ class RouteEffects:
         from gitops_ingress.core.annotations.affinity import Affinity  # they import this module
         from gitops_ingress.core.annotations.rates import RequestLimits
 
-        readers = {"cors": Cors.from_dict, "rate_limit": RequestLimits.from_dict, "affinity": Affinity.from_dict}
+        readers = {
+            "cors": Cors.from_dict,
+            "rate_limit": RequestLimits.from_dict,
+            "affinity": Affinity.from_dict,
+            "basic_auth": BasicAuth.from_dict,
+            "forward_auth": ForwardAuth.from_dict,
+        }
         for name, read in readers.items():
             if isinstance(data.get(name), dict):
                 values[name] = read(data[name])
@@ -354,5 +364,13 @@ _FIELDS = (
     "send_timeout",
     "buffering",
     "service_upstream",
+    "default_backend",
 )
-_OBJECTS = ("canary", "cors", "rate_limit", "affinity")  # the effects that are objects of their own
+_OBJECTS = (
+    "canary",
+    "cors",
+    "rate_limit",
+    "affinity",
+    "basic_auth",
+    "forward_auth",
+)  # the effects that are objects of their own

@@ -1,7 +1,7 @@
 """The registry: the one place that knows every ``nginx.ingress.kubernetes.io/*`` key.
 
-Each family module (routing, redirects, canary, access, cors, limits, rates, backends, affinity,
-refused, catalogue) lists its specs; this module
+Each family module (routing, redirects, canary, access, auth, cors, defaultbackend, limits, rates,
+backends, affinity, refused, catalogue) lists its specs; this module
 puts them in one table, answers ``lookup`` for any key (by name, then by the refused patterns,
 then "unknown"), and compiles an Ingress's honoured annotations into ``RouteEffects``. Adding an
 annotation is one spec in its family's module plus its effect in ``effects_of``.
@@ -14,10 +14,12 @@ from collections.abc import Iterator, Mapping
 from gitops_ingress.core.annotations import (
     access,
     affinity,
+    auth,
     backends,
     canary,
     catalogue,
     cors,
+    defaultbackend,
     limits,
     rates,
     redirects,
@@ -37,7 +39,9 @@ _FAMILIES = (
     redirects.SPECS,
     canary.SPECS,
     access.SPECS,
+    auth.SPECS,
     cors.SPECS,
+    defaultbackend.SPECS,
     limits.SPECS,
     rates.SPECS,
     backends.SPECS,
@@ -102,8 +106,9 @@ def _names(values: Mapping[str, object], *names: str) -> tuple[str, ...]:
     return ()
 
 
-def effects_of(annotations: Mapping[str, str]) -> RouteEffects | None:
-    """What an Ingress's annotations do to its routes; None when they do nothing (most Ingresses)."""
+def effects_of(annotations: Mapping[str, str], namespace: str = "") -> RouteEffects | None:
+    """What the annotations of an Ingress in ``namespace`` do to its routes; None when they do
+    nothing (most Ingresses)."""
     if not annotations:
         return None
     values = parsed(annotations)
@@ -131,6 +136,9 @@ def effects_of(annotations: Mapping[str, str]) -> RouteEffects | None:
         allow_ranges=_names(values, "allowlist-source-range", "whitelist-source-range"),
         deny_ranges=_names(values, "denylist-source-range"),
         cors=cors.policy(values),
+        basic_auth=auth.basic_auth(values, namespace),
+        forward_auth=auth.forward_auth(values),
+        default_backend=_text(values, "default-backend"),
         body_limit=limits.body_limit(values),
         connect_timeout=limits.seconds(values, "proxy-connect-timeout"),
         read_timeout=limits.seconds(values, "proxy-read-timeout"),

@@ -54,6 +54,18 @@ def choice(choices: tuple[str, ...], what: str) -> Callable[[str], str]:
     return parse
 
 
+def one_of(choices: tuple[str, ...], what: str, normal: Callable[[str], str] = str.strip) -> Callable[[str], str]:
+    """A parser that takes one of ``choices`` (after ``normal``, e.g. upper-casing), named ``what``."""
+
+    def parse(value: str) -> str:
+        text = normal(value.strip())
+        if text not in choices:
+            raise AnnotationValueError(f'"{value}" is not {what}: one of {", ".join(choices)}')
+        return text
+
+    return parse
+
+
 def url(value: str) -> str:
     """An absolute http(s) URL, as ingress-nginx's redirect annotations require."""
     text = value.strip()

@@ -55,7 +55,7 @@ def routes_of(item: LocatedIngress) -> list[Route]:
     spec = item.ingress.spec
     if spec is None:
         return []
-    effects = effects_of(item.ingress.metadata.annotations)
+    effects = effects_of(item.ingress.metadata.annotations, item.namespace)
     protocol = backend_protocol(item)
     routes: list[Route] = []
     for rule_index, rule in enumerate(spec.rules):

@@ -1,11 +1,11 @@
 """The pure half of the in-cluster route source: watched objects -> a routing snapshot.
 
 ``ClusterView`` holds the caches of raw JSON objects the watches keep (Ingresses, Services,
-EndpointSlices, TLS Secrets) and computes from them, without I/O beyond writing the TLS files:
+EndpointSlices, TLS and Opaque Secrets) and computes from them, without I/O beyond writing the TLS files:
 which Ingresses are ours and which are previews (restored to the hosts they have in git), the
 ready endpoints of each Service (through ExternalName Services), the cluster IP of the Services
-that ``service-upstream`` routes reach (``Snapshot.addresses``), and the TLS Secrets our Ingresses
-name. ``build`` runs in a worker thread on every debounced change; ``kubernetes.py`` owns the
+that ``service-upstream`` routes reach (``Snapshot.addresses``), the TLS Secrets our Ingresses
+name, and the htpasswd Secrets of basic-auth routes. ``build`` runs in a worker thread on every debounced change; ``kubernetes.py`` owns the
 watching, the retries and the status writes.
 """
 
@@ -38,10 +38,14 @@ from gitops_ingress.core.models import Ingress, LocatedIngress, SourceMap
 from gitops_ingress.core.protocols import app_protocol_scheme
 from gitops_ingress.core.routing import RouteTable, RoutingState, ServiceRef, compile_routes, is_ours
 from gitops_ingress.core.settings import Settings
+from gitops_ingress.proxy import secrets
 from gitops_ingress.proxy.snapshot import Snapshot
 
 log = logging.getLogger("gitops_ingress.proxy.sources.kubernetes")
 
+# the Secrets kept of the watch: certificates, and Opaque ones (htpasswd of auth-type: basic,
+# proxy/secrets.py); service-account tokens, docker configs and the rest are dropped as they come
+SECRET_TYPES = ("kubernetes.io/tls", "Opaque")
 _CLUSTER_DNS = re.compile(r"([a-z0-9-]+)\.([a-z0-9-]+)\.svc(?:\.cluster\.local)?\.?")
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -50,6 +54,11 @@ Key = tuple[str, str]
 def key_of(obj: Obj) -> Key:
     meta = obj.get("metadata") or {}
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+def kept(kind: str, obj: Obj) -> bool:
+    """Whether the watch cache keeps ``obj``: every object but Secrets of other types."""
+    return kind != "secrets" or (obj.get("type") or "Opaque") in SECRET_TYPES
 
 
 def _meta(obj: Obj, field: str) -> dict[str, str]:
@@ -128,6 +137,16 @@ class ClusterView:
             return ()
         return (Endpoint(cluster_ip, int(port.get("port") or 80), app_protocol_scheme(port.get("appProtocol"))),)
 
+    def auth_secrets(self, state: RoutingState) -> dict[Key, tuple[str, secrets.SecretData]]:
+        """The decoded data of the Secrets that basic-auth routes name, read as the API gives them."""
+        found: dict[Key, tuple[str, secrets.SecretData]] = {}
+        for auth in secrets.wanted(state):
+            key = (auth.namespace, auth.name)
+            obj = self.objects["secrets"].get(key)
+            if obj is not None:
+                found[key] = (f"secret {auth.namespace}/{auth.name}", secrets.decoded(obj.get("data")))
+        return found
+
     def tls_secrets(self, ours: list[Key]) -> dict[Key, Obj]:
         named: dict[Key, Obj] = {}
         for key in ours:
@@ -184,12 +203,21 @@ def build(
     def addresses(ref: ServiceRef) -> tuple[Endpoint, ...]:
         return addressed.get(ref, ())
 
-    return Snapshot(state, endpoints, "kubernetes", addresses), ours, view.tls_secrets(ours)
+    credentials, findings = secrets.credentials_of(state, view.auth_secrets(state))
+    for finding in findings:  # a cluster cannot be refused: the users are left out, the route kept closed
+        log.warning("kubernetes: %s", finding.one_line(hint=False))
+    return Snapshot(state, endpoints, "kubernetes", addresses, credentials), ours, view.tls_secrets(ours)
 
 
 def _refs(table: RouteTable) -> set[ServiceRef]:
+    """Every Service the table may send to: the routes', and their default-backend annotation's."""
     routes = [*table.routes, *([table.default_backend] if table.default_backend else [])]
-    return {r.backend for r in routes if isinstance(r.backend, ServiceRef)}
+    refs = {r.backend for r in routes if isinstance(r.backend, ServiceRef)}
+    for route in table.routes:
+        fallback = route.effects.default_backend if route.effects is not None else ""
+        if fallback and isinstance(route.backend, ServiceRef):
+            refs.add(ServiceRef(route.backend.namespace, fallback, route.backend.port))
+    return refs
 
 
 def _service_upstream_refs(table: RouteTable) -> set[ServiceRef]:

@@ -27,12 +27,14 @@ import asyncio
 import logging
 import random
 import ssl
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httptools
 
 from gitops_ingress.core.errors import ConfigError, SourceError, StreamGapError
 from gitops_ingress.core.stream import MEDIA_TYPE, PING, STREAM_PATH, Followed, apply, decode_line
+from gitops_ingress.proxy import secrets
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.sources import Publish
 
@@ -90,6 +92,7 @@ class ControllerSource:
         backoff_min: float = 0.1,
         backoff_max: float = 10.0,
         max_line: int = 512 * 1024 * 1024,
+        secret_dir: Path | None = None,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -103,6 +106,7 @@ class ControllerSource:
         self._connect_timeout = connect_timeout
         self._backoff = (backoff_min, backoff_max)
         self._max_line = max_line
+        self._secret_dir = secret_dir  # htpasswd Secrets of basic-auth routes (proxy/secrets.py)
         self.connected = False
         self.last_error = ""
         self._reset_backoff = False
@@ -168,9 +172,16 @@ class ControllerSource:
                 continue
             if followed is not None and followed is not stream.followed:
                 stream.followed = followed
-                publish(Snapshot.from_backend_map(followed.state, followed.backends, "controller"))
+                publish(await asyncio.to_thread(self._snapshot, followed))
                 self._reset_backoff = True
                 log.info("controller %s: route table version %d loaded", self.url, followed.state.version)
+
+    def _snapshot(self, followed: Followed) -> Snapshot:
+        """The followed state with the credentials its basic-auth routes name (blocking: files)."""
+        credentials, findings = secrets.from_folder(self._secret_dir, followed.state)
+        for finding in findings:
+            log.warning("controller %s: %s", self.url, finding.one_line(hint=False))
+        return Snapshot.from_backend_map(followed.state, followed.backends, "controller", credentials)
 
     def _parse(self, line: bytes | bytearray, current: Followed | None) -> Followed | None:
         message = decode_line(line)

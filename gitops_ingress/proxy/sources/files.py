@@ -37,6 +37,7 @@ from gitops_ingress.core.routing import RouteTable, RoutingState
 from gitops_ingress.core.settings import LimitSettings, Settings
 from gitops_ingress.core.tree import TreeFile, TreeListing
 from gitops_ingress.fs import FolderTree, find_repository, folder_root
+from gitops_ingress.proxy import secrets
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.sources import Publish
 
@@ -82,16 +83,29 @@ def scan(roots: Sequence[Root], settings: Settings) -> Marks:
 
 
 def build_snapshot(
-    marks: Marks, roots: Sequence[Root], backends: BackendMap, settings: Settings, version: int
+    marks: Marks,
+    roots: Sequence[Root],
+    backends: BackendMap,
+    settings: Settings,
+    version: int,
+    secret_dir: Path | None = None,
 ) -> Snapshot:
     """Load, validate and compile the listed folders into a Snapshot (blocking: run it in a thread).
-    An empty folder is an empty route table, not an error: the proxy then serves 404s."""
+    An empty folder is an empty route table, not an error: the proxy then serves 404s. The Secrets
+    of basic-auth routes come from ``secret_dir`` (proxy/secrets.py): a refused hash is an error
+    like a broken file, a missing Secret a warning (its routes answer 503)."""
     built = build(_Listed(marks), settings, roots, render=kustomize.render)
     errors = [f for f in built.all_findings() if f.severity is Severity.ERROR and f.rule != "config/no-yaml"]
     if errors:
         raise FileSourceError(errors)
     state = RoutingState(RouteTable.merge(built.tables()), {}, settings.preview_domain, version)
-    return Snapshot.from_backend_map(state, backends, "files")
+    credentials, findings = secrets.from_folder(secret_dir, state)
+    refused = [f for f in findings if f.severity is Severity.ERROR]
+    if refused:
+        raise FileSourceError(refused)
+    for finding in findings:
+        log.warning("files: %s", finding.one_line(hint=False))
+    return Snapshot.from_backend_map(state, backends, "files", credentials)
 
 
 class FileSource:
@@ -106,6 +120,7 @@ class FileSource:
         interval: float = 1.0,
         debounce: float = 0.2,
         on_refused: Callable[[SourceError], None] | None = None,
+        secret_dir: Path | None = None,
     ) -> None:
         self.roots = tuple(Path(r) for r in roots)
         repository = find_repository(self.roots[0] if self.roots else None)
@@ -117,13 +132,14 @@ class FileSource:
         self.version = 0
         self.last_error = ""
         self._on_refused = on_refused  # told when a change is refused (tests, future metrics)
+        self.secret_dir = secret_dir
         self._marks: Marks | None = None
 
     def _scan(self) -> Marks:
         return scan(self._roots, self.settings)
 
     def _build(self, marks: Marks, version: int) -> Snapshot:
-        return build_snapshot(marks, self._roots, self.backends, self.settings, version)
+        return build_snapshot(marks, self._roots, self.backends, self.settings, version, self.secret_dir)
 
     def load(self) -> Snapshot:
         """The first snapshot, synchronously; FileSourceError names the files that hold errors."""

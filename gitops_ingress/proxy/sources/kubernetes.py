@@ -9,8 +9,8 @@ responses (the client the whole project is built on). Why it is built this way:
   A watch is read line by line with the client's own ``iter_resp_lines``; cancelling the source
   shuts each open response down, which wakes the thread blocked reading it.
 
-* One list-then-watch loop per kind (Ingresses, Services, EndpointSlices, TLS Secrets) keeps a
-  local cache of raw JSON objects. A watch that ends or breaks is resumed from the last
+* One list-then-watch loop per kind (Ingresses, Services, EndpointSlices, TLS and Opaque Secrets:
+  certificates and the htpasswd of basic-auth routes) keeps a local cache of raw JSON objects. A watch that ends or breaks is resumed from the last
   resourceVersion seen (bookmarks keep it fresh); a 410 Gone makes that kind relist, and the cache
   is replaced as a whole, so a deletion missed while cut off is never lost.
 * Nothing is published until every kind has been listed once, so a starting proxy never serves a
@@ -55,7 +55,7 @@ from kubernetes.watch.watch import iter_resp_lines
 from gitops_ingress.core.errors import ConfigError, SourceError
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.proxy.sources import Publish
-from gitops_ingress.proxy.sources.cluster import Key, Obj, build, key_of, write_secrets
+from gitops_ingress.proxy.sources.cluster import Key, Obj, build, kept, key_of, write_secrets
 
 log = logging.getLogger("gitops_ingress.proxy.sources.kubernetes")
 
@@ -161,7 +161,7 @@ class KubernetesSource:
 
     async def _follow(self, api: k8s.ApiClient, kind: str) -> None:
         method = self._method(api, kind)
-        extra = {"field_selector": "type=kubernetes.io/tls"} if kind == "secrets" else {}
+        extra: dict[str, str] = {}
         delay, version = 0.1, ""
         while True:
             try:
@@ -189,7 +189,7 @@ class KubernetesSource:
             body = json.loads(await self._call(response.read))
         finally:
             response.release_conn()
-        self.objects[kind] = {key_of(obj): obj for obj in body.get("items") or []}
+        self.objects[kind] = {key_of(obj): obj for obj in body.get("items") or [] if kept(kind, obj)}
         self._listed.add(kind)
         self._dirty.set()
         return str((body.get("metadata") or {}).get("resourceVersion") or "")
@@ -232,8 +232,9 @@ class KubernetesSource:
                 raise Expired(str(obj.get("message") or "410 Gone"))
             raise SourceError(f"watch {kind}: {obj.get('message') or obj}")
         if kind_of in ("ADDED", "MODIFIED"):
-            self.objects[kind][key_of(obj)] = obj
-            self._dirty.set()
+            if kept(kind, obj):
+                self.objects[kind][key_of(obj)] = obj
+                self._dirty.set()
         elif kind_of == "DELETED":
             self.objects[kind].pop(key_of(obj), None)
             self._dirty.set()
