@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
 from gitops_ingress.core.annotations.model import AnnotationValueError, Status
-from gitops_ingress.core.annotations.registry import UNKNOWN, effects_of, lookup
+from gitops_ingress.core.annotations.registry import UNKNOWN, lookup, makes_paths_regex
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.models import LocatedIngress
 from gitops_ingress.core.validation.reporter import Reporter
@@ -51,8 +51,7 @@ def check_annotations(item: LocatedIngress, denied: Sequence[str]) -> list[Findi
                 spec.parse(raw)
             except AnnotationValueError as exc:
                 report.add("annotation/invalid-value", path, f'annotation "{key}": {exc}', "", name=name)
-    effects = effects_of(annotations)
-    if effects is not None and effects.regex:
+    if makes_paths_regex(annotations):
         _regex_paths(item, report)
     return findings
 
