@@ -105,8 +105,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         gc.disable()
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    tracebacks = False  # GITOPS_INGRESS_DEBUG, once the variables are read
     try:
-        return int(args.run(args))
+        # Imported here: pydantic-settings is needed only once a command runs (not for --help).
+        from gitops_ingress.cli.variables import Variables
+
+        variables = Variables.read(os.environ)  # the one read of GITOPS_INGRESS_*, passed down
+        tracebacks = variables.process.tracebacks
+        return int(args.run(args, variables))
     except GitopsIngressError as exc:
         print(f"gitops-ingress {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -115,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:
-        if os.environ.get("GITOPS_INGRESS_DEBUG"):
+        if tracebacks:
             raise
         print(f"gitops-ingress {args.command}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILURE

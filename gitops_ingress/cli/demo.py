@@ -35,6 +35,7 @@ import httpx
 
 import gitops_ingress
 from gitops_ingress.cli import serve as serve_command
+from gitops_ingress.cli.variables import Variables
 from gitops_ingress.core.build import build
 from gitops_ingress.core.environments import Root
 from gitops_ingress.core.errors import ConfigError, SourceError
@@ -264,7 +265,7 @@ def serve_namespace(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(["serve", *argv])
 
 
-async def demo(args: argparse.Namespace, stop: asyncio.Event) -> int:
+async def demo(args: argparse.Namespace, stop: asyncio.Event, variables: Variables) -> int:
     listen = parse_address(args.listen, "--listen")
     proxy_listen = parse_address(args.proxy_listen, "--proxy-listen")
     sample = sample_root(args.sample)
@@ -293,7 +294,7 @@ async def demo(args: argparse.Namespace, stop: asyncio.Event) -> int:
                 *(arg for option in backend_options for arg in ("--backend", option)),
             ]
         )
-        serving = asyncio.create_task(serve_command.serve(serve_args, "", listen, proxy_listen))
+        serving = asyncio.create_task(serve_command.serve(serve_args, "", listen, proxy_listen, variables))
         stopped = asyncio.create_task(stop.wait())
         ready = asyncio.create_task(wait_until_applied(f"http://{args.listen}", serving))
         try:
@@ -317,12 +318,12 @@ async def demo(args: argparse.Namespace, stop: asyncio.Event) -> int:
     return code
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, variables: Variables) -> int:
     async def main() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):  # serve replaces these once it runs
             loop.add_signal_handler(signum, stop.set)
-        return await demo(args, stop)
+        return await demo(args, stop, variables)
 
     return asyncio.run(main())

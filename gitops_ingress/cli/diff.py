@@ -12,6 +12,7 @@ import sys
 
 from gitops_ingress.cli.output import emit, wants_color
 from gitops_ingress.cli.sources import build_two_folders, refuse_nothing_to_check
+from gitops_ingress.cli.variables import Variables
 from gitops_ingress.core.build import TreeBuild
 from gitops_ingress.core.diff import diff_environments
 from gitops_ingress.core.errors import UsageError
@@ -35,23 +36,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.set_defaults(run=run)
 
 
-def _sides(args: argparse.Namespace) -> tuple[TreeBuild, TreeBuild]:
+def _sides(args: argparse.Namespace, variables: Variables) -> tuple[TreeBuild, TreeBuild]:
     if args.dirs:
         if len(args.dirs) != 2 or args.base or args.head:
             raise UsageError("give either two folders (DIR_A DIR_B) or --base REF --head REF")
-        return build_two_folders(args.dirs[0], args.dirs[1], args.env)
+        return build_two_folders(args.dirs[0], args.dirs[1], variables, args.env)
     if not (args.base and args.head):
         raise UsageError("give either two folders (DIR_A DIR_B) or --base REF --head REF")
     # Imported here: GitPython costs a tenth of a second that a folder diff does not need.
     from gitops_ingress.cli.gitsource import build_ref
 
-    sides = build_ref(args.repo, args.base, args.env), build_ref(args.repo, args.head, args.env)
+    sides = build_ref(args.repo, args.base, variables, args.env), build_ref(args.repo, args.head, variables, args.env)
     refuse_nothing_to_check(*sides, environment=args.env, refs=f"--base {args.base} --head {args.head}")
     return sides
 
 
-def run(args: argparse.Namespace) -> int:
-    base, head = _sides(args)
+def run(args: argparse.Namespace, variables: Variables) -> int:
+    base, head = _sides(args, variables)
     diff = diff_environments(base.tables(), head.tables())
     emit(render_diff(args.format, diff, color=wants_color(args.output)), args.output)
     errors = [f for f in head.all_findings() if f.severity is Severity.ERROR]

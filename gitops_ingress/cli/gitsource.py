@@ -11,6 +11,7 @@ from pathlib import Path
 
 from gitops_ingress import kustomize
 from gitops_ingress.cli.sources import settings_from
+from gitops_ingress.cli.variables import Variables
 from gitops_ingress.core.build import TreeBuild, build
 from gitops_ingress.core.environments import Root
 from gitops_ingress.core.settings import SETTINGS_FILE
@@ -18,12 +19,18 @@ from gitops_ingress.gitrepo import GitReader
 
 
 def build_ref(
-    repo: str, ref: str, environment: str | None = None, paths: Sequence[str] = (), *, routes: bool = True
+    repo: str,
+    ref: str,
+    variables: Variables,
+    environment: str | None = None,
+    paths: Sequence[str] = (),
+    *,
+    routes: bool = True,
 ) -> TreeBuild:
     """The configuration at ``ref`` of the repository in ``repo``."""
     with GitReader(Path(repo)) as reader:
         commit = reader.resolve(ref)
-        settings, findings = settings_from(reader.read_file(commit, SETTINGS_FILE))
+        settings, findings = settings_from(reader.read_file(commit, SETTINGS_FILE), variables)
         roots = [Root.at(path) for path in paths]
         return build(
             reader.tree(commit),

@@ -25,6 +25,7 @@ from typing import Any
 
 from gitops_ingress.cli import EXIT_FINDINGS, add_routing_options, log_to_stderr
 from gitops_ingress.cli.sources import load_settings
+from gitops_ingress.cli.variables import Variables
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import Severity
@@ -128,10 +129,10 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, variables: Variables) -> int:
     log_to_stderr()
     try:
-        options = build_options(args)
+        options = build_options(args, variables)
         if args.workers > 1 and options.ingress_dirs:
             # children would each report the same findings; check the files once, here
             FileSource([Path(d) for d in options.ingress_dirs], BackendMap(), options.settings).load()
@@ -143,13 +144,13 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FINDINGS
 
 
-def build_options(args: argparse.Namespace) -> ProxyOptions:
+def build_options(args: argparse.Namespace, variables: Variables) -> ProxyOptions:
     if args.workers < 1:
         raise UsageError(f"--workers {args.workers}: must be at least 1")
     overrides: dict[str, Any] = {}
     if args.preview_domain:
         overrides["preview_domain"] = args.preview_domain
-    settings = read_settings_file(args, overrides)
+    settings = read_settings_file(args, variables, overrides)
     changes: dict[str, Any] = {
         "access_log": args.access_log,
         "debug_pages": args.debug_pages,
@@ -205,8 +206,8 @@ def _number(text: str, name: str) -> Any:
         return text
 
 
-def read_settings_file(args: argparse.Namespace, overrides: dict[str, Any]) -> Settings:
-    loaded = load_settings(args.ingress_dir, overrides, args.settings)
+def read_settings_file(args: argparse.Namespace, variables: Variables, overrides: dict[str, Any]) -> Settings:
+    loaded = load_settings(args.ingress_dir, variables, overrides, args.settings)
     errors = [f for f in loaded.findings if f.severity is Severity.ERROR]
     if errors:
         raise FileSourceError(errors)

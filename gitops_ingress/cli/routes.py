@@ -12,6 +12,7 @@ import sys
 
 from gitops_ingress.cli.output import emit
 from gitops_ingress.cli.sources import build_paths
+from gitops_ingress.cli.variables import Variables
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.routing import RouteTable, normalize_host
@@ -33,10 +34,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, variables: Variables) -> int:
     if args.request_path is not None and args.host is None:
         raise UsageError("--path goes with --host")
-    built = build_paths(args.paths, args.env)
+    built = build_paths(args.paths, variables, args.env)
     table = RouteTable.merge(built.tables())
     errors = [f for f in built.all_findings() if f.severity is Severity.ERROR]
     if args.host is not None:

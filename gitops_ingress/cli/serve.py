@@ -44,6 +44,7 @@ import uvicorn
 
 from gitops_ingress.cli import add_routing_options, log_to_stderr
 from gitops_ingress.cli.sources import settings_from
+from gitops_ingress.cli.variables import Variables
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.errors import ConfigError, SourceError, UsageError
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
@@ -132,7 +133,7 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, variables: Variables) -> int:
     log_to_stderr()
     if args.poll_interval is not None and args.poll_interval <= 0:
         raise UsageError(f"--poll-interval {args.poll_interval:g}: must be positive")
@@ -140,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     listen = parse_address(args.listen, "--listen")
     proxy_listen = parse_address(args.proxy_listen, "--proxy-listen")
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        return runner.run(serve(args, secret, listen, proxy_listen))
+        return runner.run(serve(args, secret, listen, proxy_listen, variables))
 
 
 def read_secret(path: str | None) -> str:
@@ -155,21 +156,21 @@ def read_secret(path: str | None) -> str:
     return secret
 
 
-def load_settings(mirror: Mirror, overrides: dict[str, Any]) -> Settings:
+def load_settings(mirror: Mirror, variables: Variables, overrides: dict[str, Any]) -> Settings:
     """Settings with the stable branch's ``gitops-ingress.yaml`` (if the mirror has it)."""
-    base = Settings.build(None, os.environ, overrides)
+    base = Settings.build(None, variables.repository.layer(), overrides)
     head = mirror.branches().get(base.stable_branch)
     raw = mirror.read_file(head, SETTINGS_FILE) if head else None
-    settings, findings = settings_from(raw, SETTINGS_FILE, overrides)
+    settings, findings = settings_from(raw, variables, SETTINGS_FILE, overrides)
     for finding in findings:
         log.warning("%s; using the defaults for it", finding.one_line(hint=False))
     return settings
 
 
-def web_options(repo: str, proxy_url: str = "") -> WebOptions:
+def web_options(repo: str, variables: Variables, proxy_url: str = "") -> WebOptions:
     """Dashboard options from ``GITOPS_INGRESS_WEB_*``; findings link to the repository's forge,
     and the search page tries requests on ``proxy_url`` (the embedded proxy)."""
-    options = WebOptions.from_environ(os.environ, proxy_url=proxy_url)
+    options = variables.web.options(proxy_url=proxy_url)
     return options if options.repo_url else dataclasses.replace(options, repo_url=repo)
 
 
@@ -200,7 +201,9 @@ def proxy_options(settings: Settings, proxy_listen: Address, admin: Address | No
     )
 
 
-async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_listen: Address) -> int:
+async def serve(
+    args: argparse.Namespace, secret: str, listen: Address, proxy_listen: Address, variables: Variables
+) -> int:
     admin = parse_address(args.proxy_admin_listen, "--proxy-admin-listen") if args.proxy_admin_listen else None
     api_socket = listen_socket(listen, False, "--listen")
     listeners: Listeners | None = None  # the embedded proxy's, bound before anything starts
@@ -228,7 +231,7 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
         overrides["poll_interval"] = args.poll_interval
     if args.preview_domain:
         overrides["preview_domain"] = args.preview_domain
-    settings = await asyncio.to_thread(load_settings, mirror, overrides)
+    settings = await asyncio.to_thread(load_settings, mirror, variables, overrides)
     backends = BackendMap.from_options(args.backend, settings.backends)
     secret_dir = Path(args.secret_dir) if args.secret_dir else None
     lead: Callable[[], Coroutine[Any, Any, None]] | None = None  # leader election, for the kubernetes target
@@ -251,7 +254,7 @@ async def serve(args: argparse.Namespace, secret: str, listen: Address, proxy_li
         if options is not None
         else None
     )
-    dashboard = web_options(args.repo, proxy_url=_loopback_url(proxy_listen[0], proxy_port))
+    dashboard = web_options(args.repo, variables, proxy_url=_loopback_url(proxy_listen[0], proxy_port))
     app = create_app(
         engine,
         engine,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gitops_ingress import kustomize
+from gitops_ingress.cli.variables import Variables
 from gitops_ingress.core.build import TreeBuild, build
 from gitops_ingress.core.config import read_settings
 from gitops_ingress.core.environments import Root
@@ -28,12 +29,15 @@ from gitops_ingress.fs import FolderTree, Repository, find_repository, folder_ro
 
 
 def settings_from(
-    raw: bytes | None, shown_as: str = SETTINGS_FILE, overrides: Mapping[str, Any] | None = None
+    raw: bytes | None,
+    variables: Variables,
+    shown_as: str = SETTINGS_FILE,
+    overrides: Mapping[str, Any] | None = None,
 ) -> tuple[Settings, list[Finding]]:
-    """Settings from the bytes of a settings file (None: there is none), then the environment and
-    the options; findings of the file name it ``shown_as``."""
+    """Settings from the bytes of a settings file (None: there is none), then the variables (read
+    once by ``main``) and the options; findings of the file name it ``shown_as``."""
     files = {SETTINGS_FILE: raw} if raw is not None else {}
-    return read_settings(files, environ=os.environ, overrides=overrides, shown_as=shown_as)
+    return read_settings(files, variables=variables.repository.layer(), overrides=overrides, shown_as=shown_as)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +48,19 @@ class FolderSettings:
 
 
 def load_settings(
-    paths: Sequence[str], overrides: Mapping[str, Any] | None = None, settings_file: str | None = None
+    paths: Sequence[str],
+    variables: Variables,
+    overrides: Mapping[str, Any] | None = None,
+    settings_file: str | None = None,
 ) -> FolderSettings:
     """Settings for commands over folders: ``settings_file`` if given, else the one found by the
     search from the first of ``paths`` (the current folder when there is none)."""
     repository = find_repository(paths[0] if paths else None)
     chosen = Path(settings_file) if settings_file else repository.settings_file
     raw = read_settings_file(chosen) if chosen is not None else None
-    settings, findings = settings_from(raw, _shown(chosen) if chosen is not None else SETTINGS_FILE, overrides)
+    settings, findings = settings_from(
+        raw, variables, _shown(chosen) if chosen is not None else SETTINGS_FILE, overrides
+    )
     return FolderSettings(settings, findings, repository)
 
 
@@ -95,18 +104,22 @@ def refuse_nothing_to_check(*builds: TreeBuild, environment: str | None = None, 
         raise UsageError(f"{given}{first.message}")
 
 
-def build_paths(paths: Sequence[str], environment: str | None = None, *, routes: bool = True) -> TreeBuild:
+def build_paths(
+    paths: Sequence[str], variables: Variables, environment: str | None = None, *, routes: bool = True
+) -> TreeBuild:
     """``validate PATH...``, ``routes PATH...``: the settings found for PATHs, then PATHs built."""
-    loaded = load_settings(paths)
+    loaded = load_settings(paths, variables)
     built = build_folders(loaded, folder_roots(paths, loaded), environment, routes=routes)
     refuse_nothing_to_check(built, environment=environment)
     return built
 
 
-def build_two_folders(base: str, head: str, environment: str | None = None) -> tuple[TreeBuild, TreeBuild]:
+def build_two_folders(
+    base: str, head: str, variables: Variables, environment: str | None = None
+) -> tuple[TreeBuild, TreeBuild]:
     """``diff DIR_A DIR_B``: one settings search (from DIR_A) for both sides. A DIR that is itself
     an environment is the same place in both trees, so the base side takes the head's name."""
-    loaded = load_settings([base])
+    loaded = load_settings([base], variables)
     base_root, head_root = folder_roots([base, head], loaded)
     base_root = dataclasses.replace(base_root, name=head_root.name)
     sides = build_folders(loaded, [base_root], environment), build_folders(loaded, [head_root], environment)

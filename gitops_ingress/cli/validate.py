@@ -7,6 +7,7 @@ import argparse
 from gitops_ingress import __version__
 from gitops_ingress.cli.output import emit, wants_color
 from gitops_ingress.cli.sources import build_paths, refuse_nothing_to_check, repository_relative
+from gitops_ingress.cli.variables import Variables
 from gitops_ingress.core.annotations.usage import annotation_uses
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import has_errors
@@ -32,17 +33,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, variables: Variables) -> int:
     if args.ref:
         # Imported here: GitPython costs a tenth of a second that a folder check does not need.
         from gitops_ingress.cli.gitsource import build_ref
 
-        built = build_ref(args.repo or ".", args.ref, args.env, args.paths, routes=False)
+        built = build_ref(args.repo or ".", args.ref, variables, args.env, args.paths, routes=False)
         refuse_nothing_to_check(built, environment=args.env, refs=f"--ref {args.ref}")
     else:
         if args.repo:
             raise UsageError("--repo goes with --ref")
-        built = build_paths(args.paths, args.env, routes=False)  # findings are all validate reports
+        built = build_paths(args.paths, variables, args.env, routes=False)  # findings are all validate reports
     findings = built.all_findings()
     if args.format in REPOSITORY_RELATIVE and not args.ref:  # a ref's paths are relative already
         findings = repository_relative(findings, args.paths[0] if args.paths else None)

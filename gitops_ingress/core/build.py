@@ -25,6 +25,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from gitops_ingress.core.environments import Root, environment_for, in_environment_folder
 from gitops_ingress.core.fastyaml import LineShapes
@@ -34,9 +35,11 @@ from gitops_ingress.core.models import IngressClass, LocatedIngress
 from gitops_ingress.core.objects import ParsedFile, ParseStore, parse_file
 from gitops_ingress.core.routing import RouteTable, compile_routes
 from gitops_ingress.core.settings import Settings
-from gitops_ingress.core.status import CommitInfo
 from gitops_ingress.core.tree import KUSTOMIZATION_NAMES, TreeFile, TreeSource, is_below, join_path, relative_path
 from gitops_ingress.core.validation import validate_across_environments, validate_environment
+
+if TYPE_CHECKING:  # the status models (and the diff under them) are the control plane's, not validate's
+    from gitops_ingress.core.status import CommitInfo
 
 Parse = Callable[[str, bytes, str, Settings, LineShapes], ParsedFile]
 

@@ -27,12 +27,13 @@ def _settings_error(message: str, file: str) -> Finding:
 def read_settings(
     files: Mapping[str, bytes],
     base: Settings | None = None,
-    environ: Mapping[str, str] | None = None,
+    variables: Mapping[str, Any] | None = None,
     overrides: Mapping[str, Any] | None = None,
     *,
     shown_as: str = SETTINGS_FILE,
 ) -> tuple[Settings, list[Finding]]:
-    """Settings from ``gitops-ingress.yaml`` (if present) over ``base``, then environ and overrides.
+    """Settings from ``gitops-ingress.yaml`` (if present) over ``base``, then the ``GITOPS_INGRESS_*``
+    variables (nested like the file: cli/variables.py reads them) and the options.
 
     A broken settings file is the repository's fault: it becomes findings (with its line) and the
     file is ignored. Bad environment variables or overrides are the operator's: ConfigError.
@@ -64,7 +65,7 @@ def read_settings(
                     )
                 findings.extend(report.findings)
     try:
-        settings = Settings.build(deep_merge(base_layer, file_layer), environ, overrides)
+        settings = Settings.build(deep_merge(base_layer, file_layer), variables, overrides)
     except ConfigError as exc:
         raise ConfigError(f"{exc} (from GITOPS_INGRESS_* variables or options)") from exc
     return settings, findings

@@ -1,16 +1,14 @@
 """Settings: one frozen, nested pydantic model, built once and passed in; never read from globals.
 
 Sources, lowest to highest precedence: the defaults below, ``gitops-ingress.yaml`` in the config
-repository (already parsed into a mapping by the caller), ``GITOPS_INGRESS_*`` environment
-variables (``__`` separates nesting levels, values are parsed as JSON when they look like it), and
-command-line options (a mapping of the same shape). ``Settings.build`` merges them; nothing changes
-a Settings object after construction.
+repository, the ``GITOPS_INGRESS_*`` variables, and command-line options, each handed in as a
+mapping of the same shape (the cli parses the file and reads the variables: cli/variables.py; core
+does no I/O). ``Settings.build`` merges them; nothing changes a Settings object after construction.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -18,23 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gitops_ingress.core.errors import ConfigError
 
-ENV_PREFIX = "GITOPS_INGRESS_"
-# Variables with the prefix that are not repository settings, each read by its one owner: how the
-# package is built or loaded (setup.py, proxy/build.py), the CLI's traceback switch, and where the
-# post-receive hook sends its webhook (docs/webhooks.md). They never reach the settings model, whose
-# unknown keys are errors (so a misspelt setting is reported, not ignored).
-PROCESS_VARIABLES = frozenset(
-    {
-        "GITOPS_INGRESS_NO_COMPILE",
-        "GITOPS_INGRESS_PURE_PYTHON",
-        "GITOPS_INGRESS_DEBUG",
-        "GITOPS_INGRESS_URL",
-        "GITOPS_INGRESS_TOKEN_FILE",
-    }
-)
-# Sections with a prefix of their own, read by their own options object: the dashboard and API of
-# one server (web/options.py, GITOPS_INGRESS_WEB_*), which is not shared by every branch.
-SECTION_PREFIXES = ("GITOPS_INGRESS_WEB_",)
 SETTINGS_FILE = "gitops-ingress.yaml"
 
 
@@ -155,49 +136,18 @@ class Settings(_Frozen):
     def build(
         cls,
         file_data: Mapping[str, Any] | None = None,
-        environ: Mapping[str, str] | None = None,
+        variables: Mapping[str, Any] | None = None,
         overrides: Mapping[str, Any] | None = None,
     ) -> Settings:
+        """The layers merged, lowest first: the file, the variables (already nested), the options."""
         merged: dict[str, Any] = {}
-        for layer in (file_data or {}, env_layer(environ or {}), overrides or {}):
+        for layer in (file_data or {}, variables or {}, overrides or {}):
             merged = deep_merge(merged, layer)
         try:
             return cls.model_validate(merged)
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
             raise ConfigError(f"invalid settings: {problems}") from exc
-
-
-def env_layer(environ: Mapping[str, str]) -> dict[str, Any]:
-    """``GITOPS_INGRESS_POLICY__LIMITS__MAX_FILES=10`` -> ``{"policy": {"limits": {...: 10}}}``."""
-    layer: dict[str, Any] = {}
-    for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX) or key in PROCESS_VARIABLES or key.startswith(SECTION_PREFIXES):
-            continue
-        parts = key[len(ENV_PREFIX) :].lower().split("__")
-        node = layer
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = _parse_env_value(raw)
-    return layer
-
-
-def _parse_env_value(raw: str) -> Any:
-    text = raw.strip()
-    if text[:1] in "[{" or text in ("true", "false", "null") or _looks_numeric(text):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return raw
-    return raw
-
-
-def _looks_numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def deep_merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:

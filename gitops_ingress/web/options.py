@@ -1,7 +1,8 @@
 """The dashboard's own settings: access, forge links and PR publishing.
 
-A frozen object built once by the cli (from options and ``GITOPS_INGRESS_WEB_*`` variables) and
-passed to ``install_dashboard``; nothing in the web layer reads the environment or a global. They
+A frozen object built once by the cli (from options and the ``GITOPS_INGRESS_WEB_*`` variables,
+cli/variables.py) and passed to ``install_dashboard``; nothing in the web layer reads the
+environment or a global. They
 are kept apart from ``core.settings.Settings`` because they describe this one server (its bind
 address, its secrets), not the config repository that every branch shares.
 """
@@ -9,13 +10,11 @@ address, its secrets), not the config repository that every branch shares.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gitops_ingress.core.allowed_hosts import AllowedHosts
 from gitops_ingress.core.errors import ConfigError
 
-ENV_PREFIX = "GITOPS_INGRESS_WEB_"
 GITHUB_API = "https://api.github.com"
 # the API base each forge kind has without GITOPS_INGRESS_WEB_FORGE_API_URL (Gitea and Forgejo
 # run on your own host, so they have none)
@@ -40,7 +39,7 @@ class ForgeOptions:
         if self.kind not in DEFAULT_API:
             raise ConfigError(f"forge kind {self.kind!r}: expected one of github, gitlab, gitea")
         if self.enabled and not self.api_url:
-            raise ConfigError(f"a {self.kind} forge needs its API URL ({ENV_PREFIX}FORGE_API_URL)")
+            raise ConfigError(f"a {self.kind} forge needs its API URL (GITOPS_INGRESS_WEB_FORGE_API_URL)")
 
     @property
     def enabled(self) -> bool:
@@ -88,48 +87,6 @@ class WebOptions:
         if self.anonymous_read is not None:
             return self.anonymous_read
         return is_loopback(self.listen_host or local_address)
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str], **overrides: object) -> WebOptions:
-        """``GITOPS_INGRESS_WEB_TOKEN``, ``_BASIC_USER``, ``_BASIC_PASSWORD``, ``_REPO_URL``,
-        ``_PUBLIC_URL``, ``_ANONYMOUS_READ`` (true/false), ``_GITHUB_API_URL``,
-        ``_GITHUB_REPOSITORY``, ``_GITHUB_TOKEN``, ``_ALLOWED_HOSTS`` (comma-separated), the forge
-        (``_FORGE``: github, gitlab, gitea or forgejo; ``_FORGE_API_URL``, ``_FORGE_REPOSITORY``,
-        ``_FORGE_TOKEN``, which win over the ``_GITHUB_*`` ones; ``_FORGE_DEPLOYMENTS``); keyword
-        overrides win."""
-
-        def get(name: str) -> str:
-            return environ.get(ENV_PREFIX + name, "").strip()
-
-        anonymous = get("ANONYMOUS_READ").lower()
-        if anonymous not in ("", "true", "false", "1", "0"):
-            raise ConfigError(f"{ENV_PREFIX}ANONYMOUS_READ={anonymous!r}: expected true or false")
-        kind = FORGE_KINDS.get(get("FORGE").lower() or "github")
-        if kind is None:
-            raise ConfigError(f"{ENV_PREFIX}FORGE={get('FORGE')!r}: expected github, gitlab, gitea or forgejo")
-        deployments = get("FORGE_DEPLOYMENTS").lower()
-        if deployments not in ("", "true", "false", "1", "0"):
-            raise ConfigError(f"{ENV_PREFIX}FORGE_DEPLOYMENTS={deployments!r}: expected true or false")
-        github = kind == "github"  # the GITHUB_* spellings name GitHub's only
-        forge = ForgeOptions(
-            api_url=get("FORGE_API_URL") or (get("GITHUB_API_URL") if github else "") or DEFAULT_API[kind],
-            repository=get("FORGE_REPOSITORY") or (get("GITHUB_REPOSITORY") if github else ""),
-            token=get("FORGE_TOKEN") or (get("GITHUB_TOKEN") if github else ""),
-            kind=kind,
-            deployments=deployments not in ("false", "0"),
-        )
-        values: dict[str, object] = {
-            "bearer_token": get("TOKEN"),
-            "basic_user": get("BASIC_USER"),
-            "basic_password": get("BASIC_PASSWORD"),
-            "repo_url": get("REPO_URL"),
-            "public_url": get("PUBLIC_URL"),
-            "anonymous_read": None if not anonymous else anonymous in ("true", "1"),
-            "forge": forge,
-            "allowed_hosts": tuple(name.strip() for name in get("ALLOWED_HOSTS").split(",") if name.strip()),
-        }
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
 
 
 def is_loopback(host: str) -> bool:

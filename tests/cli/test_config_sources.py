@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from gitops_ingress.cli.sources import build_paths
+from gitops_ingress.cli.variables import Variables
 from tests.support.gitrepos import git
 from tests.support.manifests import drop, ingress, line_of, set_at, to_yaml
 
@@ -80,7 +81,7 @@ def test_an_overlay_is_validated_as_kustomize_renders_it(tmp_path: Path, cli) ->
     assert code == 0 and [(f["rule"], Path(f["file"]).relative_to(root).as_posix(), f["line"]) for f in findings] == [
         ("annotation/ignored", "environments/prod/tls.yaml", 6)
     ]
-    built = build_paths([str(root / "environments")])
+    built = build_paths([str(root / "environments")], Variables())
     (item,) = built.environments["prod"].ingresses
     # namespace, namePrefix, commonLabels and both patches applied, as kubectl kustomize does
     assert (item.namespace, item.name) == ("prod", "prod-web")
@@ -206,7 +207,7 @@ def test_a_helm_chart_in_a_kustomization_is_refused(tmp_path: Path, cli) -> None
 def test_a_folder_given_directly_that_holds_a_kustomization_is_rendered(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     root = _repository(tmp_path)
     assert _validate(cli, str(root / "base")) == (0, [])
-    (item,) = build_paths([str(root / "base")]).environments["base"].ingresses
+    (item,) = build_paths([str(root / "base")], Variables()).environments["base"].ingresses
     assert (item.namespace, item.name) == ("default", "web")  # no namespace: the environment's default
 
 
@@ -219,7 +220,7 @@ def test_kind_list_items_are_validated_with_their_own_positions(tmp_path: Path, 
     (host,) = findings
     assert host["rule"] == "api/host-invalid" and host["object"] == "shop/two"
     assert host["line"] == line_of(text, "host: Bad_Host")
-    built = build_paths([str(tmp_path / "environments")])
+    built = build_paths([str(tmp_path / "environments")], Variables())
     assert sorted(item.name for item in built.environments["prod"].ingresses) == ["one", "two"]
 
 
@@ -293,7 +294,7 @@ def test_overlays_rendered_together_each_keep_their_own_render_and_failure(tmp_p
         (root / f"environments/{env}/host.yaml").write_text(JSON_PATCH.format(host=host))
         if env != "broken":  # its strategic-merge patch file is missing: kustomize refuses it
             (root / f"environments/{env}/tls.yaml").write_text(MERGE_PATCH.format(host=host, secret=f"{env}-tls"))
-    built = build_paths([str(root / "environments")])
+    built = build_paths([str(root / "environments")], Variables())
     assert sorted(built.environments) == ["broken", "dev", "prod", "stage"]
     for env in ("dev", "prod", "stage"):
         (item,) = built.environments[env].ingresses

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from gitops_ingress.cli.sources import build_paths
+from gitops_ingress.cli.variables import Variables
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 
@@ -27,7 +28,7 @@ def test_the_corpus_validates_with_zero_errors(cli) -> None:  # type: ignore[no-
 
 
 def test_every_layout_of_the_corpus_yields_its_objects() -> None:
-    built = build_paths([str(CORPUS / "environments")])
+    built = build_paths([str(CORPUS / "environments")], Variables())
     names = {name: sorted(item.key for item in env.ingresses) for name, env in built.environments.items()}
     assert names["shop-prod"] == ["shop-prod/prod-api", "shop-prod/prod-web"]
     assert names["shop-staging"] == ["shop-staging/api-staging", "shop-staging/web-staging"]

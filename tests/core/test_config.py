@@ -15,7 +15,7 @@ def test_read_settings_from_the_repository_file():
     )
     assert findings == []
     assert settings.ingress_class == "mine" and settings.policy.limits.max_files == 5
-    settings, _ = read_settings({}, environ={"GITOPS_INGRESS_INGRESS_CLASS": "env"}, overrides={"poll_interval": 5})
+    settings, _ = read_settings({}, variables={"ingress_class": "env"}, overrides={"poll_interval": 5})
     assert settings.ingress_class == "env" and settings.poll_interval == 5
 
 
@@ -34,13 +34,6 @@ def test_base_settings_are_the_lowest_layer():
     assert (settings.preview_domain, settings.ingress_class) == ("preview.example.com", "file")
 
 
-def test_bad_environment_variables_raise():
-    with pytest.raises(ConfigError):
-        read_settings({}, environ={"GITOPS_INGRESS_POLL_INTERVAL": "soon"})
-
-
-def test_build_variables_are_not_settings_but_other_unknown_variables_are_errors():
-    build_only = {"GITOPS_INGRESS_PURE_PYTHON": "1", "GITOPS_INGRESS_NO_COMPILE": "1"}
-    assert Settings.build(None, build_only) == Settings.build(None, {})
-    with pytest.raises(ConfigError, match="pure_pyton"):
-        Settings.build(None, {"GITOPS_INGRESS_PURE_PYTON": "1"})  # a typo is still caught
+def test_variables_are_validated_with_the_file_and_options_merged():
+    with pytest.raises(ConfigError, match="poll_interval"):
+        read_settings({}, variables={"poll_interval": "soon"})

@@ -9,10 +9,10 @@ from gitops_ingress.core.errors import ConfigError
 from gitops_ingress.core.settings import Settings
 
 
-def test_lifecycle_settings_from_a_file_and_the_environment() -> None:
+def test_lifecycle_settings_from_a_file_and_the_variables() -> None:
     settings = Settings.build(
         {"preview_ttl": 3600, "preview_keep": ["release/*", "demo"]},
-        {"GITOPS_INGRESS_MAX_PREVIEWS": "20", "GITOPS_INGRESS_DELETED_PREVIEW_GRACE": "60"},
+        {"max_previews": "20", "deleted_preview_grace": "60"},  # GITOPS_INGRESS_* (cli/variables.py)
     )
     assert (settings.preview_ttl, settings.max_previews, settings.deleted_preview_grace) == (3600, 20, 60)
     assert settings.preview_kept("release/1.2") and settings.preview_kept("demo")

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from gitops_ingress.core.errors import ConfigError
 from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.previewkeys import PreviewKeyPolicy
 from gitops_ingress.core.settings import Settings
@@ -214,24 +213,6 @@ def test_without_a_known_bind_address_the_arrival_address_decides() -> None:
     assert not options.reads_open("10.0.0.5") and not options.reads_open("")
     assert WebOptions(anonymous_read=True).reads_open("10.0.0.5")
     assert not WebOptions(listen_host="127.0.0.1", anonymous_read=False).reads_open("127.0.0.1")
-
-
-def test_web_options_from_the_environment() -> None:
-    options = WebOptions.from_environ(
-        {
-            "GITOPS_INGRESS_WEB_TOKEN": "t",
-            "GITOPS_INGRESS_WEB_ANONYMOUS_READ": "false",
-            "GITOPS_INGRESS_WEB_GITHUB_REPOSITORY": "acme/routes",
-            "GITOPS_INGRESS_WEB_GITHUB_TOKEN": "gh",
-        },
-        listen_host="0.0.0.0",
-    )
-    assert options.bearer_token == "t" and options.anonymous_read is False and options.forge.enabled
-    assert options.listen_host == "0.0.0.0"
-    with pytest.raises(ConfigError, match="ANONYMOUS_READ"):
-        WebOptions.from_environ({"GITOPS_INGRESS_WEB_ANONYMOUS_READ": "maybe"})
-    with pytest.raises(ConfigError, match="both a user and a password"):
-        WebOptions(basic_user="ops")
 
 
 def test_the_summary_links_changed_hosts_on_the_real_host_signed_when_a_secret_is_set(view: FakeView) -> None:

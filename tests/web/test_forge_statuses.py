@@ -8,10 +8,9 @@ import asyncio
 
 import pytest
 
-from gitops_ingress.core.errors import ConfigError
 from gitops_ingress.web.forge import ForgeError, GitHubClient
 from gitops_ingress.web.forgestatus import GiteaClient, GitLabClient, status_client
-from gitops_ingress.web.options import ForgeOptions, WebOptions
+from gitops_ingress.web.options import ForgeOptions
 from tests.support.forge_api import GiteaStandIn, GitLabStandIn
 from tests.support.github_api import GitHubStandIn
 
@@ -97,43 +96,3 @@ def test_github_deployment_per_branch_then_inactive() -> None:
         {"state": "inactive", "description": "preview expired after 1s idle"},
     ]
     assert all(r.headers["authorization"] == "Bearer gh" for r in api.requests)
-
-
-def test_forge_options_from_the_environment() -> None:
-    gitlab = WebOptions.from_environ(
-        {
-            "GITOPS_INGRESS_WEB_FORGE": "gitlab",
-            "GITOPS_INGRESS_WEB_FORGE_REPOSITORY": "grp/routes",
-            "GITOPS_INGRESS_WEB_FORGE_TOKEN": "glpat",
-            "GITOPS_INGRESS_WEB_GITHUB_TOKEN": "not-for-gitlab",
-        }
-    ).forge
-    assert (gitlab.kind, gitlab.api_url, gitlab.repository, gitlab.token) == (
-        "gitlab",
-        "https://gitlab.com/api/v4",
-        "grp/routes",
-        "glpat",
-    )
-    forgejo = WebOptions.from_environ(
-        {
-            "GITOPS_INGRESS_WEB_FORGE": "forgejo",
-            "GITOPS_INGRESS_WEB_FORGE_API_URL": "https://codeberg.org/api/v1",
-            "GITOPS_INGRESS_WEB_FORGE_REPOSITORY": "acme/routes",
-            "GITOPS_INGRESS_WEB_FORGE_TOKEN": "t",
-        }
-    ).forge
-    assert forgejo.kind == "gitea" and forgejo.enabled
-    github = WebOptions.from_environ(
-        {"GITOPS_INGRESS_WEB_GITHUB_REPOSITORY": "a/b", "GITOPS_INGRESS_WEB_GITHUB_TOKEN": "t"}
-    ).forge
-    assert (github.kind, github.deployments, github.enabled) == ("github", True, True)
-    with pytest.raises(ConfigError, match="FORGE='bitbucket'"):
-        WebOptions.from_environ({"GITOPS_INGRESS_WEB_FORGE": "bitbucket"})
-    with pytest.raises(ConfigError, match="needs its API URL"):
-        WebOptions.from_environ(
-            {
-                "GITOPS_INGRESS_WEB_FORGE": "gitea",
-                "GITOPS_INGRESS_WEB_FORGE_REPOSITORY": "a/b",
-                "GITOPS_INGRESS_WEB_FORGE_TOKEN": "t",
-            }
-        )

@@ -22,7 +22,7 @@ from fnmatch import fnmatchcase
 
 from gitops_ingress.core.annotations import auth
 from gitops_ingress.core.annotations.model import PREFIX, AnnotationValueError, Status
-from gitops_ingress.core.annotations.registry import UNKNOWN, effects_of, lookup
+from gitops_ingress.core.annotations.registry import UNKNOWN, lookup, makes_paths_regex
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.models import LocatedIngress
 from gitops_ingress.core.validation.reporter import Reporter
@@ -63,8 +63,7 @@ def check_annotations(item: LocatedIngress, denied: Sequence[str]) -> list[Findi
             "",
             name=f"metadata.annotations[{key}]",
         )
-    effects = effects_of(annotations)
-    if effects is not None and effects.regex:
+    if makes_paths_regex(annotations):
         _regex_paths(item, report)
     return findings
 

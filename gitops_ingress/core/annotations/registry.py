@@ -106,6 +106,18 @@ def _names(values: Mapping[str, object], *names: str) -> tuple[str, ...]:
     return ()
 
 
+def uses_regex(values: Mapping[str, object]) -> bool:
+    """Whether parsed annotation ``values`` make every path of the Ingress a regular expression
+    (ingress-nginx: ``rewrite-target`` implies ``use-regex``)."""
+    return bool(_text(values, "rewrite-target")) or bool(_flag(values, "use-regex"))
+
+
+def makes_paths_regex(annotations: Mapping[str, str]) -> bool:
+    """``effects_of(annotations).regex``, without building the effects (validation asks this of
+    every Ingress; only the route compiler needs the rest)."""
+    return bool(annotations) and uses_regex(parsed(annotations))
+
+
 def effects_of(annotations: Mapping[str, str], namespace: str = "") -> RouteEffects | None:
     """What the annotations of an Ingress in ``namespace`` do to its routes; None when they do
     nothing (most Ingresses)."""
@@ -123,7 +135,7 @@ def effects_of(annotations: Mapping[str, str], namespace: str = "") -> RouteEffe
     rewrite_target = _text(values, "rewrite-target")
     effects = RouteEffects(
         rewrite_target=rewrite_target,
-        regex=bool(rewrite_target) or bool(_flag(values, "use-regex")),
+        regex=uses_regex(values),
         app_root=_text(values, "app-root"),
         x_forwarded_prefix=_text(values, "x-forwarded-prefix"),
         upstream_vhost=_text(values, "upstream-vhost"),

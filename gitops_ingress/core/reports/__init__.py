@@ -7,43 +7,48 @@ sarif (2.1.0), markdown. Formats for diffs: text, json, markdown.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from typing import TYPE_CHECKING
 
-from gitops_ingress.core.diff import RouteDiff
 from gitops_ingress.core.errors import UsageError
-from gitops_ingress.core.reports import github, jsonfmt, junit, markdown, sarif, text
 from gitops_ingress.core.reports.summary import ValidationReport
 
-FINDING_FORMATS: dict[str, Callable[..., str]] = {
-    "text": text.render_findings,
-    "json": jsonfmt.render_findings,
-    "github": github.render_findings,
-    "junit": junit.render_findings,
-    "sarif": sarif.render_findings,
-    "markdown": markdown.render_findings,
+if TYPE_CHECKING:
+    from gitops_ingress.core.diff import RouteDiff
+
+# format -> the module that renders it (gitops_ingress.core.reports.<module>), imported when asked
+# for: one validate run writes one format, and the diff formats' modules are not validate's
+FINDING_FORMATS: dict[str, str] = {
+    "text": "text",
+    "json": "jsonfmt",
+    "github": "github",
+    "junit": "junit",
+    "sarif": "sarif",
+    "markdown": "markdown",
 }
 
-DIFF_FORMATS: dict[str, Callable[..., str]] = {
-    "text": text.render_diff,
-    "json": jsonfmt.render_diff,
-    "markdown": markdown.render_diff,
+DIFF_FORMATS: dict[str, str] = {
+    "text": "text",
+    "json": "jsonfmt",
+    "markdown": "markdown",
 }
 
 
-def _render(formats: dict[str, Callable[..., str]], fmt: str, subject: object, color: bool) -> str:
+def _render(formats: dict[str, str], function: str, fmt: str, subject: object, color: bool) -> str:
     try:
-        renderer = formats[fmt]
+        module = formats[fmt]
     except KeyError as exc:
         raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(formats)}") from exc
-    return renderer(subject, color=color) if fmt == "text" else renderer(subject)
+    renderer = getattr(importlib.import_module(f"{__name__}.{module}"), function)
+    return str(renderer(subject, color=color) if fmt == "text" else renderer(subject))
 
 
 def render_findings(fmt: str, report: ValidationReport, *, color: bool = False) -> str:
-    return _render(FINDING_FORMATS, fmt, report, color)
+    return _render(FINDING_FORMATS, "render_findings", fmt, report, color)
 
 
 def render_diff(fmt: str, diff: RouteDiff, *, color: bool = False) -> str:
-    return _render(DIFF_FORMATS, fmt, diff, color)
+    return _render(DIFF_FORMATS, "render_diff", fmt, diff, color)
 
 
 __all__ = ["DIFF_FORMATS", "FINDING_FORMATS", "ValidationReport", "render_diff", "render_findings"]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from gitops_ingress.core.diff import RouteDiff
 from gitops_ingress.core.reports import annotation_table
 from gitops_ingress.core.reports.summary import ValidationReport
+
+if TYPE_CHECKING:
+    from gitops_ingress.core.diff import RouteDiff
 
 
 def render_findings(report: ValidationReport) -> str:

@@ -8,10 +8,13 @@ free text escapes only what would end a cell or start HTML, a code span or an en
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from gitops_ingress.core.diff import RouteDiff
 from gitops_ingress.core.reports import annotation_table
 from gitops_ingress.core.reports.summary import ValidationReport
+
+if TYPE_CHECKING:
+    from gitops_ingress.core.diff import RouteDiff
 
 _CHANGE_TITLES = {
     "added": "Added",

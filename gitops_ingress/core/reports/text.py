@@ -5,21 +5,26 @@ Colour only when asked (the CLI asks when stdout is a terminal and NO_COLOR is u
 
 from __future__ import annotations
 
-from gitops_ingress.core.diff import ChangeKind, RouteDiff
+from typing import TYPE_CHECKING
+
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.reports import annotation_table
 from gitops_ingress.core.reports.summary import ValidationReport
 
+if TYPE_CHECKING:  # validate's text report needs no diff module (the CI step's import time)
+    from gitops_ingress.core.diff import RouteDiff
+
 _COLORS = {Severity.ERROR: "31", Severity.WARNING: "33", Severity.NOTICE: "36"}
+# by ChangeKind's values (a str enum, so its members look these up)
 _CHANGE_MARKS = {
-    ChangeKind.ADDED: "+",
-    ChangeKind.REMOVED: "-",
-    ChangeKind.RETARGETED: "~",
-    ChangeKind.PATH_TYPE: "~",
-    ChangeKind.SHADOWED: "!",
-    ChangeKind.HOST: "~",
-    ChangeKind.DEFAULT_BACKEND: "~",
-    ChangeKind.TLS: "~",
+    "added": "+",
+    "removed": "-",
+    "retargeted": "~",
+    "path-type": "~",
+    "shadowed": "!",
+    "host": "~",
+    "default-backend": "~",
+    "tls": "~",
 }
 
 
