@@ -195,7 +195,10 @@ class Worker:
         self.source: RouteSource = source if source is not None else make_source(options)
         self.tls = CertificateStore(options.tls_dir) if options.tls_dir else None
         stream = access_stream if access_stream is not None else sys.stdout
-        self.access_log = AccessLog(stream) if options.proxy.access_log else None
+        proxy = options.proxy
+        self.access_log = (
+            AccessLog(stream, proxy.access_log_flush, proxy.access_log_buffer) if proxy.access_log else None
+        )
         self.server = ProxyServer(
             options.proxy, self.holder, self.metrics, self.access_log, PreviewKeyPolicy.from_settings(options.settings)
         )

@@ -75,7 +75,7 @@ from gitops_ingress.sync.watcher import Noticed, NoticedMap, Watcher
 
 log = logging.getLogger("gitops_ingress.sync")
 T = TypeVar("T")
-SyncLog = Callable[[dict[str, Any]], None]  # one JSON log line per record (serve: proxy.accesslog.AccessLog)
+SyncLog = Callable[[dict[str, Any]], None]  # one JSON log line per record (serve: proxy.accesslog.DictLog)
 
 
 DELETE = Marker("<deleted on the remote>")
