@@ -40,6 +40,9 @@ pairs, target within 2 %); the rewrite host at 0.82 of nginx's req/s (target >= 
 
 ``--h2`` runs only the HTTP/2 comparison over TLS with h2load (bench/proxy_h2.py).
 
+``--memory`` runs only the memory comparison (bench/proxy_memory.py): resident memory at start and
+per idle keep-alive connection, ours beside nginx.
+
 ``--access-log-on`` runs only the access log comparison: nginx writing its default combined log
 to a file and ours its JSON log to a file, each beside itself with the log off, and prints the
 ratio with logs on (docs/proxy.md, "Access log").
@@ -419,6 +422,12 @@ def main() -> int:
         help="only compare logs off and on: nginx's combined log to a file, ours the JSON log to a file",
     )
     parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="only memory: resident at start and per idle keep-alive connection, ours beside nginx",
+    )
+    parser.add_argument("--connections", type=int, default=2000, help="--memory: idle connections opened")
+    parser.add_argument(
         "--annotations",
         action="store_true",
         help="only the annotation runs: a plain host beside annotated ones, and a regex host with rewrite against nginx",
@@ -428,6 +437,10 @@ def main() -> int:
         from bench.proxy_h2 import run_h2  # its own set-up: nginx with TLS and http2, ours with --tls-dir
 
         return run_h2(opts)
+    if opts.memory:
+        from bench.proxy_memory import run_memory  # its own set-up: fresh processes, no warm-up
+
+        return run_memory(opts)
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
             print(f"bench/proxy.py: {tool} not found: apt-get install -y nginx-light wrk", file=sys.stderr)
