@@ -10,7 +10,9 @@ each front:
 * per idle connection: ``--connections`` client connections are opened one after the other, each
   sends one keep-alive request and reads its whole answer, and all of them stay open; the growth
   of the front's resident memory from before the first to after the last, divided by their
-  number (nginx: its worker's). ``--rounds`` rounds, each in a fresh front process for ours and
+  number (nginx: its worker's). Twice: every connection sending the same request (a client
+  that repeats its head, which ours answers without a parser, proxy/repeats.py), then each a
+  request of its own (a query and a header that differ), which gives each connection a parser. ``--rounds`` rounds, each in a fresh front process for ours and
   with a fresh set of connections for both; medians.
 
     python bench/proxy.py --memory [--rounds 3] [--connections 2000]
@@ -44,6 +46,7 @@ from bench.proxy import (
 from gitops_ingress.core.routing import RoutingState
 
 REQUEST = f"GET / HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+DISTINCT = "GET /?n={n} HTTP/1.1\r\nHost: " + HOST + "\r\nX-Trace: {n}\r\n\r\n"
 
 
 def rss_kib(pid: int) -> int:
@@ -57,9 +60,9 @@ def nginx_workers(master: int) -> list[int]:
     return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
 
 
-def one_answer(sock: socket.socket) -> None:
+def one_answer(sock: socket.socket, request: bytes = REQUEST) -> None:
     """Send the request and read its whole answer (both fronts answer ``ok`` with a length)."""
-    sock.sendall(REQUEST)
+    sock.sendall(request)
     data = b""
     while b"\r\n\r\n" not in data or not data.endswith(b"ok"):
         piece = sock.recv(65536)
@@ -68,21 +71,20 @@ def one_answer(sock: socket.socket) -> None:
         data += piece
 
 
-def idle_connections(port: int, count: int, pid: int) -> tuple[float, list[socket.socket]]:
-    """KiB of resident memory of ``pid`` per idle keep-alive connection, and the connections."""
+def idle_connections(port: int, count: int, pid: int, distinct: bool) -> float:
+    """KiB of resident memory of ``pid`` per idle keep-alive connection (all closed after)."""
     before = rss_kib(pid)
     socks = []
-    for _ in range(count):
+    for number in range(count):
         sock = socket.create_connection((LOOPBACK, port), timeout=WAIT)
-        one_answer(sock)
+        one_answer(sock, DISTINCT.format(n=number).encode() if distinct else REQUEST)
         socks.append(sock)
     time.sleep(0.5)  # let the front finish its after-answer work (timers, pooled buffers)
-    return (rss_kib(pid) - before) / count, socks
-
-
-def close_all(socks: list[socket.socket]) -> None:
+    grown = (rss_kib(pid) - before) / count
     for sock in socks:
         sock.close()
+    time.sleep(0.5)  # closed on the front's side too before the next measurement
+    return grown
 
 
 def run_memory(opts: argparse.Namespace) -> int:
@@ -104,15 +106,16 @@ def run_memory(opts: argparse.Namespace) -> int:
         plane = ControlPlane()
         plane.push(ControlPlane.message(RoutingState(table(0), version=1), f"http://{LOOPBACK}:{upstream_port}"))
         time.sleep(1.0)  # nginx's workers are up within a second; they log nothing to wait on
-        nginx_start, nginx_per_conn, ours_start, ours_per_conn = [], [], [], []
+        nginx_start: list[float] = []
+        ours_start: list[float] = []
+        per_conn: dict[tuple[str, bool], list[float]] = {(f, d): [] for f in ("nginx", "ours") for d in (False, True)}
         for _ in range(opts.rounds):
             worker = nginx_workers(front.pid)[0]
             with socket.create_connection((LOOPBACK, front_port), timeout=WAIT) as sock:
                 one_answer(sock)
             nginx_start.append(rss_kib(front.pid) + rss_kib(worker))
-            per_conn, socks = idle_connections(front_port, opts.connections, worker)
-            nginx_per_conn.append(per_conn)
-            close_all(socks)
+            for distinct in (False, True):
+                per_conn["nginx", distinct].append(idle_connections(front_port, opts.connections, worker, distinct))
 
             port, admin = free_port(), free_port()
             ours = start_ours(port, plane.port, admin)
@@ -122,21 +125,23 @@ def run_memory(opts: argparse.Namespace) -> int:
                 one_answer(sock)
             time.sleep(0.5)
             ours_start.append(rss_kib(ours.pid))
-            per_conn, socks = idle_connections(port, opts.connections, ours.pid)
-            ours_per_conn.append(per_conn)
-            close_all(socks)
+            for distinct in (False, True):
+                per_conn["ours", distinct].append(idle_connections(port, opts.connections, ours.pid, distinct))
             stop_children([ours], folder / "none")
             children.remove(ours)
-            print(f"round: nginx {nginx_start[-1] / 1024:.1f} MiB, {nginx_per_conn[-1]:.2f} KiB/conn; "
-                  f"ours {ours_start[-1] / 1024:.1f} MiB, {ours_per_conn[-1]:.2f} KiB/conn", file=sys.stderr)  # fmt: skip
+            print(f"round: nginx {nginx_start[-1] / 1024:.1f} MiB, ours {ours_start[-1] / 1024:.1f} MiB; KiB/conn "
+                  + ", ".join(f"{f} {'distinct' if d else 'same'} {v[-1]:.2f}" for (f, d), v in per_conn.items()),
+                  file=sys.stderr)  # fmt: skip
         n_start, o_start = statistics.median(nginx_start) / 1024, statistics.median(ours_start) / 1024
-        n_conn, o_conn = statistics.median(nginx_per_conn), statistics.median(ours_per_conn)
+        conn = {key: statistics.median(values) for key, values in per_conn.items()}
         print(f"\nmemory, {opts.rounds} rounds, medians, {opts.connections} idle keep-alive connections "
               f"({os.cpu_count()} cores)")  # fmt: skip
-        print(f"{'':10} {'at start MiB':>13} {'KiB per idle connection':>24}")
-        print(f"{'nginx':10} {n_start:>13.1f} {n_conn:>24.2f}   (master + 1 worker; per connection: the worker)")
-        print(f"{'ours':10} {o_start:>13.1f} {o_conn:>24.2f}   (1 worker)")
-        print(f"targets: ours at start < 60 MiB ({o_start:.1f}), per idle connection < 2.5 KiB ({o_conn:.2f})")
+        print(f"{'':10} {'at start MiB':>13} {'KiB/idle conn, same request':>28} {'distinct requests':>18}")
+        print(f"{'nginx':10} {n_start:>13.1f} {conn['nginx', False]:>28.2f} {conn['nginx', True]:>18.2f}"
+              "   (master + 1 worker; per connection: the worker)")  # fmt: skip
+        print(f"{'ours':10} {o_start:>13.1f} {conn['ours', False]:>28.2f} {conn['ours', True]:>18.2f}   (1 worker)")
+        print(f"targets: ours at start < 60 MiB ({o_start:.1f}), per idle connection < 2.5 KiB "
+              f"({conn['ours', False]:.2f} same, {conn['ours', True]:.2f} distinct)")  # fmt: skip
         return 0
     finally:
         stop_children(children, folder)
