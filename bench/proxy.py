@@ -45,7 +45,9 @@ per idle keep-alive connection, ours beside nginx.
 
 ``--access-log-on`` runs only the access log comparison: nginx writing its default combined log
 to a file and ours its JSON log to a file, each beside itself with the log off, and prints the
-ratio with logs on (docs/proxy.md, "Access log").
+ratio with logs on (docs/proxy.md, "Access log"). With ``--baseline DIR``, the proxy of another
+checkout (a copy of the tree before a change) runs beside them, logs off and on, in the same
+rounds: on a shared machine the only fair before/after.
 """
 
 from __future__ import annotations
@@ -400,6 +402,9 @@ def access_log_comparison(opts: argparse.Namespace, fronts: dict[str, tuple[int,
         f"throughput ours/nginx, logs on: {rps['ours', True] / rps['nginx', True]:.2f} (target >= 0.95); "
         f"logs off: {rps['ours', False] / rps['nginx', False]:.2f}"
     )
+    if "baseline" in fronts:
+        print(f"throughput baseline/nginx, logs on: {rps['baseline', True] / rps['nginx', True]:.2f}; "
+              f"logs off: {rps['baseline', False] / rps['nginx', False]:.2f}")  # fmt: skip
     for name in ("front.access.log", "ours.access.log"):
         print(f"{name}: {sum(1 for _ in (folder / name).open('rb'))} lines")
     return 0
@@ -427,6 +432,11 @@ def main() -> int:
         help="only memory: resident at start and per idle keep-alive connection, ours beside nginx",
     )
     parser.add_argument("--connections", type=int, default=2000, help="--memory: idle connections opened")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="--access-log-on: also run the proxy of this source tree (another checkout), logs off and on",
+    )
     parser.add_argument(
         "--annotations",
         action="store_true",
@@ -490,6 +500,15 @@ def main() -> int:
                 "nginx": (front.pid, front_port, front.pid, logged_port),
                 "ours": (ours.pid, ours_port, ours_logged.pid, logged_ours_port),
             }
+            if opts.baseline is not None:  # the same two processes from another checkout
+                pair = []
+                for log_file in (None, folder / "baseline.access.log"):
+                    port, admin_port_b = free_port(), free_port()
+                    child = start_ours(port, plane.port, admin_port_b, opts.pin, log_file, checkout=opts.baseline)
+                    children.append(child)
+                    wait_version(f"http://{LOOPBACK}:{admin_port_b}", 1)
+                    pair += [child.pid, port]
+                fronts["baseline"] = (pair[0], pair[1], pair[2], pair[3])
             return access_log_comparison(opts, fronts, folder)
         big_table = table(10_000)
         other = RouteTable([*big_table.routes, Route("extra.example.com", "/", "Prefix", SERVICE, "bench/extra")])

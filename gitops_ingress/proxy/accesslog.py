@@ -137,23 +137,25 @@ class AccessLog(BatchedLines[AccessRecord]):
         return quoted
 
     def _format(self, records: list[AccessRecord]) -> list[str]:
-        quote, pid = self._quote, self._pid
+        # ``known(value) or quote(value)``: a hit is one C call, not a Python one (this loop is
+        # the log's whole cost; measured: about a third less per record than calling ``_quote``)
+        known, quote, pid = self._quoted.get, self._quote, self._pid
         wall = time.time() - time.monotonic()  # one offset per batch: records hold monotonic ends
         return [
             _LINE
             % (
-                quote(client),
-                quote(protocol),
-                quote(method),
+                known(client) or quote(client),
+                known(protocol) or quote(protocol),
+                known(method) or quote(method),
                 encode_basestring(target.decode("latin-1")),
-                quote(host),
+                known(host) or quote(host),
                 status,
                 "" if grpc_status < 0 else f'"grpc_status":{grpc_status},',
                 round(seconds, 6),
-                quote(kind),
-                quote(branch),
-                quote(group),
-                '""' if upstream is None else quote(upstream.key, upstream),
+                known(kind) or quote(kind),
+                known(branch) or quote(branch),
+                known(group) or quote(group),
+                '""' if upstream is None else known(upstream.key) or quote(upstream.key, upstream),
                 encode_basestring(request_id.decode("latin-1")),
                 ended + wall,
                 pid,
