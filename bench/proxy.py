@@ -50,9 +50,14 @@ is no cost above the noise. Against main's proxy (both compiled, the same annota
 ``--https`` runs only the HTTPS/1.1 comparison (bench/proxy_https.py): keep-alive throughput and
 new TLS connections per second, full and resumed handshakes, TLS 1.2 and 1.3.
 
+``--memory`` runs only the memory comparison (bench/proxy_memory.py): resident memory at start and
+per idle keep-alive connection, ours beside nginx.
+
 ``--access-log-on`` runs only the access log comparison: nginx writing its default combined log
 to a file and ours its JSON log to a file, each beside itself with the log off, and prints the
-ratio with logs on (docs/proxy.md, "Access log").
+ratio with logs on (docs/proxy.md, "Access log"). With ``--baseline DIR``, the proxy of another
+checkout (a copy of the tree before a change) runs beside them, logs off and on, in the same
+rounds: on a shared machine the only fair before/after.
 """
 
 from __future__ import annotations
@@ -434,6 +439,9 @@ def access_log_comparison(opts: argparse.Namespace, fronts: dict[str, tuple[int,
         f"throughput ours/nginx, logs on: {rps['ours', True] / rps['nginx', True]:.2f} (target >= 0.95); "
         f"logs off: {rps['ours', False] / rps['nginx', False]:.2f}"
     )
+    if "baseline" in fronts:
+        print(f"throughput baseline/nginx, logs on: {rps['baseline', True] / rps['nginx', True]:.2f}; "
+              f"logs off: {rps['baseline', False] / rps['nginx', False]:.2f}")  # fmt: skip
     for name in ("front.access.log", "ours.access.log"):
         print(f"{name}: {sum(1 for _ in (folder / name).open('rb'))} lines")
     return 0
@@ -468,6 +476,17 @@ def main() -> int:
         help="only compare logs off and on: nginx's combined log to a file, ours the JSON log to a file",
     )
     parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="only memory: resident at start and per idle keep-alive connection, ours beside nginx",
+    )
+    parser.add_argument("--connections", type=int, default=2000, help="--memory: idle connections opened")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="--access-log-on: also run the proxy of this source tree (another checkout), logs off and on",
+    )
+    parser.add_argument(
         "--annotations",
         action="store_true",
         help="only the annotation runs: a plain host beside annotated ones, and a regex host with rewrite against nginx",
@@ -481,6 +500,10 @@ def main() -> int:
         from bench.proxy_https import run_https  # the TLS set-up of bench/proxy_h2.py, HTTP/1.1 only
 
         return run_https(opts)
+    if opts.memory:
+        from bench.proxy_memory import run_memory  # its own set-up: fresh processes, no warm-up
+
+        return run_memory(opts)
     for tool in ("nginx", "wrk"):
         if shutil.which(tool) is None:
             print(f"bench/proxy.py: {tool} not found: apt-get install -y nginx-light wrk", file=sys.stderr)
@@ -530,6 +553,15 @@ def main() -> int:
                 "nginx": (front.pid, front_port, front.pid, logged_port),
                 "ours": (ours.pid, ours_port, ours_logged.pid, logged_ours_port),
             }
+            if opts.baseline is not None:  # the same two processes from another checkout
+                pair = []
+                for log_file in (None, folder / "baseline.access.log"):
+                    port, admin_port_b = free_port(), free_port()
+                    child = start_ours(port, plane.port, admin_port_b, opts.pin, log_file, checkout=opts.baseline)
+                    children.append(child)
+                    wait_version(f"http://{LOOPBACK}:{admin_port_b}", 1)
+                    pair += [child.pid, port]
+                fronts["baseline"] = (pair[0], pair[1], pair[2], pair[3])
             return access_log_comparison(opts, fronts, folder)
         big_table = table(10_000)
         other = RouteTable([*big_table.routes, Route("extra.example.com", "/", "Prefix", SERVICE, "bench/extra")])

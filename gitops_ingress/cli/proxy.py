@@ -33,7 +33,7 @@ from gitops_ingress.core.settings import SETTINGS_FILE, Settings
 from gitops_ingress.proxy import workers
 from gitops_ingress.proxy.app import ProxyOptions, parse_address
 from gitops_ingress.proxy.config import ProxySettings
-from gitops_ingress.proxy.sources.files import FileSource, FileSourceError
+from gitops_ingress.proxy.sources import FileSourceError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -135,6 +135,8 @@ def run(args: argparse.Namespace, variables: Variables) -> int:
         options = build_options(args, variables)
         if args.workers > 1 and options.ingress_dirs:
             # children would each report the same findings; check the files once, here
+            from gitops_ingress.proxy.sources.files import FileSource  # only for files (proxy/app.py)
+
             FileSource([Path(d) for d in options.ingress_dirs], BackendMap(), options.settings).load()
         return workers.run(options, args.workers)
     except FileSourceError as exc:

@@ -50,7 +50,7 @@ from gitops_ingress.core.errors import ConfigError, SourceError, UsageError
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
 from gitops_ingress.gitrepo import Mirror
 from gitops_ingress.kube import KubeOptions, KubernetesTarget, LeaderElector, connect
-from gitops_ingress.proxy.accesslog import AccessLog
+from gitops_ingress.proxy.accesslog import DictLog
 from gitops_ingress.proxy.app import (
     Address,
     Listeners,
@@ -247,7 +247,7 @@ async def serve(
     proxy_port = listeners.plain.getsockname()[1] if listeners is not None else None
     store = Store(state_db, settings.retention)
     # one JSON line per sync result on stderr, written as the proxy writes its access log
-    sync_log = AccessLog(sys.stderr)
+    sync_log = DictLog(sys.stderr)
     engine = Engine(mirror, target, settings, store, options=EngineOptions(preview_port=proxy_port), sync_log=sync_log)
     proxy = (
         Worker(options, source=InProcessSource(engine, backends, secret_dir), listeners=listeners)

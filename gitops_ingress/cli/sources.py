@@ -15,16 +15,17 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitops_ingress import kustomize
 from gitops_ingress.cli.variables import Variables
-from gitops_ingress.core.build import TreeBuild, build
 from gitops_ingress.core.config import read_settings
 from gitops_ingress.core.environments import Root
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
+
+if TYPE_CHECKING:
+    from gitops_ingress.core.build import TreeBuild
 from gitops_ingress.fs import FolderTree, Repository, find_repository, folder_root, git_top_level, read_settings_file
 
 
@@ -77,6 +78,11 @@ def folder_roots(paths: Sequence[str], loaded: FolderSettings) -> list[Root]:
 def build_folders(
     loaded: FolderSettings, roots: Sequence[Root], environment: str | None = None, *, routes: bool = True
 ) -> TreeBuild:
+    # imported here: ``proxy`` reads settings through this module but builds nothing from it
+    # unless it serves files, and the build is most of a proxy worker's memory at start
+    from gitops_ingress import kustomize
+    from gitops_ingress.core.build import build
+
     return build(
         FolderTree(),
         loaded.settings,

@@ -35,11 +35,8 @@ from gitops_ingress.proxy.admin import AdminServer
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.metrics import ProxyMetrics
 from gitops_ingress.proxy.server import ProxyServer
-from gitops_ingress.proxy.snapshot import SnapshotHolder
+from gitops_ingress.proxy.snapshot import Snapshot, SnapshotHolder
 from gitops_ingress.proxy.sources import RouteSource
-from gitops_ingress.proxy.sources.controller import ControllerSource
-from gitops_ingress.proxy.sources.files import FileSource
-from gitops_ingress.proxy.sources.kubernetes import KubernetesSource
 from gitops_ingress.proxy.tls import CertificateStore
 
 log = logging.getLogger("gitops_ingress.proxy")
@@ -112,30 +109,44 @@ def listen_socket(address: Address, reuse_port: bool, option: str = "--listen") 
     return sock
 
 
-def make_source(options: ProxyOptions) -> FileSource | ControllerSource | KubernetesSource:
+def make_source(options: ProxyOptions) -> tuple[RouteSource, Callable[[], Snapshot] | None]:
+    """The route source the options name, and for files the load to run before listening.
+    Each source's module is imported only when chosen: the Kubernetes client and the Ingress
+    build (YAML, validation, kustomize) are most of a worker's memory at start, and a worker
+    following the control plane uses neither (docs/proxy.md, "Performance")."""
     if options.kubernetes:
         if options.ingress_dirs:
             raise ConfigError("--kubernetes and --ingress-dir are alternatives: give one")
-        return KubernetesSource(
+        from gitops_ingress.proxy.sources.kubernetes import KubernetesSource
+
+        watched = KubernetesSource(
             options.settings,
             tls_dir=options.tls_dir,
             status_address=options.publish_address,
             publish_service=options.publish_service,
         )
+        return watched, None
     if options.controller and options.ingress_dirs:
         raise ConfigError("--controller and --ingress-dir are alternatives: give one")
     if options.controller:
-        return ControllerSource(options.controller, secret_dir=Path(options.secret_dir) if options.secret_dir else None)
+        from gitops_ingress.proxy.sources.controller import ControllerSource
+
+        return ControllerSource(
+            options.controller, secret_dir=Path(options.secret_dir) if options.secret_dir else None
+        ), None
     if not options.ingress_dirs:
         raise ConfigError("give --ingress-dir DIR (with --backend) or --controller URL")
+    from gitops_ingress.proxy.sources.files import FileSource
+
     backends = BackendMap.from_options(options.backends, options.settings.backends)
-    return FileSource(
+    files = FileSource(
         [Path(d) for d in options.ingress_dirs],
         backends,
         options.settings,
         interval=options.reload_interval,
         secret_dir=Path(options.secret_dir) if options.secret_dir else None,
     )
+    return files, files.load
 
 
 class Listeners(NamedTuple):
@@ -197,10 +208,13 @@ class Worker:
         self.metrics = ProxyMetrics(build=BUILD.kind)
         self.metrics.follow(self.holder)
         self.holder.subscribe(_freeze_heap)
-        self.source: RouteSource = source if source is not None else make_source(options)
+        self.source, self._first_load = (source, None) if source is not None else make_source(options)
         self.tls = CertificateStore(options.tls_dir) if options.tls_dir else None
         stream = access_stream if access_stream is not None else sys.stdout
-        self.access_log = AccessLog(stream) if options.proxy.access_log else None
+        proxy = options.proxy
+        self.access_log = (
+            AccessLog(stream, proxy.access_log_flush, proxy.access_log_buffer) if proxy.access_log else None
+        )
         self.server = ProxyServer(
             options.proxy, self.holder, self.metrics, self.access_log, PreviewKeyPolicy.from_settings(options.settings)
         )
@@ -213,8 +227,8 @@ class Worker:
 
     async def start(self) -> None:
         options = self.options
-        if isinstance(self.source, FileSource):
-            self.holder.swap(await asyncio.to_thread(self.source.load))
+        if self._first_load is not None:  # files: loaded before the listeners open (module docstring)
+            self.holder.swap(await asyncio.to_thread(self._first_load))
         if self._listeners is None:
             self._listeners = bind_listeners(options)
         plain, secure, admin = self._listeners

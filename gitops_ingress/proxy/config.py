@@ -48,6 +48,8 @@ class ProxySettings:
     low_water: int = 64 * 1024
     # --- behaviour ---
     access_log: bool = False
+    access_log_buffer: int = 64  # records formatted and written at once (proxy/accesslog.py)
+    access_log_flush: float = 0.2  # seconds a record may wait for its batch
     preview_domain: str = "preview.localhost"
     # peers (CIDRs) whose X-Forwarded-*, X-Real-IP and Forwarded are kept and extended; everyone
     # else's are replaced with what the proxy saw (proxy/forwarded.py)

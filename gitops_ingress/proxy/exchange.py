@@ -32,7 +32,15 @@ from gitops_ingress.proxy.decide import decide
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamTimeout
 from gitops_ingress.proxy.flow import PEER_FULL
 from gitops_ingress.proxy.forwarding import RequestHead, ResponseHead, upstream_request
-from gitops_ingress.proxy.grpc import DEADLINE_EXCEEDED, UNAVAILABLE, is_grpc, status_response
+from gitops_ingress.proxy.grpc import (
+    DEADLINE_EXCEEDED,
+    GRPC_STATUS_LINE,
+    UNAVAILABLE,
+    head_status,
+    is_grpc,
+    status_response,
+    trailer_status,
+)
 from gitops_ingress.proxy.upstream import Upstream
 
 if TYPE_CHECKING:
@@ -89,6 +97,7 @@ class Exchange:
         "finished",
         "forward_auth",
         "forwarded_host",
+        "grpc_status",
         "h2",
         "head",
         "hold",
@@ -163,6 +172,7 @@ class Exchange:
         self.on_end: Callable[[], None] | None = None  # called once when the exchange ends (limit-connections)
         self.forward_auth: ForwardAuth | None = None  # auth-url: asked before dispatch (proxy/forwardauth.py)
         self.dropped: frozenset[bytes] = _NOTHING_DROPPED  # client lines not forwarded (auth-response-headers)
+        self.grpc_status = -1  # a gRPC call's outcome, once seen (proxy/grpc.py); -1: none
 
     # --- start: decide where the request goes ---
     def start(self, now: float) -> None:
@@ -314,6 +324,8 @@ class Exchange:
         self.status = status
         self.response_started = True
         if self.h2:  # the stream frames the answer itself
+            if head.lines.find(GRPC_STATUS_LINE) >= 0:  # a trailers-only gRPC answer (proxy/grpc.py)
+                self.grpc_status = head_status(head.lines)
             self.mode = _RAW if body_allowed else _NONE
             conn.response_head(status, head, body_allowed)
             return
@@ -380,6 +392,7 @@ class Exchange:
     def upstream_trailers(self, trailers: list[tuple[bytes, bytes]]) -> None:
         """Trailer fields of the response, after its last body piece and before upstream_done."""
         self.trailers = trailers
+        self.grpc_status = trailer_status(trailers, self.grpc_status)
 
     def flush(self) -> None:
         out = self.out
@@ -431,7 +444,7 @@ class Exchange:
         log.warning("upstream error for %s: %s", self.key, error)  # failures only, never the hot path
         close = not self.reusable()
         if is_grpc(self.head):  # a gRPC client reads grpc-status, not an error page (proxy/grpc.py)
-            code = DEADLINE_EXCEEDED if isinstance(error, UpstreamTimeout) else UNAVAILABLE
+            code = self.grpc_status = DEADLINE_EXCEEDED if isinstance(error, UpstreamTimeout) else UNAVAILABLE
             page = status_response(code, error.public, close=close)
         else:
             page = pages.service_error(
@@ -499,21 +512,26 @@ class Exchange:
         if counter is None:  # answered before routing (a refusal, a redirect): no route, no labels yet
             counter = ctx.observer.request_counter(self.kind, self.branch, self.host_group, self.conn.protocol)
         counter.count(self.status, seconds)
-        if ctx.on_access is not None:
+        if self.grpc_status >= 0:
+            ctx.observer.grpc_answer(self.host_group, self.grpc_status)
+        if ctx.on_access is not None:  # a tuple of what is at hand; formatted per batch (proxy/accesslog.py)
+            conn = self.conn
             head = self.head
             ctx.on_access(
-                {
-                    "client": self.conn.client_ip.decode(),
-                    "protocol": self.conn.protocol,
-                    "method": head.method.decode("latin-1"),
-                    "target": self.target.decode("latin-1"),
-                    "host": head.host.decode("latin-1"),
-                    "status": self.status,
-                    "seconds": round(seconds, 6),
-                    "kind": self.kind,
-                    "branch": self.branch,
-                    "host_group": self.host_group,
-                    "upstream": str(self.tried[-1]) if self.tried else "",
-                    "request_id": self.request_id.decode(),
-                }
+                (
+                    conn.client_ip,
+                    conn.protocol,
+                    head.method,
+                    self.target,
+                    head.host,
+                    self.status,
+                    seconds,
+                    self.kind,
+                    self.branch,
+                    self.host_group,
+                    self.tried[-1] if self.tried else None,
+                    self.request_id,
+                    now,
+                    self.grpc_status,
+                )
             )

@@ -44,6 +44,7 @@ PREFIX: Final = "gitops_ingress_proxy_"
 __all__ = ["CONTENT_TYPE_LATEST", "ProxyMetrics"]
 
 SeriesKey = tuple[str, str, str, str]  # kind, branch, host, protocol
+GRPC_CODES: Final = 17  # grpc-status 0 (OK) to 16 (UNAUTHENTICATED); anything else is labelled "other"
 STATUS_CLASSES: Final = 6  # 1xx to 5xx by status // 100; index 0 holds anything outside 100-599
 
 
@@ -84,6 +85,7 @@ class ProxyMetrics:
         self._series: dict[SeriesKey, RequestSeries] = {}
         self._latency: dict[str, _Latency] = {}
         self._errors: dict[str, int] = {}
+        self._grpc: dict[tuple[str, int], int] = {}  # (host, code or GRPC_CODES for others) -> calls
         self._ignored_keys: dict[str, int] = {}
         self._open = 0
         self._version = 0
@@ -107,6 +109,14 @@ class ProxyMetrics:
                     latency = self._latency[kind] = _Latency()
                 series = self._series[key] = RequestSeries(latency)
         return series
+
+    def grpc_answer(self, host: str, code: int) -> None:
+        if not 0 <= code < GRPC_CODES:
+            code = GRPC_CODES
+        key = (host, code)
+        if key not in self._grpc and len(self._grpc) >= self._max_series:  # folded, as requests are
+            key = (OTHER, code)
+        self._grpc[key] = self._grpc.get(key, 0) + 1
 
     def upstream_error(self, reason: str) -> None:
         self._errors[reason] = self._errors.get(reason, 0) + 1
@@ -165,6 +175,14 @@ class ProxyMetrics:
                 buckets.append((bound, cumulative))
             latency.add_metric((kind,), buckets, hist.sum)
         yield latency
+        grpc = CounterMetricFamily(
+            PREFIX + "grpc_calls",
+            "gRPC calls answered, by rule host and grpc-status (0 OK to 16; other: anything else).",
+            labels=("host", "grpc_status"),
+        )
+        for (host, code), count in sorted(self._grpc.items()):
+            grpc.add_metric((host or NO_HOST, str(code) if code < GRPC_CODES else OTHER), count)
+        yield grpc
         errors = CounterMetricFamily(
             PREFIX + "upstream_errors",
             "Upstream failures by reason (connect, timeout, reset, protocol, no-endpoint).",

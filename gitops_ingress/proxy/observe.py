@@ -22,6 +22,9 @@ class ProxyObserver(Protocol):
         "" for stable, host is the rule host group ("" when no rule matched), protocol what the
         client spoke ("h1" or "h2")."""
 
+    def grpc_answer(self, host: str, code: int) -> None:
+        """A gRPC call to the rule host group ``host`` ended with grpc-status ``code``."""
+
     def upstream_error(self, reason: str) -> None:
         """reason: "connect", "timeout", "reset", "protocol", "no-endpoint"."""
 
@@ -44,6 +47,9 @@ class NullObserver:
 
     def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> RequestCounter:
         return self._counter
+
+    def grpc_answer(self, host: str, code: int) -> None:
+        pass
 
     def upstream_error(self, reason: str) -> None:
         pass

@@ -23,6 +23,7 @@ from functools import partial
 from typing import Protocol
 
 from gitops_ingress.core.previewkeys import PreviewKeyPolicy
+from gitops_ingress.proxy.accesslog import AccessRecord
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.decide import RouteCache
 from gitops_ingress.proxy.forwarded import ListenerForwarding, TrustedProxies
@@ -35,7 +36,7 @@ from gitops_ingress.proxy.ratelimit import ClientLimiter
 from gitops_ingress.proxy.repeats import RequestHeads
 from gitops_ingress.proxy.snapshot import SnapshotHolder
 
-AccessHook = Callable[[dict[str, object]], None]
+AccessHook = Callable[[AccessRecord], None]
 
 
 class OpenConnection(Protocol):

@@ -36,7 +36,7 @@ from gitops_ingress.sync.records import BranchRecord, now_iso
 from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import Store, SyncEntry
 
-SyncLog = Callable[[dict[str, Any]], None]  # one JSON log line per record (serve: proxy.accesslog.AccessLog)
+SyncLog = Callable[[dict[str, Any]], None]  # one JSON log line per record (serve: proxy.accesslog.DictLog)
 
 
 class SyncMixin:

@@ -15,6 +15,7 @@ import pytest
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.previewkeys import PreviewKeyPolicy
 from gitops_ingress.core.routing import ResourceRef, Route, RouteTable, RoutingState, ServiceRef
+from gitops_ingress.proxy.accesslog import AccessRecord
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.observe import NullObserver
 from gitops_ingress.proxy.server import ProxyServer
@@ -59,12 +60,16 @@ class RecordingObserver(NullObserver):
         self.finished: list[tuple[str, str, str, int]] = []
         self.errors: list[str] = []
         self.ignored_keys: list[str] = []
+        self.grpc_answers: list[tuple[str, int]] = []
 
     def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> _RecordingCounter:
         return _RecordingCounter(self.finished, (kind, branch, host))
 
     def upstream_error(self, reason: str) -> None:
         self.errors.append(reason)
+
+    def grpc_answer(self, host: str, code: int) -> None:
+        self.grpc_answers.append((host, code))
 
     def preview_key_ignored(self, reason: str) -> None:
         self.ignored_keys.append(reason)
@@ -117,7 +122,7 @@ def make_proxy(loop_thread: LoopThread) -> Iterator[Callable[..., ProxyHarness]]
         state: RoutingState,
         backend_map: BackendMap,
         settings: ProxySettings | None = None,
-        on_access: Callable[[dict[str, object]], None] | None = None,
+        on_access: Callable[[AccessRecord], None] | None = None,
         preview_keys: PreviewKeyPolicy | None = None,
         **start_options: Any,
     ) -> ProxyHarness:

@@ -148,3 +148,19 @@ def test_trusted_proxies_are_validated_as_settings() -> None:
     assert ProxySettings().with_changes(trusted_proxies=("10.0.0.0/8",)).trusted_proxies == ("10.0.0.0/8",)
     with pytest.raises(ConfigError, match="trusted proxy 'nope'"):
         ProxySettings().with_changes(trusted_proxies=("nope",))
+
+
+def test_a_strangers_lines_are_remembered_per_peer_and_carry_each_requests_host() -> None:
+    from gitops_ingress.proxy.forwarded import ListenerForwarding
+    from gitops_ingress.proxy.forwarding import RequestHead
+
+    listener = ListenerForwarding(b"https", b"8443", TrustedProxies(["10.0.0.0/8"]))
+    head = RequestHead()
+    for host in (b"a.example.com", b"b.example.com"):  # the second comes from what was remembered
+        assert listener.lines(head, host, b"2001:db8::1") == (
+            b"\r\nX-Forwarded-For: 2001:db8::1\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 8443"
+            b"\r\nX-Forwarded-Host: " + host + b"\r\nX-Real-IP: 2001:db8::1"
+            b'\r\nForwarded: for="[2001:db8::1]";host="' + host + b'";proto=https'
+        )
+    trusted = listener.lines(head, b"a.example.com", b"10.0.0.7")  # never taken for a stranger's
+    assert b"\r\nX-Forwarded-For: 10.0.0.7\r\n" in trusted and b"X-Real-IP: 10.0.0.7" in trusted

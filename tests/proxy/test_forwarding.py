@@ -249,7 +249,7 @@ def test_access_hook_gets_one_record_per_request(make_proxy, start_upstream) -> 
     from gitops_ingress.proxy.config import ProxySettings
 
     upstream = start_upstream("echo")
-    records: list[dict] = []
+    records: list[tuple] = []  # AccessRecord tuples (proxy/accesslog.py), one per answer
     proxy = make_proxy(
         make_state([route("shop.example.com", "/", "web")]),
         backends({"web": [upstream.url]}),
@@ -258,8 +258,11 @@ def test_access_hook_gets_one_record_per_request(make_proxy, start_upstream) -> 
     )
     exchange(proxy.port, b"GET /logged?a=1 HTTP/1.1\r\n" + H + b"X-Request-Id: rid-1\r\n\r\n")
     (record,) = proxy.loop.call(lambda: list(records))
-    assert record["status"] == 200 and record["target"] == "/logged?a=1" and record["request_id"] == "rid-1"
-    assert record["upstream"] == upstream.url
+    _client, protocol, method, target, _host, status, _seconds, _kind, _branch, _group, endpoint, rid, _end, grpc = (
+        record
+    )
+    assert (protocol, method, target, status, rid, grpc) == ("h1", b"GET", b"/logged?a=1", 200, b"rid-1", -1)
+    assert str(endpoint) == upstream.url
 
 
 def test_absolute_form_with_bad_host_is_400(routed) -> None:

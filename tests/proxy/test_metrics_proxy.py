@@ -82,7 +82,7 @@ def test_access_log_lines_are_batched_and_flushed_on_a_timer() -> None:
     import asyncio
     import io
 
-    from gitops_ingress.proxy.accesslog import AccessLog
+    from gitops_ingress.proxy.accesslog import DictLog
 
     async def scenario() -> tuple[str, int]:
         flushed = asyncio.get_running_loop().create_future()
@@ -95,7 +95,7 @@ def test_access_log_lines_are_batched_and_flushed_on_a_timer() -> None:
                     flushed.set_result(None)
 
         stream = Recording()
-        log = AccessLog(stream, flush_delay=0.01, max_records=1000)  # the timer, not a full buffer (test_accesslog.py)
+        log = DictLog(stream, flush_delay=0.01, max_records=1000)  # the timer, not a full buffer (test_accesslog.py)
         for index in range(100):
             log({"status": 200, "n": index})
         assert flushes == []  # nothing flushed per line

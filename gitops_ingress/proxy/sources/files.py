@@ -39,20 +39,12 @@ from gitops_ingress.core.tree import TreeFile, TreeListing
 from gitops_ingress.fs import FolderTree, find_repository, folder_root
 from gitops_ingress.proxy import secrets
 from gitops_ingress.proxy.snapshot import Snapshot
-from gitops_ingress.proxy.sources import Publish
+from gitops_ingress.proxy.sources import FileSourceError, Publish
+
+__all__ = ["FileSource", "FileSourceError"]
 
 log = logging.getLogger("gitops_ingress.proxy.sources.files")
 Marks = Mapping[str, TreeListing]  # one poll: each root's listing
-
-
-class FileSourceError(SourceError):
-    """The folders hold errors; ``findings`` says where."""
-
-    def __init__(self, findings: Sequence[Finding]) -> None:
-        self.findings = tuple(findings)
-        shown = "; ".join(f.one_line(hint=False) for f in self.findings[:5])
-        more = f" (and {len(self.findings) - 5} more)" if len(self.findings) > 5 else ""
-        super().__init__(f"ingress files have errors: {shown}{more}")
 
 
 class _Listed:
