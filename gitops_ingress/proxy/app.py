@@ -190,11 +190,18 @@ def _url(scheme: str, address: Address) -> str:
     return f"{scheme}://{host}:{address[1]}"
 
 
+def open_certificates(options: ProxyOptions) -> CertificateStore | None:
+    """The ``--tls-dir`` certificates, loaded; None without TLS. ``workers.py`` calls it before
+    the fork, so that every worker serves with the same session ticket keys (proxy/tls.py)."""
+    return CertificateStore(options.tls_dir) if options.tls_dir else None
+
+
 class Worker:
     """The parts of one running worker; ``serve`` builds one, tests may drive it directly.
     ``source`` replaces the one the options name and ``listeners`` are sockets bound already
     (``bind_listeners``): ``gitops-ingress serve`` binds before it starts anything else and passes
-    its engine's in-process source. The worker owns the listeners it is given."""
+    its engine's in-process source. ``tls`` is a store loaded already (``open_certificates``,
+    before the fork). The worker owns the listeners it is given."""
 
     def __init__(
         self,
@@ -202,6 +209,7 @@ class Worker:
         access_stream: IO[str] | None = None,
         source: RouteSource | None = None,
         listeners: Listeners | None = None,
+        tls: CertificateStore | None = None,
     ) -> None:
         self.options = options
         self.holder = SnapshotHolder()
@@ -209,7 +217,7 @@ class Worker:
         self.metrics.follow(self.holder)
         self.holder.subscribe(_freeze_heap)
         self.source, self._first_load = (source, None) if source is not None else make_source(options)
-        self.tls = CertificateStore(options.tls_dir) if options.tls_dir else None
+        self.tls = tls if tls is not None else open_certificates(options)
         stream = access_stream if access_stream is not None else sys.stdout
         proxy = options.proxy
         self.access_log = (
@@ -295,10 +303,12 @@ async def serve(
     stop: asyncio.Event,
     on_ready: Callable[[Worker], None] | None = None,
     access_stream: IO[str] | None = None,
+    tls: CertificateStore | None = None,
 ) -> None:
     """Run one worker until ``stop`` is set, then drain and return. A background task that died
-    also stops the worker, after the drain, with its error (SourceError unless it is ours)."""
-    worker = Worker(options, access_stream)
+    also stops the worker, after the drain, with its error (SourceError unless it is ours).
+    ``tls``: the certificates loaded before the fork (``open_certificates``), else loaded here."""
+    worker = Worker(options, access_stream, tls=tls)
     try:
         await worker.start()
         if on_ready is not None:

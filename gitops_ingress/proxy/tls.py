@@ -21,6 +21,22 @@ keeps its old configuration when a reload fails: a half-written or broken renewa
 that host's clients to the default certificate), and a reload that finds no usable pair at all
 keeps the previous index. A pair that is gone from the folder is gone from the index.
 
+Sessions. The listener's context (``server_context``, the "front" one) is made once and never
+replaced or changed, because it is every connection's *session* context: OpenSSL seals and opens
+session tickets with the keys of the context an SSL object was created from and keeps its
+session-ID cache there too; switching ``sslobj.context`` by SNI changes the certificate, not that.
+Its ticket keys are random, made when the context is created, and Python's ``ssl`` has no way to
+set them (no ``SSL_CTX_set_tlsext_ticket_keys``, nginx's ``ssl_session_ticket_key`` files), so:
+the store is built before ``--workers`` forks (proxy/workers.py), and every worker shares the keys;
+a reload swaps only the index, so tickets issued before a renewal still resume after it; the keys
+last as long as the process set (a restart, or another replica, cannot open them: the client does
+a full handshake) and are never rotated while it runs, like nginx without key files. The
+session-ID cache is each worker's own memory after the fork (nginx shares it in
+``shared:SSL``): a TLS 1.2 client that resumes by ID only, without a ticket, resumes when its next
+connection reaches the same worker. The front context also holds the default certificate at start,
+so the common case needs no switch; once a reload replaced that certificate, every handshake
+(without SNI too: the callback runs with ``None``) switches to the new one.
+
 What a client that cannot be served is told (RFC 7301's ``no_application_protocol``, RFC
 8446's ``protocol_version``): the contexts are ``tlsalerts.ServerContext``s, whose connections
 send the alert before the socket closes (proxy/tlsalerts.py says why Python's ``ssl`` and the
@@ -186,10 +202,12 @@ class CertificateStore:
             detail = "; ".join(self.errors) or "no tls.crt/tls.key or NAME.crt/NAME.key pair found"
             raise ConfigError(f"--tls-dir {self.directory}: no usable certificate ({detail})")
         self._index = index
+        # The front context: the session context of every connection, never replaced (module
+        # docstring, "Sessions"). It serves the default certificate at start; the SNI callback
+        # switches away from it once a reload replaced that certificate.
         self._context = new_server_context()
-        # The front context must hold a chain for clients that send no SNI at all.
         self._context.load_cert_chain(index.default.pair.cert, index.default.pair.key)
-        self._front = index.default  # the certificate the front context serves (never reloaded)
+        self._front = index.default
         self._context.sni_callback = self._on_sni
 
     def _build(self, pairs: list[CertificatePair], previous: _Index | None = None) -> _Index | None:

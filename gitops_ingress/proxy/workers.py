@@ -15,6 +15,12 @@ without forwarding anything (SIGKILL, the OOM killer) still stops its workers: o
 worker asks the kernel for SIGTERM when its parent goes (prctl PR_SET_PDEATHSIG), so no worker
 is left serving an old configuration on a port the next set wants.
 
+TLS. The parent loads the certificates (``open_certificates``) before it forks, so every worker
+starts with a copy of the same store and, in it, the same listener context: OpenSSL made that
+context's session ticket keys when it was created, so a ticket one worker issued opens on every
+other (proxy/tls.py says why reloads keep them). Each worker then watches the folder on its own.
+An unusable TLS folder fails the command once, in the parent, before any worker starts.
+
 Port 0 with several workers: the parent binds the port once (SO_REUSEPORT, not listening) to learn
 a free number and keep it reserved until the children have bound it too.
 """
@@ -34,7 +40,8 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 
 from gitops_ingress.core.errors import ConfigError, GitopsIngressError
-from gitops_ingress.proxy.app import Address, ProxyOptions, say, serve
+from gitops_ingress.proxy.app import Address, ProxyOptions, open_certificates, say, serve
+from gitops_ingress.proxy.tls import CertificateStore
 
 EXIT_OK = 0
 EXIT_FAILURE = 2
@@ -52,9 +59,12 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
-def run_worker(options: ProxyOptions, early_signals: list[int] | None = None) -> int:
+def run_worker(
+    options: ProxyOptions, early_signals: list[int] | None = None, tls: CertificateStore | None = None
+) -> int:
     """Serve in this process until SIGTERM or SIGINT, then drain and return 0. ``early_signals``
-    holds stop signals that arrived before the event loop could take them over."""
+    holds stop signals that arrived before the event loop could take them over; ``tls`` is the
+    certificate store the parent loaded before the fork."""
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -63,7 +73,7 @@ def run_worker(options: ProxyOptions, early_signals: list[int] | None = None) ->
             loop.add_signal_handler(sig, stop.set)
         if early_signals:
             stop.set()
-        await serve(options, stop)
+        await serve(options, stop, tls=tls)
 
     # Route tables are built in a worker thread; with the default 5 ms switch interval such a
     # build makes the event loop wait up to 5 ms for the GIL after every system call (the convoy
@@ -84,14 +94,14 @@ def _stop_with_parent(parent: int) -> bool:
     return os.getppid() != parent
 
 
-def _child(options: ProxyOptions, parent: int) -> None:
+def _child(options: ProxyOptions, parent: int, tls: CertificateStore | None) -> None:
     early: list[int] = []
     for sig in STOP_SIGNALS:  # replace the parent's forwarding handlers inherited by fork
         signal.signal(sig, lambda signum, _frame: early.append(signum))
     if _stop_with_parent(parent):
         early.append(signal.SIGTERM)
     try:
-        code = run_worker(options, early)
+        code = run_worker(options, early, tls)
     except GitopsIngressError as exc:
         say(f"error: {exc}")
         code = EXIT_FAILURE
@@ -114,8 +124,9 @@ def run(options: ProxyOptions, workers: int) -> int:
     """Run ``workers`` worker processes (in this process when 1) until SIGTERM/SIGINT."""
     if workers < 1:
         raise ConfigError(f"--workers {workers}: must be at least 1")
+    tls = open_certificates(options)  # before the fork: one set of ticket keys (module docstring)
     if workers == 1:
-        return run_worker(options)
+        return run_worker(options, tls=tls)
     reserved: list[socket.socket | None] = []
     listen, held = _reserve(options.listen)
     reserved.append(held)
@@ -128,7 +139,7 @@ def run(options: ProxyOptions, workers: int) -> int:
         admin, held = _reserve(admin)
         reserved.append(held)
     shared = replace(options, listen=listen, tls_listen=tls_listen, admin_listen=admin, reuse_port=True)
-    supervisor = _Supervisor(shared, workers)
+    supervisor = _Supervisor(shared, workers, tls)
     previous = {sig: signal.signal(sig, supervisor.forward) for sig in STOP_SIGNALS}
     try:
         supervisor.start()
@@ -144,10 +155,10 @@ def run(options: ProxyOptions, workers: int) -> int:
 class _Supervisor:
     """The parent's view of its workers: start them, forward signals, wait for all of them."""
 
-    def __init__(self, options: ProxyOptions, workers: int) -> None:
-        context = multiprocessing.get_context("fork")
+    def __init__(self, options: ProxyOptions, workers: int, tls: CertificateStore | None) -> None:
+        context = multiprocessing.get_context("fork")  # fork: the children inherit ``tls`` as it is
         self.children: list[BaseProcess] = [
-            context.Process(target=_child, args=(options, os.getpid()), daemon=False) for _ in range(workers)
+            context.Process(target=_child, args=(options, os.getpid(), tls), daemon=False) for _ in range(workers)
         ]
         self.stopping = False
 
