@@ -52,6 +52,7 @@ REQUEST_PATH = (
     "snapshot",
     "timers",
     "upstream",
+    "upstream_reader",  # its parser callbacks' helpers: the trailer reader, where a head lies
 )
 
 
