@@ -49,6 +49,7 @@ REQUEST_PATH = (
     "pool",
     "protocol",
     "repeats",
+    "request_reader",  # HTTP/1.1 requests read off a client connection (protocol.py)
     "server",  # ServerState and ConnectionContext, read on every request
     "snapshot",
     "timers",
