@@ -37,6 +37,7 @@ REQUEST_PATH = (
     "forwarded",
     "forwarding",
     "h2conn",  # HTTP/2 from clients: the connection, its frame layer, HPACK, streams and fields
+    "h2blocks",
     "h2decode",
     "h2encode",
     "h2fields",
@@ -48,10 +49,12 @@ REQUEST_PATH = (
     "pool",
     "protocol",
     "repeats",
+    "request_reader",  # HTTP/1.1 requests read off a client connection (protocol.py)
     "server",  # ServerState and ConnectionContext, read on every request
     "snapshot",
     "timers",
     "upstream",
+    "upstream_reader",  # its parser callbacks' helpers: the trailer reader, where a head lies
 )
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from gitops_ingress.core.errors import RenderError
-from gitops_ingress.core.kustomize_render import over_output_limit
+from gitops_ingress.core.kustomize_resources import over_output_limit
 from gitops_ingress.core.settings import LimitSettings
 
 _KLOG = re.compile(r'^[EWI]\d{4} [\d:.]+\s+\d+ \S+\] .*?err="(.*)"\s*$')

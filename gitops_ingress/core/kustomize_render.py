@@ -28,6 +28,9 @@ a Service (its ports merge by key), generators, components, ``replacements``, ``
 ``helmCharts``, ``replicas``, ``transformers``, ``openapi``, ``crds``, ``sortOptions``, any other
 field, patch options, and every error (a missing file, a patch that matches nothing, a conflict):
 kustomize's run then gives its own message.
+
+Reading the files into objects, and what of a kustomization or an object is in the subset, is
+``core.kustomize_resources``; this module builds, transforms, patches and orders them.
 """
 
 from __future__ import annotations
@@ -35,45 +38,28 @@ from __future__ import annotations
 import json
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
 
-from gitops_ingress.core.errors import RenderError
 from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.kustomize_patch import Unsupported, json_patch, selects, strategic_merge
-from gitops_ingress.core.loading import Document, load_yaml_file
+from gitops_ingress.core.kustomize_resources import (
+    Reader,
+    Resource,
+    below,
+    check_strings,
+    inside,
+    list_field,
+    read_kustomization,
+    string_field,
+    strings_field,
+)
+from gitops_ingress.core.loading import Document
 from gitops_ingress.core.settings import LimitSettings
 from gitops_ingress.core.tree import KUSTOMIZATION_NAMES
 
-_FIELDS = frozenset(
-    {
-        "apiVersion",
-        "kind",
-        "resources",
-        "bases",
-        "namespace",
-        "namePrefix",
-        "nameSuffix",
-        "commonLabels",
-        "labels",
-        "commonAnnotations",
-        "patches",
-        "patchesStrategicMerge",
-        "patchesJson6902",
-        "images",
-        "buildMetadata",
-    }
-)
-_KINDS = frozenset(
-    {
-        ("networking.k8s.io/v1", "Ingress"),
-        ("networking.k8s.io/v1beta1", "Ingress"),
-        ("extensions/v1beta1", "Ingress"),
-        ("v1", "Service"),
-    }
-)
 # kustomize's legacy order ranks Service among the kinds it puts first, and Ingress after them
 _RANK = {"Service": "0", "Ingress": "1"}
 
@@ -88,155 +74,28 @@ class Rendered:
     name: str  # its name as read, which a strategic-merge patch file names
 
 
-@dataclass(frozen=True, slots=True)
-class _Resource:
-    data: dict[str, Any]
-    file: str
-    source: Document
-    ids: tuple[tuple[str, str], ...]  # (namespace, name) as read, then after each change
-
-
-@dataclass(slots=True)
-class _Reader:
-    """The files of one render, each loaded once; an object used twice (two overlays of one base
-    in the same render) gets a copy the second time."""
-
-    contents: Mapping[str, bytes]
-    limits: LimitSettings
-    shapes: LineShapes
-    loaded: dict[str, list[Document]] = field(default_factory=dict)
-    used: set[str] = field(default_factory=set)
-    output: int = 0  # the bytes of every resource file, once per use: about what kustomize writes
-
-    def documents(self, path: str) -> list[Document]:
-        if path not in self.loaded:
-            self.loaded[path] = self._load(path)
-        return self.loaded[path]
-
-    def _load(self, path: str) -> list[Document]:
-        data = self.contents.get(path)
-        if data is None:
-            raise Unsupported(f"{path} is not among the files read")
-        loaded = load_yaml_file(path, data, self.limits, shapes=self.shapes)
-        if loaded.findings:
-            raise Unsupported(f"{path} is not clean YAML")
-        return [doc for doc in loaded.documents if doc.data is not None]
-
-    def resources(self, path: str) -> list[_Resource]:
-        """The objects of a resource file, to be changed by the transformers: read again when the
-        render uses the file a second time (the first use has changed the first reading)."""
-        self.output += len(self.contents.get(path, b""))
-        if self.output > self.limits.max_render_output_bytes:
-            raise over_output_limit(self.limits)  # a base used over and over: as kustomize's run would be
-        documents = self._load(path) if path in self.used else self.documents(path)
-        self.used.add(path)
-        return [_resource(doc, path) for doc in documents]
-
-
-def over_output_limit(limits: LimitSettings) -> RenderError:
-    limit = limits.max_render_output_bytes
-    return RenderError(f"the rendered output is over {limit} bytes (policy.limits.max_render_output_bytes)")
-
-
 def render(
     kustomization: str, contents: Mapping[str, bytes], limits: LimitSettings, shapes: LineShapes
 ) -> list[Rendered]:
     """The objects ``kustomization`` (a path of ``contents``) renders to, in kustomize's order;
     ``RenderError`` when they would be over ``max_render_output_bytes``."""
-    reader = _Reader(contents, limits, shapes)
+    reader = Reader(contents, limits, shapes)
     built = _build(kustomization, reader, ())
     _fix_service_references(built)
     built.sort(key=_sort_key)
     return [_finished(resource) for resource in built]
 
 
-def _resource(document: Document, path: str) -> _Resource:
-    data = document.data
-    if not isinstance(data, dict):
-        raise Unsupported(f"{path}: a document that is not a mapping")
-    if (data.get("apiVersion"), data.get("kind")) not in _KINDS:
-        raise Unsupported(f"{path}: a {data.get('kind')!r} of {data.get('apiVersion')!r}, not an Ingress or Service")
-    metadata = data.get("metadata")
-    if not isinstance(metadata, dict) or not isinstance(metadata.get("name"), str) or not metadata["name"]:
-        raise Unsupported(f"{path}: an object without a name")
-    namespace = metadata.get("namespace", "")
-    if not isinstance(namespace, str):
-        raise Unsupported(f"{path}: a namespace that is not a string")
-    for key in ("labels", "annotations"):
-        _check_strings(metadata.get(key, {}), f"{path}: metadata.{key}")
-    return _Resource(data, path, document, ((namespace, metadata["name"]),))
-
-
-def _check_strings(values: Any, what: str) -> None:
-    """Labels and annotations of strings only: kustomize writes a null one as the string "null"."""
-    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
-        raise Unsupported(f"{what} is not a mapping of strings")
-
-
-def _kustomization(path: str, reader: _Reader) -> dict[str, Any]:
-    documents = reader.documents(path)
-    if len(documents) != 1 or not isinstance(documents[0].data, dict):
-        raise Unsupported(f"{path} is not one mapping")
-    data: dict[str, Any] = documents[0].data
-    unknown = data.keys() - _FIELDS
-    if unknown:
-        raise Unsupported(f"{path} uses {sorted(unknown)[0]}")
-    if data.get("kind", "Kustomization") != "Kustomization":
-        raise Unsupported(f"{path} is a {data.get('kind')}")
-    if data.get("apiVersion", "kustomize.config.k8s.io/v1beta1") != "kustomize.config.k8s.io/v1beta1":
-        raise Unsupported(f"{path} has apiVersion {data.get('apiVersion')}")
-    if not set(_list(data, "buildMetadata")) <= {"originAnnotations"}:
-        raise Unsupported(f"{path} asks for build metadata other than originAnnotations")
-    return data
-
-
-def _list(data: Mapping[str, Any], key: str) -> list[Any]:
-    value = data.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise Unsupported(f"{key} is not a list")
-    return value
-
-
-def _string(data: Mapping[str, Any], key: str) -> str:
-    value = data.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Unsupported(f"{key} is not a string")
-    return value
-
-
-def _strings(data: Mapping[str, Any], key: str) -> dict[str, str]:
-    value = data.get(key)
-    if value is None:
-        return {}
-    _check_strings(value, key)
-    return dict(value)
-
-
-def _below(folder: str, entry: Any) -> str:
-    """A path a kustomization names, as a path of the tree, inside its folder for a file."""
-    if not isinstance(entry, str) or not entry or posixpath.isabs(entry):
-        raise Unsupported(f"the entry {entry!r}")
-    return posixpath.normpath(posixpath.join(folder, entry))
-
-
-def _inside(folder: str, path: str) -> bool:
-    return folder in ("", ".") or path.startswith(folder.rstrip("/") + "/")
-
-
-def _build(path: str, reader: _Reader, stack: tuple[str, ...]) -> list[_Resource]:
+def _build(path: str, reader: Reader, stack: tuple[str, ...]) -> list[Resource]:
     if path in stack:
         raise Unsupported(f"{path} includes itself")
-    kustomization = _kustomization(path, reader)
+    kustomization = read_kustomization(path, reader)
     folder = posixpath.dirname(path)
-    built: list[_Resource] = []
+    built: list[Resource] = []
     seen: set[tuple[str, str, str, str]] = set()
-    for entry in [*_list(kustomization, "resources"), *_list(kustomization, "bases")]:  # kustomize's order
-        target = _below(folder, entry)
-        if target in reader.contents and _inside(folder, target):
+    for entry in [*list_field(kustomization, "resources"), *list_field(kustomization, "bases")]:  # kustomize's order
+        target = below(folder, entry)
+        if target in reader.contents and inside(folder, target):
             added = reader.resources(target)
         else:
             nested = next(
@@ -254,40 +113,40 @@ def _build(path: str, reader: _Reader, stack: tuple[str, ...]) -> list[_Resource
     return _transformed(built, kustomization, folder, reader)
 
 
-def _id(resource: _Resource) -> tuple[str, str, str, str]:
+def _id(resource: Resource) -> tuple[str, str, str, str]:
     namespace, name = resource.ids[-1]
     return (resource.data["apiVersion"], resource.data["kind"], namespace or "default", name)
 
 
 def _transformed(
-    resources: list[_Resource], kustomization: Mapping[str, Any], folder: str, reader: _Reader
-) -> list[_Resource]:
-    for entry in _list(kustomization, "patchesStrategicMerge"):
+    resources: list[Resource], kustomization: Mapping[str, Any], folder: str, reader: Reader
+) -> list[Resource]:
+    for entry in list_field(kustomization, "patchesStrategicMerge"):
         for patch in _patch_documents(entry, folder, reader):
             if not isinstance(patch, dict):
                 raise Unsupported("a strategic-merge patch that is not a mapping")
             _merge_into(_by_id(resources, patch), patch)
-    for entry in _list(kustomization, "patches"):
+    for entry in list_field(kustomization, "patches"):
         _patch(resources, entry, folder, reader, json_only=False)
-    namespace = _string(kustomization, "namespace")
-    prefix, suffix = _string(kustomization, "namePrefix"), _string(kustomization, "nameSuffix")
+    namespace = string_field(kustomization, "namespace")
+    prefix, suffix = string_field(kustomization, "namePrefix"), string_field(kustomization, "nameSuffix")
     if namespace or prefix or suffix:
         resources = [_renamed(resource, namespace, prefix, suffix) for resource in resources]
     labels: dict[str, str] = {}
     selectors: dict[str, str] = {}  # the labels a Service's selector gets too
-    for entry in _list(kustomization, "labels"):
+    for entry in list_field(kustomization, "labels"):
         if not isinstance(entry, dict) or entry.keys() - {"pairs", "includeSelectors", "includeTemplates"}:
             raise Unsupported("a labels entry with fields")
-        pairs = _strings(entry, "pairs")
+        pairs = strings_field(entry, "pairs")
         labels.update(pairs)
         if entry.get("includeSelectors") is True:
             selectors.update(pairs)
         elif entry.get("includeSelectors") not in (None, False):
             raise Unsupported("includeSelectors that is not a boolean")
-    common = _strings(kustomization, "commonLabels")
+    common = strings_field(kustomization, "commonLabels")
     labels.update(common)
     selectors.update(common)
-    annotations = _strings(kustomization, "commonAnnotations")
+    annotations = strings_field(kustomization, "commonAnnotations")
     for resource in resources:
         metadata = resource.data["metadata"]
         for key, values in (("labels", labels), ("annotations", annotations)):
@@ -295,7 +154,7 @@ def _transformed(
                 metadata[key] = {**(metadata.get(key) or {}), **values}
         if selectors and resource.data["kind"] == "Service":
             _select(resource.data, selectors)
-    for entry in _list(kustomization, "patchesJson6902"):
+    for entry in list_field(kustomization, "patchesJson6902"):
         if not isinstance(entry, dict) or not isinstance(entry.get("target"), dict):
             raise Unsupported("a patchesJson6902 entry without a target")
         _patch(resources, entry, folder, reader, json_only=True)
@@ -308,7 +167,7 @@ def _select(service: dict[str, Any], selectors: Mapping[str, str]) -> None:
     if not isinstance(spec, dict):
         raise Unsupported("a Service whose spec is not a mapping")
     current = spec.get("selector", {})
-    _check_strings(current, "a Service's selector")
+    check_strings(current, "a Service's selector")
     spec["selector"] = {**current, **selectors}
 
 
@@ -334,7 +193,7 @@ def _backend_names(ingress: Mapping[str, Any]) -> list[tuple[dict[str, Any], str
     return found
 
 
-def _fix_service_references(resources: list[_Resource]) -> None:
+def _fix_service_references(resources: list[Resource]) -> None:
     """kustomize's last step: an Ingress that names a Service by a name it had before (a prefix, a
     suffix) names it by its name now, when exactly one such Service is in the Ingress's namespace."""
     services = [resource for resource in resources if resource.data["kind"] == "Service"]
@@ -353,7 +212,7 @@ def _fix_service_references(resources: list[_Resource]) -> None:
                 holder[key] = here[0].ids[-1][1]
 
 
-def _renamed(resource: _Resource, namespace: str, prefix: str, suffix: str) -> _Resource:
+def _renamed(resource: Resource, namespace: str, prefix: str, suffix: str) -> Resource:
     metadata = resource.data["metadata"]
     if namespace:
         metadata["namespace"] = namespace
@@ -361,11 +220,11 @@ def _renamed(resource: _Resource, namespace: str, prefix: str, suffix: str) -> _
     return replace(resource, ids=(*resource.ids, (metadata.get("namespace", ""), metadata["name"])))
 
 
-def _patch_documents(entry: Any, folder: str, reader: _Reader) -> list[Any]:
+def _patch_documents(entry: Any, folder: str, reader: Reader) -> list[Any]:
     """A patch's documents: a file it names, or its inline text."""
     if isinstance(entry, str) and "\n" not in entry and not entry.lstrip().startswith(("[", "{")):
-        path = _below(folder, entry)
-        if not _inside(folder, path):
+        path = below(folder, entry)
+        if not inside(folder, path):
             raise Unsupported(f"the patch {entry} outside the kustomization's folder")
         text = reader.contents.get(path)
         if text is None:
@@ -394,7 +253,7 @@ def _json(text: str) -> Any:
         raise Unsupported("a patch that starts with [ but is not JSON") from exc
 
 
-def _patch(resources: list[_Resource], entry: Any, folder: str, reader: _Reader, json_only: bool) -> None:
+def _patch(resources: list[Resource], entry: Any, folder: str, reader: Reader, json_only: bool) -> None:
     if not isinstance(entry, dict) or entry.keys() - {"path", "patch", "target"}:
         raise Unsupported("a patch entry with options or unknown fields")
     if ("path" in entry) == ("patch" in entry):
@@ -419,7 +278,7 @@ def _patch(resources: list[_Resource], entry: Any, folder: str, reader: _Reader,
                 if _identity(patched) != _identity(resource.data):
                     raise Unsupported("a JSON 6902 patch that changes an object's id")
                 for key in ("labels", "annotations"):
-                    _check_strings(patched["metadata"].get(key, {}), f"metadata.{key} after a patch")
+                    check_strings(patched["metadata"].get(key, {}), f"metadata.{key} after a patch")
                 resources[index] = replace(resource, data=patched)
         return
     if json_only or not documents or not all(isinstance(doc, dict) for doc in documents):
@@ -446,7 +305,7 @@ def _identity(data: Mapping[str, Any]) -> tuple[Any, ...]:
     return (data.get("apiVersion"), data.get("kind"), metadata.get("namespace", ""), metadata.get("name"))
 
 
-def _by_id(resources: list[_Resource], patch: Mapping[str, Any]) -> _Resource:
+def _by_id(resources: list[Resource], patch: Mapping[str, Any]) -> Resource:
     """The one object a strategic-merge patch without a target names: same group, version and kind,
     and one of the object's names and namespaces so far ("" is ``default``)."""
     metadata = patch.get("metadata")
@@ -464,7 +323,7 @@ def _by_id(resources: list[_Resource], patch: Mapping[str, Any]) -> _Resource:
     return found[0]
 
 
-def _merge_into(resource: _Resource, patch: Mapping[str, Any]) -> None:
+def _merge_into(resource: Resource, patch: Mapping[str, Any]) -> None:
     """kustomize keeps the object's kind, name and namespace whatever the patch says. A Service's
     ports merge by port number in kustomize: its patches are not done here."""
     if resource.data["kind"] != "Ingress":
@@ -480,17 +339,17 @@ def _merge_into(resource: _Resource, patch: Mapping[str, Any]) -> None:
     if not isinstance(merged, dict):
         raise Unsupported("a strategic-merge patch that removes metadata")
     for key in ("labels", "annotations"):
-        _check_strings(merged.get(key, {}), f"metadata.{key} after a patch")
+        check_strings(merged.get(key, {}), f"metadata.{key} after a patch")
 
 
-def _sort_key(resource: _Resource) -> str:
+def _sort_key(resource: Resource) -> str:
     group, _, version = resource.data["apiVersion"].rpartition("/")
     namespace, name = resource.ids[-1]
     kind = resource.data["kind"]
     return f"{_RANK[kind]}{group or '~G'}_{version or '~V'}_{kind}|{namespace or '~X'}|{name}"
 
 
-def _finished(resource: _Resource) -> Rendered:
+def _finished(resource: Resource) -> Rendered:
     """As ``core.kustomize`` leaves kustomize's output: an annotations mapping left empty when its
     origin annotation was taken out is dropped."""
     metadata = resource.data["metadata"]

@@ -15,11 +15,11 @@ them. It holds what RFC 9113 makes per connection and per stream, and nothing of
   our SETTINGS_MAX_CONCURRENT_STREAMS gets RST_STREAM REFUSED_STREAM (5.1.2), a stream error the
   client may retry, not a connection error;
 * header blocks: HEADERS and its CONTINUATION frames must be contiguous (another frame between
-  them is a connection PROTOCOL_ERROR, 6.10), at most 64 CONTINUATION frames and four times
-  ``max_header_bytes`` of encoded block (the CONTINUATION flood, CVE-2024-27316), decoded by
-  h2decode.py with the decoded list bounded by ``max_header_bytes`` (the HPACK bomb: GOAWAY
-  ENHANCE_YOUR_CALM, as a block left half decoded breaks the shared table). Every block is
-  decoded, even one for a stream that is refused or closed, to keep that table in step.
+  them is a connection PROTOCOL_ERROR, 6.10), assembled and bounded by h2blocks.py (the
+  CONTINUATION flood), decoded by h2decode.py with the decoded list bounded by
+  ``max_header_bytes`` (the HPACK bomb: GOAWAY ENHANCE_YOUR_CALM, as a block left half decoded
+  breaks the shared table). Every block is decoded, even one for a stream that is refused or
+  closed, to keep that table in step.
 
 Stream errors (RST_STREAM; the connection serves on) and connection errors (GOAWAY) are what
 section 5.4 says they are: ``H2StreamError`` for DATA or HEADERS on a half-closed or closed
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
 
+from gitops_ingress.proxy.h2blocks import HeaderBlock
 from gitops_ingress.proxy.h2decode import H2Decoder
 from gitops_ingress.proxy.h2encode import H2Encoder
 from gitops_ingress.proxy.h2frames import (
@@ -44,7 +45,6 @@ from gitops_ingress.proxy.h2frames import (
     ENABLE_PUSH,
     END_HEADERS,
     END_STREAM,
-    ENHANCE_YOUR_CALM,
     FLOW_CONTROL_ERROR,
     FRAME_SIZE_ERROR,
     GOAWAY,
@@ -85,7 +85,6 @@ if TYPE_CHECKING:
     from gitops_ingress.proxy.h2conn import H2ClientConnection
     from gitops_ingress.proxy.h2stream import H2Stream
 
-MAX_CONTINUATIONS: Final = 64
 DEFAULT_TABLE_SIZE: Final = 4096  # SETTINGS_HEADER_TABLE_SIZE, which we leave at its default
 RESETS_REMEMBERED: Final = 256
 _EMPTY_END: Final = b""
@@ -94,10 +93,6 @@ _EMPTY_END: Final = b""
 class H2Wire:
     __slots__ = (
         "block",
-        "block_bytes",
-        "block_end",
-        "block_frames",
-        "block_stream",
         "buffer",
         "conn",
         "decoder",
@@ -139,11 +134,7 @@ class H2Wire:
         self.window_target = max(DEFAULT_WINDOW, stream_window * min(max_streams, 16))
         self.recv_window = self.window_target
         self.recv_unacked = 0
-        self.block: list[bytes] = []
-        self.block_stream = 0  # a header block awaiting CONTINUATION on this stream
-        self.block_end = False
-        self.block_frames = 0
-        self.block_bytes = 0
+        self.block = HeaderBlock(max_header_bytes)
         # streams we reset: frames the client sent before it saw that are ignored (RFC 9113 5.1)
         self.recently_reset: set[int] = set()
 
@@ -193,8 +184,8 @@ class H2Wire:
             if kind != SETTINGS or flags & ACK:
                 raise H2ConnectionError(PROTOCOL_ERROR, "the preface is not followed by SETTINGS")
             self.settings_seen = True
-        if self.block_stream and kind != CONTINUATION:
-            raise H2ConnectionError(PROTOCOL_ERROR, f"a header block on stream {self.block_stream} interrupted")
+        if self.block.stream and kind != CONTINUATION:
+            raise H2ConnectionError(PROTOCOL_ERROR, f"a header block on stream {self.block.stream} interrupted")
         if kind == DATA:
             self._data(flags, sid, payload)
         elif kind == HEADERS:
@@ -270,26 +261,12 @@ class H2Wire:
         if flags & END_HEADERS:
             self._block(sid, payload, flags & END_STREAM != 0)
             return
-        self.block = [payload]
-        self.block_stream = sid
-        self.block_end = flags & END_STREAM != 0
-        self.block_frames = 0
-        self.block_bytes = len(payload)
+        self.block.begin(sid, payload, flags & END_STREAM != 0)
 
     def _continuation(self, flags: int, sid: int, payload: bytes) -> None:
-        if not self.block_stream or sid != self.block_stream:
-            raise H2ConnectionError(PROTOCOL_ERROR, f"CONTINUATION on stream {sid} without HEADERS")
-        self.block_frames += 1
-        self.block_bytes += len(payload)
-        if self.block_frames > MAX_CONTINUATIONS:
-            raise H2ConnectionError(PROTOCOL_ERROR, f"more than {MAX_CONTINUATIONS} CONTINUATION frames")
-        if self.block_bytes > 4 * self.max_header_bytes:
-            raise H2ConnectionError(ENHANCE_YOUR_CALM, f"a header block over {4 * self.max_header_bytes} octets")
-        self.block.append(payload)
-        if flags & END_HEADERS:
-            block, self.block = b"".join(self.block), []
-            self.block_stream = 0
-            self._block(sid, block, self.block_end)
+        block = self.block.add(sid, flags, payload)
+        if block is not None:
+            self._block(sid, block, self.block.ended)
 
     def _block(self, sid: int, block: bytes, ended: bool) -> None:
         fields = self.decoder.decode(block)

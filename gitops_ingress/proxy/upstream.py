@@ -6,18 +6,13 @@ arrive, the end (and whether the connection may be reused), or a failure mapped 
 UpstreamError. Between requests it sits in the pool (proxy/pool.py), where bytes arriving or the
 peer closing simply retire it.
 
-Three parser details shape the code. httptools cannot be told that a response answers a HEAD
-request, so for HEAD the head callback raises ``_HeadDone`` to stop the parser, and a fresh
-parser takes over. It has no end-of-input call, so a response delimited by the connection
-closing is completed in ``connection_lost``. And it reports headers one callback per header,
-which was the largest single cost of a small response; so this protocol has no ``on_header``
-(httptools then skips that callback) and keeps the bytes received since the request was sent
-until the head is complete: the head is then cut out of them whole (the first empty line after
-the status line; llhttp is strict about CRLF, so that is unambiguous) and forwarded as one block
-by ``ResponseHead``. httptools still validates and frames everything. Only a request whose
-client takes trailers (``TE: trailers``, as gRPC and HTTP/2 clients say) gets a parser over a
-``_TrailerReader`` instead, which has ``on_header`` and keeps the fields that come after the head:
-the trailers of a chunked body, passed on by ``upstream_trailers`` before the end.
+Three parser details shape the code (proxy/upstream_reader.py says why). For HEAD the head
+callback raises ``HeadDone`` to stop the parser, and a fresh parser takes over. A response
+delimited by the connection closing is completed in ``connection_lost``. And this protocol has no
+``on_header``: it keeps the bytes received since the request was sent until the head is complete
+and cuts the head out of them whole (``head_bounds``), forwarded as one block by
+``ResponseHead``; only a request whose client takes trailers gets a parser over a
+``TrailerReader``.
 
 One shortcut skips the parser: a read that holds exactly one whole response, whose head is
 byte for byte one that httptools already accepted (``ResponseHeads.known``) and is framed by a
@@ -34,7 +29,6 @@ last read; when the timer fires it decides whether the upstream was really silen
 from __future__ import annotations
 
 import asyncio
-import re
 from time import monotonic
 from typing import TYPE_CHECKING, Final, Protocol, cast
 
@@ -45,6 +39,7 @@ from gitops_ingress.proxy.errors import UpstreamError, UpstreamProtocolError, Up
 from gitops_ingress.proxy.flow import PEER_FULL, ReadGate, set_limits
 from gitops_ingress.proxy.forwarding import ResponseHead
 from gitops_ingress.proxy.timers import LazyTimer
+from gitops_ingress.proxy.upstream_reader import HeadDone, TrailerReader, head_bounds
 
 if TYPE_CHECKING:
     from gitops_ingress.proxy.pool import UpstreamPool
@@ -87,42 +82,6 @@ class Upstream(Protocol):
 
 
 _LAST_CHUNK: Final = b"0\r\n\r\n"
-_EMPTY_LINES: Final = re.compile(rb"[\r\n]*")  # what llhttp skips before a status line (any protocol name)
-
-
-class _TrailerReader:
-    """The parser callbacks of a response whose trailers are wanted: the connection's own, and
-    ``on_header`` for the fields after the head (those of the head are cut out whole as always)."""
-
-    __slots__ = ("conn", "fields")
-
-    def __init__(self, conn: UpstreamConnection) -> None:
-        self.conn = conn
-        self.fields: list[tuple[bytes, bytes]] = []
-
-    def on_message_begin(self) -> None:
-        self.fields = []
-        self.conn.on_message_begin()
-
-    def on_headers_complete(self) -> None:
-        self.conn.on_headers_complete()
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if self.conn.head_seen:  # after the final head: a trailer field
-            self.fields.append((name.lower(), value))
-
-    def on_body(self, body: bytes) -> None:
-        self.conn.on_body(body)
-
-    def on_message_complete(self) -> None:
-        sink = self.conn.sink
-        if self.fields and sink is not None and self.conn.head_seen:
-            sink.upstream_trailers(self.fields)
-        self.conn.on_message_complete()
-
-
-class _HeadDone(Exception):
-    """Raised from the parser callback to end a response to HEAD after its head."""
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -207,7 +166,7 @@ class UpstreamConnection(asyncio.Protocol):
         except HttpParserUpgrade as exc:
             self._upgraded(data[exc.args[0] :] if exc.args else b"")
         except HttpParserCallbackError as exc:
-            if isinstance(exc.__context__, _HeadDone):
+            if isinstance(exc.__context__, HeadDone):
                 reusable = self._head_reusable()
                 self.plain_parser = self.parser = HttpResponseParser(self)
                 self._finish(reusable)
@@ -260,9 +219,7 @@ class UpstreamConnection(asyncio.Protocol):
         if parts is None:  # an unasked message (see on_message_begin): nobody to give it to
             return
         received = parts[0] if len(parts) == 1 else b"".join(parts)
-        skipped = _EMPTY_LINES.match(received, self.head_from)  # llhttp skips them before a head
-        start = skipped.end() if skipped is not None else self.head_from  # (the pattern always matches)
-        end = received.find(b"\r\n\r\n", start) + 2
+        start, end = head_bounds(received, self.head_from)
         if status < 200 and status != 101:
             # an interim answer: 100 Continue is dropped (the exchange answers Expect itself), the
             # sink decides whether the client gets the others (103 Early Hints); the final head follows
@@ -277,7 +234,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.sink is not None:
             self.sink.upstream_head(status, self.head, self.body_allowed)
         if self.head_only and status not in (204, 304, 101):
-            raise _HeadDone
+            raise HeadDone
 
     def on_body(self, body: bytes) -> None:
         if self.sink is not None:
@@ -298,7 +255,7 @@ class UpstreamConnection(asyncio.Protocol):
         fresh parser is the same parser)."""
         self.chunked = chunked
         if trailers:
-            self.parser = HttpResponseParser(_TrailerReader(self))
+            self.parser = HttpResponseParser(TrailerReader(self))
         elif self.parser is not self.plain_parser:
             self.parser = self.plain_parser
         data = head

@@ -20,12 +20,12 @@ from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.kustomize import (
     _Job,
     _mapped,
-    _pop_origin,
     _prepare,
     _rendered_here,
     _run,
     render_environments,
 )
+from gitops_ingress.core.kustomize_origins import pop_origin
 from gitops_ingress.core.kustomize_patch import Unsupported
 from gitops_ingress.core.kustomize_render import render as render_subset
 from gitops_ingress.core.objects import ParsedFile
@@ -293,7 +293,7 @@ def test_the_renderer_renders_what_kubectl_kustomize_renders(layout: str, tmp_pa
     job = _job(_write(tmp_path, LAYOUTS[layout]))
     output = _kubectl(job)
     theirs = [doc for doc in yaml.safe_load_all(output) if doc]
-    origins = [_pop_origin(doc) for doc in theirs]
+    origins = [pop_origin(doc) for doc in theirs]
     ours = render_subset(job.kustomization, job.contents, SETTINGS.policy.limits, LineShapes())
     assert [item.data for item in ours] == theirs  # the same objects, in the same order
     assert [item.file for item in ours] == [posixpath.normpath(f"{tmp_path}/env/{origin}") for origin in origins]

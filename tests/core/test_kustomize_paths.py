@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gitops_ingress.core.environments import Root
-from gitops_ingress.core.kustomize import repository_path
+from gitops_ingress.core.kustomize_inputs import repository_path
 
 
 @pytest.mark.parametrize(

@@ -340,7 +340,7 @@ def wait_until_parsing(proxy, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
 
     def busy() -> bool:
-        return any(conn.parsing is not None for conn in proxy.server.state.connections)
+        return any(conn.reader.parsing is not None for conn in proxy.server.state.connections)
 
     while not proxy.loop.call(busy):
         assert time.monotonic() < deadline, "the proxy never read the partial head"

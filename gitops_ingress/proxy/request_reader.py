@@ -1,0 +1,171 @@
+"""Reading HTTP/1.1 requests off one client connection: httptools' parser callbacks and limits.
+
+proxy/protocol.py keeps the connection (its life, the queue of pipelined exchanges, writes, flow
+control, its timer); this is how its bytes become requests. The parser reports a request in
+pieces: the target (bounded by ``max_request_line``), each header (``max_header_bytes``,
+``max_headers``), the end of the head, body pieces (``max_body``). When a head is complete an
+Exchange is queued on the connection (``enqueue``), and the body pieces that follow go to it. A
+limit passed raises ClientRequestError in the callback; httptools hands it back to the
+connection's ``feed_data`` call as HttpParserCallbackError, and the connection refuses the
+request. Trailers of a chunked request body are dropped, as the Trailer header is.
+
+Two llhttp details are met here. ``request_parser`` lets it parse any HTTP/x.y version, so that
+1.2 is read as 1.1 and 2.0 is answered 505 instead of llhttp's 400 for both. And it knows only
+its own list of methods: a request with another token (RFC 9110 9.1) is parsed again with
+``_STAND_IN`` shown in its place (``extension_method``), and its head gets the real method.
+
+The parser is made at the first head that is not a known one (proxy/repeats.py): a client that
+repeats its heads never needs one, and an idle connection holds 0.9 KiB less (docs/proxy.md).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Final, cast
+
+from httptools import HttpRequestParser
+
+from gitops_ingress.proxy.errors import ClientRequestError
+from gitops_ingress.proxy.exchange import Exchange
+from gitops_ingress.proxy.forwarding import RequestHeadBuilder
+
+if TYPE_CHECKING:
+    from gitops_ingress.proxy.protocol import ClientConnection
+
+# a request method is any token (RFC 9110 9.1, 5.6.2); llhttp knows only its own list (see
+# RequestReader.extension_method), so this finds the token it refused
+_METHOD: Final = re.compile(rb"[\r\n]*([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ")
+_STAND_IN: Final = b"GET"  # what llhttp is shown instead of an extension method: no special framing
+
+
+def request_parser(protocol: object) -> HttpRequestParser:
+    """httptools' parser as the proxy uses it: any HTTP/x.y version is parsed, so that
+    ``on_headers_complete`` can treat 1.2 as 1.1 and answer 505 to 2.0 (RFC 9110 2.5, 15.6.6)
+    instead of llhttp's 400 for both."""
+    parser = HttpRequestParser(protocol)
+    parser.set_dangerous_leniencies(lenient_version=True)
+    return parser
+
+
+def _http_version(version: str) -> bool:
+    """Whether an HTTP version other than 1.0 and 1.1 is read as 1.1: any later HTTP/1 minor
+    version is (RFC 9110 2.5: a recipient treats it as the highest it supports); another major
+    version (2.0 on an HTTP/1 connection, 0.9, 3.0) is a 505."""
+    major, _, minor = version.partition(".")
+    if major != "1":
+        raise ClientRequestError(505, f"HTTP/{version} is not spoken on an HTTP/1 connection")
+    return minor != "0"
+
+
+class RequestReader:
+    """The parser's callbacks for one connection, and what it has read of the current request."""
+
+    __slots__ = (
+        "body_target",
+        "conn",
+        "head_bytes",
+        "head_started",
+        "last_keep_alive",
+        "method",
+        "parser",
+        "parsing",
+        "received",
+        "settings",
+    )  # fmt: skip
+
+    def __init__(self, conn: ClientConnection) -> None:
+        self.conn = conn
+        self.settings = conn.settings
+        self.parser: HttpRequestParser | None = None  # made when first needed (the module docstring)
+        self.method = b""  # an extension method llhttp was shown _STAND_IN for (the next head's)
+        self.parsing: RequestHeadBuilder | None = None  # the head being parsed
+        self.body_target: Exchange | None = None  # the exchange whose body is being parsed
+        self.head_started = 0.0
+        self.head_bytes = 0
+        self.received = 0  # body bytes of body_target so far (for max_body)
+        self.last_keep_alive = True  # the last request parsed let the connection live on
+
+    def fresh_parser(self) -> HttpRequestParser:
+        """A new parser, at a message boundary, in place of the one there was."""
+        parser = self.parser = request_parser(self)
+        return parser
+
+    def extension_method(self, data: bytes) -> bytes | None:
+        """llhttp refuses methods not in its list (``FOOBAR``, any valid token RFC 9110 allows):
+        when the refused message is the first of ``data`` and begins with a token, the bytes to parse
+        again with the fresh parser this makes, ``_STAND_IN`` in its place (its head gets the real
+        method); None when it does not begin with a token.
+        A pipelined request behind another one in the same read is not retried (a 400): finding
+        where it starts would take a parser of our own."""
+        match = _METHOD.match(data)
+        if match is None:
+            return None
+        self.fresh_parser()
+        self.parsing = None
+        self.method = match.group(1)
+        return data[: match.start(1)] + _STAND_IN + data[match.end(1) :]
+
+    def on_message_begin(self) -> None:
+        self.parsing = RequestHeadBuilder()
+        self.head_bytes = 0
+        conn = self.conn
+        now = conn.last_read
+        self.head_started = now
+        conn.fresh = False
+        conn.timer.arm(now + self.settings.header_timeout)
+
+    def on_url(self, url: bytes) -> None:
+        head = self.parsing
+        if head is not None:
+            head.target += url
+            if len(head.target) > self.settings.max_request_line:
+                raise ClientRequestError(414, f"request target longer than {self.settings.max_request_line} bytes")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        head = self.parsing
+        if head is None:
+            return  # trailers of a chunked body: dropped, as the Trailer header is
+        head.header_bytes += len(name) + len(value) + 4
+        if head.header_bytes > self.settings.max_header_bytes:
+            raise ClientRequestError(431, f"request headers larger than {self.settings.max_header_bytes} bytes")
+        head.header_count += 1
+        if head.header_count > self.settings.max_headers:
+            raise ClientRequestError(431, f"more than {self.settings.max_headers} request headers")
+        head.add(name, value)
+
+    def on_headers_complete(self) -> None:
+        parsing = self.parsing
+        if parsing is None:
+            return
+        self.parsing = None
+        parser = cast(HttpRequestParser, self.parser)  # the parser calling us
+        method = self.method or parser.get_method()
+        self.method = b""
+        version = parser.get_http_version()
+        http11 = version == "1.1"
+        if not http11 and version != "1.0":
+            http11 = _http_version(version)
+        head = parsing.finish(method, http11, parser.should_keep_alive())
+        limit = self.settings.max_body
+        if limit is not None and head.content_length is not None and head.content_length > limit:
+            raise ClientRequestError(413, f"request body larger than {limit} bytes")
+        self.last_keep_alive = head.keep_alive
+        exchange = Exchange(self.conn, head, self.conn.last_read)
+        self.received = 0
+        self.body_target = exchange if head.has_body else None
+        self.conn.enqueue(exchange)
+
+    def on_body(self, body: bytes) -> None:
+        exchange = self.body_target
+        if exchange is None:
+            return
+        self.received += len(body)
+        limit = self.settings.max_body
+        if limit is not None and self.received > limit:
+            raise ClientRequestError(413, f"request body larger than {limit} bytes")
+        exchange.client_body(body)
+
+    def on_message_complete(self) -> None:
+        exchange, self.body_target = self.body_target, None
+        if exchange is not None:
+            exchange.client_body_done()
