@@ -387,3 +387,14 @@ def test_custom_http_errors_become_sorted_codes_unless_interception_is_disabled(
     assert type(effects).from_dict(effects.to_dict()) == effects  # the wire form (proxy/sources)
     disabled = effects_of({**codes, P + "disable-proxy-intercept-errors": "true"})
     assert disabled is not None and disabled.custom_errors == ()
+
+
+def test_the_diff_reports_custom_http_errors_as_where_error_pages_come_from() -> None:
+    from gitops_ingress.core.diff import ChangeKind, diff_tables
+
+    fallback = {P + "default-backend": "fallback"}
+    before = table_of(annotated(fallback))
+    after = table_of(annotated({**fallback, P + "custom-http-errors": "503,404"}))
+    (change,) = diff_tables(before, after, "prod")
+    assert change.kind is ChangeKind.RETARGETED
+    assert "(shop/fallback:80 when it has no ready endpoint, and for the pages of 404, 503)" in change.message
