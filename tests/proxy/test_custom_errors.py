@@ -5,12 +5,17 @@ reads the headers ingress-nginx's e2e test, test/e2e/annotations/customhttperror
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import httpx
+import pytest
 
 from gitops_ingress.proxy.config import ProxySettings
 from tests.proxy.conftest import backends
+from tests.proxy.fixtures_ops import LOOPBACK, WAIT, ProxyProcess, write
 from tests.proxy.h2client import H2Client
 from tests.proxy.test_annotations import P, get, state_of
-from tests.support.manifests import ingress
+from tests.support.manifests import ingress, to_yaml
 from tests.support.upstreams import Blackhole, refused_port
 
 PAGES = {P + "custom-http-errors": "404,503", P + "default-backend": "errors"}
@@ -110,3 +115,36 @@ def test_http2_clients_get_the_same_page(make_proxy, start_upstream) -> None:
     assert page.status == 503 and page.header(b"content-type") == b"application/json"
     assert page_request(page)["map"]["x-format"] == "text/html"
     assert (plain.status, plain.body) == (500, b"ok")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_the_proxy_process_serves_error_pages_and_counts_a_failed_error_backend(tmp_path: Path, start_upstream) -> None:
+    """``gitops-ingress proxy`` over Ingress files: one host's error backend answers, the other's
+    refuses, which the proxy's own page and the upstream-errors metric show."""
+    web, errors = start_upstream("echo"), start_upstream("echo")
+    env = tmp_path / "production"
+    write(env / "good.yaml", to_yaml(ingress("good", host="good.foo.com", annotations=PAGES)))
+    broken = {**PAGES, P + "default-backend": "broken"}
+    write(env / "bad.yaml", to_yaml(ingress("bad", host="bad.foo.com", annotations=broken)))
+    backends_args = [f"web:80={web.url}", f"errors:80={errors.url}", f"broken:80=http://{LOOPBACK}:{refused_port()}"]
+    args = [
+        "--listen",
+        f"{LOOPBACK}:0",
+        "--ingress-dir",
+        str(env),
+        "--no-access-log",
+        "--admin-listen",
+        f"{LOOPBACK}:0",
+    ]
+    args += [item for backend in backends_args for item in ("--backend", backend)]
+    with ProxyProcess(args) as proxy, httpx.Client(base_url=proxy.wait_serving().url(), timeout=WAIT) as client:
+        good = client.get("/status/503", headers={"Host": "good.foo.com", "Accept": "text/html"})
+        assert good.status_code == 503
+        sent = {name.lower(): value for name, value in good.json()["headers"]}
+        assert (sent["x-code"], sent["x-format"], sent["x-ingress-name"]) == ("503", "text/html", "good")
+        bad = client.get("/status/404", headers={"Host": "bad.foo.com"})
+        assert bad.status_code == 404 and bad.text.startswith("404 Not Found")
+        metrics = httpx.get(proxy.admin_url + "/metrics", timeout=WAIT).text
+        assert 'gitops_ingress_proxy_upstream_errors_total{reason="error-page-failed"} 1.0' in metrics
+        assert proxy.stop() == 0
