@@ -17,9 +17,10 @@ Modelled on ingress-nginx's ``error_page <code> = @custom_<upstream>_<code>`` lo
   this proxy does not have), and whenever the error backend fails (no endpoint, refused, slower
   than the bound, garbage, a page over ``MAX_PAGE``), the proxy's own page for the status.
 
-The request is HTTP/1.0 with ``Connection: close``, so the answer is never chunked and ends with the
-connection; error pages are small and rare. Only exchanges of routes with the annotation come here
-(``Exchange.error_pages``, set in decide.py): other routes pay one None check per response.
+The request is HTTP/1.0 with ``Connection: close``, so the answer is never chunked: its
+Content-Length, or the end of the connection, delimits it; error pages are small and rare. Only exchanges of routes with the annotation come here
+(``Exchange.error_pages``, set in decide.py): other routes pay one None check on the response head and
+one zero check at its end (``Exchange.intercepted``).
 """
 
 from __future__ import annotations
