@@ -332,6 +332,7 @@ class Exchange:
         error_pages = self.error_pages
         if error_pages is not None and status in error_pages.custom_errors and not is_grpc(self.head):
             self.intercepted = status  # its body is read and dropped; the page follows (upstream_done)
+            self.status = 0  # nothing is answered yet: a client that leaves meanwhile is a 499
             self.mode = _NONE
             return
         self.response_started = True
