@@ -387,6 +387,8 @@ def test_custom_http_errors_become_sorted_codes_unless_interception_is_disabled(
     assert type(effects).from_dict(effects.to_dict()) == effects  # the wire form (proxy/sources)
     disabled = effects_of({**codes, P + "disable-proxy-intercept-errors": "true"})
     assert disabled is not None and disabled.custom_errors == ()
+    switched_off = effects_of({**codes, P + "enable-custom-http-errors": "false"})
+    assert switched_off is not None and switched_off.custom_errors == ()
 
 
 def test_the_diff_reports_custom_http_errors_as_where_error_pages_come_from() -> None:

@@ -1,4 +1,4 @@
-"""The default-backend family: ``default-backend`` (ingress-nginx's "Default Backend" annotation).
+r"""The default-backend family: ``default-backend`` (ingress-nginx's "Default Backend" annotation).
 
 The named Service, in the Ingress's namespace, answers the Ingress's requests when the route's own
 Service has no ready endpoint (ingress-nginx: "the configured service in the Ingress rule does not
@@ -6,9 +6,10 @@ have any active endpoints"), instead of the 503. Its port is the route's own (in
 the Service's first port, which only a cluster knows).
 
 ``custom-http-errors`` lists statuses (ingress-nginx accepts 4xx and 5xx codes: its validator is
-``^(?:[4,5][0-9][0-9],?)*$``) whose upstream answers are replaced by the page of the
-``default-backend`` Service, fetched with ingress-nginx's X-Code, X-Format, ... headers and sent
-with the original status (proxy/customerrors.py). ``disable-proxy-intercept-errors: "true"``
+``^(?:[4,5]\d{2},?)*$``; spaces around a code are taken here) whose upstream answers are replaced
+by the page of the ``default-backend`` Service, fetched with ingress-nginx's X-Code, X-Format, ...
+headers and sent with the original status (proxy/customerrors.py). ``disable-proxy-intercept-errors:
+"true"`` or ``enable-custom-http-errors: "false"`` (ingress-nginx's newer switch, true by default)
 turns that off for the Ingress.
 """
 
@@ -62,11 +63,6 @@ SPECS = (
         status_codes,
         FAMILY,
     ),
-    AnnotationSpec(
-        "disable-proxy-intercept-errors",
-        Status.HONOURED,
-        "",
-        boolean,
-        FAMILY,
-    ),
+    AnnotationSpec("disable-proxy-intercept-errors", Status.HONOURED, "", boolean, FAMILY),
+    AnnotationSpec("enable-custom-http-errors", Status.HONOURED, "", boolean, FAMILY),
 )
