@@ -340,14 +340,15 @@ def annotated_table() -> RouteTable:
     """The bench host without annotations beside a regex host with rewrite-target, a host
     with a canary by header and weight, one with CORS, a body limit and a read timeout, one with
     a rate limit, a sticky cookie, buffering and a send timeout, one with basic auth (its htpasswd
-    in ``--secret-dir``, ``write_bench_secret``) and one with auth-url: what ``--annotations``
-    compares against ``table(0)``."""
+    in ``--secret-dir``, ``write_bench_secret``), one with auth-url and one with custom-http-errors:
+    what ``--annotations`` compares against ``table(0)``."""
     rewrite = RouteEffects(rewrite_target="/$2", regex=True).with_rewrite_path(REWRITE_PATH)
     canary = RouteEffects(canary=Canary(SERVICE, "bench/canary", header="x-canary", weight=20))
     cors = RouteEffects(cors=Cors(origins=("https://*.example.com",)), body_limit=8 << 20, read_timeout=30)
     limits = RouteEffects(rate_limit=RequestLimits(rps=1_000_000), affinity=Affinity(), buffering=True, send_timeout=30)
     basic = RouteEffects(basic_auth=BasicAuth(BENCH_SECRET[0], BENCH_SECRET[1], realm="bench"))
     forward = RouteEffects(forward_auth=ForwardAuth(f"http://{LOOPBACK}:9/auth", response_headers=("X-User",)))
+    errors = RouteEffects(custom_errors=(404, 503), default_backend="bench-errors")
     return RouteTable(
         [
             Route(HOST, "/", "Prefix", SERVICE, "bench/main"),
@@ -357,6 +358,7 @@ def annotated_table() -> RouteTable:
             Route("limits.example.com", "/", "Prefix", SERVICE, "bench/limits", effects=limits),
             Route("auth.example.com", "/", "Prefix", SERVICE, "bench/auth", effects=basic),
             Route("sso.example.com", "/", "Prefix", SERVICE, "bench/sso", effects=forward),
+            Route("errors.example.com", "/", "Prefix", SERVICE, "bench/errors", effects=errors),
         ]
     )
 
@@ -468,7 +470,8 @@ def main() -> int:
         "--baseline",
         type=Path,
         metavar="CHECKOUT",
-        help="with --https: also run the proxy of that source tree (git archive of the commit to compare)",
+        help="with --https, or --access-log-on (logs off and on): also run the proxy of that source tree "
+        "(another checkout, or a git archive of the commit to compare)",
     )
     parser.add_argument(
         "--access-log-on",
@@ -481,11 +484,6 @@ def main() -> int:
         help="only memory: resident at start and per idle keep-alive connection, ours beside nginx",
     )
     parser.add_argument("--connections", type=int, default=2000, help="--memory: idle connections opened")
-    parser.add_argument(
-        "--baseline",
-        type=Path,
-        help="--access-log-on: also run the proxy of this source tree (another checkout), logs off and on",
-    )
     parser.add_argument(
         "--annotations",
         action="store_true",

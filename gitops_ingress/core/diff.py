@@ -166,7 +166,8 @@ def _split(route: Route) -> str:
     backend = route.backend
     if effects is not None and effects.default_backend and isinstance(backend, ServiceRef):
         fallback = ServiceRef(backend.namespace, effects.default_backend, backend.port)
-        where += f" ({fallback} when it has no ready endpoint)"
+        pages = ", ".join(map(str, effects.custom_errors))
+        where += f" ({fallback} when it has no ready endpoint{f', and for the pages of {pages}' if pages else ''})"
     return where
 
 

@@ -415,4 +415,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         annotated.set_timeouts(ex, effects)
         route = resolution.match.route
         annotated.sticky(ex, effects, route.path if route is not None else "/")
+        if effects.custom_errors:  # custom-http-errors: the exchange replaces those answers (customerrors.py)
+            ex.error_pages = effects
+            ex.ingress = route.ingress if route is not None else ""
     return None

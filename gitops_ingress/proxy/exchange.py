@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.core.routing import ServiceRef
-from gitops_ingress.proxy import forwardauth, pages
+from gitops_ingress.proxy import customerrors, forwardauth, pages
 from gitops_ingress.proxy.decide import decide
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamTimeout
 from gitops_ingress.proxy.flow import PEER_FULL
@@ -44,6 +44,7 @@ from gitops_ingress.proxy.grpc import (
 from gitops_ingress.proxy.upstream import Upstream
 
 if TYPE_CHECKING:
+    from gitops_ingress.core.annotations import RouteEffects
     from gitops_ingress.core.annotations.authn import ForwardAuth
     from gitops_ingress.proxy.config import ProxySettings
     from gitops_ingress.proxy.observe import RequestCounter
@@ -94,6 +95,7 @@ class Exchange:
         "dropped",
         "ended_at",
         "endpoints",
+        "error_pages",
         "finished",
         "forward_auth",
         "forwarded_host",
@@ -102,6 +104,8 @@ class Exchange:
         "head",
         "hold",
         "host_group",
+        "ingress",
+        "intercepted",
         "key",
         "kind",
         "local",
@@ -173,6 +177,9 @@ class Exchange:
         self.forward_auth: ForwardAuth | None = None  # auth-url: asked before dispatch (proxy/forwardauth.py)
         self.dropped: frozenset[bytes] = _NOTHING_DROPPED  # client lines not forwarded (auth-response-headers)
         self.grpc_status = -1  # a gRPC call's outcome, once seen (proxy/grpc.py); -1: none
+        self.error_pages: RouteEffects | None = None  # custom-http-errors (proxy/customerrors.py)
+        self.ingress = ""  # "namespace/name" of the route's Ingress, for the error backend (decide.py)
+        self.intercepted = 0  # the upstream's status whose body is dropped for an error page; 0: none
 
     # --- start: decide where the request goes ---
     def start(self, now: float) -> None:
@@ -322,6 +329,12 @@ class Exchange:
     def upstream_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None:
         conn = self.conn
         self.status = status
+        error_pages = self.error_pages
+        if error_pages is not None and status in error_pages.custom_errors and not is_grpc(self.head):
+            self.intercepted = status  # its body is read and dropped; the page follows (upstream_done)
+            self.status = 0  # nothing is answered yet: a client that leaves meanwhile is a 499
+            self.mode = _NONE
+            return
         self.response_started = True
         if self.h2:  # the stream frames the answer itself
             if head.lines.find(GRPC_STATUS_LINE) >= 0:  # a trailers-only gRPC answer (proxy/grpc.py)
@@ -408,6 +421,11 @@ class Exchange:
 
     def upstream_done(self, reusable: bool, now: float) -> None:
         upstream, self.upstream = self.upstream, None
+        if self.intercepted:
+            if upstream is not None:
+                upstream.release(reusable and self.body_done, now)
+            self._error_page(self.intercepted)
+            return
         if self.mode == _CHUNKED:
             trailers = self.trailers
             if trailers and self.head.te_trailers:  # an HTTP/1.1 client takes them only if it said so
@@ -424,6 +442,9 @@ class Exchange:
         ctx = self.ctx
         ctx.observer.upstream_error(error.reason)
         if self.finished:
+            return
+        if self.intercepted:  # the dropped body broke off: the page is sent all the same
+            self._error_page(self.intercepted)
             return
         if self.response_started:
             # half a response: pass on what came, then close, the only way left to say it broke
@@ -447,10 +468,25 @@ class Exchange:
             code = self.grpc_status = DEADLINE_EXCEEDED if isinstance(error, UpstreamTimeout) else UNAVAILABLE
             page = status_response(code, error.public, close=close)
         else:
+            error_pages = self.error_pages
+            if error_pages is not None and error.status in error_pages.custom_errors:
+                self._error_page(error.status)  # nginx's error_page covers its own 502 and 504 too
+                return
             page = pages.service_error(
                 error.status, error.public, self.key, debug=self.ctx.settings.debug_pages, close=close
             )
         self._respond(page, close=close, now=now)
+
+    def _error_page(self, status: int) -> None:
+        """custom-http-errors: fetch the page for ``status`` (proxy/customerrors.py)."""
+        error_pages = self.error_pages
+        if error_pages is not None:
+            customerrors.start(self, error_pages, status, self.ingress)
+
+    def error_page_done(self, page: bytes, close: bool) -> None:
+        """The error page for the intercepted status came (or the proxy's own stands in)."""
+        if not self.finished:
+            self._respond(page, close=close, now=monotonic())
 
     def _may_retry(self, error: UpstreamError, response_started: bool) -> bool:
         head = self.head

@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from gitops_ingress.proxy import annotated, pages
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from gitops_ingress.proxy.exchange import Exchange
 
 log = logging.getLogger("gitops_ingress.proxy.forwardauth")
+T = TypeVar("T")
 
 MAX_SECONDS = 30.0
 MAX_HEAD = 64 * 1024  # an auth answer's head; a longer one is an error (500)
@@ -119,21 +121,38 @@ def _parse(data: bytes) -> tuple[int, list[tuple[bytes, bytes]]]:
     return int(code), headers
 
 
-async def _ask(ex: Exchange, auth: ForwardAuth) -> tuple[int, list[tuple[bytes, bytes]]]:
+async def ask_aside(
+    ex: Exchange,
+    where: tuple[str, int, bool],
+    data: bytes,
+    read: Callable[[asyncio.StreamReader], Awaitable[T]],
+    max_seconds: float,
+    limit: int,
+) -> T:
+    """Send ``data`` to ``where`` (host, port, TLS) on a connection of its own and ``read`` the
+    answer, within the route's connect timeout and its read timeout (at most ``max_seconds``):
+    the subrequests of auth-url and of custom-http-errors (proxy/customerrors.py)."""
     settings = ex.ctx.settings
     timeouts = ex.timeouts
     connect = timeouts[0] if timeouts else settings.connect_timeout
-    total = min(timeouts[1] if timeouts else settings.read_timeout, MAX_SECONDS)
-    context = ex.ctx.pool.client_tls() if auth.tls else None
-    reader, writer = await asyncio.wait_for(
-        asyncio.open_connection(auth.host, auth.port, ssl=context, limit=MAX_HEAD), connect
-    )
+    total = min(timeouts[1] if timeouts else settings.read_timeout, max_seconds)
+    host, port, tls = where
+    context = ex.ctx.pool.client_tls() if tls else None
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=context, limit=limit), connect)
     try:
-        writer.write(subrequest(ex, auth))
-        data = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), total)
+        writer.write(data)
+        return await asyncio.wait_for(read(reader), total)
     finally:
         writer.close()
-    return _parse(data[:-4])
+
+
+async def read_head(reader: asyncio.StreamReader) -> tuple[int, list[tuple[bytes, bytes]]]:
+    return _parse((await reader.readuntil(b"\r\n\r\n"))[:-4])
+
+
+async def _ask(ex: Exchange, auth: ForwardAuth) -> tuple[int, list[tuple[bytes, bytes]]]:
+    where = (auth.host, auth.port, auth.tls)
+    return await ask_aside(ex, where, subrequest(ex, auth), read_head, MAX_SECONDS, MAX_HEAD)
 
 
 def verdict(ex: Exchange, auth: ForwardAuth, status: int, headers: list[tuple[bytes, bytes]]) -> Verdict:

@@ -94,6 +94,10 @@ def test_a_refused_annotation_is_an_error_and_a_policy_denial_is_not_reported_tw
         ("proxy-body-size", "1t", "not a size"),
         ("proxy-read-timeout", "60s", "not a whole number"),
         ("proxy-connect-timeout", "0", "out of range"),
+        ("custom-http-errors", "404,302", '"302" is not a status code from 400 to 599'),
+        ("custom-http-errors", "503,5xx", '"5xx" is not a status code'),
+        ("custom-http-errors", " , ", "a comma-separated list of status codes"),
+        ("disable-proxy-intercept-errors", "maybe", "not a boolean"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_file_line_and_rule(key: str, value: str, words: str) -> None:
@@ -374,3 +378,25 @@ def test_the_diff_reports_a_default_backend_change_as_where_requests_go() -> Non
         in change.message
     )
     assert diff_tables(after, table_of(annotated({P + "default-backend": "fallback"})), "prod") == []
+
+
+def test_custom_http_errors_become_sorted_codes_unless_interception_is_disabled() -> None:
+    codes = {P + "custom-http-errors": "503, 404,503", P + "default-backend": "errors"}
+    effects = effects_of(codes)
+    assert effects is not None and (effects.custom_errors, effects.default_backend) == ((404, 503), "errors")
+    assert type(effects).from_dict(effects.to_dict()) == effects  # the wire form (proxy/sources)
+    disabled = effects_of({**codes, P + "disable-proxy-intercept-errors": "true"})
+    assert disabled is not None and disabled.custom_errors == ()
+    switched_off = effects_of({**codes, P + "enable-custom-http-errors": "false"})
+    assert switched_off is not None and switched_off.custom_errors == ()
+
+
+def test_the_diff_reports_custom_http_errors_as_where_error_pages_come_from() -> None:
+    from gitops_ingress.core.diff import ChangeKind, diff_tables
+
+    fallback = {P + "default-backend": "fallback"}
+    before = table_of(annotated(fallback))
+    after = table_of(annotated({**fallback, P + "custom-http-errors": "503,404"}))
+    (change,) = diff_tables(before, after, "prod")
+    assert change.kind is ChangeKind.RETARGETED
+    assert "(shop/fallback:80 when it has no ready endpoint, and for the pages of 404, 503)" in change.message

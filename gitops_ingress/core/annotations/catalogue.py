@@ -49,8 +49,6 @@ _REASONS: dict[str, str] = {
     "Service's endpoints",
     "session-cookie-conditional-samesite-none": "SameSite=None is sent to every client",
     "session-cookie-change-on-failure": "the cookie is kept when its endpoint fails (ingress-nginx's default)",
-    "custom-http-errors": _PLANNED + "; default-backend answers only for a Service without endpoints",
-    "disable-proxy-intercept-errors": _PLANNED,
     "proxy-http-version": "the proxy always speaks HTTP/1.1 upstream",
     "proxy-ssl-secret": "TLS client certificates to upstreams are not supported",
     "proxy-ssl-verify": "upstream TLS verification follows the proxy's settings",

@@ -259,6 +259,7 @@ class RouteEffects:
     basic_auth: BasicAuth | None = None  # auth-type: basic (proxy/annotated.py, core/htpasswd.py)
     forward_auth: ForwardAuth | None = None  # auth-url: a subrequest decides (proxy/forwardauth.py)
     default_backend: str = ""  # a Service of the Ingress's namespace for a route without endpoints (decide.py)
+    custom_errors: tuple[int, ...] = ()  # custom-http-errors: these statuses get an error page (proxy/customerrors.py)
     _networks: tuple[tuple[Network, ...], tuple[Network, ...]] = field(
         default=((), ()), init=False, repr=False, compare=False, hash=False
     )
@@ -322,7 +323,7 @@ class RouteEffects:
         """The wire form back; ``canary_backend``: the canary's backend, read by the caller from
         ``data["canary"]["backend"]`` (routing's model knows backends)."""
         values: dict[str, Any] = {name: data[name] for name in _FIELDS if name in data}
-        for name in ("server_aliases", "allow_ranges", "deny_ranges"):
+        for name in ("server_aliases", "allow_ranges", "deny_ranges", "custom_errors"):
             if name in values:
                 values[name] = tuple(values[name])
         if canary_backend is not None and isinstance(data.get("canary"), dict):
@@ -365,6 +366,7 @@ _FIELDS = (
     "buffering",
     "service_upstream",
     "default_backend",
+    "custom_errors",
 )
 _OBJECTS = (
     "canary",

@@ -106,6 +106,17 @@ def _names(values: Mapping[str, object], *names: str) -> tuple[str, ...]:
     return ()
 
 
+def _codes(values: Mapping[str, object]) -> tuple[int, ...]:
+    """custom-http-errors, unless ``disable-proxy-intercept-errors`` or ``enable-custom-http-errors:
+    "false"`` turns it off."""
+    value = values.get("custom-http-errors")
+    if not isinstance(value, tuple) or _flag(values, "disable-proxy-intercept-errors"):
+        return ()
+    if _flag(values, "enable-custom-http-errors") is False:
+        return ()
+    return tuple(int(code) for code in value if isinstance(code, int))
+
+
 def uses_regex(values: Mapping[str, object]) -> bool:
     """Whether parsed annotation ``values`` make every path of the Ingress a regular expression
     (ingress-nginx: ``rewrite-target`` implies ``use-regex``)."""
@@ -151,6 +162,7 @@ def effects_of(annotations: Mapping[str, str], namespace: str = "") -> RouteEffe
         basic_auth=auth.basic_auth(values, namespace),
         forward_auth=auth.forward_auth(values),
         default_backend=_text(values, "default-backend"),
+        custom_errors=_codes(values),
         body_limit=limits.body_limit(values),
         connect_timeout=limits.seconds(values, "proxy-connect-timeout"),
         read_timeout=limits.seconds(values, "proxy-read-timeout"),
