@@ -465,12 +465,6 @@ def main() -> int:
         "TLS 1.2 and 1.3 (openssl s_time), against nginx with ssl_session_cache",
     )
     parser.add_argument(
-        "--baseline",
-        type=Path,
-        metavar="CHECKOUT",
-        help="with --https: also run the proxy of that source tree (git archive of the commit to compare)",
-    )
-    parser.add_argument(
         "--access-log-on",
         action="store_true",
         help="only compare logs off and on: nginx's combined log to a file, ours the JSON log to a file",
@@ -484,7 +478,9 @@ def main() -> int:
     parser.add_argument(
         "--baseline",
         type=Path,
-        help="--access-log-on: also run the proxy of this source tree (another checkout), logs off and on",
+        metavar="CHECKOUT",
+        help="with --h2, --https or --access-log-on: also run the proxy of that source tree (a git archive of the "
+        "commit to compare), in the same rounds",
     )
     parser.add_argument(
         "--annotations",
