@@ -467,13 +467,6 @@ def main() -> int:
         "TLS 1.2 and 1.3 (openssl s_time), against nginx with ssl_session_cache",
     )
     parser.add_argument(
-        "--baseline",
-        type=Path,
-        metavar="CHECKOUT",
-        help="with --https, or --access-log-on (logs off and on): also run the proxy of that source tree "
-        "(another checkout, or a git archive of the commit to compare)",
-    )
-    parser.add_argument(
         "--access-log-on",
         action="store_true",
         help="only compare logs off and on: nginx's combined log to a file, ours the JSON log to a file",
@@ -484,6 +477,13 @@ def main() -> int:
         help="only memory: resident at start and per idle keep-alive connection, ours beside nginx",
     )
     parser.add_argument("--connections", type=int, default=2000, help="--memory: idle connections opened")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="CHECKOUT",
+        help="with --h2, --https or --access-log-on: also run the proxy of that source tree (a git archive of the "
+        "commit to compare), in the same rounds",
+    )
     parser.add_argument(
         "--annotations",
         action="store_true",

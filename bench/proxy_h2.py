@@ -132,7 +132,7 @@ def run_h2(opts: argparse.Namespace) -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-proxy-h2-"))
     children: list[subprocess.Popen[bytes]] = []
     try:
-        fronts = start_tls_fronts(opts, folder, FRONT_H2_BODY, children)
+        fronts = start_tls_fronts(opts, folder, FRONT_H2_BODY, children, opts.baseline)
         log = folder / "h2load.log"
         for pid, port in fronts.values():
             h2load(port, 2, pid, log, pin=opts.pin)  # warm-up: TLS sessions, pools
@@ -156,6 +156,9 @@ def run_h2(opts: argparse.Namespace) -> int:
         print(f"throughput ours/nginx: {median(runs['ours'], 'rps') / median(runs['nginx'], 'rps'):.2f} "
               f"(target >= 0.7; per round {ratio:.2f})")  # fmt: skip
         print(f"p99 ours/nginx: {median(runs['ours'], 'p99') / median(runs['nginx'], 'p99'):.2f} (target <= 1.5)")
+        if "baseline" in runs:
+            print(f"baseline/nginx: throughput {median(runs['baseline'], 'rps') / median(runs['nginx'], 'rps'):.2f}, "
+                  f"p99 {median(runs['baseline'], 'p99') / median(runs['nginx'], 'p99'):.2f}")  # fmt: skip
         return 0
     finally:
         stop_children(children, folder)

@@ -12,7 +12,9 @@ tests that read the log timely. Two kinds of record share it:
   no decoding, no dict, no wall clock read, no rounding. Everything else happens per batch:
   ``time`` is the end's monotonic reading plus one (wall - monotonic) offset taken per batch,
   values that repeat from request to request (client address, method, host, route labels,
-  endpoint) are JSON-quoted once and then looked up, and a line is one ``%`` format. The text is
+  endpoint) are JSON-quoted once and then looked up, and so are durations, by their whole number
+of microseconds (``repr`` of a float, which ``round(x, 6)`` also pays for, was the largest single
+cost per line), and a line is one ``%`` format. The text is
   byte for byte what ``json.dumps(record, separators=(",", ":"), ensure_ascii=False)`` gives for
   the record as a dict in docs/proxy.md's key order (tests/proxy/test_accesslog.py holds the two
   equal): strings are quoted by the json module's own ``encode_basestring``.
@@ -52,7 +54,7 @@ AccessRecord = tuple[bytes, str, bytes, bytes, bytes, int, float, str, str, str,
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 _LINE: Final = (
-    '{"client":%s,"protocol":%s,"method":%s,"target":%s,"host":%s,"status":%d,%s"seconds":%r,'
+    '{"client":%s,"protocol":%s,"method":%s,"target":%s,"host":%s,"status":%d,%s"seconds":%s,'
     '"kind":%s,"branch":%s,"host_group":%s,"upstream":%s,"request_id":%s,"time":%r,"pid":%d}'
 )
 
@@ -121,6 +123,7 @@ class AccessLog(BatchedLines[AccessRecord]):
         super().__init__(stream, self._format, flush_delay, max_records)
         self._pid = os.getpid()
         self._quoted: dict[object, str] = {}
+        self._seconds: dict[int, str] = {}  # microseconds -> the JSON number json.dumps writes for them
 
     def _quote(self, key: object, value: object = None) -> str:
         """``value`` (bytes read as latin-1, or anything by ``str``; None: ``key`` itself) as a
@@ -136,10 +139,20 @@ class AccessLog(BatchedLines[AccessRecord]):
             )
         return quoted
 
+    def _seconds_text(self, micros: int) -> str:
+        """``micros`` microseconds as json.dumps writes the float of that many seconds, memoised:
+        durations to the microsecond repeat from request to request, a float's repr is slow."""
+        memo = self._seconds
+        if len(memo) >= QUOTED_MAX:
+            memo.clear()
+        text = memo[micros] = repr(micros / 1e6)
+        return text
+
     def _format(self, records: list[AccessRecord]) -> list[str]:
         # ``known(value) or quote(value)``: a hit is one C call, not a Python one (this loop is
         # the log's whole cost; measured: about a third less per record than calling ``_quote``)
         known, quote, pid = self._quoted.get, self._quote, self._pid
+        known_seconds, seconds_text = self._seconds.get, self._seconds_text
         wall = time.time() - time.monotonic()  # one offset per batch: records hold monotonic ends
         return [
             _LINE
@@ -151,7 +164,7 @@ class AccessLog(BatchedLines[AccessRecord]):
                 known(host) or quote(host),
                 status,
                 "" if grpc_status < 0 else f'"grpc_status":{grpc_status},',
-                round(seconds, 6),
+                known_seconds(micros := round(seconds * 1e6)) or seconds_text(micros),
                 known(kind) or quote(kind),
                 known(branch) or quote(branch),
                 known(group) or quote(group),
