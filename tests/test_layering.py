@@ -18,8 +18,7 @@ ALLOWED: dict[str, set[str]] = {
     "core": {"core"},
     "fs": {"core", "fs"},
     "kustomize": {"core"},  # running kustomize: I/O at the level of fs
-    "compiled": {"core"},  # which build of a compiled group runs: a leaf, used by the package root and the proxy
-    **{name: {name, "core", "fs", "kustomize", "compiled"} for name in ADAPTERS},
+    **{name: {name, "core", "fs", "kustomize"} for name in ADAPTERS},
 }
 
 

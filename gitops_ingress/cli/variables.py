@@ -14,7 +14,7 @@ explicitly (``_GivenVariables``), so no section reads ``os.environ`` behind the 
   ``web.options.WebOptions`` (variables < options).
 * ``process``: fixed names for switches of the process rather than the repository
   (``GITOPS_INGRESS_DEBUG``); ``NO_COMPILE``, ``PURE_PYTHON``, ``URL`` and ``TOKEN_FILE`` are read
-  by their own owners (setup.py and gitops_ingress/compiled.py before any settings exist, the post-receive
+  by their own owners (setup.py and proxy/build.py before any settings exist, the post-receive
   hook in shell) and are known here so that they are never mistaken for misspelt settings.
 
 A ``GITOPS_INGRESS_*`` name that belongs to no section is a ConfigError naming it (with the

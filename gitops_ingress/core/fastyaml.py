@@ -87,8 +87,7 @@ class LineShapes:
 
 
 class _Shape:
-    """What one line says on its own (``_shape``). A class with exact field types, not a tuple of
-    Any: compiled (setup.py's ``VALIDATION_PATH``), reading a field is one C struct access."""
+    """What one line says on its own (``_shape``): named fields with exact types, not a tuple of Any."""
 
     __slots__ = ("column", "dash", "item_column", "key", "kind", "sort", "value", "value_column")
 

@@ -1,12 +1,12 @@
 """The data plane: an asyncio HTTP/1.1 reverse proxy on httptools that serves stable and preview hosts.
 
-The request path may run compiled (setup.py, gitops_ingress/compiled.py); ``BUILD`` says which
-build this process uses. It is decided here, before any module of the request path is imported.
+The request path may run compiled (setup.py, proxy/build.py); ``BUILD`` says which build this
+process uses. It is decided here, before any module of the request path is imported.
 """
 
 import os
 from pathlib import Path
 
-from gitops_ingress.compiled import Build, install
+from gitops_ingress.proxy.build import Build, install
 
-BUILD: Build = install({__name__: Path(__file__).parent}, os.environ)
+BUILD: Build = install(__name__, Path(__file__).parent, os.environ)
