@@ -64,8 +64,8 @@ _UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-
 # What follows ``key:`` or ``- `` on a line: nothing (a block or null follows), a scalar, ``{}``,
 # or a flow list of scalars (stored as ((value, column offset), ...)).
 _NOTHING, _SCALAR, _EMPTY_MAP, _FLOW = 0, 1, 2, 3
-# Shapes of lines without content: blank or comment lines, and document markers.
-_SKIP, _MARKER = "skip", "marker"
+# What sort of line a shape is: content, blank or comment, document marker.
+_CONTENT, _SKIP, _MARKER = 0, 1, 2
 _SHAPES_MAX = 8192
 _NEVER = 1 << 30
 
@@ -83,7 +83,37 @@ class LineShapes:
     __slots__ = ("memo",)
 
     def __init__(self) -> None:
-        self.memo: dict[str, Any] = {}
+        self.memo: dict[str, _Shape] = {}
+
+
+class _Shape:
+    """What one line says on its own (``_shape``): named fields with exact types, not a tuple of Any."""
+
+    __slots__ = ("column", "dash", "item_column", "key", "kind", "sort", "value", "value_column")
+
+    def __init__(
+        self,
+        sort: int,
+        column: int = 0,
+        dash: bool = False,
+        item_column: int = 0,
+        key: str | None = None,
+        kind: int = _NOTHING,
+        value: Any = None,
+        value_column: int = 0,
+    ) -> None:
+        self.sort = sort
+        self.column = column  # where the line's content starts (0-based)
+        self.dash = dash  # a "- " item
+        self.item_column = item_column  # where a "- " item's content starts
+        self.key = key  # the key before ":", unquoted
+        self.kind = kind  # what follows the key or dash (_NOTHING, _SCALAR, ...)
+        self.value = value
+        self.value_column = value_column  # where the value after the key or dash starts (1-based)
+
+
+_SKIP_LINE = _Shape(_SKIP)
+_MARKER_LINE = _Shape(_MARKER)
 
 
 class _GiveUp(Exception):
@@ -163,20 +193,15 @@ def _flow_list(text: str) -> tuple[tuple[Any, int], ...]:
     raise _GiveUp
 
 
-def _shape(raw: str) -> Any:
-    """What one line says on its own; None when it is outside what this reader handles.
-
-    A content line gives (column, dash, item column, key, value kind, value, value column), where
-    the item column is where a ``- `` item's content starts and the value column (1-based) is
-    where the value after the key or dash starts.
-    """
+def _shape(raw: str) -> _Shape | None:
+    """What one line says on its own; None when it is outside what this reader handles."""
     if raw.startswith("---") and (len(raw) == 3 or raw[3] == " "):
         after = raw[3:].strip()
-        return None if after and not after.startswith("#") else _MARKER
+        return None if after and not after.startswith("#") else _MARKER_LINE
     match = _LINE.match(raw)
     indent, dash, key, rest = match.groups()  # type: ignore[union-attr]
     if not dash and key is None and (not rest or rest[0] == "#"):
-        return _SKIP
+        return _SKIP_LINE
     try:
         if key is not None:
             if key[0] in "\"'":
@@ -201,7 +226,7 @@ def _shape(raw: str) -> Any:
             kind, value = _value(rest)
     except _GiveUp:
         return None
-    return (len(indent), bool(dash), item_column, key, kind, value, len(raw) - len(rest) + 1)
+    return _Shape(_CONTENT, len(indent), bool(dash), item_column, key, kind, value, len(raw) - len(rest) + 1)
 
 
 def _made(
@@ -258,9 +283,10 @@ def read_simple(text: str, limits: LimitSettings, shapes: LineShapes | None = No
             if len(memo) >= _SHAPES_MAX:
                 memo.clear()
             memo[raw] = shape
-        if shape is _SKIP:
+        sort = shape.sort
+        if sort == _SKIP:
             continue
-        if shape is _MARKER:
+        if sort == _MARKER:
             if root is not None:
                 if pending is not None and type(pending[0]) is list:
                     return None  # a bare "-" item at the end
@@ -274,7 +300,12 @@ def read_simple(text: str, limits: LimitSettings, shapes: LineShapes | None = No
             explicit = True
             nodes, positions, stack, pending, root, scalar_owner = [], [], [], None, None, _NEVER
             continue
-        column, dash, item_column, key, kind, value, value_column = shape
+        column = shape.column
+        dash = shape.dash
+        item_column = shape.item_column
+        key = shape.key
+        kind = shape.kind
+        value = shape.value
         if column > scalar_owner:
             return None
         if pending is not None:
@@ -332,7 +363,7 @@ def read_simple(text: str, limits: LimitSettings, shapes: LineShapes | None = No
                 if kind == _SCALAR:
                     container.append(value)
                 else:
-                    container.append(_made(kind, value, number, value_column, node, nodes, positions))
+                    container.append(_made(kind, value, number, shape.value_column, node, nodes, positions))
                 scalar_owner = column
                 continue
             mapping: dict[str, Any] = {}
@@ -357,6 +388,6 @@ def read_simple(text: str, limits: LimitSettings, shapes: LineShapes | None = No
         if kind == _SCALAR:
             container[key] = value
         else:
-            container[key] = _made(kind, value, number, value_column, node, nodes, positions)
+            container[key] = _made(kind, value, number, shape.value_column, node, nodes, positions)
         scalar_owner = column
     return documents
