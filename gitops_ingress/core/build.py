@@ -33,7 +33,7 @@ from gitops_ingress.core.findings import Finding, Severity, has_errors, sorted_f
 from gitops_ingress.core.kustomize import Renderer, Rendering, render_environments
 from gitops_ingress.core.models import IngressClass, LocatedIngress
 from gitops_ingress.core.objects import ParsedFile, ParseStore, parse_file
-from gitops_ingress.core.routing import RouteTable, compile_routes
+from gitops_ingress.core.routing import Route, RouteTable, compile_routes
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.tree import KUSTOMIZATION_NAMES, TreeFile, TreeSource, is_below, join_path, relative_path
 from gitops_ingress.core.validation import validate_across_environments, validate_environment
@@ -302,6 +302,7 @@ def _environment(
 ) -> EnvironmentBuild:
     """Step 4: one environment's objects, validated as a whole and compiled."""
     ingresses: list[LocatedIngress] = []
+    compiled: dict[int, tuple[Route, ...]] = {}  # each parsed file's own routes (ParsedFile.routes)
     classes: list[IngressClass] = []
     findings = list(refused)
     for path in sources:
@@ -310,10 +311,11 @@ def _environment(
             findings.append(result)
             continue
         ingresses.extend(result.ingresses)
+        compiled.update(result.compiled())
         classes.extend(result.classes)
         findings.extend(result.findings)
     findings.extend(validate_environment(ingresses, name, settings, len(files)))
-    table = compile_routes(ingresses, settings) if routes else None
+    table = compile_routes(ingresses, settings, compiled) if routes else None
     unique = list(dict.fromkeys(findings))  # a render repeats what the listing found in its folder
     return EnvironmentBuild(name, table, tuple(ingresses), tuple(sorted_findings(unique)), files, tuple(classes))
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 
 DNS_LABEL_MAX = 63
 HASH_LENGTH = 6
@@ -100,7 +101,18 @@ def host_label(host: str) -> str:
 
 def preview_host(branch: str, host: str | None, preview_domain: str) -> str:
     """``{branch}--{host}.{preview_domain}``; host-less rules get ``{branch}.{preview_domain}``."""
+    return _preview_host(branch, branch_slug(branch), host, preview_domain)
+
+
+def preview_hosts(branch: str, hosts: Iterable[str], preview_domain: str) -> list[str]:
+    """``preview_host`` of each of one branch's rule hosts ("" for host-less), in order; the
+    branch's slug (a SHA-256 for most branch names) is made once, not once per host: a routing
+    state names every host of every branch it changes, 20 per branch in a burst of 500."""
     slug = branch_slug(branch)
+    return [_preview_host(branch, slug, host or None, preview_domain) for host in hosts]
+
+
+def _preview_host(branch: str, slug: str, host: str | None, preview_domain: str) -> str:
     if not host:
         return f"{slug}.{preview_domain}"
     label = fit_label(f"{slug}--{host_label(host)}", branch + "\x00" + host)

@@ -24,6 +24,8 @@ from gitops_ingress.core.models import (
     LocatedIngress,
     SourceMap,
 )
+from gitops_ingress.core.routing.compile import routes_of
+from gitops_ingress.core.routing.model import Route
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.validation import validate_ingress, validate_ingress_class
 from gitops_ingress.core.validation.reporter import Reporter
@@ -59,6 +61,17 @@ class ParsedFile:
     ingresses: tuple[LocatedIngress, ...]
     classes: tuple[IngressClass, ...]
     findings: tuple[Finding, ...]  # loading + per-object (schema + API server) findings
+    # each Ingress's own routes (core/routing/compile.py ``routes_of``), in ``ingresses``' order:
+    # a pure function of the Ingress, so a cached parse carries them and a branch that shares the
+    # file does not compile them again (about a third of compiling a branch of 20 files)
+    routes: tuple[tuple[Route, ...], ...] = ()
+
+    def compiled(self) -> dict[int, tuple[Route, ...]]:
+        """Routes by ``id`` of the Ingress they are of (what ``compile_routes`` takes); empty
+        for a file made without them (its Ingresses are compiled as they are used)."""
+        if not self.routes:
+            return {}
+        return {id(item): routes for item, routes in zip(self.ingresses, self.routes, strict=True)}
 
 
 def setting_severity(value: str) -> Severity | None:
@@ -93,7 +106,8 @@ def parse_documents(
             ingresses.append(parsed)
         elif isinstance(parsed, IngressClass):
             classes.append(parsed)
-    return ParsedFile(path, tuple(ingresses), tuple(classes), tuple(findings))
+    routes = tuple(tuple(routes_of(item)) for item in ingresses)
+    return ParsedFile(path, tuple(ingresses), tuple(classes), tuple(findings), routes)
 
 
 def is_list(data: Any) -> bool:

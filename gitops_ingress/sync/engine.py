@@ -117,6 +117,7 @@ class Engine(SyncMixin, DeletionMixin, StartupMixin, FailureMixin, LifecycleMixi
         self._book = RouteBook(settings.stable_branch, settings.preview_domain)
         self._url_for = http_url_for(self.options.preview_port)
         self._records: dict[str, BranchRecord] = {}
+        self._tracked: dict[str, bool] = {}  # tracked(): the patterns' verdict by branch name
         self._wanted: dict[str, str] = {}
         self._pushes = PushTimes()
         self._syncing: dict[str, str] = {}  # branch -> the commit its worker is syncing now
@@ -255,6 +256,15 @@ class Engine(SyncMixin, DeletionMixin, StartupMixin, FailureMixin, LifecycleMixi
             self.bus.publish("remote", "", {"error": message})
 
     def tracked(self, name: str) -> bool:
+        """Whether the settings' branch patterns select ``name``. Kept per name (the settings
+        never change): every fetch asks it twice for every branch, a few thousand pattern
+        matches per fetch of a thousand branches, several fetches in a burst."""
+        known = self._tracked.get(name)
+        if known is None:
+            known = self._tracked[name] = self._matches_patterns(name)
+        return known
+
+    def _matches_patterns(self, name: str) -> bool:
         if name == self._settings.stable_branch:
             return True
         patterns = self._settings.branches

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from gitops_ingress.core.naming import branch_slug, preview_host
+from gitops_ingress.core.naming import branch_slug, preview_hosts
 from gitops_ingress.core.routing import RouteTable
 from gitops_ingress.core.status import (
     BranchStatus,
@@ -145,8 +145,8 @@ def to_status(record: BranchRecord, preview_domain: str, url_for: UrlFor) -> Bra
         seen: set[str] = set()
         for env in environments:
             table = record.environments[env.environment].table
-            for host in table.hosts if table is not None else ():
-                name = preview_host(record.name, host or None, preview_domain)
+            hosts = table.hosts if table is not None else []
+            for name, host in zip(preview_hosts(record.name, hosts, preview_domain), hosts, strict=True):
                 if name not in seen:
                     seen.add(name)
                     previews.append(

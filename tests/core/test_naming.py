@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from gitops_ingress.core.naming import (
     branch_slug,
     preview_host,
+    preview_hosts,
     preview_namespace,
     short_hash,
 )
@@ -117,3 +118,12 @@ def test_hosts_that_fold_alike_get_distinct_preview_hosts() -> None:
 def test_no_two_hosts_of_a_branch_share_a_preview_host(hosts: list[str]) -> None:
     names = {preview_host("feature/x", host, "preview.example.com") for host in hosts}
     assert len(names) == len(hosts)
+
+
+@settings(max_examples=200)
+@given(BRANCHES, st.lists(st.one_of(HOSTS, st.just("")), max_size=6))
+def test_preview_hosts_of_a_branch_are_its_preview_host_per_host(branch: str, hosts: list[str]) -> None:
+    """The one-slug-per-branch form the routing state uses names exactly what ``preview_host``
+    names, host-less rules ("") included, in the hosts' order."""
+    expected = [preview_host(branch, host or None, "preview.example.com") for host in hosts]
+    assert preview_hosts(branch, hosts, "preview.example.com") == expected

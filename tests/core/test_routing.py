@@ -7,7 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitops_ingress.core.routing import ResourceRef, Route, RouteTable, ServiceRef, normalize_host
+from gitops_ingress.core.objects import parse_file
+from gitops_ingress.core.routing import ResourceRef, Route, RouteTable, ServiceRef, compile_routes, normalize_host
+from gitops_ingress.core.routing.compile import routes_of
+from gitops_ingress.core.settings import Settings
+from tests.support.manifests import ingress, to_yaml
 
 
 def svc(name: str) -> ServiceRef:
@@ -249,3 +253,24 @@ def test_merge_takes_every_route_and_the_first_environments_default() -> None:
     # "production" sorts first, whatever the Ingress names: one rule for every caller
     assert backend_of(merged, "unknown.com", "/") == "production-fallback"
     assert RouteTable.merge({"only": staging}) is staging
+
+
+def test_a_parsed_file_carries_its_routes_and_compiling_with_them_builds_the_same_table() -> None:
+    """A parsed file's routes (``ParsedFile.routes``, kept in the parse cache) are exactly what
+    compiling its Ingresses makes, and a table compiled from them is the table compiled afresh,
+    canaries included (a canary Ingress's routes fold into the main one's)."""
+    canary = ingress("shop-canary", "shop.example.com", "web-v2")
+    canary["metadata"]["annotations"] = {
+        "nginx.ingress.kubernetes.io/canary": "true",
+        "nginx.ingress.kubernetes.io/canary-weight": "10",
+    }
+    text = "---\n".join(
+        to_yaml(doc) for doc in (ingress("shop", "shop.example.com", "web", paths=["/", "/api"]), canary)
+    )
+    parsed = parse_file("environments/production/shop.yaml", text.encode(), "production", Settings())
+    assert len(parsed.ingresses) == 2 and not [f for f in parsed.findings if f.severity.name == "ERROR"]
+    assert parsed.routes == tuple(tuple(routes_of(item)) for item in parsed.ingresses)
+    fresh = compile_routes(parsed.ingresses, Settings())
+    reused = compile_routes(parsed.ingresses, Settings(), parsed.compiled())
+    assert reused.version == fresh.version and reused.routes == fresh.routes
+    assert any(r.effects is not None and r.effects.canary is not None for r in reused.routes)

@@ -251,6 +251,37 @@ async def test_watcher_fetches_just_the_ref_when_one_branch_is_pending() -> None
         await watcher.stop()
 
 
+async def test_watcher_lets_deliveries_that_keep_coming_after_a_fetch_join_the_next_one() -> None:
+    """A delivery during a fetch and one just after it ends make one more fetch, not two: the
+    next fetch waits (the debounce at least) for deliveries still coming, as a forge sends a
+    push's deliveries over seconds."""
+    calls: list[str | None] = []
+    held = asyncio.Event()
+    release = asyncio.Event()
+    fetched = asyncio.Queue[None]()
+
+    async def refresh(branch: str | None, noticed: NoticedMap) -> None:
+        calls.append(branch)
+        if len(calls) == 1:
+            held.set()
+            await release.wait()
+
+    watcher = Watcher(refresh, interval=3600, debounce=0.5, on_change=lambda: fetched.put_nowait(None))
+    watcher.start()
+    try:
+        watcher.request("feature/a")
+        await asyncio.wait_for(held.wait(), 5)
+        watcher.request("feature/b")  # during the first fetch
+        release.set()
+        await asyncio.wait_for(fetched.get(), 5)  # the first fetch has ended
+        watcher.request("feature/c")  # just after it
+        await asyncio.wait_for(fetched.get(), 5)
+        assert calls == ["feature/a", None]  # b and c in one fetch of every ref
+        assert not watcher.busy
+    finally:
+        await watcher.stop()
+
+
 def test_watcher_backs_off_exponentially_with_jitter_and_a_ceiling() -> None:
     async def refresh(branch: str | None, noticed: NoticedMap) -> None:
         return None

@@ -156,8 +156,20 @@ def _default_route(item: LocatedIngress) -> Route | None:
     )
 
 
-def compile_routes(items: Sequence[LocatedIngress], settings: Settings) -> RouteTable:
-    """The route table of a routing set: every Ingress of ours, merged."""
+def compile_routes(
+    items: Sequence[LocatedIngress],
+    settings: Settings,
+    compiled: Mapping[int, Sequence[Route]] | None = None,
+) -> RouteTable:
+    """The route table of a routing set: every Ingress of ours, merged. ``compiled``: the routes
+    of some of ``items`` made already (``routes_of``), by ``id`` of the item; a parsed file
+    carries its own (``ParsedFile.compiled``), so a file shared by many branches compiles once."""
+    known = compiled or {}
+
+    def routes_of_item(item: LocatedIngress) -> Sequence[Route]:
+        found = known.get(id(item))
+        return found if found is not None else routes_of(item)
+
     ours = select_ours(items, settings)
     routes: list[Route] = []
     defaults: list[Route] = []
@@ -167,9 +179,9 @@ def compile_routes(items: Sequence[LocatedIngress], settings: Settings) -> Route
     for item in sorted(ours, key=lambda i: (i.key, i.environment)):
         policy = canary_family.policy(item.ingress.metadata.annotations)
         if policy is not None:
-            canaries.extend((route, policy) for route in routes_of(item))
+            canaries.extend((route, policy) for route in routes_of_item(item))
             continue
-        routes.extend(routes_of(item))
+        routes.extend(routes_of_item(item))
         default = _default_route(item)
         spec = item.ingress.spec
         if spec is None:

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from gitops_ingress.core.naming import preview_host, wildcard_preview_upstream_host
+from gitops_ingress.core.naming import preview_hosts, wildcard_preview_upstream_host
 from gitops_ingress.core.routing.model import NO_MATCH, RouteMatch
 from gitops_ingress.core.routing.overlay import BranchOverlay, Signatures, by_slug, overlay_of, signatures
 from gitops_ingress.core.routing.table import EMPTY_TABLE, RouteTable, normalize_host
@@ -58,9 +58,10 @@ class Resolution(NamedTuple):
 
 def _preview_entries(branch: str, table: RouteTable, domain: str) -> Iterator[tuple[str, PreviewTarget]]:
     """(preview host, target) for every rule host of one branch's table."""
-    for host in table.hosts:
+    hosts = list(table.hosts)
+    for name, host in zip(preview_hosts(branch, hosts, domain), hosts, strict=True):
         upstream = wildcard_preview_upstream_host(host) if host else None
-        yield preview_host(branch, host or None, domain), PreviewTarget(branch, upstream)
+        yield name, PreviewTarget(branch, upstream)
 
 
 def _build_index(previews: Mapping[str, RouteTable], domain: str) -> tuple[dict[str, PreviewTarget], bool]:
@@ -120,7 +121,8 @@ class RoutingState:
         table = self.previews.get(branch)
         if table is None:
             return {}
-        return {preview_host(branch, host or None, self.preview_domain): host for host in table.hosts}
+        hosts = list(table.hosts)
+        return dict(zip(preview_hosts(branch, hosts, self.preview_domain), hosts, strict=True))
 
     def overlaid_hosts(self, branch: str) -> list[str]:
         """The stable rule hosts a routing key for this branch routes with its table, sorted."""
