@@ -521,6 +521,8 @@ class Exchange:
         self.response_started = True
         self.status = int(data[9:12])
         conn = self.conn
+        if self.head.method == b"HEAD":  # the GET answer's fields, never its content (RFC 9110 9.3.2)
+            data = data[: data.find(b"\r\n\r\n") + 4]
         dated = pages.dated(data, self.ctx.state.date.line())
         if conn.h2:  # an HTTP/2 stream frames a whole page itself (h2stream.py): one piece
             conn.write(b"".join(dated))

@@ -210,7 +210,9 @@ def test_head_and_bodiless_statuses(h2c_proxy: tuple[ProxyHarness, TestUpstream]
     head = client.answer(client.request("/big?size=1000", method="HEAD"))
     empty = client.answer(client.request("/status/204"))
     streamed = client.answer(client.request("/stream?n=3&size=5"))  # chunked upstream: DATA, no length
+    own = client.answer(client.request("/missing", host="nowhere.example.net", method="HEAD"))  # the proxy's page
     client.close()
+    assert (own.status, own.body, own.ended) == (404, b"", True)
     assert (head.status, head.header(b"content-length"), head.body, head.ended) == (200, b"1000", b"", True)
     assert (empty.status, empty.header(b"content-length"), empty.body, empty.ended) == (204, None, b"", True)
     assert (streamed.status, streamed.header(b"content-length"), streamed.body) == (200, None, b"x" * 15)

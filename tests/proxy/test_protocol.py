@@ -142,6 +142,24 @@ def test_head_response_has_no_body_and_connection_is_reused(echo_proxy) -> None:
     assert upstream.stats.connections == 1
 
 
+def test_the_proxys_own_page_to_a_head_request_has_no_body(make_proxy, start_upstream) -> None:
+    # RFC 9110 section 9.3.2: a HEAD answer carries the GET answer's fields, never its content; a
+    # body after it would be read as the start of the next response on the connection
+    upstream = start_upstream("echo")
+    proxy = make_proxy(make_state([route("shop.example.com", "/", "web")]), backends({"web": [upstream.url]}))
+    with connect(proxy.port) as sock:
+        sock.sendall(b"HEAD /missing HTTP/1.1\r\nHost: unknown.example.org\r\n\r\n")
+        sock.settimeout(2)
+        head = sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 404") and head.endswith(b"\r\n\r\n")
+        length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        assert length > 0  # the length the GET answer would have, as RFC 9110 allows
+        sock.settimeout(10)
+        sock.sendall(b"GET /after HTTP/1.1\r\n" + H + b"\r\n")
+        (response,) = read_responses(sock)
+        assert response.status == 200 and json.loads(response.body)["path"] == "/after"
+
+
 def test_204_and_304_have_no_body(echo_proxy) -> None:
     proxy, _ = echo_proxy
     with connect(proxy.port) as sock:
