@@ -8,7 +8,6 @@ ticket (TLS 1.2 and 1.3) or by session ID (TLS 1.2)."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 import ssl
 import subprocess
@@ -82,7 +81,6 @@ def s_client(port: int, *options: str) -> str:
     return (done.stdout + done.stderr).decode(errors="replace")  # h2's SETTINGS frame is binary
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 @pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
 def test_openssl_s_client_reads_no_application_protocol(tls_port: int, version: str) -> None:
     printed = s_client(tls_port, version, "-alpn", "h3")
@@ -90,7 +88,6 @@ def test_openssl_s_client_reads_no_application_protocol(tls_port: int, version: 
     assert "ALPN protocol: h2" in s_client(tls_port, version, "-alpn", "h2"), "h2 alone is served"
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 @pytest.mark.parametrize("version", ["-tls1", "-tls1_1"])
 def test_openssl_s_client_below_tls12_reads_protocol_version(tls_port: int, version: str) -> None:
     printed = s_client(tls_port, version, "-cipher", "DEFAULT:@SECLEVEL=0")
