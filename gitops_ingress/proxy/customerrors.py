@@ -122,8 +122,6 @@ async def page_for(ex: Exchange, effects: RouteEffects, status: int, ingress: st
         log.warning("custom-http-errors: error backend %s failed: %s: %s", service, type(exc).__name__, exc)
         ex.ctx.observer.upstream_error("error-page-failed")
         return own_page(status, close), close
-    if ex.head.method == b"HEAD":
-        body = b""
     log.debug("custom-http-errors: %s answered %d for status %d", service, code, status)
     page = pages.response(status, body, content_type=content_type, close=close, extra=ex.response_lines)
     return page, close

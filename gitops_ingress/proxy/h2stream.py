@@ -97,10 +97,11 @@ class H2Stream:
         self.head_fields = fields
 
     def write(self, page: bytes) -> None:
-        """One of the proxy's own answers, a whole HTTP/1.1 response (pages.py)."""
+        """One of the proxy's own answers, a whole HTTP/1.1 response (pages.py); to a HEAD request
+        it comes without its body already (``Exchange._respond``)."""
         fields, body = page_fields(page)
         self.head_fields = fields
-        if body and (self.exchange is None or self.exchange.head.method != b"HEAD"):
+        if body:
             self.outbox.append(body)
             self.queued += len(body)
 

@@ -56,6 +56,23 @@ def test_listed_statuses_get_the_error_backends_page_with_ingress_nginx_headers(
     assert not_found.status == 404 and page_request(not_found)["map"]["x-code"] == "404"
 
 
+def test_a_head_request_gets_the_pages_head_with_its_length_and_no_body(make_proxy, start_upstream) -> None:
+    from tests.proxy.rawclient import connect, read_responses
+
+    port, _ = serve(make_proxy, start_upstream, PAGES)
+    with connect(port) as sock:
+        sock.sendall(b"HEAD /status/503 HTTP/1.1\r\nHost: errors.foo.com\r\n\r\n")
+        sock.settimeout(10)
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            head += sock.recv(65536)
+        assert head.startswith(b"HTTP/1.1 503")
+        assert int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0]) > 0  # the GET answer's length
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: errors.foo.com\r\n\r\n")
+        (after,) = read_responses(sock)  # a body after the HEAD answer would be read as this one
+        assert after.status == 200
+
+
 def test_other_statuses_and_successes_pass_through(make_proxy, start_upstream) -> None:
     port, web_port = serve(make_proxy, start_upstream, PAGES)
     unlisted = get(port, "errors.foo.com", "/status/500")
