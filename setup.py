@@ -53,6 +53,7 @@ REQUEST_PATH = (
     "server",  # ServerState and ConnectionContext, read on every request
     "snapshot",
     "timers",
+    "tlsconn",  # the TLS record layer of HTTPS client connections
     "upstream",
     "upstream_reader",  # its parser callbacks' helpers: the trailer reader, where a head lies
 )

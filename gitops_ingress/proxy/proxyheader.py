@@ -24,9 +24,11 @@ import socket
 import ssl
 import struct
 from collections.abc import Callable
+from functools import partial
 from typing import Final
 
 from gitops_ingress.core.errors import GitopsIngressError
+from gitops_ingress.proxy.tlsconn import tls_protocol
 
 log = logging.getLogger("gitops_ingress.proxy")
 
@@ -184,15 +186,12 @@ class PreambleListener:
         if client is None:
             peer = conn.getpeername()
             client = str(peer[0]).encode() if isinstance(peer, tuple) else b""
+        make = partial(self._make, client)
+        factory = make if self._ssl is None else tls_protocol(self._ssl, make, self._timeout)  # tlsconn.py
         try:
-            await loop.connect_accepted_socket(
-                lambda: self._make(client),
-                conn,
-                ssl=self._ssl,
-                ssl_handshake_timeout=self._timeout if self._ssl is not None else None,
-            )
-        except (OSError, ssl.SSLError, TimeoutError) as exc:
-            log.info("TLS handshake after a PROXY header failed: %s", exc)
+            await loop.connect_accepted_socket(factory, conn)
+        except OSError as exc:
+            log.info("closing a connection after its PROXY header: %s", exc)
             conn.close()
 
     def close(self) -> None:

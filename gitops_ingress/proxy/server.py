@@ -35,6 +35,7 @@ from gitops_ingress.proxy.proxyheader import PreambleListener
 from gitops_ingress.proxy.ratelimit import ClientLimiter
 from gitops_ingress.proxy.repeats import RequestHeads
 from gitops_ingress.proxy.snapshot import SnapshotHolder
+from gitops_ingress.proxy.tlsconn import tls_protocol
 
 AccessHook = Callable[[AccessRecord], None]
 
@@ -163,14 +164,10 @@ class ProxyServer:
                     )
                 )
                 continue
-            server = await loop.create_server(
-                lambda ctx=context: ClientConnection(ctx),
-                sock=sock,
-                ssl=ssl_context,
-                backlog=2048,
-                ssl_handshake_timeout=self.settings.header_timeout if ssl_context else None,
-            )
-            self._servers.append(server)
+            make = partial(ClientConnection, context)
+            # TLS: our record layer between the loop's TCP transport and the connection (tlsconn.py)
+            factory = make if ssl_context is None else tls_protocol(ssl_context, make, self.settings.header_timeout)
+            self._servers.append(await loop.create_server(factory, sock=sock, backlog=2048))
 
     @property
     def addresses(self) -> list[tuple[str, int]]:

@@ -38,9 +38,8 @@ so the common case needs no switch; once a reload replaced that certificate, eve
 (without SNI too: the callback runs with ``None``) switches to the new one.
 
 What a client that cannot be served is told (RFC 7301's ``no_application_protocol``, RFC
-8446's ``protocol_version``): the contexts are ``tlsalerts.ServerContext``s, whose connections
-send the alert before the socket closes (proxy/tlsalerts.py says why Python's ``ssl`` and the
-event loops' SSL transports need that help).
+8446's ``protocol_version``) is the record layer's business (proxy/tlsconn.py, which drives every
+handshake, and proxy/tlsalerts.py); the contexts here are plain ``ssl.SSLContext``s.
 """
 
 from __future__ import annotations
@@ -54,7 +53,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitops_ingress.core.errors import ConfigError
-from gitops_ingress.proxy.tlsalerts import ALPN, ServerContext
+from gitops_ingress.proxy.tlsalerts import ALPN
+from gitops_ingress.proxy.tlsconn import TLSObject
 
 log = logging.getLogger("gitops_ingress.proxy.tls")
 
@@ -137,10 +137,11 @@ def certificate_names(pem: bytes) -> tuple[str, ...]:
 
 
 def new_server_context() -> ssl.SSLContext:
-    context = ServerContext(ssl.PROTOCOL_TLS_SERVER)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(list(ALPN))
     context.num_tickets = TLS13_TICKETS
+    context.options |= ssl.OP_NO_RENEGOTIATION  # a client-initiated one is a full handshake's cost, on demand
     return context
 
 
@@ -239,7 +240,7 @@ class CertificateStore:
     def certificates(self) -> tuple[LoadedCertificate, ...]:
         return self._index.certificates
 
-    def _on_sni(self, sslobj: ssl.SSLObject, server_name: str | None, _ctx: ssl.SSLContext) -> None:
+    def _on_sni(self, sslobj: ssl.SSLObject | TLSObject, server_name: str | None, _ctx: ssl.SSLContext) -> None:
         index = self._index  # read once: a reload may swap it during the handshake
         chosen = (index.covering(server_name.lower().rstrip(".")) if server_name else None) or index.default
         if chosen is not self._front:  # switching costs OpenSSL a copy of the certificate set-up
