@@ -28,7 +28,7 @@ from functools import partial
 from typing import Final
 
 from gitops_ingress.core.errors import GitopsIngressError
-from gitops_ingress.proxy.tlsconn import tls_protocol
+from gitops_ingress.proxy.tlsconn import listener_protocol
 
 log = logging.getLogger("gitops_ingress.proxy")
 
@@ -186,8 +186,7 @@ class PreambleListener:
         if client is None:
             peer = conn.getpeername()
             client = str(peer[0]).encode() if isinstance(peer, tuple) else b""
-        make = partial(self._make, client)
-        factory = make if self._ssl is None else tls_protocol(self._ssl, make, self._timeout)  # tlsconn.py
+        factory = listener_protocol(self._ssl, partial(self._make, client), self._timeout)  # tlsconn.py
         try:
             await loop.connect_accepted_socket(factory, conn)
         except OSError as exc:

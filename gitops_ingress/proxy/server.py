@@ -35,7 +35,7 @@ from gitops_ingress.proxy.proxyheader import PreambleListener
 from gitops_ingress.proxy.ratelimit import ClientLimiter
 from gitops_ingress.proxy.repeats import RequestHeads
 from gitops_ingress.proxy.snapshot import SnapshotHolder
-from gitops_ingress.proxy.tlsconn import tls_protocol
+from gitops_ingress.proxy.tlsconn import listener_protocol
 
 AccessHook = Callable[[AccessRecord], None]
 
@@ -164,9 +164,8 @@ class ProxyServer:
                     )
                 )
                 continue
-            make = partial(ClientConnection, context)
             # TLS: our record layer between the loop's TCP transport and the connection (tlsconn.py)
-            factory = make if ssl_context is None else tls_protocol(ssl_context, make, self.settings.header_timeout)
+            factory = listener_protocol(ssl_context, partial(ClientConnection, context), self.settings.header_timeout)
             self._servers.append(await loop.create_server(factory, sock=sock, backlog=2048))
 
     @property

@@ -211,10 +211,6 @@ class TLSConnection(asyncio.Transport):
         if data and self._tcp is not None:
             self._tcp.write(data)
 
-    def _resume(self) -> None:
-        if not self._paused:
-            self._read()
-
     # --- transport of the HTTP protocol ---
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._closing or not data:
@@ -225,9 +221,7 @@ class TLSConnection(asyncio.Transport):
             view = memoryview(data)[written:]
             while view:
                 view = view[tls.write(view) :]
-        data = self._outgoing.read()
-        if self._tcp is not None:
-            self._tcp.write(data)
+        self._flush()
 
     def writelines(self, list_of_data: Any) -> None:
         self.write(b"".join(list_of_data))
@@ -271,7 +265,7 @@ class TLSConnection(asyncio.Transport):
             if self._tcp is not None:
                 self._tcp.resume_reading()
             if self._incoming.pending or self._tls.pending():  # records read before the pause
-                asyncio.get_running_loop().call_soon(self._resume)
+                asyncio.get_running_loop().call_soon(self._read)  # _read minds a new pause
 
     def is_reading(self) -> bool:
         return not self._paused
@@ -300,8 +294,11 @@ class TLSConnection(asyncio.Transport):
         return self._tcp.get_extra_info(name, default) if self._tcp is not None else default
 
 
-def tls_protocol(
-    context: ssl.SSLContext, make_app: Callable[[], asyncio.Protocol], timeout: float
+def listener_protocol(
+    context: ssl.SSLContext | None, make_app: Callable[[], asyncio.Protocol], timeout: float
 ) -> Callable[[], asyncio.Protocol]:
-    """The protocol factory of a TLS listener whose connections speak ``make_app()``'s protocol."""
+    """The protocol factory of a listener whose connections speak ``make_app()``'s protocol: over
+    this record layer when the listener has a TLS context, straight on TCP when it has none."""
+    if context is None:
+        return make_app
     return lambda: cast(asyncio.Protocol, TLSConnection(context, make_app, timeout))

@@ -93,6 +93,22 @@ class ProxyHarness:
     def stat(self, name: str) -> Any:
         return self.loop.call(getattr, self.server.state, name)
 
+    def assert_slow_reader_holds_back(self, upstream: TestUpstream, sock: socket.socket, size: int, read: int) -> None:
+        """Back-pressure: ``sock`` (an HTTP/1.1 client, plain or TLS) asks ``upstream`` for ``size``
+        bytes and reads nothing: the upstream is paused long before the body is sent and the proxy
+        buffers at most 2 MiB per connection; then ``read`` bytes are read, which resumes it."""
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(b"GET /big?size=%d HTTP/1.1\r\nHost: shop.example.com\r\n\r\n" % size)
+        assert upstream.stats.write_paused.wait(10)
+        assert upstream.stats.bytes_out < 40_000_000  # kernel buffers and the proxy's marks, not the body
+        buffered = self.loop.call(lambda: [c.transport.get_write_buffer_size() for c in self.server.state.connections])
+        assert max(buffered) <= 2 * 1024 * 1024
+        received = 0
+        while received < read:
+            chunk = sock.recv(1 << 20)
+            assert chunk
+            received += len(chunk)
+
 
 @pytest.fixture
 def loop_thread() -> Iterator[LoopThread]:

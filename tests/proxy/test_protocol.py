@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import select
-import socket
 
 import httpx
 
@@ -171,21 +170,8 @@ def test_204_and_304_have_no_body(echo_proxy) -> None:
 def test_download_is_not_buffered_whole_when_client_reads_slowly(echo_proxy) -> None:
     """Back-pressure: with the client not reading, the upstream is paused long before 200 MB."""
     proxy, upstream = echo_proxy
-    size = 200_000_000
     with connect(proxy.port) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        sock.sendall(b"GET /big?size=%d HTTP/1.1\r\n" % size + H + b"\r\n")
-        assert upstream.stats.write_paused.wait(10)
-        assert upstream.stats.bytes_out < 40_000_000  # kernel buffers and the proxy's marks, not the body
-        buffered = proxy.loop.call(
-            lambda: [c.transport.get_write_buffer_size() for c in proxy.server.state.connections]
-        )
-        assert max(buffered) <= 2 * 1024 * 1024
-        received = 0
-        while received < size:
-            chunk = sock.recv(1 << 20)
-            assert chunk
-            received += len(chunk)
+        proxy.assert_slow_reader_holds_back(upstream, sock, size=200_000_000, read=200_000_000)
 
 
 def test_upload_is_not_buffered_whole_when_upstream_reads_slowly(make_proxy, start_upstream) -> None:
