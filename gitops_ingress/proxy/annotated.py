@@ -3,7 +3,8 @@
 decide.py calls in here only for a route whose ``effects`` is not None, so a host without
 annotations never pays for them. Two steps, in ingress-nginx's order:
 
-* ``answer``: the proxy's own redirects, before any upstream is chosen: the www/non-www twin
+* ``answer``: the proxy's own redirects, before any upstream is chosen, decided in
+  core/routing/redirect.py (the route diff's answers use the same code): the www/non-www twin
   (308 to the annotated host), ``app-root`` (302 for ``/``), ``temporal-redirect`` /
   ``permanent-redirect`` (their codes), then HTTPS enforcement (308; ``force-ssl-redirect`` even
   for a host without TLS, ``ssl-redirect: "false"`` opts out of the default, decide.py);
@@ -46,6 +47,7 @@ from typing import TYPE_CHECKING
 
 from gitops_ingress.core.annotations.affinity import Affinity
 from gitops_ingress.core.annotations.rates import LIMITED_STATUS
+from gitops_ingress.core.routing.redirect import annotation_redirect
 from gitops_ingress.proxy import pages
 
 if TYPE_CHECKING:
@@ -63,28 +65,14 @@ def _path_and_query(target: bytes) -> tuple[bytes, bytes]:
 
 
 def answer(ex: Exchange, effects: RouteEffects, host: bytes, target: bytes, scheme: bytes) -> LocalAnswer | None:
-    """A redirect the route's annotations ask for, or None to go on to the upstream."""
-    location = b""
-    status = 308
-    if effects.www_redirect:
-        location = scheme + b"://" + effects.www_redirect.encode() + target
-    elif effects.app_root and _path_and_query(target)[0] == b"/":
-        location, status = scheme + b"://" + host + effects.app_root.encode(), 302
-    elif effects.redirect_url:
-        location, status = effects.redirect_url.encode(), effects.redirect_code
-    elif effects.force_ssl_redirect and scheme == b"http":
-        location = b"https://" + _without_port(host) + target
-    if not location:
+    """A redirect the route's annotations ask for (core/routing/redirect.py), or None to go on to
+    the upstream."""
+    found = annotation_redirect(effects, host, target, scheme)
+    if found is None:
         return None
+    status, location = found
     close = not ex.reusable()
     return pages.redirect(location, close=close, status=status), close
-
-
-def _without_port(host: bytes) -> bytes:
-    if host.startswith(b"["):
-        return host[: host.find(b"]") + 1]
-    colon = host.rfind(b":")
-    return host if colon < 0 else host[:colon]
 
 
 def _header(lines: tuple[bytes, ...], name: bytes) -> bytes | None:
