@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from gitops_ingress.core.annotations.model import RouteEffects
 from gitops_ingress.core.routing.answer import table_tls
 from gitops_ingress.core.routing.model import Backend, Route, RouteMatch
+from gitops_ingress.core.routing.paths import UnsafePath, normalize_path
 from gitops_ingress.core.routing.sample import samples
 from gitops_ingress.core.routing.table import PathTable, RouteTable
 
@@ -117,23 +118,45 @@ def _paths(groups: list[PathTable], everything: bool) -> list[str]:
         exact = {path for path in exact if _answer(first.exact, path) != _answer(second.exact, path)}
         prefixes = {key for key in prefixes if _answer(first.prefix, key) != _answer(second.prefix, key)}
     found = [path for path in sorted(exact) if path.startswith("/") and "?" not in path]
+    if any(group.regex is not None for group in groups):  # first, so that examples are real paths
+        found += _regex_paths(groups)
     for key in sorted(prefixes):
         found.append(key or "/")
         found.append(_fresh(keys, key + "/{}"))
     if everything:
         found += ["/", _fresh(keys, "/{}")]
-    if any(group.regex is not None for group in groups):
-        found += _regex_paths(groups)
     return list(dict.fromkeys(found))
 
 
+# what is appended to a regex's sample when a longer regex or an Exact path takes the sample
+# itself, and tried for a path that no regex of a group matches (the group's fallback)
+_SUFFIXES = ("0", "_", "~", "-", FRESH_LABEL, "/" + FRESH_LABEL)
+
+
 def _regex_paths(groups: list[PathTable]) -> list[str]:
-    """Paths each regex path of ``groups`` matches, one longer, and the same in capitals."""
+    """Paths each regex path of ``groups`` matches, one longer, and the same in capitals; for each
+    regex route one path it decides in its group, when one of a few candidates is; and one path
+    none of a group's regexes matches, when one of a few is."""
     found = ["/"]
-    for path in sorted({match.route.path for group in groups for match in group.prefix.values() if match.route}):
-        for sample in samples(path) or [path]:
-            found += [sample, sample + FRESH_LABEL, sample.upper()]
+    for group in groups:
+        for _, entry in group.regex or ():
+            path = entry.route.path if entry.route is not None else ""
+            tried = samples(path) or [path]
+            for sample in tried:
+                found += [sample, sample + FRESH_LABEL, sample.upper()]
+            candidates = (*tried, *(sample + suffix for sample in tried for suffix in _SUFFIXES))
+            found += [next((c for c in candidates if _normal(c) and group.match(c) is entry), tried[0])]
+        if group.regex:
+            unmatched = ("/" + suffix for suffix in _SUFFIXES)
+            found += [next((c for c in unmatched if not any(p.match(c) for p, _ in group.regex)), "/")]
     return found
+
+
+def _normal(path: str) -> bool:
+    try:
+        return normalize_path(path) == path
+    except UnsafePath:
+        return False
 
 
 def probes(*tables: RouteTable) -> Iterator[Probe]:

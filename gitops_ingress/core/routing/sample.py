@@ -4,9 +4,10 @@ The route diff gives every entry an example request that the tables answer diffe
 host with regex paths it needs paths each regex really matches; ``/api/(.*)`` taken literally
 matches nothing. ``samples(pattern)`` walks the pattern as Python's own parser reads it
 (``re._parser``, the tree ``re.compile`` builds from) and writes strings it matches: the shortest
-(every repeat at its minimum, the first branch, the first character of each class) and a fuller
+(every repeat at its minimum, the first branch, the first character of each class), a fuller
 one (a repeat that may be empty taken once, with a fresh letter), the latter telling
-``(/|$)(.*)``'s captures apart. Characters are chosen from those a request path carries as they
+``(/|$)(.*)``'s captures apart, and the same with the second, third and fourth alternative of
+every branch (``/(api|v1)/`` has a sample under each name, and another rule may take one of them). Characters are chosen from those a request path carries as they
 are (letters, digits, ``-._~/``); a sample is kept only when the route table would match it
 (case-insensitively, anchored at the start, as ingress-nginx's ``location ~*``) and it is a
 normalised path (core/routing/paths.py), so the example is a request that can be sent. A pattern
@@ -25,6 +26,7 @@ from gitops_ingress.core.routing.paths import UnsafePath, normalize_path
 
 PATH_CHARACTERS = "a0-._~/" + "bcdefghijklmnopqrstuvwxyz123456789"
 FILL = "any"  # what a repeat that may be empty is filled with in the fuller sample
+BRANCHES = 4  # the first alternatives of each ``a|b|c`` are each taken in a sample of their own
 _CATEGORIES = {
     sre.CATEGORY_DIGIT: "0",
     sre.CATEGORY_NOT_DIGIT: "a",
@@ -48,9 +50,9 @@ def samples(pattern: str) -> list[str]:
     except (re.error, OverflowError, RecursionError):
         return []
     found: list[str] = []
-    for full in (False, True):
+    for full, branch in ((False, 0), (True, 0), *((full, b) for b in range(1, BRANCHES) for full in (False, True))):
         try:
-            text = _Writer(full).sequence(tree)
+            text = _Writer(full, branch).sequence(tree)
         except (_Unsampleable, RecursionError):
             continue
         if not text.startswith("/"):
@@ -67,8 +69,9 @@ def samples(pattern: str) -> list[str]:
 class _Writer:
     """One string for a parsed pattern; ``full``: repeats that may be empty are taken once."""
 
-    def __init__(self, full: bool) -> None:
+    def __init__(self, full: bool, branch: int) -> None:
         self.full = full
+        self.branch = branch
         self.groups: dict[int, str] = {}
 
     def sequence(self, items: Any) -> str:
@@ -86,7 +89,8 @@ class _Writer:
         if op is sre.AT:
             return ""
         if op is sre.BRANCH:
-            return self.sequence(value[1][0])
+            choices = value[1]
+            return self.sequence(choices[min(self.branch, len(choices) - 1)])
         if op is sre.SUBPATTERN:
             number, _, _, inner = value
             text = self.sequence(inner)
