@@ -355,7 +355,8 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         local = annotated.answer(ex, effects, raw_host, target, ctx.listener.scheme) or annotated.cors(ex, effects)
         if local is not None:
             return local
-    if ctx.tls_redirect_hosts is not None and https_applies(effects):
+    # a plain route never opts out: no call into core for it (the request path of plain hosts)
+    if ctx.tls_redirect_hosts is not None and (effects is None or https_applies(effects)):
         host = normalize_host(raw_host.decode("ascii"))
         if ctx.tls_redirect_hosts(host):
             close = not ex.reusable()
