@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from gitops_ingress.core.build import TreeBuild
 from gitops_ingress.core.desired import DesiredEnvironment
-from gitops_ingress.core.findings import Finding, Severity
+from gitops_ingress.core.findings import Finding, Severity, first_error
 from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync.store import EnvironmentRow
 
@@ -88,12 +88,9 @@ def plan_commit(build: TreeBuild, current: Mapping[str, EnvironmentRow]) -> Plan
 def refusal_message(refused: list[tuple[str, tuple[Finding, ...]]], *, kept: bool = True) -> str:
     """One line for the status: where the first error is and how many there are, and what serves
     meanwhile (``kept``: some environment has a last good commit; else nothing does)."""
-    errors = [(env, f) for env, found in refused for f in found if f.severity is Severity.ERROR]
-    if not errors:
+    scoped = [(env, f) for env, found in refused for f in found if f.severity is Severity.ERROR]
+    if not scoped:
         return ""
-    env, first = errors[0]
-    where = f"{first.file}:{first.line}" if first.line else first.file
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    scope = f"{env}: " if env else ""
+    scope = f"{scoped[0][0]}: " if scoped[0][0] else ""
     outcome = "last good routes keep serving" if kept else "nothing was live before, so nothing serves"
-    return f"refused, {outcome}: {scope}{where} {first.rule}: {first.message}{more}"
+    return f"refused, {outcome}: {scope}{first_error(f for _, f in scoped)}"
