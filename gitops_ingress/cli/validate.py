@@ -8,11 +8,9 @@ from gitops_ingress import __version__
 from gitops_ingress.cli.output import emit, wants_color
 from gitops_ingress.cli.sources import build_paths, refuse_nothing_to_check, repository_relative
 from gitops_ingress.cli.variables import Variables
-from gitops_ingress.core.annotations.usage import annotation_uses
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import has_errors
 from gitops_ingress.core.reports import FINDING_FORMATS, ValidationReport, render_findings
-from gitops_ingress.core.validation import served_by_us_or_nginx
 
 # formats whose consumers (code scanning, the Actions runner) place findings by repository path
 REPOSITORY_RELATIVE = frozenset({"sarif", "github"})
@@ -53,12 +51,7 @@ def run(args: argparse.Namespace, variables: Variables) -> int:
         objects=built.object_count(),
         environments=tuple(built.environments),
         tool_version=__version__,
-        annotations=annotation_uses(
-            item
-            for environment in built.environments.values()
-            for item in environment.ingresses
-            if served_by_us_or_nginx(item, built.settings)
-        ),
+        annotations=built.annotation_uses(),
     )
     emit(render_findings(args.format, report, color=wants_color(args.output)), args.output)
     return 1 if has_errors(findings) else 0

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gitops_ingress.core.annotations.usage import AnnotationUse
 from gitops_ingress.core.diff import RouteDiff
 from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.routing import RouteTable, RoutingState, ServiceRef
@@ -70,6 +71,8 @@ class EnvironmentStatus(_Frozen):
     findings: tuple[Finding, ...] = ()
     reason: str = ""  # why ``commit`` is not live here, in one line ("" when it is)
     refused_by: tuple[str, ...] = ()  # the environments whose errors refused ``commit``
+    # ``commit``'s ingress-nginx annotations here and how they are treated (core/reports/annotation_table.py)
+    annotations: tuple[AnnotationUse, ...] = ()
 
 
 class BranchStatus(_Frozen):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gitops_ingress.core.annotations.usage import AnnotationUse
 from gitops_ingress.core.build import TreeBuild
 from gitops_ingress.core.desired import DesiredEnvironment
 from gitops_ingress.core.findings import Finding, Severity, first_error
@@ -31,11 +32,11 @@ class Plan:
 
 
 def _keep(
-    name: str, old: EnvironmentRow | None, findings: tuple[Finding, ...]
+    name: str, old: EnvironmentRow | None, findings: tuple[Finding, ...], uses: tuple[AnnotationUse, ...] = ()
 ) -> tuple[EnvironmentRow, DesiredEnvironment | None]:
     table = old.table if old is not None else None
     commit = old.applied_commit if old is not None else None
-    row = EnvironmentRow(name, SyncState.REFUSED, commit, table, findings)
+    row = EnvironmentRow(name, SyncState.REFUSED, commit, table, findings, uses)
     desired = DesiredEnvironment(name, commit, table, keep=True) if table is not None and commit else None
     return row, desired
 
@@ -52,11 +53,13 @@ def plan_commit(build: TreeBuild, current: Mapping[str, EnvironmentRow]) -> Plan
     for name in sorted(build.environments.keys() | current.keys()):
         old = current.get(name)
         env = build.environments.get(name)
+        # the new commit's annotations here, shown whatever becomes of it (the PR comment's table)
+        uses = build.annotation_uses(name) if env is not None else ()
         if not build.ok:
-            row, keep = _keep(name, old, build.findings)
+            row, keep = _keep(name, old, build.findings, uses)
         elif not whole and (env is None or env.ok):
             # valid (or gone) in a commit refused elsewhere: held back at its last good commit
-            row, keep = _keep(name, old, env.findings if env is not None else ())
+            row, keep = _keep(name, old, env.findings if env is not None else (), uses)
             results[name] = "held back"
             rows.append(row)
             if keep is not None:
@@ -68,11 +71,11 @@ def plan_commit(build: TreeBuild, current: Mapping[str, EnvironmentRow]) -> Plan
         elif env.ok:
             unchanged = old is not None and old.table is not None and old.table.version == env.table.version
             results[name] = "unchanged" if unchanged else "applied"
-            rows.append(EnvironmentRow(name, SyncState.APPLIED, build.commit, env.table, env.findings))
+            rows.append(EnvironmentRow(name, SyncState.APPLIED, build.commit, env.table, env.findings, uses))
             desired[name] = DesiredEnvironment(name, build.commit, env.table, env.ingresses)
             continue
         else:
-            row, keep = _keep(name, old, env.findings)
+            row, keep = _keep(name, old, env.findings, uses)
         results[name] = "refused"
         refused.append((name, row.findings))
         rows.append(row)

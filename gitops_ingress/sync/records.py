@@ -147,11 +147,11 @@ def environment_statuses(record: BranchRecord) -> tuple[EnvironmentStatus, ...]:
     refusing = tuple(row.environment for row in rows if row.state is SyncState.REFUSED and has_errors(row.findings))
     shown: list[EnvironmentStatus] = []
     for row in rows:
-        state, commit, findings, reason = row.state, record.synced, row.findings, ""
+        state, commit, findings, reason, uses = row.state, record.synced, row.findings, "", row.annotations
         refused_by: tuple[str, ...] = ()
         if ahead:
             waits = record.state in (SyncState.ERROR, SyncState.STANDBY)
-            state, commit, findings = (record.state if waits else SyncState.PENDING), record.head, ()
+            state, commit, findings, uses = (record.state if waits else SyncState.PENDING), record.head, (), ()
             reason = record.message if waits else "not synced yet"
         elif row.state is SyncState.REFUSED:
             refused_by = refusing
@@ -172,6 +172,7 @@ def environment_statuses(record: BranchRecord) -> tuple[EnvironmentStatus, ...]:
                 findings=findings,
                 reason=reason,
                 refused_by=refused_by,
+                annotations=uses,
             )
         )
     return tuple(shown)

@@ -19,8 +19,9 @@ import pytest
 from gitops_ingress.core.annotations import PREFIX as P
 from tests.e2e.test_serve import ServeProcess, served_by, upstreams
 from tests.proxy.test_auth_basic import BASIC, basic, htpasswd
-from tests.support.gitrepos import make_branching_remote
+from tests.support.gitrepos import Remote, make_branching_remote
 from tests.support.manifests import ingress, to_yaml
+from tests.support.processes import run_once
 from tests.support.upstreams import TestUpstream
 
 pytestmark = [pytest.mark.slow]
@@ -36,7 +37,7 @@ def canary_file(service: str) -> str:
 
 
 @pytest.fixture
-def serve(tmp_path: Path, upstreams: dict[str, TestUpstream]) -> Iterator[ServeProcess]:
+def served(tmp_path: Path, upstreams: dict[str, TestUpstream]) -> Iterator[tuple[ServeProcess, Remote]]:
     remote, _work = make_branching_remote(
         tmp_path,
         {
@@ -59,9 +60,14 @@ def serve(tmp_path: Path, upstreams: dict[str, TestUpstream]) -> Iterator[ServeP
             return all(branches.get(name, {}).get("state") == "applied" for name in ("main", BRANCH))
 
         process.poll(applied, "main and the branch applied")
-        yield process
+        yield process, remote
     finally:
         assert process.stop() == 0, process.log()
+
+
+@pytest.fixture
+def serve(served: tuple[ServeProcess, Remote]) -> ServeProcess:
+    return served[0]
 
 
 def preview_of(serve: ServeProcess, stable_host: str) -> str:
@@ -97,3 +103,26 @@ def test_canary_by_header_on_the_stable_and_the_preview_host(
             before = len(upstreams[backend].stats.requests)
             answer = ask(serve, host, headers)
             assert served_by(upstreams[backend], answer, before), (host, headers, backend, answer.text)
+
+
+def annotation_table(markdown: str) -> list[str]:
+    """The lines of the support table: its heading up to the blank line or the end after it."""
+    lines = markdown.splitlines() + [""]
+    start = lines.index("#### ingress-nginx annotations")
+    return lines[start : lines.index("", start + 2)]
+
+
+def test_the_pull_request_summary_has_the_annotation_table_validate_prints(served: tuple[ServeProcess, Remote]) -> None:
+    serve, remote = served
+    answer = serve.http.get(f"{serve.api}/api/v1/previews/summary.md", params={"branch": BRANCH})
+    assert answer.status_code == 200, answer.text
+    table = annotation_table(answer.text)
+    rows = {line.split(" | ")[0].removeprefix("| "): line for line in table[4:]}
+    assert set(rows) == {P + key for key in ("auth-realm", "auth-secret", "auth-type", "canary", "canary-by-header")}
+    assert rows[P + "canary-by-header"].startswith(f"| {P}canary-by-header | honoured | ")
+    assert " | honoured, with a difference | basic only: " in rows[P + "auth-type"]
+    assert rows[P + "canary"].endswith(" | 1 | environments/production/canary.yaml:7 |")
+    # one table, one piece of code: validate's markdown summary of the same commit prints it too
+    checked = run_once(["validate", "--repo", str(remote.path), "--ref", BRANCH, "--format", "markdown"], wait=60)
+    assert checked.returncode == 0, checked.stderr
+    assert annotation_table(checked.stdout) == table

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from gitops_ingress.core.annotations.model import Status
+from gitops_ingress.core.annotations.usage import AnnotationUse
 from gitops_ingress.core.build import EnvironmentBuild, TreeBuild, build
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
@@ -43,7 +45,8 @@ def error(file: str = "environments/production/a.yaml") -> Finding:
 
 def test_store_round_trip_in_wal_mode(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
-    row = EnvironmentRow("production", SyncState.APPLIED, "c1", table("a.example.com", "web"), (error(),))
+    uses = (AnnotationUse("nginx.ingress.kubernetes.io/canary", Status.DIFFERENT, "a note", 2, "e/p/a.yaml", 7),)
+    row = EnvironmentRow("production", SyncState.APPLIED, "c1", table("a.example.com", "web"), (error(),), uses)
     store.save_branch(
         "feature/x",
         head="c1",
@@ -60,7 +63,7 @@ def test_store_round_trip_in_wal_mode(tmp_path: Path) -> None:
     env = loaded.environments["production"]
     assert loaded.head_info == CommitInfo(sha="c1", author="A")
     assert env.table is not None and env.table.version == row.table.version  # type: ignore[union-attr]
-    assert env.findings == (error(),)
+    assert env.findings == (error(),) and env.annotations == uses  # the PR comment's table survives a restart
     (record,) = store.history("feature/x")
     assert (record.result, record.duration_ms, record.files_parsed, record.findings) == ("applied", 12.5, 3, (error(),))
     assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
