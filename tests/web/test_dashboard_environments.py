@@ -6,7 +6,8 @@ real backends, the commit arrives by a real push and webhook, and the test reads
 reads: the proxy's answer for production's host (still the old backend), the JSON API's
 environments (each names the head it is about, the commit live in it, and why the head is not:
 the finding's file, line, rule and message, or which environment held it back) and the branch
-page in Chromium driven by Playwright.
+page in Chromium driven by Playwright. A head not synced yet is shown pending, with no findings
+claimed for it.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import expect
 
+from gitops_ingress.core.status import SyncState
 from tests.e2e.test_browser import SCREENSHOTS, browser_page
 from tests.e2e.test_serve import ServeProcess, served_by, upstreams
 from tests.support.gitrepos import make_remote
 from tests.support.manifests import ingress, line_of, to_yaml
 from tests.support.upstreams import TestUpstream
-
-pytestmark = [pytest.mark.slow]
+from tests.web.dashboard_fakes import main_tables, open_client, sample_view
 
 PRODUCTION = "environments/production/shop.yaml"
 STAGING = "environments/staging/shop.yaml"
@@ -68,6 +69,7 @@ def applied_everywhere(serve: ServeProcess, commit: str) -> bool:
     return len(envs) == 2 and all(e["state"] == "applied" and e["applied_commit"] == commit for e in envs)
 
 
+@pytest.mark.slow
 def test_a_commit_broken_in_staging_is_live_nowhere_and_the_api_says_why_per_environment(
     refused: tuple[ServeProcess, str, str], upstreams: dict[str, TestUpstream]
 ) -> None:
@@ -96,6 +98,7 @@ def test_a_commit_broken_in_staging_is_live_nowhere_and_the_api_says_why_per_env
     assert not upstreams["web-v2"].stats.requests
 
 
+@pytest.mark.slow
 @pytest.mark.browser
 def test_the_branch_page_shows_each_environments_live_commit_and_the_refusal(
     refused: tuple[ServeProcess, str, str],
@@ -122,3 +125,14 @@ def test_the_branch_page_shows_each_environments_live_commit_and_the_refusal(
         expect(page.locator(".facts")).to_contain_text(good[:10])
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "branch-environments.png"), full_page=True)
+
+
+def test_a_head_not_synced_yet_is_pending_with_no_findings_claimed() -> None:
+    """The page says the head was not built rather than "No findings" (a view of the Protocol:
+    the engine's side of it is tests/sync/test_units.py)."""
+    view = sample_view()
+    view.add("feature/waiting", main_tables(), state=SyncState.PENDING)
+    with open_client(view) as client:
+        page = client.get("/branches/" + quote("feature/waiting", safe="")).text
+    assert 'class="state state-pending"' in page and "The head is not synced yet" in page
+    assert "<p>No findings.</p>" not in page
