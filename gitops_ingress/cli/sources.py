@@ -124,8 +124,9 @@ def build_paths(
 def build_two_folders(
     base: str, head: str, variables: Variables, environment: str | None = None
 ) -> tuple[TreeBuild, TreeBuild]:
-    """``diff DIR_A DIR_B``: one settings search (from DIR_A) for both sides. A DIR that is itself
-    an environment is the same place in both trees, so the base side takes the head's name."""
+    """``diff DIR_A DIR_B``: one settings search (from DIR_A) for both sides; each DIR is located
+    in its own repository (``fs.folder_root``), which bounds its kustomize inputs. A DIR that is
+    itself an environment is the same place in both trees, so the base side takes the head's name."""
     loaded = load_settings([base], variables)
     base_root, head_root = folder_roots([base, head], loaded)
     base_root = dataclasses.replace(base_root, name=head_root.name)
