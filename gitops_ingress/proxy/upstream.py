@@ -275,13 +275,19 @@ class UpstreamConnection(asyncio.Protocol):
         self.last_read = now
         self.read_timeout = read_timeout
         self.send_timeout = send_timeout
+        if self.closed or self.transport is None:
+            # lost between the connect and now (the peer closed first): fail on the loop's next
+            # turn, as a failure while sending would, instead of waiting for the read timeout
+            reset = UpstreamReset(f"upstream {self.endpoint} closed the connection before the request was sent")
+            asyncio.get_running_loop().call_soon(self._fail, reset)
+            return
         self.timer.arm(now + read_timeout)
-        if self.transport is not None:
-            self.transport.write(data)
+        self.transport.write(data)
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None:
-            self.transport.write(data)
+        transport = self.transport
+        if transport is not None and not self.closed:  # a closed transport refuses writes (uvloop raises)
+            transport.write(data)
 
     def write_body(self, data: bytes) -> None:
         self.write(b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data)

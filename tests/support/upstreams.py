@@ -347,13 +347,19 @@ def refused_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def listening(backlog: int) -> socket.socket:
+    """A blocking socket listening on a free loopback port."""
+    listener = socket.socket()
+    listener.bind((LOOPBACK, 0))
+    listener.listen(backlog)
+    return listener
+
+
 class Blackhole:
     """A loopback port whose accept queue is full, so new connections hang (connect timeouts)."""
 
     def __init__(self) -> None:
-        self.listener = socket.socket()
-        self.listener.bind((LOOPBACK, 0))
-        self.listener.listen(0)
+        self.listener = listening(0)
         self.port = self.listener.getsockname()[1]
         self.fillers: list[socket.socket] = []
         for _ in range(3):  # fill the queue (its length is backlog + 1) with never-accepted connections
