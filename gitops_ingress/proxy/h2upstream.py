@@ -109,7 +109,8 @@ class H2UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.timer.cancel()
+        self.timer.stop()  # the timer and the transport point back here: freed without the cyclic GC
+        self.transport = None
         self.pool.forget(self)
         error = self.failure = self.failure or (
             UpstreamReset(f"upstream {self.endpoint} closed the connection")

@@ -159,7 +159,7 @@ class H2UpstreamStream:
         if self.closed:
             return
         self.closed = True
-        self.timer.cancel()
+        self.timer.stop()  # it holds us: a closed stream is freed by reference counting
         self.conn.stream_done(self, reset=not (self.response_ended and self.end_sent))
 
     # --- for the connection ---

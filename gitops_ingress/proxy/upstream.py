@@ -87,10 +87,12 @@ _LAST_CHUNK: Final = b"0\r\n\r\n"
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
         "body_allowed",
+        "busy",
         "chunked",
         "closed",
         "endpoint",
         "gate",
+        "group",
         "head",
         "head_from",
         "head_only",
@@ -104,7 +106,6 @@ class UpstreamConnection(asyncio.Protocol):
         "read_timeout",
         "send_timeout",
         "sink",
-        "stack",
         "stalled_since",
         "status",
         "timer",
@@ -115,7 +116,8 @@ class UpstreamConnection(asyncio.Protocol):
     def __init__(self, pool: UpstreamPool, endpoint: Endpoint) -> None:
         self.pool = pool
         self.endpoint = endpoint
-        self.stack = pool.stack(endpoint)  # where this connection idles in the pool
+        self.group = pool.group(endpoint)  # where this connection idles in the pool, and is counted
+        self.busy = False  # counted as busy by ``group``
         self.transport: asyncio.Transport | None = None
         self.gate: ReadGate | None = None
         self.plain_parser = HttpResponseParser(self)
@@ -177,7 +179,13 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.timer.cancel()
+        # let go of everything that points back here (the parsers hold us as their callbacks,
+        # the transport and the gate hold us as the protocol, the timer as its callback), so a
+        # lost connection is freed at once by reference counting, not by the cyclic GC
+        self.timer.stop()
+        self.transport = None
+        self.gate = None
+        self.plain_parser = self.parser = HttpResponseParser(None)
         self.pool.forget(self)
         sink, self.sink = self.sink, None
         if sink is None:
