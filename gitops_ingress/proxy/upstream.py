@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import asyncio
 from time import monotonic
-from typing import TYPE_CHECKING, Final, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamProtocolError, UpstreamReset, UpstreamTimeout
 from gitops_ingress.proxy.flow import PEER_FULL, ReadGate, set_limits
-from gitops_ingress.proxy.forwarding import ResponseHead
+from gitops_ingress.proxy.forwarding import LAST_CHUNK, ResponseHead, last_chunk
 from gitops_ingress.proxy.timers import LazyTimer
 from gitops_ingress.proxy.upstream_reader import HeadDone, TrailerReader, head_bounds
 
@@ -73,15 +73,12 @@ class Upstream(Protocol):
     def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
              head_only: bool, now: float, read_timeout: float, send_timeout: float, trailers: bool = False) -> None: ...  # fmt: skip
     def write_body(self, data: bytes) -> None: ...
-    def end_body(self) -> None: ...
+    def end_body(self, trailers: list[tuple[bytes, bytes]] | None = None) -> None: ...
     def write(self, data: bytes) -> None: ...
     def pause_reading(self, paused: bool) -> None: ...
     def detach(self) -> None: ...
     def release(self, reusable: bool, now: float) -> None: ...
     def close(self) -> None: ...
-
-
-_LAST_CHUNK: Final = b"0\r\n\r\n"
 
 
 class UpstreamConnection(asyncio.Protocol):
@@ -270,7 +267,7 @@ class UpstreamConnection(asyncio.Protocol):
         if chunked:
             data += b"".join([b"%x\r\n%b\r\n" % (len(piece), piece) for piece in body if piece])
             if ended:
-                data += _LAST_CHUNK
+                data += LAST_CHUNK
         elif body:
             data += b"".join(body)
         self.sink = sink
@@ -300,9 +297,11 @@ class UpstreamConnection(asyncio.Protocol):
     def write_body(self, data: bytes) -> None:
         self.write(b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data)
 
-    def end_body(self) -> None:
+    def end_body(self, trailers: list[tuple[bytes, bytes]] | None = None) -> None:
+        """The request body is complete; ``trailers`` (an HTTP/2 client's) go in its last chunk, and
+        are dropped when the body is framed by Content-Length: there is no place for them."""
         if self.chunked:
-            self.write(_LAST_CHUNK)
+            self.write(last_chunk(trailers))
 
     def release(self, reusable: bool, now: float) -> None:
         """The exchange is done with this connection at ``now``: back to the pool, or closed."""
