@@ -45,8 +45,6 @@ def run(args: argparse.Namespace, variables: Variables) -> int:
             raise UsageError("--repo goes with --ref")
         built = build_paths(args.paths, variables, args.env, routes=False)  # findings are all validate reports
     findings = built.all_findings()
-    if args.format in REPOSITORY_RELATIVE and not args.ref:  # a ref's paths are relative already
-        findings = repository_relative(findings, args.paths[0] if args.paths else None)
     report = ValidationReport(
         findings=tuple(findings),
         files=built.files(),
@@ -60,5 +58,7 @@ def run(args: argparse.Namespace, variables: Variables) -> int:
             if served_by_us_or_nginx(item, built.settings)
         ),
     )
+    if args.format in REPOSITORY_RELATIVE and not args.ref:  # a ref's paths are relative already
+        report = repository_relative(report, args.paths[0] if args.paths else None)
     emit(render_findings(args.format, report, color=wants_color(args.output)), args.output)
     return 1 if has_errors(findings) else 0
