@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Protocol
 from gitops_ingress.core.environments import Root, environment_for, in_environment_folder
 from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.findings import Finding, Severity, has_errors, sorted_findings
-from gitops_ingress.core.kustomize import Renderer, Rendering, render_environments
 from gitops_ingress.core.models import IngressClass, LocatedIngress
 from gitops_ingress.core.objects import ParsedFile, ParseStore, parse_file
 from gitops_ingress.core.routing import Route, RouteTable, compile_routes
@@ -38,7 +37,11 @@ from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.tree import KUSTOMIZATION_NAMES, TreeFile, TreeSource, is_below, join_path, relative_path
 from gitops_ingress.core.validation import validate_across_environments, validate_environment
 
-if TYPE_CHECKING:  # the status models (and the diff under them) are the control plane's, not validate's
+if TYPE_CHECKING:
+    # the kustomize modules are imported only for a tree that holds a kustomization (_render_all)
+    from gitops_ingress.core.kustomize import Renderer, Rendering
+
+    # the status models (and the diff under them) are the control plane's, not validate's
     from gitops_ingress.core.status import CommitInfo
 
 
@@ -266,6 +269,11 @@ def _render_all(
     wanted = [
         (name, listed.kustomizations[name], listed.roots[name]) for name in chosen if name in listed.kustomizations
     ]
+    if not wanted:
+        return {}
+    # imported here: most trees hold no kustomization, and then the renderer's modules are not loaded
+    from gitops_ingress.core.kustomize import render_environments
+
     return render_environments(tree, wanted, render, settings, shapes, cache, routes=routes)
 
 
