@@ -4,8 +4,8 @@ A request's backend is not all a route decides: its annotations may answer it wi
 send it upstream under another path or Host, or split it with a canary. ``answer(table, host,
 path)`` is the proxy's answer to ``GET http://host/path`` with no cookie and no canary header,
 taken the way the proxy takes it (proxy/decide.py): the route the table matches, then the
-redirects of core/routing/redirect.py in the proxy's order (the same functions the proxy calls),
-then the HTTPS redirect of a TLS host, then the backend with what ``adjust`` changes (the
+annotations' redirects (``RouteEffects.redirect``, which the proxy calls), then the HTTPS redirect
+of a TLS host (core/routing/redirect.py, as the proxy decides it), then the backend with what ``adjust`` changes (the
 ``rewrite-target`` path, the ``upstream-vhost`` Host) and how the backend's requests are shared
 (the canary's share of the weight and the header and cookie that decide before it; a sticky
 cookie, the Service's cluster IP, the ``default-backend`` for a Service without endpoints and
@@ -26,7 +26,7 @@ from typing import Any
 
 from gitops_ingress.core.annotations.model import Canary, RouteEffects
 from gitops_ingress.core.routing.model import Backend, ServiceRef
-from gitops_ingress.core.routing.redirect import annotation_redirect, https_applies, https_location
+from gitops_ingress.core.routing.redirect import https_applies, https_location
 from gitops_ingress.core.routing.table import RouteTable
 
 TLSHosts = Callable[[str], bool]
@@ -105,13 +105,12 @@ def answer(table: RouteTable, host: str, path: str, tls: TLSHosts | None = None,
     match = table.match(host, path)
     route = match.route
     effects = route.effects if route is not None else None
-    target = path.encode("utf-8", "surrogateescape")
-    if effects is not None:
-        found = annotation_redirect(effects, host.encode(), target, scheme.encode())
-        if found is not None:
-            return Answer(found[0], location=found[1].decode("utf-8", "surrogateescape"))
+    found = effects.redirect(host, path, scheme) if effects is not None and effects.redirects else None
+    if found is not None:
+        return Answer(found[0], location=found[1])
     if scheme == "http" and tls is not None and https_applies(effects) and tls(host):
-        return Answer(308, location=https_location(host, target).decode("utf-8", "surrogateescape"))
+        location = https_location(host, path.encode("utf-8", "surrogateescape"))
+        return Answer(308, location=location.decode("utf-8", "surrogateescape"))
     backend = match.backend
     if backend is None:
         return Answer(404)
