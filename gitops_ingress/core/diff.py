@@ -133,13 +133,13 @@ class RouteChange:
 
 def _plain(side: Answer) -> bool:
     """An answer that is a backend alone: its words are the backend's name."""
-    return not (side.location or side.path or side.host or side.canary or side.split)
+    return not (side.location or side.path or side.host or side.prefix or side.canary or side.split)
 
 
 def _same_but_shared(was: Answer, now: Answer) -> bool:
     """Two answers that send the request to the same place and differ in how it is shared."""
-    where = (was.status, was.backend, was.location, was.path, was.host)
-    return where == (now.status, now.backend, now.location, now.path, now.host)
+    where = (was.status, was.backend, was.location, was.path, was.host, was.prefix)
+    return where == (now.status, now.backend, now.location, now.path, now.host, now.prefix)
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,7 @@ annotation_values = st.fixed_dictionaries(
         "rewrite_target": st.sampled_from(("/", "/$1", "/$2", "/v2/$2")),
         "regex": st.just(True),
         "upstream_vhost": st.sampled_from(("inner.local", "other.local")),
+        "x_forwarded_prefix": st.sampled_from(("/shop", "/store")),
         "canary": canaries,
         "www_redirect": st.just("shop.test"),
     },

@@ -163,6 +163,7 @@ def test_an_annotation_entry_in_every_diff_format() -> None:
         "location": "",
         "path": "",
         "host": "",
+        "prefix": "",
         "canary": None,
         "split": "",
         "text": "shop/web:80",

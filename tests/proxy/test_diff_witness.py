@@ -6,8 +6,8 @@ before and the after folder (plain and TLS listeners, ``--https-redirect`` with 
 each ``spec.tls`` host, as the diff assumes), every Service behind its own echo upstream. Each
 entry's example request is sent to both over real HTTP (or HTTPS with SNI, when the entry's
 example is over TLS), and what each proxy did (the status, the Location, which Service answered,
-the path and Host it was sent upstream under) must be the entry's ``beforeAnswer`` and
-``afterAnswer``, and the two must differ.
+the path, Host and X-Forwarded-Prefix it was sent upstream under) must be the entry's
+``beforeAnswer`` and ``afterAnswer``, and the two must differ.
 """
 
 from __future__ import annotations
@@ -62,9 +62,10 @@ CASES = [
     ),
     (
         "rewrite-vhost-www",
-        [regex_api("/$2"), ingress("shop", SHOP, "storefront")],
+        [regex_api("/$2"), ingress("shop", SHOP, "storefront"), ingress("legacy", OLD, "legacy")],
         [
             regex_api("/v2/$2"),
+            ingress("legacy", OLD, "legacy", annotations={P + "x-forwarded-prefix": "/old"}),
             ingress(
                 "shop",
                 SHOP,
@@ -72,7 +73,7 @@ CASES = [
                 annotations={P + "upstream-vhost": "storefront.internal", P + "from-to-www-redirect": "true"},
             ),
         ],
-        {"GET www.shop.example.com/", "GET api.example.com/api/", "GET shop.example.com/"},
+        {"GET www.shop.example.com/", "GET api.example.com/api/", "GET shop.example.com/", "GET old.example.com/"},
     ),
     (
         "canary-and-tls",
@@ -132,7 +133,7 @@ def _proxy(env: Path, tls_dir: Path, upstreams: dict[str, TestUpstream]) -> Prox
 
 def _observed(proxy: ProxyProcess, request: str, ca: CertificateAuthority, ports: dict[int, str]) -> dict[str, Any]:
     """What the proxy did with ``GET [https://]host/path``: status, Location, and for a proxied
-    answer the Service that answered and the path and Host it was sent under."""
+    answer the Service that answered and the path, Host and X-Forwarded-Prefix it was sent under."""
     method, _, target = request.partition(" ")
     assert method == "GET"
     scheme = "https" if target.startswith("https://") else "http"
@@ -148,6 +149,7 @@ def _observed(proxy: ProxyProcess, request: str, ca: CertificateAuthority, ports
         record = json.loads(answer.text)
         headers = {name.lower(): value for name, value in record["headers"]}
         seen.update(backend=f"shop/{ports[record['port']]}:80", path=record["path"], host=headers["host"])
+        seen["prefix"] = headers.get("x-forwarded-prefix", "")
     return seen
 
 
@@ -161,6 +163,7 @@ def _expected(said: dict[str, Any], request: str) -> dict[str, Any]:
         if said["canary"] is not None and said["canary"]["percent"] == 100:
             backend = said["canary"]["backend"]  # all of the weight: the canary answers every request
         expected.update(backend=backend, path=said["path"] or "/" + path, host=said["host"] or host)
+        expected["prefix"] = said["prefix"]
     return expected
 
 

@@ -6,7 +6,7 @@ path)`` is the proxy's answer to ``GET http://host/path`` with no cookie and no 
 taken the way the proxy takes it (proxy/decide.py): the route the table matches, then the
 annotations' redirects (``RouteEffects.redirect``, which the proxy calls), then the HTTPS redirect
 of a TLS host (core/routing/redirect.py, as the proxy decides it), then the backend with what ``adjust`` changes (the
-``rewrite-target`` path, the ``upstream-vhost`` Host) and how the backend's requests are shared
+``rewrite-target`` path, the ``upstream-vhost`` Host, the ``x-forwarded-prefix`` line) and how the backend's requests are shared
 (the canary's share of the weight and the header and cookie that decide before it; a sticky
 cookie, the Service's cluster IP, the ``default-backend`` for a Service without endpoints and
 the ``custom-http-errors`` pages it serves).
@@ -35,7 +35,8 @@ TLSHosts = Callable[[str], bool]
 @dataclass(frozen=True, slots=True)
 class Answer:
     """The proxy's answer to one request: a redirect (``location``), a 404 (no backend), or a
-    backend with the path and Host it is sent (``""``: as the request had them), the share a
+    backend with the path, Host and X-Forwarded-Prefix it is sent (``""``: as the request had
+    them, none), the share a
     canary takes (``canary``: its backend, ``share`` its percentage of the weight, ``rules`` the
     header and cookie that decide before the weight) and ``split``, how the backend's own
     endpoints are chosen (``""``: as usual)."""
@@ -45,6 +46,7 @@ class Answer:
     location: str = ""
     path: str = ""
     host: str = ""
+    prefix: str = ""  # the X-Forwarded-Prefix line it is sent with (x-forwarded-prefix)
     canary: str = ""
     share: float = 0.0
     rules: str = ""
@@ -67,6 +69,8 @@ class Answer:
             text += f" as {self.path}"
         if self.host:
             text += f" with Host {self.host}"
+        if self.prefix:
+            text += f" with X-Forwarded-Prefix {self.prefix}"
         shared = "; ".join(words for words in (self.canary_words, self.split) if words)
         return f"{text} ({shared})" if shared else text
 
@@ -82,6 +86,7 @@ class Answer:
             "location": self.location,
             "path": self.path,
             "host": self.host,
+            "prefix": self.prefix,
             "canary": {"backend": self.canary, "percent": self.share, "rules": self.rules} if self.canary else None,
             "split": self.split,
             "text": str(self),
@@ -126,6 +131,7 @@ def answer(table: RouteTable, host: str, path: str, tls: TLSHosts | None = None,
         str(backend),
         path=rewritten,
         host=effects.upstream_vhost,
+        prefix=effects.x_forwarded_prefix,
         canary="" if canary is None else str(canary.backend),
         share=0.0 if canary is None else 100 * canary.weight / canary.weight_total,
         rules="" if canary is None else canary_rules(canary),
