@@ -44,6 +44,7 @@ from httptools import HttpParserInvalidURLError, parse_url
 from gitops_ingress.core.naming import branch_slug
 from gitops_ingress.core.routing import ServiceRef, normalize_host
 from gitops_ingress.core.routing.paths import UnsafePath, normalize_path
+from gitops_ingress.core.routing.redirect import TLS_REDIRECT_STATUS, https_applies, https_location
 from gitops_ingress.proxy import annotated, pages
 from gitops_ingress.proxy.forwarding import valid_host
 from gitops_ingress.proxy.routingkey import LINK, forward_lines, key_of, link_answer, set_cookie, split_link
@@ -354,11 +355,12 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         local = annotated.answer(ex, effects, raw_host, target, ctx.listener.scheme) or annotated.cors(ex, effects)
         if local is not None:
             return local
-    if ctx.tls_redirect_hosts is not None and (effects is None or effects.ssl_redirect is not False):
+    # a plain route never opts out: no call into core for it (the request path of plain hosts)
+    if ctx.tls_redirect_hosts is not None and (effects is None or https_applies(effects)):
         host = normalize_host(raw_host.decode("ascii"))
         if ctx.tls_redirect_hosts(host):
             close = not ex.reusable()
-            return pages.redirect(b"https://" + host.encode() + target, close=close), close
+            return pages.redirect(https_location(host, target), close=close, status=TLS_REDIRECT_STATUS), close
     if effects is not None:
         route = resolution.match.route
         ingress = route.ingress if route is not None else ""
