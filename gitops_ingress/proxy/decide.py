@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import logging
 from time import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from httptools import HttpParserInvalidURLError, parse_url
 
@@ -90,6 +90,18 @@ KEYS_ON: Final = 1  # a stable host: the link and keys work
 KEYS_PREVIEW_HOST: Final = 2  # a preview host: its name decides the branch, a key is ignored
 
 
+Key = TypeVar("Key")
+Value = TypeVar("Value")
+
+
+def _bounded_put(table: dict[Key, Value], key: Key, value: Value, max_entries: int) -> None:
+    """``table[key] = value``, emptying ``table`` first when it holds ``max_entries``: a flood of
+    distinct keys costs a miss each and never more memory (every table of RouteCache)."""
+    if len(table) >= max_entries:
+        table.clear()
+    table[key] = value
+
+
 class RouteCache:
     """(raw Host, target path) -> ``Routed``, for one snapshot object at a time; keyed requests
     under (raw Host, target path, slug)."""
@@ -112,11 +124,6 @@ class RouteCache:
             self._keys = {}
             self._snapshot = snapshot
 
-    def _put(self, key: tuple[bytes, ...], entry: Routed) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = entry
-
     def route(self, snapshot: Snapshot, raw_host: bytes, target: bytes, observer: ProxyObserver) -> Routed:
         self._follow(snapshot)
         cut = target.find(b"?")  # not ``in``: bytes.__contains__ raises and clears a TypeError first
@@ -124,7 +131,7 @@ class RouteCache:
         entry = self._entries.get(key)
         if entry is None:
             entry = _resolve(snapshot, raw_host, key[1], observer)
-            self._put(key, entry)
+            _bounded_put(self._entries, key, entry, self.max_entries)
         return entry
 
     def route_keyed(
@@ -145,7 +152,7 @@ class RouteCache:
                 entry = self.route(snapshot, raw_host, target, observer)
             else:
                 entry = _routed(snapshot, resolution, raw_host, observer, _changed(normal, sent))
-            self._put(key, entry)
+            _bounded_put(self._entries, key, entry, self.max_entries)
         return entry
 
     def key_place(self, snapshot: Snapshot, raw_host: bytes, policy: PreviewKeyPolicy) -> int:
@@ -159,9 +166,7 @@ class RouteCache:
                 place = KEYS_PREVIEW_HOST if state.resolve(host, "/").is_preview else KEYS_OFF
             else:
                 place = KEYS_OFF if policy.protects(host) else KEYS_ON
-            if len(self._places) >= self.max_entries:
-                self._places.clear()
-            self._places[raw_host] = place
+            _bounded_put(self._places, raw_host, place, self.max_entries)
         return place
 
     def key(self, snapshot: Snapshot, head: RequestHead, policy: PreviewKeyPolicy) -> tuple[BranchOverlay | None, str]:
@@ -174,9 +179,7 @@ class RouteCache:
         if found is None:
             found = _find_key(snapshot, values, policy)
             if len(head.preview_key) + len(head.baggage) + len(head.cookie) <= MAX_REMEMBERED_KEY_BYTES:
-                if len(self._keys) >= self.max_entries:
-                    self._keys.clear()
-                self._keys[values] = found
+                _bounded_put(self._keys, values, found, self.max_entries)
         overlay, refused, expires = found
         if expires and expires <= time():
             return None, "expired"
