@@ -35,7 +35,6 @@ services behind it keep the preview on their calls back through the proxy.
 
 from __future__ import annotations
 
-import logging
 from time import time
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -58,8 +57,6 @@ if TYPE_CHECKING:
     from gitops_ingress.proxy.forwarding import RequestHead
     from gitops_ingress.proxy.observe import ProxyObserver, RequestCounter
     from gitops_ingress.proxy.snapshot import Snapshot
-
-log = logging.getLogger("gitops_ingress.proxy")
 
 LocalAnswer = tuple[bytes, bool]  # (whole response, close the connection after it)
 # kind, branch, host group, where requests with those labels are counted, Service (None: no
@@ -387,7 +384,10 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     if service is None:
         backend = resolution.match.backend
         if backend is not None:
-            log.warning("resource backend %s cannot be proxied; answering 404 for %s", backend, raw_host.decode())
+            ctx.warnings.warning(
+                ("resource", backend), "resource backend %s cannot be proxied; answering 404 for %s", backend,
+                raw_host.decode(),
+            )  # fmt: skip
         close = not ex.reusable()
         page = pages.not_found(
             resolution.host,
@@ -404,7 +404,9 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     if not endpoints:
         ctx.observer.upstream_error("no-endpoint")
         close = not ex.reusable()
-        log.warning("no ready endpoint for service %s (host %s)", service, raw_host.decode("latin-1"))
+        ctx.warnings.warning(
+            ("no-endpoint", service), "no ready endpoint for service %s (host %s)", service, raw_host.decode("latin-1")
+        )
         return pages.service_error(
             503, "no ready endpoint", service, debug=ctx.settings.debug_pages, close=close
         ), close
