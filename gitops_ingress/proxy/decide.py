@@ -170,6 +170,10 @@ class RouteCache:
         """The overlay the head's routing key names and why a key is ignored ("" when it is not,
         or when there is none: (None, "")). Remembered by the header values, since a browser
         sends the same cookie with every request; a signed token's expiry is checked each time."""
+        if not head.preview_key and not head.baggage and head.cookie.find(LINK) < 0:
+            # a browser's cookies without ours, new on every request once analytics count in
+            # them: nothing to judge, and nothing worth a cache entry each
+            return None, ""
         self._follow(snapshot)
         values = (head.preview_key, head.baggage, head.cookie)
         found = self._keys.get(values)
