@@ -430,7 +430,8 @@ def access_log_comparison(opts: argparse.Namespace, fronts: dict[str, tuple[int,
             + ", ".join(f"{n} {'on' if o else 'off'} {r[-1]['rps']:.0f}" for (n, o), r in runs.items()),
             file=sys.stderr,
         )
-    print(f"\naccess logs, wrk -t1 -c50 -d{opts.duration}s, {opts.rounds} rounds, medians ({os.cpu_count()} cores)")
+    print(f"\naccess logs, wrk -t1 -c50 -d{opts.duration}s, {opts.rounds} rounds, medians ({os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f})")  # fmt: skip
     print(f"{'':10} {'off req/s':>10} {'on req/s':>10} {'cost':>7} {'on p99 ms':>10} {'CPU us/req off':>15} {'on':>6}")
     rps = {key: median(value, "rps") for key, value in runs.items()}
     for name in fronts:
