@@ -22,6 +22,7 @@ from gitops_ingress.core.config import read_settings
 from gitops_ingress.core.environments import Root
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import Finding
+from gitops_ingress.core.reports.summary import ValidationReport
 from gitops_ingress.core.settings import SETTINGS_FILE, Settings
 
 if TYPE_CHECKING:
@@ -123,8 +124,9 @@ def build_paths(
 def build_two_folders(
     base: str, head: str, variables: Variables, environment: str | None = None
 ) -> tuple[TreeBuild, TreeBuild]:
-    """``diff DIR_A DIR_B``: one settings search (from DIR_A) for both sides. A DIR that is itself
-    an environment is the same place in both trees, so the base side takes the head's name."""
+    """``diff DIR_A DIR_B``: one settings search (from DIR_A) for both sides; each DIR is located
+    in its own repository (``fs.folder_root``), which bounds its kustomize inputs. A DIR that is
+    itself an environment is the same place in both trees, so the base side takes the head's name."""
     loaded = load_settings([base], variables)
     base_root, head_root = folder_roots([base, head], loaded)
     base_root = dataclasses.replace(base_root, name=head_root.name)
@@ -133,13 +135,18 @@ def build_two_folders(
     return sides
 
 
-def repository_relative(findings: Sequence[Finding], start: str | None) -> list[Finding]:
-    """Findings with their files relative to the repository root, as CI tools want them (a SARIF
-    upload or an annotation with an absolute path is dropped): ``GITHUB_WORKSPACE``, else the git
-    top level above ``start``, else the current folder. A file outside the root keeps its path."""
+def repository_relative(report: ValidationReport, start: str | None) -> ValidationReport:
+    """The report with its files relative to the repository root, as CI tools want them (a SARIF
+    upload or an annotation with an absolute path is dropped), in its findings and its annotation
+    table alike: ``GITHUB_WORKSPACE``, else the git top level above ``start``, else the current
+    folder. A file outside the root keeps its path."""
     workspace = os.environ.get("GITHUB_WORKSPACE")
     root = (Path(workspace) if workspace else git_top_level(start) or Path.cwd()).resolve()
-    return [finding.model_copy(update={"file": _below(finding.file, root)}) for finding in findings]
+    return dataclasses.replace(
+        report,
+        findings=tuple(finding.model_copy(update={"file": _below(finding.file, root)}) for finding in report.findings),
+        annotations=tuple(dataclasses.replace(use, file=_below(use.file, root)) for use in report.annotations),
+    )
 
 
 def _below(file: str, root: Path) -> str:

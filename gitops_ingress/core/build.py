@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from gitops_ingress.core.annotations.usage import AnnotationUse, annotation_uses
 from gitops_ingress.core.environments import Root, environment_for, in_environment_folder
 from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.findings import Finding, Severity, has_errors, sorted_findings
@@ -36,7 +37,7 @@ from gitops_ingress.core.objects import ParsedFile, ParseStore, parse_file
 from gitops_ingress.core.routing import Route, RouteTable, compile_routes
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.tree import KUSTOMIZATION_NAMES, TreeFile, TreeSource, is_below, join_path, relative_path
-from gitops_ingress.core.validation import validate_across_environments, validate_environment
+from gitops_ingress.core.validation import served_by_us_or_nginx, validate_across_environments, validate_environment
 
 if TYPE_CHECKING:  # the status models (and the diff under them) are the control plane's, not validate's
     from gitops_ingress.core.status import CommitInfo
@@ -95,6 +96,14 @@ class TreeBuild:
 
     def object_count(self) -> int:
         return sum(len(env.ingresses) + len(env.classes) for env in self.environments.values())
+
+    def annotation_uses(self, environment: str | None = None) -> tuple[AnnotationUse, ...]:
+        """The annotation support table (core/annotations/usage.py) of one environment, or of
+        every one (None): the keys of the Ingresses that we or ingress-nginx would serve."""
+        chosen = self.environments.values() if environment is None else [self.environments[environment]]
+        return annotation_uses(
+            item for env in chosen for item in env.ingresses if served_by_us_or_nginx(item, self.settings)
+        )
 
 
 def shown_roots(roots: Sequence[Root], shown: int = 3) -> str:
