@@ -25,7 +25,9 @@ more. The TLS redirect is decided per request after it (certificates change apar
 and a route's ``ssl-redirect: "false"`` opts out); annotated routes go through proxy/annotated.py.
 
 Routing keys (docs/previews.md, proxy/routingkey.py) are looked at only when the request has a
-header that may hold one (X-Preview-Branch, baggage, Cookie), or the link parameter: then the
+header that may hold one (X-Preview-Branch, baggage, a Cookie with ours in it: a browser's other
+cookies change from request to request, and remembered each would be an entry that never hits and
+a tracked tuple more for the cyclic collector, as proxy/repeats.py says), or the link parameter: then the
 cache says, once per raw Host, whether keys apply there at all (a stable host that is not
 protected), and a followed key is cached as (raw Host, path, slug), so a keyed request costs one
 more dict lookup than a plain one plus reading its key. A key is read on stable hosts no branch
