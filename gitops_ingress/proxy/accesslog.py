@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from collections.abc import Callable
 from json.encoder import encode_basestring
@@ -55,6 +56,16 @@ Record = TypeVar("Record")
 # last attempt (None: none tried), request id, time.monotonic() at the end, grpc-status (-1: not
 # a gRPC call, or none seen).
 AccessRecord = tuple[bytes, str, bytes, bytes, bytes, int, float, str, str, str, "Endpoint | None", bytes, float, int]
+
+# A str decoded with surrogateescape (a git branch name, say) can hold lone surrogates, which a
+# strict UTF-8 stream refuses. Written as JSON's own \uXXXX escape the line stays valid JSON and
+# reads back as the same string.
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
 
@@ -97,7 +108,11 @@ class BatchedLines(Generic[Record]):
         records, self._records = self._records, []
         try:
             if records:
-                self._stream.write("\n".join(self._lines(records)) + "\n")
+                text = "\n".join(self._lines(records)) + "\n"
+                try:
+                    self._stream.write(text)
+                except UnicodeEncodeError:  # a lone surrogate: without this the whole batch was lost
+                    self._stream.write(_SURROGATE.sub(_json_escape, text))
             self._stream.flush()
         except (OSError, ValueError):  # a closed pipe must not take the proxy down
             pass

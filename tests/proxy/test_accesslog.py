@@ -194,3 +194,15 @@ def test_outside_an_event_loop_each_record_is_written_at_once() -> None:
     log = DictLog(stream)
     log({"status": 200})
     assert stream.writes == 1 and json.loads(stream.getvalue())["status"] == 200
+
+
+def test_a_lone_surrogate_on_a_strict_utf8_stream_loses_no_line() -> None:
+    # str fields decoded with surrogateescape carry lone surrogates; a strict UTF-8 stream refused
+    # the batch's one write and every line of the batch was dropped
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    log = DictLog(stream)
+    log({"branch": "feature/\udce9t\u00e9"})
+    log({"branch": "main"})
+    lines = raw.getvalue().decode("utf-8").splitlines()
+    assert [json.loads(line)["branch"] for line in lines] == ["feature/\udce9t\u00e9", "main"]
