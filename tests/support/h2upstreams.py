@@ -157,9 +157,13 @@ class H2TestUpstream:
     def url(self, scheme: str = "h2c") -> str:
         return f"{scheme}://{LOOPBACK}:{self.port}"
 
+    def protocol(self) -> asyncio.Protocol:
+        """One connection's protocol (tests/support/h2senders.py answers otherwise)."""
+        return _H2Protocol(self)
+
     async def start(self) -> H2TestUpstream:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _H2Protocol(self), LOOPBACK, 0)
+        self._server = await loop.create_server(self.protocol, LOOPBACK, 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
