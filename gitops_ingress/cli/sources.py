@@ -23,7 +23,7 @@ from gitops_ingress.core.environments import Root
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.reports.summary import ValidationReport
-from gitops_ingress.core.settings import SETTINGS_FILE, Settings
+from gitops_ingress.core.settings import SETTINGS_FILE, LimitSettings, Settings
 
 if TYPE_CHECKING:
     from gitops_ingress.core.build import TreeBuild
@@ -39,7 +39,7 @@ def settings_from(
     """Settings from the bytes of a settings file (None: there is none), then the variables (read
     once by ``main``) and the options; findings of the file name it ``shown_as``."""
     files = {SETTINGS_FILE: raw} if raw is not None else {}
-    return read_settings(files, variables=variables.repository.layer(), overrides=overrides, shown_as=shown_as)
+    return read_settings(files, variables=variables.repository_layer(), overrides=overrides, shown_as=shown_as)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,6 @@ def build_folders(
 ) -> TreeBuild:
     # imported here: ``proxy`` reads settings through this module but builds nothing from it
     # unless it serves files, and the build is most of a proxy worker's memory at start
-    from gitops_ingress import kustomize
     from gitops_ingress.core.build import build
 
     return build(
@@ -91,8 +90,16 @@ def build_folders(
         environment=environment,
         settings_findings=loaded.findings,
         routes=routes,
-        render=kustomize.render,
+        render=render_kustomization,
     )
+
+
+def render_kustomization(files: Mapping[str, bytes], directory: str, limits: LimitSettings) -> bytes:
+    """``gitops_ingress.kustomize.render`` (a ``core.kustomize.Renderer``), imported when a
+    kustomization outside ``core.kustomize_render``'s subset is rendered, not on every build."""
+    from gitops_ingress import kustomize
+
+    return kustomize.render(files, directory, limits)
 
 
 # Findings that mean there was nothing to check: the command was given the wrong place or name.
