@@ -9,7 +9,9 @@ opened wait for that same connection instead of each opening their own.
 
 Cleartext endpoints (``h2c://``, ``grpc://``) speak HTTP/2 with prior knowledge; ``grpcs://``
 negotiates ``h2`` by ALPN and is refused (UpstreamProtocolError) when the server picks anything
-else. ``replay`` sends a never-processed stream again (proxy/h2upstream_stream.py) on a connection other
+else. ``https://`` endpoints are opened by proxy/pool.py offering ``h2`` before ``http/1.1``
+(``offer_tls``); ``AlpnChoice`` gives each the protocol its server chose, and one that chose
+``h2`` is handed here (``adopt``), where ``acquire`` finds its streams like any other's. ``replay`` sends a never-processed stream again (proxy/h2upstream_stream.py) on a connection other
 than the one that refused it.
 """
 
@@ -32,6 +34,30 @@ ConnectionCallback = Callable[[H2UpstreamConnection | None, UpstreamError | None
 Key = tuple[str, int, str]
 
 
+class AlpnChoice(asyncio.Protocol):
+    """The protocol of a new ``https://`` connection until its handshake is done, which is when
+    asyncio calls ``connection_made``: it hands the transport to the protocol the server chose by
+    ALPN, before any byte arrives (an HTTP/1.1 connection retires itself on unasked-for bytes,
+    and an h2 server's SETTINGS come at once)."""
+
+    def __init__(self, pool: H2Pool, endpoint: Endpoint, http1: Callable[[], asyncio.Protocol]) -> None:
+        self.pool = pool
+        self.endpoint = endpoint
+        self.http1 = http1
+        self.chosen: asyncio.Protocol | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        tls_object = transport.get_extra_info("ssl_object")
+        chosen: asyncio.Protocol
+        if tls_object is not None and tls_object.selected_alpn_protocol() == "h2":
+            chosen = H2UpstreamConnection(self.pool, self.endpoint)
+        else:  # http/1.1, or no ALPN at all
+            chosen = self.http1()
+        self.chosen = chosen
+        transport.set_protocol(chosen)
+        chosen.connection_made(transport)
+
+
 class H2Pool:
     def __init__(self, settings: ProxySettings, heads: ResponseHeads) -> None:
         self.settings = settings
@@ -39,6 +65,7 @@ class H2Pool:
         self._open: dict[Key, list[H2UpstreamConnection]] = {}  # by Endpoint.key, newest last
         self._waiting: dict[Key, list[ConnectionCallback]] = {}  # a connection is being opened
         self._tls: ssl.SSLContext | None = None
+        self._offer: ssl.SSLContext | None = None
         self._closed = False
 
     def acquire(self, endpoint: Endpoint) -> H2UpstreamStream | None:
@@ -78,6 +105,20 @@ class H2Pool:
                 connected(conn, None)
                 return
         self._with_connection(endpoint, connected)
+
+    def adopt(self, conn: H2UpstreamConnection) -> H2UpstreamStream:
+        """``conn`` to an ``https://`` endpoint, whose server chose h2 (``AlpnChoice``), is one of
+        ours now: a stream reserved on it."""
+        self._open.setdefault(conn.endpoint.key, []).append(conn)
+        return conn.reserve()
+
+    def offer_tls(self) -> ssl.SSLContext:
+        """The client TLS context of ``https://`` endpoints: h2 and http/1.1 offered, the server
+        chooses (made on first use: loading the CA store costs milliseconds)."""
+        if self._offer is None:
+            self._offer = ssl.create_default_context()
+            self._offer.set_alpn_protocols(["h2", "http/1.1"])
+        return self._offer
 
     def forget(self, conn: H2UpstreamConnection) -> None:
         """``conn`` takes no new streams (GOAWAY, closed)."""

@@ -17,6 +17,9 @@ with equal endpoints still finds the warm connections; each connection carries i
 
 HTTP/2 endpoints (``Endpoint.h2``) are the ``H2Pool``'s (proxy/h2pool.py): what it hands out is
 a stream of a shared connection, not a connection, behind the same ``acquire`` and ``connect``.
+An ``https://`` endpoint is either: its connections offer h2 and http/1.1 by ALPN, and one whose
+server chose h2 goes to the H2Pool (``AlpnChoice``, ``H2Pool.adopt``), whose streams ``acquire``
+tries first.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Callable, Hashable
+from typing import cast
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.dial import dial
 from gitops_ingress.proxy.errors import UpstreamConnectError, UpstreamError
-from gitops_ingress.proxy.h2pool import H2Pool
+from gitops_ingress.proxy.h2pool import AlpnChoice, H2Pool
+from gitops_ingress.proxy.h2upstream import H2UpstreamConnection
 from gitops_ingress.proxy.observe import ProxyObserver
 from gitops_ingress.proxy.repeats import ResponseHeads
 from gitops_ingress.proxy.upstream import Upstream, UpstreamConnection
@@ -100,7 +105,7 @@ class UpstreamPool:
         self._groups: dict[tuple[str, int, str], EndpointConnections] = {}  # by Endpoint.key
         self._turn: dict[Hashable, int] = {}
         self._closed = False
-        self._tls: ssl.SSLContext | None = None  # for https:// endpoints, made on first use
+        self._tls: ssl.SSLContext | None = None  # for auth-url's https requests, made on first use
         self.heads = ResponseHeads(settings.via.encode())  # parsed response heads, shared by every upstream connection
         self.h2 = H2Pool(settings, self.heads)
 
@@ -131,6 +136,10 @@ class UpstreamPool:
     def acquire(self, endpoint: Endpoint) -> Upstream | None:
         if endpoint.h2:
             return self.h2.acquire(endpoint)
+        if endpoint.tls:  # an https:// server that chose h2 (H2Pool.adopt)
+            stream = self.h2.acquire(endpoint)
+            if stream is not None:
+                return stream
         return self.group(endpoint).take()
 
     def release(self, conn: UpstreamConnection, now: float) -> None:
@@ -154,13 +163,14 @@ class UpstreamPool:
             return
         task = asyncio.get_running_loop().create_task(self._open(endpoint, timeout))
 
-        def finished(task: asyncio.Task[UpstreamConnection]) -> None:
+        def finished(task: asyncio.Task[Upstream]) -> None:
             if task.cancelled():
                 return
             error = task.exception()
             if error is None:
                 conn = task.result()
-                conn.group.started(conn)
+                if isinstance(conn, UpstreamConnection):  # not a stream of an adopted h2 connection
+                    conn.group.started(conn)
                 done(conn, None)
             elif isinstance(error, UpstreamError):
                 done(None, error)
@@ -169,14 +179,24 @@ class UpstreamPool:
 
         task.add_done_callback(finished)
 
-    async def _open(self, endpoint: Endpoint, timeout: float) -> UpstreamConnection:
-        tls = self.client_tls() if endpoint.scheme == "https" else None
-        _, conn = await dial(lambda: UpstreamConnection(self, endpoint), endpoint, timeout, tls)
-        return conn
+    async def _open(self, endpoint: Endpoint, timeout: float) -> Upstream:
+        if endpoint.scheme != "https":
+            _, conn = await dial(lambda: UpstreamConnection(self, endpoint), endpoint, timeout, None)
+            return conn
+        _, choice = await dial(
+            lambda: AlpnChoice(self.h2, endpoint, lambda: UpstreamConnection(self, endpoint)),
+            endpoint,
+            timeout,
+            self.h2.offer_tls(),
+        )
+        chosen = choice.chosen
+        if isinstance(chosen, H2UpstreamConnection):
+            return self.h2.adopt(chosen)
+        return cast(UpstreamConnection, chosen)
 
     def client_tls(self) -> ssl.SSLContext:
-        """The one client TLS context of HTTPS upstreams (and auth-url's, proxy/forwardauth.py),
-        made on first use: loading the CA store costs milliseconds."""
+        """The client TLS context of auth-url's HTTPS requests (proxy/forwardauth.py), which
+        speak HTTP/1.1 only, made on first use (https:// backends use ``H2Pool.offer_tls``)."""
         if self._tls is None:
             self._tls = ssl.create_default_context()
         return self._tls

@@ -50,20 +50,24 @@ def backends(mapping: dict[str, list[str]]) -> BackendMap:
 class _RecordingCounter:
     finished: list[tuple[str, str, str, int]]
     labels: tuple[str, str, str]
+    protocols: list[str]
+    protocol: str
 
     def count(self, status: int, seconds: float) -> None:
         self.finished.append((*self.labels, status))
+        self.protocols.append(self.protocol)
 
 
 class RecordingObserver(NullObserver):
     def __init__(self) -> None:
         self.finished: list[tuple[str, str, str, int]] = []
+        self.protocols: list[str] = []  # the client protocol of each of ``finished``, in order
         self.errors: list[str] = []
         self.ignored_keys: list[str] = []
         self.grpc_answers: list[tuple[str, int]] = []
 
     def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> _RecordingCounter:
-        return _RecordingCounter(self.finished, (kind, branch, host))
+        return _RecordingCounter(self.finished, (kind, branch, host), self.protocols, protocol)
 
     def upstream_error(self, reason: str) -> None:
         self.errors.append(reason)

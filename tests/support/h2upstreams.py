@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from typing import Any
 
 from h2.config import H2Configuration
@@ -140,8 +141,11 @@ class H2TestUpstream:
 
     __test__ = False
 
-    def __init__(self, behavior: str = "echo", max_streams: int | None = None) -> None:
+    def __init__(
+        self, behavior: str = "echo", max_streams: int | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.behavior = behavior
+        self.tls = tls  # a server context (with ALPN h2) for an HTTP/2 upstream over TLS
         self.max_streams = max_streams
         self.connections = 0
         self.streams = 0
@@ -164,9 +168,13 @@ class H2TestUpstream:
     def url(self, scheme: str = "h2c") -> str:
         return f"{scheme}://{LOOPBACK}:{self.port}"
 
+    def protocol(self) -> asyncio.Protocol:
+        """One connection's protocol (tests/support/h2senders.py answers otherwise)."""
+        return _H2Protocol(self)
+
     async def start(self) -> H2TestUpstream:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _H2Protocol(self), LOOPBACK, 0)
+        self._server = await loop.create_server(self.protocol, LOOPBACK, 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
