@@ -228,12 +228,14 @@ class Exchange:
         if endpoint is None or self.tried:  # a retry after the sticky endpoint failed goes elsewhere
             endpoint = pool.pick(self.key, self.endpoints, self.tried)
         self.tried += (endpoint,)
-        upstream = pool.acquire(endpoint)
+        upgrade = self.head.upgrade is not None
+        upstream = pool.acquire(endpoint, upgrade)
         if upstream is not None:
             self._attach(upstream, now)
         else:
             timeouts = self.timeouts
-            pool.connect(endpoint, self._connected, timeouts[0] if timeouts else self.ctx.settings.connect_timeout)
+            timeout = timeouts[0] if timeouts else self.ctx.settings.connect_timeout
+            pool.connect(endpoint, self._connected, timeout, upgrade)
 
     def _connected(self, upstream: Upstream | None, error: UpstreamError | None) -> None:
         if self.finished:  # the client left meanwhile: keep the fresh connection for others

@@ -133,10 +133,12 @@ class UpstreamPool:
             )
         return group
 
-    def acquire(self, endpoint: Endpoint) -> Upstream | None:
+    def acquire(self, endpoint: Endpoint, upgrade: bool = False) -> Upstream | None:
+        """A warm connection (or h2 stream) to ``endpoint``, or None. An ``upgrade`` request
+        (WebSocket) needs HTTP/1.1: HTTP/2 to backends carries no Upgrade."""
         if endpoint.h2:
             return self.h2.acquire(endpoint)
-        if endpoint.tls:  # an https:// server that chose h2 (H2Pool.adopt)
+        if endpoint.tls and not upgrade:  # an https:// server that chose h2 (H2Pool.adopt)
             stream = self.h2.acquire(endpoint)
             if stream is not None:
                 return stream
@@ -155,13 +157,14 @@ class UpstreamPool:
         """A connection closed: drop it from its endpoint's counts."""
         conn.group.lost(conn)
 
-    def connect(self, endpoint: Endpoint, done: ConnectCallback, timeout: float) -> None:
+    def connect(self, endpoint: Endpoint, done: ConnectCallback, timeout: float, upgrade: bool = False) -> None:
         """A new connection to ``endpoint`` within ``timeout`` seconds (HTTP/2 endpoints share
-        connections: theirs is the proxy's ``connect_timeout``)."""
+        connections: theirs is the proxy's ``connect_timeout``); for an ``upgrade`` request an
+        ``https://`` connection offers no h2, so a server that prefers h2 still speaks HTTP/1.1."""
         if endpoint.h2:
             self.h2.connect(endpoint, done)
             return
-        task = asyncio.get_running_loop().create_task(self._open(endpoint, timeout))
+        task = asyncio.get_running_loop().create_task(self._open(endpoint, timeout, upgrade))
 
         def finished(task: asyncio.Task[Upstream]) -> None:
             if task.cancelled():
@@ -179,9 +182,10 @@ class UpstreamPool:
 
         task.add_done_callback(finished)
 
-    async def _open(self, endpoint: Endpoint, timeout: float) -> Upstream:
-        if endpoint.scheme != "https":
-            _, conn = await dial(lambda: UpstreamConnection(self, endpoint), endpoint, timeout, None)
+    async def _open(self, endpoint: Endpoint, timeout: float, upgrade: bool) -> Upstream:
+        if endpoint.scheme != "https" or upgrade:
+            tls = self.client_tls() if endpoint.scheme == "https" else None  # no ALPN: HTTP/1.1
+            _, conn = await dial(lambda: UpstreamConnection(self, endpoint), endpoint, timeout, tls)
             return conn
         _, choice = await dial(
             lambda: AlpnChoice(self.h2, endpoint, lambda: UpstreamConnection(self, endpoint)),
@@ -195,8 +199,9 @@ class UpstreamPool:
         return cast(UpstreamConnection, chosen)
 
     def client_tls(self) -> ssl.SSLContext:
-        """The client TLS context of auth-url's HTTPS requests (proxy/forwardauth.py), which
-        speak HTTP/1.1 only, made on first use (https:// backends use ``H2Pool.offer_tls``)."""
+        """The client TLS context of what speaks HTTP/1.1 only over TLS, made on first use:
+        auth-url's HTTPS requests (proxy/forwardauth.py) and upgrade requests to ``https://``
+        backends (the rest of those offer h2 too: ``H2Pool.offer_tls``)."""
         if self._tls is None:
             self._tls = ssl.create_default_context()
         return self._tls

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -111,3 +112,57 @@ def test_a_backend_that_chooses_http11_or_nothing_gets_http11(
         answers = [http.get(f"/n{i}").json() for i in range(2)]
     assert answers == [{"line": f"GET /n{i} HTTP/1.1", "alpn": alpn[0] if alpn else None} for i in range(2)]
     assert proxy.loop.call(proxy.server.pool.idle_count) == 1  # one kept-alive HTTP/1.1 connection
+
+
+async def _upgrade_server(context: ssl.SSLContext) -> asyncio.Server:
+    """An HTTP/1.1 WebSocket-like server that prefers h2 by ALPN (as Go's does): it answers an
+    upgrade with 101 and echoes what follows, naming the ALPN the connection chose."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        chosen = writer.get_extra_info("ssl_object").selected_alpn_protocol()
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            if b"upgrade: websocket" not in head.lower():
+                writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            else:
+                writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+                writer.write(f"alpn={chosen};".encode())
+                while data := await reader.read(65536):
+                    writer.write(data)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    return await asyncio.start_server(handle, LOOPBACK, 0, ssl=context)
+
+
+def test_an_upgrade_to_a_backend_that_prefers_h2_is_tunnelled_over_http11(
+    make_proxy: Callable[..., ProxyHarness], loop_thread: LoopThread, server_tls: Callable[..., ssl.SSLContext]
+) -> None:
+    # HTTP/2 to a backend has no Upgrade: had the proxy offered h2 here, this server would have
+    # chosen it and the WebSocket would have gone out as a plain request
+    server = loop_thread.run(_upgrade_server(server_tls(["h2", "http/1.1"])))
+    try:
+        proxy = proxied(make_proxy, server.sockets[0].getsockname()[1])
+        with socket.create_connection((LOOPBACK, proxy.port), timeout=WAIT) as client:
+            client.sendall(
+                b"GET /ws HTTP/1.1\r\nHost: shop.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            received = b""
+            while b"alpn=" not in received or not received.endswith(b";"):
+                chunk = client.recv(65536)
+                assert chunk, received
+                received += chunk
+            assert received.startswith(b"HTTP/1.1 101 "), received
+            assert received.endswith(b"\r\n\r\nalpn=None;"), received
+            client.sendall(b"ping")
+            echoed = b""
+            while len(echoed) < 4:
+                chunk = client.recv(65536)
+                assert chunk, echoed
+                echoed += chunk
+            assert echoed == b"ping"
+    finally:
+        loop_thread.call(server.close)
