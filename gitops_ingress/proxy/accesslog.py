@@ -60,7 +60,7 @@ AccessRecord = tuple[bytes, str, bytes, bytes, bytes, int, float, str, str, str,
 # A str decoded with surrogateescape (a git branch name, say) can hold lone surrogates, which a
 # strict UTF-8 stream refuses. Written as JSON's own \uXXXX escape the line stays valid JSON and
 # reads back as the same string.
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+_SURROGATE: Final = re.compile(r"[\ud800-\udfff]")  # re reads the escapes: mypyc takes no surrogate literal
 
 
 def _json_escape(match: re.Match[str]) -> str:
