@@ -108,9 +108,9 @@ class PathTable:
             compiled.append((pattern, entry))
         self.regex = tuple(compiled)
 
-    def add(self, route: Route) -> None:
-        bucket = self.exact if route.kind == "Exact" else self.prefix
-        key = route.match_path
+    def add(self, route: Route, kind: str, key: str) -> None:
+        """Add ``route``, whose ``kind`` and ``match_path`` (``key``) the table computed once."""
+        bucket = self.exact if kind == "Exact" else self.prefix
         current = bucket.get(key)
         winner = route if current is None else _preferred(current.route, route)  # type: ignore[arg-type]
         if current is None or winner is not current.route:
@@ -161,15 +161,19 @@ class RouteTable:
         tls: Iterable[TLSEntry] = (),
         catch_alls: Iterable[tuple[str, Backend | None]] = (),
     ) -> None:
-        self.routes: tuple[Route, ...] = tuple(sorted(routes, key=lambda r: (r.host, r.match_path, r.kind, r.ingress)))
+        # each route's compared path and kind once (both are properties that compute): a burst
+        # builds a table per branch, and sorting, grouping and the fingerprint each asked again;
+        # the position breaks ties as the stable sort did, and keeps routes from being compared
+        ordered = sorted(((r.host, r.match_path, r.kind, r.ingress, n), r) for n, r in enumerate(routes))
+        self.routes: tuple[Route, ...] = tuple(route for _, route in ordered)
         self.default_backend = default_backend
         self.tls: tuple[TLSEntry, ...] = tuple(tls)
         self._exact: dict[str, PathTable] = {}
         self._wildcard: dict[str, PathTable] = {}
         self._hostless: PathTable | None = None
         regex_groups: set[str] = set()
-        for route in self.routes:
-            self._group(route.host).add(route)
+        for (host, path, kind, _, _), route in ordered:
+            self._group(host).add(route, kind, path)
             if route.effects is not None and route.effects.regex:
                 regex_groups.add(route.host)
         for host in regex_groups:  # use-regex applies to every path of the host (docs/migrating-from-ingress-nginx.md)
@@ -190,7 +194,7 @@ class RouteTable:
             if default_backend is not None
             else NO_MATCH
         )
-        self.version = self._fingerprint()
+        self.version = self._fingerprint([((host, kind, path), route) for (host, path, kind, _, _), route in ordered])
 
     def _group(self, host: str) -> PathTable:
         if not host:
@@ -203,12 +207,13 @@ class RouteTable:
             group = groups[key] = PathTable(host)
         return group
 
-    def _fingerprint(self) -> str:
+    def _fingerprint(self, keyed: list[tuple[tuple[str, str, str], Route]]) -> str:
+        """``keyed``: each route of ``self.routes``, in order, after its ``Route.key``."""
         digest = hashlib.sha256()
-        for route in self.routes:
+        for key, route in keyed:
             # the protocol only when set, so tables without one keep their versions
             protocol = f" {route.protocol}" if route.protocol else ""
-            digest.update(f"{route.key}{route.backend}{route.ingress}{route.effects or ''}{protocol}\n".encode())
+            digest.update(f"{key}{route.backend}{route.ingress}{route.effects or ''}{protocol}\n".encode())
         if self.default_backend is not None:
             default = self.default_backend
             digest.update(f"default {default.backend}{f' {default.protocol}' if default.protocol else ''}".encode())
