@@ -80,6 +80,7 @@ from gitops_ingress.sync.watcher import Noticed, NoticedMap, Watcher
 
 log = logging.getLogger("gitops_ingress.sync")
 PRELOAD_AT = 8  # new heads in one fetch from which their objects are read ahead in one go
+TRACKED_NAMES = 20_000  # tracked()'s verdicts kept at most (preview names come and go for ever)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,9 +263,13 @@ class Engine(SyncMixin, DeletionMixin, StartupMixin, FailureMixin, LifecycleMixi
     def tracked(self, name: str) -> bool:
         """Whether the settings' branch patterns select ``name``. Kept per name (the settings
         never change): every fetch asks it twice for every branch, a few thousand pattern
-        matches per fetch of a thousand branches, several fetches in a burst."""
+        matches per fetch of a thousand branches, several fetches in a burst. Bounded: past
+        ``TRACKED_NAMES`` names the verdicts start again (one pattern match each to redo), so
+        branch names that came and went do not pile up in a long-running service."""
         known = self._tracked.get(name)
         if known is None:
+            if len(self._tracked) >= TRACKED_NAMES:
+                self._tracked.clear()
             known = self._tracked[name] = self._matches_patterns(name)
         return known
 
