@@ -42,6 +42,7 @@ from typing import Any
 from gitops_ingress.core.errors import SourceError
 from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.routing import RouteTable
+from gitops_ingress.core.routing.table import WireMemo
 from gitops_ingress.core.settings import RetentionSettings
 from gitops_ingress.core.status import CommitInfo, SyncRecord, SyncState
 from gitops_ingress.sync.schema import SCHEMA, migrate
@@ -117,6 +118,7 @@ class Store:
             raise SourceError(f"{path}: cannot open the state database: {exc}") from exc
         self.path = path
         self._retention = retention or RetentionSettings()
+        self._wire = WireMemo()  # routes a burst's tables share with main: serialised once
         # the writing connection, from whichever thread writes; re-entered by a write that runs
         # inside ``run_batch``'s transaction
         self._lock = threading.RLock()
@@ -242,7 +244,7 @@ class Store:
                             row.environment,
                             row.state.value,
                             row.applied_commit,
-                            row.table.to_json() if row.table is not None else None,
+                            row.table.to_json(self._wire) if row.table is not None else None,
                             _findings_json(row.findings),
                         )
                         for row in environments

@@ -278,9 +278,11 @@ class RouteTable:
         return hosts
 
     def to_dict(self) -> dict[str, object]:
+        return {"version": self.version, "routes": [route.to_dict() for route in self.routes], **self._wire_rest()}
+
+    def _wire_rest(self) -> dict[str, object]:
+        """The wire form but its version and routes."""
         return {
-            "version": self.version,
-            "routes": [route.to_dict() for route in self.routes],
             "defaultBackend": None if self.default_backend is None else self.default_backend.to_dict(),
             "tls": [entry.to_dict() for entry in self.tls],
             "catchAlls": [{"host": host, "backend": backend.to_dict()} for host, backend in self.catch_alls()],
@@ -325,8 +327,18 @@ class RouteTable:
         catch_alls = [(str(item["host"]), backend_from_dict(item["backend"])) for item in data.get("catchAlls") or []]
         return cls(routes, _route(default) if default else None, tls, catch_alls)
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+    def to_json(self, memo: WireMemo | None = None) -> str:
+        """``to_dict`` as compact JSON with sorted keys, made of each route's own text: with a
+        ``memo``, a route's text is made once for every table that holds that route object
+        (without one, one encoder call for the whole table is the quicker way to the same text)."""
+        if memo is None:
+            return _dumps(self.to_dict())
+        rest = self._wire_rest()
+        return (
+            f'{{"catchAlls":{_dumps(rest["catchAlls"])},"defaultBackend":{_dumps(rest["defaultBackend"])},'
+            f'"routes":[{",".join(memo.route(route) for route in self.routes)}],'
+            f'"tls":{_dumps(rest["tls"])},"version":{_dumps(self.version)}}}'
+        )
 
     def __len__(self) -> int:
         return len(self.routes)
@@ -336,6 +348,39 @@ class RouteTable:
 
 
 EMPTY_TABLE = RouteTable()
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _route_json(route: Route) -> str:
+    return _dumps(route.to_dict())
+
+
+class WireMemo:
+    """Each route's JSON (``RouteTable.to_json``) kept by route object, for a writer of many
+    tables that share routes: the store writes a table per branch, and a file a branch shares
+    with main gives it main's very Route objects (the parse cache), so a burst of 500 new
+    branches serialises main's routes once instead of once per branch. An entry holds its
+    route, so its id is not reused while kept; past ``capacity`` routes it starts again."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._capacity = capacity
+        self._entries: dict[int, tuple[Route, str]] = {}
+
+    def route(self, route: Route) -> str:
+        hit = self._entries.get(id(route))
+        if hit is not None and hit[0] is route:
+            return hit[1]
+        text = _route_json(route)
+        if len(self._entries) >= self._capacity:
+            self._entries.clear()
+        self._entries[id(route)] = (route, text)
+        return text
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def _route(item: object) -> Route:
