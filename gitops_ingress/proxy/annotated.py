@@ -6,7 +6,8 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
 * ``answer``: the proxy's own redirects, before any upstream is chosen: the www/non-www twin
   (308 to the annotated host), ``app-root`` (302 for ``/``), ``temporal-redirect`` /
   ``permanent-redirect`` (their codes), then HTTPS enforcement (308; ``force-ssl-redirect`` even
-  for a host without TLS, ``ssl-redirect: "false"`` opts out of the default, decide.py);
+  for a host without TLS, ``ssl-redirect: "false"`` opts out of the default, decide.py), decided
+  by ``RouteEffects.redirect`` in core, which ``routes --host --path`` answers with too;
 * ``cors``: ``enable-cors``: an OPTIONS request from an allowed origin is a preflight the proxy
   answers itself (204 with the CORS lines, as ingress-nginx's ``return 204``, before any access
   check); any other request from an allowed origin gets the lines added to the upstream's head
@@ -57,34 +58,17 @@ if TYPE_CHECKING:
 LocalAnswer = tuple[bytes, bool]
 
 
-def _path_and_query(target: bytes) -> tuple[bytes, bytes]:
-    cut = target.find(b"?")
-    return (target, b"") if cut < 0 else (target[:cut], target[cut:])
-
-
 def answer(ex: Exchange, effects: RouteEffects, host: bytes, target: bytes, scheme: bytes) -> LocalAnswer | None:
-    """A redirect the route's annotations ask for, or None to go on to the upstream."""
-    location = b""
-    status = 308
-    if effects.www_redirect:
-        location = scheme + b"://" + effects.www_redirect.encode() + target
-    elif effects.app_root and _path_and_query(target)[0] == b"/":
-        location, status = scheme + b"://" + host + effects.app_root.encode(), 302
-    elif effects.redirect_url:
-        location, status = effects.redirect_url.encode(), effects.redirect_code
-    elif effects.force_ssl_redirect and scheme == b"http":
-        location = b"https://" + _without_port(host) + target
-    if not location:
+    """A redirect the route's annotations ask for (``RouteEffects.redirect``), or None to go on
+    to the upstream. Decoded as latin-1, so every byte comes back as it was sent."""
+    if not effects.redirects:
         return None
+    found = effects.redirect(host.decode("latin-1"), target.decode("latin-1"), scheme.decode("latin-1"))
+    if found is None:
+        return None
+    status, location = found
     close = not ex.reusable()
-    return pages.redirect(location, close=close, status=status), close
-
-
-def _without_port(host: bytes) -> bytes:
-    if host.startswith(b"["):
-        return host[: host.find(b"]") + 1]
-    colon = host.rfind(b":")
-    return host if colon < 0 else host[:colon]
+    return pages.redirect(location.encode("latin-1"), close=close, status=status), close
 
 
 def _header(lines: tuple[bytes, ...], name: bytes) -> bytes | None:
@@ -261,11 +245,7 @@ def to_canary(ex: Exchange, canary: Canary, draws: random.Random) -> bool:
 def adjust(ex: Exchange, effects: RouteEffects) -> None:
     """Rewrite what goes upstream: the path, the Host, the X-Forwarded-Prefix line."""
     if effects.rewrite_target:
-        path, query = _path_and_query(ex.target)
-        rewritten = effects.rewrite(path.decode("latin-1")).encode("latin-1")
-        if query and b"?" in rewritten:  # nginx appends the arguments after the target's own
-            query = b"&" + query[1:]
-        ex.target = rewritten + query
+        ex.target = effects.rewrite_request(ex.target.decode("latin-1")).encode("latin-1")
     if effects.upstream_vhost:
         ex.upstream_host = effects.upstream_vhost.encode()
     if effects.forward_auth is not None:  # asked once the request is ready to go (proxy/forwardauth.py)

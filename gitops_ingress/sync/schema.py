@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS environments (
     applied_commit TEXT,
     route_table TEXT,
     findings TEXT NOT NULL DEFAULT '[]',
+    annotations TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (branch, environment)
 );
 CREATE TABLE IF NOT EXISTS syncs (
@@ -57,6 +58,7 @@ TABLES = frozenset({"branches", "environments", "syncs", "deliveries"})
 ADDED_COLUMNS = (
     ("syncs", "noticed_at", "TEXT NOT NULL DEFAULT ''"),
     ("syncs", "push_to_live_ms", "REAL"),
+    ("environments", "annotations", "TEXT NOT NULL DEFAULT '[]'"),
 )
 
 
