@@ -166,6 +166,10 @@ class ControlPlaneView(RoutingFeed, Protocol):
 class WebhookReceiver(Protocol):
     """What the webhook endpoints call once a delivery is authenticated and parsed."""
 
+    def known_delivery(self, delivery_id: str) -> bool:
+        """Whether a delivery id is already recorded (a replay), without writing: a read, so a
+        new delivery wakes the engine before its own row is written."""
+
     async def seen_delivery(self, delivery_id: str) -> bool:
         """Record a delivery id; True when it was seen before (a replay)."""
 

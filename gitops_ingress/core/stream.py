@@ -36,6 +36,7 @@ from typing import Any
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.errors import ConfigError, SourceError, StreamGapError
 from gitops_ingress.core.routing import Route, RouteTable, RoutingState
+from gitops_ingress.core.routing.table import WireMemo
 
 STREAM_PATH = "/api/v1/proxy/stream"
 MEDIA_TYPE = "application/x-ndjson"
@@ -81,8 +82,18 @@ def state_line(state: RoutingState, backends: dict[str, list[str]]) -> bytes:
     return _line({"type": STATE, "revision": state.version, "state": state.to_dict(), "backends": backends})
 
 
-def delta_line(base: RoutingState, state: RoutingState, changes: Changes) -> bytes:
-    """One ``delta`` line from ``base`` to ``state`` (``changes`` is ``changed(base, state)``)."""
+def delta_line(base: RoutingState, state: RoutingState, changes: Changes, memo: WireMemo | None = None) -> bytes:
+    """One ``delta`` line from ``base`` to ``state`` (``changes`` is ``changed(base, state)``).
+    With ``memo`` (the stream's), each table is written from its routes' kept texts: the
+    branches of a burst share main's route objects, so a delta of 100 new branches encodes
+    main's routes once (the table's keys then come sorted; a decoder reads either)."""
+    if memo is not None:
+        stable = "" if changes.stable is None else f',"stable":{changes.stable.to_json(memo)}'
+        previews = ",".join(
+            f"{json.dumps(b)}:{'null' if t is None else t.to_json(memo)}" for b, t in changes.previews.items()
+        )
+        head = f'{{"type":{json.dumps(DELTA)},"base":{base.version},"revision":{state.version}'
+        return f'{head}{stable},"previews":{{{previews}}}}}\n'.encode()
     message: dict[str, Any] = {"type": DELTA, "base": base.version, "revision": state.version}
     if changes.stable is not None:
         message["stable"] = changes.stable.to_dict()

@@ -15,7 +15,9 @@ Why it is shaped this way:
   their new objects read in a few passes for all of them (``_preload``, gitrepo/preload.py), so
   those builds make no round trip at all. Fetches belong to ``RepoAccess`` (repoaccess.py): one
   at a time, on a thread of their own, so a hanging fetch never blocks reads. Store writes run on a thread of
-  their own too, in order, off the loop that also serves the web app and ``serve``'s proxy.
+  their own too, in order, off the loop that also serves the web app and ``serve``'s proxy, and the writes
+  queued meanwhile are committed as one transaction (storewriter.py): a burst's 500 syncs cost a
+  handful of transactions, not 500.
 * The engine owns the one routing state (``RouteBook``, routebook.py) and publishes it
   (``subscribe_routes``, view.py) as soon as the target accepted a change.
 * A sync's outcome is written to the store in one transaction *after* the target accepted it, so a
@@ -71,12 +73,14 @@ from gitops_ingress.sync.repoaccess import RepoAccess
 from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.startup import StartupMixin
 from gitops_ingress.sync.store import Store
+from gitops_ingress.sync.storewriter import StoreWriter
 from gitops_ingress.sync.syncing import SyncLog, SyncMixin
 from gitops_ingress.sync.view import ViewMixin
 from gitops_ingress.sync.watcher import Noticed, NoticedMap, Watcher
 
 log = logging.getLogger("gitops_ingress.sync")
 PRELOAD_AT = 8  # new heads in one fetch from which their objects are read ahead in one go
+TRACKED_NAMES = 20_000  # tracked()'s verdicts kept at most (preview names come and go for ever)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +133,7 @@ class Engine(SyncMixin, DeletionMixin, StartupMixin, FailureMixin, LifecycleMixi
         self._cap_check: asyncio.Handle | None = None  # lifecycle.py: the cap, checked once per turn
         self._access = RepoAccess(repo)
         self._executor = ThreadPoolExecutor(self.options.build_workers, thread_name_prefix="sync-build")
-        self._store_thread = ThreadPoolExecutor(1, thread_name_prefix="sync-store")
+        self._writer = StoreWriter(store, self.metrics)  # one transaction per burst of writes
         self._build_slots = asyncio.Semaphore(self.options.build_workers)
         self._tick = asyncio.Event()
         self._remote_error: str | None = None
@@ -191,7 +195,7 @@ class Engine(SyncMixin, DeletionMixin, StartupMixin, FailureMixin, LifecycleMixi
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._access.close()
         await self._in_store(lambda: None)  # queued after every write: they are on disk now
-        self._store_thread.shutdown(wait=False)
+        self._writer.close()
         self.bus.close()
 
     def _busy(self, name: str) -> bool:
@@ -217,6 +221,7 @@ class Engine(SyncMixin, DeletionMixin, StartupMixin, FailureMixin, LifecycleMixi
         """Fetch ``branch`` (None: all) from the configured remote and schedule what changed.
         ``noticed``: when the watcher learnt of each branch's push (default: now, the fetch's start)."""
         noticed = noticed if noticed is not None else {None: Noticed.now()}
+        self.metrics.fetches.inc()
         try:
             heads = await self._access.fetch(branch)
         except GitopsIngressError as exc:
@@ -258,9 +263,13 @@ class Engine(SyncMixin, DeletionMixin, StartupMixin, FailureMixin, LifecycleMixi
     def tracked(self, name: str) -> bool:
         """Whether the settings' branch patterns select ``name``. Kept per name (the settings
         never change): every fetch asks it twice for every branch, a few thousand pattern
-        matches per fetch of a thousand branches, several fetches in a burst."""
+        matches per fetch of a thousand branches, several fetches in a burst. Bounded: past
+        ``TRACKED_NAMES`` names the verdicts start again (one pattern match each to redo), so
+        branch names that came and went do not pile up in a long-running service."""
         known = self._tracked.get(name)
         if known is None:
+            if len(self._tracked) >= TRACKED_NAMES:
+                self._tracked.clear()
             known = self._tracked[name] = self._matches_patterns(name)
         return known
 

@@ -60,6 +60,22 @@ class SyncMetrics:
             registry=self.registry,
         )
 
+        self.fetches = Counter(
+            "gitops_ingress_fetches_total",
+            "Fetches from the remote (one ref or every ref; a burst of webhooks should cost a few).",
+            registry=self.registry,
+        )
+        self.store_transactions = Counter(
+            "gitops_ingress_store_transactions_total",
+            "Transactions committed to the state database (each groups the writes queued meanwhile).",
+            registry=self.registry,
+        )
+        self.store_writes = Counter(
+            "gitops_ingress_store_writes_total",
+            "Writes to the state database (branch rows, sync history, webhook deliveries).",
+            registry=self.registry,
+        )
+
     def forget_branch(self, branch: str) -> None:
         try:
             self.last_success.remove(branch)

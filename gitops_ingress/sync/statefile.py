@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from gitops_ingress.core.errors import SourceError
-from gitops_ingress.sync.store import TABLES, Store
+from gitops_ingress.sync.schema import TABLES
+from gitops_ingress.sync.store import Store
 
 SIDE_FILES = ("-wal", "-shm")
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,61 +43,10 @@ from gitops_ingress.core.annotations.usage import AnnotationUse
 from gitops_ingress.core.errors import SourceError
 from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.routing import RouteTable
+from gitops_ingress.core.routing.table import WireMemo
 from gitops_ingress.core.settings import RetentionSettings
 from gitops_ingress.core.status import CommitInfo, SyncRecord, SyncState
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS branches (
-    name TEXT PRIMARY KEY,
-    head TEXT,
-    head_info TEXT,
-    state TEXT NOT NULL,
-    message TEXT NOT NULL DEFAULT '',
-    updated_at TEXT NOT NULL,
-    deleted_at TEXT
-);
-CREATE TABLE IF NOT EXISTS environments (
-    branch TEXT NOT NULL,
-    environment TEXT NOT NULL,
-    state TEXT NOT NULL,
-    applied_commit TEXT,
-    route_table TEXT,
-    findings TEXT NOT NULL DEFAULT '[]',
-    annotations TEXT NOT NULL DEFAULT '[]',
-    PRIMARY KEY (branch, environment)
-);
-CREATE TABLE IF NOT EXISTS syncs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    branch TEXT NOT NULL,
-    commit_sha TEXT NOT NULL,
-    environment TEXT NOT NULL DEFAULT '',
-    started_at TEXT NOT NULL,
-    duration_ms REAL NOT NULL,
-    result TEXT NOT NULL,
-    message TEXT NOT NULL DEFAULT '',
-    findings TEXT NOT NULL DEFAULT '[]',
-    files_parsed INTEGER NOT NULL DEFAULT 0,
-    noticed_at TEXT NOT NULL DEFAULT '',
-    push_to_live_ms REAL
-);
-CREATE INDEX IF NOT EXISTS syncs_by_branch ON syncs (branch, id);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id TEXT PRIMARY KEY,
-    forge TEXT NOT NULL DEFAULT '',
-    received_at TEXT NOT NULL,
-    result TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (received_at);
-"""
-TABLES = frozenset({"branches", "environments", "syncs", "deliveries"})
-# Columns added since a table was first created: (table, column, definition). ``CREATE TABLE IF
-# NOT EXISTS`` leaves an older state.db as it was, so each is added when missing; old rows get the
-# default (no push time known).
-ADDED_COLUMNS = (
-    ("syncs", "noticed_at", "TEXT NOT NULL DEFAULT ''"),
-    ("syncs", "push_to_live_ms", "REAL"),
-    ("environments", "annotations", "TEXT NOT NULL DEFAULT '[]'"),
-)
+from gitops_ingress.sync.schema import SCHEMA, migrate
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,14 +101,6 @@ def _days_ago(days: float) -> str:
     return (datetime.now(UTC) - timedelta(days=days)).isoformat()
 
 
-def _migrate(db: sqlite3.Connection) -> None:
-    """Add the columns an older state.db lacks (``ADDED_COLUMNS``)."""
-    for table, column, definition in ADDED_COLUMNS:
-        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-        if column not in present:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
-
-
 def _connect(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA synchronous=NORMAL")
@@ -174,13 +115,16 @@ class Store:
             self._db = _connect(path)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
-            _migrate(self._db)
+            migrate(self._db)
             self._reader = _connect(path)
         except (OSError, sqlite3.Error) as exc:
             raise SourceError(f"{path}: cannot open the state database: {exc}") from exc
         self.path = path
         self._retention = retention or RetentionSettings()
-        self._lock = threading.Lock()  # the writing connection, from whichever thread writes
+        self._wire = WireMemo()  # routes a burst's tables share with main: serialised once
+        # the writing connection, from whichever thread writes; re-entered by a write that runs
+        # inside ``run_batch``'s transaction
+        self._lock = threading.RLock()
 
     def close(self) -> None:
         with self._lock:
@@ -189,7 +133,12 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write's transaction; inside ``run_batch`` the batch's (its savepoint undoes the
+        write when it fails)."""
         with self._lock:
+            if self._db.in_transaction:  # only ``run_batch``, on this thread: the lock is ours
+                yield self._db
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -197,6 +146,30 @@ class Store:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def run_batch(self, calls: Sequence[Callable[[], object]]) -> list[tuple[bool, object]]:
+        """Run store calls in ONE transaction, each in a savepoint of its own: a call that raises
+        has its own writes undone and the others still commit. Per call, (True, its result) or
+        (False, its exception), all known only once the transaction is on disk; when the
+        transaction itself fails (BEGIN or COMMIT), that error is raised for them all."""
+        outcomes: list[tuple[bool, object]] = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for call in calls:
+                    self._db.execute("SAVEPOINT one_write")
+                    try:
+                        outcomes.append((True, call()))
+                    except Exception as exc:
+                        self._db.execute("ROLLBACK TO one_write")
+                        outcomes.append((False, exc))
+                    self._db.execute("RELEASE one_write")
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        return outcomes
 
     # -- branches -------------------------------------------------------------------------
 
@@ -275,7 +248,7 @@ class Store:
                             row.environment,
                             row.state.value,
                             row.applied_commit,
-                            row.table.to_json() if row.table is not None else None,
+                            row.table.to_json(self._wire) if row.table is not None else None,
                             _findings_json(row.findings),
                             json.dumps([use.to_dict() for use in row.annotations], separators=(",", ":")),
                         )
@@ -367,6 +340,11 @@ class Store:
             )
             db.execute("DELETE FROM deliveries WHERE received_at < ?", (_days_ago(self._retention.delivery_days),))
             return cursor.rowcount == 1
+
+    def delivery_known(self, delivery_id: str) -> bool:
+        """Whether the id is recorded (a read on the reading connection: never waits on a write)."""
+        found = self._reader.execute("SELECT 1 FROM deliveries WHERE id = ?", (delivery_id,)).fetchone()
+        return found is not None
 
     def delivery_result(self, delivery_id: str, result: str, forge: str | None = None) -> None:
         """Set a delivery's outcome (and its forge, which is known only once it was parsed)."""

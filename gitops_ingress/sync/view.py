@@ -9,10 +9,7 @@ on the store's thread like every other write.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -26,6 +23,7 @@ from gitops_ingress.sync.protocols import RepoSource
 from gitops_ingress.sync.records import BranchRecord, UrlFor
 from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import Store
+from gitops_ingress.sync.storewriter import StoreWriter
 from gitops_ingress.sync.watcher import Noticed, Watcher
 
 T = TypeVar("T")
@@ -43,13 +41,12 @@ class ViewMixin:
     _remote_error: str | None
     _repo: RepoSource
     _set_remote_error: Callable[[str | None], None]  # the engine's: publishes the change
-    _store_thread: ThreadPoolExecutor  # one thread: the store's writes, in order
+    _writer: StoreWriter  # one thread: the store's writes, in order, grouped per burst
 
     async def _in_store(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """A store call on the store's own thread: each write is a transaction and a disk sync,
-        which must not hold up the loop (the web app and the proxy of ``serve`` run on it)."""
-        job = functools.partial(call, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._store_thread, job)
+        """A store call on the store's own thread: a write is a transaction and disk work, which
+        must not hold up the loop (the web app and the proxy of ``serve`` run on it)."""
+        return await self._writer.run(call, *args, **kwargs)
 
     # -- ControlPlaneView -----------------------------------------------------------------
 
@@ -112,6 +109,9 @@ class ViewMixin:
         return self.bus.subscribe()
 
     # -- WebhookReceiver ------------------------------------------------------------------
+
+    def known_delivery(self, delivery_id: str) -> bool:
+        return self._store.delivery_known(delivery_id)
 
     async def seen_delivery(self, delivery_id: str) -> bool:
         received_at = datetime.now(UTC).isoformat()

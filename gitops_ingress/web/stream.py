@@ -25,6 +25,7 @@ from fastapi.responses import StreamingResponse
 
 from gitops_ingress.core.backends import BackendMap
 from gitops_ingress.core.routing import RoutingState
+from gitops_ingress.core.routing.table import WireMemo
 from gitops_ingress.core.status import ControlPlaneView
 from gitops_ingress.core.stream import (
     DEFAULT_PING_INTERVAL,
@@ -49,6 +50,7 @@ class SharedLines:
         self._deltas_to: RoutingState | None = None
         self._deltas: dict[int, bytes] = {}  # base revision -> the delta to ``_deltas_to``
         self._lock = asyncio.Lock()
+        self._wire = WireMemo()  # the routes a burst's tables share with main: encoded once
 
     async def whole(self, state: RoutingState) -> bytes:
         async with self._lock:
@@ -67,7 +69,9 @@ class SharedLines:
                 self._deltas_to, self._deltas = state, {}
             line = self._deltas.get(base.version)
             if line is None:
-                line = self._deltas[base.version] = await asyncio.to_thread(delta_line, base, state, changes)
+                line = self._deltas[base.version] = await asyncio.to_thread(
+                    delta_line, base, state, changes, self._wire
+                )
             return line
 
 

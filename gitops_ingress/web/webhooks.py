@@ -5,7 +5,9 @@ and token checks, payload parsing) is ``core.webhooks``. Order matters and is fi
 read with a hard cap (413) before anything else, the signature is checked (401) before the body is
 parsed (400), and only then is the delivery id looked up, so an unauthenticated sender can neither
 make us parse nor fill the delivery log. Accepted pushes answer 202 at once: the fetch happens in
-the background (debounced by the engine), and a forge never waits on git.
+the background (debounced by the engine), and a forge never waits on git. A 202 does wait for the
+delivery's row in the state database (the replay guard), so a delivery answered 202 survives a
+``kill -9``; the engine is woken before that write, so the fetch does not wait for it.
 
 Each endpoint accepts its own forge family (Forgejo posts to the Gitea endpoint) and has its own
 secret; an endpoint without a configured secret refuses everything (401), never accepts unsigned.
@@ -89,10 +91,18 @@ def webhook_router(
         if event.action is Action.IGNORE:
             await receiver.record_delivery(forge.value, "ignored")
             return _answer(202, status="ignored", reason=event.reason or f"{event.event} event")
+        replay = _answer(202, status="ignored", reason=f"delivery {event.delivery_id} was already received")
+        if event.delivery_id and receiver.known_delivery(event.delivery_id):
+            await receiver.record_delivery(forge.value, "replayed")
+            return replay
+        # The engine is woken before the replay guard's row is written, so its fetch starts
+        # meanwhile (in a burst that write queues behind the engine's own); the 202 still waits
+        # for the row. Only a copy racing the first one gets past the read above, and costs a
+        # fetch that joins the first one's.
+        await receiver.push(event.branch, event.deleted, arrived)
         if event.delivery_id and await receiver.seen_delivery(event.delivery_id):
             await receiver.record_delivery(forge.value, "replayed")
-            return _answer(202, status="ignored", reason=f"delivery {event.delivery_id} was already received")
-        await receiver.push(event.branch, event.deleted, arrived)
+            return replay
         await receiver.record_delivery(forge.value, "accepted", event.delivery_id)
         return _answer(202, status="accepted", branch=event.branch, deleted=event.deleted)
 

@@ -26,6 +26,17 @@ def test_changed_hosts_compare_routing_not_positions() -> None:
     assert changed_hosts(signatures(STABLE), branch) == {"api.example.com", "new.example.com", "*.apps.example.com"}
 
 
+def test_changed_hosts_of_routes_shared_with_the_stable_table_by_identity() -> None:
+    """A file a branch shares with main gives it main's very Route objects: such a group is
+    unchanged without a signature, but a fallback of its own still changes it."""
+    shared = STABLE.routes
+    assert changed_hosts(signatures(STABLE), RouteTable(shared)) == frozenset()
+    catch_all = RouteTable(shared, catch_alls=[("api.example.com", ServiceRef("shop", "other", "80"))])
+    assert changed_hosts(signatures(STABLE), catch_all) == {"api.example.com"}
+    default = RouteTable(shared, default_backend=r("", "fallback"))
+    assert changed_hosts(signatures(STABLE), default) == {"shop.example.com", "api.example.com", "*.apps.example.com"}
+
+
 def test_resolve_overlay_routes_only_changed_hosts_and_never_preview_hosts() -> None:
     branch = RouteTable([r("shop.example.com", "web"), r("api.example.com", "api-v2"), r("*.apps.example.com", "apps")])
     state = RoutingState(STABLE, {"feature/x": branch})

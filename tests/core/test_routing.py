@@ -3,13 +3,19 @@ brute-force reference matcher with generated tables and requests."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gitops_ingress.core.annotations.authn import BasicAuth
+from gitops_ingress.core.annotations.model import RouteEffects
 from gitops_ingress.core.objects import parse_file
 from gitops_ingress.core.routing import ResourceRef, Route, RouteTable, ServiceRef, compile_routes, normalize_host
 from gitops_ingress.core.routing.compile import routes_of
+from gitops_ingress.core.routing.model import TLSEntry
+from gitops_ingress.core.routing.table import WireMemo
 from gitops_ingress.core.settings import Settings
 from tests.support.manifests import ingress, to_yaml
 
@@ -274,3 +280,31 @@ def test_a_parsed_file_carries_its_routes_and_compiling_with_them_builds_the_sam
     reused = compile_routes(parsed.ingresses, Settings(), parsed.compiled())
     assert reused.version == fresh.version and reused.routes == fresh.routes
     assert any(r.effects is not None and r.effects.canary is not None for r in reused.routes)
+
+
+def test_a_table_as_json_with_its_routes_kept_by_object_is_the_same_text() -> None:
+    """``to_json`` with a ``WireMemo`` (the store's: tables of a burst share main's route
+    objects) is the text without it, is read back as the same table, and keeps each route
+    object's text once however many tables hold it; a route equal but not the same object is
+    made anew, so a route is never written with another one's text."""
+    effects = RouteEffects(basic_auth=BasicAuth("shop", "users"), rewrite_target="/x")
+    shared = Route(
+        "a.example.com", "/", "Prefix", ServiceRef("shop", "web", "80"), "shop/a", "a.yaml", 3, "prod", effects
+    )
+    memo = WireMemo()
+    tables = [
+        RouteTable(
+            [shared, Route("", f"/b{n}", "Exact", ServiceRef("shop", f"b{n}", "http"), "shop/b", "b.yaml", n)],
+            default_backend=shared,
+            tls=[TLSEntry(("a.example.com",), "tls", "shop", "shop/a")],
+            catch_alls=[("a.example.com", ServiceRef("shop", "c", "80"))],
+        )
+        for n in range(3)
+    ]
+    for table in tables:
+        text = table.to_json(memo)
+        assert text == table.to_json() == json.dumps(table.to_dict(), separators=(",", ":"), sort_keys=True)
+        assert RouteTable.from_dict(json.loads(text)).version == table.version
+    assert len(memo) == 1 + 3  # the shared route once, each table's own route
+    twin = Route("a.example.com", "/", "Prefix", ServiceRef("shop", "web", "80"), "shop/a", "moved.yaml", 9, "prod")
+    assert '"moved.yaml"' in RouteTable([twin]).to_json(memo)

@@ -8,6 +8,7 @@ import pytest
 from gitops_ingress.core.errors import SourceError, StreamGapError
 from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.routing import EMPTY_TABLE, Route, RouteTable, RoutingState, ServiceRef
+from gitops_ingress.core.routing.table import WireMemo
 from gitops_ingress.core.stream import DELTA, Followed, apply, changed, decode_line, delta_line, state_line
 
 DOMAIN = "preview.localhost"
@@ -55,6 +56,30 @@ def test_a_delta_carries_one_branch_and_brings_the_receiver_to_the_sender_state(
     same_routing(after.state, new)
     host = preview_host("feature/7", "shop.example.com", DOMAIN)
     assert after.state.resolve(host, "/p3").match.backend == ServiceRef("shop", "changed", "80")
+
+
+def test_a_delta_written_from_kept_route_texts_decodes_to_the_same_changes() -> None:
+    """The stream's delta with its ``WireMemo`` (tables of a burst share main's route objects)
+    brings a receiver where the plain encoding does, for several changes, a removal and the
+    stable table, with the memo warm from an earlier delta."""
+    memo = WireMemo()
+    base = grown(5)
+    first = base.with_branch("feature/2", table("two", files=3), "main")
+    delta_line(base, first, changed(base, first), memo)
+    new = first.with_branch("feature/1", None, "main").with_branch("feature/9", table("nine"), "main")
+    new = new.with_branch("main", table("stable-v2"), "main")
+    changes = changed(base, new)
+    kept = decode_line(delta_line(base, new, changes, memo))
+    plain = decode_line(delta_line(base, new, changes))
+    assert (kept.base, kept.revision) == (plain.base, plain.revision)
+    assert kept.changes.stable is not None and plain.changes.stable is not None
+    assert kept.changes.stable.version == plain.changes.stable.version
+    assert {b: None if t is None else t.version for b, t in kept.changes.previews.items()} == {
+        b: None if t is None else t.version for b, t in plain.changes.previews.items()
+    }
+    after = apply(received(base), kept)
+    assert after is not None
+    same_routing(after.state, new)
 
 
 def test_several_changes_removals_and_the_stable_table_in_one_delta() -> None:

@@ -10,6 +10,7 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gitops_ingress.core.naming import preview_host
@@ -24,6 +25,11 @@ upstreams = test_serve.upstreams  # the fixture: web, web-v2 and web-v3
 
 def github_push(serve: ServeProcess, branch: str, before: str, after: str) -> int:
     """POST a GitHub push delivery for ``branch``, signed as GitHub signs it; the status code."""
+    return github_delivery(serve, branch, before, after).status_code
+
+
+def github_delivery(serve: ServeProcess, branch: str, before: str, after: str) -> httpx.Response:
+    """The same delivery (its id, ``push-AFTER``, is the same each time); the whole answer."""
     body = json.dumps({"ref": f"refs/heads/{branch}", "before": before, "after": after}).encode()
     headers = {
         "X-GitHub-Event": "push",
@@ -31,7 +37,7 @@ def github_push(serve: ServeProcess, branch: str, before: str, after: str) -> in
         "X-Hub-Signature-256": "sha256=" + sign(body, SECRET),
         "Content-Type": "application/json",
     }
-    return serve.http.post(f"{serve.api}/webhooks/github", content=body, headers=headers).status_code
+    return serve.http.post(f"{serve.api}/webhooks/github", content=body, headers=headers)
 
 
 @pytest.mark.slow

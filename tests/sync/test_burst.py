@@ -18,7 +18,7 @@ from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync import EngineOptions
-from gitops_ingress.sync.engine import PRELOAD_AT
+from gitops_ingress.sync.engine import PRELOAD_AT, TRACKED_NAMES
 from tests.support.gitrepos import git
 from tests.support.manifests import ingress, to_yaml
 
@@ -46,11 +46,13 @@ async def test_one_push_of_many_new_branches_goes_live_with_one_fetch_and_shared
     options = EngineOptions(poll_interval=3600, debounce=0.01, build_workers=1)
     async with running(tmp_path, remote, options=options) as h:
         fetches = h.mirror.fetches
+        counted = h.engine.metrics.registry.get_sample_value("gitops_ingress_fetches_total")
         git(work.path, "push", "-q", "origin", "refs/heads/burst/*:refs/heads/burst/*")  # one push
         for name in names:  # every delivery lands before the watcher's debounce ends
             await h.engine.push(name, False)
         await h.engine.settle(20.0)
         assert h.mirror.fetches == fetches + 1 and h.mirror.asked[-1] is None  # one fetch of every ref
+        assert h.engine.metrics.registry.get_sample_value("gitops_ingress_fetches_total") == counted + 1  # type: ignore[operator]
         heads = remote.branches()
         for n, name in enumerate(names):
             status = h.engine.branch(name)
@@ -67,3 +69,16 @@ async def test_one_push_of_many_new_branches_goes_live_with_one_fetch_and_shared
         assert all(burst.values()), burst
         # each branch parses its own new file; the shared one is parsed by the first build only
         assert sum(parsed[0] for parsed in burst.values()) == BRANCHES + 1
+
+
+async def test_the_tracked_verdicts_kept_per_name_stay_bounded(tmp_path: Path) -> None:
+    """Preview branch names come and go for as long as the service runs: their verdicts are
+    kept up to a bound, and still right past it."""
+    remote, _ = seed(tmp_path)
+    settings = Settings.model_validate({"branches": {"include": ["feature/*"], "exclude": ["feature/skip-*"]}})
+    async with running(tmp_path, remote, settings) as h:
+        names = [f"feature/{n}" for n in range(TRACKED_NAMES + 10)]
+        assert all(h.engine.tracked(name) for name in names)
+        assert len(h.engine._tracked) <= TRACKED_NAMES
+        assert not h.engine.tracked("feature/skip-1") and not h.engine.tracked("other/1")
+        assert h.engine.tracked("main") and h.engine.tracked("feature/0")

@@ -92,6 +92,9 @@ class BookView:
 
 
 class NoReceiver:
+    def known_delivery(self, delivery_id: str) -> bool:
+        return False
+
     async def seen_delivery(self, delivery_id: str) -> bool:
         return False
 

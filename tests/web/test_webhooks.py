@@ -34,6 +34,9 @@ class RecordingReceiver:
         self.results: list[tuple[str, str]] = []
         self.received: list[float | None] = []
 
+    def known_delivery(self, delivery_id: str) -> bool:
+        return delivery_id in self.seen
+
     async def seen_delivery(self, delivery_id: str) -> bool:
         if delivery_id in self.seen:
             return True

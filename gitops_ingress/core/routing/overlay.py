@@ -27,7 +27,6 @@ from gitops_ingress.core.routing.model import Route
 from gitops_ingress.core.routing.table import PathTable, RouteTable
 
 GroupSignature = tuple[frozenset[tuple[object, ...]], object]
-Signatures = Mapping[str, GroupSignature]  # rule host -> what its group routes
 # every field of a Route but where it was written (a field added to Route is compared too)
 _ROUTING_FIELDS = attrgetter(*(item.name for item in fields(Route) if item.name not in ("file", "line")))
 
@@ -37,17 +36,42 @@ def _signature(group: PathTable) -> GroupSignature:
     return frozenset(_ROUTING_FIELDS(route) for route in group.routes()), group.fallback.backend
 
 
-def signatures(table: RouteTable) -> dict[str, GroupSignature]:
+@dataclass(frozen=True, slots=True)
+class StableGroup:
+    """A stable host group as branches are compared with it: its signature, and its routes as
+    the group lists them. A file a branch shares with the stable branch is parsed once, so the
+    branch's routes of it are the very same objects (sync/parsecache.py): a branch group of the
+    same objects in the same order, with the same fallback, routes alike without its signature
+    being made (most groups of most branches, in a burst of new branches)."""
+
+    routes: list[Route]
+    fallback: object
+    signature: GroupSignature
+
+    def same_objects(self, group: PathTable) -> bool:
+        # list equality tries identity first, in C; routes equal in every field (where they
+        # were written too) route alike as well, so a miss only means "compare signatures"
+        return group.fallback.backend == self.fallback and group.routes() == self.routes
+
+
+Signatures = Mapping[str, StableGroup]  # rule host -> what its group routes
+
+
+def signatures(table: RouteTable) -> dict[str, StableGroup]:
     """Every named host group's signature; made once per stable table and shared by every
     branch's comparison (a thousand branches against a large stable table stay linear)."""
-    return {host: _signature(group) for host, group in table.named_groups()}
+    return {
+        host: StableGroup(group.routes(), group.fallback.backend, _signature(group))
+        for host, group in table.named_groups()
+    }
 
 
 def changed_hosts(stable: Signatures, branch: RouteTable) -> frozenset[str]:
     """Named rule hosts (``*.foo.com`` for wildcards) whose routing differs between the tables."""
     changed = set(stable)
     for host, group in branch.named_groups():
-        if stable.get(host) == _signature(group):
+        known = stable.get(host)
+        if known is not None and (known.same_objects(group) or known.signature == _signature(group)):
             changed.discard(host)
         else:
             changed.add(host)

@@ -108,9 +108,9 @@ class PathTable:
             compiled.append((pattern, entry))
         self.regex = tuple(compiled)
 
-    def add(self, route: Route) -> None:
-        bucket = self.exact if route.kind == "Exact" else self.prefix
-        key = route.match_path
+    def add(self, route: Route, kind: str, key: str) -> None:
+        """Add ``route``, whose ``kind`` and ``match_path`` (``key``) the table computed once."""
+        bucket = self.exact if kind == "Exact" else self.prefix
         current = bucket.get(key)
         winner = route if current is None else _preferred(current.route, route)  # type: ignore[arg-type]
         if current is None or winner is not current.route:
@@ -161,15 +161,19 @@ class RouteTable:
         tls: Iterable[TLSEntry] = (),
         catch_alls: Iterable[tuple[str, Backend | None]] = (),
     ) -> None:
-        self.routes: tuple[Route, ...] = tuple(sorted(routes, key=lambda r: (r.host, r.match_path, r.kind, r.ingress)))
+        # each route's compared path and kind once (both are properties that compute): a burst
+        # builds a table per branch, and sorting, grouping and the fingerprint each asked again;
+        # the position breaks ties as the stable sort did, and keeps routes from being compared
+        ordered = sorted(((r.host, r.match_path, r.kind, r.ingress, n), r) for n, r in enumerate(routes))
+        self.routes: tuple[Route, ...] = tuple(route for _, route in ordered)
         self.default_backend = default_backend
         self.tls: tuple[TLSEntry, ...] = tuple(tls)
         self._exact: dict[str, PathTable] = {}
         self._wildcard: dict[str, PathTable] = {}
         self._hostless: PathTable | None = None
         regex_groups: set[str] = set()
-        for route in self.routes:
-            self._group(route.host).add(route)
+        for (host, path, kind, _, _), route in ordered:
+            self._group(host).add(route, kind, path)
             if route.effects is not None and route.effects.regex:
                 regex_groups.add(route.host)
         for host in regex_groups:  # use-regex applies to every path of the host (docs/migrating-from-ingress-nginx.md)
@@ -190,7 +194,7 @@ class RouteTable:
             if default_backend is not None
             else NO_MATCH
         )
-        self.version = self._fingerprint()
+        self.version = self._fingerprint([((host, kind, path), route) for (host, path, kind, _, _), route in ordered])
 
     def _group(self, host: str) -> PathTable:
         if not host:
@@ -203,12 +207,13 @@ class RouteTable:
             group = groups[key] = PathTable(host)
         return group
 
-    def _fingerprint(self) -> str:
+    def _fingerprint(self, keyed: list[tuple[tuple[str, str, str], Route]]) -> str:
+        """``keyed``: each route of ``self.routes``, in order, after its ``Route.key``."""
         digest = hashlib.sha256()
-        for route in self.routes:
+        for key, route in keyed:
             # the protocol only when set, so tables without one keep their versions
             protocol = f" {route.protocol}" if route.protocol else ""
-            digest.update(f"{route.key}{route.backend}{route.ingress}{route.effects or ''}{protocol}\n".encode())
+            digest.update(f"{key}{route.backend}{route.ingress}{route.effects or ''}{protocol}\n".encode())
         if self.default_backend is not None:
             default = self.default_backend
             digest.update(f"default {default.backend}{f' {default.protocol}' if default.protocol else ''}".encode())
@@ -273,9 +278,11 @@ class RouteTable:
         return hosts
 
     def to_dict(self) -> dict[str, object]:
+        return {"version": self.version, "routes": [route.to_dict() for route in self.routes], **self._wire_rest()}
+
+    def _wire_rest(self) -> dict[str, object]:
+        """The wire form but its version and routes."""
         return {
-            "version": self.version,
-            "routes": [route.to_dict() for route in self.routes],
             "defaultBackend": None if self.default_backend is None else self.default_backend.to_dict(),
             "tls": [entry.to_dict() for entry in self.tls],
             "catchAlls": [{"host": host, "backend": backend.to_dict()} for host, backend in self.catch_alls()],
@@ -320,8 +327,18 @@ class RouteTable:
         catch_alls = [(str(item["host"]), backend_from_dict(item["backend"])) for item in data.get("catchAlls") or []]
         return cls(routes, _route(default) if default else None, tls, catch_alls)
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+    def to_json(self, memo: WireMemo | None = None) -> str:
+        """``to_dict`` as compact JSON with sorted keys, made of each route's own text: with a
+        ``memo``, a route's text is made once for every table that holds that route object
+        (without one, one encoder call for the whole table is the quicker way to the same text)."""
+        if memo is None:
+            return _dumps(self.to_dict())
+        rest = self._wire_rest()
+        return (
+            f'{{"catchAlls":{_dumps(rest["catchAlls"])},"defaultBackend":{_dumps(rest["defaultBackend"])},'
+            f'"routes":[{",".join(memo.route(route) for route in self.routes)}],'
+            f'"tls":{_dumps(rest["tls"])},"version":{_dumps(self.version)}}}'
+        )
 
     def __len__(self) -> int:
         return len(self.routes)
@@ -331,6 +348,39 @@ class RouteTable:
 
 
 EMPTY_TABLE = RouteTable()
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _route_json(route: Route) -> str:
+    return _dumps(route.to_dict())
+
+
+class WireMemo:
+    """Each route's JSON (``RouteTable.to_json``) kept by route object, for a writer of many
+    tables that share routes: the store writes a table per branch, and a file a branch shares
+    with main gives it main's very Route objects (the parse cache), so a burst of 500 new
+    branches serialises main's routes once instead of once per branch. An entry holds its
+    route, so its id is not reused while kept; past ``capacity`` routes it starts again."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._capacity = capacity
+        self._entries: dict[int, tuple[Route, str]] = {}
+
+    def route(self, route: Route) -> str:
+        hit = self._entries.get(id(route))
+        if hit is not None and hit[0] is route:
+            return hit[1]
+        text = _route_json(route)
+        if len(self._entries) >= self._capacity:
+            self._entries.clear()
+        self._entries[id(route)] = (route, text)
+        return text
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def _route(item: object) -> Route:

@@ -203,7 +203,7 @@ def build(
     def addresses(ref: ServiceRef) -> tuple[Endpoint, ...]:
         return addressed.get(ref, ())
 
-    credentials, findings = secrets.credentials_of(state, view.auth_secrets(state))
+    credentials, findings = secrets.credentials_of(secrets.wanted(state), view.auth_secrets(state))
     for finding in findings:  # a cluster cannot be refused: the users are left out, the route kept closed
         log.warning("kubernetes: %s", finding.one_line(hint=False))
     return Snapshot(state, endpoints, "kubernetes", addresses, credentials), ours, view.tls_secrets(ours)

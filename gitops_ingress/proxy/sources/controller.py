@@ -107,6 +107,7 @@ class ControllerSource:
         self._backoff = (backoff_min, backoff_max)
         self._max_line = max_line
         self._secret_dir = secret_dir  # htpasswd Secrets of basic-auth routes (proxy/secrets.py)
+        self._wanted = secrets.WantedByTable()  # per table: a delta changes a few
         self.connected = False
         self.last_error = ""
         self._reset_backoff = False
@@ -178,7 +179,7 @@ class ControllerSource:
 
     def _snapshot(self, followed: Followed) -> Snapshot:
         """The followed state with the credentials its basic-auth routes name (blocking: files)."""
-        credentials, findings = secrets.from_folder(self._secret_dir, followed.state)
+        credentials, findings = secrets.from_folder(self._secret_dir, followed.state, self._wanted)
         for finding in findings:
             log.warning("controller %s: %s", self.url, finding.one_line(hint=False))
         return Snapshot.from_backend_map(followed.state, followed.backends, "controller", credentials)

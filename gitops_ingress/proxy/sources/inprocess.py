@@ -35,9 +35,10 @@ class InProcessSource:
         self._feed = feed
         self._backends = backends
         self._secret_dir = secret_dir
+        self._wanted = secrets.WantedByTable()  # a burst publishes often: per table, not per route
 
     def snapshot(self, state: RoutingState) -> Snapshot:
-        credentials, findings = secrets.from_folder(self._secret_dir, state)
+        credentials, findings = secrets.from_folder(self._secret_dir, state, self._wanted)
         for finding in findings:
             log.warning("serve: %s", finding.one_line(hint=False))
         return Snapshot.from_backend_map(state, self._backends, self.name, credentials)
