@@ -30,8 +30,8 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
   one picked now and a Set-Cookie line for the answer;
 * ``to_canary``: whether a route's canary takes this request: header, then cookie, then weight,
   drawn from the server's own ``random.Random`` (seeded by ``ProxySettings.canary_seed``);
-* ``adjust``: what the upstream is sent: the ``rewrite-target`` path (the query kept, as nginx
-  appends the arguments), the ``upstream-vhost`` Host, the ``x-forwarded-prefix`` header; and
+* ``adjust``: what the upstream is sent: the ``rewrite-target`` path (``rewritten``, worked out
+  once per path in decide.py's route cache; the query kept, as nginx appends the arguments), the ``upstream-vhost`` Host, the ``x-forwarded-prefix`` header; and
   ``auth-url``'s check, which the Exchange runs before it dispatches (proxy/forwardauth.py).
 """
 
@@ -258,14 +258,27 @@ def to_canary(ex: Exchange, canary: Canary, draws: random.Random) -> bool:
     return canary.weight > 0 and draws.randrange(canary.weight_total) < canary.weight
 
 
-def adjust(ex: Exchange, effects: RouteEffects) -> None:
-    """Rewrite what goes upstream: the path, the Host, the X-Forwarded-Prefix line."""
-    if effects.rewrite_target:
-        path, query = _path_and_query(ex.target)
-        rewritten = effects.rewrite(path.decode("latin-1")).encode("latin-1")
-        if query and b"?" in rewritten:  # nginx appends the arguments after the target's own
-            query = b"&" + query[1:]
-        ex.target = rewritten + query
+def rewritten(effects: RouteEffects, path: bytes) -> bytes | None:
+    """The ``rewrite-target`` path for ``path`` (as matched, without the query), or None when the
+    route has none. decide.py keeps it in its route cache entry for (Host, path), so the regex
+    search, the template and the decoding are paid once per path and snapshot, not per request."""
+    if not effects.rewrite_target:
+        return None
+    return effects.rewrite(path.decode("latin-1")).encode("latin-1")
+
+
+def adjust(ex: Exchange, effects: RouteEffects, rewritten: bytes | None) -> None:
+    """Rewrite what goes upstream: the path (``rewritten``, the route's rewrite-target for this
+    path, from decide.py's cache), the Host, the X-Forwarded-Prefix line."""
+    if rewritten is not None:
+        target = ex.target
+        cut = target.find(b"?")
+        if cut < 0:
+            ex.target = rewritten
+        elif rewritten.find(b"?") >= 0:  # nginx appends the arguments after the target's own
+            ex.target = rewritten + b"&" + target[cut + 1 :]
+        else:
+            ex.target = rewritten + target[cut:]
     if effects.upstream_vhost:
         ex.upstream_host = effects.upstream_vhost.encode()
     if effects.forward_auth is not None:  # asked once the request is ready to go (proxy/forwardauth.py)

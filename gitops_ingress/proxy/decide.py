@@ -11,7 +11,9 @@ The path is matched and forwarded normalised (core/routing/paths.py: dot-segment
 merged, unsafe escapes refused with 400). The cache below is keyed by the path as sent, and its
 entry holds what that path normalised to, so ``/public/../admin`` is its own key whose entry was
 resolved as ``/admin``: it can never be answered from ``/public``'s entry, and a repeated request
-pays for normalising only once.
+pays for normalising only once. The same goes for a route's ``rewrite-target``: the entry holds
+the rewritten path (proxy/annotated.py), so a repeated path skips the regex search and the
+template; it is one (Host, path)'s under one snapshot's route, like the rest of the entry.
 
 What a (Host, path) pair resolves to is remembered in a ``RouteCache`` per server, keyed by the
 raw Host bytes and the target without its query (matching ignores the query), and valid for one
@@ -64,8 +66,9 @@ log = logging.getLogger("gitops_ingress.proxy")
 LocalAnswer = tuple[bytes, bool]  # (whole response, close the connection after it)
 # kind, branch, host group, where requests with those labels are counted, Service (None: no
 # Service to proxy to), its endpoints, upstream Host bytes, the Resolution itself (404 page), and
-# the route's annotation effects (None for a plain route: proxy/annotated.py is never called), and
-# the normalised path to forward (None: the path as sent is already normal; core/routing/paths.py)
+# the route's annotation effects (None for a plain route: proxy/annotated.py is never called), the
+# normalised path to forward (None: the path as sent is already normal; core/routing/paths.py), and
+# the route's rewrite-target for that path (None: the route has none; proxy/annotated.py)
 Routed = tuple[
     str,
     str,
@@ -76,6 +79,7 @@ Routed = tuple[
     bytes,
     "Resolution",
     "RouteEffects | None",
+    "bytes | None",
     "bytes | None",
 ]
 DEFAULT_CACHE_ENTRIES = 4096
@@ -144,7 +148,7 @@ class RouteCache:
             if resolution is None:
                 entry = self.route(snapshot, raw_host, target, observer)
             else:
-                entry = _routed(snapshot, resolution, raw_host, observer, _changed(normal, sent))
+                entry = _routed(snapshot, resolution, raw_host, observer, path, _changed(normal, sent))
             self._put(key, entry)
         return entry
 
@@ -202,7 +206,7 @@ def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyOb
     normal = normalize_path(sent)
     resolution = snapshot.state.resolve(host_text, normal)
     upstream_host = resolution.upstream_host.encode() if resolution.branch is not None else raw_host
-    return _routed(snapshot, resolution, upstream_host, observer, _changed(normal, sent))
+    return _routed(snapshot, resolution, upstream_host, observer, path, _changed(normal, sent))
 
 
 def _changed(normal: str, sent: str) -> bytes | None:
@@ -211,8 +215,14 @@ def _changed(normal: str, sent: str) -> bytes | None:
 
 
 def _routed(
-    snapshot: Snapshot, resolution: Resolution, upstream_host: bytes, observer: ProxyObserver, normal: bytes | None
+    snapshot: Snapshot,
+    resolution: Resolution,
+    upstream_host: bytes,
+    observer: ProxyObserver,
+    path: bytes,
+    normal: bytes | None,
 ) -> Routed:
+    """``path``: as sent, without the query; ``normal``: what it normalised to (None: itself)."""
     match = resolution.match
     backend: Any = match.backend
     service = backend if isinstance(backend, ServiceRef) else None
@@ -220,6 +230,7 @@ def _routed(
     branch, host_group = resolution.branch or "", match.host_group or ""
     effects = match.route.effects if match.route is not None else None
     endpoints = _endpoints(snapshot, service, match.protocol, effects)
+    rewritten = annotated.rewritten(effects, path if normal is None else normal) if effects is not None else None
     return (
         kind,
         branch,
@@ -231,6 +242,7 @@ def _routed(
         resolution,
         effects,
         normal,
+        rewritten,
     )
 
 
@@ -344,7 +356,9 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             routed = routes.route(snapshot, raw_host, target, ctx.observer)
     except UnsafePath as exc:
         return pages.error(400, str(exc)), True
-    kind, branch, host_group, counter, service, endpoints, upstream_host, resolution, effects, normal = routed
+    kind, branch, host_group, counter, service, endpoints, upstream_host, resolution, effects, normal, rewritten = (
+        routed
+    )
     if kind == "preview" and not ex.preview_lines:
         ex.preview_lines = routes.preview_lines(branch, head.baggage)
     if normal is not None:  # forwarded as it was matched, with the query as it came
@@ -411,7 +425,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     ex.upstream_host = upstream_host
     ex.request_id = head.request_id or ctx.state.request_ids.next()
     if effects is not None:
-        annotated.adjust(ex, effects)
+        annotated.adjust(ex, effects, rewritten)
         annotated.set_timeouts(ex, effects)
         route = resolution.match.route
         annotated.sticky(ex, effects, route.path if route is not None else "/")
