@@ -42,7 +42,7 @@ import random
 from base64 import b64decode
 from functools import partial
 from time import gmtime, strftime, time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from gitops_ingress.core.annotations.affinity import Affinity
 from gitops_ingress.core.annotations.rates import LIMITED_STATUS
@@ -55,6 +55,36 @@ if TYPE_CHECKING:
     from gitops_ingress.proxy.snapshot import Snapshot
 
 LocalAnswer = tuple[bytes, bool]
+
+# The groups of the steps below that decide.py calls for a route (``steps``): a route's cache
+# entry holds its bits (``plan``), so a request pays only for the groups its annotations use.
+BEFORE: Final = 1  # answer, cors
+ACCESS: Final = 2  # limit_body, limited, refused, authenticate, to_canary
+AFTER: Final = 4  # adjust, set_timeouts, sticky, custom-http-errors (decide.py)
+
+
+# What decide.py's route cache keeps of a route's effects for one path: its rewrite-target path
+# (None: the route has none) and the groups of steps that can act (BEFORE | ACCESS | AFTER).
+Plan = tuple[bytes | None, int]
+NO_PLAN: Final[Plan] = (None, 0)  # a route without annotations
+
+
+def plan(effects: RouteEffects, path: bytes) -> Plan:
+    """``path``: as matched, without the query."""
+    return rewritten(effects, path), steps(effects)
+
+
+def steps(effects: RouteEffects) -> int:
+    """The groups that can act for ``effects``: each test is the early return of a step of it,
+    so a group left out could only have returned at once (the rewrite path is ``rewritten``)."""
+    before = bool(effects.www_redirect or effects.app_root or effects.redirect_url or effects.force_ssl_redirect)
+    before = before or effects.cors is not None
+    access = effects.body_limit is not None or effects.rate_limit is not None or effects.limits_clients
+    access = access or effects.basic_auth is not None or effects.canary is not None
+    after = bool(effects.upstream_vhost or effects.x_forwarded_prefix or effects.custom_errors or effects.buffering)
+    after = after or bool(effects.connect_timeout or effects.read_timeout or effects.send_timeout)
+    after = after or effects.forward_auth is not None or effects.affinity is not None
+    return (BEFORE if before else 0) | (ACCESS if access else 0) | (AFTER if after else 0)
 
 
 def _path_and_query(target: bytes) -> tuple[bytes, bytes]:
@@ -267,18 +297,21 @@ def rewritten(effects: RouteEffects, path: bytes) -> bytes | None:
     return effects.rewrite(path.decode("latin-1")).encode("latin-1")
 
 
-def adjust(ex: Exchange, effects: RouteEffects, rewritten: bytes | None) -> None:
-    """Rewrite what goes upstream: the path (``rewritten``, the route's rewrite-target for this
-    path, from decide.py's cache), the Host, the X-Forwarded-Prefix line."""
-    if rewritten is not None:
-        target = ex.target
-        cut = target.find(b"?")
-        if cut < 0:
-            ex.target = rewritten
-        elif rewritten.find(b"?") >= 0:  # nginx appends the arguments after the target's own
-            ex.target = rewritten + b"&" + target[cut + 1 :]
-        else:
-            ex.target = rewritten + target[cut:]
+def rewrite(ex: Exchange, rewritten: bytes) -> None:
+    """The upstream target: ``rewritten``, the route's rewrite-target for this path (from
+    decide.py's cache), with the request's query."""
+    target = ex.target
+    cut = target.find(b"?")
+    if cut < 0:
+        ex.target = rewritten
+    elif rewritten.find(b"?") >= 0:  # nginx appends the arguments after the target's own
+        ex.target = rewritten + b"&" + target[cut + 1 :]
+    else:
+        ex.target = rewritten + target[cut:]
+
+
+def adjust(ex: Exchange, effects: RouteEffects) -> None:
+    """Change what goes upstream beside the path: the Host, the X-Forwarded-Prefix line."""
     if effects.upstream_vhost:
         ex.upstream_host = effects.upstream_vhost.encode()
     if effects.forward_auth is not None:  # asked once the request is ready to go (proxy/forwardauth.py)

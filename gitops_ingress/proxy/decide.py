@@ -13,7 +13,9 @@ entry holds what that path normalised to, so ``/public/../admin`` is its own key
 resolved as ``/admin``: it can never be answered from ``/public``'s entry, and a repeated request
 pays for normalising only once. The same goes for a route's ``rewrite-target``: the entry holds
 the rewritten path (proxy/annotated.py), so a repeated path skips the regex search and the
-template; it is one (Host, path)'s under one snapshot's route, like the rest of the entry.
+template; it is one (Host, path)'s under one snapshot's route, like the rest of the entry. The
+entry also says which groups of the annotation steps can act for the route (``annotated.plan``),
+so a route with only a rewrite-target calls none of the others.
 
 What a (Host, path) pair resolves to is remembered in a ``RouteCache`` per server, keyed by the
 raw Host bytes and the target without its query (matching ignores the query), and valid for one
@@ -67,8 +69,8 @@ LocalAnswer = tuple[bytes, bool]  # (whole response, close the connection after 
 # kind, branch, host group, where requests with those labels are counted, Service (None: no
 # Service to proxy to), its endpoints, upstream Host bytes, the Resolution itself (404 page), and
 # the route's annotation effects (None for a plain route: proxy/annotated.py is never called), the
-# normalised path to forward (None: the path as sent is already normal; core/routing/paths.py), and
-# the route's rewrite-target for that path (None: the route has none; proxy/annotated.py)
+# normalised path to forward (None: the path as sent is already normal; core/routing/paths.py),
+# and the annotation plan for that path (annotated.Plan: its rewrite-target, the steps that act)
 Routed = tuple[
     str,
     str,
@@ -80,7 +82,7 @@ Routed = tuple[
     "Resolution",
     "RouteEffects | None",
     "bytes | None",
-    "bytes | None",
+    "annotated.Plan",
 ]
 DEFAULT_CACHE_ENTRIES = 4096
 # key header values longer than this together are judged every time rather than remembered, so a
@@ -230,7 +232,7 @@ def _routed(
     branch, host_group = resolution.branch or "", match.host_group or ""
     effects = match.route.effects if match.route is not None else None
     endpoints = _endpoints(snapshot, service, match.protocol, effects)
-    rewritten = annotated.rewritten(effects, path if normal is None else normal) if effects is not None else None
+    plan = annotated.plan(effects, path if normal is None else normal) if effects is not None else annotated.NO_PLAN
     return (
         kind,
         branch,
@@ -242,7 +244,7 @@ def _routed(
         resolution,
         effects,
         normal,
-        rewritten,
+        plan,
     )
 
 
@@ -356,15 +358,14 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             routed = routes.route(snapshot, raw_host, target, ctx.observer)
     except UnsafePath as exc:
         return pages.error(400, str(exc)), True
-    kind, branch, host_group, counter, service, endpoints, upstream_host, resolution, effects, normal, rewritten = (
-        routed
-    )
+    kind, branch, host_group, counter, service, endpoints, upstream_host, resolution, effects, normal, plan = routed
+    rewritten, steps = plan
     if kind == "preview" and not ex.preview_lines:
         ex.preview_lines = routes.preview_lines(branch, head.baggage)
     if normal is not None:  # forwarded as it was matched, with the query as it came
         cut = target.find(b"?")
         target = ex.target = normal if cut < 0 else normal + target[cut:]
-    if effects is not None:
+    if steps & annotated.BEFORE and effects is not None:
         local = annotated.answer(ex, effects, raw_host, target, ctx.listener.scheme) or annotated.cors(ex, effects)
         if local is not None:
             return local
@@ -373,7 +374,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         if ctx.tls_redirect_hosts(host):
             close = not ex.reusable()
             return pages.redirect(b"https://" + host.encode() + target, close=close), close
-    if effects is not None:
+    if steps & annotated.ACCESS and effects is not None:
         route = resolution.match.route
         ingress = route.ingress if route is not None else ""
         local = (
@@ -424,8 +425,10 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     ex.forwarded_host = raw_host
     ex.upstream_host = upstream_host
     ex.request_id = head.request_id or ctx.state.request_ids.next()
-    if effects is not None:
-        annotated.adjust(ex, effects, rewritten)
+    if rewritten is not None:
+        annotated.rewrite(ex, rewritten)
+    if steps & annotated.AFTER and effects is not None:
+        annotated.adjust(ex, effects)
         annotated.set_timeouts(ex, effects)
         route = resolution.match.route
         annotated.sticky(ex, effects, route.path if route is not None else "/")
