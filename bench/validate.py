@@ -14,16 +14,23 @@ origin's lines. The two layouts run alternately; the target is at most 1.5x the 
 same run (unless ``--no-kustomize-alone``), kustomize alone renders each overlay, as ``validate``
 would hand a kustomization outside the subset to it (with the origin annotations it asks for):
 what rendering by kubectl would cost. Each figure is wall seconds and CPU seconds (the process and
-its children): on a shared machine the CPU seconds are the steadier measure.
+its children): on a shared machine the CPU seconds are the steadier measure. Every figure is the
+median over ``--rounds`` rounds.
+
+``--baseline COMMIT`` runs another commit's ``validate`` (checked out with ``git worktree add`` in a
+temporary folder, imported through PYTHONPATH) in the same rounds, alternating with this
+worktree's, so that a before/after comparison sees the same machine load on both sides.
 
 A second figure: the median time of one route match in a table of 10,000 hosts with 10 paths each.
 
-    python bench/validate.py [--objects 10000] [--files 2000] [--runs 3] [--no-peer] [--no-kustomize-alone]
+    python bench/validate.py [--objects 10000] [--files 2000] [--rounds 3] [--baseline COMMIT]
+                             [--no-peer] [--no-kustomize-alone] [--no-kustomize]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -34,6 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
@@ -133,14 +141,15 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_ours(folder: Path) -> tuple[float, float, int, int]:
-    """(wall seconds, CPU seconds of validate and kustomize, objects, findings)."""
+def run_ours(folder: Path, source: Path = ROOT) -> tuple[float, float, int, int]:
+    """(wall seconds, CPU seconds of validate and kustomize, objects, findings); ``source``: the
+    checkout whose package runs."""
     start, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run(
         [sys.executable, "-m", "gitops_ingress", "validate", "environments", "--format", "json"],
         cwd=folder.parent,
         # the child runs in the corpus' folder: without this it would import the installed package
-        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(source), os.environ.get("PYTHONPATH"))))},
         capture_output=True,
         text=True,
         timeout=3600,
@@ -151,6 +160,18 @@ def run_ours(folder: Path) -> tuple[float, float, int, int]:
         raise SystemExit(f"gitops-ingress validate failed: {proc.stderr}")
     report = json.loads(proc.stdout)
     return elapsed, used, report["objects"], len(report["findings"])
+
+
+@contextlib.contextmanager
+def checkout(commit: str) -> Iterator[Path]:
+    """A detached worktree of ``commit`` in a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory() as tmp:
+        where = Path(tmp) / "baseline"
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), commit], check=True)
+        try:
+            yield where
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(where)], check=False)
 
 
 def run_kustomize_alone(environments: Path) -> tuple[float, float]:
@@ -223,42 +244,72 @@ def match_median(hosts: int = 10_000, paths: int = 10, samples: int = 200_000) -
     return statistics.median(batches), compile_seconds
 
 
+def _median(runs: list[tuple[float, float, int, int]]) -> tuple[float, float, int, int]:
+    """Median wall and CPU seconds (each on its own) of runs that must agree on what they found."""
+    found = {(count, findings) for _, _, count, findings in runs}
+    if len(found) != 1:
+        raise SystemExit(f"runs of one layout disagree on (objects, findings): {sorted(found)}")
+    ((count, findings),) = found
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs), count, findings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--files", type=int, default=2_000)
-    parser.add_argument("--runs", type=int, default=3, help="runs of each layout; the fastest counts")
+    parser.add_argument("--rounds", "--runs", type=int, default=3, help="rounds of each layout; medians count")
+    parser.add_argument("--baseline", metavar="COMMIT", help="also run this commit's validate, alternating")
     parser.add_argument("--no-peer", action="store_true", help="skip kubernetes-validate (minutes at full size)")
+    parser.add_argument("--no-kustomize", action="store_true", help="only the plain layout")
     parser.add_argument(
         "--no-kustomize-alone", action="store_true", help="skip kustomize alone (many minutes of CPU at full size)"
     )
+    parser.add_argument("--no-match", action="store_true", help="skip the route match figure")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = write_corpus(Path(tmp), args.objects, args.files)
-        kustomized = write_kustomize_corpus(Path(tmp), args.objects, args.files)
-        plain_runs, kustomize_runs = [], []
-        for _ in range(args.runs):  # alternating, so a change in the machine's load hits both alike
-            plain_runs.append(run_ours(folder))
-            kustomize_runs.append(run_ours(kustomized))
-        ours_s, ours_cpu, ours_n, ours_findings = min(plain_runs)
-        kust_s, kust_cpu, kust_n, kust_findings = min(kustomize_runs)
-        if (kust_n, kust_findings) != (ours_n, ours_findings):
-            raise SystemExit(
-                f"the kustomize layout gave {kust_n} objects and {kust_findings} findings, not the same as plain"
-            )
-        alone = None if args.no_kustomize_alone else min(run_kustomize_alone(kustomized) for _ in range(args.runs))
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        sources = {"gitops-ingress": ROOT}
+        if args.baseline:
+            sources[f"baseline {args.baseline[:10]}"] = stack.enter_context(checkout(args.baseline))
+        folder = write_corpus(tmp, args.objects, args.files)
+        layouts = {"": folder}
+        if not args.no_kustomize:
+            layouts["  kustomize, 3 overlays"] = write_kustomize_corpus(tmp, args.objects, args.files)
+        runs: dict[tuple[str, str], list[tuple[float, float, int, int]]] = {}
+        for _ in range(args.rounds):  # alternating, so a change in the machine's load hits all alike
+            for layout, where in layouts.items():
+                for name, source in sources.items():
+                    runs.setdefault((name, layout), []).append(run_ours(where, source))
+        figures = {key: _median(value) for key, value in runs.items()}
+        if len({(count, found) for _, _, count, found in figures.values()}) != 1:
+            raise SystemExit(f"the runs did not validate the same objects with the same findings: {figures}")
+        alone = None
+        if not args.no_kustomize and not args.no_kustomize_alone:
+            alone = min(run_kustomize_alone(layouts["  kustomize, 3 overlays"]) for _ in range(args.rounds))
         theirs = None if args.no_peer else run_kubernetes_validate(folder)
-    print(f"{'tool':<24}{'objects':>9}{'seconds':>10}{'CPU s':>9}{'objects/s':>12}{'findings':>10}")
-    rows = [("gitops-ingress", ours_n, ours_s, ours_cpu, ours_findings)]
-    rows.append(("  kustomize, 3 overlays", kust_n, kust_s, kust_cpu, kust_findings))
-    for name, count, seconds, cpu, found in rows:
-        print(f"{name:<24}{count:>9}{seconds:>10.2f}{cpu:>9.2f}{count / seconds:>12.0f}{found:>10}")
-    print(
-        f"kustomize layout / plain layout: {kust_s / ours_s:.2f}x seconds, {kust_cpu / ours_cpu:.2f}x CPU (at most 1.5x)"
-    )
+    load = os.getloadavg()
+    print(f"medians of {args.rounds} rounds; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    print(f"{'tool':<28}{'objects':>9}{'seconds':>10}{'CPU s':>9}{'objects/s':>12}{'findings':>10}")
+    for name in sources:  # each source's plain row, then its kustomize layout's beneath it
+        for layout in layouts:
+            seconds, cpu, count, found = figures[name, layout]
+            label = layout or name
+            print(f"{label:<28}{count:>9}{seconds:>10.2f}{cpu:>9.2f}{count / seconds:>12.0f}{found:>10}")
+    ours_s, ours_cpu, ours_n, _ = figures["gitops-ingress", ""]
+    for name in sources:
+        if name != "gitops-ingress":
+            base_s, base_cpu, _, _ = figures[name, ""]
+            print(f"gitops-ingress / {name}, plain: {ours_s / base_s:.2f}x seconds, {ours_cpu / base_cpu:.2f}x CPU")
+        if not args.no_kustomize:
+            kust_s, kust_cpu, _, _ = figures[name, "  kustomize, 3 overlays"]
+            plain_s, plain_cpu, _, _ = figures[name, ""]
+            print(
+                f"{name}: kustomize layout / plain layout: {kust_s / plain_s:.2f}x seconds, "
+                f"{kust_cpu / plain_cpu:.2f}x CPU (at most 1.5x)"
+            )
     if alone is not None:
         alone_s, alone_cpu = alone
-        print(f"{'  kustomize alone':<24}{kust_n:>9}{alone_s:>10.2f}{alone_cpu:>9.2f}")
+        print(f"{'  kustomize alone':<28}{ours_n:>9}{alone_s:>10.2f}{alone_cpu:>9.2f}")
         print(
             f"kustomize alone / plain layout: {alone_s / ours_s:.2f}x seconds, {alone_cpu / ours_cpu:.2f}x CPU "
             "(what rendering by kubectl would cost on its own)"
@@ -266,16 +317,17 @@ def main() -> None:
     if theirs is not None:
         theirs_s, theirs_n, theirs_errors = theirs
         print(
-            f"{'kubernetes-validate':<24}{theirs_n:>9}{theirs_s:>10.2f}{'':>9}{theirs_n / theirs_s:>12.0f}{theirs_errors:>10}"
+            f"{'kubernetes-validate':<28}{theirs_n:>9}{theirs_s:>10.2f}{'':>9}{theirs_n / theirs_s:>12.0f}{theirs_errors:>10}"
         )
         print(
             f"ratio (ours / kubernetes-validate, objects per second): {(ours_n / ours_s) / (theirs_n / theirs_s):.1f}x"
         )
-    median, compile_seconds = match_median()
-    print(
-        f"route match, 10,000 hosts x 10 paths: median {median * 1e6:.2f} us per match "
-        f"(table compiled in {compile_seconds:.2f} s)"
-    )
+    if not args.no_match:
+        median, compile_seconds = match_median()
+        print(
+            f"route match, 10,000 hosts x 10 paths: median {median * 1e6:.2f} us per match "
+            f"(table compiled in {compile_seconds:.2f} s)"
+        )
 
 
 if __name__ == "__main__":

@@ -179,9 +179,15 @@ def read_settings_file(path: Path) -> bytes:
 
 
 def folder_root(path: str, repository: Repository) -> Root:
-    """A PATH given on the command line as the pipeline's naming rule sees it."""
+    """A PATH given on the command line as the pipeline's naming rule sees it: located in
+    ``repository`` (the one the settings came from) when it lies there, else in the repository
+    that holds it. Where a PATH is located is also the boundary of its kustomize inputs
+    (``core.kustomize_inputs.repository_path``), so ``diff DIR_A DIR_B`` over two clones renders
+    each overlay within its own clone, not DIR_B as if it were all of its repository."""
     resolved = Path(path).resolve()
     named = resolved if resolved.is_dir() or not resolved.exists() else resolved.parent
+    if repository.root is None or not resolved.is_relative_to(repository.root):
+        repository = find_repository(resolved)
     located = resolved.as_posix()
     if repository.root is not None and resolved.is_relative_to(repository.root):
         located = resolved.relative_to(repository.root).as_posix()

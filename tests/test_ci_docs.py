@@ -57,6 +57,19 @@ def test_the_documented_pre_commit_config_overrides_files_and_args(tmp_path: Pat
     assert wrong.returncode == 2 and "nope" in wrong.stderr
 
 
+def test_the_hooks_default_files_trigger_on_every_manifest_layout() -> None:
+    # pass_filenames is false: `files` only decides whether the hook runs. Any manifest a
+    # validated environment can read (YAML, JSON, a kustomization and a base outside
+    # environments/) must trigger it; the corpus (tests/data/corpus) has each of these layouts.
+    pattern = _hook()["files"]
+    corpus = PROJECT_ROOT / "tests" / "data" / "corpus"
+    manifests = [p for p in corpus.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    missed = [str(p.relative_to(corpus)) for p in manifests if not re.search(pattern, str(p.relative_to(corpus)))]
+    assert not missed and len(manifests) > 30
+    for untouched in ("README.md", "docs/ci.md", "scripts/test"):
+        assert not re.search(pattern, untouched)
+
+
 def test_the_documented_sarif_upload_reads_what_validate_writes() -> None:
     [workflow] = [
         s for s in _snippets() if isinstance(s, dict) and "jobs" in s and "permissions" in s["jobs"]["validate"]

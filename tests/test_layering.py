@@ -270,7 +270,9 @@ def test_only_the_pipeline_parses_validates_and_compiles_files() -> None:
 def test_settings_are_found_and_parsed_in_one_place() -> None:
     assert _where(lambda facts: "read_settings" in facts.called) == ["cli/sources.py"]
     assert _where(lambda facts: "find_repository" in facts.defined) == ["fs.py"]
-    assert _where(lambda facts: "find_repository" in facts.called) == ["cli/sources.py", "proxy/sources/files.py"]
+    # fs.py itself: a folder outside the settings' repository is located in its own (folder_root)
+    callers = ["cli/sources.py", "fs.py", "proxy/sources/files.py"]
+    assert _where(lambda facts: "find_repository" in facts.called) == callers
 
 
 def test_one_result_type_and_one_tree_walk_on_disk() -> None:

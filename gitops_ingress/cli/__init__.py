@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gitops_ingress.cli.variables import Variables
 
         variables = Variables.read(os.environ)  # the one read of GITOPS_INGRESS_*, passed down
-        tracebacks = variables.process.tracebacks
+        tracebacks = variables.tracebacks
         return int(args.run(args, variables))
     except GitopsIngressError as exc:
         print(f"gitops-ingress {args.command}: error: {exc}", file=sys.stderr)

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitops_ingress import kustomize
-from gitops_ingress.cli.sources import settings_from
+from gitops_ingress.cli.sources import render_kustomization, settings_from
 from gitops_ingress.cli.variables import Variables
 from gitops_ingress.core.build import TreeBuild, build
 from gitops_ingress.core.environments import Root
@@ -40,5 +39,5 @@ def build_ref(
             settings_findings=findings,
             routes=routes,
             commit=commit,
-            render=kustomize.render,
+            render=render_kustomization,
         )

@@ -158,7 +158,7 @@ def read_secret(path: str | None) -> str:
 
 def load_settings(mirror: Mirror, variables: Variables, overrides: dict[str, Any]) -> Settings:
     """Settings with the stable branch's ``gitops-ingress.yaml`` (if the mirror has it)."""
-    base = Settings.build(None, variables.repository.layer(), overrides)
+    base = Settings.build(None, variables.repository_layer(), overrides)
     head = mirror.branches().get(base.stable_branch)
     raw = mirror.read_file(head, SETTINGS_FILE) if head else None
     settings, findings = settings_from(raw, variables, SETTINGS_FILE, overrides)

@@ -22,7 +22,8 @@ from gitops_ingress.core.config import read_settings
 from gitops_ingress.core.environments import Root
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import Finding
-from gitops_ingress.core.settings import SETTINGS_FILE, Settings
+from gitops_ingress.core.reports.summary import ValidationReport
+from gitops_ingress.core.settings import SETTINGS_FILE, LimitSettings, Settings
 
 if TYPE_CHECKING:
     from gitops_ingress.core.build import TreeBuild
@@ -38,7 +39,7 @@ def settings_from(
     """Settings from the bytes of a settings file (None: there is none), then the variables (read
     once by ``main``) and the options; findings of the file name it ``shown_as``."""
     files = {SETTINGS_FILE: raw} if raw is not None else {}
-    return read_settings(files, variables=variables.repository.layer(), overrides=overrides, shown_as=shown_as)
+    return read_settings(files, variables=variables.repository_layer(), overrides=overrides, shown_as=shown_as)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,6 @@ def build_folders(
 ) -> TreeBuild:
     # imported here: ``proxy`` reads settings through this module but builds nothing from it
     # unless it serves files, and the build is most of a proxy worker's memory at start
-    from gitops_ingress import kustomize
     from gitops_ingress.core.build import build
 
     return build(
@@ -90,8 +90,16 @@ def build_folders(
         environment=environment,
         settings_findings=loaded.findings,
         routes=routes,
-        render=kustomize.render,
+        render=render_kustomization,
     )
+
+
+def render_kustomization(files: Mapping[str, bytes], directory: str, limits: LimitSettings) -> bytes:
+    """``gitops_ingress.kustomize.render`` (a ``core.kustomize.Renderer``), imported when a
+    kustomization outside ``core.kustomize_render``'s subset is rendered, not on every build."""
+    from gitops_ingress import kustomize
+
+    return kustomize.render(files, directory, limits)
 
 
 # Findings that mean there was nothing to check: the command was given the wrong place or name.
@@ -123,8 +131,9 @@ def build_paths(
 def build_two_folders(
     base: str, head: str, variables: Variables, environment: str | None = None
 ) -> tuple[TreeBuild, TreeBuild]:
-    """``diff DIR_A DIR_B``: one settings search (from DIR_A) for both sides. A DIR that is itself
-    an environment is the same place in both trees, so the base side takes the head's name."""
+    """``diff DIR_A DIR_B``: one settings search (from DIR_A) for both sides; each DIR is located
+    in its own repository (``fs.folder_root``), which bounds its kustomize inputs. A DIR that is
+    itself an environment is the same place in both trees, so the base side takes the head's name."""
     loaded = load_settings([base], variables)
     base_root, head_root = folder_roots([base, head], loaded)
     base_root = dataclasses.replace(base_root, name=head_root.name)
@@ -133,13 +142,18 @@ def build_two_folders(
     return sides
 
 
-def repository_relative(findings: Sequence[Finding], start: str | None) -> list[Finding]:
-    """Findings with their files relative to the repository root, as CI tools want them (a SARIF
-    upload or an annotation with an absolute path is dropped): ``GITHUB_WORKSPACE``, else the git
-    top level above ``start``, else the current folder. A file outside the root keeps its path."""
+def repository_relative(report: ValidationReport, start: str | None) -> ValidationReport:
+    """The report with its files relative to the repository root, as CI tools want them (a SARIF
+    upload or an annotation with an absolute path is dropped), in its findings and its annotation
+    table alike: ``GITHUB_WORKSPACE``, else the git top level above ``start``, else the current
+    folder. A file outside the root keeps its path."""
     workspace = os.environ.get("GITHUB_WORKSPACE")
     root = (Path(workspace) if workspace else git_top_level(start) or Path.cwd()).resolve()
-    return [finding.model_copy(update={"file": _below(finding.file, root)}) for finding in findings]
+    return dataclasses.replace(
+        report,
+        findings=tuple(finding.model_copy(update={"file": _below(finding.file, root)}) for finding in report.findings),
+        annotations=tuple(dataclasses.replace(use, file=_below(use.file, root)) for use in report.annotations),
+    )
 
 
 def _below(file: str, root: Path) -> str:

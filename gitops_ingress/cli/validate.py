@@ -8,11 +8,9 @@ from gitops_ingress import __version__
 from gitops_ingress.cli.output import emit, wants_color
 from gitops_ingress.cli.sources import build_paths, refuse_nothing_to_check, repository_relative
 from gitops_ingress.cli.variables import Variables
-from gitops_ingress.core.annotations.usage import annotation_uses
 from gitops_ingress.core.errors import UsageError
 from gitops_ingress.core.findings import has_errors
 from gitops_ingress.core.reports import FINDING_FORMATS, ValidationReport, render_findings
-from gitops_ingress.core.validation import served_by_us_or_nginx
 
 # formats whose consumers (code scanning, the Actions runner) place findings by repository path
 REPOSITORY_RELATIVE = frozenset({"sarif", "github"})
@@ -45,20 +43,15 @@ def run(args: argparse.Namespace, variables: Variables) -> int:
             raise UsageError("--repo goes with --ref")
         built = build_paths(args.paths, variables, args.env, routes=False)  # findings are all validate reports
     findings = built.all_findings()
-    if args.format in REPOSITORY_RELATIVE and not args.ref:  # a ref's paths are relative already
-        findings = repository_relative(findings, args.paths[0] if args.paths else None)
     report = ValidationReport(
         findings=tuple(findings),
         files=built.files(),
         objects=built.object_count(),
         environments=tuple(built.environments),
         tool_version=__version__,
-        annotations=annotation_uses(
-            item
-            for environment in built.environments.values()
-            for item in environment.ingresses
-            if served_by_us_or_nginx(item, built.settings)
-        ),
+        annotations=built.annotation_uses(),
     )
+    if args.format in REPOSITORY_RELATIVE and not args.ref:  # a ref's paths are relative already
+        report = repository_relative(report, args.paths[0] if args.paths else None)
     emit(render_findings(args.format, report, color=wants_color(args.output)), args.output)
     return 1 if has_errors(findings) else 0

@@ -23,25 +23,35 @@ symlink or an oversized file refuses that environment only; the rest are reposit
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from gitops_ingress.core.annotations.usage import AnnotationUse, annotation_uses
 from gitops_ingress.core.environments import Root, environment_for, in_environment_folder
 from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.findings import Finding, Severity, has_errors, sorted_findings
-from gitops_ingress.core.kustomize import Renderer, Rendering, render_environments
 from gitops_ingress.core.models import IngressClass, LocatedIngress
 from gitops_ingress.core.objects import ParsedFile, ParseStore, parse_file
 from gitops_ingress.core.routing import Route, RouteTable, compile_routes
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.tree import KUSTOMIZATION_NAMES, TreeFile, TreeSource, is_below, join_path, relative_path
-from gitops_ingress.core.validation import validate_across_environments, validate_environment
+from gitops_ingress.core.validation import served_by_us_or_nginx, validate_across_environments, validate_environment
 
-if TYPE_CHECKING:  # the status models (and the diff under them) are the control plane's, not validate's
+if TYPE_CHECKING:
+    # the kustomize modules are imported only for a tree that holds a kustomization (_render_all)
+    from gitops_ingress.core.kustomize import Renderer, Rendering
+
+    # the status models (and the diff under them) are the control plane's, not validate's
     from gitops_ingress.core.status import CommitInfo
 
-Parse = Callable[[str, bytes, str, Settings, LineShapes], ParsedFile]
+
+class Parse(Protocol):
+    """``core.objects.parse_file``'s signature; tests pass their own to count the parses."""
+
+    def __call__(
+        self, path: str, data: bytes, environment: str, settings: Settings, shapes: LineShapes, /, *, routes: bool
+    ) -> ParsedFile: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +106,14 @@ class TreeBuild:
     def object_count(self) -> int:
         return sum(len(env.ingresses) + len(env.classes) for env in self.environments.values())
 
+    def annotation_uses(self, environment: str | None = None) -> tuple[AnnotationUse, ...]:
+        """The annotation support table (core/annotations/usage.py) of one environment, or of
+        every one (None): the keys of the Ingresses that we or ingress-nginx would serve."""
+        chosen = self.environments.values() if environment is None else [self.environments[environment]]
+        return annotation_uses(
+            item for env in chosen for item in env.ingresses if served_by_us_or_nginx(item, self.settings)
+        )
+
 
 def shown_roots(roots: Sequence[Root], shown: int = 3) -> str:
     """The roots as one short text: ``a, b, c and 37 more``, never forty paths in a row."""
@@ -124,8 +142,8 @@ def build(
 ) -> TreeBuild:
     """Every environment below ``roots`` (default: ``environments_dir``), or only ``environment``.
     ``settings_findings``: what reading the settings file found, kept with the repository-level
-    ones. ``routes=False`` skips compiling the route tables, for a caller that needs the findings
-    only (``validate``: compiling is a sixth of its time on 10,000 Ingresses). ``render``: runs
+    ones. ``routes=False`` skips the routes (each file's own and the tables), for a caller that
+    needs the findings only (``validate``: they were a fifth of its time on 10,000 Ingresses). ``render``: runs
     kustomize (``gitops_ingress.kustomize.render``); without it a kustomization is a finding."""
     listed = _list(tree, settings, roots or [Root.at(settings.environments_dir)])
     findings = [*settings_findings, *listed.findings]
@@ -140,7 +158,7 @@ def build(
         findings.append(_repo_finding("config/unknown-environment", message, where))
     chosen = [name for name in names if environment is None or name == environment]
     shapes = LineShapes()  # one memo for the whole tree: manifests share most of their line shapes
-    rendered = _render_all(tree, listed, chosen, cache, render, settings, shapes)
+    rendered = _render_all(tree, listed, chosen, cache, render, settings, shapes, routes)
     count = sum(rendering.rendered for rendering in rendered.values())
     charts = _charts(listed, chosen)
     plain = {
@@ -148,7 +166,7 @@ def build(
         for name in chosen
         if name not in rendered
     }
-    parsed, parse_count = _parse_all(tree, plain, cache, parse, settings, shapes)
+    parsed, parse_count = _parse_all(tree, plain, cache, parse, settings, shapes, routes)
     parsed.update((rendering.parsed.path, rendering.parsed) for rendering in rendered.values())
     parsed.update(charts)
     count += parse_count
@@ -214,6 +232,7 @@ def _parse_all(
     parse: Parse,
     settings: Settings,
     shapes: LineShapes,
+    routes: bool,
 ) -> tuple[dict[str, ParsedFile | Finding], int]:
     """Step 3: path -> parsed file (or why it could not be read), and how many were parsed. The
     cache is asked first; the misses are read in one call, so a git source streams them in one
@@ -234,7 +253,7 @@ def _parse_all(
         if isinstance(data, Finding):
             parsed[path] = data
             continue
-        parsed[path] = result = parse(path, data, name, settings, shapes)
+        parsed[path] = result = parse(path, data, name, settings, shapes, routes=routes)
         count += 1
         if cache is not None and file.content_id:
             cache.put(file.content_id, path, result)
@@ -253,12 +272,18 @@ def _render_all(
     render: Renderer | None,
     settings: Settings,
     shapes: LineShapes,
+    routes: bool,
 ) -> dict[str, Rendering]:
     """Step 2's kustomized environments: environment -> its kustomization's render."""
     wanted = [
         (name, listed.kustomizations[name], listed.roots[name]) for name in chosen if name in listed.kustomizations
     ]
-    return render_environments(tree, wanted, render, settings, shapes, cache)
+    if not wanted:
+        return {}
+    # imported here: most trees hold no kustomization, and then the renderer's modules are not loaded
+    from gitops_ingress.core.kustomize import render_environments
+
+    return render_environments(tree, wanted, render, settings, shapes, cache, routes=routes)
 
 
 def _charts(listed: _Listed, chosen: Sequence[str]) -> dict[str, ParsedFile | Finding]:

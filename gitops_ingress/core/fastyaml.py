@@ -10,223 +10,140 @@ full PyYAML path, which also produces every finding. So this reader never report
 guesses; a property test (tests/core/test_fastyaml_against_pyyaml.py) checks against PyYAML itself
 that whenever it answers, PyYAML accepts the text and gives the same values and positions.
 
-Why it is built this way: everything about one line that does not depend on the lines around it
-(indent, dash, key, the resolved scalar value, flow list items, or "give up") is its *shape*,
-computed with one regular expression and memoised by the line's text in the ``LineShapes`` of the
-load (no module state: the caller decides what one load is). Manifests repeat most of their lines
-(``pathType: Prefix``, ``kind: Ingress``, ``- path: /``), so most lines cost one dict lookup; the
-loop over a file's lines then only does the structural part (indentation stack, field paths,
-positions). Containers are built fresh per line, so nothing mutable is ever shared. The
-positions go into ``positions.CompactMarks`` (field paths shared between documents, a flat array of
-numbers per document), which keeps a large repository's memory, and so its time, down.
+Why it is built this way, in three steps, each memoised in the ``LineShapes`` of the load (no
+module state: the caller decides what one load is):
+
+1. Lines. Everything about one line that does not depend on the lines around it is its *shape*
+   (core/fastyaml_lines.py), memoised by the line's text. Manifests repeat most of their lines
+   (``pathType: Prefix``, ``kind: Ingress``), so most lines cost one dict lookup; a line that
+   differs from a known one only in its plain value (``name: app-7``) reuses that line's shape.
+2. Documents. The structural part (indentation stack, field paths, positions) runs over a
+   document's shapes. Its result depends only on the shapes' *skeletons* (everything but the
+   scalar values), and the documents of a repository mostly share one layout: the same fields in
+   the same order. So the second time a document's skeletons are seen, the structural pass is
+   run once more with placeholders for the values, and what it built becomes a *layout*: the
+   containers to make, in order, and which line's value goes where. Every later document of that
+   layout is rebuilt from its lines' values by replaying it, with no indentation logic at all.
+3. Positions go into ``positions.CompactMarks`` (field paths shared between documents, a flat
+   array of numbers per document); a replayed document shares its layout's array, shifted by the
+   lines between them.
+
+Containers are built fresh for every document (by the pass or the replay), so nothing mutable is
+ever shared; the limits (depth, nodes, documents) are checked on replays as on the pass.
 """
 
 from __future__ import annotations
 
-import re
 from array import array
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from yaml.constructor import SafeConstructor
-from yaml.nodes import ScalarNode
-
+from gitops_ingress.core.fastyaml_lines import (
+    CONTENT,
+    EMPTY_MAP,
+    FIRST_SKELETON,
+    FLOW,
+    MARKER_LINE,
+    NOTHING,
+    SCALAR,
+    SKIP,
+    UNUSUAL,
+    LineShape,
+    shape_of,
+    with_value,
+)
 from gitops_ingress.core.models import FieldPath
 from gitops_ingress.core.positions import CompactMarks, PathNode, child_node, root_node
 from gitops_ingress.core.settings import LimitSettings
-from gitops_ingress.core.yamltree import (
-    BOOL,
-    FLOAT,
-    IMPLICIT,
-    INT,
-    NULL,
-    STR,
-    plain_tag,
-)
 
 Parsed = list[tuple[Any, Mapping[FieldPath, tuple[int, int]], int]]
 
-# indent, optional "- " (or a bare "-"), optional simple key and ":", then the rest of the line.
-_LINE = re.compile(r"""( *)(?:(-)(?: +|$))?(?:([A-Za-z0-9_][A-Za-z0-9_./-]*|"[^"\\]*"|'[^']*'):(?: +|$))?(.*)""")
-_DOUBLE = re.compile(r'"([^"\\]*)"(?: +(?:#.*)?)?')
-_SINGLE = re.compile(r"'((?:[^']|'')*)'(?: +(?:#.*)?)?")
-# A plain item stops at "?" like at "," and the brackets (PyYAML's flow rule): "[1:?]" is no item.
-_FLOW_ITEM = re.compile(r""" *(?:"([^"\\]*)"|'([^']*)'|([^\s,#"'\[\]{}&*!|>%@`?][^,#"'\[\]{}?]*?)) *(,|\]$)""")
-# A plain scalar may not start with an indicator; these we leave to PyYAML.
-_PLAIN_BAD_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
-_IMPLICIT_STARTS = frozenset(IMPLICIT)
-
-
-# Anything but newline and printable characters: tabs, CR, BOM, NEL and the Unicode line breaks
-# (YAML 1.1 line ends), control characters (PyYAML rejects them). The full path handles or reports.
-_UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
-
-# What follows ``key:`` or ``- `` on a line: nothing (a block or null follows), a scalar, ``{}``,
-# or a flow list of scalars (stored as ((value, column offset), ...)).
-_NOTHING, _SCALAR, _EMPTY_MAP, _FLOW = 0, 1, 2, 3
-# What sort of line a shape is: content, blank or comment, document marker.
-_CONTENT, _SKIP, _MARKER = 0, 1, 2
 _SHAPES_MAX = 8192
+_LAYOUTS_MAX = 1024
 _NEVER = 1 << 30
+# What a layout step makes: a scalar line's value, a flow list's item, a mapping, a list, a null.
+_LEAF, _ITEM, _DICT, _LIST, _NULL = 0, 1, 2, 3, 4
+_UNSEEN = object()  # a layout key not met yet (None: met once, not compiled)
 
 
 class LineShapes:
-    """The shapes of the lines one load has read: line text -> shape (None: "give up").
+    """What one load has learnt about its lines and documents: shapes by line text, shapes by the
+    prefix before a plain value, skeleton ids, and layouts by the skeletons of a document.
 
     Create one per load (the files of one tree) and pass it to each file's read: the files of a
-    repository share most of their lines, which is what makes the memo pay. A shape is a pure
-    function of the text and holds only immutable values (str, int, float, bool, None, tuples), so
-    sharing it between files and documents cannot leak state; it is cleared when full so memory
-    stays bounded on any input.
+    repository share most of their lines and layouts, which is what makes the memos pay. A shape
+    and a layout hold only immutable values (str, int, float, bool, None, tuples), so sharing them
+    between files and documents cannot leak state; each memo is cleared when full, so memory stays
+    bounded on any input. Skeleton ids are never reused (the counter goes on past a clear), so a
+    layout can never be replayed for a document it was not made from.
     """
 
-    __slots__ = ("memo",)
+    __slots__ = ("layouts", "memo", "next_skeleton", "prefixes", "skeletons")
 
     def __init__(self) -> None:
-        self.memo: dict[str, _Shape] = {}
+        self.memo: dict[str, LineShape] = {}
+        self.prefixes: dict[str, LineShape] = {}  # "  name: " -> a shape with a plain value after that
+        self.skeletons: dict[tuple[Any, ...], int] = {}
+        self.layouts: dict[tuple[int, ...], _Layout | None] = {}
+        self.next_skeleton = FIRST_SKELETON
 
-
-class _Shape:
-    """What one line says on its own (``_shape``): named fields with exact types, not a tuple of Any."""
-
-    __slots__ = ("column", "dash", "item_column", "key", "kind", "sort", "value", "value_column")
-
-    def __init__(
-        self,
-        sort: int,
-        column: int = 0,
-        dash: bool = False,
-        item_column: int = 0,
-        key: str | None = None,
-        kind: int = _NOTHING,
-        value: Any = None,
-        value_column: int = 0,
-    ) -> None:
-        self.sort = sort
-        self.column = column  # where the line's content starts (0-based)
-        self.dash = dash  # a "- " item
-        self.item_column = item_column  # where a "- " item's content starts
-        self.key = key  # the key before ":", unquoted
-        self.kind = kind  # what follows the key or dash (_NOTHING, _SCALAR, ...)
-        self.value = value
-        self.value_column = value_column  # where the value after the key or dash starts (1-based)
-
-
-_SKIP_LINE = _Shape(_SKIP)
-_MARKER_LINE = _Shape(_MARKER)
-
-
-class _GiveUp(Exception):
-    """The text uses YAML this reader does not handle; the caller falls back to PyYAML."""
-
-
-def _scalar(text: str) -> Any:
-    """A plain scalar's value, resolved like PyYAML's safe loader."""
-    if text[:1] in _PLAIN_BAD_START or ": " in text or text.endswith(":") or " #" in text:
-        raise _GiveUp
-    if text[:1] not in _IMPLICIT_STARTS:
-        return text
-    tag = plain_tag(text)
-    if tag is STR:
-        return text
-    if tag == NULL:
-        return None
-    if tag == BOOL:
-        return text.lower() in ("yes", "true", "on")
-    if tag == INT:
-        if text.isdigit() and (text[0] != "0" or text == "0"):
-            return int(text)  # plain decimal; a leading 0 means octal in YAML 1.1
-        return SafeConstructor().construct_yaml_int(ScalarNode(tag, text))
-    if tag == FLOAT:
-        return SafeConstructor().construct_yaml_float(ScalarNode(tag, text))
-    raise _GiveUp  # timestamps and the like: let the full path decide
-
-
-def _value(text: str) -> tuple[int, Any]:
-    """(kind, payload) of the text after ``key: `` or ``- `` (comments stripped); never a block."""
-    first = text[:1]
-    if first == '"':
-        match = _DOUBLE.fullmatch(text)
-        if match is None:
-            raise _GiveUp
-        return _SCALAR, match.group(1)
-    if first == "'":
-        match = _SINGLE.fullmatch(text)
-        if match is None:
-            raise _GiveUp
-        return _SCALAR, match.group(1).replace("''", "'")
-    if first == "[":
-        return _FLOW, _flow_list(text)
-    if first == "{":
-        if text.rstrip() != "{}" and not text.startswith("{} #"):
-            raise _GiveUp
-        return _EMPTY_MAP, None
-    hash_at = text.find(" #")
-    if hash_at >= 0:
-        text = text[:hash_at]
-    return _SCALAR, _scalar(text.rstrip())
-
-
-def _flow_list(text: str) -> tuple[tuple[Any, int], ...]:
-    """``[a, 'b', "c"]`` -> ((value, offset of the item in text), ...)."""
-    body = text.rstrip()
-    if body == "[]":
-        return ()
-    items: list[tuple[Any, int]] = []
-    position = 1
-    while position < len(body):
-        match = _FLOW_ITEM.match(body, position)
-        if match is None:
-            raise _GiveUp
-        double, single, plain = match.group(1, 2, 3)
-        if double is not None:
-            items.append((double, match.start(1) - 1))  # the item starts at its quote
-        elif single is not None:
-            items.append((single.replace("''", "'"), match.start(2) - 1))
-        else:
-            items.append((_scalar(plain), match.start(3)))
-        position = match.end()
-        if match.group(4) == "]":
-            if position != len(body):
-                raise _GiveUp
-            return tuple(items)
-    raise _GiveUp
-
-
-def _shape(raw: str) -> _Shape | None:
-    """What one line says on its own; None when it is outside what this reader handles."""
-    if raw.startswith("---") and (len(raw) == 3 or raw[3] == " "):
-        after = raw[3:].strip()
-        return None if after and not after.startswith("#") else _MARKER_LINE
-    match = _LINE.match(raw)
-    indent, dash, key, rest = match.groups()  # type: ignore[union-attr]
-    if not dash and key is None and (not rest or rest[0] == "#"):
-        return _SKIP_LINE
-    try:
-        if key is not None:
-            if key[0] in "\"'":
-                key = key[1:-1]
-                if "''" in key:
-                    return None
-            elif key[0] in _IMPLICIT_STARTS and plain_tag(key) is not STR:
+    def shape(self, raw: str) -> LineShape | None:
+        """The shape of a line not in ``memo`` (now remembered); None: the reader gives up."""
+        colon = raw.find(": ")
+        known = self.prefixes.get(raw[: colon + 2]) if colon >= 0 else None
+        shape = with_value(known, colon + 2, raw) if known is not None else None
+        if shape is None:
+            shape = shape_of(raw)
+            if shape is None:
                 return None
-        item_column = match.start(3 if key is not None else 4) if dash else 0  # type: ignore[union-attr]
-        first = rest[:1]
-        if not first or first == "#":
-            kind, value = _NOTHING, None
-        elif (
-            first not in _PLAIN_BAD_START
-            and first not in _IMPLICIT_STARTS
-            and " #" not in rest
-            and ": " not in rest
-            and rest[-1] not in ": "
-        ):
-            kind, value = _SCALAR, rest  # the common case: a plain string with nothing to resolve
-        else:
-            kind, value = _value(rest)
-    except _GiveUp:
-        return None
-    return _Shape(_CONTENT, len(indent), bool(dash), item_column, key, kind, value, len(raw) - len(rest) + 1)
+            if shape.sort == CONTENT:
+                self._give_skeleton(shape)
+                if shape.kind == SCALAR and shape.key is not None and colon == shape.value_column - 3:
+                    _bounded(self.prefixes)[raw[: colon + 2]] = shape
+        _bounded(self.memo)[raw] = shape
+        return shape
+
+    def _give_skeleton(self, shape: LineShape) -> None:
+        key = shape.skeleton_key()
+        found = self.skeletons.get(key)
+        if found is None:
+            found = self.next_skeleton
+            self.next_skeleton += 1
+            _bounded(self.skeletons)[key] = found
+        shape.skeleton = found
+
+
+def _bounded(memo: dict[Any, Any]) -> dict[Any, Any]:
+    """``memo``, emptied first when it is full."""
+    if len(memo) >= _SHAPES_MAX:
+        memo.clear()
+    return memo
+
+
+class _Slot:
+    """Where a value goes in a layout: the document's line (from 0), and the flow list item (-1: none)."""
+
+    __slots__ = ("item", "line")
+
+    def __init__(self, line: int, item: int = -1) -> None:
+        self.line = line
+        self.item = item
+
+
+Step = tuple[int, str | None, int, int, int]  # (container, key or None: append, what, line, item)
+
+
+class _Layout:
+    """A document layout compiled from the structural pass (see the module docstring, step 2)."""
+
+    __slots__ = ("depth", "first", "line", "marks", "steps")
+
+    def __init__(self, steps: tuple[Step, ...], marks: CompactMarks, first: int, line: int, depth: int) -> None:
+        self.steps = steps  # one per value made, in the order the pass made them
+        self.marks = marks  # the positions of the document it was made from, whose first line
+        self.first = first  # had this index in its file
+        self.line = line  # that document's start line
+        self.depth = depth  # the limits are checked against this and len(marks)
 
 
 def _made(
@@ -239,7 +156,7 @@ def _made(
     positions: list[int],
 ) -> Any:
     """A fresh value of a non-scalar kind (``{}`` or a flow list, whose items get positions)."""
-    if kind == _EMPTY_MAP:
+    if kind == EMPTY_MAP:
         return {}
     items: list[Any] = []
     for item, offset in value:
@@ -253,61 +170,92 @@ def _made(
 def read_simple(text: str, limits: LimitSettings, shapes: LineShapes | None = None) -> Parsed | None:
     """Every document as (value, marks, start line), or None if the text needs the full reader.
 
-    ``shapes``: the memo of the load this file belongs to (a fresh one when not given).
+    ``shapes``: the memos of the load this file belongs to (a fresh one when not given).
     """
-    if _UNUSUAL.search(text) or ("..." in text and "\n..." in "\n" + text):
+    if UNUSUAL.search(text) or ("..." in text and "\n..." in "\n" + text):
         return None
+    load = shapes or LineShapes()
+    memo = load.memo
     lines = text.split("\n")
     lines.append("---")  # a sentinel marker ends the last document
+    found: list[LineShape] = []
+    markers: list[int] = []
+    for raw in lines:
+        shape = memo.get(raw)
+        if shape is None:
+            shape = load.shape(raw)
+            if shape is None:
+                return None
+        if shape is MARKER_LINE:
+            markers.append(len(found))
+        found.append(shape)
     documents: Parsed = []
-    explicit = False  # the current document began with a "---" line
+    start = 0
+    for end in markers:
+        document = _document(found[start:end], start, limits, load)
+        if isinstance(document, tuple):
+            documents.append(document)
+            if len(documents) > limits.max_documents_per_file:
+                return None
+        elif document is not None or start > 0:
+            return None  # given up; or an explicit empty document, whose position PyYAML decides
+        start = end + 1
+    return documents
+
+
+def _document(
+    shapes: list[LineShape], first: int, limits: LimitSettings, load: LineShapes
+) -> tuple[Any, CompactMarks, int] | bool | None:
+    """The document of the lines ``shapes`` (the first at index ``first``), None when it holds
+    nothing, False when the reader gives up: by its layout when known, else by the structural pass."""
+    key = tuple([shape.skeleton for shape in shapes])
+    layout = load.layouts.get(key, _UNSEEN)
+    if layout is _UNSEEN:
+        if len(load.layouts) >= _LAYOUTS_MAX:
+            load.layouts.clear()
+        load.layouts[key] = None
+    elif layout is None:
+        layout = load.layouts[key] = _compiled(shapes, first, limits)
+    if not isinstance(layout, _Layout):  # met once, or the pass gives up or finds nothing
+        done = _structure(shapes, first, limits, False)
+        return done[:3] if isinstance(done, tuple) else done
+    if len(layout.marks) > limits.max_yaml_nodes or layout.depth > limits.max_yaml_depth:
+        return False
+    shift = first - layout.first
+    return _replay(layout.steps, shapes), layout.marks.shifted(shift), layout.line + shift
+
+
+def _structure(
+    shapes: Sequence[LineShape], first: int, limits: LimitSettings, slots: bool
+) -> tuple[Any, CompactMarks, int, int] | bool | None:
+    """The structural pass over one document's lines (``first``: the index of the first): its
+    (value, marks, start line, depth), None when it holds nothing, False when the reader gives up.
+    ``slots``: store a ``_Slot`` for each scalar instead of its value (for ``_compiled``)."""
     max_depth = limits.max_yaml_depth
-    memo = (shapes or LineShapes()).memo
-    # The marks of the current document: nodes[i] (its field path) is at positions[2i], [2i+1].
+    # The marks of the document: nodes[i] (its field path) is at positions[2i], [2i+1].
     nodes: list[PathNode] = []
     positions: list[int] = []
     # Open block collections as (column, container, path node, is a list).
     stack: list[tuple[int, Any, PathNode, bool]] = []
+    depth = 0
     # A key or item with nothing after it: (container, key/index, its node, its column, its slot).
     pending: tuple[Any, Any, PathNode, int, int] | None = None
     root: dict[str, Any] | None = None
     start_line = 0
     # Column that owns the last one-line scalar: a deeper next line would continue it.
     scalar_owner = _NEVER
-    for number, raw in enumerate(lines, 1):
-        shape = memo.get(raw)
-        if shape is None:
-            shape = _shape(raw)
-            if shape is None:
-                return None
-            if len(memo) >= _SHAPES_MAX:
-                memo.clear()
-            memo[raw] = shape
-        sort = shape.sort
-        if sort == _SKIP:
+    for index, shape in enumerate(shapes):
+        if shape.sort == SKIP:
             continue
-        if sort == _MARKER:
-            if root is not None:
-                if pending is not None and type(pending[0]) is list:
-                    return None  # a bare "-" item at the end
-                if len(nodes) > limits.max_yaml_nodes:
-                    return None  # one mark per key and item: the full path reports the limit
-                documents.append((root, CompactMarks(nodes, array("q", positions)), start_line))
-                if len(documents) > limits.max_documents_per_file:
-                    return None
-            elif explicit:
-                return None  # an explicit empty document: PyYAML decides its position
-            explicit = True
-            nodes, positions, stack, pending, root, scalar_owner = [], [], [], None, None, _NEVER
-            continue
+        number = first + index + 1
         column = shape.column
         dash = shape.dash
         item_column = shape.item_column
         key = shape.key
         kind = shape.kind
-        value = shape.value
+        value = shape.value if not slots else _slot(shape, index)
         if column > scalar_owner:
-            return None
+            return False
         if pending is not None:
             owner, slot, pending_node, pending_indent, pending_mark = pending
             pending = None
@@ -315,19 +263,19 @@ def read_simple(text: str, limits: LimitSettings, shapes: LineShapes | None = No
                 container: Any = [] if dash else {}
                 owner[slot] = container
                 stack.append((column, container, pending_node, dash))
-                if len(stack) > max_depth:
-                    return None
+                depth = max(depth, len(stack))
                 if type(owner) is list:  # "-" then the item on the next line: the item is there
                     positions[2 * pending_mark] = number
                     positions[2 * pending_mark + 1] = column + 1
             elif type(owner) is list:
-                return None  # a bare "-" item: PyYAML decides where its null sits
+                return False  # a bare "-" item: PyYAML decides where its null sits
         elif root is None:
             if dash:
-                return None  # a list document: the full path reports it
+                return False  # a list document: the full path reports it
             root = {}
             node = root_node()
             stack.append((column, root, node, False))
+            depth = max(depth, 1)
             start_line = number
             nodes.append(node)
             positions.append(number)
@@ -342,25 +290,25 @@ def read_simple(text: str, limits: LimitSettings, shapes: LineShapes | None = No
                 else:
                     break
             else:
-                return None
+                return False
             if frame[0] != column:
-                return None
+                return False
         _, container, node, is_list = frame
         scalar_owner = _NEVER
         if dash:
             if not is_list:
-                return None
-            index = len(container)
-            node = node.children.get(index) or child_node(node, index)
+                return False
+            index_in = len(container)
+            node = node.children.get(index_in) or child_node(node, index_in)
             nodes.append(node)
             positions.append(number)
             positions.append(item_column + 1)
             if key is None:
-                if kind == _NOTHING:
+                if kind == NOTHING:
                     container.append(None)
-                    pending = (container, index, node, column, len(nodes) - 1)
+                    pending = (container, index_in, node, column, len(nodes) - 1)
                     continue
-                if kind == _SCALAR:
+                if kind == SCALAR:
                     container.append(value)
                 else:
                     container.append(_made(kind, value, number, shape.value_column, node, nodes, positions))
@@ -369,25 +317,91 @@ def read_simple(text: str, limits: LimitSettings, shapes: LineShapes | None = No
             mapping: dict[str, Any] = {}
             container.append(mapping)
             stack.append((item_column, mapping, node, False))
-            if len(stack) > max_depth:
-                return None
+            depth = max(depth, len(stack))
             container = mapping
             column = item_column
         elif key is None or is_list:
-            return None
+            return False
         if key in container:
-            return None  # the full path reports duplicates with both lines
+            return False  # the full path reports duplicates with both lines
         node = node.children.get(key) or child_node(node, key)
         nodes.append(node)
         positions.append(number)
         positions.append(column + 1)
-        if kind == _NOTHING:
+        if kind == NOTHING:
             container[key] = None
             pending = (container, key, node, column, len(nodes) - 1)
             continue
-        if kind == _SCALAR:
+        if kind == SCALAR:
             container[key] = value
         else:
             container[key] = _made(kind, value, number, shape.value_column, node, nodes, positions)
         scalar_owner = column
-    return documents
+    if root is None:
+        return None
+    if pending is not None and type(pending[0]) is list:
+        return False  # a bare "-" item at the end
+    if len(nodes) > limits.max_yaml_nodes or depth > max_depth:
+        return False  # one mark per key and item: the full path reports the limit
+    return root, CompactMarks(nodes, array("q", positions)), start_line, depth
+
+
+def _slot(shape: LineShape, index: int) -> Any:
+    """What the structural pass stores for a line when compiling: placeholders, not values."""
+    if shape.kind == SCALAR:
+        return _Slot(index)
+    if shape.kind != FLOW:
+        return None  # nothing, or {}: no value of the line's own
+    return tuple((_Slot(index, item), offset) for item, (_, offset) in enumerate(shape.value))
+
+
+def _compiled(shapes: Sequence[LineShape], first: int, limits: LimitSettings) -> _Layout | None:
+    """The layout of a document of these shapes (None: the pass gives up or finds nothing)."""
+    done = _structure(shapes, first, limits, True)
+    if not isinstance(done, tuple):
+        return None
+    root, marks, line, depth = done
+    steps: list[Step] = []
+    made = 1  # containers made so far: the root is 0
+
+    def visit(container: Any, number: int) -> None:
+        nonlocal made
+        pairs = container.items() if type(container) is dict else ((None, item) for item in container)
+        for key, value in pairs:
+            if type(value) is dict or type(value) is list:
+                steps.append((number, key, _DICT if type(value) is dict else _LIST, 0, 0))
+                made += 1
+                visit(value, made - 1)
+            elif value is None:
+                steps.append((number, key, _NULL, 0, 0))
+            elif value.item < 0:
+                steps.append((number, key, _LEAF, value.line, 0))
+            else:
+                steps.append((number, key, _ITEM, value.line, value.item))
+
+    visit(root, 0)
+    return _Layout(tuple(steps), marks, first, line, depth)
+
+
+def _replay(steps: Sequence[Step], shapes: Sequence[LineShape]) -> dict[str, Any]:
+    """A document of a layout, from its own lines' values: fresh containers, in the layout's order."""
+    root: dict[str, Any] = {}
+    made: list[Any] = [root]
+    for container, key, what, line, item in steps:
+        if what == _LEAF:
+            value = shapes[line].value
+        elif what == _ITEM:
+            value = shapes[line].value[item][0]
+        elif what == _DICT:
+            value = {}
+            made.append(value)
+        elif what == _LIST:
+            value = []
+            made.append(value)
+        else:
+            value = None
+        if key is None:
+            made[container].append(value)
+        else:
+            made[container][key] = value
+    return root

@@ -66,3 +66,15 @@ def has_errors(findings: Iterable[Finding]) -> bool:
 
 def sorted_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=Finding.sort_key)
+
+
+def first_error(findings: Iterable[Finding]) -> str:
+    """The first error as ``file:line rule: message``, with how many more there are ("" when
+    there is none): what a status line says about a refused commit."""
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    if not errors:
+        return ""
+    first = errors[0]
+    where = f"{first.file}:{first.line}" if first.line else first.file
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where} {first.rule}: {first.message}{more}"

@@ -82,11 +82,13 @@ def render_environments(
     settings: Settings,
     shapes: LineShapes,
     cache: ParseStore | None = None,
+    *,
+    routes: bool = True,
 ) -> dict[str, Rendering]:
     """environment -> the objects its kustomization renders to, with their origins' positions.
     ``wanted``: (environment, kustomization, the root it was listed under; no input may leave its
     repository). ``cache``: renders by a content id of all their inputs (a push that changes none of
-    an overlay's inputs does not run kustomize for it again).
+    an overlay's inputs does not run kustomize for it again). ``routes``: as ``objects.parse_documents``.
 
     Gathering and mapping run here one after another (a git tree source streams its reads through
     one process and is not shared between threads); the kustomize runs between them go at the same
@@ -99,7 +101,7 @@ def render_environments(
         if isinstance(prepared, Rendering):
             done[environment] = prepared
             continue
-        here = _rendered_here(prepared, settings, shapes)
+        here = _rendered_here(prepared, settings, shapes, routes)
         if here is not None:
             done[environment] = _finished(prepared, here, cache)
         elif renderer is None:
@@ -118,7 +120,9 @@ def render_environments(
         with ThreadPoolExecutor(max_workers=min(len(calls), os.cpu_count() or 1)) as pool:
             outputs = list(pool.map(lambda call: call(), calls))
     for job, output in zip(jobs, outputs, strict=True):
-        parsed = _failed(job, output) if isinstance(output, RenderError) else _mapped(job, output, settings, shapes)
+        parsed = (
+            _failed(job, output) if isinstance(output, RenderError) else _mapped(job, output, settings, shapes, routes)
+        )
         done[job.environment] = _finished(job, parsed, cache)
     return {environment: done[environment] for environment, _, _ in wanted}
 
@@ -162,7 +166,7 @@ def _prepare(
     return _Job(environment, kustomization, root, inputs, contents, content_id, read)
 
 
-def _rendered_here(job: _Job, settings: Settings, shapes: LineShapes) -> ParsedFile | None:
+def _rendered_here(job: _Job, settings: Settings, shapes: LineShapes, routes: bool = True) -> ParsedFile | None:
     """Step 2 without kustomize (``core.kustomize_render``), with step 3's positions taken from
     the documents the objects were read from; None when kustomize is to render it."""
     limits = settings.policy.limits
@@ -176,7 +180,7 @@ def _rendered_here(job: _Job, settings: Settings, shapes: LineShapes) -> ParsedF
     documents = [
         origins.placed(item.data, item.file, item.source, index, item.name) for index, item in enumerate(rendered)
     ]
-    return parse_documents(job.kustomization, documents, (), job.environment, settings)
+    return parse_documents(job.kustomization, documents, (), job.environment, settings, routes=routes)
 
 
 def _run(renderer: Renderer, job: _Job, limits: LimitSettings) -> bytes | RenderError:
@@ -189,7 +193,7 @@ def _run(renderer: Renderer, job: _Job, limits: LimitSettings) -> bytes | Render
         return exc
 
 
-def _mapped(job: _Job, rendered: bytes, settings: Settings, shapes: LineShapes) -> ParsedFile:
+def _mapped(job: _Job, rendered: bytes, settings: Settings, shapes: LineShapes, routes: bool = True) -> ParsedFile:
     """Step 3."""
     limits = settings.policy.limits
     big = limits.model_copy(
@@ -199,7 +203,7 @@ def _mapped(job: _Job, rendered: bytes, settings: Settings, shapes: LineShapes) 
     folder = posixpath.dirname(job.kustomization)
     origins = Origins(folder, job.contents, limits, shapes, job.inputs.patches)
     documents = [origins.locate(doc, job.kustomization) for doc in loaded.documents if isinstance(doc.data, dict)]
-    return parse_documents(job.kustomization, documents, loaded.findings, job.environment, settings)
+    return parse_documents(job.kustomization, documents, loaded.findings, job.environment, settings, routes=routes)
 
 
 def _placed(root: Root, path: str) -> str:

@@ -70,7 +70,7 @@ def child_node(node: PathNode, key: str | int) -> PathNode:
 class CompactMarks(Mapping[FieldPath, tuple[int, int]]):
     """(line, column) by field path: a shared layout plus this document's own positions."""
 
-    __slots__ = ("_positions", "_slots")
+    __slots__ = ("_positions", "_shift", "_slots")
 
     def __init__(self, nodes: list[PathNode], positions: array[int]) -> None:
         """``nodes[i]``'s position is ``positions[2 * i]`` (line), ``positions[2 * i + 1]`` (column).
@@ -87,16 +87,24 @@ class CompactMarks(Mapping[FieldPath, tuple[int, int]]):
             _layouts[key] = slots
         self._slots = slots
         self._positions = positions
+        self._shift = 0
+
+    def shifted(self, lines: int) -> CompactMarks:
+        """The same fields at the same columns, ``lines`` further down: the marks of a document of
+        the same layout elsewhere (core/fastyaml.py's replays), sharing this one's arrays."""
+        moved = CompactMarks.__new__(CompactMarks)
+        moved._slots, moved._positions, moved._shift = self._slots, self._positions, self._shift + lines
+        return moved
 
     def __getitem__(self, path: FieldPath) -> tuple[int, int]:
         slot = self._slots[path]
-        return self._positions[2 * slot], self._positions[2 * slot + 1]
+        return self._positions[2 * slot] + self._shift, self._positions[2 * slot + 1]
 
     def get(self, path: FieldPath, default: tuple[int, int] | None = None) -> tuple[int, int] | None:  # type: ignore[override]
         slot = self._slots.get(path)
         if slot is None:
             return default
-        return self._positions[2 * slot], self._positions[2 * slot + 1]
+        return self._positions[2 * slot] + self._shift, self._positions[2 * slot + 1]
 
     def __contains__(self, path: object) -> bool:
         return path in self._slots

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gitops_ingress.core.annotations.usage import AnnotationUse
 from gitops_ingress.core.diff import RouteDiff
 from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.routing import RouteTable, RoutingState, ServiceRef
@@ -55,11 +56,23 @@ class PreviewURL(_Frozen):
 
 
 class EnvironmentStatus(_Frozen):
+    """One environment of a branch. A commit is one unit: an error in any environment refuses it
+    in all of them, so each environment says which commit it is about, which one is live in it,
+    and, when they differ, why."""
+
     environment: str
+    # of ``commit`` here: applied, refused (by this environment's errors or another's: see
+    # ``refused_by``), pending (a newer head not synced yet), error or standby (its sync failed or
+    # waits for the leader); ``findings`` are ``commit``'s findings in this environment
     state: SyncState
-    applied_commit: str | None = None
-    route_count: int = 0
+    commit: str | None = None  # the head this state is about (None: not known yet)
+    applied_commit: str | None = None  # the commit live in this environment (None: nothing is)
+    route_count: int = 0  # routes live in this environment (of ``applied_commit``)
     findings: tuple[Finding, ...] = ()
+    reason: str = ""  # why ``commit`` is not live here, in one line ("" when it is)
+    refused_by: tuple[str, ...] = ()  # the environments whose errors refused ``commit``
+    # ``commit``'s ingress-nginx annotations here and how they are treated (core/reports/annotation_table.py)
+    annotations: tuple[AnnotationUse, ...] = ()
 
 
 class BranchStatus(_Frozen):

@@ -6,7 +6,8 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
 * ``answer``: the proxy's own redirects, before any upstream is chosen: the www/non-www twin
   (308 to the annotated host), ``app-root`` (302 for ``/``), ``temporal-redirect`` /
   ``permanent-redirect`` (their codes), then HTTPS enforcement (308; ``force-ssl-redirect`` even
-  for a host without TLS, ``ssl-redirect: "false"`` opts out of the default, decide.py);
+  for a host without TLS, ``ssl-redirect: "false"`` opts out of the default, decide.py), decided
+  by ``RouteEffects.redirect`` in core, which ``routes --host --path`` answers with too;
 * ``cors``: ``enable-cors``: an OPTIONS request from an allowed origin is a preflight the proxy
   answers itself (204 with the CORS lines, as ingress-nginx's ``return 204``, before any access
   check); any other request from an allowed origin gets the lines added to the upstream's head
@@ -30,8 +31,9 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
   one picked now and a Set-Cookie line for the answer;
 * ``to_canary``: whether a route's canary takes this request: header, then cookie, then weight,
   drawn from the server's own ``random.Random`` (seeded by ``ProxySettings.canary_seed``);
-* ``adjust``: what the upstream is sent: the ``rewrite-target`` path (``rewritten``, worked out
-  once per path in decide.py's route cache; the query kept, as nginx appends the arguments), the ``upstream-vhost`` Host, the ``x-forwarded-prefix`` header; and
+* ``rewrite`` and ``adjust``: what the upstream is sent: the ``rewrite-target`` path
+  (``rewritten``, worked out once per path in decide.py's route cache; the query kept, as nginx
+  appends the arguments), the ``upstream-vhost`` Host, the ``x-forwarded-prefix`` header; and
   ``auth-url``'s check, which the Exchange runs before it dispatches (proxy/forwardauth.py).
 """
 
@@ -63,9 +65,11 @@ ACCESS: Final = 2  # limit_body, limited, refused, authenticate, to_canary
 AFTER: Final = 4  # adjust, set_timeouts, sticky, custom-http-errors (decide.py)
 
 
-# What decide.py's route cache keeps of a route's effects for one path: its rewrite-target path
-# (None: the route has none) and the groups of steps that can act (BEFORE | ACCESS | AFTER).
-Plan = tuple[bytes | None, int]
+# A path's rewrite-target: the upstream target without a query, and the one a query follows
+Rewritten = tuple[bytes, bytes]
+# What decide.py's route cache keeps of a route's effects for one path: its rewrite-target (None:
+# the route has none) and the groups of steps that can act (BEFORE | ACCESS | AFTER).
+Plan = tuple[Rewritten | None, int]
 NO_PLAN: Final[Plan] = (None, 0)  # a route without annotations
 
 
@@ -77,8 +81,7 @@ def plan(effects: RouteEffects, path: bytes) -> Plan:
 def steps(effects: RouteEffects) -> int:
     """The groups that can act for ``effects``: each test is the early return of a step of it,
     so a group left out could only have returned at once (the rewrite path is ``rewritten``)."""
-    before = bool(effects.www_redirect or effects.app_root or effects.redirect_url or effects.force_ssl_redirect)
-    before = before or effects.cors is not None
+    before = effects.redirects or effects.cors is not None
     access = effects.body_limit is not None or effects.rate_limit is not None or effects.limits_clients
     access = access or effects.basic_auth is not None or effects.canary is not None
     after = bool(effects.upstream_vhost or effects.x_forwarded_prefix or effects.custom_errors or effects.buffering)
@@ -87,34 +90,17 @@ def steps(effects: RouteEffects) -> int:
     return (BEFORE if before else 0) | (ACCESS if access else 0) | (AFTER if after else 0)
 
 
-def _path_and_query(target: bytes) -> tuple[bytes, bytes]:
-    cut = target.find(b"?")
-    return (target, b"") if cut < 0 else (target[:cut], target[cut:])
-
-
 def answer(ex: Exchange, effects: RouteEffects, host: bytes, target: bytes, scheme: bytes) -> LocalAnswer | None:
-    """A redirect the route's annotations ask for, or None to go on to the upstream."""
-    location = b""
-    status = 308
-    if effects.www_redirect:
-        location = scheme + b"://" + effects.www_redirect.encode() + target
-    elif effects.app_root and _path_and_query(target)[0] == b"/":
-        location, status = scheme + b"://" + host + effects.app_root.encode(), 302
-    elif effects.redirect_url:
-        location, status = effects.redirect_url.encode(), effects.redirect_code
-    elif effects.force_ssl_redirect and scheme == b"http":
-        location = b"https://" + _without_port(host) + target
-    if not location:
+    """A redirect the route's annotations ask for (``RouteEffects.redirect``), or None to go on
+    to the upstream. Decoded as latin-1, so every byte comes back as it was sent."""
+    if not effects.redirects:
         return None
+    found = effects.redirect(host.decode("latin-1"), target.decode("latin-1"), scheme.decode("latin-1"))
+    if found is None:
+        return None
+    status, location = found
     close = not ex.reusable()
-    return pages.redirect(location, close=close, status=status), close
-
-
-def _without_port(host: bytes) -> bytes:
-    if host.startswith(b"["):
-        return host[: host.find(b"]") + 1]
-    colon = host.rfind(b":")
-    return host if colon < 0 else host[:colon]
+    return pages.redirect(location.encode("latin-1"), close=close, status=status), close
 
 
 def _header(lines: tuple[bytes, ...], name: bytes) -> bytes | None:
@@ -288,26 +274,24 @@ def to_canary(ex: Exchange, canary: Canary, draws: random.Random) -> bool:
     return canary.weight > 0 and draws.randrange(canary.weight_total) < canary.weight
 
 
-def rewritten(effects: RouteEffects, path: bytes) -> bytes | None:
-    """The ``rewrite-target`` path for ``path`` (as matched, without the query), or None when the
-    route has none. decide.py keeps it in its route cache entry for (Host, path), so the regex
-    search, the template and the decoding are paid once per path and snapshot, not per request."""
+def rewritten(effects: RouteEffects, path: bytes) -> Rewritten | None:
+    """The ``rewrite-target`` of ``path`` (as matched, without the query), or None when the route
+    has none: the upstream target without a query, and the one a query follows (``/new?a=1&``:
+    nginx appends the arguments after the target's own), both from ``RouteEffects.rewrite_request``.
+    decide.py keeps them in its route cache entry for (Host, path), so the regex search, the
+    template and the decoding are paid once per path and snapshot, not per request."""
     if not effects.rewrite_target:
         return None
-    return effects.rewrite(path.decode("latin-1")).encode("latin-1")
+    text = path.decode("latin-1")
+    return effects.rewrite_request(text).encode("latin-1"), effects.rewrite_request(text + "?").encode("latin-1")
 
 
-def rewrite(ex: Exchange, rewritten: bytes) -> None:
-    """The upstream target: ``rewritten``, the route's rewrite-target for this path (from
+def rewrite(ex: Exchange, rewritten: Rewritten) -> None:
+    """The upstream target: the route's rewrite-target for this path (``rewritten``, from
     decide.py's cache), with the request's query."""
     target = ex.target
     cut = target.find(b"?")
-    if cut < 0:
-        ex.target = rewritten
-    elif rewritten.find(b"?") >= 0:  # nginx appends the arguments after the target's own
-        ex.target = rewritten + b"&" + target[cut + 1 :]
-    else:
-        ex.target = rewritten + target[cut:]
+    ex.target = rewritten[0] if cut < 0 else rewritten[1] + target[cut + 1 :]
 
 
 def adjust(ex: Exchange, effects: RouteEffects) -> None:

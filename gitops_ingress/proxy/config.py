@@ -39,7 +39,8 @@ class ProxySettings:
     max_body: int | None = None  # bytes of a request body (413 above); None: no limit
     max_connections: int = 10_000  # open client connections; more get 503 and are closed
     max_pipelined: int = 16  # requests parsed ahead of the one being answered
-    pool_max_idle: int = 64  # idle keep-alive connections kept per upstream endpoint
+    # idle keep-alive connections kept per upstream endpoint, at least: more after a wider burst (pool.py)
+    pool_max_idle: int = 64
     retries: int = 1  # extra attempts on another endpoint (idempotent requests, nothing sent yet)
     limit_clients: int = 65536  # client addresses with a limit-rps/-rpm bucket per worker (proxy/ratelimit.py)
     buffered_response: int = 1024 * 1024  # bytes a proxy-buffering route holds of a response (annotated.py)

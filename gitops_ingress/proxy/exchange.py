@@ -15,7 +15,9 @@ The client side is whatever implements ``ClientSide``: an HTTP/1.1 connection (p
 gets the response as HTTP/1.1 bytes framed here, or one HTTP/2 stream (h2stream.py), which gets
 the upstream's ResponseHead and body pieces and frames them itself (``h2`` tells which). Trailers
 from an upstream come through ``upstream_trailers`` and are kept in ``trailers``: an HTTP/2 stream
-sends them as trailing HEADERS, an HTTP/1.1 client in the last chunk of a chunked response.
+sends them as trailing HEADERS, an HTTP/1.1 client in the last chunk of a chunked response. A
+request's own trailers (an HTTP/2 client's, ``client_trailers``) go with the end of its body
+(``Upstream.end_body``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from gitops_ingress.proxy import customerrors, forwardauth, pages
 from gitops_ingress.proxy.decide import decide
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamTimeout
 from gitops_ingress.proxy.flow import PEER_FULL
-from gitops_ingress.proxy.forwarding import RequestHead, ResponseHead, upstream_request
+from gitops_ingress.proxy.forwarding import RequestHead, ResponseHead, last_chunk, upstream_request
 from gitops_ingress.proxy.grpc import (
     DEADLINE_EXCEEDED,
     GRPC_STATUS_LINE,
@@ -57,7 +59,6 @@ _NONE: Final = 0
 _LENGTH: Final = 1
 _CHUNKED: Final = 2
 _RAW: Final = 3
-_LAST_CHUNK: Final = b"0\r\n\r\n"
 _NOTHING_DROPPED: Final[frozenset[bytes]] = frozenset()
 
 
@@ -116,6 +117,7 @@ class Exchange:
         "preferred",
         "preview_lines",
         "request_id",
+        "request_trailers",
         "response_lines",
         "response_started",
         "sent",
@@ -168,6 +170,7 @@ class Exchange:
         self.sent = False
         self.out: list[bytes] = []  # response bytes gathered during one upstream read
         self.trailers: list[tuple[bytes, bytes]] | None = None  # from the upstream, after the body
+        self.request_trailers: list[tuple[bytes, bytes]] | None = None  # from an HTTP/2 client, after its body
         self.response_lines = b""  # header lines an annotation adds to the upstream's answer (CORS)
         self.timeouts: tuple[float, float, float] | None = None  # a route's (connect, read, send) (annotated.py)
         self.body_allowance = -1  # body bytes the route still takes (proxy-body-size); -1: no limit
@@ -263,11 +266,12 @@ class Exchange:
             self.pending = []
             conn.gate_resume(PEER_FULL)
         timeouts = self.timeouts
+        trailers = self.request_trailers
         upstream.send(
             self,
             data,
             pending,
-            ended=self.body_done,
+            ended=self.body_done and trailers is None,  # otherwise end_body below, with the trailers
             chunked=head.chunked,
             head_only=head.method == b"HEAD",
             now=now,
@@ -275,6 +279,8 @@ class Exchange:
             send_timeout=timeouts[2] if timeouts else self.ctx.settings.send_timeout,
             trailers=head.te_trailers,
         )
+        if trailers is not None and self.body_done:
+            upstream.end_body(trailers)
         if head.expect_continue and not self.body_done and head.http11:
             conn.write(pages.CONTINUE)
 
@@ -294,10 +300,15 @@ class Exchange:
             if sum(map(len, self.pending)) > self.ctx.settings.high_water:
                 self.conn.gate_pause(PEER_FULL)
 
+    def client_trailers(self, trailers: list[tuple[bytes, bytes]]) -> None:
+        """Trailer fields of the request (an HTTP/2 client's), just before client_body_done."""
+        self.request_trailers = trailers
+
     def client_body_done(self) -> None:
         self.body_done = True
         if not self.finished and self.upstream is not None:
-            self.upstream.end_body()  # when it comes before a connection, send() is told ``ended``
+            # when it comes before a connection, _attach ends the body
+            self.upstream.end_body(self.request_trailers)
 
     def client_gone(self) -> None:
         """The client connection closed: nothing more can be sent; free the upstream."""
@@ -428,10 +439,8 @@ class Exchange:
             return
         if self.mode == _CHUNKED:
             trailers = self.trailers
-            if trailers and self.head.te_trailers:  # an HTTP/1.1 client takes them only if it said so
-                self.out += (b"0\r\n", *[name + b": " + value + b"\r\n" for name, value in trailers], b"\r\n")
-            else:
-                self.out.append(_LAST_CHUNK)
+            # an HTTP/1.1 client takes them only if it said so
+            self.out.append(last_chunk(trailers if self.head.te_trailers else None))
         self.flush()
         if upstream is not None:
             upstream.release(reusable and self.body_done, now)

@@ -306,6 +306,17 @@ class RequestHeadBuilder:
         )
 
 
+LAST_CHUNK: Final = b"0\r\n\r\n"
+
+
+def last_chunk(trailers: list[tuple[bytes, bytes]] | None) -> bytes:
+    """The end of a chunked body, carrying ``trailers`` when there are any (RFC 9112 7.1.2): of
+    a response to an HTTP/1.1 client, or of a request to an HTTP/1.1 upstream."""
+    if not trailers:
+        return LAST_CHUNK
+    return b"0\r\n" + b"".join([name + b": " + value + b"\r\n" for name, value in trailers]) + b"\r\n"
+
+
 _HEX_PAIRS: Final = tuple(b"%02x" % value for value in range(256))
 
 

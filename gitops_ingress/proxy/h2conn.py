@@ -46,7 +46,7 @@ from gitops_ingress.proxy.errors import ClientRequestError
 from gitops_ingress.proxy.exchange import Exchange
 from gitops_ingress.proxy.flow import PEER_FULL, ReadGate, set_limits
 from gitops_ingress.proxy.forwarding import RequestHead
-from gitops_ingress.proxy.h2fields import MalformedRequest, request_head
+from gitops_ingress.proxy.h2fields import MalformedRequest, request_head, request_trailers
 from gitops_ingress.proxy.h2frames import (
     ENHANCE_YOUR_CALM,
     ERROR_NAMES,
@@ -197,6 +197,18 @@ class H2ClientConnection(asyncio.Protocol):
             return
         if ended:
             stream.client_end()
+
+    def client_trailers(self, stream: H2Stream, fields: list[tuple[bytes, bytes]]) -> None:
+        """Trailing HEADERS (with END_STREAM) from the client: passed to the exchange, which
+        forwards them (proxy/upstream.py and h2upstream_stream.py say how), then the end."""
+        try:
+            trailers = request_trailers(fields)
+        except MalformedRequest as exc:
+            raise H2StreamError(stream.stream_id, PROTOCOL_ERROR, str(exc)) from exc
+        exchange = stream.exchange
+        if exchange is not None and trailers:
+            exchange.client_trailers(trailers)
+        self.client_data(stream, b"", 0, True)
 
     def client_reset(self, sid: int) -> None:
         """RST_STREAM from the client."""

@@ -5,9 +5,12 @@ for every field and Huffman-codes every literal in Python. This encoder never in
 dynamic table, so each field's encoding depends on the field alone, never on what was sent before:
 
 * a field that is in the static table whole (``:status: 200``) is one indexed byte;
-* any other field is a "literal without indexing" (RFC 7541 6.2.2), its name by static index when
+* any other field is a "literal never indexed" (RFC 7541 6.2.3), its name by static index when
   the static table has the name, its value as raw octets (no Huffman: longer on the wire, far
-  cheaper to make).
+  cheaper to make). Never indexed, not merely without indexing, for every literal: nothing we
+  write enters a table, ours or an intermediary's that re-encodes it, so a secret
+  (``authorization``, ``cookie``, ``set-cookie``) can never be guessed by a compression oracle
+  (RFC 7541 7.1), and one rule covers every field: no list of sensitive names to keep up to date.
 
 Because an encoded field carries no table state, it can be remembered: ``H2Encoder`` keeps the
 encodings it made (bounded, per connection), so the repeated fields of a response (``server``,
@@ -29,6 +32,7 @@ _WHOLE: Final[dict[tuple[bytes, bytes], bytes]] = {
 }
 _NAMES: Final[dict[bytes, int]] = {name: index for index, (name, _) in reversed(list(enumerate(_STATIC, 1)))}
 _TABLE_SIZE_ZERO: Final = b"\x20"
+_NEVER_INDEXED: Final = 0x10  # the first octet's pattern 0001xxxx (RFC 7541 6.2.3)
 _CACHE_LIMIT: Final = 512
 
 
@@ -52,9 +56,9 @@ def encode_field(name: bytes, value: bytes) -> bytes:
         return whole
     index = _NAMES.get(name, 0)
     if index:
-        head = integer(index, 4, 0x00)
+        head = integer(index, 4, _NEVER_INDEXED)
     else:
-        head = b"\x00" + integer(len(name), 7, 0x00) + name
+        head = bytes((_NEVER_INDEXED,)) + integer(len(name), 7, 0x00) + name
     return head + integer(len(value), 7, 0x00) + value
 
 

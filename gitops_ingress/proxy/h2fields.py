@@ -14,6 +14,9 @@ not the ``:authority``, and ``:protocol`` (extended CONNECT, RFC 8441: we never 
 SETTINGS_ENABLE_CONNECT_PROTOCOL, so a client must not use it). What an HTTP/1.1 request would be
 refused for (two content-lengths, a bad Host) is refused the same way, as ClientRequestError.
 
+Trailers of a request (``request_trailers``) follow the same rules as its head, minus the fields
+that only frame or route a message; they are forwarded with the end of the body.
+
 Responses go the other way: the status line becomes ``:status``, names are lowercased, and the
 framing lines ``ResponseHead`` already removed stay removed (content-length comes back when the
 upstream sent one). The proxy's own pages (pages.py, whole HTTP/1.1 responses) are split the same
@@ -38,6 +41,8 @@ _UPPER: Final = bytes(range(ord("A"), ord("Z") + 1))
 _WHITESPACE: Final = b" \t"
 # never forwarded from an HTTP/2 request: the proxy sends the body at once, without 100-continue
 _DROPPED: Final = frozenset((b"expect",))
+# request trailer fields that mean nothing after the body (RFC 9110 6.5.1), dropped
+_NOT_IN_TRAILERS: Final = frozenset((b"content-length", b"host", b"te", b"trailer", b"expect", b"cookie"))
 # response lines dropped on the way to an HTTP/2 client besides those ResponseHead removes
 _RESPONSE_DROPPED: Final = frozenset((b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding",
                                       b"upgrade", b"te", b"trailer"))  # fmt: skip
@@ -102,6 +107,25 @@ def request_head(fields: Fields, end_stream: bool, max_headers: int, max_header_
     if not end_stream and builder.content_length is None:
         builder.chunked = True  # a body of unknown length: chunked to the HTTP/1.1 upstream
     return builder.finish(method, True, True)
+
+
+def request_trailers(fields: Fields) -> Fields:
+    """The trailers of an HTTP/2 request, as forwarded upstream; raises MalformedRequest for what
+    RFC 9113 8.1 and 8.2 call malformed in any field section: a pseudo-header (none belongs in
+    trailers), an uppercase name, a connection-specific field, a value with NUL, CR or LF. Fields
+    that frame or route a message (content-length, host, te: trailers) mean nothing after the body
+    (RFC 9110 6.5.1) and are dropped."""
+    kept: Fields = []
+    for name, value in fields:
+        if not name or name[0] == 0x3A or name.translate(None, _UPPER) != name:
+            raise MalformedRequest(f"trailer field {name.decode('latin-1')!r}: a pseudo-header or uppercase name")
+        if name in _CONNECTION_SPECIFIC or (name == b"te" and value != b"trailers"):
+            raise MalformedRequest(f"connection-specific trailer field {name.decode('latin-1')} (RFC 9113 8.2.2)")
+        if any(bad in value for bad in _BAD_VALUE_BYTES):
+            raise MalformedRequest(f"invalid value of trailer field {name.decode('latin-1')}")
+        if name not in _NOT_IN_TRAILERS:
+            kept.append((name, value))
+    return kept
 
 
 def response_fields(status: int, head: ResponseHead, body_allowed: bool) -> Fields:

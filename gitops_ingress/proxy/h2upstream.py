@@ -109,7 +109,8 @@ class H2UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.timer.cancel()
+        self.timer.stop()  # the timer and the transport point back here: freed without the cyclic GC
+        self.transport = None
         self.pool.forget(self)
         error = self.failure = self.failure or (
             UpstreamReset(f"upstream {self.endpoint} closed the connection")
@@ -151,7 +152,7 @@ class H2UpstreamConnection(asyncio.Protocol):
             stream.refused()
             return
         stream_id = self.h2.get_next_available_stream_id()
-        end = stream.ended and not stream.outbox
+        end = stream.ended and not stream.outbox and not stream.trailers
         try:
             self.h2.send_headers(stream_id, stream.headers, end_stream=end)
         except TooManyStreamsError:  # the peer's limit came after this stream was handed out
@@ -189,7 +190,10 @@ class H2UpstreamConnection(asyncio.Protocol):
                 stream.sent_piece(chunk)
                 stream.took(len(chunk))
             if stream.ended and not stream.outbox:
-                h2.end_stream(stream_id)
+                if stream.trailers:
+                    h2.send_headers(stream_id, stream.trailers, end_stream=True)
+                else:
+                    h2.end_stream(stream_id)
                 stream.end_sent = True
         except StreamClosedError:  # the peer reset it or answered already: the rest is not wanted
             stream.end_sent = True

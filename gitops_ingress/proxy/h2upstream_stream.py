@@ -75,7 +75,7 @@ def response_block(status: int, fields: Fields) -> bytes:
 class H2UpstreamStream:
     __slots__ = ("blocked", "closed", "conn", "deadline", "end_sent", "ended", "head_only", "head_seen", "headers",
         "last_activity", "outbox", "outbox_bytes", "paused", "placed", "pool", "read_timeout", "replays", "response_ended", "sent", "sent_bytes", "sink",
-        "stream_id", "timer", "unacked")  # fmt: skip
+        "stream_id", "timer", "trailers", "unacked")  # fmt: skip
 
     def __init__(self, pool: H2Pool, conn: H2UpstreamConnection) -> None:
         self.pool = pool
@@ -90,6 +90,7 @@ class H2UpstreamStream:
         self.outbox: list[bytes] = []  # body pieces waiting for window
         self.outbox_bytes = 0
         self.ended = False  # the client's body is complete
+        self.trailers: Fields | None = None  # the request's trailers, sent after the body
         self.end_sent = False  # END_STREAM went out
         self.head_only = False
         self.head_seen = False
@@ -129,10 +130,13 @@ class H2UpstreamStream:
         self._queue(data)
         self.conn.pump(self)
 
-    def end_body(self) -> None:
+    def end_body(self, trailers: Fields | None = None) -> None:
+        """The request body is complete; ``trailers`` (an HTTP/2 client's) follow its last DATA as
+        a trailing HEADERS frame with END_STREAM."""
         if self.closed or self.end_sent:
             return
         self.ended = True
+        self.trailers = trailers or None
         self.conn.pump(self)
 
     def write(self, data: bytes) -> None:
@@ -159,7 +163,7 @@ class H2UpstreamStream:
         if self.closed:
             return
         self.closed = True
-        self.timer.cancel()
+        self.timer.stop()  # it holds us: a closed stream is freed by reference counting
         self.conn.stream_done(self, reset=not (self.response_ended and self.end_sent))
 
     # --- for the connection ---

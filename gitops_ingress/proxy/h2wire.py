@@ -87,7 +87,6 @@ if TYPE_CHECKING:
 
 DEFAULT_TABLE_SIZE: Final = 4096  # SETTINGS_HEADER_TABLE_SIZE, which we leave at its default
 RESETS_REMEMBERED: Final = 256
-_EMPTY_END: Final = b""
 
 
 class H2Wire:
@@ -280,7 +279,7 @@ class H2Wire:
                 raise H2StreamError(sid, PROTOCOL_ERROR, f"trailers without END_STREAM on stream {sid}")
             if stream.expected >= 0 and stream.received != stream.expected:
                 raise H2StreamError(sid, PROTOCOL_ERROR, f"DATA on stream {sid} disagrees with its content-length")
-            self.conn.client_data(stream, _EMPTY_END, 0, True)  # request trailers are not forwarded
+            self.conn.client_trailers(stream, fields)
             return
         self.highest = sid
         if len(self.streams) >= self.max_streams:

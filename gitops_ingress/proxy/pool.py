@@ -1,7 +1,10 @@
 """Keep-alive connection pools per upstream endpoint, and round-robin over a Service's endpoints.
 
 Idle connections are a LIFO stack per endpoint: the most recently used one is the most likely to
-still be open at the other end, and the ones at the bottom age out through their idle timer. A
+still be open at the other end, and the ones at the bottom age out through their idle timer. The
+stack is sized to demand (``EndpointConnections``): it keeps as many idle connections as were busy
+at once within ``upstream_idle_timeout``, and at least ``pool_max_idle``, so that a burst wider
+than the floor finds its connections warm the next time instead of closing and reopening them. A
 pooled connection is taken synchronously, so a warm request costs no task and no await; only a
 new connection needs a task (``loop.create_connection`` is a coroutine), and the caller gets a
 callback with the connection or with our own error, mapped here from OSError and timeouts.
@@ -9,8 +12,8 @@ A connection goes back to the pool only when its response ended cleanly and the 
 sent whole; everything else is closed (see proxy/exchange.py).
 
 The stacks are keyed by ``Endpoint.key`` (its fields as a tuple: hashed in C), so a new snapshot
-with equal endpoints still finds the warm connections; each connection carries its own stack for
-``release``.
+with equal endpoints still finds the warm connections; each connection carries its endpoint's
+``EndpointConnections`` for ``release``.
 
 HTTP/2 endpoints (``Endpoint.h2``) are the ``H2Pool``'s (proxy/h2pool.py): what it hands out is
 a stream of a shared connection, not a connection, behind the same ``acquire`` and ``connect``.
@@ -34,11 +37,67 @@ from gitops_ingress.proxy.upstream import Upstream, UpstreamConnection
 ConnectCallback = Callable[[Upstream | None, UpstreamError | None], None]
 
 
+class EndpointConnections:
+    """One endpoint's HTTP/1.1 connections: the idle stack and the demand that sizes it.
+
+    ``busy`` counts the connections carrying a request. The most busy at once is kept for two
+    windows of ``window`` seconds (the one under way and the one before, so a peak is remembered
+    for at least one whole window); the stack takes a released connection while it holds fewer
+    than that peak, or than ``floor``. When demand falls, the surplus ages out by the idle timer.
+    """
+
+    __slots__ = ("busy", "floor", "idle", "peak", "previous", "since", "window")
+
+    def __init__(self, floor: int, window: float) -> None:
+        self.idle: list[UpstreamConnection] = []
+        self.busy = 0
+        self.floor = floor
+        self.window = window
+        self.peak = 0  # most busy at once since ``since``
+        self.previous = 0  # most busy at once in the window before
+        self.since = 0.0
+
+    def take(self) -> UpstreamConnection | None:
+        """The most recently parked open connection, now busy; None when there is none."""
+        idle = self.idle
+        while idle:
+            conn = idle.pop()
+            if not conn.closed:
+                self.started(conn)
+                return conn
+        return None
+
+    def started(self, conn: UpstreamConnection) -> None:
+        """``conn`` carries a request now (taken from the stack, or just opened)."""
+        conn.busy = True
+        busy = self.busy = self.busy + 1
+        self.peak = max(self.peak, busy)
+
+    def ended(self, conn: UpstreamConnection, now: float) -> bool:
+        """``conn`` finished its request at ``now`` (time.monotonic()): may it idle here?"""
+        if now - self.since >= self.window:  # a new window; the last one is kept if it just ended
+            self.previous = self.peak if now - self.since < 2 * self.window else 0
+            self.peak = self.busy
+            self.since = now
+        if conn.busy:
+            conn.busy = False
+            self.busy -= 1
+        return len(self.idle) < max(self.floor, self.peak, self.previous)
+
+    def lost(self, conn: UpstreamConnection) -> None:
+        """``conn`` closed: it neither idles nor counts as busy any more."""
+        if conn.busy:
+            conn.busy = False
+            self.busy -= 1
+        elif conn in self.idle:
+            self.idle.remove(conn)
+
+
 class UpstreamPool:
     def __init__(self, settings: ProxySettings, observer: ProxyObserver) -> None:
         self.settings = settings
         self.observer = observer
-        self._idle: dict[tuple[str, int, str], list[UpstreamConnection]] = {}  # by Endpoint.key
+        self._groups: dict[tuple[str, int, str], EndpointConnections] = {}  # by Endpoint.key
         self._turn: dict[Hashable, int] = {}
         self._closed = False
         self._tls: ssl.SSLContext | None = None  # for https:// endpoints, made on first use
@@ -59,37 +118,33 @@ class UpstreamPool:
         self._turn[key] = turn + 1
         return endpoints[turn % count]
 
-    def stack(self, endpoint: Endpoint) -> list[UpstreamConnection]:
-        """The idle stack of ``endpoint`` (made on first use; the same list for equal endpoints)."""
-        stack = self._idle.get(endpoint.key)
-        if stack is None:
-            stack = self._idle[endpoint.key] = []
-        return stack
+    def group(self, endpoint: Endpoint) -> EndpointConnections:
+        """The connections of ``endpoint`` (made on first use; the same for equal endpoints)."""
+        group = self._groups.get(endpoint.key)
+        if group is None:
+            settings = self.settings
+            group = self._groups[endpoint.key] = EndpointConnections(
+                settings.pool_max_idle, settings.upstream_idle_timeout
+            )
+        return group
 
     def acquire(self, endpoint: Endpoint) -> Upstream | None:
         if endpoint.h2:
             return self.h2.acquire(endpoint)
-        stack = self.stack(endpoint)
-        while stack:
-            conn = stack.pop()
-            if not conn.closed:
-                return conn
-        return None
+        return self.group(endpoint).take()
 
     def release(self, conn: UpstreamConnection, now: float) -> None:
         """``conn`` finished a response at ``now`` (time.monotonic()): keep it idle, or close it."""
-        stack = conn.stack
-        if self._closed or conn.closed or len(stack) >= self.settings.pool_max_idle:
+        group = conn.group
+        if not group.ended(conn, now) or self._closed or conn.closed:
             conn.close()
             return
         conn.parked(now)
-        stack.append(conn)
+        group.idle.append(conn)
 
     def forget(self, conn: UpstreamConnection) -> None:
-        """A connection closed: drop it if it was idle here."""
-        stack = conn.stack
-        if stack and conn in stack:
-            stack.remove(conn)
+        """A connection closed: drop it from its endpoint's counts."""
+        conn.group.lost(conn)
 
     def connect(self, endpoint: Endpoint, done: ConnectCallback, timeout: float) -> None:
         """A new connection to ``endpoint`` within ``timeout`` seconds (HTTP/2 endpoints share
@@ -104,7 +159,9 @@ class UpstreamPool:
                 return
             error = task.exception()
             if error is None:
-                done(task.result(), None)
+                conn = task.result()
+                conn.group.started(conn)
+                done(conn, None)
             elif isinstance(error, UpstreamError):
                 done(None, error)
             else:  # a bug, not a network condition: still answer the client
@@ -126,13 +183,14 @@ class UpstreamPool:
 
     def idle_count(self, endpoint: Endpoint | None = None) -> int:
         if endpoint is not None:
-            return len(self._idle.get(endpoint.key, ()))
-        return sum(len(stack) for stack in self._idle.values())
+            group = self._groups.get(endpoint.key)
+            return len(group.idle) if group is not None else 0
+        return sum(len(group.idle) for group in self._groups.values())
 
     def close(self) -> None:
         self._closed = True
         self.h2.close()
-        for stack in self._idle.values():
-            for conn in stack:
+        for group in self._groups.values():
+            idle, group.idle = group.idle, []
+            for conn in idle:
                 conn.close()
-            stack.clear()

@@ -43,6 +43,16 @@ class LazyTimer:
             self._handle.cancel()
             self._handle = None
 
+    def stop(self) -> None:
+        """Cancel for good: the callback (a bound method of the owner) is let go too, so the
+        owner and its timer are not a cycle and are freed by reference counting."""
+        self.cancel()
+        self._callback = _nothing
+
     def _fire(self) -> None:
         self._handle = None
         self._callback()
+
+
+def _nothing() -> None:
+    """A stopped timer's callback."""

@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import asyncio
 from time import monotonic
-from typing import TYPE_CHECKING, Final, Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamProtocolError, UpstreamReset, UpstreamTimeout
 from gitops_ingress.proxy.flow import PEER_FULL, ReadGate, set_limits
-from gitops_ingress.proxy.forwarding import ResponseHead
+from gitops_ingress.proxy.forwarding import LAST_CHUNK, ResponseHead, last_chunk
 from gitops_ingress.proxy.timers import LazyTimer
 from gitops_ingress.proxy.upstream_reader import HeadDone, TrailerReader, head_bounds
 
@@ -73,7 +73,7 @@ class Upstream(Protocol):
     def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
              head_only: bool, now: float, read_timeout: float, send_timeout: float, trailers: bool = False) -> None: ...  # fmt: skip
     def write_body(self, data: bytes) -> None: ...
-    def end_body(self) -> None: ...
+    def end_body(self, trailers: list[tuple[bytes, bytes]] | None = None) -> None: ...
     def write(self, data: bytes) -> None: ...
     def pause_reading(self, paused: bool) -> None: ...
     def detach(self) -> None: ...
@@ -81,16 +81,15 @@ class Upstream(Protocol):
     def close(self) -> None: ...
 
 
-_LAST_CHUNK: Final = b"0\r\n\r\n"
-
-
 class UpstreamConnection(asyncio.Protocol):
     __slots__ = (
         "body_allowed",
+        "busy",
         "chunked",
         "closed",
         "endpoint",
         "gate",
+        "group",
         "head",
         "head_from",
         "head_only",
@@ -104,7 +103,6 @@ class UpstreamConnection(asyncio.Protocol):
         "read_timeout",
         "send_timeout",
         "sink",
-        "stack",
         "stalled_since",
         "status",
         "timer",
@@ -115,7 +113,8 @@ class UpstreamConnection(asyncio.Protocol):
     def __init__(self, pool: UpstreamPool, endpoint: Endpoint) -> None:
         self.pool = pool
         self.endpoint = endpoint
-        self.stack = pool.stack(endpoint)  # where this connection idles in the pool
+        self.group = pool.group(endpoint)  # where this connection idles in the pool, and is counted
+        self.busy = False  # counted as busy by ``group``
         self.transport: asyncio.Transport | None = None
         self.gate: ReadGate | None = None
         self.plain_parser = HttpResponseParser(self)
@@ -177,7 +176,13 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.timer.cancel()
+        # let go of everything that points back here (the parsers hold us as their callbacks,
+        # the transport and the gate hold us as the protocol, the timer as its callback), so a
+        # lost connection is freed at once by reference counting, not by the cyclic GC
+        self.timer.stop()
+        self.transport = None
+        self.gate = None
+        self.plain_parser = self.parser = HttpResponseParser(None)
         self.pool.forget(self)
         sink, self.sink = self.sink, None
         if sink is None:
@@ -262,7 +267,7 @@ class UpstreamConnection(asyncio.Protocol):
         if chunked:
             data += b"".join([b"%x\r\n%b\r\n" % (len(piece), piece) for piece in body if piece])
             if ended:
-                data += _LAST_CHUNK
+                data += LAST_CHUNK
         elif body:
             data += b"".join(body)
         self.sink = sink
@@ -275,20 +280,28 @@ class UpstreamConnection(asyncio.Protocol):
         self.last_read = now
         self.read_timeout = read_timeout
         self.send_timeout = send_timeout
+        if self.closed or self.transport is None:
+            # lost between the connect and now (the peer closed first): fail on the loop's next
+            # turn, as a failure while sending would, instead of waiting for the read timeout
+            reset = UpstreamReset(f"upstream {self.endpoint} closed the connection before the request was sent")
+            asyncio.get_running_loop().call_soon(self._fail, reset)
+            return
         self.timer.arm(now + read_timeout)
-        if self.transport is not None:
-            self.transport.write(data)
+        self.transport.write(data)
 
     def write(self, data: bytes) -> None:
-        if self.transport is not None:
-            self.transport.write(data)
+        transport = self.transport
+        if transport is not None and not self.closed:  # a closed transport refuses writes (uvloop raises)
+            transport.write(data)
 
     def write_body(self, data: bytes) -> None:
         self.write(b"%x\r\n%b\r\n" % (len(data), data) if self.chunked else data)
 
-    def end_body(self) -> None:
+    def end_body(self, trailers: list[tuple[bytes, bytes]] | None = None) -> None:
+        """The request body is complete; ``trailers`` (an HTTP/2 client's) go in its last chunk, and
+        are dropped when the body is framed by Content-Length: there is no place for them."""
         if self.chunked:
-            self.write(_LAST_CHUNK)
+            self.write(last_chunk(trailers))
 
     def release(self, reusable: bool, now: float) -> None:
         """The exchange is done with this connection at ``now``: back to the pool, or closed."""

@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gitops_ingress.core.annotations.usage import AnnotationUse
 from gitops_ingress.core.build import TreeBuild
 from gitops_ingress.core.desired import DesiredEnvironment
-from gitops_ingress.core.findings import Finding, Severity
+from gitops_ingress.core.findings import Finding, Severity, first_error
 from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync.store import EnvironmentRow
 
@@ -31,11 +32,11 @@ class Plan:
 
 
 def _keep(
-    name: str, old: EnvironmentRow | None, findings: tuple[Finding, ...]
+    name: str, old: EnvironmentRow | None, findings: tuple[Finding, ...], uses: tuple[AnnotationUse, ...] = ()
 ) -> tuple[EnvironmentRow, DesiredEnvironment | None]:
     table = old.table if old is not None else None
     commit = old.applied_commit if old is not None else None
-    row = EnvironmentRow(name, SyncState.REFUSED, commit, table, findings)
+    row = EnvironmentRow(name, SyncState.REFUSED, commit, table, findings, uses)
     desired = DesiredEnvironment(name, commit, table, keep=True) if table is not None and commit else None
     return row, desired
 
@@ -52,11 +53,13 @@ def plan_commit(build: TreeBuild, current: Mapping[str, EnvironmentRow]) -> Plan
     for name in sorted(build.environments.keys() | current.keys()):
         old = current.get(name)
         env = build.environments.get(name)
+        # the new commit's annotations here, shown whatever becomes of it (the PR comment's table)
+        uses = build.annotation_uses(name) if env is not None else ()
         if not build.ok:
-            row, keep = _keep(name, old, build.findings)
+            row, keep = _keep(name, old, build.findings, uses)
         elif not whole and (env is None or env.ok):
             # valid (or gone) in a commit refused elsewhere: held back at its last good commit
-            row, keep = _keep(name, old, env.findings if env is not None else ())
+            row, keep = _keep(name, old, env.findings if env is not None else (), uses)
             results[name] = "held back"
             rows.append(row)
             if keep is not None:
@@ -68,11 +71,11 @@ def plan_commit(build: TreeBuild, current: Mapping[str, EnvironmentRow]) -> Plan
         elif env.ok:
             unchanged = old is not None and old.table is not None and old.table.version == env.table.version
             results[name] = "unchanged" if unchanged else "applied"
-            rows.append(EnvironmentRow(name, SyncState.APPLIED, build.commit, env.table, env.findings))
+            rows.append(EnvironmentRow(name, SyncState.APPLIED, build.commit, env.table, env.findings, uses))
             desired[name] = DesiredEnvironment(name, build.commit, env.table, env.ingresses)
             continue
         else:
-            row, keep = _keep(name, old, env.findings)
+            row, keep = _keep(name, old, env.findings, uses)
         results[name] = "refused"
         refused.append((name, row.findings))
         rows.append(row)
@@ -88,12 +91,9 @@ def plan_commit(build: TreeBuild, current: Mapping[str, EnvironmentRow]) -> Plan
 def refusal_message(refused: list[tuple[str, tuple[Finding, ...]]], *, kept: bool = True) -> str:
     """One line for the status: where the first error is and how many there are, and what serves
     meanwhile (``kept``: some environment has a last good commit; else nothing does)."""
-    errors = [(env, f) for env, found in refused for f in found if f.severity is Severity.ERROR]
-    if not errors:
+    scoped = [(env, f) for env, found in refused for f in found if f.severity is Severity.ERROR]
+    if not scoped:
         return ""
-    env, first = errors[0]
-    where = f"{first.file}:{first.line}" if first.line else first.file
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    scope = f"{env}: " if env else ""
+    scope = f"{scoped[0][0]}: " if scoped[0][0] else ""
     outcome = "last good routes keep serving" if kept else "nothing was live before, so nothing serves"
-    return f"refused, {outcome}: {scope}{where} {first.rule}: {first.message}{more}"
+    return f"refused, {outcome}: {scope}{first_error(f for _, f in scoped)}"

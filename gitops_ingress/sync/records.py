@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from gitops_ingress.core.findings import first_error, has_errors
 from gitops_ingress.core.naming import branch_slug, preview_hosts
 from gitops_ingress.core.routing import RouteTable
 from gitops_ingress.core.status import (
@@ -129,17 +130,56 @@ class BranchRecord:
         return self.synced == head and self.state in RECONCILED and not self.deleted_at
 
 
-def to_status(record: BranchRecord, preview_domain: str, url_for: UrlFor) -> BranchStatus:
-    environments = tuple(
-        EnvironmentStatus(
-            environment=env.environment,
-            state=env.state,
-            applied_commit=env.applied_commit,
-            route_count=len(env.table) if env.table is not None else 0,
-            findings=env.findings,
+# the branch states in which a head newer than the synced commit is on its way (or failing)
+WAITING = frozenset({SyncState.PENDING, SyncState.APPLIED, SyncState.REFUSED, SyncState.ERROR, SyncState.STANDBY})
+
+
+def environment_statuses(record: BranchRecord) -> tuple[EnvironmentStatus, ...]:
+    """Each environment as the store and the last plan left it, said of the branch's head.
+
+    A head newer than the synced commit is no environment's yet: each shows it pending (or the
+    branch's error or standby, with its message), with what is live meanwhile and no findings,
+    since it was not built. Otherwise the rows describe the synced commit; a refused one names the
+    environments whose errors refused it (a commit is one unit, so a valid environment of it is
+    held back by the others', never applied)."""
+    rows = sorted(record.environments.values(), key=lambda e: e.environment)
+    ahead = record.head is not None and record.head != record.synced and record.state in WAITING
+    refusing = tuple(row.environment for row in rows if row.state is SyncState.REFUSED and has_errors(row.findings))
+    shown: list[EnvironmentStatus] = []
+    for row in rows:
+        state, commit, findings, reason, uses = row.state, record.synced, row.findings, "", row.annotations
+        refused_by: tuple[str, ...] = ()
+        if ahead:
+            waits = record.state in (SyncState.ERROR, SyncState.STANDBY)
+            state, commit, findings, uses = (record.state if waits else SyncState.PENDING), record.head, (), ()
+            reason = record.message if waits else "not synced yet"
+        elif row.state is SyncState.REFUSED:
+            refused_by = refusing
+            if has_errors(row.findings):
+                reason = f"refused here: {first_error(row.findings)}"
+            else:
+                others = ", ".join(refusing) or "another environment"
+                reason = f"held back: the commit is refused in {others}, and a commit is applied everywhere or nowhere"
+        elif row.applied_commit != commit:
+            reason = record.message
+        shown.append(
+            EnvironmentStatus(
+                environment=row.environment,
+                state=state,
+                commit=commit,
+                applied_commit=row.applied_commit,
+                route_count=len(row.table) if row.table is not None else 0,
+                findings=findings,
+                reason=reason,
+                refused_by=refused_by,
+                annotations=uses,
+            )
         )
-        for env in sorted(record.environments.values(), key=lambda e: e.environment)
-    )
+    return tuple(shown)
+
+
+def to_status(record: BranchRecord, preview_domain: str, url_for: UrlFor) -> BranchStatus:
+    environments = environment_statuses(record)
     previews: list[PreviewURL] = []
     if not record.stable:
         seen: set[str] = set()

@@ -39,6 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from gitops_ingress.core.annotations.usage import AnnotationUse
 from gitops_ingress.core.errors import SourceError
 from gitops_ingress.core.findings import Finding
 from gitops_ingress.core.routing import RouteTable
@@ -62,6 +63,7 @@ CREATE TABLE IF NOT EXISTS environments (
     applied_commit TEXT,
     route_table TEXT,
     findings TEXT NOT NULL DEFAULT '[]',
+    annotations TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (branch, environment)
 );
 CREATE TABLE IF NOT EXISTS syncs (
@@ -94,6 +96,7 @@ TABLES = frozenset({"branches", "environments", "syncs", "deliveries"})
 ADDED_COLUMNS = (
     ("syncs", "noticed_at", "TEXT NOT NULL DEFAULT ''"),
     ("syncs", "push_to_live_ms", "REAL"),
+    ("environments", "annotations", "TEXT NOT NULL DEFAULT '[]'"),
 )
 
 
@@ -104,6 +107,8 @@ class EnvironmentRow:
     applied_commit: str | None
     table: RouteTable | None
     findings: tuple[Finding, ...]
+    # the annotation support table of the commit the row describes (its findings' commit)
+    annotations: tuple[AnnotationUse, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,8 +206,8 @@ class Store:
 
     def _load_branches(self) -> dict[str, BranchRow]:
         envs: dict[str, dict[str, EnvironmentRow]] = {}
-        for branch, env, state, commit, table, findings in self._db.execute(
-            "SELECT branch, environment, state, applied_commit, route_table, findings FROM environments"
+        for branch, env, state, commit, table, findings, uses in self._db.execute(
+            "SELECT branch, environment, state, applied_commit, route_table, findings, annotations FROM environments"
         ):
             envs.setdefault(branch, {})[env] = EnvironmentRow(
                 env,
@@ -210,6 +215,7 @@ class Store:
                 commit,
                 RouteTable.from_dict(json.loads(table)) if table else None,
                 _findings(findings),
+                tuple(AnnotationUse.from_dict(use) for use in json.loads(uses or "[]")),
             )
         rows: dict[str, BranchRow] = {}
         for name, head, info, state, message, updated, deleted in self._db.execute(
@@ -262,7 +268,7 @@ class Store:
                 db.execute("DELETE FROM environments WHERE branch = ?", (name,))
                 db.executemany(
                     "INSERT INTO environments (branch, environment, state, applied_commit, route_table,"
-                    " findings) VALUES (?, ?, ?, ?, ?, ?)",
+                    " findings, annotations) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             name,
@@ -271,6 +277,7 @@ class Store:
                             row.applied_commit,
                             row.table.to_json() if row.table is not None else None,
                             _findings_json(row.findings),
+                            json.dumps([use.to_dict() for use in row.annotations], separators=(",", ":")),
                         )
                         for row in environments
                     ],

@@ -4,8 +4,10 @@
 The summary is the one thing a reviewer reads on the pull request, so it leads with what to click
 (the preview URLs), then what changes for requests (the route diff, from ``core.reports.markdown``
 so the CLI's ``diff --format markdown`` and the comment agree), then why a refused commit was
-refused. Everything interpolated from the branch is escaped for markdown tables and HTML, since
-branch names, hosts and paths are chosen by whoever pushes.
+refused, then the head's ingress-nginx annotations and how each is treated (the table of
+``validate``'s markdown summary, ``core/reports/annotation_table.py``). Everything interpolated
+from the branch is escaped for markdown tables and HTML, since branch names, hosts and paths are
+chosen by whoever pushes.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
+from gitops_ingress.core.annotations.usage import merged_uses
 from gitops_ingress.core.diff import RouteDiff
 from gitops_ingress.core.previewkeys import PreviewKeyPolicy, real_host_url
+from gitops_ingress.core.reports import annotation_table
 from gitops_ingress.core.reports.markdown import cell, render_diff, render_findings
 from gitops_ingress.core.reports.summary import ValidationReport
 from gitops_ingress.core.status import (
@@ -119,6 +123,9 @@ def summary_markdown(
         # the CLI's report without its title and file/object counts, which a status cannot know
         table = render_findings(ValidationReport(tuple(findings))).split("\n", 4)[4]
         lines += [f"### {len(findings)} validation findings", "", table]
+    # the same support table as validate's markdown summary, of the head in every environment
+    uses = merged_uses(env.annotations for env in status.environments)
+    lines += [""] + annotation_table.markdown_table(uses, cell)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -52,6 +52,52 @@ def test_several_default_backends_warn_and_name_the_one_used(
     assert code == 1 and [f["severity"] for f in findings if f["rule"] == "cross/default-backend"] == ["error"]
 
 
+def _fallback(service: str) -> dict[str, Any]:
+    return {"service": {"name": service, "port": {"number": 80}}}
+
+
+def test_the_default_backend_named_is_the_one_requests_get(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    # three owners in three files, written out of order: the warning names every file, and the one
+    # it says the proxy uses is the one `routes` (the proxy's own matcher) sends unmatched requests to
+    owners = {"c.yaml": ("beta", "beta-fallback"), "a.yaml": ("gamma", "gamma-fallback"), "b.yaml": ("alpha", "alpha")}
+    _write(
+        tmp_path,
+        {
+            name: set_at(ingress(owner, f"{owner}.example.com"), "spec.defaultBackend", _fallback(service))
+            for name, (owner, service) in owners.items()
+        },
+    )
+    code, findings = _validate(cli, tmp_path)
+    warnings = [f for f in findings if f["rule"] == "cross/default-backend"]
+    assert code == 0 and sorted(Path(f["file"]).name for f in warnings) == ["a.yaml", "c.yaml"]
+    for warning in warnings:
+        assert all(f"production/{name}:" in warning["message"] for name in owners)
+        assert "the proxy uses shop/alpha's, the first by namespace/name" in warning["message"]
+    answer = cli("routes", str(tmp_path / "environments"), "--host", "unknown.example.com")
+    assert answer.out == "shop/alpha:80\n"
+    # the policy setting, in the repository's gitops-ingress.yaml: an error, or nothing
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "gitops-ingress.yaml").write_text("validation:\n  multiple_default_backends: error\n")
+    code, findings = _validate(cli, tmp_path)
+    assert code == 1 and [f["severity"] for f in findings if f["rule"] == "cross/default-backend"] == ["error"] * 2
+    (tmp_path / "gitops-ingress.yaml").write_text("validation:\n  multiple_default_backends: ignore\n")
+    assert _validate(cli, tmp_path) == (0, [])
+
+
+def test_a_canary_s_default_backend_is_not_the_one_used(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    canary = set_at(
+        ingress("alpha", "shop.example.com", annotations={"nginx.ingress.kubernetes.io/canary": "true"}),
+        "spec.defaultBackend",
+        _fallback("canary-fallback"),
+    )
+    main = set_at(ingress("zeta", "shop.example.com"), "spec.defaultBackend", _fallback("fallback"))
+    _write(tmp_path, {"canary.yaml": canary, "main.yaml": main})
+    code, findings = _validate(cli, tmp_path)
+    assert code == 0 and [f for f in findings if f["rule"] == "cross/default-backend"] == []
+    answer = cli("routes", str(tmp_path / "environments"), "--host", "unknown.example.com")
+    assert answer.out == "shop/fallback:80\n"
+
+
 def test_annotations_over_256_kib_are_refused(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     half = "x" * (128 * 1024)
     obj = ingress(annotations={"a": half, "b": half, "c": "y"})

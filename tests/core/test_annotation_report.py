@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from gitops_ingress.core.annotations import PREFIX
-from gitops_ingress.core.annotations.usage import annotation_uses
+from gitops_ingress.core.annotations.usage import annotation_uses, merged_uses
 from gitops_ingress.core.reports import ValidationReport, render_findings
 from tests.core.test_validation_environment import A, B, env
 from tests.support.manifests import ingress, line_of, to_yaml
@@ -50,3 +50,12 @@ def test_the_ignored_warning_names_file_and_line_in_every_report() -> None:
     text = render_findings("text", report())
     assert f"{B}:{line_of(to_yaml(SECOND), P + 'proxy-next-upstream')}:" in text
     assert "annotation/ignored" in text
+
+
+def test_the_tables_of_several_environments_merge_as_one_table_of_all_their_ingresses() -> None:
+    """serve's pull-request comment merges the tables of a branch's environments: it must say
+    what validate says of the same Ingresses."""
+    first, second = env({A: FIRST}), env({B: SECOND})
+    together = annotation_uses((*first.ingresses, *second.ingresses))
+    assert merged_uses([annotation_uses(first.ingresses), annotation_uses(second.ingresses)]) == together
+    assert merged_uses([]) == ()

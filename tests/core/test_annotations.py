@@ -231,18 +231,6 @@ def test_temporal_redirect_wins_over_permanent_and_codes_default_as_in_ingress_n
     assert coded is not None and coded.redirect_code == 308
 
 
-def test_the_migration_page_lists_every_known_key_with_its_status() -> None:
-    from pathlib import Path
-
-    from gitops_ingress.core.annotations import known_names
-
-    labels = {Status.HONOURED: "honoured", Status.DIFFERENT: "honoured, with a difference"}
-    labels |= {Status.IGNORED: "ignored", Status.REFUSED: "refused"}
-    page = (Path(__file__).resolve().parents[2] / "docs" / "migrating-from-ingress-nginx.md").read_text()
-    for name, spec in known_names():
-        assert f"| `{name}` | {labels[spec.status]} |" in page, name
-
-
 def canary_ingress(weight: str) -> dict:
     annotations = {P + "canary": "true", P + "canary-weight": weight, P + "canary-by-header": "X-Canary"}
     return ingress("web-canary", service="web-canary", annotations=annotations)

@@ -7,7 +7,7 @@ import pytest
 from gitops_ingress.core.build import build
 from gitops_ingress.core.environments import Root, environment_of
 from gitops_ingress.core.findings import Severity
-from gitops_ingress.core.objects import parse_file
+from gitops_ingress.core.objects import ParsedFile, parse_file
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.tree import MemoryTree
 from tests.support.manifests import ingress, to_yaml
@@ -71,9 +71,9 @@ def test_findings_are_sorted_and_all_findings_merges_levels():
 def test_parse_is_injectable():
     calls: list[str] = []
 
-    def counting(path, data, environment, settings, shapes):
+    def counting(path, data, environment, settings, shapes, /, *, routes):
         calls.append(path)
-        return parse_file(path, data, environment, settings, shapes)
+        return parse_file(path, data, environment, settings, shapes, routes=routes)
 
     build(MemoryTree({"environments/prod/a.yaml": to_yaml(ingress()).encode()}), SETTINGS, parse=counting)
     assert calls == ["environments/prod/a.yaml"]
@@ -118,8 +118,37 @@ def test_listing_findings_go_to_the_environment_that_holds_the_path():
 
 
 def test_a_build_without_routes_has_the_same_findings_and_no_table_to_misread():
-    files = {"environments/prod/a.yaml": to_yaml(ingress("a", host="Bad")).encode()}
+    files = {
+        "environments/prod/a.yaml": to_yaml(ingress("a", host="Bad")).encode(),
+        # a path conflict and a shadowed path: cross-object findings, made without routes too
+        "environments/prod/b.yaml": to_yaml(ingress("b", paths=["/", "/api"]), ingress("c", paths=["/api"])).encode(),
+    }
     full, findings_only = build(MemoryTree(files), SETTINGS), build(MemoryTree(files), SETTINGS, routes=False)
     assert findings_only.all_findings() == full.all_findings() != []
+    assert "cross/path-conflict" in {finding.rule for finding in findings_only.all_findings()}
     with pytest.raises(ValueError, match="without routes"):
         findings_only.environments["prod"].table  # noqa: B018
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.files: dict[tuple[str, str], ParsedFile] = {}
+
+    def get(self, content_id: str, path: str, /) -> ParsedFile | None:
+        return self.files.get((content_id, path))
+
+    def put(self, content_id: str, path: str, parsed: ParsedFile, /) -> None:
+        self.files[content_id, path] = parsed
+
+
+def test_a_file_parsed_without_routes_has_none_and_still_compiles_from_the_cache():
+    text = to_yaml(ingress("a", paths=["/", "/api"]), ingress("b", host="b.example.com")).encode()
+    assert parse_file("environments/prod/a.yaml", text, "prod", SETTINGS, routes=False).routes == ()
+    assert len(parse_file("environments/prod/a.yaml", text, "prod", SETTINGS).routes) == 2
+    store = _Store()
+    tree = MemoryTree({"environments/prod/a.yaml": text})
+    build(tree, SETTINGS, cache=store, routes=False)
+    assert [parsed.routes for parsed in store.files.values()] == [()]
+    cached, fresh = build(tree, SETTINGS, cache=store), build(tree, SETTINGS)
+    assert cached.files_parsed == 0
+    assert cached.environments["prod"].table.routes == fresh.environments["prod"].table.routes != ()

@@ -1,6 +1,8 @@
 """The fast YAML reader held to PyYAML itself (``yaml.safe_load_all``), not to our own node walk.
 
-The property, over generated block-style documents and over mutated real-looking manifests:
+The property, over generated block-style documents, over mutated real-looking manifests, and over
+files of documents that repeat one layout with other values (some broken), read with one
+``LineShapes`` as a repository is (so that lines are shaped by prefix and layouts replayed):
 
 * whenever ``read_simple`` answers, PyYAML's safe loaders (the pure-Python one and the libyaml one
   the full path is built on) read the text without error and give exactly the same values, types
@@ -23,10 +25,11 @@ import pytest
 import yaml
 from hypothesis import given, settings
 
-from gitops_ingress.core.fastyaml import read_simple
+from bench.validate import TEMPLATE
+from gitops_ingress.core.fastyaml import LineShapes, read_simple
 from gitops_ingress.core.loading import load_yaml_file
 from gitops_ingress.core.settings import LimitSettings
-from tests.core.yaml_texts import TEXTS
+from tests.core.yaml_texts import TEXTS, repeated
 
 LIMITS = LimitSettings()
 PATH = "environments/prod/shop/web.yaml"
@@ -119,8 +122,9 @@ def within(text: str, line: int, column: int) -> bool:
     return 1 <= line <= len(lines) and 1 <= column <= len(lines[line - 1]) + 1
 
 
-def check(text: str) -> None:
-    fast = read_simple(text, LIMITS)
+def check(text: str, shapes: LineShapes | None = None) -> None:
+    """The property for one text; ``shapes``: the memos of the load it is read in (its own if None)."""
+    fast = read_simple(text, LIMITS, shapes)
     if fast is not None:
         values = [value for value, _marks, _line in fast]
         for loader in (yaml.SafeLoader, yaml.CSafeLoader):
@@ -134,7 +138,7 @@ def check(text: str) -> None:
             assert all(within(text, *mark) for mark in marks.values()), marks
     reference = pyyaml_marks(text)
     for use_fast in (True, False):
-        loaded = load_yaml_file(PATH, text.encode(), LIMITS, fast=use_fast)
+        loaded = load_yaml_file(PATH, text.encode(), LIMITS, fast=use_fast, shapes=shapes)
         for finding in loaded.findings:
             assert within(text, finding.line, finding.column), finding
         for document in loaded.documents:
@@ -160,9 +164,75 @@ def test_the_fast_reader_answers_only_as_pyyaml_does(text: str) -> None:
     check(text)
 
 
+@QUICK
+@given(repeated())
+def test_repeated_layouts_are_read_only_as_pyyaml_reads_them(files: list[str]) -> None:
+    shapes = LineShapes()
+    for text in files:
+        check(text, shapes)
+
+
 @pytest.mark.parametrize("text", FOUND)
 def test_each_case_the_property_found(text: str) -> None:
     check(text)
+
+
+def replayed(shapes: LineShapes) -> int:
+    """How many layouts the load compiled (and so replays)."""
+    return sum(layout is not None for layout in shapes.layouts.values())
+
+
+def test_a_repository_of_one_layout_is_replayed_and_read_as_pyyaml_reads_it() -> None:
+    shapes = LineShapes()
+    files = ["---\n".join(TEMPLATE.format(n=n + 5 * index, team=index % 3) for n in range(5)) for index in range(6)]
+    for text in files:
+        check(text, shapes)
+    assert replayed(shapes) >= 1  # the check above went through replays, not only the structural pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "*alias",
+        '"open',
+        "'open",
+        "a: b",
+        "x #c",
+        "[a",
+        "{a: 1}",
+        "|",
+        "1.5",
+        "yes",
+        "~",
+        "2001-12-14",
+        "0x1F",
+        "",
+        "'q'",
+    ],
+)
+def test_a_broken_or_other_value_in_a_replayed_layout_is_read_as_pyyaml_reads_it(value: str) -> None:
+    shapes = LineShapes()
+    plain = "---\n".join(TEMPLATE.format(n=n, team=1) for n in range(4))
+    check(plain, shapes)
+    assert replayed(shapes) >= 1
+    odd = TEMPLATE.format(n=9, team=1).replace("name: web-9", f"name: {value}")
+    check("---\n".join([plain, odd, TEMPLATE.format(n=10, team=1)]), shapes)  # the layout is met again after it
+    check(plain, shapes)
+
+
+def test_replayed_documents_share_no_container_and_keep_their_own_lines() -> None:
+    shapes = LineShapes()
+    text = "---\n".join(TEMPLATE.format(n=n, team=1) for n in range(4))
+    documents = read_simple(text, LIMITS, shapes)
+    assert documents is not None and replayed(shapes) >= 1
+    first, last = documents[0][0], documents[-1][0]
+    first["spec"]["rules"][0]["http"]["paths"].append("added")
+    assert len(last["spec"]["rules"][0]["http"]["paths"]) == 3
+    lines = [line for _value, _marks, line in documents]
+    assert lines == [1] + [1 + n * (TEMPLATE.count("\n") + 1) for n in range(1, 4)]
+    assert [marks[("spec", "rules", 0, "host")][0] for _value, marks, _line in documents] == [
+        line + TEMPLATE.split("\n").index("    - host: app-{n}.example.com") for line in lines
+    ]
 
 
 @pytest.mark.parametrize("text", ["k: [1:?]\n", "k: [a?b]\n", "k: [e-@b*?]\n"])

@@ -1,13 +1,17 @@
 """YAML texts for the tests that hold the fast reader to PyYAML: generated and mutated.
 
 ``documents`` builds block-style streams out of many kinds of key and scalar (mostly the ones clean
-manifests are made of, so the fast reader answers often enough to be tested); ``trimmed`` adds what
+manifests are made of, so the fast reader answers often enough to be tested); ``repeated`` makes
+files of documents that share their lines but for the values, some of them broken (what the
+reader's shapes by prefix and its replayed layouts are for); ``trimmed`` adds what
 editors add (other line ends, a BOM, trailing spaces and tabs); ``mutated`` inserts, deletes and
 replaces characters, on generated texts and on real-looking manifests; ``odd_lines`` makes keys and
 values up from YAML punctuation, character by character.
 """
 
 from __future__ import annotations
+
+import re
 
 from hypothesis import strategies as st
 
@@ -176,3 +180,36 @@ TEXTS = st.one_of(
     mutated(st.sampled_from(MANIFESTS)),
     trimmed(st.sampled_from(MANIFESTS)),
 )
+
+
+# A value after "key: " or "- ": what ``repeated`` replaces, keeping the rest of the line.
+_VALUE = re.compile(r"^( *(?:- +)?(?:[^\s:#'\"\[\]{}-][^:#]*: +|- +))(\S.*)$")
+# Plain strings keep a line's skeleton; the others change its kind, or are broken YAML.
+PLAIN_VALUES = ["web", "app-7", "a b", "/api/v2", "shop-1.example.com", "é", "x_y", "Exact", "v1.2"]
+
+
+@st.composite
+def repeated(draw: st.DrawFn) -> list[str]:
+    """Files of one or two layouts repeated: each document's values drawn anew, mostly plain
+    strings (the same skeleton), sometimes any scalar of ``SCALARS`` (another kind, or broken)."""
+    layouts = [draw(st.sampled_from([*MANIFESTS, BENCH_LIKE])) for _ in range(draw(st.integers(1, 2)))]
+    layouts += [draw(documents()) for _ in range(draw(st.integers(0, 1)))]
+    values = (
+        st.sampled_from(PLAIN_VALUES) | st.sampled_from(SCALARS)
+        if draw(st.booleans())
+        else st.sampled_from(PLAIN_VALUES)
+    )
+
+    def instance(layout: str) -> str:
+        lines = []
+        for line in layout.split("\n"):
+            match = _VALUE.match(line)
+            keep = match is None or draw(st.integers(0, 2)) > 0
+            lines.append(line if keep else match.group(1) + draw(values))  # type: ignore[union-attr]
+        return "\n".join(lines)
+
+    files = []
+    for _ in range(draw(st.integers(1, 3))):
+        documents_of_file = [instance(draw(st.sampled_from(layouts))) for _ in range(draw(st.integers(1, 6)))]
+        files.append("---\n".join(text if text.endswith("\n") else text + "\n" for text in documents_of_file))
+    return files

@@ -55,6 +55,20 @@ def test_h2c_request_is_routed_by_authority_and_translated(h2c_proxy: tuple[Prox
     assert proxy.observer.finished == [("stable", "", "shop.example.com", 200)]
 
 
+def test_response_fields_reach_the_client_never_indexed(h2c_proxy: tuple[ProxyHarness, TestUpstream]) -> None:
+    """Every literal of our response HEADERS is never indexed (proxy/h2encode.py): decoded by the
+    client's hpack, each field but a whole static-table one is a NeverIndexedHeaderTuple."""
+    proxy, _ = h2c_proxy
+    client = H2Client(proxy.port).start()
+    sid = client.request("/")
+    answer = client.answer(sid)
+    client.close()
+    kinds = {bytes(field[0]): getattr(field, "indexable", True) for field in answer.headers}
+    assert kinds.pop(b":status") is True  # 200: one indexed byte
+    assert {b"content-type", b"content-length"} <= kinds.keys()
+    assert set(kinds.values()) == {False}
+
+
 def test_many_streams_on_one_connection(h2c_proxy: tuple[ProxyHarness, TestUpstream]) -> None:
     proxy, _ = h2c_proxy
     client = H2Client(proxy.port).start()

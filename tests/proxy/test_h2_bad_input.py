@@ -1,10 +1,13 @@
 """HTTP/2 bad input over real sockets: every malformed request is a stream error (RST_STREAM
 PROTOCOL_ERROR, the connection serves on), every connection-level violation and known attack a
-GOAWAY and a closed connection, while other clients keep being served."""
+GOAWAY and a closed connection, while other clients keep being served: for the known attacks a
+bystander has a stream open across the attack and is answered correctly on it and after it."""
 
 from __future__ import annotations
 
+import json
 import socket
+import time
 from collections.abc import Callable, Iterator
 
 import hpack
@@ -24,7 +27,7 @@ from hyperframe.frame import (
 )
 
 from gitops_ingress.proxy.config import ProxySettings
-from tests.support.upstreams import TestUpstream
+from tests.support.upstreams import WAIT, TestUpstream
 
 from .conftest import ProxyHarness, backends, make_state, route
 from .h2client import (
@@ -44,11 +47,12 @@ pytestmark = pytest.mark.timeout(30)
 
 
 @pytest.fixture
-def proxy_for(
-    make_proxy: Callable[..., ProxyHarness], start_upstream: Callable[[str], TestUpstream]
-) -> Iterator[Callable[..., ProxyHarness]]:
-    upstream = start_upstream("echo")
+def upstream(start_upstream: Callable[[str], TestUpstream]) -> TestUpstream:
+    return start_upstream("echo")
 
+
+@pytest.fixture
+def proxy_for(make_proxy: Callable[..., ProxyHarness], upstream: TestUpstream) -> Iterator[Callable[..., ProxyHarness]]:
     def make(**settings: object) -> ProxyHarness:
         state = make_state([route("shop.example.com", "/", "web")])
         return make_proxy(state, backends({"web": [upstream.url]}), ProxySettings(h2c=True).with_changes(**settings))
@@ -66,6 +70,31 @@ def still_serving(proxy: ProxyHarness) -> bool:
     answer = client.answer(client.request("/ok"))
     client.close()
     return answer.status == 200
+
+
+class Bystander:
+    """Another client, served while an attack goes on: it has a stream open before the attack
+    (held by the upstream until ``served`` releases it) and opens another on the same connection
+    after it; both must get their own answers."""
+
+    def __init__(self, proxy: ProxyHarness, upstream: TestUpstream) -> None:
+        self.proxy, self.upstream = proxy, upstream
+        self.client = H2Client(proxy.port).start()
+        self.held = self.client.request("/hold?who=bystander")
+        deadline = time.monotonic() + WAIT
+        while not any(r["path"] == "/hold?who=bystander" for r in upstream.stats.requests):  # it reached the upstream
+            assert time.monotonic() < deadline
+            upstream.stats.request_seen.wait(0.05)
+
+    def served(self) -> bool:
+        self.proxy.loop.call(self.upstream.release.set)
+        held = self.client.answer(self.held)
+        after = self.client.answer(self.client.request("/after?who=bystander"))
+        self.client.close()
+        return [(a.status, json.loads(a.body)["path"]) for a in (held, after)] == [
+            (200, "/hold?who=bystander"),
+            (200, "/after?who=bystander"),
+        ]
 
 
 def reset_code(
@@ -168,7 +197,8 @@ def test_headers_without_end_headers_then_another_streams_frame(proxy: ProxyHarn
     assert still_serving(proxy)
 
 
-def test_continuation_flood_gets_goaway(proxy: ProxyHarness) -> None:
+def test_continuation_flood_gets_goaway(proxy: ProxyHarness, upstream: TestUpstream) -> None:
+    bystander = Bystander(proxy, upstream)
     sock = raw_connection(proxy.port)
     block = hpack.Encoder().encode(REQUEST)
     flood = HeadersFrame(1, block, flags=()).serialize()
@@ -176,10 +206,11 @@ def test_continuation_flood_gets_goaway(proxy: ProxyHarness) -> None:
     sock.sendall(flood)
     assert goaway_code(sock) == ErrorCodes.PROTOCOL_ERROR
     sock.close()
-    assert still_serving(proxy)
+    assert bystander.served()  # served meanwhile, then served on
 
 
-def test_hpack_bomb_gets_goaway(proxy: ProxyHarness) -> None:
+def test_hpack_bomb_gets_goaway(proxy: ProxyHarness, upstream: TestUpstream) -> None:
+    bystander = Bystander(proxy, upstream)
     encoder = hpack.Encoder()
     big = (b"x-big", b"v" * 4000)
     block = encoder.encode([*REQUEST, big]) + b"".join(encoder.encode([big]) for _ in range(40))  # ~160 KB decoded
@@ -187,11 +218,12 @@ def test_hpack_bomb_gets_goaway(proxy: ProxyHarness) -> None:
     sock.sendall(HeadersFrame(1, block, flags=("END_HEADERS", "END_STREAM")).serialize())
     assert goaway_code(sock) == ErrorCodes.ENHANCE_YOUR_CALM  # h2: a header list past our SETTINGS is a DoS
     sock.close()
-    assert still_serving(proxy)
+    assert bystander.served()  # served meanwhile, then served on
 
 
-def test_rapid_reset_gets_goaway(proxy_for: Callable[..., ProxyHarness]) -> None:
+def test_rapid_reset_gets_goaway(proxy_for: Callable[..., ProxyHarness], upstream: TestUpstream) -> None:
     proxy = proxy_for(h2_max_resets=50)
+    bystander = Bystander(proxy, upstream)
     sock = raw_connection(proxy.port)
     burst = b"".join(
         headers_frame(sid, REQUEST).serialize() + RstStreamFrame(sid, error_code=ErrorCodes.CANCEL).serialize()
@@ -200,17 +232,20 @@ def test_rapid_reset_gets_goaway(proxy_for: Callable[..., ProxyHarness]) -> None
     sock.sendall(burst)
     assert goaway_code(sock) == ErrorCodes.ENHANCE_YOUR_CALM
     sock.close()
-    assert still_serving(proxy)
+    assert bystander.served()  # served meanwhile, then served on
 
 
 @pytest.mark.parametrize("frame", [PingFrame(0, b"12345678"), SettingsFrame(0)], ids=["ping", "settings"])
-def test_control_frame_floods_get_goaway(proxy_for: Callable[..., ProxyHarness], frame: Frame) -> None:
+def test_control_frame_floods_get_goaway(
+    proxy_for: Callable[..., ProxyHarness], upstream: TestUpstream, frame: Frame
+) -> None:
     proxy = proxy_for(h2_max_control_frames=20)
+    bystander = Bystander(proxy, upstream)
     sock = raw_connection(proxy.port)
     sock.sendall(frame.serialize() * 100)
     assert goaway_code(sock) == ErrorCodes.ENHANCE_YOUR_CALM
     sock.close()
-    assert still_serving(proxy)
+    assert bystander.served()  # served meanwhile, then served on
 
 
 def test_a_zero_window_stall_gets_goaway(proxy_for: Callable[..., ProxyHarness]) -> None:

@@ -56,6 +56,17 @@ def test_http11_client_reaches_an_h2c_backend(h2_proxy, start_h2) -> None:
     assert again.json()["stream"] == 3
 
 
+def test_request_fields_reach_an_h2_backend_never_indexed(h2_proxy, start_h2) -> None:
+    """Our HPACK writes every literal never indexed (proxy/h2encode.py): a credential cannot land
+    in any dynamic table on the way, the backend's included."""
+    upstream = start_h2()
+    proxy = h2_proxy(upstream.url())
+    with client(proxy) as http:
+        got = http.get("/x", headers={"Authorization": "Bearer secret", "Cookie": "session=secret"})
+    never = set(got.json()["never_indexed"])
+    assert {"authorization", "cookie", "x-forwarded-for", "user-agent", ":authority", ":path"} <= never
+
+
 def test_curl_http11_to_h2c_backend_gets_trailers_it_asked_for(h2_proxy, start_h2, tmp_path) -> None:
     upstream = start_h2()
     proxy = h2_proxy(upstream.url())

@@ -46,6 +46,24 @@ def test_hpack_decodes_what_we_encode() -> None:
     assert decoder.decode(ours.encode([(b"server", b"x")]), raw=True) == [(b"server", b"x")]
 
 
+def test_every_literal_we_write_is_never_indexed() -> None:
+    """Secrets (authorization, cookie) and every other literal: the decoder sees the never-indexed
+    representation, and its dynamic table stays empty whatever we send."""
+    ours, decoder = H2Encoder(), hpack.Decoder()
+    fields = [
+        (b":status", b"200"),  # whole in the static table: one indexed byte
+        (b"authorization", b"Bearer secret"),
+        (b"cookie", b"session=secret"),
+        (b"set-cookie", b"id=1"),
+        (b"x-own", b"value"),  # a name the static table lacks
+    ]
+    for _ in range(3):  # the same fields again, from the encoder's cache
+        decoded = decoder.decode(ours.encode(fields), raw=True)
+        assert [type(field) for field in decoded] == [hpack.HeaderTuple] + [hpack.NeverIndexedHeaderTuple] * 4
+        assert [(bytes(n), bytes(v)) for n, v in decoded] == fields
+    assert len(decoder.header_table.dynamic_entries) == 0
+
+
 @pytest.mark.parametrize(
     ("block", "code"),
     [

@@ -1,8 +1,8 @@
 """An HTTP/2 (h2c, prior knowledge) test upstream on the h2 library, for the proxy's h2 backends.
 
 It answers each stream when the request has ended, with JSON of the request (method, path,
-authority, headers, body, the stream id, the connection's number) and the trailers ``x-trailer:
-done`` and ``grpc-status: 0``. Behaviours, for the ways an upstream can misbehave:
+authority, headers, body, trailers, the stream id, the connection's number, the names of the
+fields that came never indexed) and the trailers ``x-trailer: done`` and ``grpc-status: 0``. Behaviours, for the ways an upstream can misbehave:
 
 * ``echo``: as above. ``max_streams`` sets its SETTINGS_MAX_CONCURRENT_STREAMS; ``/hold`` waits
   for ``release`` before answering (so streams pile up).
@@ -24,7 +24,7 @@ from typing import Any
 from h2.config import H2Configuration
 from h2.connection import H2Connection
 from h2.errors import ErrorCodes
-from h2.events import DataReceived, RequestReceived, StreamEnded
+from h2.events import DataReceived, RequestReceived, StreamEnded, TrailersReceived
 from h2.exceptions import H2Error
 from h2.settings import SettingCodes, Settings
 from hyperframe.frame import GoAwayFrame
@@ -64,7 +64,8 @@ class _H2Protocol(asyncio.Protocol):
             if isinstance(event, RequestReceived):
                 self.server.stream_began()
                 headers = {k.decode(): v.decode() for k, v in event.headers or ()}
-                self.requests[event.stream_id or 0] = {"headers": headers, "body": b""}
+                never = sorted({bytes(f[0]).decode() for f in event.headers or () if not getattr(f, "indexable", True)})
+                self.requests[event.stream_id or 0] = {"headers": headers, "body": b"", "never_indexed": never}
                 self._maybe_goaway()
             elif isinstance(event, DataReceived):
                 request = self.requests.get(event.stream_id or 0)
@@ -72,6 +73,10 @@ class _H2Protocol(asyncio.Protocol):
                     request["body"] += event.data or b""
                 if self.server.behavior != "zero-window" and event.flow_controlled_length:
                     self.h2.acknowledge_received_data(event.flow_controlled_length, event.stream_id or 0)
+            elif isinstance(event, TrailersReceived):
+                request = self.requests.get(event.stream_id or 0)
+                if request is not None:
+                    request["trailers"] = [[bytes(k).decode(), bytes(v).decode()] for k, v in event.headers or ()]
             elif isinstance(event, StreamEnded):
                 asyncio.get_running_loop().create_task(self._answer(event.stream_id or 0))
         self._flush()
@@ -103,6 +108,8 @@ class _H2Protocol(asyncio.Protocol):
                 "body": request["body"].decode("latin-1"),
                 "stream": stream_id,
                 "connection": self.number,
+                "never_indexed": request["never_indexed"],
+                "trailers": request.get("trailers", []),  # fields sent as never indexed (RFC 7541 6.2.3)
             }
         ).encode()
         behavior = self.server.behavior

@@ -4,7 +4,7 @@ proxy) while the test itself uses blocking sockets and httpx.
 Every server listens on 127.0.0.1 on a free port and counts what reached it (connections, bytes,
 complete requests), so tests can assert that nothing reached an upstream. Behaviours:
 
-* ``echo``: answers every request with JSON of its method, target, headers and body; a few paths
+* ``echo``: answers every request with JSON of its method, target, headers, body and trailers; a few paths
   change the answer: ``/status/NNN``, ``/big?size=N`` (Content-Length body), ``/stream?n=K&size=S``
   (chunked), ``/trailers`` (chunked with trailer fields), ``/eof?size=N`` (body delimited by closing), ``/close`` (Connection: close),
   ``/hold`` (answers only when ``release`` is set), ``/trickle`` (a first chunk, the rest on ``release``), and WebSocket upgrades (echoes frames back).
@@ -112,6 +112,8 @@ class _UpstreamProtocol(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.headers: list[tuple[str, str]] = []
+        self.trailers: list[tuple[str, str]] = []
+        self.head_done = False
         self.url = b""
         self.body = bytearray()
         self.ws = False
@@ -160,13 +162,18 @@ class _UpstreamProtocol(asyncio.Protocol):
 
     # httptools callbacks
     def on_message_begin(self) -> None:
-        self.headers, self.url, self.body = [], b"", bytearray()
+        self.headers, self.url, self.body, self.trailers = [], b"", bytearray(), []
+        self.head_done = False
+
+    def on_headers_complete(self) -> None:
+        self.head_done = True
 
     def on_url(self, url: bytes) -> None:
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        field = (name.decode("latin-1"), value.decode("latin-1"))
+        (self.trailers if self.head_done else self.headers).append(field)  # after the head: a chunked trailer
 
     def on_body(self, body: bytes) -> None:
         self.body += body
@@ -177,6 +184,7 @@ class _UpstreamProtocol(asyncio.Protocol):
             "path": self.url.decode("latin-1"),
             "version": self.parser.get_http_version(),
             "headers": self.headers,
+            "trailers": self.trailers,
             "body": self.body.decode("latin-1"),
             "body_len": len(self.body),
             "port": self.server.port,
@@ -347,13 +355,19 @@ def refused_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def listening(backlog: int) -> socket.socket:
+    """A blocking socket listening on a free loopback port."""
+    listener = socket.socket()
+    listener.bind((LOOPBACK, 0))
+    listener.listen(backlog)
+    return listener
+
+
 class Blackhole:
     """A loopback port whose accept queue is full, so new connections hang (connect timeouts)."""
 
     def __init__(self) -> None:
-        self.listener = socket.socket()
-        self.listener.bind((LOOPBACK, 0))
-        self.listener.listen(0)
+        self.listener = listening(0)
         self.port = self.listener.getsockname()[1]
         self.fillers: list[socket.socket] = []
         for _ in range(3):  # fill the queue (its length is backlog + 1) with never-accepted connections

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from gitops_ingress.core.annotations.model import Status
+from gitops_ingress.core.annotations.usage import AnnotationUse
 from gitops_ingress.core.build import EnvironmentBuild, TreeBuild, build
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
@@ -21,6 +23,7 @@ from gitops_ingress.core.tree import MemoryTree
 from gitops_ingress.sync.events import EventBus
 from gitops_ingress.sync.parsecache import ParseCache
 from gitops_ingress.sync.plan import plan_commit
+from gitops_ingress.sync.records import BranchRecord, environment_statuses
 from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import EnvironmentRow, Store, SyncEntry
 from gitops_ingress.sync.watcher import NoticedMap, Watcher
@@ -42,7 +45,8 @@ def error(file: str = "environments/production/a.yaml") -> Finding:
 
 def test_store_round_trip_in_wal_mode(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db")
-    row = EnvironmentRow("production", SyncState.APPLIED, "c1", table("a.example.com", "web"), (error(),))
+    uses = (AnnotationUse("nginx.ingress.kubernetes.io/canary", Status.DIFFERENT, "a note", 2, "e/p/a.yaml", 7),)
+    row = EnvironmentRow("production", SyncState.APPLIED, "c1", table("a.example.com", "web"), (error(),), uses)
     store.save_branch(
         "feature/x",
         head="c1",
@@ -59,7 +63,7 @@ def test_store_round_trip_in_wal_mode(tmp_path: Path) -> None:
     env = loaded.environments["production"]
     assert loaded.head_info == CommitInfo(sha="c1", author="A")
     assert env.table is not None and env.table.version == row.table.version  # type: ignore[union-attr]
-    assert env.findings == (error(),)
+    assert env.findings == (error(),) and env.annotations == uses  # the PR comment's table survives a restart
     (record,) = store.history("feature/x")
     assert (record.result, record.duration_ms, record.files_parsed, record.findings) == ("applied", 12.5, 3, (error(),))
     assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -185,6 +189,36 @@ def test_a_commit_is_one_unit_refused_anywhere_applied_nowhere() -> None:
     rows = {row.environment: row for row in plan.rows}
     assert rows["production"].state is SyncState.REFUSED and rows["production"].applied_commit == "c1"
     assert rows["production"].findings == () and rows["staging"].findings
+
+
+def test_each_environment_says_which_commit_is_live_and_why_the_head_is_not() -> None:
+    """The statuses of the plan above, and of a newer head on its way: nothing is claimed of a
+    commit that was not built or applied."""
+    old = {"production": EnvironmentRow("production", SyncState.APPLIED, "c1", table("a.example.com", "web"), ())}
+    build = _build(
+        "c2",
+        {"production": (table("a.example.com", "web-2"), ()), "staging": (table("s.example.com", "web"), (error(),))},
+    )
+    plan = plan_commit(build, old)
+    record = BranchRecord(
+        "main", True, "c2", "c2", state=plan.state, environments={r.environment: r for r in plan.rows}
+    )
+    envs = {e.environment: e for e in environment_statuses(record)}
+    assert {n: (e.state, e.commit, e.applied_commit) for n, e in envs.items()} == {
+        "production": (SyncState.REFUSED, "c2", "c1"),
+        "staging": (SyncState.REFUSED, "c2", None),
+    }
+    assert envs["production"].refused_by == envs["staging"].refused_by == ("staging",)
+    assert envs["production"].reason.startswith("held back: the commit is refused in staging")
+    assert envs["staging"].reason.startswith("refused here: ") and envs["staging"].findings
+    record.head = "c3"  # pushed, not synced yet: pending everywhere, the old commit still live
+    envs = {e.environment: e for e in environment_statuses(record)}
+    assert {n: (e.state, e.commit, e.applied_commit, e.findings) for n, e in envs.items()} == {
+        "production": (SyncState.PENDING, "c3", "c1", ()),
+        "staging": (SyncState.PENDING, "c3", None, ()),
+    }
+    record.state, record.message = SyncState.ERROR, "the target failed; retrying in 2s"
+    assert all(e.state is SyncState.ERROR and "target failed" in e.reason for e in environment_statuses(record))
 
 
 def test_a_refusal_with_nothing_kept_says_so() -> None:

@@ -112,7 +112,8 @@ SPECS = (
     AnnotationSpec(
         "auth-url",
         Status.DIFFERENT,
-        "no nginx variables in the URL; the subrequest waits at most the route's read timeout (and 30 s)",
+        "no nginx variables in the URL; the subrequest waits at most the route's read timeout (and 30 s); "
+        "its Set-Cookie is not passed to the client",
         auth_url,
         FAMILY,
     ),

@@ -33,7 +33,7 @@ SPECS = (
     AnnotationSpec(
         "backend-protocol",
         Status.DIFFERENT,
-        "HTTP and HTTPS (TLS follows the backend's https:// endpoint); GRPC/GRPCS come with HTTP/2 upstreams",
+        "HTTP, HTTPS, GRPC and GRPCS (HTTP/2 upstreams); AJP, FCGI and AUTO_HTTP keep the endpoint's own scheme",
         protocol,
         FAMILY,
     ),

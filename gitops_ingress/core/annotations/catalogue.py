@@ -30,6 +30,7 @@ _REASONS: dict[str, str] = {
     "global-rate-limit-ignored-cidrs": "needs a shared memcached; not supported",
     # access
     "auth-proxy-set-headers": "a ConfigMap reference; not supported",
+    "auth-always-set-cookie": "the auth service's Set-Cookie is not passed to the client, on success or failure",
     "auth-cache-key": "auth caching is not supported",
     "auth-cache-duration": "auth caching is not supported",
     "auth-keepalive": _NGINX_ONLY,
@@ -49,7 +50,10 @@ _REASONS: dict[str, str] = {
     "Service's endpoints",
     "session-cookie-conditional-samesite-none": "SameSite=None is sent to every client",
     "session-cookie-change-on-failure": "the cookie is kept when its endpoint fails (ingress-nginx's default)",
-    "proxy-http-version": "the proxy always speaks HTTP/1.1 upstream",
+    "proxy-http-version": "the endpoint's scheme decides (http, https: HTTP/1.1; h2c, grpc, grpcs: HTTP/2); "
+    "HTTP/1.0 is never spoken",
+    "fastcgi-index": "FastCGI backends are not supported (backend-protocol FCGI keeps the endpoint's scheme)",
+    "fastcgi-params-configmap": "FastCGI backends are not supported (backend-protocol FCGI keeps the endpoint's scheme)",
     "proxy-ssl-secret": "TLS client certificates to upstreams are not supported",
     "proxy-ssl-verify": "upstream TLS verification follows the proxy's settings",
     "proxy-ssl-verify-depth": "upstream TLS verification follows the proxy's settings",
@@ -63,6 +67,7 @@ _REASONS: dict[str, str] = {
     "proxy-cookie-path": "Set-Cookie rewriting is not supported",
     "proxy-buffers-number": _NGINX_ONLY,
     "proxy-buffer-size": _NGINX_ONLY,
+    "proxy-busy-buffers-size": _NGINX_ONLY,
     "proxy-max-temp-file-size": _NGINX_ONLY,
     "client-body-buffer-size": _NGINX_ONLY,
     "mirror-target": "request mirroring is not supported",
@@ -72,6 +77,10 @@ _REASONS: dict[str, str] = {
     "ssl-ciphers": _NGINX_ONLY,
     "ssl-prefer-server-ciphers": _NGINX_ONLY,
     "http2-push-preload": "HTTP/2 push is obsolete",
+    # redirects the proxy writes itself (ssl-redirect, app-root, from-to-www-redirect)
+    "relative-redirects": "the proxy's redirects are always absolute URLs",
+    "use-port-in-redirects": "app-root redirects keep the Host header as sent; ssl-redirect and "
+    "from-to-www-redirect drop the port",
     # logging, tracing, WAF
     "enable-access-log": _OBSERVABILITY,
     "enable-rewrite-log": _OBSERVABILITY,
@@ -79,6 +88,7 @@ _REASONS: dict[str, str] = {
     "opentracing-trust-incoming-span": _OBSERVABILITY,
     "enable-opentelemetry": _OBSERVABILITY,
     "opentelemetry-trust-incoming-span": _OBSERVABILITY,
+    "opentelemetry-operation-name": _OBSERVABILITY,
     "enable-influxdb": _OBSERVABILITY,
     "influxdb-measurement": _OBSERVABILITY,
     "influxdb-port": _OBSERVABILITY,

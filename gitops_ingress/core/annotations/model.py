@@ -265,8 +265,13 @@ class RouteEffects:
     )
     _template: tuple[TemplatePart, ...] = field(default=(), init=False, repr=False, compare=False, hash=False)
     _pattern: re.Pattern[str] | None = field(default=None, init=False, repr=False, compare=False, hash=False)
+    # whether ``redirect`` can answer at all: the proxy asks it only then (its request path works
+    # on bytes, and decoding them for every annotated route would cost the routes without one)
+    redirects: bool = field(default=False, init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
+        redirects = bool(self.www_redirect or self.app_root or self.redirect_url or self.force_ssl_redirect)
+        object.__setattr__(self, "redirects", redirects)
         if self.rewrite_target:
             object.__setattr__(self, "_template", rewrite_parts(self.rewrite_target))
         if self.allow_ranges or self.deny_ranges:
@@ -306,6 +311,32 @@ class RouteEffects:
             return path
         return "".join(part if isinstance(part, str) else _capture(found, part) for part in self._template)
 
+    def rewrite_request(self, target: str) -> str:
+        """The upstream request target for ``target`` (path and query): the path rewritten, and
+        the query after the rewrite target's own arguments as nginx appends it (``&``)."""
+        path, mark, query = target.partition("?")
+        rewritten = self.rewrite(path)
+        if not mark:
+            return rewritten
+        return rewritten + ("&" if "?" in rewritten else "?") + query
+
+    def redirect(self, host: str, target: str, scheme: str) -> tuple[int, str] | None:
+        """The redirect the annotations answer a request with, as (status, Location), or None to
+        go on: the www twin's 308 first, then ``app-root`` (302, for ``/`` only), then a permanent
+        or temporal redirect, then ``force-ssl-redirect`` (308, over http only, the port dropped).
+        ``host`` is the Host header as sent, ``target`` the path (as matched) and query, ``scheme``
+        the listener's (``http`` or ``https``). The proxy (proxy/annotated.py) and ``routes``
+        both answer with it."""
+        if self.www_redirect:
+            return 308, f"{scheme}://{self.www_redirect}{target}"
+        if self.app_root and target.partition("?")[0] == "/":
+            return 302, f"{scheme}://{host}{self.app_root}"
+        if self.redirect_url:
+            return self.redirect_code, self.redirect_url
+        if self.force_ssl_redirect and scheme == "http":
+            return 308, f"https://{_without_port(host)}{target}"
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
         for name in _OBJECTS:
@@ -342,6 +373,13 @@ class RouteEffects:
             if isinstance(data.get(name), dict):
                 values[name] = read(data[name])
         return cls(**values)
+
+
+def _without_port(host: str) -> str:
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    colon = host.rfind(":")
+    return host if colon < 0 else host[:colon]
 
 
 _FIELDS = (

@@ -4,7 +4,7 @@ renders it). Apart from ``check`` because reports import it and must not import 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from gitops_ingress.core.annotations.model import Status
@@ -33,6 +33,18 @@ class AnnotationUse:
             "line": self.line,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> AnnotationUse:
+        """``to_dict`` read back (the state database keeps the uses of each environment)."""
+        return cls(
+            str(data["key"]),
+            Status(data["status"]),
+            str(data.get("note", "")),
+            int(str(data.get("count", 1))),
+            str(data.get("file", "")),
+            int(str(data.get("line", 0))),
+        )
+
 
 def annotation_uses(items: Iterable[LocatedIngress]) -> tuple[AnnotationUse, ...]:
     """Every ``nginx.ingress.kubernetes.io/*`` key of ``items``, sorted by key."""
@@ -48,4 +60,20 @@ def annotation_uses(items: Iterable[LocatedIngress]) -> tuple[AnnotationUse, ...
                 seen[key] = AnnotationUse(key, spec.status, spec.note, 1, position.file, position.line)
             else:
                 seen[key] = AnnotationUse(key, use.status, use.note, use.count + 1, use.file, use.line)
+    return tuple(seen[key] for key in sorted(seen))
+
+
+def merged_uses(groups: Iterable[Iterable[AnnotationUse]]) -> tuple[AnnotationUse, ...]:
+    """The uses of several environments as one table, as ``annotation_uses`` of all their
+    Ingresses in that order would count them: per key the counts add up and the first place is
+    the first group's."""
+    seen: dict[str, AnnotationUse] = {}
+    for group in groups:
+        for use in group:
+            first = seen.get(use.key)
+            seen[use.key] = (
+                use
+                if first is None
+                else AnnotationUse(use.key, first.status, first.note, first.count + use.count, first.file, first.line)
+            )
     return tuple(seen[key] for key in sorted(seen))

@@ -2,7 +2,9 @@
 this project treats it (core/annotations), how often it occurs and where first.
 
 Kept apart from the format modules so each of them adds the table with one call: text lines,
-a JSON list, or markdown rows (escaped by the markdown module's own ``cell``).
+a JSON list, or markdown rows (escaped by the markdown module's own ``cell``). The SARIF, JUnit and
+GitHub modules encode the same uses in their own structures and take the words from ``label``
+and ``summary``, so every format says the same thing about a key.
 """
 
 from __future__ import annotations
@@ -20,6 +22,17 @@ _LABELS = {
 }
 
 
+def label(status: Status) -> str:
+    return _LABELS[status]
+
+
+def summary(use: AnnotationUse) -> str:
+    """One key's line without its place (formats that carry the place as a field): status, the
+    difference or reason, how often."""
+    note = f": {use.note}" if use.note else ""
+    return f"{_LABELS[use.status]}{note}; {use.count}x"
+
+
 def _where(use: AnnotationUse) -> str:
     return f"{use.file}:{use.line}" if use.line else use.file
 
@@ -30,8 +43,7 @@ def text_lines(uses: Sequence[AnnotationUse]) -> list[str]:
     lines = ["ingress-nginx annotations:"]
     width = max(len(use.key) for use in uses)
     for use in uses:
-        note = f": {use.note}" if use.note else ""
-        lines.append(f"  {use.key:<{width}}  {_LABELS[use.status]}{note}; {use.count}x, first at {_where(use)}")
+        lines.append(f"  {use.key:<{width}}  {summary(use)}, first at {_where(use)}")
     return lines
 
 

@@ -156,6 +156,21 @@ def _default_route(item: LocatedIngress) -> Route | None:
     )
 
 
+def default_backend_owners(items: Iterable[LocatedIngress]) -> list[LocatedIngress]:
+    """The Ingresses whose ``spec.defaultBackend`` may take the requests nothing else matches, the
+    one the routing set uses first (docs/routing.md, rule 7): by namespace/name, then environment.
+    A canary Ingress's is never used, as none of its fields but its rules are. Validation names
+    the first of these as the one the proxy uses (``cross/default-backend``)."""
+    owners = (
+        item
+        for item in items
+        if item.ingress.spec is not None
+        and item.ingress.spec.default_backend is not None
+        and canary_family.policy(item.ingress.metadata.annotations) is None
+    )
+    return sorted(owners, key=lambda i: (i.key, i.environment))
+
+
 def compile_routes(
     items: Sequence[LocatedIngress],
     settings: Settings,
@@ -172,7 +187,6 @@ def compile_routes(
 
     ours = select_ours(items, settings)
     routes: list[Route] = []
-    defaults: list[Route] = []
     tls: list[TLSEntry] = []
     catch_alls: list[tuple[str, Backend | None]] = []
     canaries: list[tuple[Route, dict[str, object]]] = []
@@ -187,9 +201,8 @@ def compile_routes(
         if spec is None:
             continue
         # KEP: an Ingress with rules but no defaultBackend leaves unmatched requests to the
-        # controller; with rules *and* a defaultBackend, that backend is the routing set's default.
-        if default is not None:
-            defaults.append(default)
+        # controller; with rules *and* a defaultBackend, that backend is the routing set's default
+        # (the first of default_backend_owners; each one is its own hosts' catch-all).
         for rule in spec.rules:
             if rule.host and (rule.http is None or not rule.http.paths):
                 catch_alls.append((rule.host, default.backend if default else None))
@@ -197,7 +210,8 @@ def compile_routes(
             tls.append(TLSEntry(tuple(entry.hosts), entry.secret_name or "", item.namespace, item.key))
     routes = _with_canaries(routes, canaries)
     routes.extend(_annotated_hosts(routes))
-    default_backend = defaults[0] if defaults else None
+    owners = (_default_route(item) for item in default_backend_owners(ours))
+    default_backend = next((route for route in owners if route is not None), None)
     return RouteTable(routes, default_backend, tls, catch_alls)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from gitops_ingress.core.annotations.canary import policy as canary_policy
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.models import FieldPath, HTTPIngressPath, LocatedIngress
+from gitops_ingress.core.routing.compile import default_backend_owners
 from gitops_ingress.core.routing.compile import is_ours as class_is_ours
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.validation.reporter import Reporter
@@ -139,17 +140,15 @@ def path_conflicts(ordered: Sequence[LocatedIngress]) -> list[Finding]:
 def default_backends(ordered: Sequence[LocatedIngress], environment: str, severity: str) -> list[Finding]:
     """Several Ingresses with a ``spec.defaultBackend``: routine with GKE, ALB and AGIC, and neither
     the API server nor ingress-nginx refuses it, so a warning (``validation.multiple_default_backends``
-    makes it an error, or silent). It names every one and the one the proxy uses: the first by
-    namespace/name, the order the route compiler takes (routing/compile.py)."""
-    owners = [item for item in ordered if item.ingress.spec is not None and item.ingress.spec.default_backend]
+    makes it an error, or silent). It names every one and the one the proxy uses: the first of
+    ``default_backend_owners``, the route compiler's own rule (by namespace/name; canaries' never)."""
+    owners = default_backend_owners(ordered)
     if len(owners) < 2 or severity == "ignore":
         return []
-    used = min(owners, key=lambda item: (item.key, item.environment))
+    used = owners[0]
     listing = ", ".join(f"{item.key} ({where(item, 'spec', 'defaultBackend')})" for item in owners)
     findings: list[Finding] = []
-    for item in owners:
-        if item is used:
-            continue
+    for item in owners[1:]:
         Reporter.on(item, findings).add(
             "cross/default-backend",
             ("spec", "defaultBackend"),

@@ -1,0 +1,79 @@
+"""``validate`` imports what the input needs, not every module the command could use.
+
+Each command is a fresh process, so its imports are part of every run's time (issue 13's speed
+point): pydantic-settings is read only when some ``GITOPS_INGRESS_*`` variable is set, and the
+kustomize modules only for a tree that holds a kustomization. Checked in a real process from its
+``sys.modules``, on real files; and what the lazy paths answer is what the eager ones did.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.manifests import ingress, to_yaml
+
+# validate as the console script runs it, then the modules it loaded (on stderr: stdout is the report)
+RUN = """
+import sys
+from gitops_ingress.cli import main
+code = main(sys.argv[1:])
+print(code, *sorted(sys.modules), file=sys.stderr)
+"""
+SETTINGS_MODULES = ("pydantic_settings", "gitops_ingress.cli.variable_sections")
+KUSTOMIZE_MODULES = (
+    "gitops_ingress.kustomize",
+    "gitops_ingress.core.kustomize",
+    "gitops_ingress.core.kustomize_render",
+)
+
+
+def validate(folder: Path, **variables: str) -> tuple[int, set[str], dict[str, object]]:
+    """(exit code, modules imported, the JSON report) of ``validate environments`` in ``folder``."""
+    environ = {name: value for name, value in os.environ.items() if not name.startswith("GITOPS_INGRESS_")}
+    done = subprocess.run(
+        [sys.executable, "-c", RUN, "validate", "environments", "--format", "json"],
+        cwd=folder,
+        env={**environ, **variables},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    code, *modules = done.stderr.splitlines()[-1].split()  # after what the command said on stderr
+    return int(code), set(modules), json.loads(done.stdout) if done.stdout else {}
+
+
+def plain_repository(root: Path) -> Path:
+    (root / ".git").mkdir()
+    folder = root / "environments" / "prod"
+    folder.mkdir(parents=True)
+    (folder / "shop.yaml").write_text(to_yaml(ingress("shop", annotations={"a": "b"})))
+    return root
+
+
+def test_a_plain_validate_imports_neither_pydantic_settings_nor_kustomize(tmp_path: Path) -> None:
+    code, modules, report = validate(plain_repository(tmp_path))
+    assert (code, report["objects"]) == (0, 1)
+    assert "gitops_ingress.core.build" in modules  # the check below would pass on a run that did nothing
+    assert sorted(modules & {*SETTINGS_MODULES, *KUSTOMIZE_MODULES}) == []
+
+
+def test_a_variable_set_loads_the_settings_sections_and_is_honoured(tmp_path: Path) -> None:
+    root = plain_repository(tmp_path)
+    code, modules, report = validate(root, GITOPS_INGRESS_POLICY__DENIED_ANNOTATIONS='["a"]')
+    assert set(SETTINGS_MODULES) <= modules
+    assert code == 1 and {finding["rule"] for finding in report["findings"]} == {"policy/denied-annotation"}  # type: ignore[union-attr,index]
+    code, _, _ = validate(root, GITOPS_INGRESS_NO_SUCH_SETTING="1")
+    assert code == 2
+
+
+def test_a_kustomization_loads_the_renderer_and_is_rendered(tmp_path: Path) -> None:
+    root = plain_repository(tmp_path)
+    (root / "environments" / "prod" / "kustomization.yaml").write_text("namespace: other\nresources:\n  - shop.yaml\n")
+    code, modules, report = validate(root)
+    assert (code, report["objects"]) == (0, 1)
+    assert {"gitops_ingress.core.kustomize", "gitops_ingress.core.kustomize_render"} <= modules
