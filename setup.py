@@ -29,6 +29,7 @@ from setuptools.command.build_ext import build_ext
 # holds the two lists equal). Only these: compiled modules bind to each other's classes
 # directly, so the group is loaded whole or not at all (proxy/build.py).
 REQUEST_PATH = (
+    "accesslog",  # with the access log on: a record per request, its lines formatted per batch
     "annotated",  # only for routes with ingress-nginx annotations (decide.py)
     "config",  # ProxySettings, read on every request
     "decide",

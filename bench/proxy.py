@@ -60,6 +60,9 @@ us (once 32.9 when every front's rose), e7c060a's 24.8 to 28.2 (34.3), nginx's 1
 ``--https`` runs only the HTTPS/1.1 comparison (bench/proxy_https.py): keep-alive throughput and
 new TLS connections per second, full and resumed handshakes, TLS 1.2 and 1.3.
 
+``--varied`` runs only wrk's one repeated request and varied browser-like requests (500 paths over
+5 hosts, 11 header lines, no two requests alike) against nginx and ours (bench/proxy_varied.py).
+
 ``--memory`` runs only the memory comparison (bench/proxy_memory.py): resident memory at start and
 per idle keep-alive connection, ours beside nginx.
 
@@ -249,13 +252,13 @@ def wrk(
     path: str = "/",
     headers: tuple[str, ...] = (),
     scheme: str = "http",
+    script: Path | None = None,
 ) -> dict[str, float]:
-    """One wrk run; with ``pid``, also the CPU microseconds that process spent per request."""
-    script: list[str] = []
+    """One wrk run; with ``pid``, also the CPU microseconds that process spent per request;
+    ``script``: a wrk Lua script of one's own (bench/proxy_varied.py)."""
     if varied:
-        lua = Path(tempfile.gettempdir()) / f"gitops-ingress-bench-{os.getpid()}.lua"
-        lua.write_text(VARIED % host)
-        script = ["-s", str(lua)]
+        script = Path(tempfile.gettempdir()) / f"gitops-ingress-bench-{os.getpid()}.lua"
+        script.write_text(VARIED % host)
     cpu_before = cpu_seconds(pid) if pid is not None else 0.0
     out = subprocess.run(
         [
@@ -265,7 +268,7 @@ def wrk(
             "-c50",
             f"-d{duration}s",
             "--latency",
-            *script,
+            *(["-s", str(script)] if script is not None else []),
             "-H",
             f"Host: {host}",
             *(arg for header in headers for arg in ("-H", header)),
@@ -448,7 +451,8 @@ def access_log_comparison(opts: argparse.Namespace, fronts: dict[str, tuple[int,
             + ", ".join(f"{n} {'on' if o else 'off'} {r[-1]['rps']:.0f}" for (n, o), r in runs.items()),
             file=sys.stderr,
         )
-    print(f"\naccess logs, wrk -t1 -c50 -d{opts.duration}s, {opts.rounds} rounds, medians ({os.cpu_count()} cores)")
+    print(f"\naccess logs, wrk -t1 -c50 -d{opts.duration}s, {opts.rounds} rounds, medians ({os.cpu_count()} cores, "
+          f"load average {os.getloadavg()[0]:.1f})")  # fmt: skip
     print(f"{'':10} {'off req/s':>10} {'on req/s':>10} {'cost':>7} {'on p99 ms':>10} {'CPU us/req off':>15} {'on':>6}")
     rps = {key: median(value, "rps") for key, value in runs.items()}
     for name in fronts:
@@ -493,6 +497,12 @@ def main() -> int:
         help="only compare logs off and on: nginx's combined log to a file, ours the JSON log to a file",
     )
     parser.add_argument(
+        "--varied",
+        action="store_true",
+        help="only plain and varied requests (500 paths over 5 hosts, 11 browser header lines, a Cookie that "
+        "differs per request), ours beside nginx",
+    )
+    parser.add_argument(
         "--memory",
         action="store_true",
         help="only memory: resident at start and per idle keep-alive connection, ours beside nginx",
@@ -502,8 +512,8 @@ def main() -> int:
         "--baseline",
         type=Path,
         metavar="CHECKOUT",
-        help="with --h2, --https, --access-log-on or --annotations: also run the proxy of that source tree (a git "
-        "archive of the commit to compare), in the same rounds",
+        help="with --h2, --https, --varied, --access-log-on or --annotations: also run the proxy of that source "
+        "tree (a git archive of the commit to compare), in the same rounds",
     )
     parser.add_argument(
         "--annotations",
@@ -519,6 +529,10 @@ def main() -> int:
         from bench.proxy_https import run_https  # the TLS set-up of bench/proxy_h2.py, HTTP/1.1 only
 
         return run_https(opts)
+    if opts.varied:
+        from bench.proxy_varied import run_varied  # its own route table and wrk script
+
+        return run_varied(opts)
     if opts.memory:
         from bench.proxy_memory import run_memory  # its own set-up: fresh processes, no warm-up
 

@@ -1,14 +1,17 @@
-"""Route-level diff between two route tables: what requests now go elsewhere.
+"""Route-level diff between two route tables: what the proxy now does differently per request.
 
 The diff compares compiled tables, never YAML text, so moving a rule to another file or reordering
-paths is not a change. It never hides a change and never shows one that is not there:
+paths is not a change. What it compares is the proxy's answer to a request
+(``core/routing/answer.py``): the backend it reaches, or the redirect (status and Location), the
+path and Host it is sent upstream under, and how a canary shares it. It never hides a change and
+never shows one that is not there:
 
-* every entry carries an example request, and the backend that request reached before and
-  reaches now, both found by matching it against the two tables, differ;
-* every request whose backend differs is covered by an entry: the diff matches one request of every
+* every entry carries an example request, and the answer to it before and now, both found by
+  matching it against the two tables with the proxy's own decision code, differ;
+* every request whose answer differs is covered by an entry: the diff matches one request of every
   class of requests the two tables tell apart (``core/routing/probes.py``) and makes one entry per
-  pair of (what answered before, what answers now) among those that moved, a pair being a rule by
-  its host, match kind and path, a host's catch-all, the default backend or nothing (404).
+  pair of (what answered before, what answers now) among those whose answer changed, a pair being a
+  rule by its host, match kind and path, a host's catch-all, the default backend or nothing (404).
 
 So ``/api`` changed from Prefix to Exact is one entry whose example is ``GET host/api/any``
 (which left ``/api`` for whatever now catches it), a host rule that lost its ``http`` section shows
@@ -16,8 +19,10 @@ its requests going to the default backend, and a new Exact ``/api`` that answers
 did is no entry at all. The kind of an entry says why the request moved: the rule that answers
 now was added, the one that answered was removed, a rule changed its pathType, its backend or
 the Ingress that wins it (shadowed), the host is now decided by another host group, or the default
-backend or a host's catch-all changed. TLS entries are the one exception: they are about
-certificates, and carry no request. tests/core/test_diff_property.py holds the rules over random
+backend or a host's catch-all changed; ``annotation``: the same backend answers, but the answer
+changed (a redirect added or changed, another rewritten path or upstream Host, a canary's split;
+also a host that gained or lost TLS, whose plain-HTTP requests are now redirected, or no longer).
+TLS entries are the one exception: they are about certificates, and carry no request. tests/core/test_diff_property.py holds the rules over random
 tables and requests.
 """
 
@@ -29,11 +34,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitops_ingress.core.routing import Backend, RouteTable, ServiceRef
+from gitops_ingress.core.routing.answer import Answer, TLSHosts, answer, table_tls
 from gitops_ingress.core.routing.model import Route
 from gitops_ingress.core.routing.probes import (
     DEFAULT,
-    FRESH_LABEL,
-    OTHER_HOST_PARENT,
     Decider,
     Outcome,
     Probe,
@@ -51,6 +55,7 @@ class ChangeKind(str, enum.Enum):
     SHADOWED = "shadowed"
     HOST = "host"
     DEFAULT_BACKEND = "default-backend"
+    ANNOTATION = "annotation"
     TLS = "tls"
 
 
@@ -59,9 +64,10 @@ class ExampleRequest:
     host: str
     path: str
     method: str = "GET"
+    scheme: str = "http"  # https when only a request over TLS is answered differently
 
     def __str__(self) -> str:
-        return f"{self.method} {self.host}{self.path}"
+        return f"{self.method} {'https://' if self.scheme == 'https' else ''}{self.host}{self.path}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,8 @@ class RouteChange:
     before_source: str = ""
     after_source: str = ""
     detail: str = ""
+    before_answer: Answer | None = None  # what the proxy did with the request; None only for TLS
+    after_answer: Answer | None = None
 
     @property
     def rule(self) -> str:
@@ -91,9 +99,17 @@ class RouteChange:
     def message(self) -> str:
         if self.request is None:
             return self.detail
-        if self.before == self.after and self.detail:  # a canary's share moved, no single request did
-            return f"{self.request}: {self.detail}"
-        text = f"{self.request} now goes to {self.after or '404'} instead of {self.before or '404'}"
+        was, now = self.before_answer, self.after_answer
+        if self.kind is ChangeKind.ANNOTATION and was is not None and now is not None and _same_but_shared(was, now):
+            return f"{self.request} goes to {now.backend}: {self.detail}"
+        if (
+            was is not None
+            and now is not None
+            and (self.kind is ChangeKind.ANNOTATION or not (_plain(was) and _plain(now)))
+        ):
+            text = f"{self.request} now {now.phrase} (was: {was})"
+        else:
+            text = f"{self.request} now goes to {self.after or '404'} instead of {self.before or '404'}"
         return f"{text}; {self.detail}" if self.detail else text
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,8 +125,21 @@ class RouteChange:
             "beforeSource": self.before_source,
             "afterSource": self.after_source,
             "detail": self.detail,
+            "beforeAnswer": None if self.before_answer is None else self.before_answer.to_dict(),
+            "afterAnswer": None if self.after_answer is None else self.after_answer.to_dict(),
             "message": self.message,
         }
+
+
+def _plain(side: Answer) -> bool:
+    """An answer that is a backend alone: its words are the backend's name."""
+    return not (side.location or side.path or side.host or side.prefix or side.canary or side.split)
+
+
+def _same_but_shared(was: Answer, now: Answer) -> bool:
+    """Two answers that send the request to the same place and differ in how it is shared."""
+    where = (was.status, was.backend, was.location, was.path, was.host, was.prefix)
+    return where == (now.status, now.backend, now.location, now.path, now.host, now.prefix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,80 +162,28 @@ class RouteDiff:
 
 def diff_tables(base: RouteTable, head: RouteTable, environment: str = "") -> list[RouteChange]:
     """One entry per pair of (what decided before, what decides now) among the probes whose
-    backend differs (``core/routing/probes.py``): so every request that moves is covered, and no
-    entry is without a request that moves."""
+    answer differs (``core/routing/probes.py``): so every request whose answer changes is covered,
+    and no entry is without a request whose answer changes."""
     found: dict[tuple[Decider, Decider], RouteChange] = {}
-    sides = _Sides(base, head)
+    sides = _Sides(base, head, table_tls(base), table_tls(head))
     for probe in probes(base, head):
         before = outcome(base, probe.host, probe.path)
         after = outcome(head, probe.host, probe.path)
-        if before.backend == after.backend or (before.decided_by, after.decided_by) in found:
+        if (before.decided_by, after.decided_by) in found:
             continue
-        found[before.decided_by, after.decided_by] = sides.change(environment, probe, before, after)
+        for scheme in SCHEMES:
+            was, now = sides.answers(probe, scheme)
+            if was != now:
+                request = ExampleRequest(probe.host, probe.path, scheme=scheme)
+                found[before.decided_by, after.decided_by] = sides.change(environment, request, before, after, was, now)
+                break
     changes = sorted(found.values(), key=_order)
-    return changes + _split_changes(base, head, environment) + _tls_changes(base, head, environment)
+    return changes + _tls_changes(base, head, environment)
 
 
-def _split(route: Route) -> str:
-    """Where a route's requests go when a canary takes some of them (core/annotations/canary.py),
-    and how its Service's endpoints are chosen when an annotation decides that: a sticky cookie
-    (core/annotations/affinity.py) or the Service's cluster IP (service-upstream), and where when
-    its Service has no ready endpoint (the default-backend annotation)."""
-    effects = route.effects
-    canary = effects.canary if effects is not None else None
-    how = ""
-    if effects is not None and effects.affinity is not None:
-        how += f", each client kept on one endpoint by cookie {effects.affinity.name}"
-    if effects is not None and effects.service_upstream:
-        how += ", through the Service's cluster IP"
-    if canary is None:
-        where = f"100 % to {route.backend}{how}"
-    else:
-        where = f"{100 - 100 * canary.weight / canary.weight_total:g} % to {route.backend}, {canary.split}{how}"
-    backend = route.backend
-    if effects is not None and effects.default_backend and isinstance(backend, ServiceRef):
-        fallback = ServiceRef(backend.namespace, effects.default_backend, backend.port)
-        pages = ", ".join(map(str, effects.custom_errors))
-        where += f" ({fallback} when it has no ready endpoint{f', and for the pages of {pages}' if pages else ''})"
-    return where
-
-
-def _split_changes(base: RouteTable, head: RouteTable, env: str) -> list[RouteChange]:
-    """A canary's share or a default-backend changing moves requests, though no one request's main
-    backend changed (so no probe sees it): one entry per route whose split differs, with both."""
-    old, new = base.effective_routes(), head.effective_routes()
-    found = []
-    for key in sorted(old.keys() & new.keys()):
-        was, route = old[key], new[key]
-        if was.backend != route.backend or (before := _split(was)) == (after := _split(route)):
-            continue
-        request = ExampleRequest(_example_host(route.host), route.path or "/")
-        backend = str(route.backend)
-        found.append(
-            RouteChange(
-                ChangeKind.RETARGETED,
-                env,
-                route.host,
-                route.path,
-                route.path_type,
-                request,
-                backend,
-                backend,
-                was.source,
-                route.source,
-                f"split {before} -> {after}",
-            )
-        )
-    return found
-
-
-def _example_host(host: str) -> str:
-    """A request host a rule host answers: itself, a name under a wildcard, any name for none."""
-    if not host:
-        return f"{FRESH_LABEL}.{OTHER_HOST_PARENT}"
-    return f"{FRESH_LABEL}.{host[2:]}" if host.startswith("*.") else host
-
-
+# a request over plain HTTP first; over TLS when only that one is answered differently (a TLS
+# host's plain-HTTP requests are all redirected alike)
+SCHEMES = ("http", "https")
 _KIND_ORDER = {kind: rank for rank, kind in enumerate(ChangeKind)}
 
 
@@ -220,11 +197,27 @@ class _Sides:
 
     base: RouteTable
     head: RouteTable
+    base_tls: TLSHosts
+    head_tls: TLSHosts
 
-    def change(self, env: str, probe: Probe, before: Outcome, after: Outcome) -> RouteChange:
-        kind, subject, detail = self._explain(before, after)
+    def answers(self, probe: Probe, scheme: str) -> tuple[Answer, Answer]:
+        return (
+            answer(self.base, probe.host, probe.path, self.base_tls, scheme),
+            answer(self.head, probe.host, probe.path, self.head_tls, scheme),
+        )
+
+    def change(
+        self, env: str, request: ExampleRequest, before: Outcome, after: Outcome, was: Answer, now: Answer
+    ) -> RouteChange:
+        if before.backend == after.backend:
+            kind, subject, detail = (
+                ChangeKind.ANNOTATION,
+                after.route or before.route,
+                self._answer_note(request.host, was, now),
+            )
+        else:
+            kind, subject, detail = self._explain(before, after)
         notes = [text for text in (detail, _port_note(before.backend, after.backend)) if text]
-        request = ExampleRequest(probe.host, probe.path)
         if subject is not None:
             host, path, path_type = subject.host, subject.path, subject.path_type
         else:  # a host group or a default: the host group the example request chose
@@ -241,7 +234,24 @@ class _Sides:
             self._source(self.base, before),
             self._source(self.head, after),
             "; ".join(notes),
+            was,
+            now,
         )
+
+    def _answer_note(self, host: str, was: Answer, now: Answer) -> str:
+        """What changed in an answer whose backend did not, when the two answers' words alone do
+        not say it: a canary's share or rules, how endpoints are chosen, TLS that came or went."""
+        notes = []
+        if not (was.location or now.location):
+            if was.canary == now.canary and was.rules == now.rules and was.share != now.share:
+                notes.append(f"canary split {was.share:g} % -> {now.share:g} % {now.canary}")
+            elif (was.canary, was.rules) != (now.canary, now.rules):
+                notes.append(f"canary {was.canary_words or 'none'} -> {now.canary_words or 'none'}")
+            if was.split != now.split:
+                notes.append(f"endpoints {was.split or 'as usual'} -> {now.split or 'as usual'}")
+        if self.base_tls(host) != self.head_tls(host):
+            notes.append(f"TLS {'added for' if self.head_tls(host) else 'removed from'} {host}")
+        return "; ".join(notes)
 
     def _explain(self, before: Outcome, after: Outcome) -> tuple[ChangeKind, Route | None, str]:
         """Why a request moved: the rule that appeared, went, changed its pathType or its backend,

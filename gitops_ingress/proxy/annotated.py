@@ -7,7 +7,8 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
   (308 to the annotated host), ``app-root`` (302 for ``/``), ``temporal-redirect`` /
   ``permanent-redirect`` (their codes), then HTTPS enforcement (308; ``force-ssl-redirect`` even
   for a host without TLS, ``ssl-redirect: "false"`` opts out of the default, decide.py), decided
-  by ``RouteEffects.redirect`` in core, which ``routes --host --path`` answers with too;
+  by ``RouteEffects.redirect`` in core, which ``routes --host --path`` and the route diff's
+  answers (core/routing/answer.py) use too;
 * ``cors``: ``enable-cors``: an OPTIONS request from an allowed origin is a preflight the proxy
   answers itself (204 with the CORS lines, as ingress-nginx's ``return 204``, before any access
   check); any other request from an allowed origin gets the lines added to the upstream's head

@@ -61,6 +61,9 @@ class ProxySettings:
     # listeners ("plain", "tls") whose connections start with a PROXY protocol v1/v2 header that
     # names the client (proxy/proxyheader.py); a connection there without one is closed
     proxy_protocol: tuple[str, ...] = ()
+    # a warning about a Service or route rather than a request ("no ready endpoint") is logged once
+    # per this many seconds, with a count of its repeats (proxy/quietlog.py)
+    warning_interval: float = 10.0
     debug_pages: bool = False  # error pages name the Service behind them (proxy/pages.py); logs always do
     workers: int = 1
     drain_timeout: float = 30.0  # SIGTERM: how long in-flight requests may take to finish

@@ -29,7 +29,9 @@ more. The TLS redirect is decided per request after it (certificates change apar
 and a route's ``ssl-redirect: "false"`` opts out); annotated routes go through proxy/annotated.py.
 
 Routing keys (docs/previews.md, proxy/routingkey.py) are looked at only when the request has a
-header that may hold one (X-Preview-Branch, baggage, Cookie), or the link parameter: then the
+header that may hold one (X-Preview-Branch, baggage, a Cookie with ours in it: a browser's other
+cookies change from request to request, and remembered each would be an entry that never hits and
+a tracked tuple more for the cyclic collector, as proxy/repeats.py says), or the link parameter: then the
 cache says, once per raw Host, whether keys apply there at all (a stable host that is not
 protected), and a followed key is cached as (raw Host, path, slug), so a keyed request costs one
 more dict lookup than a plain one plus reading its key. A key is read on stable hosts no branch
@@ -39,15 +41,15 @@ services behind it keep the preview on their calls back through the proxy.
 
 from __future__ import annotations
 
-import logging
 from time import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from httptools import HttpParserInvalidURLError, parse_url
 
 from gitops_ingress.core.naming import branch_slug
 from gitops_ingress.core.routing import ServiceRef, normalize_host
 from gitops_ingress.core.routing.paths import UnsafePath, normalize_path
+from gitops_ingress.core.routing.redirect import TLS_REDIRECT_STATUS, https_applies, https_location
 from gitops_ingress.proxy import annotated, pages
 from gitops_ingress.proxy.forwarding import valid_host
 from gitops_ingress.proxy.routingkey import LINK, forward_lines, key_of, link_answer, set_cookie, split_link
@@ -62,8 +64,6 @@ if TYPE_CHECKING:
     from gitops_ingress.proxy.forwarding import RequestHead
     from gitops_ingress.proxy.observe import ProxyObserver, RequestCounter
     from gitops_ingress.proxy.snapshot import Snapshot
-
-log = logging.getLogger("gitops_ingress.proxy")
 
 LocalAnswer = tuple[bytes, bool]  # (whole response, close the connection after it)
 # kind, branch, host group, where requests with those labels are counted, Service (None: no
@@ -96,6 +96,18 @@ KEYS_ON: Final = 1  # a stable host: the link and keys work
 KEYS_PREVIEW_HOST: Final = 2  # a preview host: its name decides the branch, a key is ignored
 
 
+Key = TypeVar("Key")
+Value = TypeVar("Value")
+
+
+def _bounded_put(table: dict[Key, Value], key: Key, value: Value, max_entries: int) -> None:
+    """``table[key] = value``, emptying ``table`` first when it holds ``max_entries``: a flood of
+    distinct keys costs a miss each and never more memory (every table of RouteCache)."""
+    if len(table) >= max_entries:
+        table.clear()
+    table[key] = value
+
+
 class RouteCache:
     """(raw Host, target path) -> ``Routed``, for one snapshot object at a time; keyed requests
     under (raw Host, target path, slug)."""
@@ -118,11 +130,6 @@ class RouteCache:
             self._keys = {}
             self._snapshot = snapshot
 
-    def _put(self, key: tuple[bytes, ...], entry: Routed) -> None:
-        if len(self._entries) >= self.max_entries:
-            self._entries.clear()
-        self._entries[key] = entry
-
     def route(self, snapshot: Snapshot, raw_host: bytes, target: bytes, observer: ProxyObserver) -> Routed:
         self._follow(snapshot)
         cut = target.find(b"?")  # not ``in``: bytes.__contains__ raises and clears a TypeError first
@@ -130,7 +137,7 @@ class RouteCache:
         entry = self._entries.get(key)
         if entry is None:
             entry = _resolve(snapshot, raw_host, key[1], observer)
-            self._put(key, entry)
+            _bounded_put(self._entries, key, entry, self.max_entries)
         return entry
 
     def route_keyed(
@@ -151,7 +158,7 @@ class RouteCache:
                 entry = self.route(snapshot, raw_host, target, observer)
             else:
                 entry = _routed(snapshot, resolution, raw_host, observer, path, _changed(normal, sent))
-            self._put(key, entry)
+            _bounded_put(self._entries, key, entry, self.max_entries)
         return entry
 
     def key_place(self, snapshot: Snapshot, raw_host: bytes, policy: PreviewKeyPolicy) -> int:
@@ -165,24 +172,24 @@ class RouteCache:
                 place = KEYS_PREVIEW_HOST if state.resolve(host, "/").is_preview else KEYS_OFF
             else:
                 place = KEYS_OFF if policy.protects(host) else KEYS_ON
-            if len(self._places) >= self.max_entries:
-                self._places.clear()
-            self._places[raw_host] = place
+            _bounded_put(self._places, raw_host, place, self.max_entries)
         return place
 
     def key(self, snapshot: Snapshot, head: RequestHead, policy: PreviewKeyPolicy) -> tuple[BranchOverlay | None, str]:
         """The overlay the head's routing key names and why a key is ignored ("" when it is not,
         or when there is none: (None, "")). Remembered by the header values, since a browser
         sends the same cookie with every request; a signed token's expiry is checked each time."""
+        if not head.preview_key and not head.baggage and head.cookie.find(LINK) < 0:
+            # a browser's cookies without ours, new on every request once analytics count in
+            # them: nothing to judge, and nothing worth a cache entry each
+            return None, ""
         self._follow(snapshot)
         values = (head.preview_key, head.baggage, head.cookie)
         found = self._keys.get(values)
         if found is None:
             found = _find_key(snapshot, values, policy)
             if len(head.preview_key) + len(head.baggage) + len(head.cookie) <= MAX_REMEMBERED_KEY_BYTES:
-                if len(self._keys) >= self.max_entries:
-                    self._keys.clear()
-                self._keys[values] = found
+                _bounded_put(self._keys, values, found, self.max_entries)
         overlay, refused, expires = found
         if expires and expires <= time():
             return None, "expired"
@@ -369,11 +376,12 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         local = annotated.answer(ex, effects, raw_host, target, ctx.listener.scheme) or annotated.cors(ex, effects)
         if local is not None:
             return local
-    if ctx.tls_redirect_hosts is not None and (effects is None or effects.ssl_redirect is not False):
+    # a plain route never opts out: no call into core for it (the request path of plain hosts)
+    if ctx.tls_redirect_hosts is not None and (effects is None or https_applies(effects)):
         host = normalize_host(raw_host.decode("ascii"))
         if ctx.tls_redirect_hosts(host):
             close = not ex.reusable()
-            return pages.redirect(b"https://" + host.encode() + target, close=close), close
+            return pages.redirect(https_location(host, target), close=close, status=TLS_REDIRECT_STATUS), close
     if steps & annotated.ACCESS and effects is not None:
         route = resolution.match.route
         ingress = route.ingress if route is not None else ""
@@ -399,7 +407,10 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     if service is None:
         backend = resolution.match.backend
         if backend is not None:
-            log.warning("resource backend %s cannot be proxied; answering 404 for %s", backend, raw_host.decode())
+            ctx.warnings.warning(
+                ("resource", backend), "resource backend %s cannot be proxied; answering 404 for %s", backend,
+                raw_host.decode(),
+            )  # fmt: skip
         close = not ex.reusable()
         page = pages.not_found(
             resolution.host,
@@ -416,7 +427,9 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     if not endpoints:
         ctx.observer.upstream_error("no-endpoint")
         close = not ex.reusable()
-        log.warning("no ready endpoint for service %s (host %s)", service, raw_host.decode("latin-1"))
+        ctx.warnings.warning(
+            ("no-endpoint", service), "no ready endpoint for service %s (host %s)", service, raw_host.decode("latin-1")
+        )
         return pages.service_error(
             503, "no ready endpoint", service, debug=ctx.settings.debug_pages, close=close
         ), close

@@ -471,7 +471,8 @@ class Exchange:
         if self._may_retry(error, response_started):
             self._dispatch(now)
             return
-        log.warning("upstream error for %s: %s", self.key, error)  # failures only, never the hot path
+        # a Service whose endpoints refuse fails every request alike: once per interval (quietlog.py)
+        ctx.warnings.warning(("upstream", self.key, error.reason), "upstream error for %s: %s", self.key, error)
         close = not self.reusable()
         if is_grpc(self.head):  # a gRPC client reads grpc-status, not an error page (proxy/grpc.py)
             code = self.grpc_status = DEADLINE_EXCEEDED if isinstance(error, UpstreamTimeout) else UNAVAILABLE

@@ -14,6 +14,7 @@ the one call they make.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import socket
 import ssl
@@ -32,6 +33,7 @@ from gitops_ingress.proxy.httpdate import HttpDate
 from gitops_ingress.proxy.observe import ProxyObserver
 from gitops_ingress.proxy.pool import UpstreamPool
 from gitops_ingress.proxy.proxyheader import PreambleListener
+from gitops_ingress.proxy.quietlog import QuietLog
 from gitops_ingress.proxy.ratelimit import ClientLimiter
 from gitops_ingress.proxy.repeats import RequestHeads
 from gitops_ingress.proxy.snapshot import SnapshotHolder
@@ -89,6 +91,7 @@ class ConnectionContext:
     listener: ListenerForwarding  # the forwarded headers of this listener (proxy/forwarded.py)
     tls_redirect_hosts: Callable[[str], bool] | None  # plain listeners only
     preview_keys: PreviewKeyPolicy  # who may use routing keys (proxy/routingkey.py)
+    warnings: QuietLog  # warnings a flood would repeat, once per key per interval (proxy/quietlog.py)
     next_request_wait: float  # min(idle, header timeout): armed after each response
     alpn: bool = False  # a TLS listener: a connection that negotiated h2 is handed to h2conn.py
 
@@ -119,6 +122,7 @@ class ProxyServer:
         self.state.idle.set()
         self.pool = UpstreamPool(self.settings, observer)
         self.trusted = TrustedProxies(self.settings.trusted_proxies)  # shared by the listeners
+        self.warnings = QuietLog(logging.getLogger("gitops_ingress.proxy"), self.settings.warning_interval)
         self._servers: list[asyncio.Server | PreambleListener] = []
 
     async def start(
@@ -150,6 +154,7 @@ class ProxyServer:
                 ),
                 tls_redirect_hosts=None if ssl_context is not None else tls_redirect_hosts,
                 preview_keys=self.preview_keys,
+                warnings=self.warnings,
                 next_request_wait=min(self.settings.idle_timeout, self.settings.header_timeout),
                 alpn=ssl_context is not None,
             )
@@ -195,3 +200,4 @@ class ProxyServer:
             await server.wait_closed()
         self._servers.clear()
         self.pool.close()
+        self.warnings.close()  # the repeats counted so far

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -102,6 +102,9 @@ class ChangeOut(BaseModel):
     beforeSource: str
     afterSource: str
     detail: str = ""  # why the request moved, when the kind alone does not say it
+    # what the proxy did with the request and does now (core/routing/answer.py); None for TLS
+    beforeAnswer: dict[str, Any] | None = None
+    afterAnswer: dict[str, Any] | None = None
     message: str
 
 

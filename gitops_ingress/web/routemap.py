@@ -2,7 +2,8 @@
 
 Rendered on the server (it works without JavaScript and without any script library), from the
 compiled route table of the environment and, on a branch page, the route-level diff against the
-stable branch (``core.diff``): what the diff calls added, removed or re-targeted is coloured, and
+stable branch (``core.diff``): what the diff calls added, removed, re-targeted or answered
+differently (an annotation changed the proxy's answer, the backend stayed) is coloured, and
 the backend an example request reached *before* is drawn as a dashed edge, so a re-target reads
 as an arrow moving. Removed routes are not in the branch's table; they come from the diff.
 
@@ -33,8 +34,8 @@ BOX = 22  # box height inside a row
 CHAR = 7.8  # width of one 13 px monospace character
 PAD = 8  # text padding inside a box
 GAP = 56  # room for the edges between two columns
-MARKERS = {"": "", "added": "+ ", "removed": "\u2212 ", "retargeted": "→ "}
-SHOWN_CHANGES = {ChangeKind.ADDED, ChangeKind.REMOVED, ChangeKind.RETARGETED}
+MARKERS = {"": "", "added": "+ ", "removed": "\u2212 ", "retargeted": "→ ", "annotation": "≈ "}
+SHOWN_CHANGES = {ChangeKind.ADDED, ChangeKind.REMOVED, ChangeKind.RETARGETED, ChangeKind.ANNOTATION}
 ANY_HOST = "(any host)"
 NO_ENDPOINT = "(no endpoint)"
 
@@ -47,8 +48,9 @@ class MapRow:
     path: str
     path_type: str
     service: str  # the backend it reaches now; for a removed path, the one it reached
-    change: str = ""  # "", "added", "removed" or "retargeted"
+    change: str = ""  # "", "added", "removed", "retargeted" or "annotation"
     before: str = ""  # a re-targeted path's backend before the change
+    answer: str = ""  # an answered-differently path: the diff's words for what changed
     unserved: bool = False  # the proxy has no ready endpoint for ``service``
 
     @property
@@ -73,8 +75,10 @@ def map_rows(
         change = marked.pop((route.host, route.path, route.path_type), None)
         kind = change.kind.value if change else ""
         before = change.before or "" if change and change.kind is ChangeKind.RETARGETED else ""
+        answer = change.message if change and change.kind is ChangeKind.ANNOTATION else ""
         unserved = ready is not None and isinstance(route.backend, ServiceRef) and not ready(route.backend)
-        rows.append(MapRow(route.host, route.path, route.path_type, str(route.backend), kind, before, unserved))
+        backend = str(route.backend)
+        rows.append(MapRow(route.host, route.path, route.path_type, backend, kind, before, answer, unserved))
     for change in marked.values():
         if change.kind is ChangeKind.REMOVED:
             rows.append(MapRow(change.host, change.path, change.path_type, change.before or "404", "removed"))
@@ -169,6 +173,8 @@ def route_map_svg(
         y = middle(index)
         what = f"{row.change}: " if row.change else ""
         title = f"{what}{row.host or ANY_HOST}{row.path or '/'} ({row.path_type}) -> {row.service}"
+        if row.answer:
+            title = f"{what}{row.answer}"
         if row.before:
             title += f" (was {row.before})"
             parts.append(_edge(x_path + paths_w, y, x_service, middle(services[row.before]), "before"))

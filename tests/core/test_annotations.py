@@ -259,9 +259,10 @@ def test_the_diff_reports_a_canary_weight_change_as_where_requests_go() -> None:
     before = table_of(ingress(), canary_ingress("10"))
     after = table_of(ingress(), canary_ingress("50"))
     (change,) = diff_tables(before, after, "prod")
-    assert change.kind is ChangeKind.RETARGETED
-    assert "split 90 % to shop/web:80, 10 % to shop/web-canary:80" in change.message
-    assert "-> 50 % to shop/web:80, 50 % to shop/web-canary:80" in change.message
+    assert change.kind is ChangeKind.ANNOTATION
+    assert change.message == "GET shop.example.com/ goes to shop/web:80: canary split 10 % -> 50 % shop/web-canary:80"
+    assert change.before_answer is not None and change.after_answer is not None
+    assert (change.before_answer.share, change.after_answer.share) == (10, 50)
     assert diff_tables(after, table_of(ingress(), canary_ingress("50")), "prod") == []
 
 
@@ -280,10 +281,10 @@ def test_the_diff_reports_annotations_that_change_how_endpoints_are_chosen(annot
 
     plain, annotated_table = table_of(ingress()), table_of(ingress(annotations=annotations))
     (change,) = diff_tables(plain, annotated_table, "prod")
-    assert change.kind is ChangeKind.RETARGETED
-    assert f"split 100 % to shop/web:80 -> 100 % to shop/web:80, {words}" in change.message
+    assert change.kind is ChangeKind.ANNOTATION
+    assert change.message == f"GET shop.example.com/ goes to shop/web:80: endpoints as usual -> {words}"
     (back,) = diff_tables(annotated_table, plain, "prod")
-    assert f"{words} -> 100 % to shop/web:80" in back.message
+    assert back.message.endswith(f"endpoints {words} -> as usual")
     limits = {P + "limit-rps": "5", P + "proxy-buffering": "on", P + "proxy-send-timeout": "5"}
     assert diff_tables(plain, table_of(ingress(annotations=limits)), "prod") == []  # limits are not routing
 
@@ -360,11 +361,8 @@ def test_the_diff_reports_a_default_backend_change_as_where_requests_go() -> Non
     before = table_of(ingress())
     after = table_of(annotated({P + "default-backend": "fallback"}))
     (change,) = diff_tables(before, after, "prod")
-    assert change.kind is ChangeKind.RETARGETED
-    assert (
-        "split 100 % to shop/web:80 -> 100 % to shop/web:80 (shop/fallback:80 when it has no ready endpoint)"
-        in change.message
-    )
+    assert change.kind is ChangeKind.ANNOTATION
+    assert change.message.endswith("endpoints as usual -> shop/fallback:80 when it has no ready endpoint")
     assert diff_tables(after, table_of(annotated({P + "default-backend": "fallback"})), "prod") == []
 
 
@@ -386,5 +384,5 @@ def test_the_diff_reports_custom_http_errors_as_where_error_pages_come_from() ->
     before = table_of(annotated(fallback))
     after = table_of(annotated({**fallback, P + "custom-http-errors": "503,404"}))
     (change,) = diff_tables(before, after, "prod")
-    assert change.kind is ChangeKind.RETARGETED
-    assert "(shop/fallback:80 when it has no ready endpoint, and for the pages of 404, 503)" in change.message
+    assert change.kind is ChangeKind.ANNOTATION
+    assert change.message.endswith("shop/fallback:80 when it has no ready endpoint, and for the pages of 404, 503")

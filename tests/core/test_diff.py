@@ -37,9 +37,10 @@ def test_retargeted_route_names_request_before_and_after() -> None:
     )
     [change] = diff_tables(BASE, head, "production")
     assert change.kind is ChangeKind.RETARGETED
-    assert str(change.request) == "GET shop.example.com/api"
+    # shop.example.com has TLS: its plain-HTTP requests are redirected alike, so the example is over TLS
+    assert str(change.request) == "GET https://shop.example.com/api"
     assert (change.before, change.after) == ("shop/api:80", "shop/api-v2:80")
-    assert change.message == "GET shop.example.com/api now goes to shop/api-v2:80 instead of shop/api:80"
+    assert change.message == "GET https://shop.example.com/api now goes to shop/api-v2:80 instead of shop/api:80"
 
 
 def test_added_path_shows_what_it_takes_over() -> None:

@@ -139,3 +139,39 @@ def test_diff_formats() -> None:
         "| `shop/api:80` | `shop/api-v2:80` |  |" in markdown
     )
     assert render_diff("text", RouteDiff()) == "no route changes\n"
+
+
+def test_an_annotation_entry_in_every_diff_format() -> None:
+    """The same backend, a redirect added: text says what the request now gets, JSON carries both
+    answers, markdown shows them in its Before and After columns."""
+    from gitops_ingress.core.annotations.model import RouteEffects
+    from gitops_ingress.core.diff import diff_environments
+
+    web = ServiceRef("shop", "web", "80")
+    base = RouteTable([Route("shop.example.com", "/", "Prefix", web, "shop/web", "a.yaml", 5)])
+    secure = RouteEffects(force_ssl_redirect=True)
+    head = RouteTable([Route("shop.example.com", "/", "Prefix", web, "shop/web", "a.yaml", 5, effects=secure)])
+    diff = diff_environments({"production": base}, {"production": head})
+    assert diff.counts == {"annotation": 1}
+    text = render_diff("text", diff)
+    assert "~ annotation      shop.example.com/ (Prefix)" in text
+    assert "GET shop.example.com/ now redirects 308 to https://shop.example.com/ (was: shop/web:80)" in text
+    (change,) = json.loads(render_diff("json", diff))["changes"]
+    assert change["beforeAnswer"] == {
+        "status": 200,
+        "backend": "shop/web:80",
+        "location": "",
+        "path": "",
+        "host": "",
+        "prefix": "",
+        "canary": None,
+        "split": "",
+        "text": "shop/web:80",
+    }
+    assert (change["afterAnswer"]["status"], change["afterAnswer"]["location"]) == (308, "https://shop.example.com/")
+    assert (change["before"], change["after"]) == ("shop/web:80", "shop/web:80")
+    markdown = render_diff("markdown", diff)
+    assert (
+        "| production | Answer changed | `shop.example.com/ (Prefix)` | `GET shop.example.com/` "
+        "| `shop/web:80` | `redirects 308 to https://shop.example.com/` |  |" in markdown
+    )

@@ -8,6 +8,9 @@ import json
 import os
 import time
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.accesslog import AccessLog, AccessRecord, DictLog
 
@@ -42,10 +45,11 @@ def record(target: bytes = b"/a", *, branch: str = "main", grpc_status: int = -1
 
 
 def as_dict(rec: AccessRecord, wall: float) -> dict[str, object]:
-    """The record as docs/proxy.md specifies it: the dict the json module formats."""
+    """The record as docs/proxy.md specifies it: the dict the json module formats (``wall``: its
+    ``time``, which the log takes from its own clock)."""
     client, protocol, method, target, host, status, seconds, kind, branch, group, upstream, rid, _end, grpc = rec
     line: dict[str, object] = {
-        "client": client.decode(),
+        "client": client.decode("latin-1"),
         "protocol": protocol,
         "method": method.decode("latin-1"),
         "target": target.decode("latin-1"),
@@ -55,12 +59,12 @@ def as_dict(rec: AccessRecord, wall: float) -> dict[str, object]:
     if grpc >= 0:
         line["grpc_status"] = grpc
     line |= {
-        "seconds": round(seconds, 6),
+        "seconds": round(seconds * 1e6) / 1e6,  # the whole number of microseconds, in seconds
         "kind": kind,
         "branch": branch,
         "host_group": group,
         "upstream": str(upstream) if upstream is not None else "",
-        "request_id": rid.decode(),
+        "request_id": rid.decode("latin-1"),
         "time": wall,
         "pid": os.getpid(),
     }
@@ -94,6 +98,45 @@ def test_access_lines_are_the_json_modules_text_of_the_documented_record() -> No
     ]  # fmt: skip
     assert json.loads(lines[3])["grpc_status"] == 0 and json.loads(lines[4])["grpc_status"] == 14
     assert '"upstream":"http://10.0.0.7:8080"' in lines[0] and '"seconds":0.001532,' in lines[0]
+
+
+def assert_lines_are_the_json_modules(records: list[AccessRecord]) -> None:
+    stream = io.StringIO()
+    log = AccessLog(stream)
+    for rec in records:
+        log(rec)  # outside a loop: written at once, one batch each
+    lines = stream.getvalue().split("\n")
+    assert lines.pop() == ""  # every line ends in a newline, no line holds one
+    assert len(lines) == len(records)
+    for line, rec in zip(lines, records, strict=True):
+        expected = as_dict(rec, json.loads(line)["time"])
+        assert line == json.dumps(expected, separators=(",", ":"), ensure_ascii=False)
+
+
+# what is hard to quote: quotes, backslashes, every control character, DEL, latin-1, non-BMP,
+# lone surrogates (a str field may hold one: json.dumps leaves it as is, and so must the log)
+ODD_TEXT = st.text(
+    st.one_of(st.sampled_from('"\\/\x00\x1f\x7f\u2028\ufeff\U0001f600\ud800\udfff'), st.characters()), max_size=12
+)
+ODD_BYTES = st.one_of(st.binary(max_size=12), ODD_TEXT.map(lambda text: text.encode("utf-8", "surrogatepass")))
+ENDPOINTS = st.one_of(
+    st.none(),
+    st.builds(Endpoint, st.sampled_from(["10.0.0.7", "::1", "backend.ns.svc"]), st.integers(1, 65535),
+              st.sampled_from(["http", "https", "h2c"])),
+)  # fmt: skip
+RECORDS = st.tuples(
+    ODD_BYTES, ODD_TEXT, ODD_BYTES, ODD_BYTES, ODD_BYTES, st.integers(100, 599),
+    st.one_of(st.floats(0, 3600, allow_nan=False), st.sampled_from([0.0, 5e-7, 1.5e-6, 0.0015324789, 59.9999995])),
+    ODD_TEXT, ODD_TEXT, ODD_TEXT, ENDPOINTS, ODD_BYTES, st.floats(0, 1e6, allow_nan=False), st.integers(-1, 16),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(RECORDS, min_size=1, max_size=6))
+def test_any_record_is_the_json_modules_text(records: list[AccessRecord]) -> None:
+    """Differential: odd strings and numbers in every field, several records per batch so that
+    memoised values are looked up as well as made; the same text as json.dumps of the dict."""
+    assert_lines_are_the_json_modules(records)
 
 
 def test_time_is_when_the_request_ended_not_when_the_batch_was_written() -> None:
@@ -151,3 +194,15 @@ def test_outside_an_event_loop_each_record_is_written_at_once() -> None:
     log = DictLog(stream)
     log({"status": 200})
     assert stream.writes == 1 and json.loads(stream.getvalue())["status"] == 200
+
+
+def test_a_lone_surrogate_on_a_strict_utf8_stream_loses_no_line() -> None:
+    # str fields decoded with surrogateescape carry lone surrogates; a strict UTF-8 stream refused
+    # the batch's one write and every line of the batch was dropped
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    log = DictLog(stream)
+    log({"branch": "feature/\udce9t\u00e9"})
+    log({"branch": "main"})
+    lines = raw.getvalue().decode("utf-8").splitlines()
+    assert [json.loads(line)["branch"] for line in lines] == ["feature/\udce9t\u00e9", "main"]

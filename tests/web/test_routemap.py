@@ -141,3 +141,19 @@ def test_a_pathtype_change_reads_the_same_in_the_picture_the_details_and_the_pr_
         "| production | pathType changed | `shop.example.com/api (Exact)` | `GET shop.example.com/api/any` "
         "| `shop/catalog-api:8080` | `shop/storefront:80` | shop.example.com/api: pathType Prefix -> Exact |"
     ) in comment
+
+
+def test_a_path_answered_differently_is_marked_with_the_diffs_words() -> None:
+    # the backend stays shop/web:80; only the canary split moves, which the diff calls an answer change
+    from tests.core.test_annotations import canary_ingress, table_of
+    from tests.support.manifests import ingress
+
+    before, after = table_of(ingress(), canary_ingress("10")), table_of(ingress(), canary_ingress("50"))
+    diff = diff_environments({"prod": before}, {"prod": after})
+    [row] = map_rows(after, diff.changes)
+    assert (row.change, row.service, row.before) == ("annotation", "shop/web:80", "")
+    assert row.answer == "GET shop.example.com/ goes to shop/web:80: canary split 10 % -> 50 % shop/web-canary:80"
+    svg = route_maps({"prod": after}, diff.changes)["prod"]
+    assert 'class="node path change-annotation"' in svg and "≈ /<" in svg
+    assert "<title>annotation: GET shop.example.com/ goes to shop/web:80: canary split 10 % -&gt; 50 %" in svg
+    assert "1 paths to 1 backends, 1 changed" in svg

@@ -137,14 +137,6 @@ class Canary:
     def by_cookie(self, value: str) -> bool | None:
         return {"always": True, "never": False}.get(value)
 
-    @property
-    def split(self) -> str:
-        """``90 % main, 10 % canary``-style words for the diff and the API."""
-        share = 100 * self.weight / self.weight_total
-        rules = [f"header {self.header}" if self.header else "", f"cookie {self.cookie}" if self.cookie else ""]
-        extra = "; ".join(rule for rule in rules if rule)
-        return f"{share:g} % to {self.backend}" + (f" (and by {extra})" if extra else "")
-
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"backend": self.backend.to_dict(), "ingress": self.ingress}
         for name in ("header", "header_value", "header_pattern", "cookie", "weight", "weight_total"):

@@ -24,6 +24,7 @@ _CHANGE_TITLES = {
     "shadowed": "Shadowed",
     "host": "Host group",
     "default-backend": "Default backend",
+    "annotation": "Answer changed",
     "tls": "TLS",
 }
 
@@ -80,7 +81,10 @@ def render_diff(diff: RouteDiff) -> str:
         # a TLS entry's sides are Secrets (none: no TLS); every other entry's are backends (404)
         missing = "none" if change.request is None else "404"
         request = code(change.request) if change.request is not None else ""
-        before, after = code(change.before or missing), code(change.after or missing)
+        if change.before_answer is not None and change.after_answer is not None:  # what the proxy does
+            before, after = code(change.before_answer), code(change.after_answer)
+        else:
+            before, after = code(change.before or missing), code(change.after or missing)
         lines.append(
             f"| {cell(change.environment)} | {_CHANGE_TITLES[change.kind.value]} | {code(change.rule)} "
             f"| {request} | {before} | {after} | {cell(change.detail)} |"

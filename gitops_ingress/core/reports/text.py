@@ -24,6 +24,7 @@ _CHANGE_MARKS = {
     "shadowed": "!",
     "host": "~",
     "default-backend": "~",
+    "annotation": "~",
     "tls": "~",
 }
 

@@ -22,6 +22,14 @@ the walk decides, so ``K`` and ``K/<fresh>`` still stand for all of them); the d
 is built from the probes that differ. ``outcome(table, host, path)`` is one table's answer with what
 decided it: a route (by its key, so the same rule in both tables is recognised), a host's catch-all,
 the default backend, or nothing (404).
+
+Annotations make the answer more than the backend (core/routing/answer.py), and the probes follow:
+a path key counts as changed when its route's effects changed, not only its backend; a host that
+gains or loses TLS (its plain-HTTP requests are redirected, or no longer) is probed on every path,
+and TLS names are host classes of their own; a host group with regex paths (``use-regex``,
+``rewrite-target``) is probed with sample paths each regex matches (core/routing/sample.py), a
+longer one under it (regexes are anchored at the start only) and the same in capitals (they match
+case-insensitively), since its prefix keys are no paths at all.
 """
 
 from __future__ import annotations
@@ -30,7 +38,11 @@ from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+from gitops_ingress.core.annotations.model import RouteEffects
+from gitops_ingress.core.routing.answer import table_tls
 from gitops_ingress.core.routing.model import Backend, Route, RouteMatch
+from gitops_ingress.core.routing.paths import UnsafePath, normalize_path
+from gitops_ingress.core.routing.sample import samples
 from gitops_ingress.core.routing.table import PathTable, RouteTable
 
 FRESH_LABEL = "any"  # the first label tried for a host or path element no rule names
@@ -83,9 +95,9 @@ def _fresh(taken: AbstractSet[str], make: str) -> str:
 
 
 def _hosts(tables: tuple[RouteTable, ...]) -> list[str]:
-    names = sorted({host for table in tables for host in table.hosts})
+    names = sorted({host for table in tables for host in (*table.hosts, *table.tls_hosts())})
     exact = [host for host in names if host and not host.startswith("*.")]
-    parents = [host[2:] for host in names if host.startswith("*.")]
+    parents = sorted({host[2:] for host in names if host.startswith("*.")})
     taken = set(exact)
     wildcards = [_fresh(taken, "{}." + parent) for parent in parents]
     # one host that no exact rule names and no wildcard catches: its parent is no wildcard's
@@ -96,16 +108,18 @@ def _hosts(tables: tuple[RouteTable, ...]) -> list[str]:
     return [*exact, *wildcards, other]
 
 
-def _paths(groups: list[PathTable]) -> list[str]:
+def _paths(groups: list[PathTable], everything: bool) -> list[str]:
     exact = {path for group in groups for path in group.exact}
     prefixes = {key for group in groups for key in group.prefix}
     keys = exact | prefixes
-    everything = len(groups) != 2 or groups[0].fallback != groups[1].fallback
+    everything = everything or len(groups) != 2 or groups[0].fallback != groups[1].fallback
     if not everything:  # two groups, one fallback: only a path whose walk meets a changed key moves
         first, second = groups
         exact = {path for path in exact if _answer(first.exact, path) != _answer(second.exact, path)}
         prefixes = {key for key in prefixes if _answer(first.prefix, key) != _answer(second.prefix, key)}
     found = [path for path in sorted(exact) if path.startswith("/") and "?" not in path]
+    if any(group.regex is not None for group in groups):  # first, so that examples are real paths
+        found += _regex_paths(groups)
     for key in sorted(prefixes):
         found.append(key or "/")
         found.append(_fresh(keys, key + "/{}"))
@@ -114,23 +128,59 @@ def _paths(groups: list[PathTable]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+# what is appended to a regex's sample when a longer regex or an Exact path takes the sample
+# itself, and tried for a path that no regex of a group matches (the group's fallback)
+_SUFFIXES = ("0", "_", "~", "-", FRESH_LABEL, "/" + FRESH_LABEL)
+
+
+def _regex_paths(groups: list[PathTable]) -> list[str]:
+    """Paths each regex path of ``groups`` matches, one longer, and the same in capitals; for each
+    regex route one path it decides in its group, when one of a few candidates is; and one path
+    none of a group's regexes matches, when one of a few is."""
+    found = ["/"]
+    for group in groups:
+        for _, entry in group.regex or ():
+            path = entry.route.path if entry.route is not None else ""
+            tried = samples(path) or [path]
+            for sample in tried:
+                found += [sample, sample + FRESH_LABEL, sample.upper()]
+            candidates = (*tried, *(sample + suffix for sample in tried for suffix in _SUFFIXES))
+            found += [next((c for c in candidates if _normal(c) and group.match(c) is entry), tried[0])]
+        if group.regex:
+            unmatched = ("/" + suffix for suffix in _SUFFIXES)
+            found += [next((c for c in unmatched if not any(p.match(c) for p, _ in group.regex)), "/")]
+    return found
+
+
+def _normal(path: str) -> bool:
+    try:
+        return normalize_path(path) == path
+    except UnsafePath:
+        return False
+
+
 def probes(*tables: RouteTable) -> Iterator[Probe]:
     """At least one request of every class that ``tables`` may tell apart (see the module
-    docstring). A host whose group holds the same paths and fallback in every table is answered
-    alike on every path, so it gets no probes: a diff costs what changed, not the whole table."""
+    docstring). A host whose group holds the same paths and fallback in every table, and whose
+    TLS is the same, is answered alike on every path, so it gets no probes: a diff costs what
+    changed, not the whole table."""
+    tls = [table_tls(table) for table in tables]
     for host in _hosts(tables):
         chosen = [table.host_group(host)[1] for table in tables]
         groups = [group for group in chosen if group is not None]
-        if len(groups) == len(chosen) and all(_alike(groups[0], group) for group in groups[1:]):
+        secure = len({covers(host) for covers in tls}) > 1
+        if not secure and len(groups) == len(chosen) and all(_alike(groups[0], group) for group in groups[1:]):
             continue
-        for path in _paths(groups):
+        for path in _paths(groups, secure):
             yield Probe(host, path)
 
 
-def _answer(bucket: Mapping[str, RouteMatch], key: str) -> Backend | None:
-    """What a path key answers: its backend (the rule's file and line do not matter here)."""
+def _answer(bucket: Mapping[str, RouteMatch], key: str) -> tuple[Backend, RouteEffects | None] | None:
+    """What a path key answers: its backend and effects (the rule's file and line do not matter)."""
     found = bucket.get(key)
-    return None if found is None else found.backend
+    if found is None:
+        return None
+    return found.backend, None if found.route is None else found.route.effects  # type: ignore[return-value]
 
 
 def _alike(a: PathTable, b: PathTable) -> bool:
