@@ -14,13 +14,22 @@ with a stream client following the burst as a proxy would, and the sizes of the
 stream's messages meanwhile.
 
 Figures only, no targets asserted; the issue's figures for main before it are printed beside.
+
+With ``--peer DIR`` (another checkout) each measurement runs in a process of its own, ``--rounds``
+times, the order alternating (before, after; after, before; ...): run in one process one after the
+other, the second serve of a run measured 2-3 s slower to all-live whichever code it ran (the
+first run's client threads and heap stay in the measuring process), so an unalternated comparison
+favoured the first. The medians of the burst figures per side are printed last.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -48,6 +57,7 @@ ISSUE_FIGURES = {  # issue 12, "Scale", measured on main before it
 LIVE_WAIT = 600.0
 PREVIEW_DOMAIN = "preview.localhost"  # serve's default
 WEBHOOK_CONNECTIONS = 32  # parallel deliveries, as a forge sends one push event per ref at once
+FIGURES = "scale figures as JSON: "  # how a measuring child hands its figures to the parent
 
 
 def cpu_seconds(pid: int) -> tuple[float, float]:
@@ -185,7 +195,7 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
     )
 
     started = time.perf_counter()
-    serve = ServeProcess(tmp, str(repo), {}, cwd=checkout)
+    serve = ServeProcess(tmp, str(repo), {}, cwd=checkout or ROOT)
     client = httpx.Client(timeout=LIVE_WAIT)
     stream = Stream(client, serve.api)
     try:
@@ -214,6 +224,11 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
         stream.sizes.clear()
         stream.follow_in_background()  # a connected proxy follows the burst, as in production
 
+        profiler = None
+        if args.py_spy:  # sample serve during the burst only (py-spy must be installed)
+            command = ["py-spy", "record", "--pid", str(serve.proc.pid), "--format", "raw", "--rate", "250"]
+            profiler = subprocess.Popen([*command, "--output", str(args.py_spy)], stdout=subprocess.DEVNULL)
+            time.sleep(1.0)  # py-spy attaches
         cpu_before = cpu_seconds(serve.proc.pid)
         git(incoming, "push", "-q", "--no-verify", str(repo), "refs/heads/new/*:refs/heads/new/*")
         names = [f"new/b{n:04d}" for n in range(args.new)]
@@ -238,12 +253,17 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
         )
         live = time.perf_counter() - first_webhook
         cpu_after = cpu_seconds(serve.proc.pid)
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait()
         sender.join(LIVE_WAIT)
         report(
             "burst",
             f"{args.new} new branches from one push: all live {live:.2f} s after the first webhook "
             f"({len(names)} webhooks, the last sent {(sent_at[0] - first_webhook):.2f} s after the first)",
         )
+        figures["burst_s"] = f"{live:.3f}"
+        figures["cpu_s"] = f"{cpu_after[0] - cpu_before[0]:.3f}"
         report(
             "burst cpu",
             f"serve's CPU time meanwhile: {cpu_after[0] - cpu_before[0]:.2f} s "
@@ -271,6 +291,21 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
     return figures
 
 
+def measure_apart(args: argparse.Namespace, label: str, checkout: Path | None) -> dict[str, str]:
+    """``measure`` in a child process of its own (its lines pass through): no run inherits the
+    previous one's threads, heap or warmed caches."""
+    command = [sys.executable, __file__, "--measure", label, *(["--checkout", str(checkout)] if checkout else [])]
+    command += ["--branches", str(args.branches), "--files", str(args.files), "--new", str(args.new)]
+    child = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+    figures: dict[str, str] = {}
+    for line in child.stdout.splitlines():
+        if line.startswith(FIGURES):
+            figures = json.loads(line[len(FIGURES) :])
+        else:
+            print(line, flush=True)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--branches", type=int, default=1000)
@@ -279,17 +314,41 @@ def main() -> None:
     parser.add_argument(
         "--peer",
         type=Path,
-        help="another checkout (e.g. `git archive 721af9a | tar -x -C DIR`) measured first, in the same run",
+        help="another checkout (e.g. `git archive 721af9a | tar -x -C DIR`) measured in the same run, "
+        "each measurement in its own process, the order alternating per round",
     )
+    parser.add_argument("--rounds", type=int, default=1, help="with --peer: rounds of one measurement per side")
+    parser.add_argument("--py-spy", type=Path, help="without --peer: py-spy's raw stacks of serve during the burst")
+    parser.add_argument("--measure", help=argparse.SUPPRESS)  # a measuring child: its label
+    parser.add_argument("--checkout", type=Path, help=argparse.SUPPRESS)  # a measuring child: its checkout
     args = parser.parse_args()
-    runs = [("before", args.peer.resolve())] if args.peer else []
-    results = [(label, measure(args, label, checkout)) for label, checkout in [*runs, ("after", None)]]
+    if args.measure:
+        print(FIGURES + json.dumps(measure(args, args.measure, args.checkout)), flush=True)
+        return
+    if args.peer is None:
+        results = [("after", measure(args, "after", None))]
+    else:
+        sides: list[tuple[str, Path | None]] = [("before", args.peer.resolve()), ("after", None)]
+        results = []
+        for round_ in range(args.rounds):
+            for label, checkout in sides if round_ % 2 == 0 else sides[::-1]:
+                results.append((label, measure_apart(args, label, checkout)))
     print("\nscale figures" + (" (before: the peer checkout; after: this one)" if args.peer else ""))
     for name in ("start", "rss", "branches", "page", "whole", "burst", "burst cpu", "burst stream", "one"):
         for label, figures in results:
             if name in figures:
                 print(f"  {label:>6}: {figures[name]}")
+    if args.peer is not None:
+        for label in ("before", "after"):
+            lives = [float(f["burst_s"]) for side, f in results if side == label and "burst_s" in f]
+            cpus = [float(f["cpu_s"]) for side, f in results if side == label and "cpu_s" in f]
+            if lives:
+                print(
+                    f"  {label:>6}, medians of {len(lives)}: all live {statistics.median(lives):.2f} s, "
+                    f"serve CPU {statistics.median(cpus):.2f} s"
+                )
     print(f"  issue 12's figures for main before it: {ISSUE_FIGURES}")
+    print(f"  load average: {' '.join(f'{load:.1f}' for load in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import socket
@@ -33,6 +32,7 @@ from gitops_ingress.proxy import BUILD
 from gitops_ingress.proxy.accesslog import AccessLog
 from gitops_ingress.proxy.admin import AdminServer
 from gitops_ingress.proxy.config import ProxySettings
+from gitops_ingress.proxy.heap import HeapFreezer
 from gitops_ingress.proxy.metrics import ProxyMetrics
 from gitops_ingress.proxy.server import ProxyServer
 from gitops_ingress.proxy.snapshot import Snapshot, SnapshotHolder
@@ -215,7 +215,8 @@ class Worker:
         self.holder = SnapshotHolder()
         self.metrics = ProxyMetrics(build=BUILD.kind)
         self.metrics.follow(self.holder)
-        self.holder.subscribe(_freeze_heap)
+        self.freezer = HeapFreezer()  # the heap out of the collector after swaps (proxy/heap.py)
+        self.holder.subscribe(self.freezer)
         self.source, self._first_load = (source, None) if source is not None else make_source(options)
         self.tls = tls if tls is not None else open_certificates(options)
         stream = access_stream if access_stream is not None else sys.stdout
@@ -281,21 +282,12 @@ class Worker:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait([task])  # its failure, if any, is in self.failure
+        self.freezer.close()
         await self.admin.close()
         if self._listeners is not None:
             self._listeners.close()  # those never started (closing twice is harmless)
         if self.access_log is not None:
             self.access_log.flush()
-
-
-def _freeze_heap(_snapshot: object) -> None:
-    """Move everything alive now, the new route table included, out of the cyclic collector's
-    reach. A table of 10,000 hosts is some 100,000 long-lived objects; left in the collected
-    generations, every full collection walks them and costs the request path a quarter of its
-    throughput (measured: bench/proxy.py). Replaced tables are still freed by reference counting;
-    they hold no reference cycles."""
-    gc.collect()
-    gc.freeze()
 
 
 async def serve(

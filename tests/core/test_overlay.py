@@ -3,6 +3,7 @@ on a stable host resolves against them."""
 
 from __future__ import annotations
 
+from gitops_ingress.core.naming import branch_slug
 from gitops_ingress.core.routing import Route, RouteTable, RoutingState, ServiceRef
 from gitops_ingress.core.routing.overlay import changed_hosts, signatures
 
@@ -71,3 +72,33 @@ def test_the_wire_form_carries_no_overlays_and_a_proxy_derives_the_same() -> Non
     assert {slug: o.hosts for slug, o in again.overlays.items()} == {
         slug: o.hosts for slug, o in state.overlays.items()
     }
+
+
+# two branches of one slug (a 24-bit hash of names that fold alike, found by a search); the first
+# by name, COLLIDING[0] ("." sorts before "_"), claims it
+COLLIDING = ("a/b/c.d_e_f_g/h_i.j_k", "a/b/c_d_e/f/g.h.i/j.k")
+
+
+def test_overlays_by_slug_follow_changes_as_the_whole_build_does() -> None:
+    """``with_changes`` updates the slug index for the changed branches only; whatever the
+    changes, including slugs claimed twice and given back, it holds what a whole build holds."""
+    assert branch_slug(COLLIDING[0]) == branch_slug(COLLIDING[1])
+    one, other = RouteTable([r("shop.example.com", "web-v2")]), RouteTable([r("api.example.com", "api-v2")])
+    steps: list[dict[str, RouteTable | None]] = [
+        {"b": one, "c": other},
+        {COLLIDING[1]: one},
+        {COLLIDING[0]: other},  # claims the slug from COLLIDING[1]
+        {"b": other, COLLIDING[0]: None},  # COLLIDING[1] has it again
+        {COLLIDING[1]: None, "c": None},
+        {COLLIDING[0]: one, COLLIDING[1]: other},
+        {COLLIDING[0]: other, "d": one},
+        {COLLIDING[1]: one},
+    ]
+    state, previews = RoutingState(STABLE), dict[str, RouteTable]()
+    for version, step in enumerate(steps, 1):
+        state = state.with_changes(None, step, version)
+        previews = {branch: table for branch, table in {**previews, **step}.items() if table is not None}
+        whole = RoutingState(STABLE, previews)
+        assert {slug: (o.branch, o.table) for slug, o in state.overlays.items()} == {
+            slug: (o.branch, o.table) for slug, o in whole.overlays.items()
+        }, f"after step {version}"

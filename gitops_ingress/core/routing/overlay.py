@@ -18,7 +18,7 @@ routes it; ``by_slug`` finds the overlay a key names.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from operator import attrgetter
 
@@ -110,3 +110,29 @@ def by_slug(overlays: Mapping[str, BranchOverlay]) -> dict[str, BranchOverlay]:
     for branch in sorted(overlays):
         found.setdefault(overlays[branch].slug, overlays[branch])
     return found
+
+
+def by_slug_after(
+    found: Mapping[str, BranchOverlay],
+    before: Mapping[str, BranchOverlay],
+    after: Mapping[str, BranchOverlay],
+    changed: Iterable[str],
+) -> dict[str, BranchOverlay]:
+    """``by_slug(after)``, from ``found`` (``by_slug(before)``) and the branches whose overlay
+    changed between the two: work in proportion to those (a burst publishes a few dozen states of
+    1,500 branches each, and sorting them all per publication showed in its profile). A slug
+    claimed twice, before or after, needs the rule "first branch by name": then the whole build.
+
+    Why the length check is enough: every entry left is one of ``after``'s overlays under its own
+    slug (a changed or removed branch's old entry is gone), so as many entries as ``after`` has
+    overlays means every slug is claimed once, which is what ``by_slug(after)`` holds then."""
+    result = dict(found)
+    for branch in changed:
+        old = before.get(branch)
+        if old is not None and result.get(old.slug) is old:
+            del result[old.slug]
+    for branch in changed:
+        new = after.get(branch)
+        if new is not None:
+            result.setdefault(new.slug, new)
+    return result if len(result) == len(after) else by_slug(after)

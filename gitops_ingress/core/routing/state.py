@@ -29,7 +29,14 @@ from typing import Any, NamedTuple
 
 from gitops_ingress.core.naming import preview_hosts, wildcard_preview_upstream_host
 from gitops_ingress.core.routing.model import NO_MATCH, RouteMatch
-from gitops_ingress.core.routing.overlay import BranchOverlay, Signatures, by_slug, overlay_of, signatures
+from gitops_ingress.core.routing.overlay import (
+    BranchOverlay,
+    Signatures,
+    by_slug,
+    by_slug_after,
+    overlay_of,
+    signatures,
+)
 from gitops_ingress.core.routing.table import EMPTY_TABLE, RouteTable, normalize_host
 
 
@@ -100,10 +107,12 @@ class RoutingState:
         index: tuple[dict[str, PreviewTarget], bool] | None = None,
         overlays: Mapping[str, BranchOverlay] | None = None,
         stable_signatures: Signatures | None = None,
+        slugs: dict[str, BranchOverlay] | None = None,
     ) -> None:
         """``index``: what ``_build_index`` returns for exactly these previews, when the caller
         already has it (``with_branch``); None builds it. ``overlays``: likewise, every branch's
-        overlay against this stable table, by branch, and the stable table's signatures."""
+        overlay against this stable table, by branch, and the stable table's signatures; ``slugs``:
+        ``by_slug(overlays)``, when the caller has it."""
         self.stable = stable
         self.previews: dict[str, RouteTable] = dict(previews or {})
         self.preview_domain = preview_domain.lower().strip(".")
@@ -114,7 +123,7 @@ class RoutingState:
         if overlays is None:
             overlays = {b: overlay_of(b, table, self._stable_signatures) for b, table in self.previews.items()}
         self._branch_overlays = overlays
-        self.overlays = by_slug(overlays)  # slug -> overlay, what a routing key looks up
+        self.overlays = slugs if slugs is not None else by_slug(overlays)  # slug -> overlay, what a key looks up
 
     def preview_hosts(self, branch: str) -> dict[str, str]:
         """Preview host -> rule host ("" for host-less) for one branch."""
@@ -200,6 +209,7 @@ class RoutingState:
                 if table is not None:
                     overlays[branch] = overlay_of(branch, table, self._stable_signatures)
             rebuild = rebuild or not _swap_names(names, branch, old, table, self.preview_domain)
+        slugs = None if overlays is None else by_slug_after(self.overlays, self._branch_overlays, overlays, previews)
         return RoutingState(
             self.stable if stable is None else stable,
             merged,
@@ -208,6 +218,7 @@ class RoutingState:
             index=None if rebuild else (names, False),
             overlays=overlays,
             stable_signatures=self._stable_signatures if stable is None else None,
+            slugs=slugs,
         )
 
 
