@@ -37,6 +37,7 @@ REQUEST_PATH = (
     "flow",
     "forwarded",
     "forwarding",
+    "response_head",
     "h2conn",  # HTTP/2 from clients: the connection, its frame layer, HPACK, streams and fields
     "h2blocks",
     "h2decode",

@@ -32,6 +32,8 @@ Needs Debian's nginx and wrk (``apt-get install -y nginx-light wrk``).
     python bench/proxy.py --annotations [--pairs 6]             # ingress-nginx annotations only
 
 ``--annotations`` runs only the ingress-nginx annotation comparison (``annotations_comparison``).
+With ``--baseline DIR`` the proxy of that checkout (compiled in place there, as this one) also
+serves the rewrite host, in the same rounds as nginx and ours, in alternating order.
 Its first figures (compiled build, 2 cores at a load average of 10 from other work, so requests per
 second moved by a factor of 2 between runs; CPU per request is the steadier figure): the plain
 host beside annotated hosts -1.0 % slower in req/s and -1.2 % in CPU per request (medians of 10
@@ -44,6 +46,14 @@ host beside the set against alone, CPU per request -9.5 % (6 pairs) and -5.9 % (
 is no cost above the noise. Against main's proxy (both compiled, the same annotated table, 12 and
 16 alternating pairs of 4 s on the plain host): req/s 1.033 and 1.049 of main's, CPU per request
 1.036 and 0.992 of main's.
+
+With the rewrite-target worked out once per route cache entry, and only the annotation steps a
+route uses called per request (issue 16, 2 December; compiled, ``--baseline`` main's proxy, 3
+rounds of 3-4 s per run, load average 5 to 10, so req/s per run moved between 0.54 and 1.07 of
+nginx): CPU per request on the rewrite host, three runs against main's commit 24156bf, ours
+29.3, 24.3 and 19.7 us, main's 29.7, 28.2 and 21.9, nginx's 23.5, 19.8 and 17.0 (nginx/ours 0.80,
+0.81, 0.86); five runs against the older e7c060a (two with the cache alone), ours 21.1 to 23.8
+us (once 32.9 when every front's rose), e7c060a's 24.8 to 28.2 (34.3), nginx's 18.6 to 20.4 (21.9).
 
 ``--h2`` runs only the HTTP/2 comparison over TLS with h2load (bench/proxy_h2.py).
 
@@ -393,12 +403,17 @@ def annotations_comparison(opts: argparse.Namespace, load: Callable[[bytes, int]
         ratios.append(runs["annotated"]["rps"] / runs["plain"]["rps"])
         cpu_ratios.append(runs["annotated"]["cpu_us"] / runs["plain"]["cpu_us"])
     load(messages["annotated"], 300)
-    nginx_runs, ours_runs = [], []
-    for _ in range(opts.rounds):
+    # nginx, ours and with --baseline the proxy of that checkout, in alternating order per round
+    fronts = {"nginx": ports["rewrite"], "ours": ports["ours"]} | (
+        {"baseline": ports["baseline"]} if "baseline" in ports else {}
+    )
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in fronts}
+    for round_no in range(opts.rounds):
         options = {"host": REWRITE_HOST, "path": REWRITE_REQUEST, "pin": opts.pin}
-        nginx_runs.append(wrk(ports["rewrite"], opts.duration, pid=pids["nginx"], **options))  # type: ignore[arg-type]
-        ours_runs.append(wrk(ports["ours"], opts.duration, pid=pids["ours"], **options))  # type: ignore[arg-type]
-        print(f"rewrite: nginx {nginx_runs[-1]['rps']:.0f} req/s, ours {ours_runs[-1]['rps']:.0f}", file=sys.stderr)
+        for name in list(fronts) if round_no % 2 == 0 else list(fronts)[::-1]:
+            rounds[name].append(wrk(fronts[name], opts.duration, pid=pids[name], **options))  # type: ignore[arg-type]
+        print("rewrite: " + ", ".join(f"{n} {r[-1]['rps']:.0f} req/s" for n, r in rounds.items()), file=sys.stderr)
+    nginx_runs, ours_runs = rounds["nginx"], rounds["ours"]
     slower = 100 * (1 - statistics.median(ratios))
     print(f"\nannotations, wrk -t1 -c50, {opts.pairs} pairs of {max(opts.duration // 2, 1)} s and {opts.rounds} "
           f"rounds of {opts.duration} s ({os.cpu_count()} cores)")  # fmt: skip
@@ -410,6 +425,12 @@ def annotations_comparison(opts: argparse.Namespace, load: Callable[[bytes, int]
           f"(target >= 0.8); CPU per request nginx {median(nginx_runs, 'cpu_us'):.1f} us, "
           f"ours {median(ours_runs, 'cpu_us'):.1f} us; non-2xx or failed: nginx "
           f"{sum(run['failed'] for run in nginx_runs):.0f}, ours {sum(run['failed'] for run in ours_runs):.0f}")  # fmt: skip
+    if "baseline" in rounds:
+        base = rounds["baseline"]
+        print(f"baseline on the rewrite host: {median(base, 'rps'):.0f} req/s, {median(base, 'rps') / n_rps:.2f} of "
+              f"nginx; CPU per request {median(base, 'cpu_us'):.1f} us; ours/baseline per round (req/s): "
+              + ", ".join(f"{o['rps'] / b['rps']:.2f}" for o, b in zip(ours_runs, base, strict=True))
+              + f"; failed {sum(run['failed'] for run in base):.0f}")  # fmt: skip
     return 0
 
 
@@ -491,8 +512,8 @@ def main() -> int:
         "--baseline",
         type=Path,
         metavar="CHECKOUT",
-        help="with --h2, --https, --varied or --access-log-on: also run the proxy of that source tree (a git archive of the "
-        "commit to compare), in the same rounds",
+        help="with --h2, --https, --varied, --access-log-on or --annotations: also run the proxy of that source "
+        "tree (a git archive of the commit to compare), in the same rounds",
     )
     parser.add_argument(
         "--annotations",
@@ -548,11 +569,23 @@ def main() -> int:
         upstream = f"http://{LOOPBACK}:{upstream_port}"
         small = ControlPlane.message(RoutingState(table(0), version=1), upstream)
         plane.push(small)
-        ours = start_ours(ours_port, plane.port, admin_port, opts.pin, secret_dir=write_bench_secret(folder))
+        secrets = write_bench_secret(folder)
+        ours = start_ours(ours_port, plane.port, admin_port, opts.pin, secret_dir=secrets)
         children.append(ours)
         admin = f"http://{LOOPBACK}:{admin_port}"
         wait_version(admin, 1)
-        for port in (front_port, ours_port):
+        admins = [admin]  # every proxy a pushed table must reach before a run
+        fronts_up = [front_port, ours_port]
+        baseline: tuple[int, int] | None = None  # --annotations --baseline: (pid, port)
+        if opts.annotations and opts.baseline is not None:  # the same proxy from another checkout
+            base_port, base_admin = free_port(), free_port()
+            child = start_ours(base_port, plane.port, base_admin, opts.pin, checkout=opts.baseline, secret_dir=secrets)
+            children.append(child)
+            admins.append(f"http://{LOOPBACK}:{base_admin}")
+            wait_version(admins[-1], 1)
+            baseline = (child.pid, base_port)
+            fronts_up.append(base_port)
+        for port in fronts_up:
             wrk(port, 2, pin=opts.pin)  # warm-up: connections, pools, caches
         if opts.access_log_on:
             logged = folder / "ours.access.log"
@@ -582,16 +615,18 @@ def main() -> int:
         def load(message: bytes, version: int) -> None:
             """Push ``message`` as ``version``, wait until ours serves it, and let the swap settle."""
             plane.push(ControlPlane.with_version(message, version))
-            wait_version(admin, version)
-            wrk(ours_port, 1, pin=opts.pin)  # a swap ends with a full GC pass and a heap freeze (proxy/app.py)
+            for each in admins:
+                wait_version(each, version)
+            for port in fronts_up[1:]:
+                wrk(port, 1, pin=opts.pin)  # a swap ends with a full GC pass and a heap freeze (proxy/app.py)
 
         if opts.annotations:
             annotated = ControlPlane.message(RoutingState(annotated_table(), version=2), upstream)
             return annotations_comparison(
                 opts,
                 load,
-                {"ours": ours_port, "rewrite": rewrite_port},
-                {"ours": ours.pid, "nginx": front.pid},
+                {"ours": ours_port, "rewrite": rewrite_port} | ({"baseline": baseline[1]} if baseline else {}),
+                {"ours": ours.pid, "nginx": front.pid} | ({"baseline": baseline[0]} if baseline else {}),
                 {"plain": small, "annotated": annotated},
             )
 

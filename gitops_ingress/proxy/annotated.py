@@ -32,7 +32,8 @@ annotations never pays for them. Two steps, in ingress-nginx's order:
   one picked now and a Set-Cookie line for the answer;
 * ``to_canary``: whether a route's canary takes this request: header, then cookie, then weight,
   drawn from the server's own ``random.Random`` (seeded by ``ProxySettings.canary_seed``);
-* ``adjust``: what the upstream is sent: the ``rewrite-target`` path (the query kept, as nginx
+* ``rewrite`` and ``adjust``: what the upstream is sent: the ``rewrite-target`` path
+  (``rewritten``, worked out once per path in decide.py's route cache; the query kept, as nginx
   appends the arguments), the ``upstream-vhost`` Host, the ``x-forwarded-prefix`` header; and
   ``auth-url``'s check, which the Exchange runs before it dispatches (proxy/forwardauth.py).
 """
@@ -44,7 +45,7 @@ import random
 from base64 import b64decode
 from functools import partial
 from time import gmtime, strftime, time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from gitops_ingress.core.annotations.affinity import Affinity
 from gitops_ingress.core.annotations.rates import LIMITED_STATUS
@@ -57,6 +58,37 @@ if TYPE_CHECKING:
     from gitops_ingress.proxy.snapshot import Snapshot
 
 LocalAnswer = tuple[bytes, bool]
+
+# The groups of the steps below that decide.py calls for a route (``steps``): a route's cache
+# entry holds its bits (``plan``), so a request pays only for the groups its annotations use.
+BEFORE: Final = 1  # answer, cors
+ACCESS: Final = 2  # limit_body, limited, refused, authenticate, to_canary
+AFTER: Final = 4  # adjust, set_timeouts, sticky, custom-http-errors (decide.py)
+
+
+# A path's rewrite-target: the upstream target without a query, and the one a query follows
+Rewritten = tuple[bytes, bytes]
+# What decide.py's route cache keeps of a route's effects for one path: its rewrite-target (None:
+# the route has none) and the groups of steps that can act (BEFORE | ACCESS | AFTER).
+Plan = tuple[Rewritten | None, int]
+NO_PLAN: Final[Plan] = (None, 0)  # a route without annotations
+
+
+def plan(effects: RouteEffects, path: bytes) -> Plan:
+    """``path``: as matched, without the query."""
+    return rewritten(effects, path), steps(effects)
+
+
+def steps(effects: RouteEffects) -> int:
+    """The groups that can act for ``effects``: each test is the early return of a step of it,
+    so a group left out could only have returned at once (the rewrite path is ``rewritten``)."""
+    before = effects.redirects or effects.cors is not None
+    access = effects.body_limit is not None or effects.rate_limit is not None or effects.limits_clients
+    access = access or effects.basic_auth is not None or effects.canary is not None
+    after = bool(effects.upstream_vhost or effects.x_forwarded_prefix or effects.custom_errors or effects.buffering)
+    after = after or bool(effects.connect_timeout or effects.read_timeout or effects.send_timeout)
+    after = after or effects.forward_auth is not None or effects.affinity is not None
+    return (BEFORE if before else 0) | (ACCESS if access else 0) | (AFTER if after else 0)
 
 
 def answer(ex: Exchange, effects: RouteEffects, host: bytes, target: bytes, scheme: bytes) -> LocalAnswer | None:
@@ -243,10 +275,28 @@ def to_canary(ex: Exchange, canary: Canary, draws: random.Random) -> bool:
     return canary.weight > 0 and draws.randrange(canary.weight_total) < canary.weight
 
 
+def rewritten(effects: RouteEffects, path: bytes) -> Rewritten | None:
+    """The ``rewrite-target`` of ``path`` (as matched, without the query), or None when the route
+    has none: the upstream target without a query, and the one a query follows (``/new?a=1&``:
+    nginx appends the arguments after the target's own), both from ``RouteEffects.rewrite_request``.
+    decide.py keeps them in its route cache entry for (Host, path), so the regex search, the
+    template and the decoding are paid once per path and snapshot, not per request."""
+    if not effects.rewrite_target:
+        return None
+    text = path.decode("latin-1")
+    return effects.rewrite_request(text).encode("latin-1"), effects.rewrite_request(text + "?").encode("latin-1")
+
+
+def rewrite(ex: Exchange, rewritten: Rewritten) -> None:
+    """The upstream target: the route's rewrite-target for this path (``rewritten``, from
+    decide.py's cache), with the request's query."""
+    target = ex.target
+    cut = target.find(b"?")
+    ex.target = rewritten[0] if cut < 0 else rewritten[1] + target[cut + 1 :]
+
+
 def adjust(ex: Exchange, effects: RouteEffects) -> None:
-    """Rewrite what goes upstream: the path, the Host, the X-Forwarded-Prefix line."""
-    if effects.rewrite_target:
-        ex.target = effects.rewrite_request(ex.target.decode("latin-1")).encode("latin-1")
+    """Change what goes upstream beside the path: the Host, the X-Forwarded-Prefix line."""
     if effects.upstream_vhost:
         ex.upstream_host = effects.upstream_vhost.encode()
     if effects.forward_auth is not None:  # asked once the request is ready to go (proxy/forwardauth.py)

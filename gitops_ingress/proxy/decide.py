@@ -11,7 +11,11 @@ The path is matched and forwarded normalised (core/routing/paths.py: dot-segment
 merged, unsafe escapes refused with 400). The cache below is keyed by the path as sent, and its
 entry holds what that path normalised to, so ``/public/../admin`` is its own key whose entry was
 resolved as ``/admin``: it can never be answered from ``/public``'s entry, and a repeated request
-pays for normalising only once.
+pays for normalising only once. The same goes for a route's ``rewrite-target``: the entry holds
+the rewritten path (proxy/annotated.py), so a repeated path skips the regex search and the
+template; it is one (Host, path)'s under one snapshot's route, like the rest of the entry. The
+entry also says which groups of the annotation steps can act for the route (``annotated.plan``),
+so a route with only a rewrite-target calls none of the others.
 
 What a (Host, path) pair resolves to is remembered in a ``RouteCache`` per server, keyed by the
 raw Host bytes and the target without its query (matching ignores the query), and valid for one
@@ -64,8 +68,9 @@ if TYPE_CHECKING:
 LocalAnswer = tuple[bytes, bool]  # (whole response, close the connection after it)
 # kind, branch, host group, where requests with those labels are counted, Service (None: no
 # Service to proxy to), its endpoints, upstream Host bytes, the Resolution itself (404 page), and
-# the route's annotation effects (None for a plain route: proxy/annotated.py is never called), and
-# the normalised path to forward (None: the path as sent is already normal; core/routing/paths.py)
+# the route's annotation effects (None for a plain route: proxy/annotated.py is never called), the
+# normalised path to forward (None: the path as sent is already normal; core/routing/paths.py),
+# and the annotation plan for that path (annotated.Plan: its rewrite-target, the steps that act)
 Routed = tuple[
     str,
     str,
@@ -77,6 +82,7 @@ Routed = tuple[
     "Resolution",
     "RouteEffects | None",
     "bytes | None",
+    "annotated.Plan",
 ]
 DEFAULT_CACHE_ENTRIES = 4096
 # key header values longer than this together are judged every time rather than remembered, so a
@@ -151,7 +157,7 @@ class RouteCache:
             if resolution is None:
                 entry = self.route(snapshot, raw_host, target, observer)
             else:
-                entry = _routed(snapshot, resolution, raw_host, observer, _changed(normal, sent))
+                entry = _routed(snapshot, resolution, raw_host, observer, path, _changed(normal, sent))
             _bounded_put(self._entries, key, entry, self.max_entries)
         return entry
 
@@ -209,7 +215,7 @@ def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyOb
     normal = normalize_path(sent)
     resolution = snapshot.state.resolve(host_text, normal)
     upstream_host = resolution.upstream_host.encode() if resolution.branch is not None else raw_host
-    return _routed(snapshot, resolution, upstream_host, observer, _changed(normal, sent))
+    return _routed(snapshot, resolution, upstream_host, observer, path, _changed(normal, sent))
 
 
 def _changed(normal: str, sent: str) -> bytes | None:
@@ -218,8 +224,14 @@ def _changed(normal: str, sent: str) -> bytes | None:
 
 
 def _routed(
-    snapshot: Snapshot, resolution: Resolution, upstream_host: bytes, observer: ProxyObserver, normal: bytes | None
+    snapshot: Snapshot,
+    resolution: Resolution,
+    upstream_host: bytes,
+    observer: ProxyObserver,
+    path: bytes,
+    normal: bytes | None,
 ) -> Routed:
+    """``path``: as sent, without the query; ``normal``: what it normalised to (None: itself)."""
     match = resolution.match
     backend: Any = match.backend
     service = backend if isinstance(backend, ServiceRef) else None
@@ -227,6 +239,7 @@ def _routed(
     branch, host_group = resolution.branch or "", match.host_group or ""
     effects = match.route.effects if match.route is not None else None
     endpoints = _endpoints(snapshot, service, match.protocol, effects)
+    plan = annotated.plan(effects, path if normal is None else normal) if effects is not None else annotated.NO_PLAN
     return (
         kind,
         branch,
@@ -238,6 +251,7 @@ def _routed(
         resolution,
         effects,
         normal,
+        plan,
     )
 
 
@@ -351,13 +365,14 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             routed = routes.route(snapshot, raw_host, target, ctx.observer)
     except UnsafePath as exc:
         return pages.error(400, str(exc)), True
-    kind, branch, host_group, counter, service, endpoints, upstream_host, resolution, effects, normal = routed
+    kind, branch, host_group, counter, service, endpoints, upstream_host, resolution, effects, normal, plan = routed
+    rewritten, steps = plan
     if kind == "preview" and not ex.preview_lines:
         ex.preview_lines = routes.preview_lines(branch, head.baggage)
     if normal is not None:  # forwarded as it was matched, with the query as it came
         cut = target.find(b"?")
         target = ex.target = normal if cut < 0 else normal + target[cut:]
-    if effects is not None:
+    if steps & annotated.BEFORE and effects is not None:
         local = annotated.answer(ex, effects, raw_host, target, ctx.listener.scheme) or annotated.cors(ex, effects)
         if local is not None:
             return local
@@ -367,7 +382,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         if ctx.tls_redirect_hosts(host):
             close = not ex.reusable()
             return pages.redirect(https_location(host, target), close=close, status=TLS_REDIRECT_STATUS), close
-    if effects is not None:
+    if steps & annotated.ACCESS and effects is not None:
         route = resolution.match.route
         ingress = route.ingress if route is not None else ""
         local = (
@@ -423,7 +438,9 @@ def decide(ex: Exchange) -> LocalAnswer | None:
     ex.forwarded_host = raw_host
     ex.upstream_host = upstream_host
     ex.request_id = head.request_id or ctx.state.request_ids.next()
-    if effects is not None:
+    if rewritten is not None:
+        annotated.rewrite(ex, rewritten)
+    if steps & annotated.AFTER and effects is not None:
         annotated.adjust(ex, effects)
         annotated.set_timeouts(ex, effects)
         route = resolution.match.route

@@ -33,7 +33,7 @@ from gitops_ingress.proxy import customerrors, forwardauth, pages
 from gitops_ingress.proxy.decide import decide
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamTimeout
 from gitops_ingress.proxy.flow import PEER_FULL
-from gitops_ingress.proxy.forwarding import RequestHead, ResponseHead, last_chunk, upstream_request
+from gitops_ingress.proxy.forwarding import RequestHead, last_chunk, upstream_request
 from gitops_ingress.proxy.grpc import (
     DEADLINE_EXCEEDED,
     GRPC_STATUS_LINE,
@@ -43,6 +43,7 @@ from gitops_ingress.proxy.grpc import (
     status_response,
     trailer_status,
 )
+from gitops_ingress.proxy.response_head import ResponseHead
 from gitops_ingress.proxy.upstream import Upstream
 
 if TYPE_CHECKING:

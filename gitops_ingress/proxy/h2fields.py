@@ -28,7 +28,8 @@ from __future__ import annotations
 from typing import Final
 
 from gitops_ingress.proxy.errors import ClientRequestError
-from gitops_ingress.proxy.forwarding import RequestHead, RequestHeadBuilder, ResponseHead
+from gitops_ingress.proxy.forwarding import RequestHead, RequestHeadBuilder
+from gitops_ingress.proxy.response_head import ResponseHead
 
 Fields = list[tuple[bytes, bytes]]
 

@@ -30,8 +30,8 @@ from gitops_ingress.proxy.h2frames import INTERNAL_ERROR
 
 if TYPE_CHECKING:
     from gitops_ingress.proxy.exchange import Exchange
-    from gitops_ingress.proxy.forwarding import ResponseHead
     from gitops_ingress.proxy.h2conn import H2ClientConnection
+    from gitops_ingress.proxy.response_head import ResponseHead
 
 
 class H2Stream:

@@ -2,7 +2,7 @@
 
 An origin server with a clock must send Date on its final responses, and a proxy may add one to a
 response that has none: the proxy does both, on its own pages (exchange.py) and on upstream
-responses without a Date (forwarding.ResponseHead.has_date). Formatting a date per response
+responses without a Date (response_head.ResponseHead.has_date). Formatting a date per response
 would cost more than the rest of a small answer, so one ``HttpDate`` per server keeps the line of
 the current second and reformats only when ``time()`` has moved on to another one.
 """

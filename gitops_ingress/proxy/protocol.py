@@ -40,10 +40,11 @@ from gitops_ingress.proxy import pages
 from gitops_ingress.proxy.errors import ClientRequestError
 from gitops_ingress.proxy.exchange import Exchange
 from gitops_ingress.proxy.flow import BACKLOG, TUNNEL_WAIT, ReadGate, set_limits
-from gitops_ingress.proxy.forwarding import RequestHead, ResponseHead
+from gitops_ingress.proxy.forwarding import RequestHead
 from gitops_ingress.proxy.h2conn import H2ClientConnection
 from gitops_ingress.proxy.h2frames import PREFACE
 from gitops_ingress.proxy.request_reader import RequestReader
+from gitops_ingress.proxy.response_head import ResponseHead
 from gitops_ingress.proxy.timers import LazyTimer
 
 if TYPE_CHECKING:

@@ -35,7 +35,8 @@ from __future__ import annotations
 
 from typing import Generic, TypeVar
 
-from gitops_ingress.proxy.forwarding import RequestHead, ResponseHead
+from gitops_ingress.proxy.forwarding import RequestHead
+from gitops_ingress.proxy.response_head import ResponseHead
 
 T = TypeVar("T")
 

@@ -37,7 +37,8 @@ from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrad
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamProtocolError, UpstreamReset, UpstreamTimeout
 from gitops_ingress.proxy.flow import PEER_FULL, ReadGate, set_limits
-from gitops_ingress.proxy.forwarding import LAST_CHUNK, ResponseHead, last_chunk
+from gitops_ingress.proxy.forwarding import LAST_CHUNK, last_chunk
+from gitops_ingress.proxy.response_head import ResponseHead
 from gitops_ingress.proxy.timers import LazyTimer
 from gitops_ingress.proxy.upstream_reader import HeadDone, TrailerReader, head_bounds
 

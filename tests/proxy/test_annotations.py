@@ -75,6 +75,30 @@ def test_rewrite_target_with_capture_groups(serve) -> None:
     assert get(port, "rewrite.bar.com", "/other").status == 404
 
 
+def test_a_remembered_rewrite_answers_only_its_own_host_path_and_table(make_proxy, start_upstream) -> None:
+    """The route cache keeps each path's rewritten target (decide.py): the same path on two hosts
+    with different targets, paths differing in case only, and the table swapped for one with a
+    new target each get their own, however often a path repeats."""
+
+    def api(host: str, target: str) -> dict:
+        return ingress(host, host=host, path="/api(/|$)(.*)", path_type="ImplementationSpecific",
+                       annotations={P + "rewrite-target": target})  # fmt: skip
+
+    upstream = start_upstream("echo")
+    upstreams = backends({"web": [upstream.url]})
+    proxy = make_proxy(state_of(api("one.example.com", "/one/$2"), api("two.example.com", "/two/$2")), upstreams)
+    for _ in range(3):  # the first round fills the cache, the next ones are answered from it
+        assert upstream_saw(get(proxy.port, "one.example.com", "/api/x"))["path"] == "/one/x"
+        assert upstream_saw(get(proxy.port, "two.example.com", "/api/x"))["path"] == "/two/x"
+        assert upstream_saw(get(proxy.port, "one.example.com", "/api/y?q=1"))["path"] == "/one/y?q=1"
+        assert upstream_saw(get(proxy.port, "one.example.com", "/API/x"))["path"] == "/one/x"
+        assert upstream_saw(get(proxy.port, "one.example.com", "/api/X"))["path"] == "/one/X"
+    swapped = state_of(api("one.example.com", "/three/$2?from=swap"), api("two.example.com", "/two/$2"))
+    proxy.swap(swapped, upstreams)
+    assert upstream_saw(get(proxy.port, "one.example.com", "/api/x?q=1"))["path"] == "/three/x?from=swap&q=1"
+    assert upstream_saw(get(proxy.port, "two.example.com", "/api/x"))["path"] == "/two/x"
+
+
 def test_rewrite_on_slash_keeps_the_longer_plain_path_unrewritten(serve) -> None:
     """e2e rewrite.go "should use correct longest path match"."""
     acme = ingress("kube-lego", host="rewrite.bar.com", service="acme", path="/.well-known/acme/challenge")

@@ -22,27 +22,42 @@ from tests.proxy.h2client import H2Client
 from tests.support.manifests import ingress, to_yaml
 from tests.support.upstreams import TestUpstream
 
-from .fixtures_ops import LOOPBACK, WAIT, ProxyProcess, write
+from .fixtures_ops import LOOPBACK, WAIT, CertificateAuthority, ProxyProcess, write
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 REPO = Path(__file__).resolve().parents[2]
 GOOD = {"Authorization": "Bearer good"}
 
 
-@pytest.fixture
-def auth_service() -> Iterator[str]:
-    """The auth service as its own process: its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.authservice"], cwd=REPO, stdout=subprocess.PIPE, text=True
-    )
+def _auth_service(*args: str) -> Iterator[int]:
+    """The auth service as its own process (``args``: its options): the port it listens on."""
+    command = [sys.executable, "-m", "tests.support.authservice", *args]
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()  # waits for the process to say where it listens
         assert line.startswith("listening "), line
-        yield f"http://{LOOPBACK}:{line.split()[1]}"
+        yield int(line.split()[1])
     finally:
         proc.kill()
         proc.wait(WAIT)
+
+
+@pytest.fixture
+def auth_service() -> Iterator[str]:
+    """The auth service as its own process: its base URL."""
+    for port in _auth_service():
+        yield f"http://{LOOPBACK}:{port}"
+
+
+@pytest.fixture
+def tls_auth_service(tmp_path: Path) -> Iterator[tuple[str, CertificateAuthority]]:
+    """The auth service over TLS with a certificate for localhost from a test CA: its base URL
+    and the CA (a proxy trusts it through ``SSL_CERT_FILE``, as the system's CA bundle)."""
+    ca = CertificateAuthority(tmp_path / "ca")
+    ca.issue(tmp_path / "auth.crt", tmp_path / "auth.key", "localhost")
+    for port in _auth_service("--tls", str(tmp_path / "auth.crt"), str(tmp_path / "auth.key")):
+        yield f"https://localhost:{port}", ca
 
 
 def _closed_port() -> int:
@@ -104,6 +119,32 @@ def test_auth_url_lets_2xx_through_with_the_response_headers_and_no_smuggling(
             posted = client.post("/form", headers=host | GOOD, content=b"a=1&b=2")
             assert posted.status_code == 200 and json.loads(posted.text)["body"] == "a=1&b=2"
             assert client.get("/", headers={"Host": "open.foo.com"}).status_code == 200
+        assert proxy.stop() == 0
+
+
+def test_auth_url_over_https_verifies_the_auth_service_against_the_trusted_cas(
+    tmp_path: Path,
+    start_upstream_echo: TestUpstream,
+    tls_auth_service: tuple[str, CertificateAuthority],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An https auth-url is asked over TLS, its certificate checked against the CAs the proxy
+    trusts (the system's, here the test CA through SSL_CERT_FILE); one it cannot verify is 500."""
+    url, ca = tls_auth_service
+    annotations = {P + "auth-url": url + "/auth", P + "auth-response-headers": "X-User"}
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca.path))
+    with ProxyProcess(proxy_args(tmp_path / "trusted", start_upstream_echo, annotations)) as proxy:
+        with httpx.Client(base_url=proxy.wait_serving().url(), timeout=WAIT) as client:
+            assert echoed(client.get("/", headers={"Host": "auth.foo.com"} | GOOD))["x-user"] == "alice"
+            denied = client.get("/", headers={"Host": "auth.foo.com"})
+            assert (denied.status_code, denied.headers["www-authenticate"]) == (401, 'Bearer realm="auth"')
+        assert proxy.stop() == 0
+    passed = len(start_upstream_echo.stats.requests)
+    monkeypatch.setenv("SSL_CERT_FILE", str(CertificateAuthority(tmp_path / "other").path))
+    with ProxyProcess(proxy_args(tmp_path / "untrusted", start_upstream_echo, annotations)) as proxy:
+        with httpx.Client(base_url=proxy.wait_serving().url(), timeout=WAIT) as client:
+            assert client.get("/", headers={"Host": "auth.foo.com"} | GOOD).status_code == 500
+            assert len(start_upstream_echo.stats.requests) == passed  # never an open door
         assert proxy.stop() == 0
 
 

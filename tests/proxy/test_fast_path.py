@@ -20,10 +20,11 @@ from gitops_ingress.proxy import BUILD
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.decide import RouteCache
 from gitops_ingress.proxy.errors import UpstreamError
-from gitops_ingress.proxy.forwarding import RequestHead, ResponseHead
+from gitops_ingress.proxy.forwarding import RequestHead
 from gitops_ingress.proxy.observe import NullObserver
 from gitops_ingress.proxy.pool import UpstreamPool
 from gitops_ingress.proxy.repeats import ResponseHeads
+from gitops_ingress.proxy.response_head import ResponseHead
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.upstream import UpstreamConnection
 from tests.proxy.conftest import NS, backends, make_state, route

@@ -1,6 +1,6 @@
 """An external authentication service for ``auth-url`` tests, run as its own process:
-``python -m tests.support.authservice`` prints ``listening PORT`` and serves on 127.0.0.1 until
-killed. Like ingress-nginx's e2e auth backend (httpbin's /basic-auth, oauth2-proxy) it decides by
+``python -m tests.support.authservice [--tls CERT KEY]`` prints ``listening PORT`` and serves on
+127.0.0.1 until killed, over TLS with that certificate and key when given. Like ingress-nginx's e2e auth backend (httpbin's /basic-auth, oauth2-proxy) it decides by
 the request's headers:
 
 * ``Authorization: Bearer good`` -> 200 with ``X-User: alice``, ``X-Email: alice@example.com`` and
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import ssl
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +55,10 @@ class Handler(BaseHTTPRequestHandler):
 def main() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if sys.argv[1:2] == ["--tls"]:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[2], sys.argv[3])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(f"listening {server.server_address[1]}", flush=True)
     server.serve_forever()
 
