@@ -46,7 +46,7 @@ from gitops_ingress.proxy.errors import ClientRequestError
 from gitops_ingress.proxy.exchange import Exchange
 from gitops_ingress.proxy.flow import PEER_FULL, ReadGate, set_limits
 from gitops_ingress.proxy.forwarding import RequestHead
-from gitops_ingress.proxy.h2fields import MalformedRequest, request_head, request_trailers
+from gitops_ingress.proxy.h2fields import CheckedFields, MalformedRequest, request_head, request_trailers
 from gitops_ingress.proxy.h2frames import (
     ENHANCE_YOUR_CALM,
     ERROR_NAMES,
@@ -106,6 +106,7 @@ class H2ClientConnection(asyncio.Protocol):
         self.timer = LazyTimer(self.loop, self._on_timer)
         self.flush_pending = False
         self.now = 0.0  # time.monotonic() of the read being handled
+        self.checked = CheckedFields()  # request fields that passed the per-field checks (h2fields.py)
 
     def take_over(self, transport: asyncio.Transport, data: bytes) -> None:
         """Start on ``transport`` (handed over by protocol.py); ``data``: bytes already read."""
@@ -172,7 +173,7 @@ class H2ClientConnection(asyncio.Protocol):
             return
         settings = self.settings
         try:
-            head = request_head(fields, end_stream, settings.max_headers, settings.max_header_bytes)
+            head = request_head(fields, end_stream, settings.max_headers, settings.max_header_bytes, self.checked)
         except MalformedRequest as exc:
             raise H2StreamError(sid, PROTOCOL_ERROR, str(exc)) from exc
         except ClientRequestError as exc:

@@ -53,22 +53,68 @@ class MalformedRequest(Exception):
     """A request RFC 9113 calls malformed: answered with RST_STREAM PROTOCOL_ERROR."""
 
 
-def request_head(fields: Fields, end_stream: bool, max_headers: int, max_header_bytes: int) -> RequestHead:
-    """The RequestHead of one HTTP/2 request; raises MalformedRequest or ClientRequestError."""
+class CheckedFields:
+    """The (name, value) pairs of one connection's requests that passed ``_check_field``.
+
+    Clients repeat most fields on every request of a connection (browsers their user-agent,
+    accept and cookie lines, gRPC clients everything but the path), and the decoder hands back
+    the same tuples for indexed fields; checking each field of each request again was about a
+    sixth of the event loop's time under h2load. What is remembered is only what depends on the
+    field alone (its name's case, the bytes of its value, RFC 9113 8.2.2's connection-specific
+    names), so a hit can never let through what a miss refuses: the checks that depend on the
+    other fields of the request (pseudo-header order and repeats, counts and sizes, Host against
+    :authority, :path) run on every request. Bounded in octets (RFC 9113 6.5.2's accounting):
+    emptied when full, like the decoder's Huffman cache.
+    """
+
+    __slots__ = ("known", "limit", "octets")
+
+    def __init__(self, limit: int = 8192) -> None:
+        self.limit = limit
+        self.octets = 0
+        self.known: set[tuple[bytes, bytes]] = set()
+
+    def keep(self, field: tuple[bytes, bytes]) -> None:
+        size = len(field[0]) + len(field[1]) + 32
+        if self.octets + size > self.limit:
+            if size > self.limit:
+                return  # one field larger than the whole cache: checked every time
+            self.known.clear()
+            self.octets = 0
+        self.known.add(field)
+        self.octets += size
+
+
+def _check_field(name: bytes, value: bytes) -> None:
+    """What RFC 9113 8.2 refuses in one request field whatever the others are."""
+    if not name or name.translate(None, _UPPER) != name:
+        raise MalformedRequest("an empty or uppercase header name")
+    if any(bad in value for bad in _BAD_VALUE_BYTES) or (value and (value[0] in _WHITESPACE or
+                                                                    value[-1] in _WHITESPACE)):  # fmt: skip
+        raise MalformedRequest(f"invalid value of {name.decode('latin-1')}")
+    if name[0] == 0x3A:  # ":"
+        if name not in _PSEUDO:
+            raise MalformedRequest(f"pseudo-header {name.decode('latin-1')} not allowed in a request")
+    elif name in _CONNECTION_SPECIFIC or (name == b"te" and value != b"trailers"):
+        raise MalformedRequest(f"connection-specific header {name.decode('latin-1')} (RFC 9113 8.2.2)")
+
+
+def request_head(
+    fields: Fields, end_stream: bool, max_headers: int, max_header_bytes: int, checked: CheckedFields
+) -> RequestHead:
+    """The RequestHead of one HTTP/2 request; raises MalformedRequest or ClientRequestError.
+    ``checked``: the connection's fields known to pass ``_check_field``, which grows here."""
     pseudo: dict[bytes, bytes] = {}
     builder = RequestHeadBuilder()
     cookies: list[bytes] = []
     host = b""
     regular = 0
-    for name, value in fields:
-        if not name or name.translate(None, _UPPER) != name:
-            raise MalformedRequest("an empty or uppercase header name")
-        if any(bad in value for bad in _BAD_VALUE_BYTES) or (value and (value[0] in _WHITESPACE or
-                                                                        value[-1] in _WHITESPACE)):  # fmt: skip
-            raise MalformedRequest(f"invalid value of {name.decode('latin-1')}")
+    for field in fields:
+        name, value = field
+        if field not in checked.known:
+            _check_field(name, value)
+            checked.keep(field)
         if name[0] == 0x3A:  # ":"
-            if name not in _PSEUDO:
-                raise MalformedRequest(f"pseudo-header {name.decode('latin-1')} not allowed in a request")
             if regular or name in pseudo:
                 raise MalformedRequest(f"pseudo-header {name.decode('latin-1')} repeated or after a regular one")
             pseudo[name] = value
@@ -79,8 +125,6 @@ def request_head(fields: Fields, end_stream: bool, max_headers: int, max_header_
         builder.header_bytes += len(name) + len(value) + 32  # RFC 9113 6.5.2's per-field overhead
         if builder.header_bytes > max_header_bytes:
             raise ClientRequestError(431, f"request headers larger than {max_header_bytes} bytes")
-        if name in _CONNECTION_SPECIFIC or (name == b"te" and value != b"trailers"):
-            raise MalformedRequest(f"connection-specific header {name.decode('latin-1')} (RFC 9113 8.2.2)")
         if name == b"cookie":
             cookies.append(value)
         elif name == b"host":

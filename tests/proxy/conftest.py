@@ -21,6 +21,7 @@ from gitops_ingress.proxy.observe import NullObserver
 from gitops_ingress.proxy.server import ProxyServer
 from gitops_ingress.proxy.snapshot import Snapshot, SnapshotHolder
 from tests.support.grpc_servers import EchoServer
+from tests.support.h2upstreams import H2TestUpstream
 from tests.support.upstreams import LOOPBACK, LoopThread, TestUpstream
 
 NS = "shop"
@@ -124,6 +125,12 @@ def loop_thread() -> Iterator[LoopThread]:
 @pytest.fixture
 def start_upstream(loop_thread: LoopThread) -> Iterator[Callable[..., TestUpstream]]:
     yield from loop_thread.serving(lambda behavior="echo": TestUpstream(behavior))
+
+
+@pytest.fixture
+def start_h2(loop_thread: LoopThread) -> Iterator[Callable[..., H2TestUpstream]]:
+    """``start_h2(behavior="echo", max_streams=None)``: an h2c upstream (tests/support/h2upstreams.py)."""
+    yield from loop_thread.serving(lambda behavior="echo", max_streams=None: H2TestUpstream(behavior, max_streams))
 
 
 @pytest.fixture

@@ -102,21 +102,31 @@ def reset_code(
 ) -> tuple[int | None, bool]:
     """Send one request with ``extra`` fields; the reset code it gets, and whether the same
     connection then serves a good request."""
+    client = careless_client(proxy)
+    fields = [(":method", "POST" if body is not None else "GET"), (":scheme", "http"),
+              (":authority", "shop.example.com"), (":path", path), *extra]  # fmt: skip
+    bad = send(client, fields, body)
+    good = client.answer(client.request("/after")).status == 200
+    client.close()
+    return bad.reset, good
+
+
+def careless_client(proxy: ProxyHarness) -> H2Client:
     client = H2Client(proxy.port).start()
     client.h2.config.validate_outbound_headers = False  # we mean to send what h2 would refuse
     client.h2.config.normalize_outbound_headers = False
+    return client
+
+
+def send(client: H2Client, fields: list[tuple[str, str]], body: bytes | None = None) -> Answer:
+    """One request of exactly ``fields`` on ``client``, and its answer."""
     sid = client.h2.get_next_available_stream_id()
-    fields = [(":method", "POST" if body is not None else "GET"), (":scheme", "http"),
-              (":authority", "shop.example.com"), (":path", path), *extra]  # fmt: skip
     client.h2.send_headers(sid, fields, end_stream=body is None)
     if body is not None:
         client.h2.send_data(sid, body, end_stream=True)
     client.flush()
     client.answers[sid] = Answer()
-    bad = client.answer(sid)
-    good = client.answer(client.request("/after")).status == 200
-    client.close()
-    return bad.reset, good
+    return client.answer(sid)
 
 
 def test_a_preface_that_is_not_a_preface_gets_goaway(proxy: ProxyHarness) -> None:
@@ -143,6 +153,41 @@ def test_a_preface_that_is_not_a_preface_gets_goaway(proxy: ProxyHarness) -> Non
 )
 def test_malformed_requests_are_stream_errors(proxy: ProxyHarness, extra: list[tuple[str, str]], path: str) -> None:
     assert reset_code(proxy, extra, path) == (ErrorCodes.PROTOCOL_ERROR, True)
+
+
+METHOD, SCHEME, AUTHORITY, PATH = (
+    (":method", "GET"),
+    (":scheme", "http"),
+    (":authority", "shop.example.com"),
+    (":path", "/"),
+)
+SEEN = ("x-seen", "1")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [METHOD, SCHEME, AUTHORITY, SEEN, PATH],  # a pseudo-header after a regular field
+        [METHOD, SCHEME, AUTHORITY, PATH, PATH],  # a pseudo-header repeated
+        [METHOD, SCHEME, AUTHORITY, SEEN],  # no :path
+        [METHOD, AUTHORITY, PATH, SEEN],  # no :scheme
+        [METHOD, SCHEME, (":authority", "other.example.com"), PATH, ("host", "shop.example.com")],
+        [METHOD, SCHEME, AUTHORITY, PATH, ("te", "gzip")],  # te seen before, with "trailers"
+        [METHOD, SCHEME, AUTHORITY, PATH, ("X-Seen", "1")],
+    ],
+    ids=["pseudo-after-regular", "pseudo-repeated", "no-path", "no-scheme", "host-not-authority", "te", "uppercase"],
+)
+def test_fields_a_connection_repeats_are_checked_again_in_each_request(
+    proxy: ProxyHarness, fields: list[tuple[str, str]]
+) -> None:
+    # h2fields.py remembers the fields of a connection that passed the checks of one field alone;
+    # a request made only of such repeats must still be refused for how they are put together
+    client = careless_client(proxy)
+    good = [METHOD, SCHEME, AUTHORITY, PATH, ("te", "trailers"), SEEN, ("host", "shop.example.com")]
+    assert [send(client, good).status for _ in range(2)] == [200, 200]
+    assert send(client, fields).reset == ErrorCodes.PROTOCOL_ERROR
+    assert send(client, good).status == 200
+    client.close()
 
 
 def serves_on(sock: socket.socket, sid: int) -> bool:

@@ -16,14 +16,8 @@ import pytest
 
 from gitops_ingress.proxy.config import ProxySettings
 from tests.proxy.conftest import backends, make_state, route
-from tests.support.h2upstreams import H2TestUpstream
 
 FAST = ProxySettings(connect_timeout=5, read_timeout=5)
-
-
-@pytest.fixture
-def start_h2(loop_thread):
-    yield from loop_thread.serving(lambda behavior="echo", max_streams=None: H2TestUpstream(behavior, max_streams))
 
 
 @pytest.fixture

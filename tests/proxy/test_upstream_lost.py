@@ -20,6 +20,8 @@ import pytest
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.config import ProxySettings
+from gitops_ingress.proxy.h2upstream import H2UpstreamConnection
+from gitops_ingress.proxy.h2upstream_stream import H2UpstreamStream
 from gitops_ingress.proxy.observe import NullObserver
 from gitops_ingress.proxy.pool import UpstreamPool
 from gitops_ingress.proxy.upstream import UpstreamConnection
@@ -115,6 +117,41 @@ def test_the_pool_keeps_what_was_busy_at_once_and_lost_connections_are_freed(mak
         _wait_for(lambda: proxy.loop.call(proxy.server.pool.idle_count) == 0)
         proxy.loop.call(lambda: None)  # a turn of the loop after the last connection_lost
         assert _alive(UpstreamConnection) == 0  # freed by reference counting, nothing left for the GC
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("served", [True, False], ids=["served-then-closed", "closed-mid-stream"])
+def test_lost_h2c_connections_and_their_streams_are_freed_without_the_gc(make_proxy, start_h2, served: bool) -> None:
+    """An h2c backend (two streams per connection) takes four requests at once on two
+    connections, answers them (or not) and then closes both: with the cyclic GC off, every
+    upstream connection and stream object is freed as soon as it is lost (their timers and
+    transports point back at them, h2upstream.py)."""
+    upstream = start_h2("echo", 2)
+    state = make_state([route("shop.example.com", "/", "web")])
+    proxy = make_proxy(state, backends({"web": [upstream.url()]}), PATIENT)
+
+    def call(_: int) -> int:
+        with httpx.Client(base_url=proxy.url, headers={"Host": "shop.example.com"}, timeout=20) as http:
+            return http.get("/hold").status_code  # held by the upstream until its release is set
+
+    gc.collect()
+    gc.disable()
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            answers = pool.map(call, range(4))
+            proxy.loop.run(upstream.wait_streams(4))  # all four held at once, two per connection
+            assert (_alive(H2UpstreamConnection), _alive(H2UpstreamStream)) == (2, 4)
+            if served:
+                proxy.loop.call(upstream.release.set)
+                assert list(answers) == [200] * 4
+                assert (_alive(H2UpstreamConnection), _alive(H2UpstreamStream)) == (2, 0)
+            proxy.loop.call(upstream.drop_connections)
+            if not served:
+                assert list(answers) == [502] * 4
+        _wait_for(lambda: proxy.loop.call(lambda: len(upstream.open)) == 0)
+        _wait_for(lambda: _alive(H2UpstreamConnection) == 0)  # never, if a cycle kept one
+        assert _alive(H2UpstreamStream) == 0
     finally:
         gc.enable()
 

@@ -44,6 +44,7 @@ class _H2Protocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self.server.open.append(self)
         settings: dict[int, int] = {}
         if self.server.max_streams is not None:
             settings[SettingCodes.MAX_CONCURRENT_STREAMS] = self.server.max_streams
@@ -84,6 +85,7 @@ class _H2Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+        self.server.open.remove(self)
 
     def _maybe_goaway(self) -> None:
         if self.server.behavior == "goaway" and self.number == 1 and len(self.requests) >= 3 and not self.went_away:
@@ -148,6 +150,7 @@ class H2TestUpstream:
         self.tls = tls  # a server context (with ALPN h2) for an HTTP/2 upstream over TLS
         self.max_streams = max_streams
         self.connections = 0
+        self.open: list[_H2Protocol] = []  # connections not yet lost
         self.streams = 0
         self.port = 0
         self.release = asyncio.Event()
@@ -177,6 +180,12 @@ class H2TestUpstream:
         self._server = await loop.create_server(self.protocol, LOOPBACK, 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
+
+    def drop_connections(self) -> None:
+        """Close every open connection, as a backend going away does (no GOAWAY)."""
+        for conn in list(self.open):
+            if conn.transport is not None:
+                conn.transport.close()
 
     async def stop(self) -> None:
         if self._server is not None:
