@@ -38,11 +38,11 @@ from array import array
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gitops_ingress.core.fastyaml_layout import Layout, layout_of, slot_of
 from gitops_ingress.core.fastyaml_lines import (
     CONTENT,
     EMPTY_MAP,
     FIRST_SKELETON,
-    FLOW,
     MARKER_LINE,
     NOTHING,
     SCALAR,
@@ -61,8 +61,6 @@ Parsed = list[tuple[Any, Mapping[FieldPath, tuple[int, int]], int]]
 _SHAPES_MAX = 8192
 _LAYOUTS_MAX = 1024
 _NEVER = 1 << 30
-# What a layout step makes: a scalar line's value, a flow list's item, a mapping, a list, a null.
-_LEAF, _ITEM, _DICT, _LIST, _NULL = 0, 1, 2, 3, 4
 _UNSEEN = object()  # a layout key not met yet (None: met once, not compiled)
 
 
@@ -84,7 +82,7 @@ class LineShapes:
         self.memo: dict[str, LineShape] = {}
         self.prefixes: dict[str, LineShape] = {}  # "  name: " -> a shape with a plain value after that
         self.skeletons: dict[tuple[Any, ...], int] = {}
-        self.layouts: dict[tuple[int, ...], _Layout | None] = {}
+        self.layouts: dict[tuple[int, ...], Layout | bool | None] = {}  # False: never compiles
         self.next_skeleton = FIRST_SKELETON
 
     def shape(self, raw: str) -> LineShape | None:
@@ -118,32 +116,6 @@ def _bounded(memo: dict[Any, Any]) -> dict[Any, Any]:
     if len(memo) >= _SHAPES_MAX:
         memo.clear()
     return memo
-
-
-class _Slot:
-    """Where a value goes in a layout: the document's line (from 0), and the flow list item (-1: none)."""
-
-    __slots__ = ("item", "line")
-
-    def __init__(self, line: int, item: int = -1) -> None:
-        self.line = line
-        self.item = item
-
-
-Step = tuple[int, str | None, int, int, int]  # (container, key or None: append, what, line, item)
-
-
-class _Layout:
-    """A document layout compiled from the structural pass (see the module docstring, step 2)."""
-
-    __slots__ = ("depth", "first", "line", "marks", "steps")
-
-    def __init__(self, steps: tuple[Step, ...], marks: CompactMarks, first: int, line: int, depth: int) -> None:
-        self.steps = steps  # one per value made, in the order the pass made them
-        self.marks = marks  # the positions of the document it was made from, whose first line
-        self.first = first  # had this index in its file
-        self.line = line  # that document's start line
-        self.depth = depth  # the limits are checked against this and len(marks)
 
 
 def _made(
@@ -216,13 +188,13 @@ def _document(
         load.layouts[key] = None
     elif layout is None:
         layout = load.layouts[key] = _compiled(shapes, first, limits)
-    if not isinstance(layout, _Layout):  # met once, or the pass gives up or finds nothing
+    if not isinstance(layout, Layout):  # met once, or the pass gives up or finds nothing
         done = _structure(shapes, first, limits, False)
         return done[:3] if isinstance(done, tuple) else done
     if len(layout.marks) > limits.max_yaml_nodes or layout.depth > limits.max_yaml_depth:
         return False
     shift = first - layout.first
-    return _replay(layout.steps, shapes), layout.marks.shifted(shift), layout.line + shift
+    return layout.replay(shapes), layout.marks.shifted(shift), layout.line + shift
 
 
 def _structure(
@@ -230,7 +202,7 @@ def _structure(
 ) -> tuple[Any, CompactMarks, int, int] | bool | None:
     """The structural pass over one document's lines (``first``: the index of the first): its
     (value, marks, start line, depth), None when it holds nothing, False when the reader gives up.
-    ``slots``: store a ``_Slot`` for each scalar instead of its value (for ``_compiled``)."""
+    ``slots``: store a ``fastyaml_layout.Slot`` for each scalar instead of its value (for ``_compiled``)."""
     max_depth = limits.max_yaml_depth
     # The marks of the document: nodes[i] (its field path) is at positions[2i], [2i+1].
     nodes: list[PathNode] = []
@@ -253,7 +225,7 @@ def _structure(
         item_column = shape.item_column
         key = shape.key
         kind = shape.kind
-        value = shape.value if not slots else _slot(shape, index)
+        value = shape.value if not slots else slot_of(shape, index)
         if column > scalar_owner:
             return False
         if pending is not None:
@@ -346,62 +318,12 @@ def _structure(
     return root, CompactMarks(nodes, array("q", positions)), start_line, depth
 
 
-def _slot(shape: LineShape, index: int) -> Any:
-    """What the structural pass stores for a line when compiling: placeholders, not values."""
-    if shape.kind == SCALAR:
-        return _Slot(index)
-    if shape.kind != FLOW:
-        return None  # nothing, or {}: no value of the line's own
-    return tuple((_Slot(index, item), offset) for item, (_, offset) in enumerate(shape.value))
-
-
-def _compiled(shapes: Sequence[LineShape], first: int, limits: LimitSettings) -> _Layout | None:
-    """The layout of a document of these shapes (None: the pass gives up or finds nothing)."""
+def _compiled(shapes: Sequence[LineShape], first: int, limits: LimitSettings) -> Layout | bool:
+    """The layout of a document of these shapes; False when there is none to make (the pass gives
+    up or finds nothing, or the layout is too deep to compile): a pure function of the skeletons,
+    so it is not tried again for them."""
     done = _structure(shapes, first, limits, True)
     if not isinstance(done, tuple):
-        return None
+        return False
     root, marks, line, depth = done
-    steps: list[Step] = []
-    made = 1  # containers made so far: the root is 0
-
-    def visit(container: Any, number: int) -> None:
-        nonlocal made
-        pairs = container.items() if type(container) is dict else ((None, item) for item in container)
-        for key, value in pairs:
-            if type(value) is dict or type(value) is list:
-                steps.append((number, key, _DICT if type(value) is dict else _LIST, 0, 0))
-                made += 1
-                visit(value, made - 1)
-            elif value is None:
-                steps.append((number, key, _NULL, 0, 0))
-            elif value.item < 0:
-                steps.append((number, key, _LEAF, value.line, 0))
-            else:
-                steps.append((number, key, _ITEM, value.line, value.item))
-
-    visit(root, 0)
-    return _Layout(tuple(steps), marks, first, line, depth)
-
-
-def _replay(steps: Sequence[Step], shapes: Sequence[LineShape]) -> dict[str, Any]:
-    """A document of a layout, from its own lines' values: fresh containers, in the layout's order."""
-    root: dict[str, Any] = {}
-    made: list[Any] = [root]
-    for container, key, what, line, item in steps:
-        if what == _LEAF:
-            value = shapes[line].value
-        elif what == _ITEM:
-            value = shapes[line].value[item][0]
-        elif what == _DICT:
-            value = {}
-            made.append(value)
-        elif what == _LIST:
-            value = []
-            made.append(value)
-        else:
-            value = None
-        if key is None:
-            made[container].append(value)
-        else:
-            made[container][key] = value
-    return root
+    return layout_of(root, marks, first, line, depth) or False

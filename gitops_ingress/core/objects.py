@@ -30,17 +30,17 @@ from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.validation import validate_ingress, validate_ingress_class
 from gitops_ingress.core.validation.reporter import Reporter
 from gitops_ingress.core.validation.schema import (
-    INGRESS_CLASS_SPEC,
-    INGRESS_SPEC,
-    Spec,
+    INGRESS_CLASS_SCHEMA,
+    INGRESS_SCHEMA,
+    Schema,
     check_document,
     model_errors,
 )
 
 _SEVERITIES = {"warning": Severity.WARNING, "error": Severity.ERROR, "notice": Severity.NOTICE}
-_KINDS: dict[str, tuple[type[Ingress] | type[IngressClass], Spec]] = {
-    "Ingress": (Ingress, INGRESS_SPEC),
-    "IngressClass": (IngressClass, INGRESS_CLASS_SPEC),
+_KINDS: dict[str, tuple[type[Ingress] | type[IngressClass], Schema]] = {
+    "Ingress": (Ingress, INGRESS_SCHEMA),
+    "IngressClass": (IngressClass, INGRESS_CLASS_SCHEMA),
 }
 # a Go template action as Helm writes them: {{ .Values.x }}, {{- include "x" . }}, {{ end }}
 _TEMPLATE_ACTION = re.compile(rb"\{\{-?\s*[-.$a-zA-Z(/\"]")
@@ -193,9 +193,9 @@ def _parse_object(
     report = Reporter(source, _object_key(data, settings, environment), findings)
     if not _kind_ok(report, kind, api_version, settings):
         return None
-    model, spec = _KINDS[str(kind)]
+    model, schema = _KINDS[str(kind)]
     ok, type_findings = check_document(
-        data, spec, source, report.obj, setting_severity(settings.validation.unknown_fields)
+        data, schema, source, report.obj, setting_severity(settings.validation.unknown_fields)
     )
     findings.extend(type_findings)
     if not ok:

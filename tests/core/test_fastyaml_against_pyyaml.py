@@ -27,6 +27,7 @@ from hypothesis import given, settings
 
 from bench.validate import TEMPLATE
 from gitops_ingress.core.fastyaml import LineShapes, read_simple
+from gitops_ingress.core.fastyaml_layout import Layout
 from gitops_ingress.core.loading import load_yaml_file
 from gitops_ingress.core.settings import LimitSettings
 from tests.core.yaml_texts import TEXTS, repeated
@@ -179,7 +180,7 @@ def test_each_case_the_property_found(text: str) -> None:
 
 def replayed(shapes: LineShapes) -> int:
     """How many layouts the load compiled (and so replays)."""
-    return sum(layout is not None for layout in shapes.layouts.values())
+    return sum(isinstance(layout, Layout) for layout in shapes.layouts.values())
 
 
 def test_a_repository_of_one_layout_is_replayed_and_read_as_pyyaml_reads_it() -> None:
@@ -218,6 +219,18 @@ def test_a_broken_or_other_value_in_a_replayed_layout_is_read_as_pyyaml_reads_it
     odd = TEMPLATE.format(n=9, team=1).replace("name: web-9", f"name: {value}")
     check("---\n".join([plain, odd, TEMPLATE.format(n=10, team=1)]), shapes)  # the layout is met again after it
     check(plain, shapes)
+
+
+def test_a_layout_too_deep_to_compile_is_read_by_the_structural_pass() -> None:
+    # 300 nested mappings: past what Python's compiler nests in one expression (the layout's replay)
+    deep = "".join(f"{'  ' * level}k{level}:\n" for level in range(300)) + "  " * 300 + "leaf: 1\n"
+    limits = LimitSettings(max_yaml_depth=400)
+    shapes = LineShapes()
+    text = "---\n".join([deep] * 3)
+    documents = read_simple(text, limits, shapes)
+    assert documents is not None and replayed(shapes) == 0 and False in shapes.layouts.values()
+    assert [value for value, _marks, _line in documents] == list(yaml.safe_load_all(text))
+    assert [line for _value, _marks, line in documents] == [1, 303, 605]
 
 
 def test_replayed_documents_share_no_container_and_keep_their_own_lines() -> None:

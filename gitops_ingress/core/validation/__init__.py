@@ -23,7 +23,7 @@ from gitops_ingress.core.validation.api import check_ingress, check_ingress_clas
 from gitops_ingress.core.validation.nginx import inspect_ingress
 from gitops_ingress.core.validation.reporter import Reporter
 from gitops_ingress.core.validation.schema import (
-    INGRESS_SPEC,
+    INGRESS_SCHEMA,
     check_document,
     model_errors,
 )
@@ -85,7 +85,7 @@ def validate_manifest(manifest: Mapping[str, Any], strict_service_names: bool = 
     key = ""
     if isinstance(meta, dict):
         key = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
-    ok, findings = check_document(data, INGRESS_SPEC, source, key, None)
+    ok, findings = check_document(data, INGRESS_SCHEMA, source, key, None)
     if not ok:
         return findings
     try:

@@ -173,8 +173,110 @@ def _check_object(
     return ok
 
 
-INGRESS_SPEC = spec_for(Ingress)
-INGRESS_CLASS_SPEC = spec_for(IngressClass)
+# ``fits(value)``: whether ``value`` passes ``check`` with nothing to report, dropping nulls as it
+# does. Most documents do, so ``check_document`` first runs this walk, which builds no field paths
+# and dispatches on nothing at run time (the spec is compiled into closures once); only a document
+# it refuses is walked again by ``check``, which reports. The second walk sees what the first one
+# already changed (dropped nulls, "" for null map values): both changes are idempotent and never
+# reported, so the findings and the data are those of ``check`` alone.
+Fits = Callable[[Any], bool]
+
+
+def _any(value: Any) -> bool:
+    return True
+
+
+def _str(value: Any) -> bool:
+    return type(value) is str
+
+
+def _int(value: Any) -> bool:
+    return type(value) is int
+
+
+def fits_of(spec: Spec) -> Fits:
+    """``spec`` compiled into the reporting-free walk (see ``Fits``)."""
+    kind = spec.kind
+    if kind == "str":
+        return _str
+    if kind == "int":
+        return _int
+    if kind == "list":
+        return _fits_list(fits_of(spec.item or ANY))
+    if kind == "map":
+        item = spec.item or ANY
+        return _fits_string_map if item.kind == "str" else _fits_map(fits_of(item))
+    if kind == "object":
+        return _fits_object(spec)
+    return _any
+
+
+def _fits_list(item: Fits) -> Fits:
+    def fits(value: Any) -> bool:
+        return type(value) is list and all(element is None or item(element) for element in value)
+
+    return fits
+
+
+def _fits_string_map(value: Any) -> bool:
+    if type(value) is not dict:
+        return False
+    for key, element in value.items():
+        if type(element) is not str:
+            if element is not None:
+                return False
+            value[key] = ""  # as ``check`` does: Go's decoder keeps a null map value as ""
+    return True
+
+
+def _fits_map(item: Fits) -> Fits:
+    def fits(value: Any) -> bool:
+        return type(value) is dict and all(item(element) for element in value.values())
+
+    return fits
+
+
+def _fits_object(spec: Spec) -> Fits:
+    strings = frozenset(key for key, sub in spec.fields.items() if sub.kind == "str")
+    others = {key: fits_of(sub) for key, sub in spec.fields.items() if sub.kind != "str"}
+
+    def fits(value: Any) -> bool:
+        if type(value) is not dict:
+            return False
+        nulls = None
+        for key, element in value.items():
+            if type(element) is str and key in strings:
+                continue
+            sub = others.get(key)
+            if sub is None and key not in strings:
+                return False  # an unknown key: ``check`` decides whether it is reported
+            if element is None:
+                nulls = [key] if nulls is None else nulls + [key]
+            elif sub is None or not sub(element):
+                return False
+        if nulls:
+            for key in nulls:
+                del value[key]
+        return True
+
+    return fits
+
+
+@dataclass(frozen=True, slots=True)
+class Schema:
+    """A kind's spec with its compiled reporting-free walk."""
+
+    spec: Spec
+    fits: Fits
+
+    @classmethod
+    def of(cls, model: type[BaseModel]) -> Schema:
+        spec = spec_for(model)
+        return cls(spec, fits_of(spec))
+
+
+INGRESS_SCHEMA = Schema.of(Ingress)
+INGRESS_CLASS_SCHEMA = Schema.of(IngressClass)
 
 
 class _TypeCollector:
@@ -203,9 +305,12 @@ class _TypeCollector:
 
 
 def check_document(
-    data: dict[str, Any], spec: Spec, source: SourceMap, key: str, unknown_severity: Severity | None
+    data: dict[str, Any], schema: Schema, source: SourceMap, key: str, unknown_severity: Severity | None
 ) -> tuple[bool, list[Finding]]:
     """Type-check one object (dropping null fields); unknown fields are reported unless severity is None."""
+    if schema.fits(data):
+        return True, []
+    spec = schema.spec
     collector = _TypeCollector(Reporter(source, key), unknown_severity)
     unknown = collector.unknown if unknown_severity is not None else None
     ok = check(data, spec, (), collector.bad_type, unknown)
