@@ -58,18 +58,30 @@ class Layout:
 def layout_of(root: dict[str, Any], marks: CompactMarks, first: int, line: int, depth: int) -> Layout | None:
     """The layout of the structural pass's result ``root`` (made with slots); None when the
     compiler refuses its expression (nested deeper than it allows)."""
-    source = f"lambda s: {_display(root)}"
     try:
+        source = f"lambda s: {_display(root)}"
         replay = eval(compile(source, "<fastyaml layout>", "eval"), {"__builtins__": {}})
-    except (SyntaxError, RecursionError, MemoryError):
+    except (_NotALiteral, SyntaxError, RecursionError, MemoryError):
         return None
     return Layout(replay, marks, first, line, depth)
+
+
+class _NotALiteral(Exception):
+    """A key whose ``repr`` is not a str literal: that layout is not compiled."""
+
+
+def _key(key: object) -> str:
+    # untrusted YAML: only a str's repr is known to be a literal and nothing else (a float key's
+    # repr can be ``nan``, a name); the fast reader's keys are str, anything else is refused here
+    if type(key) is not str:
+        raise _NotALiteral(key)
+    return repr(key)
 
 
 def _display(value: Any) -> str:
     """The expression that builds ``value`` (a container or slot of the pass) from ``s``."""
     if type(value) is dict:
-        return "{" + ", ".join(f"{key!r}: {_display(item)}" for key, item in value.items()) + "}"
+        return "{" + ", ".join(f"{_key(key)}: {_display(item)}" for key, item in value.items()) + "}"
     if type(value) is list:
         return "[" + ", ".join(_display(item) for item in value) + "]"
     if value is None:

@@ -291,3 +291,19 @@ def test_an_empty_last_document_is_placed_on_the_last_line() -> None:
 @given(TEXTS)
 def test_the_fast_reader_answers_only_as_pyyaml_does_at_length(text: str) -> None:
     check(text)
+
+
+def test_a_layout_whose_key_is_not_a_str_is_not_compiled() -> None:
+    # the compiled expression carries keys as repr literals: only a str's repr is known to be one
+    from gitops_ingress.core.fastyaml_layout import Slot, layout_of
+    from gitops_ingress.core.positions import CompactMarks
+
+    marks = CompactMarks.__new__(CompactMarks)
+    assert layout_of({float("nan"): Slot(0)}, marks, 0, 1, 1) is None
+    compiled = layout_of({"a'b\\\"c": Slot(0)}, marks, 0, 1, 1)
+    assert compiled is not None
+
+    class Line:
+        value = "v"
+
+    assert compiled.replay([Line()]) == {"a'b\\\"c": "v"}  # type: ignore[list-item]
