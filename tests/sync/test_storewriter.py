@@ -11,24 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from gitops_ingress.core.status import SyncState
 from gitops_ingress.sync.metrics import SyncMetrics
-from gitops_ingress.sync.store import Store, SyncEntry
+from gitops_ingress.sync.store import Store
 from gitops_ingress.sync.storewriter import StoreWriter
+from tests.support.stores import save_applied
 
 pytestmark = pytest.mark.anyio
 
 
 def save(store: Store, name: str) -> None:
-    store.save_branch(
-        name,
-        head="c1",
-        head_info=None,
-        state=SyncState.APPLIED,
-        message="",
-        updated_at="t",
-        history=[SyncEntry("c1", "production", "t", 1.0, "applied")],
-    )
+    save_applied(store, name)
 
 
 def counted(metrics: SyncMetrics, name: str) -> float:

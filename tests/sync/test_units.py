@@ -28,6 +28,7 @@ from gitops_ingress.sync.routebook import RouteBook
 from gitops_ingress.sync.store import EnvironmentRow, Store, SyncEntry
 from gitops_ingress.sync.watcher import NoticedMap, Watcher
 from tests.support.manifests import ingress, to_yaml
+from tests.support.stores import save_applied
 
 pytestmark = pytest.mark.anyio
 
@@ -429,15 +430,7 @@ def test_store_keeps_the_newest_syncs_of_each_branch(tmp_path: Path) -> None:
     store = Store(tmp_path / "s.db", RetentionSettings(syncs_per_branch=3))
     for index in range(7):
         for branch in ("main", "feature/x"):
-            store.save_branch(
-                branch,
-                head=f"c{index}",
-                head_info=None,
-                state=SyncState.APPLIED,
-                message="",
-                updated_at="t",
-                history=[SyncEntry(f"c{index}", "production", "t", 1.0, "applied")],
-            )
+            save_applied(store, branch, f"c{index}")
     store.delete_branch("gone", history=[SyncEntry("c0", "", "t", 1.0, "deleted")])
     for branch in ("main", "feature/x"):
         assert [r.commit for r in store.history(branch)] == ["c6", "c5", "c4"]
@@ -459,15 +452,7 @@ def test_store_forgets_removed_branches_after_the_retention(tmp_path: Path) -> N
     store = Store(tmp_path / "s.db", RetentionSettings(removed_branch_days=2))
     long_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat(timespec="milliseconds")
     for branch in ("old-preview", "main"):
-        store.save_branch(
-            branch,
-            head="c1",
-            head_info=None,
-            state=SyncState.APPLIED,
-            message="",
-            updated_at=long_ago,
-            history=[SyncEntry("c1", "production", long_ago, 1.0, "applied")],
-        )
+        save_applied(store, branch, "c1", long_ago)
     store.delete_branch("old-preview", history=[SyncEntry("c1", "", long_ago, 0.0, "removed")])
     recent = datetime.now(UTC).isoformat(timespec="milliseconds")
     store.delete_branch("new-preview", history=[SyncEntry("c2", "", recent, 0.0, "removed")])
