@@ -157,17 +157,14 @@ def request_head(
 def request_trailers(fields: Fields) -> Fields:
     """The trailers of an HTTP/2 request, as forwarded upstream; raises MalformedRequest for what
     RFC 9113 8.1 and 8.2 call malformed in any field section: a pseudo-header (none belongs in
-    trailers), an uppercase name, a connection-specific field, a value with NUL, CR or LF. Fields
+    trailers), and whatever ``_check_field`` refuses in a head's field. Fields
     that frame or route a message (content-length, host, te: trailers) mean nothing after the body
     (RFC 9110 6.5.1) and are dropped."""
     kept: Fields = []
     for name, value in fields:
-        if not name or name[0] == 0x3A or name.translate(None, _UPPER) != name:
-            raise MalformedRequest(f"trailer field {name.decode('latin-1')!r}: a pseudo-header or uppercase name")
-        if name in _CONNECTION_SPECIFIC or (name == b"te" and value != b"trailers"):
-            raise MalformedRequest(f"connection-specific trailer field {name.decode('latin-1')} (RFC 9113 8.2.2)")
-        if any(bad in value for bad in _BAD_VALUE_BYTES):
-            raise MalformedRequest(f"invalid value of trailer field {name.decode('latin-1')}")
+        if name[:1] == b":":
+            raise MalformedRequest(f"pseudo-header {name.decode('latin-1')} in trailers")
+        _check_field(name, value)  # the same per-field rules as the head's (RFC 9113 8.2)
         if name not in _NOT_IN_TRAILERS:
             kept.append((name, value))
     return kept
