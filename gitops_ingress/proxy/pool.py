@@ -76,7 +76,8 @@ class EndpointConnections:
         """``conn`` carries a request now (taken from the stack, or just opened)."""
         conn.busy = True
         busy = self.busy = self.busy + 1
-        self.peak = max(self.peak, busy)
+        if busy > self.peak:  # noqa: PLR1730 (max() in mypyc calls the builtin, keyword parsing and all: ~250 instructions)
+            self.peak = busy
 
     def ended(self, conn: UpstreamConnection, now: float) -> bool:
         """``conn`` finished its request at ``now`` (time.monotonic()): may it idle here?"""
@@ -87,7 +88,8 @@ class EndpointConnections:
         if conn.busy:
             conn.busy = False
             self.busy -= 1
-        return len(self.idle) < max(self.floor, self.peak, self.previous)
+        kept = len(self.idle)
+        return kept < self.floor or kept < self.peak or kept < self.previous  # not max(), as in started
 
     def lost(self, conn: UpstreamConnection) -> None:
         """``conn`` closed: it neither idles nor counts as busy any more."""
