@@ -194,11 +194,12 @@ class ControlPlane:
         self.loop.call_soon_threadsafe(send)
 
 
-def wait_version(admin: str, version: int) -> None:
-    deadline = time.monotonic() + WAIT
+def wait_version(admin: str, version: int, timeout: float = WAIT) -> None:
+    """Until the proxy at ``admin`` has loaded route table ``version``, at most ``timeout`` s."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            text = httpx.get(admin + "/readyz", timeout=WAIT).text
+            text = httpx.get(admin + "/readyz", timeout=timeout).text
         except httpx.ConnectError:  # still starting
             text = ""
         if f"version {version} " in text:

@@ -15,16 +15,17 @@ as the front of bench/proxy.py (one process, ``master_process off``) under callg
 A client sends ``--requests`` requests one after another on one keep-alive connection after a
 warm-up; ``callgrind_control --zero`` before and ``--dump`` after bound the count to them.
 
-Per front: ``plain`` (one repeated request to the bench host, routes of one host), ``varied`` (a
-counter in the query and in a header: no two requests alike), and for ours ``beside`` (the plain
-request with the annotated hosts of ``--annotations`` loaded beside the bench host).
+Per front: ``plain`` (one repeated request to the bench host, routes of one host), ``varied`` (the
+browser-like requests of bench/proxy_varied.py, its paths, hosts and header lines with a Cookie
+that differs per request, routed by its ``varied_table``), and for ours ``beside`` (the plain
+request with the annotated hosts of ``--annotations`` loaded beside the bench host). Every answer
+must be a 200: a request that missed its route would count the cost of a 404 instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import bench.proxy as bench_proxy
 from bench.proxy import (
     FRONT_BODY,
     HOST,
@@ -46,31 +46,33 @@ from bench.proxy import (
     wait_version,
     write_bench_secret,
 )
+from bench.proxy_varied import varied_cookie, varied_heads, varied_table
 from gitops_ingress.core.routing import RoutingState
+from tests.proxy.rawclient import connect, read_responses
 from tests.support.upstreams import refused_port as free_port
 
 WARM_UP = 300  # requests before counting: connections, pools and caches filled
 CALLGRIND = ["valgrind", "--tool=callgrind", "--dump-line=no"]
+WAIT = 600.0  # a Python start under callgrind takes tens of seconds
+PLAIN = f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: bench\r\n\r\n".encode()
+HEADS = varied_heads()
 
 
 def request(number: int, varied: bool) -> bytes:
     if varied:
-        return f"GET /?n={number} HTTP/1.1\r\nHost: {HOST}\r\nX-Trace: {number}\r\nUser-Agent: bench\r\n\r\n".encode()
-    return f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: bench\r\n\r\n".encode()
+        return (HEADS[number % len(HEADS)] + varied_cookie(number) + "\r\n").encode()
+    return PLAIN
 
 
 def exchange(port: int, first: int, count: int, varied: bool) -> None:
     """``count`` requests on one connection, each answer read whole before the next is sent."""
-    with socket.create_connection((LOOPBACK, port)) as sock, sock.makefile("rb") as answers:
+    with connect(port, timeout=WAIT) as sock:
         for number in range(first, first + count):
             sock.sendall(request(number, varied))
-            length = 0
-            while (line := answers.readline()) != b"\r\n":
-                if not line:
-                    raise SystemExit(f"port {port} closed the connection")
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            answers.read(length)
+            answers = read_responses(sock)
+            if not answers or answers[0].status != 200:
+                status = answers[0].status if answers else "no answer"
+                raise SystemExit(f"port {port}: {status} to {request(number, varied)[:60]!r}")
 
 
 def counted(pid: int, port: int, out: Path, count: int, varied: bool) -> float:
@@ -104,7 +106,6 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, help="a checkout compiled in place: its proxy counted beside ours")
     parser.add_argument("--no-nginx", action="store_true", help="leave nginx out")
     opts = parser.parse_args()
-    bench_proxy.WAIT = 600.0  # a Python start under callgrind takes tens of seconds
     folder = Path(tempfile.mkdtemp(prefix="bench-instructions-"))
     write_bench_secret(folder)
     upstream_port, front_port = free_port(), free_port()
@@ -115,23 +116,23 @@ def main() -> int:
         children.append(subprocess.Popen(["nginx", "-c", str(conf), "-p", str(folder)]))
         plane = ControlPlane()
         upstream = f"http://{LOOPBACK}:{upstream_port}"
-        plain, annotated = (
-            ControlPlane.message(RoutingState(t, version=1), upstream) for t in (table(0), annotated_table())
+        plain, varied, annotated = (
+            ControlPlane.message(RoutingState(routes, version=version), upstream)
+            for version, routes in enumerate((table(0), varied_table(), annotated_table()), start=1)
         )
         plane.push(plain)
         proxies = {"ours": start_proxy(folder, "ours", plane, None)}
         if opts.baseline is not None:
             proxies["baseline"] = start_proxy(folder, "baseline", plane, opts.baseline)
         children += [child for child, _, _ in proxies.values()]
-        figures: dict[str, dict[str, float]] = {}
-        for name, (child, port, admin) in proxies.items():
-            wait_version(admin, 1)
-            out = folder / f"{name}.out"
-            figures[name] = {kind: counted(child.pid, port, out, opts.requests, kind == "varied") for kind in ("plain", "varied")}  # fmt: skip
-        plane.push(ControlPlane.with_version(annotated, 2))
-        for name, (child, port, admin) in proxies.items():
-            wait_version(admin, 2)
-            figures[name]["beside"] = counted(child.pid, port, folder / f"{name}.out", opts.requests, False)
+        figures: dict[str, dict[str, float]] = {name: {} for name in proxies}
+        for version, (kind, message) in enumerate((("plain", None), ("varied", varied), ("beside", annotated)), 1):
+            if message is not None:
+                plane.push(message)
+            for name, (child, port, admin) in proxies.items():
+                wait_version(admin, version, timeout=WAIT)
+                out = folder / f"{name}.out"
+                figures[name][kind] = counted(child.pid, port, out, opts.requests, kind == "varied")
         if not opts.no_nginx:
             body = FRONT_BODY.format(LOOPBACK=LOOPBACK, upstream=upstream_port, port=front_port, logged_port=free_port(), folder=folder, rewrite_port=free_port())  # fmt: skip
             conf = folder / "front.conf"

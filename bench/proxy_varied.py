@@ -101,9 +101,10 @@ def varied_paths(count: int = PATHS, seed: int = 14) -> list[tuple[str, str]]:
     return [(kind, path) for path, kind in found.items()]
 
 
-def varied_script(count: int = PATHS) -> str:
-    """The wrk Lua script: one request head per path, prepared once; each request adds a Cookie
-    line with the request's counter in it, so no two requests are byte-identical."""
+def varied_heads(count: int = PATHS) -> list[str]:
+    """One request head per path of ``varied_paths``, each line ended by CRLF, without the
+    Cookie line and the blank line that end it (``varied_script`` and bench/proxy_instructions.py
+    add a Cookie with the request's counter in it, so that no two requests are byte-identical)."""
     heads = []
     for index, (kind, path) in enumerate(varied_paths(count)):
         accept, dest, mode = FETCHES[kind]
@@ -121,7 +122,19 @@ def varied_script(count: int = PATHS) -> str:
             f"Sec-Fetch-Mode: {mode}",
             f"Sec-Fetch-Site: {'none' if kind == 'page' else 'same-origin'}",
         ]
-        heads.append(json.dumps("\r\n".join(lines) + "\r\n"))  # an ASCII JSON string is a Lua string literal
+        heads.append("\r\n".join(lines) + "\r\n")
+    return heads
+
+
+def varied_cookie(counter: int) -> str:
+    """The Cookie line of request ``counter``, as ``varied_script``'s Lua writes it."""
+    return f"Cookie: _ga=GA1.2.{counter}.1764633600; session={counter * 7919}; theme=dark\r\n"
+
+
+def varied_script(count: int = PATHS) -> str:
+    """The wrk Lua script: the heads of ``varied_heads``, prepared once; each request adds the
+    Cookie line of ``varied_cookie`` and the blank line."""
+    heads = [json.dumps(head) for head in varied_heads(count)]  # an ASCII JSON string is a Lua string literal
     return (
         "local heads = {\n" + ",\n".join(heads) + "\n}\n"
         "local n = #heads\n"
