@@ -14,6 +14,9 @@ the proxy of that checkout (compiled in place, as bench/proxy.py's ``--baseline`
 as the front of bench/proxy.py (one process, ``master_process off``) under callgrind as the peer.
 A client sends ``--requests`` requests one after another on one keep-alive connection after a
 warm-up; ``callgrind_control --zero`` before and ``--dump`` after bound the count to them.
+Each figure is counted ``--rounds`` times, the proxies in turn, and reported as the median with
+the range: a timer or the idle loop that falls inside a counted window adds instructions (about
+1 % between single counts of one tree), and the range shows it.
 
 Per front: ``plain`` (one repeated request to the bench host, routes of one host), ``varied`` (the
 browser-like requests of bench/proxy_varied.py, its paths, hosts and header lines with a Cookie
@@ -31,6 +34,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -52,6 +56,7 @@ from tests.proxy.rawclient import connect, read_responses
 from tests.support.upstreams import refused_port as free_port
 
 WARM_UP = 300  # requests before counting: connections, pools and caches filled
+ROUND_SPAN = 1_000_000  # request numbers per warm-up or count: more than --requests ever is
 CALLGRIND = ["valgrind", "--tool=callgrind", "--dump-line=no"]
 WAIT = 600.0  # a Python start under callgrind takes tens of seconds
 PLAIN = f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: bench\r\n\r\n".encode()
@@ -75,12 +80,15 @@ def exchange(port: int, first: int, count: int, varied: bool) -> None:
                 raise SystemExit(f"port {port}: {status} to {request(number, varied)[:60]!r}")
 
 
-def counted(pid: int, port: int, out: Path, count: int, varied: bool) -> float:
-    """Instructions per request of process ``pid`` over ``count`` requests to ``port``."""
-    exchange(port, 1_000_000, WARM_UP, varied)
+def counted(pid: int, port: int, out: Path, count: int, varied: bool, round_number: int) -> float:
+    """Instructions per request of process ``pid`` over ``count`` requests to ``port``. Each
+    round sends varied requests it never sent before: a head seen again would be answered from
+    the proxy's caches (proxy/repeats.py) and the round would count less than the first."""
+    first = 2 * ROUND_SPAN * round_number
+    exchange(port, first + ROUND_SPAN, WARM_UP, varied)
     subprocess.run(["callgrind_control", "--zero", str(pid)], check=True, capture_output=True)
     before = set(out.parent.glob(out.name + "*"))
-    exchange(port, 0, count, varied)
+    exchange(port, first, count, varied)
     subprocess.run(["callgrind_control", "--dump", str(pid)], check=True, capture_output=True)
     dumps = sorted(set(out.parent.glob(out.name + "*")) - before, key=lambda path: path.stat().st_mtime)
     for line in dumps[-1].read_text(errors="replace").splitlines():
@@ -105,7 +113,10 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=3000, help="requests counted per figure (default 3000)")
     parser.add_argument("--baseline", type=Path, help="a checkout compiled in place: its proxy counted beside ours")
     parser.add_argument("--no-nginx", action="store_true", help="leave nginx out")
+    parser.add_argument("--rounds", type=int, default=3, help="counts per figure, the median reported (default 3)")
     opts = parser.parse_args()
+    if not 0 < opts.requests < ROUND_SPAN or opts.rounds < 1:
+        parser.error(f"--requests between 1 and {ROUND_SPAN - 1}, --rounds at least 1")
     folder = Path(tempfile.mkdtemp(prefix="bench-instructions-"))
     write_bench_secret(folder)
     upstream_port, front_port = free_port(), free_port()
@@ -125,14 +136,17 @@ def main() -> int:
         if opts.baseline is not None:
             proxies["baseline"] = start_proxy(folder, "baseline", plane, opts.baseline)
         children += [child for child, _, _ in proxies.values()]
-        figures: dict[str, dict[str, float]] = {name: {} for name in proxies}
+        figures: dict[str, dict[str, list[float]]] = {name: {} for name in proxies}
         for version, (kind, message) in enumerate((("plain", None), ("varied", varied), ("beside", annotated)), 1):
             if message is not None:
                 plane.push(message)
-            for name, (child, port, admin) in proxies.items():
+            for _, _, admin in proxies.values():
                 wait_version(admin, version, timeout=WAIT)
-                out = folder / f"{name}.out"
-                figures[name][kind] = counted(child.pid, port, out, opts.requests, kind == "varied")
+            for round_number in range(opts.rounds):  # proxies in turn: a disturbance shows as spread
+                for name, (child, port, _) in proxies.items():
+                    out = folder / f"{name}.out"
+                    count = counted(child.pid, port, out, opts.requests, kind == "varied", round_number)
+                    figures[name].setdefault(kind, []).append(count)
         if not opts.no_nginx:
             body = FRONT_BODY.format(LOOPBACK=LOOPBACK, upstream=upstream_port, port=front_port, logged_port=free_port(), folder=folder, rewrite_port=free_port())  # fmt: skip
             conf = folder / "front.conf"
@@ -141,7 +155,7 @@ def main() -> int:
             front = subprocess.Popen([*CALLGRIND, f"--callgrind-out-file={out}", "nginx", "-c", str(conf), "-p", str(folder)])  # fmt: skip
             children.append(front)
             exchange_when_up(front_port)
-            figures["nginx"] = {kind: counted(front.pid, front_port, out, opts.requests, kind == "varied") for kind in ("plain", "varied")}  # fmt: skip
+            figures["nginx"] = {kind: [counted(front.pid, front_port, out, opts.requests, kind == "varied", number) for number in range(opts.rounds)] for kind in ("plain", "varied")}  # fmt: skip
     finally:
         for child in children:
             child.terminate()
@@ -162,10 +176,14 @@ def exchange_when_up(port: int) -> None:
     raise SystemExit(f"nothing listens on {port}")
 
 
-def report(figures: dict[str, dict[str, float]], count: int) -> None:
-    print(f"\ninstructions per request (callgrind, user space, {count} requests per figure after {WARM_UP})")
-    for name, row in figures.items():
-        print(f"{name:>9}: " + ", ".join(f"{kind} {value:,.0f}" for kind, value in row.items()))
+def report(counts: dict[str, dict[str, list[float]]], count: int) -> None:
+    """Medians of each figure's rounds, with their range: a range wider than the differences
+    compared says the run was disturbed (a timer or the idle loop inside the counted window)."""
+    rounds = len(counts["ours"]["plain"])
+    print(f"\ninstructions per request (callgrind, user space, {count} requests per count after {WARM_UP}, median of {rounds})")  # fmt: skip
+    for name, row in counts.items():
+        print(f"{name:>9}: " + ", ".join(f"{kind} {median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})" for kind, values in row.items()))  # fmt: skip
+    figures = {name: {kind: median(values) for kind, values in row.items()} for name, row in counts.items()}
     ours = figures["ours"]
     print(f"plain host beside the annotated hosts vs alone: {100 * (ours['beside'] / ours['plain'] - 1):+.2f} % (target <= 2 %)")  # fmt: skip
     for peer in ("baseline", "nginx"):
