@@ -104,10 +104,55 @@ def test_remembered_name_checks_give_a_fresh_list_each_time():
 
 
 def test_remembered_name_checks_stay_bounded_and_right():
-    for index in range(names._MEMO_SIZE + 10):
-        assert names.is_qualified_name(f"key-{index}") == []
+    for check in (names.is_qualified_name, names.is_dns1123_subdomain):
+        for index in range(names._MEMO_SIZE + 10):
+            assert check(f"key-{index}") == []
+        assert 0 < len(check.valid) <= names._MEMO_SIZE  # type: ignore[attr-defined]
+        assert check("key-1") == [] and check("key-5000") == []  # remembered or not, the same answer
     assert names.is_qualified_name("-x") == ["name part " + names.QUALIFIED_NAME_ERROR]
-    assert names.is_qualified_name.cache_info().currsize <= names._MEMO_SIZE  # type: ignore[attr-defined]
+    assert names.is_dns1123_subdomain("-x") == [names.SUBDOMAIN_ERROR]
+
+
+# (value, the checks that pass it, the checks that refuse it): each check remembers on its own
+_CONTEXTS = [
+    ("a.b", (names.is_dns1123_subdomain, names.is_label_value), (names.is_dns1123_label, names.is_dns1035_label)),
+    ("1abc", (names.is_dns1123_label, names.is_dns1123_subdomain), (names.is_dns1035_label,)),
+    ("A_b", (names.is_label_value, names.is_qualified_name), (names.is_dns1123_subdomain, names.is_dns1123_label)),
+    ("*.x.io", (names.is_wildcard_dns1123_subdomain,), (names.is_dns1123_subdomain, names.is_label_value)),
+    ("x.io", (names.is_dns1123_subdomain,), (names.is_wildcard_dns1123_subdomain, names.is_valid_port_name)),
+]
+
+
+@pytest.mark.parametrize(("value", "passing", "refusing"), _CONTEXTS)
+@pytest.mark.parametrize("valid_first", [True, False])
+def test_a_value_remembered_valid_by_one_check_is_still_refused_by_another(value, passing, refusing, valid_first):
+    order = [*passing, *refusing] if valid_first else [*refusing, *passing]
+    for _ in range(2):  # the second round answers from the memos
+        for check in order:
+            assert (check(value) == []) is (check in passing), (check.__name__, value)
+    for check in refusing:
+        assert value not in check.valid  # type: ignore[attr-defined]
+
+
+def test_a_name_valid_in_one_field_is_still_reported_in_another():
+    # one load, as validate reads a tree: "shop.v2" is a valid Ingress name and secret name, and
+    # not a Service name (a label); "1web" is a Service name only without strict_service_names
+    text = to_yaml(
+        ingress(name="shop.v2", service="shop.v2", tls_secret="shop.v2"),
+        ingress(name="api", host="api.example.com", service="1web"),
+        ingress(name="shop.v2.b", host="b.example.com", service="shop.v2"),
+    ).encode()
+    shapes = fastyaml.LineShapes()
+    for _ in range(2):
+        found = parse_file(PATH, text, "prod", Settings(), shapes).findings
+        assert [(f.rule, f.line) for f in found] == [
+            ("api/service-name-invalid", line_of(text.decode(), "name: shop.v2", 2)),
+            ("api/service-name-invalid", line_of(text.decode(), "name: shop.v2", 4)),
+        ]
+    strict = Settings(validation={"strict_service_names": True})
+    found = parse_file(PATH, text, "prod", strict, shapes).findings
+    assert [f.rule for f in found] == ["api/service-name-invalid"] * 3
+    assert "1web" in found[1].message
 
 
 def full_path(text: str):
