@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitops_ingress.core import fastyaml, positions
+from gitops_ingress.core.annotations import registry
 from gitops_ingress.core.fastyaml import read_simple
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.loading import load_yaml_file
@@ -241,3 +242,25 @@ def test_a_wildcard_tls_host_is_covered_by_a_rule_host_below_it():
     assert [(f.message, f.severity) for f in unused] == [
         ('TLS host "*.other.com" is not served by any rule in this environment', Severity.WARNING)
     ]
+
+
+_NGINX = "nginx.ingress.kubernetes.io/"
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [
+        {},
+        {_NGINX + "proxy-body-size": "8m"},
+        {_NGINX + "rewrite-target": "/$1"},
+        {_NGINX + "rewrite-target": ""},
+        {_NGINX + "use-regex": "true"},
+        {_NGINX + "use-regex": "false", _NGINX + "proxy-body-size": "8m"},
+        {_NGINX + "use-regex": "maybe"},
+        {_NGINX + "use-regex": "false", _NGINX + "rewrite-target": "/"},
+        {"example.com/rewrite-target": "/", "example.com/use-regex": "true"},
+    ],
+)
+def test_the_regex_screen_answers_as_the_route_effects_do(annotations):
+    effects = registry.effects_of(annotations)
+    assert registry.makes_paths_regex(annotations) is (effects is not None and effects.regex)
