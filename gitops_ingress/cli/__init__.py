@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -57,6 +56,8 @@ def add_routing_options(parser: argparse.ArgumentParser) -> None:
 
 def log_to_stderr() -> None:
     """Logging of the long-running commands (``proxy``, ``serve``): INFO and up, on stderr."""
+    import logging  # here: the one-shot commands log nothing, and the module takes a few ms to load
+
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 

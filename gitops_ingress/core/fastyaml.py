@@ -16,7 +16,10 @@ module state: the caller decides what one load is):
 1. Lines. Everything about one line that does not depend on the lines around it is its *shape*
    (core/fastyaml_lines.py), memoised by the line's text. Manifests repeat most of their lines
    (``pathType: Prefix``, ``kind: Ingress``), so most lines cost one dict lookup; a line that
-   differs from a known one only in its plain value (``name: app-7``) reuses that line's shape.
+   differs from a known one only in its plain value (``name: app-7``) reuses that line's shape
+   with its own value: no shape is made or remembered for it (such lines are mostly unique, a
+   new shape each cost more than the rest of reading them, and remembering them pushed the lines
+   that do repeat out of the memo). So a line's value is read from a list beside its shape's.
 2. Documents. The structural part (indentation stack, field paths, positions) runs over a
    document's shapes. Its result depends only on the shapes' *skeletons* (everything but the
    scalar values), and the documents of a repository mostly share one layout: the same fields in
@@ -47,10 +50,10 @@ from gitops_ingress.core.fastyaml_lines import (
     NOTHING,
     SCALAR,
     SKIP,
-    UNUSUAL,
     LineShape,
+    plain_value,
     shape_of,
-    with_value,
+    usual,
 )
 from gitops_ingress.core.models import FieldPath
 from gitops_ingress.core.positions import CompactMarks, PathNode, child_node, root_node
@@ -86,18 +89,17 @@ class LineShapes:
         self.next_skeleton = FIRST_SKELETON
 
     def shape(self, raw: str) -> LineShape | None:
-        """The shape of a line not in ``memo`` (now remembered); None: the reader gives up."""
-        colon = raw.find(": ")
-        known = self.prefixes.get(raw[: colon + 2]) if colon >= 0 else None
-        shape = with_value(known, colon + 2, raw) if known is not None else None
+        """The shape of a line in neither memo (now remembered); None: the reader gives up."""
+        if not usual(raw):
+            return None
+        shape = shape_of(raw)
         if shape is None:
-            shape = shape_of(raw)
-            if shape is None:
-                return None
-            if shape.sort == CONTENT:
-                self._give_skeleton(shape)
-                if shape.kind == SCALAR and shape.key is not None and colon == shape.value_column - 3:
-                    _bounded(self.prefixes)[raw[: colon + 2]] = shape
+            return None
+        if shape.sort == CONTENT:
+            self._give_skeleton(shape)
+            colon = raw.find(": ")
+            if shape.kind == SCALAR and shape.key is not None and colon == shape.value_column - 3:
+                _bounded(self.prefixes)[raw[: colon + 2]] = shape
         _bounded(self.memo)[raw] = shape
         return shape
 
@@ -144,27 +146,39 @@ def read_simple(text: str, limits: LimitSettings, shapes: LineShapes | None = No
 
     ``shapes``: the memos of the load this file belongs to (a fresh one when not given).
     """
-    if UNUSUAL.search(text) or ("..." in text and "\n..." in "\n" + text):
+    if "..." in text and "\n..." in "\n" + text:
         return None
     load = shapes or LineShapes()
-    memo = load.memo
+    memo, prefixes = load.memo, load.prefixes
     lines = text.split("\n")
     lines.append("---")  # a sentinel marker ends the last document
+    # Each line's shape and value. A line is checked for unusual characters (``usual``) once,
+    # when first met: whatever is in the memos passed that check, and lines cover the text.
     found: list[LineShape] = []
+    values: list[Any] = []
     markers: list[int] = []
     for raw in lines:
         shape = memo.get(raw)
         if shape is None:
+            colon = raw.find(": ")
+            known = prefixes.get(raw[: colon + 2]) if colon >= 0 else None
+            if known is not None:
+                rest = plain_value(raw, colon + 2)
+                if rest is not None:  # a known line's prefix, another plain value
+                    found.append(known)
+                    values.append(rest)
+                    continue
             shape = load.shape(raw)
             if shape is None:
                 return None
         if shape is MARKER_LINE:
             markers.append(len(found))
         found.append(shape)
+        values.append(shape.value)
     documents: Parsed = []
     start = 0
     for end in markers:
-        document = _document(found[start:end], start, limits, load)
+        document = _document(found[start:end], values[start:end], start, limits, load)
         if isinstance(document, tuple):
             documents.append(document)
             if len(documents) > limits.max_documents_per_file:
@@ -176,10 +190,11 @@ def read_simple(text: str, limits: LimitSettings, shapes: LineShapes | None = No
 
 
 def _document(
-    shapes: list[LineShape], first: int, limits: LimitSettings, load: LineShapes
+    shapes: list[LineShape], values: list[Any], first: int, limits: LimitSettings, load: LineShapes
 ) -> tuple[Any, CompactMarks, int] | bool | None:
-    """The document of the lines ``shapes`` (the first at index ``first``), None when it holds
-    nothing, False when the reader gives up: by its layout when known, else by the structural pass."""
+    """The document of the lines ``shapes`` with their ``values`` (the first at index ``first``),
+    None when it holds nothing, False when the reader gives up: by its layout when known, else by
+    the structural pass."""
     key = tuple([shape.skeleton for shape in shapes])
     layout = load.layouts.get(key, _UNSEEN)
     if layout is _UNSEEN:
@@ -189,20 +204,20 @@ def _document(
     elif layout is None:
         layout = load.layouts[key] = _compiled(shapes, first, limits)
     if not isinstance(layout, Layout):  # met once, or the pass gives up or finds nothing
-        done = _structure(shapes, first, limits, False)
+        done = _structure(shapes, values, first, limits)
         return done[:3] if isinstance(done, tuple) else done
     if len(layout.marks) > limits.max_yaml_nodes or layout.depth > limits.max_yaml_depth:
         return False
     shift = first - layout.first
-    return layout.replay(shapes), layout.marks.shifted(shift), layout.line + shift
+    return layout.replay(values), layout.marks.shifted(shift), layout.line + shift
 
 
 def _structure(
-    shapes: Sequence[LineShape], first: int, limits: LimitSettings, slots: bool
+    shapes: Sequence[LineShape], values: Sequence[Any], first: int, limits: LimitSettings
 ) -> tuple[Any, CompactMarks, int, int] | bool | None:
-    """The structural pass over one document's lines (``first``: the index of the first): its
-    (value, marks, start line, depth), None when it holds nothing, False when the reader gives up.
-    ``slots``: store a ``fastyaml_layout.Slot`` for each scalar instead of its value (for ``_compiled``)."""
+    """The structural pass over one document's lines and their values (``first``: the index of
+    the first line): its (value, marks, start line, depth), None when it holds nothing, False when
+    the reader gives up. ``_compiled`` passes ``fastyaml_layout.Slot`` placeholders as the values."""
     max_depth = limits.max_yaml_depth
     # The marks of the document: nodes[i] (its field path) is at positions[2i], [2i+1].
     nodes: list[PathNode] = []
@@ -225,7 +240,7 @@ def _structure(
         item_column = shape.item_column
         key = shape.key
         kind = shape.kind
-        value = shape.value if not slots else slot_of(shape, index)
+        value = values[index]
         if column > scalar_owner:
             return False
         if pending is not None:
@@ -322,7 +337,7 @@ def _compiled(shapes: Sequence[LineShape], first: int, limits: LimitSettings) ->
     """The layout of a document of these shapes; False when there is none to make (the pass gives
     up or finds nothing, or the layout is too deep to compile): a pure function of the skeletons,
     so it is not tried again for them."""
-    done = _structure(shapes, first, limits, True)
+    done = _structure(shapes, [slot_of(shape, index) for index, shape in enumerate(shapes)], first, limits)
     if not isinstance(done, tuple):
         return False
     root, marks, line, depth = done

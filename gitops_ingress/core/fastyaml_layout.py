@@ -3,9 +3,9 @@
 A layout is what the structural pass built for a document of given line skeletons, with a
 placeholder (``Slot``) where each line's value went. Every later document of those skeletons has
 the same containers, keys and order, and differs only in its lines' values; so the layout is
-turned into one Python expression that builds the whole document from its lines' shapes in one
-go: nested dict and list displays, ``s[7].value`` where line 7's scalar goes, ``s[9].value[1][0]``
-for the second item of line 9's flow list. Evaluating a display is several times cheaper than
+turned into one Python expression that builds the whole document from its lines' values in one
+go: nested dict and list displays, ``v[7]`` where line 7's scalar goes, ``v[9][1][0]`` for the
+second item of line 9's flow list. Evaluating a display is several times cheaper than
 replaying the containers step by step, and a display builds fresh containers on every call, so
 nothing mutable is shared between documents. Only keys (as ``repr`` literals of str) and line
 numbers go into the source, never a value. A layout too deep for the compiler is not compiled:
@@ -20,7 +20,7 @@ from typing import Any
 from gitops_ingress.core.fastyaml_lines import FLOW, SCALAR, LineShape
 from gitops_ingress.core.positions import CompactMarks
 
-Replay = Callable[[Sequence[LineShape]], dict[str, Any]]
+Replay = Callable[[Sequence[Any]], dict[str, Any]]
 
 
 class Slot:
@@ -48,7 +48,7 @@ class Layout:
     __slots__ = ("depth", "first", "line", "marks", "replay")
 
     def __init__(self, replay: Replay, marks: CompactMarks, first: int, line: int, depth: int) -> None:
-        self.replay = replay  # the document's value from its lines' shapes
+        self.replay = replay  # the document's value from its lines' values
         self.marks = marks  # the positions of the document it was made from, whose first line
         self.first = first  # had this index in its file
         self.line = line  # that document's start line
@@ -59,7 +59,7 @@ def layout_of(root: dict[str, Any], marks: CompactMarks, first: int, line: int, 
     """The layout of the structural pass's result ``root`` (made with slots); None when the
     compiler refuses its expression (nested deeper than it allows)."""
     try:
-        source = f"lambda s: {_display(root)}"
+        source = f"lambda v: {_display(root)}"
         replay = eval(compile(source, "<fastyaml layout>", "eval"), {"__builtins__": {}})
     except (_NotALiteral, SyntaxError, RecursionError, MemoryError):
         return None
@@ -79,7 +79,7 @@ def _key(key: object) -> str:
 
 
 def _display(value: Any) -> str:
-    """The expression that builds ``value`` (a container or slot of the pass) from ``s``."""
+    """The expression that builds ``value`` (a container or slot of the pass) from ``v``."""
     if type(value) is dict:
         return "{" + ", ".join(f"{_key(key)}: {_display(item)}" for key, item in value.items()) + "}"
     if type(value) is list:
@@ -87,5 +87,5 @@ def _display(value: Any) -> str:
     if value is None:
         return "None"
     if value.item < 0:
-        return f"s[{value.line}].value"
-    return f"s[{value.line}].value[{value.item}][0]"
+        return f"v[{value.line}]"
+    return f"v[{value.line}][{value.item}][0]"

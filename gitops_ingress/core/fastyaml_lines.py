@@ -3,9 +3,9 @@
 Everything about a line that does not depend on the lines around it: its indent, a ``- `` dash,
 a key, and what follows (nothing, a resolved scalar, ``{}``, a one-line flow list of scalars), or
 "give up" (None) for anything outside the part of YAML the reader handles. ``shape_of`` computes it
-with one regular expression; ``with_value`` reuses a known line's shape for a line that differs
-only in its plain scalar value (``  name: app-1`` and ``  name: app-2``), which is exactly what
-``shape_of`` would answer for it (why: see its docstring) without running the expression.
+with one regular expression; ``plain_value`` finds that a line differs from a known one only in
+its plain scalar value (``  name: app-1`` and ``  name: app-2``), so that its shape is exactly the
+known line's with that value (why: see its docstring), without running the expression.
 
 Each shape also has a ``skeleton``: an id for everything but its scalar value (given by the load's
 ``fastyaml.LineShapes``), so two documents whose lines have the same skeletons have the same
@@ -43,7 +43,9 @@ _IMPLICIT_STARTS = frozenset(IMPLICIT)
 
 # Anything but newline and printable characters: tabs, CR, BOM, NEL and the Unicode line breaks
 # (YAML 1.1 line ends), control characters (PyYAML rejects them). The full path handles or reports.
-UNUSUAL = re.compile("[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+# Only lines that are not ASCII need it (``usual``), so it is compiled on first use, through re's
+# own cache: compiling its ranges took a hundredth of a second of every run.
+UNUSUAL = "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 
 # What follows ``key:`` or ``- `` on a line: nothing (a block or null follows), a scalar, ``{}``,
 # or a flow list of scalars (stored as ((value, column offset), ...)).
@@ -213,18 +215,25 @@ def shape_of(raw: str) -> LineShape | None:
     return LineShape(CONTENT, len(indent), bool(dash), item_column, key, kind, value, len(raw) - len(rest) + 1)
 
 
-def with_value(known: LineShape, prefix_length: int, raw: str) -> LineShape | None:
-    """The shape of ``raw``, a line that begins with the ``prefix_length`` characters before
-    ``known``'s plain scalar value (indent, dash, key, ``:`` and spaces), or None when its value is
-    not a plain string that needs nothing resolved.
+def usual(raw: str) -> bool:
+    """Has the text none of the characters the reader leaves to PyYAML (``UNUSUAL``)? For ASCII,
+    ``isprintable`` is exactly that test (newlines aside, which a line has none of) and much faster."""
+    if raw.isascii():
+        return raw.isprintable()
+    return re.search(UNUSUAL, raw) is None
 
-    Why this is ``shape_of(raw)``: the line expression never backtracks (every group is optional
+
+def plain_value(raw: str, prefix_length: int) -> str | None:
+    """The value of ``raw``, a line that begins with the ``prefix_length`` characters before some
+    known line's plain scalar value (indent, dash, key, ``:`` and spaces), when it is a plain
+    string that needs nothing resolved and holds no unusual character; else None. The line's
+    shape is then the known line's, with this value.
+
+    Why that is ``shape_of(raw)``: the line expression never backtracks (every group is optional
     and the rest matches anything), so on the same prefix followed by a character other than a
     space it takes the same indent, dash and key; the rest of ``raw`` is then the value, and a
     value passing the same test as ``shape_of``'s common case is stored as it is."""
     rest = raw[prefix_length:]
-    if not rest or not _plain_string(rest):
+    if not rest or not _plain_string(rest) or not usual(rest):
         return None
-    return LineShape(
-        CONTENT, known.column, known.dash, known.item_column, known.key, SCALAR, rest, prefix_length + 1, known.skeleton
-    )
+    return rest

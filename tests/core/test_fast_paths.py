@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitops_ingress.core import fastyaml, positions
+from gitops_ingress.core.annotations import registry
 from gitops_ingress.core.fastyaml import read_simple
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.loading import load_yaml_file
@@ -104,10 +105,55 @@ def test_remembered_name_checks_give_a_fresh_list_each_time():
 
 
 def test_remembered_name_checks_stay_bounded_and_right():
-    for index in range(names._MEMO_SIZE + 10):
-        assert names.is_qualified_name(f"key-{index}") == []
+    for check in (names.is_qualified_name, names.is_dns1123_subdomain):
+        for index in range(names._MEMO_SIZE + 10):
+            assert check(f"key-{index}") == []
+        assert 0 < len(check.valid) <= names._MEMO_SIZE  # type: ignore[attr-defined]
+        assert check("key-1") == [] and check("key-5000") == []  # remembered or not, the same answer
     assert names.is_qualified_name("-x") == ["name part " + names.QUALIFIED_NAME_ERROR]
-    assert names.is_qualified_name.cache_info().currsize <= names._MEMO_SIZE  # type: ignore[attr-defined]
+    assert names.is_dns1123_subdomain("-x") == [names.SUBDOMAIN_ERROR]
+
+
+# (value, the checks that pass it, the checks that refuse it): each check remembers on its own
+_CONTEXTS = [
+    ("a.b", (names.is_dns1123_subdomain, names.is_label_value), (names.is_dns1123_label, names.is_dns1035_label)),
+    ("1abc", (names.is_dns1123_label, names.is_dns1123_subdomain), (names.is_dns1035_label,)),
+    ("A_b", (names.is_label_value, names.is_qualified_name), (names.is_dns1123_subdomain, names.is_dns1123_label)),
+    ("*.x.io", (names.is_wildcard_dns1123_subdomain,), (names.is_dns1123_subdomain, names.is_label_value)),
+    ("x.io", (names.is_dns1123_subdomain,), (names.is_wildcard_dns1123_subdomain, names.is_valid_port_name)),
+]
+
+
+@pytest.mark.parametrize(("value", "passing", "refusing"), _CONTEXTS)
+@pytest.mark.parametrize("valid_first", [True, False])
+def test_a_value_remembered_valid_by_one_check_is_still_refused_by_another(value, passing, refusing, valid_first):
+    order = [*passing, *refusing] if valid_first else [*refusing, *passing]
+    for _ in range(2):  # the second round answers from the memos
+        for check in order:
+            assert (check(value) == []) is (check in passing), (check.__name__, value)
+    for check in refusing:
+        assert value not in check.valid  # type: ignore[attr-defined]
+
+
+def test_a_name_valid_in_one_field_is_still_reported_in_another():
+    # one load, as validate reads a tree: "shop.v2" is a valid Ingress name and secret name, and
+    # not a Service name (a label); "1web" is a Service name only without strict_service_names
+    text = to_yaml(
+        ingress(name="shop.v2", service="shop.v2", tls_secret="shop.v2"),
+        ingress(name="api", host="api.example.com", service="1web"),
+        ingress(name="shop.v2.b", host="b.example.com", service="shop.v2"),
+    ).encode()
+    shapes = fastyaml.LineShapes()
+    for _ in range(2):
+        found = parse_file(PATH, text, "prod", Settings(), shapes).findings
+        assert [(f.rule, f.line) for f in found] == [
+            ("api/service-name-invalid", line_of(text.decode(), "name: shop.v2", 2)),
+            ("api/service-name-invalid", line_of(text.decode(), "name: shop.v2", 4)),
+        ]
+    strict = Settings(validation={"strict_service_names": True})
+    found = parse_file(PATH, text, "prod", strict, shapes).findings
+    assert [f.rule for f in found] == ["api/service-name-invalid"] * 3
+    assert "1web" in found[1].message
 
 
 def full_path(text: str):
@@ -196,3 +242,25 @@ def test_a_wildcard_tls_host_is_covered_by_a_rule_host_below_it():
     assert [(f.message, f.severity) for f in unused] == [
         ('TLS host "*.other.com" is not served by any rule in this environment', Severity.WARNING)
     ]
+
+
+_NGINX = "nginx.ingress.kubernetes.io/"
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [
+        {},
+        {_NGINX + "proxy-body-size": "8m"},
+        {_NGINX + "rewrite-target": "/$1"},
+        {_NGINX + "rewrite-target": ""},
+        {_NGINX + "use-regex": "true"},
+        {_NGINX + "use-regex": "false", _NGINX + "proxy-body-size": "8m"},
+        {_NGINX + "use-regex": "maybe"},
+        {_NGINX + "use-regex": "false", _NGINX + "rewrite-target": "/"},
+        {"example.com/rewrite-target": "/", "example.com/use-regex": "true"},
+    ],
+)
+def test_the_regex_screen_answers_as_the_route_effects_do(annotations):
+    effects = registry.effects_of(annotations)
+    assert registry.makes_paths_regex(annotations) is (effects is not None and effects.regex)

@@ -5,10 +5,13 @@ Each ``is_*`` function returns the list of messages the API server would produce
 them. The wording, including its odd double space in ``(e.g. 'my-name',  or ...``, is kept because
 users search for these messages; the regular expressions are the published ones.
 
-The checks of keys and port names remember their answers by value (``_memoised``): a repository
-repeats the same label keys, annotation keys and port names thousands of times, and each check is
-a pure function of its argument, so a remembered answer is the answer. Checks of names and hosts
-do not: those values are mostly distinct, and remembering costs more than the regex it saves.
+Each check remembers the values it found valid (``_remembered``): a repository repeats the same
+namespaces, classes, Service names, hosts (a rule's and its TLS entry's), label and annotation keys
+and port names thousands of times, and each check is a pure function of its argument, so a value
+once found valid is valid. A set lookup costs a twentieth of the expressions here, so remembering
+pays even where most values are distinct, as names are. Each check has its own memo (``a.b`` is a
+subdomain, not a label), and invalid values are checked again each time: they are rare, and
+their messages are made fresh for each finding.
 """
 
 from __future__ import annotations
@@ -101,21 +104,29 @@ LABEL_VALUE_ERROR = regex_error(
 )
 
 
-# Distinct values remembered per check: far more than the distinct keys of a large repository;
-# the least recently used go first, so memory stays bounded whatever the input.
+# Valid values remembered per check: far more than the distinct keys, namespaces or classes of a
+# large repository; a full memo is emptied, so memory stays bounded whatever the input.
 _MEMO_SIZE = 4096
 
 
-def _memoised(check: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
-    """``check`` with its answers remembered by value; every call still gets its own list."""
-    remembered = functools.lru_cache(maxsize=_MEMO_SIZE)(lambda value: tuple(check(value)))
+def _remembered(check: Callable[[str], list[str]]) -> Callable[[str], list[str]]:
+    """``check``, remembering the values it found valid (in its ``valid`` set); every call still
+    gets its own list."""
+    valid: set[str] = set()
 
     @functools.wraps(check)
-    def memoised(value: str) -> list[str]:
-        return list(remembered(value))
+    def remembered(value: str) -> list[str]:
+        if value in valid:
+            return []
+        errors = check(value)
+        if not errors:
+            if len(valid) >= _MEMO_SIZE:
+                valid.clear()
+            valid.add(value)
+        return errors
 
-    memoised.cache_info = remembered.cache_info  # type: ignore[attr-defined]
-    return memoised
+    remembered.valid = valid  # type: ignore[attr-defined]
+    return remembered
 
 
 def _checked(value: str, max_length: int, pattern: re.Pattern[str], error: str) -> list[str]:
@@ -129,18 +140,22 @@ def _checked(value: str, max_length: int, pattern: re.Pattern[str], error: str) 
     return errors
 
 
+@_remembered
 def is_dns1123_subdomain(value: str) -> list[str]:
     return _checked(value, DNS1123_SUBDOMAIN_MAX, _DNS1123_SUBDOMAIN, SUBDOMAIN_ERROR)
 
 
+@_remembered
 def is_dns1123_label(value: str) -> list[str]:
     return _checked(value, DNS1123_LABEL_MAX, _DNS1123_LABEL, LABEL_ERROR)
 
 
+@_remembered
 def is_dns1035_label(value: str) -> list[str]:
     return _checked(value, DNS1123_LABEL_MAX, _DNS1035_LABEL, DNS1035_ERROR)
 
 
+@_remembered
 def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
     return _checked(value, DNS1123_SUBDOMAIN_MAX, _WILDCARD_SUBDOMAIN, WILDCARD_ERROR)
 
@@ -159,7 +174,7 @@ def is_ip(value: str) -> bool:
     return True
 
 
-@_memoised
+@_remembered
 def is_valid_port_name(value: str) -> list[str]:
     errors = []
     if len(value) > PORT_NAME_MAX:
@@ -188,7 +203,7 @@ def is_path_segment_name(value: str) -> list[str]:
     return [f"may not contain '{bad}'" for bad in ("/", "%") if bad in value]
 
 
-@_memoised
+@_remembered
 def is_qualified_name(value: str) -> list[str]:
     """A label or annotation key: ``[prefix/]name``."""
     errors: list[str] = []
@@ -216,6 +231,7 @@ def is_qualified_name(value: str) -> list[str]:
     return errors
 
 
+@_remembered
 def is_label_value(value: str) -> list[str]:
     return _checked(value, LABEL_VALUE_MAX, _LABEL_VALUE, LABEL_VALUE_ERROR)
 
