@@ -46,6 +46,7 @@ REQUEST_PATH = (
     "h2frames",
     "h2stream",
     "h2wire",
+    "headerkinds",  # request header names sorted by what forwarding.py does with them
     "httpdate",  # the Date line, on every response the proxy writes or lacks one
     "metrics",
     "pool",

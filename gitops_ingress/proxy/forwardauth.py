@@ -100,7 +100,7 @@ def subrequest(ex: Exchange, auth: ForwardAuth) -> bytes:
         b"X-Request-ID: %b\r\n" % ex.request_id,
         b"Connection: close\r\n",
     ]
-    lines += [line for line in head.headers if _name(line) not in _WRITTEN]
+    lines += [line for line in head.lines() if _name(line) not in _WRITTEN]
     lines.append(b"\r\n")
     return b"".join(lines)
 

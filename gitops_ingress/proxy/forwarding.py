@@ -1,7 +1,7 @@
 """Header handling in one pass: what a request keeps, what it loses, what the proxy adds.
 
 ``RequestHeadBuilder.add`` sees each request header once as the parser reports it: ordinary headers are
-appended untouched (one ``lower()`` and one dict lookup each), the few that matter to a proxy are
+appended untouched (one dict lookup each for the usual spellings, proxy/headerkinds.py), the few that matter to a proxy are
 sorted out on the spot, and the framing rules that defeat request smuggling are enforced before
 anything could reach an upstream (one Content-Length value, Transfer-Encoding exactly
 ``chunked``, never both, one Host). ``upstream_request`` then writes the head for the upstream in
@@ -19,57 +19,32 @@ from typing import Final
 
 from gitops_ingress.proxy.errors import ClientRequestError
 from gitops_ingress.proxy.forwarded import ListenerForwarding
+from gitops_ingress.proxy.headerkinds import (
+    ACCEPT,
+    BAGGAGE,
+    CL,
+    CONN,
+    COOKIE,
+    EXPECT,
+    FORWARDED,
+    HOST,
+    HOST_TABLE,
+    ORDINARY,
+    PREVIEW_KEY,
+    REAL_IP,
+    REQUEST_ID_TABLE,
+    TE,
+    TE_FIELD,
+    UPGRADE,
+    XF_HOST,
+    XF_PORT,
+    XF_PROTO,
+    XFF,
+    XRID,
+    header_kind,
+    only,
+)
 
-# request headers that are not forwarded as they came (value: what ``add`` does with them)
-# (Final, here and below: compiled code reads them without a lookup in the module's dict, setup.py)
-_HOST: Final = 0
-_CL: Final = 1
-_TE: Final = 2
-_CONN: Final = 3
-_EXPECT: Final = 4
-_UPGRADE: Final = 5
-_XFF: Final = 6
-_XRID: Final = 7
-_DROP: Final = 8
-_ACCEPT: Final = 9
-_FORWARDED: Final = 10
-_XF_PROTO: Final = 11
-_XF_HOST: Final = 12
-_XF_PORT: Final = 13
-_REAL_IP: Final = 14
-_PREVIEW_KEY: Final = 15
-_BAGGAGE: Final = 16
-_COOKIE: Final = 17
-_TE_FIELD: Final = 18
-_SPECIAL: Final[dict[bytes, int]] = {
-    b"host": _HOST,
-    b"content-length": _CL,
-    b"transfer-encoding": _TE,
-    b"connection": _CONN,
-    b"expect": _EXPECT,
-    b"upgrade": _UPGRADE,
-    b"x-forwarded-for": _XFF,
-    b"x-request-id": _XRID,
-    b"keep-alive": _DROP,
-    b"te": _TE_FIELD,
-    b"trailer": _DROP,
-    b"proxy-connection": _DROP,
-    b"proxy-authorization": _DROP,
-    b"x-forwarded-proto": _XF_PROTO,
-    b"x-forwarded-host": _XF_HOST,
-    b"x-forwarded-port": _XF_PORT,
-    b"x-real-ip": _REAL_IP,
-    b"forwarded": _FORWARDED,
-    b"accept": _ACCEPT,
-    # routing keys (docs/previews.md): the client's X-Preview-Branch is read, never forwarded (the
-    # proxy writes its own for previews); baggage and cookies are forwarded and kept for reading
-    b"x-preview-branch": _PREVIEW_KEY,
-    b"baggage": _BAGGAGE,
-    b"cookie": _COOKIE,
-}
-# bytes allowed in a Host value (reg-name, IPv6 literal brackets, port); others are a 400
-_HOST_BYTES: Final = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:[]"
-_REQUEST_ID_BYTES: Final = _HOST_BYTES + b"/+="
 MAX_HOST: Final = 253 + 1 + 6  # a DNS name, a trailing dot, ":65535"
 ORDINARY_CONNECTION_TOKENS: Final = frozenset((b"close", b"keep-alive", b"upgrade"))
 NO_TOKENS: Final[frozenset[bytes]] = frozenset()  # one object, not a frozenset() call per head
@@ -92,7 +67,7 @@ def connection_tokens(value: bytes) -> frozenset[bytes]:
 
 def valid_host(value: bytes) -> bool:
     """A Host value we route on: short enough for DNS, only name, IP-literal and port bytes."""
-    return len(value) <= MAX_HOST and not value.translate(None, _HOST_BYTES)
+    return len(value) <= MAX_HOST and only(value, HOST_TABLE)
 
 
 class RequestHead:
@@ -104,9 +79,9 @@ class RequestHead:
     rewritten from absolute-form) to the Exchange instead. ``RequestHead()`` is the empty head of
     an answer refused before its head was complete."""
 
-    __slots__ = ("baggage", "chunked", "content_length", "cookie", "expect_continue", "forwarded", "forwarded_for",
-        "forwarded_host", "forwarded_port", "forwarded_proto", "has_body", "headers", "host", "http11", "keep_alive",
-        "method", "preview_key", "real_ip", "request_id", "target", "te_trailers", "upgrade", "want_html")  # fmt: skip
+    __slots__ = ("accept", "baggage", "chunked", "content_length", "cookie", "expect_continue", "forwarded",
+        "forwarded_for", "forwarded_host", "forwarded_port", "forwarded_proto", "has_body", "headers", "host", "http11",
+        "keep_alive", "method", "preview_key", "real_ip", "request_id", "target", "te_trailers", "upgrade")  # fmt: skip
 
     def __init__(
         self,
@@ -114,7 +89,7 @@ class RequestHead:
         target: bytes = b"",
         http11: bool = True,
         keep_alive: bool = True,
-        headers: tuple[bytes, ...] = (),
+        headers: bytes = b"",
         host: bytes = b"",
         content_length: int | None = None,
         chunked: bool = False,
@@ -122,7 +97,7 @@ class RequestHead:
         upgrade: bytes | None = None,
         forwarded_for: bytes = b"",
         request_id: bytes = b"",
-        want_html: bool = False,
+        accept: bytes = b"",
         forwarded: bytes = b"",
         forwarded_proto: bytes = b"",
         forwarded_host: bytes = b"",
@@ -137,7 +112,7 @@ class RequestHead:
         self.target: Final = target
         self.http11: Final = http11
         self.keep_alive: Final = keep_alive
-        self.headers: Final = headers  # forwarded header lines, rendered "Name: value\r\n"
+        self.headers: Final = headers  # the forwarded header lines, "Name: value\r\n" each, in one block
         self.host: Final = host  # b"" only for HTTP/1.0 without Host (and the empty head)
         self.content_length: Final = content_length
         self.chunked: Final = chunked
@@ -145,7 +120,7 @@ class RequestHead:
         self.upgrade: Final = upgrade  # only when Connection asks for it too
         self.forwarded_for: Final = forwarded_for
         self.request_id: Final = request_id
-        self.want_html: Final = want_html
+        self.accept: Final = accept  # the last Accept value (want_html)
         # what the client said about earlier hops, believed only from a trusted proxy (forwarded.py)
         self.forwarded: Final = forwarded
         self.forwarded_proto: Final = forwarded_proto
@@ -160,6 +135,16 @@ class RequestHead:
         self.has_body: Final = chunked or bool(content_length)  # an attribute: read several times per request
 
     @property
+    def want_html(self) -> bool:
+        """The client takes HTML (the proxy's own pages); a property: most requests never ask."""
+        return b"text/html" in self.accept
+
+    def lines(self) -> list[bytes]:
+        """The forwarded header lines one by one, each with its CRLF (no value holds one: llhttp
+        and h2fields refuse CR and LF in values)."""
+        return header_lines(self.headers)
+
+    @property
     def idempotent(self) -> bool:
         return self.method in (b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE")
 
@@ -168,12 +153,15 @@ class RequestHeadBuilder:
     """A request head while the parser reports it: the target in pieces, ``add`` per header, then
     ``finish`` for the RequestHead. Belongs to one connection's parse of one message."""
 
-    __slots__ = ("baggage", "chunked", "connection_tokens", "content_length", "cookie", "expect_continue", "forwarded",
-        "forwarded_for", "forwarded_host", "forwarded_port", "forwarded_proto", "header_bytes", "header_count", "headers",
-        "host", "preview_key", "real_ip", "request_id", "target", "te_trailers", "upgrade", "want_html")  # fmt: skip
+    __slots__ = ("accept", "baggage", "chunked", "connection_tokens", "content_length", "cookie", "expect_continue",
+        "forwarded", "forwarded_for", "forwarded_host", "forwarded_port", "forwarded_proto", "header_bytes",
+        "header_count", "headers", "host", "preview_key", "real_ip", "request_id", "target", "te_trailers",
+        "upgrade")  # fmt: skip
 
     def __init__(self) -> None:
         self.target = b""
+        # the forwarded lines' pieces (name, ": ", value, CRLF), joined once by finish: four
+        # appends per line cost less than the three concatenations of a line of its own
         self.headers: list[bytes] = []
         self.host: bytes | None = None
         self.content_length: int | None = None
@@ -189,7 +177,7 @@ class RequestHeadBuilder:
         self.real_ip = b""
         self.te_trailers = False
         self.request_id = b""
-        self.want_html = False
+        self.accept = b""
         self.header_bytes = 0
         self.header_count = 0  # every header line, Host and the others add() sorts out included
         self.preview_key = b""
@@ -198,21 +186,19 @@ class RequestHeadBuilder:
 
     def add(self, name: bytes, value: bytes) -> None:
         """One header as parsed; raises ClientRequestError for what must be refused."""
-        kind = _SPECIAL.get(name.lower())
-        if kind is None:
-            # Proxy-* is hop-by-hop; the first-byte test keeps the slice off the common path
-            if name[0] | 0x20 != 0x70 or name[:6].lower() != b"proxy-":
-                self.headers.append(name + b": " + value + b"\r\n")
-        elif kind == _ACCEPT:
-            self.want_html = b"text/html" in value
-            self.headers.append(name + b": " + value + b"\r\n")
-        elif kind == _HOST:
+        kind = header_kind(name)
+        if kind == ORDINARY:
+            self.keep(name, value)
+        elif kind == ACCEPT:
+            self.accept = value  # for want_html, read only for the proxy's own pages
+            self.keep(name, value)
+        elif kind == HOST:
             if self.host is not None:
                 raise ClientRequestError(400, "more than one Host header")
             if not valid_host(value):
                 raise ClientRequestError(400, "invalid Host header")
             self.host = value
-        elif kind == _CL:
+        elif kind == CL:
             value = value.strip()
             if not value.isdigit() or len(value) > 18:
                 raise ClientRequestError(400, "invalid Content-Length")
@@ -220,42 +206,50 @@ class RequestHeadBuilder:
             if self.content_length is not None and self.content_length != length:
                 raise ClientRequestError(400, "conflicting Content-Length headers")
             self.content_length = length
-        elif kind == _TE:
+        elif kind == TE:
             if self.chunked or value.strip().lower() != b"chunked":
                 raise ClientRequestError(400, "unsupported Transfer-Encoding (only one 'chunked' is accepted)")
             self.chunked = True
-        elif kind == _CONN:
+        elif kind == CONN:
             self.connection_tokens |= connection_tokens(value)
-        elif kind == _EXPECT:
+        elif kind == EXPECT:
             if value.strip().lower() != b"100-continue":
                 raise ClientRequestError(417, "unsupported Expect")
             self.expect_continue = True
-        elif kind == _UPGRADE:
+        elif kind == UPGRADE:
             self.upgrade = value
-        elif kind == _XFF:
+        elif kind == XFF:
             self.forwarded_for = value if not self.forwarded_for else self.forwarded_for + b", " + value
-        elif kind == _FORWARDED:
+        elif kind == FORWARDED:
             self.forwarded = value if not self.forwarded else self.forwarded + b", " + value
-        elif kind == _XF_PROTO:
+        elif kind == XF_PROTO:
             self.forwarded_proto = self.forwarded_proto or value  # the first of each: one hop wrote it
-        elif kind == _XF_HOST:
+        elif kind == XF_HOST:
             self.forwarded_host = self.forwarded_host or value
-        elif kind == _XF_PORT:
+        elif kind == XF_PORT:
             self.forwarded_port = self.forwarded_port or value
-        elif kind == _REAL_IP:
+        elif kind == REAL_IP:
             self.real_ip = self.real_ip or value
-        elif kind == _COOKIE:
+        elif kind == COOKIE:
             self.cookie = value if not self.cookie else self.cookie + b"; " + value
-            self.headers.append(name + b": " + value + b"\r\n")
-        elif kind == _BAGGAGE:
+            self.keep(name, value)
+        elif kind == BAGGAGE:
             self.baggage = value if not self.baggage else self.baggage + b"," + value
-            self.headers.append(name + b": " + value + b"\r\n")
-        elif kind == _PREVIEW_KEY:
+            self.keep(name, value)
+        elif kind == PREVIEW_KEY:
             self.preview_key = self.preview_key or value  # the first: as with X-Forwarded-Proto
-        elif kind == _TE_FIELD:  # hop-by-hop: not forwarded, but it says whether trailers may go back
+        elif kind == TE_FIELD:  # hop-by-hop: not forwarded, but it says whether trailers may go back
             self.te_trailers = self.te_trailers or b"trailers" in value.lower()
-        elif kind == _XRID and len(value) <= 200 and not value.translate(None, _REQUEST_ID_BYTES):
+        elif kind == XRID and len(value) <= 200 and only(value, REQUEST_ID_TABLE):
             self.request_id = value  # kept only when short and plain: it goes into logs
+
+    def keep(self, name: bytes, value: bytes) -> None:
+        """A header line to forward as it came."""
+        headers = self.headers
+        headers.append(name)
+        headers.append(b": ")
+        headers.append(value)
+        headers.append(b"\r\n")
 
     def finish(self, method: bytes, http11: bool, keep_alive: bool) -> RequestHead:
         """The finished head, after the checks that need every header: framing and Host."""
@@ -266,11 +260,11 @@ class RequestHeadBuilder:
             if http11:
                 raise ClientRequestError(400, "missing or empty Host header")
             host = b""
-        headers = self.headers
+        headers = b"".join(self.headers)
         if self.connection_tokens:
             named = self.connection_tokens - ORDINARY_CONNECTION_TOKENS
             if named:  # Connection names extra hop-by-hop headers: drop those too (rare)
-                headers = lines_without(headers, named)
+                headers = b"".join(lines_without(header_lines(headers), named))
         upgrade = self.upgrade
         if upgrade is not None and (b"upgrade" not in self.connection_tokens or not http11):
             # without Connection: upgrade it is no request to upgrade; in HTTP/1.0 it is
@@ -281,7 +275,7 @@ class RequestHeadBuilder:
             self.target,
             http11,
             keep_alive,
-            tuple(headers),
+            headers,
             host,
             self.content_length,
             self.chunked,
@@ -289,7 +283,7 @@ class RequestHeadBuilder:
             upgrade,
             self.forwarded_for,
             self.request_id,
-            self.want_html,
+            self.accept,
             self.forwarded,
             self.forwarded_proto,
             self.forwarded_host,
@@ -360,11 +354,11 @@ def upstream_request(
         b"\r\nX-Request-Id: ", request_id, b"\r\n", preview_lines,
     ]  # fmt: skip
     if preview_lines and head.baggage:
-        parts += lines_without(list(head.headers), _BAGGAGE_NAME | dropped)
+        parts += lines_without(head.lines(), _BAGGAGE_NAME | dropped)
     elif dropped:
-        parts += lines_without(list(head.headers), dropped)
+        parts += lines_without(head.lines(), dropped)
     else:
-        parts += head.headers
+        parts.append(head.headers)
     parts.append(listener.via11 if head.http11 else listener.via10)
     if head.chunked:
         parts.append(b"Transfer-Encoding: chunked\r\n")
@@ -374,6 +368,11 @@ def upstream_request(
         parts += (b"Connection: upgrade\r\nUpgrade: ", head.upgrade, b"\r\n")
     parts.append(b"\r\n")
     return b"".join(parts)
+
+
+def header_lines(block: bytes) -> list[bytes]:
+    """The lines of a block of header lines, each with its CRLF (RequestHead.lines)."""
+    return [line + b"\r\n" for line in block.split(b"\r\n")[:-1]]
 
 
 def lines_without(lines: list[bytes], names: frozenset[bytes]) -> list[bytes]:

@@ -9,7 +9,9 @@ import json
 import httpx
 import pytest
 
+from gitops_ingress.proxy import headerkinds
 from gitops_ingress.proxy.forwarding import RequestIds
+from gitops_ingress.proxy.headerkinds import header_kind
 from tests.proxy.conftest import backends, make_state, route
 from tests.proxy.rawclient import exchange
 
@@ -104,6 +106,37 @@ def test_hop_by_hop_request_headers_are_removed(echo_proxy) -> None:
     ):
         assert gone not in names
     assert "x-kept" in names
+
+
+def test_header_names_are_sorted_out_in_any_case_and_forwarded_as_spelled(echo_proxy) -> None:
+    """proxy/headerkinds.py looks names up as sent first: spellings outside its table must be
+    sorted out as their lowercase form, and ordinary ones forwarded as they came."""
+    proxy, _ = echo_proxy
+    request = (
+        b"GET / HTTP/1.1\r\nhOST: shop.example.com\r\nKEEP-ALIVE: timeout=5\r\nPROXY-authorization: Basic eA==\r\n"
+        b"pRoXy-Foo: 1\r\nX-REAL-IP: 203.0.113.7\r\nX-Forwarded-FOR: 203.0.113.8\r\nUSER-AGENT: shouting\r\n"
+        b"user-agent: quiet\r\nSec-Fetch-Mode: navigate\r\nx-preview-BRANCH: main\r\n\r\n"
+    )
+    record = seen(exchange(proxy.port, request)[0])
+    assert {"keep-alive", "proxy-authorization", "proxy-foo", "x-preview-branch"}.isdisjoint(record["names"])
+    assert (record["map"]["x-real-ip"], record["map"]["x-forwarded-for"]) == ("127.0.0.1", "127.0.0.1")
+    assert [line for line in record["headers"] if line[0].lower() in ("user-agent", "sec-fetch-mode")] == [
+        ["USER-AGENT", "shouting"],
+        ["user-agent", "quiet"],
+        ["Sec-Fetch-Mode", "navigate"],
+    ]
+    (two_hosts,) = exchange(proxy.port, b"GET / HTTP/1.1\r\n" + H + b"HOST: b.example.com\r\n\r\n")
+    smuggled = b"POST / HTTP/1.1\r\n" + H + b"TRANSFER-encoding: chunked\r\nContent-length: 3\r\n\r\n0\r\n\r\n"
+    (both,) = exchange(proxy.port, smuggled)
+    assert (two_hosts.status, both.status) == (400, 400)
+
+
+def test_every_spelling_in_the_header_table_is_the_kind_of_its_lowercase_form() -> None:
+    for spelling, kind in headerkinds._SPELLINGS.items():
+        lowered = spelling.lower()
+        assert kind == headerkinds._SPECIAL.get(lowered, headerkinds.ORDINARY), spelling
+        assert header_kind(spelling) == header_kind(lowered) == header_kind(spelling.swapcase())
+    assert header_kind(b"Proxy-Anything") == header_kind(b"PROXY-ANYTHING") == headerkinds.DROP
 
 
 def test_hop_by_hop_response_headers_are_removed(echo_proxy) -> None:
@@ -202,6 +235,10 @@ def test_default_backend_404_is_html_for_browsers(make_proxy) -> None:
     (text,) = exchange(proxy.port, b"GET / HTTP/1.1\r\nHost: nothing.example.com\r\nAccept: */*\r\n\r\n")
     assert str(text.header("content-type")).startswith("text/plain")
     assert b"No Ingress rule matched host nothing.example.com" in text.body
+    (last,) = exchange(
+        proxy.port, b"GET / HTTP/1.1\r\nHost: nothing.example.com\r\nAccept: */*\r\nACCEPT: text/html\r\n\r\n"
+    )
+    assert str(last.header("content-type")).startswith("text/html")  # the last Accept line decides
 
 
 def test_resource_backend_is_404(routed) -> None:

@@ -1,0 +1,111 @@
+"""Request header names sorted by what the proxy does with them, and the bytes their values may hold.
+
+proxy/forwarding.py's ``RequestHeadBuilder.add`` asks ``header_kind`` once per header line: most
+lines are ORDINARY (forwarded as they came), a few are read, checked or dropped (the kinds below).
+Names are looked up as sent first, in the spellings clients send (lowercase and capitalised): a
+browser's header then costs one dict lookup, where a ``lower()`` before it showed up at about a
+fifth of the time spent per header; other spellings are lowered and looked up again.
+
+``only`` checks a value's bytes against a table made once (Host, X-Request-Id):
+``translate(None, deleted)`` would build its table again on every call.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# request headers that are not forwarded as they came (value: what ``add`` does with them)
+# (Final, here and below: compiled code reads them without a lookup in the module's dict, setup.py)
+HOST: Final = 0
+CL: Final = 1
+TE: Final = 2
+CONN: Final = 3
+EXPECT: Final = 4
+UPGRADE: Final = 5
+XFF: Final = 6
+XRID: Final = 7
+DROP: Final = 8
+ACCEPT: Final = 9
+FORWARDED: Final = 10
+XF_PROTO: Final = 11
+XF_HOST: Final = 12
+XF_PORT: Final = 13
+REAL_IP: Final = 14
+PREVIEW_KEY: Final = 15
+BAGGAGE: Final = 16
+COOKIE: Final = 17
+TE_FIELD: Final = 18
+_SPECIAL: Final[dict[bytes, int]] = {
+    b"host": HOST,
+    b"content-length": CL,
+    b"transfer-encoding": TE,
+    b"connection": CONN,
+    b"expect": EXPECT,
+    b"upgrade": UPGRADE,
+    b"x-forwarded-for": XFF,
+    b"x-request-id": XRID,
+    b"keep-alive": DROP,
+    b"te": TE_FIELD,
+    b"trailer": DROP,
+    b"proxy-connection": DROP,
+    b"proxy-authorization": DROP,
+    b"x-forwarded-proto": XF_PROTO,
+    b"x-forwarded-host": XF_HOST,
+    b"x-forwarded-port": XF_PORT,
+    b"x-real-ip": REAL_IP,
+    b"forwarded": FORWARDED,
+    b"accept": ACCEPT,
+    # routing keys (docs/previews.md): the client's X-Preview-Branch is read, never forwarded (the
+    # proxy writes its own for previews); baggage and cookies are forwarded and kept for reading
+    b"x-preview-branch": PREVIEW_KEY,
+    b"baggage": BAGGAGE,
+    b"cookie": COOKIE,
+}
+ORDINARY: Final = -1  # forwarded as it came (Proxy-* aside: ``header_kind``)
+# request header names browsers and common clients send, which are forwarded as they came
+_COMMON: Final = (
+    b"user-agent", b"accept-language", b"accept-encoding", b"referer", b"origin", b"authorization",
+    b"cache-control", b"pragma", b"content-type", b"if-none-match", b"if-modified-since", b"range",
+    b"sec-ch-ua", b"sec-ch-ua-mobile", b"sec-ch-ua-platform", b"sec-fetch-dest", b"sec-fetch-mode",
+    b"sec-fetch-site", b"sec-fetch-user", b"upgrade-insecure-requests", b"priority", b"dnt",
+)  # fmt: skip
+# the kind of a name in the spellings that come (lowercase, as HTTP/2 and many clients send, and
+# capitalised), looked up as sent: a usual header costs one dict lookup, not a lower() and one
+_SPELLINGS: Final[dict[bytes, int]] = {
+    spelling: kind
+    for name, kind in (*_SPECIAL.items(), *((common, ORDINARY) for common in _COMMON))
+    for spelling in (name, b"-".join(part.capitalize() for part in name.split(b"-")))
+} | {b"TE": TE_FIELD, b"X-Request-ID": XRID, b"X-Real-IP": REAL_IP, b"DNT": ORDINARY}
+
+
+def header_kind(name: bytes) -> int:
+    """What ``RequestHeadBuilder.add`` does with a header named ``name`` (any case): one of the
+    kinds of _SPECIAL, DROP for the other Proxy-* (hop-by-hop) or ORDINARY."""
+    kind = _SPELLINGS.get(name)
+    if kind is not None:
+        return kind
+    lowered = name.lower()
+    kind = _SPECIAL.get(lowered)
+    if kind is not None:
+        return kind
+    return DROP if lowered.startswith(b"proxy-") else ORDINARY
+
+
+# bytes allowed in a Host value (reg-name, IPv6 literal brackets, port); others are a 400
+_HOST_BYTES: Final = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:[]"
+_REQUEST_ID_BYTES: Final = _HOST_BYTES + b"/+="
+
+
+def _only_table(allowed: bytes) -> bytes:
+    """A translate() table for ``only``: the ``allowed`` bytes become b"a", all others b"0"."""
+    return bytes(0x61 if byte in allowed else 0x30 for byte in range(256))
+
+
+HOST_TABLE: Final = _only_table(_HOST_BYTES)
+REQUEST_ID_TABLE: Final = _only_table(_REQUEST_ID_BYTES)
+
+
+def only(value: bytes, table: bytes) -> bool:
+    """Whether every byte of ``value`` is one ``table`` allows (_only_table). Mapping and
+    isalpha(): ``translate(None, deleted)`` builds a table of its own on every call."""
+    return not value or value.translate(table).isalpha()
