@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Callable, Hashable
-from typing import cast
+from typing import Final, cast
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.config import ProxySettings
@@ -51,9 +51,13 @@ class EndpointConnections:
     than that peak, or than ``floor``. When demand falls, the surplus ages out by the idle timer.
     """
 
-    __slots__ = ("busy", "floor", "idle", "peak", "previous", "since", "window")
+    __slots__ = ("busy", "floor", "h2", "idle", "peak", "previous", "since", "tls", "window")
 
-    def __init__(self, floor: int, window: float) -> None:
+    def __init__(self, endpoint: Endpoint, floor: int, window: float) -> None:
+        # the endpoint's flags, read here on every acquire: Endpoint is a Python dataclass (core),
+        # so each of its attributes costs a generic attribute lookup, these a native field read
+        self.h2: Final[bool] = endpoint.h2
+        self.tls: Final[bool] = endpoint.tls
         self.idle: list[UpstreamConnection] = []
         self.busy = 0
         self.floor = floor
@@ -131,20 +135,21 @@ class UpstreamPool:
         if group is None:
             settings = self.settings
             group = self._groups[endpoint.key] = EndpointConnections(
-                settings.pool_max_idle, settings.upstream_idle_timeout
+                endpoint, settings.pool_max_idle, settings.upstream_idle_timeout
             )
         return group
 
     def acquire(self, endpoint: Endpoint, upgrade: bool = False) -> Upstream | None:
         """A warm connection (or h2 stream) to ``endpoint``, or None. An ``upgrade`` request
         (WebSocket) needs HTTP/1.1: HTTP/2 to backends carries no Upgrade."""
-        if endpoint.h2:
+        group = self.group(endpoint)
+        if group.h2:
             return self.h2.acquire(endpoint)
-        if endpoint.tls and not upgrade:  # an https:// server that chose h2 (H2Pool.adopt)
+        if group.tls and not upgrade:  # an https:// server that chose h2 (H2Pool.adopt)
             stream = self.h2.acquire(endpoint)
             if stream is not None:
                 return stream
-        return self.group(endpoint).take()
+        return group.take()
 
     def release(self, conn: UpstreamConnection, now: float) -> None:
         """``conn`` finished a response at ``now`` (time.monotonic()): keep it idle, or close it."""
