@@ -7,11 +7,11 @@ real ``serve`` process; once every branch is live (followed on ``/api/v1/proxy/s
 prints: the process's resident memory, the time and size of ``GET /api/branches`` (median of a
 few), and the size of one control-plane stream message. Then NEW branches arrive in one
 ``git push`` and one generic webhook per branch is sent, WEBHOOK_CONNECTIONS at a time (as forges
-send one per ref, in parallel connections), and the run
-prints how long after the first webhook all of them were live (probing each preview host through
-the proxy) and the CPU time ``serve`` spent meanwhile (the steadier figure on a shared machine),
-with a stream client following the burst as a proxy would, and the sizes of the
-stream's messages meanwhile.
+send one per ref, in parallel connections; by bench/deliveries.py's lean sender, whose docstring
+says why not httpx), and the run prints how long after the first webhook all of them were live
+(probing each preview host through the proxy) and the CPU time ``serve`` spent meanwhile (the
+steadier figure on a shared machine), with a stream client following the burst as a proxy would,
+and the sizes of the stream's messages meanwhile.
 
 Figures only, no targets asserted; the issue's figures for main before it are printed beside.
 
@@ -42,6 +42,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.deliveries import send
 from bench.sync import make_scale_repo
 from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.stream import Followed, apply, decode_line, state_line
@@ -237,8 +238,11 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
 
         def deliver() -> None:
             # one push event per ref, delivered in parallel connections as a forge does
-            with ThreadPoolExecutor(WEBHOOK_CONNECTIONS) as senders:
-                list(senders.map(serve.webhook, names))
+            if args.sender == "httpx":
+                with ThreadPoolExecutor(WEBHOOK_CONNECTIONS) as senders:
+                    list(senders.map(serve.webhook, names))
+            else:
+                send(serve.api, names, WEBHOOK_CONNECTIONS)
             sent_at[0] = time.perf_counter()
 
         sender = threading.Thread(target=deliver, daemon=True)
@@ -296,6 +300,7 @@ def measure_apart(args: argparse.Namespace, label: str, checkout: Path | None) -
     previous one's threads, heap or warmed caches."""
     command = [sys.executable, __file__, "--measure", label, *(["--checkout", str(checkout)] if checkout else [])]
     command += ["--branches", str(args.branches), "--files", str(args.files), "--new", str(args.new)]
+    command += ["--sender", args.sender]
     child = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
     figures: dict[str, str] = {}
     for line in child.stdout.splitlines():
@@ -316,6 +321,13 @@ def main() -> None:
         type=Path,
         help="another checkout (e.g. `git archive 721af9a | tar -x -C DIR`) measured in the same run, "
         "each measurement in its own process, the order alternating per round",
+    )
+    parser.add_argument(
+        "--sender",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="the webhooks' sender: raw asyncio streams (bench/deliveries.py), or the httpx client in "
+        "WEBHOOK_CONNECTIONS threads it replaced, which spent 2 ms of CPU per delivery beside serve",
     )
     parser.add_argument("--rounds", type=int, default=1, help="with --peer: rounds of one measurement per side")
     parser.add_argument("--py-spy", type=Path, help="without --peer: py-spy's raw stacks of serve during the burst")

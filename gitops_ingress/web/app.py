@@ -1,11 +1,12 @@
 """The web application factory.
 
-``create_app`` only assembles: it includes one router per concept (webhooks, the proxies' control
-plane stream, the branch API) and the two operational endpoints. Everything it serves comes from
-the objects passed in -- the ``ControlPlaneView`` and ``WebhookReceiver`` Protocols of
-``core.status``, the backend map and a Prometheus registry -- so the web layer imports nothing but
-``core`` and the same factory serves the real engine and a test double alike. New pages and API
-routes are added as routers here, not as code in this module.
+``create_app`` only assembles: it includes one router per concept (the proxies' control plane
+stream, the branch API), the two operational endpoints, and in front of everything the webhook
+intake (web/webhooks.py). Everything it serves comes from the objects passed in -- the
+``ControlPlaneView`` and ``WebhookReceiver`` Protocols of ``core.status``, the backend map and a
+Prometheus registry -- so the web layer imports nothing but ``core`` and the same factory serves
+the real engine and a test double alike. New pages and API routes are added as routers here, not
+as code in this module.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from gitops_ingress.web.hosts import HostGuard
 from gitops_ingress.web.options import WebOptions
 from gitops_ingress.web.paging import branches_router
 from gitops_ingress.web.stream import stream_router
-from gitops_ingress.web.webhooks import MAX_WEBHOOK_BODY, webhook_router
+from gitops_ingress.web.webhooks import MAX_WEBHOOK_BODY, WebhookIntake
 
 
 def create_app(
@@ -44,7 +45,6 @@ def create_app(
     endpoint without one refuses every delivery. ``endpoints``: which Services the proxy has a
     ready endpoint for, when the caller knows (the dashboard marks the others)."""
     app = FastAPI(title="gitops-ingress", version=__version__)
-    app.include_router(webhook_router(receiver, webhook_secrets or {}, max_body=max_webhook_body))
     access = Access(web_options or WebOptions())
     app.include_router(
         stream_router(view, backends or BackendMap(), ping_interval=ping_interval),
@@ -74,4 +74,6 @@ def create_app(
 
     install_dashboard(app, view, web_options, endpoints=endpoints)
     app.add_middleware(HostGuard, allowed=(web_options or WebOptions()).hosts)
+    # outermost: a delivery passes none of the dashboard's layers (web/webhooks.py says why)
+    app.add_middleware(WebhookIntake, receiver=receiver, secrets=webhook_secrets or {}, max_body=max_webhook_body)
     return app

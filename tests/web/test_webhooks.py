@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -220,3 +221,39 @@ def test_an_endpoint_without_a_secret_refuses_everything(receiver: RecordingRece
             f"{url}/webhooks/github", content=body, headers=github("push", body, signature=hub(body, ""))
         )
     assert answer.status_code == 401 and receiver.pushes == []
+
+
+def test_a_sender_gone_before_its_body_ends_is_neither_answered_nor_recorded(
+    client: httpx.Client, receiver: RecordingReceiver
+) -> None:
+    body = json.dumps({"ref": "refs/heads/cut"}).encode()
+    address = httpx.URL(str(client.base_url))
+    head = (
+        f"POST /webhooks/generic HTTP/1.1\r\nHost: {address.host}\r\nAuthorization: Bearer {SECRET}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((address.host, address.port), timeout=10) as sock:
+        sock.sendall(head + body[:-3])  # a JSON object that parses, were the cut taken for its end
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(1024) == b""  # closed without an answer
+    after = client.post("/webhooks/generic", content=body.replace(b"cut", b"whole"), headers=bearer())
+    assert after.status_code == 202
+    assert receiver.pushes == [("whole", False)] and receiver.results == [("generic", "accepted")]
+
+
+def test_only_a_post_to_one_of_the_endpoints_is_a_delivery(client: httpx.Client, receiver: RecordingReceiver) -> None:
+    body = json.dumps({"ref": "refs/heads/main"}).encode()
+    assert client.get("/webhooks/generic", headers=bearer()).status_code in (404, 405)
+    assert client.put("/webhooks/generic", content=body, headers=bearer()).status_code in (404, 405)
+    assert client.post("/webhooks/bitbucket", content=body, headers=bearer()).status_code == 404
+    assert receiver.pushes == [] and receiver.results == []
+    # the dashboard's layers still wrap everything else: its security headers, and nothing of them
+    # on a delivery's answer (JSON for a machine, no page to protect)
+    assert "content-security-policy" in client.get("/webhooks/generic").headers
+    answer = client.post("/webhooks/generic", content=body, headers=bearer())
+    assert answer.status_code == 202 and answer.headers["content-type"] == "application/json"
+    assert answer.json() == {"status": "accepted", "branch": "main", "deleted": False}
+
+
+def bearer() -> dict[str, str]:
+    return {"Authorization": f"Bearer {SECRET}"}
