@@ -33,7 +33,7 @@ from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.findings import Finding, Severity, has_errors, sorted_findings
 from gitops_ingress.core.models import IngressClass, LocatedIngress
 from gitops_ingress.core.objects import ParsedFile, ParseStore, parse_file
-from gitops_ingress.core.routing import Route, RouteTable, compile_routes
+from gitops_ingress.core.routing import Route, compile_routes
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.tree import KUSTOMIZATION_NAMES, TreeFile, TreeSource, is_below, join_path, relative_path
 from gitops_ingress.core.validation import served_by_us_or_nginx, validate_across_environments, validate_environment
@@ -41,6 +41,9 @@ from gitops_ingress.core.validation import served_by_us_or_nginx, validate_acros
 if TYPE_CHECKING:
     # the kustomize modules are imported only for a tree that holds a kustomization (_render_all)
     from gitops_ingress.core.kustomize import Renderer, Rendering
+
+    # a table's module is loaded where one is built (compile_routes), not by ``validate``
+    from gitops_ingress.core.routing import RouteTable
 
     # the status models (and the diff under them) are the control plane's, not validate's
     from gitops_ingress.core.status import CommitInfo

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from gitops_ingress.core.annotations import RouteEffects, effects_of
 from gitops_ingress.core.annotations import canary as canary_family
@@ -18,8 +19,11 @@ from gitops_ingress.core.annotations.model import Canary
 from gitops_ingress.core.models import IngressBackend, LocatedIngress
 from gitops_ingress.core.protocols import BACKEND_PROTOCOL_ANNOTATION, annotation_scheme
 from gitops_ingress.core.routing.model import PATH_TYPES, Backend, ResourceRef, Route, ServiceRef, TLSEntry
-from gitops_ingress.core.routing.table import RouteTable
 from gitops_ingress.core.settings import Settings
+
+if TYPE_CHECKING:
+    # imported where a table is built: ``validate`` compiles each file's routes, never a table
+    from gitops_ingress.core.routing.table import RouteTable
 
 
 def is_ours(item: LocatedIngress, ingress_class: str, serve_without_class: bool) -> bool:
@@ -179,6 +183,8 @@ def compile_routes(
     """The route table of a routing set: every Ingress of ours, merged. ``compiled``: the routes
     of some of ``items`` made already (``routes_of``), by ``id`` of the item; a parsed file
     carries its own (``ParsedFile.compiled``), so a file shared by many branches compiles once."""
+    from gitops_ingress.core.routing.table import RouteTable
+
     known = compiled or {}
 
     def routes_of_item(item: LocatedIngress) -> Sequence[Route]:
@@ -224,4 +230,6 @@ def compile_environments(
 
 def compile_merged(environments: Mapping[str, Sequence[LocatedIngress]], settings: Settings) -> RouteTable:
     """All environments as one routing set: what a single local proxy serves for a branch."""
+    from gitops_ingress.core.routing.table import RouteTable
+
     return RouteTable.merge(compile_environments(environments, settings))
