@@ -151,7 +151,7 @@ def repository_relative(report: ValidationReport, start: str | None) -> Validati
     root = (Path(workspace) if workspace else git_top_level(start) or Path.cwd()).resolve()
     return dataclasses.replace(
         report,
-        findings=tuple(finding.model_copy(update={"file": _below(finding.file, root)}) for finding in report.findings),
+        findings=tuple(dataclasses.replace(finding, file=_below(finding.file, root)) for finding in report.findings),
         annotations=tuple(dataclasses.replace(use, file=_below(use.file, root)) for use in report.annotations),
     )
 

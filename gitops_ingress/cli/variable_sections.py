@@ -10,7 +10,7 @@ no section reads ``os.environ`` behind the caller's back:
 
 * ``repository``: ``GITOPS_INGRESS_<KEY>``, ``__`` between nesting levels
   (``GITOPS_INGRESS_POLICY__LIMITS__MAX_FILES``); the same keys as ``gitops-ingress.yaml``
-  (``core.settings.Settings``). Only what is set becomes a layer, merged over the file and under
+  (``core.settings.Settings``, checked by its model ``core.settings_schema.SettingsModel``). Only what is set becomes a layer, merged over the file and under
   the options by ``core.config.read_settings``: defaults < file < variables < options.
 * ``web``: ``GITOPS_INGRESS_WEB_<KEY>``, the dashboard and API of this one server, turned into
   ``web.options.WebOptions`` (variables < options).
@@ -42,7 +42,7 @@ from pydantic_settings import (
 
 from gitops_ingress.cli.variables import PREFIX
 from gitops_ingress.core.errors import ConfigError
-from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.settings_schema import SettingsModel
 from gitops_ingress.web.options import DEFAULT_API, FORGE_KINDS, ForgeOptions, WebOptions
 
 WEB_PREFIX = PREFIX + "WEB_"
@@ -95,7 +95,7 @@ class _Section(BaseSettings):
             ) from exc
 
 
-class RepositoryVariables(_Section, Settings):
+class RepositoryVariables(_Section, SettingsModel):  # type: ignore[misc,valid-type]  # a model made at import
     """``GITOPS_INGRESS_<KEY>``: the repository settings, as far as variables set them."""
 
     model_config = SettingsConfigDict(env_prefix=PREFIX, env_nested_delimiter="__")
@@ -193,7 +193,7 @@ def _web_names() -> frozenset[str]:
 
 
 def _repository_keys() -> frozenset[str]:
-    return frozenset(name.upper() for name in Settings.model_fields)
+    return frozenset(name.upper() for name in SettingsModel.model_fields)
 
 
 class Sections(BaseModel):

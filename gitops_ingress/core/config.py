@@ -8,10 +8,9 @@ docs/configuration.md.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
-
-from pydantic import ValidationError
 
 from gitops_ingress.core.errors import ConfigError
 from gitops_ingress.core.findings import Finding, Severity
@@ -40,7 +39,7 @@ def read_settings(
     Findings name the file ``shown_as`` (the path it was found at).
     """
     start = base or Settings()
-    base_layer = start.model_dump(mode="json") if base is not None else {}
+    base_layer = dataclasses.asdict(start) if base is not None else {}
     file_layer: dict[str, Any] = {}
     findings: list[Finding] = []
     raw = files.get(SETTINGS_FILE)
@@ -50,17 +49,18 @@ def read_settings(
         if document is not None and not isinstance(document.data, dict):
             findings.append(_settings_error(f"{shown_as} must be a mapping", shown_as))
         elif document is not None:
-            try:
-                Settings.model_validate(deep_merge(base_layer, document.data))
+            from gitops_ingress.core.settings_schema import settings_from  # pydantic: only for a file
+
+            checked, errors = settings_from(deep_merge(base_layer, document.data))
+            if checked is not None:
                 file_layer = document.data
-            except ValidationError as exc:
+            else:
                 report = Reporter(document.source, "")
-                for error in exc.errors():
-                    path = tuple(part for part in error["loc"] if isinstance(part, (str, int)))
+                for path, message in errors:
                     report.add(
                         "config/settings",
                         path,
-                        f"{'.'.join(str(part) for part in path)}: {error['msg']}",
+                        f"{'.'.join(str(part) for part in path)}: {message}",
                         "see the settings reference; the file is ignored until fixed",
                     )
                 findings.extend(report.findings)

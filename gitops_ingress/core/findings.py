@@ -3,14 +3,19 @@
 A finding is the unit every report format, the dashboard and the sync history share. Rule ids are
 stable strings grouped by origin (``yaml/``, ``schema/``, ``api/``, ``cross/``, ``policy/``) so
 users can grep for them and CI annotations can be titled with them.
+
+Plain frozen dataclasses with slots rather than pydantic models: a large repository makes tens of
+thousands of positions and findings, and ``validate`` should not import pydantic for them (issue
+13). ``Finding.to_dict`` and ``Finding.from_dict`` are the one JSON shape of a finding, shared by
+the JSON report, the state database and the web API.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
-
-from pydantic import BaseModel, ConfigDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 
 class Severity(str, enum.Enum):
@@ -19,10 +24,9 @@ class Severity(str, enum.Enum):
     NOTICE = "notice"
 
 
-class Position(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Position:
     """A place in a file; ``line`` and ``column`` count from 1 (0 means unknown)."""
-
-    model_config = ConfigDict(frozen=True)
 
     file: str
     line: int = 0
@@ -34,9 +38,8 @@ class Position(BaseModel):
         return self.file
 
 
-class Finding(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
     rule: str
     severity: Severity
     message: str
@@ -55,6 +58,35 @@ class Finding(BaseModel):
         """``file:line:col: severity: message [rule]`` (and the hint), for logs and error messages."""
         text = f"{self.position}: {self.severity.value}: {self.message} [{self.rule}]"
         return f"{text} (hint: {self.hint})" if hint and self.hint else text
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, in declaration order, the severity as its value: the JSON of a finding."""
+        return {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "message": self.message,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "hint": self.hint,
+            "object": self.object,
+            "field": self.field,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        """``to_dict`` read back; keys it does not know are ignored, missing optional ones defaulted."""
+        return cls(
+            rule=str(data["rule"]),
+            severity=Severity(data["severity"]),
+            message=str(data["message"]),
+            file=str(data["file"]),
+            line=int(data.get("line", 0)),
+            column=int(data.get("column", 0)),
+            hint=str(data.get("hint", "")),
+            object=str(data.get("object", "")),
+            field=str(data.get("field", "")),
+        )
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.file, self.line, self.column, self.rule)

@@ -29,7 +29,7 @@ import os
 import posixpath
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from gitops_ingress.core.environments import Root
@@ -196,9 +196,7 @@ def _run(renderer: Renderer, job: _Job, limits: LimitSettings) -> bytes | Render
 def _mapped(job: _Job, rendered: bytes, settings: Settings, shapes: LineShapes, routes: bool = True) -> ParsedFile:
     """Step 3."""
     limits = settings.policy.limits
-    big = limits.model_copy(
-        update={"max_file_bytes": limits.max_render_output_bytes, "max_documents_per_file": limits.max_objects}
-    )
+    big = replace(limits, max_file_bytes=limits.max_render_output_bytes, max_documents_per_file=limits.max_objects)
     loaded = load_yaml_file(job.kustomization, rendered, big, shapes=shapes)
     folder = posixpath.dirname(job.kustomization)
     origins = Origins(folder, job.contents, limits, shapes, job.inputs.patches)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import yaml
@@ -111,7 +111,7 @@ class _Places:
         line, column = self.mark(finding.line, finding.column)
         if (line, column) == (finding.line, finding.column):
             return finding
-        return finding.model_copy(update={"line": line, "column": column})
+        return replace(finding, line=line, column=column)
 
     def marks(self, marks: dict[Any, tuple[int, int]]) -> dict[Any, tuple[int, int]]:
         if self._starts is None and all(line <= self._last for line, _ in marks.values()):

@@ -12,14 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import ValidationError
-
 from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.loading import Document, load_yaml_file
 from gitops_ingress.core.models import (
     INGRESS_API_VERSION,
-    Ingress,
     IngressClass,
     LocatedIngress,
     SourceMap,
@@ -29,19 +26,10 @@ from gitops_ingress.core.routing.model import Route
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.validation import validate_ingress, validate_ingress_class
 from gitops_ingress.core.validation.reporter import Reporter
-from gitops_ingress.core.validation.schema import (
-    INGRESS_CLASS_SCHEMA,
-    INGRESS_SCHEMA,
-    Schema,
-    check_document,
-    model_errors,
-)
+from gitops_ingress.core.validation.schema import INGRESS_CLASS_SCHEMA, INGRESS_SCHEMA, read_document
 
 _SEVERITIES = {"warning": Severity.WARNING, "error": Severity.ERROR, "notice": Severity.NOTICE}
-_KINDS: dict[str, tuple[type[Ingress] | type[IngressClass], Schema]] = {
-    "Ingress": (Ingress, INGRESS_SCHEMA),
-    "IngressClass": (IngressClass, INGRESS_CLASS_SCHEMA),
-}
+_KINDS = ("Ingress", "IngressClass")
 # a Go template action as Helm writes them: {{ .Values.x }}, {{- include "x" . }}, {{ end }}
 _TEMPLATE_ACTION = re.compile(rb"\{\{-?\s*[-.$a-zA-Z(/\"]")
 _HELM_HINT = "render it with helm template first and validate the output (Helm charts are not rendered here)"
@@ -193,21 +181,17 @@ def _parse_object(
     report = Reporter(source, _object_key(data, settings, environment), findings)
     if not _kind_ok(report, kind, api_version, settings):
         return None
-    model, schema = _KINDS[str(kind)]
-    ok, type_findings = check_document(
-        data, schema, source, report.obj, setting_severity(settings.validation.unknown_fields)
-    )
+    unknown = setting_severity(settings.validation.unknown_fields)
+    if kind == "IngressClass":
+        ingress_class, type_findings = read_document(data, INGRESS_CLASS_SCHEMA, source, report.obj, unknown)
+        findings.extend(type_findings)
+        if ingress_class is not None:
+            findings.extend(validate_ingress_class(ingress_class, source))
+        return ingress_class
+    obj, type_findings = read_document(data, INGRESS_SCHEMA, source, report.obj, unknown)
     findings.extend(type_findings)
-    if not ok:
+    if obj is None:
         return None
-    try:
-        obj = model.model_validate(data)
-    except ValidationError as exc:
-        model_errors(exc, report)
-        return None
-    if isinstance(obj, IngressClass):
-        findings.extend(validate_ingress_class(obj, source))
-        return obj
     namespace = obj.metadata.namespace or settings.namespaces.default_for(environment)
     item = LocatedIngress(ingress=obj, namespace=namespace, source=source, environment=environment)
     findings.extend(validate_ingress(item, settings))

@@ -1,18 +1,24 @@
-"""Settings: one frozen, nested pydantic model, built once and passed in; never read from globals.
+"""Settings: one frozen, nested dataclass, built once and passed in; never read from globals.
 
 Sources, lowest to highest precedence: the defaults below, ``gitops-ingress.yaml`` in the config
 repository, the ``GITOPS_INGRESS_*`` variables, and command-line options, each handed in as a
 mapping of the same shape (the cli parses the file and reads the variables: cli/variables.py; core
 does no I/O). ``Settings.build`` merges them; nothing changes a Settings object after construction.
+
+The classes are plain frozen dataclasses; what a layer may hold is checked by pydantic models made
+from them (core/settings_schema.py: the same fields, types, defaults and ``Annotated`` bounds), and
+only when some layer is non-empty: ``validate`` on a repository without ``gitops-ingress.yaml``,
+variables or options does not import pydantic at all (issue 13: about 60 ms of every run).
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from annotated_types import Ge, Gt
 
 from gitops_ingress.core.errors import ConfigError
 
@@ -22,28 +28,27 @@ SETTINGS_FILE = "gitops-ingress.yaml"
 Severity3 = Literal["warning", "error", "ignore"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class BranchSettings(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BranchSettings:
     stable: str = "main"
     include: tuple[str, ...] = ("*",)
     exclude: tuple[str, ...] = ()
 
 
-class NamespaceSettings(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NamespaceSettings:
     stable_template: str = "{namespace}"
     preview_template: str = "{namespace}-{branch}"
     # environment name -> namespace for Ingresses without metadata.namespace
-    defaults: dict[str, str] = Field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
     fallback: str = "default"
 
     def default_for(self, environment: str) -> str:
         return self.defaults.get(environment, self.fallback)
 
 
-class LimitSettings(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LimitSettings:
     max_file_bytes: int = 1024 * 1024
     max_files: int = 10_000
     max_documents_per_file: int = 500
@@ -58,9 +63,10 @@ class LimitSettings(_Frozen):
     render_timeout_seconds: float = 60.0
 
 
-class PolicySettings(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicySettings:
     # environment name -> host suffixes its Ingresses may claim ("" or missing: any host)
-    allowed_host_suffixes: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    allowed_host_suffixes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # environments where host-less rules (which match every host) are intended, so the
     # allowed-host-suffix policy does not warn about them
     allow_hostless_rules: tuple[str, ...] = ()
@@ -69,10 +75,11 @@ class PolicySettings(_Frozen):
     # glob patterns over hosts that several environments may claim on the shared proxy (by default
     # a host belongs to one environment: issue 12's cross-environment takeover)
     shared_hosts: tuple[str, ...] = ()
-    limits: LimitSettings = Field(default_factory=LimitSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
 
 
-class ValidationSettings(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ValidationSettings:
     # Clusters before Kubernetes v1.36 require Service names to be DNS-1035 labels.
     strict_service_names: bool = False
     # ingress-nginx's strict-validate-path-type charset for Exact/Prefix paths, as a warning.
@@ -83,22 +90,24 @@ class ValidationSettings(_Frozen):
     multiple_default_backends: Severity3 = "warning"
 
 
-class RetentionSettings(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetentionSettings:
     """How much history the state database keeps (docs/configuration.md): the newest
     ``syncs_per_branch`` sync rows of each branch, the rows of a removed branch for
     ``removed_branch_days``, and webhook deliveries (the replay guard) received within
     ``delivery_days``. Older rows are deleted as new ones are written."""
 
-    syncs_per_branch: int = Field(default=200, ge=1)
-    removed_branch_days: float = Field(default=30.0, gt=0)
-    delivery_days: float = Field(default=7.0, gt=0)
+    syncs_per_branch: Annotated[int, Ge(1)] = 200
+    removed_branch_days: Annotated[float, Gt(0)] = 30.0
+    delivery_days: Annotated[float, Gt(0)] = 7.0
 
 
-class Settings(_Frozen):
-    branches: BranchSettings = Field(default_factory=BranchSettings)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    branches: BranchSettings = field(default_factory=BranchSettings)
     environments_dir: str = "environments"
     preview_domain: str = "preview.localhost"
-    namespaces: NamespaceSettings = Field(default_factory=NamespaceSettings)
+    namespaces: NamespaceSettings = field(default_factory=NamespaceSettings)
     ingress_class: str = "gitops-ingress"
     serve_ingresses_without_class: bool = True
     poll_interval: float = 60.0
@@ -107,22 +116,22 @@ class Settings(_Frozen):
     # ``max_previews``: live previews at most (0: no cap), the least recently pushed shelved first;
     # ``deleted_preview_grace``: seconds a deleted branch keeps its previews (0: removed at once;
     # this was ``preview_ttl``'s meaning before it became the idle time-to-live).
-    preview_ttl: float = Field(default=0.0, ge=0)
+    preview_ttl: Annotated[float, Ge(0)] = 0.0
     preview_keep: tuple[str, ...] = ()
-    max_previews: int = Field(default=0, ge=0)
-    deleted_preview_grace: float = Field(default=0.0, ge=0)
+    max_previews: Annotated[int, Ge(0)] = 0
+    deleted_preview_grace: Annotated[float, Ge(0)] = 0.0
     # routing keys on the real host (docs/previews.md): on or off, hosts that never take one
     # (rule hosts, ``*.`` wildcards allowed), and the HMAC secret that makes keys signed tokens
     # (set it by environment variable, GITOPS_INGRESS_PREVIEW_KEY_SECRET, not in the repository)
     preview_keys: bool = True
     preview_key_protected_hosts: tuple[str, ...] = ()
     preview_key_secret: str = ""
-    preview_key_max_age: int = Field(default=7 * 24 * 3600, gt=0)  # seconds: cookie and token lifetime
-    policy: PolicySettings = Field(default_factory=PolicySettings)
-    validation: ValidationSettings = Field(default_factory=ValidationSettings)
+    preview_key_max_age: Annotated[int, Gt(0)] = 7 * 24 * 3600  # seconds: cookie and token lifetime
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
     # "[NS/]SERVICE:PORT" -> URL, where each Service lives for the local target
-    backends: dict[str, str] = Field(default_factory=dict)
-    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    backends: dict[str, str] = field(default_factory=dict)
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
 
     @property
     def stable_branch(self) -> str:
@@ -143,11 +152,15 @@ class Settings(_Frozen):
         merged: dict[str, Any] = {}
         for layer in (file_data or {}, variables or {}, overrides or {}):
             merged = deep_merge(merged, layer)
-        try:
-            return cls.model_validate(merged)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-            raise ConfigError(f"invalid settings: {problems}") from exc
+        if not merged:
+            return cls()  # the defaults, without importing pydantic (module docstring)
+        from gitops_ingress.core.settings_schema import settings_from
+
+        settings, errors = settings_from(merged)
+        if settings is None:
+            problems = "; ".join(f"{'.'.join(str(p) for p in path)}: {message}" for path, message in errors)
+            raise ConfigError(f"invalid settings: {problems}")
+        return settings
 
 
 def deep_merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:

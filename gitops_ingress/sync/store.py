@@ -89,11 +89,11 @@ class SyncEntry:
 
 
 def _findings_json(findings: Iterable[Finding]) -> str:
-    return json.dumps([f.model_dump(mode="json") for f in findings], separators=(",", ":"))
+    return json.dumps([f.to_dict() for f in findings], separators=(",", ":"))
 
 
 def _findings(text: str | None) -> tuple[Finding, ...]:
-    return tuple(Finding.model_validate(item) for item in json.loads(text or "[]"))
+    return tuple(Finding.from_dict(item) for item in json.loads(text or "[]"))
 
 
 def _days_ago(days: float) -> str:

@@ -47,7 +47,7 @@ def test_validate_and_proxy_name_a_folder_alike_and_find_the_same_errors(tmp_pat
     served = run(repo, "proxy", "--listen", "127.0.0.1:0", "--ingress-dir", "routes")
 
     assert report["environments"] == ["routes"], validated.stdout
-    errors = [Finding.model_validate(f) for f in report["findings"] if f["severity"] == "error"]
+    errors = [Finding.from_dict(f) for f in report["findings"] if f["severity"] == "error"]
     assert {f.rule for f in errors} == {"policy/host-not-allowed", "cross/path-conflict"}
     assert validated.returncode == 1 and served.returncode == 1, served.stderr
     assert {f.one_line() for f in errors} == proxy_findings(served)

@@ -1,7 +1,8 @@
 """``validate`` imports what the input needs, not every module the command could use.
 
 Each command is a fresh process, so its imports are part of every run's time (issue 13's speed
-point): pydantic-settings is read only when some ``GITOPS_INGRESS_*`` variable is set, the
+point): pydantic only when a settings layer is non-empty (a ``gitops-ingress.yaml``, a variable,
+an option: core/settings_schema.py), pydantic-settings only when some ``GITOPS_INGRESS_*`` variable is set, the
 kustomize modules only for a tree that holds a kustomization, and logging only by the commands
 that log. Checked in a real process from its ``sys.modules``, on real files; and what the lazy
 paths answer is what the eager ones did.
@@ -25,6 +26,8 @@ code = main(sys.argv[1:])
 print(code, *sorted(sys.modules), file=sys.stderr)
 """
 SETTINGS_MODULES = ("pydantic_settings", "gitops_ingress.cli.variable_sections")
+# the models, findings and settings are dataclasses; pydantic checks a settings layer that is not empty
+PYDANTIC_MODULES = ("pydantic", "pydantic_core", "gitops_ingress.core.settings_schema")
 KUSTOMIZE_MODULES = (
     "gitops_ingress.kustomize",
     "gitops_ingress.core.kustomize",
@@ -64,13 +67,25 @@ def plain_repository(root: Path) -> Path:
     return root
 
 
-def test_a_plain_validate_imports_neither_pydantic_settings_nor_kustomize_nor_logging_nor_tables(
-    tmp_path: Path,
-) -> None:
+def test_a_plain_validate_imports_neither_pydantic_nor_kustomize_nor_logging_nor_tables(tmp_path: Path) -> None:
     code, modules, report = validate(plain_repository(tmp_path))
     assert (code, report["objects"]) == (0, 1)
     assert "gitops_ingress.core.build" in modules  # the check below would pass on a run that did nothing
-    assert sorted(modules & {*SETTINGS_MODULES, *KUSTOMIZE_MODULES, *SERVER_MODULES, *TABLE_MODULES}) == []
+    held_out = {*PYDANTIC_MODULES, *SETTINGS_MODULES, *KUSTOMIZE_MODULES, *SERVER_MODULES, *TABLE_MODULES}
+    assert sorted(modules & held_out) == []
+
+
+def test_a_settings_file_is_checked_by_pydantic_and_honoured(tmp_path: Path) -> None:
+    root = plain_repository(tmp_path)
+    (root / "gitops-ingress.yaml").write_text("policy:\n  denied_annotations: [a]\n")
+    code, modules, report = validate(root)
+    assert "gitops_ingress.core.settings_schema" in modules
+    assert code == 1 and {finding["rule"] for finding in report["findings"]} == {"policy/denied-annotation"}  # type: ignore[union-attr,index]
+    (root / "gitops-ingress.yaml").write_text("policy:\n  denied_anotations: [a]\n")
+    code, _, report = validate(root)
+    assert [(f["rule"], f["line"], f["message"]) for f in report["findings"]] == [  # type: ignore[union-attr,index]
+        ("config/settings", 2, "policy.denied_anotations: Extra inputs are not permitted")
+    ]
 
 
 def test_a_variable_set_loads_the_settings_sections_and_is_honoured(tmp_path: Path) -> None:

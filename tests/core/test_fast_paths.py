@@ -16,7 +16,7 @@ from gitops_ingress.core.fastyaml import read_simple
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.loading import load_yaml_file
 from gitops_ingress.core.objects import parse_file
-from gitops_ingress.core.settings import LimitSettings, Settings
+from gitops_ingress.core.settings import LimitSettings, Settings, ValidationSettings
 from gitops_ingress.core.validation import api, names, nginx, validate_environment
 from tests.support.manifests import ingress, line_of, set_at, to_yaml
 
@@ -150,7 +150,7 @@ def test_a_name_valid_in_one_field_is_still_reported_in_another():
             ("api/service-name-invalid", line_of(text.decode(), "name: shop.v2", 2)),
             ("api/service-name-invalid", line_of(text.decode(), "name: shop.v2", 4)),
         ]
-    strict = Settings(validation={"strict_service_names": True})
+    strict = Settings(validation=ValidationSettings(strict_service_names=True))
     found = parse_file(PATH, text, "prod", strict, shapes).findings
     assert [f.rule for f in found] == ["api/service-name-invalid"] * 3
     assert "1web" in found[1].message

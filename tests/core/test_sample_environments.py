@@ -12,6 +12,7 @@ broken objects to prove they can fail.
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -32,11 +33,13 @@ from gitops_ingress.core.models import (
     IngressSpec,
     LocatedIngress,
     SourceMap,
+    dump_manifest,
 )
 from gitops_ingress.core.routing.compile import compile_routes
 from gitops_ingress.core.routing.table import RouteTable
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.tree import MemoryTree
+from gitops_ingress.core.validation.schema import INGRESS_SCHEMA
 
 REPO = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = REPO / "environments"
@@ -81,6 +84,13 @@ class PathRoute:
     backend: IngressBackend | None
 
 
+def _ingress(raw: Any) -> Ingress:
+    """A manifest (lists or tuples) as the Ingress the schema builds from its JSON."""
+    ingress = INGRESS_SCHEMA.build(json.loads(json.dumps(raw)))
+    assert ingress is not None, raw
+    return ingress
+
+
 def sample_files(root: Path = ENVIRONMENTS) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".yaml", ".yml"))
 
@@ -92,7 +102,7 @@ def load_objects(root: Path, settings: Settings) -> list[SampleObject]:
         with path.open(encoding="utf-8") as stream:
             documents = [doc for doc in yaml.safe_load_all(stream) if doc is not None]
         for index, raw in enumerate(documents):
-            ingress = Ingress.model_validate(raw)
+            ingress = _ingress(raw)
             namespace = ingress.metadata.namespace or settings.namespaces.default_for(environment)
             rel = str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
             objects.append(SampleObject(environment, rel, index, ingress, namespace))
@@ -283,14 +293,14 @@ def test_readme_names_every_host_and_backend(objects: list[SampleObject]) -> Non
 
 def _broken(objects: list[SampleObject], **changes: object) -> SampleObject:
     base = next(o for o in objects if o.file.endswith("production/storefront/web.yaml"))
-    raw = base.ingress.model_dump(by_alias=True, exclude_none=True)
+    raw = dump_manifest(base.ingress)
     for dotted, value in changes.items():
         node: Any = raw
         *parents, last = dotted.split("__")
         for part in parents:
             node = node[int(part)] if part.isdigit() else node[part]
         node[int(last) if last.isdigit() else last] = value
-    return SampleObject(base.environment, base.file, 0, Ingress.model_validate(raw), base.namespace)
+    return SampleObject(base.environment, base.file, 0, _ingress(raw), base.namespace)
 
 
 def test_checks_detect_conflicts_and_policy_breaches(objects: list[SampleObject], settings: Settings) -> None:

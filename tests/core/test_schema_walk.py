@@ -1,7 +1,7 @@
-"""The type walk's two halves agree: the reporting-free walk (``Schema.fits``) that ``check_document``
-runs first, and the reporting walk (``check``) behind it. Documents are drawn from the Ingress and
-IngressClass specs with right and wrong types, nulls and unknown keys; whatever ``fits`` accepts,
-changes or refuses, the findings and the data must be what the reporting walk alone gives."""
+"""The type walk's two halves agree: the compiled reader (``Schema.read``) that ``read_document``
+runs first, and the reporting walk (``check``, then ``Schema.build``) behind it. Documents are drawn
+from the Ingress and IngressClass specs with right and wrong types, nulls and unknown keys; whatever
+``read`` accepts or refuses, the object and the findings must be what the reporting walk alone gives."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gitops_ingress.core.findings import Severity
-from gitops_ingress.core.models import SourceMap
+from gitops_ingress.core.models import Ingress, IngressRule, IngressSpec, ObjectMeta, SourceMap
 from gitops_ingress.core.validation.schema import (
     INGRESS_CLASS_SCHEMA,
     INGRESS_SCHEMA,
     Schema,
     Spec,
-    check_document,
+    read_document,
 )
 
 _WRONG = st.sampled_from([1, "x", 2.5, True, [], {}, [1], {"a": 1}])
@@ -53,8 +53,8 @@ def _object(spec: Spec, depth: int) -> st.SearchStrategy[dict[str, Any]]:
     return st.fixed_dictionaries({}, optional=optional)
 
 
-def _reporting_only(schema: Schema) -> Schema:
-    return Schema(schema.spec, lambda value: False)
+def _reporting_only(schema: Schema[Any]) -> Schema[Any]:
+    return Schema(schema.spec, lambda value: None, schema.build)
 
 
 @settings(max_examples=300, deadline=None)
@@ -67,29 +67,48 @@ def _reporting_only(schema: Schema) -> Schema:
 def test_the_fast_walk_changes_nothing_the_reporting_walk_would_not(drawn, severity):
     schema, document = drawn
     fast, slow = copy.deepcopy(document), copy.deepcopy(document)
-    assert check_document(fast, schema, _SOURCE, "ns/x", severity) == check_document(
+    assert read_document(fast, schema, _SOURCE, "ns/x", severity) == read_document(
         slow, _reporting_only(schema), _SOURCE, "ns/x", severity
     )
-    assert fast == slow
 
 
-def test_the_fast_walk_accepts_a_fitting_document_and_drops_its_nulls():
+def test_the_reader_builds_a_fitting_document_with_its_nulls_unset_and_leaves_it_alone():
     document = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {"name": "a", "labels": {"chart": None}, "uid": None},
         "spec": {"rules": [{"host": "a.example.com", "http": None}], "tls": None},
     }
-    assert INGRESS_SCHEMA.fits(document)
-    assert document == {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "Ingress",
-        "metadata": {"name": "a", "labels": {"chart": ""}},
-        "spec": {"rules": [{"host": "a.example.com"}]},
-    }
+    before = copy.deepcopy(document)
+    assert INGRESS_SCHEMA.read(document) == Ingress(
+        metadata=ObjectMeta(name="a", labels={"chart": ""}),
+        spec=IngressSpec(rules=(IngressRule(host="a.example.com"),)),
+    )
+    assert document == before
     for wrong in (
         {"metadata": {"name": 12}},
+        {"metadata": {"name": True}},
         {"spec": {"rules": [{"hots": "a"}]}},
         {"spec": {"tls": [{"hosts": [1]}]}},
+        {"spec": {"rules": [None]}},
+        {"spec": {"tls": {"hosts": []}}},
     ):
-        assert not INGRESS_SCHEMA.fits(wrong)
+        assert INGRESS_SCHEMA.read(wrong) is None
+
+
+def test_a_null_list_item_is_reported_in_the_words_the_models_used_and_refuses_the_object():
+    document = {"spec": {"tls": [None, {"hosts": [None, "a"]}], "rules": [None]}, "bogus": 1}
+    built, findings = read_document(document, INGRESS_SCHEMA, _SOURCE, "ns/x", Severity.WARNING)
+    assert built is None
+    assert [(f.rule, f.severity, f.message) for f in findings] == [
+        ("schema/unknown-field", Severity.WARNING, 'bogus: unknown field "bogus"'),
+        ("schema/type", Severity.ERROR, "spec.tls[0]: Input should be a valid dictionary or instance of IngressTLS"),
+        ("schema/type", Severity.ERROR, "spec.tls[1].hosts[0]: Input should be a valid string"),
+        ("schema/type", Severity.ERROR, "spec.rules[0]: Input should be a valid dictionary or instance of IngressRule"),
+    ]
+
+
+def test_the_lenient_build_ignores_unknown_fields_the_strict_read_refuses():
+    document = {"metadata": {"name": "a", "uid": "u"}, "status": {}, "newField": {"x": 1}}
+    assert INGRESS_SCHEMA.read(document) is None
+    assert INGRESS_SCHEMA.build(document) == Ingress(metadata=ObjectMeta(name="a"))

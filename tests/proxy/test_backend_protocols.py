@@ -6,9 +6,10 @@ from __future__ import annotations
 import httpx
 
 from gitops_ingress.core.backends import BackendMap
-from gitops_ingress.core.models import Ingress, LocatedIngress, SourceMap
+from gitops_ingress.core.models import LocatedIngress, SourceMap
 from gitops_ingress.core.routing import RoutingState, ServiceRef, compile_routes
 from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.validation.schema import INGRESS_SCHEMA
 from gitops_ingress.proxy.sources.cluster import ClusterView
 from tests.proxy.test_annotations import state_of
 from tests.support.h2upstreams import H2TestUpstream
@@ -38,7 +39,7 @@ def test_cluster_endpoints_take_the_service_port_app_protocol() -> None:
 def test_backend_protocol_annotation_sends_an_http_endpoint_over_h2c(make_proxy, loop_thread) -> None:
     upstream = loop_thread.run(H2TestUpstream().start())
     try:
-        ingress = Ingress.model_validate(
+        ingress = INGRESS_SCHEMA.read(
             {
                 "apiVersion": "networking.k8s.io/v1",
                 "kind": "Ingress",
@@ -65,6 +66,7 @@ def test_backend_protocol_annotation_sends_an_http_endpoint_over_h2c(make_proxy,
                 },
             }
         )
+        assert ingress is not None
         settings = Settings(serve_ingresses_without_class=True)
         table = compile_routes([LocatedIngress(ingress, "shop", SourceMap("api.yaml"))], settings)
         assert [route.protocol for route in table.routes] == ["grpc"]

@@ -75,7 +75,7 @@ async def test_the_tracked_verdicts_kept_per_name_stay_bounded(tmp_path: Path) -
     """Preview branch names come and go for as long as the service runs: their verdicts are
     kept up to a bound, and still right past it."""
     remote, _ = seed(tmp_path)
-    settings = Settings.model_validate({"branches": {"include": ["feature/*"], "exclude": ["feature/skip-*"]}})
+    settings = Settings.build({"branches": {"include": ["feature/*"], "exclude": ["feature/skip-*"]}})
     async with running(tmp_path, remote, settings) as h:
         names = [f"feature/{n}" for n in range(TRACKED_NAMES + 10)]
         assert all(h.engine.tracked(name) for name in names)

@@ -19,7 +19,7 @@ def render_findings(report: ValidationReport) -> str:
         "files": list(report.files),
         "objects": report.objects,
         "environments": list(report.environments),
-        "findings": [finding.model_dump(mode="json") for finding in report.findings],
+        "findings": [finding.to_dict() for finding in report.findings],
         "annotations": annotation_table.json_list(report.annotations),
     }
     return json.dumps(document, indent=2) + "\n"

@@ -12,21 +12,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import ValidationError
-
 from gitops_ingress.core.annotations.check import check_annotations
 from gitops_ingress.core.findings import Finding, Severity
-from gitops_ingress.core.models import Ingress, IngressClass, LocatedIngress, SourceMap
+from gitops_ingress.core.models import IngressClass, LocatedIngress, SourceMap
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.core.validation import cross, policy
 from gitops_ingress.core.validation.api import check_ingress, check_ingress_class
 from gitops_ingress.core.validation.nginx import inspect_ingress
-from gitops_ingress.core.validation.reporter import Reporter
-from gitops_ingress.core.validation.schema import (
-    INGRESS_SCHEMA,
-    check_document,
-    model_errors,
-)
+from gitops_ingress.core.validation.schema import INGRESS_SCHEMA, read_document
 
 REQUEST_FILE = "<request>"
 
@@ -85,15 +78,9 @@ def validate_manifest(manifest: Mapping[str, Any], strict_service_names: bool = 
     key = ""
     if isinstance(meta, dict):
         key = f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
-    ok, findings = check_document(data, INGRESS_SCHEMA, source, key, None)
-    if not ok:
+    ingress, findings = read_document(data, INGRESS_SCHEMA, source, key, None)
+    if ingress is None:
         return findings
-    try:
-        ingress = Ingress.model_validate(data)
-    except ValidationError as exc:
-        report = Reporter(source, key)
-        model_errors(exc, report)
-        return report.findings
     return check_ingress(ingress, source, key, strict_service_names)
 
 

@@ -345,7 +345,7 @@ def check_ingress_class(item: IngressClass, source: SourceMap) -> list[Finding]:
     if params is None:
         return report.findings
     base: FieldPath = ("spec", "parameters")
-    _resource(report, TypedLocalObjectReference(apiGroup=params.api_group, kind=params.kind, name=params.name), base)
+    _resource(report, TypedLocalObjectReference(api_group=params.api_group, kind=params.kind, name=params.name), base)
     scope = params.scope or "Cluster"  # the v1 default
     if scope not in _SCOPES:
         report.not_supported("api/parameters-scope", base + ("scope",), scope, _SCOPES, "use Cluster or Namespace")

@@ -1,28 +1,35 @@
-"""Field types and known keys of Ingress and IngressClass, derived from the pydantic models.
+"""Field types and known keys of Ingress and IngressClass, derived from the model classes.
 
-Pydantic alone is the wrong tool for two jobs here: its lax mode turns ``number: "80"`` into 80
-where the API server answers 400, and ``extra="ignore"`` drops unknown keys without a word. So one
-walk over the plain document checks JSON types as the API server's decoder does and reports unknown
-keys with their line, before pydantic builds the model from data that is known to fit. The schema
-is computed from the models (plus the ObjectMeta and status fields the models do not keep), so the
-two never disagree. A ``null`` value means "unset" to the API server; the walk drops such keys so
-pydantic sees the same thing; a ``null`` value in a map of strings (labels, annotations) becomes
-"", as the API server's decoder makes it.
+The API server answers 400 to ``number: "80"`` and, with kubectl's strict field validation, to an
+unknown key; a null value means "unset" to it, and a null value in a map of strings (labels,
+annotations) becomes "". The schema is computed from the models (core/models.py, plus the
+ObjectMeta and status fields the models do not keep), so the two never disagree, and it is used
+twice over:
+
+* ``Schema.read``, the schema compiled into one function per class (core/validation/readers.py),
+  type-checks a document and builds its model objects in one walk, reporting nothing;
+* a document it refuses is walked again by ``check``, which reports every type error and unknown
+  key with its line (dropping null keys and making null map values "" as it goes), and is then
+  built by ``Schema.build``, which ignores unknown keys. A null list item passes ``check`` (the
+  walk skips it) but not the build: it is reported in the words pydantic used for it when it
+  built the models (``_null_items``), so the findings stay what they were.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Union
-
-from pydantic import BaseModel, ValidationError
+from typing import Any, Generic, TypeVar, Union
 
 from gitops_ingress.core.findings import Finding, Severity
-from gitops_ingress.core.models import FieldPath, Ingress, IngressClass, SourceMap
+from gitops_ingress.core.models import FieldPath, Ingress, IngressClass, SourceMap, json_name
+from gitops_ingress.core.validation.readers import compile_reader
 from gitops_ingress.core.validation.reporter import Reporter, field_path
+
+M_co = TypeVar("M_co", covariant=True)  # a Schema[Ingress] reads Ingresses, never writes any
 
 # ObjectMeta fields that the API server knows but our model does not keep.
 _OBJECT_META_EXTRA = (
@@ -48,6 +55,7 @@ class Spec:
     kind: str
     fields: dict[str, Spec] = field(default_factory=dict)  # for "object"
     item: Spec | None = None  # for "list" and "map" (the value type)
+    model: type[Any] | None = None  # for "object": the model class it reads into
 
 
 ANY = Spec("any")
@@ -62,15 +70,16 @@ def _unwrap_optional(annotation: Any) -> Any:
     return annotation
 
 
-def spec_for(model: type[BaseModel]) -> Spec:
+def spec_for(model: type[Any]) -> Spec:
+    hints = typing.get_type_hints(model)
     fields: dict[str, Spec] = {}
-    for name, info in model.model_fields.items():
-        fields[info.alias or name] = _spec_of(info.annotation)
+    for item in dataclasses.fields(model):
+        fields[json_name(item.name)] = _spec_of(hints[item.name])
     if model.__name__ == "ObjectMeta":
         fields.update({key: ANY for key in _OBJECT_META_EXTRA})
     elif "metadata" in fields:
         fields.update({key: ANY for key in _TOP_LEVEL_EXTRA})
-    return Spec("object", fields)
+    return Spec("object", fields, model=model)
 
 
 def _spec_of(annotation: Any) -> Spec:
@@ -82,7 +91,7 @@ def _spec_of(annotation: Any) -> Spec:
         return Spec("list", item=_spec_of(typing.get_args(annotation)[0]))
     if origin is dict:
         return Spec("map", item=_spec_of(typing.get_args(annotation)[1]))
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         return spec_for(annotation)
     return ANY
 
@@ -173,106 +182,19 @@ def _check_object(
     return ok
 
 
-# ``fits(value)``: whether ``value`` passes ``check`` with nothing to report, dropping nulls as it
-# does. Most documents do, so ``check_document`` first runs this walk, which builds no field paths
-# and dispatches on nothing at run time (the spec is compiled into closures once); only a document
-# it refuses is walked again by ``check``, which reports. The second walk sees what the first one
-# already changed (dropped nulls, "" for null map values): both changes are idempotent and never
-# reported, so the findings and the data are those of ``check`` alone.
-Fits = Callable[[Any], bool]
-
-
-def _any(value: Any) -> bool:
-    return True
-
-
-def _str(value: Any) -> bool:
-    return type(value) is str
-
-
-def _int(value: Any) -> bool:
-    return type(value) is int
-
-
-def fits_of(spec: Spec) -> Fits:
-    """``spec`` compiled into the reporting-free walk (see ``Fits``)."""
-    kind = spec.kind
-    if kind == "str":
-        return _str
-    if kind == "int":
-        return _int
-    if kind == "list":
-        return _fits_list(fits_of(spec.item or ANY))
-    if kind == "map":
-        item = spec.item or ANY
-        return _fits_string_map if item.kind == "str" else _fits_map(fits_of(item))
-    if kind == "object":
-        return _fits_object(spec)
-    return _any
-
-
-def _fits_list(item: Fits) -> Fits:
-    def fits(value: Any) -> bool:
-        return type(value) is list and all(element is None or item(element) for element in value)
-
-    return fits
-
-
-def _fits_string_map(value: Any) -> bool:
-    if type(value) is not dict:
-        return False
-    for key, element in value.items():
-        if type(element) is not str:
-            if element is not None:
-                return False
-            value[key] = ""  # as ``check`` does: Go's decoder keeps a null map value as ""
-    return True
-
-
-def _fits_map(item: Fits) -> Fits:
-    def fits(value: Any) -> bool:
-        return type(value) is dict and all(item(element) for element in value.values())
-
-    return fits
-
-
-def _fits_object(spec: Spec) -> Fits:
-    strings = frozenset(key for key, sub in spec.fields.items() if sub.kind == "str")
-    others = {key: fits_of(sub) for key, sub in spec.fields.items() if sub.kind != "str"}
-
-    def fits(value: Any) -> bool:
-        if type(value) is not dict:
-            return False
-        nulls = None
-        for key, element in value.items():
-            if type(element) is str and key in strings:
-                continue
-            sub = others.get(key)
-            if sub is None and key not in strings:
-                return False  # an unknown key: ``check`` decides whether it is reported
-            if element is None:
-                nulls = [key] if nulls is None else nulls + [key]
-            elif sub is None or not sub(element):
-                return False
-        if nulls:
-            for key in nulls:
-                del value[key]
-        return True
-
-    return fits
-
-
 @dataclass(frozen=True, slots=True)
-class Schema:
-    """A kind's spec with its compiled reporting-free walk."""
+class Schema(Generic[M_co]):
+    """A kind's spec with its compiled readers (core/validation/readers.py): ``read`` refuses
+    unknown keys, ``build`` ignores them; both give None for a value that does not fit."""
 
     spec: Spec
-    fits: Fits
+    read: Callable[[Any], M_co | None]
+    build: Callable[[Any], M_co | None]
 
     @classmethod
-    def of(cls, model: type[BaseModel]) -> Schema:
+    def of(cls, model: type[M_co]) -> Schema[M_co]:
         spec = spec_for(model)
-        return cls(spec, fits_of(spec))
+        return cls(spec, compile_reader(spec, strict=True), compile_reader(spec, strict=False))
 
 
 INGRESS_SCHEMA = Schema.of(Ingress)
@@ -304,21 +226,45 @@ class _TypeCollector:
         )
 
 
-def check_document(
-    data: dict[str, Any], schema: Schema, source: SourceMap, key: str, unknown_severity: Severity | None
-) -> tuple[bool, list[Finding]]:
-    """Type-check one object (dropping null fields); unknown fields are reported unless severity is None."""
-    if schema.fits(data):
-        return True, []
-    spec = schema.spec
+def read_document(
+    data: dict[str, Any], schema: Schema[M_co], source: SourceMap, key: str, unknown_severity: Severity | None
+) -> tuple[M_co | None, list[Finding]]:
+    """One object built from its document, or None, with the findings of its types; unknown fields
+    are reported unless severity is None. A refused document loses its null fields (``check``)."""
+    built = schema.read(data)
+    if built is not None:
+        return built, []
     collector = _TypeCollector(Reporter(source, key), unknown_severity)
     unknown = collector.unknown if unknown_severity is not None else None
-    ok = check(data, spec, (), collector.bad_type, unknown)
-    return ok, collector.report.findings
+    if not check(data, schema.spec, (), collector.bad_type, unknown):
+        return None, collector.report.findings
+    built = schema.build(data)
+    if built is None:
+        report = collector.report
+        # ``check`` accepted it, so what is left are null list items
+        for path, message in _null_items(data, schema.spec, ()):
+            report.add("schema/type", path, f"{field_path(path)}: {message}", "fix the value's type")
+    return built, collector.report.findings
 
 
-def model_errors(exc: ValidationError, report: Reporter) -> None:
-    """Pydantic's own errors (a case the walk did not foresee), placed at their field."""
-    for error in exc.errors():
-        path = tuple(part for part in error["loc"] if isinstance(part, (str, int)))
-        report.add("schema/type", path, f"{field_path(path)}: {error['msg']}", "fix the value's type")
+def _null_items(value: Any, spec: Spec, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
+    """The null items of the lists in ``value``, in the order of the models' fields (pydantic's),
+    each with pydantic's message for it."""
+    if spec.kind == "object" and type(value) is dict:
+        for key, sub in spec.fields.items():
+            if key in value:
+                yield from _null_items(value[key], sub, path + (key,))
+    elif spec.kind == "list" and type(value) is list and spec.item is not None:
+        for index, element in enumerate(value):
+            if element is None:
+                yield path + (index,), _NULL_ITEM.get(spec.item.kind) or _null_object(spec.item)
+            else:
+                yield from _null_items(element, spec.item, path + (index,))
+
+
+_NULL_ITEM = {"str": "Input should be a valid string", "int": "Input should be a valid integer"}
+
+
+def _null_object(spec: Spec) -> str:
+    name = spec.model.__name__ if spec.model is not None else "object"
+    return f"Input should be a valid dictionary or instance of {name}"

@@ -12,16 +12,16 @@ watching, the retries and the status writes.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import logging
 import os
 import re
 import shutil
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.core.labels import (
@@ -34,10 +34,11 @@ from gitops_ingress.core.labels import (
     SOURCE_HOSTS,
     TLS_SECRET,
 )
-from gitops_ingress.core.models import Ingress, LocatedIngress, SourceMap
+from gitops_ingress.core.models import LocatedIngress, SourceMap
 from gitops_ingress.core.protocols import app_protocol_scheme
 from gitops_ingress.core.routing import RouteTable, RoutingState, ServiceRef, compile_routes, is_ours
 from gitops_ingress.core.settings import Settings
+from gitops_ingress.core.validation.schema import INGRESS_SCHEMA, read_document
 from gitops_ingress.proxy import secrets
 from gitops_ingress.proxy.snapshot import Snapshot
 
@@ -81,12 +82,14 @@ class ClusterView:
         previews: dict[str, list[LocatedIngress]] = {}
         ours: list[Key] = []
         for key, raw in sorted(self.objects["ingresses"].items()):
-            try:
-                ingress = Ingress.model_validate(raw)
-            except ValidationError as exc:
-                log.warning("ingress %s/%s ignored: %s", *key, exc.errors()[0]["msg"])
+            source = SourceMap(f"kubernetes:{key[0]}/{key[1]}")
+            ingress = INGRESS_SCHEMA.build(raw)  # unknown fields (a newer API server's) are ignored
+            if ingress is None:
+                # what is wrong, from the reporting walk over a copy (it drops null fields)
+                _, problems = read_document(copy.deepcopy(dict(raw)), INGRESS_SCHEMA, source, "/".join(key), None)
+                log.warning("ingress %s/%s ignored: %s", *key, problems[0].message if problems else "")
                 continue
-            item = LocatedIngress(ingress, key[0], SourceMap(f"kubernetes:{key[0]}/{key[1]}"))
+            item = LocatedIngress(ingress, key[0], source)
             if not is_ours(item, self.settings.ingress_class, self.settings.serve_ingresses_without_class):
                 continue
             ours.append(key)
@@ -174,9 +177,9 @@ def _restored(item: LocatedIngress, notes: Mapping[str, str]) -> LocatedIngress:
     spec = item.ingress.spec
     if spec is None or not hosts:
         return item
-    rules = tuple(r.model_copy(update={"host": hosts.get(r.host or "", r.host) or None}) for r in spec.rules)
-    tls = tuple(t.model_copy(update={"hosts": tuple(hosts.get(h, h) for h in t.hosts)}) for t in spec.tls)
-    ingress = item.ingress.model_copy(update={"spec": spec.model_copy(update={"rules": rules, "tls": tls})})
+    rules = tuple(replace(r, host=hosts.get(r.host or "", r.host) or None) for r in spec.rules)
+    tls = tuple(replace(t, hosts=tuple(hosts.get(h, h) for h in t.hosts)) for t in spec.tls)
+    ingress = replace(item.ingress, spec=replace(spec, rules=rules, tls=tls))
     return LocatedIngress(ingress, item.namespace, item.source, item.environment)
 
 
