@@ -5,6 +5,7 @@ and an in-process ProxyServer on 127.0.0.1, driven by blocking sockets and httpx
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -207,3 +208,32 @@ def raw_upstream(loop_thread: LoopThread) -> Iterator[Callable[[list[bytes]], st
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture
+def line_upstream(loop_thread: LoopThread) -> Iterator[tuple[str, list[bytes], list[bytes]]]:
+    """An upstream that reads keep-alive requests with the stdlib's stream reader (not llhttp,
+    which knows its own method list only) and answers each with its request line and body:
+    (its URL, those answers, the request heads as they came, byte for byte)."""
+    lines: list[bytes] = []
+    heads: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while not reader.at_eof():
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError:
+                return  # the proxy closed the connection
+            heads.append(head)
+            length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+            body = await reader.readexactly(int(length.group(1))) if length else b""
+            answer = head.split(b"\r\n", 1)[0] + b"|" + body
+            lines.append(answer)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(answer), answer))
+
+    async def start() -> asyncio.Server:
+        return await asyncio.start_server(handle, LOOPBACK, 0)
+
+    server = loop_thread.run(start())
+    yield f"http://{LOOPBACK}:{server.sockets[0].getsockname()[1]}", lines, heads
+    server.close()

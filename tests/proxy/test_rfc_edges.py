@@ -4,11 +4,9 @@ count limit and an upstream that breaks in the middle of a body."""
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import logging
-import re
 import time
 
 import pytest
@@ -16,7 +14,6 @@ import pytest
 from gitops_ingress.proxy.config import ProxySettings
 from tests.proxy.conftest import backends, make_state, route
 from tests.proxy.rawclient import connect, exchange, read_responses
-from tests.support.upstreams import LOOPBACK
 
 H = b"Host: shop.example.com\r\n"
 WS = b"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
@@ -88,34 +85,8 @@ def test_another_major_version_is_505(echo_proxy, version) -> None:
     assert not upstream.stats.requests
 
 
-@pytest.fixture
-def line_upstream(loop_thread):
-    """An upstream that reads keep-alive requests with the stdlib's stream reader (not llhttp,
-    which knows its own method list only) and answers each with its request line and body."""
-    lines: list[bytes] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while not reader.at_eof():
-            try:
-                head = await reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError:
-                return  # the proxy closed the connection
-            length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
-            body = await reader.readexactly(int(length.group(1))) if length else b""
-            answer = head.split(b"\r\n", 1)[0] + b"|" + body
-            lines.append(answer)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(answer), answer))
-
-    async def start() -> asyncio.Server:
-        return await asyncio.start_server(handle, LOOPBACK, 0)
-
-    server = loop_thread.run(start())
-    yield f"http://{LOOPBACK}:{server.sockets[0].getsockname()[1]}", lines
-    server.close()
-
-
 def test_an_extension_method_is_forwarded_with_its_body(make_proxy, line_upstream) -> None:
-    url, lines = line_upstream
+    url, lines, _ = line_upstream
     proxy = make_proxy(make_state([route("shop.example.com", "/", "web")]), backends({"web": [url]}))
     asked = [b"FOOBAR /m HTTP/1.1\r\n" + H + b"Content-Length: 3\r\n\r\nabc"] * 3  # retried, then cached
     asked += [b"x-custom.v2 /m HTTP/1.1\r\n" + H + b"\r\n", b"\r\nGET /m HTTP/1.1\r\n" + H + b"\r\n"]
@@ -128,7 +99,7 @@ def test_an_extension_method_is_forwarded_with_its_body(make_proxy, line_upstrea
 
 
 def test_an_extension_method_pipelined_behind_another_request_is_refused(make_proxy, line_upstream) -> None:
-    url, lines = line_upstream  # the documented limit (protocol.py, docs/proxy.md)
+    url, lines, _ = line_upstream  # the documented limit (protocol.py, docs/proxy.md)
     proxy = make_proxy(make_state([route("shop.example.com", "/", "web")]), backends({"web": [url]}))
     pipelined = b"GET /a HTTP/1.1\r\n" + H + b"\r\nFOOBAR /b HTTP/1.1\r\n" + H + b"\r\n"
     assert [r.status for r in exchange(proxy.port, pipelined, count=2)] == [200, 400]
