@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.proxy import (
@@ -86,11 +87,14 @@ def start_tls_fronts(
     front_body: str,
     children: list[subprocess.Popen[bytes]],
     baseline: Path | None = None,
+    under: Callable[[str], list[str]] | None = None,
 ) -> dict[str, tuple[int, int]]:
     """The upstream nginx, a front nginx from ``front_body`` (a template with LOOPBACK, upstream,
     port, cert and key) and our proxy with ``--tls-dir`` holding the same ECDSA P-256 certificate
     (with ``baseline``, also the proxy of that source tree, as "baseline"); each started process
-    is appended to ``children``. Returns name -> (pid, TLS port) once each serves."""
+    is appended to ``children``. Returns name -> (pid, TLS port) once each serves. ``under``: the
+    command each front ("nginx", "ours", "baseline") runs under (bench/proxy_connections.py's
+    callgrind; the front nginx then runs without a master process, so its pid is the worker's)."""
     upstream_port, front_port = free_port(), free_port()
     CertificateAuthority(folder / "ca").secret(folder / "tls", "bench-tls", HOST)
     cert, key = folder / "tls" / "bench-tls" / "tls.crt", folder / "tls" / "bench-tls" / "tls.key"
@@ -100,8 +104,12 @@ def start_tls_fronts(
     }
     for name, body in bodies.items():
         conf = folder / f"{name}.conf"
-        conf.write_text(NGINX_CONF.format(folder=folder, name=name, body=body))
-        children.append(subprocess.Popen([*on_cpu(SERVER_CPU, opts.pin), "nginx", "-c", str(conf), "-p", str(folder)]))
+        text = NGINX_CONF.format(folder=folder, name=name, body=body)
+        prefix = on_cpu(SERVER_CPU, opts.pin)
+        if under is not None and name == "front":
+            text, prefix = text.replace("master_process on", "master_process off"), [*prefix, *under("nginx")]
+        conf.write_text(text)
+        children.append(subprocess.Popen([*prefix, "nginx", "-c", str(conf), "-p", str(folder)]))
     env = folder / "production"
     env.mkdir()
     (env / "bench.yaml").write_text(to_yaml(ingress("bench", HOST, "upstream")))
@@ -110,15 +118,15 @@ def start_tls_fronts(
     for name, checkout in checkouts.items():
         port, err = free_port(), folder / f"{name}.err"
         proc = subprocess.Popen(
-            [*on_cpu(SERVER_CPU, opts.pin), sys.executable, "-m", "gitops_ingress", "proxy",
+            [*on_cpu(SERVER_CPU, opts.pin), *(under(name) if under is not None else []), sys.executable, "-m", "gitops_ingress", "proxy",
              "--listen", f"{LOOPBACK}:{free_port()}", "--tls-listen", f"{LOOPBACK}:{port}",
              "--tls-dir", str(folder / "tls"), "--ingress-dir", str(env),
              "--backend", f"upstream:80=http://{LOOPBACK}:{upstream_port}", "--no-access-log"],
             stderr=err.open("wb"), cwd=checkout,
         )  # fmt: skip
         children.append(proc)
-        deadline = time.monotonic() + WAIT
-        while b" serving " not in err.read_bytes():  # its ready line
+        deadline = time.monotonic() + (WAIT if under is None else 10 * WAIT)  # a start under callgrind: minutes
+        while b" serving " not in err.read_bytes():  # its ready line (minutes under callgrind)
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError(f"{name} did not start: {err.read_text()}")
             time.sleep(0.1)

@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from statistics import median
 
@@ -86,14 +87,20 @@ def counted(pid: int, port: int, out: Path, count: int, varied: bool, round_numb
     the proxy's caches (proxy/repeats.py) and the round would count less than the first."""
     first = 2 * ROUND_SPAN * round_number
     exchange(port, first + ROUND_SPAN, WARM_UP, varied)
+    return instructions_of(pid, out, lambda: exchange(port, first, count, varied)) / count
+
+
+def instructions_of(pid: int, out: Path, work: Callable[[], object]) -> int:
+    """The instructions process ``pid`` (under callgrind, writing ``out``) executes while ``work``
+    runs: counters zeroed before, dumped after (bench/proxy_connections.py counts this way too)."""
     subprocess.run(["callgrind_control", "--zero", str(pid)], check=True, capture_output=True)
     before = set(out.parent.glob(out.name + "*"))
-    exchange(port, first, count, varied)
+    work()
     subprocess.run(["callgrind_control", "--dump", str(pid)], check=True, capture_output=True)
     dumps = sorted(set(out.parent.glob(out.name + "*")) - before, key=lambda path: path.stat().st_mtime)
     for line in dumps[-1].read_text(errors="replace").splitlines():
         if line.startswith(("summary:", "totals:")):
-            return int(line.split()[1]) / count
+            return int(line.split()[1])
     raise SystemExit(f"no totals in {dumps[-1]}")
 
 
