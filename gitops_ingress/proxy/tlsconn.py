@@ -41,7 +41,10 @@ from gitops_ingress.proxy.tlsalerts import ALERT_RECORD, refusal
 
 log = logging.getLogger("gitops_ingress.proxy.tls")
 
-READ_SIZE: Final = 256 * 1024  # plaintext asked of OpenSSL per read: every record a TCP read holds
+# plaintext asked of OpenSSL per read: one whole record (RFC 8446 5.1: at most 2^14 bytes); the
+# loop in _read takes the rest. Not more: ``read(n)`` allocates n bytes before it shrinks them, and
+# at 256 KiB that was an mmap, a page fault per page touched, an mremap and a munmap per read
+READ_SIZE: Final = 16 * 1024
 HELLO_LIMIT: Final = 64 * 1024  # ClientHello bytes kept for the ALPN check; past it OpenSSL judges
 
 
