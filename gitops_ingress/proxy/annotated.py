@@ -104,15 +104,6 @@ def answer(ex: Exchange, effects: RouteEffects, host: bytes, target: bytes, sche
     return pages.redirect(location.encode("latin-1"), close=close, status=status), close
 
 
-def _header(lines: list[bytes], name: bytes) -> bytes | None:
-    """The value of the first request header called ``name`` (lowercase), from the raw lines."""
-    size = len(name)
-    for line in lines:
-        if line[size : size + 1] == b":" and line[:size].lower() == name:
-            return line[size + 1 :].strip()
-    return None
-
-
 def _cookie(header: bytes, name: bytes) -> bytes | None:
     """The value of cookie ``name`` (lowercase) in a Cookie header."""
     for pair in header.split(b";"):
@@ -127,7 +118,7 @@ def cors(ex: Exchange, effects: RouteEffects) -> LocalAnswer | None:
     policy = effects.cors
     if policy is None:
         return None
-    lines = policy.lines_for(_header(ex.head.lines(), b"origin"))
+    lines = policy.lines_for(ex.head.header(b"origin"))
     if not lines:
         return None
     if ex.head.method == b"OPTIONS":
@@ -178,7 +169,7 @@ def authenticate(ex: Exchange, effects: RouteEffects, snapshot: Snapshot) -> Loc
     close = not ex.reusable()
     if known is None:
         return pages.error(503, "the authentication of this route is not available", close), close
-    given = _basic_credentials(_header(ex.head.lines(), b"authorization"))
+    given = _basic_credentials(ex.head.header(b"authorization"))
     if given is not None and known.check(*given):
         return None
     body = b"401 Unauthorized: authorization required\n"
@@ -239,7 +230,7 @@ def sticky(ex: Exchange, effects: RouteEffects, route_path: str) -> None:
     if affinity is None or ex.key is None:
         return
     endpoints = ex.endpoints
-    header = _header(ex.head.lines(), b"cookie")
+    header = ex.head.header(b"cookie")
     wanted = _cookie(header, affinity.name.lower().encode()) if header is not None else None
     if wanted is not None:
         for endpoint in endpoints:
@@ -258,15 +249,15 @@ def sticky(ex: Exchange, effects: RouteEffects, route_path: str) -> None:
 
 def to_canary(ex: Exchange, canary: Canary, draws: random.Random) -> bool:
     """ingress-nginx's precedence: the header decides if it says so, then the cookie, then the weight."""
-    lines = ex.head.lines()
+    head = ex.head
     if canary.header:
-        value = _header(lines, canary.header.encode())
+        value = head.header(canary.header.lower().encode())
         if value is not None:
             decided = canary.by_header(value.decode("latin-1"))
             if decided is not None:
                 return decided
     if canary.cookie:
-        header = _header(lines, b"cookie")
+        header = head.header(b"cookie")
         value = _cookie(header, canary.cookie.encode()) if header is not None else None
         if value is not None:
             decided = canary.by_cookie(value.decode("latin-1"))

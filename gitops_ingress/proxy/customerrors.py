@@ -54,7 +54,7 @@ def request(ex: Exchange, status: int, ingress: str) -> bytes:
     head = ex.head
     service = ex.key
     namespace, name, port = (service.namespace, service.name, service.port) if service is not None else ("", "", "")
-    accept = b", ".join(line.split(b":", 1)[1].strip() for line in head.lines() if line[:7].lower() == b"accept:")
+    accept = b", ".join(head.values(b"accept"))
     return b"".join(
         (
             b"GET / HTTP/1.0\r\n",

@@ -144,6 +144,18 @@ class RequestHead:
         and h2fields refuse CR and LF in values)."""
         return header_lines(self.headers)
 
+    def values(self, name: bytes) -> list[bytes]:
+        """The values of the forwarded header lines called ``name`` (lowercase), in order,
+        without the whitespace around them. For the few readers off the usual path (annotated
+        routes, gRPC errors, custom error pages); the proxy's own headers are read in ``add``."""
+        size = len(name)
+        return [line[size + 1 :].strip() for line in self.lines() if line[size : size + 1] == b":" and line[:size].lower() == name]  # fmt: skip
+
+    def header(self, name: bytes) -> bytes | None:
+        """The value of the first forwarded header line called ``name`` (lowercase), or None."""
+        found = self.values(name)
+        return found[0] if found else None
+
     @property
     def idempotent(self) -> bool:
         return self.method in (b"GET", b"HEAD", b"OPTIONS", b"PUT", b"DELETE", b"TRACE")

@@ -64,10 +64,8 @@ def trailer_status(fields: list[tuple[bytes, bytes]], default: int) -> int:
 
 def is_grpc(head: RequestHead) -> bool:
     """Whether the request is a gRPC call (its content-type says so)."""
-    for line in head.lines():
-        if line[:13].lower() == b"content-type:":
-            return line[13:].strip().lower().startswith(b"application/grpc")
-    return False
+    content_type = head.header(b"content-type")
+    return content_type is not None and content_type.lower().startswith(b"application/grpc")
 
 
 def status_response(code: int, message: str, *, close: bool) -> bytes:

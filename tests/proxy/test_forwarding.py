@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from gitops_ingress.proxy import headerkinds
-from gitops_ingress.proxy.forwarding import RequestIds
+from gitops_ingress.proxy.forwarding import RequestHeadBuilder, RequestIds
 from gitops_ingress.proxy.headerkinds import header_kind
 from tests.proxy.conftest import backends, make_state, route
 from tests.proxy.rawclient import exchange
@@ -338,3 +338,17 @@ def test_resolution_stays_an_immutable_value() -> None:
     )
     with pytest.raises(AttributeError):
         resolution.host = "other"  # type: ignore[misc]
+
+
+def test_a_header_is_read_by_its_whole_name_in_any_case() -> None:
+    builder = RequestHeadBuilder()
+    for name, value in ((b"Host", b"shop.example.com"), (b"Accept-Language", b"en"), (b"accept", b"text/html "),
+                        (b"X-Accept", b"no"), (b"ACCEPT", b"*/*"), (b"Content-Type", b"application/grpc+proto")):  # fmt: skip
+        builder.add(name, value)
+    head = builder.finish(b"GET", True, True)
+    assert head.values(b"accept") == [b"text/html", b"*/*"]  # in order, not Accept-Language nor X-Accept
+    assert head.header(b"accept") == b"text/html"
+    assert head.header(b"accept-language") == b"en"
+    assert head.header(b"content-type") == b"application/grpc+proto"
+    assert head.header(b"host") is None  # not forwarded as a line: the proxy writes its own
+    assert head.header(b"origin") is None and head.values(b"origin") == []
