@@ -8,7 +8,11 @@ install is not, and a checkout is compiled in place only on request
 (``python3 setup.py build_ext --inplace``). At start the rule is then one line:
 
 * compiled files present: the compiled build, the whole group (Python's import system prefers an
-  extension module over its source anyway);
+  extension module over its source anyway), when mypyc's shared library of the group (a
+  top-level ``<hash>__mypyc`` module, in the folder that holds the package) can be imported: a
+  checkout compiled in place has it in its root, which is on ``sys.path`` only when Python runs
+  there, so the proxy of an editable install started from elsewhere runs the source instead of
+  failing on its first import;
 * ``GITOPS_INGRESS_PURE_PYTHON=1``: the source all the same. The test suite's second pass runs
   this way, so that the source, which is what a machine without a C compiler runs, stays correct;
   it also rules the compiler out when something behaves oddly in an image.
@@ -63,6 +67,13 @@ def compiled_modules(folder: Path) -> dict[str, Path]:
     return found
 
 
+def unimportable_libraries(folder: Path) -> list[str]:
+    """mypyc's shared libraries of the group compiled in ``folder`` (``<hash>__mypyc`` modules in
+    the folder that holds the package) that this process cannot import."""
+    names = {path.name.split(".", 1)[0] for path in folder.parents[1].glob("*__mypyc.*")}
+    return sorted(name for name in names if importlib.util.find_spec(name) is None)
+
+
 def choose(folder: Path, environ: Mapping[str, str]) -> Build:
     group = frozenset(compiled_modules(folder))
     asked = environ.get(PURE_PYTHON_ENV)
@@ -75,6 +86,15 @@ def choose(folder: Path, environ: Mapping[str, str]) -> Build:
                 f"(an editable install runs the source; compile in place with: {COMPILE_IN_PLACE})"
             )
         return Build("source", "not compiled")
+    missing = unimportable_libraries(folder)
+    if missing:
+        why = f"{', '.join(missing)} cannot be imported from here"
+        if asked == "0":
+            raise BuildError(
+                f"{PURE_PYTHON_ENV}=0 asks for the compiled request path, but {why} (a checkout compiled "
+                "in place has it in its root: run from there)"
+            )
+        return Build("source", why, group)
     return Build("compiled", "mypyc", group)
 
 

@@ -144,3 +144,32 @@ def test_a_process_asked_for_the_source_imports_every_module_of_the_group_from_s
 def test_metrics_say_which_build_runs() -> None:
     text = ProxyMetrics(build="compiled").render().decode()
     assert 'gitops_ingress_proxy_build_info{build="compiled"} 1.0' in text
+
+
+def test_a_group_whose_shared_library_cannot_be_imported_runs_the_source(tmp_path: Path, monkeypatch) -> None:
+    """A checkout compiled in place keeps mypyc's shared library of the group in its root, on
+    sys.path only when Python runs there: elsewhere the compiled modules could not load."""
+    folder = package(tmp_path, compiled=True)
+    (tmp_path / f"0123abcd__mypyc{SUFFIX}").write_bytes(b"")
+    build = choose(folder, {})
+    assert (build.kind, build.modules) == ("source", frozenset({"protocol", "exchange"}))
+    assert "0123abcd__mypyc cannot be imported" in build.reason
+    with pytest.raises(BuildError, match=r"PURE_PYTHON=0 .* 0123abcd__mypyc cannot be imported"):
+        choose(folder, {PURE_PYTHON_ENV: "0"})
+    monkeypatch.syspath_prepend(str(tmp_path))  # found now (it is never loaded by the choice)
+    assert choose(folder, {}).kind == "compiled"
+
+
+def test_the_proxy_imports_from_any_working_directory(tmp_path: Path) -> None:
+    """An editable install compiled in place, started outside the checkout (a benchmark, a shell
+    elsewhere): the proxy's modules import, compiled where the group's library is found, else
+    from source; before, the first compiled import failed with ModuleNotFoundError."""
+    env = {name: value for name, value in os.environ.items() if name != PURE_PYTHON_ENV}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and Path(p).resolve() != REPO)
+    code = "import gitops_ingress.proxy.protocol as p; from gitops_ingress.proxy import BUILD; print(BUILD.kind, p.__file__)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    kind, path = done.stdout.split()
+    assert path.endswith(".py") == (kind == "source")
