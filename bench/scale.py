@@ -195,7 +195,8 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
     (tmp / "repo").mkdir()
     (tmp / "incoming").mkdir()
     repo = make_scale_repo(tmp / "repo", args.branches, args.files)
-    incoming = make_scale_repo(tmp / "incoming", args.new, args.files, prefix="new/b")  # the same main
+    # the same main; each new branch's changed file differs from every feature branch's
+    incoming = make_scale_repo(tmp / "incoming", args.new, args.files, prefix="new/b")
     print(
         f"scale [{label}]: {args.branches} branches x {args.files} files written in {time.perf_counter() - started:.1f} s"
     )
