@@ -108,13 +108,18 @@ class RoutingState:
         overlays: Mapping[str, BranchOverlay] | None = None,
         stable_signatures: Signatures | None = None,
         slugs: dict[str, BranchOverlay] | None = None,
+        owned: bool = False,
     ) -> None:
         """``index``: what ``_build_index`` returns for exactly these previews, when the caller
         already has it (``with_branch``); None builds it. ``overlays``: likewise, every branch's
         overlay against this stable table, by branch, and the stable table's signatures; ``slugs``:
-        ``by_slug(overlays)``, when the caller has it."""
+        ``by_slug(overlays)``, when the caller has it. ``owned``: ``previews`` is a dict made for
+        this state alone (``with_changes``'), kept as it is rather than copied once more: a burst
+        publishes a few dozen states of 1,500 branches, and each copy showed in its profile."""
         self.stable = stable
-        self.previews: dict[str, RouteTable] = dict(previews or {})
+        self.previews: dict[str, RouteTable] = (
+            previews if owned and isinstance(previews, dict) else dict(previews or {})
+        )
         self.preview_domain = preview_domain.lower().strip(".")
         self.version = version
         self._suffix = "." + self.preview_domain
@@ -219,6 +224,7 @@ class RoutingState:
             overlays=overlays,
             stable_signatures=self._stable_signatures if stable is None else None,
             slugs=slugs,
+            owned=True,
         )
 
 
