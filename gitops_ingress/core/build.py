@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     # a table's module is loaded where one is built (compile_routes), not by ``validate``
     from gitops_ingress.core.routing import RouteTable
+    from gitops_ingress.core.routing.groups import GroupMemo
 
     # the status models (and the diff under them) are the control plane's, not validate's
     from gitops_ingress.core.status import CommitInfo
@@ -142,12 +143,14 @@ def build(
     commit: str = "",
     info: CommitInfo | None = None,
     render: Renderer | None = None,
+    groups: GroupMemo | None = None,
 ) -> TreeBuild:
     """Every environment below ``roots`` (default: ``environments_dir``), or only ``environment``.
     ``settings_findings``: what reading the settings file found, kept with the repository-level
     ones. ``routes=False`` skips the routes (each file's own and the tables), for a caller that
     needs the findings only (``validate``: they were a fifth of its time on 10,000 Ingresses). ``render``: runs
-    kustomize (``gitops_ingress.kustomize.render``); without it a kustomization is a finding."""
+    kustomize (``gitops_ingress.kustomize.render``); without it a kustomization is a finding. ``groups``: host groups built for
+    other tables (the sync engine's, across its builds), shared with them (core/routing/groups.py)."""
     listed = _list(tree, settings, roots or [Root.at(settings.environments_dir)])
     findings = [*settings_findings, *listed.findings]
     where = shown_roots(roots) or settings.environments_dir
@@ -175,7 +178,7 @@ def build(
     count += parse_count
     environments = {
         name: _environment(
-            name, *_sources(name, listed, rendered), listed.refused.get(name, []), parsed, settings, routes
+            name, *_sources(name, listed, rendered), listed.refused.get(name, []), parsed, settings, routes, groups
         )
         for name in chosen
     }
@@ -327,6 +330,7 @@ def _environment(
     parsed: Mapping[str, ParsedFile | Finding],
     settings: Settings,
     routes: bool,
+    groups: GroupMemo | None = None,
 ) -> EnvironmentBuild:
     """Step 4: one environment's objects, validated as a whole and compiled."""
     ingresses: list[LocatedIngress] = []
@@ -343,7 +347,7 @@ def _environment(
         classes.extend(result.classes)
         findings.extend(result.findings)
     findings.extend(validate_environment(ingresses, name, settings, len(files)))
-    table = compile_routes(ingresses, settings, compiled) if routes else None
+    table = compile_routes(ingresses, settings, compiled, groups) if routes else None
     unique = list(dict.fromkeys(findings))  # a render repeats what the listing found in its folder
     return EnvironmentBuild(name, table, tuple(ingresses), tuple(sorted_findings(unique)), files, tuple(classes))
 

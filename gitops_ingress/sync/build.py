@@ -12,7 +12,9 @@ commits with one tree build alike: only the commit and its description differ, a
 on the kept build. Git names a tree by its content, so the id is free and exact: 500 branches
 pushed at the commit of ``main`` (or one commit after another with no change to the files) cost
 one build and 499 look-ups, and a rebuild of a commit already built costs a look-up. The cache is
-bounded, least recently used out; a miss only costs a build.
+bounded, least recently used out; a miss only costs a build. The builds also share their tables'
+host groups (``GroupMemo``, core/routing/groups.py): a branch's table takes main's groups for the
+hosts whose routes it shares with main, and builds only the groups of the files it changed.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import replace
 from gitops_ingress import kustomize
 from gitops_ingress.core.build import TreeBuild, build
 from gitops_ingress.core.objects import ParseStore
+from gitops_ingress.core.routing.groups import GroupMemo
 from gitops_ingress.core.settings import Settings
 from gitops_ingress.sync.protocols import RepoSource
 
@@ -35,6 +38,7 @@ class BuildCache:
         self._capacity = capacity
         self._builds: OrderedDict[str, TreeBuild] = OrderedDict()  # root tree id -> its build
         self._lock = threading.Lock()  # builds run on several threads
+        self._groups = GroupMemo()  # the host groups the builds' tables share (main's, mostly)
 
     def build(self, repo: RepoSource, commit: str, settings: Settings, cache: ParseStore) -> TreeBuild:
         """``commit`` built, or the build of a commit with the same tree, as ``commit``'s (nothing
@@ -47,7 +51,10 @@ class BuildCache:
                 self._builds.move_to_end(tree)
         if kept is not None:
             return replace(kept, commit=commit, info=info, files_parsed=0)
-        built = build(repo.tree(commit), settings, cache=cache, commit=commit, info=info, render=kustomize.render)
+        source = repo.tree(commit)
+        built = build(
+            source, settings, cache=cache, commit=commit, info=info, render=kustomize.render, groups=self._groups
+        )
         with self._lock:
             self._builds[tree] = built
             while len(self._builds) > self._capacity:
