@@ -29,6 +29,7 @@ import gc
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -149,7 +150,66 @@ class Stream:
             self._context.__exit__(None, None, None)
 
 
-def wait_live(serve: ServeProcess, stream: Stream, hosts: dict[str, str]) -> float:
+class Probe:
+    """``GET /`` through serve's proxy with a Host header, on one kept-alive connection, by hand:
+    the status only. Like bench/deliveries.py's sender, for the same reason: httpx spent about a
+    millisecond of CPU per request in the measuring process, on the cores serve builds on, and a
+    burst probes each of its 500 hosts at least once."""
+
+    def __init__(self, proxy: str) -> None:
+        host, _, port = proxy.removeprefix("http://").rpartition(":")
+        self._address = (host, int(port))
+        self._socket: socket.socket | None = None
+        self._buffer = b""
+
+    def status(self, host: str) -> int:
+        for attempt in range(2):  # a kept-alive connection the proxy closed meanwhile: once more
+            try:
+                return self._ask(host)
+            except (OSError, ValueError):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _ask(self, host: str) -> int:
+        if self._socket is None:
+            self._socket = socket.create_connection(self._address, timeout=LIVE_WAIT)
+            self._buffer = b""
+        connection = self._socket
+        connection.sendall(f"GET / HTTP/1.1\r\nhost: {host}\r\n\r\n".encode())
+        while b"\r\n\r\n" not in self._buffer:
+            self._buffer += _received(connection)
+        head, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").lower().split("\r\n")
+        fields = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+        if "content-length" not in fields:  # not what the proxy answers: read to the end and start again
+            while connection.recv(65536):
+                pass
+            self.close()
+        else:
+            length = int(fields["content-length"])
+            while len(self._buffer) < length:
+                self._buffer += _received(connection)
+            self._buffer = self._buffer[length:]
+            if fields.get("connection", "").strip() == "close":
+                self.close()
+        return int(lines[0].split(" ", 2)[1])
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+
+def _received(connection: socket.socket) -> bytes:
+    data = connection.recv(65536)
+    if not data:
+        raise ConnectionError("the proxy closed the connection")
+    return data
+
+
+def wait_live(probe: Probe, stream: Stream, hosts: dict[str, str]) -> float:
     """Until the proxy routes every one of ``hosts`` (preview host -> branch; anything but 404:
     no backend is mapped). A host is probed once the stream shows its branch, so the probes do
     not keep the serve process busy answering 404s while it builds (the stream is published at
@@ -163,7 +223,7 @@ def wait_live(serve: ServeProcess, stream: Stream, hosts: dict[str, str]) -> flo
         if not shown_all and len(shown) == len(pending):
             shown_all = time.perf_counter()
         pending = {host: branch for host, branch in pending.items() if host not in shown}
-        pending.update({host: branch for host, branch in shown.items() if serve.get(host).status_code == 404})
+        pending.update({host: branch for host, branch in shown.items() if probe.status(host) == 404})
         if time.monotonic() > deadline:
             raise SystemExit(f"{len(pending)} preview hosts never went live")
         if pending and not any(stream.has_preview(branch) for branch in pending.values()):
@@ -259,8 +319,9 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
 
         sender = threading.Thread(target=deliver, daemon=True)
         sender.start()
+        probe = Probe(serve.proxy)
         streamed = wait_live(
-            serve,
+            probe,
             stream,
             {
                 preview_host(name, f"app{n % args.files}.example.com", PREVIEW_DOMAIN): name
@@ -269,6 +330,7 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
         )
         live = time.perf_counter() - first_webhook
         cpu_after = cpu_seconds(serve.proc.pid)
+        probe.close()
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait()
