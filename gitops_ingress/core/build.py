@@ -144,13 +144,16 @@ def build(
     info: CommitInfo | None = None,
     render: Renderer | None = None,
     groups: GroupMemo | None = None,
+    shapes: LineShapes | None = None,
 ) -> TreeBuild:
     """Every environment below ``roots`` (default: ``environments_dir``), or only ``environment``.
     ``settings_findings``: what reading the settings file found, kept with the repository-level
     ones. ``routes=False`` skips the routes (each file's own and the tables), for a caller that
     needs the findings only (``validate``: they were a fifth of its time on 10,000 Ingresses). ``render``: runs
-    kustomize (``gitops_ingress.kustomize.render``); without it a kustomization is a finding. ``groups``: host groups built for
-    other tables (the sync engine's, across its builds), shared with them (core/routing/groups.py)."""
+    kustomize (``gitops_ingress.kustomize.render``); without it a kustomization is a finding.
+    ``groups``: host groups built for other tables (the sync engine's, across its builds), shared
+    with them (core/routing/groups.py). ``shapes``: the YAML reader's line memo (one that a build
+    thread keeps across its builds); None makes one for this tree."""
     listed = _list(tree, settings, roots or [Root.at(settings.environments_dir)])
     findings = [*settings_findings, *listed.findings]
     where = shown_roots(roots) or settings.environments_dir
@@ -163,7 +166,8 @@ def build(
         message = f'environment "{environment}" has no files in {where}; known: {", ".join(names)}'
         findings.append(_repo_finding("config/unknown-environment", message, where))
     chosen = [name for name in names if environment is None or name == environment]
-    shapes = LineShapes()  # one memo for the whole tree: manifests share most of their line shapes
+    # one memo for the whole tree at least: manifests share most of their line shapes
+    shapes = shapes if shapes is not None else LineShapes()
     rendered = _render_all(tree, listed, chosen, cache, render, settings, shapes, routes)
     count = sum(rendering.rendered for rendering in rendered.values())
     charts = _charts(listed, chosen)

@@ -14,7 +14,11 @@ pushed at the commit of ``main`` (or one commit after another with no change to 
 one build and 499 look-ups, and a rebuild of a commit already built costs a look-up. The cache is
 bounded, least recently used out; a miss only costs a build. The builds also share their tables'
 host groups (``GroupMemo``, core/routing/groups.py): a branch's table takes main's groups for the
-hosts whose routes it shares with main, and builds only the groups of the files it changed.
+hosts whose routes it shares with main, and builds only the groups of the files it changed. Each
+build thread keeps the YAML reader's line memo (``LineShapes``) across its builds, where a build
+of its own made a new one: a branch's changed file is mostly lines and layouts met before, and it
+read in 49 us with a warm memo against 121 us with a new one. The memo is not safe between threads
+(its skeleton ids are counted), hence one a thread.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from dataclasses import replace
 
 from gitops_ingress import kustomize
 from gitops_ingress.core.build import TreeBuild, build
+from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.objects import ParseStore
 from gitops_ingress.core.routing.groups import GroupMemo
 from gitops_ingress.core.settings import Settings
@@ -39,6 +44,7 @@ class BuildCache:
         self._builds: OrderedDict[str, TreeBuild] = OrderedDict()  # root tree id -> its build
         self._lock = threading.Lock()  # builds run on several threads
         self._groups = GroupMemo()  # the host groups the builds' tables share (main's, mostly)
+        self._thread = threading.local()  # each build thread's own YAML line memo (not thread-safe)
 
     def build(self, repo: RepoSource, commit: str, settings: Settings, cache: ParseStore) -> TreeBuild:
         """``commit`` built, or the build of a commit with the same tree, as ``commit``'s (nothing
@@ -51,9 +57,19 @@ class BuildCache:
                 self._builds.move_to_end(tree)
         if kept is not None:
             return replace(kept, commit=commit, info=info, files_parsed=0)
+        shapes = getattr(self._thread, "shapes", None)
+        if shapes is None:
+            shapes = self._thread.shapes = LineShapes()
         source = repo.tree(commit)
         built = build(
-            source, settings, cache=cache, commit=commit, info=info, render=kustomize.render, groups=self._groups
+            source,
+            settings,
+            cache=cache,
+            commit=commit,
+            info=info,
+            render=kustomize.render,
+            groups=self._groups,
+            shapes=shapes,
         )
         with self._lock:
             self._builds[tree] = built
