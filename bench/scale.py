@@ -47,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 from bench.deliveries import send
 from bench.sync import make_scale_repo
 from gitops_ingress.core.naming import preview_host
-from gitops_ingress.core.stream import Followed, apply, decode_line, state_line
+from gitops_ingress.core.stream import DecodeMemo, Followed, apply, decode_line, state_line
 from tests.e2e.test_serve import ServeProcess
 from tests.support.gitrepos import git
 
@@ -88,6 +88,7 @@ class Stream:
         self._lines = self._context.__enter__().iter_lines()
         self._open = True
         self._followed: Followed | None = None
+        self._memo = DecodeMemo()  # as the proxy's controller source keeps one
         self.sizes: dict[str, list[int]] = {}  # message type -> the size of each such line
         self._reader: threading.Thread | None = None
         self._moved = threading.Condition()  # notified on every message followed
@@ -122,7 +123,7 @@ class Stream:
         self._reader.start()
 
     def _follow(self, line: str) -> None:
-        message = decode_line(line.encode())
+        message = decode_line(line.encode(), self._memo)
         self.sizes.setdefault(message.kind, []).append(len(line))
         with self._moved:
             self._followed = apply(self._followed, message)

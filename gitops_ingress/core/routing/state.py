@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from gitops_ingress.core.naming import preview_hosts, wildcard_preview_upstream_host
+from gitops_ingress.core.routing.groups import GroupMemo
 from gitops_ingress.core.routing.model import NO_MATCH, RouteMatch
 from gitops_ingress.core.routing.overlay import (
     BranchOverlay,
@@ -175,10 +176,11 @@ class RoutingState:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RoutingState:
+    def from_dict(cls, data: Mapping[str, Any], groups: GroupMemo | None = None) -> RoutingState:
+        """``to_dict``'s form back; ``groups``: host groups the tables share (``RouteTable``)."""
         return cls(
-            RouteTable.from_dict(data.get("stable") or {}),
-            {str(b): RouteTable.from_dict(t) for b, t in (data.get("previews") or {}).items()},
+            RouteTable.from_dict(data.get("stable") or {}, groups),
+            {str(b): RouteTable.from_dict(t, groups) for b, t in (data.get("previews") or {}).items()},
             str(data.get("previewDomain") or "preview.localhost"),
             int(data.get("version") or 0),
         )

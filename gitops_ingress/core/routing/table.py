@@ -234,14 +234,15 @@ class RouteTable:
             yield "", self._hostless
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RouteTable:
+    def from_dict(cls, data: dict[str, Any], groups: GroupMemo | None = None) -> RouteTable:
         """The wire form back; routes may already be Route objects (a JSON ``object_hook`` that
-        builds them while decoding keeps a proxy's peak memory near the table's own size)."""
+        builds them while decoding keeps a proxy's peak memory near the table's own size).
+        ``groups``: as the constructor's (a stream receiver's, core/stream.py)."""
         routes = [_route(item) for item in data.get("routes") or []]
         default = data.get("defaultBackend")
         tls = [TLSEntry.from_dict(item) for item in data.get("tls") or []]
         catch_alls = [(str(item["host"]), backend_from_dict(item["backend"])) for item in data.get("catchAlls") or []]
-        return cls(routes, _route(default) if default else None, tls, catch_alls)
+        return cls(routes, _route(default) if default else None, tls, catch_alls, groups)
 
     def to_json(self, memo: WireMemo | None = None) -> str:
         """``to_dict`` as compact JSON with sorted keys, made of each route's own text: with a
