@@ -208,9 +208,16 @@ def _list(tree: TreeSource, settings: Settings, roots: Sequence[Root]) -> _Liste
     listed = _Listed({}, {}, [])
     for root in roots:
         listing = tree.list(root.path, settings.policy.limits)
+        # a file's environment is its folder's (the naming rule reads the folders of its path):
+        # asked once per folder, not once per file (a burst lists 20 files of 6 folders per branch)
+        by_folder: dict[str, str | None] = {}
         for file in listing.files:
             located = join_path(root.located, relative_path(root.path, file.path))
-            name = environment_for(root, located, settings)
+            folder = located.rpartition("/")[0]
+            if folder in by_folder:
+                name = by_folder[folder]
+            else:
+                name = by_folder[folder] = environment_for(root, located, settings)
             if name is None:
                 listed.ignored += 1
                 message = (
