@@ -156,10 +156,13 @@ def _decode_object(data: dict[str, Any]) -> Any:
 class DecodeMemo:
     """What one receiver keeps between the lines it decodes (module docstring): routes by their
     wire form (the decoded dict's ``repr``: equal text, equal route; about half the cost of
-    building the route), and the host groups of its tables. Bounded: past ``capacity`` routes it
-    starts again, which only costs decoding them anew. For one receiver at a time."""
+    building the route), and the host groups of its tables. Bounded: past ``capacity`` distinct
+    routes it starts again, which only costs decoding them anew. What pays is the few routes every
+    branch repeats (main's), so the bound is low: a key is its route's text, some 300 bytes, and a
+    proxy of 100,000 distinct routes must not keep 30 MB of them (at most some 6 MB here). For one
+    receiver at a time."""
 
-    def __init__(self, capacity: int = 200_000) -> None:
+    def __init__(self, capacity: int = 20_000) -> None:
         self._capacity = capacity
         self._routes: dict[str, Route] = {}
         self.groups = GroupMemo()
