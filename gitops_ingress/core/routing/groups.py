@@ -12,7 +12,9 @@ its host, its routes (in table order), its catch-all and the default backend, so
 from the same route objects and the same two backends is the same group, and one object serves
 every table that has it: groups are never changed once built. The memo keys a group by its
 routes' ids and holds the routes, so an id is not reused while its entry lives; the backends
-count by value. Past ``capacity`` groups it starts again: a miss only costs a build.
+count by value. Past ``capacity`` groups it starts again: a miss only costs a build. The bound is
+what a memo may keep alive of tables no longer used (a group is some kilobyte): 1,500 branches of
+20 files made from main have about 1,520 distinct groups, well below it.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class GroupMemo:
     """Built host groups by what they were built from (module docstring); safe to share between
     threads: a race builds a group twice, and either copy is right."""
 
-    def __init__(self, capacity: int = 50_000) -> None:
+    def __init__(self, capacity: int = 10_000) -> None:
         self._capacity = capacity
         self._groups: dict[GroupKey, tuple[tuple[Route, ...], PathTable]] = {}
 
