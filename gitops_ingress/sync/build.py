@@ -38,13 +38,20 @@ from gitops_ingress.sync.protocols import RepoSource
 DEFAULT_BUILDS = 256
 
 
+class _PerThread(threading.local):
+    """Each build thread's own YAML line memo: a ``LineShapes`` is not for several threads."""
+
+    def __init__(self) -> None:
+        self.shapes = LineShapes()
+
+
 class BuildCache:
     def __init__(self, capacity: int = DEFAULT_BUILDS) -> None:
         self._capacity = capacity
         self._builds: OrderedDict[str, TreeBuild] = OrderedDict()  # root tree id -> its build
         self._lock = threading.Lock()  # builds run on several threads
         self._groups = GroupMemo()  # the host groups the builds' tables share (main's, mostly)
-        self._thread = threading.local()  # each build thread's own YAML line memo (not thread-safe)
+        self._thread = _PerThread()
 
     def build(self, repo: RepoSource, commit: str, settings: Settings, cache: ParseStore) -> TreeBuild:
         """``commit`` built, or the build of a commit with the same tree, as ``commit``'s (nothing
@@ -57,9 +64,7 @@ class BuildCache:
                 self._builds.move_to_end(tree)
         if kept is not None:
             return replace(kept, commit=commit, info=info, files_parsed=0)
-        shapes = getattr(self._thread, "shapes", None)
-        if shapes is None:
-            shapes = self._thread.shapes = LineShapes()
+        shapes = self._thread.shapes
         source = repo.tree(commit)
         built = build(
             source,
