@@ -13,6 +13,12 @@ says why not httpx), and the run prints how long after the first webhook all of 
 steadier figure on a shared machine), with a stream client following the burst as a proxy would,
 and the sizes of the stream's messages meanwhile.
 
+The measuring process shares the cores with serve, so its own work is kept lean: the webhooks and
+the probes are written by hand on sockets (``send``, ``Probe``), and the follower freezes its heap
+before the burst and keeps a ``DecodeMemo``, as a proxy following the stream does. The incoming
+branches' changed files are their own (``make_scale_repo``'s rule per prefix), so the burst is 500
+real builds, not look-ups of the feature branches' results.
+
 Figures only, no targets asserted; the issue's figures for main before it are printed beside.
 
 With ``--peer DIR`` (another checkout) each measurement runs in a process of its own, ``--rounds``
