@@ -80,6 +80,9 @@ def test_a_full_memo_starts_again() -> None:
     table = RouteTable([route("c.example.com", "/", "c")], groups=memo)
     assert len(memo) == 1
     assert table.match("c.example.com", "/").backend == svc("c")
+    for n in range(12):  # past the routes' lines it keeps (4 per group): versions as without it
+        routes = [route("d.example.com", f"/{n}", "d"), *MAIN]
+        assert RouteTable(routes, groups=memo).version == RouteTable(routes).version
 
 
 HOSTS = st.sampled_from(["a.example.com", "b.example.com", "*.example.com", ""])

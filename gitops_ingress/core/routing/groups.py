@@ -20,7 +20,7 @@ what a memo may keep alive of tables no longer used (a group is some kilobyte): 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from gitops_ingress.core.routing.model import Backend, Route, RouteMatch
 
@@ -111,6 +111,19 @@ class GroupMemo:
     def __init__(self, capacity: int = 10_000) -> None:
         self._capacity = capacity
         self._groups: dict[GroupKey, tuple[tuple[Route, ...], PathTable]] = {}
+        self._lines: dict[int, tuple[Route, bytes]] = {}  # id of a route -> it, its part of a table version
+
+    def line(self, route: Route, make: Callable[[Route], bytes]) -> bytes:
+        """``make(route)``, made once per route object: a table's version hashes a line per
+        route (core/routing/table.py), and a burst's tables share most of their routes."""
+        hit = self._lines.get(id(route))
+        if hit is not None and hit[0] is route:
+            return hit[1]
+        made = make(route)
+        if len(self._lines) >= 4 * self._capacity:
+            self._lines.clear()
+        self._lines[id(route)] = (route, made)  # the route held: its id stays its own
+        return made
 
     def get(self, key: GroupKey) -> PathTable | None:
         hit = self._groups.get(key)

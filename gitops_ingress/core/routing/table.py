@@ -119,15 +119,15 @@ class RouteTable:
             if default_backend is not None
             else NO_MATCH
         )
-        self.version = self._fingerprint([((host, kind, path), route) for (host, path, kind, _, _), route in ordered])
+        if groups is None:
+            lines = [_fingerprint_line((host, kind, path), route) for (host, path, kind, _, _), route in ordered]
+        else:  # a route's line is made once for every table that holds it (core/routing/groups.py)
+            lines = [groups.line(route, _route_line) for route in self.routes]
+        self.version = self._fingerprint(lines)
 
-    def _fingerprint(self, keyed: list[tuple[tuple[str, str, str], Route]]) -> str:
-        """``keyed``: each route of ``self.routes``, in order, after its ``Route.key``."""
-        digest = hashlib.sha256()
-        for key, route in keyed:
-            # the protocol only when set, so tables without one keep their versions
-            protocol = f" {route.protocol}" if route.protocol else ""
-            digest.update(f"{key}{route.backend}{route.ingress}{route.effects or ''}{protocol}\n".encode())
+    def _fingerprint(self, lines: list[bytes]) -> str:
+        """``lines``: each route's ``_fingerprint_line``, in the order of ``self.routes``."""
+        digest = hashlib.sha256(b"".join(lines))
         if self.default_backend is not None:
             default = self.default_backend
             digest.update(f"default {default.backend}{f' {default.protocol}' if default.protocol else ''}".encode())
@@ -262,6 +262,17 @@ class RouteTable:
 
     def __repr__(self) -> str:
         return f"RouteTable(routes={len(self.routes)}, version={self.version!r})"
+
+
+def _fingerprint_line(key: tuple[str, str, str], route: Route) -> bytes:
+    """A route's part of its table's version; ``key`` is its ``Route.key``."""
+    # the protocol only when set, so tables without one keep their versions
+    protocol = f" {route.protocol}" if route.protocol else ""
+    return f"{key}{route.backend}{route.ingress}{route.effects or ''}{protocol}\n".encode()
+
+
+def _route_line(route: Route) -> bytes:
+    return _fingerprint_line(route.key, route)
 
 
 EMPTY_TABLE = RouteTable()
