@@ -13,6 +13,12 @@ says why not httpx), and the run prints how long after the first webhook all of 
 steadier figure on a shared machine), with a stream client following the burst as a proxy would,
 and the sizes of the stream's messages meanwhile.
 
+The measuring process shares the cores with serve, so its own work is kept lean: the webhooks and
+the probes are written by hand on sockets (``send``, ``Probe``), and the follower freezes its heap
+before the burst and keeps a ``DecodeMemo``, as a proxy following the stream does. The incoming
+branches' changed files are their own (``make_scale_repo``'s rule per prefix), so the burst is 500
+real builds, not look-ups of the feature branches' results.
+
 Figures only, no targets asserted; the issue's figures for main before it are printed beside.
 
 With ``--peer DIR`` (another checkout) each measurement runs in a process of its own, ``--rounds``
@@ -25,9 +31,11 @@ favoured the first. The medians of the burst figures per side are printed last.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -45,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 from bench.deliveries import send
 from bench.sync import make_scale_repo
 from gitops_ingress.core.naming import preview_host
-from gitops_ingress.core.stream import Followed, apply, decode_line, state_line
+from gitops_ingress.core.stream import DecodeMemo, Followed, apply, decode_line, state_line
 from tests.e2e.test_serve import ServeProcess
 from tests.support.gitrepos import git
 
@@ -86,6 +94,7 @@ class Stream:
         self._lines = self._context.__enter__().iter_lines()
         self._open = True
         self._followed: Followed | None = None
+        self._memo = DecodeMemo()  # as the proxy's controller source keeps one
         self.sizes: dict[str, list[int]] = {}  # message type -> the size of each such line
         self._reader: threading.Thread | None = None
         self._moved = threading.Condition()  # notified on every message followed
@@ -102,7 +111,12 @@ class Stream:
         raise SystemExit(f"the stream never showed {count} previews")
 
     def follow_in_background(self) -> None:
-        """Keep reading (as a connected proxy does) until the stream is closed."""
+        """Keep reading (as a connected proxy does) until the stream is closed. The heap is frozen
+        first, as a proxy worker freezes it after a swap (proxy/heap.py): unfrozen, the collector's
+        full passes over the followed 1,000-branch state stalled the follower for 0.1-0.25 s in a
+        burst, late news of branches long live."""
+        gc.collect()
+        gc.freeze()
 
         def read() -> None:
             try:
@@ -115,7 +129,7 @@ class Stream:
         self._reader.start()
 
     def _follow(self, line: str) -> None:
-        message = decode_line(line.encode())
+        message = decode_line(line.encode(), self._memo)
         self.sizes.setdefault(message.kind, []).append(len(line))
         with self._moved:
             self._followed = apply(self._followed, message)
@@ -143,7 +157,66 @@ class Stream:
             self._context.__exit__(None, None, None)
 
 
-def wait_live(serve: ServeProcess, stream: Stream, hosts: dict[str, str]) -> float:
+class Probe:
+    """``GET /`` through serve's proxy with a Host header, on one kept-alive connection, by hand:
+    the status only. Like bench/deliveries.py's sender, for the same reason: httpx spent about a
+    millisecond of CPU per request in the measuring process, on the cores serve builds on, and a
+    burst probes each of its 500 hosts at least once."""
+
+    def __init__(self, proxy: str) -> None:
+        host, _, port = proxy.removeprefix("http://").rpartition(":")
+        self._address = (host, int(port))
+        self._socket: socket.socket | None = None
+        self._buffer = b""
+
+    def status(self, host: str) -> int:
+        for attempt in range(2):  # a kept-alive connection the proxy closed meanwhile: once more
+            try:
+                return self._ask(host)
+            except (OSError, ValueError):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _ask(self, host: str) -> int:
+        if self._socket is None:
+            self._socket = socket.create_connection(self._address, timeout=LIVE_WAIT)
+            self._buffer = b""
+        connection = self._socket
+        connection.sendall(f"GET / HTTP/1.1\r\nhost: {host}\r\n\r\n".encode())
+        while b"\r\n\r\n" not in self._buffer:
+            self._buffer += _received(connection)
+        head, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").lower().split("\r\n")
+        fields = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+        if "content-length" not in fields:  # not what the proxy answers: read to the end and start again
+            while connection.recv(65536):
+                pass
+            self.close()
+        else:
+            length = int(fields["content-length"])
+            while len(self._buffer) < length:
+                self._buffer += _received(connection)
+            self._buffer = self._buffer[length:]
+            if fields.get("connection", "").strip() == "close":
+                self.close()
+        return int(lines[0].split(" ", 2)[1])
+
+    def close(self) -> None:
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+
+def _received(connection: socket.socket) -> bytes:
+    data = connection.recv(65536)
+    if not data:
+        raise ConnectionError("the proxy closed the connection")
+    return data
+
+
+def wait_live(probe: Probe, stream: Stream, hosts: dict[str, str]) -> float:
     """Until the proxy routes every one of ``hosts`` (preview host -> branch; anything but 404:
     no backend is mapped). A host is probed once the stream shows its branch, so the probes do
     not keep the serve process busy answering 404s while it builds (the stream is published at
@@ -157,7 +230,7 @@ def wait_live(serve: ServeProcess, stream: Stream, hosts: dict[str, str]) -> flo
         if not shown_all and len(shown) == len(pending):
             shown_all = time.perf_counter()
         pending = {host: branch for host, branch in pending.items() if host not in shown}
-        pending.update({host: branch for host, branch in shown.items() if serve.get(host).status_code == 404})
+        pending.update({host: branch for host, branch in shown.items() if probe.status(host) == 404})
         if time.monotonic() > deadline:
             raise SystemExit(f"{len(pending)} preview hosts never went live")
         if pending and not any(stream.has_preview(branch) for branch in pending.values()):
@@ -195,7 +268,8 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
     (tmp / "repo").mkdir()
     (tmp / "incoming").mkdir()
     repo = make_scale_repo(tmp / "repo", args.branches, args.files)
-    incoming = make_scale_repo(tmp / "incoming", args.new, args.files, prefix="new/b")  # the same main
+    # the same main; each new branch's changed file differs from every feature branch's
+    incoming = make_scale_repo(tmp / "incoming", args.new, args.files, prefix="new/b")
     print(
         f"scale [{label}]: {args.branches} branches x {args.files} files written in {time.perf_counter() - started:.1f} s"
     )
@@ -252,8 +326,9 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
 
         sender = threading.Thread(target=deliver, daemon=True)
         sender.start()
+        probe = Probe(serve.proxy)
         streamed = wait_live(
-            serve,
+            probe,
             stream,
             {
                 preview_host(name, f"app{n % args.files}.example.com", PREVIEW_DOMAIN): name
@@ -262,6 +337,7 @@ def measure(args: argparse.Namespace, label: str, checkout: Path | None) -> dict
         )
         live = time.perf_counter() - first_webhook
         cpu_after = cpu_seconds(serve.proc.pid)
+        probe.close()
         if profiler is not None:
             profiler.send_signal(signal.SIGINT)
             profiler.wait()

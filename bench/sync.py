@@ -106,7 +106,12 @@ def bench_push(pushes: int) -> None:
 
 def make_scale_repo(tmp: Path, branches: int, files: int, prefix: str = "feature/b") -> Path:
     """A bare repository: ``main`` with FILES files, BRANCHES branches ``<prefix>NNNN`` changing
-    one file each. Deterministic: the same ``main`` commit for every call with the same FILES."""
+    one file each. Deterministic: the same ``main`` commit for every call with the same FILES.
+
+    The changed file's new rule is named after the prefix's first segment (``/feature7`` on
+    ``feature/b0007``, ``/new7`` on ``new/b0007``), so branches made under another prefix have
+    content of their own: none shares a changed file (a blob, a parsed and built result) with a
+    branch of the same number under another prefix, which would flatter a measured burst."""
     remote = make_remote(tmp)
     lines: list[str] = []
     mark = 0
@@ -135,10 +140,11 @@ def make_scale_repo(tmp: Path, branches: int, files: int, prefix: str = "feature
         lines.append("".join(body) + "\n")
 
     commit("refs/heads/main", base, None)
+    rule = prefix.split("/", maxsplit=1)[0]
     for b in range(branches):
         path = f"environments/production/team{b % 5}/app{b % files}.yaml"
         changed = blob(
-            to_yaml(ingress(f"app{b % files}", f"app{b % files}.example.com", "web", paths=["/", f"/feature{b}"]))
+            to_yaml(ingress(f"app{b % files}", f"app{b % files}.example.com", "web", paths=["/", f"/{rule}{b}"]))
         )
         commit(f"refs/heads/{prefix}{b:04d}", {path: changed}, "refs/heads/main")
     subprocess.run(

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     # a table's module is loaded where one is built (compile_routes), not by ``validate``
     from gitops_ingress.core.routing import RouteTable
+    from gitops_ingress.core.routing.groups import GroupMemo
 
     # the status models (and the diff under them) are the control plane's, not validate's
     from gitops_ingress.core.status import CommitInfo
@@ -142,12 +143,17 @@ def build(
     commit: str = "",
     info: CommitInfo | None = None,
     render: Renderer | None = None,
+    groups: GroupMemo | None = None,
+    shapes: LineShapes | None = None,
 ) -> TreeBuild:
     """Every environment below ``roots`` (default: ``environments_dir``), or only ``environment``.
     ``settings_findings``: what reading the settings file found, kept with the repository-level
     ones. ``routes=False`` skips the routes (each file's own and the tables), for a caller that
     needs the findings only (``validate``: they were a fifth of its time on 10,000 Ingresses). ``render``: runs
-    kustomize (``gitops_ingress.kustomize.render``); without it a kustomization is a finding."""
+    kustomize (``gitops_ingress.kustomize.render``); without it a kustomization is a finding.
+    ``groups``: host groups built for other tables (the sync engine's, across its builds), shared
+    with them (core/routing/groups.py). ``shapes``: the YAML reader's line memo (one that a build
+    thread keeps across its builds); None makes one for this tree."""
     listed = _list(tree, settings, roots or [Root.at(settings.environments_dir)])
     findings = [*settings_findings, *listed.findings]
     where = shown_roots(roots) or settings.environments_dir
@@ -160,7 +166,8 @@ def build(
         message = f'environment "{environment}" has no files in {where}; known: {", ".join(names)}'
         findings.append(_repo_finding("config/unknown-environment", message, where))
     chosen = [name for name in names if environment is None or name == environment]
-    shapes = LineShapes()  # one memo for the whole tree: manifests share most of their line shapes
+    # one memo for the whole tree at least: manifests share most of their line shapes
+    shapes = shapes if shapes is not None else LineShapes()
     rendered = _render_all(tree, listed, chosen, cache, render, settings, shapes, routes)
     count = sum(rendering.rendered for rendering in rendered.values())
     charts = _charts(listed, chosen)
@@ -175,7 +182,7 @@ def build(
     count += parse_count
     environments = {
         name: _environment(
-            name, *_sources(name, listed, rendered), listed.refused.get(name, []), parsed, settings, routes
+            name, *_sources(name, listed, rendered), listed.refused.get(name, []), parsed, settings, routes, groups
         )
         for name in chosen
     }
@@ -201,9 +208,16 @@ def _list(tree: TreeSource, settings: Settings, roots: Sequence[Root]) -> _Liste
     listed = _Listed({}, {}, [])
     for root in roots:
         listing = tree.list(root.path, settings.policy.limits)
+        # a file's environment is its folder's (the naming rule reads the folders of its path):
+        # asked once per folder, not once per file (a burst lists 20 files of 6 folders per branch)
+        by_folder: dict[str, str | None] = {}
         for file in listing.files:
             located = join_path(root.located, relative_path(root.path, file.path))
-            name = environment_for(root, located, settings)
+            folder = located.rpartition("/")[0]
+            if folder in by_folder:
+                name = by_folder[folder]
+            else:
+                name = by_folder[folder] = environment_for(root, located, settings)
             if name is None:
                 listed.ignored += 1
                 message = (
@@ -327,6 +341,7 @@ def _environment(
     parsed: Mapping[str, ParsedFile | Finding],
     settings: Settings,
     routes: bool,
+    groups: GroupMemo | None = None,
 ) -> EnvironmentBuild:
     """Step 4: one environment's objects, validated as a whole and compiled."""
     ingresses: list[LocatedIngress] = []
@@ -343,7 +358,7 @@ def _environment(
         classes.extend(result.classes)
         findings.extend(result.findings)
     findings.extend(validate_environment(ingresses, name, settings, len(files)))
-    table = compile_routes(ingresses, settings, compiled) if routes else None
+    table = compile_routes(ingresses, settings, compiled, groups) if routes else None
     unique = list(dict.fromkeys(findings))  # a render repeats what the listing found in its folder
     return EnvironmentBuild(name, table, tuple(ingresses), tuple(sorted_findings(unique)), files, tuple(classes))
 

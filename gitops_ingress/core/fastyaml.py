@@ -71,8 +71,10 @@ class LineShapes:
     """What one load has learnt about its lines and documents: shapes by line text, shapes by the
     prefix before a plain value, skeleton ids, and layouts by the skeletons of a document.
 
-    Create one per load (the files of one tree) and pass it to each file's read: the files of a
-    repository share most of their lines and layouts, which is what makes the memos pay. A shape
+    Create one per load (the files of one tree), or keep one across loads on one thread (the sync
+    engine's build threads), and pass it to each file's read: the files of a repository share most
+    of their lines and layouts, which is what makes the memos pay. One is not for several threads at
+    once: skeleton ids are counted without a lock. A shape
     and a layout hold only immutable values (str, int, float, bool, None, tuples), so sharing them
     between files and documents cannot leak state; each memo is cleared when full, so memory stays
     bounded on any input. Skeleton ids are never reused (the counter goes on past a clear), so a

@@ -35,6 +35,7 @@ import contextlib
 from collections.abc import Callable, Mapping
 
 from gitops_ingress.core.routing import EMPTY_TABLE, RouteTable, RoutingState
+from gitops_ingress.core.routing.groups import GroupMemo
 
 StateListener = Callable[[RoutingState], None]
 Unsubscribe = Callable[[], None]
@@ -48,6 +49,7 @@ class RouteBook:
     def __init__(self, stable_branch: str, preview_domain: str) -> None:
         self._stable_branch = stable_branch
         self._tables: dict[str, dict[str, RouteTable]] = {}
+        self._groups = GroupMemo()  # the merged tables of branches share main's host groups too
         self._state = RoutingState(preview_domain=preview_domain)
         self._pending: dict[str, RouteTable | None] = {}  # branch -> its new table (None: removed)
         self._pending_changes = 0  # each change counts one version, as if published alone
@@ -107,7 +109,7 @@ class RouteBook:
             merged: RouteTable | None = None
         else:
             self._tables[branch] = dict(tables)
-            merged = RouteTable.merge(tables)
+            merged = RouteTable.merge(tables, self._groups)
         current = self._current(branch)
         if merged is None and (current is None or current.version == EMPTY_TABLE.version):
             return False

@@ -6,6 +6,7 @@ import pytest
 
 from gitops_ingress.core.build import build
 from gitops_ingress.core.environments import Root, environment_of
+from gitops_ingress.core.fastyaml import LineShapes
 from gitops_ingress.core.findings import Severity
 from gitops_ingress.core.objects import ParsedFile, parse_file
 from gitops_ingress.core.settings import Settings
@@ -152,3 +153,29 @@ def test_a_file_parsed_without_routes_has_none_and_still_compiles_from_the_cache
     cached, fresh = build(tree, SETTINGS, cache=store), build(tree, SETTINGS)
     assert cached.files_parsed == 0
     assert cached.environments["prod"].table.routes == fresh.environments["prod"].table.routes != ()
+
+
+def test_a_line_memo_kept_across_builds_builds_them_alike_and_is_used():
+    """The sync engine's build threads keep one ``LineShapes`` across their builds (sync/build.py)."""
+
+    def tree(n: int) -> MemoryTree:
+        return MemoryTree(
+            {
+                f"environments/prod/app{n}.yaml": to_yaml(
+                    ingress(f"app{n}", f"app{n}.example.com", paths=["/", f"/v{n}"])
+                ).encode(),
+                "environments/prod/bad.yaml": to_yaml(ingress("bad", host="Bad")).encode(),
+            }
+        )
+
+    kept = LineShapes()
+    first = build(tree(1), SETTINGS, shapes=kept)
+    learnt = len(kept.layouts)
+    second = build(tree(2), SETTINGS, shapes=kept)
+    assert learnt and len(kept.layouts) == learnt  # the second tree's documents were laid out before
+    for built, alone in ((first, build(tree(1), SETTINGS)), (second, build(tree(2), SETTINGS))):
+        assert built.all_findings() == alone.all_findings() != []
+        assert built.environments["prod"].table.version == alone.environments["prod"].table.version
+        assert [i.ingress for i in built.environments["prod"].ingresses] == [
+            i.ingress for i in alone.environments["prod"].ingresses
+        ]

@@ -9,7 +9,16 @@ from gitops_ingress.core.errors import SourceError, StreamGapError
 from gitops_ingress.core.naming import preview_host
 from gitops_ingress.core.routing import EMPTY_TABLE, Route, RouteTable, RoutingState, ServiceRef
 from gitops_ingress.core.routing.table import WireMemo
-from gitops_ingress.core.stream import DELTA, Followed, apply, changed, decode_line, delta_line, state_line
+from gitops_ingress.core.stream import (
+    DELTA,
+    DecodeMemo,
+    Followed,
+    apply,
+    changed,
+    decode_line,
+    delta_line,
+    state_line,
+)
 
 DOMAIN = "preview.localhost"
 
@@ -125,3 +134,41 @@ def test_a_malformed_delta_is_a_source_error_not_a_gap() -> None:
     with pytest.raises(SourceError, match="malformed delta") as caught:
         decode_line(b'{"type":"delta","base":1,"revision":2}')
     assert not isinstance(caught.value, StreamGapError)
+
+
+def _burst_tables() -> tuple[RouteTable, RouteTable]:
+    """main of two files (two hosts), and a branch of main's routes for one host and its own for the other."""
+    web = Route("a.example.com", "/", "Prefix", ServiceRef("shop", "web", "80"), "shop/a", "a.yaml", 1, "prod")
+    api = Route("b.example.com", "/api", "Prefix", ServiceRef("shop", "api", "80"), "shop/b", "b.yaml", 1, "prod")
+    mine = Route("b.example.com", "/api", "Prefix", ServiceRef("shop", "api-v2", "80"), "shop/b", "b.yaml", 1, "prod")
+    return RouteTable([web, api]), RouteTable([web, mine])
+
+
+def test_a_receiver_with_a_decode_memo_gets_the_routes_it_met_as_the_same_objects() -> None:
+    main, branch = _burst_tables()
+    base = RoutingState(preview_domain=DOMAIN).with_branch("main", main, "main").with_branch("feature/1", main, "main")
+    new = base.with_branch("feature/2", branch, "main")
+    memo = DecodeMemo()
+    followed = apply(None, decode_line(state_line(base, {}), memo))
+    assert followed is not None
+    after = apply(followed, decode_line(delta_line(base, new, changed(base, new)), memo))
+    alone = apply(received(base), decode_line(delta_line(base, new, changed(base, new))))
+    assert after is not None and alone is not None
+    same_routing(after.state, alone.state)
+    stable, mine = after.state.stable, after.state.previews["feature/2"]
+    assert mine.routes[0] is stable.routes[0]  # main's route, met in the whole state: that very object
+    assert mine.host_group("a.example.com")[1] is stable.host_group("a.example.com")[1]  # and its group
+    assert mine.host_group("b.example.com")[1] is not stable.host_group("b.example.com")[1]
+    assert mine.match("b.example.com", "/api").backend == ServiceRef("shop", "api-v2", "80")
+    plain = alone.state.previews["feature/2"]
+    assert plain.routes[0] is not alone.state.stable.routes[0]  # without a memo: decoded anew
+
+
+def test_a_full_decode_memo_starts_again_and_still_decodes() -> None:
+    main, branch = _burst_tables()
+    state = (
+        RoutingState(preview_domain=DOMAIN).with_branch("main", main, "main").with_branch("feature/2", branch, "main")
+    )
+    followed = apply(None, decode_line(state_line(state, {}), DecodeMemo(capacity=1)))
+    assert followed is not None
+    same_routing(followed.state, received(state).state)

@@ -3,7 +3,7 @@
 The branches arrive in one real ``git push`` to a bare remote and their webhooks at once (as a
 forge sends one per ref): the deliveries coalesce into one fetch, the burst's new objects are
 read ahead in one go (gitrepo/preload.py), every branch is applied with its own routes, and a file
-that all the branches share is parsed once (with one build worker, so that "once" does not
+that all the branches share is parsed once, its host group built once (with one build worker, so that "once" does not
 depend on which thread asked first: two builds that miss one file at the same moment both parse
 it, harmlessly). Figures for the 500-branch burst are bench/scale.py's, never a timed test.
 """
@@ -69,6 +69,9 @@ async def test_one_push_of_many_new_branches_goes_live_with_one_fetch_and_shared
         assert all(burst.values()), burst
         # each branch parses its own new file; the shared one is parsed by the first build only
         assert sum(parsed[0] for parsed in burst.values()) == BRANCHES + 1
+        # and their tables (both environments merged) share the shared file's host group: one object
+        state = h.engine.routing_state()
+        assert len({id(state.previews[name].host_group("shared.example.com")[1]) for name in names}) == 1
 
 
 async def test_the_tracked_verdicts_kept_per_name_stay_bounded(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         routes_of,
         select_ours,
     )
+    from gitops_ingress.core.routing.groups import PathTable
     from gitops_ingress.core.routing.model import (
         NO_MATCH,
         Backend,
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
         TLSEntry,
     )
     from gitops_ingress.core.routing.state import PreviewTarget, Resolution, RoutingState
-    from gitops_ingress.core.routing.table import EMPTY_TABLE, PathTable, RouteTable, normalize_host
+    from gitops_ingress.core.routing.table import EMPTY_TABLE, RouteTable, normalize_host
 
 # each public name -> the module it lives in
 _HOME = {
@@ -37,7 +38,8 @@ _HOME = {
     ),
     **dict.fromkeys(("NO_MATCH", "Backend", "ResourceRef", "Route", "RouteMatch", "ServiceRef", "TLSEntry"), "model"),
     **dict.fromkeys(("PreviewTarget", "Resolution", "RoutingState"), "state"),
-    **dict.fromkeys(("EMPTY_TABLE", "PathTable", "RouteTable", "normalize_host"), "table"),
+    **dict.fromkeys(("EMPTY_TABLE", "RouteTable", "normalize_host"), "table"),
+    "PathTable": "groups",
 }
 
 __all__ = [

@@ -23,6 +23,7 @@ from gitops_ingress.core.settings import Settings
 
 if TYPE_CHECKING:
     # imported where a table is built: ``validate`` compiles each file's routes, never a table
+    from gitops_ingress.core.routing.groups import GroupMemo
     from gitops_ingress.core.routing.table import RouteTable
 
 
@@ -179,10 +180,12 @@ def compile_routes(
     items: Sequence[LocatedIngress],
     settings: Settings,
     compiled: Mapping[int, Sequence[Route]] | None = None,
+    groups: GroupMemo | None = None,
 ) -> RouteTable:
     """The route table of a routing set: every Ingress of ours, merged. ``compiled``: the routes
     of some of ``items`` made already (``routes_of``), by ``id`` of the item; a parsed file
-    carries its own (``ParsedFile.compiled``), so a file shared by many branches compiles once."""
+    carries its own (``ParsedFile.compiled``), so a file shared by many branches compiles once.
+    ``groups``: host groups built for other tables, shared with them (core/routing/groups.py)."""
     from gitops_ingress.core.routing.table import RouteTable
 
     known = compiled or {}
@@ -218,7 +221,7 @@ def compile_routes(
     routes.extend(_annotated_hosts(routes))
     owners = (_default_route(item) for item in default_backend_owners(ours))
     default_backend = next((route for route in owners if route is not None), None)
-    return RouteTable(routes, default_backend, tls, catch_alls)
+    return RouteTable(routes, default_backend, tls, catch_alls, groups)
 
 
 def compile_environments(

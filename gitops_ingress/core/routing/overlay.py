@@ -23,8 +23,9 @@ from dataclasses import dataclass, fields
 from operator import attrgetter
 
 from gitops_ingress.core.naming import branch_slug
+from gitops_ingress.core.routing.groups import PathTable
 from gitops_ingress.core.routing.model import Route
-from gitops_ingress.core.routing.table import PathTable, RouteTable
+from gitops_ingress.core.routing.table import RouteTable
 
 GroupSignature = tuple[frozenset[tuple[object, ...]], object]
 # every field of a Route but where it was written (a field added to Route is compared too)

@@ -40,10 +40,11 @@ from dataclasses import dataclass
 
 from gitops_ingress.core.annotations.model import RouteEffects
 from gitops_ingress.core.routing.answer import table_tls
+from gitops_ingress.core.routing.groups import PathTable
 from gitops_ingress.core.routing.model import Backend, Route, RouteMatch
 from gitops_ingress.core.routing.paths import UnsafePath, normalize_path
 from gitops_ingress.core.routing.sample import samples
-from gitops_ingress.core.routing.table import PathTable, RouteTable
+from gitops_ingress.core.routing.table import RouteTable
 
 FRESH_LABEL = "any"  # the first label tried for a host or path element no rule names
 OTHER_HOST_PARENT = "example"  # parent domain of the host no rule names

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from gitops_ingress.core.naming import preview_hosts, wildcard_preview_upstream_host
+from gitops_ingress.core.routing.groups import GroupMemo
 from gitops_ingress.core.routing.model import NO_MATCH, RouteMatch
 from gitops_ingress.core.routing.overlay import (
     BranchOverlay,
@@ -108,13 +109,18 @@ class RoutingState:
         overlays: Mapping[str, BranchOverlay] | None = None,
         stable_signatures: Signatures | None = None,
         slugs: dict[str, BranchOverlay] | None = None,
+        owned: bool = False,
     ) -> None:
         """``index``: what ``_build_index`` returns for exactly these previews, when the caller
         already has it (``with_branch``); None builds it. ``overlays``: likewise, every branch's
         overlay against this stable table, by branch, and the stable table's signatures; ``slugs``:
-        ``by_slug(overlays)``, when the caller has it."""
+        ``by_slug(overlays)``, when the caller has it. ``owned``: ``previews`` is a dict made for
+        this state alone (``with_changes``'), kept as it is rather than copied once more: a burst
+        publishes a few dozen states of 1,500 branches, and each copy showed in its profile."""
         self.stable = stable
-        self.previews: dict[str, RouteTable] = dict(previews or {})
+        self.previews: dict[str, RouteTable] = (
+            previews if owned and isinstance(previews, dict) else dict(previews or {})
+        )
         self.preview_domain = preview_domain.lower().strip(".")
         self.version = version
         self._suffix = "." + self.preview_domain
@@ -170,10 +176,11 @@ class RoutingState:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RoutingState:
+    def from_dict(cls, data: Mapping[str, Any], groups: GroupMemo | None = None) -> RoutingState:
+        """``to_dict``'s form back; ``groups``: host groups the tables share (``RouteTable``)."""
         return cls(
-            RouteTable.from_dict(data.get("stable") or {}),
-            {str(b): RouteTable.from_dict(t) for b, t in (data.get("previews") or {}).items()},
+            RouteTable.from_dict(data.get("stable") or {}, groups),
+            {str(b): RouteTable.from_dict(t, groups) for b, t in (data.get("previews") or {}).items()},
             str(data.get("previewDomain") or "preview.localhost"),
             int(data.get("version") or 0),
         )
@@ -219,6 +226,7 @@ class RoutingState:
             overlays=overlays,
             stable_signatures=self._stable_signatures if stable is None else None,
             slugs=slugs,
+            owned=True,
         )
 
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from gitops_ingress.core.routing.groups import GroupEntry, GroupMemo, PathTable, build_group
 from gitops_ingress.core.routing.model import (
     NO_MATCH,
     Backend,
@@ -64,82 +64,6 @@ def is_ip_literal(host: str) -> bool:
     return True
 
 
-def _preferred(a: Route, b: Route) -> Route:
-    """Of two routes with the same key, the one that wins the tie."""
-    a_slash, b_slash = a.path.endswith("/"), b.path.endswith("/")
-    if a_slash != b_slash and a.kind == "Prefix":
-        return a if a_slash else b
-    return a if (a.ingress, a.environment) <= (b.ingress, b.environment) else b
-
-
-class PathTable:
-    """The paths of one host group, merged over every Ingress that names the host.
-
-    Each entry holds its ready-made RouteMatch, so a hit allocates nothing on the request path.
-    """
-
-    __slots__ = ("catch_all", "exact", "fallback", "name", "prefix", "regex")
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.exact: dict[str, RouteMatch] = {}
-        self.prefix: dict[str, RouteMatch] = {}
-        # Rules with this host and no ``http`` block: the host's catch-all (its Ingress's
-        # defaultBackend), consulted after every path.
-        self.catch_all: Backend | None = None
-        # What an unmatched path of this group gets: the catch-all, the default backend, or 404.
-        self.fallback: RouteMatch = RouteMatch(None, None, name)
-        # A host with regex paths (an Ingress of it sets use-regex or rewrite-target): every
-        # non-Exact path, as ingress-nginx's ``location ~*``, longest first; None for plain hosts.
-        self.regex: tuple[tuple[re.Pattern[str], RouteMatch], ...] | None = None
-
-    def use_regex(self) -> None:
-        """Match every Prefix path of this group as a case-insensitive, start-anchored regular
-        expression, first match in order of path length, longest first (ingress-nginx sorts its
-        locations so, and nginx takes the first regex location that matches)."""
-        entries = sorted(self.prefix.values(), key=lambda m: (-len(m.route.path), m.route.path))  # type: ignore[union-attr]
-        compiled: list[tuple[re.Pattern[str], RouteMatch]] = []
-        for entry in entries:
-            path = entry.route.path  # type: ignore[union-attr]
-            try:
-                pattern = re.compile(path, re.IGNORECASE)
-            except re.error:  # validation refuses it (annotation/invalid-regex); match it literally
-                pattern = re.compile(re.escape(path), re.IGNORECASE)
-            compiled.append((pattern, entry))
-        self.regex = tuple(compiled)
-
-    def add(self, route: Route, kind: str, key: str) -> None:
-        """Add ``route``, whose ``kind`` and ``match_path`` (``key``) the table computed once."""
-        bucket = self.exact if kind == "Exact" else self.prefix
-        current = bucket.get(key)
-        winner = route if current is None else _preferred(current.route, route)  # type: ignore[arg-type]
-        if current is None or winner is not current.route:
-            bucket[key] = RouteMatch(route.backend, route, self.name, protocol=route.protocol)
-
-    def routes(self) -> list[Route]:
-        return [m.route for m in (*self.exact.values(), *self.prefix.values())]  # type: ignore[misc]
-
-    def match(self, path: str) -> RouteMatch | None:
-        found = self.exact.get(path)
-        if found is not None:
-            return found
-        if self.regex is not None:
-            return next((entry for pattern, entry in self.regex if pattern.match(path)), None)
-        prefix = self.prefix
-        if not prefix:
-            return None
-        candidate = path.rstrip("/") if path.endswith("/") else path
-        while True:
-            found = prefix.get(candidate)
-            if found is not None:
-                return found
-            if not candidate:
-                return None
-            candidate = candidate[: candidate.rfind("/")]
-            if candidate.endswith("/"):
-                candidate = candidate.rstrip("/")
-
-
 class RouteTable:
     """A compiled, immutable route table for one routing set (a branch's environment or more)."""
 
@@ -160,7 +84,10 @@ class RouteTable:
         default_backend: Route | None = None,
         tls: Iterable[TLSEntry] = (),
         catch_alls: Iterable[tuple[str, Backend | None]] = (),
+        groups: GroupMemo | None = None,
     ) -> None:
+        """``groups``: host groups built for other tables, to take those this table has too
+        (core/routing/groups.py); None builds every group."""
         # each route's compared path and kind once (both are properties that compute): a burst
         # builds a table per branch, and sorting, grouping and the fingerprint each asked again;
         # the position breaks ties as the stable sort did, and keeps routes from being compared
@@ -171,49 +98,36 @@ class RouteTable:
         self._exact: dict[str, PathTable] = {}
         self._wildcard: dict[str, PathTable] = {}
         self._hostless: PathTable | None = None
-        regex_groups: set[str] = set()
+        by_host: dict[str, list[GroupEntry]] = {}
         for (host, path, kind, _, _), route in ordered:
-            self._group(host).add(route, kind, path)
-            if route.effects is not None and route.effects.regex:
-                regex_groups.add(route.host)
-        for host in regex_groups:  # use-regex applies to every path of the host (docs/migrating-from-ingress-nginx.md)
-            self._group(host).use_regex()
-        for host, backend in catch_alls:
-            group = self._group(host)
-            if backend is not None and group.catch_all is None:
-                group.catch_all = backend
-        for _, group in self._all_groups():
-            if group.catch_all is not None:
-                group.fallback = RouteMatch(group.catch_all, None, group.name, via_default=True)
-            elif default_backend is not None:
-                group.fallback = RouteMatch(
-                    default_backend.backend, None, group.name, via_default=True, protocol=default_backend.protocol
-                )
+            by_host.setdefault(host, []).append((kind, path, route))
+        catch: dict[str, Backend | None] = {}
+        for host, backend in catch_alls:  # a host with no paths still has its group
+            by_host.setdefault(host, [])
+            if catch.get(host) is None:
+                catch[host] = backend  # the first one given
+        for host, entries in by_host.items():
+            group = build_group(host, entries, catch.get(host), default_backend, groups)
+            if not host:
+                self._hostless = group
+            elif host.startswith("*."):
+                self._wildcard[host[2:]] = group
+            else:
+                self._exact[host] = group
         self._no_group = (
             RouteMatch(default_backend.backend, None, None, via_default=True, protocol=default_backend.protocol)
             if default_backend is not None
             else NO_MATCH
         )
-        self.version = self._fingerprint([((host, kind, path), route) for (host, path, kind, _, _), route in ordered])
+        if groups is None:
+            lines = [_fingerprint_line((host, kind, path), route) for (host, path, kind, _, _), route in ordered]
+        else:  # a route's line is made once for every table that holds it (core/routing/groups.py)
+            lines = [groups.line(route, _route_line) for route in self.routes]
+        self.version = self._fingerprint(lines)
 
-    def _group(self, host: str) -> PathTable:
-        if not host:
-            if self._hostless is None:
-                self._hostless = PathTable("")
-            return self._hostless
-        groups, key = (self._wildcard, host[2:]) if host.startswith("*.") else (self._exact, host)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = PathTable(host)
-        return group
-
-    def _fingerprint(self, keyed: list[tuple[tuple[str, str, str], Route]]) -> str:
-        """``keyed``: each route of ``self.routes``, in order, after its ``Route.key``."""
-        digest = hashlib.sha256()
-        for key, route in keyed:
-            # the protocol only when set, so tables without one keep their versions
-            protocol = f" {route.protocol}" if route.protocol else ""
-            digest.update(f"{key}{route.backend}{route.ingress}{route.effects or ''}{protocol}\n".encode())
+    def _fingerprint(self, lines: list[bytes]) -> str:
+        """``lines``: each route's ``_fingerprint_line``, in the order of ``self.routes``."""
+        digest = hashlib.sha256(b"".join(lines))
         if self.default_backend is not None:
             default = self.default_backend
             digest.update(f"default {default.backend}{f' {default.protocol}' if default.protocol else ''}".encode())
@@ -289,10 +203,11 @@ class RouteTable:
         }
 
     @classmethod
-    def merge(cls, tables: Mapping[str, RouteTable]) -> RouteTable:
+    def merge(cls, tables: Mapping[str, RouteTable], groups: GroupMemo | None = None) -> RouteTable:
         """Environments' tables as one routing set (what one local proxy serves): every route,
         TLS entry and catch-all; the default backend of the first environment, by name, that has
-        one. The one rule for merging environments, used by the local target and ``routes``."""
+        one. The one rule for merging environments, used by the local target and ``routes``.
+        ``groups``: as the constructor's, for a caller that merges many branches' tables."""
         if len(tables) == 1:
             return next(iter(tables.values()))
         ordered = [tables[name] for name in sorted(tables)]
@@ -301,6 +216,7 @@ class RouteTable:
             next((t.default_backend for t in ordered if t.default_backend is not None), None),
             [entry for table in ordered for entry in table.tls],
             [pair for table in ordered for pair in table.catch_alls()],
+            groups,
         )
 
     def catch_alls(self) -> list[tuple[str, Backend]]:
@@ -318,14 +234,15 @@ class RouteTable:
             yield "", self._hostless
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RouteTable:
+    def from_dict(cls, data: dict[str, Any], groups: GroupMemo | None = None) -> RouteTable:
         """The wire form back; routes may already be Route objects (a JSON ``object_hook`` that
-        builds them while decoding keeps a proxy's peak memory near the table's own size)."""
+        builds them while decoding keeps a proxy's peak memory near the table's own size).
+        ``groups``: as the constructor's (a stream receiver's, core/stream.py)."""
         routes = [_route(item) for item in data.get("routes") or []]
         default = data.get("defaultBackend")
         tls = [TLSEntry.from_dict(item) for item in data.get("tls") or []]
         catch_alls = [(str(item["host"]), backend_from_dict(item["backend"])) for item in data.get("catchAlls") or []]
-        return cls(routes, _route(default) if default else None, tls, catch_alls)
+        return cls(routes, _route(default) if default else None, tls, catch_alls, groups)
 
     def to_json(self, memo: WireMemo | None = None) -> str:
         """``to_dict`` as compact JSON with sorted keys, made of each route's own text: with a
@@ -345,6 +262,17 @@ class RouteTable:
 
     def __repr__(self) -> str:
         return f"RouteTable(routes={len(self.routes)}, version={self.version!r})"
+
+
+def _fingerprint_line(key: tuple[str, str, str], route: Route) -> bytes:
+    """A route's part of its table's version; ``key`` is its ``Route.key``."""
+    # the protocol only when set, so tables without one keep their versions
+    protocol = f" {route.protocol}" if route.protocol else ""
+    return f"{key}{route.backend}{route.ingress}{route.effects or ''}{protocol}\n".encode()
+
+
+def _route_line(route: Route) -> bytes:
+    return _fingerprint_line(route.key, route)
 
 
 EMPTY_TABLE = RouteTable()

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from gitops_ingress.core.errors import ConfigError, SourceError, StreamGapError
-from gitops_ingress.core.stream import MEDIA_TYPE, PING, STREAM_PATH, Followed, apply, decode_line
+from gitops_ingress.core.stream import MEDIA_TYPE, PING, STREAM_PATH, DecodeMemo, Followed, apply, decode_line
 from gitops_ingress.proxy import secrets
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.sources import Publish
@@ -108,6 +108,7 @@ class ControllerSource:
         self._max_line = max_line
         self._secret_dir = secret_dir  # htpasswd Secrets of basic-auth routes (proxy/secrets.py)
         self._wanted = secrets.WantedByTable()  # per table: a delta changes a few
+        self._memo = DecodeMemo()  # routes and host groups met on the stream, decoded once (core/stream.py)
         self.connected = False
         self.last_error = ""
         self._reset_backoff = False
@@ -185,7 +186,7 @@ class ControllerSource:
         return Snapshot.from_backend_map(followed.state, followed.backends, "controller", credentials)
 
     def _parse(self, line: bytes | bytearray, current: Followed | None) -> Followed | None:
-        message = decode_line(line)
+        message = decode_line(line, self._memo)
         if message.kind == PING:
             return current
         followed = apply(current, message)
