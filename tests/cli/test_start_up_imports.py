@@ -27,7 +27,7 @@ print(code, *sorted(sys.modules), file=sys.stderr)
 """
 SETTINGS_MODULES = ("pydantic_settings", "gitops_ingress.cli.variable_sections")
 # the models, findings and settings are dataclasses; pydantic checks a settings layer that is not empty
-PYDANTIC_MODULES = ("pydantic", "pydantic_core", "gitops_ingress.core.settings_schema")
+PYDANTIC_MODULES = ("pydantic", "pydantic_core", "annotated_types", "gitops_ingress.core.settings_schema")
 KUSTOMIZE_MODULES = (
     "gitops_ingress.kustomize",
     "gitops_ingress.core.kustomize",
