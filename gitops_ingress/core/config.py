@@ -15,7 +15,7 @@ from typing import Any
 from gitops_ingress.core.errors import ConfigError
 from gitops_ingress.core.findings import Finding, Severity
 from gitops_ingress.core.loading import load_yaml_mapping_document
-from gitops_ingress.core.settings import SETTINGS_FILE, Settings, deep_merge
+from gitops_ingress.core.settings import SETTINGS_FILE, Settings, deep_merge, settings_of
 from gitops_ingress.core.validation.reporter import Reporter
 
 
@@ -49,9 +49,7 @@ def read_settings(
         if document is not None and not isinstance(document.data, dict):
             findings.append(_settings_error(f"{shown_as} must be a mapping", shown_as))
         elif document is not None:
-            from gitops_ingress.core.settings_schema import settings_from  # pydantic: only for a file
-
-            checked, errors = settings_from(deep_merge(base_layer, document.data))
+            checked, errors = settings_of(deep_merge(base_layer, document.data))
             if checked is not None:
                 file_layer = document.data
             else:

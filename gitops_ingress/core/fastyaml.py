@@ -16,10 +16,13 @@ module state: the caller decides what one load is):
 1. Lines. Everything about one line that does not depend on the lines around it is its *shape*
    (core/fastyaml_lines.py), memoised by the line's text. Manifests repeat most of their lines
    (``pathType: Prefix``, ``kind: Ingress``), so most lines cost one dict lookup; a line that
-   differs from a known one only in its plain value (``name: app-7``) reuses that line's shape
-   with its own value: no shape is made or remembered for it (such lines are mostly unique, a
-   new shape each cost more than the rest of reading them, and remembering them pushed the lines
-   that do repeat out of the memo). So a line's value is read from a list beside its shape's.
+   differs from a known one only in its plain value (``name: app-7``) or in the item of a one-item
+   flow list (``hosts: [app-7.example.com]``) reuses that line's shape with its own value: no
+   shape is made or remembered for it (such lines are mostly unique, a new shape each cost more
+   than the rest of reading them, and remembering them pushed the lines that do repeat out of the
+   memo). So a line's value is read from a list beside its shape's. A line that comes by its
+   prefix with the known line's own value is that line: it goes back into the memo (a full memo is
+   cleared, and the lines that repeat must not stay on the slower prefix path after that).
 2. Documents. The structural part (indentation stack, field paths, positions) runs over a
    document's shapes. Its result depends only on the shapes' *skeletons* (everything but the
    scalar values), and the documents of a repository mostly share one layout: the same fields in
@@ -46,11 +49,13 @@ from gitops_ingress.core.fastyaml_lines import (
     CONTENT,
     EMPTY_MAP,
     FIRST_SKELETON,
+    FLOW,
     MARKER_LINE,
     NOTHING,
     SCALAR,
     SKIP,
     LineShape,
+    flow_item,
     plain_value,
     shape_of,
     usual,
@@ -85,7 +90,7 @@ class LineShapes:
 
     def __init__(self) -> None:
         self.memo: dict[str, LineShape] = {}
-        self.prefixes: dict[str, LineShape] = {}  # "  name: " -> a shape with a plain value after that
+        self.prefixes: dict[str, LineShape] = {}  # "  name" (before ": ") -> a shape whose value other lines replace
         self.skeletons: dict[tuple[Any, ...], int] = {}
         self.layouts: dict[tuple[int, ...], Layout | bool | None] = {}  # False: never compiles
         self.next_skeleton = FIRST_SKELETON
@@ -100,8 +105,8 @@ class LineShapes:
         if shape.sort == CONTENT:
             self._give_skeleton(shape)
             colon = raw.find(": ")
-            if shape.kind == SCALAR and shape.key is not None and colon == shape.value_column - 3:
-                _bounded(self.prefixes)[raw[: colon + 2]] = shape
+            if shape.key is not None and colon == shape.value_column - 3 and _by_prefix(shape):
+                _bounded(self.prefixes)[raw[:colon]] = shape
         _bounded(self.memo)[raw] = shape
         return shape
 
@@ -113,6 +118,12 @@ class LineShapes:
             self.next_skeleton += 1
             _bounded(self.skeletons)[key] = found
         shape.skeleton = found
+
+
+def _by_prefix(shape: LineShape) -> bool:
+    """Can lines of this shape but another value be read by its prefix: a plain scalar after it
+    (``plain_value``), or a one-item flow list (``flow_item``), whose item is at offset 1?"""
+    return shape.kind == SCALAR or (shape.kind == FLOW and len(shape.value) == 1 and shape.value[0][1] == 1)
 
 
 def _bounded(memo: dict[Any, Any]) -> dict[Any, Any]:
@@ -162,13 +173,15 @@ def read_simple(text: str, limits: LimitSettings, shapes: LineShapes | None = No
     for raw in lines:
         shape = memo.get(raw)
         if shape is None:
-            colon = raw.find(": ")
-            known = prefixes.get(raw[: colon + 2]) if colon >= 0 else None
+            head, colon, rest = raw.partition(": ")
+            known = prefixes.get(head) if colon else None
             if known is not None:
-                rest = plain_value(raw, colon + 2)
-                if rest is not None:  # a known line's prefix, another plain value
+                value = plain_value(rest) if known.kind == SCALAR else flow_item(rest)
+                if value is not None:  # a known line's prefix, another value of its kind
+                    if value == known.value:  # the known line's own shape: remembered again after a clear
+                        _bounded(memo)[raw] = known
                     found.append(known)
-                    values.append(rest)
+                    values.append(value)
                     continue
             shape = load.shape(raw)
             if shape is None:

@@ -39,6 +39,8 @@ _FLOW_ITEM = re.compile(r""" *(?:"([^"\\]*)"|'([^']*)'|([^\s,#"'\[\]{}&*!|>%@`?]
 # A plain scalar may not start with an indicator; these we leave to PyYAML.
 _PLAIN_BAD_START = frozenset("-?:,[]{}#&*!|>'\"%@`")
 _IMPLICIT_STARTS = frozenset(IMPLICIT)
+# What ends, quotes or nests a plain item in a flow list, or is whitespace there.
+_FLOW_STOP = re.compile(r"""[\s,#"'\[\]{}?]""")
 
 
 # Anything but newline and printable characters: tabs, CR, BOM, NEL and the Unicode line breaks
@@ -223,17 +225,33 @@ def usual(raw: str) -> bool:
     return re.search(UNUSUAL, raw) is None
 
 
-def plain_value(raw: str, prefix_length: int) -> str | None:
-    """The value of ``raw``, a line that begins with the ``prefix_length`` characters before some
-    known line's plain scalar value (indent, dash, key, ``:`` and spaces), when it is a plain
-    string that needs nothing resolved and holds no unusual character; else None. The line's
-    shape is then the known line's, with this value.
+def plain_value(rest: str) -> str | None:
+    """``rest``, the text after the prefix of some known line's plain scalar value (indent, dash,
+    key, ``:`` and one space), when it is a plain string that needs nothing resolved and holds no
+    unusual character; else None. The line's shape is then the known line's, with this value.
 
-    Why that is ``shape_of(raw)``: the line expression never backtracks (every group is optional
+    Why that is ``shape_of(line)``: the line expression never backtracks (every group is optional
     and the rest matches anything), so on the same prefix followed by a character other than a
-    space it takes the same indent, dash and key; the rest of ``raw`` is then the value, and a
+    space it takes the same indent, dash and key; the rest of the line is then the value, and a
     value passing the same test as ``shape_of``'s common case is stored as it is."""
-    rest = raw[prefix_length:]
     if not rest or not _plain_string(rest) or not usual(rest):
         return None
     return rest
+
+
+def flow_item(rest: str) -> tuple[tuple[str, int]] | None:
+    """The value of a one-item flow list ``[X]``, ``((X, 1),)``, when ``rest`` is exactly that and X
+    a plain string that needs nothing resolved, with no space, no flow indicator and no unusual
+    character; else None. After the prefix of a known line whose value is a one-item flow list
+    (its item at offset 1: same skeleton), the line's shape is that line's with this value.
+
+    Why that is ``shape_of(line)``: the line's key is the known one's (``plain_value`` says why);
+    ``_flow_list`` on ``[X]`` takes X as one plain item (none of the characters that end or quote
+    one), at offset 1, and resolves it as ``_scalar`` does, which for a string passing
+    ``_plain_string`` is X itself."""
+    if len(rest) < 3 or rest[0] != "[" or rest[-1] != "]":
+        return None
+    item = rest[1:-1]
+    if not item.isascii() or not item.isprintable() or not _plain_string(item) or _FLOW_STOP.search(item):
+        return None
+    return ((item, 1),)

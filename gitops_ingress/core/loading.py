@@ -29,7 +29,7 @@ from yaml.nodes import Node
 
 from gitops_ingress.core.fastyaml import LineShapes, read_simple
 from gitops_ingress.core.findings import Finding, Severity
-from gitops_ingress.core.models import SourceMap
+from gitops_ingress.core.models import SourceMap, model
 from gitops_ingress.core.settings import LimitSettings
 from gitops_ingress.core.yamltree import MAX_WALK_DEPTH, Builder, Loader, Stop, error
 
@@ -44,7 +44,7 @@ _ODD_PLACES = re.compile("[\r\x85\u2028\u2029\ufeff]")
 _FINAL_BREAK = re.compile("(?:\r\n|[\r\n\x85\u2028\u2029])\\Z")
 
 
-@dataclass(frozen=True, slots=True)
+@model  # frozen to the type checker only, as the models: one is made per document
 class Document:
     """One YAML document of a file."""
 

@@ -34,7 +34,10 @@ _T = TypeVar("_T")
 
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
 def model(cls: type[_T]) -> type[_T]:
-    """A model class: slotted, equal and hashable by value, read-only to the type checker."""
+    """A model class: slotted, equal and hashable by value, read-only to the type checker. Also
+    for the records made once per document or object (``SourceMap``, ``LocatedIngress``,
+    ``loading.Document``): a runtime frozen one took 0.8-1.5 us to make, 35 ms of validating
+    10,000 Ingresses."""
     return dataclass(slots=True, unsafe_hash=True)(cls)
 
 
@@ -150,7 +153,7 @@ class IngressClass:
 FieldPath = tuple[str | int, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@model  # not frozen at run time, as the models: one per document (the module docstring says why)
 class SourceMap:
     """Line and column (1-based) of every field of one YAML document, keyed by field path."""
 
@@ -173,7 +176,7 @@ class SourceMap:
             key = key[:-1]
 
 
-@dataclass(frozen=True, slots=True)
+@model  # one per Ingress, like SourceMap
 class LocatedIngress:
     """An Ingress with the effective namespace it will live in and where each field came from."""
 

@@ -7,20 +7,26 @@ does no I/O). ``Settings.build`` merges them; nothing changes a Settings object 
 
 The classes are plain frozen dataclasses; what a layer may hold is checked by pydantic models made
 from them (core/settings_schema.py: the same fields, types, defaults and ``Annotated`` bounds), and
-only when some layer is non-empty: ``validate`` on a repository without ``gitops-ingress.yaml``,
-variables or options does not import pydantic at all (issue 13: about 60 ms of every run).
+only when some layer is non-empty and not plain (``settings_of``: a layer whose every value is
+exactly of its field's type is built here, as pydantic would build it): ``validate`` on a
+repository without ``gitops-ingress.yaml``, variables or options, or with a plain file, does not
+import pydantic at all (issue 13: about 60-80 ms of every run).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
-
-from annotated_types import Ge, Gt
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from gitops_ingress.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    # The bounds are read only where a layer is checked (core/settings_schema.py, which hands them
+    # to the annotations it evaluates): annotated_types and typing_extensions took 12 ms to import.
+    from annotated_types import Ge, Gt
 
 SETTINGS_FILE = "gitops-ingress.yaml"
 
@@ -154,9 +160,7 @@ class Settings:
             merged = deep_merge(merged, layer)
         if not merged:
             return cls()  # the defaults, without importing pydantic (module docstring)
-        from gitops_ingress.core.settings_schema import settings_from
-
-        settings, errors = settings_from(merged)
+        settings, errors = settings_of(merged)
         if settings is None:
             problems = "; ".join(f"{'.'.join(str(p) for p in path)}: {message}" for path, message in errors)
             raise ConfigError(f"invalid settings: {problems}")
@@ -171,3 +175,86 @@ def deep_merge(base: Mapping[str, Any], layer: Mapping[str, Any]) -> dict[str, A
         else:
             merged[key] = value
     return merged
+
+
+def settings_of(data: Mapping[str, Any]) -> tuple[Settings | None, list[tuple[tuple[str | int, ...], str]]]:
+    """``data`` (merged layers) as Settings, or None and each problem's path and message: what
+    core/settings_schema.py's pydantic models answer. A layer of plain values (every key known,
+    every value exactly of its field's type: ``_plain``) is built here without them, as they
+    would build it; anything else (a coercion, a bound, an error) is theirs to decide and word.
+    Why: importing pydantic and building its models took about 80 ms, and most settings files
+    are plain (a render timeout, a few lists)."""
+    plain = _plain(Settings, data)
+    if plain is not None:
+        return plain, []
+    from gitops_ingress.core.settings_schema import settings_from
+
+    return settings_from(dict(data))
+
+
+_NOT_PLAIN = object()
+_SEVERITIES3 = frozenset(get_args(Severity3))
+_EXACT: dict[str, type[Any]] = {"str": str, "bool": bool, "int": int}
+_FLOAT_EXACT = 2**53  # ints up to this are exactly floats: pydantic's float of them is float()
+
+
+def _plain(cls: type[Any], data: Any) -> Any:
+    """An instance of settings dataclass ``cls`` from ``data`` when it is plain (see
+    ``settings_of``), else None. Only the field types written below are plain; an ``Annotated``
+    bound or any other type steps aside to pydantic."""
+    if type(data) is not dict:
+        return None
+    known = {item.name: item for item in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        item = known.get(key) if type(key) is str else None
+        if item is None:
+            return None
+        section = item.default_factory
+        if isinstance(section, type) and dataclasses.is_dataclass(section):
+            made = _plain(section, value)
+            if made is None:
+                return None
+        else:
+            made = _plain_value(str(item.type), value)
+            if made is _NOT_PLAIN:
+                return None
+        values[key] = made
+    return cls(**values)
+
+
+def _plain_value(kind: str, value: Any) -> Any:
+    """``value`` as pydantic makes it for a field annotated ``kind`` when it is exactly of that
+    type (a bool is not an int here, nor a numeric string a number), else ``_NOT_PLAIN``."""
+    exact = _EXACT.get(kind)
+    if exact is not None:
+        return value if type(value) is exact else _NOT_PLAIN
+    if kind == "float":
+        if type(value) is float:
+            return value
+        if type(value) is int and -_FLOAT_EXACT <= value <= _FLOAT_EXACT:
+            return float(value)
+        return _NOT_PLAIN
+    if kind == "Severity3":
+        return value if type(value) is str and value in _SEVERITIES3 else _NOT_PLAIN
+    if kind == "tuple[str, ...]":
+        return _strings(value)
+    if kind in ("dict[str, str]", "dict[str, tuple[str, ...]]"):
+        if type(value) is not dict:
+            return _NOT_PLAIN
+        inner = kind[len("dict[str, ") : -1]
+        made = {}
+        for key, item in value.items():
+            converted = _plain_value(inner, item)
+            if type(key) is not str or converted is _NOT_PLAIN:
+                return _NOT_PLAIN
+            made[key] = converted
+        return made
+    return _NOT_PLAIN
+
+
+def _strings(value: Any) -> Any:
+    """A list or tuple of str as the tuple pydantic makes of it, else ``_NOT_PLAIN``."""
+    if type(value) not in (list, tuple) or any(type(item) is not str for item in value):
+        return _NOT_PLAIN
+    return tuple(value)

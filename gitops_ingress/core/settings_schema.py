@@ -15,18 +15,21 @@ import dataclasses
 import typing
 from typing import Any
 
+from annotated_types import Ge, Gt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from gitops_ingress.core.settings import Settings
 
 Problems = list[tuple[tuple[str | int, ...], str]]
+# The names of the bounds in the settings' annotations, which core/settings.py does not import.
+_BOUNDS = {"Ge": Ge, "Gt": Gt}
 
 
 def _models(cls: type[Any], made: dict[type[Any], type[BaseModel]]) -> type[BaseModel]:
     """The model of dataclass ``cls`` (and of those its fields hold), added to ``made``."""
     if cls in made:
         return made[cls]
-    hints = typing.get_type_hints(cls, include_extras=True)
+    hints = typing.get_type_hints(cls, localns=_BOUNDS, include_extras=True)
     fields: dict[str, Any] = {}
     for item in dataclasses.fields(cls):
         hint = hints[item.name]

@@ -1,8 +1,8 @@
 """``validate`` imports what the input needs, not every module the command could use.
 
 Each command is a fresh process, so its imports are part of every run's time (issue 13's speed
-point): pydantic only when a settings layer is non-empty (a ``gitops-ingress.yaml``, a variable,
-an option: core/settings_schema.py), pydantic-settings only when some ``GITOPS_INGRESS_*`` variable is set, the
+point): pydantic only when a settings layer is neither empty nor plain (a ``gitops-ingress.yaml``,
+a variable, an option with a bound or a value to coerce: core/settings_schema.py), pydantic-settings only when some ``GITOPS_INGRESS_*`` variable is set, the
 kustomize modules only for a tree that holds a kustomization, and logging only by the commands
 that log. Checked in a real process from its ``sys.modules``, on real files; and what the lazy
 paths answer is what the eager ones did.
@@ -27,7 +27,7 @@ print(code, *sorted(sys.modules), file=sys.stderr)
 """
 SETTINGS_MODULES = ("pydantic_settings", "gitops_ingress.cli.variable_sections")
 # the models, findings and settings are dataclasses; pydantic checks a settings layer that is not empty
-PYDANTIC_MODULES = ("pydantic", "pydantic_core", "gitops_ingress.core.settings_schema")
+PYDANTIC_MODULES = ("pydantic", "pydantic_core", "annotated_types", "gitops_ingress.core.settings_schema")
 KUSTOMIZE_MODULES = (
     "gitops_ingress.kustomize",
     "gitops_ingress.core.kustomize",
@@ -75,9 +75,19 @@ def test_a_plain_validate_imports_neither_pydantic_nor_kustomize_nor_logging_nor
     assert sorted(modules & held_out) == []
 
 
+def test_a_plain_settings_file_is_honoured_without_pydantic(tmp_path: Path) -> None:
+    # every key known, every value exactly of its type: core/settings.py builds it (settings_of)
+    root = plain_repository(tmp_path)
+    (root / "gitops-ingress.yaml").write_text("policy:\n  denied_annotations: [a]\n  limits:\n    max_files: 50\n")
+    code, modules, report = validate(root)
+    assert not modules & set(PYDANTIC_MODULES)
+    assert code == 1 and {finding["rule"] for finding in report["findings"]} == {"policy/denied-annotation"}  # type: ignore[union-attr,index]
+
+
 def test_a_settings_file_is_checked_by_pydantic_and_honoured(tmp_path: Path) -> None:
     root = plain_repository(tmp_path)
-    (root / "gitops-ingress.yaml").write_text("policy:\n  denied_annotations: [a]\n")
+    # a bound (max_previews: Annotated[int, Ge(0)]) is pydantic's to check
+    (root / "gitops-ingress.yaml").write_text("max_previews: 3\npolicy:\n  denied_annotations: [a]\n")
     code, modules, report = validate(root)
     assert "gitops_ingress.core.settings_schema" in modules
     assert code == 1 and {finding["rule"] for finding in report["findings"]} == {"policy/denied-annotation"}  # type: ignore[union-attr,index]

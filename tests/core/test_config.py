@@ -37,3 +37,20 @@ def test_base_settings_are_the_lowest_layer():
 def test_variables_are_validated_with_the_file_and_options_merged():
     with pytest.raises(ConfigError, match="poll_interval"):
         read_settings({}, variables={"poll_interval": "soon"})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"retention:\n  syncs_per_branch: 0\n", "Input should be greater than or equal to 1"),
+        (b"retention:\n  delivery_days: 0\n", "Input should be greater than 0"),
+        (b"max_previews: -1\n", "Input should be greater than or equal to 0"),
+    ],
+)
+def test_a_value_past_its_bound_is_refused_in_pydantics_words(text: bytes, message: str) -> None:
+    # core/settings.py does not import the bounds (Ge, Gt) at run time: the schema evaluates the
+    # annotations with them, so each bound still holds
+    settings, findings = read_settings({"gitops-ingress.yaml": text})
+    (finding,) = findings
+    assert finding.rule == "config/settings" and finding.message.endswith(message)
+    assert settings == Settings()

@@ -264,3 +264,32 @@ _NGINX = "nginx.ingress.kubernetes.io/"
 def test_the_regex_screen_answers_as_the_route_effects_do(annotations):
     effects = registry.effects_of(annotations)
     assert registry.makes_paths_regex(annotations) is (effects is not None and effects.regex)
+
+
+@pytest.mark.parametrize(
+    ("value", "reported"),
+    [
+        ("x" * (64 * 1024), False),  # 4 bytes a character at most: settled by counting characters
+        ("é" * (70 * 1024), False),  # 140 KiB: past the characters' bound, within the limit in bytes
+        ("é" * (140 * 1024), True),  # 280 KiB in UTF-8, though 140 Ki characters
+        ("x" * (257 * 1024), True),
+    ],
+)
+def test_the_annotation_size_is_counted_in_bytes_when_the_characters_do_not_settle_it(value, reported):
+    parsed = parse_file(PATH, to_yaml(ingress(annotations={"a": value})).encode(), "prod", Settings())
+    assert any(finding.rule == "api/annotations-too-long" for finding in parsed.findings) is reported
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 70000])
+def test_a_port_number_out_of_range_is_reported_by_the_inline_range_check(port):
+    parsed = parse_file(PATH, to_yaml(ingress(port=port)).encode(), "prod", Settings())
+    (finding,) = [finding for finding in parsed.findings if finding.rule == "api/port-number-invalid"]
+    assert finding.message.endswith(f"Invalid value: {port}: must be between 1 and 65535, inclusive")
+
+
+def test_a_pattern_check_gives_every_message_of_an_invalid_value_each_time():
+    long_and_bad = "-" + "a" * 253
+    for check in (names.is_dns1123_subdomain, names.is_label_value):
+        first = check(long_and_bad)
+        assert len(first) == 2 and first[0].startswith("must be no more than")
+        assert check(long_and_bad) == first and long_and_bad not in check.valid  # type: ignore[attr-defined]

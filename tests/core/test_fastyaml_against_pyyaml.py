@@ -311,8 +311,50 @@ def test_an_unusual_character_after_a_known_prefix_is_left_to_pyyaml(value: str)
     # its value is still checked for the characters the reader leaves to PyYAML
     shapes = LineShapes()
     check("kind: Ingress\nname: a\n", shapes)
-    assert "name: " in shapes.prefixes
+    assert "name" in shapes.prefixes
     text = f"kind: Ingress\nname: {value}\n"
     assert read_simple(text, LIMITS, shapes) is None
     check(text, shapes)
     assert read_simple("kind: Ingress\nname: é\n", LIMITS, shapes) == read_simple("kind: Ingress\nname: é\n", LIMITS)
+
+
+def fast_marks(text: str, shapes: LineShapes | None = None) -> list[tuple[Any, dict[Any, Any], int]] | None:
+    """``read_simple``'s answer with its marks as dicts, to compare two reads."""
+    documents = read_simple(text, LIMITS, shapes)
+    return None if documents is None else [(value, dict(marks), line) for value, marks, line in documents]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        *["app-2.example.com", "b", "x_y", "/api", "v1.2"],  # read by the known line's prefix
+        *["a b", " a", "a ", "a,b", "a?", "a?b", "a#b", "a #b", "a:b", "a: b", "a:", "-a", "?a", ":a", "", "é"],
+        *["1", "yes", "~", "1.5", "0x1F", "2001-12-14", "'q'", '"d"', "a]", "[a]", "{a}", "a}", "*a", "&a"],
+        *["a] # c", "a]x", "a\x07", "é\u2028"],
+    ],
+)
+def test_a_one_item_flow_list_after_a_known_prefix_is_read_as_pyyaml_reads_it(item: str) -> None:
+    # a line that differs from a known one-item flow list only in its item takes the known line's
+    # shape with its own item, unless the item is anything but a plain string with nothing to resolve
+    shapes = LineShapes()
+    check("kind: Ingress\nhosts: [a.example.com]\n", shapes)
+    assert shapes.prefixes["hosts"].value == (("a.example.com", 1),)
+    text = f"kind: Ingress\nhosts: [{item}]\n"
+    by_prefix = fast_marks(text, shapes)
+    check(text, shapes)
+    assert by_prefix == fast_marks(text)  # as a load that never met the known line reads it
+    if item in ("app-2.example.com", "b", "x_y", "/api", "v1.2"):
+        assert by_prefix is not None and f"hosts: [{item}]" not in shapes.memo  # no shape of its own
+
+
+def test_a_line_read_by_its_prefix_is_remembered_again_once_the_memo_was_cleared() -> None:
+    # a full memo is cleared; the lines that then come by their known prefix with the known value
+    # are that line itself, remembered again, not read by prefix ever after
+    shapes = LineShapes()
+    text = "---\n".join(TEMPLATE.format(n=n, team=1) for n in range(3))
+    expected = fast_marks(text, shapes)
+    shapes.memo.clear()
+    assert fast_marks(text, shapes) == expected
+    assert shapes.memo["kind: Ingress"] is shapes.prefixes["kind"]
+    assert shapes.memo["    - hosts: [app-0.example.com]"] is shapes.prefixes["    - hosts"]
+    assert "    - hosts: [app-2.example.com]" not in shapes.memo

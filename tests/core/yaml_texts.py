@@ -186,6 +186,8 @@ TEXTS = st.one_of(
 _VALUE = re.compile(r"^( *(?:- +)?(?:[^\s:#'\"\[\]{}-][^:#]*: +|- +))(\S.*)$")
 # Plain strings keep a line's skeleton; the others change its kind, or are broken YAML.
 PLAIN_VALUES = ["web", "app-7", "a b", "/api/v2", "shop-1.example.com", "é", "x_y", "Exact", "v1.2"]
+# One-item flow lists: most keep a flow line's skeleton (read by its prefix), the rest step aside.
+PLAIN_VALUES += ["[web]", "[app-7]", "[shop-1.example.com]", "[a b]", "[é]", "[x_y]", "[ web]", "[web] # c"]
 
 
 @st.composite

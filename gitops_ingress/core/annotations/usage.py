@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from gitops_ingress.core.annotations.model import Status
+from gitops_ingress.core.annotations.model import AnnotationSpec, Status
 from gitops_ingress.core.annotations.registry import lookup
 from gitops_ingress.core.models import LocatedIngress
 
@@ -48,19 +48,31 @@ class AnnotationUse:
 
 def annotation_uses(items: Iterable[LocatedIngress]) -> tuple[AnnotationUse, ...]:
     """Every ``nginx.ingress.kubernetes.io/*`` key of ``items``, sorted by key."""
-    seen: dict[str, AnnotationUse] = {}
+    # counted first, each use made once at the end: a key is met once per Ingress, and making a
+    # frozen use per meeting was most of the time of the table
+    counts: dict[str, int] = {}
+    first: dict[str, tuple[LocatedIngress, AnnotationSpec]] = {}
+    outside: set[str] = set()  # keys not under the prefix: looked up once
     for item in items:
         for key in item.ingress.metadata.annotations:
+            count = counts.get(key)
+            if count is not None:
+                counts[key] = count + 1
+                continue
+            if key in outside:
+                continue
             spec = lookup(key)
             if spec is None:
+                outside.add(key)
                 continue
-            use = seen.get(key)
-            if use is None:
-                position = item.position("metadata", "annotations", key)
-                seen[key] = AnnotationUse(key, spec.status, spec.note, 1, position.file, position.line)
-            else:
-                seen[key] = AnnotationUse(key, use.status, use.note, use.count + 1, use.file, use.line)
-    return tuple(seen[key] for key in sorted(seen))
+            counts[key] = 1
+            first[key] = (item, spec)
+    uses = []
+    for key in sorted(counts):
+        item, spec = first[key]
+        position = item.position("metadata", "annotations", key)
+        uses.append(AnnotationUse(key, spec.status, spec.note, counts[key], position.file, position.line))
+    return tuple(uses)
 
 
 def merged_uses(groups: Iterable[Iterable[AnnotationUse]]) -> tuple[AnnotationUse, ...]:

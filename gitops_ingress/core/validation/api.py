@@ -58,32 +58,36 @@ def check_ingress(ingress: Ingress, source: SourceMap, key: str, strict_service_
         )
     if spec.default_backend is not None:
         _backend(report, spec.default_backend, base + ("defaultBackend",), strict_service_names)
+    # A path is made only for a finding (``if errors``): most objects have none, and building
+    # every field's path was a good part of the time of checking a clean one.
     for index, rule in enumerate(spec.rules):
-        rule_path = base + ("rules", index)
         if rule.host:
-            _rule_host(report, rule.host, rule_path + ("host",))
+            _rule_host(report, rule.host, ("spec", "rules", index, "host"))
         if rule.http is not None:
-            _http(report, rule.http.paths or (), rule_path + ("http",), strict_service_names)
+            _http(report, rule.http.paths or (), ("spec", "rules", index, "http"), strict_service_names)
     for index, tls in enumerate(spec.tls):
-        tls_path = base + ("tls", index)
         for host_index, host in enumerate(tls.hosts):
-            _host_name(report, "api/tls-host-invalid", host, tls_path + ("hosts", host_index))
+            _host_name(report, "api/tls-host-invalid", host, ("spec", "tls", index, "hosts", host_index))
         if tls.secret_name:
+            errors = names.is_dns1123_subdomain(tls.secret_name)
+            if errors:
+                report.invalid_each(
+                    "api/tls-secret-name-invalid",
+                    ("spec", "tls", index, "secretName"),
+                    tls.secret_name,
+                    errors,
+                    HINT_SUBDOMAIN,
+                )
+    if spec.ingress_class_name is not None:
+        errors = names.is_dns1123_subdomain(spec.ingress_class_name)
+        if errors:
             report.invalid_each(
-                "api/tls-secret-name-invalid",
-                tls_path + ("secretName",),
-                tls.secret_name,
-                names.is_dns1123_subdomain(tls.secret_name),
+                "api/ingress-class-name-invalid",
+                ("spec", "ingressClassName"),
+                spec.ingress_class_name,
+                errors,
                 HINT_SUBDOMAIN,
             )
-    if spec.ingress_class_name is not None:
-        report.invalid_each(
-            "api/ingress-class-name-invalid",
-            base + ("ingressClassName",),
-            spec.ingress_class_name,
-            names.is_dns1123_subdomain(spec.ingress_class_name),
-            HINT_SUBDOMAIN,
-        )
         annotation = ingress.metadata.annotations.get(INGRESS_CLASS_ANNOTATION)
         if annotation is not None and annotation != spec.ingress_class_name:
             report.invalid(
@@ -103,31 +107,26 @@ def check_metadata(report: Reporter, meta: ObjectMeta, namespaced: bool) -> None
             "api/name-required", ("metadata", "name"), "name or generateName is required", "set metadata.name"
         )
     else:
-        report.invalid_each(
-            "api/name-invalid",
-            ("metadata", "name"),
-            meta.name,
-            names.is_dns1123_subdomain(meta.name),
-            HINT_SUBDOMAIN,
-        )
+        errors = names.is_dns1123_subdomain(meta.name)
+        if errors:
+            report.invalid_each("api/name-invalid", ("metadata", "name"), meta.name, errors, HINT_SUBDOMAIN)
     if meta.namespace:
         if namespaced:
-            report.invalid_each(
-                "api/namespace-invalid",
-                ("metadata", "namespace"),
-                meta.namespace,
-                names.is_dns1123_label(meta.namespace),
-                HINT_LABEL,
-            )
+            errors = names.is_dns1123_label(meta.namespace)
+            if errors:
+                report.invalid_each(
+                    "api/namespace-invalid", ("metadata", "namespace"), meta.namespace, errors, HINT_LABEL
+                )
         else:
             report.forbidden(
                 "api/namespace-forbidden", ("metadata", "namespace"), "not allowed on this type", "remove it"
             )
     for label, value in meta.labels.items():
-        path = ("metadata", "labels", label)
         for message in names.is_qualified_name(label):
+            path = ("metadata", "labels", label)
             report.invalid("api/label-invalid", path, label, message, "fix the label key", name="metadata.labels")
         for message in names.is_label_value(value):
+            path = ("metadata", "labels", label)
             report.invalid("api/label-invalid", path, value, message, "fix the label value", name="metadata.labels")
     for annotation in meta.annotations:
         for message in names.is_qualified_name(annotation.lower()):
@@ -139,7 +138,11 @@ def check_metadata(report: Reporter, meta: ObjectMeta, namespaced: bool) -> None
                 "fix the annotation key",
                 name="metadata.annotations",
             )
-    # apimachinery's ValidateAnnotationsSize: keys and values together, in bytes
+    # apimachinery's ValidateAnnotationsSize: keys and values together, in bytes (at most 4 per
+    # character in UTF-8, so counting the characters mostly settles it without encoding any)
+    characters = sum(map(len, meta.annotations)) + sum(map(len, meta.annotations.values()))
+    if characters * 4 <= TOTAL_ANNOTATION_SIZE_LIMIT:
+        return
     total = sum(len(key.encode()) + len(value.encode()) for key, value in meta.annotations.items())
     if total > TOTAL_ANNOTATION_SIZE_LIMIT:
         report.add(
@@ -172,7 +175,9 @@ def _host_name(report: Reporter, rule: str, host: str, path: FieldPath) -> None:
             "a wildcard must be '*.' then a DNS name",
         )
     else:
-        report.invalid_each(rule, path, host, names.is_dns1123_subdomain(host), HINT_SUBDOMAIN)
+        errors = names.is_dns1123_subdomain(host)
+        if errors:
+            report.invalid_each(rule, path, host, errors, HINT_SUBDOMAIN)
 
 
 def _http(report: Reporter, paths: tuple, base: FieldPath, strict_service_names: bool) -> None:  # type: ignore[type-arg]
@@ -191,7 +196,8 @@ def _http(report: Reporter, paths: tuple, base: FieldPath, strict_service_names:
             )
             continue  # the API server stops at this path: its backend is not checked either
         if item.path_type in ("Exact", "Prefix"):
-            _absolute_path(report, value, path + ("path",))
+            if not value.startswith("/") or _ODD_PATH.search(value) is not None:  # else the usual clean path
+                _absolute_path(report, value, path + ("path",))
         elif item.path_type == "ImplementationSpecific":
             if value and not value.startswith("/"):
                 report.invalid(
@@ -213,8 +219,7 @@ def _http(report: Reporter, paths: tuple, base: FieldPath, strict_service_names:
 
 
 def _absolute_path(report: Reporter, value: str, path: FieldPath) -> None:
-    if value.startswith("/") and _ODD_PATH.search(value) is None:
-        return  # the usual clean path
+    """The findings of a path that is not absolute or has an odd sequence (``_ODD_PATH``)."""
     if not value.startswith("/"):
         report.invalid("api/path-invalid", path, value, "must be an absolute path", "start the path with '/'")
     if not value:
@@ -262,13 +267,15 @@ def _backend(report: Reporter, backend: IngressBackend, path: FieldPath, strict_
         report.required("api/service-name-required", path + ("service", "name"), "", "name the Service")
     else:
         check = names.is_dns1035_label if strict_service_names else names.is_dns1123_label
-        report.invalid_each(
-            "api/service-name-invalid",
-            path + ("service", "name"),
-            service.name,
-            check(service.name),
-            _HINT_SERVICE[strict_service_names],
-        )
+        errors = check(service.name)
+        if errors:
+            report.invalid_each(
+                "api/service-name-invalid",
+                path + ("service", "name"),
+                service.name,
+                errors,
+                _HINT_SERVICE[strict_service_names],
+            )
     port = service.port
     port_name = port.name if port is not None else None
     port_number = port.number if port is not None else None
@@ -281,21 +288,24 @@ def _backend(report: Reporter, backend: IngressBackend, path: FieldPath, strict_
             "keep port.name or port.number",
         )
     elif port_name:
-        report.invalid_each(
-            "api/port-name-invalid",
-            path + ("service", "port", "name"),
-            port_name,
-            names.is_valid_port_name(port_name),
-            "a port name has at most 15 characters: lowercase letters, digits and single '-'",
-        )
+        errors = names.is_valid_port_name(port_name)
+        if errors:
+            report.invalid_each(
+                "api/port-name-invalid",
+                path + ("service", "port", "name"),
+                port_name,
+                errors,
+                "a port name has at most 15 characters: lowercase letters, digits and single '-'",
+            )
     elif port_number:
-        report.invalid_each(
-            "api/port-number-invalid",
-            path + ("service", "port", "number"),
-            port_number,
-            names.is_valid_port_num(port_number),
-            "use a port between 1 and 65535",
-        )
+        if not 1 <= port_number <= 65535:  # names.is_valid_port_num's range, without a list per port
+            report.invalid_each(
+                "api/port-number-invalid",
+                path + ("service", "port", "number"),
+                port_number,
+                names.is_valid_port_num(port_number),
+                "use a port between 1 and 65535",
+            )
     else:
         report.required("api/port-required", path, "port name or number is required", "add port.number or port.name")
 

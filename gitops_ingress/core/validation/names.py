@@ -5,12 +5,13 @@ Each ``is_*`` function returns the list of messages the API server would produce
 them. The wording, including its odd double space in ``(e.g. 'my-name',  or ...``, is kept because
 users search for these messages; the regular expressions are the published ones.
 
-Each check remembers the values it found valid (``_remembered``): a repository repeats the same
-namespaces, classes, Service names, hosts (a rule's and its TLS entry's), label and annotation keys
-and port names thousands of times, and each check is a pure function of its argument, so a value
-once found valid is valid. A set lookup costs a twentieth of the expressions here, so remembering
-pays even where most values are distinct, as names are. Each check has its own memo (``a.b`` is a
-subdomain, not a label), and invalid values are checked again each time: they are rare, and
+Each check remembers the values it found valid (``_remembered``; a pattern check does it in its
+own call, ``_pattern_check``): a repository repeats the same namespaces, classes, Service names,
+hosts (a rule's and its TLS entry's), label and annotation keys and port names thousands of times,
+and each check is a pure function of its argument, so a value once found valid is valid. A set
+lookup costs a twentieth of the expressions here, so remembering pays even where most values are
+distinct, as names are. Each check has its own memo (``a.b`` is a subdomain, not a label), and
+invalid values are checked again each time: they are rare, and
 their messages are made fresh for each finding.
 """
 
@@ -129,35 +130,42 @@ def _remembered(check: Callable[[str], list[str]]) -> Callable[[str], list[str]]
     return remembered
 
 
-def _checked(value: str, max_length: int, pattern: re.Pattern[str], error: str) -> list[str]:
-    if len(value) <= max_length and pattern.match(value) is not None:
-        return []
-    errors = []
-    if len(value) > max_length:
-        errors.append(max_len_error(max_length))
-    if not pattern.match(value):
-        errors.append(error)
-    return errors
+def _pattern_check(name: str, max_length: int, pattern: re.Pattern[str], error: str) -> Callable[[str], list[str]]:
+    """The check that a value has at most ``max_length`` characters and matches ``pattern`` (the
+    messages: the length's, then ``error``), remembering the values it found valid like
+    ``_remembered``, in one call: most names are new, and a wrapper around the check cost them a
+    call or two more each."""
+    valid: set[str] = set()
+    match = pattern.match
+
+    def check(value: str) -> list[str]:
+        if value in valid:
+            return []
+        if len(value) <= max_length and match(value) is not None:
+            if len(valid) >= _MEMO_SIZE:
+                valid.clear()
+            valid.add(value)
+            return []
+        errors = []
+        if len(value) > max_length:
+            errors.append(max_len_error(max_length))
+        if not match(value):
+            errors.append(error)
+        return errors
+
+    check.__name__ = check.__qualname__ = name
+    check.valid = valid  # type: ignore[attr-defined]
+    return check
 
 
-@_remembered
-def is_dns1123_subdomain(value: str) -> list[str]:
-    return _checked(value, DNS1123_SUBDOMAIN_MAX, _DNS1123_SUBDOMAIN, SUBDOMAIN_ERROR)
-
-
-@_remembered
-def is_dns1123_label(value: str) -> list[str]:
-    return _checked(value, DNS1123_LABEL_MAX, _DNS1123_LABEL, LABEL_ERROR)
-
-
-@_remembered
-def is_dns1035_label(value: str) -> list[str]:
-    return _checked(value, DNS1123_LABEL_MAX, _DNS1035_LABEL, DNS1035_ERROR)
-
-
-@_remembered
-def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
-    return _checked(value, DNS1123_SUBDOMAIN_MAX, _WILDCARD_SUBDOMAIN, WILDCARD_ERROR)
+is_dns1123_subdomain = _pattern_check(
+    "is_dns1123_subdomain", DNS1123_SUBDOMAIN_MAX, _DNS1123_SUBDOMAIN, SUBDOMAIN_ERROR
+)
+is_dns1123_label = _pattern_check("is_dns1123_label", DNS1123_LABEL_MAX, _DNS1123_LABEL, LABEL_ERROR)
+is_dns1035_label = _pattern_check("is_dns1035_label", DNS1123_LABEL_MAX, _DNS1035_LABEL, DNS1035_ERROR)
+is_wildcard_dns1123_subdomain = _pattern_check(
+    "is_wildcard_dns1123_subdomain", DNS1123_SUBDOMAIN_MAX, _WILDCARD_SUBDOMAIN, WILDCARD_ERROR
+)
 
 
 def is_ip(value: str) -> bool:
@@ -231,9 +239,7 @@ def is_qualified_name(value: str) -> list[str]:
     return errors
 
 
-@_remembered
-def is_label_value(value: str) -> list[str]:
-    return _checked(value, LABEL_VALUE_MAX, _LABEL_VALUE, LABEL_VALUE_ERROR)
+is_label_value = _pattern_check("is_label_value", LABEL_VALUE_MAX, _LABEL_VALUE, LABEL_VALUE_ERROR)
 
 
 def domain_prefixed_path_errors(value: str) -> list[tuple[str, str]]:
