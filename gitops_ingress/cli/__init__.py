@@ -117,10 +117,7 @@ def _end_now(code: int) -> None:
     """End the process with ``code`` now, its output flushed, skipping the interpreter's teardown
     (nothing of a one-shot command is left to clean up: files and temporary folders are closed and
     removed by the commands themselves). If flushing fails (a closed pipe), return instead, so the
-    usual exit handles it exactly as before; and so under a profiler or a tracer (``python -m
-    cProfile``, coverage), which write their results at the usual exit."""
-    if sys.getprofile() is not None or sys.gettrace() is not None:
-        return
+    usual exit handles it exactly as before."""
     try:
         sys.stdout.flush()
         sys.stderr.flush()
