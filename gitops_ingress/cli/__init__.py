@@ -95,39 +95,15 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 # Commands that load a configuration once and exit. Loading allocates about a million small
 # objects that all stay alive, and the cyclic collector would rescan that growing heap again and
 # again (it doubled the time of validating 10,000 Ingresses); nothing built forms cycles, and the
-# process ends right after. Long-running commands keep the collector. For the same reason such a
-# process ends as soon as its output is flushed (``_end_now``): the interpreter's teardown freed
-# those objects one by one, a twentieth of validating 10,000 Ingresses, for nothing.
+# process ends right after. Long-running commands keep the collector.
 ONE_SHOT = frozenset({"validate", "diff", "routes"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     whole_process = argv is None  # the console script, not a caller inside a longer-lived process
     argv = list(sys.argv[1:] if argv is None else argv)
-    one_shot = whole_process and _chosen_command(argv) in ONE_SHOT
-    if one_shot:
+    if whole_process and _chosen_command(argv) in ONE_SHOT:
         gc.disable()
-    code = _run(argv)
-    if one_shot:
-        _end_now(code)
-    return code
-
-
-def _end_now(code: int) -> None:
-    """End the process with ``code`` now, its output flushed, skipping the interpreter's teardown
-    (nothing of a one-shot command is left to clean up: files and temporary folders are closed and
-    removed by the commands themselves). If flushing fails (a closed pipe), return instead, so the
-    usual exit handles it exactly as before."""
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        return
-    os._exit(code)
-
-
-def _run(argv: list[str]) -> int:
-    """Parse ``argv`` and run its command: the exit code, errors reported as one line."""
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     tracebacks = False  # GITOPS_INGRESS_DEBUG, once the variables are read
