@@ -101,8 +101,8 @@ class _Places:
             line = bisect_left(self._newlines, offset) + 1
             line_start = self._newlines[line - 2] + 1 if line > 1 else 0
         column = offset - line_start + 1
-        if line_start == 0 and offset > 0 and text.startswith("\ufeff"):
-            column -= 1  # a BOM is not a character anyone sees
+        if offset > line_start and text[line_start] == "\ufeff":
+            column -= 1  # a BOM is not a character anyone sees (libyaml skips one at any line's start)
         return line, column
 
     def finding(self, finding: Finding) -> Finding:

@@ -53,6 +53,7 @@ FOUND = [
     "# c\na: 1\n---\n",  # an empty last document started on a line after the last
     "--- \n# c\n# tail",
     "éé: \x07\n",  # a character PyYAML refuses: its column was counted in bytes
+    "\n\ufeffname: web\n",  # a BOM at a later line's start: libyaml skips it, no one sees it
 ]
 
 
