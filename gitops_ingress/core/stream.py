@@ -146,11 +146,13 @@ def apply(current: Followed | None, message: StreamMessage) -> Followed | None:
     return Followed(current.state.with_changes(changes.stable, changes.previews, message.revision), current.backends)
 
 
+def _is_route(data: dict[str, Any]) -> bool:
+    """Whether a decoded JSON object is a route's: only route objects carry both of these keys."""
+    return "pathType" in data and "backend" in data
+
+
 def _decode_object(data: dict[str, Any]) -> Any:
-    # only route objects carry both ``pathType`` and ``backend``
-    if "pathType" in data and "backend" in data:
-        return Route.from_dict(data)
-    return data
+    return Route.from_dict(data) if _is_route(data) else data
 
 
 class DecodeMemo:
@@ -168,7 +170,7 @@ class DecodeMemo:
         self.groups = GroupMemo()
 
     def decode_object(self, data: dict[str, Any]) -> Any:
-        if "pathType" not in data or "backend" not in data:
+        if not _is_route(data):
             return data
         key = repr(data)
         found = self._routes.get(key)

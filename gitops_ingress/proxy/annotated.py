@@ -251,7 +251,7 @@ def to_canary(ex: Exchange, canary: Canary, draws: random.Random) -> bool:
     """ingress-nginx's precedence: the header decides if it says so, then the cookie, then the weight."""
     head = ex.head
     if canary.header:
-        value = head.header(canary.header.lower().encode())
+        value = head.header(canary.header.encode())  # lowercased when the annotation was read
         if value is not None:
             decided = canary.by_header(value.decode("latin-1"))
             if decided is not None:
