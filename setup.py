@@ -32,6 +32,7 @@ REQUEST_PATH = (
     "accesslog",  # with the access log on: a record per request, its lines formatted per batch
     "annotated",  # only for routes with ingress-nginx annotations (decide.py)
     "config",  # ProxySettings, read on every request
+    "counting",  # the per-route request counts every answer goes into
     "decide",
     "exchange",
     "flow",

@@ -60,9 +60,10 @@ if TYPE_CHECKING:
     from gitops_ingress.core.previewkeys import PreviewKeyPolicy
     from gitops_ingress.core.routing import Resolution
     from gitops_ingress.core.routing.overlay import BranchOverlay
+    from gitops_ingress.proxy.counting import RequestSeries
     from gitops_ingress.proxy.exchange import Exchange
     from gitops_ingress.proxy.forwarding import RequestHead
-    from gitops_ingress.proxy.observe import ProxyObserver, RequestCounter
+    from gitops_ingress.proxy.observe import ProxyObserver
     from gitops_ingress.proxy.snapshot import Snapshot
 
 LocalAnswer = tuple[bytes, bool]  # (whole response, close the connection after it)
@@ -75,7 +76,7 @@ Routed = tuple[
     str,
     str,
     str,
-    "RequestCounter",
+    "RequestSeries",
     "ServiceRef | None",
     "tuple[Endpoint, ...]",
     bytes,

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
+from gitops_ingress.proxy.exchange import ClientSide
 from gitops_ingress.proxy.h2fields import Fields, line_fields, page_fields, response_fields, trailer_fields
 from gitops_ingress.proxy.h2frames import INTERNAL_ERROR
 
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
     from gitops_ingress.proxy.response_head import ResponseHead
 
 
-class H2Stream:
-    """``exchange.ClientSide`` for one HTTP/2 stream."""
+class H2Stream(ClientSide):
+    """The ``exchange.ClientSide`` of one HTTP/2 stream."""
 
     __slots__ = (
         "client_ip",

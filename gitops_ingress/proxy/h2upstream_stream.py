@@ -1,7 +1,7 @@
 """One request on an HTTP/2 upstream connection, standing in for a connection to the exchange.
 
 The exchange (proxy/exchange.py) talks to an ``Upstream``: it sends a request head and body
-pieces and is told about the response through its ``ResponseSink``. For an HTTP/2 backend that
+pieces and is told about the response through its ``upstream_*`` methods. For an HTTP/2 backend that
 upstream is an ``H2UpstreamStream``: the HTTP/1.1 head that forwarding.py wrote (the one place that decides
 which headers go upstream) becomes the stream's HEADERS (``request_headers``), body pieces become
 DATA frames as the peer's windows allow, and the response comes back as a ``ResponseHead`` built
@@ -33,9 +33,9 @@ from gitops_ingress.proxy.grpc import grpc_timeout
 from gitops_ingress.proxy.timers import LazyTimer
 
 if TYPE_CHECKING:
+    from gitops_ingress.proxy.exchange import Exchange
     from gitops_ingress.proxy.h2pool import H2Pool
     from gitops_ingress.proxy.h2upstream import H2UpstreamConnection
-    from gitops_ingress.proxy.upstream import ResponseSink
 
 Fields = list[tuple[bytes, bytes]]
 # request header fields HTTP/2 forbids (RFC 9113 8.2.2) or carries as pseudo-headers
@@ -82,7 +82,7 @@ class H2UpstreamStream:
         self.conn = conn
         self.placed = True  # counted by ``conn`` (reserved there, or one of its streams)
         self.stream_id = 0  # given when the HEADERS go out (conn.start)
-        self.sink: ResponseSink | None = None
+        self.sink: Exchange | None = None
         self.closed = False
         self.headers: Fields = []
         self.sent: list[bytes] | None = []  # body pieces sent so far, for a replay; None: not replayable
@@ -105,7 +105,7 @@ class H2UpstreamStream:
         self.timer = LazyTimer(asyncio.get_running_loop(), self._on_timer)
 
     # --- Upstream, for the exchange ---
-    def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
+    def send(self, sink: Exchange, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
              head_only: bool, now: float, read_timeout: float, send_timeout: float, trailers: bool = False) -> None:  # fmt: skip
         # send_timeout is HTTP/1.1's: here the body waits on the peer's flow-control window, and
         # a peer that opens none is the read timeout's (core/annotations/limits.py)

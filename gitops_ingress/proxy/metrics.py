@@ -10,7 +10,7 @@
   the worker's one event loop: the request path, the route source that swaps tables, and the
   admin server that renders ``/metrics``.
 * The labels of a request (kind, branch, rule host; the client protocol, h1 or h2) are known once its route is, so the request
-  path asks for their ``RequestSeries`` once per cached route (proxy/decide.py) and counts into it
+  path asks for their ``RequestSeries`` (proxy/counting.py) once per cached route (proxy/decide.py) and counts into it
   directly: per request that is two list increments and a float add. Building and hashing a key
   tuple per request, two dict operations and a ``bisect`` call were a fifth of the proxy's own
   time per small request.
@@ -34,9 +34,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from gitops_ingress.proxy.counting import LATENCY_BUCKETS, Latency, RequestSeries
 from gitops_ingress.proxy.snapshot import Snapshot, SnapshotHolder
 
-LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 OTHER: Final = "other"
 NO_HOST: Final = "-"  # requests that matched no host group
 PREFIX: Final = "gitops_ingress_proxy_"
@@ -45,35 +45,6 @@ __all__ = ["CONTENT_TYPE_LATEST", "ProxyMetrics"]
 
 SeriesKey = tuple[str, str, str, str]  # kind, branch, host, protocol
 GRPC_CODES: Final = 17  # grpc-status 0 (OK) to 16 (UNAUTHENTICATED); anything else is labelled "other"
-STATUS_CLASSES: Final = 6  # 1xx to 5xx by status // 100; index 0 holds anything outside 100-599
-
-
-class _Latency:
-    __slots__ = ("buckets", "sum")
-
-    def __init__(self) -> None:
-        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
-        self.sum = 0.0
-
-
-class RequestSeries:
-    """The counts of one label set (kind, branch, host): an ``observe.RequestCounter``."""
-
-    __slots__ = ("by_class", "latency")
-
-    def __init__(self, latency: _Latency) -> None:
-        self.by_class = [0] * STATUS_CLASSES
-        self.latency = latency  # shared by every series of one kind
-
-    def count(self, status: int, seconds: float) -> None:
-        status_class = status // 100
-        self.by_class[status_class if 0 < status_class < STATUS_CLASSES else 0] += 1
-        latency = self.latency
-        index = 0  # bisect_left by hand: most answers land in the first bucket or two
-        while index < len(LATENCY_BUCKETS) and seconds > LATENCY_BUCKETS[index]:
-            index += 1
-        latency.buckets[index] += 1
-        latency.sum += seconds
 
 
 class ProxyMetrics:
@@ -83,7 +54,7 @@ class ProxyMetrics:
         self._max_series = max_series
         self._build = build  # proxy/build.py: "compiled" or "source"
         self._series: dict[SeriesKey, RequestSeries] = {}
-        self._latency: dict[str, _Latency] = {}
+        self._latency: dict[str, Latency] = {}
         self._errors: dict[str, int] = {}
         self._grpc: dict[tuple[str, int], int] = {}  # (host, code or GRPC_CODES for others) -> calls
         self._ignored_keys: dict[str, int] = {}
@@ -106,7 +77,7 @@ class ProxyMetrics:
             if series is None:
                 latency = self._latency.get(kind)
                 if latency is None:
-                    latency = self._latency[kind] = _Latency()
+                    latency = self._latency[kind] = Latency()
                 series = self._series[key] = RequestSeries(latency)
         return series
 

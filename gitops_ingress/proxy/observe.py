@@ -3,21 +3,19 @@
 The request path depends only on this small interface; ``metrics.ProxyMetrics`` implements it with
 prometheus-client, ``NullObserver`` with nothing (tests, benchmarks of the bare path). Requests are
 counted in two steps because their labels are fixed per route: ``request_counter`` is asked once
-per cached route (proxy/decide.py), and the counter it gives is told about each answer.
+per cached route (proxy/decide.py), and the counter it gives (a ``counting.RequestSeries``, a
+concrete class so that compiled code calls it directly) is told about each answer.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-
-class RequestCounter(Protocol):
-    def count(self, status: int, seconds: float) -> None:
-        """One answer with this status, ``seconds`` after its request head was complete."""
+from gitops_ingress.proxy.counting import Latency, RequestSeries
 
 
 class ProxyObserver(Protocol):
-    def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> RequestCounter:
+    def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> RequestSeries:
         """Where requests with these labels are counted: kind is "stable" or "preview", branch is
         "" for stable, host is the rule host group ("" when no rule matched), protocol what the
         client spoke ("h1" or "h2")."""
@@ -37,15 +35,11 @@ class ProxyObserver(Protocol):
     def connection_closed(self) -> None: ...
 
 
-class _NullCounter:
-    def count(self, status: int, seconds: float) -> None:
-        pass
-
-
 class NullObserver:
-    _counter = _NullCounter()
+    def __init__(self) -> None:
+        self._counter = RequestSeries(Latency())  # counted into, never read
 
-    def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> RequestCounter:
+    def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> RequestSeries:
         return self._counter
 
     def grpc_answer(self, host: str, code: int) -> None:

@@ -38,7 +38,7 @@ from httptools import HttpParserCallbackError, HttpParserError, HttpParserInvali
 
 from gitops_ingress.proxy import pages
 from gitops_ingress.proxy.errors import ClientRequestError
-from gitops_ingress.proxy.exchange import Exchange
+from gitops_ingress.proxy.exchange import ClientSide, Exchange
 from gitops_ingress.proxy.flow import BACKLOG, TUNNEL_WAIT, ReadGate, set_limits
 from gitops_ingress.proxy.forwarding import RequestHead
 from gitops_ingress.proxy.h2conn import H2ClientConnection
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("gitops_ingress.proxy")
 
 
-class ClientConnection(asyncio.Protocol):
+class ClientConnection(asyncio.Protocol, ClientSide):
     __slots__ = (
         "client_ip",
         "closed",

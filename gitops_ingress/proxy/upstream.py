@@ -1,9 +1,11 @@
 """One keep-alive connection to an upstream endpoint: an asyncio.Protocol over HttpResponseParser.
 
-The connection does not know about clients. While it serves a request it reports to a
-``ResponseSink`` (the exchange of proxy/exchange.py): the response head, body pieces as they
+The connection does not know about clients. While it serves a request it reports to its
+exchange (proxy/exchange.py, the ``upstream_*`` calls): the response head, body pieces as they
 arrive, the end (and whether the connection may be reused), or a failure mapped to our own
-UpstreamError. Between requests it sits in the pool (proxy/pool.py), where bytes arriving or the
+UpstreamError. The exchange is typed as the class itself, not as a Protocol: this module is
+compiled (setup.py), and a call through a Protocol is a generic Python method call, a call on a
+compiled class a direct C call; there is no other kind of sink. Between requests it sits in the pool (proxy/pool.py), where bytes arriving or the
 peer closing simply retire it.
 
 Three parser details shape the code (proxy/upstream_reader.py says why). For HEAD the head
@@ -43,25 +45,8 @@ from gitops_ingress.proxy.timers import LazyTimer
 from gitops_ingress.proxy.upstream_reader import HeadDone, TrailerReader, head_bounds
 
 if TYPE_CHECKING:
+    from gitops_ingress.proxy.exchange import Exchange
     from gitops_ingress.proxy.pool import UpstreamPool
-
-
-class ResponseSink(Protocol):
-    def upstream_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None: ...
-    def upstream_interim(self, status: int, head: ResponseHead) -> None: ...
-    def upstream_body(self, data: bytes) -> None: ...
-    def upstream_trailers(self, trailers: list[tuple[bytes, bytes]]) -> None:
-        """Trailer fields (lowercase names), before ``upstream_done``: an HTTP/2 upstream's, or a
-        chunked HTTP/1.1 body's when they were asked for (``send(..., trailers=True)``)."""
-
-    def upstream_done(self, reusable: bool, now: float) -> None:
-        """The response is complete at ``now`` (time.monotonic()); ``reusable``: keep-alive."""
-
-    def upstream_failed(self, error: UpstreamError, response_started: bool) -> None: ...
-    def tunnel_data(self, data: bytes) -> None: ...
-    def tunnel_closed(self) -> None: ...
-    def upstream_writable(self, writable: bool) -> None: ...
-    def flush(self) -> None: ...
 
 
 class Upstream(Protocol):
@@ -71,7 +56,7 @@ class Upstream(Protocol):
 
     closed: bool
 
-    def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
+    def send(self, sink: Exchange, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
              head_only: bool, now: float, read_timeout: float, send_timeout: float, trailers: bool = False) -> None: ...  # fmt: skip
     def write_body(self, data: bytes) -> None: ...
     def end_body(self, trailers: list[tuple[bytes, bytes]] | None = None) -> None: ...
@@ -120,7 +105,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.gate: ReadGate | None = None
         self.plain_parser = HttpResponseParser(self)
         self.parser = self.plain_parser
-        self.sink: ResponseSink | None = None
+        self.sink: Exchange | None = None
         self.head = ResponseHead()
         self.head_parts: list[bytes] | None = None  # bytes received while a head is awaited
         self.head_from = 0  # where in them the awaited head starts (after 1xx interim heads)
@@ -252,7 +237,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._finish(reusable=self.parser.should_keep_alive())
 
     # --- used by the exchange and the pool ---
-    def send(self, sink: ResponseSink, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
+    def send(self, sink: Exchange, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
              head_only: bool, now: float, read_timeout: float, send_timeout: float, trailers: bool = False) -> None:  # fmt: skip
         """Start a request: ``head`` and the body pieces already at hand (``ended``: all of it),
         written in one go; ``now`` is time.monotonic(), read by the caller in this callback;
@@ -339,7 +324,7 @@ class UpstreamConnection(asyncio.Protocol):
             self.transport.close()
 
     # --- internals ---
-    def _whole_response(self, sink: ResponseSink, data: bytes) -> bool:
+    def _whole_response(self, sink: Exchange, data: bytes) -> bool:
         """The shortcut of the module docstring; False (nothing done) when it does not apply."""
         end = data.find(b"\r\n\r\n")
         if end < 0:

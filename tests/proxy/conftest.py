@@ -18,6 +18,7 @@ from gitops_ingress.core.previewkeys import PreviewKeyPolicy
 from gitops_ingress.core.routing import ResourceRef, Route, RouteTable, RoutingState, ServiceRef
 from gitops_ingress.proxy.accesslog import AccessRecord
 from gitops_ingress.proxy.config import ProxySettings
+from gitops_ingress.proxy.counting import Latency, RequestSeries
 from gitops_ingress.proxy.observe import NullObserver
 from gitops_ingress.proxy.server import ProxyServer
 from gitops_ingress.proxy.snapshot import Snapshot, SnapshotHolder
@@ -48,28 +49,28 @@ def backends(mapping: dict[str, list[str]]) -> BackendMap:
     return BackendMap({f"{NS}/{service}:80": urls for service, urls in mapping.items()})
 
 
-@dataclass
-class _RecordingCounter:
-    finished: list[tuple[str, str, str, int]]
-    labels: tuple[str, str, str]
-    protocols: list[str]
-    protocol: str
-
-    def count(self, status: int, seconds: float) -> None:
-        self.finished.append((*self.labels, status))
-        self.protocols.append(self.protocol)
-
-
 class RecordingObserver(NullObserver):
     def __init__(self) -> None:
-        self.finished: list[tuple[str, str, str, int]] = []
-        self.protocols: list[str] = []  # the client protocol of each of ``finished``, in order
+        super().__init__()
+        self.series: dict[tuple[str, str, str, str], RequestSeries] = {}  # the real counters handed out
         self.errors: list[str] = []
         self.ignored_keys: list[str] = []
         self.grpc_answers: list[tuple[str, int]] = []
 
-    def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> _RecordingCounter:
-        return _RecordingCounter(self.finished, (kind, branch, host), self.protocols, protocol)
+    def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> RequestSeries:
+        key = (kind, branch, host, protocol)
+        if key not in self.series:
+            self.series[key] = RequestSeries(Latency())
+        return self.series[key]
+
+    def counted(self) -> dict[tuple[str, str, str, str, str], int]:
+        """(kind, branch, host, protocol, status class such as "2xx") -> answers counted."""
+        return {
+            (*labels, f"{status_class}xx"): count
+            for labels, series in self.series.items()
+            for status_class, count in enumerate(series.by_class)
+            if count
+        }
 
     def upstream_error(self, reason: str) -> None:
         self.errors.append(reason)

@@ -10,6 +10,7 @@ be sure a head arrives split across reads (TCP may merge what a server writes se
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import pytest
@@ -19,7 +20,6 @@ from gitops_ingress.core.routing import ServiceRef
 from gitops_ingress.proxy import BUILD
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.decide import RouteCache
-from gitops_ingress.proxy.errors import UpstreamError
 from gitops_ingress.proxy.forwarding import RequestHead
 from gitops_ingress.proxy.observe import NullObserver
 from gitops_ingress.proxy.pool import UpstreamPool
@@ -162,32 +162,6 @@ def test_final_head_is_found_after_interim_heads(make_proxy, raw_upstream, answe
     assert [(r.status, r.header("Link")) for r in interim] == ([(103, "</a>")] if b" 103 " in answer else [])
 
 
-class _Sink:
-    def __init__(self) -> None:
-        self.heads: list[tuple[int, bytes]] = []
-        self.body = b""
-        self.done: list[bool] = []
-
-    def upstream_head(self, status: int, head: ResponseHead, body_allowed: bool) -> None:
-        out = head.client_head(status, length=head.content_length, chunked=False, close=False, keep_alive_10=False)
-        self.heads.append((status, out))
-
-    def upstream_interim(self, status: int, head: ResponseHead) -> None:
-        raise AssertionError(f"interim {status}: 100 Continue is not passed to the sink")
-
-    def upstream_body(self, data: bytes) -> None:
-        self.body += data
-
-    def upstream_done(self, reusable: bool, now: float) -> None:
-        self.done.append(reusable)
-
-    def upstream_failed(self, error: UpstreamError, response_started: bool) -> None:
-        raise AssertionError(error)
-
-    def flush(self) -> None:
-        pass
-
-
 class _Transport(asyncio.Transport):
     def __init__(self) -> None:
         super().__init__()
@@ -203,41 +177,56 @@ class _Transport(asyncio.Transport):
         pass
 
 
+def _upstream_reads(proxy) -> list[float]:
+    """When the proxy's connections to upstreams last read, for every exchange waiting on one."""
+
+    def reads() -> list[float]:
+        queues = [conn.queue for conn in proxy.server.state.connections]
+        return [ex.upstream.last_read for queue in queues for ex in queue if ex.upstream is not None]
+
+    return proxy.loop.call(reads)
+
+
+def _answer_in_pieces(proxy, upstream: socket.socket, answer: bytes, size: int) -> None:
+    """Send ``answer`` ``size`` bytes at a time, each piece only once the proxy has read the one
+    before (its upstream connection's last read moved on), so every cut is a read of its own."""
+    for start in range(0, len(answer), size):
+        before = _upstream_reads(proxy)
+        upstream.sendall(answer[start : start + size])
+        if start + size >= len(answer):
+            return  # the last piece ends the response: the exchange is gone once it is read
+        for _ in range(10_000):
+            if _upstream_reads(proxy) != before:
+                break
+        else:
+            pytest.fail(f"the proxy never read the piece at {start}")
+
+
 @pytest.mark.parametrize("size", [1, 2, 7, 40])
-def test_head_split_across_reads_is_whole(loop_thread: LoopThread, size: int) -> None:
+def test_head_split_across_reads_is_whole(make_proxy, size: int) -> None:
     answer = (
         b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Made\r\nX-A: 1\r\nConnection: keep-alive\r\n"
         b"Content-Length: 5\r\n\r\nhello"
     )
-
-    async def run() -> tuple[list[tuple[int, bytes]], bytes, list[bool]]:
-        pool = UpstreamPool(ProxySettings(), NullObserver())
-        conn = UpstreamConnection(pool, Endpoint("127.0.0.1", 9))
-        conn.connection_made(_Transport())
-        results = []
-        for _ in range(2):  # twice on one connection: the second head comes from the cache
-            sink = _Sink()
-            conn.send(
-                sink,
-                b"GET / HTTP/1.1\r\n\r\n",
-                [],
-                ended=True,
-                chunked=False,
-                head_only=False,
-                now=asyncio.get_running_loop().time(),
-                read_timeout=pool.settings.read_timeout,
-                send_timeout=pool.settings.send_timeout,
-            )
-            for start in range(0, len(answer), size):
-                conn.data_received(answer[start : start + size])
-            results.append((sink.heads, sink.body, sink.done))
-        conn.close()
-        assert results[0] == results[1]
-        return results[0]
-
-    heads, body, done = loop_thread.run(run())
-    assert heads == [(201, b"HTTP/1.1 201 Made\r\nX-A: 1\r\nVia: 1.1 gitops-ingress\r\nContent-Length: 5\r\n\r\n")]
-    assert (body, done) == (b"hello", [True])
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(10)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        proxy = make_proxy(make_state([route("shop.example.com", "/", "web")]), backends({"web": [url]}))
+        with connect(proxy.port) as client:
+            upstream = None
+            for _ in range(2):  # twice on one upstream connection: the second head comes from the cache
+                client.sendall(b"GET / HTTP/1.1\r\n" + H + b"\r\n")
+                if upstream is None:
+                    upstream, _ = listener.accept()
+                    upstream.settimeout(10)
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    head += upstream.recv(1)
+                _answer_in_pieces(proxy, upstream, answer, size)
+                [response] = read_responses(client)
+                assert (response.status, response.body, response.header("X-A")) == (201, b"hello", "1")
+                assert (response.header("Via"), response.header("Content-Length")) == ("1.1 gitops-ingress", "5")
+            upstream.close()
 
 
 def test_pool_finds_equal_endpoints_of_a_new_snapshot(loop_thread: LoopThread) -> None:
