@@ -47,6 +47,7 @@ REQUEST_PATH = (
     "h2frames",
     "h2stream",
     "h2wire",
+    "h2upstream_stream",  # one request on an HTTP/2 upstream: an Upstream, as upstream.py's connection
     "headerkinds",  # request header names sorted by what forwarding.py does with them
     "httpdate",  # the Date line, on every response the proxy writes or lacks one
     "metrics",

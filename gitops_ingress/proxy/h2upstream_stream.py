@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Final
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamReset, UpstreamTimeout
 from gitops_ingress.proxy.grpc import grpc_timeout
 from gitops_ingress.proxy.timers import LazyTimer
+from gitops_ingress.proxy.upstream import Upstream
 
 if TYPE_CHECKING:
     from gitops_ingress.proxy.exchange import Exchange
@@ -72,7 +73,7 @@ def response_block(status: int, fields: Fields) -> bytes:
     return b"".join(lines)
 
 
-class H2UpstreamStream:
+class H2UpstreamStream(Upstream):
     __slots__ = ("blocked", "closed", "conn", "deadline", "end_sent", "ended", "head_only", "head_seen", "headers",
         "last_activity", "outbox", "outbox_bytes", "paused", "placed", "pool", "read_timeout", "replays", "response_ended", "sent", "sent_bytes", "sink",
         "stream_id", "timer", "trailers", "unacked")  # fmt: skip

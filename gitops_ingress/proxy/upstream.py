@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import asyncio
 from time import monotonic
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, cast
 
 from httptools import HttpParserCallbackError, HttpParserError, HttpParserUpgrade, HttpResponseParser
+from mypy_extensions import trait
 
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.proxy.errors import UpstreamError, UpstreamProtocolError, UpstreamReset, UpstreamTimeout
@@ -49,25 +50,44 @@ if TYPE_CHECKING:
     from gitops_ingress.proxy.pool import UpstreamPool
 
 
-class Upstream(Protocol):
+@trait
+class Upstream:
     """What an exchange talks to: this module's connection, or one stream of an HTTP/2
     connection (proxy/h2upstream_stream.py). Request bodies are handed over as they came; the
-    upstream frames them (HTTP/1.1 chunks here, DATA frames there)."""
+    upstream frames them (HTTP/1.1 chunks here, DATA frames there). A mypyc trait, as
+    ``exchange.ClientSide`` is and for the same reason: the exchange's calls are C calls."""
+
+    __slots__ = ()
 
     closed: bool
 
     def send(self, sink: Exchange, head: bytes, body: list[bytes], *, ended: bool, chunked: bool,
-             head_only: bool, now: float, read_timeout: float, send_timeout: float, trailers: bool = False) -> None: ...  # fmt: skip
-    def write_body(self, data: bytes) -> None: ...
-    def end_body(self, trailers: list[tuple[bytes, bytes]] | None = None) -> None: ...
-    def write(self, data: bytes) -> None: ...
-    def pause_reading(self, paused: bool) -> None: ...
-    def detach(self) -> None: ...
-    def release(self, reusable: bool, now: float) -> None: ...
-    def close(self) -> None: ...
+             head_only: bool, now: float, read_timeout: float, send_timeout: float, trailers: bool = False) -> None:  # fmt: skip
+        raise NotImplementedError
+
+    def write_body(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def end_body(self, trailers: list[tuple[bytes, bytes]] | None = None) -> None:
+        raise NotImplementedError
+
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def pause_reading(self, paused: bool) -> None:
+        raise NotImplementedError
+
+    def detach(self) -> None:
+        raise NotImplementedError
+
+    def release(self, reusable: bool, now: float) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
 
 
-class UpstreamConnection(asyncio.Protocol):
+class UpstreamConnection(asyncio.Protocol, Upstream):
     __slots__ = (
         "body_allowed",
         "busy",
