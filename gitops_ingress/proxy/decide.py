@@ -131,24 +131,22 @@ class RouteCache:
             self._keys = {}
             self._snapshot = snapshot
 
-    def route(self, snapshot: Snapshot, raw_host: bytes, target: bytes, observer: ProxyObserver) -> Routed:
+    def route(self, snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyObserver) -> Routed:
+        """``path``: the target without its query (matching ignores the query)."""
         self._follow(snapshot)
-        cut = target.find(b"?")  # not ``in``: bytes.__contains__ raises and clears a TypeError first
-        key = (raw_host, target if cut < 0 else target[:cut])
+        key = (raw_host, path)
         entry = self._entries.get(key)
         if entry is None:
-            entry = _resolve(snapshot, raw_host, key[1], observer)
+            entry = _resolve(snapshot, raw_host, path, observer)
             _bounded_put(self._entries, key, entry, self.max_entries)
         return entry
 
     def route_keyed(
-        self, snapshot: Snapshot, raw_host: bytes, target: bytes, overlay: BranchOverlay, observer: ProxyObserver
+        self, snapshot: Snapshot, raw_host: bytes, path: bytes, overlay: BranchOverlay, observer: ProxyObserver
     ) -> Routed:
         """Like ``route`` for a request with ``overlay``'s key: the branch's routes where the
         branch changes the host, the stable ones elsewhere."""
         self._follow(snapshot)
-        cut = target.find(b"?")
-        path = target if cut < 0 else target[:cut]
         key = (raw_host, path, overlay.slug.encode())
         entry = self._entries.get(key)
         if entry is None:
@@ -156,7 +154,7 @@ class RouteCache:
             normal = normalize_path(sent)  # UnsafePath: never cached
             resolution = snapshot.state.resolve_overlay(overlay, raw_host.decode("ascii"), normal)
             if resolution is None:
-                entry = self.route(snapshot, raw_host, target, observer)
+                entry = self.route(snapshot, raw_host, path, observer)
             else:
                 entry = _routed(snapshot, resolution, raw_host, observer, path, _changed(normal, sent))
             _bounded_put(self._entries, key, entry, self.max_entries)
@@ -180,7 +178,7 @@ class RouteCache:
         """The overlay the head's routing key names and why a key is ignored ("" when it is not,
         or when there is none: (None, "")). Remembered by the header values, since a browser
         sends the same cookie with every request; a signed token's expiry is checked each time."""
-        if not head.preview_key and not head.baggage and head.cookie.find(LINK) < 0:
+        if not head.keyed:
             # a browser's cookies without ours, new on every request once analytics count in
             # them: nothing to judge, and nothing worth a cache entry each
             return None, ""
@@ -344,26 +342,30 @@ def decide(ex: Exchange) -> LocalAnswer | None:
             raw_host = url.host + (b":%d" % url.port if url.port else b"")
             if not valid_host(raw_host):
                 return pages.error(400, "invalid host in request target"), True
-        target = (url.path or b"/") + (b"?" + url.query if url.query else b"")
+        path = url.path or b"/"
+        target = path + (b"?" + url.query if url.query else b"")
         ex.target = target  # the head is shared (proxy/repeats.py): the origin-form is this request's
+        linked = target.find(LINK) >= 0
+    else:
+        path, linked = head.path, head.linked  # worked out once per head (forwarding.RequestHead)
     ctx = ex.ctx
     snapshot = ctx.holder.current
     routes = ctx.state.routes
     routed: Routed | None = None
     try:
-        if head.preview_key or head.baggage or head.cookie or target.find(LINK) >= 0:
+        if head.keyed or linked:
             place = routes.key_place(snapshot, raw_host, ctx.preview_keys)
             if place != KEYS_OFF:
-                if place == KEYS_ON and target.find(LINK) >= 0:
+                if place == KEYS_ON and linked:
                     answer = _link(ex, target)
                     if answer is not None:
                         return answer
                 overlay = _key_overlay(ex, snapshot, place)
                 if overlay is not None:
-                    routed = routes.route_keyed(snapshot, raw_host, target, overlay, ctx.observer)
+                    routed = routes.route_keyed(snapshot, raw_host, path, overlay, ctx.observer)
                     ex.preview_lines = routes.preview_lines(overlay.branch, head.baggage)
         if routed is None:
-            routed = routes.route(snapshot, raw_host, target, ctx.observer)
+            routed = routes.route(snapshot, raw_host, path, ctx.observer)
     except UnsafePath as exc:
         return pages.error(400, str(exc)), True
     kind, branch, host_group, counter, service, endpoints, upstream_host, resolution, effects, normal, plan = routed

@@ -44,6 +44,7 @@ from gitops_ingress.proxy.headerkinds import (
     header_kind,
     only,
 )
+from gitops_ingress.proxy.routingkey import LINK
 
 MAX_HOST: Final = 253 + 1 + 6  # a DNS name, a trailing dot, ":65535"
 ORDINARY_CONNECTION_TOKENS: Final = frozenset((b"close", b"keep-alive", b"upgrade"))
@@ -81,7 +82,8 @@ class RequestHead:
 
     __slots__ = ("accept", "baggage", "chunked", "content_length", "cookie", "expect_continue", "forwarded",
         "forwarded_for", "forwarded_host", "forwarded_port", "forwarded_proto", "has_body", "headers", "host", "http11",
-        "keep_alive", "method", "preview_key", "real_ip", "request_id", "target", "te_trailers", "upgrade")  # fmt: skip
+        "keep_alive", "keyed", "linked", "method", "path", "preview_key", "real_ip", "request_id", "target",
+        "te_trailers", "upgrade")  # fmt: skip
 
     def __init__(
         self,
@@ -133,6 +135,12 @@ class RequestHead:
         self.cookie: Final = cookie
         self.te_trailers: Final = te_trailers  # the client takes trailer fields (TE: trailers)
         self.has_body: Final = chunked or bool(content_length)  # an attribute: read several times per request
+        # worked out once per head, not per request: a repeated head is shared (proxy/repeats.py),
+        # and each bytes method call is a generic call in compiled code (decide.py reads these)
+        cut = target.find(b"?")
+        self.path: Final = target if cut < 0 else target[:cut]  # what routing matches (no query)
+        self.linked: Final = cut >= 0 and target.find(LINK, cut) >= 0  # the preview link parameter
+        self.keyed: Final = bool(preview_key or baggage) or cookie.find(LINK) >= 0  # may carry a routing key
 
     @property
     def want_html(self) -> bool:

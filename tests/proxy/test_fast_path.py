@@ -48,11 +48,11 @@ OBSERVER = NullObserver()
 
 def test_route_cache_answers_from_memory_for_the_same_snapshot() -> None:
     cache, snapshot = RouteCache(), snapshot_to("web")
-    first = cache.route(snapshot, b"shop.example.com", b"/a?x=1", OBSERVER)
+    first = cache.route(snapshot, b"shop.example.com", RequestHead(b"GET", b"/a?x=1").path, OBSERVER)
     assert first[SERVICE] == ServiceRef(NS, "web", "80")
     # the Resolution is made once per miss, so its identity tells a hit from a miss; the tuple
     # itself may be rebuilt on the way out of compiled code (setup.py)
-    again = cache.route(snapshot, b"shop.example.com", b"/a?y=2", OBSERVER)
+    again = cache.route(snapshot, b"shop.example.com", RequestHead(b"GET", b"/a?y=2").path, OBSERVER)
     assert again[RESOLUTION] is first[RESOLUTION]  # the query plays no part
     assert len(cache) == 1
     other = cache.route(snapshot, b"SHOP.example.com:80", b"/a", OBSERVER)
@@ -349,3 +349,19 @@ def test_a_head_completing_a_partial_read_is_parsed(echo_proxy) -> None:
     assert response.status == 200
     last = upstream.stats.requests[-1]
     assert (last["path"], dict(last["headers"]).get("X-A")) == ("/other", "GET /split HTTP/1.1")
+
+
+def test_a_head_knows_its_path_and_whether_it_may_carry_a_routing_key() -> None:
+    """decide.py reads these instead of searching the target and headers on every request."""
+    plain = RequestHead(b"GET", b"/a/b?x=1", cookie=b"theme=dark")
+    assert (plain.path, plain.linked, plain.keyed) == (b"/a/b", False, False)
+    link = RequestHead(b"GET", b"/a?x=1&gitops-ingress-preview=k")
+    assert (link.path, link.linked, link.keyed) == (b"/a", True, False)
+    in_path = RequestHead(b"GET", b"/gitops-ingress-preview=k")  # only the query holds the link
+    assert (in_path.path, in_path.linked) == (b"/gitops-ingress-preview=k", False)
+    for keyed in (
+        RequestHead(b"GET", b"/", cookie=b"theme=dark; gitops-ingress-preview=k"),
+        RequestHead(b"GET", b"/", baggage=b"userId=alice"),
+        RequestHead(b"GET", b"/", preview_key=b"k"),
+    ):
+        assert keyed.keyed and keyed.path == b"/"
