@@ -143,7 +143,12 @@ class ClientConnection(asyncio.Protocol, ClientSide):
         reader = self.reader
         if reader.parsing is None and reader.body_target is None and reader.last_keep_alive:
             # only whole heads are ever stored, so a hit needs no search for the end of the head
-            known = self.ctx.state.request_heads.known(data)
+            if data == reader.last_block:  # this connection's last stored head again: no lookup
+                known: RequestHead | None = reader.last_head
+            else:
+                known = self.ctx.state.request_heads.known(data)
+                if known is not None:
+                    reader.last_block, reader.last_head = data, known
             if known is not None:
                 self.enqueue(Exchange(self, known, self.last_read))
                 self.fresh = False

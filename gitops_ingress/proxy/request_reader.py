@@ -27,7 +27,7 @@ from httptools import HttpRequestParser
 
 from gitops_ingress.proxy.errors import ClientRequestError
 from gitops_ingress.proxy.exchange import Exchange
-from gitops_ingress.proxy.forwarding import RequestHeadBuilder
+from gitops_ingress.proxy.forwarding import RequestHead, RequestHeadBuilder
 
 if TYPE_CHECKING:
     from gitops_ingress.proxy.protocol import ClientConnection
@@ -65,6 +65,8 @@ class RequestReader:
         "conn",
         "head_bytes",
         "head_started",
+        "last_block",
+        "last_head",
         "last_keep_alive",
         "method",
         "parser",
@@ -84,6 +86,10 @@ class RequestReader:
         self.head_bytes = 0
         self.received = 0  # body bytes of body_target so far (for max_body)
         self.last_keep_alive = True  # the last request parsed let the connection live on
+        # the last stored head (proxy/repeats.py) this connection sent, and its bytes: a client
+        # repeating one request (a poller, a health check) is answered without a lookup
+        self.last_block = b""
+        self.last_head: RequestHead | None = None
 
     def fresh_parser(self) -> HttpRequestParser:
         """A new parser, at a message boundary, in place of the one there was."""

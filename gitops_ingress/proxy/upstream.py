@@ -21,7 +21,10 @@ byte for byte one that httptools already accepted (``ResponseHeads.known``) and 
 plain Content-Length (``ResponseHead.fixed_length``), is passed on as it is. Nothing in it can
 be read differently: the head was validated, and the body is exactly the announced length. The
 parser is then untouched and still at a message boundary, which holds because a message that
-begins while no request is outstanding (bytes after a response) retires the connection.
+begins while no request is outstanding (bytes after a response) retires the connection. Each
+connection remembers the head bytes of its last shortcut: a read that starts with them and is
+as long as that head's framing says is the same head again, with no search and no lookup
+(the request side does the same per client connection, proxy/protocol.py).
 
 Timeouts use one lazily re-armed timer per connection: the hot path only records the time of the
 last read; when the timer fires it decides whether the upstream was really silent for too long
@@ -102,7 +105,9 @@ class UpstreamConnection(asyncio.Protocol, Upstream):
         "head_parts",
         "head_seen",
         "idle_since",
+        "last_head",
         "last_read",
+        "last_whole",
         "parser",
         "plain_parser",
         "pool",
@@ -137,6 +142,8 @@ class UpstreamConnection(asyncio.Protocol, Upstream):
         self.chunked = False  # the request body being sent is chunked
         self.closed = False
         self.last_read = 0.0
+        self.last_whole = b""  # the head bytes (with the empty line) of the last shortcut taken
+        self.last_head = self.head  # and the head they are
         self.idle_since = 0.0
         self.read_timeout = pool.settings.read_timeout  # this request's (a route's proxy-read-timeout)
         self.send_timeout = pool.settings.send_timeout  # this request's (a route's proxy-send-timeout)
@@ -346,12 +353,21 @@ class UpstreamConnection(asyncio.Protocol, Upstream):
     # --- internals ---
     def _whole_response(self, sink: Exchange, data: bytes) -> bool:
         """The shortcut of the module docstring; False (nothing done) when it does not apply."""
-        end = data.find(b"\r\n\r\n")
-        if end < 0:
-            return False
-        head = self.pool.heads.known(data[: end + 2])
-        if head is None or head.fixed_length != len(data) - end - 4:
-            return False
+        last = self.last_whole
+        head = self.last_head
+        if last and data.startswith(last) and head.fixed_length == len(data) - len(last):
+            # the head of this connection's last shortcut again (an upstream repeats itself until
+            # its Date moves on): no search for its end and no lookup
+            end = len(last) - 4
+        else:
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                return False
+            known = self.pool.heads.known(data[: end + 2])
+            if known is None or known.fixed_length != len(data) - end - 4:
+                return False
+            head = self.last_head = known
+            self.last_whole = data[: end + 4]
         self.head_parts = None
         self.head = head
         self.status = head.status

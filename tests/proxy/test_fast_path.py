@@ -261,6 +261,47 @@ def test_repeated_request_heads_are_answered_from_the_stored_head(echo_proxy) ->
     assert ("X-Kept", "yes") in first[2] and ("X-Request-Id", "abc") in first[2]
 
 
+def test_a_connection_alternating_two_stored_heads_of_one_length_gets_each_its_own(echo_proxy) -> None:
+    """The per-connection memo of the last stored head (protocol.py) compares the bytes, not their length."""
+    proxy, upstream = echo_proxy
+    heads = [b"GET /%s HTTP/1.1\r\n" % path + H + b"\r\n" for path in (b"aaaa", b"bbbb")]
+    order = [0, 0, 0, 1, 1, 1, 0, 1, 0, 0, 1, 1]
+    with connect(proxy.port) as sock:
+        for index in order:
+            sock.sendall(heads[index])
+            (response,) = read_responses(sock)
+            assert response.status == 200
+    assert proxy.loop.call(len, proxy.server.state.request_heads) == 2
+    assert [r["path"] for r in upstream.stats.requests] == [("/aaaa", "/bbbb")[index] for index in order]
+
+
+def test_an_upstream_alternating_two_heads_of_one_length_reaches_the_client_as_sent(make_proxy) -> None:
+    """The upstream connection's memo of its last whole-read head (upstream.py) compares the
+    bytes: two heads of one length and one framing, alternating, each reach the client as sent."""
+    answers = [b"HTTP/1.1 200 OK\r\nX-A: %d\r\nContent-Length: 2\r\n\r\nok" % value for value in (1, 2)]
+    order = [0, 0, 0, 1, 1, 0, 1, 1, 0]
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(10)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        proxy = make_proxy(make_state([route("shop.example.com", "/", "web")]), backends({"web": [url]}))
+        seen = []
+        with connect(proxy.port) as client:
+            upstream = None
+            for index in order:
+                client.sendall(b"GET / HTTP/1.1\r\n" + H + b"\r\n")
+                if upstream is None:  # one upstream connection for all: the memo is per connection
+                    upstream, _ = listener.accept()
+                    upstream.settimeout(10)
+                head = b""
+                while not head.endswith(b"\r\n\r\n"):
+                    head += upstream.recv(1)
+                upstream.sendall(answers[index])  # one whole response in one read: the shortcut
+                [response] = read_responses(client)
+                seen.append((response.status, response.header("X-A"), response.body))
+            upstream.close()
+    assert seen == [(200, ("1", "2")[index], b"ok") for index in order]
+
+
 @pytest.mark.parametrize(
     "request_bytes",
     [
