@@ -14,8 +14,9 @@ request answered with ``Connection: close``, an idle keep-alive connection) clos
 there is nothing to read; so does every connection when either setting is 0.
 
 While the answer is still in the transport's buffer (a slow reader of a large early answer), the
-two limits count from the time the buffer is seen empty, and a reader that takes nothing for
-``write_timeout`` is cut off, as while serving. A lingering connection keeps its place in
+two limits wait: they count from the moment it is all written (the transport's low-water mark is
+set to 0 so that ``resume_writing`` says when), and a reader that takes none of it for
+``write_timeout`` is cut off. A lingering connection keeps its place in
 ``ServerState.connections`` and in the open-connections gauge (it holds a socket), so it counts
 against ``max_connections``; a graceful shutdown closes it at once.
 """
@@ -54,17 +55,16 @@ def lingers(conn: ClientConnection, transport: asyncio.Transport) -> bool:
 class Lingering(asyncio.Protocol):
     """The protocol of one connection from its half-close to its close."""
 
-    __slots__ = ("ctx", "last_read", "since", "timer", "transport", "write_paused_since")
+    __slots__ = ("ctx", "last_read", "pending", "progress_at", "since", "timer", "transport")
 
-    def __init__(self, ctx: ConnectionContext, transport: asyncio.Transport, write_paused_since: float) -> None:
-        """``write_paused_since``: the protocol before had its writing paused then (0: it had not);
-        the transport does not say it again."""
+    def __init__(self, ctx: ConnectionContext, transport: asyncio.Transport) -> None:
         self.ctx = ctx
         self.transport = transport
         now = monotonic()
-        self.since = now  # lingering began, or the answer was last seen still being written
+        self.since = 0.0  # when the answer was all written (0: it is still being written)
         self.last_read = now
-        self.write_paused_since = write_paused_since
+        self.pending = 0  # bytes of the answer still buffered when last seen
+        self.progress_at = now  # when that figure last went down
         self.timer = LazyTimer(asyncio.get_running_loop(), self._on_timer)
 
     def start(self) -> None:
@@ -72,6 +72,11 @@ class Lingering(asyncio.Protocol):
         transport = self.transport
         self.ctx.state.opened(self)
         transport.set_protocol(self)
+        # marks of 0: resume_writing says when the answer is all written, which starts the clock
+        transport.set_write_buffer_limits(high=0, low=0)
+        self.pending = transport.get_write_buffer_size()
+        if not self.pending:
+            self.since = self.progress_at
         transport.write_eof()  # the transports send it once their buffer is written
         if not transport.is_reading():  # paused by the protocol before (a backlog, a refusal)
             transport.resume_reading()
@@ -82,7 +87,7 @@ class Lingering(asyncio.Protocol):
         self.last_read = monotonic()  # and the bytes are dropped
 
     def eof_received(self) -> bool | None:
-        return None  # the client is done too: the transport closes
+        return None  # the client is done too: the transport closes once the answer is written
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.timer.stop()
@@ -90,12 +95,12 @@ class Lingering(asyncio.Protocol):
         self.ctx.observer.connection_closed()
 
     def pause_writing(self) -> None:
-        now = monotonic()
-        self.write_paused_since = now
-        self.timer.arm(now + self.ctx.settings.write_timeout)
+        """The buffer holds bytes of the answer (a high-water mark of 0, ``start``)."""
 
     def resume_writing(self) -> None:
-        self.write_paused_since = 0.0
+        if not self.since:
+            self.since = monotonic()
+            self._on_timer()
 
     # --- server.OpenConnection ---
     def shutdown(self) -> None:
@@ -109,16 +114,19 @@ class Lingering(asyncio.Protocol):
     def _on_timer(self) -> None:
         settings = self.ctx.settings
         now = monotonic()
-        if self.write_paused_since and now - self.write_paused_since >= settings.write_timeout:
-            self.transport.abort()  # the client stopped reading its answer: give up on it
+        since = self.since
+        if not since:  # the answer is still being written: a reader that takes none of it is cut off
+            pending = self.transport.get_write_buffer_size()
+            if pending < self.pending:
+                self.pending = pending
+                self.progress_at = now
+            elif now - self.progress_at >= settings.write_timeout:
+                self.transport.abort()
+                return
+            self.timer.arm(self.progress_at + settings.write_timeout)
             return
-        if self.transport.get_write_buffer_size():  # the answer is still going out
-            self.since = now
-        quiet_since = max(self.last_read, self.since)
-        if now - self.since >= settings.lingering_time or now - quiet_since >= settings.lingering_timeout:
+        quiet_since = max(self.last_read, since)
+        if now - since >= settings.lingering_time or now - quiet_since >= settings.lingering_timeout:
             self.transport.close()
             return
-        deadline = min(self.since + settings.lingering_time, quiet_since + settings.lingering_timeout)
-        if self.write_paused_since:
-            deadline = min(deadline, self.write_paused_since + settings.write_timeout)
-        self.timer.arm(deadline)
+        self.timer.arm(min(since + settings.lingering_time, quiet_since + settings.lingering_timeout))

@@ -285,7 +285,7 @@ class ClientConnection(asyncio.Protocol):
             self.closed = True
             if lingers(self, transport):  # bytes of the client's may be unread (proxy/linger.py)
                 self._hand_over()
-                Lingering(self.ctx, transport, self.write_paused_since).start()
+                Lingering(self.ctx, transport).start()
                 return
             transport.close()
 
