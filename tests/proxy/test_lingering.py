@@ -1,7 +1,8 @@
 """Lingering close (proxy/linger.py): a connection the proxy ends with bytes of the client's still
 unread (a refusal, a body it will not read) is half-closed after the answer and read to its end,
 so the client reads the whole answer and then EOF, never a reset; it is closed when the client
-closes, after ``lingering_timeout`` of silence, after ``lingering_time`` in all, or at shutdown.
+closes, after ``lingering_timeout`` of silence, after ``lingering_time`` in all, or at shutdown;
+an answer still being written waits for a reader that takes none of it ``write_timeout`` only.
 
 A client here keeps sending after the answer came, as one busy with its upload does: to a proxy
 that closed, those bytes are answered with a reset, which the client sees on its next send or
@@ -229,3 +230,38 @@ def test_https_refusals_are_read_whole_then_close_notify(
             plain = tls.unwrap()  # our close_notify ends the lingering at once (no timeout is near)
             _wait_closed_by_proxy(proxy)
             plain.close()
+
+
+def _small_send_buffer(proxy: ProxyHarness) -> None:
+    """Shrink the send buffer of the proxy's one connection (once it has one) to a few KiB."""
+
+    def shrink() -> bool:
+        for conn in proxy.server.state.connections:
+            conn.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        return bool(proxy.server.state.connections)
+
+    for _ in range(10_000):
+        if proxy.loop.call(shrink):
+            return
+    pytest.fail("the proxy never took the connection")
+
+
+def test_an_early_answer_the_client_reads_none_of_is_cut_off_after_write_timeout(
+    make_proxy: Callable[..., ProxyHarness], raw_upstream: Callable[[list[bytes]], str]
+) -> None:
+    # the upstream answers after the head, before the body; the kernel buffers on both sides are
+    # a few KiB, so the proxy ends the exchange with most of the answer still in its own buffer
+    # (under its high-water mark) and the body unread: it lingers behind an answer being written
+    size = 48 * 1024
+    url = raw_upstream([b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size, b"a" * size])
+    state = make_state([route("shop.example.com", "/", "web")])
+    settings = ProxySettings(write_timeout=0.5, lingering_time=4 * WAIT, lingering_timeout=2 * WAIT)
+    proxy = make_proxy(state, backends({"web": [url]}), settings)
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting: no autotuning
+        sock.settimeout(WAIT)
+        sock.connect((LOOPBACK, proxy.port))
+        _small_send_buffer(proxy)
+        sock.sendall(b"POST /up HTTP/1.1\r\n" + H + b"Content-Length: 100000000\r\n\r\n" + b"b" * 1000)
+        # it reads nothing: the rest of the answer waits in the proxy, until write_timeout ends it
+        _wait_closed_by_proxy(proxy)
