@@ -49,6 +49,7 @@ def lingers(conn: ClientConnection, transport: asyncio.Transport) -> bool:
         and settings.lingering_timeout > 0
         and not conn.ctx.state.shutting_down  # shutdown closes lingering connections at once anyway
         and transport.can_write_eof()
+        and not transport.is_closing()  # already closing (the client's EOF, say): nothing to wait for
     )
 
 

@@ -20,11 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from gitops_ingress.core.annotations import PREFIX
 from gitops_ingress.proxy.config import ProxySettings
 from gitops_ingress.proxy.linger import Lingering
 from gitops_ingress.proxy.tls import CertificateStore
 from tests.proxy.conftest import ProxyHarness, backends, make_state, route
 from tests.proxy.rawclient import connect, read_responses
+from tests.proxy.test_annotations import state_of
+from tests.support.manifests import ingress
 from tests.support.upstreams import TestUpstream
 
 from .fixtures_ops import LOOPBACK, WAIT, CertificateAuthority, ca_fixture  # noqa: F401
@@ -128,12 +131,17 @@ def test_an_oversized_head_sent_line_by_line_gets_its_whole_431_then_eof(
     assert _open(proxy) == 0  # every lingering connection was counted, and counted down
 
 
+@pytest.mark.parametrize("limit", ["max_body", "proxy-body-size"])
 @pytest.mark.parametrize("framing", ["content-length", "chunked"])
 def test_a_big_body_the_proxy_refuses_is_read_and_dropped_and_the_413_arrives(
-    make_proxy: Callable[..., ProxyHarness], start_upstream: Callable[[str], TestUpstream], framing: str
+    make_proxy: Callable[..., ProxyHarness], start_upstream: Callable[[str], TestUpstream], framing: str, limit: str
 ) -> None:
     upstream = start_upstream("echo")
-    proxy = _proxy(make_proxy, upstream, max_body=1000)
+    if limit == "max_body":  # refused while the request is read (request_reader.py)
+        proxy = _proxy(make_proxy, upstream, max_body=1000)
+    else:  # the route's own limit, refused by the exchange as the body comes (annotated.py)
+        limited = ingress(host="shop.example.com", annotations={PREFIX + "proxy-body-size": "1k"})
+        proxy = make_proxy(state_of(limited), backends({"web": [upstream.url]}))
     body = b"b" * (4 << 20)  # far more than the socket buffers of both sides hold
     if framing == "chunked":
         head = b"POST /up HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
@@ -145,7 +153,7 @@ def test_a_big_body_the_proxy_refuses_is_read_and_dropped_and_the_413_arrives(
         for at in range(0, len(body), 65536):  # all of it: the proxy reads what it will not use
             sock.sendall(body[at : at + 65536])
         assert _read_answer_then_eof(sock) == 413
-    assert upstream.stats.requests == []
+    assert upstream.stats.requests == []  # no request of it reached the upstream whole
 
 
 def test_a_silent_client_is_closed_after_lingering_timeout(
