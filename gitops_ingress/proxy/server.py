@@ -4,8 +4,9 @@ Modelled on uvicorn's Server/ServerState split: ``ServerState`` is the one mutab
 connection shares (open connections, requests in flight, the running total), so that shutdown can
 stop the listeners, close idle keep-alive connections (and lingering ones, proxy/linger.py) at
 once, let busy ones finish their current response and then close, and wait on an event (set when
-the last connection goes) rather than polling. Everything a connection needs is gathered once in a ``ConnectionContext`` per listener,
-so the per-connection constructor copies a handful of references and nothing more.
+the last connection goes) rather than polling. Everything a connection needs is gathered once in
+a ``ConnectionContext`` per listener, so the per-connection constructor copies a handful of
+references and nothing more.
 
 Signals and worker processes are not handled here (proxy/workers.py owns them); ``shutdown`` is
 the one call they make.
