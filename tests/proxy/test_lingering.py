@@ -159,7 +159,7 @@ def test_a_big_body_the_proxy_refuses_is_read_and_dropped_and_the_413_arrives(
 def test_a_silent_client_is_closed_after_lingering_timeout(
     make_proxy: Callable[..., ProxyHarness], start_upstream: Callable[[str], TestUpstream]
 ) -> None:
-    proxy = _proxy(make_proxy, start_upstream("echo"), lingering_timeout=1.0, **BOUND)
+    proxy = _proxy(make_proxy, start_upstream("echo"), lingering_timeout=2.0, **BOUND)
     with connect(proxy.port) as sock:
         assert _refused_head(sock) == 431
         assert _kinds(proxy) == ["lingering"]
@@ -172,7 +172,7 @@ def test_a_silent_client_is_closed_after_lingering_timeout(
 def test_lingering_time_bounds_a_client_that_trickles_bytes_forever(
     make_proxy: Callable[..., ProxyHarness], start_upstream: Callable[[str], TestUpstream]
 ) -> None:
-    proxy = _proxy(make_proxy, start_upstream("echo"), lingering_time=1.0, lingering_timeout=WAIT, **BOUND)
+    proxy = _proxy(make_proxy, start_upstream("echo"), lingering_time=2.0, lingering_timeout=WAIT, **BOUND)
     with connect(proxy.port) as sock:
         assert _refused_head(sock) == 431
         assert _kinds(proxy) == ["lingering"]
