@@ -129,6 +129,10 @@ def test_an_oversized_head_sent_line_by_line_gets_its_whole_431_then_eof(
     assert upstream.stats.requests == []
     _wait_closed_by_proxy(proxy)
     assert _open(proxy) == 0  # every lingering connection was counted, and counted down
+    with connect(proxy.port) as sock:  # a whole request and Connection: close: nothing left unread
+        sock.sendall(b"GET / HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+        assert _read_answer_then_eof(sock) == 200
+        assert _kinds(proxy) == []  # closed at once, not lingering
 
 
 @pytest.mark.parametrize("limit", ["max_body", "proxy-body-size"])
