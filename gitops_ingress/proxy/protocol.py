@@ -199,15 +199,11 @@ class ClientConnection(asyncio.Protocol):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.timer.cancel()
-        for exchange in self.queue:
-            exchange.client_gone()
+        counted = self.counted
+        self._let_go()
         if self.tunnel is not None:
             self.tunnel.client_gone()
-        self.queue.clear()
-        if self.counted:
-            self.counted = False
+        if counted:
             self.ctx.state.closed(self)
             self.ctx.observer.connection_closed()
 
@@ -284,7 +280,7 @@ class ClientConnection(asyncio.Protocol):
         if not self.closed and transport is not None:
             self.closed = True
             if lingers(self, transport):  # bytes of the client's may be unread (proxy/linger.py)
-                self._hand_over()
+                self._let_go()
                 Lingering(self.ctx, transport).start()
                 return
             transport.close()
@@ -304,13 +300,14 @@ class ClientConnection(asyncio.Protocol):
         transport = self.transport
         if transport is None:
             return
-        self._hand_over()
+        self._let_go()
         successor = H2ClientConnection(self.ctx, self.client_ip)
         transport.set_protocol(successor)
         successor.take_over(transport, data)
 
-    def _hand_over(self) -> None:
-        """This object is done; the connection, and its place in the server, live on in another."""
+    def _let_go(self) -> None:
+        """This object is done: the connection closed, or lives on (with its place in the server)
+        in another protocol (HTTP/2, a lingering close)."""
         self.timer.cancel()
         self.closed = True
         for exchange in self.queue:
