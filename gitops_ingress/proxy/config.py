@@ -10,13 +10,16 @@ instead of surprising behaviour at request time.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import Any, Final
 
 from gitops_ingress.core.errors import ConfigError
 from gitops_ingress.proxy.forwarded import parse_networks
 
 # RFC 9110 5.6.2 tchar: what a Via pseudonym may hold (translate() deletes them, leaving the rest)
 _TOKEN_CHARS = dict.fromkeys(map(ord, "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"))
+
+# the numeric settings for which 0 means something: no retry, no lingering close
+_MAY_BE_ZERO: Final = frozenset({"retries", "lingering_time", "lingering_timeout"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,11 @@ class ProxySettings:
     # an upstream that takes none of the request's bytes for this long (its socket full) ends it in 504,
     # nginx's proxy_send_timeout (60 s in ingress-nginx); a route's proxy-send-timeout replaces it
     send_timeout: float = 60.0
+    # a connection closed while the client may still be sending (a refusal, a body not read) is
+    # half-closed and read for at most lingering_time in all, lingering_timeout without a byte
+    # (nginx's lingering_close on, its defaults; proxy/linger.py); either 0: closed at once
+    lingering_time: float = 30.0
+    lingering_timeout: float = 5.0
     # --- limits ---
     max_request_line: int = 8 * 1024  # bytes of the request target (414 above)
     max_header_bytes: int = 32 * 1024  # bytes of all header lines together (431 above)
@@ -83,7 +91,7 @@ class ProxySettings:
             value = getattr(self, item.name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
-            if value < 0 or (value == 0 and item.name not in ("retries",)):
+            if value < 0 or (value == 0 and item.name not in _MAY_BE_ZERO):
                 raise ConfigError(f"proxy setting {item.name}={value!r}: must be positive")
         if self.max_body is not None and self.max_body <= 0:
             raise ConfigError(f"proxy setting max_body={self.max_body!r}: must be positive or unset")

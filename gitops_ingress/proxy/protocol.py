@@ -22,6 +22,9 @@ when the timer fires it checks which limit applies now (header, body, idle, writ
 re-arms for the next deadline. Entering a state with an earlier deadline (a new request head)
 pulls the timer forward; nothing else touches it per request.
 
+A close while the client may still be sending (a refusal, a body unread) hands the transport to a
+lingering close (proxy/linger.py), so that the answer is not lost to a TCP reset.
+
 HTTP/2 is not spoken here: a TLS connection that negotiated ``h2`` by ALPN, or a plain one opening
 with the HTTP/2 preface when the ``h2c`` setting is on, is handed over to h2conn.py before any
 request; the preface shows up as the parser's error on ``PRI``, off the hot path.
@@ -43,6 +46,7 @@ from gitops_ingress.proxy.flow import BACKLOG, TUNNEL_WAIT, ReadGate, set_limits
 from gitops_ingress.proxy.forwarding import RequestHead
 from gitops_ingress.proxy.h2conn import H2ClientConnection
 from gitops_ingress.proxy.h2frames import PREFACE
+from gitops_ingress.proxy.linger import Lingering, lingers
 from gitops_ingress.proxy.request_reader import RequestReader
 from gitops_ingress.proxy.response_head import ResponseHead
 from gitops_ingress.proxy.timers import LazyTimer
@@ -200,15 +204,11 @@ class ClientConnection(asyncio.Protocol, ClientSide):
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        self.timer.cancel()
-        for exchange in self.queue:
-            exchange.client_gone()
+        counted = self.counted
+        self._let_go()
         if self.tunnel is not None:
             self.tunnel.client_gone()
-        self.queue.clear()
-        if self.counted:
-            self.counted = False
+        if counted:
             self.ctx.state.closed(self)
             self.ctx.observer.connection_closed()
 
@@ -281,9 +281,14 @@ class ClientConnection(asyncio.Protocol, ClientSide):
             self.close()
 
     def close(self) -> None:
-        if not self.closed and self.transport is not None:
+        transport = self.transport
+        if not self.closed and transport is not None:
             self.closed = True
-            self.transport.close()
+            if lingers(self, transport):  # bytes of the client's may be unread (proxy/linger.py)
+                self._let_go()
+                Lingering(self.ctx, transport).start()
+                return
+            transport.close()
 
     def abort(self) -> None:
         if self.transport is not None:
@@ -300,13 +305,21 @@ class ClientConnection(asyncio.Protocol, ClientSide):
         transport = self.transport
         if transport is None:
             return
-        self.timer.cancel()
-        self.closed = True  # this object is done; the connection lives on in the other one
-        self.counted = False
-        self.ctx.state.connections.discard(self)
+        self._let_go()
         successor = H2ClientConnection(self.ctx, self.client_ip)
         transport.set_protocol(successor)
         successor.take_over(transport, data)
+
+    def _let_go(self) -> None:
+        """This object is done: the connection closed, or lives on (with its place in the server)
+        in another protocol (HTTP/2, a lingering close)."""
+        self.timer.cancel()
+        self.closed = True
+        for exchange in self.queue:
+            exchange.client_gone()
+        self.queue.clear()
+        self.counted = False
+        self.ctx.state.connections.discard(self)
 
     def enqueue(self, exchange: Exchange) -> None:
         """A request read (request_reader.py, or a known head): answered after those queued before;

@@ -2,10 +2,11 @@
 
 Modelled on uvicorn's Server/ServerState split: ``ServerState`` is the one mutable object every
 connection shares (open connections, requests in flight, the running total), so that shutdown can
-stop the listeners, close idle keep-alive connections at once, let busy ones finish their current
-response and then close, and wait on an event (set when the last connection goes) rather than
-polling. Everything a connection needs is gathered once in a ``ConnectionContext`` per listener,
-so the per-connection constructor copies a handful of references and nothing more.
+stop the listeners, close idle keep-alive connections (and lingering ones, proxy/linger.py) at
+once, let busy ones finish their current response and then close, and wait on an event (set when
+the last connection goes) rather than polling. Everything a connection needs is gathered once in
+a ``ConnectionContext`` per listener, so the per-connection constructor copies a handful of
+references and nothing more.
 
 Signals and worker processes are not handled here (proxy/workers.py owns them); ``shutdown`` is
 the one call they make.
@@ -43,7 +44,8 @@ AccessHook = Callable[[AccessRecord], None]
 
 
 class OpenConnection(Protocol):
-    """What shutdown needs of a client connection, HTTP/1.1 (protocol.py) or HTTP/2 (h2conn.py)."""
+    """What shutdown needs of a client connection: HTTP/1.1 (protocol.py), HTTP/2 (h2conn.py), or
+    one in its lingering close (linger.py)."""
 
     def shutdown(self) -> None:
         """Close now when idle, else after the answers under way."""

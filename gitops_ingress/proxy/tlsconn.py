@@ -19,7 +19,9 @@ between it and the HTTP protocol there is only this object, the ``_ssl`` object 
 * closing sends close_notify once and closes the TCP transport after its buffer is written, as
   nginx does; it does not wait for the client's close_notify. A client's close_notify closes
   the connection the same way; a TCP EOF without one closes it too (no truncation is hidden:
-  HTTP framing says whether a message was whole).
+  HTTP framing says whether a message was whole). ``write_eof`` is the half-close of a
+  lingering close (proxy/linger.py): close_notify and the TCP half-close, and records are
+  still read (OpenSSL reads after its own close_notify) until the client's close_notify or EOF.
 
 The handshake. OpenSSL's alerts reach the client: a failed handshake writes its alert to the
 outgoing BIO, which is sent before the socket closes (RFC 8446's ``protocol_version`` for a client
@@ -197,6 +199,8 @@ class TLSConnection(asyncio.Transport):
                 chunks.append(chunk)
         except ssl.SSLWantReadError:  # a partial record: the rest comes with the next read
             pass
+        except ssl.SSLZeroReturnError:  # the client's close_notify after ours (write_eof)
+            ended = True
         except (ssl.SSLError, OSError) as exc:
             log.debug("tls: bad record: %s", exc)
             self._fail()
@@ -230,10 +234,19 @@ class TLSConnection(asyncio.Transport):
         self.write(b"".join(list_of_data))
 
     def can_write_eof(self) -> bool:
-        return False
+        return self._tcp is not None and self._tcp.can_write_eof()
 
     def write_eof(self) -> None:
-        raise NotImplementedError("TLS has no half-close")
+        """close_notify, then the TCP half-close: the end of what we send, while what the client
+        still sends is read (proxy/linger.py). Nothing may be written after it (as for TCP)."""
+        if self._closing or self._tcp is None:
+            return
+        try:
+            self._tls.shutdown()  # writes close_notify; the client's is read by _read when it comes
+        except (ssl.SSLError, OSError):
+            pass
+        self._flush()
+        self._tcp.write_eof()  # after its buffer is written
 
     def close(self) -> None:
         if self._closing:

@@ -56,6 +56,13 @@ class RecordingObserver(NullObserver):
         self.errors: list[str] = []
         self.ignored_keys: list[str] = []
         self.grpc_answers: list[tuple[str, int]] = []
+        self.open = 0  # client connections opened less those closed (the open_connections gauge)
+
+    def connection_opened(self) -> None:
+        self.open += 1
+
+    def connection_closed(self) -> None:
+        self.open -= 1
 
     def request_counter(self, kind: str, branch: str, host: str, protocol: str = "h1") -> RequestSeries:
         key = (kind, branch, host, protocol)

@@ -142,3 +142,7 @@ def test_settings_refuse_nonsense_with_our_error() -> None:
     with pytest.raises(ConfigError, match="low_water"):
         ProxySettings(low_water=10, high_water=5).validated()
     assert ProxySettings().with_changes(max_body=10).max_body == 10
+    # 0 turns lingering off (proxy/linger.py); below 0 means nothing
+    assert ProxySettings().with_changes(lingering_time=0, lingering_timeout=0).lingering_time == 0
+    with pytest.raises(ConfigError, match="lingering_timeout=-1"):
+        ProxySettings(lingering_timeout=-1).validated()
