@@ -14,13 +14,19 @@ opens ``--connections`` connections one after another, each with one request
 
 * ``tls1.3 full`` / ``tls1.2 full``: a full handshake per connection;
 * ``tls1.3 resumed`` / ``tls1.2 resumed``: each connection resumes the previous one's session (a
-  session ticket; the client checks that it was resumed).
+  session ticket; the client checks that it was resumed);
+* ``tls1.3 keep-alive``: not a connection but a request: ``--connections`` requests one after
+  another on one TLS 1.3 keep-alive connection (bench/proxy_https.py's keep-alive figure, per
+  request: the record layer, tlsconn.py, around the request path that bench/proxy_instructions.py
+  counts over plain HTTP).
+
+``--kinds`` picks some of them (a full handshake under callgrind takes a while).
 
 Each figure is counted ``--rounds`` times, the fronts in turn, and reported as the median with its
 range. The handshake's cryptography is OpenSSL's for both fronts (the same library and curve); what
 differs is the rest of the connection's life.
 
-    python bench/proxy_connections.py [--connections 200] [--rounds 3] [--baseline DIR]
+    python bench/proxy_connections.py [--connections 200] [--rounds 3] [--baseline DIR] [--kinds K,...]
 """
 
 from __future__ import annotations
@@ -42,10 +48,12 @@ from bench.proxy import HOST, LOOPBACK, stop_children
 from bench.proxy_h2 import missing_tools, start_tls_fronts
 from bench.proxy_https import FRONT_HTTPS_BODY
 from bench.proxy_instructions import CALLGRIND, instructions_of
+from tests.proxy.rawclient import read_responses
 
 WARM_UP = 20  # connections before counting: the session cache, pools and lazy imports filled
-KINDS = ("tls1.3 full", "tls1.3 resumed", "tls1.2 full", "tls1.2 resumed")
-REQUEST = f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: bench\r\nConnection: close\r\n\r\n".encode()
+KINDS = ("tls1.3 full", "tls1.3 resumed", "tls1.2 full", "tls1.2 resumed", "tls1.3 keep-alive")
+KEEP_ALIVE = f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: bench\r\n\r\n".encode()
+REQUEST = KEEP_ALIVE[:-2] + b"Connection: close\r\n\r\n"
 
 
 def client_context(version: ssl.TLSVersion) -> ssl.SSLContext:
@@ -73,8 +81,22 @@ def one_connection(port: int, context: ssl.SSLContext, session: ssl.SSLSession |
         return sock.session  # read after the answer: a TLS 1.3 ticket comes after the handshake
 
 
+def keep_alive(port: int, count: int) -> None:
+    """``count`` requests one after another on one TLS 1.3 connection, each answer read whole."""
+    with socket.create_connection((LOOPBACK, port), timeout=600) as raw:
+        sock = client_context(ssl.TLSVersion.TLSv1_3).wrap_socket(raw, server_hostname=HOST)
+        for _ in range(count):
+            sock.sendall(KEEP_ALIVE)
+            answers = read_responses(sock)
+            if not answers or answers[0].status != 200:
+                raise SystemExit(f"port {port}: {answers[0].status if answers else 'no answer'}")
+
+
 def connections(port: int, kind: str, count: int) -> None:
-    """``count`` connections of ``kind`` to ``port``, one after another."""
+    """``count`` connections of ``kind`` to ``port``, one after another (requests, for keep-alive)."""
+    if kind.endswith("keep-alive"):
+        keep_alive(port, count)
+        return
     version = ssl.TLSVersion.TLSv1_3 if kind.startswith("tls1.3") else ssl.TLSVersion.TLSv1_2
     context = client_context(version)
     session = one_connection(port, context, None)
@@ -99,10 +121,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=200, help="connections counted per figure (default 200)")
     parser.add_argument("--rounds", type=int, default=3, help="counts per figure, the median reported (default 3)")
     parser.add_argument("--baseline", type=Path, help="a checkout compiled in place: its proxy counted beside ours")
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"which figures, comma-separated (default {','.join(KINDS)})")  # fmt: skip
     parser.add_argument("--pin", action="store_true", help=argparse.SUPPRESS)  # start_tls_fronts reads it
     opts = parser.parse_args()
-    if opts.connections < 1 or opts.rounds < 1:
-        parser.error("--connections and --rounds at least 1")
+    kinds = opts.kinds.split(",")
+    if opts.connections < 1 or opts.rounds < 1 or not set(kinds) <= set(KINDS):
+        parser.error(f"--connections and --rounds at least 1, --kinds among {', '.join(KINDS)}")
     if missing_tools("proxy_connections", {"nginx": "nginx-light", "valgrind": "valgrind"}):
         return 2
     folder = Path(tempfile.mkdtemp(prefix="bench-connections-"))
@@ -113,7 +137,7 @@ def main() -> int:
         for _, port in fronts.values():
             when_up(port)
         figures: dict[str, dict[str, list[float]]] = {name: {} for name in fronts}
-        for kind in KINDS:
+        for kind in kinds:
             for _ in range(opts.rounds):
                 for name, (pid, port) in fronts.items():
                     connections(port, kind, WARM_UP)
@@ -127,9 +151,9 @@ def main() -> int:
 
 
 def report(counts: dict[str, dict[str, list[float]]], count: int) -> None:
-    rounds = len(counts["ours"][KINDS[0]])
+    rounds = len(next(iter(counts["ours"].values())))
     print(f"\ninstructions per connection (callgrind, user space, {count} connections per count after {WARM_UP}, "
-          f"one request each, median of {rounds})")  # fmt: skip
+          f"one request each; keep-alive: per request, {count} on one connection; median of {rounds})")  # fmt: skip
     for name, row in counts.items():
         print(f"{name:>9}: " + ", ".join(f"{kind} {median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})" for kind, values in row.items()))  # fmt: skip
     figures = {name: {kind: median(values) for kind, values in row.items()} for name, row in counts.items()}
