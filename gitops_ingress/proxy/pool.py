@@ -109,6 +109,8 @@ class UpstreamPool:
         self.settings = settings
         self.observer = observer
         self._groups: dict[tuple[str, int, str], EndpointConnections] = {}  # by Endpoint.key
+        self._last_endpoint: Endpoint | None = None  # what ``group`` was last asked for, and gave
+        self._last_group: EndpointConnections | None = None
         self._turn: dict[Hashable, int] = {}
         self._closed = False
         self._tls: ssl.SSLContext | None = None  # for auth-url's https requests, made on first use
@@ -131,12 +133,19 @@ class UpstreamPool:
 
     def group(self, endpoint: Endpoint) -> EndpointConnections:
         """The connections of ``endpoint`` (made on first use; the same for equal endpoints)."""
+        last = self._last_group
+        if last is not None and endpoint is self._last_endpoint:
+            # the endpoint object of the last call (they live in the snapshot, so requests to one
+            # Service bring the same objects): no key tuple, which compiled code would rebuild
+            # from the Python dataclass's field, and no lookup (groups are never removed)
+            return last
         group = self._groups.get(endpoint.key)
         if group is None:
             settings = self.settings
             group = self._groups[endpoint.key] = EndpointConnections(
                 endpoint, settings.pool_max_idle, settings.upstream_idle_timeout
             )
+        self._last_endpoint, self._last_group = endpoint, group
         return group
 
     def acquire(self, endpoint: Endpoint, upgrade: bool = False) -> Upstream | None:
