@@ -164,8 +164,8 @@ class Exchange:
 
     def __init__(self, conn: ClientSide, head: RequestHead, now: float, local: bytes | None = None) -> None:
         self.conn = conn
-        # read once here: ``conn`` is a Protocol, so compiled code reaches its attributes by a
-        # generic lookup; these two are native from now on (the HTTP/1.1 path reads them often)
+        # read once here: ``conn`` is a trait, whose attributes compiled code finds through the
+        # trait's table; these two are the exchange's own fields from now on (read often)
         self.ctx: ConnectionContext = conn.ctx
         self.h2: bool = conn.h2
         self.head = head  # shared with other requests (proxy/repeats.py), never changed
