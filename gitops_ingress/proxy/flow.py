@@ -49,6 +49,9 @@ class ReadGate:
 
 
 def set_limits(transport: asyncio.BaseTransport, high: int, low: int) -> None:
-    """Apply the write-buffer marks (both directions use the same settings)."""
-    if isinstance(transport, asyncio.WriteTransport):
-        transport.set_write_buffer_limits(high=high, low=low)
+    """Apply the write-buffer marks (both directions use the same settings). Asked of the object,
+    not of its class: uvloop's TCP transport has the method but is no ``asyncio.WriteTransport``
+    (an isinstance check left every plain connection on uvloop's own marks)."""
+    setter = getattr(transport, "set_write_buffer_limits", None)
+    if setter is not None:
+        setter(high=high, low=low)

@@ -146,3 +146,22 @@ def test_settings_refuse_nonsense_with_our_error() -> None:
     assert ProxySettings().with_changes(lingering_time=0, lingering_timeout=0).lingering_time == 0
     with pytest.raises(ConfigError, match="lingering_timeout=-1"):
         ProxySettings(lingering_timeout=-1).validated()
+
+
+def test_the_write_buffer_marks_reach_the_client_and_upstream_transports(make_proxy, start_upstream) -> None:
+    """high_water/low_water are set on the loop's own transports (uvloop's are no
+    asyncio.WriteTransport, which an isinstance check missed), client side and upstream side."""
+    upstream = start_upstream("echo")
+    settings = ProxySettings(high_water=300_000, low_water=70_000)
+    proxy = make_proxy(make_state([route("shop.example.com", "/", "web")]), backends({"web": [upstream.url]}), settings)
+    with connect(proxy.port) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: shop.example.com\r\n\r\n")
+        assert read_responses(sock)[0].status == 200
+
+        def marks() -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+            clients = [conn.transport.get_write_buffer_limits() for conn in proxy.server.state.connections]
+            idle = [conn for group in proxy.server.pool._groups.values() for conn in group.idle]
+            return clients, [conn.transport.get_write_buffer_limits() for conn in idle]
+
+        clients, upstreams = proxy.loop.call(marks)
+    assert clients == [(70_000, 300_000)] and upstreams == [(70_000, 300_000)]
