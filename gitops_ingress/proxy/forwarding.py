@@ -71,6 +71,16 @@ def valid_host(value: bytes) -> bool:
     return len(value) <= MAX_HOST and only(value, HOST_TABLE)
 
 
+_LINK: Final = LINK  # a name of this module: compiled code reads it without a dict lookup
+
+
+def _holds(data: bytes, part: bytes) -> bool:
+    """``part in data``, at a third of the cost in CPython 3.11 (callgrind): ``in`` on bytes first
+    tries ``part`` as an int and builds a TypeError to clear (2.2k instructions), find() parses its
+    arguments the slow way (1.1k); partition() takes its one argument as it is (0.7k)."""
+    return bool(data.partition(part)[1])
+
+
 class RequestHead:
     """One finished request head, as the proxy needs it; made by ``RequestHeadBuilder.finish``.
 
@@ -137,10 +147,12 @@ class RequestHead:
         self.has_body: Final = chunked or bool(content_length)  # an attribute: read several times per request
         # worked out once per head, not per request: a repeated head is shared (proxy/repeats.py),
         # and each bytes method call is a generic call in compiled code (decide.py reads these)
-        cut = target.find(b"?")
-        self.path: Final = target if cut < 0 else target[:cut]  # what routing matches (no query)
-        self.linked: Final = cut >= 0 and target.find(LINK, cut) >= 0  # the preview link parameter
-        self.keyed: Final = bool(preview_key or baggage) or cookie.find(LINK) >= 0  # may carry a routing key
+        path, mark, query = target.partition(b"?")
+        self.path: Final = path  # what routing matches (no query)
+        self.linked: Final = bool(mark) and _holds(query, _LINK)  # the preview link parameter
+        self.keyed: Final = bool(preview_key or baggage) or (
+            bool(cookie) and _holds(cookie, _LINK)
+        )  # may carry a routing key
 
     @property
     def want_html(self) -> bool:

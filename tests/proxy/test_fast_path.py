@@ -23,7 +23,7 @@ from gitops_ingress.proxy.decide import RouteCache
 from gitops_ingress.proxy.forwarding import RequestHead
 from gitops_ingress.proxy.observe import NullObserver
 from gitops_ingress.proxy.pool import UpstreamPool
-from gitops_ingress.proxy.repeats import ResponseHeads
+from gitops_ingress.proxy.repeats import RequestHeads, ResponseHeads
 from gitops_ingress.proxy.response_head import ResponseHead
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.upstream import UpstreamConnection
@@ -140,6 +140,28 @@ def test_response_heads_are_shared_by_bytes_and_bounded() -> None:
     for index in range(20):
         heads.parse(b"HTTP/1.1 200 OK\r\nX: %d\r\n" % index)
         assert len(heads) <= 4
+
+
+def test_request_heads_are_kept_at_their_second_sighting_and_found_by_their_whole_bytes() -> None:
+    """repeats.RequestHeads: a head is stored the second time it is seen; a lookup answers only
+    for the exact bytes (a block of a kept length, or with a kept block's digest, is no hit)."""
+    heads = RequestHeads(max_entries=8)
+    block = b"GET /a HTTP/1.1\r\nHost: a\r\nUser-Agent: " + b"x" * 80 + b"\r\n\r\n"
+    head = RequestHead(b"GET", b"/a", host=b"a")
+    heads.remember(block, head)
+    assert heads.known(block) is None and len(heads) == 0  # seen once: only its digest noted
+    heads.remember(bytes(bytearray(block)), head)
+    assert heads.known(bytes(bytearray(block))) is head
+    same_length = block.replace(b"/a", b"/b")  # the same length and the same last 64 bytes
+    assert len(same_length) == len(block) and heads.known(same_length) is None
+    other = RequestHead(b"GET", b"/b", host=b"a")
+    heads.remember(same_length, other)  # its digest is that of ``block``: stored at once
+    assert (heads.known(same_length), heads.known(block)) == (other, head)
+    for index in range(20):  # bounded: emptied when full, and what was emptied is gone
+        for _ in range(2):
+            heads.remember(b"GET /%d HTTP/1.1\r\nHost: a\r\n\r\n" % index, head)
+        assert len(heads) <= 8
+    assert heads.known(block) is None
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,8 @@ import json
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gitops_ingress.proxy import headerkinds
 from gitops_ingress.proxy.forwarding import RequestHeadBuilder, RequestIds
@@ -137,6 +139,45 @@ def test_every_spelling_in_the_header_table_is_the_kind_of_its_lowercase_form() 
         assert kind == headerkinds._SPECIAL.get(lowered, headerkinds.ORDINARY), spelling
         assert header_kind(spelling) == header_kind(lowered) == header_kind(spelling.swapcase())
     assert header_kind(b"Proxy-Anything") == header_kind(b"PROXY-ANYTHING") == headerkinds.DROP
+
+
+def _kind_by_lowercase(name: bytes) -> int:
+    """What header_kind must say: the kind of the lowercase name, without its shortcuts."""
+    lowered = name.lower()
+    if lowered in headerkinds._SPECIAL:
+        return headerkinds._SPECIAL[lowered]
+    return headerkinds.DROP if lowered.startswith(b"proxy-") else headerkinds.ORDINARY
+
+
+_TCHAR = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _respelled(name: bytes, upper: list[bool], tail: bytes) -> bytes:
+    """``name`` with its letters in uppercase where ``upper`` says so (longer than any name), then ``tail``."""
+    return (
+        bytes(byte - 0x20 if up and 0x61 <= byte <= 0x7A else byte for byte, up in zip(name, upper, strict=False))
+        + tail
+    )
+
+
+# token names (RFC 9110 5.6.2), and many near the special names: respelled, one byte longer
+_NAMES = st.one_of(
+    st.lists(st.sampled_from(_TCHAR), min_size=1, max_size=24).map(bytes),
+    st.builds(
+        _respelled,
+        st.sampled_from(sorted(headerkinds._SPECIAL)),
+        st.lists(st.booleans(), min_size=20, max_size=20),
+        st.sampled_from((b"", b"x", b"-", b"@", b"[")),
+    ),
+)
+
+
+@given(_NAMES)
+def test_header_kind_is_the_kind_of_the_lowercase_name_for_any_token(name: bytes) -> None:
+    """The shortcut past the lookup (a first byte and length no special name has) never misses a
+    special name in any case, nor a Proxy-* one; bytes that lowercase onto letters only from
+    A-Z (``@`` and ``[`` beside them) are no letters."""
+    assert header_kind(name) == _kind_by_lowercase(name)
 
 
 def test_hop_by_hop_response_headers_are_removed(echo_proxy) -> None:

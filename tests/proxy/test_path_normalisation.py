@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from gitops_ingress.core.routing import paths
 from gitops_ingress.core.routing.paths import UnsafePath, normalize_path
 from tests.proxy.conftest import backends, make_state, route
 from tests.proxy.rawclient import connect, exchange, read_responses
@@ -85,9 +88,29 @@ def test_an_encoded_slash_inside_a_segment_is_data_and_forwarded_as_sent(guarded
 def test_a_normal_path_is_returned_as_the_same_object() -> None:
     path = "/public/some/ordinary/path"
     assert normalize_path(path) is path
+    with_file_names = "/static/app.min.js/v1.2"  # dots, but no dot-segment: the short way
+    assert normalize_path(with_file_names) is with_file_names
     assert normalize_path("/a/..") == "/"
     assert normalize_path("/a/./") == "/a/"
     assert normalize_path("/../../a") == "/a"
     assert normalize_path("/a/.hidden/...") == "/a/.hidden/..."
     with pytest.raises(UnsafePath):
         normalize_path("/a/%2e%2e%2f")
+
+
+def _outcome(normalise, path: str) -> str | type[UnsafePath]:
+    try:
+        return normalise(path)
+    except UnsafePath:
+        return UnsafePath
+
+
+@given(
+    st.lists(
+        st.sampled_from(["/", ".", "..", "a", "b.c", "%2e", "%2F", "%41", ";x", "\\", "\x00", "//"]), max_size=8
+    ).map("".join)
+)
+def test_the_short_way_gives_what_the_long_way_gives(path: str) -> None:
+    """normalize_path's shortcut (no dot-segment, nothing to decode or merge) agrees with the
+    full normalisation for every path made of the pieces that matter."""
+    assert _outcome(normalize_path, path) == _outcome(paths._normalized, path)
