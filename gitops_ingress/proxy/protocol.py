@@ -142,10 +142,10 @@ class ClientConnection(asyncio.Protocol, ClientSide):
             return
         if self.dead:
             return
-        # one whole head, between messages: the parser would start and end exactly with it
-        whole = False
         reader = self.reader
-        if reader.parsing is None and reader.body_target is None and reader.last_keep_alive:
+        boundary = reader.parsing is None and reader.body_target is None
+        shortcut = boundary and reader.last_keep_alive  # between messages of a connection kept alive
+        if shortcut:
             # only whole heads are ever stored, so a hit needs no search for the end of the head
             if data == reader.last_block:  # this connection's last stored head again: no lookup
                 known: RequestHead | None = reader.last_head
@@ -159,14 +159,17 @@ class ClientConnection(asyncio.Protocol, ClientSide):
                 if not self.queue[0].started:
                     self._start(self.queue[0], self.last_read)
                 return
-            whole = data.find(b"\r\n\r\n") == len(data) - 4
         queued = len(self.queue)
-        if self._feed(data, reader.parsing is None and reader.body_target is None):
+        if self._feed(data, boundary):
             if reader.parsing is not None:
                 reader.head_bytes += len(data)
                 if reader.head_bytes > 2 * (self.settings.max_header_bytes + self.settings.max_request_line):
                     self._refuse(431, "request head too large")
-            elif whole and len(self.queue) == queued + 1:
+            elif shortcut and reader.body_target is None and len(self.queue) == queued + 1:
+                # the read was one whole message, begun between messages and ended back there
+                # (a second one would be queued or still parsing; a body shows in the head): its
+                # bytes are the head (remember keeps only heads without a body). Told from the
+                # parser's state, not by a search of the bytes for the end of the head.
                 self.ctx.state.request_heads.remember(data, self.queue[-1].head)
         if self.queue and not self.queue[0].started:
             self._start(self.queue[0], self.last_read)

@@ -340,6 +340,25 @@ def test_heads_that_need_the_parser_are_not_stored(echo_proxy, request_bytes: by
     assert proxy.loop.call(len, proxy.server.state.request_heads) == 0
 
 
+def test_a_read_holding_more_or_less_than_one_head_is_not_stored(echo_proxy) -> None:
+    """protocol.py stores a read only when it was one whole head, told from the parser's state:
+    two pipelined heads, a head and the start of the next, and the end of a head begun in an
+    earlier read are parsed every time they come and never stored."""
+    proxy, _ = echo_proxy
+    first, second = b"GET /1 HTTP/1.1\r\n" + H + b"\r\n", b"GET /2 HTTP/1.1\r\n" + H + b"\r\n"
+    for _ in range(2):  # a head that may be kept is kept the second time it is seen
+        assert [r.status for r in exchange(proxy.port, first + second, count=2)] == [200, 200]
+        with connect(proxy.port) as sock:
+            sock.sendall(first + second[:10])
+            wait_until_parsing(proxy)
+            sock.sendall(second[10:])
+            assert [r.status for r in read_responses(sock, 2)] == [200, 200]
+    assert proxy.loop.call(len, proxy.server.state.request_heads) == 0
+    for _ in range(2):
+        assert exchange(proxy.port, first)[0].status == 200
+    assert proxy.loop.call(len, proxy.server.state.request_heads) == 1  # one head alone: stored
+
+
 @pytest.mark.skipif(BUILD.kind != "compiled", reason="the source build has mypy refuse the write (Final)")
 def test_compiled_heads_refuse_changes() -> None:
     request, response = RequestHead(b"GET", b"/"), ResponseHead(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n")
