@@ -93,10 +93,15 @@ def _shape(first: int, length: int) -> int:
     return (first & 0x1F) * _SHAPE_LENGTHS + length
 
 
-# b"\x01" at the shape of each special name, b"\x00" elsewhere
-_SHAPES: Final = bytes(
-    any(_shape(name[0], len(name)) == place for name in _SPECIAL) for place in range(32 * _SHAPE_LENGTHS)
-)
+def _shapes() -> bytes:
+    """b"\x01" at the shape of each special name, b"\x00" elsewhere."""
+    table = bytearray(32 * _SHAPE_LENGTHS)
+    for name in _SPECIAL:
+        table[_shape(name[0], len(name))] = 1
+    return bytes(table)
+
+
+_SHAPES: Final = _shapes()
 
 
 def header_kind(name: bytes) -> int:
