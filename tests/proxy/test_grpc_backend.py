@@ -100,12 +100,16 @@ def test_unreachable_backend_is_unavailable_for_grpc(grpc_proxy) -> None:
     assert trailers[b"grpc-status"] == b"14"
 
 
-def test_grpc_timeout_ends_the_upstream_call_with_deadline_exceeded(grpc_proxy, grpc_server) -> None:
-    proxy = grpc_proxy(f"grpc://127.0.0.1:{grpc_server.port}")  # read timeout 5 s: the deadline is shorter
+def test_grpc_timeout_ends_the_upstream_call_with_deadline_exceeded(grpc_proxy, start_h2) -> None:
+    """The proxy's own deadline. Not a grpcio server: it ends the call at the same grpc-timeout
+    itself, and whichever of the two timers fired first decided the test (a loaded CI machine
+    let grpcio's win). This upstream never answers and never gives up."""
+    upstream = start_h2("hold")
+    proxy = grpc_proxy(upstream.url("grpc"), read_timeout=60)  # past call()'s 10 s: only the deadline ends it
     _, _, trailers = call(proxy.port, "Slow", frame(b""), b"grpc-timeout: 300m\r\n")
     assert trailers[b"grpc-status"] == b"4"
-    assert grpc_server.cancelled.wait(5)  # the proxy reset the stream: the server saw the call end
     assert "timeout" in proxy.observer.errors
+    assert upstream.reset_seen.wait(5) and upstream.resets == [1]  # the proxy ended the upstream stream
 
 
 def test_grpcs_backend_over_tls_with_alpn_h2(grpc_proxy, tmp_path, monkeypatch) -> None:

@@ -11,6 +11,10 @@ fields that came never indexed) and the trailers ``x-trailer: done`` and ``grpc-
 * ``goaway``: on the first connection, GOAWAY with last-stream-id 1 once a third stream has begun,
   answering stream 1 only; later connections behave as ``echo``.
 * ``zero-window``: receive windows of 0 that are never opened (it stops reading).
+* ``hold``: every stream waits for ``release``, as ``/hold`` does; unlike grpcio, which ends a
+  call at its own ``grpc-timeout``, it never gives up, so only the proxy's deadline can.
+
+Every RST_STREAM it receives is recorded (``resets``, ``reset_seen``).
 
 Counts connections and streams it saw, so tests can say what reached it.
 """
@@ -20,12 +24,13 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import threading
 from typing import Any
 
 from h2.config import H2Configuration
 from h2.connection import H2Connection
 from h2.errors import ErrorCodes
-from h2.events import DataReceived, RequestReceived, StreamEnded, TrailersReceived
+from h2.events import DataReceived, RequestReceived, StreamEnded, StreamReset, TrailersReceived
 from h2.exceptions import H2Error
 from h2.settings import SettingCodes, Settings
 from hyperframe.frame import GoAwayFrame
@@ -81,6 +86,9 @@ class _H2Protocol(asyncio.Protocol):
                     request["trailers"] = [[bytes(k).decode(), bytes(v).decode()] for k, v in event.headers or ()]
             elif isinstance(event, StreamEnded):
                 asyncio.get_running_loop().create_task(self._answer(event.stream_id or 0))
+            elif isinstance(event, StreamReset):
+                self.server.resets.append(event.stream_id or 0)
+                self.server.reset_seen.set()
         self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -98,7 +106,7 @@ class _H2Protocol(asyncio.Protocol):
     async def _answer(self, stream_id: int) -> None:
         request = self.requests[stream_id]
         headers = request["headers"]
-        if headers.get(":path") == "/hold":
+        if headers.get(":path") == "/hold" or self.server.behavior == "hold":
             await self.server.release.wait()
         if self.went_away and stream_id > 1:
             return  # never processed: the client must send it again elsewhere
@@ -154,6 +162,8 @@ class H2TestUpstream:
         self.streams = 0
         self.port = 0
         self.release = asyncio.Event()
+        self.resets: list[int] = []  # the stream ids of every RST_STREAM received
+        self.reset_seen = threading.Event()  # set at the first: waited on from a test's thread
         self._more = asyncio.Event()  # set at each new stream
         self._server: asyncio.AbstractServer | None = None
 
@@ -188,6 +198,7 @@ class H2TestUpstream:
                 conn.transport.close()
 
     async def stop(self) -> None:
+        self.release.set()  # held answers end (on connections that may be gone) rather than pend forever
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()

@@ -22,7 +22,8 @@ the one form both sides read the same way, matches that, and forwards that
    some servlet containers read it as ``..``.
 
 The query is not part of the path: callers cut it off before and put it back after. A path with
-none of ``.``, ``%``, ``\\`` and ``//`` is returned as the very object it was (``normalize_path``'s
+none of ``%``, ``\\``, ``//`` and NUL, and no ``.`` right after a ``/`` (dots in file names such as
+``/app.min.js`` are no dot-segments), is returned as the very object it was (``normalize_path``'s
 first lines), so the common case costs a few byte scans.
 """
 
