@@ -51,8 +51,8 @@ from gitops_ingress.core.routing import ServiceRef, normalize_host
 from gitops_ingress.core.routing.paths import UnsafePath, normalize_path
 from gitops_ingress.core.routing.redirect import TLS_REDIRECT_STATUS, https_applies, https_location
 from gitops_ingress.proxy import annotated, pages
-from gitops_ingress.proxy.forwarding import valid_host
-from gitops_ingress.proxy.routingkey import LINK, forward_lines, key_of, link_answer, set_cookie, split_link
+from gitops_ingress.proxy.forwarding import links, valid_host
+from gitops_ingress.proxy.routingkey import forward_lines, key_of, link_answer, set_cookie, split_link
 
 if TYPE_CHECKING:
     from gitops_ingress.core.annotations import RouteEffects
@@ -345,7 +345,7 @@ def decide(ex: Exchange) -> LocalAnswer | None:
         path = url.path or b"/"
         target = path + (b"?" + url.query if url.query else b"")
         ex.target = target  # the head is shared (proxy/repeats.py): the origin-form is this request's
-        linked = target.find(LINK) >= 0
+        linked = bool(url.query) and links(url.query)  # in the query, as RequestHead.linked
     else:
         path, linked = head.path, head.linked  # worked out once per head (forwarding.RequestHead)
     ctx = ex.ctx

@@ -81,6 +81,11 @@ def _holds(data: bytes, part: bytes) -> bool:
     return bool(data.partition(part)[1])
 
 
+def links(query: bytes) -> bool:
+    """Whether a target's query may hold the preview link parameter (proxy/routingkey.py)."""
+    return _holds(query, _LINK)
+
+
 class RequestHead:
     """One finished request head, as the proxy needs it; made by ``RequestHeadBuilder.finish``.
 
@@ -149,7 +154,7 @@ class RequestHead:
         # and each bytes method call is a generic call in compiled code (decide.py reads these)
         path, mark, query = target.partition(b"?")
         self.path: Final = path  # what routing matches (no query)
-        self.linked: Final = bool(mark) and _holds(query, _LINK)  # the preview link parameter
+        self.linked: Final = bool(mark) and links(query)  # the preview link parameter
         self.keyed: Final = bool(preview_key or baggage) or (
             bool(cookie) and _holds(cookie, _LINK)
         )  # may carry a routing key

@@ -6,10 +6,10 @@ Most names cannot be special at all, and that is told without hashing them: a na
 letter (any case) and length are those of no special name is ORDINARY. ``_SHAPES`` is a table of
 bytes indexed by the two, so the test is one index into bytes, where hashing the name for the
 lookup cost about 440 instructions a header under callgrind (a browser's nine ordinary lines 4k a
-request), and a frozenset of ints 300 (the int boxed, then hashed). The
-others are looked up as sent first, in the spellings clients send (lowercase and capitalised): a
-``lower()`` before the lookup showed up at about a fifth of the time spent per header; other
-spellings are lowered and looked up again.
+request), and a frozenset of ints 300 (the int boxed, then hashed). The names that pass it are
+looked up as sent, in the spellings clients send (lowercase and capitalised): a ``lower()``
+before the lookup showed up at about a fifth of the time spent per header; other spellings are
+lowered and looked up again.
 
 ``only`` checks a value's bytes against a table made once (Host, X-Request-Id):
 ``translate(None, deleted)`` would build its table again on every call.
@@ -67,23 +67,20 @@ _SPECIAL: Final[dict[bytes, int]] = {
     b"cookie": COOKIE,
 }
 ORDINARY: Final = -1  # forwarded as it came (Proxy-* aside: ``header_kind``)
-# request header names browsers and common clients send, which are forwarded as they came
-_COMMON: Final = (
-    b"user-agent", b"accept-language", b"accept-encoding", b"referer", b"origin", b"authorization",
-    b"cache-control", b"pragma", b"content-type", b"if-none-match", b"if-modified-since", b"range",
-    b"sec-ch-ua", b"sec-ch-ua-mobile", b"sec-ch-ua-platform", b"sec-fetch-dest", b"sec-fetch-mode",
-    b"sec-fetch-site", b"sec-fetch-user", b"upgrade-insecure-requests", b"priority", b"dnt",
-)  # fmt: skip
+# ordinary names browsers send that get past ``_SHAPES`` (every P name does: Proxy-* has any
+# length), so that they too cost one lookup, not a lower() and a second one
+_COMMON_P: Final = (b"pragma", b"priority")
 # the kind of a name in the spellings that come (lowercase, as HTTP/2 and many clients send, and
 # capitalised), looked up as sent: a usual header costs one dict lookup, not a lower() and one
 _SPELLINGS: Final[dict[bytes, int]] = {
     spelling: kind
-    for name, kind in (*_SPECIAL.items(), *((common, ORDINARY) for common in _COMMON))
+    for name, kind in (*_SPECIAL.items(), *((common, ORDINARY) for common in _COMMON_P))
     for spelling in (name, b"-".join(part.capitalize() for part in name.split(b"-")))
-} | {b"TE": TE_FIELD, b"X-Request-ID": XRID, b"X-Real-IP": REAL_IP, b"DNT": ORDINARY}
+} | {b"TE": TE_FIELD, b"X-Request-ID": XRID, b"X-Real-IP": REAL_IP}
 
 
 _P: Final = 0x70  # "p": every Proxy-* name is hop-by-hop (DROP), whatever its length
+_SHAPE_FIRSTS: Final = 32  # places for a first byte: its low five bits
 _SHAPE_LENGTHS: Final = 32  # special names are shorter (Proxy-* aside)
 
 
@@ -95,7 +92,7 @@ def _shape(first: int, length: int) -> int:
 
 def _shapes() -> bytes:
     """b"\x01" at the shape of each special name, b"\x00" elsewhere."""
-    table = bytearray(32 * _SHAPE_LENGTHS)
+    table = bytearray(_SHAPE_FIRSTS * _SHAPE_LENGTHS)
     for name in _SPECIAL:
         table[_shape(name[0], len(name))] = 1
     return bytes(table)

@@ -198,6 +198,18 @@ def test_the_link_sets_the_cookie_and_redirects_without_the_parameter(keyed) -> 
     assert cleared.header("set-cookie").startswith("gitops-ingress-preview=; Path=/; Max-Age=0")
 
 
+def test_an_absolute_form_target_takes_the_link_in_its_query_only(keyed) -> None:
+    """decide.py reads the link of an absolute-form target as RequestHead.linked reads an
+    origin-form one (forwarding.links): in the query, not in the path."""
+    make, ports = keyed
+    proxy = make()
+    response = get(proxy, target="http://shop.example.com/any?gitops-ingress-preview=feature-x")
+    assert (response.status, response.header("location")) == (302, "/any")
+    assert response.header("set-cookie").startswith("gitops-ingress-preview=feature-x; ")
+    in_path = get(proxy, target="http://shop.example.com/gitops-ingress-preview=feature-x")
+    assert in_path.status == 200 and seen(in_path)["port"] == ports["web"]
+
+
 def test_a_link_with_a_bad_key_redirects_and_sets_nothing(keyed) -> None:
     make, _ = keyed
     proxy = make()
