@@ -50,6 +50,7 @@ REQUEST_PATH = (
     "h2upstream_stream",  # one request on an HTTP/2 upstream: an Upstream, as upstream.py's connection
     "headerkinds",  # request header names sorted by what forwarding.py does with them
     "httpdate",  # the Date line, on every response the proxy writes or lacks one
+    "linger",  # asked at every close whether the connection lingers (protocol.py)
     "metrics",
     "pool",
     "protocol",
@@ -58,6 +59,7 @@ REQUEST_PATH = (
     "server",  # ServerState and ConnectionContext, read on every request
     "snapshot",
     "timers",
+    "tlsalerts",  # its ALPN check of every ClientHello that selected no protocol
     "tlsconn",  # the TLS record layer of HTTPS client connections
     "upstream",
     "upstream_reader",  # its parser callbacks' helpers: the trailer reader, where a head lies

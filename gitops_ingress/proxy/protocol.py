@@ -315,14 +315,17 @@ class ClientConnection(asyncio.Protocol, ClientSide):
 
     def _let_go(self) -> None:
         """This object is done: the connection closed, or lives on (with its place in the server)
-        in another protocol (HTTP/2, a lingering close)."""
-        self.timer.cancel()
+        in another protocol (HTTP/2, a lingering close). The timer and the reader point back here:
+        letting them go leaves no reference cycle, so reference counting frees the connection at
+        once instead of the cyclic collector later (docs/proxy.md, Memory)."""
+        self.timer.stop()
         self.closed = True
         for exchange in self.queue:
             exchange.client_gone()
         self.queue.clear()
         self.counted = False
         self.ctx.state.connections.discard(self)
+        self.reader.release()
 
     def enqueue(self, exchange: Exchange) -> None:
         """A request read (request_reader.py, or a known head): answered after those queued before;

@@ -74,6 +74,7 @@ class RequestReader:
         "received",
         "settings",
     )  # fmt: skip
+    __deletable__ = ("conn",)  # release(): a compiled class's attributes are not deletable otherwise
 
     def __init__(self, conn: ClientConnection) -> None:
         self.conn = conn
@@ -95,6 +96,13 @@ class RequestReader:
         """A new parser, at a message boundary, in place of the one there was."""
         parser = self.parser = request_parser(self)
         return parser
+
+    def release(self) -> None:
+        """The connection is done with this reader (ClientConnection._let_go): the parser (it holds
+        our bound methods) and the connection (it holds us) are let go, so that none of the three
+        is left in a reference cycle. No callback runs after this: nothing is fed any more."""
+        self.parser = None
+        del self.conn
 
     def extension_method(self, data: bytes) -> bytes | None:
         """llhttp refuses methods not in its list (``FOOBAR``, any valid token RFC 9110 allows):

@@ -119,7 +119,7 @@ class TLSConnection(asyncio.Transport):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        app = self._app
+        app, self._app = self._app, None  # it holds us as its transport: no cycle left behind
         if app is not None:
             app.connection_lost(exc)
 

@@ -176,7 +176,7 @@ def make_proxy(loop_thread: LoopThread) -> Iterator[Callable[..., ProxyHarness]]
     yield make
     for server in servers:
         # every test closes its sockets: the proxy must notice, and count every request down
-        loop_thread.run(asyncio.wait_for(server.state.idle.wait(), 5))
+        loop_thread.run(asyncio.wait_for(server.state.until_idle(), 5))
         assert loop_thread.call(lambda s=server: s.state.in_flight) == 0
         loop_thread.run(server.shutdown(1.0))
 

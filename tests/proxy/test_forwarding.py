@@ -363,7 +363,7 @@ def test_a_bug_in_routing_is_a_500_not_a_hung_connection(routed) -> None:
     proxy.loop.call(proxy.holder.swap, Snapshot(state, broken, "test"))
     (response,) = exchange(proxy.port, b"GET / HTTP/1.1\r\nHost: shop.example.com\r\n\r\n")
     assert response.status == 500
-    proxy.loop.run(asyncio.wait_for(proxy.server.state.idle.wait(), 5))
+    proxy.loop.run(asyncio.wait_for(proxy.server.state.until_idle(), 5))
     assert proxy.stat("in_flight") == 0
 
 

@@ -31,7 +31,7 @@ def limited(make_proxy, start_upstream):
 
 def wait_idle(proxy) -> None:
     """Wait until the proxy has no open client connection."""
-    proxy.loop.run(asyncio.wait_for(proxy.server.state.idle.wait(), 5))
+    proxy.loop.run(asyncio.wait_for(proxy.server.state.until_idle(), 5))
 
 
 def test_request_line_too_long_is_414(limited) -> None:

@@ -104,7 +104,7 @@ def _open(proxy: ProxyHarness) -> int:
 
 
 def _wait_closed_by_proxy(proxy: ProxyHarness) -> None:
-    proxy.loop.run(asyncio.wait_for(proxy.server.state.idle.wait(), WAIT))
+    proxy.loop.run(asyncio.wait_for(proxy.server.state.until_idle(), WAIT))
 
 
 def _reset_on_send(sock: socket.socket) -> None:

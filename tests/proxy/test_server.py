@@ -22,7 +22,7 @@ def test_state_counts_connections_and_requests(echo_proxy) -> None:
         sock.sendall(b"GET / HTTP/1.1\r\n" + H + b"\r\nGET / HTTP/1.1\r\n" + H + b"\r\n")
         read_responses(sock, 2)
         assert proxy.loop.call(lambda: len(proxy.server.state.connections)) == 1
-    proxy.loop.run(asyncio.wait_for(proxy.server.state.idle.wait(), 5))
+    proxy.loop.run(asyncio.wait_for(proxy.server.state.until_idle(), 5))
     assert proxy.stat("total_requests") == 2
     assert proxy.stat("in_flight") == 0
 
