@@ -221,14 +221,16 @@ class RequestHeadBuilder:
         self.baggage = b""
         self.cookie = b""
 
-    def add(self, name: bytes, value: bytes) -> None:
-        """One header as parsed; raises ClientRequestError for what must be refused."""
+    def add(self, name: bytes, value: bytes, line: bytes | None = None) -> None:
+        """One header as parsed; raises ClientRequestError for what must be refused. ``line``: the
+        header's line as sent when that is exactly name ": " value CRLF, the form ``keep`` gives
+        it (gitops_ingress/proxy/native/headscan.c hands it over), so that it is kept whole."""
         kind = header_kind(name)
         if kind == ORDINARY:
-            self.keep(name, value)
+            self.keep(name, value, line)
         elif kind == ACCEPT:
             self.accept = value  # for want_html, read only for the proxy's own pages
-            self.keep(name, value)
+            self.keep(name, value, line)
         elif kind == HOST:
             if self.host is not None:
                 raise ClientRequestError(400, "more than one Host header")
@@ -269,10 +271,10 @@ class RequestHeadBuilder:
             self.real_ip = self.real_ip or value
         elif kind == COOKIE:
             self.cookie = value if not self.cookie else self.cookie + b"; " + value
-            self.keep(name, value)
+            self.keep(name, value, line)
         elif kind == BAGGAGE:
             self.baggage = value if not self.baggage else self.baggage + b"," + value
-            self.keep(name, value)
+            self.keep(name, value, line)
         elif kind == PREVIEW_KEY:
             self.preview_key = self.preview_key or value  # the first: as with X-Forwarded-Proto
         elif kind == TE_FIELD:  # hop-by-hop: not forwarded, but it says whether trailers may go back
@@ -280,9 +282,12 @@ class RequestHeadBuilder:
         elif kind == XRID and len(value) <= 200 and only(value, REQUEST_ID_TABLE):
             self.request_id = value  # kept only when short and plain: it goes into logs
 
-    def keep(self, name: bytes, value: bytes) -> None:
-        """A header line to forward as it came."""
+    def keep(self, name: bytes, value: bytes, line: bytes | None = None) -> None:
+        """A header line to forward as it came (``line``: the same line in one piece)."""
         headers = self.headers
+        if line is not None:
+            headers.append(line)
+            return
         headers.append(name)
         headers.append(b": ")
         headers.append(value)

@@ -14,8 +14,9 @@ exchange queued behind the requests already accepted, and the connection stops r
 
 A read that is exactly one whole request head, arriving between messages, is first looked up
 among the heads this server has parsed before (proxy/repeats.py says why that is safe): a hit
-queues an exchange for the stored head without feeding the parser; a miss is parsed, and the
-head remembered when it qualifies.
+queues an exchange for the stored head without feeding the parser; a miss is read by the head
+scanner when it takes it (request_reader.py), else parsed, and the head remembered when it
+qualifies.
 
 Timeouts share one timer per connection that is re-armed lazily: the hot path records times, and
 when the timer fires it checks which limit applies now (header, body, idle, write stall) and
@@ -159,6 +160,8 @@ class ClientConnection(asyncio.Protocol, ClientSide):
                 if not self.queue[0].started:
                     self._start(self.queue[0], self.last_read)
                 return
+            if self._read_whole(data):  # one whole plain head, read without the parser
+                return
         queued = len(self.queue)
         if self._feed(data, boundary):
             if reader.parsing is not None:
@@ -186,12 +189,7 @@ class ClientConnection(asyncio.Protocol, ClientSide):
         except HttpParserUpgrade as exc:
             self._upgrade_requested(data[exc.args[0] :] if exc.args else b"")
         except HttpParserCallbackError as exc:
-            cause = exc.__context__
-            if isinstance(cause, ClientRequestError):
-                self._refuse(cause.status, str(cause))
-            else:  # a bug of ours, not the client's fault: say so, and log it
-                log.error("error while parsing a request", exc_info=cause)
-                self._refuse(500, "internal error")
+            self._callback_failed(exc.__context__)
         except HttpParserInvalidMethodError as exc:
             retry = self.reader.extension_method(data) if boundary and len(self.queue) == queued else None
             if retry is not None:  # the same bytes, the method a token llhttp knows (request_reader.py)
@@ -205,6 +203,25 @@ class ClientConnection(asyncio.Protocol, ClientSide):
         else:
             return True
         return False
+
+    def _read_whole(self, data: bytes) -> bool:
+        """``data`` as one whole head without the parser (request_reader.py); False: not taken."""
+        try:
+            if not self.reader.read_whole(data):
+                return False
+            self.ctx.state.request_heads.remember(data, self.queue[-1].head)
+        except Exception as exc:  # what the parser's callbacks raise, raised by the same callbacks
+            self._callback_failed(exc)
+        if self.queue and not self.queue[0].started:
+            self._start(self.queue[0], self.last_read)
+        return True
+
+    def _callback_failed(self, cause: BaseException | None) -> None:
+        if isinstance(cause, ClientRequestError):
+            self._refuse(cause.status, str(cause))
+        else:  # a bug of ours, not the client's fault: say so, and log it
+            log.error("error while parsing a request", exc_info=cause)
+            self._refuse(500, "internal error")
 
     def connection_lost(self, exc: Exception | None) -> None:
         counted = self.counted

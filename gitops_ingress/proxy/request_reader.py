@@ -16,11 +16,15 @@ its own list of methods: a request with another token (RFC 9110 9.1) is parsed a
 
 The parser is made at the first head that is not a known one (proxy/repeats.py): a client that
 repeats its heads never needs one, and an idle connection holds 0.9 KiB less (docs/proxy.md).
+Nor does one that sends only plain heads whole, one per read: in the compiled build those are read
+in one C call (``read_whole``, gitops_ingress/proxy/native/headscan.c says what it takes and why that is safe),
+and their pieces go through the callbacks below, as the parser's would.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final, cast
 
 from httptools import HttpRequestParser
@@ -36,6 +40,27 @@ if TYPE_CHECKING:
 # RequestReader.extension_method), so this finds the token it refused
 _METHOD: Final = re.compile(rb"[\r\n]*([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ")
 _STAND_IN: Final = b"GET"  # what llhttp is shown instead of an extension method: no special framing
+
+
+Scanned = tuple[bytes, bytes, list[bytes | None]]  # method, target, [name, value, line or None, ...]
+
+
+def _head_scanner() -> Callable[[bytes], Scanned | None] | None:
+    """gitops_ingress/proxy/native/headscan.c's ``scan_head`` where this process runs the compiled build; None
+    in the source build, which is what a machine without a C compiler runs: there every head
+    takes the parser."""
+    from gitops_ingress.proxy import BUILD
+
+    if BUILD.kind != "compiled":
+        return None
+    try:
+        from gitops_ingress.proxy.native._headscan import scan_head
+    except ImportError:  # compiled without it (an older build in place)
+        return None
+    return scan_head
+
+
+SCAN_HEAD: Final = _head_scanner()
 
 
 def request_parser(protocol: object) -> HttpRequestParser:
@@ -135,7 +160,8 @@ class RequestReader:
             if len(head.target) > self.settings.max_request_line:
                 raise ClientRequestError(414, f"request target longer than {self.settings.max_request_line} bytes")
 
-    def on_header(self, name: bytes, value: bytes) -> None:
+    def on_header(self, name: bytes, value: bytes, line: bytes | None = None) -> None:
+        """``line``: the header's whole line when it is name ": " value CRLF (the scanner's)."""
         head = self.parsing
         if head is None:
             return  # trailers of a chunked body: dropped, as the Trailer header is
@@ -145,13 +171,28 @@ class RequestReader:
         head.header_count += 1
         if head.header_count > self.settings.max_headers:
             raise ClientRequestError(431, f"more than {self.settings.max_headers} request headers")
-        head.add(name, value)
+        head.add(name, value, line)
+
+    def read_whole(self, data: bytes) -> bool:
+        """``data``, a read begun between messages, as one whole head that the scanner takes
+        (``SCAN_HEAD``: no parser, the same callbacks); False when it declines, and then ``data``
+        is the parser's. Raises ClientRequestError as the callbacks do."""
+        if SCAN_HEAD is None:
+            return False
+        scanned = SCAN_HEAD(data)
+        if scanned is None:
+            return False
+        method, target, fields = scanned
+        self.on_message_begin()
+        self.on_url(target)
+        for at in range(0, len(fields), 3):
+            self.on_header(cast(bytes, fields[at]), cast(bytes, fields[at + 1]), fields[at + 2])
+        self.complete(method, True, True)  # HTTP/1.1 and no "close": the only heads it takes
+        return True
 
     def on_headers_complete(self) -> None:
-        parsing = self.parsing
-        if parsing is None:
+        if self.parsing is None:
             return
-        self.parsing = None
         parser = cast(HttpRequestParser, self.parser)  # the parser calling us
         method = self.method or parser.get_method()
         self.method = b""
@@ -159,7 +200,15 @@ class RequestReader:
         http11 = version == "1.1"
         if not http11 and version != "1.0":
             http11 = _http_version(version)
-        head = parsing.finish(method, http11, parser.should_keep_alive())
+        self.complete(method, http11, parser.should_keep_alive())
+
+    def complete(self, method: bytes, http11: bool, keep_alive: bool) -> None:
+        """The head read so far is whole: its exchange is queued on the connection."""
+        parsing = self.parsing
+        if parsing is None:
+            return
+        self.parsing = None
+        head = parsing.finish(method, http11, keep_alive)
         limit = self.settings.max_body
         if limit is not None and head.content_length is not None and head.content_length > limit:
             raise ClientRequestError(413, f"request body larger than {limit} bytes")
