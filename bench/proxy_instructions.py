@@ -20,7 +20,9 @@ the range: a timer or the idle loop that falls inside a counted window adds inst
 
 Per front: ``plain`` (one repeated request to the bench host, routes of one host), ``varied`` (the
 browser-like requests of bench/proxy_varied.py, its paths, hosts and header lines with a Cookie
-that differs per request, routed by its ``varied_table``), and for ours ``beside`` (the plain
+that differs per request, routed by its ``varied_table``), ``unique`` (the same requests, each
+path made one of a kind by the request's number as a last segment, as an API's ids or a shop's
+product pages are: every request misses the route cache, proxy/decide.py), and for ours ``beside`` (the plain
 request with the annotated hosts of ``--annotations`` loaded beside the bench host). Every answer
 must be a 200: a request that missed its route would count the cost of a 404 instead.
 """
@@ -64,30 +66,36 @@ PLAIN = f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: bench\r\n\r\n".encode()
 HEADS = varied_heads()
 
 
-def request(number: int, varied: bool) -> bytes:
-    if varied:
-        return (HEADS[number % len(HEADS)] + varied_cookie(number) + "\r\n").encode()
-    return PLAIN
+def request(number: int, kind: str) -> bytes:
+    if kind == "plain" or kind == "beside":
+        return PLAIN
+    head = HEADS[number % len(HEADS)]
+    if kind == "unique":  # /products/42?x=1 -> /products/42/<number>?x=1
+        line, rest = head.split("\r\n", 1)
+        method, target, version = line.split(" ")
+        path, mark, query = target.partition("?")
+        head = f"{method} {path.rstrip('/')}/{number}{mark}{query} {version}\r\n{rest}"
+    return (head + varied_cookie(number) + "\r\n").encode()
 
 
-def exchange(port: int, first: int, count: int, varied: bool) -> None:
+def exchange(port: int, first: int, count: int, kind: str) -> None:
     """``count`` requests on one connection, each answer read whole before the next is sent."""
     with connect(port, timeout=WAIT) as sock:
         for number in range(first, first + count):
-            sock.sendall(request(number, varied))
+            sock.sendall(request(number, kind))
             answers = read_responses(sock)
             if not answers or answers[0].status != 200:
                 status = answers[0].status if answers else "no answer"
-                raise SystemExit(f"port {port}: {status} to {request(number, varied)[:60]!r}")
+                raise SystemExit(f"port {port}: {status} to {request(number, kind)[:60]!r}")
 
 
-def counted(pid: int, port: int, out: Path, count: int, varied: bool, round_number: int) -> float:
+def counted(pid: int, port: int, out: Path, count: int, kind: str, round_number: int) -> float:
     """Instructions per request of process ``pid`` over ``count`` requests to ``port``. Each
     round sends varied requests it never sent before: a head seen again would be answered from
     the proxy's caches (proxy/repeats.py) and the round would count less than the first."""
     first = 2 * ROUND_SPAN * round_number
-    exchange(port, first + ROUND_SPAN, WARM_UP, varied)
-    return instructions_of(pid, out, lambda: exchange(port, first, count, varied)) / count
+    exchange(port, first + ROUND_SPAN, WARM_UP, kind)
+    return instructions_of(pid, out, lambda: exchange(port, first, count, kind)) / count
 
 
 def instructions_of(pid: int, out: Path, work: Callable[[], object]) -> int:
@@ -144,15 +152,17 @@ def main() -> int:
             proxies["baseline"] = start_proxy(folder, "baseline", plane, opts.baseline)
         children += [child for child, _, _ in proxies.values()]
         figures: dict[str, dict[str, list[float]]] = {name: {} for name in proxies}
-        for version, (kind, message) in enumerate((("plain", None), ("varied", varied), ("beside", annotated)), 1):
+        version = 1  # the table of "plain" is pushed already; "unique" routes by varied's
+        for kind, message in (("plain", None), ("varied", varied), ("unique", None), ("beside", annotated)):
             if message is not None:
                 plane.push(message)
+                version += 1
             for _, _, admin in proxies.values():
                 wait_version(admin, version, timeout=WAIT)
             for round_number in range(opts.rounds):  # proxies in turn: a disturbance shows as spread
                 for name, (child, port, _) in proxies.items():
                     out = folder / f"{name}.out"
-                    count = counted(child.pid, port, out, opts.requests, kind == "varied", round_number)
+                    count = counted(child.pid, port, out, opts.requests, kind, round_number)
                     figures[name].setdefault(kind, []).append(count)
         if not opts.no_nginx:
             body = FRONT_BODY.format(LOOPBACK=LOOPBACK, upstream=upstream_port, port=front_port, logged_port=free_port(), folder=folder, rewrite_port=free_port())  # fmt: skip
@@ -162,7 +172,7 @@ def main() -> int:
             front = subprocess.Popen([*CALLGRIND, f"--callgrind-out-file={out}", "nginx", "-c", str(conf), "-p", str(folder)])  # fmt: skip
             children.append(front)
             exchange_when_up(front_port)
-            figures["nginx"] = {kind: [counted(front.pid, front_port, out, opts.requests, kind == "varied", number) for number in range(opts.rounds)] for kind in ("plain", "varied")}  # fmt: skip
+            figures["nginx"] = {kind: [counted(front.pid, front_port, out, opts.requests, kind, number) for number in range(opts.rounds)] for kind in ("plain", "varied", "unique")}  # fmt: skip
     finally:
         for child in children:
             child.terminate()
@@ -176,7 +186,7 @@ def exchange_when_up(port: int) -> None:
     """Wait for a front under callgrind to listen: one request, retried while it refuses."""
     for _ in range(600):
         try:
-            exchange(port, 0, 1, False)
+            exchange(port, 0, 1, "plain")
             return
         except ConnectionRefusedError:
             time.sleep(0.1)  # nginx starting under callgrind

@@ -111,13 +111,20 @@ def _bounded_put(table: dict[Key, Value], key: Key, value: Value, max_entries: i
 
 class RouteCache:
     """(raw Host, target path) -> ``Routed``, for one snapshot object at a time; keyed requests
-    under (raw Host, target path, slug)."""
+    under (raw Host, target path, slug).
 
-    __slots__ = ("_entries", "_keys", "_places", "_slugs", "_snapshot", "max_entries")
+    A miss, once the route is known, looks in ``_per_route`` first: (raw Host, the RouteMatch's
+    id) -> its ``Routed``, for a route without effects and a path that normalising leaves as it
+    is, where every path the route takes gets the same answer. Many distinct paths (ids in the
+    URL) miss the first table every time; this spares each of them all but the match itself. The
+    entry holds the RouteMatch (``Routed``'s resolution), so its id is its own while it is kept."""
+
+    __slots__ = ("_entries", "_keys", "_per_route", "_places", "_slugs", "_snapshot", "max_entries")
 
     def __init__(self, max_entries: int = DEFAULT_CACHE_ENTRIES) -> None:
         self.max_entries = max_entries
         self._entries: dict[tuple[bytes, ...], Routed] = {}
+        self._per_route: dict[tuple[bytes, int], Routed] = {}
         self._places: dict[bytes, int] = {}
         self._slugs: dict[str, tuple[bytes, bytes]] = {}
         self._keys: dict[tuple[bytes, bytes, bytes], KeyFound] = {}
@@ -126,6 +133,7 @@ class RouteCache:
     def _follow(self, snapshot: Snapshot) -> None:
         if snapshot is not self._snapshot:  # a swap: nothing cached so far holds any more
             self._entries = {}
+            self._per_route = {}
             self._places = {}
             self._slugs = {}
             self._keys = {}
@@ -137,8 +145,26 @@ class RouteCache:
         key = (raw_host, path)
         entry = self._entries.get(key)
         if entry is None:
-            entry = _resolve(snapshot, raw_host, path, observer)
+            entry = self._resolve(snapshot, raw_host, path, observer)
             _bounded_put(self._entries, key, entry, self.max_entries)
+        return entry
+
+    def _resolve(self, snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyObserver) -> Routed:
+        """Raises UnsafePath for a path that cannot be normalised safely (never cached)."""
+        host_text = raw_host.decode("ascii")  # valid_host admitted ASCII only
+        sent = path.decode("utf-8", "surrogateescape")  # every byte survives the round trip
+        normal = normalize_path(sent)
+        resolution = snapshot.state.resolve(host_text, normal)
+        match = resolution.match
+        plain = normal is sent and (match.route is None or match.route.effects is None)
+        if plain:  # the answer does not depend on the path (the class docstring)
+            found = self._per_route.get((raw_host, id(match)))
+            if found is not None and found[7].match is match:
+                return found
+        upstream_host = resolution.upstream_host.encode() if resolution.branch is not None else raw_host
+        entry = _routed(snapshot, resolution, upstream_host, observer, path, _changed(normal, sent))
+        if plain:
+            _bounded_put(self._per_route, (raw_host, id(match)), entry, self.max_entries)
         return entry
 
     def route_keyed(
@@ -205,16 +231,6 @@ class RouteCache:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-def _resolve(snapshot: Snapshot, raw_host: bytes, path: bytes, observer: ProxyObserver) -> Routed:
-    """Raises UnsafePath for a path that cannot be normalised safely (never cached)."""
-    host_text = raw_host.decode("ascii")  # valid_host admitted ASCII only
-    sent = path.decode("utf-8", "surrogateescape")  # every byte survives the round trip
-    normal = normalize_path(sent)
-    resolution = snapshot.state.resolve(host_text, normal)
-    upstream_host = resolution.upstream_host.encode() if resolution.branch is not None else raw_host
-    return _routed(snapshot, resolution, upstream_host, observer, path, _changed(normal, sent))
 
 
 def _changed(normal: str, sent: str) -> bytes | None:

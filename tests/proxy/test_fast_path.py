@@ -10,11 +10,13 @@ be sure a head arrives split across reads (TCP may merge what a server writes se
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import time
 
 import pytest
 
+from gitops_ingress.core.annotations.model import Cors, RouteEffects
 from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.core.routing import ServiceRef
 from gitops_ingress.proxy import BUILD
@@ -57,6 +59,30 @@ def test_route_cache_answers_from_memory_for_the_same_snapshot() -> None:
     assert len(cache) == 1
     other = cache.route(snapshot, b"SHOP.example.com:80", b"/a", OBSERVER)
     assert other[RESOLUTION] is not first[RESOLUTION]  # other raw bytes: an entry of their own
+
+
+def test_distinct_paths_of_one_plain_route_share_its_answer_and_nothing_else_does() -> None:
+    # every path a route without effects takes as sent gets the same answer: made once per route
+    # and Host (RouteCache._per_route), however many paths miss the first table
+    shop = make_state(
+        [
+            route("shop.example.com", "/", "web"),
+            dataclasses.replace(
+                route("shop.example.com", "/auth", "web"), effects=RouteEffects(cors=Cors(("https://a.example",)))
+            ),
+        ]
+    )
+    snapshot = Snapshot.from_backend_map(shop, backends({"web": ["http://127.0.0.1:9"]}))
+    cache = RouteCache()
+    first = cache.route(snapshot, b"shop.example.com", b"/products/1", OBSERVER)
+    assert cache.route(snapshot, b"shop.example.com", b"/products/2", OBSERVER)[RESOLUTION] is first[RESOLUTION]
+    assert len(cache) == 2  # each path has its entry; they share what it holds
+    # a path that normalising changes carries its own forwarded path; another Host, its own names
+    assert cache.route(snapshot, b"shop.example.com", b"/products/../3", OBSERVER)[RESOLUTION] is not first[RESOLUTION]
+    assert cache.route(snapshot, b"SHOP.example.com", b"/products/4", OBSERVER)[RESOLUTION] is not first[RESOLUTION]
+    # a route with effects may plan per path (rewrites, annotated.py): never shared
+    auth = cache.route(snapshot, b"shop.example.com", b"/auth/1", OBSERVER)
+    assert cache.route(snapshot, b"shop.example.com", b"/auth/2", OBSERVER)[RESOLUTION] is not auth[RESOLUTION]
 
 
 def test_route_cache_is_invalidated_by_a_snapshot_swap() -> None:
