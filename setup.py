@@ -39,6 +39,7 @@ REQUEST_PATH = (
     "forwarded",
     "forwarding",
     "response_head",
+    "routecache",  # what decide.py asks first: the per-snapshot route cache
     "h2conn",  # HTTP/2 from clients: the connection, its frame layer, HPACK, streams and fields
     "h2blocks",
     "h2decode",

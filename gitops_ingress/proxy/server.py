@@ -27,7 +27,6 @@ from typing import Protocol
 from gitops_ingress.core.previewkeys import PreviewKeyPolicy
 from gitops_ingress.proxy.accesslog import AccessRecord
 from gitops_ingress.proxy.config import ProxySettings
-from gitops_ingress.proxy.decide import RouteCache
 from gitops_ingress.proxy.forwarded import ListenerForwarding, TrustedProxies
 from gitops_ingress.proxy.forwarding import RequestIds
 from gitops_ingress.proxy.httpdate import HttpDate
@@ -37,6 +36,7 @@ from gitops_ingress.proxy.proxyheader import PreambleListener
 from gitops_ingress.proxy.quietlog import QuietLog
 from gitops_ingress.proxy.ratelimit import ClientLimiter
 from gitops_ingress.proxy.repeats import RequestHeads
+from gitops_ingress.proxy.routecache import RouteCache
 from gitops_ingress.proxy.snapshot import SnapshotHolder
 from gitops_ingress.proxy.tlsconn import listener_protocol
 

@@ -21,12 +21,12 @@ from gitops_ingress.core.backends import Endpoint
 from gitops_ingress.core.routing import ServiceRef
 from gitops_ingress.proxy import BUILD
 from gitops_ingress.proxy.config import ProxySettings
-from gitops_ingress.proxy.decide import RouteCache
 from gitops_ingress.proxy.forwarding import RequestHead
 from gitops_ingress.proxy.observe import NullObserver
 from gitops_ingress.proxy.pool import UpstreamPool
 from gitops_ingress.proxy.repeats import RequestHeads, ResponseHeads
 from gitops_ingress.proxy.response_head import ResponseHead
+from gitops_ingress.proxy.routecache import RouteCache
 from gitops_ingress.proxy.snapshot import Snapshot
 from gitops_ingress.proxy.upstream import UpstreamConnection
 from tests.proxy.conftest import NS, backends, make_state, route
@@ -44,7 +44,7 @@ def snapshot_to(service: str, hosts: tuple[str, ...] = ("shop.example.com",)) ->
     return Snapshot.from_backend_map(state, backends({service: ["http://127.0.0.1:9"]}))
 
 
-SERVICE, RESOLUTION = 4, 7  # items of decide.Routed
+SERVICE, RESOLUTION = 4, 7  # items of routecache.Routed
 OBSERVER = NullObserver()
 
 
