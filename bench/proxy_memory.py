@@ -12,8 +12,10 @@ each front:
   of the front's resident memory from before the first to after the last, divided by their
   number (nginx: its worker's). Twice: every connection sending the same request (a client
   that repeats its head, which ours answers without a parser, proxy/repeats.py), then each a
-  request of its own (a query and a header that differ), which gives each connection a parser. ``--rounds`` rounds, each in a fresh front process for ours and
-  with a fresh set of connections for both; medians.
+  request of its own (a query and a header that differ: the parser's, or in the compiled build
+  the head scanner's, proxy/native/headscan.c, which leaves no parser behind). ``--rounds``
+  rounds, ours in a fresh process for each of the two counts, nginx's worker kept, a fresh set of
+  connections for both; medians.
 
     python bench/proxy.py --memory [--rounds 3] [--connections 2000]
 """
@@ -117,18 +119,22 @@ def run_memory(opts: argparse.Namespace) -> int:
             for distinct in (False, True):
                 per_conn["nginx", distinct].append(idle_connections(front_port, opts.connections, worker, distinct))
 
-            port, admin = free_port(), free_port()
-            ours = start_ours(port, plane.port, admin)
-            children.append(ours)
-            wait_version(f"http://{LOOPBACK}:{admin}", 1)
-            with socket.create_connection((LOOPBACK, port), timeout=WAIT) as sock:
-                one_answer(sock)
-            time.sleep(0.5)
-            ours_start.append(rss_kib(ours.pid))
+            # ours: a fresh process for each of the two: a closed connection is freed at once
+            # (no reference cycle, docs/proxy.md), so a second count in the same process would
+            # reuse the first one's freed memory and show next to no growth
             for distinct in (False, True):
+                port, admin = free_port(), free_port()
+                ours = start_ours(port, plane.port, admin)
+                children.append(ours)
+                wait_version(f"http://{LOOPBACK}:{admin}", 1)
+                with socket.create_connection((LOOPBACK, port), timeout=WAIT) as sock:
+                    one_answer(sock)
+                time.sleep(0.5)
+                if not distinct:
+                    ours_start.append(rss_kib(ours.pid))
                 per_conn["ours", distinct].append(idle_connections(port, opts.connections, ours.pid, distinct))
-            stop_children([ours], folder / "none")
-            children.remove(ours)
+                stop_children([ours], folder / "none")
+                children.remove(ours)
             print(f"round: nginx {nginx_start[-1] / 1024:.1f} MiB, ours {ours_start[-1] / 1024:.1f} MiB; KiB/conn "
                   + ", ".join(f"{f} {'distinct' if d else 'same'} {v[-1]:.2f}" for (f, d), v in per_conn.items()),
                   file=sys.stderr)  # fmt: skip
