@@ -224,7 +224,7 @@ class RequestHeadBuilder:
     def add(self, name: bytes, value: bytes, line: bytes | None = None) -> None:
         """One header as parsed; raises ClientRequestError for what must be refused. ``line``: the
         header's line as sent when that is exactly name ": " value CRLF, the form ``keep`` gives
-        it (gitops_ingress/proxy/native/headscan.c hands it over), so that it is kept whole."""
+        it (proxy/native/headscan.c hands it over), so that it is kept whole."""
         kind = header_kind(name)
         if kind == ORDINARY:
             self.keep(name, value, line)

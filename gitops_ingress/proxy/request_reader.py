@@ -17,7 +17,7 @@ its own list of methods: a request with another token (RFC 9110 9.1) is parsed a
 The parser is made at the first head that is not a known one (proxy/repeats.py): a client that
 repeats its heads never needs one, and an idle connection holds 0.9 KiB less (docs/proxy.md).
 Nor does one that sends only plain heads whole, one per read: in the compiled build those are read
-in one C call (``read_whole``, gitops_ingress/proxy/native/headscan.c says what it takes and why that is safe),
+in one C call (``read_whole``; proxy/native/headscan.c says what it takes and why that is safe),
 and their pieces go through the callbacks below, as the parser's would.
 """
 
@@ -46,9 +46,9 @@ Scanned = tuple[bytes, bytes, list[bytes | None]]  # method, target, [name, valu
 
 
 def _head_scanner() -> Callable[[bytes], Scanned | None] | None:
-    """gitops_ingress/proxy/native/headscan.c's ``scan_head`` where this process runs the compiled build; None
-    in the source build, which is what a machine without a C compiler runs: there every head
-    takes the parser."""
+    """proxy/native/headscan.c's ``scan_head`` where this process runs the compiled build; None in
+    the source build, which is what a machine without a C compiler runs: there every head takes
+    the parser."""
     from gitops_ingress.proxy import BUILD
 
     if BUILD.kind != "compiled":

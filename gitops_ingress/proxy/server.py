@@ -65,7 +65,7 @@ class ServerState:
     # open and close touch nothing else (an Event set and cleared per connection cost more)
     idle_waiters: list[asyncio.Future[None]] = field(default_factory=list)
     request_ids: RequestIds = field(default_factory=RequestIds)
-    routes: RouteCache = field(default_factory=RouteCache)  # per snapshot; see proxy/decide.py
+    routes: RouteCache = field(default_factory=RouteCache)  # per snapshot; see proxy/routecache.py
     request_heads: RequestHeads = field(default_factory=RequestHeads)  # see proxy/repeats.py
     canary_draws: random.Random = field(default_factory=random.Random)  # canary-weight (proxy/annotated.py)
     limiter: ClientLimiter = field(default_factory=ClientLimiter)  # limit-rps/-rpm/-connections (annotated.py)

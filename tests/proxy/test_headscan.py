@@ -1,4 +1,4 @@
-"""The head scanner (gitops_ingress/proxy/native/headscan.c) against httptools, the parser it stands in for.
+"""The head scanner (proxy/native/headscan.c) against httptools, the parser it stands in for.
 
 Its rule: what it takes, httptools takes too, and reads the same (method, target, version 1.1, a
 connection kept alive, every header line as httptools reports it, the message complete at the end

@@ -1,3 +1,3 @@
-"""gitops_ingress/proxy/native/headscan.c: one whole, plain HTTP/1.1 request head read in one call."""
+"""proxy/native/headscan.c: one whole, plain HTTP/1.1 request head read in one call."""
 
 def scan_head(data: bytes, /) -> tuple[bytes, bytes, list[bytes | None]] | None: ...

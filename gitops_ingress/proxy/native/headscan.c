@@ -221,7 +221,7 @@ static PyMethodDef headscan_methods[] = {
 
 static struct PyModuleDef headscan_module = {
     PyModuleDef_HEAD_INIT, "gitops_ingress.proxy.native._headscan",
-    "One whole, plain HTTP/1.1 request head read in one call (gitops_ingress/proxy/native/headscan.c).", -1,
+    "One whole, plain HTTP/1.1 request head read in one call (proxy/native/headscan.c).", -1,
     headscan_methods, NULL, NULL, NULL, NULL,
 };
 
