@@ -81,36 +81,33 @@ def until_all_closed(harness: ProxyHarness) -> None:
     harness.loop.run(asyncio.wait_for(harness.server.state.until_idle(), WAIT))
 
 
-def test_a_connection_the_client_asked_to_close_leaves_no_cycle(
-    proxy: tuple[ProxyHarness, Callable[[], socket.socket]], saved_garbage: Callable[[], list[str]]
-) -> None:
-    harness, connect = proxy
+def asked_to_close(connect: Callable[[], socket.socket]) -> None:
     for _ in range(3):
         with connect() as sock:
             sock.sendall(GET + b"Connection: close\r\n\r\n")
             assert read_responses(sock)[0].status == 200
-    until_all_closed(harness)
-    assert saved_garbage() == []
 
 
-def test_a_keep_alive_connection_the_client_closes_leaves_no_cycle(
-    proxy: tuple[ProxyHarness, Callable[[], socket.socket]], saved_garbage: Callable[[], list[str]]
-) -> None:
-    harness, connect = proxy
-    with connect() as sock:
+def closed_by_the_client(connect: Callable[[], socket.socket]) -> None:
+    with connect() as sock:  # a keep-alive connection
         for _ in range(3):
             sock.sendall(GET + b"\r\n")
             assert read_responses(sock, count=1)[0].status == 200
-    until_all_closed(harness)
-    assert saved_garbage() == []
 
 
-def test_a_refused_connection_that_lingers_leaves_no_cycle(
-    proxy: tuple[ProxyHarness, Callable[[], socket.socket]], saved_garbage: Callable[[], list[str]]
-) -> None:
-    harness, connect = proxy
+def refused_and_lingering(connect: Callable[[], socket.socket]) -> None:
     with connect() as sock:
         sock.sendall(b"GET /x HTTP/1.1\r\nHost: shop.example.com\r\nBad Header: x\r\n\r\n")
         assert read_responses(sock)[0].status == 400
+
+
+@pytest.mark.parametrize("end", [asked_to_close, closed_by_the_client, refused_and_lingering])
+def test_a_closed_connection_leaves_no_cycle(
+    proxy: tuple[ProxyHarness, Callable[[], socket.socket]],
+    saved_garbage: Callable[[], list[str]],
+    end: Callable[[Callable[[], socket.socket]], None],
+) -> None:
+    harness, connect = proxy
+    end(connect)
     until_all_closed(harness)
     assert saved_garbage() == []
